@@ -1,0 +1,3 @@
+from cobranca.cli import main
+
+main()

@@ -1,0 +1,314 @@
+"""`cobranca`: run the platform, one service, imports, tokens and projection rebuilds."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cobranca.services import SERVICES, service_main
+
+app = typer.Typer(no_args_is_help=True, help="cobranca: debt-collection platform")
+token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for the API")
+app.add_typer(token_app, name="token")
+console = Console(stderr=True)
+
+DEMO_TENANT = "demo"
+DEMO_ROWS = 3000
+DEMO_SEED = 2026
+
+
+def _settings() -> Any:
+    from service_runtime.settings import Settings
+
+    return Settings()
+
+
+@app.command()
+def serve(service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}")]) -> None:
+    """Run one service in the foreground (what a container runs)."""
+    if service not in SERVICES:
+        console.print(f"[red]unknown service {service!r}[/]; use one of {', '.join(SERVICES)}")
+        raise typer.Exit(2)
+    from service_runtime.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(service, settings.log_level)
+    service_main(service)()
+
+
+@token_app.command("create")
+def token_create(
+    tenant: Annotated[str, typer.Option(help="The agency (tenant) the token is for")],
+    role: Annotated[str, typer.Option(help="admin, operator, analyst or integration")],
+    subject: Annotated[str | None, typer.Option(help="Who uses it (default: role@tenant)")] = None,
+    ttl_days: Annotated[int, typer.Option(help="Days until it expires")] = 30,
+) -> None:
+    """Issue a bearer token; prints it on standard output."""
+    from services.gateway.adapters.tokens import STAFF_ROLES, issue_token
+
+    if role not in STAFF_ROLES:
+        console.print(f"[red]role must be one of {', '.join(STAFF_ROLES)}[/]")
+        raise typer.Exit(2)
+    token = issue_token(
+        _settings().signing_key(),
+        tenant=tenant,
+        role=role,
+        subject=subject,
+        ttl=dt.timedelta(days=ttl_days),
+    )
+    print(token)
+
+
+def _token_for(tenant: str, token: str | None) -> str:
+    if token:
+        return token
+    from services.gateway.adapters.tokens import issue_token
+
+    return issue_token(
+        _settings().signing_key(),
+        tenant=tenant,
+        role="operator",
+        subject="cli",
+        ttl=dt.timedelta(hours=1),
+    )
+
+
+def _print_summary(status: dict[str, Any]) -> None:
+    table = Table(title=f"Importação {status['import_id']}", show_header=False)
+    for label, key in (
+        ("situação", "status"),
+        ("linhas no arquivo", "rows_total"),
+        ("linhas lidas", "rows_read"),
+        ("aceitas", "accepted"),
+        ("  novas", "created"),
+        ("  atualizadas", "updated"),
+        ("  sem mudança", "unchanged"),
+        ("recusadas", "rejected"),
+    ):
+        table.add_row(label, str(status.get(key)))
+    console.print(table)
+    if status.get("rejections"):
+        rejected = Table(title="Linhas recusadas")
+        rejected.add_column("linha", justify="right")
+        rejected.add_column("motivo")
+        for r in status["rejections"]:
+            rejected.add_row(str(r.get("row_number") or r.get("row_key")), r["reason"])
+        console.print(rejected)
+
+
+def run_import(
+    client: Any, data: bytes, filename: str | None, wait: bool = True, quiet: bool = False
+) -> dict[str, Any]:
+    accepted: dict[str, Any] = client.upload_carteira(data, filename)
+    if not wait:
+        return accepted
+    total = accepted["rows"]
+    with Progress(
+        TextColumn("[bold]importando[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task("import", total=total)
+        status = client.wait_for_import(
+            accepted["import_id"],
+            on_progress=lambda s: progress.update(task, completed=s.get("rows_read") or 0),
+        )
+    return dict(status)
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The carteira CSV")],
+    tenant: Annotated[str, typer.Option(help="The agency (tenant) importing it")],
+    url: Annotated[str | None, typer.Option(help="Gateway URL")] = None,
+    token: Annotated[
+        str | None, typer.Option(help="Bearer token (default: one made locally)")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for the import to finish")] = True,
+) -> None:
+    """Import a carteira through the gateway, with a progress bar and the summary."""
+    from cobranca.client import GatewayClient, GatewayError
+
+    settings = _settings()
+    client = GatewayClient(url or settings.base_url, _token_for(tenant, token))
+    try:
+        status = run_import(client, file.read_bytes(), file.name, wait)
+    except GatewayError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    if wait:
+        _print_summary(status)
+    else:
+        print(status["import_id"])
+
+
+@app.command()
+def replay(
+    projection: Annotated[str, typer.Argument(help="portal_view, timeline or import_status")],
+    target_url: Annotated[
+        str | None,
+        typer.Option(help="Rebuild into this database instead of the gateway's read database"),
+    ] = None,
+) -> None:
+    """Rebuild a projection from offset zero of its topics, with a progress bar."""
+    from service_runtime.database import engine_from_url, service_engine
+    from service_runtime.kafka import bootstrap_servers
+    from service_runtime.projection import replay as replay_projection
+    from services.gateway.entrypoints.main import PROJECTIONS
+
+    if projection not in PROJECTIONS:
+        console.print(f"[red]unknown projection {projection!r}[/]; one of {', '.join(PROJECTIONS)}")
+        raise typer.Exit(2)
+    settings = _settings()
+    engine = (
+        engine_from_url(target_url, "gateway_rebuild")
+        if target_url
+        else service_engine(settings, "gateway", "read")
+    )
+    with Progress(
+        TextColumn(f"[bold]{projection}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("replay", total=None)
+        count = asyncio.run(
+            replay_projection(
+                PROJECTIONS[projection],
+                engine,
+                bootstrap_servers(settings),
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        )
+    console.print(f"{projection}: rebuilt from {count} events")
+
+
+@app.command()
+def topics() -> None:
+    """Create the declared topics on the configured Kafka (idempotent)."""
+    from service_runtime.kafka import bootstrap_servers, ensure_topics
+
+    settings = _settings()
+    created = asyncio.run(
+        ensure_topics(
+            bootstrap_servers(settings),
+            partitions=settings.topic_partitions,
+            replication=settings.topic_replication,
+        )
+    )
+    console.print(f"created: {', '.join(created) or 'nothing (all exist)'}")
+
+
+@app.command("demo-carteira")
+def demo_carteira(
+    output: Annotated[Path, typer.Argument(help="Where to write the CSV")],
+    rows: Annotated[int, typer.Option(help="Number of debts")] = DEMO_ROWS,
+    seed: Annotated[int, typer.Option()] = DEMO_SEED,
+) -> None:
+    """Write a generated carteira (the demo's, by default)."""
+    from cobranca.demo_data import write_carteira
+    from service_runtime.clock import BusinessClock
+
+    today = BusinessClock.from_setting(_settings().today).today()
+    write_carteira(output, rows, seed, today)
+    console.print(f"{rows} rows written to {output}")
+
+
+@app.command()
+def up(
+    broker: Annotated[str, typer.Option(help="Embedded broker: tansu or kafka")] = "tansu",
+    demo: Annotated[bool, typer.Option(help="Import the demo carteira (once)")] = True,
+) -> None:
+    """Run the whole platform on this machine: broker, five services, demo data."""
+    from cobranca.client import GatewayClient
+    from cobranca.platform import Platform
+    from service_runtime.clock import BusinessClock
+    from service_runtime.logs import configure_logging
+    from services.gateway.adapters.tokens import issue_token
+
+    settings = _settings()
+    configure_logging("up", settings.log_level)
+    data_dir = settings.data_path
+    data_dir.mkdir(parents=True, exist_ok=True)
+    platform = Platform(
+        data_dir=data_dir,
+        broker_kind=broker,
+        bootstrap=settings.kafka_bootstrap,
+        log_dir=None,
+    )
+    settings.signing_key()  # created before any service starts, so all share it
+    stopping = False
+
+    def _stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        if not settings.kafka_bootstrap:
+            console.print(f"starting the embedded broker ({broker})...")
+        platform.start()
+        console.print(f"Kafka at {platform.bootstrap}; services starting...")
+        key = settings.signing_key()
+        admin_token = issue_token(
+            key, tenant=DEMO_TENANT, role="admin", subject="admin@demo", ttl=dt.timedelta(days=30)
+        )
+        token_path = data_dir / "admin-token"
+        token_path.write_text(admin_token + "\n")
+        token_path.chmod(0o600)
+        client = GatewayClient(settings.base_url, admin_token)
+        client.wait_ready(timeout=180)
+        marker = data_dir / "demo-imported"
+        if demo and not marker.exists():
+            from cobranca.demo_data import generate_carteira
+
+            today = BusinessClock.from_setting(settings.today).today()
+            csv_text = generate_carteira(DEMO_ROWS, DEMO_SEED, today=today)
+            console.print(
+                f"importing the demo carteira ({DEMO_ROWS} debts, tenant '{DEMO_TENANT}')..."
+            )
+            status = run_import(client, csv_text.encode(), "carteira-demo.csv")
+            marker.write_text(status["import_id"] + "\n")
+            _print_summary(status | {"rejections": status["rejections"][:10]})
+        base = settings.base_url
+        console.print(
+            "\n[bold green]cobranca is running[/]\n"
+            f"  API docs:     {base}/schema/swagger  (also {base}/schema)\n"
+            f"  Portal API:   POST {base}/api/v1/portal/{DEMO_TENANT}/lookup"
+            ' {"document": "..."}\n'
+            f"  Admin token:  {token_path}  (tenant '{DEMO_TENANT}', role admin)\n"
+            f"  Data:         {data_dir}\n"
+            "  Ctrl-C stops everything.\n"
+        )
+        while not stopping:
+            time.sleep(0.5)
+            platform.check()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping...")
+        platform.stop()
+
+
+def main() -> None:
+    # `python -m cobranca` and the `cobranca` script land here.
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app(prog_name="cobranca")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""A small HTTP client of the gateway, used by the CLI (`cobranca import`) and `cobranca up`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+class GatewayError(RuntimeError):
+    def __init__(self, status: int, body: Any) -> None:
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        message = error.get("message") or str(body)
+        details = "; ".join(
+            f"{d.get('field')}: {d.get('message')}" for d in error.get("details", [])
+        )
+        super().__init__(f"HTTP {status}: {message}" + (f" ({details})" if details else ""))
+        self.status = status
+        self.body = body
+
+
+class GatewayClient:
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 120.0) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout)
+
+    def _check(self, response: httpx.Response) -> Any:
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text
+        if response.status_code >= 400:
+            raise GatewayError(response.status_code, body)
+        return body
+
+    def upload_carteira(self, data: bytes, filename: str | None = None) -> dict[str, Any]:
+        params = {"filename": filename} if filename else {}
+        return dict(
+            self._check(
+                self.http.post(
+                    "/api/v1/carteiras/",
+                    content=data,
+                    params=params,
+                    headers={"Content-Type": "text/csv"},
+                )
+            )
+        )
+
+    def import_status(self, import_id: str) -> dict[str, Any]:
+        return dict(self._check(self.http.get(f"/api/v1/carteiras/{import_id}")))
+
+    def wait_for_import(
+        self,
+        import_id: str,
+        timeout: float = 600.0,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.import_status(import_id)
+            if on_progress:
+                on_progress(status)
+            if status["status"] == "completed":
+                return status
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"import {import_id} not completed after {timeout:.0f}s")
+            time.sleep(0.3)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.http.get("/ready").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("the gateway did not become ready")
+            time.sleep(0.3)
+
+    def lookup(self, tenant: str, document: str) -> dict[str, Any]:
+        return dict(
+            self._check(
+                self.http.post(f"/api/v1/portal/{tenant}/lookup", json={"document": document})
+            )
+        )
+
+    def timeline(self, document: str) -> dict[str, Any]:
+        return dict(self._check(self.http.get(f"/api/v1/debtors/{document}/timeline")))
+
+
+def read_file(path: Path) -> bytes:
+    return path.read_bytes()

@@ -1,0 +1,1 @@
+"""Integration contracts: the events services publish to Kafka, one module per stream."""

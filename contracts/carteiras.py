@@ -1,0 +1,98 @@
+"""Stream `carteiras.inbound` (rows of a carteira, from an upload or a client system) and
+`carteiras.rejected` (rows the portfolio service could not import, with the reason).
+
+A client system pushes a carteira by publishing, keyed by its `import_id`, an optional
+`CarteiraImportRequested` (so the import knows how many rows to expect) and then one
+`CarteiraRowSubmitted` per row. An upload through the gateway becomes exactly these messages.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.envelope import Envelope
+
+INBOUND_TOPIC = "carteiras.inbound"
+REJECTED_TOPIC = "carteiras.rejected"
+
+ImportSource = Literal["upload", "client"]
+
+
+class RowFields(BaseModel):
+    """One row as received: strings as the creditor wrote them (`1.234,56` or `1234.56`,
+    `31/12/2025` or `2025-12-31`). The portfolio service parses and validates them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    document: str | None = None
+    name: str | None = None
+    creditor: str | None = None
+    contract: str | None = None
+    installment: str | None = None
+    original_amount: str | None = None
+    due_date: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    city: str | None = None
+    state: str | None = None
+    category: str | None = None
+
+    def as_mapping(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class CarteiraImportRequested(Envelope):
+    """An import begins: who sent it and how many rows to expect (when known)."""
+
+    partition_key_field: ClassVar[str] = "import_id"
+    type: Literal["CarteiraImportRequested"] = "CarteiraImportRequested"
+    schema_version: Literal[1] = 1
+    import_id: str = Field(min_length=1, max_length=128)
+    source: ImportSource
+    filename: str | None = None
+    rows_total: int | None = Field(default=None, ge=0)
+    requested_by: str | None = None
+
+
+class CarteiraRowSubmitted(Envelope):
+    """One row of a carteira. `row_key` identifies the row within its import: the line number
+    of an uploaded file, or the client's own row id."""
+
+    partition_key_field: ClassVar[str] = "import_id"
+    type: Literal["CarteiraRowSubmitted"] = "CarteiraRowSubmitted"
+    schema_version: Literal[1] = 1
+    import_id: str = Field(min_length=1, max_length=128)
+    source: ImportSource
+    row_key: str = Field(min_length=1, max_length=128)
+    row_number: int | None = Field(default=None, ge=1)
+    client_row_id: str | None = None
+    rows_total: int | None = Field(default=None, ge=0)
+    fields: RowFields
+
+
+class RowError(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    field: str
+    rule: str
+    message: str
+
+
+class DebtRejected(Envelope):
+    """A row that was not imported, with the reason in words a person understands (pt-BR)."""
+
+    partition_key_field: ClassVar[str] = "import_id"
+    type: Literal["DebtRejected"] = "DebtRejected"
+    schema_version: Literal[1] = 1
+    import_id: str
+    row_key: str
+    row_number: int | None = None
+    client_row_id: str | None = None
+    document: str | None = Field(
+        default=None, description="Normalized CPF/CNPJ when the row's document itself was valid"
+    )
+    reason: str
+    errors: list[RowError]
+    fields: RowFields

@@ -1,0 +1,58 @@
+"""The envelope every integration event carries, whatever its stream."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+
+# Every id derived from content uses this namespace, so a republished event keeps its id.
+COBRANCA_NAMESPACE = uuid.UUID("5f1d9b8e-2c4a-4f7e-9a51-0c0bb7a1c0de")
+
+
+def _require_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("occurred_at must be timezone-aware (UTC)")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
+Cents = Annotated[StrictInt, Field(description="Money in integer centavos (R$ 1,00 = 100)")]
+
+
+def _identity_required(schema: dict[str, Any]) -> None:
+    # `type` and `schema_version` have defaults in Python, but a message must carry them.
+    required = schema.setdefault("required", [])
+    for key in ("schema_version", "type"):
+        if key not in required:
+            required.insert(0, key)
+
+
+class Envelope(BaseModel):
+    """Fields shared by all events. Subclasses pin `type` and `schema_version` with Literals."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_identity_required)
+
+    # The key the relay uses to place the event in a partition (all events of one
+    # aggregate in one partition). Subclasses override when another key fits better.
+    partition_key_field: ClassVar[str] = "aggregate_id"
+
+    event_id: uuid.UUID
+    type: str
+    schema_version: int
+    occurred_at: UtcDatetime
+    tenant: str = Field(min_length=1, max_length=63)
+    aggregate_id: str
+    aggregate_version: int = Field(ge=0)
+    correlation_id: str
+    causation_id: str
+
+    def partition_key(self) -> bytes:
+        return str(getattr(self, self.partition_key_field)).encode()
+
+
+def derived_event_id(*parts: object) -> uuid.UUID:
+    """A deterministic event id: publishing the same stored event again yields the same id."""
+    return uuid.uuid5(COBRANCA_NAMESPACE, "|".join(str(p) for p in parts))

@@ -1,0 +1,114 @@
+"""Streams of the portfolio service: `portfolio.debts` (the debts it holds) and
+`portfolio.imports` (the progress of each carteira import)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.envelope import Cents, Envelope
+
+DEBTS_TOPIC = "portfolio.debts"
+IMPORTS_TOPIC = "portfolio.imports"
+
+DocumentKind = Literal["cpf", "cnpj"]
+
+
+class DebtorContact(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    city: str | None = None
+    state: str | None = None
+
+
+class DebtImported(Envelope):
+    """A debt entered the agency's portfolio. `aggregate_id` is the debt id, derived from
+    (tenant, creditor, contract, installment), so importing the same row again never
+    creates a second debt."""
+
+    type: Literal["DebtImported"] = "DebtImported"
+    schema_version: Literal[1] = 1
+    debt_id: str
+    document: str
+    document_kind: DocumentKind
+    debtor: DebtorContact
+    creditor: str
+    contract: str
+    installment: str
+    original_amount_cents: Cents = Field(gt=0)
+    due_date: dt.date
+    category: str | None = None
+    import_id: str
+    row_key: str
+
+
+class FieldChange(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    field: str
+    old: str | int | None
+    new: str | int | None
+
+
+class DebtUpdated(Envelope):
+    """A re-imported row changed a debt (amount, due date, contact...). Old and new values
+    of each changed field; the full current values of the money and the date."""
+
+    type: Literal["DebtUpdated"] = "DebtUpdated"
+    schema_version: Literal[1] = 1
+    debt_id: str
+    document: str
+    document_kind: DocumentKind
+    creditor: str
+    contract: str
+    installment: str
+    changes: list[FieldChange]
+    original_amount_cents: Cents = Field(gt=0)
+    due_date: dt.date
+    debtor: DebtorContact
+    category: str | None = None
+    import_id: str
+    row_key: str
+
+
+class CarteiraImportStarted(Envelope):
+    partition_key_field: ClassVar[str] = "import_id"
+    type: Literal["CarteiraImportStarted"] = "CarteiraImportStarted"
+    schema_version: Literal[1] = 1
+    import_id: str
+    source: Literal["upload", "client"]
+    filename: str | None = None
+    rows_total: int | None = None
+    requested_by: str | None = None
+
+
+class CarteiraRowsProcessed(Envelope):
+    """Cumulative counters of an import after one more batch of rows."""
+
+    partition_key_field: ClassVar[str] = "import_id"
+    type: Literal["CarteiraRowsProcessed"] = "CarteiraRowsProcessed"
+    schema_version: Literal[1] = 1
+    import_id: str
+    rows_total: int | None = None
+    rows_read: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+
+
+class CarteiraImportCompleted(Envelope):
+    partition_key_field: ClassVar[str] = "import_id"
+    type: Literal["CarteiraImportCompleted"] = "CarteiraImportCompleted"
+    schema_version: Literal[1] = 1
+    import_id: str
+    rows_total: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int

@@ -1,0 +1,53 @@
+"""The SQL database a service keeps beside its event store (outbox position, read models):
+a SQLite file by default, the service's own schema in PostgreSQL when configured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from service_runtime.eventstore import ensure_postgres_schema
+from service_runtime.settings import Settings
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the HTTP readers read while a projection writes; busy_timeout waits for a lock.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def sqlite_engine(path: str) -> Engine:
+    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def postgres_engine(url: str, schema: str) -> Engine:
+    ensure_postgres_schema(url, schema)
+    sa_url = make_url(url).set(drivername="postgresql+psycopg")
+    return create_engine(
+        sa_url,
+        pool_size=5,
+        pool_pre_ping=True,
+        connect_args={"options": f"-csearch_path={schema}"},
+    )
+
+
+def service_engine(settings: Settings, service: str, name: str = "state") -> Engine:
+    """One engine per service (and per named database within it, on SQLite)."""
+    if settings.uses_postgres:
+        assert settings.database_url is not None
+        return postgres_engine(settings.database_url, f"{service}_{name}")
+    return sqlite_engine(str(settings.service_dir(service) / f"{name}.sqlite"))
+
+
+def engine_from_url(url: str, schema: str = "public") -> Engine:
+    if url.startswith("postgres"):
+        return postgres_engine(url, schema)
+    path = url.removeprefix("sqlite:///")
+    return sqlite_engine(path)

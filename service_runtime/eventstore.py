@@ -1,0 +1,101 @@
+"""Event store configuration: each service's `Application` gets its own store, a SQLite file
+under the data dir by default, or its own schema in PostgreSQL when COBRANCA_DATABASE_URL is set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlparse
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+
+from service_runtime.settings import Settings
+
+
+class DateAsISO(Transcoding):
+    """Business dates (due dates) are stored as ISO dates, not datetimes."""
+
+    type = dt.date
+    name = "date_iso"
+
+    def encode(self, obj: dt.date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> dt.date:
+        return dt.date.fromisoformat(data)
+
+
+class ServiceApplication(Application[UUID]):
+    """Base of the services' applications: the business date transcoding and a cache of
+    aggregates (fast-forwarded on read, so several replicas stay correct)."""
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+
+def postgres_params(url: str) -> dict[str, str]:
+    parsed = urlparse(url)
+    return {
+        "dbname": (parsed.path or "/postgres").lstrip("/") or "postgres",
+        "host": parsed.hostname or "127.0.0.1",
+        "port": str(parsed.port or 5432),
+        "user": unquote(parsed.username or "postgres"),
+        "password": unquote(parsed.password or ""),
+    }
+
+
+def ensure_postgres_schema(url: str, schema: str) -> None:
+    import psycopg
+
+    params = postgres_params(url)
+    with psycopg.connect(
+        dbname=params["dbname"],
+        host=params["host"],
+        port=params["port"],
+        user=params["user"],
+        password=params["password"],
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+
+
+def event_store_env(settings: Settings, service: str) -> dict[str, str]:
+    """Environment for eventsourcing, prefixed-free: passed to the Application constructor."""
+    env: dict[str, str] = {"AGGREGATE_CACHE_MAXSIZE": "20000", "COMPRESSOR_TOPIC": ""}
+    if settings.uses_postgres:
+        assert settings.database_url is not None
+        params = postgres_params(settings.database_url)
+        schema = f"{service}_events"
+        ensure_postgres_schema(settings.database_url, schema)
+        env.update(
+            {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": params["dbname"],
+                "POSTGRES_HOST": params["host"],
+                "POSTGRES_PORT": params["port"],
+                "POSTGRES_USER": params["user"],
+                "POSTGRES_PASSWORD": params["password"],
+                "POSTGRES_SCHEMA": schema,
+                "POSTGRES_POOL_SIZE": "4",
+            }
+        )
+    else:
+        env.update(
+            {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(settings.service_dir(service) / "events.sqlite"),
+                "SQLITE_LOCK_TIMEOUT": "30",
+            }
+        )
+    return env
+
+
+A = TypeVar("A", bound=Application[Any])
+
+
+def build_application(app_class: type[A], settings: Settings, service: str, **kwargs: Any) -> A:
+    return app_class(env=event_store_env(settings, service), **kwargs)

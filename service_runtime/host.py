@@ -1,0 +1,118 @@
+"""What every service process is made of: settings, clock, event store, its own database,
+the Kafka broker and the outbox relay; and the loop that runs a worker service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from eventsourcing.application import Application
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from sqlalchemy import Engine
+
+from service_runtime.clock import BusinessClock
+from service_runtime.database import service_engine
+from service_runtime.eventstore import build_application
+from service_runtime.kafka import bootstrap_servers, consumer_settings, ensure_topics, make_broker
+from service_runtime.outbox import EventMapper, OutboxRelay
+from service_runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+A = TypeVar("A", bound=Application[Any])
+
+
+@dataclass
+class ServiceHost:
+    service: str
+    settings: Settings
+    clock: BusinessClock
+    broker: KafkaBroker
+    bootstrap: str
+    application: Any
+    engine: Engine
+    relay: OutboxRelay
+    background: list[asyncio.Task[Any]] = field(default_factory=list)
+    consumers: list[Any] = field(default_factory=list)
+
+    @property
+    def consumer_kwargs(self) -> dict[str, Any]:
+        return consumer_settings(self.settings)
+
+    async def start_background_topics(self) -> None:
+        await ensure_topics(
+            self.bootstrap,
+            partitions=self.settings.topic_partitions,
+            replication=self.settings.topic_replication,
+        )
+
+    async def stop_background(self) -> None:
+        for consumer in self.consumers:
+            await consumer.stop()
+        await self.relay.stop()
+        for task in self.background:
+            task.cancel()
+
+
+def build_host(
+    service: str,
+    app_class: type[A],
+    mapper: EventMapper,
+    settings: Settings | None = None,
+) -> ServiceHost:
+    settings = settings or Settings()
+    bootstrap = bootstrap_servers(settings)
+    broker = make_broker(settings, client_id=service)
+    application = build_application(app_class, settings, service)
+    engine = service_engine(settings, service)
+    relay = OutboxRelay(
+        name=service,
+        application=application,
+        mapper=mapper,
+        broker=broker,
+        bootstrap=bootstrap,
+        engine=engine,
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_interval,
+        check_interval=settings.relay_check_interval,
+        topic_partitions=settings.topic_partitions,
+    )
+    return ServiceHost(
+        service=service,
+        settings=settings,
+        clock=BusinessClock.from_setting(settings.today),
+        broker=broker,
+        bootstrap=bootstrap,
+        application=application,
+        engine=engine,
+        relay=relay,
+    )
+
+
+def worker_app(host: ServiceHost) -> FastStream:
+    """A FastStream application running the host's subscribers and its relay."""
+    app = FastStream(host.broker, logger=logging.getLogger(f"cobranca.{host.service}"))
+
+    @app.on_startup
+    async def _topics() -> None:
+        await host.start_background_topics()
+
+    @app.after_startup
+    async def _relay() -> None:
+        host.relay.start()
+        for consumer in host.consumers:
+            consumer.start_verifier()
+        log.info("%s is running (Kafka at %s)", host.service, host.bootstrap)
+
+    @app.on_shutdown
+    async def _stop() -> None:
+        await host.stop_background()
+
+    return app
+
+
+def run_worker(host: ServiceHost) -> None:
+    asyncio.run(worker_app(host).run())

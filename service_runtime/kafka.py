@@ -1,0 +1,280 @@
+"""Kafka plumbing shared by the services: the FastStream broker, consumer settings that
+suit both a real cluster and the embedded Tansu, and idempotent topic creation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import Any, TypeAlias
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, OffsetOutOfRangeError, TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+
+from contracts.topics import TOPICS, TopicSpec
+from service_runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def bootstrap_servers(settings: Settings) -> str:
+    if not settings.kafka_bootstrap:
+        raise RuntimeError(
+            "COBRANCA_KAFKA_BOOTSTRAP is not set: run the platform with `cobranca up`, "
+            "which starts the embedded broker, or point it at a Kafka cluster"
+        )
+    return settings.kafka_bootstrap
+
+
+def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroker:
+    logger = logging.getLogger(f"cobranca.{client_id}.kafka")
+    # FastStream logs every message at INFO: keep warnings and errors only.
+    logger.setLevel(logging.WARNING)
+    return KafkaBroker(
+        bootstrap_servers(settings),
+        client_id=client_id,
+        request_timeout_ms=15000,
+        retry_backoff_ms=200,
+        # Tansu rejects idempotent producers; correctness comes from idempotent consumers.
+        enable_idempotence=False,
+        acks="all",
+        # Big batches: a carteira's rows share one key (its import) and so one partition, and
+        # aiokafka's 16 KiB default caps such a partition at about a thousand messages a second.
+        linger_ms=10,
+        max_batch_size=1024 * 1024,
+        max_request_size=4 * 1024 * 1024,
+        logger=logger,
+        **kwargs,
+    )
+
+
+def consumer_settings(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for every subscriber: commit only what was processed, start from the
+    beginning when nothing is committed (or the broker forgot it), short group timeouts."""
+    return {
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+        "max_poll_interval_ms": 300_000,
+    }
+
+
+async def ensure_topics(
+    bootstrap: str,
+    topics: Iterable[TopicSpec] = TOPICS,
+    partitions: int | None = None,
+    replication: int = 1,
+    timeout: float = 30.0,
+) -> list[str]:
+    """Create the declared topics that do not exist yet. Returns the names created."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            wanted = [t for t in topics if t.name not in existing]
+            created: list[str] = []
+            for spec in wanted:
+                configs = {"retention.ms": str(spec.retention_ms)}
+                try:
+                    await admin.create_topics(
+                        [
+                            NewTopic(
+                                spec.name,
+                                num_partitions=partitions or spec.partitions,
+                                replication_factor=replication,
+                                topic_configs=configs,
+                            )
+                        ]
+                    )
+                    created.append(spec.name)
+                except TopicAlreadyExistsError:
+                    pass
+            return created
+        except KafkaError as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.info("waiting for Kafka at %s to create topics: %s", bootstrap, exc)
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int] | None:
+    """End offset of each partition of a topic, or None when the topic does not exist."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = (await partitions_of(consumer, [topic]))[topic]
+        if not partitions:
+            return None
+        tps = [TopicPartition(topic, p) for p in partitions]
+        offsets = await consumer.end_offsets(tps)
+        return {tp.partition: off for tp, off in offsets.items()}
+    finally:
+        await consumer.stop()
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> dict[str, set[int]]:
+    """Partitions of each topic, from fresh cluster metadata (empty set: no such topic)."""
+    cluster = await consumer._client.fetch_all_metadata()
+    return {topic: set(cluster.partitions_for_topic(topic) or ()) for topic in topics}
+
+
+class Absent:
+    """The partition certainly does not hold the offset (no such topic or partition, or the
+    offset is past its end)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+class Unknown:
+    """No answer in time (a busy broker or machine): decide nothing on it."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+ABSENT = Absent()
+UNKNOWN = Unknown()
+Lookup: TypeAlias = ConsumerRecord[Any, Any] | Absent | Unknown
+
+
+async def records_at(
+    bootstrap: str, wanted: dict[TopicPartition, int], timeout: float = 10.0
+) -> dict[TopicPartition, Lookup]:
+    """The record at the given offset of each partition, read with one short-lived consumer.
+    Reading, not end offsets: Tansu reports those a batch late."""
+    found: dict[TopicPartition, Lookup] = dict.fromkeys(wanted, UNKNOWN)
+    if not wanted:
+        return found
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="none",
+        fetch_max_wait_ms=200,
+    )
+    try:
+        await consumer.start()
+        known = await partitions_of(consumer, {tp.topic for tp in wanted})
+        present = {tp for tp in wanted if tp.partition in known[tp.topic]}
+        for tp in set(wanted) - present:
+            found[tp] = ABSENT
+        if not present:
+            return found
+        consumer.assign(list(present))
+        for tp in present:
+            consumer.seek(tp, wanted[tp])
+        pending = set(present)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while pending and asyncio.get_running_loop().time() < deadline:
+            try:
+                batch = await consumer.getmany(*pending, timeout_ms=500, max_records=1)
+            except OffsetOutOfRangeError as exc:
+                out = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
+                for tp in out:
+                    found[tp] = ABSENT
+                    pending.discard(tp)
+                continue
+            for tp, records in batch.items():
+                for record in records:
+                    if record.offset == wanted[tp]:
+                        found[tp] = record
+                        pending.discard(tp)
+                    elif record.offset > wanted[tp]:
+                        # Compacted away or skipped: not there.
+                        found[tp] = ABSENT
+                        pending.discard(tp)
+        return found
+    except KafkaError as exc:
+        log.info("could not read records at %s: %r", wanted, exc)
+        return found
+    finally:
+        await consumer.stop()
+
+
+EPOCH_TOPIC = "cobranca.epoch"
+
+
+async def broker_epoch(bootstrap: str, timeout: float = 10.0) -> str | None:
+    """The identity of the broker's log: the first message of a one-partition marker topic,
+    written by whoever finds it missing. A broker that forgot its topics (Tansu restarted)
+    gets a new epoch; a real cluster keeps one forever. None when the broker did not answer
+    in time."""
+    import uuid
+
+    from aiokafka import AIOKafkaProducer
+
+    tp = TopicPartition(EPOCH_TOPIC, 0)
+    for _ in range(2):
+        found = (await records_at(bootstrap, {tp: 0}, timeout=timeout))[tp]
+        if isinstance(found, ConsumerRecord):
+            value = found.value
+            return value.decode() if isinstance(value, bytes) else str(value)
+        if found is UNKNOWN:
+            # An empty existing topic also reads as unknown: write the marker then read again.
+            pass
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+        try:
+            await admin.start()
+            if EPOCH_TOPIC not in set(await admin.list_topics()):
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics(
+                        [
+                            NewTopic(
+                                EPOCH_TOPIC,
+                                num_partitions=1,
+                                replication_factor=1,
+                                topic_configs={"retention.ms": "-1"},
+                            )
+                        ]
+                    )
+        except KafkaError:
+            return None
+        finally:
+            await admin.close()
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+        try:
+            await producer.start()
+            # Only the first marker counts: later ones (a race) are never read.
+            ends = await _end_offset(bootstrap, tp)
+            if ends == 0:
+                await producer.send_and_wait(EPOCH_TOPIC, uuid.uuid4().hex.encode(), partition=0)
+        except KafkaError:
+            return None
+        finally:
+            await producer.stop()
+    return None
+
+
+async def _end_offset(bootstrap: str, tp: TopicPartition) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        return int((await consumer.end_offsets([tp]))[tp])
+    finally:
+        await consumer.stop()
+
+
+UNKNOWN_TOPIC_OR_PARTITION = 3
+
+
+async def missing_topics(bootstrap: str, topics: Iterable[str]) -> list[str]:
+    """Topics the broker says do not exist (asked by name; an error asking says nothing)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        await admin.start()
+        described = await admin.describe_topics(sorted(topics))
+    except KafkaError:
+        return []
+    finally:
+        await admin.close()
+    return sorted(
+        t["topic"] for t in described if t.get("error_code") == UNKNOWN_TOPIC_OR_PARTITION
+    )

@@ -1,0 +1,264 @@
+"""Transactional outbox: publish a service's integration events from its event store's
+notification log, in notification order, at least once, and remember how far it got.
+
+The event store is the source of truth. The relay keeps, in the service's own database, the
+last notification id it published and how many messages it put in each partition. A broker
+that lacks what was published (the embedded Tansu keeps topics in memory and forgets them on
+restart) is noticed by comparing those counts with the partitions' end offsets, and then
+everything is published again from the start: consumers are idempotent, so nothing is applied
+twice and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+from faststream.kafka import KafkaBroker
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from contracts.envelope import Envelope
+from service_runtime.kafka import broker_epoch, ensure_topics, missing_topics
+
+log = logging.getLogger(__name__)
+
+# Maps one stored domain event to the integration events it publishes, with their topics.
+EventMapper = Callable[[Any], Iterable[tuple[str, Envelope]]]
+
+metadata = MetaData()
+relay_position = Table(
+    "outbox_relay_position",
+    metadata,
+    Column("relay", String(100), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("epoch", String(64), nullable=True),
+)
+relay_counts = Table(
+    "outbox_relay_counts",
+    metadata,
+    Column("relay", String(100), primary_key=True),
+    Column("topic", String(249), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("published", Integer, nullable=False),
+)
+
+
+def headers_for(event: Envelope) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "event-type": event.type,
+        "schema-version": str(event.schema_version),
+        "event-id": str(event.event_id),
+        "tenant": event.tenant,
+    }
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        name: str,
+        application: Application[Any],
+        mapper: EventMapper,
+        broker: KafkaBroker,
+        bootstrap: str,
+        engine: Engine,
+        batch_size: int = 2000,
+        poll_interval: float = 0.2,
+        check_interval: float = 5.0,
+        topic_partitions: int = 4,
+    ) -> None:
+        self.name = name
+        self.topic_partitions = topic_partitions
+        self.app = application
+        self.mapper = mapper
+        self.broker = broker
+        self.bootstrap = bootstrap
+        self.engine = engine
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.check_interval = check_interval
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._wakeup = asyncio.Event()
+        self.published_total = 0
+        metadata.create_all(engine)
+
+    # -- state -------------------------------------------------------------------------------
+    def _load(self) -> tuple[int, Counter[tuple[str, int]], str | None]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(relay_position.c.position, relay_position.c.epoch).where(
+                    relay_position.c.relay == self.name
+                )
+            ).first()
+            counts: Counter[tuple[str, int]] = Counter()
+            for topic, partition, published in conn.execute(
+                select(
+                    relay_counts.c.topic, relay_counts.c.partition, relay_counts.c.published
+                ).where(relay_counts.c.relay == self.name)
+            ):
+                counts[(topic, partition)] = published
+        return (row[0] if row else 0), counts, (row[1] if row else None)
+
+    def _upsert(self, table: Table, values: dict[str, Any], keys: Sequence[str]) -> Any:
+        dialect = self.engine.dialect.name
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+        return ins.values(**values).on_conflict_do_update(
+            index_elements=list(keys),
+            set_={k: v for k, v in values.items() if k not in keys},
+        )
+
+    def _save(
+        self,
+        position: int,
+        counts: Counter[tuple[str, int]],
+        reset: bool = False,
+        epoch: str | None = None,
+    ) -> None:
+        with self.engine.begin() as conn:
+            if reset:
+                conn.execute(delete(relay_counts).where(relay_counts.c.relay == self.name))
+            conn.execute(
+                self._upsert(
+                    relay_position,
+                    {"relay": self.name, "position": position, "epoch": epoch},
+                    ["relay"],
+                )
+            )
+            for (topic, partition), published in counts.items():
+                conn.execute(
+                    self._upsert(
+                        relay_counts,
+                        {
+                            "relay": self.name,
+                            "topic": topic,
+                            "partition": partition,
+                            "published": published,
+                        },
+                        ["relay", "topic", "partition"],
+                    )
+                )
+
+    # -- publishing --------------------------------------------------------------------------
+    def _read(self, position: int) -> list[Notification]:
+        return list(
+            self.app.recorder.select_notifications(
+                start=position, limit=self.batch_size, inclusive_of_start=False
+            )
+        )
+
+    async def _publish(self, notifications: list[Notification]) -> Counter[tuple[str, int]]:
+        futures = []
+        for notification in notifications:
+            domain_event = self.app.mapper.to_domain_event(notification)
+            for topic, event in self.mapper(domain_event):
+                futures.append(
+                    await self.broker.publish(
+                        event.model_dump_json().encode(),
+                        topic=topic,
+                        key=event.partition_key(),
+                        headers=headers_for(event),
+                        correlation_id=event.correlation_id,
+                        no_confirm=True,
+                    )
+                )
+        added: Counter[tuple[str, int]] = Counter()
+        for metadata_ in await asyncio.gather(*futures):
+            added[(metadata_.topic, metadata_.partition)] += 1
+        return added
+
+    async def broker_lost_events(self, counts: Counter[tuple[str, int]]) -> bool:
+        """True when a topic this relay published to is missing from the broker, twice in a
+        row (metadata read during a broker's restart can be incomplete). A broker that
+        restarted empty is caught first by its epoch (see `_check`)."""
+        for _ in range(2):
+            missing = await missing_topics(self.bootstrap, {topic for topic, _ in counts})
+            if not missing:
+                return False
+            await asyncio.sleep(1.0)
+        log.warning("relay %s: the broker lacks the topics %s", self.name, ", ".join(missing))
+        return True
+
+    async def _check(
+        self, position: int, counts: Counter[tuple[str, int]], epoch: str | None
+    ) -> tuple[int, Counter[tuple[str, int]], str | None]:
+        """Compare the broker with what was published; on a loss, start again from zero."""
+        current = await broker_epoch(self.bootstrap)
+        if current is None:
+            return position, counts, epoch  # no answer: decide nothing
+        lost = False
+        if epoch is not None and current != epoch:
+            log.warning(
+                "relay %s: the broker's log is not the one published to (epoch %s, now %s)",
+                self.name,
+                epoch,
+                current,
+            )
+            lost = True
+        elif counts and await self.broker_lost_events(counts):
+            lost = True
+        if lost:
+            # Declared topics first, or the first client to touch one creates it with the
+            # broker's defaults (one partition on Tansu) and keys land elsewhere.
+            await ensure_topics(self.bootstrap, partitions=self.topic_partitions)
+            log.warning("relay %s: republishing everything from the start", self.name)
+            position, counts = 0, Counter()
+            await asyncio.to_thread(self._save, position, counts, True, current)
+        elif epoch != current:
+            await asyncio.to_thread(self._save, position, counts, False, current)
+        return position, counts, current
+
+    async def run(self) -> None:
+        position, counts, epoch = await asyncio.to_thread(self._load)
+        loop = asyncio.get_running_loop()
+        next_check = 0.0
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                if loop.time() >= next_check or failures:
+                    position, counts, epoch = await self._check(position, counts, epoch)
+                    next_check = loop.time() + self.check_interval
+                notifications = await asyncio.to_thread(self._read, position)
+                if not notifications:
+                    failures = 0
+                    self._wakeup.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+                    continue
+                added = await self._publish(notifications)
+                counts.update(added)
+                position = notifications[-1].id
+                await asyncio.to_thread(self._save, position, counts, False, epoch)
+                self.published_total += sum(added.values())
+                failures = 0
+            except (KafkaError, OSError, TimeoutError) as exc:
+                failures += 1
+                delay = min(5.0, 0.2 * 2 ** min(failures, 5))
+                log.warning(
+                    "relay %s: publish failed (%r), retrying in %.1fs", self.name, exc, delay
+                )
+                await asyncio.sleep(delay)
+
+    def wake(self) -> None:
+        """Called after a save, so new events go out without waiting for the next poll."""
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.name}")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task

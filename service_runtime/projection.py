@@ -1,0 +1,412 @@
+"""Projections: Kafka consumers that keep SQL read models, storing the offsets they consumed in
+the same transaction as the rows they change.
+
+Applying an event is idempotent (rows carry the aggregate version or the event id), so an event
+delivered twice changes nothing the second time. The stored offsets let a projection resume
+where it stopped; with each partition's offset the projection keeps the id of the last event it
+applied there, and checks that event is still at that offset in the broker. When it is not (the
+embedded broker forgot its topics and the relays published everything again, possibly at other
+offsets), the projection reads that partition again from the beginning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError, KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from contracts.envelope import Envelope
+from contracts.registry import UnknownEventType, parse_event
+from service_runtime.kafka import broker_epoch, ensure_topics, partitions_of, records_at
+
+log = logging.getLogger(__name__)
+
+offsets_metadata = MetaData()
+projection_offsets = Table(
+    "projection_offsets",
+    offsets_metadata,
+    Column("projection", String(100), primary_key=True),
+    Column("topic", String(249), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", Integer, nullable=False),
+    Column("last_event_id", String(64), nullable=True),
+    Column("epoch", String(64), nullable=True),
+)
+
+
+def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: Sequence[str]) -> None:
+    """Insert or update one row, on SQLite and PostgreSQL alike."""
+    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    update = {k: v for k, v in values.items() if k not in keys}
+    stmt = ins.values(**values)
+    stmt = (
+        stmt.on_conflict_do_update(index_elements=list(keys), set_=update)
+        if update
+        else stmt.on_conflict_do_nothing(index_elements=list(keys))
+    )
+    conn.execute(stmt)
+
+
+def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    conn.execute(ins.on_conflict_do_nothing(), rows)
+
+
+class Projection(ABC):
+    """A read model built from topics. Subclasses declare their tables in `metadata` and apply
+    events idempotently."""
+
+    name: str
+    topics: tuple[str, ...]
+    metadata: MetaData
+
+    @abstractmethod
+    def apply(self, conn: Connection, events: list[Envelope]) -> None:
+        """Apply events in the order they were read from one partition."""
+
+    def create_tables(self, engine: Engine) -> None:
+        self.metadata.create_all(engine)
+        offsets_metadata.create_all(engine)
+
+    def reset(self, conn: Connection) -> None:
+        for table in reversed(self.metadata.sorted_tables):
+            conn.execute(delete(table))
+        conn.execute(delete(projection_offsets).where(projection_offsets.c.projection == self.name))
+
+
+RecordsByPartition = dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
+
+
+def store_position(
+    conn: Connection,
+    name: str,
+    tp: TopicPartition,
+    last: ConsumerRecord[Any, Any],
+    epoch: str | None,
+) -> None:
+    """Remember the next offset to read in a partition, and which event was the last."""
+    upsert(
+        conn,
+        projection_offsets,
+        {
+            "projection": name,
+            "topic": tp.topic,
+            "partition": tp.partition,
+            "next_offset": last.offset + 1,
+            "last_event_id": record_event_id(last),
+            "epoch": epoch,
+        },
+        ["projection", "topic", "partition"],
+    )
+
+
+def stored_positions(
+    engine: Engine, name: str
+) -> dict[tuple[str, int], tuple[int, str | None, str | None]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                projection_offsets.c.topic,
+                projection_offsets.c.partition,
+                projection_offsets.c.next_offset,
+                projection_offsets.c.last_event_id,
+                projection_offsets.c.epoch,
+            ).where(projection_offsets.c.projection == name)
+        )
+        return {(r.topic, r.partition): (r.next_offset, r.last_event_id, r.epoch) for r in rows}
+
+
+class Applier(Protocol):
+    """What a positioned consumer needs: apply records, and where it stopped."""
+
+    name: str
+    topics: tuple[str, ...]
+    epoch: str | None
+
+    def stored_positions(self) -> dict[tuple[str, int], tuple[int, str | None, str | None]]: ...
+
+    def apply_records(self, records_by_tp: RecordsByPartition) -> None: ...
+
+
+def record_event_id(record: ConsumerRecord[Any, Any]) -> str | None:
+    for key, value in record.headers or ():
+        if key == "event-id":
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
+class BatchApplier:
+    """Applies records of one partition and stores the next offset in one transaction."""
+
+    def __init__(self, projection: Projection, engine: Engine) -> None:
+        self.projection = projection
+        self.name = projection.name
+        self.topics = projection.topics
+        self.engine = engine
+        projection.create_tables(engine)
+        self.skipped = 0
+        # The broker log the offsets refer to (see service_runtime.kafka.broker_epoch).
+        self.epoch: str | None = None
+
+    def stored_positions(self) -> dict[tuple[str, int], tuple[int, str | None, str | None]]:
+        return stored_positions(self.engine, self.name)
+
+    def apply_records(self, records_by_tp: RecordsByPartition) -> None:
+        with self.engine.begin() as conn:
+            for tp, records in records_by_tp.items():
+                events: list[Envelope] = []
+                for record in records:
+                    try:
+                        events.append(parse_event(record.value))
+                    except (UnknownEventType, ValueError) as exc:
+                        # A newer schema this build does not know: keep going, say so.
+                        self.skipped += 1
+                        log.warning(
+                            "%s: skipping %s[%d]@%d: %s",
+                            self.name,
+                            tp.topic,
+                            tp.partition,
+                            record.offset,
+                            exc,
+                        )
+                if events:
+                    self.projection.apply(conn, events)
+                store_position(conn, self.name, tp, records[-1], self.epoch)
+
+
+class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: PositionedConsumer) -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.runner.seek_assigned(assigned)
+
+
+class PositionedConsumer:
+    """A FastStream batch subscriber that keeps its own positions (in the service's database,
+    with what it applied) instead of committing offsets to Kafka: it seeks to them when it is
+    given partitions, and reads a partition again from the start when the broker's log is not
+    the one those positions refer to."""
+
+    def __init__(
+        self,
+        applier: Applier,
+        broker: KafkaBroker,
+        bootstrap: str,
+        group_id: str,
+        consumer_kwargs: dict[str, Any],
+        max_records: int = 1000,
+        verify_interval: float = 5.0,
+        topic_partitions: int = 4,
+    ) -> None:
+        self.applier = applier
+        self.topic_partitions = topic_partitions
+        self.name = applier.name
+        self.bootstrap = bootstrap
+        self.verify_interval = verify_interval
+        self.assigned: set[TopicPartition] = set()
+        self.applied = 0
+        self.after_batch: Callable[[], None] | None = None
+        self._consumer_epoch: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.subscriber = broker.subscriber(
+            *applier.topics,
+            group_id=group_id,
+            batch=True,
+            max_records=max_records,
+            # Positions live in our database; nothing is committed to Kafka.
+            ack_policy=AckPolicy.MANUAL,
+            listener=_SeekToStored(self),
+            decoder=self._no_decode,
+            **consumer_kwargs,
+        )
+        self.subscriber(self.handle)
+
+    @staticmethod
+    async def _no_decode(msg: Any) -> Any:
+        # Records are parsed from the raw message below; skip FastStream's JSON decoding.
+        return None
+
+    @property
+    def consumer(self) -> Any:
+        return self.subscriber.consumer
+
+    async def seek_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        positions = await asyncio.to_thread(self.applier.stored_positions)
+        self.assigned = set(assigned)
+        for tp in assigned:
+            stored = positions.get((tp.topic, tp.partition))
+            if stored is None:
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, stored[0])
+        # Not from inside the rebalance callback: a consumer cannot stop itself there.
+        await self.verify(assigned, positions, may_restart=False)
+
+    async def verify(
+        self,
+        tps: Iterable[TopicPartition],
+        positions: dict[tuple[str, int], tuple[int, str | None, str | None]] | None = None,
+        may_restart: bool = True,
+    ) -> None:
+        """Read again from the beginning any partition whose stored offset no longer points
+        into the same broker log: another epoch, or the last applied event is not there."""
+        if positions is None:
+            positions = await asyncio.to_thread(self.applier.stored_positions)
+        epoch = await broker_epoch(self.bootstrap)
+        if epoch is not None:
+            self.applier.epoch = epoch
+            if self._consumer_epoch is None:
+                self._consumer_epoch = epoch
+            elif epoch != self._consumer_epoch and may_restart:
+                # The broker restarted empty: a consumer that lived through it can keep stale
+                # metadata and fetch nothing, so start a fresh one (it seeks on assignment).
+                log.warning("%s: the broker's log changed; restarting the consumer", self.name)
+                self._consumer_epoch = epoch
+                # Declared topics first, or the first client to touch one creates it with the
+                # broker's defaults (one partition on Tansu).
+                await ensure_topics(self.bootstrap, partitions=self.topic_partitions)
+                await self.subscriber.stop()
+                await self.subscriber.start()
+                return
+        restart: set[TopicPartition] = set()
+        wanted: dict[TopicPartition, int] = {}
+        for tp in tps:
+            stored = positions.get((tp.topic, tp.partition))
+            if stored is None or stored[0] == 0:
+                continue
+            if epoch is not None and stored[2] is not None and stored[2] != epoch:
+                restart.add(tp)
+            else:
+                wanted[tp] = stored[0] - 1
+        found = await records_at(self.bootstrap, wanted)
+        for tp, record in found.items():
+            # Only a record seen with another event id is proof; no answer proves nothing.
+            if (
+                isinstance(record, ConsumerRecord)
+                and record_event_id(record) != positions[(tp.topic, tp.partition)][1]
+            ):
+                restart.add(tp)
+        for tp in restart:
+            log.warning(
+                "%s: %s[%d] is not the log this projection read: reading it again from the start",
+                self.name,
+                tp.topic,
+                tp.partition,
+            )
+            with contextlib.suppress(AssertionError, KafkaError, ValueError, IllegalStateError):
+                # Not assigned to us any more: whoever has it verifies it on assignment.
+                await self.consumer.seek_to_beginning(tp)
+
+    async def handle(self, body: Any, msg: KafkaMessage) -> None:
+        raw = msg.raw_message
+        records: Sequence[ConsumerRecord[Any, Any]] = (
+            raw if isinstance(raw, tuple | list) else (raw,)
+        )
+        by_tp: dict[TopicPartition, list[ConsumerRecord[Any, Any]]] = defaultdict(list)
+        for record in records:
+            by_tp[TopicPartition(record.topic, record.partition)].append(record)
+        try:
+            await asyncio.to_thread(self.applier.apply_records, by_tp)
+        except Exception:
+            # Nothing of the batch was kept: read it again after a pause.
+            log.exception("%s: could not apply a batch; reading it again", self.name)
+            for tp, tp_records in by_tp.items():
+                with contextlib.suppress(AssertionError, KafkaError, ValueError, IllegalStateError):
+                    self.consumer.seek(tp, tp_records[0].offset)
+            await asyncio.sleep(1.0)
+            return
+        self.applied += len(records)
+        if self.after_batch is not None:
+            self.after_batch()
+
+    async def _verify_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.verify_interval)
+            try:
+                await self.verify(set(self.assigned))
+            except Exception:
+                log.exception("%s: verification failed", self.name)
+
+    def start_verifier(self) -> None:
+        self._task = asyncio.create_task(self._verify_loop())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+
+
+async def replay(
+    projection: Projection,
+    engine: Engine,
+    bootstrap: str,
+    progress: Callable[[int, int], None] | None = None,
+    batch_size: int = 2000,
+    idle_ms: int = 2000,
+) -> int:
+    """Rebuild a projection from offset zero until its topics have nothing more to give.
+    Returns the number of records read. (End offsets alone cannot say when to stop: the
+    embedded broker reports them a batch behind.)"""
+    projection.create_tables(engine)
+    with engine.begin() as conn:
+        projection.reset(conn)
+    applier = BatchApplier(projection, engine)
+    applier.epoch = await broker_epoch(bootstrap)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        known = await partitions_of(consumer, projection.topics)
+        tps = [
+            TopicPartition(topic, p) for topic in projection.topics for p in sorted(known[topic])
+        ]
+        if not tps:
+            return 0
+        ends = await consumer.end_offsets(tps)
+        total = sum(ends.values())
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        done = 0
+        if progress:
+            progress(done, total)
+        while True:
+            batch = await consumer.getmany(timeout_ms=idle_ms, max_records=batch_size)
+            by_tp = {tp: records for tp, records in batch.items() if records}
+            if not by_tp:
+                positions = [await consumer.position(tp) for tp in tps]
+                if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
+                    return done
+                continue
+            await asyncio.to_thread(applier.apply_records, by_tp)
+            done += sum(len(v) for v in by_tp.values())
+            if progress:
+                progress(done, max(total, done))
+    finally:
+        await consumer.stop()

@@ -1,0 +1,62 @@
+"""An upload becomes exactly the messages a client system would publish on `carteiras.inbound`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from contracts.carteiras import (
+    INBOUND_TOPIC,
+    CarteiraImportRequested,
+    CarteiraRowSubmitted,
+    RowFields,
+)
+from contracts.envelope import Envelope, derived_event_id
+from services.gateway.domain.upload import CarteiraUpload
+
+ROW_FIELDS = set(RowFields.model_fields)
+# Event classes the @event decorator makes on the aggregate (invisible to the type checker).
+UploadReceivedEvent: type[Any] = CarteiraUpload.Received  # type: ignore[attr-defined]
+RowsReceivedEvent: type[Any] = CarteiraUpload.RowsReceived  # type: ignore[attr-defined]
+
+
+def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
+    if isinstance(event, UploadReceivedEvent):
+        yield (
+            INBOUND_TOPIC,
+            CarteiraImportRequested(
+                event_id=derived_event_id("gateway", event.originator_id, event.originator_version),
+                occurred_at=event.timestamp,
+                tenant=event.tenant,
+                aggregate_id=event.import_id,
+                aggregate_version=event.originator_version,
+                correlation_id=event.import_id,
+                causation_id=event.import_id,
+                import_id=event.import_id,
+                source="upload",
+                filename=event.filename,
+                rows_total=event.rows_total,
+                requested_by=event.requested_by,
+            ),
+        )
+    elif isinstance(event, RowsReceivedEvent):
+        cause = str(derived_event_id("gateway", event.originator_id, 1))
+        for number, fields in event.rows:
+            yield (
+                INBOUND_TOPIC,
+                CarteiraRowSubmitted(
+                    event_id=derived_event_id("gateway", event.import_id, "row", number),
+                    occurred_at=event.timestamp,
+                    tenant=event.tenant,
+                    aggregate_id=event.import_id,
+                    aggregate_version=number,
+                    correlation_id=event.import_id,
+                    causation_id=cause,
+                    import_id=event.import_id,
+                    source="upload",
+                    row_key=str(number),
+                    row_number=number,
+                    rows_total=event.rows_total,
+                    fields=RowFields(**{k: v for k, v in fields.items() if k in ROW_FIELDS}),
+                ),
+            )

@@ -1,0 +1,82 @@
+"""Bearer tokens (signed JWT): operators, admins, analysts and client systems of one tenant,
+and the short-lived portal token of one debtor's document in one tenant."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Literal, cast, get_args
+
+import jwt
+
+Role = Literal["admin", "operator", "analyst", "integration", "portal"]
+STAFF_ROLES: tuple[Role, ...] = ("admin", "operator", "analyst", "integration")
+ALGORITHM = "HS256"
+ISSUER = "cobranca"
+
+
+class InvalidToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    tenant: str
+    role: Role
+    document: str | None = None
+    token_id: str | None = None
+
+
+def issue_token(
+    key: str,
+    *,
+    tenant: str,
+    role: Role,
+    subject: str | None = None,
+    ttl: dt.timedelta = dt.timedelta(days=30),
+    document: str | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    if role not in get_args(Role):
+        raise ValueError(f"unknown role {role!r}; use one of {', '.join(get_args(Role))}")
+    issued = now or dt.datetime.now(dt.UTC)
+    claims: dict[str, object] = {
+        "iss": ISSUER,
+        "sub": subject or f"{role}@{tenant}",
+        "tenant": tenant,
+        "role": role,
+        "iat": issued,
+        "exp": issued + ttl,
+        "jti": str(uuid.uuid4()),
+    }
+    if document is not None:
+        claims["document"] = document
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def decode_token(key: str, token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "sub", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("token expirado") from exc
+    except jwt.InvalidTokenError as exc:
+        raise InvalidToken("token inválido") from exc
+    role = claims.get("role")
+    tenant = claims.get("tenant")
+    if role not in get_args(Role) or not isinstance(tenant, str):
+        raise InvalidToken("token sem papel ou assessoria")
+    return Principal(
+        subject=str(claims["sub"]),
+        tenant=tenant,
+        role=cast(Role, role),
+        document=claims.get("document"),
+        token_id=claims.get("jti"),
+    )

@@ -1,0 +1,67 @@
+"""Authentication (bearer token -> Principal) and role guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from services.gateway.adapters.tokens import InvalidToken, Principal, Role, decode_token
+from services.gateway.entrypoints.http.errors import ApiError
+
+PUBLIC_PREFIXES = ("/health", "/ready", "/schema", "/p/", "/portal", "/static", "/favicon")
+
+
+def is_public(path: str) -> bool:
+    if path == "/" or path.startswith(PUBLIC_PREFIXES):
+        return True
+    # The debtor's lookup is the portal's door: anyone may type a document there.
+    parts = path.strip("/").split("/")
+    return len(parts) == 5 and parts[:3] == ["api", "v1", "portal"] and parts[4] == "lookup"
+
+
+class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if not token or scheme.lower() != "bearer":
+            if is_public(connection.url.path):
+                return AuthenticationResult(user=None, auth=None)
+            raise ApiError(
+                401, "unauthorized", "envie o token no cabeçalho Authorization: Bearer <token>"
+            )
+        key: str = connection.app.state.signing_key
+        try:
+            principal = decode_token(key, token)
+        except InvalidToken as exc:
+            raise ApiError(401, "unauthorized", str(exc)) from exc
+        return AuthenticationResult(user=principal, auth=token)
+
+
+def requires(
+    *roles: Role,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = connection.scope.get("user")
+        if not isinstance(principal, Principal):
+            raise ApiError(401, "unauthorized", "token obrigatório")
+        if principal.role not in roles:
+            raise ApiError(
+                403,
+                "forbidden",
+                f"o papel {principal.role} não pode fazer isto; exige: {', '.join(roles)}",
+            )
+
+    return guard
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    principal = connection.scope.get("user")
+    if not isinstance(principal, Principal):
+        raise ApiError(401, "unauthorized", "token obrigatório")
+    return principal

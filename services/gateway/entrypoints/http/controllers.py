@@ -1,0 +1,238 @@
+"""HTTP controllers of the gateway's API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from anyio import to_thread
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
+from sqlalchemy import Engine
+
+from contracts.documents import InvalidDocument, document_kind, validate_document
+from service_runtime.clock import BusinessClock, days_overdue
+from services.gateway.adapters.tokens import STAFF_ROLES, issue_token
+from services.gateway.application.uploads import GatewayApplication
+from services.gateway.domain.carteira_csv import NotACarteiraCsv
+from services.gateway.entrypoints.http.auth import principal_of, requires
+from services.gateway.entrypoints.http.errors import ApiError, field_error
+from services.gateway.entrypoints.http.schemas import (
+    ImportStatusOut,
+    LookupRequest,
+    LookupResponse,
+    PortalDebt,
+    RejectionOut,
+    RowErrorOut,
+    TimelineEntry,
+    TimelineResponse,
+    UploadAccepted,
+)
+from services.gateway.read_models import imports, portal_view, timeline
+
+CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/vnd.ms-excel")
+
+
+def _document(raw: str, field: str = "document") -> str:
+    try:
+        return validate_document(raw)
+    except InvalidDocument as exc:
+        raise field_error(field, getattr(exc, "rule", "invalid_document"), exc.reason) from exc
+
+
+class CarteiraController(Controller):
+    path = "/api/v1/carteiras"
+    tags = ["carteiras"]  # noqa: RUF012 (Litestar declares it a list)
+
+    @post(
+        "/",
+        status_code=HTTP_202_ACCEPTED,
+        guards=[requires("admin", "operator", "integration")],
+        summary="Import a carteira (CSV body)",
+        description=(
+            "Body: the CSV file itself (`Content-Type: text/csv`), `;` or `,` separated, UTF-8 or "
+            "Windows-1252. Answers 202 with the import id; rows are validated by the portfolio "
+            "service and the outcome is at `GET /api/v1/carteiras/{import_id}`."
+        ),
+    )
+    async def upload(
+        self, request: Request[Any, Any, Any], state: State, filename: str | None = None
+    ) -> UploadAccepted:
+        principal = principal_of(request)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type and content_type not in CSV_TYPES:
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                f"envie o arquivo CSV com Content-Type text/csv (recebido: {content_type})",
+            )
+        data = await request.body()
+        app: GatewayApplication = state.gateway_app
+        try:
+            receipt = await to_thread.run_sync(
+                lambda: app.receive_carteira(
+                    tenant=principal.tenant,
+                    data=data,
+                    filename=filename,
+                    requested_by=principal.subject,
+                )
+            )
+        except NotACarteiraCsv as exc:
+            raise ApiError(
+                422,
+                "not_a_carteira_csv",
+                exc.message,
+                [{"field": "body", "rule": exc.rule, "message": exc.message}],
+            ) from exc
+        await to_thread.run_sync(
+            lambda: imports.record_received(
+                state.read_engine,
+                tenant=principal.tenant,
+                import_id=receipt.import_id,
+                filename=filename,
+                rows_total=receipt.rows_total,
+                requested_by=principal.subject,
+                at=dt.datetime.now(dt.UTC),
+            )
+        )
+        state.gateway_relay.wake()
+        return UploadAccepted(
+            import_id=receipt.import_id,
+            rows=receipt.rows_total,
+            encoding=receipt.encoding,
+            delimiter=receipt.delimiter,
+            ignored_columns=receipt.ignored_columns,
+            status_url=f"/api/v1/carteiras/{receipt.import_id}",
+        )
+
+    @get("/", guards=[requires(*STAFF_ROLES)], summary="Recent imports of the tenant")
+    async def list_imports(
+        self, request: Request[Any, Any, Any], state: State
+    ) -> list[ImportStatusOut]:
+        principal = principal_of(request)
+        rows = await to_thread.run_sync(
+            lambda: imports.list_imports(state.read_engine, principal.tenant)
+        )
+        return [_status_out(r | {"rejections": []}) for r in rows]
+
+    @get("/{import_id:str}", guards=[requires(*STAFF_ROLES)], summary="Status of an import")
+    async def status(
+        self, request: Request[Any, Any, Any], state: State, import_id: str
+    ) -> ImportStatusOut:
+        principal = principal_of(request)
+        row = await to_thread.run_sync(
+            lambda: imports.import_status(state.read_engine, principal.tenant, import_id)
+        )
+        if row is None:
+            raise ApiError(
+                404, "not_found", f"importação {import_id} não encontrada nesta assessoria"
+            )
+        return _status_out(row)
+
+
+def _status_out(row: dict[str, Any]) -> ImportStatusOut:
+    return ImportStatusOut(
+        import_id=row["import_id"],
+        tenant=row["tenant"],
+        source=row["source"],
+        filename=row["filename"],
+        status=row["status"],
+        rows_total=row["rows_total"],
+        rows_read=row["rows_read"] or 0,
+        accepted=(row["created"] or 0) + (row["updated"] or 0) + (row["unchanged"] or 0),
+        created=row["created"] or 0,
+        updated=row["updated"] or 0,
+        unchanged=row["unchanged"] or 0,
+        rejected=row["rejected"] or 0,
+        received_at=row["received_at"],
+        completed_at=row["completed_at"],
+        rejections=[
+            RejectionOut(
+                row_number=r["row_number"],
+                row_key=r["row_key"],
+                client_row_id=r["client_row_id"],
+                document=r["document"],
+                reason=r["reason"],
+                errors=[RowErrorOut(**e) for e in r["errors"]],
+            )
+            for r in row["rejections"]
+        ],
+    )
+
+
+class PortalController(Controller):
+    path = "/api/v1/portal/{tenant:str}"
+    tags = ["portal"]  # noqa: RUF012 (Litestar declares it a list)
+
+    @post("/lookup", status_code=HTTP_200_OK, summary="Look up a debtor's open debts by CPF/CNPJ")
+    async def lookup(self, tenant: str, data: LookupRequest, state: State) -> LookupResponse:
+        document = _document(data.document)
+        engine: Engine = state.read_engine
+        clock: BusinessClock = state.clock
+        rows = await to_thread.run_sync(lambda: portal_view.open_debts(engine, tenant, document))
+        today = clock.today()
+        ttl = dt.timedelta(seconds=state.settings.portal_token_ttl_seconds)
+        now = dt.datetime.now(dt.UTC)
+        token = issue_token(
+            state.signing_key,
+            tenant=tenant,
+            role="portal",
+            subject=f"portal:{document}",
+            document=document,
+            ttl=ttl,
+            now=now,
+        )
+        return LookupResponse(
+            tenant=tenant,
+            document=document,
+            document_kind=document_kind(document) or "cpf",
+            debtor_name=rows[0]["debtor_name"] if rows else None,
+            debts=[
+                PortalDebt(
+                    debt_id=r["debt_id"],
+                    creditor=r["creditor"],
+                    contract=r["contract"],
+                    installment=r["installment"],
+                    original_amount_cents=r["original_amount_cents"],
+                    due_date=portal_view.due_date_of(r),
+                    days_overdue=days_overdue(portal_view.due_date_of(r), today),
+                )
+                for r in rows
+            ],
+            portal_token=token,
+            token_expires_at=now + ttl,
+        )
+
+
+class DebtorController(Controller):
+    path = "/api/v1/debtors"
+    tags = ["debtors"]  # noqa: RUF012 (Litestar declares it a list)
+
+    @get(
+        "/{document:str}/timeline",
+        guards=[requires("admin", "operator", "analyst")],
+        summary="Everything that happened to a debtor, oldest first",
+    )
+    async def timeline(
+        self, request: Request[Any, Any, Any], state: State, document: str
+    ) -> TimelineResponse:
+        principal = principal_of(request)
+        normalized = _document(document)
+        rows = await to_thread.run_sync(
+            lambda: timeline.debtor_timeline(state.read_engine, principal.tenant, normalized)
+        )
+        return TimelineResponse(
+            tenant=principal.tenant,
+            document=normalized,
+            entries=[
+                TimelineEntry(
+                    occurred_at=r["occurred_at"],
+                    type=r["type"],
+                    service=r["service"],
+                    summary=r["summary"],
+                    event_id=r["event_id"],
+                )
+                for r in rows
+            ],
+        )

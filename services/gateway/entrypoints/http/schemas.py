@@ -1,0 +1,96 @@
+"""Request and response bodies of the HTTP API (pydantic v2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UploadAccepted(Model):
+    import_id: str
+    status: str = "received"
+    rows: int
+    encoding: str
+    delimiter: str
+    ignored_columns: list[str]
+    status_url: str
+
+
+class RowErrorOut(Model):
+    field: str
+    rule: str
+    message: str
+
+
+class RejectionOut(Model):
+    row_number: int | None
+    row_key: str
+    client_row_id: str | None
+    document: str | None
+    reason: str
+    errors: list[RowErrorOut]
+
+
+class ImportStatusOut(Model):
+    import_id: str
+    tenant: str
+    source: str
+    filename: str | None
+    status: str = Field(description="received, processing or completed")
+    rows_total: int | None = Field(
+        description="Rows in the file (unknown for a client push that did not declare it)"
+    )
+    rows_read: int
+    accepted: int = Field(description="created + updated + unchanged")
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    received_at: dt.datetime
+    completed_at: dt.datetime | None
+    rejections: list[RejectionOut] = []
+
+
+class LookupRequest(Model):
+    document: str = Field(
+        description="CPF or CNPJ, with or without punctuation", examples=["123.456.789-09"]
+    )
+
+
+class PortalDebt(Model):
+    debt_id: str
+    creditor: str
+    contract: str
+    installment: str
+    original_amount_cents: int
+    due_date: dt.date
+    days_overdue: int
+
+
+class LookupResponse(Model):
+    tenant: str
+    document: str
+    document_kind: str
+    debtor_name: str | None
+    debts: list[PortalDebt]
+    portal_token: str
+    token_expires_at: dt.datetime
+
+
+class TimelineEntry(Model):
+    occurred_at: dt.datetime
+    type: str
+    service: str
+    summary: str
+    event_id: str
+
+
+class TimelineResponse(Model):
+    tenant: str
+    document: str
+    entries: list[TimelineEntry]

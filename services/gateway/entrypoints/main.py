@@ -1,0 +1,57 @@
+"""The gateway service process: HTTP (uvicorn) + projections + relay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+from litestar import Litestar
+
+from service_runtime.database import service_engine
+from service_runtime.host import ServiceHost, build_host
+from service_runtime.projection import BatchApplier, PositionedConsumer, Projection
+from service_runtime.settings import Settings
+from services.gateway.adapters.integration_events import integration_events
+from services.gateway.application.uploads import GatewayApplication
+from services.gateway.entrypoints.http.app import create_app
+from services.gateway.read_models.imports import ImportStatusProjection
+from services.gateway.read_models.portal_view import PortalViewProjection
+from services.gateway.read_models.timeline import TimelineProjection
+
+
+def projections() -> list[Projection]:
+    return [PortalViewProjection(), TimelineProjection(), ImportStatusProjection()]
+
+
+PROJECTIONS = {p.name: p for p in projections()}
+
+
+def build(settings: Settings | None = None) -> tuple[ServiceHost, Litestar]:
+    host = build_host("gateway", GatewayApplication, integration_events, settings)
+    read_engine = service_engine(host.settings, "gateway", "read")
+    runners: list[Any] = [
+        PositionedConsumer(
+            BatchApplier(projection, read_engine),
+            host.broker,
+            host.bootstrap,
+            group_id=f"gateway.{projection.name}",
+            consumer_kwargs=host.consumer_kwargs,
+            max_records=host.settings.consumer_max_records,
+            topic_partitions=host.settings.topic_partitions,
+        )
+        for projection in projections()
+    ]
+    return host, create_app(host, read_engine, runners)
+
+
+def main() -> None:
+    host, app = build()
+    uvicorn.run(
+        app,
+        host=host.settings.http_host,
+        port=host.settings.http_port,
+        log_level="warning",
+        access_log=False,
+        log_config=None,
+        lifespan="on",
+    )

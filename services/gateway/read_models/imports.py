@@ -1,0 +1,222 @@
+"""Import status: each carteira import's progress and each rejected row with its reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from contracts.carteiras import REJECTED_TOPIC, DebtRejected
+from contracts.envelope import Envelope
+from contracts.portfolio import (
+    IMPORTS_TOPIC,
+    CarteiraImportCompleted,
+    CarteiraImportStarted,
+    CarteiraRowsProcessed,
+)
+from service_runtime.projection import Projection, insert_ignore
+from service_runtime.sqltypes import UtcDateTime
+
+metadata = MetaData()
+carteira_imports = Table(
+    "carteira_imports",
+    metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("import_id", String(128), primary_key=True),
+    Column("source", String(10), nullable=False),
+    Column("filename", String(255)),
+    Column("requested_by", String(128)),
+    Column("status", String(20), nullable=False),
+    Column("rows_total", Integer),
+    Column("rows_read", Integer, nullable=False, default=0),
+    Column("created", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("rejected", Integer, nullable=False, default=0),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("completed_at", UtcDateTime()),
+    Column("version", Integer, nullable=False),
+)
+carteira_rejections = Table(
+    "carteira_rejections",
+    metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("import_id", String(128), primary_key=True),
+    Column("row_key", String(128), primary_key=True),
+    Column("row_number", Integer),
+    Column("client_row_id", String(128)),
+    Column("document", String(14)),
+    Column("reason", Text, nullable=False),
+    Column("errors", JSON, nullable=False),
+)
+
+
+# Progress events do not know how the import began: they never overwrite these.
+_ORIGIN = ("tenant", "import_id", "source", "filename", "requested_by", "received_at")
+
+
+def _upsert_import(conn: Connection, values: dict[str, Any], keep_origin: bool = False) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(carteira_imports).values(**values)
+    kept = _ORIGIN if keep_origin else ("tenant", "import_id")
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["tenant", "import_id"],
+            set_={k: stmt.excluded[k] for k in values if k not in kept},
+            where=carteira_imports.c.version < stmt.excluded.version,
+        )
+    )
+
+
+class ImportStatusProjection(Projection):
+    name = "import_status"
+    topics = (IMPORTS_TOPIC, REJECTED_TOPIC)
+    metadata = metadata
+
+    def apply(self, conn: Connection, events: list[Envelope]) -> None:
+        rejections: list[dict[str, Any]] = []
+        for event in events:
+            if isinstance(event, DebtRejected):
+                rejections.append(
+                    {
+                        "tenant": event.tenant,
+                        "import_id": event.import_id,
+                        "row_key": event.row_key,
+                        "row_number": event.row_number,
+                        "client_row_id": event.client_row_id,
+                        "document": event.document,
+                        "reason": event.reason,
+                        "errors": [e.model_dump() for e in event.errors],
+                    }
+                )
+            elif isinstance(event, CarteiraImportStarted):
+                _upsert_import(
+                    conn,
+                    {
+                        "tenant": event.tenant,
+                        "import_id": event.import_id,
+                        "source": event.source,
+                        "filename": event.filename,
+                        "requested_by": event.requested_by,
+                        "status": "processing",
+                        "rows_total": event.rows_total,
+                        "received_at": event.occurred_at,
+                        "version": event.aggregate_version,
+                    },
+                )
+            elif isinstance(event, CarteiraRowsProcessed):
+                _upsert_import(
+                    conn,
+                    {
+                        "tenant": event.tenant,
+                        "import_id": event.import_id,
+                        "source": "client",
+                        "status": "processing",
+                        "rows_total": event.rows_total,
+                        "rows_read": event.rows_read,
+                        "created": event.created,
+                        "updated": event.updated,
+                        "unchanged": event.unchanged,
+                        "rejected": event.rejected,
+                        "received_at": event.occurred_at,
+                        "version": event.aggregate_version,
+                    },
+                    keep_origin=True,
+                )
+            elif isinstance(event, CarteiraImportCompleted):
+                _upsert_import(
+                    conn,
+                    {
+                        "tenant": event.tenant,
+                        "import_id": event.import_id,
+                        "source": "client",
+                        "status": "completed",
+                        "rows_total": event.rows_total,
+                        "rows_read": event.rows_total,
+                        "created": event.created,
+                        "updated": event.updated,
+                        "unchanged": event.unchanged,
+                        "rejected": event.rejected,
+                        "received_at": event.occurred_at,
+                        "completed_at": event.occurred_at,
+                        "version": event.aggregate_version,
+                    },
+                    keep_origin=True,
+                )
+        insert_ignore(conn, carteira_rejections, rejections)
+
+
+def record_received(
+    engine: Engine,
+    *,
+    tenant: str,
+    import_id: str,
+    filename: str | None,
+    rows_total: int,
+    requested_by: str,
+    at: dt.datetime,
+) -> None:
+    """The gateway knows of an upload before the portfolio starts it: show it as received.
+    Version 0, so every event of the import overrides it."""
+    with engine.begin() as conn:
+        _upsert_import(
+            conn,
+            {
+                "tenant": tenant,
+                "import_id": import_id,
+                "source": "upload",
+                "filename": filename,
+                "requested_by": requested_by,
+                "status": "received",
+                "rows_total": rows_total,
+                "rows_read": 0,
+                "received_at": at,
+                "version": 0,
+            },
+        )
+
+
+def import_status(engine: Engine, tenant: str, import_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(carteira_imports).where(
+                carteira_imports.c.tenant == tenant, carteira_imports.c.import_id == import_id
+            )
+        ).first()
+        if row is None:
+            return None
+        status = dict(row._mapping)
+        rejections = conn.execute(
+            select(carteira_rejections)
+            .where(
+                carteira_rejections.c.tenant == tenant,
+                carteira_rejections.c.import_id == import_id,
+            )
+            .order_by(carteira_rejections.c.row_number, carteira_rejections.c.row_key)
+        )
+        status["rejections"] = [dict(r._mapping) for r in rejections]
+        return status
+
+
+def list_imports(engine: Engine, tenant: str, limit: int = 50) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(carteira_imports)
+            .where(carteira_imports.c.tenant == tenant)
+            .order_by(carteira_imports.c.received_at.desc())
+            .limit(limit)
+        )
+        return [dict(r._mapping) for r in rows]

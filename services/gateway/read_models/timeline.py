@@ -1,0 +1,141 @@
+"""Debtor timeline: every event about a debtor (per tenant and document), oldest first, with a
+one-line summary in pt-BR."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+)
+
+from contracts.carteiras import REJECTED_TOPIC, DebtRejected
+from contracts.envelope import Envelope
+from contracts.money import format_brl
+from contracts.portfolio import DEBTS_TOPIC, DebtImported, DebtUpdated
+from service_runtime.projection import Projection, insert_ignore
+from service_runtime.sqltypes import UtcDateTime
+
+metadata = MetaData()
+timeline_entries = Table(
+    "timeline_entries",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("tenant", String(63), nullable=False),
+    Column("document", String(14), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("type", String(60), nullable=False),
+    Column("service", String(30), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("aggregate_id", String(64), nullable=False),
+    Column("aggregate_version", Integer, nullable=False),
+    Column("correlation_id", String(128), nullable=False),
+    Index("ix_timeline_tenant_document", "tenant", "document", "occurred_at"),
+)
+
+FIELD_LABELS = {
+    "original_amount_cents": "valor",
+    "due_date": "vencimento",
+    "name": "nome",
+    "email": "e-mail",
+    "phone": "telefone",
+    "city": "cidade",
+    "state": "UF",
+    "category": "categoria",
+    "document": "documento",
+    "document_kind": "tipo de documento",
+}
+
+
+def _br_date(iso: str) -> str:
+    year, month, day = iso.split("-")
+    return f"{day}/{month}/{year}"
+
+
+def _show(field: str, value: str | int | None) -> str:
+    if value is None or value == "":
+        return "(vazio)"
+    if field == "original_amount_cents" and isinstance(value, int):
+        return format_brl(value)
+    if field == "due_date" and isinstance(value, str):
+        return _br_date(value)
+    return str(value)
+
+
+def summarize(event: Envelope) -> str | None:
+    if isinstance(event, DebtImported):
+        return (
+            f"Dívida importada: {event.creditor}, contrato {event.contract}"
+            + (f" parcela {event.installment}" if event.installment else "")
+            + f", {format_brl(event.original_amount_cents)}"
+            + f", vencimento {event.due_date.strftime('%d/%m/%Y')}"
+        )
+    if isinstance(event, DebtUpdated):
+        parts = [
+            f"{FIELD_LABELS.get(c.field, c.field)} de {_show(c.field, c.old)} "
+            f"para {_show(c.field, c.new)}"
+            for c in event.changes
+        ]
+        return f"Dívida atualizada ({event.creditor}, contrato {event.contract}): " + "; ".join(
+            parts
+        )
+    if isinstance(event, DebtRejected):
+        where = f"linha {event.row_number}" if event.row_number else f"registro {event.row_key}"
+        return f"Carteira {event.import_id[:8]}: {where} recusada: {event.reason}"
+    return None
+
+
+SERVICE_OF = {DebtImported: "portfolio", DebtUpdated: "portfolio", DebtRejected: "portfolio"}
+
+
+class TimelineProjection(Projection):
+    name = "timeline"
+    topics = (DEBTS_TOPIC, REJECTED_TOPIC)
+    metadata = metadata
+
+    def apply(self, conn: Connection, events: list[Envelope]) -> None:
+        rows: list[dict[str, Any]] = []
+        for event in events:
+            document = getattr(event, "document", None)
+            summary = summarize(event)
+            if not document or summary is None:
+                continue
+            rows.append(
+                {
+                    "event_id": str(event.event_id),
+                    "tenant": event.tenant,
+                    "document": document,
+                    "occurred_at": event.occurred_at,
+                    "type": event.type,
+                    "service": SERVICE_OF.get(type(event), "unknown"),
+                    "summary": summary,
+                    "aggregate_id": event.aggregate_id,
+                    "aggregate_version": event.aggregate_version,
+                    "correlation_id": event.correlation_id,
+                }
+            )
+        insert_ignore(conn, timeline_entries, rows)
+
+
+def debtor_timeline(engine: Engine, tenant: str, document: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(timeline_entries)
+            .where(timeline_entries.c.tenant == tenant, timeline_entries.c.document == document)
+            .order_by(
+                timeline_entries.c.occurred_at,
+                timeline_entries.c.aggregate_id,
+                timeline_entries.c.aggregate_version,
+                timeline_entries.c.event_id,
+            )
+        )
+        return [dict(r._mapping) for r in rows]

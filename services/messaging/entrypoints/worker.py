@@ -1,0 +1,16 @@
+"""The messaging service process."""
+
+from __future__ import annotations
+
+from service_runtime.host import ServiceHost, build_host, run_worker
+from service_runtime.settings import Settings
+from services.messaging.adapters.integration_events import integration_events
+from services.messaging.application import MessagingApplication
+
+
+def build(settings: Settings | None = None) -> ServiceHost:
+    return build_host("messaging", MessagingApplication, integration_events, settings)
+
+
+def main() -> None:
+    run_worker(build())

@@ -1,0 +1,1 @@
+"""Portfolio service: imports carteiras and owns the debts of each tenant."""

@@ -1,0 +1,166 @@
+"""From the portfolio's stored domain events to the integration events it publishes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from contracts.carteiras import REJECTED_TOPIC, DebtRejected, RowError, RowFields
+from contracts.envelope import Envelope, derived_event_id
+from contracts.portfolio import (
+    DEBTS_TOPIC,
+    IMPORTS_TOPIC,
+    CarteiraImportCompleted,
+    CarteiraImportStarted,
+    CarteiraRowsProcessed,
+    DebtImported,
+    DebtorContact,
+    DebtUpdated,
+    FieldChange,
+)
+from services.portfolio.domain.carteira_import import CarteiraImport
+from services.portfolio.domain.debt import Debt
+
+# Event classes the @event decorator makes on the aggregates (invisible to the type checker).
+DebtImportedEvent: type[Any] = Debt.Imported  # type: ignore[attr-defined]
+DebtUpdatedEvent: type[Any] = Debt.Updated  # type: ignore[attr-defined]
+ImportStartedEvent: type[Any] = CarteiraImport.Started  # type: ignore[attr-defined]
+ImportDeclaredEvent: type[Any] = CarteiraImport.Declared  # type: ignore[attr-defined]
+RowsProcessedEvent: type[Any] = CarteiraImport.RowsProcessed  # type: ignore[attr-defined]
+ImportCompletedEvent: type[Any] = CarteiraImport.Completed  # type: ignore[attr-defined]
+
+
+def _envelope(event: Any, tenant: str, correlation_id: str, index: int = 0) -> dict[str, Any]:
+    return {
+        "event_id": derived_event_id(
+            "portfolio", event.originator_id, event.originator_version, index
+        ),
+        "occurred_at": event.timestamp,
+        "tenant": tenant,
+        "aggregate_id": str(event.originator_id),
+        "aggregate_version": event.originator_version,
+        "correlation_id": correlation_id,
+        "causation_id": event.cause_id,
+    }
+
+
+def _plain(value: Any) -> str | int | None:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value  # type: ignore[no-any-return]
+
+
+def _contact(values: Any) -> DebtorContact:
+    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k)
+    return DebtorContact(
+        name=get("name"),
+        email=get("email"),
+        phone=get("phone"),
+        city=get("city"),
+        state=get("state"),
+    )
+
+
+def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
+    if isinstance(event, DebtImportedEvent):
+        yield (
+            DEBTS_TOPIC,
+            DebtImported(
+                **_envelope(event, event.tenant, event.import_id),
+                debt_id=str(event.originator_id),
+                document=event.document,
+                document_kind=event.document_kind,
+                debtor=_contact(event),
+                creditor=event.creditor,
+                contract=event.contract,
+                installment=event.installment,
+                original_amount_cents=event.original_amount_cents,
+                due_date=event.due_date,
+                category=event.category,
+                import_id=event.import_id,
+                row_key=event.row_key,
+            ),
+        )
+    elif isinstance(event, DebtUpdatedEvent):
+        current = event.current
+        yield (
+            DEBTS_TOPIC,
+            DebtUpdated(
+                **_envelope(event, current["tenant"], event.import_id),
+                debt_id=str(event.originator_id),
+                document=current["document"],
+                document_kind=current["document_kind"],
+                creditor=current["creditor"],
+                contract=current["contract"],
+                installment=current["installment"],
+                changes=[
+                    FieldChange(field=c["field"], old=_plain(c["old"]), new=_plain(c["new"]))
+                    for c in event.changes
+                ],
+                original_amount_cents=current["original_amount_cents"],
+                due_date=current["due_date"],
+                debtor=_contact(current),
+                category=current["category"],
+                import_id=event.import_id,
+                row_key=event.row_key,
+            ),
+        )
+    elif isinstance(event, ImportStartedEvent | ImportDeclaredEvent):
+        yield (
+            IMPORTS_TOPIC,
+            CarteiraImportStarted(
+                **_envelope(event, event.tenant, event.import_id),
+                import_id=event.import_id,
+                source=event.source,
+                filename=event.filename,
+                rows_total=event.rows_total,
+                requested_by=event.requested_by,
+            ),
+        )
+    elif isinstance(event, RowsProcessedEvent):
+        totals = event.totals
+        yield (
+            IMPORTS_TOPIC,
+            CarteiraRowsProcessed(
+                **_envelope(event, event.tenant, event.import_id),
+                import_id=event.import_id,
+                rows_total=event.rows_total,
+                rows_read=totals["rows_read"],
+                created=totals["created"],
+                updated=totals["updated"],
+                unchanged=totals["unchanged"],
+                rejected=totals["rejected"],
+            ),
+        )
+        for index, rejection in enumerate(event.rejections, start=1):
+            envelope = _envelope(event, event.tenant, event.import_id, index)
+            envelope["causation_id"] = rejection["cause_id"]
+            yield (
+                REJECTED_TOPIC,
+                DebtRejected(
+                    **envelope,
+                    import_id=event.import_id,
+                    row_key=rejection["row_key"],
+                    row_number=rejection["row_number"],
+                    client_row_id=rejection["client_row_id"],
+                    document=rejection["document"],
+                    reason=rejection["reason"],
+                    errors=[RowError(**e) for e in rejection["errors"]],
+                    fields=RowFields(**rejection["fields"]),
+                ),
+            )
+    elif isinstance(event, ImportCompletedEvent):
+        totals = event.totals
+        yield (
+            IMPORTS_TOPIC,
+            CarteiraImportCompleted(
+                **_envelope(event, event.tenant, event.import_id),
+                import_id=event.import_id,
+                rows_total=totals["rows_total"],
+                created=totals["created"],
+                updated=totals["updated"],
+                unchanged=totals["unchanged"],
+                rejected=totals["rejected"],
+            ),
+        )

@@ -1,0 +1,333 @@
+"""Use case: import rows of carteiras (from uploads and client systems alike).
+
+Commands in (inbound messages), events out (stored in the event store; the outbox relay
+publishes them). A batch of rows is saved in one transaction: rows are idempotent by
+(import, row_key) and debts by their deterministic id, so a redelivered batch changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from contracts.carteiras import CarteiraImportRequested, CarteiraRowSubmitted
+from contracts.envelope import Envelope
+from service_runtime.eventstore import ServiceApplication
+from services.portfolio.domain.carteira_import import CarteiraImport, import_aggregate_id
+from services.portfolio.domain.debt import Debt, debt_id_for
+from services.portfolio.domain.row_rules import RowRejection, ValidRow, validate_row
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchOutcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    imports_completed: list[str] = field(default_factory=list)
+
+
+def _debt_values(row: ValidRow) -> dict[str, Any]:
+    return {
+        "document": row.document,
+        "document_kind": row.document_kind,
+        "name": row.name,
+        "original_amount_cents": row.original_amount_cents,
+        "due_date": row.due_date,
+        "email": row.email,
+        "phone": row.phone,
+        "city": row.city,
+        "state": row.state,
+        "category": row.category,
+    }
+
+
+def _rejection(msg: CarteiraRowSubmitted, rejection: RowRejection) -> dict[str, Any]:
+    document_ok = not any(e.field == "document" for e in rejection.errors)
+    document = None
+    if document_ok and msg.fields.document:
+        from contracts.documents import normalize_document
+
+        document = normalize_document(msg.fields.document)
+    return {
+        "row_key": msg.row_key,
+        "row_number": msg.row_number,
+        "client_row_id": msg.client_row_id,
+        "document": document,
+        "reason": rejection.reason,
+        "errors": [
+            {"field": e.field, "rule": e.rule, "message": e.message} for e in rejection.errors
+        ],
+        "fields": msg.fields.as_mapping(),
+        "cause_id": str(msg.event_id),
+    }
+
+
+class PortfolioApplication(ServiceApplication):
+    name = "portfolio"
+
+    def _get_import(self, tenant: str, import_id: str) -> CarteiraImport | None:
+        try:
+            # Not copied from the cache: its set of row keys grows with the file, and copying it
+            # on every batch made big imports slower and slower. A failed batch evicts it.
+            aggregate: Any = self.repository.get(
+                import_aggregate_id(tenant, import_id), deepcopy_from_cache=False
+            )
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(aggregate, CarteiraImport)
+        return aggregate
+
+    def _get_debt(self, debt_id: Any) -> Debt | None:
+        try:
+            aggregate: Any = self.repository.get(debt_id)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(aggregate, Debt)
+        return aggregate
+
+    def handle_inbound(self, messages: Sequence[Envelope], today: dt.date) -> BatchOutcome:
+        """Process a batch of inbound messages; retried whole on a concurrent write."""
+        for attempt in range(5):
+            try:
+                return self._handle_inbound(messages, today)
+            except IntegrityError:
+                # Another replica saved the same aggregate first: try again. Debts are copied
+                # from the cache and fast-forwarded from the store on every read; the import
+                # aggregates this attempt changed in place are dropped from the cache.
+                self._evict_imports(messages)
+                log.info("conflict while importing, retrying (attempt %d)", attempt + 1)
+            except Exception:
+                self._evict_imports(messages)
+                raise
+        return self._handle_inbound(messages, today)
+
+    def _evict_imports(self, messages: Sequence[Envelope]) -> None:
+        cache: Any = self.repository.cache
+        if cache is None:
+            return
+        for msg in messages:
+            with contextlib.suppress(KeyError):
+                cache.get(
+                    import_aggregate_id(msg.tenant, getattr(msg, "import_id", "")), evict=True
+                )
+
+    def existing_ids(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these aggregates exist, in one query per 500 ids: looking new debts up one
+        by one was the largest cost of an import."""
+        recorder: Any = self.recorder
+        found: set[uuid.UUID] = set()
+        table = getattr(recorder, "events_table_name", "")
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            if isinstance(recorder, SQLiteApplicationRecorder):
+                marks = ",".join("?" * len(chunk))
+                with recorder.datastore.transaction(commit=False) as cursor:
+                    cursor.execute(
+                        f"SELECT DISTINCT originator_id FROM {table} "
+                        f"WHERE originator_id IN ({marks})",
+                        [i.hex for i in chunk],
+                    )
+                    found.update(uuid.UUID(row[0]) for row in cursor.fetchall())
+            elif isinstance(recorder, PostgresApplicationRecorder):
+                schema = recorder.datastore.schema
+                with recorder.datastore.transaction(commit=False) as cursor:
+                    cursor.execute(
+                        f'SELECT DISTINCT originator_id FROM "{schema}"."{table}" '
+                        "WHERE originator_id = ANY(%s)",
+                        [chunk],
+                    )
+                    found.update(uuid.UUID(str(r["originator_id"])) for r in cursor.fetchall())
+            else:
+                found.update(i for i in chunk if self._get_debt(i) is not None)
+        return found
+
+    def _handle_inbound(self, messages: Sequence[Envelope], today: dt.date) -> BatchOutcome:
+        outcome = BatchOutcome()
+        imports: dict[tuple[str, str], CarteiraImport] = {}
+        debts: dict[Any, Debt] = {}
+        pending_rows: dict[tuple[str, str], list[CarteiraRowSubmitted]] = {}
+
+        def import_for(msg: CarteiraImportRequested | CarteiraRowSubmitted) -> CarteiraImport:
+            key = (msg.tenant, msg.import_id)
+            if key not in imports:
+                found = self._get_import(*key)
+                if found is None:
+                    found = CarteiraImport(
+                        tenant=msg.tenant,
+                        import_id=msg.import_id,
+                        source=msg.source,
+                        filename=msg.filename if isinstance(msg, CarteiraImportRequested) else None,
+                        rows_total=msg.rows_total,
+                        requested_by=(
+                            msg.requested_by if isinstance(msg, CarteiraImportRequested) else None
+                        ),
+                        cause_id=str(msg.event_id),
+                    )
+                imports[key] = found
+            return imports[key]
+
+        for msg in messages:
+            if isinstance(msg, CarteiraImportRequested):
+                imp = import_for(msg)
+                if imp.rows_total != msg.rows_total and msg.rows_total is not None:
+                    imp.declare(
+                        rows_total=msg.rows_total,
+                        filename=msg.filename,
+                        requested_by=msg.requested_by,
+                        cause_id=str(msg.event_id),
+                    )
+            elif isinstance(msg, CarteiraRowSubmitted):
+                imp = import_for(msg)
+                if imp.rows_total is None and msg.rows_total is not None:
+                    imp.declare(
+                        rows_total=msg.rows_total,
+                        filename=None,
+                        requested_by=None,
+                        cause_id=str(msg.event_id),
+                    )
+                pending_rows.setdefault((msg.tenant, msg.import_id), []).append(msg)
+
+        # Validate every row first, so the debts that already exist are found in one query.
+        validated: dict[tuple[str, str, str], ValidRow | RowRejection] = {}
+        debt_ids: dict[tuple[str, str, str], uuid.UUID] = {}
+        for rows in pending_rows.values():
+            for msg in rows:
+                result = validate_row(msg.fields.as_mapping(), today)
+                validated[(msg.tenant, msg.import_id, msg.row_key)] = result
+                if isinstance(result, ValidRow):
+                    debt_ids[(msg.tenant, msg.import_id, msg.row_key)] = debt_id_for(
+                        msg.tenant, result.creditor, result.contract, result.installment
+                    )
+        known = self.existing_ids(sorted(set(debt_ids.values())))
+
+        for key, rows in pending_rows.items():
+            imp = imports[key]
+            seen: set[str] = set()
+            row_keys: list[str] = []
+            counts = {"created": 0, "updated": 0, "unchanged": 0}
+            rejections: list[dict[str, Any]] = []
+            for msg in rows:
+                if imp.has_row(msg.row_key) or msg.row_key in seen:
+                    outcome.duplicates += 1
+                    continue
+                seen.add(msg.row_key)
+                row_keys.append(msg.row_key)
+                result = validated[(msg.tenant, msg.import_id, msg.row_key)]
+                if isinstance(result, RowRejection):
+                    rejections.append(_rejection(msg, result))
+                    continue
+                debt_id = debt_ids[(msg.tenant, msg.import_id, msg.row_key)]
+                debt = debts.get(debt_id)
+                if debt is None and debt_id in known:
+                    debt = self._get_debt(debt_id)
+                values = _debt_values(result)
+                if debt is None:
+                    debt = Debt(
+                        tenant=msg.tenant,
+                        creditor=result.creditor,
+                        contract=result.contract,
+                        installment=result.installment,
+                        import_id=msg.import_id,
+                        row_key=msg.row_key,
+                        cause_id=str(msg.event_id),
+                        **values,
+                    )
+                    counts["created"] += 1
+                else:
+                    changes = debt.changes_from(values)
+                    if changes:
+                        debt.update(
+                            changes=changes,
+                            import_id=msg.import_id,
+                            row_key=msg.row_key,
+                            cause_id=str(msg.event_id),
+                        )
+                        counts["updated"] += 1
+                    else:
+                        counts["unchanged"] += 1
+                debts[debt_id] = debt
+            if row_keys:
+                imp.record_rows(
+                    row_keys=row_keys,
+                    rejections=rejections,
+                    cause_id=str(rows[-1].event_id),
+                    **counts,
+                )
+                outcome.created += counts["created"]
+                outcome.updated += counts["updated"]
+                outcome.unchanged += counts["unchanged"]
+                outcome.rejected += len(rejections)
+
+        for imp in imports.values():
+            if imp.all_rows_read and not imp.completed:
+                imp.complete(cause_id=imp.import_id)
+                outcome.imports_completed.append(imp.import_id)
+
+        self.save(*imports.values(), *debts.values())
+        return outcome
+
+
+def quarantine(
+    app: PortfolioApplication,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    payload: bytes,
+    reason: str,
+) -> bool:
+    """Keep an unreadable inbound message. Returns False when it was already kept."""
+    from services.portfolio.domain.quarantine import (
+        QuarantinedMessage,
+        payload_digest,
+        quarantine_id,
+    )
+
+    digest = payload_digest(payload)
+    aggregate_id = quarantine_id(topic, digest)
+    try:
+        app.repository.get(aggregate_id)
+        return False
+    except AggregateNotFoundError:
+        pass
+    tenant = import_id = None
+    try:
+        import json
+
+        raw = json.loads(payload)
+        if isinstance(raw, dict):
+            tenant = str(raw["tenant"]) if raw.get("tenant") else None
+            import_id = str(raw["import_id"]) if raw.get("import_id") else None
+    except ValueError:
+        pass
+    text = payload.decode("utf-8", "replace")
+    app.save(
+        QuarantinedMessage(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            key=key.decode("utf-8", "replace") if key else None,
+            digest=digest,
+            payload=text,
+            reason=reason,
+            tenant=tenant,
+            import_id=import_id,
+        )
+    )
+    log.warning("kept unreadable message %s[%d]@%d: %s", topic, partition, offset, reason)
+    return True

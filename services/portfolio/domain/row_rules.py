@@ -1,0 +1,403 @@
+"""Validating one raw carteira row, the same whether it came from a CSV upload or from a
+client's Kafka message: canonical column name -> string as the creditor wrote it.
+
+A row becomes a `ValidRow` with parsed values, or a `RowRejection` listing every problem of
+the row at once, each with a pt-BR message the agency's operator can act on. Values that are
+personal data (document, name, e-mail, phone) are not repeated in the messages, which end up
+in reports and logs; the row number already says which row it is.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from contracts.documents import DocumentKind, InvalidDocument, document_kind, validate_document
+
+__all__ = [
+    "MAX_AMOUNT_CENTS",
+    "REQUIRED_FIELDS",
+    "UFS",
+    "RowRejection",
+    "RowRuleError",
+    "ValidRow",
+    "parse_amount_cents",
+    "parse_due_date",
+    "validate_row",
+]
+
+REQUIRED_FIELDS: tuple[str, ...] = (
+    "document",
+    "name",
+    "creditor",
+    "contract",
+    "original_amount",
+    "due_date",
+)
+
+LABELS_PT: dict[str, str] = {
+    "document": "documento",
+    "name": "nome",
+    "creditor": "credor",
+    "contract": "contrato",
+    "installment": "parcela",
+    "original_amount": "valor original",
+    "due_date": "data de vencimento",
+    "email": "e-mail",
+    "phone": "telefone",
+    "city": "cidade",
+    "state": "UF",
+    "category": "categoria",
+}
+
+# Keeps amounts exact as JavaScript numbers (< 2**53) downstream; far above any real debt.
+MAX_AMOUNT_CENTS = 99_999_999_999_999
+
+UF_NAMES: dict[str, str] = {
+    "AC": "Acre",
+    "AL": "Alagoas",
+    "AP": "Amapá",
+    "AM": "Amazonas",
+    "BA": "Bahia",
+    "CE": "Ceará",
+    "DF": "Distrito Federal",
+    "ES": "Espírito Santo",
+    "GO": "Goiás",
+    "MA": "Maranhão",
+    "MT": "Mato Grosso",
+    "MS": "Mato Grosso do Sul",
+    "MG": "Minas Gerais",
+    "PA": "Pará",
+    "PB": "Paraíba",
+    "PR": "Paraná",
+    "PE": "Pernambuco",
+    "PI": "Piauí",
+    "RJ": "Rio de Janeiro",
+    "RN": "Rio Grande do Norte",
+    "RS": "Rio Grande do Sul",
+    "RO": "Rondônia",
+    "RR": "Roraima",
+    "SC": "Santa Catarina",
+    "SP": "São Paulo",
+    "SE": "Sergipe",
+    "TO": "Tocantins",
+}
+UFS: frozenset[str] = frozenset(UF_NAMES)
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).upper().split())
+
+
+_UF_BY_NAME = {_fold(name): uf for uf, name in UF_NAMES.items()}
+
+
+class RowRuleError(ValueError):
+    """One broken rule of a row: `field` (canonical column), `rule` (stable English code:
+    "required", "format", "check_digit", "positive", "not_in_future", ...) and `message`
+    (pt-BR, for people)."""
+
+    def __init__(self, field: str, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.rule = rule
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"RowRuleError({self.field!r}, {self.rule!r}, {self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RowRuleError):
+            return NotImplemented
+        return (self.field, self.rule, self.message) == (other.field, other.rule, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.field, self.rule, self.message))
+
+
+@dataclass(frozen=True, slots=True)
+class ValidRow:
+    document: str
+    document_kind: DocumentKind
+    name: str
+    creditor: str
+    contract: str
+    installment: str
+    original_amount_cents: int
+    due_date: date
+    email: str | None = None
+    phone: str | None = None
+    city: str | None = None
+    state: str | None = None
+    category: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RowRejection:
+    errors: list[RowRuleError]
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(e.message for e in self.errors)
+
+
+def _label(field: str) -> str:
+    return LABELS_PT.get(field, field)
+
+
+def _shown(text: str) -> str:
+    """What the person wrote, for a message; a garbage cell can be kilobytes long."""
+    text = text.strip()
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _required(field: str) -> RowRuleError:
+    return RowRuleError(field, "required", f"campo obrigatório '{_label(field)}' está vazio")
+
+
+# --- amounts -------------------------------------------------------------------------------
+
+_PLAIN = re.compile(r"[0-9]+")
+_ONE_SEPARATOR = re.compile(r"([0-9]+)([.,])([0-9]+)")
+_BR_GROUPED = re.compile(r"(\d{1,3}(?:\.\d{3})+)(?:,(\d+))?", re.ASCII)
+_POINT_GROUPED = re.compile(r"(\d{1,3}(?:,\d{3})+)(?:\.(\d+))?", re.ASCII)
+_SIGNED = re.compile(r"(-?)(?:R\$)?(-?)([0-9.,]+)(-?)", re.IGNORECASE)
+
+
+def _amount_format_error(field: str, text: str) -> RowRuleError:
+    return RowRuleError(
+        field,
+        "format",
+        f"{_label(field)} '{text}' não é um valor em reais (use 1.234,56 ou 1234.56)",
+    )
+
+
+def _split_amount(field: str, text: str, body: str) -> tuple[str, str]:
+    """(integer digits, decimal digits) of an unsigned amount written BR- or point-style."""
+    if _PLAIN.fullmatch(body):
+        return body, ""
+    if m := _ONE_SEPARATOR.fullmatch(body):
+        integer, _, decimals = m.groups()
+        # '1.234' is a thousand in Brazil and 1.234 elsewhere: better ask than guess 1000x off.
+        if len(decimals) == 3 and integer[0] != "0" and len(integer) <= 3:
+            raise RowRuleError(
+                field,
+                "format",
+                f"{_label(field)} '{text}' é ambíguo (milhar ou centavos?): "
+                "escreva os centavos, como em 1.234,00 ou 1234.00",
+            )
+        return integer, decimals
+    if m := _BR_GROUPED.fullmatch(body):
+        return m.group(1).replace(".", ""), m.group(2) or ""
+    if m := _POINT_GROUPED.fullmatch(body):
+        return m.group(1).replace(",", ""), m.group(2) or ""
+    raise _amount_format_error(field, text)
+
+
+def parse_amount_cents(text: str, field: str = "original_amount") -> int:
+    """Cents of an amount in reais: '1.234,56', '1234,56', '1234.56', '1,234.56', 'R$ 1234'.
+
+    Raises RowRuleError for empty, negative, more than two decimals, or anything else.
+    """
+    shown = _shown(text)
+    body = "".join(text.split())  # also NBSP, which Excel puts after 'R$'
+    if not body:
+        raise _required(field)
+    signs = 0
+    if body.startswith("(") and body.endswith(")"):  # accounting style for negatives
+        signs, body = 1, body[1:-1]
+    # A minus may come before or after 'R$', or at the end as some ERPs write it.
+    signed = _SIGNED.fullmatch(body)
+    if signed is None:
+        raise _amount_format_error(field, shown)
+    signs += sum(1 for sign in signed.group(1, 2, 4) if sign)
+    if signs > 1:
+        raise _amount_format_error(field, shown)
+    negative = signs == 1
+    body = signed.group(3)
+    integer, decimals = _split_amount(field, shown, body)
+    if len(decimals) > 2:
+        raise RowRuleError(
+            field, "decimal_places", f"{_label(field)} '{shown}' tem mais de 2 casas decimais"
+        )
+    cents = int(Decimal(f"{integer}.{decimals or '0'}").scaleb(2))
+    if negative and cents:
+        raise RowRuleError(field, "positive", f"{_label(field)} não pode ser negativo: {shown}")
+    if cents > MAX_AMOUNT_CENTS:
+        raise RowRuleError(field, "too_large", f"{_label(field)} '{shown}' é grande demais")
+    return cents
+
+
+# --- dates ---------------------------------------------------------------------------------
+
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+_DAY_FIRST = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})" + _TIME, re.ASCII)
+_ISO = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})" + _TIME, re.ASCII)
+_SHORT_YEAR = re.compile(r"\d{1,2}([/.-])\d{1,2}\1\d{2}", re.ASCII)
+_EXCEL_SERIAL = re.compile(r"\d{5}(?:[.,]\d+)?", re.ASCII)
+
+
+def _format_br(value: date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def parse_due_date(text: str, field: str = "due_date") -> date:
+    """A date written dd/mm/yyyy (also d/m/yyyy, dd-mm-yyyy, dd.mm.yyyy) or ISO yyyy-mm-dd.
+    A time after the date, as some exports add, is ignored."""
+    stripped = text.strip()
+    if not stripped:
+        raise _required(field)
+    label = _label(field)
+    shown = _shown(stripped)
+    if m := _DAY_FIRST.fullmatch(stripped):
+        day, month, year = int(m.group(1)), int(m.group(3)), int(m.group(4))
+    elif m := _ISO.fullmatch(stripped):
+        year, month, day = int(m.group(1)), int(m.group(3)), int(m.group(4))
+    elif _SHORT_YEAR.fullmatch(stripped):
+        raise RowRuleError(
+            field, "format", f"{label} '{shown}' tem ano com 2 dígitos: use dd/mm/aaaa"
+        )
+    elif _EXCEL_SERIAL.fullmatch(stripped):
+        raise RowRuleError(
+            field,
+            "format",
+            f"{label} '{shown}' parece um número de série do Excel: "
+            "formate a coluna como data (dd/mm/aaaa)",
+        )
+    else:
+        raise RowRuleError(
+            field, "format", f"{label} '{shown}' não é uma data (use dd/mm/aaaa ou aaaa-mm-dd)"
+        )
+    try:
+        parsed = date(year, month, day)
+    except ValueError:
+        raise RowRuleError(field, "format", f"{label} '{shown}' não existe no calendário") from None
+    if year < 1900:
+        raise RowRuleError(field, "format", f"{label} '{shown}' tem um ano improvável")
+    return parsed
+
+
+# --- contact data --------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[^@\s;,]+@[^@\s;,]+\.[^@\s;,.]{2,}")
+
+
+def _email(text: str) -> str:
+    email = text.strip().lower()
+    if not _EMAIL.fullmatch(email) or ".." in email:
+        raise RowRuleError(
+            "email",
+            "format",
+            "e-mail inválido: informe um único endereço, como nome@exemplo.com.br",
+        )
+    return email
+
+
+def _phone(text: str) -> str:
+    """National digits, area code first (10 digits, or 11 for a mobile starting with 9)."""
+    digits = re.sub(r"[^0-9]", "", text).lstrip("0")
+    if len(digits) in (12, 13) and digits.startswith("55"):
+        digits = digits[2:]
+    area_ok = len(digits) >= 2 and "0" not in digits[:2]
+    if area_ok and (len(digits) == 10 or (len(digits) == 11 and digits[2] == "9")):
+        return digits
+    raise RowRuleError("phone", "format", "telefone deve ter DDD e número, como em (11) 98765-4321")
+
+
+def _state(text: str) -> str:
+    folded = _fold(text)
+    if folded in UFS:
+        return folded
+    if folded in _UF_BY_NAME:
+        return _UF_BY_NAME[folded]
+    raise RowRuleError("state", "unknown_state", f"UF '{_shown(text)}' não existe")
+
+
+def _clean(value: str | None) -> str:
+    # `or ""`: a client's JSON may send null where a CSV has an empty cell.
+    return " ".join(value.split()) if value else ""
+
+
+# --- the row -------------------------------------------------------------------------------
+
+
+def validate_row(fields: Mapping[str, str], today: date) -> ValidRow | RowRejection:
+    """Every rule of one row; `today` comes from the caller's business clock."""
+    errors: list[RowRuleError] = []
+    values = {name: _clean(fields.get(name)) for name in LABELS_PT}
+    for name in REQUIRED_FIELDS:
+        if not values[name]:
+            errors.append(_required(name))
+
+    document = ""
+    kind: DocumentKind | None = None
+    if values["document"]:
+        try:
+            document = validate_document(values["document"])
+        except InvalidDocument as exc:
+            errors.append(RowRuleError("document", exc.rule, exc.reason))
+        else:
+            kind = document_kind(document)
+
+    amount = 0
+    if values["original_amount"]:
+        try:
+            amount = parse_amount_cents(values["original_amount"])
+        except RowRuleError as exc:
+            errors.append(exc)
+        else:
+            if amount == 0:
+                errors.append(
+                    RowRuleError(
+                        "original_amount", "positive", "valor original deve ser maior que zero"
+                    )
+                )
+
+    due = date.min
+    if values["due_date"]:
+        try:
+            due = parse_due_date(values["due_date"])
+        except RowRuleError as exc:
+            errors.append(exc)
+        else:
+            if due > today:
+                errors.append(
+                    RowRuleError(
+                        "due_date",
+                        "not_in_future",
+                        f"data de vencimento {_format_br(due)} está no futuro",
+                    )
+                )
+
+    optional: dict[str, str | None] = {}
+    for name, parse in (("email", _email), ("phone", _phone), ("state", _state)):
+        optional[name] = None
+        if values[name]:
+            try:
+                optional[name] = parse(values[name])
+            except RowRuleError as exc:
+                errors.append(exc)
+
+    if errors:
+        return RowRejection(errors)
+    assert kind is not None
+    return ValidRow(
+        document=document,
+        document_kind=kind,
+        name=values["name"],
+        creditor=values["creditor"],
+        contract=values["contract"],
+        installment=values["installment"],
+        original_amount_cents=amount,
+        due_date=due,
+        email=optional["email"],
+        phone=optional["phone"],
+        city=values["city"] or None,
+        state=optional["state"],
+        category=values["category"] or None,
+    )

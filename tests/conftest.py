@@ -1,0 +1,1 @@
+from tests.fixtures.brokers import *  # noqa: F403

@@ -1,0 +1,360 @@
+"""The committed contracts (JSON Schemas, topic index, AsyncAPI) match the code, and the
+envelope rules every consumer relies on hold."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from contracts import carteiras, generate, negotiation, portfolio, registry, ruler
+from contracts.envelope import Envelope
+from contracts.topics import TOPICS
+
+try:  # Not a declared dependency: validate with it when present, else check structurally.
+    import jsonschema
+except ImportError:  # pragma: no cover - depends on the environment
+    jsonschema = None
+
+OCCURRED_AT = dt.datetime(2025, 3, 10, 12, 30, tzinfo=dt.UTC)
+ROW = {"document": "123.456.789-09", "name": "Maria Souza", "original_amount": "1.234,56"}
+
+
+def envelope(aggregate_id: str, version: int = 1) -> dict[str, Any]:
+    return {
+        "event_id": uuid.UUID(int=version),
+        "occurred_at": OCCURRED_AT,
+        "tenant": "acme",
+        "aggregate_id": aggregate_id,
+        "aggregate_version": version,
+        "correlation_id": "corr-1",
+        "causation_id": "cause-1",
+    }
+
+
+# One realistic instance per event version; a new event fails `test_every_event_has_a_sample`.
+SAMPLES: dict[type[Envelope], Envelope] = {
+    type(sample): sample
+    for sample in (
+        carteiras.CarteiraImportRequested(
+            **envelope("imp-1"), import_id="imp-1", source="client", rows_total=2
+        ),
+        carteiras.CarteiraRowSubmitted(
+            **envelope("imp-1", 2),
+            import_id="imp-1",
+            source="client",
+            row_key="row-42",
+            client_row_id="row-42",
+            rows_total=2,
+            fields=carteiras.RowFields(**ROW),
+        ),
+        carteiras.DebtRejected(
+            **envelope("imp-1", 3),
+            import_id="imp-1",
+            row_key="row-43",
+            client_row_id="row-43",
+            reason="CPF inválido",
+            errors=[carteiras.RowError(field="document", rule="cpf", message="CPF inválido")],
+            fields=carteiras.RowFields(document="111.111.111-11"),
+        ),
+        portfolio.DebtImported(
+            **envelope("debt-1"),
+            debt_id="debt-1",
+            document="12345678909",
+            document_kind="cpf",
+            debtor=portfolio.DebtorContact(name="Maria Souza", state="SP"),
+            creditor="Banco X",
+            contract="C-1",
+            installment="1",
+            original_amount_cents=123456,
+            due_date=dt.date(2025, 1, 31),
+            import_id="imp-1",
+            row_key="row-42",
+        ),
+        portfolio.DebtUpdated(
+            **envelope("debt-1", 2),
+            debt_id="debt-1",
+            document="12345678909",
+            document_kind="cpf",
+            creditor="Banco X",
+            contract="C-1",
+            installment="1",
+            changes=[portfolio.FieldChange(field="original_amount_cents", old=123456, new=120000)],
+            original_amount_cents=120000,
+            due_date=dt.date(2025, 1, 31),
+            debtor=portfolio.DebtorContact(name="Maria Souza"),
+            import_id="imp-2",
+            row_key="row-42",
+        ),
+        portfolio.CarteiraImportStarted(
+            **envelope("imp-1"), import_id="imp-1", source="upload", filename="carteira.csv"
+        ),
+        portfolio.CarteiraRowsProcessed(
+            **envelope("imp-1", 2),
+            import_id="imp-1",
+            rows_total=2,
+            rows_read=2,
+            created=1,
+            updated=0,
+            unchanged=0,
+            rejected=1,
+        ),
+        portfolio.CarteiraImportCompleted(
+            **envelope("imp-1", 3),
+            import_id="imp-1",
+            rows_total=2,
+            created=1,
+            updated=0,
+            unchanged=0,
+            rejected=1,
+        ),
+        negotiation.AgreementClosed(
+            **envelope("agr-1"),
+            agreement_id="agr-1",
+            document="12345678909",
+            creditor="Banco X",
+            debt_ids=["debt-1"],
+            channel="portal",
+            closed_on=dt.date(2025, 3, 10),
+            updated_value_cents=130000,
+            total_cents=120000,
+            discount_cents=10000,
+            installments=[
+                negotiation.AgreementInstallment(
+                    number=0, due_date=dt.date(2025, 3, 15), amount_cents=40000
+                ),
+                negotiation.AgreementInstallment(
+                    number=1, due_date=dt.date(2025, 4, 15), amount_cents=80000
+                ),
+            ],
+        ),
+        negotiation.InvoiceOverdue(
+            **envelope("agr-1", 2),
+            invoice_id="inv-1",
+            agreement_id="agr-1",
+            document="12345678909",
+            creditor="Banco X",
+            installment_number=1,
+            due_date=dt.date(2025, 4, 15),
+            amount_cents=80000,
+            days_overdue=3,
+            as_of=dt.date(2025, 4, 18),
+        ),
+        ruler.StageAdvanced(
+            **envelope("debt-1"),
+            receivable_id="debt-1",
+            receivable_kind="debt",
+            document="12345678909",
+            ruler_id="default",
+            from_stage="pre_due",
+            to_stage="notice",
+            days_overdue=5,
+            on_date=dt.date(2025, 2, 5),
+            actions=[
+                ruler.StageAction(kind="message", key="k-1", channel="email", template="notice")
+            ],
+        ),
+    )
+}
+
+EVENT_KEYS = sorted(registry.EVENT_MODELS)
+EVENT_IDS = [f"{t}.v{v}" for t, v in EVENT_KEYS]
+
+
+def sample_json(event_key: tuple[str, int]) -> dict[str, Any]:
+    sample = SAMPLES[registry.EVENT_MODELS[event_key]]
+    data: dict[str, Any] = json.loads(sample.model_dump_json())
+    return data
+
+
+def committed_schema(event_key: tuple[str, int]) -> dict[str, Any]:
+    path = generate.SCHEMAS_DIR / generate.schema_filename(*event_key)
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def money_paths(data: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """Paths of every `*_cents` value, nested lists and objects included."""
+    items = data.items() if isinstance(data, dict) else enumerate(data)
+    for key, value in items:
+        if isinstance(value, dict | list):
+            yield from money_paths(value, (*path, key))
+        elif isinstance(key, str) and key.endswith("_cents"):
+            yield (*path, key)
+
+
+def data_at(data: Any, path: tuple[str | int, ...]) -> Any:
+    for key in path:
+        data = data[key]
+    return data
+
+
+def replaced(data: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    result = copy.deepcopy(data)
+    target: Any = result
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return result
+
+
+# (a) what is committed is what the code generates
+
+
+def test_committed_contracts_match_the_code() -> None:
+    drift = generate.drifted()
+    names = ", ".join(str(path.relative_to(generate.ROOT)) for path in drift)
+    assert not drift, f"contracts drifted from the code ({names}): run `make contracts`"
+
+
+def test_generation_is_deterministic() -> None:
+    assert generate.render() == generate.render()
+
+
+def test_asyncapi_lists_every_topic_and_its_events() -> None:
+    document = json.loads(generate.ASYNCAPI_PATH.read_text(encoding="utf-8"))
+    assert document["info"]["title"] == "cobranca integration events"
+    assert document["info"]["version"] == generate.package_version()
+    schemas = document["components"]["schemas"]
+    for topic in TOPICS:
+        assert document["channels"][topic.name]["address"] == topic.name
+        message = document["components"]["messages"][f"{topic.name}:Message"]
+        payload = schemas[message["payload"]["$ref"].rsplit("/", 1)[-1]]
+        refs = payload.get("anyOf", [{"$ref": f"#/components/schemas/{payload.get('title')}"}])
+        titles = {ref["$ref"].rsplit("/", 1)[-1] for ref in refs}
+        assert titles == {model.__name__ for model in topic.events}, topic.name
+
+
+# (b) every declared event has its schema
+
+
+def test_every_event_in_topics_has_a_schema_file_and_an_index_entry() -> None:
+    index = json.loads(generate.INDEX_PATH.read_text(encoding="utf-8"))["topics"]
+    assert set(index) == {topic.name for topic in TOPICS}
+    for topic in TOPICS:
+        listed = {(e["type"], e["schema_version"]) for e in index[topic.name]["events"]}
+        for model in topic.events:
+            key = (model.model_fields["type"].default, model.model_fields["schema_version"].default)
+            assert key in listed, f"{key} missing from index.json for {topic.name}"
+            assert (generate.SCHEMAS_DIR / generate.schema_filename(*key)).is_file(), key
+            assert index[topic.name]["partition_key_field"] == model.partition_key_field
+
+
+# (c) samples round-trip through JSON and satisfy their schema
+
+
+def test_every_event_has_a_sample() -> None:
+    missing = [m.__name__ for m in registry.EVENT_MODELS.values() if m not in SAMPLES]
+    assert not missing, f"add a sample to SAMPLES for {missing}"
+
+
+@pytest.mark.parametrize("event_key", EVENT_KEYS, ids=EVENT_IDS)
+def test_sample_round_trips_and_matches_its_schema(event_key: tuple[str, int]) -> None:
+    data = sample_json(event_key)
+    assert registry.parse_event(json.dumps(data)) == SAMPLES[registry.EVENT_MODELS[event_key]]
+    schema = committed_schema(event_key)
+    if jsonschema is not None:
+        jsonschema.Draft202012Validator(
+            schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        ).validate(data)
+    else:
+        # Without jsonschema: the top level must name only known fields and all required ones.
+        assert set(schema["required"]) <= set(data), set(schema["required"]) - set(data)
+        assert set(data) <= set(schema["properties"]), set(data) - set(schema["properties"])
+        assert schema["properties"]["type"]["const"] == data["type"]
+        assert schema["properties"]["schema_version"]["const"] == data["schema_version"]
+
+
+# (d) envelope rules
+
+
+@pytest.mark.parametrize("event_key", EVENT_KEYS, ids=EVENT_IDS)
+def test_occurred_at_must_be_timezone_aware(event_key: tuple[str, int]) -> None:
+    data = sample_json(event_key)
+    with pytest.raises(ValidationError, match="timezone-aware"):
+        registry.parse_event({**data, "occurred_at": "2025-03-10T12:30:00"})
+    shifted = registry.parse_event({**data, "occurred_at": "2025-03-10T09:30:00-03:00"})
+    assert shifted.occurred_at == OCCURRED_AT
+    assert shifted.occurred_at.utcoffset() == dt.timedelta(0)
+
+
+def test_money_is_integer_centavos() -> None:
+    checked = 0
+    for event_key in EVENT_KEYS:
+        data = sample_json(event_key)
+        schema = committed_schema(event_key)
+        for path in money_paths(data):
+            checked += 1
+            with pytest.raises(ValidationError):
+                registry.parse_event(replaced(data, path, data_at(data, path) + 0.5))
+            if len(path) == 1:
+                assert schema["properties"][path[0]]["type"] == "integer", path
+    # DebtImported, DebtUpdated, AgreementClosed (3 + installments) and InvoiceOverdue.
+    assert checked >= 8
+
+
+@pytest.mark.parametrize("event_key", EVENT_KEYS, ids=EVENT_IDS)
+def test_unknown_fields_are_rejected(event_key: tuple[str, int]) -> None:
+    data = sample_json(event_key)
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        registry.parse_event({**data, "unexpected": 1})
+    assert committed_schema(event_key)["additionalProperties"] is False
+
+
+def test_unknown_fields_are_rejected_in_nested_objects() -> None:
+    data = sample_json(("CarteiraRowSubmitted", 1))
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        registry.parse_event({**data, "fields": {**data["fields"], "cpf": "1"}})
+
+
+@pytest.mark.parametrize("event_key", EVENT_KEYS, ids=EVENT_IDS)
+def test_registry_finds_each_type_and_version(event_key: tuple[str, int]) -> None:
+    model = registry.model_for(*event_key)
+    parsed = registry.parse_event(json.dumps(sample_json(event_key)).encode())
+    assert type(parsed) is model
+    assert (parsed.type, parsed.schema_version) == event_key
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"type": "DebtImported", "schema_version": 999},
+        {"type": "NoSuchEvent", "schema_version": 1},
+        {"schema_version": 1},
+    ],
+    ids=["unknown-version", "unknown-type", "no-type"],
+)
+def test_registry_rejects_unknown_events(raw: dict[str, Any]) -> None:
+    with pytest.raises(registry.UnknownEventType):
+        registry.parse_event(raw)
+
+
+# docs/contracts.md stays true to the code
+
+
+DOC_PATH = generate.ROOT / "docs" / "contracts.md"
+
+
+def test_doc_examples_are_valid_events() -> None:
+    blocks = re.findall(r"```json\n(.*?)```", DOC_PATH.read_text(encoding="utf-8"), re.DOTALL)
+    types = [registry.parse_event(block).type for block in blocks]
+    assert types == ["CarteiraImportRequested", "CarteiraRowSubmitted", "DebtRejected"]
+
+
+def test_doc_topics_table_matches_topics() -> None:
+    doc = DOC_PATH.read_text(encoding="utf-8")
+    for topic in TOPICS:
+        key = generate.topic_key_field(topic)
+        events = ", ".join(
+            f"`{m.model_fields['type'].default}` v{m.model_fields['schema_version'].default}"
+            for m in topic.events
+        )
+        row = f"| `{topic.name}` | `{key}` | {events} | {topic.owner} |"
+        assert row in doc, f"docs/contracts.md topics table is out of date for {topic.name}"

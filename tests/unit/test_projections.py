@@ -1,0 +1,628 @@
+"""The gateway's read models, as the portal, the operator's debtor screen and the import page
+see them: built from contract events that may arrive twice, late, or in a newer schema than
+this build knows, and never wrong for it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiokafka import ConsumerRecord, TopicPartition
+
+from contracts.carteiras import REJECTED_TOPIC, DebtRejected, RowError, RowFields
+from contracts.envelope import Envelope, derived_event_id
+from contracts.portfolio import (
+    DEBTS_TOPIC,
+    IMPORTS_TOPIC,
+    CarteiraImportCompleted,
+    CarteiraImportStarted,
+    CarteiraRowsProcessed,
+    DebtImported,
+    DebtorContact,
+    DebtUpdated,
+    FieldChange,
+)
+from service_runtime.projection import BatchApplier, Projection, projection_offsets
+from services.gateway.read_models.imports import (
+    ImportStatusProjection,
+    import_status,
+    list_imports,
+    record_received,
+)
+from services.gateway.read_models.portal_view import (
+    PortalViewProjection,
+    count_debts,
+    open_debts,
+    portal_debts,
+)
+from services.gateway.read_models.timeline import (
+    TimelineProjection,
+    debtor_timeline,
+    timeline_entries,
+)
+
+AGENCY = "recupera-sul"
+JOAO = "52998224725"
+MARIA = "11144477735"
+T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+DEBT_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "joao-bh-1"))
+IMPORT_ID = "nov-2026"
+
+
+def at(minutes: int) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=minutes)
+
+
+def _envelope(aggregate_id: str, version: int, minutes: int, index: int = 0) -> dict[str, Any]:
+    return {
+        "event_id": derived_event_id("test", aggregate_id, version, index),
+        "occurred_at": at(minutes),
+        "tenant": AGENCY,
+        "aggregate_id": aggregate_id,
+        "aggregate_version": version,
+        "correlation_id": IMPORT_ID,
+        "causation_id": f"cause-{version}",
+    }
+
+
+def imported(
+    *,
+    debt_id: str = DEBT_ID,
+    document: str = JOAO,
+    amount: int = 123456,
+    minutes: int = 0,
+    contract: str = "BH-2024-0001",
+    due_date: dt.date = dt.date(2025, 1, 10),
+) -> DebtImported:
+    return DebtImported(
+        **_envelope(debt_id, 1, minutes),
+        debt_id=debt_id,
+        document=document,
+        document_kind="cpf",
+        debtor=DebtorContact(name="João da Silva", city="São Paulo", state="SP"),
+        creditor="Banco Horizonte S.A.",
+        contract=contract,
+        installment="1",
+        original_amount_cents=amount,
+        due_date=due_date,
+        category="cartão de crédito",
+        import_id=IMPORT_ID,
+        row_key="2",
+    )
+
+
+def updated(
+    version: int,
+    changes: list[tuple[str, Any, Any]],
+    *,
+    debt_id: str = DEBT_ID,
+    document: str = JOAO,
+    amount: int = 130000,
+    due_date: dt.date = dt.date(2025, 1, 15),
+    minutes: int | None = None,
+) -> DebtUpdated:
+    return DebtUpdated(
+        **_envelope(debt_id, version, version * 10 if minutes is None else minutes),
+        debt_id=debt_id,
+        document=document,
+        document_kind="cpf",
+        creditor="Banco Horizonte S.A.",
+        contract="BH-2024-0001",
+        installment="1",
+        changes=[FieldChange(field=f, old=old, new=new) for f, old, new in changes],
+        original_amount_cents=amount,
+        due_date=due_date,
+        debtor=DebtorContact(name="João da Silva"),
+        category="cartão de crédito",
+        import_id="dez-2026",
+        row_key="2",
+    )
+
+
+def rejected(
+    row_number: int, reason: str, *, document: str | None = JOAO, index: int = 1
+) -> DebtRejected:
+    return DebtRejected(
+        **_envelope("import-agg", 2, 1, index),
+        import_id=IMPORT_ID,
+        row_key=str(row_number),
+        row_number=row_number,
+        document=document,
+        reason=reason,
+        errors=[RowError(field="original_amount", rule="format", message=reason)],
+        fields=RowFields(document="529.982.247-25", original_amount="abc"),
+    )
+
+
+def started(version: int = 1, rows_total: int | None = 3) -> CarteiraImportStarted:
+    return CarteiraImportStarted(
+        **_envelope("import-agg", version, 0),
+        import_id=IMPORT_ID,
+        source="upload",
+        filename="carteira-novembro.csv",
+        rows_total=rows_total,
+        requested_by="ana@recupera-sul",
+    )
+
+
+def processed(
+    version: int, rows_read: int, created: int, rejected_: int = 0
+) -> CarteiraRowsProcessed:
+    return CarteiraRowsProcessed(
+        **_envelope("import-agg", version, version),
+        import_id=IMPORT_ID,
+        rows_total=3,
+        rows_read=rows_read,
+        created=created,
+        updated=0,
+        unchanged=0,
+        rejected=rejected_,
+    )
+
+
+def completed(version: int, created: int, rejected_: int) -> CarteiraImportCompleted:
+    return CarteiraImportCompleted(
+        **_envelope("import-agg", version, version),
+        import_id=IMPORT_ID,
+        rows_total=created + rejected_,
+        created=created,
+        updated=0,
+        unchanged=0,
+        rejected=rejected_,
+    )
+
+
+@pytest.fixture
+def engine() -> Iterator[sa.Engine]:
+    engine = sa.create_engine("sqlite://")
+    yield engine
+    engine.dispose()
+
+
+def project(engine: sa.Engine, projection: Projection, *batches: list[Envelope]) -> None:
+    projection.create_tables(engine)
+    for batch in batches:
+        with engine.begin() as conn:
+            projection.apply(conn, batch)
+
+
+def table_rows(engine: sa.Engine, table: sa.Table) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [
+            dict(r._mapping) for r in conn.execute(sa.select(table).order_by(*table.primary_key))
+        ]
+
+
+# --- the portal view -------------------------------------------------------------------------
+
+
+def test_the_portal_shows_a_debtors_open_debts(engine: sa.Engine) -> None:
+    other = str(uuid.uuid5(uuid.NAMESPACE_URL, "joao-bh-2"))
+    project(
+        engine,
+        PortalViewProjection(),
+        [
+            imported(contract="BH-2024-0002", debt_id=other, due_date=dt.date(2025, 2, 10)),
+            imported(),
+            imported(debt_id=str(uuid.uuid4()), document=MARIA),
+        ],
+    )
+
+    debts = open_debts(engine, AGENCY, JOAO)
+    assert [d["contract"] for d in debts] == ["BH-2024-0001", "BH-2024-0002"]  # by due date
+    first = debts[0]
+    assert (first["debt_id"], first["debtor_name"], first["creditor"]) == (
+        DEBT_ID,
+        "João da Silva",
+        "Banco Horizonte S.A.",
+    )
+    assert (first["original_amount_cents"], first["due_date"]) == (123456, dt.date(2025, 1, 10))
+    assert (first["status"], first["version"], first["updated_at"]) == ("open", 1, T0)
+    assert open_debts(engine, "cobra-norte", JOAO) == []
+    assert count_debts(engine, AGENCY) == 3
+
+
+def test_the_portal_keeps_the_newest_version_when_an_older_one_arrives_late(
+    engine: sa.Engine,
+) -> None:
+    v2 = updated(2, [("original_amount_cents", 123456, 130000)], amount=130000)
+    v3 = updated(3, [("original_amount_cents", 130000, 125000)], amount=125000)
+
+    project(engine, PortalViewProjection(), [imported(), v3], [v2], [imported()])
+
+    (debt,) = open_debts(engine, AGENCY, JOAO)
+    assert (debt["version"], debt["original_amount_cents"]) == (3, 125000)
+
+
+def test_the_newest_version_in_one_batch_wins_whatever_its_place(engine: sa.Engine) -> None:
+    v2 = updated(2, [("original_amount_cents", 123456, 130000)], amount=130000)
+    v3 = updated(3, [("original_amount_cents", 130000, 125000)], amount=125000)
+
+    project(engine, PortalViewProjection(), [v3, imported(), v2])
+
+    (debt,) = open_debts(engine, AGENCY, JOAO)
+    assert (debt["version"], debt["original_amount_cents"]) == (3, 125000)
+
+
+def test_applying_a_batch_twice_changes_nothing_in_the_portal(engine: sa.Engine) -> None:
+    batch: list[Envelope] = [
+        imported(),
+        updated(2, [("due_date", "2025-01-10", "2025-01-15")], amount=123456),
+    ]
+    project(engine, PortalViewProjection(), batch)
+    once = table_rows(engine, portal_debts)
+
+    project(engine, PortalViewProjection(), batch)
+
+    assert table_rows(engine, portal_debts) == once
+    assert len(once) == 1
+
+
+def test_a_corrected_document_moves_the_debt_to_the_right_debtor(engine: sa.Engine) -> None:
+    # The bank had João's contract under the wrong CPF; its December carteira corrects it.
+    correction = updated(2, [("document", JOAO, MARIA)], document=MARIA, amount=123456)
+
+    project(engine, PortalViewProjection(), [imported()], [correction])
+
+    assert open_debts(engine, AGENCY, JOAO) == []
+    (moved,) = open_debts(engine, AGENCY, MARIA)
+    assert (moved["debt_id"], moved["document"], moved["version"]) == (DEBT_ID, MARIA, 2)
+
+
+def test_the_portal_ignores_events_of_other_streams(engine: sa.Engine) -> None:
+    project(engine, PortalViewProjection(), [rejected(4, "valor inválido"), started()])
+
+    assert count_debts(engine) == 0
+
+
+# --- the debtor's timeline -------------------------------------------------------------------
+
+
+def test_the_timeline_tells_in_portuguese_what_happened_oldest_first(engine: sa.Engine) -> None:
+    renegotiated = updated(
+        2,
+        [("original_amount_cents", 123456, 130000), ("due_date", "2025-01-10", "2025-01-15")],
+    )
+    contact = updated(3, [("email", None, "joao@empresa.com.br"), ("phone", "11987654321", None)])
+
+    # Delivered out of order: the newest first.
+    project(engine, TimelineProjection(), [contact, renegotiated], [imported()])
+
+    entries = debtor_timeline(engine, AGENCY, JOAO)
+    assert [e["summary"] for e in entries] == [
+        "Dívida importada: Banco Horizonte S.A., contrato BH-2024-0001 parcela 1, R$ 1.234,56, "
+        "vencimento 10/01/2025",
+        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001): "
+        "valor de R$ 1.234,56 para R$ 1.300,00; vencimento de 10/01/2025 para 15/01/2025",
+        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001): "
+        "e-mail de (vazio) para joao@empresa.com.br; telefone de 11987654321 para (vazio)",
+    ]
+    assert [e["aggregate_version"] for e in entries] == [1, 2, 3]
+    assert [e["occurred_at"] for e in entries] == [at(0), at(20), at(30)]
+    assert {e["service"] for e in entries} == {"portfolio"}
+    assert [e["type"] for e in entries] == ["DebtImported", "DebtUpdated", "DebtUpdated"]
+    assert entries[0]["event_id"] == str(imported().event_id)
+
+
+def test_big_amounts_read_with_thousands_separators(engine: sa.Engine) -> None:
+    project(engine, TimelineProjection(), [imported(amount=123_456_789)])
+
+    (entry,) = debtor_timeline(engine, AGENCY, JOAO)
+    assert "R$ 1.234.567,89" in entry["summary"]
+
+
+def test_the_timeline_has_one_entry_per_event_however_often_it_arrives(engine: sa.Engine) -> None:
+    batch: list[Envelope] = [imported(), updated(2, [("original_amount_cents", 123456, 130000)])]
+
+    project(engine, TimelineProjection(), batch, batch, [batch[1]])
+
+    rows = table_rows(engine, timeline_entries)
+    assert len(rows) == 2
+    assert {r["event_id"] for r in rows} == {str(e.event_id) for e in batch}
+
+
+def test_a_rejected_row_shows_on_the_debtors_timeline_when_its_document_is_known(
+    engine: sa.Engine,
+) -> None:
+    project(
+        engine,
+        TimelineProjection(),
+        [
+            rejected(4, "valor original 'abc' não é um valor em reais", index=1),
+            rejected(5, "CPF com dígito verificador inválido", document=None, index=2),
+        ],
+    )
+
+    (entry,) = debtor_timeline(engine, AGENCY, JOAO)
+    assert entry["summary"] == (
+        "Carteira nov-2026: linha 4 recusada: valor original 'abc' não é um valor em reais"
+    )
+    assert len(table_rows(engine, timeline_entries)) == 1  # no document, no debtor to show it to
+
+
+def test_a_corrected_document_is_told_on_the_new_debtors_timeline(engine: sa.Engine) -> None:
+    correction = updated(2, [("document", JOAO, MARIA)], document=MARIA)
+
+    project(engine, TimelineProjection(), [imported(), correction])
+
+    (entry,) = debtor_timeline(engine, AGENCY, MARIA)
+    assert entry["summary"].endswith(f"documento de {JOAO} para {MARIA}")
+
+
+# --- import status ---------------------------------------------------------------------------
+
+
+def test_import_status_follows_the_highest_version(engine: sa.Engine) -> None:
+    projection = ImportStatusProjection()
+    project(
+        engine,
+        projection,
+        [started(), processed(2, rows_read=1, created=1)],
+        [processed(3, rows_read=3, created=2, rejected_=1)],
+        [processed(2, rows_read=1, created=1)],  # late redelivery of an older version
+    )
+
+    status = import_status(engine, AGENCY, IMPORT_ID)
+    assert status is not None
+    assert (status["status"], status["version"], status["rows_total"], status["rows_read"]) == (
+        "processing",
+        3,
+        3,
+        3,
+    )
+    assert (status["created"], status["rejected"]) == (2, 1)
+    # How the import began is not overwritten by progress events.
+    assert (status["source"], status["filename"], status["requested_by"]) == (
+        "upload",
+        "carteira-novembro.csv",
+        "ana@recupera-sul",
+    )
+    assert status["received_at"] == T0
+
+    project(engine, projection, [completed(4, created=2, rejected_=1)], [started()])
+
+    status = import_status(engine, AGENCY, IMPORT_ID)
+    assert status is not None
+    assert (status["status"], status["version"], status["completed_at"]) == ("completed", 4, at(4))
+    assert (status["rows_total"], status["rows_read"]) == (3, 3)
+    assert status["filename"] == "carteira-novembro.csv"
+
+
+def test_an_upload_shows_as_received_until_the_portfolio_starts_it(engine: sa.Engine) -> None:
+    ImportStatusProjection().create_tables(engine)
+    record_received(
+        engine,
+        tenant=AGENCY,
+        import_id=IMPORT_ID,
+        filename="carteira-novembro.csv",
+        rows_total=3,
+        requested_by="ana@recupera-sul",
+        at=T0 - dt.timedelta(seconds=5),
+    )
+    status = import_status(engine, AGENCY, IMPORT_ID)
+    assert status is not None
+    assert (status["status"], status["version"], status["rows_read"]) == ("received", 0, 0)
+
+    project(engine, ImportStatusProjection(), [started(), processed(2, rows_read=2, created=2)])
+
+    status = import_status(engine, AGENCY, IMPORT_ID)
+    assert status is not None
+    assert (status["status"], status["rows_read"], status["version"]) == ("processing", 2, 2)
+    assert [i["import_id"] for i in list_imports(engine, AGENCY)] == [IMPORT_ID]
+
+
+def test_rejections_are_listed_by_row_number_and_kept_once(engine: sa.Engine) -> None:
+    batch: list[Envelope] = [
+        started(),
+        rejected(12, "CPF com dígito verificador inválido", index=1),
+        rejected(3, "campo obrigatório 'nome' está vazio", document=None, index=2),
+        rejected(10, "data de vencimento 10/01/2027 está no futuro", index=3),
+    ]
+
+    project(engine, ImportStatusProjection(), batch, batch)
+
+    status = import_status(engine, AGENCY, IMPORT_ID)
+    assert status is not None
+    listed = status["rejections"]
+    assert [(r["row_number"], r["row_key"]) for r in listed] == [(3, "3"), (10, "10"), (12, "12")]
+    assert listed[0]["reason"] == "campo obrigatório 'nome' está vazio"
+    assert listed[0]["document"] is None
+    assert listed[1]["document"] == JOAO
+    assert listed[2]["errors"] == [
+        {
+            "field": "original_amount",
+            "rule": "format",
+            "message": "CPF com dígito verificador inválido",
+        }
+    ]
+
+
+def test_import_status_of_an_unknown_import_is_none(engine: sa.Engine) -> None:
+    ImportStatusProjection().create_tables(engine)
+
+    assert import_status(engine, AGENCY, "nunca-enviada") is None
+
+
+# --- applying records from the broker ----------------------------------------------------------
+
+
+def record(
+    topic: str, partition: int, offset: int, value: bytes | None, event_id: str | None
+) -> ConsumerRecord[bytes, bytes]:
+    headers = [("event-id", event_id.encode())] if event_id else []
+    return ConsumerRecord(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"key",
+        value=value,
+        checksum=None,
+        serialized_key_size=3,
+        serialized_value_size=len(value or b""),
+        headers=headers,
+    )
+
+
+def record_of(
+    event: Envelope, topic: str, partition: int, offset: int
+) -> ConsumerRecord[bytes, bytes]:
+    return record(topic, partition, offset, event.model_dump_json().encode(), str(event.event_id))
+
+
+def stored_offsets(engine: sa.Engine) -> list[tuple[str, str, int, int, str | None]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(projection_offsets).order_by(
+                projection_offsets.c.projection,
+                projection_offsets.c.topic,
+                projection_offsets.c.partition,
+            )
+        )
+        return [(r.projection, r.topic, r.partition, r.next_offset, r.last_event_id) for r in rows]
+
+
+def test_a_batch_of_records_is_applied_with_its_next_offset_and_last_event_id(
+    engine: sa.Engine,
+) -> None:
+    projection = PortalViewProjection()
+    projection.create_tables(engine)
+    applier = BatchApplier(projection, engine)
+    v2 = updated(2, [("original_amount_cents", 123456, 130000)])
+    maria = imported(debt_id=str(uuid.uuid4()), document=MARIA)
+
+    applier.apply_records(
+        {
+            TopicPartition(DEBTS_TOPIC, 0): [
+                record_of(imported(), DEBTS_TOPIC, 0, 40),
+                record_of(v2, DEBTS_TOPIC, 0, 41),
+            ],
+            TopicPartition(DEBTS_TOPIC, 3): [record_of(maria, DEBTS_TOPIC, 3, 7)],
+        }
+    )
+
+    assert stored_offsets(engine) == [
+        ("portal_view", DEBTS_TOPIC, 0, 42, str(v2.event_id)),
+        ("portal_view", DEBTS_TOPIC, 3, 8, str(maria.event_id)),
+    ]
+    # Where the applier resumes: (next offset, last event id, ...).
+    assert {tp: position[:2] for tp, position in applier.stored_positions().items()} == {
+        (DEBTS_TOPIC, 0): (42, str(v2.event_id)),
+        (DEBTS_TOPIC, 3): (8, str(maria.event_id)),
+    }
+    (joao,) = open_debts(engine, AGENCY, JOAO)
+    assert joao["original_amount_cents"] == 130000
+    assert count_debts(engine) == 2
+
+    # The broker delivers the same records again after a rebalance: nothing changes.
+    applier.apply_records({TopicPartition(DEBTS_TOPIC, 0): [record_of(v2, DEBTS_TOPIC, 0, 41)]})
+    assert open_debts(engine, AGENCY, JOAO) == [joao]
+    assert stored_offsets(engine)[0][3] == 42
+    assert applier.skipped == 0
+
+
+def test_an_event_of_a_newer_schema_is_skipped_and_its_offset_passed(engine: sa.Engine) -> None:
+    projection = TimelineProjection()
+    projection.create_tables(engine)
+    applier = BatchApplier(projection, engine)
+    future = (
+        b'{"type": "DebtWrittenOff", "schema_version": 1, "event_id": "'
+        + str(uuid.uuid4()).encode()
+        + b'", "tenant": "recupera-sul"}'
+    )
+    v2_of_imported = imported().model_dump(mode="json") | {"schema_version": 2}
+
+    applier.apply_records(
+        {
+            TopicPartition(DEBTS_TOPIC, 1): [
+                record_of(imported(), DEBTS_TOPIC, 1, 0),
+                record(DEBTS_TOPIC, 1, 1, future, "written-off-1"),
+                record(DEBTS_TOPIC, 1, 2, json.dumps(v2_of_imported).encode(), "imported-v2"),
+            ]
+        }
+    )
+
+    assert applier.skipped == 2
+    assert len(debtor_timeline(engine, AGENCY, JOAO)) == 1
+    assert stored_offsets(engine) == [("timeline", DEBTS_TOPIC, 1, 3, "imported-v2")]
+
+    # A batch of nothing but unknown events still moves the offset on.
+    applier.apply_records(
+        {TopicPartition(REJECTED_TOPIC, 0): [record(REJECTED_TOPIC, 0, 9, future, None)]}
+    )
+    assert applier.skipped == 3
+    assert stored_offsets(engine) == [
+        ("timeline", REJECTED_TOPIC, 0, 10, None),
+        ("timeline", DEBTS_TOPIC, 1, 3, "imported-v2"),
+    ]
+
+
+def test_offsets_of_two_projections_are_kept_apart(engine: sa.Engine) -> None:
+    portal, timeline = PortalViewProjection(), TimelineProjection()
+    portal.create_tables(engine)
+    timeline.create_tables(engine)
+    records = {TopicPartition(DEBTS_TOPIC, 0): [record_of(imported(), DEBTS_TOPIC, 0, 5)]}
+
+    BatchApplier(portal, engine).apply_records(records)
+    BatchApplier(timeline, engine).apply_records(records)
+
+    assert [(p, o) for p, _, _, o, _ in stored_offsets(engine)] == [
+        ("portal_view", 6),
+        ("timeline", 6),
+    ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, b'{"type": "DebtImported", "schema_version": null}'],
+    ids=["tombstone", "null-schema-version"],
+)
+def test_a_record_nobody_can_read_is_skipped_not_a_crash(
+    engine: sa.Engine, value: bytes | None
+) -> None:
+    projection = PortalViewProjection()
+    projection.create_tables(engine)
+    applier = BatchApplier(projection, engine)
+
+    applier.apply_records(
+        {
+            TopicPartition(DEBTS_TOPIC, 0): [
+                record_of(imported(), DEBTS_TOPIC, 0, 0),
+                record(DEBTS_TOPIC, 0, 1, value, None),
+            ]
+        }
+    )
+
+    assert applier.skipped == 1
+    assert stored_offsets(engine) == [("portal_view", DEBTS_TOPIC, 0, 2, None)]
+    assert count_debts(engine) == 1
+
+
+def test_imports_stream_is_projected_through_the_applier(engine: sa.Engine) -> None:
+    projection = ImportStatusProjection()
+    projection.create_tables(engine)
+    applier = BatchApplier(projection, engine)
+
+    applier.apply_records(
+        {
+            TopicPartition(IMPORTS_TOPIC, 2): [
+                record_of(started(), IMPORTS_TOPIC, 2, 0),
+                record_of(processed(2, rows_read=3, created=2, rejected_=1), IMPORTS_TOPIC, 2, 1),
+                record_of(completed(3, created=2, rejected_=1), IMPORTS_TOPIC, 2, 2),
+            ],
+            TopicPartition(REJECTED_TOPIC, 2): [
+                record_of(rejected(4, "valor inválido"), REJECTED_TOPIC, 2, 0)
+            ],
+        }
+    )
+
+    status = import_status(engine, AGENCY, IMPORT_ID)
+    assert status is not None
+    assert (status["status"], status["created"], status["rejected"]) == ("completed", 2, 1)
+    assert [r["row_number"] for r in status["rejections"]] == [4]
