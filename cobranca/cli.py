@@ -84,8 +84,9 @@ def _token_for(tenant: str, token: str | None) -> str:
 
 
 def _print_summary(status: dict[str, Any]) -> None:
-    table = Table(title=f"Importação {status['import_id']}", show_header=False)
+    table = Table(title="Importação", show_header=False)
     for label, key in (
+        ("id", "import_id"),
         ("situação", "status"),
         ("linhas no arquivo", "rows_total"),
         ("linhas lidas", "rows_read"),
@@ -237,6 +238,7 @@ def up(
     from cobranca.client import GatewayClient
     from cobranca.platform import Platform
     from service_runtime.clock import BusinessClock
+    from service_runtime.kafka import BOOTSTRAP_FILE
     from service_runtime.logs import configure_logging
     from services.gateway.adapters.tokens import issue_token
 
@@ -251,17 +253,20 @@ def up(
         log_dir=None,
     )
     settings.signing_key()  # created before any service starts, so all share it
-    stopping = False
 
     def _stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
+        # Ctrl-C or a SIGTERM, whenever it comes (even while importing the demo); installed
+        # explicitly because a shell's background job starts with SIGINT ignored.
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         if not settings.kafka_bootstrap:
             console.print(f"starting the embedded broker ({broker})...")
         platform.start()
+        assert platform.bootstrap is not None
+        (data_dir / BOOTSTRAP_FILE).write_text(platform.bootstrap + "\n")
         console.print(f"Kafka at {platform.bootstrap}; services starting...")
         key = settings.signing_key()
         admin_token = issue_token(
@@ -294,13 +299,14 @@ def up(
             f"  Data:         {data_dir}\n"
             "  Ctrl-C stops everything.\n"
         )
-        while not stopping:
+        while True:
             time.sleep(0.5)
             platform.check()
     except KeyboardInterrupt:
         pass
     finally:
         console.print("stopping...")
+        (data_dir / BOOTSTRAP_FILE).unlink(missing_ok=True)
         platform.stop()
 
 

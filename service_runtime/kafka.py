@@ -20,8 +20,16 @@ from service_runtime.settings import Settings
 log = logging.getLogger(__name__)
 
 
+BOOTSTRAP_FILE = "kafka-bootstrap"
+
+
 def bootstrap_servers(settings: Settings) -> str:
+    """The configured cluster, or the embedded broker `cobranca up` is running right now
+    (it writes its address under the data dir), so `cobranca replay` works beside it."""
     if not settings.kafka_bootstrap:
+        running = settings.data_path / BOOTSTRAP_FILE
+        if running.exists():
+            return running.read_text().strip()
         raise RuntimeError(
             "COBRANCA_KAFKA_BOOTSTRAP is not set: run the platform with `cobranca up`, "
             "which starts the embedded broker, or point it at a Kafka cluster"
