@@ -305,6 +305,9 @@ def up(
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C must not cut the orderly stop short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         console.print("stopping...")
         (data_dir / BOOTSTRAP_FILE).unlink(missing_ok=True)
         platform.stop()
