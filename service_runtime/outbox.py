@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiokafka.errors import KafkaError
@@ -23,10 +23,10 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from contracts.envelope import Envelope
 from service_runtime.kafka import broker_epoch, ensure_topics, missing_topics
+from service_runtime.sql import upsert
 
 log = logging.getLogger(__name__)
 
@@ -109,14 +109,6 @@ class OutboxRelay:
                 counts[(topic, partition)] = published
         return (row[0] if row else 0), counts, (row[1] if row else None)
 
-    def _upsert(self, table: Table, values: dict[str, Any], keys: Sequence[str]) -> Any:
-        dialect = self.engine.dialect.name
-        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-        return ins.values(**values).on_conflict_do_update(
-            index_elements=list(keys),
-            set_={k: v for k, v in values.items() if k not in keys},
-        )
-
     def _save(
         self,
         position: int,
@@ -127,25 +119,23 @@ class OutboxRelay:
         with self.engine.begin() as conn:
             if reset:
                 conn.execute(delete(relay_counts).where(relay_counts.c.relay == self.name))
-            conn.execute(
-                self._upsert(
-                    relay_position,
-                    {"relay": self.name, "position": position, "epoch": epoch},
-                    ["relay"],
-                )
+            upsert(
+                conn,
+                relay_position,
+                {"relay": self.name, "position": position, "epoch": epoch},
+                ["relay"],
             )
             for (topic, partition), published in counts.items():
-                conn.execute(
-                    self._upsert(
-                        relay_counts,
-                        {
-                            "relay": self.name,
-                            "topic": topic,
-                            "partition": partition,
-                            "published": published,
-                        },
-                        ["relay", "topic", "partition"],
-                    )
+                upsert(
+                    conn,
+                    relay_counts,
+                    {
+                        "relay": self.name,
+                        "topic": topic,
+                        "partition": partition,
+                        "published": published,
+                    },
+                    ["relay", "topic", "partition"],
                 )
 
     # -- publishing --------------------------------------------------------------------------

@@ -34,11 +34,11 @@ from sqlalchemy import (
     delete,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from contracts.envelope import Envelope
 from contracts.registry import UnknownEventType, parse_event
 from service_runtime.kafka import broker_epoch, ensure_topics, partitions_of, records_at
+from service_runtime.sql import upsert
 
 log = logging.getLogger(__name__)
 
@@ -53,26 +53,6 @@ projection_offsets = Table(
     Column("last_event_id", String(64), nullable=True),
     Column("epoch", String(64), nullable=True),
 )
-
-
-def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: Sequence[str]) -> None:
-    """Insert or update one row, on SQLite and PostgreSQL alike."""
-    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-    update = {k: v for k, v in values.items() if k not in keys}
-    stmt = ins.values(**values)
-    stmt = (
-        stmt.on_conflict_do_update(index_elements=list(keys), set_=update)
-        if update
-        else stmt.on_conflict_do_nothing(index_elements=list(keys))
-    )
-    conn.execute(stmt)
-
-
-def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-    conn.execute(ins.on_conflict_do_nothing(), rows)
 
 
 class Projection(ABC):

@@ -27,7 +27,8 @@ from contracts.portfolio import (
     CarteiraImportStarted,
     CarteiraRowsProcessed,
 )
-from service_runtime.projection import Projection, insert_ignore
+from service_runtime.projection import Projection
+from service_runtime.sql import insert_ignore
 from service_runtime.sqltypes import UtcDateTime
 
 metadata = MetaData()

@@ -22,7 +22,8 @@ from contracts.carteiras import REJECTED_TOPIC, DebtRejected
 from contracts.envelope import Envelope
 from contracts.money import format_brl
 from contracts.portfolio import DEBTS_TOPIC, DebtImported, DebtUpdated
-from service_runtime.projection import Projection, insert_ignore
+from service_runtime.projection import Projection
+from service_runtime.sql import insert_ignore
 from service_runtime.sqltypes import UtcDateTime
 
 metadata = MetaData()
