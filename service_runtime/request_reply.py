@@ -1,0 +1,190 @@
+"""Request/reply over Kafka, by hand: FastStream's `broker.request()` does not work with a real
+Kafka producer.
+
+The asking service publishes a request with headers `reply-to` (its replies topic) and
+`correlation-id`; the answering service calls `send_reply` from its handler, which publishes
+the answer to that topic with the same `correlation-id` (and `reply-error: 1` for a refusal).
+Every instance of the asking service reads every reply (a consumer group of its own) and keeps
+only the ones it is waiting for.
+
+Topics are not created here: the caller creates the request topics and the replies topic
+(one partition is enough) before starting the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+from uuid import uuid4
+
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+
+log = logging.getLogger(__name__)
+
+REPLY_TO = "reply-to"
+CORRELATION_ID = "correlation-id"
+REPLY_ERROR = "reply-error"
+
+Headers = Iterable[tuple[str, bytes]] | Mapping[str, str]
+
+
+class RequestTimeout(TimeoutError):
+    """No reply arrived in time."""
+
+    def __init__(self, topic: str, correlation_id: str, timeout: float) -> None:
+        super().__init__(
+            f"no reply to the request {correlation_id} sent to {topic!r} within {timeout:g}s"
+        )
+        self.topic = topic
+        self.correlation_id = correlation_id
+        self.timeout = timeout
+
+
+class RequestRefused(Exception):
+    """The service answered with a refusal (`reply-error: 1`); `body` is its answer."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(body.decode(errors="replace"))
+        self.body = body
+
+
+def header(headers: Headers, name: str) -> str | None:
+    """A header's value from a raw record's (str, bytes) list or FastStream's dict."""
+    if isinstance(headers, Mapping):
+        value = headers.get(name)
+        return None if value is None else str(value)
+    for key, raw in headers:
+        if key == name:
+            return raw.decode() if isinstance(raw, bytes) else str(raw)
+    return None
+
+
+class _SetWhenAssigned(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, requester: KafkaRequester) -> None:
+        self.requester = requester
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.requester._assigned(assigned)
+
+
+class KafkaRequester:
+    """Sends requests and awaits their replies. Construct it before the broker starts (a
+    subscriber declared on a running broker would have to be started by hand), then
+    `await wait_ready()` before the first request."""
+
+    def __init__(
+        self, broker: KafkaBroker, replies_topic: str, default_timeout: float, **consumer: Any
+    ) -> None:
+        self.broker = broker
+        self.replies_topic = replies_topic
+        self.default_timeout = default_timeout
+        self.ready = asyncio.Event()
+        self.pending: dict[str, asyncio.Future[tuple[bytes, bool]]] = {}
+        consumer.setdefault("auto_offset_reset", "latest")
+        self.subscriber = broker.subscriber(
+            replies_topic,
+            # A group of our own: every instance reads every reply, keeps only its own.
+            group_id=f"{replies_topic}.{uuid4().hex}",
+            # Replies are useless after a restart: nothing to commit.
+            ack_policy=AckPolicy.MANUAL,
+            listener=_SetWhenAssigned(self),
+            decoder=self._no_decode,
+            **consumer,
+        )
+        self.subscriber(self._on_reply)
+
+    @staticmethod
+    async def _no_decode(msg: Any) -> Any:
+        # The reply is read from the raw record; skip FastStream's decoding.
+        return None
+
+    async def _assigned(self, assigned: set[TopicPartition]) -> None:
+        if not assigned:
+            return
+        # Resolve "latest" now: a position resolved lazily at the first fetch would skip a
+        # reply written between the assignment and that fetch.
+        with contextlib.suppress(KafkaError, AssertionError):
+            consumer = self.subscriber.consumer
+            for tp in assigned:
+                await consumer.position(tp)
+        self.ready.set()
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Wait until the replies topic is assigned (a reply sent before would be missed)."""
+        await asyncio.wait_for(self.ready.wait(), timeout)
+
+    async def request(
+        self,
+        topic: str,
+        body: bytes,
+        *,
+        key: bytes | None,
+        timeout: float | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> bytes:
+        """Publish a request and return the reply's body. Raises RequestTimeout when no reply
+        comes in time, RequestRefused when the service answered with a refusal."""
+        timeout = self.default_timeout if timeout is None else timeout
+        correlation_id = uuid4().hex
+        future: asyncio.Future[tuple[bytes, bool]] = asyncio.get_running_loop().create_future()
+        # Registered before publishing: the reply can arrive before publish returns.
+        self.pending[correlation_id] = future
+        try:
+            await self.broker.publish(
+                body,
+                topic,
+                key=key,
+                headers={
+                    **(headers or {}),
+                    REPLY_TO: self.replies_topic,
+                    CORRELATION_ID: correlation_id,
+                },
+            )
+            try:
+                reply, refused = await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                raise RequestTimeout(topic, correlation_id, timeout) from None
+        finally:
+            self.pending.pop(correlation_id, None)
+        if refused:
+            raise RequestRefused(reply)
+        return reply
+
+    async def _on_reply(self, body: Any, msg: KafkaMessage) -> None:
+        raw = msg.raw_message
+        records: tuple[ConsumerRecord[Any, Any], ...] = raw if isinstance(raw, tuple) else (raw,)
+        for record in records:
+            headers = record.headers or ()
+            correlation_id = header(headers, CORRELATION_ID)
+            future = self.pending.get(correlation_id) if correlation_id else None
+            # Another instance's reply, or one that came after its request gave up.
+            if future is None or future.done():
+                continue
+            value = record.value
+            reply = value if isinstance(value, bytes) else b""
+            future.set_result((reply, header(headers, REPLY_ERROR) == "1"))
+
+
+async def send_reply(
+    broker: KafkaBroker, record_headers: Headers, body: bytes, *, error: bool = False
+) -> None:
+    """Answer a request from its handler, given the request's headers (the raw record's list
+    or FastStream's dict). `error=True` makes the requester raise RequestRefused."""
+    reply_to = header(record_headers, REPLY_TO)
+    correlation_id = header(record_headers, CORRELATION_ID)
+    if not reply_to or not correlation_id:
+        log.warning("a request without %s/%s: no reply sent", REPLY_TO, CORRELATION_ID)
+        return
+    headers = {CORRELATION_ID: correlation_id}
+    if error:
+        headers[REPLY_ERROR] = "1"
+    await broker.publish(body, reply_to, headers=headers)
