@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -90,7 +89,3 @@ class GatewayClient:
 
     def timeline(self, document: str) -> dict[str, Any]:
         return dict(self._check(self.http.get(f"/api/v1/debtors/{document}/timeline")))
-
-
-def read_file(path: Path) -> bytes:
-    return path.read_bytes()

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
@@ -112,19 +112,33 @@ async def ensure_topics(
             await admin.close()
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int] | None:
-    """End offset of each partition of a topic, or None when the topic does not exist."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = (await partitions_of(consumer, [topic]))[topic]
-        if not partitions:
-            return None
-        tps = [TopicPartition(topic, p) for p in partitions]
-        offsets = await consumer.end_offsets(tps)
-        return {tp.partition: off for tp, off in offsets.items()}
-    finally:
-        await consumer.stop()
+Headers = Iterable[tuple[str, bytes]] | Mapping[str, str]
+
+
+def header(headers: Headers | None, name: str) -> str | None:
+    """A header's value from a raw record's (str, bytes) list or FastStream's dict."""
+    if headers is None:
+        return None
+    if isinstance(headers, Mapping):
+        value = headers.get(name)
+        return None if value is None else str(value)
+    for key, raw in headers:
+        if key == name:
+            return raw.decode() if isinstance(raw, bytes) else str(raw)
+    return None
+
+
+class OnAssigned(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Calls back when the group gives this consumer partitions (to seek, or to say ready)."""
+
+    def __init__(self, callback: Callable[[set[TopicPartition]], Awaitable[None]]) -> None:
+        self.callback = callback
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.callback(assigned)
 
 
 async def partitions_of(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> dict[str, set[int]]:

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -37,7 +37,14 @@ from sqlalchemy import (
 
 from contracts.envelope import Envelope
 from contracts.registry import UnknownEventType, parse_event
-from service_runtime.kafka import broker_epoch, ensure_topics, partitions_of, records_at
+from service_runtime.kafka import (
+    OnAssigned,
+    broker_epoch,
+    ensure_topics,
+    header,
+    partitions_of,
+    records_at,
+)
 from service_runtime.sql import upsert
 
 log = logging.getLogger(__name__)
@@ -132,10 +139,7 @@ class Applier(Protocol):
 
 
 def record_event_id(record: ConsumerRecord[Any, Any]) -> str | None:
-    for key, value in record.headers or ():
-        if key == "event-id":
-            return value.decode() if isinstance(value, bytes) else str(value)
-    return None
+    return header(record.headers or (), "event-id")
 
 
 class BatchApplier:
@@ -177,17 +181,6 @@ class BatchApplier:
                 store_position(conn, self.name, tp, records[-1], self.epoch)
 
 
-class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, runner: PositionedConsumer) -> None:
-        self.runner = runner
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        pass
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.runner.seek_assigned(assigned)
-
-
 class PositionedConsumer:
     """A FastStream batch subscriber that keeps its own positions (in the service's database,
     with what it applied) instead of committing offsets to Kafka: it seeks to them when it is
@@ -222,7 +215,7 @@ class PositionedConsumer:
             max_records=max_records,
             # Positions live in our database; nothing is committed to Kafka.
             ack_policy=AckPolicy.MANUAL,
-            listener=_SeekToStored(self),
+            listener=OnAssigned(self.seek_assigned),
             decoder=self._no_decode,
             **consumer_kwargs,
         )

@@ -16,22 +16,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import uuid4
 
-from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
+
+from service_runtime.kafka import Headers, OnAssigned, header
 
 log = logging.getLogger(__name__)
 
 REPLY_TO = "reply-to"
 CORRELATION_ID = "correlation-id"
 REPLY_ERROR = "reply-error"
-
-Headers = Iterable[tuple[str, bytes]] | Mapping[str, str]
 
 
 class RequestTimeout(TimeoutError):
@@ -54,28 +53,6 @@ class RequestRefused(Exception):
         self.body = body
 
 
-def header(headers: Headers, name: str) -> str | None:
-    """A header's value from a raw record's (str, bytes) list or FastStream's dict."""
-    if isinstance(headers, Mapping):
-        value = headers.get(name)
-        return None if value is None else str(value)
-    for key, raw in headers:
-        if key == name:
-            return raw.decode() if isinstance(raw, bytes) else str(raw)
-    return None
-
-
-class _SetWhenAssigned(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, requester: KafkaRequester) -> None:
-        self.requester = requester
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        pass
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.requester._assigned(assigned)
-
-
 class KafkaRequester:
     """Sends requests and awaits their replies. Construct it before the broker starts (a
     subscriber declared on a running broker would have to be started by hand), then
@@ -96,7 +73,7 @@ class KafkaRequester:
             group_id=f"{replies_topic}.{uuid4().hex}",
             # Replies are useless after a restart: nothing to commit.
             ack_policy=AckPolicy.MANUAL,
-            listener=_SetWhenAssigned(self),
+            listener=OnAssigned(self._assigned),
             decoder=self._no_decode,
             **consumer,
         )

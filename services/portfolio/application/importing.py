@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -21,10 +22,12 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from contracts.carteiras import CarteiraImportRequested, CarteiraRowSubmitted
+from contracts.documents import normalize_document
 from contracts.envelope import Envelope
 from service_runtime.eventstore import ServiceApplication
 from services.portfolio.domain.carteira_import import CarteiraImport, import_aggregate_id
 from services.portfolio.domain.debt import Debt, debt_id_for
+from services.portfolio.domain.quarantine import QuarantinedMessage, payload_digest, quarantine_id
 from services.portfolio.domain.row_rules import RowRejection, ValidRow, validate_row
 
 log = logging.getLogger(__name__)
@@ -59,8 +62,6 @@ def _rejection(msg: CarteiraRowSubmitted, rejection: RowRejection) -> dict[str, 
     document_ok = not any(e.field == "document" for e in rejection.errors)
     document = None
     if document_ok and msg.fields.document:
-        from contracts.documents import normalize_document
-
         document = normalize_document(msg.fields.document)
     return {
         "row_key": msg.row_key,
@@ -292,12 +293,6 @@ def quarantine(
     reason: str,
 ) -> bool:
     """Keep an unreadable inbound message. Returns False when it was already kept."""
-    from services.portfolio.domain.quarantine import (
-        QuarantinedMessage,
-        payload_digest,
-        quarantine_id,
-    )
-
     digest = payload_digest(payload)
     aggregate_id = quarantine_id(topic, digest)
     try:
@@ -307,8 +302,6 @@ def quarantine(
         pass
     tenant = import_id = None
     try:
-        import json
-
         raw = json.loads(payload)
         if isinstance(raw, dict):
             tenant = str(raw["tenant"]) if raw.get("tenant") else None
