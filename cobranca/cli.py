@@ -1,4 +1,5 @@
-"""`cobranca`: run the platform, one service, imports, tokens and projection rebuilds."""
+"""`cobranca`: run the platform, one service, imports, tokens, the business clock and projection
+rebuilds."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ from cobranca.services import SERVICES, service_main
 app = typer.Typer(no_args_is_help=True, help="cobranca: debt-collection platform")
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for the API")
 app.add_typer(token_app, name="token")
+clock_app = typer.Typer(
+    no_args_is_help=True, help="The business clock: the date every service takes as today"
+)
+app.add_typer(clock_app, name="clock")
 console = Console(stderr=True)
 
 DEMO_TENANT = "demo"
@@ -224,30 +229,120 @@ def demo_carteira(
     from cobranca.demo_data import write_carteira
     from service_runtime.clock import BusinessClock
 
-    today = BusinessClock.from_setting(_settings().today).today()
+    today = BusinessClock.from_settings(_settings()).today()
     write_carteira(output, rows, seed, today)
     console.print(f"{rows} rows written to {output}")
+
+
+def _clock_failure(exc: Exception) -> str:
+    """What went wrong talking to the clock, in words."""
+    import json
+
+    from service_runtime.request_reply import RequestRefused, RequestTimeout
+
+    if isinstance(exc, RequestRefused):
+        try:
+            return str(json.loads(exc.body)["message"])
+        except (ValueError, KeyError, TypeError):
+            return str(exc)
+    if isinstance(exc, RequestTimeout):
+        return (
+            f"o relógio não respondeu em {exc.timeout:g}s: o serviço clock está rodando? "
+            "(cobranca up, ou cobranca serve clock)"
+        )
+    if isinstance(exc, TimeoutError):
+        return "o Kafka não respondeu a tempo: a plataforma está rodando? (cobranca up)"
+    return f"{type(exc).__name__}: {exc}" if not isinstance(exc, RuntimeError) else str(exc)
+
+
+@clock_app.command("advance")
+def clock_advance(
+    days: Annotated[int, typer.Option(min=1, max=3660, help="How many days to move forward")] = 1,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the clock")] = 60.0,
+) -> None:
+    """Move a manual clock forward by N days (each day is announced, none skipped)."""
+    from aiokafka.errors import KafkaError
+
+    from service_runtime.request_reply import RequestRefused
+    from services.clock.adapters.client import advance_clock, describe_date
+
+    try:
+        state = asyncio.run(advance_clock(_settings(), days, timeout))
+    except (RequestRefused, TimeoutError, RuntimeError, KafkaError, OSError) as exc:
+        console.print(f"[red]{_clock_failure(exc)}[/]")
+        raise typer.Exit(1) from exc
+    print(f"Data de negócio: {describe_date(state.today)}")
+
+
+@clock_app.command("show")
+def clock_show() -> None:
+    """The business date now: the last day the clock announced."""
+    from aiokafka.errors import KafkaError
+
+    from service_runtime.kafka import bootstrap_servers
+    from services.clock.adapters.client import describe_date, last_day
+
+    try:
+        day = asyncio.run(last_day(bootstrap_servers(_settings())))
+    except (TimeoutError, RuntimeError, KafkaError, OSError) as exc:
+        console.print(f"[red]{_clock_failure(exc)}[/]")
+        raise typer.Exit(1) from exc
+    if day is None:
+        console.print("[red]o relógio ainda não anunciou nenhuma data[/]")
+        raise typer.Exit(1)
+    print(f"Data de negócio: {describe_date(day.date)}")
+    mode = (
+        "manual (avança com cobranca clock advance)" if day.mode == "manual" else "calendário real"
+    )
+    print(f"Relógio: {mode}")
 
 
 @app.command()
 def up(
     broker: Annotated[str, typer.Option(help="Embedded broker: tansu or kafka")] = "tansu",
     demo: Annotated[bool, typer.Option(help="Import the demo carteira (once)")] = True,
+    clock: Annotated[
+        str | None,
+        typer.Option(
+            "--clock",
+            help="Business clock: wall (a new date every day at 06:00, America/Sao_Paulo; the "
+            "default) or manual (moves only with `cobranca clock advance`)",
+        ),
+    ] = None,
+    date: Annotated[
+        str | None,
+        typer.Option("--date", help="The manual clock's first date, YYYY-MM-DD"),
+    ] = None,
 ) -> None:
-    """Run the whole platform on this machine: broker, five services, demo data."""
+    """Run the whole platform on this machine: broker, the services, demo data."""
     from cobranca.client import GatewayClient
-    from cobranca.platform import Platform
+    from cobranca.platform import Platform, clock_env
     from service_runtime.clock import BusinessClock
     from service_runtime.kafka import BOOTSTRAP_FILE
     from service_runtime.logs import configure_logging
     from services.gateway.adapters.tokens import issue_token
 
     settings = _settings()
+    mode = clock or settings.clock_mode
+    try:
+        try:
+            start = dt.date.fromisoformat(date) if date else None
+        except ValueError:
+            raise ValueError(f"--date must be a date YYYY-MM-DD, not {date!r}") from None
+        env = clock_env(mode, start)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+    updates: dict[str, Any] = {"clock_mode": mode}
+    if start is not None:
+        updates["clock_start"] = start.isoformat()
+    settings = settings.model_copy(update=updates)
     configure_logging("up", settings.log_level)
     data_dir = settings.data_path
     data_dir.mkdir(parents=True, exist_ok=True)
     platform = Platform(
         data_dir=data_dir,
+        env=env,
         broker_kind=broker,
         bootstrap=settings.kafka_bootstrap,
         log_dir=None,
@@ -281,7 +376,8 @@ def up(
         if demo and not marker.exists():
             from cobranca.demo_data import generate_carteira
 
-            today = BusinessClock.from_setting(settings.today).today()
+            # The date the clock starts at (a first run: nothing recorded yet).
+            today = BusinessClock.from_settings(settings).today()
             csv_text = generate_carteira(DEMO_ROWS, DEMO_SEED, today=today)
             console.print(
                 f"importing the demo carteira ({DEMO_ROWS} debts, tenant '{DEMO_TENANT}')..."
@@ -289,7 +385,21 @@ def up(
             status = run_import(client, csv_text.encode(), "carteira-demo.csv")
             marker.write_text(status["import_id"] + "\n")
             _print_summary(status | {"rejections": status["rejections"][:10]})
+        negotiation_marker = data_dir / "demo-negotiation"
+        if demo and not negotiation_marker.exists():
+            from cobranca.demo_negotiation import seed_negotiation
+
+            created = seed_negotiation(client)
+            negotiation_marker.write_text(f"{created} conditions\n")
+            if created:
+                console.print(
+                    f"demo tenant: {created} payment conditions and boleto/PIX settings created"
+                )
         base = settings.base_url
+        if mode == "manual":
+            clock_line = "manual (cobranca clock advance --days N)"
+        else:
+            clock_line = f"wall (a new date every day at {settings.clock_day_starts_at})"
         console.print(
             "\n[bold green]cobranca is running[/]\n"
             f"  API docs:     {base}/schema/swagger  (also {base}/schema)\n"
@@ -297,6 +407,7 @@ def up(
             ' {"document": "..."}\n'
             f"  Admin token:  {token_path}  (tenant '{DEMO_TENANT}', role admin)\n"
             f"  Data:         {data_dir}\n"
+            f"  Clock:        {clock_line}; today {_gateway_today(client)}\n"
             "  Ctrl-C stops everything.\n"
         )
         while True:
@@ -311,6 +422,16 @@ def up(
         console.print("stopping...")
         (data_dir / BOOTSTRAP_FILE).unlink(missing_ok=True)
         platform.stop()
+
+
+def _gateway_today(client: Any) -> str:
+    """The business date the gateway works with (its /health says), in words."""
+    from services.clock.adapters.client import describe_date
+
+    try:
+        return describe_date(dt.date.fromisoformat(client.http.get("/health").json()["today"]))
+    except Exception:
+        return "?"
 
 
 def main() -> None:

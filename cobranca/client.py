@@ -89,3 +89,59 @@ class GatewayClient:
 
     def timeline(self, document: str) -> dict[str, Any]:
         return dict(self._check(self.http.get(f"/api/v1/debtors/{document}/timeline")))
+
+    # ---- negotiation ---------------------------------------------------------------------
+
+    def create_condition(self, terms: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._check(self.http.post("/api/v1/admin/conditions", json=terms)))
+
+    def conditions(self) -> list[dict[str, Any]]:
+        return list(self._check(self.http.get("/api/v1/admin/conditions"))["conditions"])
+
+    def save_negotiation_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._check(self.http.put("/api/v1/admin/negotiation-settings", json=settings)))
+
+    def offers(self, tenant: str, debt_ids: list[str]) -> dict[str, Any]:
+        return dict(
+            self._check(
+                self.http.get(
+                    f"/api/v1/portal/{tenant}/offers", params=[("debt_id", d) for d in debt_ids]
+                )
+            )
+        )
+
+    def close_agreement(
+        self, tenant: str, debt_ids: list[str], installments: int, idempotency_key: str
+    ) -> tuple[int, dict[str, Any]]:
+        response = self.http.post(
+            f"/api/v1/portal/{tenant}/agreements",
+            json={"debt_ids": debt_ids, "installments": installments},
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return response.status_code, dict(self._check(response))
+
+    def agreement(self, tenant: str, agreement_id: str) -> dict[str, Any]:
+        return dict(
+            self._check(self.http.get(f"/api/v1/portal/{tenant}/agreements/{agreement_id}"))
+        )
+
+    def pdf(self, path: str) -> bytes:
+        response = self.http.get(path)
+        self._check(response) if response.status_code >= 400 else None
+        return response.content
+
+    def report_payment(self, payment: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._check(self.http.post("/api/v1/payments/", json=payment)))
+
+    def upload_cnab240(self, content: bytes, filename: str | None = None) -> dict[str, Any]:
+        params = {"filename": filename} if filename else {}
+        return dict(
+            self._check(
+                self.http.post(
+                    "/api/v1/payments/cnab240",
+                    content=content,
+                    params=params,
+                    headers={"Content-Type": "text/plain"},
+                )
+            )
+        )

@@ -1,8 +1,10 @@
 """Running the whole platform on one machine: the broker (unless a cluster is configured) and
-the five services, each its own process. Used by `cobranca up` and the end-to-end tests."""
+the services (the clock among them), each its own process. Used by `cobranca up` and the
+end-to-end tests."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import signal
@@ -19,6 +21,20 @@ from cobranca.services import SERVICES
 log = logging.getLogger(__name__)
 
 BROKER_KINDS = ("tansu", "kafka")
+CLOCK_MODES = ("wall", "manual")
+
+
+def clock_env(mode: str, start: dt.date | None = None) -> dict[str, str]:
+    """The environment that puts every process on one business clock: `wall` (a new date every
+    day in America/Sao_Paulo) or `manual` from `start` (moved by `cobranca clock advance`)."""
+    if mode not in CLOCK_MODES:
+        raise ValueError(f"unknown clock {mode!r}: use one of {', '.join(CLOCK_MODES)}")
+    if start is not None and mode != "manual":
+        raise ValueError("a start date is for the manual clock: use it with --clock manual")
+    env = {"COBRANCA_CLOCK_MODE": mode}
+    if start is not None:
+        env["COBRANCA_CLOCK_START"] = start.isoformat()
+    return env
 
 
 def make_broker(kind: str, data_dir: Path, port: int | None = None) -> EmbeddedBroker:

@@ -1,4 +1,4 @@
-"""The five services, by name: what `cobranca serve <service>` runs."""
+"""The services, by name: what `cobranca serve <service>` runs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import importlib
 from collections.abc import Callable
 
 SERVICES: dict[str, str] = {
+    # The business clock: every other service takes "today" from its topic.
+    "clock": "services.clock.entrypoints.worker",
     "portfolio": "services.portfolio.entrypoints.worker",
     "negotiation": "services.negotiation.entrypoints.worker",
     "ruler": "services.ruler.entrypoints.worker",

@@ -1,49 +1,178 @@
-"""Streams of the negotiation service: `negotiation.agreements` and `negotiation.invoices`."""
+"""Streams of the negotiation service: `negotiation.conditions`, `negotiation.agreements`,
+`negotiation.invoices` and `negotiation.payments`.
+
+Percentages are decimals with up to two places (12.5 means 12.5%); money is integer centavos.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from contracts.envelope import Cents, Envelope
 
+CONDITIONS_TOPIC = "negotiation.conditions"
 AGREEMENTS_TOPIC = "negotiation.agreements"
 INVOICES_TOPIC = "negotiation.invoices"
+PAYMENTS_TOPIC = "negotiation.payments"
 
 Channel = Literal["portal", "chatbot", "operator"]
+CHANNELS: tuple[Channel, ...] = ("portal", "chatbot", "operator")
+Periodicity = Literal["monthly", "every_n_days"]
+
+Percent = Annotated[
+    Decimal,
+    Field(ge=0, le=100, max_digits=5, decimal_places=2),
+    # Numbers in JSON, not strings: 12.5, not "12.5".
+    PlainSerializer(float, return_type=float, when_used="json"),
+]
+
+
+class PaymentConditionTerms(BaseModel):
+    """A payment condition as an admin defines it (EliteSoft's condição de pagamento and the
+    Recuperador portal's descontos do portal in one model)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    installments: int = Field(ge=1, le=120, description="Number of invoices (n)")
+    creditor: str = Field(
+        default="",
+        max_length=200,
+        description="Empty: all creditors. A creditor's own condition for the same n wins.",
+    )
+    description: str = Field(default="", max_length=200)
+    principal_discount_pct: Percent = Decimal(0)
+    charges_discount_pct: Percent = Field(
+        default=Decimal(0), description="Discount on penalty, interest and correction"
+    )
+    min_down_payment_pct: Percent = Field(
+        default=Decimal(0),
+        description="When above 0 and n > 1, the first invoice is a down payment (entrada) of "
+        "at least this share of the total",
+    )
+    min_installment_cents: Cents = Field(default=0, ge=0)
+    days_to_first_due: int = Field(default=0, ge=0, le=365, description="0 = the agreement day")
+    periodicity: Periodicity = "monthly"
+    every_n_days: int | None = Field(
+        default=None, ge=1, le=365, description="Days between invoices, for every_n_days"
+    )
+    amount_min_cents: Cents | None = Field(default=None, ge=0)
+    amount_max_cents: Cents | None = Field(default=None, ge=0)
+    days_overdue_min: int | None = Field(default=None, ge=0)
+    days_overdue_max: int | None = Field(default=None, ge=0)
+    channels: list[Channel] = Field(default_factory=lambda: list(CHANNELS), min_length=1)
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PaymentConditionTerms:
+        if self.periodicity == "every_n_days" and self.every_n_days is None:
+            raise ValueError("every_n_days is required when periodicity is every_n_days")
+        if self.periodicity == "monthly" and self.every_n_days is not None:
+            raise ValueError("every_n_days applies only to periodicity every_n_days")
+        for low, high in (
+            ("amount_min_cents", "amount_max_cents"),
+            ("days_overdue_min", "days_overdue_max"),
+        ):
+            lo, hi = getattr(self, low), getattr(self, high)
+            if lo is not None and hi is not None and lo > hi:
+                raise ValueError(f"{low} must not be greater than {high}")
+        return self
+
+
+class PaymentConditionSaved(Envelope):
+    """A condition was created or changed (the whole condition, as it is now). Agreements
+    keep the terms they were closed with."""
+
+    type: Literal["PaymentConditionSaved"] = "PaymentConditionSaved"
+    schema_version: Literal[1] = 1
+    condition_id: str
+    terms: PaymentConditionTerms
+    saved_by: str
+
+
+class AgreementDebt(BaseModel):
+    """One debt of an agreement, with its updated value on the agreement day."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    debt_id: str
+    contract: str
+    installment: str
+    due_date: dt.date
+    principal_cents: Cents = Field(gt=0)
+    penalty_cents: Cents = Field(ge=0)
+    interest_cents: Cents = Field(ge=0)
+    correction_cents: Cents = Field(ge=0)
+    updated_value_cents: Cents = Field(gt=0)
+    days_overdue: int = Field(ge=0)
 
 
 class AgreementInstallment(BaseModel):
+    """One invoice of an agreement, with how to pay it."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    number: int = Field(ge=0, description="0 is the down payment, when there is one")
+    number: int = Field(ge=1, description="1 is the first invoice (the down payment, if any)")
+    kind: Literal["down_payment", "installment"] = "installment"
     due_date: dt.date
     amount_cents: Cents = Field(gt=0)
+    invoice_id: str
+    nosso_numero: str
+    barcode: str = Field(pattern=r"^\d{44}$")
+    digitable_line: str = Field(pattern=r"^\d{47}$")
+    pix_txid: str
+    pix_code: str
 
 
 class AgreementClosed(Envelope):
-    """A debtor committed to pay one or more debts in installments."""
+    """A debtor committed to pay one or more debts of one creditor in installments."""
 
     type: Literal["AgreementClosed"] = "AgreementClosed"
     schema_version: Literal[1] = 1
     agreement_id: str
     document: str
+    debtor_name: str
     creditor: str
     debt_ids: list[str] = Field(min_length=1)
+    debts: list[AgreementDebt] = Field(min_length=1)
     channel: Channel
     operator: str | None = None
-    condition_id: str | None = None
+    condition_id: str
+    condition: PaymentConditionTerms
     closed_on: dt.date
-    updated_value_cents: Cents = Field(ge=0)
-    total_cents: Cents = Field(gt=0)
+    principal_cents: Cents = Field(gt=0)
+    charges_cents: Cents = Field(ge=0, description="Penalty + interest + correction")
+    updated_value_cents: Cents = Field(gt=0)
+    principal_discount_cents: Cents = Field(ge=0)
+    charges_discount_cents: Cents = Field(ge=0)
     discount_cents: Cents = Field(ge=0)
+    total_cents: Cents = Field(gt=0)
     installments: list[AgreementInstallment] = Field(min_length=1)
 
 
+class InstallmentPaid(Envelope):
+    """An invoice of an agreement is fully paid."""
+
+    type: Literal["InstallmentPaid"] = "InstallmentPaid"
+    schema_version: Literal[1] = 1
+    agreement_id: str
+    invoice_id: str
+    document: str
+    creditor: str
+    installment_number: int = Field(ge=1)
+    due_date: dt.date
+    amount_cents: Cents = Field(gt=0)
+    paid_cents: Cents = Field(gt=0, description="Everything paid on this invoice")
+    paid_on: dt.date
+    days_late: int = Field(ge=0)
+    payment_ids: list[str] = Field(min_length=1)
+
+
 class InvoiceOverdue(Envelope):
-    """An agreement installment passed its due date unpaid."""
+    """An agreement installment is past its due date unpaid, on a business day."""
 
     type: Literal["InvoiceOverdue"] = "InvoiceOverdue"
     schema_version: Literal[1] = 1
@@ -51,8 +180,73 @@ class InvoiceOverdue(Envelope):
     agreement_id: str
     document: str
     creditor: str
-    installment_number: int = Field(ge=0)
+    installment_number: int = Field(ge=1)
     due_date: dt.date
     amount_cents: Cents = Field(gt=0)
+    balance_cents: Cents = Field(gt=0, description="What is still unpaid on the invoice")
     days_overdue: int = Field(ge=1)
     as_of: dt.date
+
+
+class BrokenAgreementDebt(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    debt_id: str
+    paid_cents: Cents = Field(ge=0, description="Share of the payments credited to this debt")
+    balance_cents: Cents = Field(ge=0, description="Principal still owed on this debt")
+
+
+class AgreementBroken(Envelope):
+    """An agreement was broken (quebra de acordo): its debts return to collection with what
+    was paid deducted."""
+
+    type: Literal["AgreementBroken"] = "AgreementBroken"
+    schema_version: Literal[1] = 1
+    agreement_id: str
+    document: str
+    creditor: str
+    broken_on: dt.date
+    rule: Literal["first_installment", "later_installment"]
+    installment_number: int = Field(ge=1)
+    days_overdue: int = Field(ge=1)
+    paid_cents: Cents = Field(ge=0)
+    debts: list[BrokenAgreementDebt] = Field(min_length=1)
+
+
+class AgreementFulfilled(Envelope):
+    """Every invoice of an agreement is paid: its debts are settled."""
+
+    type: Literal["AgreementFulfilled"] = "AgreementFulfilled"
+    schema_version: Literal[1] = 1
+    agreement_id: str
+    document: str
+    creditor: str
+    debt_ids: list[str] = Field(min_length=1)
+    fulfilled_on: dt.date
+    paid_cents: Cents = Field(gt=0)
+
+
+PaymentOutcome = Literal["paid", "partial", "excess", "unmatched", "already_paid"]
+
+
+class PaymentReceived(Envelope):
+    """A payment reported by the bank or a client system, whatever it matched. Nothing is
+    dropped: a payment that matches no invoice is kept here with the reason."""
+
+    type: Literal["PaymentReceived"] = "PaymentReceived"
+    schema_version: Literal[1] = 1
+    payment_id: str
+    source: Literal["api", "cnab240"]
+    reference: str = Field(description="The payer's or bank's own reference of the payment")
+    invoice_id: str | None = None
+    nosso_numero: str | None = None
+    agreement_id: str | None = None
+    document: str | None = None
+    installment_number: int | None = None
+    amount_cents: Cents = Field(gt=0)
+    paid_on: dt.date
+    outcome: PaymentOutcome
+    applied_cents: Cents = Field(ge=0, description="Credited to the invoice")
+    balance_cents: Cents = Field(ge=0, description="Still unpaid on the invoice after this")
+    credit_cents: Cents = Field(ge=0, description="Paid beyond the invoice: a credit")
+    reason: str | None = Field(default=None, description="Why it was not fully applied (pt-BR)")

@@ -112,3 +112,35 @@ class CarteiraImportCompleted(Envelope):
     updated: int
     unchanged: int
     rejected: int
+
+
+class DebtSettled(Envelope):
+    """A debt was paid in full (its agreement was fulfilled): it leaves collection."""
+
+    type: Literal["DebtSettled"] = "DebtSettled"
+    schema_version: Literal[1] = 1
+    debt_id: str
+    document: str
+    creditor: str
+    contract: str
+    installment: str
+    agreement_id: str
+    settled_on: dt.date
+    paid_cents: Cents = Field(ge=0, description="Everything paid on the debt")
+
+
+class DebtReopened(Envelope):
+    """A debt's agreement was broken: the debt returns to collection, owing its principal
+    minus what was paid under the agreement."""
+
+    type: Literal["DebtReopened"] = "DebtReopened"
+    schema_version: Literal[1] = 1
+    debt_id: str
+    document: str
+    creditor: str
+    contract: str
+    installment: str
+    agreement_id: str
+    reopened_on: dt.date
+    paid_cents: Cents = Field(ge=0, description="Everything paid on the debt so far")
+    balance_cents: Cents = Field(ge=0, description="Principal still owed")

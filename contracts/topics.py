@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts import carteiras, negotiation, portfolio, ruler
+from contracts import carteiras, clock, negotiation, negotiation_requests, portfolio, ruler
 from contracts.envelope import Envelope
 
 
@@ -35,7 +35,12 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         portfolio.DEBTS_TOPIC,
         owner="portfolio",
-        events=(portfolio.DebtImported, portfolio.DebtUpdated),
+        events=(
+            portfolio.DebtImported,
+            portfolio.DebtUpdated,
+            portfolio.DebtSettled,
+            portfolio.DebtReopened,
+        ),
         description="Debts of the portfolio, keyed by debt id",
     ),
     TopicSpec(
@@ -51,14 +56,37 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         negotiation.AGREEMENTS_TOPIC,
         owner="negotiation",
-        events=(negotiation.AgreementClosed,),
+        events=(
+            negotiation.AgreementClosed,
+            negotiation.AgreementBroken,
+            negotiation.AgreementFulfilled,
+        ),
         description="Agreements, keyed by agreement id",
     ),
     TopicSpec(
         negotiation.INVOICES_TOPIC,
         owner="negotiation",
-        events=(negotiation.InvoiceOverdue,),
-        description="Agreement invoices, keyed by agreement id",
+        events=(negotiation.InstallmentPaid, negotiation.InvoiceOverdue),
+        description="Agreement invoices paid or overdue, keyed by agreement id",
+    ),
+    TopicSpec(
+        negotiation.PAYMENTS_TOPIC,
+        owner="negotiation",
+        events=(negotiation.PaymentReceived,),
+        description="Every payment received, matched or not, keyed by payment id",
+    ),
+    TopicSpec(
+        negotiation.CONDITIONS_TOPIC,
+        owner="negotiation",
+        events=(negotiation.PaymentConditionSaved,),
+        description="Payment conditions as admins save them, keyed by condition id",
+    ),
+    TopicSpec(
+        clock.CLOCK_TOPIC,
+        owner="clock",
+        events=(clock.DayStarted,),
+        description="The business clock: one DayStarted per date, in order",
+        partitions=1,
     ),
     TopicSpec(
         ruler.STAGES_TOPIC,
@@ -69,3 +97,22 @@ TOPICS: tuple[TopicSpec, ...] = (
 )
 
 TOPICS_BY_NAME = {t.name: t for t in TOPICS}
+
+# Requests and replies between services: not events (nothing replays them), kept a day.
+REQUEST_TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(
+        negotiation_requests.REQUESTS_TOPIC,
+        owner="negotiation",
+        events=(),
+        description="Requests to the negotiation service, keyed by tenant and debtor",
+        retention_ms=24 * 3600 * 1000,
+    ),
+    TopicSpec(
+        negotiation_requests.GATEWAY_REPLIES_TOPIC,
+        owner="gateway",
+        events=(),
+        description="Replies to the gateway's requests",
+        partitions=1,
+        retention_ms=3600 * 1000,
+    ),
+)

@@ -1,5 +1,6 @@
-"""What every service process is made of: settings, clock, event store, its own database,
-the Kafka broker and the outbox relay; and the loop that runs a worker service."""
+"""What every service process is made of: settings, the business clock (following the clock
+topic), event store, its own database, the Kafka broker and the outbox relay; and the loop that
+runs a worker service."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Engine
 
+from contracts.topics import REQUEST_TOPICS, TOPICS
 from service_runtime.clock import BusinessClock
+from service_runtime.clock_follower import ClockFollower
 from service_runtime.database import service_engine
 from service_runtime.eventstore import build_application
 from service_runtime.kafka import bootstrap_servers, consumer_settings, ensure_topics, make_broker
@@ -37,6 +40,8 @@ class ServiceHost:
     relay: OutboxRelay
     background: list[asyncio.Task[Any]] = field(default_factory=list)
     consumers: list[Any] = field(default_factory=list)
+    # Moves `clock` to every DayStarted of the clock topic (see service_runtime.clock_follower).
+    clock_follower: ClockFollower | None = None
 
     @property
     def consumer_kwargs(self) -> dict[str, Any]:
@@ -45,6 +50,7 @@ class ServiceHost:
     async def start_background_topics(self) -> None:
         await ensure_topics(
             self.bootstrap,
+            (*TOPICS, *REQUEST_TOPICS),
             partitions=self.settings.topic_partitions,
             replication=self.settings.topic_replication,
         )
@@ -80,15 +86,19 @@ def build_host(
         check_interval=settings.relay_check_interval,
         topic_partitions=settings.topic_partitions,
     )
+    # "Today" comes from the clock topic: declared first, so it is the first subscriber to start.
+    clock = BusinessClock.from_settings(settings)
+    follower = ClockFollower(clock, broker, consumer_settings(settings))
     return ServiceHost(
         service=service,
         settings=settings,
-        clock=BusinessClock.from_setting(settings.today),
+        clock=clock,
         broker=broker,
         bootstrap=bootstrap,
         application=application,
         engine=engine,
         relay=relay,
+        clock_follower=follower,
     )
 
 

@@ -6,6 +6,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,17 @@ class Settings(BaseSettings):
     today: str | None = Field(
         default=None, description="Pin the business date (YYYY-MM-DD), for demos and tests"
     )
+    clock_mode: Literal["wall", "manual"] = Field(
+        default="wall",
+        description="wall: a new business date every day at clock_day_starts_at; "
+        "manual: the date moves only with `cobranca clock advance`",
+    )
+    clock_start: str | None = Field(
+        default=None, description="The manual clock's first date (YYYY-MM-DD)"
+    )
+    clock_day_starts_at: str = Field(
+        default="06:00", description="When a business date starts (HH:MM, America/Sao_Paulo)"
+    )
     topic_partitions: int = 4
     topic_replication: int = 1
     kafka_session_timeout_ms: int = 6000
@@ -36,6 +48,9 @@ class Settings(BaseSettings):
     relay_poll_interval: float = 0.2
     relay_check_interval: float = 5.0
     consumer_max_records: int = 1000
+    request_timeout_seconds: float = Field(
+        default=15.0, description="How long the gateway waits for another service's answer"
+    )
     portal_token_ttl_seconds: int = 900
     log_level: str = "INFO"
 

@@ -1,10 +1,14 @@
-"""Running the real platform in tests: the broker and the five services as separate
-processes, exactly as `cobranca up` runs them, on a temporary data dir."""
+"""Running the real platform in tests: the broker and the services as separate processes,
+exactly as `cobranca up` runs them, on a temporary data dir, with the manual business clock
+at TEST_TODAY (`RunningPlatform.advance_clock` moves it)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,6 +93,9 @@ class RunningPlatform:
         self.port = free_port()
         env = {
             "COBRANCA_HTTP_PORT": str(self.port),
+            # The manual business clock, at TEST_TODAY until a test advances it.
+            "COBRANCA_CLOCK_MODE": "manual",
+            "COBRANCA_CLOCK_START": TEST_TODAY,
             "COBRANCA_TODAY": TEST_TODAY,
             "COBRANCA_KAFKA_SESSION_TIMEOUT_MS": "6000",
             "COBRANCA_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
@@ -112,6 +119,8 @@ class RunningPlatform:
             database_url=self.database_url,
             http_port=self.port,
             today=TEST_TODAY,
+            clock_mode="manual",
+            clock_start=TEST_TODAY,
         )
 
     @property
@@ -129,6 +138,40 @@ class RunningPlatform:
 
     def stop(self) -> None:
         self.platform.stop()
+
+    def business_date(self) -> dt.date:
+        """The business date the gateway works with (its /health says)."""
+        body = self.anonymous().http.get("/health").json()
+        return dt.date.fromisoformat(body["today"])
+
+    def clock(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        """`cobranca clock ...` against this platform, as a person would run it."""
+        return subprocess.run(
+            [sys.executable, "-m", "cobranca", "clock", *args],
+            env=self.platform.service_env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def advance_clock(self, days: int, timeout: float = 60.0) -> dt.date:
+        """`cobranca clock advance --days N`; returns the new business date once the gateway
+        works with it."""
+        done = self.clock("advance", "--days", str(days))
+        if done.returncode != 0:
+            raise AssertionError(
+                f"cobranca clock advance failed ({done.returncode}):\n{done.stdout}{done.stderr}"
+            )
+        printed = re.search(r"Data de negócio: (\d\d)/(\d\d)/(\d{4})", done.stdout)
+        assert printed, done.stdout
+        day, month, year = (int(g) for g in printed.groups())
+        new_date = dt.date(year, month, day)
+        wait_for(
+            lambda: self.business_date() == new_date,
+            timeout=timeout,
+            what=f"the gateway to work on {new_date}",
+        )
+        return new_date
 
     def token(self, tenant: str, role: Role = "admin") -> str:
         return issue_token(

@@ -9,12 +9,13 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from contracts import carteiras, generate, negotiation, portfolio, registry, ruler
+from contracts import carteiras, clock, generate, negotiation, portfolio, registry, ruler
 from contracts.envelope import Envelope
 from contracts.topics import TOPICS
 
@@ -25,6 +26,16 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 OCCURRED_AT = dt.datetime(2025, 3, 10, 12, 30, tzinfo=dt.UTC)
 ROW = {"document": "123.456.789-09", "name": "Maria Souza", "original_amount": "1.234,56"}
+TERMS = negotiation.PaymentConditionTerms(
+    installments=2,
+    creditor="Banco X",
+    charges_discount_pct=Decimal("50"),
+    min_down_payment_pct=Decimal("33.33"),
+    min_installment_cents=5000,
+    amount_min_cents=10000,
+    amount_max_cents=10000000,
+    days_overdue_min=1,
+)
 
 
 def envelope(aggregate_id: str, version: int = 1) -> dict[str, Any]:
@@ -115,37 +126,167 @@ SAMPLES: dict[type[Envelope], Envelope] = {
             unchanged=0,
             rejected=1,
         ),
+        negotiation.PaymentConditionSaved(
+            **envelope("cond-1"),
+            condition_id="cond-1",
+            terms=TERMS,
+            saved_by="admin@acme",
+        ),
         negotiation.AgreementClosed(
             **envelope("agr-1"),
             agreement_id="agr-1",
             document="12345678909",
+            debtor_name="Maria Souza",
             creditor="Banco X",
             debt_ids=["debt-1"],
+            debts=[
+                negotiation.AgreementDebt(
+                    debt_id="debt-1",
+                    contract="C-1",
+                    installment="1",
+                    due_date=dt.date(2025, 1, 31),
+                    principal_cents=120000,
+                    penalty_cents=2400,
+                    interest_cents=1520,
+                    correction_cents=0,
+                    updated_value_cents=123920,
+                    days_overdue=38,
+                )
+            ],
             channel="portal",
+            condition_id="cond-1",
+            condition=TERMS,
             closed_on=dt.date(2025, 3, 10),
-            updated_value_cents=130000,
-            total_cents=120000,
-            discount_cents=10000,
+            principal_cents=120000,
+            charges_cents=3920,
+            updated_value_cents=123920,
+            principal_discount_cents=0,
+            charges_discount_cents=1960,
+            discount_cents=1960,
+            total_cents=121960,
             installments=[
                 negotiation.AgreementInstallment(
-                    number=0, due_date=dt.date(2025, 3, 15), amount_cents=40000
+                    number=1,
+                    kind="down_payment",
+                    due_date=dt.date(2025, 3, 10),
+                    amount_cents=40660,
+                    invoice_id="inv-1",
+                    nosso_numero="1",
+                    barcode="2379" + "1" * 40,
+                    digitable_line="2379" + "1" * 43,
+                    pix_txid="TX1",
+                    pix_code="000201...6304ABCD",
                 ),
                 negotiation.AgreementInstallment(
-                    number=1, due_date=dt.date(2025, 4, 15), amount_cents=80000
+                    number=2,
+                    due_date=dt.date(2025, 4, 10),
+                    amount_cents=81300,
+                    invoice_id="inv-2",
+                    nosso_numero="2",
+                    barcode="2379" + "2" * 40,
+                    digitable_line="2379" + "2" * 43,
+                    pix_txid="TX2",
+                    pix_code="000201...6304DCBA",
                 ),
             ],
         ),
-        negotiation.InvoiceOverdue(
+        negotiation.InstallmentPaid(
             **envelope("agr-1", 2),
-            invoice_id="inv-1",
             agreement_id="agr-1",
+            invoice_id="inv-1",
             document="12345678909",
             creditor="Banco X",
             installment_number=1,
-            due_date=dt.date(2025, 4, 15),
-            amount_cents=80000,
+            due_date=dt.date(2025, 3, 10),
+            amount_cents=40660,
+            paid_cents=40660,
+            paid_on=dt.date(2025, 3, 11),
+            days_late=1,
+            payment_ids=["pay-1"],
+        ),
+        negotiation.InvoiceOverdue(
+            **envelope("agr-1", 3),
+            invoice_id="inv-2",
+            agreement_id="agr-1",
+            document="12345678909",
+            creditor="Banco X",
+            installment_number=2,
+            due_date=dt.date(2025, 4, 10),
+            amount_cents=81300,
+            balance_cents=81300,
             days_overdue=3,
-            as_of=dt.date(2025, 4, 18),
+            as_of=dt.date(2025, 4, 13),
+        ),
+        negotiation.AgreementBroken(
+            **envelope("agr-1", 4),
+            agreement_id="agr-1",
+            document="12345678909",
+            creditor="Banco X",
+            broken_on=dt.date(2025, 5, 12),
+            rule="later_installment",
+            installment_number=2,
+            days_overdue=32,
+            paid_cents=40660,
+            debts=[
+                negotiation.BrokenAgreementDebt(
+                    debt_id="debt-1", paid_cents=40660, balance_cents=79340
+                )
+            ],
+        ),
+        negotiation.AgreementFulfilled(
+            **envelope("agr-2", 5),
+            agreement_id="agr-2",
+            document="12345678909",
+            creditor="Banco X",
+            debt_ids=["debt-2"],
+            fulfilled_on=dt.date(2025, 5, 12),
+            paid_cents=50000,
+        ),
+        negotiation.PaymentReceived(
+            **envelope("pay-1"),
+            payment_id="pay-1",
+            source="cnab240",
+            reference="cnab240:237:1:2025-03-11:40660",
+            invoice_id="inv-1",
+            nosso_numero="1",
+            agreement_id="agr-1",
+            document="12345678909",
+            installment_number=1,
+            amount_cents=40660,
+            paid_on=dt.date(2025, 3, 11),
+            outcome="paid",
+            applied_cents=40660,
+            balance_cents=0,
+            credit_cents=0,
+        ),
+        portfolio.DebtSettled(
+            **envelope("debt-2", 2),
+            debt_id="debt-2",
+            document="12345678909",
+            creditor="Banco X",
+            contract="C-2",
+            installment="1",
+            agreement_id="agr-2",
+            settled_on=dt.date(2025, 5, 12),
+            paid_cents=50000,
+        ),
+        portfolio.DebtReopened(
+            **envelope("debt-1", 3),
+            debt_id="debt-1",
+            document="12345678909",
+            creditor="Banco X",
+            contract="C-1",
+            installment="1",
+            agreement_id="agr-1",
+            reopened_on=dt.date(2025, 5, 12),
+            paid_cents=40660,
+            balance_cents=79340,
+        ),
+        clock.DayStarted(
+            **{**envelope("calendar"), "tenant": clock.PLATFORM_TENANT},
+            date=dt.date(2025, 3, 10),
+            business_day=True,
+            mode="manual",
         ),
         ruler.StageAdvanced(
             **envelope("debt-1"),

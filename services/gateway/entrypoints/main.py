@@ -7,11 +7,14 @@ from typing import Any
 import uvicorn
 from litestar import Litestar
 
+from contracts.negotiation_requests import GATEWAY_REPLIES_TOPIC
 from service_runtime.database import service_engine
 from service_runtime.host import ServiceHost, build_host
 from service_runtime.projection import BatchApplier, PositionedConsumer, Projection
+from service_runtime.request_reply import KafkaRequester
 from service_runtime.settings import Settings
 from services.gateway.adapters.integration_events import integration_events
+from services.gateway.adapters.negotiation_client import NegotiationClient
 from services.gateway.application.uploads import GatewayApplication
 from services.gateway.entrypoints.http.app import create_app
 from services.gateway.read_models.imports import ImportStatusProjection
@@ -41,7 +44,14 @@ def build(settings: Settings | None = None) -> tuple[ServiceHost, Litestar]:
         )
         for projection in projections()
     ]
-    return host, create_app(host, read_engine, runners)
+    # Declared before the broker starts: FastStream starts the subscribers it knows then.
+    requester = KafkaRequester(
+        host.broker,
+        GATEWAY_REPLIES_TOPIC,
+        default_timeout=host.settings.request_timeout_seconds,
+        **host.consumer_kwargs,
+    )
+    return host, create_app(host, read_engine, runners, NegotiationClient(requester))
 
 
 def main() -> None:

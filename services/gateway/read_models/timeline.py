@@ -3,6 +3,7 @@ one-line summary in pt-BR."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
@@ -21,7 +22,18 @@ from sqlalchemy import (
 from contracts.carteiras import REJECTED_TOPIC, DebtRejected
 from contracts.envelope import Envelope
 from contracts.money import format_brl
-from contracts.portfolio import DEBTS_TOPIC, DebtImported, DebtUpdated
+from contracts.negotiation import (
+    AGREEMENTS_TOPIC,
+    INVOICES_TOPIC,
+    PAYMENTS_TOPIC,
+    AgreementBroken,
+    AgreementClosed,
+    AgreementFulfilled,
+    InstallmentPaid,
+    InvoiceOverdue,
+    PaymentReceived,
+)
+from contracts.portfolio import DEBTS_TOPIC, DebtImported, DebtReopened, DebtSettled, DebtUpdated
 from service_runtime.projection import Projection
 from service_runtime.sql import insert_ignore
 from service_runtime.sqltypes import UtcDateTime
@@ -89,18 +101,88 @@ def summarize(event: Envelope) -> str | None:
         return f"Dívida atualizada ({event.creditor}, contrato {event.contract}): " + "; ".join(
             parts
         )
+    if isinstance(event, DebtSettled):
+        return (
+            f"Dívida quitada: {event.creditor}, contrato {event.contract} "
+            f"({format_brl(event.paid_cents)} pagos)"
+        )
+    if isinstance(event, DebtReopened):
+        return (
+            f"Dívida volta à cobrança: {event.creditor}, contrato {event.contract}, "
+            f"saldo {format_brl(event.balance_cents)}"
+        )
+    if isinstance(event, AgreementClosed):
+        count = len(event.installments)
+        plan = "à vista" if count == 1 else f"em {count} parcelas"
+        via = CHANNELS.get(event.channel, event.channel) + (
+            f" ({event.operator})" if event.operator else ""
+        )
+        return (
+            f"Acordo fechado pelo {via}: {event.creditor}, {format_brl(event.total_cents)} "
+            f"{plan} (desconto de {format_brl(event.discount_cents)}), "
+            f"1º vencimento {_dmy(event.installments[0].due_date)}"
+        )
+    if isinstance(event, InstallmentPaid):
+        late = f", {event.days_late} dia(s) após o vencimento" if event.days_late else ""
+        return (
+            f"Parcela {event.installment_number} paga: {format_brl(event.paid_cents)} em "
+            f"{_dmy(event.paid_on)}{late}"
+        )
+    if isinstance(event, InvoiceOverdue):
+        return (
+            f"Parcela {event.installment_number} em atraso há {event.days_overdue} dia(s): "
+            f"{format_brl(event.balance_cents)} vencidos em {_dmy(event.due_date)}"
+        )
+    if isinstance(event, AgreementBroken):
+        return (
+            f"Acordo quebrado: parcela {event.installment_number} com {event.days_overdue} "
+            f"dias de atraso; {format_brl(event.paid_cents)} pagos são abatidos das dívidas"
+        )
+    if isinstance(event, AgreementFulfilled):
+        return f"Acordo cumprido: {format_brl(event.paid_cents)} pagos, dívidas quitadas"
+    if isinstance(event, PaymentReceived):
+        outcome = PAYMENT_OUTCOMES.get(event.outcome, event.outcome)
+        return f"Pagamento recebido de {format_brl(event.amount_cents)}: {outcome}" + (
+            f" ({event.reason})" if event.reason else ""
+        )
     if isinstance(event, DebtRejected):
         where = f"linha {event.row_number}" if event.row_number else f"registro {event.row_key}"
         return f"Carteira {event.import_id[:8]}: {where} recusada: {event.reason}"
     return None
 
 
-SERVICE_OF = {DebtImported: "portfolio", DebtUpdated: "portfolio", DebtRejected: "portfolio"}
+CHANNELS = {"portal": "portal", "chatbot": "chatbot", "operator": "atendente"}
+PAYMENT_OUTCOMES = {
+    "paid": "parcela quitada",
+    "partial": "pagamento parcial",
+    "excess": "pago a mais",
+    "already_paid": "parcela já estava paga",
+    "unmatched": "sem parcela correspondente",
+}
+
+
+def _dmy(day: dt.date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+SERVICE_OF: dict[type[Envelope], str] = {
+    DebtImported: "portfolio",
+    DebtUpdated: "portfolio",
+    DebtRejected: "portfolio",
+    DebtSettled: "portfolio",
+    DebtReopened: "portfolio",
+    AgreementClosed: "negotiation",
+    InstallmentPaid: "negotiation",
+    InvoiceOverdue: "negotiation",
+    AgreementBroken: "negotiation",
+    AgreementFulfilled: "negotiation",
+    PaymentReceived: "negotiation",
+}
 
 
 class TimelineProjection(Projection):
     name = "timeline"
-    topics = (DEBTS_TOPIC, REJECTED_TOPIC)
+    topics = (DEBTS_TOPIC, REJECTED_TOPIC, AGREEMENTS_TOPIC, INVOICES_TOPIC, PAYMENTS_TOPIC)
     metadata = metadata
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:

@@ -1,13 +1,192 @@
-"""From the negotiation service's stored domain events to the integration events it publishes.
-It stores none yet, so it publishes none."""
+"""From the negotiation service's stored domain events to the integration events it
+publishes. Slots, invoice references and the tenant's counters stay inside."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, derived_event_id
+from contracts.negotiation import (
+    AGREEMENTS_TOPIC,
+    CONDITIONS_TOPIC,
+    INVOICES_TOPIC,
+    PAYMENTS_TOPIC,
+    AgreementBroken,
+    AgreementClosed,
+    AgreementDebt,
+    AgreementFulfilled,
+    AgreementInstallment,
+    BrokenAgreementDebt,
+    InstallmentPaid,
+    InvoiceOverdue,
+    PaymentConditionSaved,
+    PaymentConditionTerms,
+    PaymentReceived,
+)
+from services.negotiation.domain.agreement import Agreement
+from services.negotiation.domain.condition import PaymentCondition
+from services.negotiation.domain.references import Payment
+
+# Event classes the @event decorator makes on the aggregates (invisible to the type checker).
+ConditionSavedEvent: type[Any] = PaymentCondition.Saved  # type: ignore[attr-defined]
+ConditionChangedEvent: type[Any] = PaymentCondition.Changed  # type: ignore[attr-defined]
+ClosedEvent: type[Any] = Agreement.Closed  # type: ignore[attr-defined]
+InstallmentPaidEvent: type[Any] = Agreement.InstallmentPaid  # type: ignore[attr-defined]
+OverdueEvent: type[Any] = Agreement.InvoiceOverdue  # type: ignore[attr-defined]
+BrokenEvent: type[Any] = Agreement.Broken  # type: ignore[attr-defined]
+FulfilledEvent: type[Any] = Agreement.Fulfilled  # type: ignore[attr-defined]
+PaymentReceivedEvent: type[Any] = Payment.Received  # type: ignore[attr-defined]
+
+
+def _envelope(event: Any, correlation_id: str | None = None) -> dict[str, Any]:
+    aggregate_id = str(event.originator_id)
+    return {
+        "event_id": derived_event_id("negotiation", aggregate_id, event.originator_version),
+        "occurred_at": event.timestamp,
+        "tenant": event.tenant,
+        "aggregate_id": aggregate_id,
+        "aggregate_version": event.originator_version,
+        "correlation_id": correlation_id or aggregate_id,
+        "causation_id": aggregate_id,
+    }
 
 
 def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
-    yield from ()
+    if isinstance(event, ConditionSavedEvent | ConditionChangedEvent):
+        yield (
+            CONDITIONS_TOPIC,
+            PaymentConditionSaved(
+                **_envelope(event),
+                condition_id=event.condition_id,
+                terms=PaymentConditionTerms.model_validate_json(event.terms_json),
+                saved_by=event.saved_by,
+            ),
+        )
+    elif isinstance(event, ClosedEvent):
+        totals = event.totals
+        yield (
+            AGREEMENTS_TOPIC,
+            AgreementClosed(
+                **_envelope(event),
+                agreement_id=str(event.originator_id),
+                document=event.document,
+                debtor_name=event.debtor_name,
+                creditor=event.creditor,
+                debt_ids=[d["debt_id"] for d in event.debts],
+                debts=[AgreementDebt(**d) for d in event.debts],
+                channel=event.channel,
+                operator=event.operator,
+                condition_id=event.condition_id,
+                condition=PaymentConditionTerms.model_validate_json(event.terms_json),
+                closed_on=event.closed_on,
+                principal_cents=totals["principal_cents"],
+                charges_cents=totals["charges_cents"],
+                updated_value_cents=totals["updated_value_cents"],
+                principal_discount_cents=totals["principal_discount_cents"],
+                charges_discount_cents=totals["charges_discount_cents"],
+                discount_cents=totals["discount_cents"],
+                total_cents=totals["total_cents"],
+                installments=[
+                    AgreementInstallment(
+                        number=i["number"],
+                        kind=i["kind"],
+                        due_date=i["due_date"],
+                        amount_cents=i["amount_cents"],
+                        invoice_id=i["invoice_id"],
+                        nosso_numero=i["nosso_numero"],
+                        barcode=i["barcode"],
+                        digitable_line=i["digitable_line"],
+                        pix_txid=i["pix_txid"],
+                        pix_code=i["pix_code"],
+                    )
+                    for i in event.invoices
+                ],
+            ),
+        )
+    elif isinstance(event, InstallmentPaidEvent):
+        yield (
+            INVOICES_TOPIC,
+            InstallmentPaid(
+                **_envelope(event),
+                agreement_id=str(event.originator_id),
+                invoice_id=event.invoice_id,
+                document=event.document,
+                creditor=event.creditor,
+                installment_number=event.number,
+                due_date=event.due_date,
+                amount_cents=event.amount_cents,
+                paid_cents=event.paid_cents,
+                paid_on=event.paid_on,
+                days_late=event.days_late,
+                payment_ids=event.payment_ids,
+            ),
+        )
+    elif isinstance(event, OverdueEvent):
+        yield (
+            INVOICES_TOPIC,
+            InvoiceOverdue(
+                **_envelope(event),
+                invoice_id=event.invoice_id,
+                agreement_id=str(event.originator_id),
+                document=event.document,
+                creditor=event.creditor,
+                installment_number=event.number,
+                due_date=event.due_date,
+                amount_cents=event.amount_cents,
+                balance_cents=event.balance_cents,
+                days_overdue=event.days,
+                as_of=event.as_of,
+            ),
+        )
+    elif isinstance(event, BrokenEvent):
+        yield (
+            AGREEMENTS_TOPIC,
+            AgreementBroken(
+                **_envelope(event),
+                agreement_id=str(event.originator_id),
+                document=event.document,
+                creditor=event.creditor,
+                broken_on=event.on,
+                rule=event.rule,
+                installment_number=event.number,
+                days_overdue=event.days_overdue,
+                paid_cents=event.paid_cents,
+                debts=[BrokenAgreementDebt(**d) for d in event.debts],
+            ),
+        )
+    elif isinstance(event, FulfilledEvent):
+        yield (
+            AGREEMENTS_TOPIC,
+            AgreementFulfilled(
+                **_envelope(event),
+                agreement_id=str(event.originator_id),
+                document=event.document,
+                creditor=event.creditor,
+                debt_ids=event.debt_ids,
+                fulfilled_on=event.on,
+                paid_cents=event.paid_cents,
+            ),
+        )
+    elif isinstance(event, PaymentReceivedEvent):
+        yield (
+            PAYMENTS_TOPIC,
+            PaymentReceived(
+                **_envelope(event, correlation_id=event.agreement_id),
+                payment_id=str(event.originator_id),
+                source=event.source,
+                reference=event.reference,
+                invoice_id=event.invoice_id,
+                nosso_numero=event.nosso_numero,
+                agreement_id=event.agreement_id,
+                document=event.document,
+                installment_number=event.installment_number,
+                amount_cents=event.amount_cents,
+                paid_on=event.paid_on,
+                outcome=event.outcome,
+                applied_cents=event.applied_cents,
+                balance_cents=event.balance_cents,
+                credit_cents=event.credit_cents,
+                reason=event.reason,
+            ),
+        )

@@ -1,9 +1,5 @@
 """Use cases of the negotiation service."""
 
-from __future__ import annotations
+from services.negotiation.application.service import NegotiationApplication
 
-from service_runtime.eventstore import ServiceApplication
-
-
-class NegotiationApplication(ServiceApplication):
-    name = "negotiation"
+__all__ = ["NegotiationApplication"]

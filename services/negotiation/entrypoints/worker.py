@@ -1,15 +1,47 @@
-"""The negotiation service process."""
+"""The negotiation service process: answers requests, keeps its copy of the debts, and runs
+each business day."""
 
 from __future__ import annotations
 
 from service_runtime.host import ServiceHost, build_host, run_worker
+from service_runtime.projection import BatchApplier, PositionedConsumer
 from service_runtime.settings import Settings
+from services.negotiation.adapters.daily_run import DailyRunApplier
+from services.negotiation.adapters.debts_view import NegotiableDebtsProjection, SqlDebtLookup
 from services.negotiation.adapters.integration_events import integration_events
 from services.negotiation.application import NegotiationApplication
+from services.negotiation.entrypoints.requests import RequestHandler
 
 
 def build(settings: Settings | None = None) -> ServiceHost:
-    return build_host("negotiation", NegotiationApplication, integration_events, settings)
+    host = build_host("negotiation", NegotiationApplication, integration_events, settings)
+    app: NegotiationApplication = host.application
+    debts = NegotiableDebtsProjection()
+    app.debt_lookup = SqlDebtLookup(host.engine)
+    host.consumers.append(
+        PositionedConsumer(
+            BatchApplier(debts, host.engine),
+            host.broker,
+            host.bootstrap,
+            group_id="negotiation.debts",
+            consumer_kwargs=host.consumer_kwargs,
+            max_records=host.settings.consumer_max_records,
+            topic_partitions=host.settings.topic_partitions,
+        )
+    )
+    daily = PositionedConsumer(
+        DailyRunApplier(app, host.engine),
+        host.broker,
+        host.bootstrap,
+        group_id="negotiation.daily",
+        consumer_kwargs=host.consumer_kwargs,
+        max_records=50,
+        topic_partitions=host.settings.topic_partitions,
+    )
+    daily.after_batch = host.relay.wake
+    host.consumers.append(daily)
+    RequestHandler(host, app)
+    return host
 
 
 def main() -> None:

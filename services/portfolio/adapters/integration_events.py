@@ -16,6 +16,8 @@ from contracts.portfolio import (
     CarteiraRowsProcessed,
     DebtImported,
     DebtorContact,
+    DebtReopened,
+    DebtSettled,
     DebtUpdated,
     FieldChange,
 )
@@ -25,6 +27,8 @@ from services.portfolio.domain.debt import Debt
 # Event classes the @event decorator makes on the aggregates (invisible to the type checker).
 DebtImportedEvent: type[Any] = Debt.Imported  # type: ignore[attr-defined]
 DebtUpdatedEvent: type[Any] = Debt.Updated  # type: ignore[attr-defined]
+DebtSettledEvent: type[Any] = Debt.Settled  # type: ignore[attr-defined]
+DebtReopenedEvent: type[Any] = Debt.Reopened  # type: ignore[attr-defined]
 ImportStartedEvent: type[Any] = CarteiraImport.Started  # type: ignore[attr-defined]
 ImportDeclaredEvent: type[Any] = CarteiraImport.Declared  # type: ignore[attr-defined]
 RowsProcessedEvent: type[Any] = CarteiraImport.RowsProcessed  # type: ignore[attr-defined]
@@ -104,6 +108,37 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
                 category=current["category"],
                 import_id=event.import_id,
                 row_key=event.row_key,
+            ),
+        )
+    elif isinstance(event, DebtSettledEvent):
+        yield (
+            DEBTS_TOPIC,
+            DebtSettled(
+                **_envelope(event, event.tenant, event.agreement_id),
+                debt_id=str(event.originator_id),
+                document=event.document,
+                creditor=event.creditor,
+                contract=event.contract,
+                installment=event.installment,
+                agreement_id=event.agreement_id,
+                settled_on=event.on,
+                paid_cents=event.paid_cents,
+            ),
+        )
+    elif isinstance(event, DebtReopenedEvent):
+        yield (
+            DEBTS_TOPIC,
+            DebtReopened(
+                **_envelope(event, event.tenant, event.agreement_id),
+                debt_id=str(event.originator_id),
+                document=event.document,
+                creditor=event.creditor,
+                contract=event.contract,
+                installment=event.installment,
+                agreement_id=event.agreement_id,
+                reopened_on=event.on,
+                paid_cents=event.paid_cents,
+                balance_cents=event.balance_cents,
             ),
         )
     elif isinstance(event, ImportStartedEvent | ImportDeclaredEvent):

@@ -87,6 +87,9 @@ class Debt(Aggregate):
         self.state = state
         self.category = category
         self.import_id = import_id
+        self.settled_by: str | None = None
+        self.paid_cents = 0
+        self.broken_agreements: tuple[str, ...] = ()
 
     def changes_from(self, values: dict[str, Any]) -> list[dict[str, Any]]:
         """What a re-imported row would change: [{field, old, new}], empty when nothing."""
@@ -130,3 +133,79 @@ class Debt(Aggregate):
         for change in changes:
             setattr(self, change["field"], change["new"])
         self.import_id = import_id
+
+    # ---- outcomes of agreements ----------------------------------------------------------
+
+    def settle(self, *, agreement_id: str, on: dt.date, paid_cents: int, cause_id: str) -> bool:
+        """The debt's agreement was fulfilled. False when already settled (a redelivery)."""
+        if self.settled_by is not None:
+            return False
+        self._settled(
+            **self._identity(),
+            agreement_id=agreement_id,
+            on=on,
+            paid_cents=self.paid_cents + paid_cents,
+            cause_id=cause_id,
+        )
+        return True
+
+    def reopen(self, *, agreement_id: str, on: dt.date, paid_cents: int, cause_id: str) -> bool:
+        """The debt's agreement was broken: back to collection, what was paid deducted.
+        False when this agreement's break was already applied, or the debt is settled."""
+        if self.settled_by is not None or agreement_id in self.broken_agreements:
+            return False
+        paid = self.paid_cents + paid_cents
+        self._reopened(
+            **self._identity(),
+            agreement_id=agreement_id,
+            on=on,
+            paid_cents=paid,
+            balance_cents=max(0, self.original_amount_cents - paid),
+            cause_id=cause_id,
+        )
+        return True
+
+    def _identity(self) -> dict[str, Any]:
+        # Each event carries who it is about, so it stands on its own when published.
+        return {
+            "tenant": self.tenant,
+            "document": self.document,
+            "creditor": self.creditor,
+            "contract": self.contract,
+            "installment": self.installment,
+        }
+
+    @event("Settled")
+    def _settled(
+        self,
+        *,
+        tenant: str,
+        document: str,
+        creditor: str,
+        contract: str,
+        installment: str,
+        agreement_id: str,
+        on: dt.date,
+        paid_cents: int,
+        cause_id: str,
+    ) -> None:
+        self.settled_by = agreement_id
+        self.paid_cents = paid_cents
+
+    @event("Reopened")
+    def _reopened(
+        self,
+        *,
+        tenant: str,
+        document: str,
+        creditor: str,
+        contract: str,
+        installment: str,
+        agreement_id: str,
+        on: dt.date,
+        paid_cents: int,
+        balance_cents: int,
+        cause_id: str,
+    ) -> None:
+        self.broken_agreements = (*self.broken_agreements, agreement_id)
+        self.paid_cents = paid_cents

@@ -17,6 +17,11 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from service_runtime.host import ServiceHost
+from services.gateway.adapters.negotiation_client import (
+    NegotiationClient,
+    NegotiationRefused,
+    NegotiationUnavailable,
+)
 from services.gateway.entrypoints.http.auth import BearerTokenMiddleware
 from services.gateway.entrypoints.http.controllers import (
     CarteiraController,
@@ -27,16 +32,25 @@ from services.gateway.entrypoints.http.errors import (
     ApiError,
     handle_api_error,
     handle_http_exception,
+    handle_negotiation_refused,
+    handle_negotiation_unavailable,
     handle_unexpected,
 )
 from services.gateway.entrypoints.http.health import HealthController
+from services.gateway.entrypoints.http.negotiation import (
+    AgreementsController,
+    NegotiationAdminController,
+    PaymentsController,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 
-def create_app(host: ServiceHost, read_engine: Any, runners: list[Any]) -> Litestar:
+def create_app(
+    host: ServiceHost, read_engine: Any, runners: list[Any], negotiation: NegotiationClient
+) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.broker_ready = False
@@ -65,18 +79,29 @@ def create_app(host: ServiceHost, read_engine: Any, runners: list[Any]) -> Lites
                 "gateway_relay": host.relay,
                 "read_engine": read_engine,
                 "projection_runners": runners,
+                "negotiation": negotiation,
                 "broker_ready": False,
             }
         )
         return config
 
     return Litestar(
-        route_handlers=[HealthController, CarteiraController, PortalController, DebtorController],
+        route_handlers=[
+            HealthController,
+            CarteiraController,
+            PortalController,
+            DebtorController,
+            NegotiationAdminController,
+            AgreementsController,
+            PaymentsController,
+        ],
         lifespan=[lifespan],
         on_app_init=[on_app_init],
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
         exception_handlers={
             ApiError: handle_api_error,
+            NegotiationRefused: handle_negotiation_refused,
+            NegotiationUnavailable: handle_negotiation_unavailable,
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
@@ -84,7 +109,10 @@ def create_app(host: ServiceHost, read_engine: Any, runners: list[Any]) -> Lites
         openapi_config=OpenAPIConfig(
             title="cobranca API",
             version="1",
-            description="Gateway of the cobranca platform: carteiras, portal, debtors.",
+            description=(
+                "Gateway of the cobranca platform: carteiras, portal, negotiation, payments, "
+                "debtors."
+            ),
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
             components=Components(

@@ -22,7 +22,9 @@ from services.gateway.entrypoints.http.schemas import (
     ImportStatusOut,
     LookupRequest,
     LookupResponse,
+    PortalAgreement,
     PortalDebt,
+    PortalInvoice,
     RejectionOut,
     RowErrorOut,
     TimelineEntry,
@@ -171,6 +173,14 @@ class PortalController(Controller):
         engine: Engine = state.read_engine
         clock: BusinessClock = state.clock
         rows = await to_thread.run_sync(lambda: portal_view.open_debts(engine, tenant, document))
+        agreements = await to_thread.run_sync(
+            lambda: portal_view.agreements_of(engine, tenant, document)
+        )
+        name = rows[0]["debtor_name"] if rows else None
+        if name is None and agreements:
+            name = await to_thread.run_sync(
+                lambda: portal_view.debtor_name(engine, tenant, document)
+            )
         today = clock.today()
         ttl = dt.timedelta(seconds=state.settings.portal_token_ttl_seconds)
         now = dt.datetime.now(dt.UTC)
@@ -187,7 +197,7 @@ class PortalController(Controller):
             tenant=tenant,
             document=document,
             document_kind=document_kind(document) or "cpf",
-            debtor_name=rows[0]["debtor_name"] if rows else None,
+            debtor_name=name,
             debts=[
                 PortalDebt(
                     debt_id=r["debt_id"],
@@ -195,14 +205,48 @@ class PortalController(Controller):
                     contract=r["contract"],
                     installment=r["installment"],
                     original_amount_cents=r["original_amount_cents"],
+                    balance_cents=r["balance_cents"],
                     due_date=portal_view.due_date_of(r),
                     days_overdue=days_overdue(portal_view.due_date_of(r), today),
                 )
                 for r in rows
             ],
+            agreements=[_portal_agreement(tenant, a) for a in agreements],
             portal_token=token,
             token_expires_at=now + ttl,
         )
+
+
+def _portal_agreement(tenant: str, row: dict[str, Any]) -> PortalAgreement:
+    base = f"/api/v1/portal/{tenant}/agreements/{row['agreement_id']}"
+    return PortalAgreement(
+        agreement_id=row["agreement_id"],
+        creditor=row["creditor"],
+        channel=row["channel"],
+        closed_on=row["closed_on"],
+        status=row["status"],
+        total_cents=row["total_cents"],
+        updated_value_cents=row["updated_value_cents"],
+        discount_cents=row["discount_cents"],
+        installments=row["installments"],
+        term_url=f"{base}/term.pdf",
+        invoices=[
+            PortalInvoice(
+                invoice_id=i["invoice_id"],
+                number=i["number"],
+                kind=i["kind"],
+                due_date=i["due_date"],
+                amount_cents=i["amount_cents"],
+                paid_cents=i["paid_cents"],
+                status=i["status"],
+                digitable_line=i["digitable_line"],
+                barcode=i["barcode"],
+                pix_code=i["pix_code"],
+                pdf_url=f"{base}/invoices/{i['invoice_id']}.pdf",
+            )
+            for i in row["invoices"]
+        ],
+    )
 
 
 class DebtorController(Controller):

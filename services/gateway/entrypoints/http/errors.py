@@ -13,6 +13,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from services.gateway.adapters.negotiation_client import NegotiationRefused, NegotiationUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -85,6 +87,35 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
     status = exc.status_code
     return Response(
         error_body(status, CODES.get(status, "error"), str(exc.detail), details), status_code=status
+    )
+
+
+def handle_negotiation_refused(_: Request[Any, Any, Any], exc: NegotiationRefused) -> Response[Any]:
+    error = exc.error
+    return Response(
+        error_body(
+            error.status,
+            error.code,
+            error.message,
+            [d.model_dump() for d in error.details],
+        ),
+        status_code=error.status,
+    )
+
+
+def handle_negotiation_unavailable(
+    _: Request[Any, Any, Any], exc: NegotiationUnavailable
+) -> Response[Any]:
+    log.warning("negotiation service did not answer: %s", exc)
+    return Response(
+        error_body(
+            503,
+            "negotiation_unavailable",
+            "o serviço de negociação não respondeu a tempo; tente novamente em instantes",
+            [],
+        ),
+        status_code=503,
+        headers={"Retry-After": "5"},
     )
 
 

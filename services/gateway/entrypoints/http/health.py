@@ -16,8 +16,9 @@ class HealthController(Controller):
     include_in_schema = False
 
     @get("/health")
-    async def health(self) -> dict[str, str]:
-        return {"status": "ok"}
+    async def health(self, state: State) -> dict[str, str]:
+        # The business date this process works with (the clock topic's latest day).
+        return {"status": "ok", "today": state.clock.today().isoformat()}
 
     @get("/ready")
     async def ready(self, state: State) -> dict[str, Any]:

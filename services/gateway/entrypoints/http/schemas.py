@@ -68,8 +68,37 @@ class PortalDebt(Model):
     contract: str
     installment: str
     original_amount_cents: int
+    balance_cents: int = Field(description="Still owed of the principal (after payments)")
     due_date: dt.date
     days_overdue: int
+
+
+class PortalInvoice(Model):
+    invoice_id: str
+    number: int
+    kind: str = Field(description="down_payment or installment")
+    due_date: dt.date
+    amount_cents: int
+    paid_cents: int
+    status: str = Field(description="open, overdue or paid")
+    digitable_line: str
+    barcode: str
+    pix_code: str
+    pdf_url: str
+
+
+class PortalAgreement(Model):
+    agreement_id: str
+    creditor: str
+    channel: str
+    closed_on: dt.date
+    status: str = Field(description="active, broken or fulfilled")
+    total_cents: int
+    updated_value_cents: int
+    discount_cents: int
+    installments: int
+    term_url: str
+    invoices: list[PortalInvoice]
 
 
 class LookupResponse(Model):
@@ -77,7 +106,10 @@ class LookupResponse(Model):
     document: str
     document_kind: str
     debtor_name: str | None
-    debts: list[PortalDebt]
+    debts: list[PortalDebt] = Field(description="Open to negotiation")
+    agreements: list[PortalAgreement] = Field(
+        description="Agreements already made, newest first, with their invoices"
+    )
     portal_token: str
     token_expires_at: dt.datetime
 

@@ -1,0 +1,85 @@
+"""Every process follows the business clock: a subscriber on `clock.days` that moves the
+process's `BusinessClock` to each `DayStarted` it reads.
+
+Every process of every service must see every day, so the subscriber belongs to no consumer
+group (Kafka assigns it every partition; nothing is committed) and starts from the beginning
+of the topic each time the process starts: the topic holds one small message per date. A
+broker that forgot the topic (Tansu restarted) is read again from the start once the clock's
+relay has published it again; the clock never moves back, so reading a day twice changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+
+from contracts.clock import CLOCK_TOPIC, DayStarted
+from contracts.registry import UnknownEventType, parse_event
+from service_runtime.clock import BusinessClock
+
+log = logging.getLogger(__name__)
+
+
+class ClockFollower:
+    """Declare it before the broker starts (a subscriber added to a running broker would have
+    to be started by hand)."""
+
+    def __init__(
+        self,
+        clock: BusinessClock,
+        broker: KafkaBroker,
+        consumer_kwargs: dict[str, Any],
+        max_records: int = 500,
+    ) -> None:
+        self.clock = clock
+        self.days_read = 0
+        kwargs = dict(consumer_kwargs)
+        # Every day from the first, in every process.
+        kwargs["auto_offset_reset"] = "earliest"
+        self.subscriber = broker.subscriber(
+            CLOCK_TOPIC,
+            # No group: this consumer gets every partition and commits nothing, so no process
+            # takes days away from another and a restart reads the whole topic again.
+            group_id=None,
+            batch=True,
+            max_records=max_records,
+            ack_policy=AckPolicy.MANUAL,
+            decoder=self._no_decode,
+            **kwargs,
+        )
+        self.subscriber(self.handle)
+
+    @staticmethod
+    async def _no_decode(msg: Any) -> Any:
+        # Records are parsed from the raw message below; skip FastStream's JSON decoding.
+        return None
+
+    async def handle(self, body: Any, msg: KafkaMessage) -> None:
+        raw = msg.raw_message
+        records: tuple[ConsumerRecord[Any, Any], ...] = (
+            tuple(raw) if isinstance(raw, tuple | list) else (raw,)
+        )
+        self.apply(*(record.value for record in records))
+
+    def apply(self, *values: bytes | str | None) -> None:
+        """Messages of the clock topic: the clock moves to the latest DayStarted among them (a
+        process reading years of days at start moves once, not once a day)."""
+        latest: dt.date | None = None
+        for value in values:
+            try:
+                event = parse_event(value)
+            except (UnknownEventType, ValueError) as exc:
+                log.warning("clock follower: skipping a message of %s: %s", CLOCK_TOPIC, exc)
+                continue
+            if isinstance(event, DayStarted):
+                self.days_read += 1
+                if latest is None or event.date > latest:
+                    latest = event.date
+        if latest is not None:
+            self.clock.observe(latest)

@@ -1,0 +1,102 @@
+"""Talking to the clock from outside (the command line, tests): advance a manual clock over
+request/reply, read the last date from the clock topic, say a date in pt-BR."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from contracts.clock import CLOCK_COMMANDS_TOPIC, CLOCK_TOPIC, AdvanceClock, ClockState, DayStarted
+from contracts.registry import UnknownEventType, parse_event
+from service_runtime.kafka import bootstrap_servers, ensure_topics, make_broker, partitions_of
+from service_runtime.request_reply import KafkaRequester
+from service_runtime.settings import Settings
+from services.clock.adapters.commands import CLOCK_REPLIES_TOPIC, COMMANDS_TOPIC, REPLIES_TOPIC
+from services.clock.domain.calendar import is_business_day
+
+WEEKDAYS = (
+    "segunda-feira",
+    "terça-feira",
+    "quarta-feira",
+    "quinta-feira",
+    "sexta-feira",
+    "sábado",
+    "domingo",
+)
+
+
+def describe_date(date: dt.date) -> str:
+    """'08/01/2026 (quinta-feira)'; a date that is not a business day says so."""
+    weekday = WEEKDAYS[date.weekday()]
+    if not is_business_day(date):
+        weekday += ", não é dia útil"
+    return f"{date:%d/%m/%Y} ({weekday})"
+
+
+async def advance_clock(settings: Settings, days: int, timeout: float = 60.0) -> ClockState:
+    """Ask the clock service to advance a manual clock by `days`; returns where it stands once
+    the clock has read its own new days back from the topic. Raises RequestRefused (a wall
+    clock, an invalid command) or RequestTimeout (no clock service answering)."""
+    bootstrap = bootstrap_servers(settings)
+    await ensure_topics(bootstrap, [COMMANDS_TOPIC, REPLIES_TOPIC])
+    broker = make_broker(settings, client_id="cobranca-clock-cli")
+    requester = KafkaRequester(
+        broker,
+        CLOCK_REPLIES_TOPIC,
+        default_timeout=timeout,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+    )
+    await broker.start()
+    try:
+        await requester.wait_ready(timeout)
+        reply = await requester.request(
+            CLOCK_COMMANDS_TOPIC, AdvanceClock(days=days).model_dump_json().encode(), key=b"clock"
+        )
+    finally:
+        await broker.stop()
+    return ClockState.model_validate_json(reply)
+
+
+async def read_days(bootstrap: str, idle_ms: int = 1000, timeout: float = 30.0) -> list[DayStarted]:
+    """Every DayStarted on the clock topic, in the order read (one partition holds them all)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    days: list[DayStarted] = []
+    try:
+        await consumer.start()
+        known = await partitions_of(consumer, [CLOCK_TOPIC])
+        tps = [TopicPartition(CLOCK_TOPIC, p) for p in sorted(known[CLOCK_TOPIC])]
+        if not tps:
+            return days
+        ends = await consumer.end_offsets(tps)
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while True:
+            batch = await consumer.getmany(timeout_ms=idle_ms, max_records=1000)
+            for records in batch.values():
+                for record in records:
+                    try:
+                        event = parse_event(record.value)
+                    except (UnknownEventType, ValueError):
+                        continue
+                    if isinstance(event, DayStarted):
+                        days.append(event)
+            if not batch:
+                positions = [await consumer.position(tp) for tp in tps]
+                if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
+                    return days
+                if asyncio.get_running_loop().time() > deadline:
+                    return days
+    finally:
+        await consumer.stop()
+
+
+async def last_day(bootstrap: str) -> DayStarted | None:
+    """The latest date the clock announced, None before the first one."""
+    days = await read_days(bootstrap)
+    return max(days, key=lambda d: d.date) if days else None

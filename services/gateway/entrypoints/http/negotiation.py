@@ -1,0 +1,347 @@
+"""HTTP controllers for negotiating: payment conditions and settings (admins), offers and
+agreements (the portal's debtor, operators, the chatbot), invoices' PDFs, and payments
+(client systems and the bank's CNAB 240 return files). The negotiation service decides;
+these forward over request/reply and pass its answers (and refusals) on."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, Response, get, post, put
+from litestar.datastructures import State
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.negotiation import Channel, PaymentConditionTerms
+from contracts.negotiation_requests import (
+    AgreementOut,
+    CloseAgreement,
+    Cnab240Out,
+    ConditionList,
+    ConditionOut,
+    GetAgreement,
+    GetDocument,
+    GetOffers,
+    GetSettings,
+    ImportCnab240,
+    ListConditions,
+    NegotiationSettings,
+    OffersOut,
+    PaymentOut,
+    PaymentReport,
+    RecordPayment,
+    SaveCondition,
+    SaveSettings,
+)
+from services.gateway.adapters.negotiation_client import NegotiationClient
+from services.gateway.adapters.tokens import Principal
+from services.gateway.entrypoints.http.auth import principal_of, requires
+from services.gateway.entrypoints.http.errors import ApiError, field_error
+
+MAX_CNAB_BYTES = 20 * 1024 * 1024
+
+
+def _client(state: State) -> NegotiationClient:
+    client: NegotiationClient = state.negotiation
+    return client
+
+
+class NegotiationAdminController(Controller):
+    path = "/api/v1/admin"
+    tags = ["admin: negotiation"]  # noqa: RUF012 (Litestar declares it a list)
+
+    @post(
+        "/conditions",
+        status_code=HTTP_201_CREATED,
+        guards=[requires("admin")],
+        summary="Create a payment condition",
+    )
+    async def create_condition(
+        self, request: Request[Any, Any, Any], state: State, data: PaymentConditionTerms
+    ) -> ConditionOut:
+        principal = principal_of(request)
+        # The id is chosen here, so a request delivered twice creates one condition.
+        return await _client(state).ask(
+            SaveCondition(
+                tenant=principal.tenant,
+                condition_id=str(uuid.uuid4()),
+                terms=data,
+                saved_by=principal.subject,
+            ),
+            principal.tenant,
+            ConditionOut,
+        )
+
+    @put(
+        "/conditions/{condition_id:str}",
+        guards=[requires("admin")],
+        summary="Change a payment condition (agreements already closed keep their terms)",
+    )
+    async def change_condition(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        condition_id: str,
+        data: PaymentConditionTerms,
+    ) -> ConditionOut:
+        principal = principal_of(request)
+        return await _client(state).ask(
+            SaveCondition(
+                tenant=principal.tenant,
+                condition_id=condition_id,
+                terms=data,
+                saved_by=principal.subject,
+            ),
+            principal.tenant,
+            ConditionOut,
+        )
+
+    @get(
+        "/conditions",
+        guards=[requires("admin", "operator", "analyst")],
+        summary="The tenant's payment conditions",
+    )
+    async def list_conditions(self, request: Request[Any, Any, Any], state: State) -> ConditionList:
+        principal = principal_of(request)
+        return await _client(state).ask(
+            ListConditions(tenant=principal.tenant), principal.tenant, ConditionList
+        )
+
+    @get(
+        "/negotiation-settings",
+        guards=[requires("admin")],
+        summary="Boleto, PIX, agreement breaking and charges settings",
+    )
+    async def get_settings(
+        self, request: Request[Any, Any, Any], state: State
+    ) -> NegotiationSettings:
+        principal = principal_of(request)
+        return await _client(state).ask(
+            GetSettings(tenant=principal.tenant), principal.tenant, NegotiationSettings
+        )
+
+    @put("/negotiation-settings", guards=[requires("admin")], summary="Change the settings")
+    async def save_settings(
+        self, request: Request[Any, Any, Any], state: State, data: NegotiationSettings
+    ) -> NegotiationSettings:
+        principal = principal_of(request)
+        return await _client(state).ask(
+            SaveSettings(tenant=principal.tenant, settings=data, saved_by=principal.subject),
+            principal.tenant,
+            NegotiationSettings,
+        )
+
+
+class CloseAgreementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    debt_ids: list[str] = Field(min_length=1, max_length=200)
+    installments: int = Field(ge=1, le=120)
+    channel: Channel | None = Field(
+        default=None,
+        description="Only client systems (the chatbot) say it; the portal and operators are "
+        "known by their tokens",
+    )
+
+
+class Negotiator(BaseModel):
+    """Who negotiates, from the token: the portal's debtor, an operator, or a client system."""
+
+    document: str | None
+    channel: Channel
+    operator: str | None
+
+
+def negotiator(principal: Principal, tenant: str, channel: Channel | None = None) -> Negotiator:
+    if principal.tenant != tenant:
+        raise ApiError(403, "forbidden", "este token é de outra assessoria")
+    if principal.role == "portal":
+        if channel not in (None, "portal"):
+            raise field_error("channel", "not_allowed", "o portal negocia pelo canal portal")
+        return Negotiator(document=principal.document, channel="portal", operator=None)
+    if principal.role in ("operator", "admin"):
+        return Negotiator(document=None, channel="operator", operator=principal.subject)
+    if principal.role == "integration":
+        return Negotiator(document=None, channel=channel or "chatbot", operator=None)
+    raise ApiError(403, "forbidden", f"o papel {principal.role} não negocia acordos")
+
+
+NEGOTIATORS = requires("portal", "operator", "admin", "integration")
+
+
+class AgreementsController(Controller):
+    path = "/api/v1/portal/{tenant:str}"
+    tags = ["portal"]  # noqa: RUF012 (Litestar declares it a list)
+
+    @get("/offers", guards=[NEGOTIATORS], summary="Payment offers for one or more debts")
+    async def offers(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        tenant: str,
+        debt_id: Annotated[list[str], Parameter(query="debt_id", min_items=1)],
+        channel: Channel | None = None,
+    ) -> OffersOut:
+        who = negotiator(principal_of(request), tenant, channel)
+        return await _client(state).ask(
+            GetOffers(tenant=tenant, document=who.document, debt_ids=debt_id, channel=who.channel),
+            f"{tenant}|{who.document or debt_id[0]}",
+            OffersOut,
+        )
+
+    @post(
+        "/agreements",
+        guards=[NEGOTIATORS],
+        summary="Close an agreement (send an Idempotency-Key header)",
+        description="The same Idempotency-Key again returns the same agreement (200); "
+        "a debt already in an active agreement answers 409.",
+    )
+    async def close(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        tenant: str,
+        data: CloseAgreementIn,
+    ) -> Response[AgreementOut]:
+        who = negotiator(principal_of(request), tenant, data.channel)
+        key = request.headers.get("idempotency-key", "").strip()
+        if not key:
+            raise field_error(
+                "Idempotency-Key",
+                "required",
+                "envie o cabeçalho Idempotency-Key (um valor único por tentativa de acordo)",
+            )
+        if len(key) > 200:
+            raise field_error("Idempotency-Key", "max_length", "no máximo 200 caracteres")
+        agreement = await _client(state).ask(
+            CloseAgreement(
+                tenant=tenant,
+                document=who.document,
+                debt_ids=data.debt_ids,
+                installments=data.installments,
+                channel=who.channel,
+                operator=who.operator,
+                idempotency_key=key,
+            ),
+            f"{tenant}|{who.document or data.debt_ids[0]}",
+            AgreementOut,
+        )
+        return Response(
+            agreement, status_code=HTTP_200_OK if agreement.replayed else HTTP_201_CREATED
+        )
+
+    @get("/agreements/{agreement_id:str}", guards=[NEGOTIATORS], summary="An agreement")
+    async def agreement(
+        self, request: Request[Any, Any, Any], state: State, tenant: str, agreement_id: str
+    ) -> AgreementOut:
+        who = negotiator(principal_of(request), tenant)
+        return await _client(state).ask(
+            GetAgreement(tenant=tenant, agreement_id=agreement_id, document=who.document),
+            f"{tenant}|{who.document or agreement_id}",
+            AgreementOut,
+        )
+
+    @get(
+        "/agreements/{agreement_id:str}/invoices/{invoice_file:str}",
+        guards=[NEGOTIATORS],
+        summary="An invoice's PDF (boleto and PIX): .../invoices/{invoice_id}.pdf",
+        media_type="application/pdf",
+    )
+    async def invoice_pdf(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        tenant: str,
+        agreement_id: str,
+        invoice_file: str,
+    ) -> Response[bytes]:
+        who = negotiator(principal_of(request), tenant)
+        invoice_id = invoice_file.removesuffix(".pdf")
+        pdf = await _client(state).raw(
+            GetDocument(
+                tenant=tenant,
+                agreement_id=agreement_id,
+                invoice_id=invoice_id,
+                document=who.document,
+            ),
+            f"{tenant}|{who.document or agreement_id}",
+        )
+        return _pdf(pdf, f"boleto-{invoice_id[:8]}.pdf")
+
+    @get(
+        "/agreements/{agreement_id:str}/term.pdf",
+        guards=[NEGOTIATORS],
+        summary="The term of agreement (termo de acordo), PDF",
+        media_type="application/pdf",
+    )
+    async def term_pdf(
+        self, request: Request[Any, Any, Any], state: State, tenant: str, agreement_id: str
+    ) -> Response[bytes]:
+        who = negotiator(principal_of(request), tenant)
+        pdf = await _client(state).raw(
+            GetDocument(tenant=tenant, agreement_id=agreement_id, document=who.document),
+            f"{tenant}|{who.document or agreement_id}",
+        )
+        return _pdf(pdf, f"termo-de-acordo-{agreement_id[:8]}.pdf")
+
+
+def _pdf(content: bytes, filename: str) -> Response[bytes]:
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
+
+
+class PaymentsController(Controller):
+    path = "/api/v1/payments"
+    tags = ["payments"]  # noqa: RUF012 (Litestar declares it a list)
+
+    @post(
+        "/",
+        status_code=HTTP_200_OK,
+        guards=[requires("integration", "admin")],
+        summary="Report a payment of an invoice (by invoice id or nosso número)",
+        description="A payment that matches nothing, or pays less or more than the invoice, "
+        "is kept and reported in the answer; the same payment reported twice is applied once.",
+    )
+    async def record(
+        self, request: Request[Any, Any, Any], state: State, data: PaymentReport
+    ) -> PaymentOut:
+        principal = principal_of(request)
+        return await _client(state).ask(
+            RecordPayment(tenant=principal.tenant, payment=data),
+            f"{principal.tenant}|{data.invoice_id or data.nosso_numero}",
+            PaymentOut,
+        )
+
+    @post(
+        "/cnab240",
+        status_code=HTTP_200_OK,
+        guards=[requires("integration", "admin")],
+        summary="Import a bank's CNAB 240 return file (segments T and U)",
+        description="Body: the file itself (text/plain or application/octet-stream), "
+        "Latin-1 as banks write it.",
+    )
+    async def cnab240(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        filename: str | None = None,
+        kind: Literal["retorno"] = "retorno",
+    ) -> Cnab240Out:
+        principal = principal_of(request)
+        data = await request.body()
+        if not data.strip():
+            raise field_error("body", "required", "envie o arquivo de retorno CNAB 240 no corpo")
+        if len(data) > MAX_CNAB_BYTES:
+            raise ApiError(413, "payload_too_large", "arquivo de retorno grande demais (20 MB)")
+        return await _client(state).ask(
+            ImportCnab240(
+                tenant=principal.tenant, content=data.decode("latin-1"), filename=filename
+            ),
+            principal.tenant,
+            Cnab240Out,
+        )

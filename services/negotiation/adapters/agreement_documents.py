@@ -1,0 +1,109 @@
+"""The PDFs of an agreement (each invoice, and the term) from the agreement as stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from contracts.documents import format_document
+from contracts.negotiation_requests import NegotiationSettings
+from services.negotiation.adapters.pdf_documents import (
+    AgreementTerm,
+    InvoiceDocument,
+    Party,
+    TermDebt,
+    TermInstallment,
+    invoice_pdf,
+    term_pdf,
+)
+from services.negotiation.domain.agreement import Agreement
+from services.negotiation.domain.boleto import Boleto, format_nosso_numero
+
+
+def _label(invoice: dict[str, Any], count: int) -> str:
+    if invoice["kind"] == "down_payment":
+        return "Entrada"
+    return f"Parcela {invoice['number']} de {count}"
+
+
+def invoice_document(
+    agreement: Agreement, invoice: dict[str, Any], settings: NegotiationSettings
+) -> bytes:
+    boleto_settings = settings.boleto
+    boleto = Boleto(
+        barcode=invoice["barcode"],
+        digitable_line=invoice["digitable_line"],
+        nosso_numero=f"{int(invoice['nosso_numero']):011d}",
+    )
+    beneficiary_document = boleto_settings.beneficiary_document
+    return invoice_pdf(
+        InvoiceDocument(
+            bank_code=boleto_settings.bank_code,
+            bank_name=boleto_settings.bank_name,
+            beneficiary=Party(
+                name=boleto_settings.beneficiary_name,
+                document=format_document(beneficiary_document) if beneficiary_document else "",
+            ),
+            payer=Party(name=agreement.debtor_name, document=format_document(agreement.document)),
+            agency_account=f"{boleto_settings.agency} / {boleto_settings.account}",
+            wallet=boleto_settings.wallet,
+            nosso_numero=format_nosso_numero(boleto_settings.wallet, int(invoice["nosso_numero"])),
+            document_number=f"{str(agreement.id)[:8]}/{invoice['number']}",
+            issue_date=agreement.closed_on,
+            due_date=invoice["due_date"],
+            amount_cents=invoice["amount_cents"],
+            installment_label=_label(invoice, len(agreement.invoices)),
+            digitable_line=boleto.formatted_digitable_line(),
+            barcode=invoice["barcode"],
+            pix_code=invoice["pix_code"],
+            instructions=boleto_settings.instructions,
+            creditor=agreement.creditor,
+            agreement_id=str(agreement.id),
+        )
+    )
+
+
+def term_document(agreement: Agreement, tenant_name: str) -> bytes:
+    totals = agreement.totals
+    return term_pdf(
+        AgreementTerm(
+            agreement_id=str(agreement.id),
+            tenant_name=tenant_name,
+            creditor=agreement.creditor,
+            debtor=Party(name=agreement.debtor_name, document=format_document(agreement.document)),
+            closed_on=agreement.closed_on,
+            channel=agreement.channel,
+            operator=agreement.operator,
+            debts=[
+                TermDebt(
+                    contract=d["contract"],
+                    installment=d["installment"],
+                    due_date=_date(d["due_date"]),
+                    principal_cents=d["principal_cents"],
+                    charges_cents=d["penalty_cents"] + d["interest_cents"] + d["correction_cents"],
+                    updated_value_cents=d["updated_value_cents"],
+                    days_overdue=d["days_overdue"],
+                )
+                for d in agreement.debts
+            ],
+            updated_value_cents=totals["updated_value_cents"],
+            principal_discount_cents=totals["principal_discount_cents"],
+            charges_discount_cents=totals["charges_discount_cents"],
+            total_cents=totals["total_cents"],
+            installments=[
+                TermInstallment(
+                    number=i["number"],
+                    label=_label(i, len(agreement.invoices)),
+                    due_date=i["due_date"],
+                    amount_cents=i["amount_cents"],
+                )
+                for i in agreement.invoices
+            ],
+            break_first_days=agreement.break_first_days,
+            break_later_days=agreement.break_later_days,
+        )
+    )
+
+
+def _date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))

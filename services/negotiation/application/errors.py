@@ -1,0 +1,33 @@
+"""A use case's refusal: the HTTP status, a code, a pt-BR message and the fields at fault,
+the same shape the gateway's API answers with."""
+
+from __future__ import annotations
+
+from contracts.negotiation_requests import ErrorDetail, ErrorReply
+
+
+class Refused(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[tuple[str, str, str]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+
+    def reply(self) -> ErrorReply:
+        return ErrorReply(
+            status=self.status,
+            code=self.code,
+            message=self.message,
+            details=[ErrorDetail(field=f, rule=r, message=m) for f, r, m in self.details],
+        )
+
+
+def field_refusal(field: str, rule: str, message: str, status: int = 422) -> Refused:
+    return Refused(status, "validation_failed", message, [(field, rule, message)])

@@ -1,0 +1,661 @@
+"""Use cases of the negotiation service: conditions and settings, offers, closing
+agreements, payments and the daily run. Commands in, aggregates saved, events out (through
+the outbox relay). Every date comes from the caller (the business clock)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import RecordConflictError
+from eventsourcing.utils import get_topic
+from pydantic import ValidationError
+
+from contracts.negotiation import PaymentConditionTerms
+from contracts.negotiation_requests import (
+    CloseAgreement,
+    Cnab240Out,
+    ConditionList,
+    ConditionOut,
+    CreditorCharges,
+    GetAgreement,
+    GetOffers,
+    ImportCnab240,
+    NegotiationSettings,
+    Offer,
+    OfferDebt,
+    OffersOut,
+    PaymentOut,
+    PaymentReport,
+    SaveCondition,
+    SaveSettings,
+    ScheduledInstallment,
+)
+from service_runtime.eventstore import ServiceApplication
+from services.negotiation.adapters.cnab240 import NotACnab240File, parse_cnab240
+from services.negotiation.adapters.debts_view import DebtRow
+from services.negotiation.application.errors import Refused, field_refusal
+from services.negotiation.application.views import agreement_out, payment_out
+from services.negotiation.domain.agreement import Agreement, agreement_id_for, invoice_id_for
+from services.negotiation.domain.boleto import format_nosso_numero, make_boleto
+from services.negotiation.domain.charges import updated_value
+from services.negotiation.domain.condition import PaymentCondition, condition_aggregate_id
+from services.negotiation.domain.offers import (
+    MIXED_CREDITORS_MESSAGE,
+    ConditionChoice,
+    DebtForOffer,
+    OfferQuote,
+    creditor_key,
+    offers_for,
+    suggested_value,
+)
+from services.negotiation.domain.pix import pix_code, txid_for
+from services.negotiation.domain.references import (
+    DebtSlot,
+    InvoiceRef,
+    Payment,
+    debt_slot_id,
+    invoice_ref_id,
+    payment_aggregate_id,
+)
+from services.negotiation.domain.tenant import TenantNegotiation, tenant_aggregate_id
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+A = TypeVar("A", bound=Aggregate)
+
+# Concurrent commands on the same aggregates: the store refuses all but one; try again.
+ATTEMPTS = 5
+
+
+class DebtLookup(Protocol):
+    def debts(self, tenant: str, debt_ids: Sequence[str]) -> list[DebtRow]: ...
+
+
+class NoDebts:
+    def debts(self, tenant: str, debt_ids: Sequence[str]) -> list[DebtRow]:
+        return []
+
+
+class NegotiationApplication(ServiceApplication):
+    name = "negotiation"
+    # Tenants and agreements collect many events (nosso números, payments, overdue days).
+    snapshotting_intervals = {TenantNegotiation: 50, Agreement: 50}  # noqa: RUF012
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env=env)
+        self.debt_lookup: DebtLookup = NoDebts()
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _get(self, cls: type[A], aggregate_id: uuid.UUID) -> A | None:
+        if not self.repository.__contains__(aggregate_id):
+            return None
+        aggregate: Aggregate = self.repository.get(aggregate_id)
+        assert isinstance(aggregate, cls)
+        return aggregate
+
+    def _retrying(self, command: Callable[[], T]) -> T:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return command()
+            except RecordConflictError:
+                if attempt == ATTEMPTS:
+                    raise
+                log.info("concurrent change; trying again (%d)", attempt)
+        raise AssertionError("unreachable")
+
+    def tenant_record(self, tenant: str) -> TenantNegotiation:
+        found = self._get(TenantNegotiation, tenant_aggregate_id(tenant))
+        if found is not None:
+            return found
+        return TenantNegotiation(
+            tenant=tenant, settings_json=NegotiationSettings().model_dump_json()
+        )
+
+    def settings_of(self, tenant: str) -> NegotiationSettings:
+        return NegotiationSettings.model_validate_json(self.tenant_record(tenant).settings_json)
+
+    @staticmethod
+    def charges_for(settings: NegotiationSettings, creditor: str) -> CreditorCharges:
+        wanted = creditor_key(creditor)
+        for name, charges in settings.creditor_charges.items():
+            if creditor_key(name) == wanted:
+                return charges
+        return settings.charges
+
+    # ---- settings and conditions ---------------------------------------------------------
+
+    def save_settings(self, request: SaveSettings) -> NegotiationSettings:
+        def command() -> NegotiationSettings:
+            record = self.tenant_record(request.tenant)
+            record.save_settings(
+                settings_json=request.settings.model_dump_json(), saved_by=request.saved_by
+            )
+            self.save(record)
+            return request.settings
+
+        return self._retrying(command)
+
+    def save_condition(self, request: SaveCondition) -> ConditionOut:
+        condition_id = request.condition_id or str(uuid.uuid4())
+        terms_json = request.terms.model_dump_json()
+
+        def command() -> ConditionOut:
+            existing = self._get(
+                PaymentCondition, condition_aggregate_id(request.tenant, condition_id)
+            )
+            if existing is None:
+                condition = PaymentCondition(
+                    tenant=request.tenant,
+                    condition_id=condition_id,
+                    terms_json=terms_json,
+                    saved_by=request.saved_by,
+                )
+                record = self.tenant_record(request.tenant)
+                record.add_condition(condition_id=condition_id)
+                self.save(condition, record)
+            else:
+                condition = existing
+                if condition.terms_json != terms_json:
+                    condition.change(terms_json=terms_json, saved_by=request.saved_by)
+                    self.save(condition)
+            return ConditionOut(
+                condition_id=condition_id,
+                version=condition.version,
+                terms=PaymentConditionTerms.model_validate_json(condition.terms_json),
+            )
+
+        return self._retrying(command)
+
+    def conditions(self, tenant: str) -> list[ConditionChoice]:
+        record = self._get(TenantNegotiation, tenant_aggregate_id(tenant))
+        if record is None:
+            return []
+        choices = []
+        for condition_id in record.condition_ids:
+            condition = self._get(PaymentCondition, condition_aggregate_id(tenant, condition_id))
+            if condition is not None:
+                choices.append(
+                    ConditionChoice(
+                        condition_id=condition_id,
+                        version=condition.version,
+                        terms=PaymentConditionTerms.model_validate_json(condition.terms_json),
+                    )
+                )
+        return choices
+
+    def list_conditions(self, tenant: str) -> ConditionList:
+        return ConditionList(
+            conditions=[
+                ConditionOut(condition_id=c.condition_id, version=c.version, terms=c.terms)
+                for c in sorted(
+                    self.conditions(tenant),
+                    key=lambda c: (c.terms.creditor, c.terms.installments, c.condition_id),
+                )
+            ]
+        )
+
+    # ---- offers --------------------------------------------------------------------------
+
+    def _negotiable(
+        self, tenant: str, debt_ids: Sequence[str], document: str | None
+    ) -> list[DebtRow]:
+        """The debts asked for, checked: known, of one debtor (the portal's own, when it
+        asks), of one creditor, not settled, not in an active agreement."""
+        unique = list(dict.fromkeys(debt_ids))
+        rows = self.debt_lookup.debts(tenant, unique)
+        found = {r.debt_id for r in rows}
+        missing = [i for i in unique if i not in found]
+        if document is not None:
+            missing += [r.debt_id for r in rows if r.document != document]
+        if missing:
+            raise Refused(
+                404,
+                "debt_not_found",
+                f"dívida não encontrada: {', '.join(missing)}",
+                [("debt_ids", "not_found", f"dívida {i} não encontrada") for i in missing],
+            )
+        if len({r.document for r in rows}) > 1:
+            raise field_refusal(
+                "debt_ids", "same_debtor", "as dívidas de um acordo são de um mesmo devedor"
+            )
+        if len({creditor_key(r.creditor) for r in rows}) > 1:
+            raise field_refusal("debt_ids", "same_creditor", MIXED_CREDITORS_MESSAGE)
+        settled = [r.debt_id for r in rows if r.settled or r.balance_cents == 0]
+        if settled:
+            raise Refused(
+                409,
+                "debt_settled",
+                "dívida já quitada: " + ", ".join(settled),
+                [("debt_ids", "settled", f"dívida {i} já quitada") for i in settled],
+            )
+        for row in rows:
+            slot = self._get(DebtSlot, debt_slot_id(tenant, row.debt_id))
+            if slot is not None and slot.agreement_id is not None:
+                raise Refused(
+                    409,
+                    "debt_in_agreement",
+                    f"a dívida {row.debt_id} já está no acordo {slot.agreement_id}",
+                    [("debt_ids", "in_agreement", f"dívida {row.debt_id} já tem acordo ativo")],
+                )
+        return rows
+
+    def _quotes(
+        self, tenant: str, rows: list[DebtRow], channel: str, today: dt.date
+    ) -> tuple[list[OfferQuote], NegotiationSettings]:
+        settings = self.settings_of(tenant)
+        debts = [
+            DebtForOffer(
+                debt_id=r.debt_id,
+                creditor=r.creditor,
+                contract=r.contract,
+                installment=r.installment,
+                principal_cents=r.balance_cents,
+                due_date=r.due_date,
+                category=r.category,
+            )
+            for r in rows
+        ]
+        try:
+            quotes = offers_for(
+                debts,
+                self.conditions(tenant),
+                today,
+                channel,
+                self.charges_for(settings, rows[0].creditor),
+            )
+        except ValueError as exc:
+            raise field_refusal("debt_ids", "same_creditor", str(exc)) from exc
+        return quotes, settings
+
+    def offers(self, request: GetOffers, today: dt.date) -> OffersOut:
+        rows = self._negotiable(request.tenant, request.debt_ids, request.document)
+        quotes, settings = self._quotes(request.tenant, rows, request.channel, today)
+        charges = self.charges_for(settings, rows[0].creditor)
+        values = [updated_value(r.balance_cents, r.due_date, today, charges) for r in rows]
+        return OffersOut(
+            as_of=today,
+            creditor=rows[0].creditor,
+            debts=[
+                OfferDebt(
+                    debt_id=r.debt_id,
+                    creditor=r.creditor,
+                    contract=r.contract,
+                    installment=r.installment,
+                    due_date=r.due_date,
+                    days_overdue=v.days_overdue,
+                    principal_cents=v.principal_cents,
+                    penalty_cents=v.penalty_cents,
+                    interest_cents=v.interest_cents,
+                    correction_cents=v.correction_cents,
+                    updated_value_cents=v.total_cents,
+                )
+                for r, v in zip(rows, values, strict=True)
+            ],
+            updated_value_cents=sum(v.total_cents for v in values),
+            suggested_value_cents=suggested_value(quotes),
+            offers=[offer_of(q) for q in quotes],
+        )
+
+    # ---- agreements ----------------------------------------------------------------------
+
+    def close_agreement(self, request: CloseAgreement, today: dt.date) -> Any:
+        fingerprint = hashlib.sha256(
+            "|".join([*sorted(set(request.debt_ids)), str(request.installments)]).encode()
+        ).hexdigest()
+
+        def command() -> Any:
+            agreement_uuid = agreement_id_for(request.tenant, request.idempotency_key)
+            existing = self._get(Agreement, agreement_uuid)
+            if existing is not None:
+                if existing.request_fingerprint != fingerprint or (
+                    request.document is not None and existing.document != request.document
+                ):
+                    raise field_refusal(
+                        "Idempotency-Key",
+                        "reused",
+                        "esta chave de idempotência já fechou outro acordo; use uma chave nova",
+                    )
+                return agreement_out(existing, today, replayed=True)
+            rows = self._negotiable(request.tenant, request.debt_ids, request.document)
+            quotes, settings = self._quotes(request.tenant, rows, request.channel, today)
+            chosen = next((q for q in quotes if q.installments == request.installments), None)
+            if chosen is None:
+                available = ", ".join(str(q.installments) for q in quotes) or "nenhuma"
+                raise field_refusal(
+                    "installments",
+                    "no_condition",
+                    f"não há condição de pagamento em {request.installments} parcela(s) para "
+                    f"estas dívidas; opções: {available}",
+                )
+            return self._close(request, rows, chosen, settings, agreement_uuid, fingerprint, today)
+
+        return self._retrying(command)
+
+    def _close(
+        self,
+        request: CloseAgreement,
+        rows: list[DebtRow],
+        quote: OfferQuote,
+        settings: NegotiationSettings,
+        agreement_uuid: uuid.UUID,
+        fingerprint: str,
+        today: dt.date,
+    ) -> Any:
+        tenant = self.tenant_record(request.tenant)
+        numbers = tenant.allocate_nosso_numeros(len(quote.schedule))
+        boleto_settings, pix = settings.boleto, settings.pix
+        invoices: list[dict[str, Any]] = []
+        for payment, nosso in zip(quote.schedule, numbers, strict=True):
+            invoice_id = invoice_id_for(agreement_uuid, payment.number)
+            boleto = make_boleto(
+                bank_code=boleto_settings.bank_code,
+                agency=boleto_settings.agency,
+                account=boleto_settings.account,
+                wallet=boleto_settings.wallet,
+                nosso_numero=nosso,
+                amount_cents=payment.amount_cents,
+                due_date=payment.due_date,
+            )
+            txid = txid_for(invoice_id)
+            invoices.append(
+                {
+                    "number": payment.number,
+                    "kind": payment.kind,
+                    "due_date": payment.due_date,
+                    "amount_cents": payment.amount_cents,
+                    "invoice_id": invoice_id,
+                    "nosso_numero": str(nosso),
+                    "nosso_numero_printed": format_nosso_numero(boleto_settings.wallet, nosso),
+                    "barcode": boleto.barcode,
+                    "digitable_line": boleto.digitable_line,
+                    "pix_txid": txid,
+                    "pix_code": pix_code(
+                        key=pix.key,
+                        merchant_name=pix.merchant_name,
+                        merchant_city=pix.merchant_city,
+                        amount_cents=payment.amount_cents,
+                        txid=txid,
+                    ),
+                }
+            )
+        agreement = Agreement(
+            tenant=request.tenant,
+            idempotency_key=request.idempotency_key,
+            request_fingerprint=fingerprint,
+            document=rows[0].document,
+            debtor_name=rows[0].debtor_name,
+            creditor=rows[0].creditor,
+            channel=request.channel,
+            operator=request.operator,
+            condition_id=quote.condition_id,
+            condition_version=quote.condition_version,
+            terms_json=quote.terms.model_dump_json(),
+            closed_on=today,
+            debts=[
+                {
+                    "debt_id": debt.debt_id,
+                    "contract": debt.contract,
+                    "installment": debt.installment,
+                    "due_date": debt.due_date,
+                    "principal_cents": value.principal_cents,
+                    "penalty_cents": value.penalty_cents,
+                    "interest_cents": value.interest_cents,
+                    "correction_cents": value.correction_cents,
+                    "updated_value_cents": value.total_cents,
+                    "days_overdue": value.days_overdue,
+                }
+                for debt, value in quote.debts
+            ],
+            totals={
+                "principal_cents": quote.principal_cents,
+                "charges_cents": quote.charges_cents,
+                "updated_value_cents": quote.updated_value_cents,
+                "principal_discount_cents": quote.principal_discount_cents,
+                "charges_discount_cents": quote.charges_discount_cents,
+                "discount_cents": quote.discount_cents,
+                "total_cents": quote.total_cents,
+            },
+            invoices=invoices,
+            break_first_days=settings.break_first_installment_days,
+            break_later_days=settings.break_later_installment_days,
+        )
+        assert agreement.id == agreement_uuid
+        slots: list[DebtSlot] = []
+        for row in rows:
+            slot = self._get(DebtSlot, debt_slot_id(request.tenant, row.debt_id)) or DebtSlot(
+                tenant=request.tenant, debt_id=row.debt_id
+            )
+            slot.take(agreement_id=str(agreement_uuid))
+            slots.append(slot)
+        refs = [
+            InvoiceRef(
+                tenant=request.tenant,
+                key=key,
+                invoice_id=invoice["invoice_id"],
+                agreement_id=str(agreement_uuid),
+                number=invoice["number"],
+            )
+            for invoice in invoices
+            for key in (f"invoice:{invoice['invoice_id']}", f"nosso:{invoice['nosso_numero']}")
+        ]
+        # One transaction: the agreement, its debts taken, its invoices findable.
+        self.save(agreement, tenant, *slots, *refs)
+        return agreement_out(agreement, today)
+
+    def agreement(self, request: GetAgreement) -> Agreement:
+        try:
+            agreement_uuid = uuid.UUID(request.agreement_id)
+        except ValueError:
+            agreement_uuid = None
+        found = self._get(Agreement, agreement_uuid) if agreement_uuid else None
+        if (
+            found is None
+            or found.tenant != request.tenant
+            or (request.document is not None and found.document != request.document)
+        ):
+            raise Refused(404, "not_found", f"acordo {request.agreement_id} não encontrado")
+        return found
+
+    def get_agreement(self, request: GetAgreement, today: dt.date) -> Any:
+        return agreement_out(self.agreement(request), today)
+
+    # ---- payments ------------------------------------------------------------------------
+
+    def _find_invoice(self, tenant: str, report: PaymentReport) -> InvoiceRef | None:
+        keys = []
+        if report.invoice_id:
+            keys.append(f"invoice:{report.invoice_id}")
+        if report.nosso_numero:
+            keys.append(f"nosso:{int(report.nosso_numero)}")
+        for key in keys:
+            ref = self._get(InvoiceRef, invoice_ref_id(tenant, key))
+            if ref is not None:
+                return ref
+        return None
+
+    def record_payment(
+        self, tenant: str, report: PaymentReport, source: str, payment_key: str | None = None
+    ) -> PaymentOut:
+        """Apply a payment once: the same payment reported again answers what it did the
+        first time. A payment that matches nothing is kept, with the reason."""
+        if payment_key is None:
+            payment_key = (
+                f"ref:{report.reference}"
+                if report.reference
+                else f"inv:{report.invoice_id or ''}|nn:{report.nosso_numero or ''}|"
+                f"{report.amount_cents}|{report.paid_on.isoformat()}"
+            )
+        reference = report.reference or payment_key
+
+        def command() -> PaymentOut:
+            existing = self._get(Payment, payment_aggregate_id(tenant, payment_key))
+            if existing is not None:
+                return payment_out(existing, duplicate=True)
+            ref = self._find_invoice(tenant, report)
+            agreement = (
+                self._get(Agreement, uuid.UUID(ref.agreement_id)) if ref is not None else None
+            )
+            to_save: list[Aggregate] = []
+            if ref is None or agreement is None:
+                what = (
+                    f"fatura {report.invoice_id}"
+                    if report.invoice_id
+                    else f"nosso número {report.nosso_numero}"
+                )
+                outcome: dict[str, Any] = {
+                    "outcome": "unmatched",
+                    "applied_cents": 0,
+                    "balance_cents": 0,
+                    "credit_cents": 0,
+                    "reason": f"nenhuma parcela encontrada para {what}; pagamento guardado "
+                    "para conciliação",
+                }
+            else:
+                outcome = agreement.apply_payment(
+                    payment_id=str(payment_aggregate_id(tenant, payment_key)),
+                    invoice_id=ref.invoice_id,
+                    amount_cents=report.amount_cents,
+                    paid_on=report.paid_on,
+                )
+                to_save.append(agreement)
+            invoice = agreement.invoice(ref.invoice_id) if agreement and ref else None
+            payment = Payment(
+                tenant=tenant,
+                payment_key=payment_key,
+                source=source,
+                reference=reference,
+                invoice_id=ref.invoice_id if ref else report.invoice_id,
+                nosso_numero=(invoice["nosso_numero"] if invoice else report.nosso_numero),
+                agreement_id=ref.agreement_id if ref else None,
+                document=agreement.document if agreement else None,
+                installment_number=ref.number if ref else None,
+                amount_cents=report.amount_cents,
+                paid_on=report.paid_on,
+                **outcome,
+            )
+            self.save(payment, *to_save)
+            return payment_out(payment, duplicate=False)
+
+        return self._retrying(command)
+
+    def import_cnab240(self, request: ImportCnab240) -> Cnab240Out:
+        try:
+            parsed = parse_cnab240(request.content)
+        except NotACnab240File as exc:
+            raise field_refusal("body", "not_cnab240", str(exc)) from exc
+        payments: list[PaymentOut] = []
+        skipped = list(parsed.problems)
+        for movement in parsed.movements:
+            if not movement.is_liquidation:
+                skipped.append(
+                    f"nosso número {movement.nosso_numero}: movimento {movement.movement_code} "
+                    "não é liquidação; nada a aplicar"
+                )
+                continue
+            paid_on = movement.occurrence_date or movement.credit_date
+            if paid_on is None or movement.paid_amount_cents <= 0:
+                skipped.append(
+                    f"nosso número {movement.nosso_numero}: liquidação sem data ou valor pago"
+                )
+                continue
+            try:
+                report = PaymentReport(
+                    nosso_numero=movement.nosso_numero or "0",
+                    amount_cents=movement.paid_amount_cents,
+                    paid_on=paid_on,
+                    reference=f"cnab240:{parsed.bank_code}:{movement.nosso_numero_raw.strip()}:"
+                    f"{paid_on.isoformat()}:{movement.paid_amount_cents}",
+                )
+            except ValidationError as exc:
+                skipped.append(f"nosso número {movement.nosso_numero}: {exc.errors()[0]['msg']}")
+                continue
+            payments.append(self.record_payment(request.tenant, report, source="cnab240"))
+        return Cnab240Out(
+            filename=request.filename,
+            bank_code=parsed.bank_code,
+            records=len(parsed.movements),
+            payments=payments,
+            skipped=skipped,
+        )
+
+    # ---- the daily run -------------------------------------------------------------------
+
+    def active_agreement_ids(self) -> list[uuid.UUID]:
+        """Agreements closed and not yet ended, from the notification log (no index to keep
+        in step: the store is the index)."""
+        closed = get_topic(Agreement.Closed)  # type: ignore[attr-defined]
+        ended = {
+            get_topic(Agreement.Broken),  # type: ignore[attr-defined]
+            get_topic(Agreement.Fulfilled),  # type: ignore[attr-defined]
+        }
+        active: dict[uuid.UUID, None] = {}
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start, 1000, topics=[closed, *sorted(ended)])
+            if not page:
+                break
+            for notification in page:
+                if notification.topic == closed:
+                    active[notification.originator_id] = None  # type: ignore[index]
+                else:
+                    active.pop(notification.originator_id, None)  # type: ignore[arg-type]
+            start = page[-1].id + 1
+        return list(active)
+
+    def run_day(self, today: dt.date) -> int:
+        """The business day's run over every active agreement. Returns how many changed."""
+        changed = 0
+        for agreement_id in self.active_agreement_ids():
+
+            def command(agreement_id: uuid.UUID = agreement_id) -> bool:
+                agreement = self._get(Agreement, agreement_id)
+                if agreement is None:
+                    return False
+                before = agreement.version
+                agreement.run_day(today)
+                if agreement.version == before:
+                    return False
+                to_save: list[Aggregate] = [agreement]
+                if agreement.status == "broken":
+                    for debt_id in agreement.debt_ids:
+                        slot = self._get(DebtSlot, debt_slot_id(agreement.tenant, debt_id))
+                        if slot is not None and slot.agreement_id == str(agreement.id):
+                            slot.release(agreement_id=str(agreement.id), reason="broken")
+                            to_save.append(slot)
+                self.save(*to_save)
+                return True
+
+            if self._retrying(command):
+                changed += 1
+        return changed
+
+
+def offer_of(quote: OfferQuote) -> Offer:
+    return Offer(
+        condition_id=quote.condition_id,
+        description=quote.terms.description
+        or (f"{quote.installments}x" if quote.installments > 1 else "À vista"),
+        installments=quote.installments,
+        principal_cents=quote.principal_cents,
+        charges_cents=quote.charges_cents,
+        updated_value_cents=quote.updated_value_cents,
+        principal_discount_cents=quote.principal_discount_cents,
+        charges_discount_cents=quote.charges_discount_cents,
+        discount_cents=quote.discount_cents,
+        total_cents=quote.total_cents,
+        down_payment_cents=quote.down_payment_cents,
+        schedule=[
+            ScheduledInstallment(
+                number=p.number, kind=p.kind, due_date=p.due_date, amount_cents=p.amount_cents
+            )
+            for p in quote.schedule
+        ],
+    )

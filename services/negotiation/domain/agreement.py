@@ -1,0 +1,323 @@
+"""An agreement (acordo): debts of one debtor and one creditor renegotiated into invoices.
+
+The aggregate keeps the terms it was closed with (a later change of the condition changes
+nothing here), applies payments to its invoices, notices overdue invoices day by day, and
+ends fulfilled (all paid) or broken (an invoice too late)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from contracts.envelope import COBRANCA_NAMESPACE
+
+
+def agreement_id_for(tenant: str, idempotency_key: str) -> uuid.UUID:
+    """The same idempotency key always names the same agreement."""
+    return uuid.uuid5(COBRANCA_NAMESPACE, f"agreement|{tenant}|{idempotency_key}")
+
+
+def invoice_id_for(agreement_id: uuid.UUID, number: int) -> str:
+    return str(uuid.uuid5(COBRANCA_NAMESPACE, f"invoice|{agreement_id}|{number}"))
+
+
+class Agreement(Aggregate):
+    @staticmethod
+    def create_id(tenant: str, idempotency_key: str, **_: Any) -> uuid.UUID:
+        return agreement_id_for(tenant, idempotency_key)
+
+    @event("Closed")
+    def __init__(
+        self,
+        *,
+        tenant: str,
+        idempotency_key: str,
+        request_fingerprint: str,
+        document: str,
+        debtor_name: str,
+        creditor: str,
+        channel: str,
+        operator: str | None,
+        condition_id: str,
+        condition_version: int,
+        terms_json: str,
+        closed_on: dt.date,
+        debts: list[dict[str, Any]],
+        totals: dict[str, int],
+        invoices: list[dict[str, Any]],
+        break_first_days: int,
+        break_later_days: int,
+    ) -> None:
+        self.tenant = tenant
+        self.idempotency_key = idempotency_key
+        self.request_fingerprint = request_fingerprint
+        self.document = document
+        self.debtor_name = debtor_name
+        self.creditor = creditor
+        self.channel = channel
+        self.operator = operator
+        self.condition_id = condition_id
+        self.condition_version = condition_version
+        self.terms_json = terms_json
+        self.closed_on = closed_on
+        self.debts = debts
+        self.totals = totals
+        self.invoices = [
+            {**invoice, "paid_cents": 0, "paid_on": None, "payment_ids": []} for invoice in invoices
+        ]
+        self.break_first_days = break_first_days
+        self.break_later_days = break_later_days
+        self.status = "active"
+        self.credit_cents = 0
+        self.overdue_noted: dict[str, str] = {}
+        self.ended_on: dt.date | None = None
+
+    # ---- reading -------------------------------------------------------------------------
+
+    @property
+    def debt_ids(self) -> list[str]:
+        return [d["debt_id"] for d in self.debts]
+
+    @property
+    def paid_cents(self) -> int:
+        return sum(min(i["paid_cents"], i["amount_cents"]) for i in self.invoices)
+
+    def invoice(self, invoice_id: str) -> dict[str, Any] | None:
+        return next((i for i in self.invoices if i["invoice_id"] == invoice_id), None)
+
+    @staticmethod
+    def balance_of(invoice: dict[str, Any]) -> int:
+        return max(0, int(invoice["amount_cents"]) - int(invoice["paid_cents"]))
+
+    # ---- payments ------------------------------------------------------------------------
+
+    def apply_payment(
+        self, *, payment_id: str, invoice_id: str, amount_cents: int, paid_on: dt.date
+    ) -> dict[str, Any]:
+        """Credit a payment to an invoice; returns the outcome (what was applied, the
+        balance left, the credit). The caller has made sure the payment is new."""
+        invoice = self.invoice(invoice_id)
+        if invoice is None:
+            raise KeyError(invoice_id)
+        balance = self.balance_of(invoice)
+        outcome: dict[str, Any]
+        if self.status != "active" and balance > 0:
+            outcome = {
+                "outcome": "excess",
+                "applied_cents": 0,
+                "balance_cents": balance,
+                "credit_cents": amount_cents,
+                "reason": (
+                    "acordo quebrado: o valor fica como crédito do devedor"
+                    if self.status == "broken"
+                    else "acordo já quitado: o valor fica como crédito do devedor"
+                ),
+            }
+        elif balance == 0:
+            outcome = {
+                "outcome": "already_paid",
+                "applied_cents": 0,
+                "balance_cents": 0,
+                "credit_cents": amount_cents,
+                "reason": "parcela já paga: o valor fica como crédito do devedor",
+            }
+        else:
+            applied = min(balance, amount_cents)
+            credit = amount_cents - applied
+            left = balance - applied
+            outcome = {
+                "outcome": "partial" if left > 0 else ("excess" if credit > 0 else "paid"),
+                "applied_cents": applied,
+                "balance_cents": left,
+                "credit_cents": credit,
+                "reason": (
+                    f"pagamento parcial: faltam {left} centavos nesta parcela"
+                    if left > 0
+                    else ("pago a mais: o excedente fica como crédito" if credit > 0 else None)
+                ),
+            }
+        self._payment_applied(
+            payment_id=payment_id,
+            invoice_id=invoice_id,
+            amount_cents=amount_cents,
+            paid_on=paid_on,
+            applied_cents=outcome["applied_cents"],
+            credit_cents=outcome["credit_cents"],
+        )
+        if outcome["applied_cents"] > 0 and outcome["balance_cents"] == 0:
+            self._installment_paid(
+                **self._parties(),
+                invoice_id=invoice_id,
+                number=invoice["number"],
+                due_date=invoice["due_date"],
+                amount_cents=invoice["amount_cents"],
+                paid_cents=invoice["paid_cents"],
+                paid_on=paid_on,
+                days_late=max(0, (paid_on - invoice["due_date"]).days),
+                payment_ids=list(invoice["payment_ids"]),
+            )
+            if all(self.balance_of(i) == 0 for i in self.invoices):
+                self._fulfilled(
+                    **self._parties(),
+                    on=paid_on,
+                    debt_ids=self.debt_ids,
+                    paid_cents=self.paid_cents,
+                )
+        return outcome
+
+    def _parties(self) -> dict[str, Any]:
+        # Every event carries who it is about, so it stands on its own when published.
+        return {"tenant": self.tenant, "document": self.document, "creditor": self.creditor}
+
+    @event("PaymentApplied")
+    def _payment_applied(
+        self,
+        *,
+        payment_id: str,
+        invoice_id: str,
+        amount_cents: int,
+        paid_on: dt.date,
+        applied_cents: int,
+        credit_cents: int,
+    ) -> None:
+        invoice = self.invoice(invoice_id)
+        assert invoice is not None
+        invoice["paid_cents"] += applied_cents
+        invoice["payment_ids"] = [*invoice["payment_ids"], payment_id]
+        self.credit_cents += credit_cents
+
+    @event("InstallmentPaid")
+    def _installment_paid(
+        self,
+        *,
+        tenant: str,
+        document: str,
+        creditor: str,
+        invoice_id: str,
+        number: int,
+        due_date: dt.date,
+        amount_cents: int,
+        paid_cents: int,
+        paid_on: dt.date,
+        days_late: int,
+        payment_ids: list[str],
+    ) -> None:
+        invoice = self.invoice(invoice_id)
+        assert invoice is not None
+        invoice["paid_on"] = paid_on
+
+    @event("Fulfilled")
+    def _fulfilled(
+        self,
+        *,
+        tenant: str,
+        document: str,
+        creditor: str,
+        on: dt.date,
+        debt_ids: list[str],
+        paid_cents: int,
+    ) -> None:
+        self.status = "fulfilled"
+        self.ended_on = on
+
+    # ---- the daily run -------------------------------------------------------------------
+
+    def run_day(self, today: dt.date) -> None:
+        """Note each invoice past due and unpaid, once per date; break the agreement when the
+        first invoice is `break_first_days` late or a later one `break_later_days` late."""
+        if self.status != "active":
+            return
+        iso = today.isoformat()
+        breaking: tuple[dict[str, Any], int] | None = None
+        for invoice in self.invoices:
+            due = invoice["due_date"]
+            if self.balance_of(invoice) == 0 or due >= today:
+                continue
+            late = (today - due).days
+            if self.overdue_noted.get(invoice["invoice_id"], "") < iso:
+                self._invoice_overdue(
+                    **self._parties(),
+                    invoice_id=invoice["invoice_id"],
+                    number=invoice["number"],
+                    due_date=due,
+                    amount_cents=invoice["amount_cents"],
+                    balance_cents=self.balance_of(invoice),
+                    as_of=today,
+                    days=late,
+                )
+            limit = self.break_first_days if invoice["number"] == 1 else self.break_later_days
+            if late >= limit and breaking is None:
+                breaking = (invoice, late)
+        if breaking is not None:
+            invoice, late = breaking
+            self._broken(
+                **self._parties(),
+                on=today,
+                paid_cents=self.paid_cents,
+                rule="first_installment" if invoice["number"] == 1 else "later_installment",
+                number=invoice["number"],
+                days_overdue=late,
+                debts=allocate_paid(self.debts, self.paid_cents),
+            )
+
+    @event("InvoiceOverdue")
+    def _invoice_overdue(
+        self,
+        *,
+        tenant: str,
+        document: str,
+        creditor: str,
+        invoice_id: str,
+        number: int,
+        due_date: dt.date,
+        amount_cents: int,
+        balance_cents: int,
+        as_of: dt.date,
+        days: int,
+    ) -> None:
+        self.overdue_noted[invoice_id] = as_of.isoformat()
+
+    @event("Broken")
+    def _broken(
+        self,
+        *,
+        tenant: str,
+        document: str,
+        creditor: str,
+        on: dt.date,
+        paid_cents: int,
+        rule: str,
+        number: int,
+        days_overdue: int,
+        debts: list[dict[str, Any]],
+    ) -> None:
+        self.status = "broken"
+        self.ended_on = on
+
+
+def allocate_paid(debts: list[dict[str, Any]], paid_cents: int) -> list[dict[str, Any]]:
+    """Share what was paid among the debts in proportion to their principal (largest
+    remainders first, so the shares add up exactly), never beyond a debt's principal."""
+    principals = [int(d["principal_cents"]) for d in debts]
+    total = sum(principals)
+    to_share = min(paid_cents, total)
+    if total == 0:
+        shares = [0] * len(debts)
+    else:
+        exact = [to_share * p for p in principals]
+        shares = [e // total for e in exact]
+        left = to_share - sum(shares)
+        order = sorted(range(len(debts)), key=lambda i: (-(exact[i] % total), i))
+        for i in order[:left]:
+            shares[i] += 1
+    return [
+        {
+            "debt_id": d["debt_id"],
+            "paid_cents": share,
+            "balance_cents": int(d["principal_cents"]) - share,
+        }
+        for d, share in zip(debts, shares, strict=True)
+    ]

@@ -1,0 +1,45 @@
+"""What the negotiation service keeps per tenant: its settings, the ids of its conditions and
+the next nosso número (each boleto needs a number of its own, never reused)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from contracts.envelope import COBRANCA_NAMESPACE
+
+
+def tenant_aggregate_id(tenant: str) -> uuid.UUID:
+    return uuid.uuid5(COBRANCA_NAMESPACE, f"negotiation-tenant|{tenant}")
+
+
+class TenantNegotiation(Aggregate):
+    @staticmethod
+    def create_id(tenant: str, **_: Any) -> uuid.UUID:
+        return tenant_aggregate_id(tenant)
+
+    @event("Started")
+    def __init__(self, *, tenant: str, settings_json: str) -> None:
+        self.tenant = tenant
+        self.settings_json = settings_json
+        self.condition_ids: list[str] = []
+        self.next_nosso_numero = 1
+
+    @event("SettingsSaved")
+    def save_settings(self, *, settings_json: str, saved_by: str) -> None:
+        self.settings_json = settings_json
+
+    @event("ConditionAdded")
+    def add_condition(self, *, condition_id: str) -> None:
+        self.condition_ids = [*self.condition_ids, condition_id]
+
+    def allocate_nosso_numeros(self, count: int) -> list[int]:
+        first = self.next_nosso_numero
+        self._nosso_numeros_allocated(first=first, count=count)
+        return list(range(first, first + count))
+
+    @event("NossoNumerosAllocated")
+    def _nosso_numeros_allocated(self, *, first: int, count: int) -> None:
+        self.next_nosso_numero = first + count

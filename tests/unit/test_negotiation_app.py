@@ -1,0 +1,406 @@
+"""The negotiation service's use cases, as the Recuperador portal and EliteSoft seeds tell
+them: a debtor sees offers, closes an agreement once (however often the button is pressed),
+pays it by boleto, PIX or a bank's return file, and an agreement left unpaid breaks. Runs on
+the in-memory event store and the real debts projection over a SQLite file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from contracts.envelope import derived_event_id
+from contracts.negotiation import PaymentConditionTerms
+from contracts.negotiation_requests import (
+    CloseAgreement,
+    GetAgreement,
+    GetOffers,
+    ImportCnab240,
+    PaymentReport,
+    SaveCondition,
+)
+from contracts.portfolio import DebtImported, DebtorContact, DebtReopened
+from contracts.registry import parse_event
+from services.negotiation.adapters.cnab240 import ReturnPayment, write_cnab240_return
+from services.negotiation.adapters.debts_view import (
+    DebtRow,
+    NegotiableDebtsProjection,
+    SqlDebtLookup,
+)
+from services.negotiation.adapters.integration_events import integration_events
+from services.negotiation.application import NegotiationApplication
+from services.negotiation.application.errors import Refused
+
+AGENCY = "recupera-sul"
+JOAO = "52998224725"
+MARIA = "11144477735"
+TODAY = dt.date(2026, 11, 25)  # a Wednesday
+T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def debt_event(
+    key: str,
+    *,
+    document: str = JOAO,
+    creditor: str = "Banco Horizonte",
+    amount: int = 100_000,
+    due: dt.date = dt.date(2026, 9, 26),
+) -> DebtImported:
+    debt_id = str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+    return DebtImported(
+        event_id=derived_event_id("test", debt_id, 1),
+        occurred_at=T0,
+        tenant=AGENCY,
+        aggregate_id=debt_id,
+        aggregate_version=1,
+        correlation_id="imp-1",
+        causation_id="row-1",
+        debt_id=debt_id,
+        document=document,
+        document_kind="cpf",
+        debtor=DebtorContact(name="João da Silva" if document == JOAO else "Maria Souza"),
+        creditor=creditor,
+        contract=f"CT-{key}",
+        installment="1",
+        original_amount_cents=amount,
+        due_date=due,
+        import_id="imp-1",
+        row_key=key,
+    )
+
+
+class Negotiation:
+    """The application with its debts projection, as the worker wires them."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.engine = sa.create_engine(f"sqlite:///{tmp_path / 'negotiation.sqlite'}")
+        self.projection = NegotiableDebtsProjection()
+        self.projection.create_tables(self.engine)
+        self.app = NegotiationApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        self.app.debt_lookup = SqlDebtLookup(self.engine)
+
+    def imported(self, *events: Any) -> list[str]:
+        with self.engine.begin() as conn:
+            self.projection.apply(conn, list(events))
+        return [e.debt_id for e in events if isinstance(e, DebtImported)]
+
+    def condition(self, **terms: Any) -> str:
+        out = self.app.save_condition(
+            SaveCondition(
+                tenant=AGENCY,
+                condition_id=str(uuid.uuid4()),
+                terms=PaymentConditionTerms(**terms),
+                saved_by="admin",
+            )
+        )
+        return out.condition_id
+
+    def close(
+        self, debt_ids: list[str], n: int, key: str = "k1", document: str | None = JOAO
+    ) -> Any:
+        return self.app.close_agreement(
+            CloseAgreement(
+                tenant=AGENCY,
+                document=document,
+                debt_ids=debt_ids,
+                installments=n,
+                channel="portal",
+                idempotency_key=key,
+            ),
+            TODAY,
+        )
+
+    def pay(self, today: dt.date = TODAY, **report: Any) -> Any:
+        return self.app.record_payment(AGENCY, PaymentReport(**report), source="api")
+
+    def published(self) -> list[Any]:
+        """Every integration event the relay would publish, in order."""
+        events = []
+        for notification in self.app.recorder.select_notifications(1, 100_000):
+            domain_event = self.app.mapper.to_domain_event(notification)
+            for _topic, event in integration_events(domain_event):
+                # What consumers read: the JSON, parsed back by its contract.
+                events.append(parse_event(event.model_dump_json().encode()))
+        return events
+
+
+@pytest.fixture
+def neg(tmp_path: Path) -> Iterator[Negotiation]:
+    n = Negotiation(tmp_path)
+    # The agency's portal discounts (Recuperador seed): à vista 100% off the charges,
+    # 3x with half the charges off, 10x with nothing off and a R$ 50,00 minimum.
+    n.condition(installments=1, charges_discount_pct=Decimal(100), description="À vista")
+    n.condition(installments=3, charges_discount_pct=Decimal(50))
+    n.condition(installments=10, min_installment_cents=5_000)
+    yield n
+
+
+def test_offers_show_the_updated_value_crossed_out_and_the_cash_price_suggested(neg: Negotiation):
+    [debt] = neg.imported(debt_event("a"))
+    offers = neg.app.offers(
+        GetOffers(tenant=AGENCY, document=JOAO, debt_ids=[debt], channel="portal"), TODAY
+    )
+    # R$ 1.000,00 due 26/09, 60 days late: multa 2% = 20,00; juros 1% x 60/30 = 20,00.
+    assert offers.updated_value_cents == 104_000
+    assert [(o.installments, o.total_cents) for o in offers.offers] == [
+        (1, 100_000),
+        (3, 102_000),
+        (10, 104_000),
+    ]
+    assert offers.suggested_value_cents == 100_000
+    three = offers.offers[1]
+    assert [p.amount_cents for p in three.schedule] == [34_000, 34_000, 34_000]
+    # 25/11 (qua), 25/12 is Christmas (sex) -> 28/12 (seg), 25/01/2027 (seg).
+    assert [p.due_date for p in three.schedule] == [
+        dt.date(2026, 11, 25),
+        dt.date(2026, 12, 28),
+        dt.date(2027, 1, 25),
+    ]
+
+
+def test_a_debtor_never_sees_nor_negotiates_someone_elses_debt(neg: Negotiation):
+    [joao_debt, maria_debt] = neg.imported(debt_event("a"), debt_event("m", document=MARIA))
+    with pytest.raises(Refused) as refused:
+        neg.app.offers(
+            GetOffers(tenant=AGENCY, document=JOAO, debt_ids=[maria_debt], channel="portal"),
+            TODAY,
+        )
+    assert refused.value.status == 404
+    with pytest.raises(Refused) as refused:
+        neg.close([joao_debt, maria_debt], 1, document=None)
+    assert refused.value.details[0][1] == "same_debtor"
+
+
+def test_closing_twice_with_the_same_key_gives_one_agreement(neg: Negotiation):
+    [debt] = neg.imported(debt_event("a"))
+    first = neg.close([debt], 3)
+    again = neg.close([debt], 3)
+    assert again.agreement_id == first.agreement_id
+    assert again.replayed and not first.replayed
+    assert first.total_cents == 102_000
+    assert sum(i.amount_cents for i in first.invoices) == first.total_cents
+    closed = [e for e in neg.published() if e.type == "AgreementClosed"]
+    assert len(closed) == 1
+    assert closed[0].installments[0].barcode == first.invoices[0].barcode
+
+
+def test_the_same_key_for_other_debts_is_refused(neg: Negotiation):
+    [a, b] = neg.imported(debt_event("a"), debt_event("b"))
+    neg.close([a], 1)
+    with pytest.raises(Refused) as refused:
+        neg.close([b], 1)
+    assert (refused.value.status, refused.value.details[0][0]) == (422, "Idempotency-Key")
+
+
+def test_a_debt_in_an_active_agreement_cannot_be_negotiated_again(neg: Negotiation):
+    [debt] = neg.imported(debt_event("a"))
+    neg.close([debt], 1, key="first")
+    with pytest.raises(Refused) as refused:
+        neg.close([debt], 3, key="second")
+    assert (refused.value.status, refused.value.code) == (409, "debt_in_agreement")
+
+
+def test_two_concurrent_closes_on_the_same_debt_give_one_agreement_and_one_409(
+    neg: Negotiation,
+):
+    [debt] = neg.imported(debt_event("a"))
+    real_lookup = neg.app.debt_lookup
+    both_read = threading.Barrier(2)
+    waited: set[int] = set()
+
+    class RacingLookup:
+        # Both requests read the debt before either saves: the store must decide.
+        def debts(self, tenant: str, debt_ids: Sequence[str]) -> list[DebtRow]:
+            rows = real_lookup.debts(tenant, debt_ids)
+            me = threading.get_ident()
+            if me not in waited:
+                waited.add(me)
+                both_read.wait(timeout=5)
+            return rows
+
+    neg.app.debt_lookup = RacingLookup()
+    outcomes: list[Any] = []
+
+    def close(key: str) -> None:
+        try:
+            outcomes.append(neg.close([debt], 1, key=key))
+        except Refused as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=close, args=(k,)) for k in ("tab-1", "tab-2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    refusals = [o for o in outcomes if isinstance(o, Refused)]
+    agreements = [o for o in outcomes if not isinstance(o, Refused)]
+    assert len(agreements) == 1 and len(refusals) == 1
+    assert refusals[0].status == 409
+    assert len([e for e in neg.published() if e.type == "AgreementClosed"]) == 1
+
+
+def test_changing_a_condition_never_changes_an_agreement_already_closed(neg: Negotiation):
+    [debt] = neg.imported(debt_event("a"))
+    agreement = neg.close([debt], 3)
+    [three] = [c for c in neg.app.list_conditions(AGENCY).conditions if c.terms.installments == 3]
+    neg.app.save_condition(
+        SaveCondition(
+            tenant=AGENCY,
+            condition_id=three.condition_id,
+            terms=PaymentConditionTerms(installments=3, charges_discount_pct=Decimal(0)),
+            saved_by="admin",
+        )
+    )
+    again = neg.app.get_agreement(
+        GetAgreement(tenant=AGENCY, agreement_id=agreement.agreement_id), TODAY
+    )
+    assert again.total_cents == 102_000
+    assert [i.amount_cents for i in again.invoices] == [34_000] * 3
+
+
+def test_payments_exact_partial_excess_unmatched_and_twice(neg: Negotiation):
+    [debt] = neg.imported(debt_event("a"))
+    agreement = neg.close([debt], 3)
+    first, second, third = agreement.invoices
+
+    paid = neg.pay(invoice_id=first.invoice_id, amount_cents=34_000, paid_on=TODAY)
+    assert (paid.outcome, paid.balance_cents, paid.duplicate) == ("paid", 0, False)
+    again = neg.pay(invoice_id=first.invoice_id, amount_cents=34_000, paid_on=TODAY)
+    assert again.duplicate and again.payment_id == paid.payment_id
+
+    partial = neg.pay(nosso_numero=second.nosso_numero, amount_cents=30_000, paid_on=TODAY)
+    assert (partial.outcome, partial.applied_cents, partial.balance_cents) == (
+        "partial",
+        30_000,
+        4_000,
+    )
+    rest = neg.pay(
+        invoice_id=second.invoice_id, amount_cents=5_000, paid_on=TODAY, reference="pix-e2e-9"
+    )
+    assert (rest.outcome, rest.applied_cents, rest.credit_cents) == ("excess", 4_000, 1_000)
+
+    nowhere = neg.pay(invoice_id="not-an-invoice", amount_cents=1_234, paid_on=TODAY)
+    assert nowhere.outcome == "unmatched" and nowhere.reason
+
+    state = neg.app.get_agreement(
+        GetAgreement(tenant=AGENCY, agreement_id=agreement.agreement_id), TODAY
+    )
+    assert [i.status for i in state.invoices] == ["paid", "paid", "open"]
+    assert (state.paid_cents, state.credit_cents) == (68_000, 1_000)
+
+    events = neg.published()
+    received = [e for e in events if e.type == "PaymentReceived"]
+    # Every payment kept, the unmatched one too; the repeated one once.
+    assert sorted(e.outcome for e in received) == ["excess", "paid", "partial", "unmatched"]
+    assert [e.installment_number for e in events if e.type == "InstallmentPaid"] == [1, 2]
+
+    last = neg.pay(invoice_id=third.invoice_id, amount_cents=34_000, paid_on=TODAY)
+    assert last.outcome == "paid"
+    fulfilled = [e for e in neg.published() if e.type == "AgreementFulfilled"]
+    assert len(fulfilled) == 1 and fulfilled[0].paid_cents == 102_000
+
+
+def test_a_bank_return_file_pays_by_nosso_numero(neg: Negotiation):
+    [debt] = neg.imported(debt_event("a"))
+    agreement = neg.close([debt], 1)
+    invoice = agreement.invoices[0]
+    content = write_cnab240_return(
+        bank_code="237",
+        company_name="RECUPERA SUL",
+        generated_on=TODAY,
+        payments=[
+            ReturnPayment(
+                nosso_numero=invoice.nosso_numero,
+                amount_cents=invoice.amount_cents,
+                paid_cents=invoice.amount_cents,
+                due_date=invoice.due_date,
+                paid_on=TODAY,
+            ),
+            ReturnPayment(
+                nosso_numero="99999",
+                amount_cents=500,
+                paid_cents=500,
+                due_date=TODAY,
+                paid_on=TODAY,
+            ),
+        ],
+    )
+    result = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content))
+    assert [p.outcome for p in result.payments] == ["paid", "unmatched"]
+    # The same file again: nothing applied twice.
+    again = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content))
+    assert all(p.duplicate for p in again.payments)
+
+
+def test_unpaid_invoices_go_overdue_and_the_agreement_breaks(neg: Negotiation):
+    [a, b] = neg.imported(debt_event("a"), debt_event("b", amount=50_000))
+    agreement = neg.close([a, b], 3)
+    first = agreement.invoices[0]
+    # The down payment (entrada) paid 10 days late; nothing else.
+    neg.app.run_day(first.due_date + dt.timedelta(days=1))
+    neg.pay(invoice_id=first.invoice_id, amount_cents=first.amount_cents, paid_on=TODAY)
+    second = agreement.invoices[1]
+    neg.app.run_day(second.due_date + dt.timedelta(days=1))
+    neg.app.run_day(second.due_date + dt.timedelta(days=1))  # the same day twice: once
+    events = neg.published()
+    overdue = [(e.installment_number, e.days_overdue) for e in events if e.type == "InvoiceOverdue"]
+    assert overdue == [(1, 1), (2, 1)]
+    assert not [e for e in events if e.type == "AgreementBroken"]
+
+    breaking_day = second.due_date + dt.timedelta(days=30)
+    neg.app.run_day(breaking_day)
+    [broken] = [e for e in neg.published() if e.type == "AgreementBroken"]
+    assert (broken.rule, broken.installment_number, broken.days_overdue) == (
+        "later_installment",
+        2,
+        30,
+    )
+    # What was paid is shared by principal: 2/3 to the R$ 1.000 debt, 1/3 to the R$ 500.
+    assert broken.paid_cents == first.amount_cents
+    assert sum(d.paid_cents for d in broken.debts) == first.amount_cents
+    # Its debts can be negotiated again.
+    neg.imported(
+        DebtReopened(
+            event_id=derived_event_id("test", a, 9),
+            occurred_at=T0,
+            tenant=AGENCY,
+            aggregate_id=a,
+            aggregate_version=2,
+            correlation_id=broken.agreement_id,
+            causation_id=str(broken.event_id),
+            debt_id=a,
+            document=JOAO,
+            creditor="Banco Horizonte",
+            contract="CT-a",
+            installment="1",
+            agreement_id=broken.agreement_id,
+            reopened_on=breaking_day,
+            paid_cents=broken.debts[0].paid_cents,
+            balance_cents=broken.debts[0].balance_cents,
+        )
+    )
+    offers = neg.app.offers(
+        GetOffers(tenant=AGENCY, document=JOAO, debt_ids=[a], channel="portal"), breaking_day
+    )
+    assert offers.debts[0].principal_cents == broken.debts[0].balance_cents
+
+
+def test_the_first_installment_breaks_the_agreement_after_five_days(neg: Negotiation):
+    [debt] = neg.imported(debt_event("a"))
+    agreement = neg.close([debt], 3)
+    due = agreement.invoices[0].due_date
+    neg.app.run_day(due + dt.timedelta(days=4))
+    assert not [e for e in neg.published() if e.type == "AgreementBroken"]
+    neg.app.run_day(due + dt.timedelta(days=5))
+    [broken] = [e for e in neg.published() if e.type == "AgreementBroken"]
+    assert broken.rule == "first_installment" and broken.paid_cents == 0
+    late = neg.pay(invoice_id=agreement.invoices[0].invoice_id, amount_cents=34_000, paid_on=TODAY)
+    # Money after the break is never lost: kept as the debtor's credit.
+    assert (late.outcome, late.credit_cents) == ("excess", 34_000)

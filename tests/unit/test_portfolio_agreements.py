@@ -1,0 +1,149 @@
+"""When an agreement ends, the portfolio's debts follow: fulfilled, they are settled and
+leave collection; broken, they return to it owing what was not paid. Events may come twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contracts.envelope import derived_event_id
+from contracts.negotiation import AgreementBroken, AgreementFulfilled, BrokenAgreementDebt
+from contracts.portfolio import DebtReopened, DebtSettled
+from services.portfolio.adapters.integration_events import integration_events
+from services.portfolio.application.agreements import (
+    apply_agreement_outcomes,
+    share_by_principal,
+)
+from services.portfolio.application.importing import PortfolioApplication
+from services.portfolio.domain.debt import Debt
+
+AGENCY = "recupera-sul"
+AT = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+
+
+def imported(app: PortfolioApplication, contract: str, amount: int) -> Debt:
+    debt = Debt(
+        tenant=AGENCY,
+        creditor="Banco Horizonte",
+        contract=contract,
+        installment="1",
+        document="52998224725",
+        document_kind="cpf",
+        name="João da Silva",
+        original_amount_cents=amount,
+        due_date=dt.date(2026, 6, 1),
+        email=None,
+        phone=None,
+        city=None,
+        state=None,
+        category=None,
+        import_id="imp-1",
+        row_key=contract,
+        cause_id="row",
+    )
+    app.save(debt)
+    return debt
+
+
+def envelope(aggregate_id: str, version: int) -> dict[str, Any]:
+    return {
+        "event_id": derived_event_id("test", aggregate_id, version),
+        "occurred_at": AT,
+        "tenant": AGENCY,
+        "aggregate_id": aggregate_id,
+        "aggregate_version": version,
+        "correlation_id": aggregate_id,
+        "causation_id": aggregate_id,
+    }
+
+
+def published(app: PortfolioApplication) -> list[Any]:
+    return [
+        event
+        for n in app.recorder.select_notifications(1, 10_000)
+        for _topic, event in integration_events(app.mapper.to_domain_event(n))
+    ]
+
+
+def test_a_fulfilled_agreement_settles_its_debts_once() -> None:
+    app = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    big, small = imported(app, "C-1", 100_000), imported(app, "C-2", 50_000)
+    fulfilled = AgreementFulfilled(
+        **envelope("agr-1", 4),
+        agreement_id="agr-1",
+        document="52998224725",
+        creditor="Banco Horizonte",
+        debt_ids=[str(big.id), str(small.id)],
+        fulfilled_on=dt.date(2026, 12, 1),
+        paid_cents=120_001,
+    )
+    assert apply_agreement_outcomes(app, [fulfilled]) == 2
+    assert apply_agreement_outcomes(app, [fulfilled]) == 0  # delivered again
+    settled = [e for e in published(app) if isinstance(e, DebtSettled)]
+    # What was paid is shared by principal: 2/3 and 1/3, the odd centavo to the largest rest.
+    assert sorted(e.paid_cents for e in settled) == [40_000, 80_001]
+    assert {e.agreement_id for e in settled} == {"agr-1"}
+
+
+def test_a_broken_agreement_reopens_its_debts_with_what_was_paid_deducted() -> None:
+    app = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    debt = imported(app, "C-1", 100_000)
+    broken = AgreementBroken(
+        **envelope("agr-1", 3),
+        agreement_id="agr-1",
+        document="52998224725",
+        creditor="Banco Horizonte",
+        broken_on=dt.date(2026, 12, 30),
+        rule="later_installment",
+        installment_number=2,
+        days_overdue=30,
+        paid_cents=34_000,
+        debts=[BrokenAgreementDebt(debt_id=str(debt.id), paid_cents=34_000, balance_cents=66_000)],
+    )
+    assert apply_agreement_outcomes(app, [broken, broken]) == 1
+    [reopened] = [e for e in published(app) if isinstance(e, DebtReopened)]
+    assert (reopened.paid_cents, reopened.balance_cents) == (34_000, 66_000)
+    # A second agreement on the rest, broken too: the payments add up.
+    second = broken.model_copy(
+        update={
+            "agreement_id": "agr-2",
+            "event_id": uuid.uuid4(),
+            "debts": [
+                BrokenAgreementDebt(debt_id=str(debt.id), paid_cents=6_000, balance_cents=60_000)
+            ],
+        }
+    )
+    apply_agreement_outcomes(app, [second])
+    last = [e for e in published(app) if isinstance(e, DebtReopened)][-1]
+    assert (last.paid_cents, last.balance_cents) == (40_000, 60_000)
+
+
+def test_an_unknown_debt_in_an_agreement_changes_nothing() -> None:
+    app = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    fulfilled = AgreementFulfilled(
+        **envelope("agr-9", 2),
+        agreement_id="agr-9",
+        document="52998224725",
+        creditor="Banco Horizonte",
+        debt_ids=[str(uuid.uuid4())],
+        fulfilled_on=dt.date(2026, 12, 1),
+        paid_cents=100,
+    )
+    assert apply_agreement_outcomes(app, [fulfilled]) == 0
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=10**9), min_size=1, max_size=20),
+    st.integers(min_value=0, max_value=10**10),
+)
+def test_shares_always_add_up_to_the_amount(principals: list[int], amount: int) -> None:
+    shares = share_by_principal(principals, amount)
+    if sum(principals) == 0:
+        assert shares == [0] * len(principals)
+    else:
+        assert sum(shares) == amount
+        assert all(s >= 0 for s in shares)
