@@ -69,16 +69,16 @@ class PaymentConditionTerms(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> PaymentConditionTerms:
         if self.periodicity == "every_n_days" and self.every_n_days is None:
-            raise ValueError("every_n_days is required when periodicity is every_n_days")
+            raise ValueError("every_n_days: obrigatório quando periodicity é every_n_days")
         if self.periodicity == "monthly" and self.every_n_days is not None:
-            raise ValueError("every_n_days applies only to periodicity every_n_days")
+            raise ValueError("every_n_days: só vale para periodicity every_n_days")
         for low, high in (
             ("amount_min_cents", "amount_max_cents"),
             ("days_overdue_min", "days_overdue_max"),
         ):
             lo, hi = getattr(self, low), getattr(self, high)
             if lo is not None and hi is not None and lo > hi:
-                raise ValueError(f"{low} must not be greater than {high}")
+                raise ValueError(f"{low}: não pode ser maior que {high}")
         return self
 
 

@@ -152,7 +152,7 @@ class PaymentReport(_Model):
     @model_validator(mode="after")
     def _names_an_invoice(self) -> PaymentReport:
         if not self.invoice_id and not self.nosso_numero:
-            raise ValueError("invoice_id or nosso_numero is required")
+            raise ValueError("invoice_id: informe invoice_id ou nosso_numero")
         return self
 
 

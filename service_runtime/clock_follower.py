@@ -42,6 +42,8 @@ class ClockFollower:
         kwargs = dict(consumer_kwargs)
         # Every day from the first, in every process.
         kwargs["auto_offset_reset"] = "earliest"
+        # A new day should reach every process at once (`clock advance` waits for it).
+        kwargs["fetch_max_wait_ms"] = 50
         self.subscriber = broker.subscriber(
             CLOCK_TOPIC,
             # No group: this consumer gets every partition and commits nothing, so no process

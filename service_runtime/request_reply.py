@@ -28,6 +28,10 @@ from service_runtime.kafka import Headers, OnAssigned, header
 
 log = logging.getLogger(__name__)
 
+# Requests and replies wait on a person: fetch as soon as anything arrives. (The default
+# 500 ms fetch wait made a round trip on Tansu take about 250 ms; with this, about 11 ms.)
+FAST_FETCH = {"fetch_max_wait_ms": 10}
+
 REPLY_TO = "reply-to"
 CORRELATION_ID = "correlation-id"
 REPLY_ERROR = "reply-error"
@@ -67,6 +71,7 @@ class KafkaRequester:
         self.ready = asyncio.Event()
         self.pending: dict[str, asyncio.Future[tuple[bytes, bool]]] = {}
         consumer.setdefault("auto_offset_reset", "latest")
+        consumer = {**FAST_FETCH, **consumer}
         self.subscriber = broker.subscriber(
             replies_topic,
             # A group of our own: every instance reads every reply, keeps only its own.

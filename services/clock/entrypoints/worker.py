@@ -26,7 +26,7 @@ from contracts.clock import ClockMode
 from service_runtime.clock import BUSINESS_TZ
 from service_runtime.host import ServiceHost, build_host, worker_app
 from service_runtime.kafka import ensure_topics, header
-from service_runtime.request_reply import CORRELATION_ID, send_reply
+from service_runtime.request_reply import CORRELATION_ID, FAST_FETCH, send_reply
 from service_runtime.settings import Settings
 from services.clock.adapters.commands import COMMANDS_TOPIC, answer_advance, refusal
 from services.clock.adapters.integration_events import integration_events
@@ -76,7 +76,7 @@ class ClockService:
             # Acknowledged once answered.
             ack_policy=AckPolicy.ACK,
             decoder=self._no_decode,
-            **host.consumer_kwargs,
+            **{**host.consumer_kwargs, **FAST_FETCH},
         )
         subscriber(self.on_command)
 

@@ -31,7 +31,7 @@ from contracts.negotiation_requests import (
     SaveSettings,
 )
 from service_runtime.host import ServiceHost
-from service_runtime.request_reply import send_reply
+from service_runtime.request_reply import FAST_FETCH, send_reply
 from services.negotiation.adapters.agreement_documents import invoice_document, term_document
 from services.negotiation.application import NegotiationApplication
 from services.negotiation.application.errors import Refused
@@ -51,7 +51,7 @@ class RequestHandler:
             group_id="negotiation.requests",
             ack_policy=AckPolicy.ACK,
             decoder=self._no_decode,
-            **host.consumer_kwargs,
+            **{**host.consumer_kwargs, **FAST_FETCH},
         )
         self.subscriber(self.handle)
 

@@ -14,6 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from services.gateway.adapters.negotiation_client import NegotiationRefused, NegotiationUnavailable
+from services.gateway.entrypoints.http.validation_messages import explain
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +69,17 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
     if isinstance(exc, ValidationException):
         for item in exc.extra if isinstance(exc.extra, list) else []:
             if isinstance(item, dict):
-                details.append(
-                    {
-                        "field": str(item.get("key") or item.get("source") or "body"),
-                        "rule": "invalid",
-                        "message": str(item.get("message", "")),
-                    }
+                field, rule, message = explain(
+                    str(item.get("key") or item.get("source") or "body"),
+                    str(item.get("message", "")),
                 )
+                details.append({"field": field, "rule": rule, "message": message})
         return Response(
             error_body(
                 422 if details else 400,
                 "validation_failed",
-                "dados inválidos na requisição",
+                "; ".join(f"{d['field']}: {d['message']}" for d in details)
+                or "dados inválidos na requisição",
                 details,
             ),
             status_code=422 if details else 400,
