@@ -202,19 +202,6 @@ class NegotiationRequestBody(_Model):
 # ---- replies -------------------------------------------------------------------------------
 
 
-class ErrorDetail(_Model):
-    field: str
-    rule: str
-    message: str
-
-
-class ErrorReply(_Model):
-    status: int
-    code: str
-    message: str
-    details: list[ErrorDetail] = Field(default_factory=list)
-
-
 class ConditionOut(_Model):
     condition_id: str
     version: int

@@ -1,16 +1,33 @@
-"""Stream of the ruler service: `ruler.stages`."""
+"""Streams of the ruler service (régua de cobrança and call campaigns): `ruler.config`,
+`ruler.stages`, `ruler.bureau`, `ruler.calls`, and the messages it asks the messaging
+service to send, on `messaging.requested`."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from contracts.envelope import Envelope
+from contracts.envelope import Cents, Envelope, UtcDatetime
 
+CONFIG_TOPIC = "ruler.config"
 STAGES_TOPIC = "ruler.stages"
+BUREAU_TOPIC = "ruler.bureau"
+CALLS_TOPIC = "ruler.calls"
+MESSAGES_REQUESTED_TOPIC = "messaging.requested"
 
+OverdueStage = Literal[
+    "notice", "questioning", "schedule_payment", "field_collection", "credit_bureau"
+]
+# The overdue stages in the only order they may come (the seed's tabs, left to right).
+OVERDUE_STAGES: tuple[OverdueStage, ...] = (
+    "notice",
+    "questioning",
+    "schedule_payment",
+    "field_collection",
+    "credit_bureau",
+)
 Stage = Literal[
     "current",
     "pre_due",
@@ -22,11 +39,171 @@ Stage = Literal[
     "finalized",
 ]
 ReceivableKind = Literal["debt", "installment"]
+MessageChannel = Literal["email", "sms", "whatsapp", "push"]
 
 
-class StageAction(BaseModel):
+class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+
+# ---- configuration -----------------------------------------------------------------------
+
+
+class SendMessage(_Model):
+    kind: Literal["message"] = "message"
+    channel: MessageChannel
+    template: str = Field(min_length=1, max_length=100, description="Template name")
+
+
+class AddToCampaign(_Model):
+    kind: Literal["call_campaign"] = "call_campaign"
+    campaign_id: str = Field(min_length=1)
+
+
+class SendToBureau(_Model):
+    kind: Literal["credit_bureau"] = "credit_bureau"
+
+
+ActionSpec = Annotated[SendMessage | AddToCampaign | SendToBureau, Field(discriminator="kind")]
+
+
+class StageSpec(_Model):
+    stage: OverdueStage
+    day: int = Field(description="Days overdue at which the stage starts (1 or more)")
+    actions: list[ActionSpec] = Field(default_factory=list)
+
+
+class RulerDefinition(_Model):
+    """A collection ruler (régua): reminders before due, stages after it, and what happens
+    when a receivable leaves."""
+
+    name: str = Field(min_length=1, max_length=100)
+    creditors: list[str] = Field(default_factory=list, description="Empty: every creditor")
+    categories: list[str] = Field(default_factory=list, description="Empty: every category")
+    pre_due_days: list[int] = Field(
+        default_factory=list, description="Days before due to remind ([5, 3]: at 5 and at 3)"
+    )
+    pre_due_actions: list[SendMessage] = Field(default_factory=list)
+    stages: list[StageSpec] = Field(min_length=1)
+    finalization_actions: list[SendMessage] = Field(
+        default_factory=list,
+        description="Sent when a receivable leaves (paid, settled, renegotiated); a listing at "
+        "the credit bureau is always removed",
+    )
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RulerDefinition:
+        for day in self.pre_due_days:
+            if day < 1:
+                raise ValueError("pre_due_days: cada dia antes do vencimento deve ser 1 ou mais")
+        if len(set(self.pre_due_days)) != len(self.pre_due_days):
+            raise ValueError("pre_due_days: dias repetidos")
+        if self.stages[0].day < 1:
+            raise ValueError(
+                "stages: o primeiro dia deve ser 1 ou mais; com 0 nenhum cliente seria "
+                "contabilizado, pois a etapa considera só quem já passou do vencimento"
+            )
+        order = [OVERDUE_STAGES.index(s.stage) for s in self.stages]
+        if order != sorted(set(order)):
+            raise ValueError(
+                "stages: as etapas vêm na ordem aviso, questionamento, agendar pagamento, "
+                "cobrança presencial, negativação, cada uma no máximo uma vez"
+            )
+        for before, after in zip(self.stages, self.stages[1:], strict=False):
+            if after.day <= before.day:
+                raise ValueError(
+                    f"stages: o dia de {after.stage} ({after.day}) deve ser maior que o de "
+                    f"{before.stage} ({before.day})"
+                )
+        return self
+
+
+class CampaignDefinition(_Model):
+    """A call campaign (EliteSoft's campanha de ligação): who is on its list, and what
+    operators may offer."""
+
+    name: str = Field(min_length=1, max_length=100)
+    creditors: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    cities: list[str] = Field(default_factory=list)
+    states: list[str] = Field(default_factory=list)
+    amount_min_cents: Cents | None = Field(default=None, ge=0)
+    amount_max_cents: Cents | None = Field(default=None, ge=0)
+    days_overdue_min: int | None = Field(default=None, ge=0)
+    days_overdue_max: int | None = Field(default=None, ge=0)
+    stages: list[OverdueStage] = Field(default_factory=list, description="Empty: any stage")
+    condition_ids: list[str] = Field(
+        default_factory=list, description="Payment conditions operators may offer"
+    )
+    minutes_per_call: int = Field(default=5, ge=1, le=240)
+    by_filters: bool = Field(
+        default=True,
+        description="List every debtor the filters match; false: only debtors a ruler stage "
+        "put on the campaign (who must still match the filters)",
+    )
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _ranges(self) -> CampaignDefinition:
+        for low, high in (
+            ("amount_min_cents", "amount_max_cents"),
+            ("days_overdue_min", "days_overdue_max"),
+        ):
+            lo, hi = getattr(self, low), getattr(self, high)
+            if lo is not None and hi is not None and lo > hi:
+                raise ValueError(f"{low}: não pode ser maior que {high}")
+        return self
+
+
+class CallResultType(_Model):
+    """A result an operator records (EliteSoft's tipos de resultado)."""
+
+    code: str = Field(pattern=r"^[a-z0-9_]{1,40}$")
+    label: str = Field(min_length=1, max_length=100)
+    allows_receipt: bool = False
+    removes_from_list: bool = False
+
+
+DEFAULT_CALL_RESULTS: tuple[CallResultType, ...] = (
+    CallResultType(code="no_answer", label="Não atendeu"),
+    CallResultType(code="wrong_number", label="Número errado", removes_from_list=True),
+    CallResultType(code="promise", label="Promessa de pagamento", allows_receipt=True),
+    CallResultType(
+        code="agreement", label="Acordo fechado", allows_receipt=True, removes_from_list=True
+    ),
+    CallResultType(code="refused", label="Recusou negociar"),
+    CallResultType(code="callback", label="Pediu retorno"),
+)
+
+
+class RulerSaved(Envelope):
+    type: Literal["RulerSaved"] = "RulerSaved"
+    schema_version: Literal[1] = 1
+    ruler_id: str
+    definition: RulerDefinition
+    saved_by: str
+
+
+class CampaignSaved(Envelope):
+    type: Literal["CampaignSaved"] = "CampaignSaved"
+    schema_version: Literal[1] = 1
+    campaign_id: str
+    definition: CampaignDefinition
+    saved_by: str
+
+
+class CallResultTypesSaved(Envelope):
+    type: Literal["CallResultTypesSaved"] = "CallResultTypesSaved"
+    schema_version: Literal[1] = 1
+    result_types: list[CallResultType] = Field(min_length=1)
+    saved_by: str
+
+
+# ---- the daily run -----------------------------------------------------------------------
+
+
+class StageAction(_Model):
     kind: Literal["message", "call_campaign", "credit_bureau"]
     key: str = Field(description="Deterministic (tenant, receivable, stage, action) key")
     channel: str | None = None
@@ -35,16 +212,95 @@ class StageAction(BaseModel):
 
 
 class StageAdvanced(Envelope):
-    """A receivable moved to another stage of its ruler on a business day."""
+    """A receivable moved to a later stage of its ruler on a business day."""
 
     type: Literal["StageAdvanced"] = "StageAdvanced"
     schema_version: Literal[1] = 1
     receivable_id: str
     receivable_kind: ReceivableKind
     document: str
+    creditor: str
+    amount_cents: Cents = Field(ge=0)
+    due_date: dt.date
     ruler_id: str
     from_stage: Stage
     to_stage: Stage
     days_overdue: int
     on_date: dt.date
     actions: list[StageAction]
+
+
+class ReceivableLeftRuler(Envelope):
+    """A receivable left its ruler: paid, settled, or renegotiated."""
+
+    type: Literal["ReceivableLeftRuler"] = "ReceivableLeftRuler"
+    schema_version: Literal[1] = 1
+    receivable_id: str
+    receivable_kind: ReceivableKind
+    document: str
+    creditor: str
+    reason: Literal["settled", "paid", "renegotiated", "cancelled"]
+    last_stage: Stage
+    on_date: dt.date
+    actions: list[StageAction]
+
+
+class MessageRequested(Envelope):
+    """The ruler (or another service) asks the messaging service to send a message. The key
+    is deterministic: the same key is sent at most once."""
+
+    partition_key_field: ClassVar[str] = "document"
+    type: Literal["MessageRequested"] = "MessageRequested"
+    schema_version: Literal[1] = 1
+    key: str
+    document: str
+    receivable_id: str | None = None
+    channel: MessageChannel
+    template: str
+    purpose: Literal["pre_due", "stage", "finalization"]
+    stage: Stage | None = None
+    variables: dict[str, str] = Field(default_factory=dict)
+
+
+class DebtorNegativated(Envelope):
+    """A receivable was sent to the credit bureau (negativação)."""
+
+    type: Literal["DebtorNegativated"] = "DebtorNegativated"
+    schema_version: Literal[1] = 1
+    receivable_id: str
+    document: str
+    creditor: str
+    amount_cents: Cents = Field(ge=0)
+    due_date: dt.date
+    bureau: str
+    record_key: str
+    on_date: dt.date
+
+
+class NegativationRemoved(Envelope):
+    """A listing at the credit bureau was removed (the receivable left the ruler)."""
+
+    type: Literal["NegativationRemoved"] = "NegativationRemoved"
+    schema_version: Literal[1] = 1
+    receivable_id: str
+    document: str
+    creditor: str
+    bureau: str
+    record_key: str
+    reason: str
+    on_date: dt.date
+
+
+class CallRecorded(Envelope):
+    """An operator recorded a call of a campaign."""
+
+    type: Literal["CallRecorded"] = "CallRecorded"
+    schema_version: Literal[1] = 1
+    call_id: str
+    campaign_id: str
+    document: str
+    operator: str
+    result: CallResultType
+    note: str = ""
+    reschedule_at: UtcDatetime | None = None
+    recorded_at: UtcDatetime

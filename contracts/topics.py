@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contracts import carteiras, clock, negotiation, negotiation_requests, portfolio, ruler
+from contracts import (
+    carteiras,
+    clock,
+    negotiation,
+    negotiation_requests,
+    portfolio,
+    ruler,
+    ruler_requests,
+)
 from contracts.envelope import Envelope
 
 
@@ -89,10 +97,34 @@ TOPICS: tuple[TopicSpec, ...] = (
         partitions=1,
     ),
     TopicSpec(
+        ruler.CONFIG_TOPIC,
+        owner="ruler",
+        events=(ruler.RulerSaved, ruler.CampaignSaved, ruler.CallResultTypesSaved),
+        description="Rulers, call campaigns and call result types as admins save them",
+    ),
+    TopicSpec(
         ruler.STAGES_TOPIC,
         owner="ruler",
-        events=(ruler.StageAdvanced,),
+        events=(ruler.StageAdvanced, ruler.ReceivableLeftRuler),
         description="Stages of receivables in the collection ruler, keyed by receivable id",
+    ),
+    TopicSpec(
+        ruler.BUREAU_TOPIC,
+        owner="ruler",
+        events=(ruler.DebtorNegativated, ruler.NegativationRemoved),
+        description="Listings at the credit bureau and their removal, keyed by receivable id",
+    ),
+    TopicSpec(
+        ruler.CALLS_TOPIC,
+        owner="ruler",
+        events=(ruler.CallRecorded,),
+        description="Calls operators recorded in campaigns, keyed by call id",
+    ),
+    TopicSpec(
+        ruler.MESSAGES_REQUESTED_TOPIC,
+        owner="ruler (read by messaging)",
+        events=(ruler.MessageRequested,),
+        description="Messages the messaging service is asked to send, keyed by document",
     ),
 )
 
@@ -105,6 +137,13 @@ REQUEST_TOPICS: tuple[TopicSpec, ...] = (
         owner="negotiation",
         events=(),
         description="Requests to the negotiation service, keyed by tenant and debtor",
+        retention_ms=24 * 3600 * 1000,
+    ),
+    TopicSpec(
+        ruler_requests.REQUESTS_TOPIC,
+        owner="ruler",
+        events=(),
+        description="Requests to the ruler service (configuration, calls), keyed by tenant",
         retention_ms=24 * 3600 * 1000,
     ),
     TopicSpec(

@@ -26,6 +26,17 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 OCCURRED_AT = dt.datetime(2025, 3, 10, 12, 30, tzinfo=dt.UTC)
 ROW = {"document": "123.456.789-09", "name": "Maria Souza", "original_amount": "1.234,56"}
+RULER = ruler.RulerDefinition(
+    name="Padrão",
+    pre_due_days=[5, 3],
+    pre_due_actions=[ruler.SendMessage(channel="sms", template="lembrete")],
+    stages=[
+        ruler.StageSpec(
+            stage="notice", day=3, actions=[ruler.SendMessage(channel="email", template="aviso")]
+        ),
+        ruler.StageSpec(stage="credit_bureau", day=45, actions=[ruler.SendToBureau()]),
+    ],
+)
 TERMS = negotiation.PaymentConditionTerms(
     installments=2,
     creditor="Banco X",
@@ -293,6 +304,9 @@ SAMPLES: dict[type[Envelope], Envelope] = {
             receivable_id="debt-1",
             receivable_kind="debt",
             document="12345678909",
+            creditor="Banco X",
+            amount_cents=123456,
+            due_date=dt.date(2025, 1, 31),
             ruler_id="default",
             from_stage="pre_due",
             to_stage="notice",
@@ -301,6 +315,79 @@ SAMPLES: dict[type[Envelope], Envelope] = {
             actions=[
                 ruler.StageAction(kind="message", key="k-1", channel="email", template="notice")
             ],
+        ),
+        ruler.ReceivableLeftRuler(
+            **envelope("debt-1", 2),
+            receivable_id="debt-1",
+            receivable_kind="debt",
+            document="12345678909",
+            creditor="Banco X",
+            reason="renegotiated",
+            last_stage="notice",
+            on_date=dt.date(2025, 2, 10),
+            actions=[],
+        ),
+        ruler.RulerSaved(
+            **envelope("ruler-1"),
+            ruler_id="default",
+            definition=RULER,
+            saved_by="admin@acme",
+        ),
+        ruler.CampaignSaved(
+            **envelope("camp-1"),
+            campaign_id="camp-1",
+            definition=ruler.CampaignDefinition(
+                name="Varejo 30+", amount_min_cents=10000, amount_max_cents=500000
+            ),
+            saved_by="admin@acme",
+        ),
+        ruler.CallResultTypesSaved(
+            **envelope("acme"),
+            result_types=list(ruler.DEFAULT_CALL_RESULTS),
+            saved_by="admin@acme",
+        ),
+        ruler.MessageRequested(
+            **envelope("debt-1", 3),
+            key="acme|debt-1|notice|0|message:email:aviso",
+            document="12345678909",
+            receivable_id="debt-1",
+            channel="email",
+            template="aviso",
+            purpose="stage",
+            stage="notice",
+            variables={"valor": "R$ 1.234,56"},
+        ),
+        ruler.DebtorNegativated(
+            **envelope("debt-1", 4),
+            receivable_id="debt-1",
+            document="12345678909",
+            creditor="Banco X",
+            amount_cents=123456,
+            due_date=dt.date(2025, 1, 31),
+            bureau="arquivo-remessa",
+            record_key="acme|debt-1",
+            on_date=dt.date(2025, 3, 17),
+        ),
+        ruler.NegativationRemoved(
+            **envelope("debt-1", 5),
+            receivable_id="debt-1",
+            document="12345678909",
+            creditor="Banco X",
+            bureau="arquivo-remessa",
+            record_key="acme|debt-1",
+            reason="renegotiated",
+            on_date=dt.date(2025, 3, 20),
+        ),
+        ruler.CallRecorded(
+            **envelope("call-1"),
+            call_id="call-1",
+            campaign_id="camp-1",
+            document="12345678909",
+            operator="ana@acme",
+            result=ruler.DEFAULT_CALL_RESULTS[2],
+            note="Promete pagar sexta",
+            reschedule_at=OCCURRED_AT,
+            recorded_at=OCCURRED_AT,
         ),
     )
 }

@@ -28,6 +28,7 @@ from contracts.negotiation_requests import (
 )
 from contracts.portfolio import DebtImported, DebtorContact, DebtReopened
 from contracts.registry import parse_event
+from service_runtime.refusal import Refused
 from services.negotiation.adapters.cnab240 import ReturnPayment, write_cnab240_return
 from services.negotiation.adapters.debts_view import (
     DebtRow,
@@ -36,7 +37,6 @@ from services.negotiation.adapters.debts_view import (
 )
 from services.negotiation.adapters.integration_events import integration_events
 from services.negotiation.application import NegotiationApplication
-from services.negotiation.application.errors import Refused
 
 AGENCY = "recupera-sul"
 JOAO = "52998224725"

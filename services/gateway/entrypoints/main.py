@@ -7,14 +7,17 @@ from typing import Any
 import uvicorn
 from litestar import Litestar
 
-from contracts.negotiation_requests import GATEWAY_REPLIES_TOPIC
+from contracts.negotiation_requests import GATEWAY_REPLIES_TOPIC, NegotiationRequestBody
+from contracts.negotiation_requests import REQUESTS_TOPIC as NEGOTIATION_REQUESTS
+from contracts.ruler_requests import REQUESTS_TOPIC as RULER_REQUESTS
+from contracts.ruler_requests import RulerRequestBody
 from service_runtime.database import service_engine
 from service_runtime.host import ServiceHost, build_host
 from service_runtime.projection import BatchApplier, PositionedConsumer, Projection
 from service_runtime.request_reply import KafkaRequester
 from service_runtime.settings import Settings
 from services.gateway.adapters.integration_events import integration_events
-from services.gateway.adapters.negotiation_client import NegotiationClient
+from services.gateway.adapters.service_client import ServiceClient
 from services.gateway.application.uploads import GatewayApplication
 from services.gateway.entrypoints.http.app import create_app
 from services.gateway.read_models.imports import ImportStatusProjection
@@ -51,7 +54,13 @@ def build(settings: Settings | None = None) -> tuple[ServiceHost, Litestar]:
         default_timeout=host.settings.request_timeout_seconds,
         **host.consumer_kwargs,
     )
-    return host, create_app(host, read_engine, runners, NegotiationClient(requester))
+    return host, create_app(
+        host,
+        read_engine,
+        runners,
+        ServiceClient("negotiation", requester, NEGOTIATION_REQUESTS, NegotiationRequestBody),
+        ServiceClient("ruler", requester, RULER_REQUESTS, RulerRequestBody),
+    )
 
 
 def main() -> None:

@@ -37,9 +37,9 @@ from contracts.negotiation_requests import (
     ScheduledInstallment,
 )
 from service_runtime.eventstore import ServiceApplication
+from service_runtime.refusal import Refused, field_refusal
 from services.negotiation.adapters.cnab240 import NotACnab240File, parse_cnab240
 from services.negotiation.adapters.debts_view import DebtRow
-from services.negotiation.application.errors import Refused, field_refusal
 from services.negotiation.application.views import agreement_out, payment_out
 from services.negotiation.domain.agreement import Agreement, agreement_id_for, invoice_id_for
 from services.negotiation.domain.boleto import format_nosso_numero, make_boleto

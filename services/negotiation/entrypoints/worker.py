@@ -10,7 +10,7 @@ from services.negotiation.adapters.daily_run import DailyRunApplier
 from services.negotiation.adapters.debts_view import NegotiableDebtsProjection, SqlDebtLookup
 from services.negotiation.adapters.integration_events import integration_events
 from services.negotiation.application import NegotiationApplication
-from services.negotiation.entrypoints.requests import RequestHandler
+from services.negotiation.entrypoints.requests import NegotiationRequests
 
 
 def build(settings: Settings | None = None) -> ServiceHost:
@@ -40,7 +40,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
     )
     daily.after_batch = host.relay.wake
     host.consumers.append(daily)
-    RequestHandler(host, app)
+    NegotiationRequests(host, app)
     return host
 
 

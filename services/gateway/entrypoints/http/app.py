@@ -17,10 +17,10 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from service_runtime.host import ServiceHost
-from services.gateway.adapters.negotiation_client import (
-    NegotiationClient,
-    NegotiationRefused,
-    NegotiationUnavailable,
+from services.gateway.adapters.service_client import (
+    ServiceClient,
+    ServiceRefused,
+    ServiceUnavailable,
 )
 from services.gateway.entrypoints.http.auth import BearerTokenMiddleware
 from services.gateway.entrypoints.http.controllers import (
@@ -32,8 +32,8 @@ from services.gateway.entrypoints.http.errors import (
     ApiError,
     handle_api_error,
     handle_http_exception,
-    handle_negotiation_refused,
-    handle_negotiation_unavailable,
+    handle_service_refused,
+    handle_service_unavailable,
     handle_unexpected,
 )
 from services.gateway.entrypoints.http.health import HealthController
@@ -49,7 +49,11 @@ MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 
 def create_app(
-    host: ServiceHost, read_engine: Any, runners: list[Any], negotiation: NegotiationClient
+    host: ServiceHost,
+    read_engine: Any,
+    runners: list[Any],
+    negotiation: ServiceClient,
+    ruler: ServiceClient,
 ) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -80,6 +84,7 @@ def create_app(
                 "read_engine": read_engine,
                 "projection_runners": runners,
                 "negotiation": negotiation,
+                "ruler": ruler,
                 "broker_ready": False,
             }
         )
@@ -100,8 +105,8 @@ def create_app(
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
         exception_handlers={
             ApiError: handle_api_error,
-            NegotiationRefused: handle_negotiation_refused,
-            NegotiationUnavailable: handle_negotiation_unavailable,
+            ServiceRefused: handle_service_refused,
+            ServiceUnavailable: handle_service_unavailable,
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },

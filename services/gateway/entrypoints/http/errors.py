@@ -13,7 +13,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from services.gateway.adapters.negotiation_client import NegotiationRefused, NegotiationUnavailable
+from services.gateway.adapters.service_client import ServiceRefused, ServiceUnavailable
 from services.gateway.entrypoints.http.validation_messages import explain
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
     )
 
 
-def handle_negotiation_refused(_: Request[Any, Any, Any], exc: NegotiationRefused) -> Response[Any]:
+def handle_service_refused(_: Request[Any, Any, Any], exc: ServiceRefused) -> Response[Any]:
     error = exc.error
     return Response(
         error_body(
@@ -103,15 +103,17 @@ def handle_negotiation_refused(_: Request[Any, Any, Any], exc: NegotiationRefuse
     )
 
 
-def handle_negotiation_unavailable(
-    _: Request[Any, Any, Any], exc: NegotiationUnavailable
-) -> Response[Any]:
-    log.warning("negotiation service did not answer: %s", exc)
+SERVICE_NAMES = {"negotiation": "de negociação", "ruler": "da régua de cobrança"}
+
+
+def handle_service_unavailable(_: Request[Any, Any, Any], exc: ServiceUnavailable) -> Response[Any]:
+    log.warning("%s service did not answer: %s", exc.service, exc)
     return Response(
         error_body(
             503,
-            "negotiation_unavailable",
-            "o serviço de negociação não respondeu a tempo; tente novamente em instantes",
+            f"{exc.service}_unavailable",
+            f"o serviço {SERVICE_NAMES.get(exc.service, exc.service)} não respondeu a tempo; "
+            "tente novamente em instantes",
             [],
         ),
         status_code=503,

@@ -35,7 +35,7 @@ from contracts.negotiation_requests import (
     SaveCondition,
     SaveSettings,
 )
-from services.gateway.adapters.negotiation_client import NegotiationClient
+from services.gateway.adapters.service_client import ServiceClient
 from services.gateway.adapters.tokens import Principal
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import ApiError, field_error
@@ -43,8 +43,8 @@ from services.gateway.entrypoints.http.errors import ApiError, field_error
 MAX_CNAB_BYTES = 20 * 1024 * 1024
 
 
-def _client(state: State) -> NegotiationClient:
-    client: NegotiationClient = state.negotiation
+def _client(state: State) -> ServiceClient:
+    client: ServiceClient = state.negotiation
     return client
 
 

@@ -1,9 +1,9 @@
 """A use case's refusal: the HTTP status, a code, a pt-BR message and the fields at fault,
-the same shape the gateway's API answers with."""
+answered in the API's one error shape (`contracts.errors.ErrorReply`)."""
 
 from __future__ import annotations
 
-from contracts.negotiation_requests import ErrorDetail, ErrorReply
+from contracts.errors import ErrorDetail, ErrorReply
 
 
 class Refused(Exception):
@@ -30,4 +30,5 @@ class Refused(Exception):
 
 
 def field_refusal(field: str, rule: str, message: str, status: int = 422) -> Refused:
+    """Bad input: which field, which rule, why."""
     return Refused(status, "validation_failed", message, [(field, rule, message)])
