@@ -385,6 +385,13 @@ def up(
             status = run_import(client, csv_text.encode(), "carteira-demo.csv")
             marker.write_text(status["import_id"] + "\n")
             _print_summary(status | {"rejections": status["rejections"][:10]})
+        ruler_marker = data_dir / "demo-ruler"
+        if demo and not ruler_marker.exists():
+            from cobranca.demo_ruler import seed_ruler
+
+            if seed_ruler(client):
+                console.print("demo tenant: collection ruler and call campaign created")
+            ruler_marker.write_text("done\n")
         negotiation_marker = data_dir / "demo-negotiation"
         if demo and not negotiation_marker.exists():
             from cobranca.demo_negotiation import seed_negotiation

@@ -145,3 +145,38 @@ class GatewayClient:
                 )
             )
         )
+
+    # ---- ruler and call campaigns --------------------------------------------------------
+
+    def create_ruler(self, definition: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._check(self.http.post("/api/v1/admin/rulers", json=definition)))
+
+    def rulers(self) -> list[dict[str, Any]]:
+        return list(self._check(self.http.get("/api/v1/admin/rulers"))["rulers"])
+
+    def create_campaign(self, definition: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._check(self.http.post("/api/v1/admin/campaigns", json=definition)))
+
+    def campaigns(self) -> list[dict[str, Any]]:
+        return list(self._check(self.http.get("/api/v1/admin/campaigns"))["campaigns"])
+
+    def call_list(self, campaign_id: str, page: int = 1, page_size: int = 50) -> dict[str, Any]:
+        return dict(
+            self._check(
+                self.http.get(
+                    f"/api/v1/campaigns/{campaign_id}/call-list",
+                    params={"page": page, "page_size": page_size},
+                )
+            )
+        )
+
+    def call_list_csv(self, campaign_id: str) -> bytes:
+        response = self.http.get(f"/api/v1/campaigns/{campaign_id}/call-list.csv")
+        if response.status_code >= 400:
+            self._check(response)
+        return response.content
+
+    def record_call(self, campaign_id: str, call: dict[str, Any]) -> dict[str, Any]:
+        return dict(
+            self._check(self.http.post(f"/api/v1/campaigns/{campaign_id}/calls", json=call))
+        )

@@ -20,13 +20,19 @@ from services.gateway.adapters.integration_events import integration_events
 from services.gateway.adapters.service_client import ServiceClient
 from services.gateway.application.uploads import GatewayApplication
 from services.gateway.entrypoints.http.app import create_app
+from services.gateway.read_models.call_list import CallListProjection
 from services.gateway.read_models.imports import ImportStatusProjection
 from services.gateway.read_models.portal_view import PortalViewProjection
 from services.gateway.read_models.timeline import TimelineProjection
 
 
 def projections() -> list[Projection]:
-    return [PortalViewProjection(), TimelineProjection(), ImportStatusProjection()]
+    return [
+        PortalViewProjection(),
+        TimelineProjection(),
+        ImportStatusProjection(),
+        CallListProjection(),
+    ]
 
 
 PROJECTIONS = {p.name: p for p in projections()}

@@ -34,6 +34,17 @@ from contracts.negotiation import (
     PaymentReceived,
 )
 from contracts.portfolio import DEBTS_TOPIC, DebtImported, DebtReopened, DebtSettled, DebtUpdated
+from contracts.ruler import (
+    BUREAU_TOPIC,
+    CALLS_TOPIC,
+    STAGES_TOPIC,
+    CallRecorded,
+    DebtorNegativated,
+    NegativationRemoved,
+    StageAction,
+    StageAdvanced,
+)
+from service_runtime.clock import BUSINESS_TZ
 from service_runtime.projection import Projection
 from service_runtime.sql import insert_ignore
 from service_runtime.sqltypes import UtcDateTime
@@ -145,6 +156,30 @@ def summarize(event: Envelope) -> str | None:
         return f"Pagamento recebido de {format_brl(event.amount_cents)}: {outcome}" + (
             f" ({event.reason})" if event.reason else ""
         )
+    if isinstance(event, StageAdvanced):
+        what = "Dívida" if event.receivable_kind == "debt" else "Parcela de acordo"
+        return (
+            f"{what} ({event.creditor}, {format_brl(event.amount_cents)}) entrou na etapa "
+            f"{STAGE_NAMES.get(event.to_stage, event.to_stage)} com {event.days_overdue} "
+            "dia(s) de atraso"
+            + (f"; ações: {', '.join(_action(a) for a in event.actions)}" if event.actions else "")
+        )
+    if isinstance(event, DebtorNegativated):
+        return (
+            f"Negativado no {event.bureau}: {event.creditor}, {format_brl(event.amount_cents)} "
+            f"vencido em {_dmy(event.due_date)}"
+        )
+    if isinstance(event, NegativationRemoved):
+        why = LEAVE_REASONS.get(event.reason, event.reason)
+        return f"Negativação retirada ({event.creditor}): {why}"
+    if isinstance(event, CallRecorded):
+        note = f": {event.note}" if event.note else ""
+        again = (
+            f"; retornar em {event.reschedule_at.astimezone(BUSINESS_TZ):%d/%m/%Y %H:%M}"
+            if event.reschedule_at
+            else ""
+        )
+        return f"Ligação de {event.operator}: {event.result.label}{note}{again}"
     if isinstance(event, DebtRejected):
         where = f"linha {event.row_number}" if event.row_number else f"registro {event.row_key}"
         return f"Carteira {event.import_id[:8]}: {where} recusada: {event.reason}"
@@ -165,7 +200,34 @@ def _dmy(day: dt.date) -> str:
     return day.strftime("%d/%m/%Y")
 
 
+STAGE_NAMES = {
+    "notice": "aviso de cobrança",
+    "questioning": "questionamento de pendência",
+    "schedule_payment": "agendar pagamento",
+    "field_collection": "cobrança presencial",
+    "credit_bureau": "negativação",
+}
+LEAVE_REASONS = {
+    "settled": "dívida quitada",
+    "paid": "parcela paga",
+    "renegotiated": "dívida renegociada em acordo",
+    "cancelled": "cancelada",
+}
+
+
+def _action(action: StageAction) -> str:
+    if action.kind == "message":
+        return f"{action.channel} '{action.template}'"
+    if action.kind == "call_campaign":
+        return "lista de ligação"
+    return "negativação"
+
+
 SERVICE_OF: dict[type[Envelope], str] = {
+    StageAdvanced: "ruler",
+    DebtorNegativated: "ruler",
+    NegativationRemoved: "ruler",
+    CallRecorded: "ruler",
     DebtImported: "portfolio",
     DebtUpdated: "portfolio",
     DebtRejected: "portfolio",
@@ -182,7 +244,16 @@ SERVICE_OF: dict[type[Envelope], str] = {
 
 class TimelineProjection(Projection):
     name = "timeline"
-    topics = (DEBTS_TOPIC, REJECTED_TOPIC, AGREEMENTS_TOPIC, INVOICES_TOPIC, PAYMENTS_TOPIC)
+    topics = (
+        DEBTS_TOPIC,
+        REJECTED_TOPIC,
+        AGREEMENTS_TOPIC,
+        INVOICES_TOPIC,
+        PAYMENTS_TOPIC,
+        STAGES_TOPIC,
+        BUREAU_TOPIC,
+        CALLS_TOPIC,
+    )
     metadata = metadata
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:

@@ -1,13 +1,199 @@
-"""From the ruler service's stored domain events to the integration events it publishes.
-It stores none yet, so it publishes none."""
+"""From the ruler service's stored domain events to the integration events it publishes:
+configuration, stages, the bureau, calls, and the messages it asks the messaging service to
+send (one `MessageRequested` per message action, with its deterministic key)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from contracts.envelope import Envelope
+from pydantic import TypeAdapter
+
+from contracts.envelope import Envelope, derived_event_id
+from contracts.ruler import (
+    BUREAU_TOPIC,
+    CALLS_TOPIC,
+    CONFIG_TOPIC,
+    MESSAGES_REQUESTED_TOPIC,
+    STAGES_TOPIC,
+    CallRecorded,
+    CallResultType,
+    CallResultTypesSaved,
+    CampaignDefinition,
+    CampaignSaved,
+    DebtorNegativated,
+    MessageRequested,
+    NegativationRemoved,
+    ReceivableLeftRuler,
+    RulerDefinition,
+    RulerSaved,
+    StageAction,
+    StageAdvanced,
+)
+from services.ruler.application.service import message_variables
+from services.ruler.domain.configuration import CampaignConfig, RulerConfig, TenantRuler
+from services.ruler.domain.receivable import Call, Receivable
+
+RulerSavedEvents: tuple[type[Any], ...] = (RulerConfig.Saved, RulerConfig.Changed)  # type: ignore[attr-defined]
+CampaignSavedEvents: tuple[type[Any], ...] = (CampaignConfig.Saved, CampaignConfig.Changed)  # type: ignore[attr-defined]
+ResultTypesEvent: type[Any] = TenantRuler.CallResultTypesSaved  # type: ignore[attr-defined]
+AdvancedEvent: type[Any] = Receivable.StageAdvanced  # type: ignore[attr-defined]
+RemindedEvent: type[Any] = Receivable.Reminded  # type: ignore[attr-defined]
+NegativatedEvent: type[Any] = Receivable.Negativated  # type: ignore[attr-defined]
+RemovedEvent: type[Any] = Receivable.NegativationRemoved  # type: ignore[attr-defined]
+LeftEvent: type[Any] = Receivable.Left  # type: ignore[attr-defined]
+CallEvent: type[Any] = Call.Recorded  # type: ignore[attr-defined]
+RESULT_TYPES = TypeAdapter(list[CallResultType])
+
+
+def _envelope(event: Any, tenant: str, index: int = 0) -> dict[str, Any]:
+    aggregate_id = str(event.originator_id)
+    return {
+        "event_id": derived_event_id("ruler", aggregate_id, event.originator_version, index),
+        "occurred_at": event.timestamp,
+        "tenant": tenant,
+        "aggregate_id": aggregate_id,
+        "aggregate_version": event.originator_version,
+        "correlation_id": aggregate_id,
+        "causation_id": aggregate_id,
+    }
+
+
+def _messages(
+    event: Any, facts: dict[str, Any], purpose: str, stage: str | None
+) -> Iterator[tuple[str, Envelope]]:
+    for index, action in enumerate(event.actions, start=1):
+        if action["kind"] != "message":
+            continue
+        yield (
+            MESSAGES_REQUESTED_TOPIC,
+            MessageRequested(
+                **_envelope(event, facts["tenant"], index),
+                key=action["key"],
+                document=facts["document"],
+                receivable_id=facts.get("receivable_id"),
+                channel=action["channel"],
+                template=action["template"],
+                purpose=purpose,
+                stage=stage,
+                variables=message_variables(facts),
+            ),
+        )
 
 
 def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
-    yield from ()
+    if isinstance(event, RulerSavedEvents):
+        yield (
+            CONFIG_TOPIC,
+            RulerSaved(
+                **_envelope(event, event.tenant),
+                ruler_id=event.ruler_id,
+                definition=RulerDefinition.model_validate_json(event.definition_json),
+                saved_by=event.saved_by,
+            ),
+        )
+    elif isinstance(event, CampaignSavedEvents):
+        yield (
+            CONFIG_TOPIC,
+            CampaignSaved(
+                **_envelope(event, event.tenant),
+                campaign_id=event.campaign_id,
+                definition=CampaignDefinition.model_validate_json(event.definition_json),
+                saved_by=event.saved_by,
+            ),
+        )
+    elif isinstance(event, ResultTypesEvent):
+        yield (
+            CONFIG_TOPIC,
+            CallResultTypesSaved(
+                **_envelope(event, event.tenant),
+                result_types=RESULT_TYPES.validate_json(event.result_types_json),
+                saved_by=event.saved_by,
+            ),
+        )
+    elif isinstance(event, AdvancedEvent):
+        facts = event.facts
+        yield (
+            STAGES_TOPIC,
+            StageAdvanced(
+                **_envelope(event, facts["tenant"]),
+                receivable_id=facts["receivable_id"],
+                receivable_kind=facts["kind"],
+                document=facts["document"],
+                creditor=facts["creditor"],
+                amount_cents=facts["amount_cents"],
+                due_date=facts["due_date"],
+                ruler_id=event.ruler_id,
+                from_stage=event.from_stage,
+                to_stage=event.to_stage,
+                days_overdue=event.days_overdue,
+                on_date=event.on,
+                actions=[StageAction(**a) for a in event.actions],
+            ),
+        )
+        yield from _messages(event, facts, "stage", event.to_stage)
+    elif isinstance(event, RemindedEvent):
+        yield from _messages(event, event.facts, "pre_due", "pre_due")
+    elif isinstance(event, NegativatedEvent):
+        facts = event.facts
+        yield (
+            BUREAU_TOPIC,
+            DebtorNegativated(
+                **_envelope(event, facts["tenant"]),
+                receivable_id=facts["receivable_id"],
+                document=facts["document"],
+                creditor=facts["creditor"],
+                amount_cents=facts["amount_cents"],
+                due_date=facts["due_date"],
+                bureau=event.bureau,
+                record_key=event.record_key,
+                on_date=event.on,
+            ),
+        )
+    elif isinstance(event, RemovedEvent):
+        facts = event.facts
+        yield (
+            BUREAU_TOPIC,
+            NegativationRemoved(
+                **_envelope(event, facts["tenant"]),
+                receivable_id=facts["receivable_id"],
+                document=facts["document"],
+                creditor=facts["creditor"],
+                bureau=event.bureau,
+                record_key=event.record_key,
+                reason=event.reason,
+                on_date=event.on,
+            ),
+        )
+    elif isinstance(event, LeftEvent):
+        facts = event.facts
+        yield (
+            STAGES_TOPIC,
+            ReceivableLeftRuler(
+                **_envelope(event, facts["tenant"]),
+                receivable_id=facts["receivable_id"],
+                receivable_kind=facts["kind"],
+                document=facts["document"],
+                creditor=facts["creditor"],
+                reason=event.reason,
+                last_stage=event.last_stage,
+                on_date=event.on,
+                actions=[StageAction(**a) for a in event.actions],
+            ),
+        )
+        yield from _messages(event, facts, "finalization", "finalized")
+    elif isinstance(event, CallEvent):
+        yield (
+            CALLS_TOPIC,
+            CallRecorded(
+                **_envelope(event, event.tenant),
+                call_id=event.call_id,
+                campaign_id=event.campaign_id,
+                document=event.document,
+                operator=event.operator,
+                result=CallResultType(**event.result),
+                note=event.note,
+                reschedule_at=event.reschedule_at,
+                recorded_at=event.recorded_at,
+            ),
+        )

@@ -1,9 +1,5 @@
 """Use cases of the ruler service."""
 
-from __future__ import annotations
+from services.ruler.application.service import RulerApplication
 
-from service_runtime.eventstore import ServiceApplication
-
-
-class RulerApplication(ServiceApplication):
-    name = "ruler"
+__all__ = ["RulerApplication"]

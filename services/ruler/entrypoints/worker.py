@@ -1,15 +1,49 @@
-"""The ruler service process."""
+"""The ruler service process: keeps the receivables, runs each business day over them,
+lists at the credit bureau, and answers configuration and call requests."""
 
 from __future__ import annotations
 
 from service_runtime.host import ServiceHost, build_host, run_worker
+from service_runtime.projection import PositionedConsumer
 from service_runtime.settings import Settings
+from services.ruler.adapters.bureau_file import FileBureau
+from services.ruler.adapters.consumers import DailyRunApplier, ReceivablesApplier
 from services.ruler.adapters.integration_events import integration_events
+from services.ruler.adapters.receivables import ReceivablesTable
 from services.ruler.application import RulerApplication
+from services.ruler.entrypoints.requests import RulerRequests
 
 
 def build(settings: Settings | None = None) -> ServiceHost:
-    return build_host("ruler", RulerApplication, integration_events, settings)
+    host = build_host("ruler", RulerApplication, integration_events, settings)
+    app: RulerApplication = host.application
+    app.receivables = ReceivablesTable(host.engine)
+    # The file-based bureau: remittance files under the data dir (a real bureau is another
+    # adapter behind the same port).
+    app.bureau = FileBureau(host.settings.service_dir("ruler") / "bureau")
+    receivables = PositionedConsumer(
+        ReceivablesApplier(app, app.receivables, host.engine, host.clock.today),
+        host.broker,
+        host.bootstrap,
+        group_id="ruler.receivables",
+        consumer_kwargs=host.consumer_kwargs,
+        max_records=host.settings.consumer_max_records,
+        topic_partitions=host.settings.topic_partitions,
+    )
+    receivables.after_batch = host.relay.wake
+    daily = PositionedConsumer(
+        DailyRunApplier(app, host.engine),
+        host.broker,
+        host.bootstrap,
+        group_id="ruler.daily",
+        consumer_kwargs=host.consumer_kwargs,
+        max_records=50,
+        topic_partitions=host.settings.topic_partitions,
+    )
+    daily.after_batch = host.relay.wake
+    host.consumers.extend([receivables, daily])
+    RulerRequests(host, app)
+    return host
 
 
 def main() -> None:

@@ -42,6 +42,7 @@ from services.gateway.entrypoints.http.negotiation import (
     NegotiationAdminController,
     PaymentsController,
 )
+from services.gateway.entrypoints.http.ruler import CampaignsController, RulerAdminController
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ def create_app(
             NegotiationAdminController,
             AgreementsController,
             PaymentsController,
+            RulerAdminController,
+            CampaignsController,
         ],
         lifespan=[lifespan],
         on_app_init=[on_app_init],

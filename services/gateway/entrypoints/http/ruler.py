@@ -1,0 +1,312 @@
+"""HTTP controllers for the collection ruler and call campaigns: admins configure rulers,
+campaigns and call result types (the ruler service decides, over request/reply); operators
+work the call lists (a projection in the gateway) and record calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from anyio import to_thread
+from litestar import Controller, Request, Response, get, post, put
+from litestar.datastructures import State
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_201_CREATED
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.documents import InvalidDocument, validate_document
+from contracts.envelope import UtcDatetime
+from contracts.ruler import CallResultType, CampaignDefinition, RulerDefinition
+from contracts.ruler_requests import (
+    CallOut,
+    CallResultTypes,
+    CampaignList,
+    CampaignOut,
+    GetCallResultTypes,
+    ListCampaigns,
+    ListRulers,
+    RecordCall,
+    RulerList,
+    RulerOut,
+    SaveCallResultTypes,
+    SaveCampaign,
+    SaveRuler,
+)
+from services.gateway.adapters.service_client import ServiceClient
+from services.gateway.entrypoints.http.auth import principal_of, requires
+from services.gateway.entrypoints.http.errors import ApiError, field_error
+from services.gateway.read_models import call_list
+
+ADMIN = requires("admin")
+STAFF = requires("admin", "operator")
+
+
+def _ruler(state: State) -> ServiceClient:
+    client: ServiceClient = state.ruler
+    return client
+
+
+class RulerAdminController(Controller):
+    path = "/api/v1/admin"
+    tags = ["admin: ruler and campaigns"]  # noqa: RUF012 (Litestar declares it a list)
+
+    @post("/rulers", status_code=HTTP_201_CREATED, guards=[ADMIN], summary="Create a ruler")
+    async def create_ruler(
+        self, request: Request[Any, Any, Any], state: State, data: RulerDefinition
+    ) -> RulerOut:
+        return await self._save_ruler(request, state, str(uuid.uuid4()), data)
+
+    @put("/rulers/{ruler_id:str}", guards=[ADMIN], summary="Change a ruler (from the next run)")
+    async def change_ruler(
+        self, request: Request[Any, Any, Any], state: State, ruler_id: str, data: RulerDefinition
+    ) -> RulerOut:
+        return await self._save_ruler(request, state, ruler_id, data)
+
+    async def _save_ruler(
+        self, request: Request[Any, Any, Any], state: State, ruler_id: str, data: RulerDefinition
+    ) -> RulerOut:
+        principal = principal_of(request)
+        return await _ruler(state).ask(
+            SaveRuler(
+                tenant=principal.tenant,
+                ruler_id=ruler_id,
+                definition=data,
+                saved_by=principal.subject,
+            ),
+            principal.tenant,
+            RulerOut,
+        )
+
+    @get("/rulers", guards=[requires("admin", "operator", "analyst")], summary="The rulers")
+    async def list_rulers(self, request: Request[Any, Any, Any], state: State) -> RulerList:
+        principal = principal_of(request)
+        return await _ruler(state).ask(
+            ListRulers(tenant=principal.tenant), principal.tenant, RulerList
+        )
+
+    @post("/campaigns", status_code=HTTP_201_CREATED, guards=[ADMIN], summary="Create a campaign")
+    async def create_campaign(
+        self, request: Request[Any, Any, Any], state: State, data: CampaignDefinition
+    ) -> CampaignOut:
+        return await self._save_campaign(request, state, str(uuid.uuid4()), data)
+
+    @put("/campaigns/{campaign_id:str}", guards=[ADMIN], summary="Change a call campaign")
+    async def change_campaign(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        campaign_id: str,
+        data: CampaignDefinition,
+    ) -> CampaignOut:
+        return await self._save_campaign(request, state, campaign_id, data)
+
+    async def _save_campaign(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        campaign_id: str,
+        data: CampaignDefinition,
+    ) -> CampaignOut:
+        principal = principal_of(request)
+        return await _ruler(state).ask(
+            SaveCampaign(
+                tenant=principal.tenant,
+                campaign_id=campaign_id,
+                definition=data,
+                saved_by=principal.subject,
+            ),
+            principal.tenant,
+            CampaignOut,
+        )
+
+    @get("/campaigns", guards=[STAFF], summary="The call campaigns")
+    async def list_campaigns(self, request: Request[Any, Any, Any], state: State) -> CampaignList:
+        principal = principal_of(request)
+        return await _ruler(state).ask(
+            ListCampaigns(tenant=principal.tenant), principal.tenant, CampaignList
+        )
+
+    @get("/call-results", guards=[STAFF], summary="The results an operator may record")
+    async def call_results(self, request: Request[Any, Any, Any], state: State) -> CallResultTypes:
+        principal = principal_of(request)
+        return await _ruler(state).ask(
+            GetCallResultTypes(tenant=principal.tenant), principal.tenant, CallResultTypes
+        )
+
+    @put("/call-results", guards=[ADMIN], summary="Change the call result types")
+    async def save_call_results(
+        self, request: Request[Any, Any, Any], state: State, data: list[CallResultType]
+    ) -> CallResultTypes:
+        principal = principal_of(request)
+        if not data:
+            raise field_error("body", "min_items", "informe ao menos um tipo de resultado")
+        return await _ruler(state).ask(
+            SaveCallResultTypes(
+                tenant=principal.tenant, result_types=data, saved_by=principal.subject
+            ),
+            principal.tenant,
+            CallResultTypes,
+        )
+
+
+class CallIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document: str = Field(description="The debtor called (CPF/CNPJ)")
+    result: str = Field(description="A call result type's code")
+    note: str = Field(default="", max_length=2000)
+    reschedule_at: UtcDatetime | None = Field(
+        default=None, description="Call again at (with offset, e.g. 2026-12-01T14:00:00-03:00)"
+    )
+
+
+class LastCallOut(BaseModel):
+    result_code: str
+    result_label: str
+    operator: str
+    note: str
+    recorded_at: dt.datetime
+    reschedule_at: dt.datetime | None
+
+
+class CallListEntryOut(BaseModel):
+    document: str
+    debtor_name: str
+    phones: list[str]
+    email: str | None
+    city: str | None
+    state: str | None
+    creditors: list[str]
+    debts: int
+    total_cents: int
+    max_days_overdue: int
+    stage: str
+    last_call: LastCallOut | None
+
+
+class CallListOut(BaseModel):
+    campaign_id: str
+    name: str
+    as_of: dt.date
+    page: int
+    page_size: int
+    total: int
+    priority: str
+    entries: list[CallListEntryOut]
+
+
+PRIORITY = "total owed (highest first), then the most recent debt, then the document"
+
+
+class CampaignsController(Controller):
+    path = "/api/v1/campaigns"
+    tags = ["call campaigns"]  # noqa: RUF012 (Litestar declares it a list)
+
+    async def _list(
+        self, request: Request[Any, Any, Any], state: State, campaign_id: str, page: int, size: int
+    ) -> tuple[CampaignDefinition, list[call_list.CallListEntry], int]:
+        principal = principal_of(request)
+        found = await to_thread.run_sync(
+            lambda: call_list.campaign(state.read_engine, principal.tenant, campaign_id)
+        )
+        if found is None:
+            raise ApiError(404, "not_found", f"campanha {campaign_id} não encontrada")
+        today = state.clock.today()
+        entries, total = await to_thread.run_sync(
+            lambda: call_list.call_list(
+                state.read_engine, principal.tenant, campaign_id, today, page, size
+            )
+        )
+        return found[0], entries, total
+
+    @get(
+        "/{campaign_id:str}/call-list",
+        guards=[STAFF],
+        summary="The campaign's call list, in priority order, paginated",
+        description=f"Priority: {PRIORITY}.",
+    )
+    async def list_calls(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        campaign_id: str,
+        page: int = Parameter(default=1, ge=1),
+        page_size: int = Parameter(default=50, ge=1, le=500),
+    ) -> CallListOut:
+        definition, entries, total = await self._list(request, state, campaign_id, page, page_size)
+        return CallListOut(
+            campaign_id=campaign_id,
+            name=definition.name,
+            as_of=state.clock.today(),
+            page=page,
+            page_size=page_size,
+            total=total,
+            priority=PRIORITY,
+            entries=[_entry_out(e) for e in entries],
+        )
+
+    @get(
+        "/{campaign_id:str}/call-list.csv",
+        guards=[STAFF],
+        summary="The whole call list as CSV (;, UTF-8 with BOM) for an outside office",
+        media_type="text/csv",
+    )
+    async def export(
+        self, request: Request[Any, Any, Any], state: State, campaign_id: str
+    ) -> Response[bytes]:
+        _definition, entries, _ = await self._list(request, state, campaign_id, 1, 1_000_000)
+        body = call_list.call_list_csv(entries)
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="lista-{campaign_id[:8]}.csv"'},
+        )
+
+    @post(
+        "/{campaign_id:str}/calls",
+        status_code=HTTP_201_CREATED,
+        guards=[STAFF],
+        summary="Record a call (its result, a note, when to call again)",
+    )
+    async def record(
+        self, request: Request[Any, Any, Any], state: State, campaign_id: str, data: CallIn
+    ) -> CallOut:
+        principal = principal_of(request)
+        try:
+            document = validate_document(data.document)
+        except InvalidDocument as exc:
+            raise field_error("document", getattr(exc, "rule", "invalid"), exc.reason) from exc
+        key = request.headers.get("idempotency-key", "").strip() or str(uuid.uuid4())
+        return await _ruler(state).ask(
+            RecordCall(
+                tenant=principal.tenant,
+                call_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{principal.tenant}|call|{key}")),
+                campaign_id=campaign_id,
+                document=document,
+                operator=principal.subject,
+                result=data.result,
+                note=data.note,
+                reschedule_at=data.reschedule_at,
+            ),
+            principal.tenant,
+            CallOut,
+        )
+
+
+def _entry_out(entry: call_list.CallListEntry) -> CallListEntryOut:
+    last = entry.last_call
+    return CallListEntryOut(
+        document=entry.document,
+        debtor_name=entry.debtor_name,
+        phones=list(entry.phones),
+        email=entry.email,
+        city=entry.city,
+        state=entry.state,
+        creditors=list(entry.creditors),
+        debts=entry.debts,
+        total_cents=entry.total_cents,
+        max_days_overdue=entry.max_days_overdue,
+        stage=entry.stage,
+        last_call=LastCallOut(**last) if last else None,
+    )

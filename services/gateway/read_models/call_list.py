@@ -1,0 +1,885 @@
+"""Call lists of the call campaigns (EliteSoft's campanha de ligação): the debtors an operator
+calls, grouped by debtor with the total of their debts, the stage of the ruler they are in,
+and the last result recorded in the campaign; exported as a spreadsheet for a collection
+office that makes the calls.
+
+Built from five topics read independently (debts, agreements, the ruler's configuration,
+stages and calls), so an event of one may arrive before an event of another it depends on.
+Every fact is kept in a table of its own, written so that order and repetition do not matter,
+and the columns of `call_debts` derived from them (status, amount owed, stage) are refreshed
+from those tables after each batch:
+
+- debts: the newest aggregate version wins (`call_debts`);
+- payments: the newest DebtReopened gives what was paid, DebtSettled settles for good
+  (`debt_payments`);
+- agreements: an agreement only moves from active to broken or fulfilled, never back
+  (`call_agreements`, `agreement_debts`); a debt is in agreement while an agreement holding
+  it is active, settled once one is fulfilled, open otherwise;
+- stages: a debt's stage only moves forward by `stage_rank` (day, then stage order); leaving
+  the ruler renegotiated or settled counts after that day's advances and sets the stage back
+  to "current" (`debt_stages`).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    Row,
+    String,
+    Table,
+    Text,
+    bindparam,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from contracts.envelope import Envelope
+from contracts.negotiation import (
+    AGREEMENTS_TOPIC,
+    AgreementBroken,
+    AgreementClosed,
+    AgreementFulfilled,
+)
+from contracts.portfolio import (
+    DEBTS_TOPIC,
+    DebtImported,
+    DebtReopened,
+    DebtSettled,
+    DebtUpdated,
+)
+from contracts.ruler import (
+    CALLS_TOPIC,
+    CONFIG_TOPIC,
+    DEFAULT_CALL_RESULTS,
+    STAGES_TOPIC,
+    CallRecorded,
+    CallResultType,
+    CallResultTypesSaved,
+    CampaignDefinition,
+    CampaignSaved,
+    ReceivableLeftRuler,
+    Stage,
+    StageAdvanced,
+)
+from service_runtime.clock import BUSINESS_TZ
+from service_runtime.projection import Projection
+from service_runtime.sql import insert_ignore
+from service_runtime.sqltypes import UtcDateTime
+
+metadata = MetaData()
+call_debts = Table(
+    "call_debts",
+    metadata,
+    Column("debt_id", String(36), primary_key=True),
+    Column("tenant", String(63), nullable=False),
+    Column("document", String(14), nullable=False),
+    Column("debtor_name", String(200), nullable=False),
+    Column("phone", String(200)),
+    Column("email", String(320)),
+    Column("city", String(200)),
+    Column("state", String(100)),
+    Column("creditor", String(200), nullable=False),
+    Column("category", String(100)),
+    Column("contract", String(100), nullable=False),
+    Column("installment", String(20), nullable=False),
+    Column("original_amount_cents", Integer, nullable=False),
+    # Paid under agreements that broke (DebtReopened), deducted from what is owed.
+    Column("paid_cents", Integer, nullable=False),
+    # What is owed: original minus paid; 0 once settled.
+    Column("amount_cents", Integer, nullable=False),
+    Column("due_date", Date, nullable=False),
+    # open, in_agreement, settled
+    Column("status", String(20), nullable=False),
+    Column("stage", String(30), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    # Case-, accent- and space-insensitive keys the campaign filters compare.
+    Column("creditor_key", String(200), nullable=False),
+    Column("category_key", String(100)),
+    Column("city_key", String(200)),
+    Column("state_key", String(100)),
+    Index("ix_call_debts_tenant_status", "tenant", "status"),
+    Index("ix_call_debts_tenant_document", "tenant", "document"),
+)
+debt_payments = Table(
+    "debt_payments",
+    metadata,
+    Column("debt_id", String(36), primary_key=True),
+    Column("paid_cents", Integer, nullable=False),
+    # Version of the DebtReopened that gave paid_cents (-1: none yet).
+    Column("paid_version", Integer, nullable=False),
+    Column("settled", Boolean, nullable=False),
+)
+debt_stages = Table(
+    "debt_stages",
+    metadata,
+    Column("debt_id", String(36), primary_key=True),
+    Column("stage", String(30), nullable=False),
+    Column("stage_rank", Integer, nullable=False),
+)
+call_agreements = Table(
+    "call_agreements",
+    metadata,
+    Column("agreement_id", String(36), primary_key=True),
+    Column("tenant", String(63), nullable=False),
+    # active, broken, fulfilled
+    Column("status", String(20), nullable=False),
+)
+agreement_debts = Table(
+    "agreement_debts",
+    metadata,
+    Column("agreement_id", String(36), primary_key=True),
+    Column("debt_id", String(36), primary_key=True),
+    Index("ix_agreement_debts_debt", "debt_id"),
+)
+call_campaigns = Table(
+    "call_campaigns",
+    metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("campaign_id", String(64), primary_key=True),
+    Column("definition", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+campaign_members = Table(
+    "campaign_members",
+    metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("campaign_id", String(64), primary_key=True),
+    Column("document", String(14), primary_key=True),
+)
+call_results = Table(
+    "call_results",
+    metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("result_types", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+campaign_calls = Table(
+    "campaign_calls",
+    metadata,
+    Column("call_id", String(64), primary_key=True),
+    Column("tenant", String(63), nullable=False),
+    Column("campaign_id", String(64), nullable=False),
+    Column("document", String(14), nullable=False),
+    Column("operator", String(200), nullable=False),
+    Column("result_code", String(40), nullable=False),
+    Column("result_label", String(100), nullable=False),
+    Column("removes_from_list", Boolean, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("reschedule_at", UtcDateTime()),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Index("ix_campaign_calls_campaign", "tenant", "campaign_id", "document"),
+)
+
+# Every stage in the order a receivable goes through them.
+STAGE_ORDER: tuple[Stage, ...] = (
+    "current",
+    "pre_due",
+    "notice",
+    "questioning",
+    "schedule_payment",
+    "field_collection",
+    "credit_bureau",
+    "finalized",
+)
+_STAGE_INDEX = {stage: i for i, stage in enumerate(STAGE_ORDER)}
+# Leaving the ruler on a day counts after every advance of that day.
+_LEFT_SLOT = 9
+STAGE_LABELS: dict[str, str] = {
+    "current": "em dia",
+    "pre_due": "pré-vencimento",
+    "notice": "aviso",
+    "questioning": "questionamento",
+    "schedule_payment": "agendar pagamento",
+    "field_collection": "cobrança presencial",
+    "credit_bureau": "negativação",
+    "finalized": "finalizada",
+}
+
+_DEBT_FIELDS = [
+    "tenant",
+    "document",
+    "debtor_name",
+    "phone",
+    "email",
+    "city",
+    "state",
+    "creditor",
+    "category",
+    "contract",
+    "installment",
+    "original_amount_cents",
+    "due_date",
+    "version",
+    "updated_at",
+    "creditor_key",
+    "category_key",
+    "city_key",
+    "state_key",
+]
+
+
+def fold(text: str | None) -> str | None:
+    """A name as filters compare it: case, accents and surrounding or repeated spaces do not
+    matter ("  São  Paulo " is "sao paulo"). None or blank gives None."""
+    if text is None:
+        return None
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+    return bare.casefold() or None
+
+
+def _clean(text: str | None) -> str | None:
+    stripped = (text or "").strip()
+    return stripped or None
+
+
+def _stage_rank(on_date: dt.date, slot: int) -> int:
+    return on_date.toordinal() * 10 + slot
+
+
+def _insert(conn: Connection) -> Callable[[Table], Any]:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def _debt_row(event: DebtImported | DebtUpdated) -> dict[str, Any]:
+    contact = event.debtor
+    return {
+        "debt_id": event.debt_id,
+        "tenant": event.tenant,
+        "document": event.document,
+        "debtor_name": contact.name.strip(),
+        "phone": _clean(contact.phone),
+        "email": _clean(contact.email),
+        "city": _clean(contact.city),
+        "state": _clean(contact.state),
+        "creditor": event.creditor,
+        "category": _clean(event.category),
+        "contract": event.contract,
+        "installment": event.installment,
+        "original_amount_cents": event.original_amount_cents,
+        "paid_cents": 0,
+        "amount_cents": event.original_amount_cents,
+        "due_date": event.due_date,
+        "status": "open",
+        "stage": "current",
+        "version": event.aggregate_version,
+        "updated_at": event.occurred_at,
+        "creditor_key": fold(event.creditor) or "",
+        "category_key": fold(event.category),
+        "city_key": fold(contact.city),
+        "state_key": fold(contact.state),
+    }
+
+
+class CallListProjection(Projection):
+    name = "call_list"
+    topics = (DEBTS_TOPIC, AGREEMENTS_TOPIC, CONFIG_TOPIC, STAGES_TOPIC, CALLS_TOPIC)
+    metadata = metadata
+
+    def apply(self, conn: Connection, events: list[Envelope]) -> None:
+        # Newest version of each debt in this batch; older or repeated versions change nothing.
+        latest: dict[str, dict[str, Any]] = {}
+        for event in events:
+            if isinstance(event, DebtImported | DebtUpdated):
+                current = latest.get(event.debt_id)
+                if current is None or current["version"] < event.aggregate_version:
+                    latest[event.debt_id] = _debt_row(event)
+        if latest:
+            self._upsert_debts(conn, list(latest.values()))
+        touched: set[str] = set(latest)
+        for event in events:
+            if isinstance(event, DebtSettled):
+                self._settled(conn, event)
+                touched.add(event.debt_id)
+            elif isinstance(event, DebtReopened):
+                self._reopened(conn, event)
+                touched.add(event.debt_id)
+            elif isinstance(event, AgreementClosed):
+                touched |= self._agreement(
+                    conn, event.tenant, event.agreement_id, "active", list(event.debt_ids)
+                )
+            elif isinstance(event, AgreementBroken):
+                touched |= self._agreement(
+                    conn,
+                    event.tenant,
+                    event.agreement_id,
+                    "broken",
+                    [d.debt_id for d in event.debts],
+                )
+            elif isinstance(event, AgreementFulfilled):
+                touched |= self._agreement(
+                    conn, event.tenant, event.agreement_id, "fulfilled", list(event.debt_ids)
+                )
+            elif isinstance(event, StageAdvanced):
+                self._advanced(conn, event)
+                if event.receivable_kind == "debt":
+                    touched.add(event.receivable_id)
+            elif isinstance(event, ReceivableLeftRuler):
+                if event.receivable_kind == "debt" and event.reason in ("renegotiated", "settled"):
+                    self._stage(
+                        conn,
+                        event.receivable_id,
+                        "current",
+                        _stage_rank(event.on_date, _LEFT_SLOT),
+                    )
+                    touched.add(event.receivable_id)
+            elif isinstance(event, CampaignSaved):
+                self._versioned(
+                    conn,
+                    call_campaigns,
+                    {
+                        "tenant": event.tenant,
+                        "campaign_id": event.campaign_id,
+                        "definition": event.definition.model_dump_json(),
+                        "version": event.aggregate_version,
+                    },
+                    ["tenant", "campaign_id"],
+                )
+            elif isinstance(event, CallResultTypesSaved):
+                self._versioned(
+                    conn,
+                    call_results,
+                    {
+                        "tenant": event.tenant,
+                        "result_types": json.dumps(
+                            [r.model_dump(mode="json") for r in event.result_types],
+                            ensure_ascii=False,
+                        ),
+                        "version": event.aggregate_version,
+                    },
+                    ["tenant"],
+                )
+            elif isinstance(event, CallRecorded):
+                insert_ignore(
+                    conn,
+                    campaign_calls,
+                    [
+                        {
+                            "call_id": event.call_id,
+                            "tenant": event.tenant,
+                            "campaign_id": event.campaign_id,
+                            "document": event.document,
+                            "operator": event.operator,
+                            "result_code": event.result.code,
+                            "result_label": event.result.label,
+                            "removes_from_list": event.result.removes_from_list,
+                            "note": event.note,
+                            "reschedule_at": event.reschedule_at,
+                            "recorded_at": event.recorded_at,
+                        }
+                    ],
+                )
+        if touched:
+            self._refresh(conn, sorted(touched))
+
+    # ---- writes -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _upsert_debts(conn: Connection, rows: list[dict[str, Any]]) -> None:
+        stmt = _insert(conn)(call_debts)
+        # Status, payments and stage come from other events: an update keeps them.
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["debt_id"],
+                set_={c: stmt.excluded[c] for c in _DEBT_FIELDS},
+                where=call_debts.c.version < stmt.excluded.version,
+            ),
+            rows,
+        )
+
+    @staticmethod
+    def _settled(conn: Connection, event: DebtSettled) -> None:
+        stmt = _insert(conn)(debt_payments).values(
+            debt_id=event.debt_id, paid_cents=0, paid_version=-1, settled=True
+        )
+        conn.execute(stmt.on_conflict_do_update(index_elements=["debt_id"], set_={"settled": True}))
+        insert_ignore(
+            conn, agreement_debts, [{"agreement_id": event.agreement_id, "debt_id": event.debt_id}]
+        )
+
+    @staticmethod
+    def _reopened(conn: Connection, event: DebtReopened) -> None:
+        stmt = _insert(conn)(debt_payments).values(
+            debt_id=event.debt_id,
+            paid_cents=event.paid_cents,
+            paid_version=event.aggregate_version,
+            settled=False,
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["debt_id"],
+                set_={
+                    "paid_cents": stmt.excluded.paid_cents,
+                    "paid_version": stmt.excluded.paid_version,
+                },
+                where=debt_payments.c.paid_version < stmt.excluded.paid_version,
+            )
+        )
+        insert_ignore(
+            conn, agreement_debts, [{"agreement_id": event.agreement_id, "debt_id": event.debt_id}]
+        )
+
+    @staticmethod
+    def _agreement(
+        conn: Connection, tenant: str, agreement_id: str, status: str, debt_ids: list[str]
+    ) -> set[str]:
+        """Record an agreement's status (active, then broken or fulfilled; an ended agreement
+        never becomes active again) and its debts; returns every debt it holds."""
+        stmt = _insert(conn)(call_agreements).values(
+            agreement_id=agreement_id, tenant=tenant, status=status
+        )
+        if status == "active":
+            conn.execute(stmt.on_conflict_do_nothing(index_elements=["agreement_id"]))
+        else:
+            # Fulfilled wins over broken should both ever arrive: the result is the same
+            # whichever came first.
+            weaker = ("active",) if status == "broken" else ("active", "broken")
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["agreement_id"],
+                    set_={"status": status},
+                    where=call_agreements.c.status.in_(weaker),
+                )
+            )
+        insert_ignore(
+            conn,
+            agreement_debts,
+            [{"agreement_id": agreement_id, "debt_id": d} for d in dict.fromkeys(debt_ids)],
+        )
+        held = conn.execute(
+            select(agreement_debts.c.debt_id).where(agreement_debts.c.agreement_id == agreement_id)
+        )
+        return {r.debt_id for r in held} | set(debt_ids)
+
+    def _advanced(self, conn: Connection, event: StageAdvanced) -> None:
+        if event.receivable_kind == "debt":
+            self._stage(
+                conn,
+                event.receivable_id,
+                event.to_stage,
+                _stage_rank(event.on_date, _STAGE_INDEX[event.to_stage]),
+            )
+        members = [
+            {"tenant": event.tenant, "campaign_id": action.campaign, "document": event.document}
+            for action in event.actions
+            if action.kind == "call_campaign" and action.campaign
+        ]
+        insert_ignore(conn, campaign_members, members)
+
+    @staticmethod
+    def _stage(conn: Connection, debt_id: str, stage: str, rank: int) -> None:
+        stmt = _insert(conn)(debt_stages).values(debt_id=debt_id, stage=stage, stage_rank=rank)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["debt_id"],
+                set_={"stage": stmt.excluded.stage, "stage_rank": stmt.excluded.stage_rank},
+                where=debt_stages.c.stage_rank < stmt.excluded.stage_rank,
+            )
+        )
+
+    @staticmethod
+    def _versioned(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:
+        """Insert, or replace with a newer version."""
+        stmt = _insert(conn)(table).values(**values)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=keys,
+                set_={k: stmt.excluded[k] for k in values if k not in keys},
+                where=table.c.version < stmt.excluded.version,
+            )
+        )
+
+    @staticmethod
+    def _refresh(conn: Connection, debt_ids: list[str]) -> None:
+        """Derive status, amount owed and stage of these debts from the facts kept."""
+        changes: list[dict[str, Any]] = []
+        for start in range(0, len(debt_ids), 500):
+            chunk = debt_ids[start : start + 500]
+            rows = conn.execute(
+                select(
+                    call_debts.c.debt_id,
+                    call_debts.c.original_amount_cents,
+                    call_debts.c.paid_cents,
+                    call_debts.c.amount_cents,
+                    call_debts.c.status,
+                    call_debts.c.stage,
+                ).where(call_debts.c.debt_id.in_(chunk))
+            ).all()
+            if not rows:
+                continue
+            present = [r.debt_id for r in rows]
+            payments = {
+                r.debt_id: (r.paid_cents, bool(r.settled))
+                for r in conn.execute(
+                    select(
+                        debt_payments.c.debt_id, debt_payments.c.paid_cents, debt_payments.c.settled
+                    ).where(debt_payments.c.debt_id.in_(present))
+                )
+            }
+            stages = {
+                r.debt_id: r.stage
+                for r in conn.execute(
+                    select(debt_stages.c.debt_id, debt_stages.c.stage).where(
+                        debt_stages.c.debt_id.in_(present)
+                    )
+                )
+            }
+            holding: dict[str, set[str]] = defaultdict(set)
+            for r in conn.execute(
+                select(agreement_debts.c.debt_id, call_agreements.c.status)
+                .join(
+                    call_agreements,
+                    call_agreements.c.agreement_id == agreement_debts.c.agreement_id,
+                )
+                .where(agreement_debts.c.debt_id.in_(present))
+            ):
+                holding[r.debt_id].add(r.status)
+            for row in rows:
+                paid, settled = payments.get(row.debt_id, (0, False))
+                statuses = holding.get(row.debt_id, set())
+                if settled or "fulfilled" in statuses:
+                    status, amount = "settled", 0
+                else:
+                    status = "in_agreement" if "active" in statuses else "open"
+                    amount = max(0, row.original_amount_cents - paid)
+                stage = stages.get(row.debt_id, "current")
+                if (row.paid_cents, row.amount_cents, row.status, row.stage) != (
+                    paid,
+                    amount,
+                    status,
+                    stage,
+                ):
+                    changes.append(
+                        {
+                            "b_debt_id": row.debt_id,
+                            "b_paid": paid,
+                            "b_amount": amount,
+                            "b_status": status,
+                            "b_stage": stage,
+                        }
+                    )
+        if changes:
+            conn.execute(
+                update(call_debts)
+                .where(call_debts.c.debt_id == bindparam("b_debt_id"))
+                .values(
+                    paid_cents=bindparam("b_paid"),
+                    amount_cents=bindparam("b_amount"),
+                    status=bindparam("b_status"),
+                    stage=bindparam("b_stage"),
+                ),
+                changes,
+            )
+
+
+# ---- queries ----------------------------------------------------------------------------------
+
+
+class LastCall(TypedDict):
+    result_code: str
+    result_label: str
+    operator: str
+    note: str
+    recorded_at: dt.datetime
+    reschedule_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class CallListEntry:
+    """A debtor on a campaign's call list, with the open debts that put them there."""
+
+    document: str
+    debtor_name: str
+    phones: list[str]
+    email: str | None
+    city: str | None
+    state: str | None
+    creditors: list[str]
+    debts: int
+    total_cents: int
+    max_days_overdue: int
+    stage: str
+    last_call: LastCall | None
+    oldest_due_date: dt.date
+    newest_due_date: dt.date
+
+
+def _campaign(
+    conn: Connection, tenant: str, campaign_id: str
+) -> tuple[CampaignDefinition, int] | None:
+    row = conn.execute(
+        select(call_campaigns.c.definition, call_campaigns.c.version).where(
+            call_campaigns.c.tenant == tenant, call_campaigns.c.campaign_id == campaign_id
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return CampaignDefinition.model_validate_json(row.definition), int(row.version)
+
+
+def campaign(
+    engine: Engine, tenant: str, campaign_id: str
+) -> tuple[CampaignDefinition, int] | None:
+    """A campaign's definition and version, or None when it was never saved."""
+    with engine.connect() as conn:
+        return _campaign(conn, tenant, campaign_id)
+
+
+def _keys(names: Iterable[str]) -> set[str]:
+    return {k for k in (fold(n) for n in names) if k}
+
+
+def _days_overdue(due: dt.date, today: dt.date) -> int:
+    return max(0, (today - due).days)
+
+
+def _last_calls(
+    conn: Connection, tenant: str, campaign_id: str
+) -> dict[str, tuple[bool, LastCall]]:
+    """The last call of this campaign to each debtor, and whether its result removes them from
+    the list (latest recorded_at; the call id breaks a tie, so the answer does not depend on
+    the order the calls arrived in)."""
+    last: dict[str, tuple[bool, LastCall]] = {}
+    rows = conn.execute(
+        select(campaign_calls)
+        .where(campaign_calls.c.tenant == tenant, campaign_calls.c.campaign_id == campaign_id)
+        .order_by(campaign_calls.c.recorded_at, campaign_calls.c.call_id)
+    )
+    for r in rows:
+        last[r.document] = (
+            bool(r.removes_from_list),
+            LastCall(
+                result_code=r.result_code,
+                result_label=r.result_label,
+                operator=r.operator,
+                note=r.note,
+                recorded_at=r.recorded_at,
+                reschedule_at=r.reschedule_at,
+            ),
+        )
+    return last
+
+
+def _entry(
+    document: str, debts: list[Row[Any]], today: dt.date, last: LastCall | None
+) -> CallListEntry:
+    # Contact data from the most recently imported or updated debt that has it.
+    recent = sorted(debts, key=lambda d: (d.updated_at, d.debt_id), reverse=True)
+    phones = list(dict.fromkeys(d.phone for d in recent if d.phone))
+    creditors: dict[str, str] = {}
+    for d in recent:
+        creditors.setdefault(d.creditor_key, d.creditor)
+    dues = [d.due_date for d in debts]
+    return CallListEntry(
+        document=document,
+        debtor_name=recent[0].debtor_name,
+        phones=phones,
+        email=next((d.email for d in recent if d.email), None),
+        city=next((d.city for d in recent if d.city), None),
+        state=next((d.state for d in recent if d.state), None),
+        creditors=[creditors[k] for k in sorted(creditors)],
+        debts=len(debts),
+        total_cents=sum(d.amount_cents for d in debts),
+        max_days_overdue=_days_overdue(min(dues), today),
+        stage=max((d.stage for d in debts), key=lambda s: _STAGE_INDEX.get(s, 0)),
+        last_call=last,
+        oldest_due_date=min(dues),
+        newest_due_date=max(dues),
+    )
+
+
+def call_list(
+    engine: Engine,
+    tenant: str,
+    campaign_id: str,
+    today: dt.date,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[CallListEntry], int]:
+    """One page of a campaign's call list and how many debtors the whole list has.
+
+    A debtor is listed when the campaign is active and at least one of their open debts
+    (owing more than zero) matches every filter of the campaign: creditors, categories,
+    cities and states (case, accents and spaces aside), days overdue (each debt's: days past
+    its due date on `today`, 0 before it) and stages (each debt's ruler stage); the amount
+    range applies to the total of the debtor's matching debts. A campaign that does not list
+    by filters lists only debtors a ruler stage put on it (who must still match). The last
+    call of the campaign decides: a result that removes from the list takes the debtor off,
+    a later call that does not remove puts them back. A debtor with a callback scheduled is
+    still listed, shown with it.
+
+    Each entry sums up the matching debts. Priority: higher amount and more recent debt
+    first, as the seeds suggest (the list groups by debtor, with the total of the debt):
+    total_cents descending, then the newest due date descending, then the document.
+    """
+    if page < 1 or page_size < 1:
+        raise ValueError("page and page_size start at 1")
+    with engine.connect() as conn:
+        found = _campaign(conn, tenant, campaign_id)
+        if found is None or not found[0].active:
+            return [], 0
+        definition = found[0]
+        query = select(call_debts).where(
+            call_debts.c.tenant == tenant,
+            call_debts.c.status == "open",
+            call_debts.c.amount_cents > 0,
+        )
+        for column, names in (
+            (call_debts.c.creditor_key, definition.creditors),
+            (call_debts.c.category_key, definition.categories),
+            (call_debts.c.city_key, definition.cities),
+            (call_debts.c.state_key, definition.states),
+        ):
+            if names:
+                query = query.where(column.in_(sorted(_keys(names))))
+        # days overdue = max(0, today - due): at least n means due on or before today - n.
+        if definition.days_overdue_min:
+            low = today - dt.timedelta(days=definition.days_overdue_min)
+            query = query.where(call_debts.c.due_date <= low)
+        if definition.days_overdue_max is not None:
+            high = today - dt.timedelta(days=definition.days_overdue_max)
+            query = query.where(call_debts.c.due_date >= high)
+        if definition.stages:
+            query = query.where(call_debts.c.stage.in_(list(definition.stages)))
+        if not definition.by_filters:
+            query = query.where(
+                call_debts.c.document.in_(
+                    select(campaign_members.c.document).where(
+                        campaign_members.c.tenant == tenant,
+                        campaign_members.c.campaign_id == campaign_id,
+                    )
+                )
+            )
+        by_debtor: dict[str, list[Row[Any]]] = defaultdict(list)
+        for row in conn.execute(query):
+            by_debtor[row.document].append(row)
+        last = _last_calls(conn, tenant, campaign_id)
+        # (priority key, document, debts)
+        listed: list[tuple[tuple[int, int, str], str, list[Row[Any]]]] = []
+        for document, debts in by_debtor.items():
+            if last.get(document, (False, None))[0]:
+                continue
+            total = sum(d.amount_cents for d in debts)
+            if definition.amount_min_cents is not None and total < definition.amount_min_cents:
+                continue
+            if definition.amount_max_cents is not None and total > definition.amount_max_cents:
+                continue
+            newest = max(d.due_date for d in debts)
+            listed.append(((-total, -newest.toordinal(), document), document, debts))
+        listed.sort(key=lambda item: item[0])
+        start = (page - 1) * page_size
+        chosen = listed[start : start + page_size]
+    entries = [
+        _entry(document, debts, today, last[document][1] if document in last else None)
+        for _, document, debts in chosen
+    ]
+    return entries, len(listed)
+
+
+def call_result_types(engine: Engine, tenant: str) -> list[CallResultType]:
+    """The results operators may record: the tenant's own, else the defaults."""
+    with engine.connect() as conn:
+        saved = conn.execute(
+            select(call_results.c.result_types).where(call_results.c.tenant == tenant)
+        ).scalar_one_or_none()
+    if saved is None:
+        return list(DEFAULT_CALL_RESULTS)
+    return [CallResultType.model_validate(r) for r in json.loads(saved)]
+
+
+# ---- export -----------------------------------------------------------------------------------
+
+CSV_HEADER = (
+    "documento",
+    "nome",
+    "telefones",
+    "email",
+    "cidade",
+    "uf",
+    "credores",
+    "dividas",
+    "total",
+    "dias_em_atraso",
+    "etapa",
+    "ultimo_resultado",
+    "ultima_ligacao",
+    "retorno",
+)
+
+
+def money_br(cents: int) -> str:
+    """123456 -> '1.234,56' (a spreadsheet in pt-BR reads it as a number)."""
+    sign = "-" if cents < 0 else ""
+    reais, centavos = divmod(abs(cents), 100)
+    return f"{sign}{reais:,}".replace(",", ".") + f",{centavos:02d}"
+
+
+def _local(moment: dt.datetime | None, with_time: bool) -> str:
+    if moment is None:
+        return ""
+    local = moment.astimezone(BUSINESS_TZ)
+    return local.strftime("%d/%m/%Y %H:%M" if with_time else "%d/%m/%Y")
+
+
+def call_list_csv(entries: Sequence[CallListEntry]) -> bytes:
+    """The call list as a spreadsheet for a collection office (Exportar Ligações): `;`
+    separated, UTF-8 with a BOM and CRLF line ends so Excel in pt-BR opens it as is; money as
+    1.234,56, dates as dd/mm/aaaa and times in America/Sao_Paulo."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(CSV_HEADER)
+    for e in entries:
+        last = e.last_call
+        writer.writerow(
+            (
+                e.document,
+                e.debtor_name,
+                " / ".join(e.phones),
+                e.email or "",
+                e.city or "",
+                e.state or "",
+                " / ".join(e.creditors),
+                e.debts,
+                money_br(e.total_cents),
+                e.max_days_overdue,
+                STAGE_LABELS.get(e.stage, e.stage),
+                last["result_label"] if last else "",
+                _local(last["recorded_at"], with_time=True) if last else "",
+                _local(last["reschedule_at"], with_time=True) if last else "",
+            )
+        )
+    return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
+
+
+__all__ = [
+    "CSV_HEADER",
+    "STAGE_LABELS",
+    "CallListEntry",
+    "CallListProjection",
+    "LastCall",
+    "call_list",
+    "call_list_csv",
+    "call_result_types",
+    "campaign",
+    "fold",
+    "money_br",
+]

@@ -1,0 +1,445 @@
+"""Use cases of the ruler service: configuration (rulers, call campaigns, call result types),
+the business day's run over the open receivables, receivables leaving or coming back, and
+operators' calls. Every date comes from the caller (the business clock)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import RecordConflictError
+from pydantic import TypeAdapter
+
+from contracts.documents import mask_document
+from contracts.money import format_brl
+from contracts.ruler import (
+    DEFAULT_CALL_RESULTS,
+    CallResultType,
+    CampaignDefinition,
+    RulerDefinition,
+    Stage,
+    StageAction,
+)
+from contracts.ruler_requests import (
+    CallOut,
+    CallResultTypes,
+    CampaignList,
+    CampaignOut,
+    RecordCall,
+    RulerList,
+    RulerOut,
+    SaveCallResultTypes,
+    SaveCampaign,
+    SaveRuler,
+)
+from service_runtime.eventstore import ServiceApplication
+from service_runtime.refusal import Refused, field_refusal
+from services.ruler.adapters.bureau_file import BureauRecord, CreditBureau
+from services.ruler.adapters.receivables import Exit, ReceivableRow, ReceivablesTable, Reentry
+from services.ruler.domain.configuration import CampaignConfig, RulerConfig, TenantRuler, config_id
+from services.ruler.domain.receivable import (
+    Call,
+    Receivable,
+    call_aggregate_id,
+    receivable_aggregate_id,
+)
+from services.ruler.domain.stages import advance, days_overdue, reminders_due, ruler_for
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+A = TypeVar("A", bound=Aggregate)
+ATTEMPTS = 5
+RESULT_TYPES = TypeAdapter(list[CallResultType])
+
+
+def facts_of(row: ReceivableRow, today: dt.date) -> dict[str, Any]:
+    """What the events (and the messages they ask for) say about the receivable: the seeds'
+    template variables among them."""
+    return {
+        "tenant": row.tenant,
+        "receivable_id": row.receivable_id,
+        "kind": row.kind,
+        "document": row.document,
+        "debtor_name": row.debtor_name,
+        "creditor": row.creditor,
+        "contract": row.contract,
+        "amount_cents": row.amount_cents,
+        "due_date": row.due_date,
+        "days_overdue": days_overdue(row.due_date, today),
+    }
+
+
+def message_variables(facts: dict[str, Any]) -> dict[str, str]:
+    due: dt.date = facts["due_date"]
+    return {
+        "nome": facts["debtor_name"],
+        "documento": mask_document(facts["document"]),
+        "credor": facts["creditor"],
+        "valor": format_brl(facts["amount_cents"]),
+        "vencimento": due.strftime("%d/%m/%Y"),
+        "dias_atraso": str(facts["days_overdue"]),
+        "numero": facts["contract"],
+    }
+
+
+class RulerApplication(ServiceApplication):
+    name = "ruler"
+    snapshotting_intervals = {TenantRuler: 50}  # noqa: RUF012
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env=env)
+        self.receivables: ReceivablesTable | None = None
+        self.bureau: CreditBureau | None = None
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _get(self, cls: type[A], aggregate_id: uuid.UUID) -> A | None:
+        if aggregate_id not in self.repository:
+            return None
+        aggregate: Aggregate = self.repository.get(aggregate_id)
+        assert isinstance(aggregate, cls)
+        return aggregate
+
+    def _retrying(self, command: Callable[[], T]) -> T:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return command()
+            except RecordConflictError:
+                if attempt == ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _tenant(self, tenant: str) -> TenantRuler:
+        return self._get(TenantRuler, config_id(tenant, "tenant", tenant)) or TenantRuler(
+            tenant=tenant
+        )
+
+    # ---- configuration -------------------------------------------------------------------
+
+    def save_ruler(self, request: SaveRuler) -> RulerOut:
+        definition_json = request.definition.model_dump_json()
+
+        def command() -> RulerOut:
+            found = self._get(RulerConfig, config_id(request.tenant, "ruler", request.ruler_id))
+            if found is None:
+                found = RulerConfig(
+                    tenant=request.tenant,
+                    ruler_id=request.ruler_id,
+                    definition_json=definition_json,
+                    saved_by=request.saved_by,
+                )
+                tenant = self._tenant(request.tenant)
+                tenant.add_ruler(ruler_id=request.ruler_id)
+                self.save(found, tenant)
+            elif found.definition_json != definition_json:
+                found.change(definition_json=definition_json, saved_by=request.saved_by)
+                self.save(found)
+            return RulerOut(
+                ruler_id=request.ruler_id, version=found.version, definition=request.definition
+            )
+
+        return self._retrying(command)
+
+    def rulers(self, tenant: str) -> list[RulerOut]:
+        record = self._get(TenantRuler, config_id(tenant, "tenant", tenant))
+        out = []
+        for ruler_id in record.ruler_ids if record else []:
+            config = self._get(RulerConfig, config_id(tenant, "ruler", ruler_id))
+            if config is not None:
+                out.append(
+                    RulerOut(
+                        ruler_id=ruler_id,
+                        version=config.version,
+                        definition=RulerDefinition.model_validate_json(config.definition_json),
+                    )
+                )
+        return out
+
+    def list_rulers(self, tenant: str) -> RulerList:
+        return RulerList(rulers=self.rulers(tenant))
+
+    def save_campaign(self, request: SaveCampaign) -> CampaignOut:
+        definition_json = request.definition.model_dump_json()
+
+        def command() -> CampaignOut:
+            found = self._get(
+                CampaignConfig, config_id(request.tenant, "campaign", request.campaign_id)
+            )
+            if found is None:
+                found = CampaignConfig(
+                    tenant=request.tenant,
+                    campaign_id=request.campaign_id,
+                    definition_json=definition_json,
+                    saved_by=request.saved_by,
+                )
+                tenant = self._tenant(request.tenant)
+                tenant.add_campaign(campaign_id=request.campaign_id)
+                self.save(found, tenant)
+            elif found.definition_json != definition_json:
+                found.change(definition_json=definition_json, saved_by=request.saved_by)
+                self.save(found)
+            return CampaignOut(
+                campaign_id=request.campaign_id,
+                version=found.version,
+                definition=request.definition,
+            )
+
+        return self._retrying(command)
+
+    def list_campaigns(self, tenant: str) -> CampaignList:
+        record = self._get(TenantRuler, config_id(tenant, "tenant", tenant))
+        out = []
+        for campaign_id in record.campaign_ids if record else []:
+            config = self._get(CampaignConfig, config_id(tenant, "campaign", campaign_id))
+            if config is not None:
+                out.append(
+                    CampaignOut(
+                        campaign_id=campaign_id,
+                        version=config.version,
+                        definition=CampaignDefinition.model_validate_json(config.definition_json),
+                    )
+                )
+        return CampaignList(campaigns=out)
+
+    def call_result_types(self, tenant: str) -> CallResultTypes:
+        record = self._get(TenantRuler, config_id(tenant, "tenant", tenant))
+        if record is None or record.call_results_json is None:
+            return CallResultTypes(result_types=list(DEFAULT_CALL_RESULTS))
+        return CallResultTypes(result_types=RESULT_TYPES.validate_json(record.call_results_json))
+
+    def save_call_result_types(self, request: SaveCallResultTypes) -> CallResultTypes:
+        codes = [t.code for t in request.result_types]
+        if len(set(codes)) != len(codes):
+            raise field_refusal("result_types", "unique_code", "códigos de resultado repetidos")
+
+        def command() -> CallResultTypes:
+            tenant = self._tenant(request.tenant)
+            tenant.save_call_results(
+                result_types_json=RESULT_TYPES.dump_json(request.result_types).decode(),
+                saved_by=request.saved_by,
+            )
+            self.save(tenant)
+            return CallResultTypes(result_types=request.result_types)
+
+        return self._retrying(command)
+
+    # ---- calls ---------------------------------------------------------------------------
+
+    def record_call(self, request: RecordCall, now: dt.datetime) -> CallOut:
+        campaign = self._get(
+            CampaignConfig, config_id(request.tenant, "campaign", request.campaign_id)
+        )
+        if campaign is None:
+            raise Refused(404, "not_found", f"campanha {request.campaign_id} não encontrada")
+        types = {t.code: t for t in self.call_result_types(request.tenant).result_types}
+        result = types.get(request.result)
+        if result is None:
+            raise field_refusal(
+                "result",
+                "unknown_result",
+                f"resultado {request.result!r} não cadastrado; use um de: {', '.join(types)}",
+            )
+        existing = self._get(Call, call_aggregate_id(request.tenant, request.call_id))
+        call = existing or Call(
+            tenant=request.tenant,
+            call_id=request.call_id,
+            campaign_id=request.campaign_id,
+            document=request.document,
+            operator=request.operator,
+            result=result.model_dump(),
+            note=request.note,
+            reschedule_at=request.reschedule_at,
+            recorded_at=now,
+        )
+        if existing is None:
+            self.save(call)
+        return CallOut(
+            call_id=call.call_id,
+            campaign_id=call.campaign_id,
+            document=call.document,
+            operator=call.operator,
+            result=CallResultType(**call.result),
+            note=call.note,
+            reschedule_at=call.reschedule_at,
+            recorded_at=call.recorded_at,
+        )
+
+    # ---- the daily run -------------------------------------------------------------------
+
+    def _rulers_by_tenant(self, tenants: set[str]) -> dict[str, list[tuple[str, RulerDefinition]]]:
+        return {
+            tenant: [(r.ruler_id, r.definition) for r in self.rulers(tenant)] for tenant in tenants
+        }
+
+    def run_day(self, today: dt.date) -> dict[str, int]:
+        """Move every open receivable to its stage of `today`, send the reminders due, list at
+        the bureau. Returns counts (stages, reminders, listings)."""
+        assert self.receivables is not None
+        counts = {"stages": 0, "reminders": 0, "listings": 0}
+        rulers: dict[str, list[tuple[str, RulerDefinition]]] = {}
+        for page in self.receivables.open_rows():
+            missing = {r.tenant for r in page} - set(rulers)
+            rulers.update(self._rulers_by_tenant(missing))
+            for row in page:
+                chosen = ruler_for(rulers[row.tenant], row.creditor, row.category)
+                if chosen is None:
+                    continue
+                moved = self._retrying(functools.partial(self._run, row, chosen, today))
+                for key, value in moved.items():
+                    counts[key] += value
+        return counts
+
+    def _run(
+        self, row: ReceivableRow, chosen: tuple[str, RulerDefinition], today: dt.date
+    ) -> dict[str, int]:
+        assert self.receivables is not None
+        ruler_id, ruler = chosen
+        counts = {"stages": 0, "reminders": 0, "listings": 0}
+        cached = row.stage
+        # Cheap checks against the cached stage first: most receivables do not move today.
+        maybe = advance(
+            ruler, ruler_id, row.tenant, row.receivable_id, cast(Stage, cached), row.due_date, today
+        )
+        reminders = (
+            reminders_due(ruler, row.tenant, row.receivable_id, row.due_date, today, ())
+            if row.due_date > today and ruler.pre_due_days
+            else []
+        )
+        if maybe is None and not reminders:
+            return counts
+        receivable = self._get(
+            Receivable, receivable_aggregate_id(row.tenant, row.receivable_id)
+        ) or Receivable(
+            tenant=row.tenant, receivable_id=row.receivable_id, kind=row.kind, document=row.document
+        )
+        if not receivable.open:
+            return counts
+        facts = facts_of(row, today)
+        listing: BureauRecord | None = None
+        transition = advance(
+            ruler,
+            ruler_id,
+            row.tenant,
+            receivable.key_id,
+            cast(Stage, receivable.stage),
+            row.due_date,
+            today,
+        )
+        if transition is not None:
+            receivable.advance(
+                facts=facts,
+                ruler_id=ruler_id,
+                from_stage=transition.from_stage,
+                to_stage=transition.to_stage,
+                days_overdue=transition.days_overdue,
+                on=today,
+                actions=[a.model_dump() for a in transition.actions],
+            )
+            counts["stages"] += 1
+            bureau_action = next((a for a in transition.actions if a.kind == "credit_bureau"), None)
+            if bureau_action is not None and receivable.listed_key is None and self.bureau:
+                listing = self._bureau_record(row, bureau_action.key, today)
+                receivable.negativate(
+                    facts=facts, bureau=self.bureau.name, record_key=listing.record_key, on=today
+                )
+                counts["listings"] += 1
+        if row.due_date > today:
+            for days_before, actions in reminders_due(
+                ruler, row.tenant, receivable.key_id, row.due_date, today, receivable.reminded
+            ):
+                receivable.remind(
+                    facts=facts,
+                    ruler_id=ruler_id,
+                    days_before=days_before,
+                    on=today,
+                    actions=[a.model_dump() for a in actions],
+                )
+                counts["reminders"] += 1
+        if counts == {"stages": 0, "reminders": 0, "listings": 0}:
+            if receivable.stage != cached:
+                self.receivables.set_stage(row.receivable_id, receivable.stage)
+            return counts
+        self.save(receivable)
+        # After the event is stored: a crash in between lists it on the next run (the file
+        # adapter writes a record key once).
+        if listing is not None and self.bureau is not None:
+            self.bureau.include(listing)
+        self.receivables.set_stage(row.receivable_id, receivable.stage)
+        return counts
+
+    @staticmethod
+    def _bureau_record(row: ReceivableRow, key: str, today: dt.date) -> BureauRecord:
+        return BureauRecord(
+            record_key=key,
+            tenant=row.tenant,
+            document=row.document,
+            debtor_name=row.debtor_name,
+            creditor=row.creditor,
+            contract=row.contract,
+            amount_cents=row.amount_cents,
+            due_date=row.due_date,
+            occurred_on=today,
+        )
+
+    # ---- leaving and coming back ---------------------------------------------------------
+
+    def handle_moves(
+        self, exits: Sequence[Exit], reentries: Sequence[Reentry], today: dt.date
+    ) -> int:
+        """Finalize receivables that left (confirmation messages, removal from the bureau) and
+        restart those that came back. Idempotent."""
+        changed = 0
+        for move in exits:
+            changed += self._retrying(functools.partial(self._leave, move, today))
+        for back in reentries:
+            changed += self._retrying(functools.partial(self._reenter, back))
+        return changed
+
+    def _leave(self, move: Exit, today: dt.date) -> int:
+        row = move.row
+        receivable = self._get(Receivable, receivable_aggregate_id(row.tenant, row.receivable_id))
+        # Never in the ruler (not yet overdue, no reminder): nothing to finalize.
+        if receivable is None or not receivable.open:
+            return 0
+        rulers = [(r.ruler_id, r.definition) for r in self.rulers(row.tenant)]
+        chosen = ruler_for(rulers, row.creditor, row.category)
+        actions: list[StageAction] = []
+        if chosen is not None:
+            actions = [
+                StageAction(
+                    kind="message",
+                    key=f"{row.tenant}|{receivable.key_id}|finalized|{i}|message:"
+                    f"{a.channel}:{a.template}",
+                    channel=a.channel,
+                    template=a.template,
+                )
+                for i, a in enumerate(chosen[1].finalization_actions)
+            ]
+        facts = facts_of(row, move.on)
+        bureau_name = self.bureau.name if self.bureau else "arquivo-remessa"
+        listed = receivable.leave(
+            facts=facts,
+            reason=move.reason,
+            on=move.on,
+            actions=[a.model_dump() for a in actions],
+            bureau=bureau_name,
+        )
+        self.save(receivable)
+        if listed is not None and self.bureau is not None:
+            self.bureau.exclude(self._bureau_record(row, listed, move.on), move.reason)
+        return 1
+
+    def _reenter(self, back: Reentry) -> int:
+        row = back.row
+        receivable = self._get(Receivable, receivable_aggregate_id(row.tenant, row.receivable_id))
+        if receivable is None or receivable.open:
+            return 0
+        receivable.reenter(on=back.on)
+        self.save(receivable)
+        return 1

@@ -1,0 +1,161 @@
+"""A receivable in the collection ruler: an imported debt or an agreement's installment.
+
+It remembers the stage it reached (stages never go back while it stays unpaid), which
+pre-due reminders went out, whether it is listed at the credit bureau, and when it left.
+A debt that comes back to collection (its agreement broke) starts a new cycle, whose
+actions have keys of their own."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from contracts.envelope import COBRANCA_NAMESPACE
+
+
+def receivable_aggregate_id(tenant: str, receivable_id: str) -> uuid.UUID:
+    return uuid.uuid5(COBRANCA_NAMESPACE, f"receivable|{tenant}|{receivable_id}")
+
+
+class Receivable(Aggregate):
+    @staticmethod
+    def create_id(tenant: str, receivable_id: str, **_: Any) -> uuid.UUID:
+        return receivable_aggregate_id(tenant, receivable_id)
+
+    @event("Tracked")
+    def __init__(self, *, tenant: str, receivable_id: str, kind: str, document: str) -> None:
+        self.tenant = tenant
+        self.receivable_id = receivable_id
+        self.kind = kind
+        self.document = document
+        self.stage = "current"
+        self.cycle = 1
+        self.reminded: list[int] = []
+        self.listed_key: str | None = None
+        self.left_reason: str | None = None
+
+    @property
+    def key_id(self) -> str:
+        """The id action keys use: a new cycle's actions are new actions."""
+        return self.receivable_id if self.cycle == 1 else f"{self.receivable_id}#{self.cycle}"
+
+    @property
+    def open(self) -> bool:
+        return self.left_reason is None
+
+    @event("StageAdvanced")
+    def advance(
+        self,
+        *,
+        facts: dict[str, Any],
+        ruler_id: str,
+        from_stage: str,
+        to_stage: str,
+        days_overdue: int,
+        on: dt.date,
+        actions: list[dict[str, Any]],
+    ) -> None:
+        """`facts`: tenant, document, debtor name, creditor, amount, due date... so the event
+        stands on its own (the messages it asks for are built from it)."""
+        self.stage = to_stage
+
+    @event("Reminded")
+    def remind(
+        self,
+        *,
+        facts: dict[str, Any],
+        ruler_id: str,
+        days_before: int,
+        on: dt.date,
+        actions: list[dict[str, Any]],
+    ) -> None:
+        self.reminded = [*self.reminded, days_before]
+
+    @event("Negativated")
+    def negativate(
+        self, *, facts: dict[str, Any], bureau: str, record_key: str, on: dt.date
+    ) -> None:
+        self.listed_key = record_key
+
+    def leave(
+        self,
+        *,
+        facts: dict[str, Any],
+        reason: str,
+        on: dt.date,
+        actions: list[dict[str, Any]],
+        bureau: str,
+    ) -> str | None:
+        """Leave the ruler; returns the bureau record key to remove, if it was listed."""
+        listed = self.listed_key
+        if listed is not None:
+            self._negativation_removed(
+                facts=facts, bureau=bureau, record_key=listed, reason=reason, on=on
+            )
+        self._left(facts=facts, reason=reason, on=on, last_stage=self.stage, actions=actions)
+        return listed
+
+    @event("NegativationRemoved")
+    def _negativation_removed(
+        self, *, facts: dict[str, Any], bureau: str, record_key: str, reason: str, on: dt.date
+    ) -> None:
+        self.listed_key = None
+
+    @event("Left")
+    def _left(
+        self,
+        *,
+        facts: dict[str, Any],
+        reason: str,
+        on: dt.date,
+        last_stage: str,
+        actions: list[dict[str, Any]],
+    ) -> None:
+        self.left_reason = reason
+
+    @event("Reentered")
+    def reenter(self, *, on: dt.date) -> None:
+        """Back to collection (its agreement broke): a new cycle from the start."""
+        self.left_reason = None
+        self.stage = "current"
+        self.reminded = []
+        self.cycle += 1
+
+
+def call_aggregate_id(tenant: str, call_id: str) -> uuid.UUID:
+    return uuid.uuid5(COBRANCA_NAMESPACE, f"call|{tenant}|{call_id}")
+
+
+class Call(Aggregate):
+    """A call an operator made in a campaign, with its result."""
+
+    @staticmethod
+    def create_id(tenant: str, call_id: str, **_: Any) -> uuid.UUID:
+        return call_aggregate_id(tenant, call_id)
+
+    @event("Recorded")
+    def __init__(
+        self,
+        *,
+        tenant: str,
+        call_id: str,
+        campaign_id: str,
+        document: str,
+        operator: str,
+        result: dict[str, Any],
+        note: str,
+        reschedule_at: dt.datetime | None,
+        recorded_at: dt.datetime,
+    ) -> None:
+        self.tenant = tenant
+        self.call_id = call_id
+        self.campaign_id = campaign_id
+        self.document = document
+        self.operator = operator
+        self.result = result
+        self.note = note
+        self.reschedule_at = reschedule_at
+        self.recorded_at = recorded_at

@@ -1,0 +1,212 @@
+"""The collection ruler (régua de cobrança) as pure functions: which stage a receivable is in
+on a date, when it advances, which pre-due reminders are due, and which ruler applies to it.
+
+Dates are always parameters (the daily run passes its business date), so the same inputs give
+the same answer on any machine and at any hour. Every action carries a deterministic key: a
+run repeated after a crash, or a message replayed, yields the same keys, and the caller that
+records the keys it has acted on never acts twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from contracts.ruler import (
+    OVERDUE_STAGES,
+    ActionSpec,
+    AddToCampaign,
+    RulerDefinition,
+    SendMessage,
+    Stage,
+    StageAction,
+)
+
+__all__ = [
+    "STAGE_ORDER",
+    "Transition",
+    "action_key",
+    "advance",
+    "days_overdue",
+    "reminders_due",
+    "ruler_for",
+    "stage_on",
+]
+
+# "current" and "pre_due" come before every overdue stage; "finalized" after all of them, so
+# nothing advances a receivable that has left its ruler.
+_ALL_STAGES: tuple[Stage, ...] = ("current", "pre_due", *OVERDUE_STAGES, "finalized")
+STAGE_ORDER: dict[Stage, int] = {stage: rank for rank, stage in enumerate(_ALL_STAGES)}
+_OVERDUE: frozenset[Stage] = frozenset(OVERDUE_STAGES)
+
+
+def days_overdue(due_date: dt.date, today: dt.date) -> int:
+    """Whole days past the due date; 0 on the due date and before it."""
+    return max(0, (today - due_date).days)
+
+
+def stage_on(ruler: RulerDefinition, due_date: dt.date, today: dt.date) -> Stage:
+    """The stage the ruler puts a receivable in on `today`, from its due date alone."""
+    overdue = days_overdue(due_date, today)
+    reached: Stage | None = None
+    # Stages are validated as ordered by strictly increasing day: the last reached one wins.
+    for spec in ruler.stages:
+        if spec.day <= overdue:
+            reached = spec.stage
+    if reached is not None:
+        return reached
+    days_left = (due_date - today).days
+    if days_left > 0 and days_left <= max(ruler.pre_due_days, default=0):
+        return "pre_due"
+    return "current"
+
+
+@dataclass(frozen=True)
+class Transition:
+    from_stage: Stage
+    to_stage: Stage
+    days_overdue: int
+    actions: list[StageAction]
+
+
+def _key_part(value: str) -> str:
+    # Tenant and receivable ids are free text: escaping "|" keeps one key per (tenant,
+    # receivable) pair; ordinary ids come out unchanged, so keys stay readable.
+    return value.replace("%", "%25").replace("|", "%7C")
+
+
+def _kind_suffix(action: ActionSpec) -> str:
+    if isinstance(action, SendMessage):
+        return f"message:{action.channel}:{action.template}"
+    if isinstance(action, AddToCampaign):
+        return f"call_campaign:{action.campaign_id}"
+    return "credit_bureau"
+
+
+def action_key(
+    tenant: str, receivable_id: str, stage: Stage, index: int, action: ActionSpec
+) -> str:
+    """A readable deterministic key, `tenant|receivable|stage|index|kind[:details]`.
+
+    The index tells apart two identical actions of one stage; the details make a key change
+    when the ruler's action at that index is edited, so the new action is not mistaken for
+    the one already done.
+    """
+    return f"{_key_part(tenant)}|{_key_part(receivable_id)}|{stage}|{index}|{_kind_suffix(action)}"
+
+
+def _stage_action(key: str, action: ActionSpec) -> StageAction:
+    if isinstance(action, SendMessage):
+        return StageAction(
+            kind="message", key=key, channel=action.channel, template=action.template
+        )
+    if isinstance(action, AddToCampaign):
+        return StageAction(kind="call_campaign", key=key, campaign=action.campaign_id)
+    return StageAction(kind="credit_bureau", key=key)
+
+
+def advance(
+    ruler: RulerDefinition,
+    ruler_id: str,
+    tenant: str,
+    receivable_id: str,
+    current: Stage,
+    due_date: dt.date,
+    today: dt.date,
+) -> Transition | None:
+    """The move to a later overdue stage on `today`, or None when the receivable stays put.
+
+    Stages never go backwards while the receivable is open: a ruler edited to later days, or
+    a due date moved forward, leaves it where it is. Only the target stage's actions are
+    returned: a receivable that skips stages (it arrived very overdue, or the runs stopped
+    for a while) must not get a burst of stale notices.
+
+    `ruler_id` is deliberately not part of the keys: a receivable moved to another ruler
+    must not receive an identical action of a stage it already went through.
+    """
+    del ruler_id  # accepted so callers pass the full context; see above
+    target = stage_on(ruler, due_date, today)
+    if target not in _OVERDUE or STAGE_ORDER[target] <= STAGE_ORDER[current]:
+        return None
+    spec = next(s for s in ruler.stages if s.stage == target)
+    actions = [
+        _stage_action(action_key(tenant, receivable_id, target, index, action), action)
+        for index, action in enumerate(spec.actions)
+    ]
+    return Transition(
+        from_stage=current,
+        to_stage=target,
+        days_overdue=days_overdue(due_date, today),
+        actions=actions,
+    )
+
+
+def reminders_due(
+    ruler: RulerDefinition,
+    tenant: str,
+    receivable_id: str,
+    due_date: dt.date,
+    today: dt.date,
+    already_sent: Collection[int],
+) -> list[tuple[int, list[StageAction]]]:
+    """The pre-due reminder to send today, as `[(days_before, actions)]`, or `[]`.
+
+    The run may not happen on the exact reminder day (weekends, holidays, an outage), so a
+    reminder is due from its day until the due date. Only the most recent one (the smallest
+    day already reached) is ever sent: the earlier ones are stale, and stay so even after
+    the recent one has been sent. The actions list is empty when the ruler has reminder days
+    but no reminder messages; the day is still returned so the caller can record it.
+    """
+    days_left = (due_date - today).days
+    if days_left <= 0:
+        return []
+    reached = [d for d in ruler.pre_due_days if days_left <= d]
+    if not reached:
+        return []
+    latest = min(reached)
+    if latest in already_sent:
+        return []
+    prefix = f"{_key_part(tenant)}|{_key_part(receivable_id)}|pre_due|{latest}"
+    actions = [
+        _stage_action(f"{prefix}|{i}|{_kind_suffix(message)}", message)
+        for i, message in enumerate(ruler.pre_due_actions)
+    ]
+    return [(latest, actions)]
+
+
+def _fold(text: str) -> str:
+    # Operators type "Crédito", "credito " or "CRÉDITO" for the same creditor or category.
+    bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
+
+
+def ruler_for(
+    rulers: Sequence[tuple[str, RulerDefinition]], creditor: str, category: str | None
+) -> tuple[str, RulerDefinition] | None:
+    """The active ruler for a creditor and category, or None when no ruler covers them.
+
+    An empty creditor or category list covers every value (and a missing category); a listed
+    one must contain the value. The most specific ruler wins (creditor and category listed,
+    then creditor, then category, then neither), and the lowest id breaks ties so the choice
+    does not depend on the order rulers were loaded in.
+    """
+    wanted_creditor = _fold(creditor)
+    wanted_category = _fold(category) if category is not None else None
+    best: tuple[int, str] | None = None
+    chosen: tuple[str, RulerDefinition] | None = None
+    for ruler_id, ruler in rulers:
+        if not ruler.active:
+            continue
+        creditors = {_fold(c) for c in ruler.creditors}
+        categories = {_fold(c) for c in ruler.categories}
+        if creditors and wanted_creditor not in creditors:
+            continue
+        if categories and (wanted_category is None or wanted_category not in categories):
+            continue
+        specificity = 2 * bool(creditors) + bool(categories)
+        rank = (-specificity, ruler_id)
+        if best is None or rank < best:
+            best, chosen = rank, (ruler_id, ruler)
+    return chosen

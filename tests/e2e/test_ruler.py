@@ -1,0 +1,187 @@
+"""Two months of collection on the whole platform (push routine, Cedrus and EliteSoft seeds):
+a ruler moves the debts through its stages day by day on the manual clock, asks the
+messaging service for its messages, lists the oldest at the credit bureau, feeds a call
+campaign; a debtor settles and leaves the ruler and the bureau."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from cobranca.client import GatewayClient, GatewayError
+from contracts.ruler import MESSAGES_REQUESTED_TOPIC
+from tests.support.platform import RunningPlatform, running_platform, wait_for
+
+pytestmark = pytest.mark.e2e
+
+TENANT = "acme"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+# Debts due around the window this test lives through (25/11/2026 to 24/01/2027).
+CARTEIRA = (Path(__file__).resolve().parents[1] / "fixtures" / "carteira-regua.csv").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    with running_platform(tmp_path_factory.mktemp("ruler"), "tansu") as running:
+        yield running
+
+
+async def _messages(bootstrap: str) -> list[dict[str, Any]]:
+    consumer = AIOKafkaConsumer(
+        MESSAGES_REQUESTED_TOPIC,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        out: list[dict[str, Any]] = []
+        while batch := await consumer.getmany(timeout_ms=1500):
+            out += [json.loads(r.value) for records in batch.values() for r in records]
+        return out
+    finally:
+        await consumer.stop()
+
+
+def test_two_months_of_collection(platform: RunningPlatform) -> None:
+    admin = platform.client(TENANT, "admin")
+    with pytest.raises(GatewayError) as zero:
+        admin.create_ruler(
+            {"name": "errada", "stages": [{"stage": "notice", "day": 0, "actions": []}]}
+        )
+    assert zero.value.status == 422
+    detail = zero.value.body["error"]["details"][0]
+    assert detail["field"] == "stages" and "nenhum cliente" in detail["message"]
+
+    campaign = admin.create_campaign(
+        {"name": "Cartão 15+", "categories": ["cartão"], "days_overdue_min": 15}
+    )["campaign_id"]
+    admin.create_ruler(
+        {
+            "name": "Padrão",
+            "stages": [
+                {
+                    "stage": "notice",
+                    "day": 3,
+                    "actions": [{"kind": "message", "channel": "sms", "template": "aviso"}],
+                },
+                {
+                    "stage": "schedule_payment",
+                    "day": 20,
+                    "actions": [
+                        {"kind": "message", "channel": "whatsapp", "template": "agendar"},
+                        {"kind": "call_campaign", "campaign_id": campaign},
+                    ],
+                },
+                {"stage": "credit_bureau", "day": 45, "actions": [{"kind": "credit_bureau"}]},
+            ],
+            "finalization_actions": [{"kind": "message", "channel": "sms", "template": "quitado"}],
+        }
+    )
+    operator = platform.client(TENANT, "operator")
+    operator.wait_for_import(operator.upload_carteira(CARTEIRA)["import_id"])
+    wait_for(
+        lambda: len(platform.anonymous().lookup(TENANT, "52998224725")["debts"]) == 2,
+        timeout=60,
+        what="the debts in the portal",
+    )
+    # On 25/11 (a Wednesday) the first business day runs: BH-2 (36 days) enters
+    # schedule_payment directly, BH-3 (15 days) and BH-1 (5 days) notice.
+    assert str(platform.advance_clock(1)) == "2026-11-26"
+    assert str(platform.advance_clock(59)) == "2027-01-24"
+
+    def timeline_of(document: str) -> list[dict[str, Any]]:
+        return list(operator.timeline(document)["entries"])
+
+    stages = wait_for(
+        lambda: (
+            (
+                s := [
+                    e["summary"] for e in timeline_of("52998224725") if e["type"] == "StageAdvanced"
+                ]
+            )
+            and len(s) >= 4
+            and s
+        ),
+        timeout=90,
+        what="João's stages on the timeline",
+    )
+    assert any("BH" not in s and "negativação" in s for s in stages)
+    listed = [e for e in timeline_of("52998224725") if e["type"] == "DebtorNegativated"]
+    assert len(listed) == 2, "both of João's debts reached 45 days overdue by 24/01"
+
+    bureau_files = sorted((platform.root / "var" / "ruler" / "bureau").glob("remessa-*.txt"))
+    lines = [line for f in bureau_files for line in f.read_text().splitlines()]
+    assert sum(1 for line in lines if line.startswith("I")) == 3
+    assert all("52998224725" in line or "11144477735" in line for line in lines)
+
+    messages = __import__("asyncio").run(_messages(platform.broker.bootstrap))
+    keys = [m["key"] for m in messages]
+    assert len(keys) == len(set(keys)), "no message asked twice"
+    # Notices for BH-1 and BH-3; schedule_payment for all three (BH-2 skipped notice).
+    assert sorted((m["channel"], m["template"]) for m in messages) == [
+        ("sms", "aviso"),
+        ("sms", "aviso"),
+        ("whatsapp", "agendar"),
+        ("whatsapp", "agendar"),
+        ("whatsapp", "agendar"),
+    ]
+
+    calls = operator.call_list(campaign)
+    assert [e["document"] for e in calls["entries"]] == ["11144477735", "52998224725"]
+    assert calls["entries"][0]["total_cents"] == 250_000
+    csv = operator.call_list_csv(campaign)
+    assert csv.startswith(b"\xef\xbb\xbf") and b";" in csv.splitlines()[0]
+    recorded = operator.record_call(
+        campaign, {"document": "111.444.777-35", "result": "wrong_number", "note": "não é ela"}
+    )
+    assert recorded["result"]["removes_from_list"]
+    wait_for(
+        lambda: [e["document"] for e in operator.call_list(campaign)["entries"]] == ["52998224725"],
+        timeout=60,
+        what="Maria off the call list",
+    )
+
+    # João settles BH-2: a 1x agreement paid in full.
+    admin.create_condition({"installments": 1})
+    found = platform.anonymous().lookup(TENANT, "52998224725")
+    debtor = GatewayClient(platform.base_url, found["portal_token"])
+    bh2 = next(d for d in found["debts"] if d["contract"] == "BH-2")
+    status, agreement = debtor.close_agreement(TENANT, [bh2["debt_id"]], 1, str(uuid.uuid4()))
+    assert status == 201
+    platform.client(TENANT, "integration").report_payment(
+        {
+            "invoice_id": agreement["invoices"][0]["invoice_id"],
+            "amount_cents": agreement["total_cents"],
+            "paid_on": "2027-01-24",
+        }
+    )
+    removed = wait_for(
+        lambda: [e for e in timeline_of("52998224725") if e["type"] == "NegativationRemoved"],
+        timeout=60,
+        what="BH-2's listing removed",
+    )
+    assert len(removed) == 1
+    lines = [
+        line
+        for f in sorted((platform.root / "var" / "ruler" / "bureau").glob("remessa-*.txt"))
+        for line in f.read_text().splitlines()
+    ]
+    assert sum(1 for line in lines if line.startswith("E")) == 1
+    finals = wait_for(
+        lambda: [
+            m
+            for m in __import__("asyncio").run(_messages(platform.broker.bootstrap))
+            if m["purpose"] == "finalization"
+        ],
+        timeout=30,
+        what="the confirmation message",
+    )
+    assert [m["template"] for m in finals] == ["quitado"]
