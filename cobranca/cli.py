@@ -385,6 +385,15 @@ def up(
             status = run_import(client, csv_text.encode(), "carteira-demo.csv")
             marker.write_text(status["import_id"] + "\n")
             _print_summary(status | {"rejections": status["rejections"][:10]})
+        messaging_marker = data_dir / "demo-messaging"
+        if demo and not messaging_marker.exists():
+            from cobranca.demo_messaging import seed_messaging
+
+            created = seed_messaging(client)
+            console.print(
+                f"demo tenant: {created} message templates (sent to var/messaging/outbox)"
+            )
+            messaging_marker.write_text("done\n")
         ruler_marker = data_dir / "demo-ruler"
         if demo and not ruler_marker.exists():
             from cobranca.demo_ruler import seed_ruler

@@ -180,3 +180,13 @@ class GatewayClient:
         return dict(
             self._check(self.http.post(f"/api/v1/campaigns/{campaign_id}/calls", json=call))
         )
+
+    # ---- messaging -----------------------------------------------------------------------
+
+    def save_template(self, channel: str, name: str, template: dict[str, Any]) -> dict[str, Any]:
+        return dict(
+            self._check(self.http.put(f"/api/v1/admin/templates/{channel}/{name}", json=template))
+        )
+
+    def save_messaging_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._check(self.http.put("/api/v1/admin/messaging-settings", json=settings)))

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from contracts import (
     carteiras,
     clock,
+    messaging,
+    messaging_requests,
     negotiation,
     negotiation_requests,
     portfolio,
@@ -126,6 +128,29 @@ TOPICS: tuple[TopicSpec, ...] = (
         events=(ruler.MessageRequested,),
         description="Messages the messaging service is asked to send, keyed by document",
     ),
+    TopicSpec(
+        messaging.MESSAGES_TOPIC,
+        owner="messaging",
+        events=(
+            messaging.MessageQueued,
+            messaging.MessageSent,
+            messaging.MessageDelivered,
+            messaging.MessageFailed,
+        ),
+        description="What became of every message asked for, keyed by document",
+    ),
+    TopicSpec(
+        messaging.CONFIG_TOPIC,
+        owner="messaging",
+        events=(messaging.TemplateSaved,),
+        description="Message templates as admins save them",
+    ),
+    TopicSpec(
+        messaging.OPTOUTS_TOPIC,
+        owner="messaging",
+        events=(messaging.OptOutRecorded,),
+        description="Debtors' opt-outs per channel, keyed by document",
+    ),
 )
 
 TOPICS_BY_NAME = {t.name: t for t in TOPICS}
@@ -144,6 +169,13 @@ REQUEST_TOPICS: tuple[TopicSpec, ...] = (
         owner="ruler",
         events=(),
         description="Requests to the ruler service (configuration, calls), keyed by tenant",
+        retention_ms=24 * 3600 * 1000,
+    ),
+    TopicSpec(
+        messaging_requests.REQUESTS_TOPIC,
+        owner="messaging",
+        events=(),
+        description="Requests to the messaging service (templates, settings, opt-outs)",
         retention_ms=24 * 3600 * 1000,
     ),
     TopicSpec(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -40,6 +41,8 @@ class ServiceHost:
     relay: OutboxRelay
     background: list[asyncio.Task[Any]] = field(default_factory=list)
     consumers: list[Any] = field(default_factory=list)
+    # Called once the broker runs (to start a service's own loops).
+    on_started: list[Callable[[], None]] = field(default_factory=list)
     # Moves `clock` to every DayStarted of the clock topic (see service_runtime.clock_follower).
     clock_follower: ClockFollower | None = None
 
@@ -115,6 +118,8 @@ def worker_app(host: ServiceHost) -> FastStream:
         host.relay.start()
         for consumer in host.consumers:
             consumer.start_verifier()
+        for started in host.on_started:
+            started()
         log.info("%s is running (Kafka at %s)", host.service, host.bootstrap)
 
     @app.on_shutdown

@@ -85,6 +85,23 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
             "finalization_actions": [{"kind": "message", "channel": "sms", "template": "quitado"}],
         }
     )
+    # The agency's texts, and windows open every day so that the test's wall time never
+    # holds a message back (windows are tested on their own).
+    with pytest.raises(GatewayError) as unknown:
+        admin.save_template("sms", "aviso", {"body": "Olá {{ nome }}, pague {{ saldo }}"})
+    assert unknown.value.status == 422 and "saldo" in unknown.value.body["error"]["message"]
+    admin.save_template(
+        "sms",
+        "aviso",
+        {"body": "%NomeCliente%, sua fatura de #areceber_valor# venceu.", "legacy": True},
+    )
+    admin.save_template(
+        "whatsapp", "agendar", {"body": "{{ nome }}, vamos agendar? {{ link_portal }}"}
+    )
+    admin.save_template("sms", "quitado", {"body": "{{ nome }}, obrigado pelo pagamento."})
+    every_day = {"weekdays": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "24:00"}
+    admin.save_messaging_settings({"windows": {"sms": every_day, "whatsapp": every_day}})
+
     operator = platform.client(TENANT, "operator")
     operator.wait_for_import(operator.upload_carteira(CARTEIRA)["import_id"])
     wait_for(
@@ -100,22 +117,21 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
     def timeline_of(document: str) -> list[dict[str, Any]]:
         return list(operator.timeline(document)["entries"])
 
+    def of_type(kind: str) -> list[dict[str, Any]]:
+        return [e for e in timeline_of("52998224725") if e["type"] == kind]
+
+    # João: BH-2 (due 20/10) enters schedule_payment on 26/11 (37 days) and the bureau on
+    # 04/12; BH-1 (due 20/11) notice on 26/11, schedule_payment on 10/12, bureau on 04/01.
     stages = wait_for(
         lambda: (
-            (
-                s := [
-                    e["summary"] for e in timeline_of("52998224725") if e["type"] == "StageAdvanced"
-                ]
-            )
-            and len(s) >= 4
-            and s
+            len(s := of_type("StageAdvanced")) >= 5 and len(of_type("DebtorNegativated")) >= 2 and s
         ),
         timeout=90,
-        what="João's stages on the timeline",
+        what="João's stages and listings on the timeline",
     )
-    assert any("BH" not in s and "negativação" in s for s in stages)
-    listed = [e for e in timeline_of("52998224725") if e["type"] == "DebtorNegativated"]
-    assert len(listed) == 2, "both of João's debts reached 45 days overdue by 24/01"
+    assert len(stages) == 5
+    assert sum("etapa negativação" in e["summary"] for e in stages) == 2
+    assert len(of_type("DebtorNegativated")) == 2
 
     bureau_files = sorted((platform.root / "var" / "ruler" / "bureau").glob("remessa-*.txt"))
     lines = [line for f in bureau_files for line in f.read_text().splitlines()]
@@ -133,6 +149,24 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
         ("whatsapp", "agendar"),
         ("whatsapp", "agendar"),
     ]
+
+    outbox = platform.root / "var" / "messaging" / "outbox" / TENANT
+
+    def sent(channel: str) -> list[dict[str, Any]]:
+        path = outbox / f"{channel}.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    wait_for(
+        lambda: len(sent("sms")) == 2 and len(sent("whatsapp")) == 3,
+        timeout=60,
+        what="the messages sent to the outbox",
+    )
+    assert sorted(m["body"] for m in sent("sms")) == [
+        "João da Silva, sua fatura de R$ 1.000,00 venceu.",
+        "Maria Souza, sua fatura de R$ 2.500,00 venceu.",
+    ]
+    assert {m["to"] for m in sent("whatsapp")} == {"+5511987654321", "+5521998765432"}
+    assert any(e["type"] == "MessageSent" for e in timeline_of("52998224725"))
 
     calls = operator.call_list(campaign)
     assert [e["document"] for e in calls["entries"]] == ["11144477735", "52998224725"]
@@ -185,3 +219,4 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
         what="the confirmation message",
     )
     assert [m["template"] for m in finals] == ["quitado"]
+    wait_for(lambda: len(sent("sms")) == 3, timeout=60, what="the confirmation sent")

@@ -633,7 +633,7 @@ def test_the_export_is_a_spreadsheet_in_brazilian_portuguese(engine: sa.Engine) 
         "26/11/2026 10:00",
     ]
     assert rows[2][:2] == [JOAO, "João da Silva"]
-    assert rows[2][8:] == ["50,00", "10", "em dia", "", "", ""]
+    assert rows[2][8:] == ["50,00", "10", "sem etapa da régua", "", "", ""]
 
 
 def test_a_few_thousand_debts_are_filtered_and_ranked(engine: sa.Engine) -> None:

@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from contracts import carteiras, clock, generate, negotiation, portfolio, registry, ruler
+from contracts import (
+    carteiras,
+    clock,
+    generate,
+    messaging,
+    negotiation,
+    portfolio,
+    registry,
+    ruler,
+)
 from contracts.envelope import Envelope
 from contracts.topics import TOPICS
 
@@ -377,6 +386,66 @@ SAMPLES: dict[type[Envelope], Envelope] = {
             record_key="acme|debt-1",
             reason="renegotiated",
             on_date=dt.date(2025, 3, 20),
+        ),
+        messaging.MessageQueued(
+            **envelope("msg-1"),
+            message_id="msg-1",
+            key="acme|debt-1|notice|0|message:sms:aviso",
+            document="12345678909",
+            channel="sms",
+            template="aviso",
+            to="+5511987654321",
+            send_at=OCCURRED_AT,
+        ),
+        messaging.MessageSent(
+            **envelope("msg-1", 2),
+            message_id="msg-1",
+            key="acme|debt-1|notice|0|message:sms:aviso",
+            document="12345678909",
+            channel="sms",
+            template="aviso",
+            to="+5511987654321",
+            sent_at=OCCURRED_AT,
+            provider="sms",
+            provider_id="prov-1",
+            attempts=1,
+            text="Olá Maria, sua fatura venceu.",
+        ),
+        messaging.MessageDelivered(
+            **envelope("msg-1", 3),
+            message_id="msg-1",
+            key="acme|debt-1|notice|0|message:sms:aviso",
+            document="12345678909",
+            channel="sms",
+            template="aviso",
+            delivered_at=OCCURRED_AT,
+        ),
+        messaging.MessageFailed(
+            **envelope("msg-2", 2),
+            message_id="msg-2",
+            key="acme|debt-2|notice|0|message:email:aviso",
+            document="12345678909",
+            channel="email",
+            template="aviso",
+            reason="devedor sem e-mail",
+            rule="no_contact",
+            attempts=0,
+            failed_at=OCCURRED_AT,
+        ),
+        messaging.TemplateSaved(
+            **envelope("tpl-1"),
+            channel="sms",
+            name="aviso",
+            body="Olá {{ nome }}, sua fatura de {{ valor }} venceu.",
+            variables=["nome", "valor"],
+            saved_by="admin@acme",
+        ),
+        messaging.OptOutRecorded(
+            **envelope("opt-1"),
+            document="12345678909",
+            channel="whatsapp",
+            source="SAIR",
+            on_date=dt.date(2025, 3, 10),
         ),
         ruler.CallRecorded(
             **envelope("call-1"),

@@ -7,6 +7,8 @@ from typing import Any
 import uvicorn
 from litestar import Litestar
 
+from contracts.messaging_requests import REQUESTS_TOPIC as MESSAGING_REQUESTS
+from contracts.messaging_requests import MessagingRequestBody
 from contracts.negotiation_requests import GATEWAY_REPLIES_TOPIC, NegotiationRequestBody
 from contracts.negotiation_requests import REQUESTS_TOPIC as NEGOTIATION_REQUESTS
 from contracts.ruler_requests import REQUESTS_TOPIC as RULER_REQUESTS
@@ -66,6 +68,7 @@ def build(settings: Settings | None = None) -> tuple[ServiceHost, Litestar]:
         runners,
         ServiceClient("negotiation", requester, NEGOTIATION_REQUESTS, NegotiationRequestBody),
         ServiceClient("ruler", requester, RULER_REQUESTS, RulerRequestBody),
+        ServiceClient("messaging", requester, MESSAGING_REQUESTS, MessagingRequestBody),
     )
 
 

@@ -204,7 +204,7 @@ _STAGE_INDEX = {stage: i for i, stage in enumerate(STAGE_ORDER)}
 # Leaving the ruler on a day counts after every advance of that day.
 _LEFT_SLOT = 9
 STAGE_LABELS: dict[str, str] = {
-    "current": "em dia",
+    "current": "sem etapa da régua",
     "pre_due": "pré-vencimento",
     "notice": "aviso",
     "questioning": "questionamento",

@@ -21,6 +21,14 @@ from sqlalchemy import (
 
 from contracts.carteiras import REJECTED_TOPIC, DebtRejected
 from contracts.envelope import Envelope
+from contracts.messaging import (
+    MESSAGES_TOPIC,
+    OPTOUTS_TOPIC,
+    MessageDelivered,
+    MessageFailed,
+    MessageSent,
+    OptOutRecorded,
+)
 from contracts.money import format_brl
 from contracts.negotiation import (
     AGREEMENTS_TOPIC,
@@ -156,6 +164,23 @@ def summarize(event: Envelope) -> str | None:
         return f"Pagamento recebido de {format_brl(event.amount_cents)}: {outcome}" + (
             f" ({event.reason})" if event.reason else ""
         )
+    if isinstance(event, MessageSent):
+        return (
+            f"Mensagem enviada por {CHANNEL_NAMES.get(event.channel, event.channel)} "
+            f"({event.template}) para {event.to}"
+        )
+    if isinstance(event, MessageDelivered):
+        return f"Mensagem entregue por {CHANNEL_NAMES.get(event.channel, event.channel)}"
+    if isinstance(event, MessageFailed):
+        return (
+            f"Mensagem por {CHANNEL_NAMES.get(event.channel, event.channel)} não enviada "
+            f"({event.template}): {event.reason}"
+        )
+    if isinstance(event, OptOutRecorded):
+        return (
+            f"Devedor pediu para não receber mensagens por "
+            f"{CHANNEL_NAMES.get(event.channel, event.channel)} ({event.source})"
+        )
     if isinstance(event, StageAdvanced):
         what = "Dívida" if event.receivable_kind == "debt" else "Parcela de acordo"
         return (
@@ -200,6 +225,7 @@ def _dmy(day: dt.date) -> str:
     return day.strftime("%d/%m/%Y")
 
 
+CHANNEL_NAMES = {"email": "e-mail", "sms": "SMS", "whatsapp": "WhatsApp", "push": "push"}
 STAGE_NAMES = {
     "notice": "aviso de cobrança",
     "questioning": "questionamento de pendência",
@@ -224,6 +250,10 @@ def _action(action: StageAction) -> str:
 
 
 SERVICE_OF: dict[type[Envelope], str] = {
+    MessageSent: "messaging",
+    MessageDelivered: "messaging",
+    MessageFailed: "messaging",
+    OptOutRecorded: "messaging",
     StageAdvanced: "ruler",
     DebtorNegativated: "ruler",
     NegativationRemoved: "ruler",
@@ -253,6 +283,8 @@ class TimelineProjection(Projection):
         STAGES_TOPIC,
         BUREAU_TOPIC,
         CALLS_TOPIC,
+        MESSAGES_TOPIC,
+        OPTOUTS_TOPIC,
     )
     metadata = metadata
 

@@ -1,13 +1,108 @@
-"""From the messaging service's stored domain events to the integration events it publishes.
-It stores none yet, so it publishes none."""
+"""From the messaging service's stored domain events to the integration events it publishes:
+what became of each message, templates, opt-outs."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, derived_event_id
+from contracts.messaging import (
+    CONFIG_TOPIC,
+    MESSAGES_TOPIC,
+    OPTOUTS_TOPIC,
+    MessageDelivered,
+    MessageFailed,
+    MessageQueued,
+    MessageSent,
+    OptOutRecorded,
+    TemplateSaved,
+)
+from services.messaging.domain.records import Message, OptOut, Template
+
+QueuedEvent: type[Any] = Message.Queued  # type: ignore[attr-defined]
+SentEvent: type[Any] = Message.Sent  # type: ignore[attr-defined]
+DeliveredEvent: type[Any] = Message.Delivered  # type: ignore[attr-defined]
+FailedEvent: type[Any] = Message.Failed  # type: ignore[attr-defined]
+TemplateEvents: tuple[type[Any], ...] = (Template.Saved, Template.Changed)  # type: ignore[attr-defined]
+OptOutEvent: type[Any] = OptOut.Recorded  # type: ignore[attr-defined]
+
+
+def _envelope(event: Any, tenant: str) -> dict[str, Any]:
+    aggregate_id = str(event.originator_id)
+    return {
+        "event_id": derived_event_id("messaging", aggregate_id, event.originator_version),
+        "occurred_at": event.timestamp,
+        "tenant": tenant,
+        "aggregate_id": aggregate_id,
+        "aggregate_version": event.originator_version,
+        "correlation_id": aggregate_id,
+        "causation_id": aggregate_id,
+    }
+
+
+def _message(event: Any) -> dict[str, Any]:
+    facts = event.facts
+    return {
+        **_envelope(event, facts["tenant"]),
+        "message_id": str(event.originator_id),
+        "key": facts["key"],
+        "document": facts["document"],
+        "channel": facts["channel"],
+        "template": facts["template"],
+    }
 
 
 def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
-    yield from ()
+    if isinstance(event, QueuedEvent):
+        yield MESSAGES_TOPIC, MessageQueued(**_message(event), to=event.to, send_at=event.send_at)
+    elif isinstance(event, SentEvent):
+        yield (
+            MESSAGES_TOPIC,
+            MessageSent(
+                **_message(event),
+                to=event.to or "",
+                sent_at=event.at,
+                provider=event.provider,
+                provider_id=event.provider_id,
+                attempts=event.attempts,
+                text=event.text,
+            ),
+        )
+    elif isinstance(event, DeliveredEvent):
+        yield MESSAGES_TOPIC, MessageDelivered(**_message(event), delivered_at=event.at)
+    elif isinstance(event, FailedEvent):
+        yield (
+            MESSAGES_TOPIC,
+            MessageFailed(
+                **_message(event),
+                reason=event.reason,
+                rule=event.rule,
+                attempts=event.attempts,
+                failed_at=event.at,
+            ),
+        )
+    elif isinstance(event, TemplateEvents):
+        yield (
+            CONFIG_TOPIC,
+            TemplateSaved(
+                **_envelope(event, event.tenant),
+                channel=event.channel,
+                name=event.name,
+                subject=event.subject,
+                body=event.body,
+                variables=event.variables,
+                saved_by=event.saved_by,
+            ),
+        )
+    elif isinstance(event, OptOutEvent):
+        yield (
+            OPTOUTS_TOPIC,
+            OptOutRecorded(
+                **_envelope(event, event.tenant),
+                document=event.document,
+                channel=event.channel,
+                source=event.source,
+                on_date=event.on,
+            ),
+        )

@@ -1,9 +1,5 @@
 """Use cases of the messaging service."""
 
-from __future__ import annotations
+from services.messaging.application.service import MessagingApplication
 
-from service_runtime.eventstore import ServiceApplication
-
-
-class MessagingApplication(ServiceApplication):
-    name = "messaging"
+__all__ = ["MessagingApplication"]

@@ -237,15 +237,22 @@ class NegotiationApplication(ServiceApplication):
                 [("debt_ids", "settled", f"dívida {i} já quitada") for i in settled],
             )
         for row in rows:
-            slot = self._get(DebtSlot, debt_slot_id(tenant, row.debt_id))
-            if slot is not None and slot.agreement_id is not None:
-                raise Refused(
-                    409,
-                    "debt_in_agreement",
-                    f"a dívida {row.debt_id} já está no acordo {slot.agreement_id}",
-                    [("debt_ids", "in_agreement", f"dívida {row.debt_id} já tem acordo ativo")],
-                )
+            self._free_slot(tenant, row.debt_id)
         return rows
+
+    def _free_slot(self, tenant: str, debt_id: str) -> DebtSlot:
+        """The debt's slot, refused when an active agreement holds it. The agreement is saved
+        with this very version of the slot: if another close takes it meanwhile, the store
+        refuses one of the two saves."""
+        slot = self._get(DebtSlot, debt_slot_id(tenant, debt_id))
+        if slot is not None and slot.agreement_id is not None:
+            raise Refused(
+                409,
+                "debt_in_agreement",
+                f"a dívida {debt_id} já está no acordo {slot.agreement_id}",
+                [("debt_ids", "in_agreement", f"dívida {debt_id} já tem acordo ativo")],
+            )
+        return slot or DebtSlot(tenant=tenant, debt_id=debt_id)
 
     def _quotes(
         self, tenant: str, rows: list[DebtRow], channel: str, today: dt.date
@@ -430,9 +437,7 @@ class NegotiationApplication(ServiceApplication):
         assert agreement.id == agreement_uuid
         slots: list[DebtSlot] = []
         for row in rows:
-            slot = self._get(DebtSlot, debt_slot_id(request.tenant, row.debt_id)) or DebtSlot(
-                tenant=request.tenant, debt_id=row.debt_id
-            )
+            slot = self._free_slot(request.tenant, row.debt_id)
             slot.take(agreement_id=str(agreement_uuid))
             slots.append(slot)
         refs = [

@@ -37,6 +37,11 @@ from services.gateway.entrypoints.http.errors import (
     handle_unexpected,
 )
 from services.gateway.entrypoints.http.health import HealthController
+from services.gateway.entrypoints.http.messaging import (
+    MessagingAdminController,
+    OptOutController,
+    WebhooksController,
+)
 from services.gateway.entrypoints.http.negotiation import (
     AgreementsController,
     NegotiationAdminController,
@@ -55,6 +60,7 @@ def create_app(
     runners: list[Any],
     negotiation: ServiceClient,
     ruler: ServiceClient,
+    messaging: ServiceClient,
 ) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -86,6 +92,7 @@ def create_app(
                 "projection_runners": runners,
                 "negotiation": negotiation,
                 "ruler": ruler,
+                "messaging": messaging,
                 "broker_ready": False,
             }
         )
@@ -102,6 +109,9 @@ def create_app(
             PaymentsController,
             RulerAdminController,
             CampaignsController,
+            MessagingAdminController,
+            OptOutController,
+            WebhooksController,
         ],
         lifespan=[lifespan],
         on_app_init=[on_app_init],

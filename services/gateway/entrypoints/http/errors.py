@@ -103,7 +103,11 @@ def handle_service_refused(_: Request[Any, Any, Any], exc: ServiceRefused) -> Re
     )
 
 
-SERVICE_NAMES = {"negotiation": "de negociação", "ruler": "da régua de cobrança"}
+SERVICE_NAMES = {
+    "negotiation": "de negociação",
+    "ruler": "da régua de cobrança",
+    "messaging": "de mensagens",
+}
 
 
 def handle_service_unavailable(_: Request[Any, Any, Any], exc: ServiceUnavailable) -> Response[Any]:

@@ -1,0 +1,39 @@
+"""The demo tenant's message templates (the texts its ruler asks for), created once through the
+admin API. The demo's channels are the local outbox (var/messaging/outbox/): nothing leaves
+the machine."""
+
+from __future__ import annotations
+
+from cobranca.client import GatewayClient
+
+DEMO_TEMPLATES: dict[tuple[str, str], dict[str, str]] = {
+    ("sms", "lembrete_vencimento"): {
+        "body": "{{ nome }}, sua parcela de {{ valor }} vence em {{ vencimento }}. "
+        "Boleto e PIX: {{ link_portal }}"
+    },
+    ("sms", "aviso_cobranca"): {
+        "body": "{{ nome }}, consta em aberto {{ valor }} com {{ credor }}, vencido em "
+        "{{ vencimento }}. Negocie: {{ link_portal }}"
+    },
+    ("whatsapp", "questionamento_pendencia"): {
+        "body": "Olá, {{ nome }}! A {{ assessoria }} ainda não identificou o pagamento de "
+        "{{ valor }} ({{ credor }}), vencido há {{ dias_atraso }} dias. Houve algum problema? "
+        "Negocie com desconto: {{ link_portal }}"
+    },
+    ("email", "agendar_pagamento"): {
+        "subject": "{{ credor }}: vamos agendar o pagamento?",
+        "body": "Olá, {{ nome }}.\n\nSua dívida com {{ credor }} ({{ valor }}, vencida em "
+        "{{ vencimento }}) pode ser paga em parcelas. Escolha a melhor opção no portal: "
+        "{{ link_portal }}\n\n{{ assessoria }}",
+    },
+    ("sms", "confirmacao_pagamento"): {
+        "body": "{{ nome }}, recebemos seu pagamento a {{ credor }}. Obrigado! {{ assessoria }}"
+    },
+}
+
+
+def seed_messaging(client: GatewayClient) -> int:
+    for (channel, name), template in DEMO_TEMPLATES.items():
+        client.save_template(channel, name, template)
+    client.save_messaging_settings({"agency_name": "Assessoria Demonstração"})
+    return len(DEMO_TEMPLATES)

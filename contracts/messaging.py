@@ -1,0 +1,88 @@
+"""Streams of the messaging service: `messaging.messages` (what became of every message asked
+for on `messaging.requested`), `messaging.config` (templates) and `messaging.optouts`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from contracts.envelope import Envelope, UtcDatetime
+from contracts.ruler import MessageChannel
+
+MESSAGES_TOPIC = "messaging.messages"
+CONFIG_TOPIC = "messaging.config"
+OPTOUTS_TOPIC = "messaging.optouts"
+
+
+class _MessageEvent(Envelope):
+    partition_key_field: ClassVar[str] = "document"
+    message_id: str
+    key: str = Field(description="The request's deterministic key")
+    document: str
+    channel: MessageChannel
+    template: str
+
+
+class MessageQueued(_MessageEvent):
+    """Rendered and waiting for its channel's sending window."""
+
+    type: Literal["MessageQueued"] = "MessageQueued"
+    schema_version: Literal[1] = 1
+    to: str
+    send_at: UtcDatetime
+
+
+class MessageSent(_MessageEvent):
+    type: Literal["MessageSent"] = "MessageSent"
+    schema_version: Literal[1] = 1
+    to: str
+    sent_at: UtcDatetime
+    provider: str
+    provider_id: str | None = None
+    attempts: int = Field(ge=1)
+    text: str = Field(description="What was sent (the subject and body, as rendered)")
+
+
+class MessageDelivered(_MessageEvent):
+    type: Literal["MessageDelivered"] = "MessageDelivered"
+    schema_version: Literal[1] = 1
+    delivered_at: UtcDatetime
+
+
+class MessageFailed(_MessageEvent):
+    """Not sent, and why: kept and reported, never dropped."""
+
+    type: Literal["MessageFailed"] = "MessageFailed"
+    schema_version: Literal[1] = 1
+    reason: str
+    rule: Literal[
+        "no_template", "no_contact", "opted_out", "refused", "retries_exhausted", "render"
+    ]
+    attempts: int = Field(ge=0)
+    failed_at: UtcDatetime
+
+
+class TemplateSaved(Envelope):
+    type: Literal["TemplateSaved"] = "TemplateSaved"
+    schema_version: Literal[1] = 1
+    channel: MessageChannel
+    name: str
+    subject: str | None = None
+    body: str
+    variables: list[str]
+    saved_by: str
+
+
+class OptOutRecorded(Envelope):
+    """The debtor asked for no more messages on a channel (a reply such as SAIR, or a request
+    to the agency)."""
+
+    partition_key_field: ClassVar[str] = "document"
+    type: Literal["OptOutRecorded"] = "OptOutRecorded"
+    schema_version: Literal[1] = 1
+    document: str
+    channel: MessageChannel
+    source: str
+    on_date: dt.date

@@ -1,0 +1,148 @@
+"""HTTP controllers for messaging: templates and the tenant's channels and sending windows
+(admins), debtors' opt-outs (operators), and providers' delivery callbacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post, put
+from litestar.datastructures import State
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from pydantic import BaseModel, ConfigDict
+
+from contracts.documents import InvalidDocument, validate_document
+from contracts.messaging_requests import (
+    DeliveryOut,
+    DeliveryReport,
+    GetSettings,
+    ListTemplates,
+    MessagingSettings,
+    OptOutOut,
+    RecordOptOut,
+    SaveSettings,
+    SaveTemplate,
+    TemplateIn,
+    TemplateList,
+    TemplateOut,
+)
+from contracts.ruler import MessageChannel
+from services.gateway.adapters.service_client import ServiceClient
+from services.gateway.entrypoints.http.auth import principal_of, requires
+from services.gateway.entrypoints.http.errors import field_error
+
+
+def _messaging(state: State) -> ServiceClient:
+    client: ServiceClient = state.messaging
+    return client
+
+
+class MessagingAdminController(Controller):
+    path = "/api/v1/admin"
+    tags = ["admin: messaging"]  # noqa: RUF012 (Litestar declares it a list)
+
+    @put(
+        "/templates/{channel:str}/{name:str}",
+        guards=[requires("admin")],
+        summary="Save a message template (variables checked; legacy syntaxes converted)",
+    )
+    async def save_template(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        channel: MessageChannel,
+        name: str,
+        data: TemplateIn,
+    ) -> TemplateOut:
+        principal = principal_of(request)
+        return await _messaging(state).ask(
+            SaveTemplate(
+                tenant=principal.tenant,
+                channel=channel,
+                name=name,
+                template=data,
+                saved_by=principal.subject,
+            ),
+            principal.tenant,
+            TemplateOut,
+        )
+
+    @get("/templates", guards=[requires("admin", "operator")], summary="The templates")
+    async def templates(self, request: Request[Any, Any, Any], state: State) -> TemplateList:
+        principal = principal_of(request)
+        return await _messaging(state).ask(
+            ListTemplates(tenant=principal.tenant), principal.tenant, TemplateList
+        )
+
+    @get("/messaging-settings", guards=[requires("admin")], summary="Channels and windows")
+    async def settings(self, request: Request[Any, Any, Any], state: State) -> MessagingSettings:
+        principal = principal_of(request)
+        return await _messaging(state).ask(
+            GetSettings(tenant=principal.tenant), principal.tenant, MessagingSettings
+        )
+
+    @put("/messaging-settings", guards=[requires("admin")], summary="Change channels, windows")
+    async def save_settings(
+        self, request: Request[Any, Any, Any], state: State, data: MessagingSettings
+    ) -> MessagingSettings:
+        principal = principal_of(request)
+        return await _messaging(state).ask(
+            SaveSettings(tenant=principal.tenant, settings=data, saved_by=principal.subject),
+            principal.tenant,
+            MessagingSettings,
+        )
+
+
+class OptOutIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: MessageChannel
+    source: str = "pedido do devedor"
+
+
+class OptOutController(Controller):
+    path = "/api/v1/debtors"
+    tags = ["debtors"]  # noqa: RUF012 (Litestar declares it a list)
+
+    @post(
+        "/{document:str}/opt-outs",
+        status_code=HTTP_201_CREATED,
+        guards=[requires("admin", "operator", "integration")],
+        summary="The debtor asks for no more messages on a channel",
+    )
+    async def opt_out(
+        self, request: Request[Any, Any, Any], state: State, document: str, data: OptOutIn
+    ) -> OptOutOut:
+        principal = principal_of(request)
+        try:
+            normalized = validate_document(document)
+        except InvalidDocument as exc:
+            raise field_error("document", getattr(exc, "rule", "invalid"), exc.reason) from exc
+        return await _messaging(state).ask(
+            RecordOptOut(
+                tenant=principal.tenant,
+                document=normalized,
+                channel=data.channel,
+                source=data.source,
+            ),
+            principal.tenant,
+            OptOutOut,
+        )
+
+
+class WebhooksController(Controller):
+    path = "/api/v1/webhooks"
+    tags = ["webhooks"]  # noqa: RUF012 (Litestar declares it a list)
+
+    @post(
+        "/messages",
+        status_code=HTTP_200_OK,
+        guards=[requires("integration")],
+        summary="A provider's delivery callback (see services/messaging/adapters/channels.py)",
+    )
+    async def delivery(
+        self, request: Request[Any, Any, Any], state: State, data: DeliveryReport
+    ) -> DeliveryOut:
+        principal = principal_of(request)
+        if data.tenant != principal.tenant:
+            raise field_error("tenant", "token_tenant", "o token é de outra assessoria")
+        return await _messaging(state).ask(data, principal.tenant, DeliveryOut)

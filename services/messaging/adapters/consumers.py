@@ -1,0 +1,56 @@
+"""What the messaging service reads: the messages asked for on `messaging.requested`
+(accepted once per key, in the same batch as their position), and the debtors' contacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from contracts.registry import UnknownEventType, parse_event
+from contracts.ruler import MESSAGES_REQUESTED_TOPIC, MessageRequested
+from service_runtime.projection import (
+    RecordsByPartition,
+    offsets_metadata,
+    store_position,
+    stored_positions,
+)
+from services.messaging.application import MessagingApplication
+
+log = logging.getLogger(__name__)
+
+
+class RequestedApplier:
+    name = "messaging.requested"
+    topics: tuple[str, ...] = (MESSAGES_REQUESTED_TOPIC,)
+
+    def __init__(
+        self, app: MessagingApplication, engine: Engine, now: Callable[[], dt.datetime]
+    ) -> None:
+        self.app = app
+        self.engine = engine
+        self.now = now
+        self.epoch: str | None = None
+        offsets_metadata.create_all(engine)
+
+    def stored_positions(self) -> dict[tuple[str, int], tuple[int, str | None, str | None]]:
+        return stored_positions(self.engine, self.name)
+
+    def apply_records(self, records_by_tp: RecordsByPartition) -> None:
+        requests: list[MessageRequested] = []
+        for tp, records in records_by_tp.items():
+            for record in records:
+                try:
+                    event = parse_event(record.value)
+                except (UnknownEventType, ValueError) as exc:
+                    log.warning("%s: skipping %s@%d: %s", self.name, tp, record.offset, exc)
+                    continue
+                if isinstance(event, MessageRequested):
+                    requests.append(event)
+        # Saved before the position: a batch read again is accepted once (by key).
+        self.app.handle_requests(requests, self.now())
+        with self.engine.begin() as conn:
+            for tp, records in records_by_tp.items():
+                store_position(conn, self.name, tp, records[-1], self.epoch)

@@ -1,0 +1,221 @@
+"""What the messaging service keeps: each message asked for (one per deterministic key, so the
+same key is never sent twice, across restarts and replays), templates, the tenant's settings
+and the debtors' opt-outs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from contracts.envelope import COBRANCA_NAMESPACE
+
+
+def message_aggregate_id(tenant: str, key: str) -> uuid.UUID:
+    return uuid.uuid5(COBRANCA_NAMESPACE, f"message|{tenant}|{key}")
+
+
+class Message(Aggregate):
+    @staticmethod
+    def create_id(tenant: str, key: str, **_: Any) -> uuid.UUID:
+        return message_aggregate_id(tenant, key)
+
+    @event("Received")
+    def __init__(
+        self,
+        *,
+        tenant: str,
+        key: str,
+        document: str,
+        channel: str,
+        template: str,
+        variables: dict[str, str],
+    ) -> None:
+        self.tenant = tenant
+        self.key = key
+        self.document = document
+        self.channel = channel
+        self.template = template
+        self.variables = variables
+        self.status = "received"
+        self.attempts = 0
+        self.to: str | None = None
+        self.subject: str | None = None
+        self.body: str | None = None
+        self.send_at: dt.datetime | None = None
+        self.provider_id: str | None = None
+
+    def facts(self) -> dict[str, Any]:
+        """Who and what the message is, carried by each event so it stands on its own."""
+        return {
+            "tenant": self.tenant,
+            "key": self.key,
+            "document": self.document,
+            "channel": self.channel,
+            "template": self.template,
+        }
+
+    def queue(self, *, to: str, subject: str | None, body: str, send_at: dt.datetime) -> None:
+        self._queued(facts=self.facts(), to=to, subject=subject, body=body, send_at=send_at)
+
+    @event("Queued")
+    def _queued(
+        self,
+        *,
+        facts: dict[str, Any],
+        to: str,
+        subject: str | None,
+        body: str,
+        send_at: dt.datetime,
+    ) -> None:
+        self.status = "queued"
+        self.to, self.subject, self.body, self.send_at = to, subject, body, send_at
+
+    def retry_later(self, *, reason: str, at: dt.datetime, next_at: dt.datetime) -> None:
+        self._attempt_failed(facts=self.facts(), reason=reason, at=at, next_at=next_at)
+
+    @event("AttemptFailed")
+    def _attempt_failed(
+        self, *, facts: dict[str, Any], reason: str, at: dt.datetime, next_at: dt.datetime
+    ) -> None:
+        self.attempts += 1
+        self.send_at = next_at
+
+    def sent(self, *, provider: str, provider_id: str | None, at: dt.datetime) -> None:
+        self._sent(
+            facts=self.facts(),
+            to=self.to,
+            text="\n\n".join(p for p in (self.subject, self.body) if p),
+            provider=provider,
+            provider_id=provider_id,
+            at=at,
+            attempts=self.attempts + 1,
+        )
+
+    @event("Sent")
+    def _sent(
+        self,
+        *,
+        facts: dict[str, Any],
+        to: str | None,
+        text: str,
+        provider: str,
+        provider_id: str | None,
+        at: dt.datetime,
+        attempts: int,
+    ) -> None:
+        self.status = "sent"
+        self.attempts = attempts
+        self.provider_id = provider_id
+
+    def delivered(self, *, at: dt.datetime) -> None:
+        if self.status == "sent":
+            self._delivered(facts=self.facts(), at=at)
+
+    @event("Delivered")
+    def _delivered(self, *, facts: dict[str, Any], at: dt.datetime) -> None:
+        self.status = "delivered"
+
+    def fail(self, *, reason: str, rule: str, at: dt.datetime) -> None:
+        self._failed(facts=self.facts(), reason=reason, rule=rule, at=at, attempts=self.attempts)
+
+    @event("Failed")
+    def _failed(
+        self, *, facts: dict[str, Any], reason: str, rule: str, at: dt.datetime, attempts: int
+    ) -> None:
+        self.status = "failed"
+
+
+def template_id(tenant: str, channel: str, name: str) -> uuid.UUID:
+    return uuid.uuid5(COBRANCA_NAMESPACE, f"template|{tenant}|{channel}|{name}")
+
+
+class Template(Aggregate):
+    @staticmethod
+    def create_id(tenant: str, channel: str, name: str, **_: Any) -> uuid.UUID:
+        return template_id(tenant, channel, name)
+
+    @event("Saved")
+    def __init__(
+        self,
+        *,
+        tenant: str,
+        channel: str,
+        name: str,
+        subject: str | None,
+        body: str,
+        variables: list[str],
+        saved_by: str,
+    ) -> None:
+        self.tenant, self.channel, self.name = tenant, channel, name
+        self.subject, self.body, self.variables = subject, body, variables
+
+    def change(
+        self, *, subject: str | None, body: str, variables: list[str], saved_by: str
+    ) -> None:
+        self._changed(
+            tenant=self.tenant,
+            channel=self.channel,
+            name=self.name,
+            subject=subject,
+            body=body,
+            variables=variables,
+            saved_by=saved_by,
+        )
+
+    @event("Changed")
+    def _changed(
+        self,
+        *,
+        tenant: str,
+        channel: str,
+        name: str,
+        subject: str | None,
+        body: str,
+        variables: list[str],
+        saved_by: str,
+    ) -> None:
+        self.subject, self.body, self.variables = subject, body, variables
+
+
+def tenant_messaging_id(tenant: str) -> uuid.UUID:
+    return uuid.uuid5(COBRANCA_NAMESPACE, f"messaging-tenant|{tenant}")
+
+
+class TenantMessaging(Aggregate):
+    @staticmethod
+    def create_id(tenant: str, **_: Any) -> uuid.UUID:
+        return tenant_messaging_id(tenant)
+
+    @event("Started")
+    def __init__(self, *, tenant: str, settings_json: str) -> None:
+        self.tenant = tenant
+        self.settings_json = settings_json
+        self.templates: list[str] = []
+
+    @event("SettingsSaved")
+    def save_settings(self, *, settings_json: str, saved_by: str) -> None:
+        self.settings_json = settings_json
+
+    @event("TemplateAdded")
+    def add_template(self, *, channel: str, name: str) -> None:
+        self.templates = [*self.templates, f"{channel}:{name}"]
+
+
+def opt_out_id(tenant: str, document: str, channel: str) -> uuid.UUID:
+    return uuid.uuid5(COBRANCA_NAMESPACE, f"opt-out|{tenant}|{document}|{channel}")
+
+
+class OptOut(Aggregate):
+    @staticmethod
+    def create_id(tenant: str, document: str, channel: str, **_: Any) -> uuid.UUID:
+        return opt_out_id(tenant, document, channel)
+
+    @event("Recorded")
+    def __init__(
+        self, *, tenant: str, document: str, channel: str, source: str, on: dt.date
+    ) -> None:
+        self.tenant, self.document, self.channel = tenant, document, channel
+        self.source, self.on = source, on
