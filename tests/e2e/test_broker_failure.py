@@ -20,7 +20,7 @@ from tests.support.platform import running_platform, wait_for
 
 pytestmark = pytest.mark.e2e
 
-ROWS = 12_000
+ROWS = 6_000
 
 
 @pytest.mark.parametrize("broker_kind", ["tansu", "kafka"])
