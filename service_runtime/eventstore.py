@@ -5,12 +5,14 @@ under the data dir by default, or its own schema in PostgreSQL when COBRANCA_DAT
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import JSONTranscoder, RecordConflictError, Transcoding
 
 from service_runtime.settings import Settings
 
@@ -28,6 +30,13 @@ class DateAsISO(Transcoding):
         return dt.date.fromisoformat(data)
 
 
+AggregateT = TypeVar("AggregateT", bound=Aggregate)
+Result = TypeVar("Result")
+
+# Concurrent commands on the same aggregates: the store refuses all but one; try again.
+CONFLICT_ATTEMPTS = 5
+
+
 class ServiceApplication(Application[UUID]):
     """Base of the services' applications: the business date transcoding and a cache of
     aggregates (fast-forwarded on read, so several replicas stay correct)."""
@@ -35,6 +44,25 @@ class ServiceApplication(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def get_or_none(self, cls: type[AggregateT], aggregate_id: UUID) -> AggregateT | None:
+        """The aggregate, or None when it was never saved."""
+        if aggregate_id not in self.repository:
+            return None
+        aggregate: Aggregate = self.repository.get(aggregate_id)
+        assert isinstance(aggregate, cls)
+        return aggregate
+
+    def retrying(self, command: Callable[[], Result]) -> Result:
+        """Run a command that reads and saves aggregates again when another one saved the same
+        aggregates first (optimistic concurrency: the command decides again on fresh state)."""
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                return command()
+            except RecordConflictError:
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
 
 
 def postgres_params(url: str) -> dict[str, str]:

@@ -11,10 +11,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
 
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import RecordConflictError
 from eventsourcing.utils import get_topic
 
 from contracts.documents import mask_document
@@ -60,9 +57,6 @@ from services.messaging.domain.windows import DEFAULT_WINDOWS, SendingWindow, ne
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-A = TypeVar("A", bound=Aggregate)
-ATTEMPTS = 5
 # Waits between attempts of a message that failed for now: 1 min, 5 min, 30 min, 2 h, 6 h.
 BACKOFF = (
     dt.timedelta(minutes=1),
@@ -97,24 +91,8 @@ class MessagingApplication(ServiceApplication):
 
     # ---- helpers -------------------------------------------------------------------------
 
-    def _get(self, cls: type[A], aggregate_id: uuid.UUID) -> A | None:
-        if aggregate_id not in self.repository:
-            return None
-        aggregate: Aggregate = self.repository.get(aggregate_id)
-        assert isinstance(aggregate, cls)
-        return aggregate
-
-    def _retrying(self, command: Callable[[], T]) -> T:
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                return command()
-            except RecordConflictError:
-                if attempt == ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")
-
     def _tenant(self, tenant: str) -> TenantMessaging:
-        return self._get(TenantMessaging, tenant_messaging_id(tenant)) or TenantMessaging(
+        return self.get_or_none(TenantMessaging, tenant_messaging_id(tenant)) or TenantMessaging(
             tenant=tenant, settings_json=MessagingSettings().model_dump_json()
         )
 
@@ -163,7 +141,7 @@ class MessagingApplication(ServiceApplication):
             self.save(record)
             return request.settings
 
-        return self._retrying(command)
+        return self.retrying(command)
 
     def save_template(self, request: SaveTemplate) -> TemplateOut:
         given = request.template
@@ -188,7 +166,9 @@ class MessagingApplication(ServiceApplication):
         variables = sorted(used)
 
         def command() -> TemplateOut:
-            found = self._get(Template, template_id(request.tenant, request.channel, request.name))
+            found = self.get_or_none(
+                Template, template_id(request.tenant, request.channel, request.name)
+            )
             if found is None:
                 found = Template(
                     tenant=request.tenant,
@@ -216,13 +196,13 @@ class MessagingApplication(ServiceApplication):
                 version=found.version,
             )
 
-        return self._retrying(command)
+        return self.retrying(command)
 
     def list_templates(self, tenant: str) -> TemplateList:
         out = []
         for key in self._tenant(tenant).templates:
             channel, name = key.split(":", 1)
-            found = self._get(Template, template_id(tenant, channel, name))
+            found = self.get_or_none(Template, template_id(tenant, channel, name))
             if found is not None:
                 out.append(
                     TemplateOut(
@@ -237,7 +217,9 @@ class MessagingApplication(ServiceApplication):
         return TemplateList(templates=out)
 
     def record_opt_out(self, request: RecordOptOut, today: dt.date) -> OptOutOut:
-        found = self._get(OptOut, opt_out_id(request.tenant, request.document, request.channel))
+        found = self.get_or_none(
+            OptOut, opt_out_id(request.tenant, request.document, request.channel)
+        )
         if found is None:
             found = OptOut(
                 tenant=request.tenant,
@@ -256,7 +238,7 @@ class MessagingApplication(ServiceApplication):
         it with the reason (no template, no contact, opted out). Returns how many were new."""
         new = 0
         for request in requests:
-            new += self._retrying(functools.partial(self._accept, request, now))
+            new += self.retrying(functools.partial(self._accept, request, now))
         return new
 
     def _accept(self, request: MessageRequested, now: dt.datetime) -> int:
@@ -278,10 +260,10 @@ class MessagingApplication(ServiceApplication):
             to = contact.email if request.channel == "email" else e164(contact.phone)
             if request.channel == "push":
                 to = request.document  # the app user is the debtor
-        template = self._get(
+        template = self.get_or_none(
             Template, template_id(request.tenant, request.channel, request.template)
         )
-        if self._get(OptOut, opt_out_id(request.tenant, request.document, request.channel)):
+        if self.get_or_none(OptOut, opt_out_id(request.tenant, request.document, request.channel)):
             message.fail(
                 reason=f"o devedor pediu para não receber mensagens por {request.channel}",
                 rule="opted_out",
@@ -329,12 +311,12 @@ class MessagingApplication(ServiceApplication):
         assert self.contacts is not None
         sent = 0
         for row in self.contacts.due(now):
-            sent += self._retrying(functools.partial(self._send, uuid.UUID(row["message_id"]), now))
+            sent += self.retrying(functools.partial(self._send, uuid.UUID(row["message_id"]), now))
         return sent
 
     def _send(self, message_id: uuid.UUID, now: dt.datetime) -> int:
         assert self.contacts is not None
-        message = self._get(Message, message_id)
+        message = self.get_or_none(Message, message_id)
         if message is None or message.status != "queued" or message.to is None:
             self.contacts.dequeue(str(message_id))
             return 0
@@ -347,7 +329,7 @@ class MessagingApplication(ServiceApplication):
                 str(message_id), message.tenant, opening.astimezone(dt.UTC), message.attempts
             )
             return 0
-        if self._get(OptOut, opt_out_id(message.tenant, message.document, message.channel)):
+        if self.get_or_none(OptOut, opt_out_id(message.tenant, message.document, message.channel)):
             message.fail(
                 reason="o devedor pediu para não receber mais mensagens", rule="opted_out", at=now
             )
@@ -410,7 +392,7 @@ class MessagingApplication(ServiceApplication):
             start = page[-1].id + 1
         rows = []
         for message_id in waiting:
-            message = self._get(Message, message_id)
+            message = self.get_or_none(Message, message_id)
             if message is not None and message.status == "queued" and message.send_at:
                 rows.append(
                     {
@@ -428,7 +410,7 @@ class MessagingApplication(ServiceApplication):
             message_id = uuid.UUID(report.id)
         except ValueError:
             return DeliveryOut(message_id=None, applied=False)
-        message = self._get(Message, message_id)
+        message = self.get_or_none(Message, message_id)
         if message is None or message.tenant != report.tenant:
             raise Refused(404, "not_found", f"mensagem {report.id} não encontrada")
         if report.status == "delivered":

@@ -8,11 +8,10 @@ import datetime as dt
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import RecordConflictError
 from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
@@ -67,12 +66,6 @@ from services.negotiation.domain.tenant import TenantNegotiation, tenant_aggrega
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-A = TypeVar("A", bound=Aggregate)
-
-# Concurrent commands on the same aggregates: the store refuses all but one; try again.
-ATTEMPTS = 5
-
 
 class DebtLookup(Protocol):
     def debts(self, tenant: str, debt_ids: Sequence[str]) -> list[DebtRow]: ...
@@ -94,25 +87,8 @@ class NegotiationApplication(ServiceApplication):
 
     # ---- helpers -------------------------------------------------------------------------
 
-    def _get(self, cls: type[A], aggregate_id: uuid.UUID) -> A | None:
-        if not self.repository.__contains__(aggregate_id):
-            return None
-        aggregate: Aggregate = self.repository.get(aggregate_id)
-        assert isinstance(aggregate, cls)
-        return aggregate
-
-    def _retrying(self, command: Callable[[], T]) -> T:
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                return command()
-            except RecordConflictError:
-                if attempt == ATTEMPTS:
-                    raise
-                log.info("concurrent change; trying again (%d)", attempt)
-        raise AssertionError("unreachable")
-
     def tenant_record(self, tenant: str) -> TenantNegotiation:
-        found = self._get(TenantNegotiation, tenant_aggregate_id(tenant))
+        found = self.get_or_none(TenantNegotiation, tenant_aggregate_id(tenant))
         if found is not None:
             return found
         return TenantNegotiation(
@@ -141,14 +117,14 @@ class NegotiationApplication(ServiceApplication):
             self.save(record)
             return request.settings
 
-        return self._retrying(command)
+        return self.retrying(command)
 
     def save_condition(self, request: SaveCondition) -> ConditionOut:
         condition_id = request.condition_id or str(uuid.uuid4())
         terms_json = request.terms.model_dump_json()
 
         def command() -> ConditionOut:
-            existing = self._get(
+            existing = self.get_or_none(
                 PaymentCondition, condition_aggregate_id(request.tenant, condition_id)
             )
             if existing is None:
@@ -172,15 +148,17 @@ class NegotiationApplication(ServiceApplication):
                 terms=PaymentConditionTerms.model_validate_json(condition.terms_json),
             )
 
-        return self._retrying(command)
+        return self.retrying(command)
 
     def conditions(self, tenant: str) -> list[ConditionChoice]:
-        record = self._get(TenantNegotiation, tenant_aggregate_id(tenant))
+        record = self.get_or_none(TenantNegotiation, tenant_aggregate_id(tenant))
         if record is None:
             return []
         choices = []
         for condition_id in record.condition_ids:
-            condition = self._get(PaymentCondition, condition_aggregate_id(tenant, condition_id))
+            condition = self.get_or_none(
+                PaymentCondition, condition_aggregate_id(tenant, condition_id)
+            )
             if condition is not None:
                 choices.append(
                     ConditionChoice(
@@ -244,7 +222,7 @@ class NegotiationApplication(ServiceApplication):
         """The debt's slot, refused when an active agreement holds it. The agreement is saved
         with this very version of the slot: if another close takes it meanwhile, the store
         refuses one of the two saves."""
-        slot = self._get(DebtSlot, debt_slot_id(tenant, debt_id))
+        slot = self.get_or_none(DebtSlot, debt_slot_id(tenant, debt_id))
         if slot is not None and slot.agreement_id is not None:
             raise Refused(
                 409,
@@ -320,7 +298,7 @@ class NegotiationApplication(ServiceApplication):
 
         def command() -> Any:
             agreement_uuid = agreement_id_for(request.tenant, request.idempotency_key)
-            existing = self._get(Agreement, agreement_uuid)
+            existing = self.get_or_none(Agreement, agreement_uuid)
             if existing is not None:
                 if existing.request_fingerprint != fingerprint or (
                     request.document is not None and existing.document != request.document
@@ -344,7 +322,7 @@ class NegotiationApplication(ServiceApplication):
                 )
             return self._close(request, rows, chosen, settings, agreement_uuid, fingerprint, today)
 
-        return self._retrying(command)
+        return self.retrying(command)
 
     def _close(
         self,
@@ -460,7 +438,7 @@ class NegotiationApplication(ServiceApplication):
             agreement_uuid = uuid.UUID(request.agreement_id)
         except ValueError:
             agreement_uuid = None
-        found = self._get(Agreement, agreement_uuid) if agreement_uuid else None
+        found = self.get_or_none(Agreement, agreement_uuid) if agreement_uuid else None
         if (
             found is None
             or found.tenant != request.tenant
@@ -481,7 +459,7 @@ class NegotiationApplication(ServiceApplication):
         if report.nosso_numero:
             keys.append(f"nosso:{int(report.nosso_numero)}")
         for key in keys:
-            ref = self._get(InvoiceRef, invoice_ref_id(tenant, key))
+            ref = self.get_or_none(InvoiceRef, invoice_ref_id(tenant, key))
             if ref is not None:
                 return ref
         return None
@@ -501,12 +479,14 @@ class NegotiationApplication(ServiceApplication):
         reference = report.reference or payment_key
 
         def command() -> PaymentOut:
-            existing = self._get(Payment, payment_aggregate_id(tenant, payment_key))
+            existing = self.get_or_none(Payment, payment_aggregate_id(tenant, payment_key))
             if existing is not None:
                 return payment_out(existing, duplicate=True)
             ref = self._find_invoice(tenant, report)
             agreement = (
-                self._get(Agreement, uuid.UUID(ref.agreement_id)) if ref is not None else None
+                self.get_or_none(Agreement, uuid.UUID(ref.agreement_id))
+                if ref is not None
+                else None
             )
             to_save: list[Aggregate] = []
             if ref is None or agreement is None:
@@ -549,7 +529,7 @@ class NegotiationApplication(ServiceApplication):
             self.save(payment, *to_save)
             return payment_out(payment, duplicate=False)
 
-        return self._retrying(command)
+        return self.retrying(command)
 
     def import_cnab240(self, request: ImportCnab240) -> Cnab240Out:
         try:
@@ -621,7 +601,7 @@ class NegotiationApplication(ServiceApplication):
         for agreement_id in self.active_agreement_ids():
 
             def command(agreement_id: uuid.UUID = agreement_id) -> bool:
-                agreement = self._get(Agreement, agreement_id)
+                agreement = self.get_or_none(Agreement, agreement_id)
                 if agreement is None:
                     return False
                 before = agreement.version
@@ -631,14 +611,14 @@ class NegotiationApplication(ServiceApplication):
                 to_save: list[Aggregate] = [agreement]
                 if agreement.status == "broken":
                     for debt_id in agreement.debt_ids:
-                        slot = self._get(DebtSlot, debt_slot_id(agreement.tenant, debt_id))
+                        slot = self.get_or_none(DebtSlot, debt_slot_id(agreement.tenant, debt_id))
                         if slot is not None and slot.agreement_id == str(agreement.id):
                             slot.release(agreement_id=str(agreement.id), reason="broken")
                             to_save.append(slot)
                 self.save(*to_save)
                 return True
 
-            if self._retrying(command):
+            if self.retrying(command):
                 changed += 1
         return changed
 

@@ -4,18 +4,16 @@ what was paid deducted."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import RecordConflictError
 
 from contracts.envelope import Envelope
 from contracts.negotiation import AgreementBroken, AgreementFulfilled
 from services.portfolio.application.importing import PortfolioApplication
 from services.portfolio.domain.debt import Debt
-
-ATTEMPTS = 5
 
 
 def share_by_principal(principals: Sequence[int], amount: int) -> list[int]:
@@ -39,13 +37,7 @@ def apply_agreement_outcomes(app: PortfolioApplication, events: Sequence[Envelop
     for event in events:
         if not isinstance(event, AgreementBroken | AgreementFulfilled):
             continue
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                changed += _apply(app, event)
-                break
-            except RecordConflictError:
-                if attempt == ATTEMPTS:
-                    raise
+        changed += app.retrying(functools.partial(_apply, app, event))
     return changed
 
 

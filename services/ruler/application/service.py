@@ -7,12 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import uuid
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import Sequence
+from typing import Any, cast
 
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import RecordConflictError
 from pydantic import TypeAdapter
 
 from contracts.documents import mask_document
@@ -52,9 +49,6 @@ from services.ruler.domain.stages import advance, days_overdue, reminders_due, r
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-A = TypeVar("A", bound=Aggregate)
-ATTEMPTS = 5
 RESULT_TYPES = TypeAdapter(list[CallResultType])
 
 
@@ -99,24 +93,8 @@ class RulerApplication(ServiceApplication):
 
     # ---- helpers -------------------------------------------------------------------------
 
-    def _get(self, cls: type[A], aggregate_id: uuid.UUID) -> A | None:
-        if aggregate_id not in self.repository:
-            return None
-        aggregate: Aggregate = self.repository.get(aggregate_id)
-        assert isinstance(aggregate, cls)
-        return aggregate
-
-    def _retrying(self, command: Callable[[], T]) -> T:
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                return command()
-            except RecordConflictError:
-                if attempt == ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")
-
     def _tenant(self, tenant: str) -> TenantRuler:
-        return self._get(TenantRuler, config_id(tenant, "tenant", tenant)) or TenantRuler(
+        return self.get_or_none(TenantRuler, config_id(tenant, "tenant", tenant)) or TenantRuler(
             tenant=tenant
         )
 
@@ -126,7 +104,9 @@ class RulerApplication(ServiceApplication):
         definition_json = request.definition.model_dump_json()
 
         def command() -> RulerOut:
-            found = self._get(RulerConfig, config_id(request.tenant, "ruler", request.ruler_id))
+            found = self.get_or_none(
+                RulerConfig, config_id(request.tenant, "ruler", request.ruler_id)
+            )
             if found is None:
                 found = RulerConfig(
                     tenant=request.tenant,
@@ -144,13 +124,13 @@ class RulerApplication(ServiceApplication):
                 ruler_id=request.ruler_id, version=found.version, definition=request.definition
             )
 
-        return self._retrying(command)
+        return self.retrying(command)
 
     def rulers(self, tenant: str) -> list[RulerOut]:
-        record = self._get(TenantRuler, config_id(tenant, "tenant", tenant))
+        record = self.get_or_none(TenantRuler, config_id(tenant, "tenant", tenant))
         out = []
         for ruler_id in record.ruler_ids if record else []:
-            config = self._get(RulerConfig, config_id(tenant, "ruler", ruler_id))
+            config = self.get_or_none(RulerConfig, config_id(tenant, "ruler", ruler_id))
             if config is not None:
                 out.append(
                     RulerOut(
@@ -168,7 +148,7 @@ class RulerApplication(ServiceApplication):
         definition_json = request.definition.model_dump_json()
 
         def command() -> CampaignOut:
-            found = self._get(
+            found = self.get_or_none(
                 CampaignConfig, config_id(request.tenant, "campaign", request.campaign_id)
             )
             if found is None:
@@ -190,13 +170,13 @@ class RulerApplication(ServiceApplication):
                 definition=request.definition,
             )
 
-        return self._retrying(command)
+        return self.retrying(command)
 
     def list_campaigns(self, tenant: str) -> CampaignList:
-        record = self._get(TenantRuler, config_id(tenant, "tenant", tenant))
+        record = self.get_or_none(TenantRuler, config_id(tenant, "tenant", tenant))
         out = []
         for campaign_id in record.campaign_ids if record else []:
-            config = self._get(CampaignConfig, config_id(tenant, "campaign", campaign_id))
+            config = self.get_or_none(CampaignConfig, config_id(tenant, "campaign", campaign_id))
             if config is not None:
                 out.append(
                     CampaignOut(
@@ -208,7 +188,7 @@ class RulerApplication(ServiceApplication):
         return CampaignList(campaigns=out)
 
     def call_result_types(self, tenant: str) -> CallResultTypes:
-        record = self._get(TenantRuler, config_id(tenant, "tenant", tenant))
+        record = self.get_or_none(TenantRuler, config_id(tenant, "tenant", tenant))
         if record is None or record.call_results_json is None:
             return CallResultTypes(result_types=list(DEFAULT_CALL_RESULTS))
         return CallResultTypes(result_types=RESULT_TYPES.validate_json(record.call_results_json))
@@ -227,12 +207,12 @@ class RulerApplication(ServiceApplication):
             self.save(tenant)
             return CallResultTypes(result_types=request.result_types)
 
-        return self._retrying(command)
+        return self.retrying(command)
 
     # ---- calls ---------------------------------------------------------------------------
 
     def record_call(self, request: RecordCall, now: dt.datetime) -> CallOut:
-        campaign = self._get(
+        campaign = self.get_or_none(
             CampaignConfig, config_id(request.tenant, "campaign", request.campaign_id)
         )
         if campaign is None:
@@ -245,7 +225,7 @@ class RulerApplication(ServiceApplication):
                 "unknown_result",
                 f"resultado {request.result!r} não cadastrado; use um de: {', '.join(types)}",
             )
-        existing = self._get(Call, call_aggregate_id(request.tenant, request.call_id))
+        existing = self.get_or_none(Call, call_aggregate_id(request.tenant, request.call_id))
         call = existing or Call(
             tenant=request.tenant,
             call_id=request.call_id,
@@ -290,7 +270,7 @@ class RulerApplication(ServiceApplication):
                 chosen = ruler_for(rulers[row.tenant], row.creditor, row.category)
                 if chosen is None:
                     continue
-                moved = self._retrying(functools.partial(self._run, row, chosen, today))
+                moved = self.retrying(functools.partial(self._run, row, chosen, today))
                 for key, value in moved.items():
                     counts[key] += value
         return counts
@@ -313,7 +293,7 @@ class RulerApplication(ServiceApplication):
         )
         if maybe is None and not reminders:
             return counts
-        receivable = self._get(
+        receivable = self.get_or_none(
             Receivable, receivable_aggregate_id(row.tenant, row.receivable_id)
         ) or Receivable(
             tenant=row.tenant, receivable_id=row.receivable_id, kind=row.kind, document=row.document
@@ -396,14 +376,16 @@ class RulerApplication(ServiceApplication):
         restart those that came back. Idempotent."""
         changed = 0
         for move in exits:
-            changed += self._retrying(functools.partial(self._leave, move, today))
+            changed += self.retrying(functools.partial(self._leave, move, today))
         for back in reentries:
-            changed += self._retrying(functools.partial(self._reenter, back))
+            changed += self.retrying(functools.partial(self._reenter, back))
         return changed
 
     def _leave(self, move: Exit, today: dt.date) -> int:
         row = move.row
-        receivable = self._get(Receivable, receivable_aggregate_id(row.tenant, row.receivable_id))
+        receivable = self.get_or_none(
+            Receivable, receivable_aggregate_id(row.tenant, row.receivable_id)
+        )
         # Never in the ruler (not yet overdue, no reminder): nothing to finalize.
         if receivable is None or not receivable.open:
             return 0
@@ -437,7 +419,9 @@ class RulerApplication(ServiceApplication):
 
     def _reenter(self, back: Reentry) -> int:
         row = back.row
-        receivable = self._get(Receivable, receivable_aggregate_id(row.tenant, row.receivable_id))
+        receivable = self.get_or_none(
+            Receivable, receivable_aggregate_id(row.tenant, row.receivable_id)
+        )
         if receivable is None or receivable.open:
             return 0
         receivable.reenter(on=back.on)
