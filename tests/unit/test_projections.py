@@ -385,7 +385,12 @@ def test_import_status_follows_the_highest_version(engine: sa.Engine) -> None:
     assert status["received_at"] == T0
 
     project(engine, projection, [completed(4, created=2, rejected_=1)], [started()])
+    # The rejected row's details come on another topic: until they are readable, the import
+    # is not complete for whoever reads it.
+    status = import_status(engine, AGENCY, IMPORT_ID)
+    assert status is not None and status["status"] == "processing"
 
+    project(engine, projection, [rejected(3, "valor original inválido")])
     status = import_status(engine, AGENCY, IMPORT_ID)
     assert status is not None
     assert (status["status"], status["version"], status["completed_at"]) == ("completed", 4, at(4))

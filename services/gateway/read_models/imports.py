@@ -209,6 +209,12 @@ def import_status(engine: Engine, tenant: str, import_id: str) -> dict[str, Any]
             .order_by(carteira_rejections.c.row_number, carteira_rejections.c.row_key)
         )
         status["rejections"] = [dict(r._mapping) for r in rejections]
+        if status["status"] == "completed" and len(status["rejections"]) < (
+            status["rejected"] or 0
+        ):
+            # The counters came before the rejected rows' details (another topic): an import
+            # is complete for its reader once every rejection can be read.
+            status["status"] = "processing"
         return status
 
 
