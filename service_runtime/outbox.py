@@ -24,7 +24,7 @@ from eventsourcing.persistence import Notification
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, delete, select
 
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, derived_event_id
 from service_runtime.kafka import broker_epoch, ensure_topics, missing_topics
 from service_runtime.sql import upsert
 
@@ -252,3 +252,30 @@ class OutboxRelay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+
+
+def envelope_fields(
+    service: str,
+    event: Any,
+    *,
+    tenant: str,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+    index: int | None = None,
+) -> dict[str, Any]:
+    """The envelope of an integration event mapped from a stored domain event. The event id
+    is derived from (service, aggregate, version[, index]), so publishing it again keeps it;
+    `index` tells apart several integration events from one stored event."""
+    aggregate_id = str(event.originator_id)
+    parts: list[object] = [service, aggregate_id, event.originator_version]
+    if index is not None:
+        parts.append(index)
+    return {
+        "event_id": derived_event_id(*parts),
+        "occurred_at": event.timestamp,
+        "tenant": tenant,
+        "aggregate_id": aggregate_id,
+        "aggregate_version": event.originator_version,
+        "correlation_id": correlation_id or aggregate_id,
+        "causation_id": causation_id or aggregate_id,
+    }

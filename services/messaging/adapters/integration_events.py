@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from contracts.envelope import Envelope, derived_event_id
+from contracts.envelope import Envelope
 from contracts.messaging import (
     CONFIG_TOPIC,
     MESSAGES_TOPIC,
@@ -18,6 +18,7 @@ from contracts.messaging import (
     OptOutRecorded,
     TemplateSaved,
 )
+from service_runtime.outbox import envelope_fields
 from services.messaging.domain.records import Message, OptOut, Template
 
 QueuedEvent: type[Any] = Message.Queued  # type: ignore[attr-defined]
@@ -29,16 +30,7 @@ OptOutEvent: type[Any] = OptOut.Recorded  # type: ignore[attr-defined]
 
 
 def _envelope(event: Any, tenant: str) -> dict[str, Any]:
-    aggregate_id = str(event.originator_id)
-    return {
-        "event_id": derived_event_id("messaging", aggregate_id, event.originator_version),
-        "occurred_at": event.timestamp,
-        "tenant": tenant,
-        "aggregate_id": aggregate_id,
-        "aggregate_version": event.originator_version,
-        "correlation_id": aggregate_id,
-        "causation_id": aggregate_id,
-    }
+    return envelope_fields("messaging", event, tenant=tenant)
 
 
 def _message(event: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ writes a valid return file, for tests and demos.
 
 from __future__ import annotations
 
+import contextlib
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -219,10 +220,9 @@ class _Fields:
         if raw == "00000000" or not raw.strip():
             return None
         if len(raw) == 8 and _is_digits(raw):
-            try:
+            # A day that does not exist (31/02) is reported below, like any other bad date.
+            with contextlib.suppress(ValueError):
                 return date(int(raw[4:]), int(raw[2:4]), int(raw[:2]))
-            except ValueError:
-                pass
         self.errors.append(f"{label} (posições {start}-{end}) não é uma data DDMMAAAA: '{raw}'")
         return None
 

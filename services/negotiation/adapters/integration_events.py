@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from contracts.envelope import Envelope, derived_event_id
+from contracts.envelope import Envelope
 from contracts.negotiation import (
     AGREEMENTS_TOPIC,
     CONDITIONS_TOPIC,
@@ -24,6 +24,7 @@ from contracts.negotiation import (
     PaymentConditionTerms,
     PaymentReceived,
 )
+from service_runtime.outbox import envelope_fields
 from services.negotiation.domain.agreement import Agreement
 from services.negotiation.domain.condition import PaymentCondition
 from services.negotiation.domain.references import Payment
@@ -40,16 +41,7 @@ PaymentReceivedEvent: type[Any] = Payment.Received  # type: ignore[attr-defined]
 
 
 def _envelope(event: Any, correlation_id: str | None = None) -> dict[str, Any]:
-    aggregate_id = str(event.originator_id)
-    return {
-        "event_id": derived_event_id("negotiation", aggregate_id, event.originator_version),
-        "occurred_at": event.timestamp,
-        "tenant": event.tenant,
-        "aggregate_id": aggregate_id,
-        "aggregate_version": event.originator_version,
-        "correlation_id": correlation_id or aggregate_id,
-        "causation_id": aggregate_id,
-    }
+    return envelope_fields("negotiation", event, tenant=event.tenant, correlation_id=correlation_id)
 
 
 def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from contracts.carteiras import REJECTED_TOPIC, DebtRejected, RowError, RowFields
-from contracts.envelope import Envelope, derived_event_id
+from contracts.envelope import Envelope
 from contracts.portfolio import (
     DEBTS_TOPIC,
     IMPORTS_TOPIC,
@@ -21,6 +21,7 @@ from contracts.portfolio import (
     DebtUpdated,
     FieldChange,
 )
+from service_runtime.outbox import envelope_fields
 from services.portfolio.domain.carteira_import import CarteiraImport
 from services.portfolio.domain.debt import Debt
 
@@ -36,17 +37,14 @@ ImportCompletedEvent: type[Any] = CarteiraImport.Completed  # type: ignore[attr-
 
 
 def _envelope(event: Any, tenant: str, correlation_id: str, index: int = 0) -> dict[str, Any]:
-    return {
-        "event_id": derived_event_id(
-            "portfolio", event.originator_id, event.originator_version, index
-        ),
-        "occurred_at": event.timestamp,
-        "tenant": tenant,
-        "aggregate_id": str(event.originator_id),
-        "aggregate_version": event.originator_version,
-        "correlation_id": correlation_id,
-        "causation_id": event.cause_id,
-    }
+    return envelope_fields(
+        "portfolio",
+        event,
+        tenant=tenant,
+        correlation_id=correlation_id,
+        causation_id=event.cause_id,
+        index=index,
+    )
 
 
 def _plain(value: Any) -> str | int | None:

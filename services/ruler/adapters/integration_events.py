@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from contracts.envelope import Envelope, derived_event_id
+from contracts.envelope import Envelope
 from contracts.ruler import (
     BUREAU_TOPIC,
     CALLS_TOPIC,
@@ -30,6 +30,7 @@ from contracts.ruler import (
     StageAction,
     StageAdvanced,
 )
+from service_runtime.outbox import envelope_fields
 from services.ruler.application.service import message_variables
 from services.ruler.domain.configuration import CampaignConfig, RulerConfig, TenantRuler
 from services.ruler.domain.receivable import Call, Receivable
@@ -47,16 +48,7 @@ RESULT_TYPES = TypeAdapter(list[CallResultType])
 
 
 def _envelope(event: Any, tenant: str, index: int = 0) -> dict[str, Any]:
-    aggregate_id = str(event.originator_id)
-    return {
-        "event_id": derived_event_id("ruler", aggregate_id, event.originator_version, index),
-        "occurred_at": event.timestamp,
-        "tenant": tenant,
-        "aggregate_id": aggregate_id,
-        "aggregate_version": event.originator_version,
-        "correlation_id": aggregate_id,
-        "causation_id": aggregate_id,
-    }
+    return envelope_fields("ruler", event, tenant=tenant, index=index)
 
 
 def _messages(
