@@ -190,3 +190,41 @@ class GatewayClient:
 
     def save_messaging_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
         return dict(self._check(self.http.put("/api/v1/admin/messaging-settings", json=settings)))
+
+    # ---- conversations -------------------------------------------------------------------
+
+    def whatsapp_inbound(self, message: dict[str, Any]) -> dict[str, Any]:
+        """What the WhatsApp provider posts for a debtor's message (an integration token)."""
+        return dict(self._check(self.http.post("/api/v1/webhooks/whatsapp", json=message)))
+
+    def chat(self, tenant: str, text: str, conversation_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"text": text}
+        if conversation_id:
+            body["conversation_id"] = conversation_id
+        return dict(self._check(self.http.post(f"/api/v1/chat/{tenant}/messages", json=body)))
+
+    def conversations(self, **filters: str) -> list[dict[str, Any]]:
+        found = self._check(self.http.get("/api/v1/conversations/", params=filters))
+        return list(found["conversations"])
+
+    def conversation(self, conversation_id: str) -> dict[str, Any]:
+        return dict(self._check(self.http.get(f"/api/v1/conversations/{conversation_id}")))
+
+    def start_conversation(self, document: str, text: str) -> dict[str, Any]:
+        body = {"document": document, "text": text}
+        return dict(self._check(self.http.post("/api/v1/conversations/", json=body)))
+
+    def set_available(self, available: bool) -> dict[str, Any]:
+        body = {"available": available}
+        return dict(self._check(self.http.put("/api/v1/operators/me/availability", json=body)))
+
+    def send_in_conversation(self, conversation_id: str, text: str) -> dict[str, Any]:
+        path = f"/api/v1/conversations/{conversation_id}/messages"
+        return dict(self._check(self.http.post(path, json={"text": text})))
+
+    def transfer_conversation(self, conversation_id: str, to_operator: str) -> dict[str, Any]:
+        path = f"/api/v1/conversations/{conversation_id}/transfer"
+        return dict(self._check(self.http.post(path, json={"to_operator": to_operator})))
+
+    def close_conversation(self, conversation_id: str) -> dict[str, Any]:
+        return dict(self._check(self.http.post(f"/api/v1/conversations/{conversation_id}/close")))

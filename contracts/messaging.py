@@ -86,3 +86,40 @@ class OptOutRecorded(Envelope):
     channel: MessageChannel
     source: str
     on_date: dt.date
+
+
+CONVERSATIONS_TOPIC = "messaging.conversations"
+
+ConversationChange = Literal[
+    "started",
+    "answered",
+    "identified",
+    "waiting_operator",
+    "assigned",
+    "transferred",
+    "closed",
+]
+
+
+class ConversationChanged(Envelope):
+    """A conversation (chatbot, WhatsApp, web chat) as it stands after a change: who, where,
+    its status and operator. Keyed by conversation; the transcript stays with the messaging
+    service."""
+
+    type: Literal["ConversationChanged"] = "ConversationChanged"
+    schema_version: Literal[1] = 1
+    conversation_id: str
+    change: ConversationChange
+    channel: Literal["whatsapp", "web"]
+    address: str | None = Field(default=None, description="WhatsApp: the debtor's phone")
+    document: str | None = None
+    debtor_name: str | None = None
+    status: Literal[
+        "self_service", "waiting_operator", "with_operator", "initiated_unanswered", "closed"
+    ]
+    operator: str | None = None
+    previous_operator: str | None = None
+    initiated_by: Literal["debtor", "agency"]
+    started_at: UtcDatetime
+    changed_at: UtcDatetime
+    messages: int = Field(ge=0, description="Messages in the conversation so far")

@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.envelope import UtcDatetime
 from contracts.ruler import MessageChannel
 
 REQUESTS_TOPIC = "messaging.requests"
+# The chatbot asks the negotiation service; its answers come back here.
+MESSAGING_REPLIES_TOPIC = "messaging.replies"
 
 
 class _Model(BaseModel):
@@ -22,6 +24,11 @@ class _Model(BaseModel):
 class TemplateIn(_Model):
     subject: str | None = Field(default=None, max_length=200, description="Email only")
     body: str = Field(min_length=1, max_length=100_000)
+    html: str | None = Field(
+        default=None,
+        max_length=200_000,
+        description="E-mail only: an HTML body sent with the text one",
+    )
     legacy: bool = Field(
         default=False,
         description="Written with the seeds' syntaxes (#areceber_valor#, %LinkPortal%): "
@@ -43,10 +50,68 @@ class ListTemplates(_Model):
     tenant: str
 
 
+ChatOption = Literal[
+    "digitable_line", "boleto_pdf", "statement_pdf", "negotiate", "term_pdf", "operator", "restart"
+]
+CHAT_OPTIONS: tuple[ChatOption, ...] = (
+    "digitable_line",
+    "boleto_pdf",
+    "statement_pdf",
+    "negotiate",
+    "term_pdf",
+    "operator",
+    "restart",
+)
+
+
+class ChatbotSettings(_Model):
+    options: list[ChatOption] = Field(
+        default_factory=lambda: list(CHAT_OPTIONS),
+        description="The menu's options, in order; an option left out is switched off",
+    )
+    negotiate_in_chat: bool = Field(
+        default=True,
+        description="Offers and the agreement right in the chat (else only the portal link)",
+    )
+    closing_message: str = Field(
+        default="Atendimento encerrado. Obrigado pelo contato! Se precisar, é só escrever.",
+        min_length=1,
+        max_length=1000,
+    )
+    max_document_attempts: int = Field(default=3, ge=1, le=10)
+    max_per_operator: int = Field(
+        default=5, ge=1, le=100, description="Conversations an operator takes at once"
+    )
+
+
 class WindowIn(_Model):
     weekdays: list[int] = Field(min_length=1, description="0 = Monday ... 6 = Sunday")
     start: str = Field(pattern=r"^\d\d:\d\d$")
     end: str = Field(pattern=r"^\d\d:\d\d$")
+
+
+class PortalNotification(_Model):
+    """The automatic e-mail with the portal link to every debtor with open debts (the seed's
+    "notificação automática"), sent on the business days chosen."""
+
+    enabled: bool = False
+    template: str = Field(
+        default="portal", pattern=r"^[a-z0-9_]{1,100}$", description="E-mail template sent"
+    )
+    weekdays: list[int] = Field(
+        default_factory=lambda: [0],
+        description="0 = Monday ... 6 = Sunday: the business days it runs",
+    )
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if not value or any(not 0 <= day <= 6 for day in value):
+            raise ValueError(
+                "portal_notification.weekdays: informe ao menos um dia da semana, "
+                "de 0 (segunda) a 6 (domingo)"
+            )
+        return sorted(set(value))
 
 
 class MessagingSettings(_Model):
@@ -59,6 +124,8 @@ class MessagingSettings(_Model):
         '{"kind": "outbox"} (the default)',
     )
     max_attempts: int = Field(default=5, ge=1, le=20)
+    chatbot: ChatbotSettings = Field(default_factory=ChatbotSettings)
+    portal_notification: PortalNotification = Field(default_factory=PortalNotification)
 
 
 class SaveSettings(_Model):
@@ -90,8 +157,96 @@ class DeliveryReport(_Model):
     at: UtcDatetime | None = None
 
 
+ChatChannel = Literal["whatsapp", "web"]
+ConversationStatus = Literal[
+    "self_service", "waiting_operator", "with_operator", "initiated_unanswered", "closed"
+]
+# A chat message longer than this is refused (WhatsApp's own limit is 4,096 characters).
+MAX_CHAT_TEXT = 4096
+
+
+class ChatInbound(_Model):
+    """A debtor's message: from the WhatsApp provider's webhook (address = the phone) or the
+    web chat (conversation_id, none to start one)."""
+
+    kind: Literal["chat_inbound"] = "chat_inbound"
+    tenant: str
+    channel: ChatChannel
+    conversation_id: str | None = None
+    address: str | None = Field(default=None, description="WhatsApp: the phone, E.164")
+    text: str = Field(max_length=MAX_CHAT_TEXT)
+    provider_message_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The provider's id: a retried webhook is answered once",
+    )
+    sender_name: str | None = Field(default=None, max_length=200)
+
+
+class SetAvailability(_Model):
+    kind: Literal["operator_availability"] = "operator_availability"
+    tenant: str
+    operator: str
+    available: bool
+
+
+class OperatorMessage(_Model):
+    kind: Literal["operator_message"] = "operator_message"
+    tenant: str
+    conversation_id: str
+    operator: str
+    text: str = Field(min_length=1, max_length=MAX_CHAT_TEXT)
+    supervisor: bool = Field(default=False, description="An admin may write in any conversation")
+
+
+class TransferConversation(_Model):
+    kind: Literal["transfer_conversation"] = "transfer_conversation"
+    tenant: str
+    conversation_id: str
+    operator: str
+    to_operator: str = Field(min_length=1, max_length=200)
+    supervisor: bool = False
+
+
+class CloseConversation(_Model):
+    kind: Literal["close_conversation"] = "close_conversation"
+    tenant: str
+    conversation_id: str
+    operator: str
+    supervisor: bool = False
+
+
+class StartConversation(_Model):
+    """We write first (WhatsApp): the conversation is 'initiated by us and unanswered' until
+    the debtor replies."""
+
+    kind: Literal["start_conversation"] = "start_conversation"
+    tenant: str
+    operator: str
+    document: str
+    text: str = Field(min_length=1, max_length=MAX_CHAT_TEXT)
+
+
+class GetConversation(_Model):
+    kind: Literal["get_conversation"] = "get_conversation"
+    tenant: str
+    conversation_id: str
+
+
 MessagingRequest = Annotated[
-    SaveTemplate | ListTemplates | SaveSettings | GetSettings | RecordOptOut | DeliveryReport,
+    SaveTemplate
+    | ListTemplates
+    | SaveSettings
+    | GetSettings
+    | RecordOptOut
+    | DeliveryReport
+    | ChatInbound
+    | SetAvailability
+    | OperatorMessage
+    | TransferConversation
+    | CloseConversation
+    | StartConversation
+    | GetConversation,
     Field(discriminator="kind"),
 ]
 
@@ -105,6 +260,7 @@ class TemplateOut(_Model):
     name: str
     subject: str | None
     body: str
+    html: str | None = None
     variables: list[str]
     version: int
 
@@ -122,3 +278,50 @@ class OptOutOut(_Model):
 class DeliveryOut(_Model):
     message_id: str | None
     applied: bool
+
+
+class ChatLink(_Model):
+    kind: Literal["boleto", "term", "statement", "portal"]
+    label: str
+    url: str
+
+
+class ChatText(_Model):
+    text: str
+    links: list[ChatLink] = Field(default_factory=list)
+
+
+class ChatReplyOut(_Model):
+    conversation_id: str | None = Field(description="None: nothing was started (a group chat)")
+    status: ConversationStatus | None
+    replies: list[ChatText]
+    duplicate: bool = Field(default=False, description="The same provider message again")
+
+
+class ConversationEntry(_Model):
+    at: UtcDatetime
+    sender: Literal["debtor", "bot", "operator", "system"]
+    operator: str | None = None
+    text: str
+    links: list[ChatLink] = Field(default_factory=list)
+
+
+class ConversationOut(_Model):
+    conversation_id: str
+    tenant: str
+    channel: ChatChannel
+    address: str | None
+    document: str | None
+    debtor_name: str | None
+    status: ConversationStatus
+    operator: str | None
+    started_at: UtcDatetime
+    updated_at: UtcDatetime
+    initiated_by: Literal["debtor", "agency"]
+    entries: list[ConversationEntry]
+
+
+class AvailabilityOut(_Model):
+    operator: str
+    available: bool
+    conversations: list[str] = Field(description="Conversations with this operator now")

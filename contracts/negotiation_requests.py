@@ -137,6 +137,13 @@ class ListAgreements(_Model):
     document: str
 
 
+class GetStatement(_Model):
+    kind: Literal["statement"] = "statement"
+    tenant: str
+    document: str
+    pdf: bool = Field(default=False, description="True: the answer is the statement's PDF")
+
+
 class PaymentReport(_Model):
     invoice_id: str | None = None
     nosso_numero: str | None = Field(default=None, pattern=r"^\d{1,20}$")
@@ -188,6 +195,7 @@ NegotiationRequest = Annotated[
     | CloseAgreement
     | GetAgreement
     | ListAgreements
+    | GetStatement
     | RecordPayment
     | ImportCnab240
     | GetDocument,
@@ -299,6 +307,30 @@ class AgreementOut(_Model):
 
 class AgreementList(_Model):
     agreements: list[AgreementOut]
+
+
+class StatementDebt(_Model):
+    debt_id: str
+    creditor: str
+    contract: str
+    installment: str
+    due_date: dt.date
+    days_overdue: int
+    principal_cents: Cents
+    penalty_cents: Cents
+    interest_cents: Cents
+    correction_cents: Cents
+    updated_value_cents: Cents
+    agreement_id: str | None = Field(default=None, description="In an active agreement")
+
+
+class StatementOut(_Model):
+    as_of: dt.date
+    tenant: str
+    document: str
+    debtor_name: str | None
+    debts: list[StatementDebt]
+    total_updated_cents: Cents
 
 
 class PaymentOut(_Model):

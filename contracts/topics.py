@@ -151,6 +151,12 @@ TOPICS: tuple[TopicSpec, ...] = (
         events=(messaging.OptOutRecorded,),
         description="Debtors' opt-outs per channel, keyed by document",
     ),
+    TopicSpec(
+        messaging.CONVERSATIONS_TOPIC,
+        owner="messaging",
+        events=(messaging.ConversationChanged,),
+        description="Chatbot and operator conversations as they change, keyed by conversation",
+    ),
 )
 
 TOPICS_BY_NAME = {t.name: t for t in TOPICS}
@@ -183,6 +189,14 @@ REQUEST_TOPICS: tuple[TopicSpec, ...] = (
         owner="gateway",
         events=(),
         description="Replies to the gateway's requests",
+        partitions=1,
+        retention_ms=3600 * 1000,
+    ),
+    TopicSpec(
+        messaging_requests.MESSAGING_REPLIES_TOPIC,
+        owner="messaging",
+        events=(),
+        description="Replies to the messaging service's requests (the chatbot negotiating)",
         partitions=1,
         retention_ms=3600 * 1000,
     ),

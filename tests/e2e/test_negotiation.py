@@ -190,3 +190,108 @@ def _offers(client: GatewayClient, debt_ids: list[str]) -> dict[str, Any] | None
         if exc.status == 404:
             return None
         raise
+
+
+DAMASCENO = "33.218.196/0001-44"
+DAMASCENO_PHONE = "+5581984134557"
+
+
+def test_a_debtor_negotiates_on_whatsapp_and_is_handed_to_an_operator(
+    platform: RunningPlatform,
+) -> None:
+    """The Cedrus WhatsApp chatbot seed: the provider posts the debtor's messages, the bot
+    answers through the negotiation service, files go as links, and an operator takes over."""
+    admin = platform.client(TENANT, "admin")
+    if not admin.conditions():
+        admin.create_condition({"installments": 1, "charges_discount_pct": 100})
+    operator = platform.client(TENANT, "operator")
+    operator.wait_for_import(
+        operator.upload_carteira((EXAMPLES / "carteira-exemplo.csv").read_bytes())["import_id"]
+    )
+    found = wait_for(
+        lambda: (f := platform.anonymous().lookup(TENANT, DAMASCENO))["debts"] and f,
+        timeout=60,
+        what="Damasceno's debt in the portal",
+    )
+    # The negotiation service's copy of the debts (what the bot asks) is there too.
+    wait_for(
+        lambda: _offers(portal(platform, found["portal_token"]), [found["debts"][0]["debt_id"]]),
+        timeout=60,
+        what="offers for Damasceno",
+    )
+    provider = platform.client(TENANT, "integration")
+    sequence = iter(range(1, 100))
+
+    def say(text: str) -> dict[str, Any]:
+        return provider.whatsapp_inbound(
+            {"from": DAMASCENO_PHONE, "text": text, "message_id": f"wamid.{next(sequence)}"}
+        )
+
+    def texts(reply: dict[str, Any]) -> str:
+        return "\n".join(r["text"] for r in reply["replies"])
+
+    group = provider.whatsapp_inbound({"from": "120363041234@g.us", "text": "oi", "group": True})
+    assert (group["conversation_id"], group["replies"]) == (None, [])
+    with pytest.raises(GatewayError) as malformed:
+        provider.whatsapp_inbound({"from": DAMASCENO_PHONE})
+    assert malformed.value.status == 400 or malformed.value.status == 422
+    with pytest.raises(GatewayError) as oversize:
+        provider.whatsapp_inbound({"from": DAMASCENO_PHONE, "text": "x" * 5000})
+    assert oversize.value.status in (400, 422)
+
+    assert "CPF ou CNPJ" in texts(say("Boa tarde"))
+    menu = say("33218196000144")
+    assert "Olá, Damasceno! Encontramos 1 débito em aberto" in texts(menu)
+    conversation_id = menu["conversation_id"]
+    assert "1 - À vista" in texts(say("4"))
+    assert texts(say("1")).startswith("Confirma o acordo")
+    closed = say("1")
+    assert "Acordo fechado!" in texts(closed)
+    links = {link["kind"]: link["url"] for r in closed["replies"] for link in r["links"]}
+    anonymous = platform.anonymous()
+    for kind in ("boleto", "term"):
+        path = links[kind].split("127.0.0.1", 1)[1].split("/", 1)[1]
+        assert anonymous.pdf("/" + path).startswith(b"%PDF"), kind
+    with pytest.raises(GatewayError) as forged:
+        anonymous.pdf("/d/" + "x" * 40)
+    assert forged.value.status == 404
+
+    waiting = say("6")
+    assert waiting["status"] == "waiting_operator"
+    desk = operator.set_available(True)
+    assert conversation_id in desk["conversations"]
+    listed = wait_for(
+        lambda: operator.conversations(status="with_operator", operator="operator@acme"),
+        timeout=60,
+        what="the conversation on the supervisor's list",
+    )
+    assert listed[0]["conversation_id"] == conversation_id
+    assert listed[0]["document"] == "33218196000144"
+    operator.send_in_conversation(conversation_id, "Olá, sou a atendente Ana.")
+    operator.transfer_conversation(conversation_id, "bruno@acme")
+    ended = admin.close_conversation(conversation_id)
+    assert ended["status"] == "closed"
+    assert [e["sender"] for e in ended["entries"]][-1] == "operator"
+
+    outbox = platform.root / "var" / "messaging" / "outbox" / TENANT / "whatsapp.jsonl"
+    wait_for(
+        lambda: outbox.exists() and "Olá, sou a atendente Ana." in outbox.read_text(),
+        timeout=60,
+        what="the replies sent on WhatsApp",
+    )
+
+    def story() -> list[str] | None:
+        entries = operator.timeline("33218196000144")["entries"]
+        summaries = [e["summary"] for e in entries]
+        wanted = ("Devedor identificado", "Conversa transferida", "Conversa encerrada")
+        return summaries if all(any(w in s for s in summaries) for w in wanted) else None
+
+    timeline = wait_for(story, timeout=60, what="the conversation on the timeline")
+    assert any("Acordo fechado pelo chatbot" in s for s in timeline)
+
+    # The web chat runs the same bot; unknown conversations are refused.
+    web = anonymous.chat(TENANT, "oi")
+    assert web["conversation_id"] and "CPF ou CNPJ" in texts(web)
+    with pytest.raises(GatewayError) as unknown:
+        anonymous.chat(TENANT, "oi", str(uuid.uuid4()))
+    assert unknown.value.status == 404

@@ -34,6 +34,8 @@ VALUES: dict[str, str] = {
     "link_portal": "https://exemplo.cobranca.app/portal",
     "link_termo": "https://exemplo.cobranca.app/termos/abc123",
     "assessoria": "Assessoria Exemplo",
+    "quantidade_dividas": "2",
+    "valor_total": "R$ 1.500,50",
 }
 
 

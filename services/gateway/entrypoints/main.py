@@ -17,12 +17,13 @@ from service_runtime.database import service_engine
 from service_runtime.host import ServiceHost, build_host
 from service_runtime.projection import BatchApplier, PositionedConsumer, Projection
 from service_runtime.request_reply import KafkaRequester
+from service_runtime.service_client import ServiceClient
 from service_runtime.settings import Settings
 from services.gateway.adapters.integration_events import integration_events
-from services.gateway.adapters.service_client import ServiceClient
 from services.gateway.application.uploads import GatewayApplication
 from services.gateway.entrypoints.http.app import create_app
 from services.gateway.read_models.call_list import CallListProjection
+from services.gateway.read_models.conversations import ConversationsProjection
 from services.gateway.read_models.imports import ImportStatusProjection
 from services.gateway.read_models.portal_view import PortalViewProjection
 from services.gateway.read_models.timeline import TimelineProjection
@@ -34,6 +35,7 @@ def projections() -> list[Projection]:
         TimelineProjection(),
         ImportStatusProjection(),
         CallListProjection(),
+        ConversationsProjection(),
     ]
 
 

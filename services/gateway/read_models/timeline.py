@@ -22,8 +22,10 @@ from sqlalchemy import (
 from contracts.carteiras import REJECTED_TOPIC, DebtRejected
 from contracts.envelope import Envelope
 from contracts.messaging import (
+    CONVERSATIONS_TOPIC,
     MESSAGES_TOPIC,
     OPTOUTS_TOPIC,
+    ConversationChanged,
     MessageDelivered,
     MessageFailed,
     MessageSent,
@@ -181,6 +183,8 @@ def summarize(event: Envelope) -> str | None:
             f"Devedor pediu para não receber mensagens por "
             f"{CHANNEL_NAMES.get(event.channel, event.channel)} ({event.source})"
         )
+    if isinstance(event, ConversationChanged):
+        return _conversation(event)
     if isinstance(event, StageAdvanced):
         what = "Dívida" if event.receivable_kind == "debt" else "Parcela de acordo"
         return (
@@ -225,7 +229,50 @@ def _dmy(day: dt.date) -> str:
     return day.strftime("%d/%m/%Y")
 
 
-CHANNEL_NAMES = {"email": "e-mail", "sms": "SMS", "whatsapp": "WhatsApp", "push": "push"}
+CHANNEL_NAMES = {
+    "email": "e-mail",
+    "sms": "SMS",
+    "whatsapp": "WhatsApp",
+    "push": "push",
+    "web": "chat do portal",
+}
+INITIATED_BY = {"debtor": "pelo devedor", "agency": "pela assessoria"}
+
+
+def _conversation(event: ConversationChanged) -> str | None:
+    """What an operator wants to see of a conversation; the chatbot's answers are left out
+    (they would flood the timeline)."""
+    channel = CHANNEL_NAMES.get(event.channel, event.channel)
+    operator = event.operator or "um atendente"
+    if event.change == "started":
+        return (
+            f"Conversa iniciada {INITIATED_BY.get(event.initiated_by, event.initiated_by)} "
+            f"por {channel}"
+            + (f" com {event.address}" if event.address else "")
+            + (f"; atendente {event.operator}" if event.operator else "")
+        )
+    if event.change == "identified":
+        # A debtor who wrote first is only on the timeline from here: say where from.
+        return f"Devedor identificado na conversa por {channel}" + (
+            f" ({event.address})" if event.address else ""
+        )
+    if event.change == "waiting_operator":
+        return "Devedor pediu um atendente"
+    if event.change == "assigned":
+        return f"Conversa atribuída a {operator}"
+    if event.change == "transferred":
+        return (
+            "Conversa transferida"
+            + (f" de {event.previous_operator}" if event.previous_operator else "")
+            + f" para {operator}"
+        )
+    if event.change == "closed":
+        return "Conversa encerrada " + (
+            f"por {event.operator}" if event.operator else "pelo chatbot"
+        )
+    return None
+
+
 STAGE_NAMES = {
     "notice": "aviso de cobrança",
     "questioning": "questionamento de pendência",
@@ -254,6 +301,7 @@ SERVICE_OF: dict[type[Envelope], str] = {
     MessageDelivered: "messaging",
     MessageFailed: "messaging",
     OptOutRecorded: "messaging",
+    ConversationChanged: "messaging",
     StageAdvanced: "ruler",
     DebtorNegativated: "ruler",
     NegativationRemoved: "ruler",
@@ -285,6 +333,7 @@ class TimelineProjection(Projection):
         CALLS_TOPIC,
         MESSAGES_TOPIC,
         OPTOUTS_TOPIC,
+        CONVERSATIONS_TOPIC,
     )
     metadata = metadata
 

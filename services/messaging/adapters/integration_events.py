@@ -9,8 +9,10 @@ from typing import Any
 from contracts.envelope import Envelope
 from contracts.messaging import (
     CONFIG_TOPIC,
+    CONVERSATIONS_TOPIC,
     MESSAGES_TOPIC,
     OPTOUTS_TOPIC,
+    ConversationChanged,
     MessageDelivered,
     MessageFailed,
     MessageQueued,
@@ -19,6 +21,7 @@ from contracts.messaging import (
     TemplateSaved,
 )
 from service_runtime.outbox import envelope_fields
+from services.messaging.domain.conversations import Conversation
 from services.messaging.domain.records import Message, OptOut, Template
 
 QueuedEvent: type[Any] = Message.Queued  # type: ignore[attr-defined]
@@ -27,6 +30,16 @@ DeliveredEvent: type[Any] = Message.Delivered  # type: ignore[attr-defined]
 FailedEvent: type[Any] = Message.Failed  # type: ignore[attr-defined]
 TemplateEvents: tuple[type[Any], ...] = (Template.Saved, Template.Changed)  # type: ignore[attr-defined]
 OptOutEvent: type[Any] = OptOut.Recorded  # type: ignore[attr-defined]
+ConversationStartedEvent: type[Any] = Conversation.Started  # type: ignore[attr-defined]
+# The conversation's changes the other services see (what is said stays here).
+CONVERSATION_CHANGES: dict[type[Any], str] = {
+    Conversation.Answered: "answered",  # type: ignore[attr-defined]
+    Conversation.Identified: "identified",  # type: ignore[attr-defined]
+    Conversation.WaitingForOperator: "waiting_operator",  # type: ignore[attr-defined]
+    Conversation.Assigned: "assigned",  # type: ignore[attr-defined]
+    Conversation.Transferred: "transferred",  # type: ignore[attr-defined]
+    Conversation.Closed: "closed",  # type: ignore[attr-defined]
+}
 
 
 def _envelope(event: Any, tenant: str) -> dict[str, Any]:
@@ -96,5 +109,45 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
                 channel=event.channel,
                 source=event.source,
                 on_date=event.on,
+            ),
+        )
+    elif isinstance(event, ConversationStartedEvent):
+        yield (
+            CONVERSATIONS_TOPIC,
+            ConversationChanged(
+                **_envelope(event, event.tenant),
+                conversation_id=str(event.originator_id),
+                change="started",
+                channel=event.channel,
+                address=event.address,
+                document=event.document,
+                debtor_name=event.debtor_name,
+                status="initiated_unanswered" if event.initiated_by == "agency" else "self_service",
+                operator=event.operator,
+                initiated_by=event.initiated_by,
+                started_at=event.at,
+                changed_at=event.at,
+                messages=0,
+            ),
+        )
+    elif type(event) in CONVERSATION_CHANGES:
+        facts = event.facts
+        yield (
+            CONVERSATIONS_TOPIC,
+            ConversationChanged(
+                **_envelope(event, facts["tenant"]),
+                conversation_id=str(event.originator_id),
+                change=CONVERSATION_CHANGES[type(event)],
+                channel=facts["channel"],
+                address=facts["address"],
+                document=facts["document"],
+                debtor_name=facts["debtor_name"],
+                status=facts["status"],
+                operator=facts["operator"],
+                previous_operator=getattr(event, "previous_operator", None),
+                initiated_by=facts["initiated_by"],
+                started_at=facts["started_at"],
+                changed_at=event.at,
+                messages=facts["messages"],
             ),
         )

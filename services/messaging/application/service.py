@@ -9,8 +9,10 @@ import datetime as dt
 import functools
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from eventsourcing.utils import get_topic
 
@@ -26,7 +28,7 @@ from contracts.messaging_requests import (
     TemplateList,
     TemplateOut,
 )
-from contracts.ruler import MessageRequested
+from contracts.money import format_brl
 from service_runtime.eventstore import ServiceApplication
 from service_runtime.refusal import Refused, field_refusal
 from services.messaging.adapters.channels import (
@@ -36,6 +38,7 @@ from services.messaging.adapters.channels import (
     channel_from_settings,
 )
 from services.messaging.adapters.contacts import ContactBook
+from services.messaging.domain.phones import e164
 from services.messaging.domain.records import (
     Message,
     OptOut,
@@ -67,17 +70,46 @@ BACKOFF = (
 )
 
 
-def e164(phone: str | None) -> str | None:
-    """A Brazilian phone as providers want it: +55, area code and number (10 or 11 digits
-    as carteiras bring them; numbers already with the country code are kept)."""
-    if not phone:
-        return None
-    digits = "".join(c for c in phone if c.isdigit())
-    if len(digits) in (10, 11):
-        return f"+55{digits}"
-    if len(digits) in (12, 13) and digits.startswith("55"):
-        return f"+{digits}"
-    return None
+class MessageAsked(Protocol):
+    """What `handle_requests` needs of a message asked for: a `MessageRequested` read from
+    `messaging.requested`, or an `AskedMessage` the service asks itself."""
+
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def document(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def template(self) -> str: ...
+    @property
+    def variables(self) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True)
+class AskedMessage:
+    """A message the service asks itself for (the portal notification); same rules as one of
+    the ruler's: one per key, in its window, never to who opted out."""
+
+    tenant: str
+    key: str
+    document: str
+    channel: str
+    template: str
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+def portal_notification_key(day: dt.date, document: str) -> str:
+    """One portal notification per debtor and date: a replay or a restart never sends two."""
+    return f"portal-notification|{day.isoformat()}|{document}"
+
+
+def is_conversation_reply(key: str) -> bool:
+    """Messages of a conversation (the chatbot's and operators' replies) have keys
+    `chat|<conversation>|<entry>`; a debtor who writes to us is answered even after SAIR."""
+    return key.startswith("chat|")
 
 
 class MessagingApplication(ServiceApplication):
@@ -132,6 +164,18 @@ class MessagingApplication(ServiceApplication):
                 channel_from_settings(channel, config, self.outbox_dir, dt.datetime.now)
             except ValueError as exc:
                 raise field_refusal(f"channels.{channel}", "channel", str(exc)) from exc
+        portal = request.settings.portal_notification
+        if portal.enabled and (
+            self.get_or_none(Template, template_id(request.tenant, "email", portal.template))
+            is None
+        ):
+            # Else every debtor would get a failed message on the day it runs.
+            raise field_refusal(
+                "portal_notification.template",
+                "unknown_template",
+                f"modelo de e-mail {portal.template!r} não cadastrado: cadastre-o antes de "
+                "ligar a notificação do portal",
+            )
 
         def command() -> MessagingSettings:
             record = self._tenant(request.tenant)
@@ -152,7 +196,12 @@ class MessagingApplication(ServiceApplication):
                 if given.legacy and given.subject
                 else given.subject
             )
-            used = check_template(body, subject, max_length=MAX_LENGTH[request.channel])
+            html = (
+                convert_legacy(given.html, field="html")
+                if given.legacy and given.html is not None
+                else given.html
+            )
+            used = check_template(body, subject, max_length=MAX_LENGTH[request.channel], html=html)
         except TemplateError as exc:
             detail = f"template.{exc.field}"
             raise Refused(
@@ -163,6 +212,8 @@ class MessagingApplication(ServiceApplication):
             ) from exc
         if request.channel != "email" and subject:
             raise field_refusal("template.subject", "email_only", "assunto só vale para e-mail")
+        if request.channel != "email" and html is not None:
+            raise field_refusal("template.html", "email_only", "corpo HTML só vale para e-mail")
         variables = sorted(used)
 
         def command() -> TemplateOut:
@@ -178,13 +229,18 @@ class MessagingApplication(ServiceApplication):
                     body=body,
                     variables=variables,
                     saved_by=request.saved_by,
+                    html=html,
                 )
                 record = self._tenant(request.tenant)
                 record.add_template(channel=request.channel, name=request.name)
                 self.save(found, record)
-            elif (found.subject, found.body) != (subject, body):
+            elif (found.subject, found.body, found.html) != (subject, body, html):
                 found.change(
-                    subject=subject, body=body, variables=variables, saved_by=request.saved_by
+                    subject=subject,
+                    body=body,
+                    variables=variables,
+                    saved_by=request.saved_by,
+                    html=html,
                 )
                 self.save(found)
             return TemplateOut(
@@ -192,6 +248,7 @@ class MessagingApplication(ServiceApplication):
                 name=request.name,
                 subject=subject,
                 body=body,
+                html=html,
                 variables=variables,
                 version=found.version,
             )
@@ -210,6 +267,7 @@ class MessagingApplication(ServiceApplication):
                         name=name,
                         subject=found.subject,
                         body=found.body,
+                        html=found.html,
                         variables=found.variables,
                         version=found.version,
                     )
@@ -233,7 +291,7 @@ class MessagingApplication(ServiceApplication):
 
     # ---- messages asked for --------------------------------------------------------------
 
-    def handle_requests(self, requests: Sequence[MessageRequested], now: dt.datetime) -> int:
+    def handle_requests(self, requests: Sequence[MessageAsked], now: dt.datetime) -> int:
         """Accept each request once per key: render it and queue it for its window, or fail
         it with the reason (no template, no contact, opted out). Returns how many were new."""
         new = 0
@@ -241,7 +299,7 @@ class MessagingApplication(ServiceApplication):
             new += self.retrying(functools.partial(self._accept, request, now))
         return new
 
-    def _accept(self, request: MessageRequested, now: dt.datetime) -> int:
+    def _accept(self, request: MessageAsked, now: dt.datetime) -> int:
         assert self.contacts is not None
         if message_aggregate_id(request.tenant, request.key) in self.repository:
             return 0  # the same key, already sent or queued: never twice
@@ -296,11 +354,23 @@ class MessagingApplication(ServiceApplication):
                     if template.subject
                     else None
                 )
+                # Autoescaped: a debtor's name (from a carteira) never becomes markup.
+                html = (
+                    render(template.html, variables, html=True, field="html")
+                    if template.html is not None and request.channel == "email"
+                    else None
+                )
             except TemplateError as exc:
                 message.fail(reason=exc.message, rule="render", at=now)
             else:
                 send_at = next_opening(self.window_of(settings, request.channel), now)
-                message.queue(to=to, subject=subject, body=body, send_at=send_at.astimezone(dt.UTC))
+                message.queue(
+                    to=to,
+                    subject=subject,
+                    body=body,
+                    send_at=send_at.astimezone(dt.UTC),
+                    html=html,
+                )
         self.save(message)
         if message.status == "queued" and message.send_at is not None:
             self.contacts.enqueue(str(message.id), message.tenant, message.send_at, 0)
@@ -323,13 +393,16 @@ class MessagingApplication(ServiceApplication):
         settings = self.settings_of(message.tenant)
         window = self.window_of(settings, message.channel)
         opening = next_opening(window, now)
-        if opening > now:
+        # A conversation's reply answers the debtor: it goes at once, window or not.
+        if opening > now and not is_conversation_reply(message.key):
             # The window closed since it was queued (or the clock moved): wait again.
             self.contacts.enqueue(
                 str(message_id), message.tenant, opening.astimezone(dt.UTC), message.attempts
             )
             return 0
-        if self.get_or_none(OptOut, opt_out_id(message.tenant, message.document, message.channel)):
+        if not is_conversation_reply(message.key) and self.get_or_none(
+            OptOut, opt_out_id(message.tenant, message.document, message.channel)
+        ):
             message.fail(
                 reason="o devedor pediu para não receber mais mensagens", rule="opted_out", at=now
             )
@@ -346,6 +419,7 @@ class MessagingApplication(ServiceApplication):
                     to=message.to,
                     subject=message.subject,
                     body=message.body or "",
+                    html=message.html,
                 )
             )
         except TemporaryFailure as exc:
@@ -405,6 +479,57 @@ class MessagingApplication(ServiceApplication):
         self.contacts.replace_queue(rows)
         return len(rows)
 
+    # ---- the portal notification ---------------------------------------------------------
+
+    def tenants(self) -> list[str]:
+        """Every tenant with messaging settings or templates, from the event store (each
+        started once), so no second index can disagree with it."""
+        started = get_topic(TenantMessaging.Started)  # type: ignore[attr-defined]
+        found: dict[str, None] = {}
+        start = 1
+        while page := self.recorder.select_notifications(start, 2000, topics=[started]):
+            for n in page:
+                record = self.get_or_none(TenantMessaging, n.originator_id)  # type: ignore[arg-type]
+                if record is not None:
+                    found[record.tenant] = None
+            start = page[-1].id + 1
+        return list(found)
+
+    def notify_portal(self, day: dt.date, now: dt.datetime) -> int:
+        """The business day `day` started: each tenant whose portal notification runs on its
+        weekday asks for one e-mail with the portal link to every debtor with an open debt and
+        an e-mail. Keyed by date and document, so running a day again sends nothing new.
+        Returns how many messages were new."""
+        assert self.contacts is not None
+        new = 0
+        for tenant in self.tenants():
+            setting = self.settings_of(tenant).portal_notification
+            if not setting.enabled or day.weekday() not in setting.weekdays:
+                continue
+            if self.get_or_none(Template, template_id(tenant, "email", setting.template)) is None:
+                log.warning(
+                    "portal notification of %s: no e-mail template %r", tenant, setting.template
+                )
+                continue
+            asked = [
+                AskedMessage(
+                    tenant=tenant,
+                    key=portal_notification_key(day, debtor.document),
+                    document=debtor.document,
+                    channel="email",
+                    template=setting.template,
+                    variables={
+                        "quantidade_dividas": str(debtor.open_debts),
+                        "valor_total": format_brl(debtor.total_cents),
+                    },
+                )
+                for debtor in self.contacts.debtors_with_open_debts(tenant)
+            ]
+            sent = self.handle_requests(asked, now)
+            log.info("portal notification of %s on %s: %d new e-mail(s)", tenant, day, sent)
+            new += sent
+        return new
+
     def delivery(self, report: DeliveryReport, now: dt.datetime) -> DeliveryOut:
         try:
             message_id = uuid.UUID(report.id)
@@ -429,3 +554,21 @@ class MessagingApplication(ServiceApplication):
             self.save(message)
             return DeliveryOut(message_id=str(message_id), applied=True)
         return DeliveryOut(message_id=str(message_id), applied=False)
+
+    # ---- what conversations need ---------------------------------------------------------
+
+    def queued(self, messages: list[Message]) -> None:
+        """Conversation replies saved as queued messages: into the dispatcher's queue."""
+        assert self.contacts is not None
+        for message in messages:
+            if message.status == "queued" and message.send_at is not None:
+                self.contacts.enqueue(str(message.id), message.tenant, message.send_at, 0)
+
+    def documents_with_phone(self, tenant: str, phone: str) -> list[str]:
+        assert self.contacts is not None
+        return self.contacts.documents_with_phone(tenant, phone)
+
+    def contact_of(self, tenant: str, document: str) -> tuple[str, str | None] | None:
+        assert self.contacts is not None
+        contact = self.contacts.contact(tenant, document)
+        return (contact.name, contact.phone) if contact else None

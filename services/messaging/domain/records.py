@@ -44,6 +44,7 @@ class Message(Aggregate):
         self.to: str | None = None
         self.subject: str | None = None
         self.body: str | None = None
+        self.html: str | None = None
         self.send_at: dt.datetime | None = None
         self.provider_id: str | None = None
 
@@ -57,9 +58,20 @@ class Message(Aggregate):
             "template": self.template,
         }
 
-    def queue(self, *, to: str, subject: str | None, body: str, send_at: dt.datetime) -> None:
-        self._queued(facts=self.facts(), to=to, subject=subject, body=body, send_at=send_at)
+    def queue(
+        self,
+        *,
+        to: str,
+        subject: str | None,
+        body: str,
+        send_at: dt.datetime,
+        html: str | None = None,
+    ) -> None:
+        self._queued(
+            facts=self.facts(), to=to, subject=subject, body=body, send_at=send_at, html=html
+        )
 
+    # `html` defaults to None: Queued events stored before e-mails had an HTML body lack it.
     @event("Queued")
     def _queued(
         self,
@@ -69,9 +81,11 @@ class Message(Aggregate):
         subject: str | None,
         body: str,
         send_at: dt.datetime,
+        html: str | None = None,
     ) -> None:
         self.status = "queued"
         self.to, self.subject, self.body, self.send_at = to, subject, body, send_at
+        self.html = html
 
     def retry_later(self, *, reason: str, at: dt.datetime, next_at: dt.datetime) -> None:
         self._attempt_failed(facts=self.facts(), reason=reason, at=at, next_at=next_at)
@@ -137,6 +151,9 @@ class Template(Aggregate):
     def create_id(tenant: str, channel: str, name: str, **_: Any) -> uuid.UUID:
         return template_id(tenant, channel, name)
 
+    # `html` (e-mail only) defaults to None: Saved and Changed events stored before e-mails had
+    # an HTML body lack it, and must still load. (The eventsourcing library still wants it
+    # passed when a template is created: pass html=None for a text-only one.)
     @event("Saved")
     def __init__(
         self,
@@ -148,12 +165,20 @@ class Template(Aggregate):
         body: str,
         variables: list[str],
         saved_by: str,
+        html: str | None = None,
     ) -> None:
         self.tenant, self.channel, self.name = tenant, channel, name
         self.subject, self.body, self.variables = subject, body, variables
+        self.html = html
 
     def change(
-        self, *, subject: str | None, body: str, variables: list[str], saved_by: str
+        self,
+        *,
+        subject: str | None,
+        body: str,
+        variables: list[str],
+        saved_by: str,
+        html: str | None = None,
     ) -> None:
         self._changed(
             tenant=self.tenant,
@@ -163,6 +188,7 @@ class Template(Aggregate):
             body=body,
             variables=variables,
             saved_by=saved_by,
+            html=html,
         )
 
     @event("Changed")
@@ -176,8 +202,10 @@ class Template(Aggregate):
         body: str,
         variables: list[str],
         saved_by: str,
+        html: str | None = None,
     ) -> None:
         self.subject, self.body, self.variables = subject, body, variables
+        self.html = html
 
 
 def tenant_messaging_id(tenant: str) -> uuid.UUID:

@@ -11,7 +11,9 @@ line of defence. Undefined variables are errors (`StrictUndefined`), never empty
 
 Every variable's value is a string, formatted by whoever asks for the message (the ruler sends
 ``nome``, ``documento``, ``credor``, ``valor``, ``vencimento``, ``dias_atraso`` and ``numero``;
-see `contracts.ruler.MessageRequested.variables`).
+see `contracts.ruler.MessageRequested.variables`; the weekly portal notification sends
+``quantidade_dividas`` and ``valor_total``). An e-mail may also have an HTML body, rendered with
+autoescape (``render(..., html=True)``): a value never becomes markup.
 
 Templates written for the previous systems (``#areceber_valor#`` of the push notifications,
 ``%LinkPortal%`` of Recuperador) are converted with `convert_legacy`; see `LEGACY_NAMES`.
@@ -29,7 +31,7 @@ from jinja2.environment import Template
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-TemplateField = Literal["subject", "body"]
+TemplateField = Literal["subject", "body", "html"]
 TemplateRule = Literal[
     "empty",
     "syntax",
@@ -55,6 +57,8 @@ VARIABLES: dict[str, str] = {
     "link_portal": "Link do portal de negociação da assessoria",
     "link_termo": "Link do termo de acordo",
     "assessoria": "Nome da assessoria de cobrança",
+    "quantidade_dividas": "Quantidade de dívidas em aberto do devedor",
+    "valor_total": "Valor original somado das dívidas em aberto (ex.: R$ 1.234,56)",
 }
 
 # Most characters a template's body may have, by channel. SMS: 10 concatenated segments of
@@ -68,6 +72,9 @@ MAX_LENGTH: dict[str, int] = {
 
 # Most characters of an e-mail subject's template.
 SUBJECT_MAX_LENGTH = 255
+
+# Most characters of an e-mail's HTML body (markup takes room the text body does not).
+HTML_MAX_LENGTH = 200_000
 
 # Placeholders of the systems agencies come from -> our variable. Matched without regard to
 # case. From the seeds: the `#areceber_...#` variables of the push notification templates and
@@ -104,7 +111,11 @@ LEGACY_NAMES: dict[str, str] = {
     "%Assessoria%": "assessoria",
 }
 
-_FIELD_NAMES: dict[TemplateField, str] = {"subject": "assunto", "body": "corpo"}
+_FIELD_NAMES: dict[TemplateField, str] = {
+    "subject": "assunto",
+    "body": "corpo",
+    "html": "corpo HTML",
+}
 
 # Filters a template may use -> how many positional arguments each takes at most.
 _FILTER_ARITY: dict[str, int] = {"upper": 0, "lower": 0, "title": 0, "trim": 1, "default": 2}
@@ -268,7 +279,9 @@ def _compile(source: str, html: bool, field: TemplateField) -> tuple[Template, t
     return env.from_string(tree), tuple(used)
 
 
-def _check_one(source: str, field: TemplateField, max_length: int) -> tuple[str, ...]:
+def _check_one(
+    source: str, field: TemplateField, max_length: int, *, html: bool = False
+) -> tuple[str, ...]:
     if not source.strip():
         raise TemplateError(field, "empty", f"o {_FIELD_NAMES[field]} não pode ficar vazio")
     if len(source) > max_length:
@@ -277,21 +290,27 @@ def _check_one(source: str, field: TemplateField, max_length: int) -> tuple[str,
             "too_long",
             f"o {_FIELD_NAMES[field]} tem {len(source)} caracteres; o máximo é {max_length}",
         )
-    return _compile(source, False, field)[1]
+    # Compiled as it will be rendered (HTML with autoescape), so the check warms the cache.
+    return _compile(source, html, field)[1]
 
 
-def check_template(body: str, subject: str | None = None, *, max_length: int) -> set[str]:
-    """Check a template before saving it: the subject (e-mail only) and then the body. Raises
-    TemplateError for the first problem found: an empty text, a body over `max_length`
-    characters (see `MAX_LENGTH`) or a subject over `SUBJECT_MAX_LENGTH`, a syntax error (with
-    its line), the first unknown variable, a filter outside the allowed ones, or any construct
-    outside variables, filters and ``{% if %}``. Returns the variables used."""
+def check_template(
+    body: str, subject: str | None = None, *, max_length: int, html: str | None = None
+) -> set[str]:
+    """Check a template before saving it: the subject (e-mail only), the body and then the
+    HTML body (e-mail only). Raises TemplateError for the first problem found: an empty text, a
+    body over `max_length` characters (see `MAX_LENGTH`), a subject over `SUBJECT_MAX_LENGTH`
+    or an HTML body over `HTML_MAX_LENGTH`, a syntax error (with its line), the first unknown
+    variable, a filter outside the allowed ones, or any construct outside variables, filters
+    and ``{% if %}``. Returns the variables used."""
     used: set[str] = set()
     if subject is not None:
         if "\n" in subject or "\r" in subject:
             raise TemplateError("subject", "forbidden", "o assunto não pode ter quebras de linha")
         used.update(_check_one(subject, "subject", SUBJECT_MAX_LENGTH))
     used.update(_check_one(body, "body", max_length))
+    if html is not None:
+        used.update(_check_one(html, "html", HTML_MAX_LENGTH, html=True))
     return used
 
 

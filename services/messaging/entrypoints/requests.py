@@ -1,4 +1,5 @@
-"""Answering requests on `messaging.requests` (templates, settings, opt-outs, deliveries)."""
+"""Answering requests on `messaging.requests` (templates, settings, opt-outs, deliveries, and
+conversations: the debtors' chat messages and the operators' actions)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,35 @@ from typing import Any
 
 from contracts.messaging_requests import (
     REQUESTS_TOPIC,
+    ChatInbound,
+    CloseConversation,
     DeliveryReport,
+    GetConversation,
     GetSettings,
     ListTemplates,
     MessagingRequestBody,
+    OperatorMessage,
     RecordOptOut,
     SaveSettings,
     SaveTemplate,
+    SetAvailability,
+    StartConversation,
+    TransferConversation,
 )
 from service_runtime.host import ServiceHost
 from service_runtime.refusal import Refused
 from service_runtime.request_server import Answer, RequestServer
 from services.messaging.application import MessagingApplication
+from services.messaging.application.conversations import Conversations
 
 
 class MessagingRequests:
-    def __init__(self, host: ServiceHost, app: MessagingApplication) -> None:
+    def __init__(
+        self, host: ServiceHost, app: MessagingApplication, conversations: Conversations
+    ) -> None:
         self.host = host
         self.app = app
+        self.conversations = conversations
         self.server = RequestServer(
             host, REQUESTS_TOPIC, "messaging.requests", MessagingRequestBody, self.run
         )
@@ -42,4 +54,22 @@ class MessagingRequests:
             return app.record_opt_out(request, self.host.clock.today())
         if isinstance(request, DeliveryReport):
             return app.delivery(request, self.host.clock.now())
+        return self.conversation(request)
+
+    def conversation(self, request: Any) -> Answer:
+        conversations, now = self.conversations, self.host.clock.now()
+        if isinstance(request, ChatInbound):
+            return conversations.inbound(request, now)
+        if isinstance(request, SetAvailability):
+            return conversations.set_availability(request, now)
+        if isinstance(request, OperatorMessage):
+            return conversations.operator_message(request, now)
+        if isinstance(request, TransferConversation):
+            return conversations.transfer(request, now)
+        if isinstance(request, CloseConversation):
+            return conversations.close(request, now)
+        if isinstance(request, StartConversation):
+            return conversations.start(request, now)
+        if isinstance(request, GetConversation):
+            return conversations.get(request)
         raise Refused(400, "unknown_request", f"pedido desconhecido: {request.kind}")

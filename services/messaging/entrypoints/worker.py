@@ -6,13 +6,22 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from contracts.messaging_requests import MESSAGING_REPLIES_TOPIC
+from contracts.negotiation_requests import REQUESTS_TOPIC as NEGOTIATION_REQUESTS
+from contracts.negotiation_requests import NegotiationRequestBody
+from service_runtime.document_links import DocumentLinks
 from service_runtime.host import ServiceHost, build_host, run_worker
 from service_runtime.projection import BatchApplier, PositionedConsumer
+from service_runtime.request_reply import KafkaRequester
+from service_runtime.service_client import ServiceClient
 from service_runtime.settings import Settings
 from services.messaging.adapters.consumers import RequestedApplier
 from services.messaging.adapters.contacts import ContactBook, ContactsProjection
+from services.messaging.adapters.daily_notification import PortalNotificationApplier
 from services.messaging.adapters.integration_events import integration_events
+from services.messaging.adapters.negotiation import KafkaNegotiation
 from services.messaging.application import MessagingApplication
+from services.messaging.application.conversations import Conversations
 from services.messaging.entrypoints.requests import MessagingRequests
 
 log = logging.getLogger(__name__)
@@ -54,10 +63,42 @@ def build(settings: Settings | None = None) -> ServiceHost:
         topic_partitions=host.settings.topic_partitions,
     )
     requested.after_batch = host.relay.wake
-    host.consumers.extend([contacts, requested])
-    MessagingRequests(host, app)
+    days = PositionedConsumer(
+        PortalNotificationApplier(app, host.engine, host.clock.now),
+        host.broker,
+        host.bootstrap,
+        group_id="messaging.days",
+        consumer_kwargs=host.consumer_kwargs,
+        max_records=host.settings.consumer_max_records,
+        topic_partitions=host.settings.topic_partitions,
+    )
+    days.after_batch = host.relay.wake
+    host.consumers.extend([contacts, requested, days])
+    # The chatbot negotiates through the negotiation service: its answers come back here.
+    requester = KafkaRequester(
+        host.broker,
+        MESSAGING_REPLIES_TOPIC,
+        default_timeout=host.settings.request_timeout_seconds,
+        **host.consumer_kwargs,
+    )
+    negotiation = KafkaNegotiation(
+        ServiceClient("negotiation", requester, NEGOTIATION_REQUESTS, NegotiationRequestBody),
+        host.settings.request_timeout_seconds,
+    )
+    links = DocumentLinks(key=host.settings.signing_key(), base_url=host.settings.base_url)
+    MessagingRequests(host, app, Conversations(app, negotiation, links))
+
+    async def negotiation_ready() -> None:
+        await requester.wait_ready(120)
+        negotiation.loop = asyncio.get_running_loop()
+
     host.on_started.append(
-        lambda: host.background.append(asyncio.create_task(dispatch_forever(host, app)))
+        lambda: host.background.extend(
+            [
+                asyncio.create_task(dispatch_forever(host, app)),
+                asyncio.create_task(negotiation_ready()),
+            ]
+        )
     )
     return host
 

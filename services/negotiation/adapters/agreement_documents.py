@@ -1,19 +1,23 @@
-"""The PDFs of an agreement (each invoice, and the term) from the agreement as stored."""
+"""The PDFs of an agreement (each invoice, and the term) from the agreement as stored, and
+the debtor's debt statement from its answer."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from contracts.documents import format_document
-from contracts.negotiation_requests import NegotiationSettings
+from contracts.documents import format_document, mask_document
+from contracts.negotiation_requests import NegotiationSettings, StatementOut
 from services.negotiation.adapters.pdf_documents import (
     AgreementTerm,
+    DebtStatement,
     InvoiceDocument,
     Party,
+    StatementLine,
     TermDebt,
     TermInstallment,
     invoice_pdf,
+    statement_pdf,
     term_pdf,
 )
 from services.negotiation.domain.agreement import Agreement
@@ -101,6 +105,38 @@ def term_document(agreement: Agreement, tenant_name: str) -> bytes:
             ],
             break_first_days=agreement.break_first_days,
             break_later_days=agreement.break_later_days,
+        )
+    )
+
+
+def statement_document(statement: StatementOut, tenant_name: str) -> bytes:
+    try:
+        # Masked: the statement travels by chat and e-mail.
+        printed_document = mask_document(statement.document)
+    except ValueError:
+        printed_document = statement.document
+    return statement_pdf(
+        DebtStatement(
+            tenant_name=tenant_name,
+            debtor=Party(name=statement.debtor_name or "", document=printed_document),
+            as_of=statement.as_of,
+            lines=[
+                StatementLine(
+                    creditor=d.creditor,
+                    contract=d.contract,
+                    installment=d.installment,
+                    due_date=d.due_date,
+                    days_overdue=d.days_overdue,
+                    principal_cents=d.principal_cents,
+                    penalty_cents=d.penalty_cents,
+                    interest_cents=d.interest_cents,
+                    correction_cents=d.correction_cents,
+                    updated_value_cents=d.updated_value_cents,
+                    in_agreement=d.agreement_id is not None,
+                )
+                for d in statement.debts
+            ],
+            total_updated_cents=statement.total_updated_cents,
         )
     )
 

@@ -127,6 +127,23 @@ def _as_date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
+def _debt_row(r: Any) -> DebtRow:
+    return DebtRow(
+        debt_id=r.debt_id,
+        tenant=r.tenant,
+        document=r.document,
+        debtor_name=r.debtor_name,
+        creditor=r.creditor,
+        contract=r.contract,
+        installment=r.installment,
+        category=r.category,
+        original_amount_cents=r.original_amount_cents,
+        paid_cents=r.paid_cents,
+        due_date=_as_date(r.due_date),
+        settled=bool(r.settled),
+    )
+
+
 class SqlDebtLookup:
     """The application's port to the debts, over the projection's table."""
 
@@ -141,21 +158,21 @@ class SqlDebtLookup:
                     negotiable_debts.c.debt_id.in_(list(debt_ids)),
                 )
             )
-            found = {
-                r.debt_id: DebtRow(
-                    debt_id=r.debt_id,
-                    tenant=r.tenant,
-                    document=r.document,
-                    debtor_name=r.debtor_name,
-                    creditor=r.creditor,
-                    contract=r.contract,
-                    installment=r.installment,
-                    category=r.category,
-                    original_amount_cents=r.original_amount_cents,
-                    paid_cents=r.paid_cents,
-                    due_date=_as_date(r.due_date),
-                    settled=bool(r.settled),
-                )
-                for r in rows
-            }
+            found = {r.debt_id: _debt_row(r) for r in rows}
         return [found[i] for i in debt_ids if i in found]
+
+    def open_debts(self, tenant: str, document: str) -> list[DebtRow]:
+        """The debtor's debts not settled and with a balance, by creditor and due date."""
+        t = negotiable_debts.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(negotiable_debts)
+                .where(
+                    t.tenant == tenant,
+                    t.document == document,
+                    t.settled == 0,
+                    t.original_amount_cents > t.paid_cents,
+                )
+                .order_by(t.creditor, t.due_date, t.contract, t.installment, t.debt_id)
+            )
+            return [_debt_row(r) for r in rows]

@@ -4,6 +4,7 @@
   Pagador" on top, a "Pague com PIX" section with the QR code of the installment's BR Code, and
   the "Ficha de Compensação" with the Interleaved 2 of 5 barcode of the 44-digit FEBRABAN code.
 - `term_pdf`: the "Termo de Acordo" (confession and renegotiation of debt) the debtor accepted.
+- `statement_pdf`: the "Demonstrativo de débito", every open debt of a debtor updated to a date.
 
 Inputs are plain frozen dataclasses: everything is already computed and formatted for print
 (documents masked, nosso número and linha digitável in their printed form); this module only
@@ -114,6 +115,30 @@ class AgreementTerm:
     installments: list[TermInstallment]
     break_first_days: int  # the agreement breaks when the first installment is this many days late
     break_later_days: int  # ... or any other installment is this many days late
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    creditor: str
+    contract: str
+    installment: str
+    due_date: date
+    days_overdue: int
+    principal_cents: int
+    penalty_cents: int
+    interest_cents: int
+    correction_cents: int
+    updated_value_cents: int
+    in_agreement: bool  # in an active agreement: paid by the agreement's installments
+
+
+@dataclass(frozen=True)
+class DebtStatement:
+    tenant_name: str  # the agency
+    debtor: Party
+    as_of: date
+    lines: list[StatementLine]
+    total_updated_cents: int
 
 
 # --- small pt-BR formatting -------------------------------------------------------------------
@@ -863,5 +888,169 @@ def term_pdf(term: AgreementTerm, *, place: str = "São Paulo") -> bytes:
         *(_p(text, _CLAUSE) for text in _clauses(term)),
         KeepTogether([_p("Formalização", _HEADING), *_closing(term, place)]),
     ]
+    document.build(story, onFirstPage=footer, onLaterPages=footer)
+    return buffer.getvalue()
+
+
+# --- debt statement ---------------------------------------------------------------------------
+
+_STATEMENT_MARGIN = 12 * mm
+_STATEMENT_WIDTH = _PAGE_W - 2 * _STATEMENT_MARGIN
+_SMALL_CELL = ParagraphStyle("small_cell", fontName=_FONT, fontSize=7, leading=8.5)
+_SMALL_HEAD = ParagraphStyle("small_head", fontName=_FONT_BOLD, fontSize=6.5, leading=8)
+_SMALL_HEAD_RIGHT = ParagraphStyle("small_head_right", parent=_SMALL_HEAD, alignment=TA_RIGHT)
+_STATEMENT_COLUMNS = (
+    ("Credor", 0.13),
+    ("Contrato", 0.125),
+    ("Parcela", 0.055),
+    ("Vencimento", 0.085),
+    ("Dias em atraso", 0.06),
+    ("Principal", 0.11),
+    ("Multa", 0.1),
+    ("Juros", 0.1),
+    ("Correção", 0.1),
+    ("Valor atualizado", 0.135),
+)
+_STATEMENT_NUMBERS_FROM = 4  # "Dias em atraso" on: right-aligned
+
+
+def _statement_table(statement: DebtStatement) -> Any:
+    lines = statement.lines
+    head = [
+        _p(escape(name), _SMALL_HEAD_RIGHT if i >= _STATEMENT_NUMBERS_FROM else _SMALL_HEAD)
+        for i, (name, _) in enumerate(_STATEMENT_COLUMNS)
+    ]
+    rows: list[list[Any]] = []
+    for line in lines:
+        contract = escape(line.contract)
+        if line.in_agreement:
+            contract += "<br/><i>em acordo</i>"
+        rows.append(
+            [
+                _p(escape(line.creditor), _SMALL_CELL),
+                _p(contract, _SMALL_CELL),
+                _p(escape(line.installment), _SMALL_CELL),
+                _dmy(line.due_date),
+                str(line.days_overdue),
+                format_brl(line.principal_cents),
+                format_brl(line.penalty_cents),
+                format_brl(line.interest_cents),
+                format_brl(line.correction_cents),
+                format_brl(line.updated_value_cents),
+            ]
+        )
+    rows.append(
+        [
+            "Total",
+            "",
+            "",
+            "",
+            "",
+            format_brl(sum(line.principal_cents for line in lines)),
+            format_brl(sum(line.penalty_cents for line in lines)),
+            format_brl(sum(line.interest_cents for line in lines)),
+            format_brl(sum(line.correction_cents for line in lines)),
+            format_brl(statement.total_updated_cents),
+        ]
+    )
+    table = Table(
+        [head, *rows],
+        colWidths=[_STATEMENT_WIDTH * w for _, w in _STATEMENT_COLUMNS],
+        repeatRows=1,
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.4, _GRID),
+                ("BACKGROUND", (0, 0), (-1, 0), _HEADER_BG),
+                ("FONT", (0, 1), (-1, -1), _FONT, 7),
+                ("ALIGN", (_STATEMENT_NUMBERS_FROM, 1), (-1, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 2.5),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 2.5),
+                ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+                ("FONT", (0, -1), (-1, -1), _FONT_BOLD, 7),
+                ("BACKGROUND", (0, -1), (-1, -1), _HEADER_BG),
+                ("FONT", (-1, 1), (-1, -1), _FONT_BOLD, 7),
+            ]
+        )
+    )
+    return table
+
+
+def statement_pdf(statement: DebtStatement) -> bytes:
+    """The debt statement (demonstrativo de débito) as an A4 PDF: one page for a few dozen
+    debts, more if the debtor has more."""
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=_STATEMENT_MARGIN,
+        rightMargin=_STATEMENT_MARGIN,
+        topMargin=14 * mm,
+        bottomMargin=16 * mm,
+        title="Demonstrativo de débito",
+        author=statement.tenant_name,
+        subject=f"Posição em {_dmy(statement.as_of)}",
+        invariant=1,
+        pageCompression=1,
+    )
+
+    def footer(canvas: Any, doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(_FONT, 7.5)
+        canvas.setFillColor(colors.Color(0.35, 0.35, 0.35))
+        y = 10 * mm
+        canvas.drawString(
+            _STATEMENT_MARGIN, y, f"Demonstrativo de débito – posição em {_dmy(statement.as_of)}"
+        )
+        canvas.drawRightString(_PAGE_W - _STATEMENT_MARGIN, y, f"Página {doc.page}")
+        canvas.restoreState()
+
+    debtor = statement.debtor
+    debtor_text = f"<b>Devedor:</b> {escape(debtor.name)}" if debtor.name else ""
+    if debtor.document:
+        label = _document_label(debtor.document)
+        document_text = f"<b>{label}:</b> {escape(debtor.document)}"
+        debtor_text = f"{debtor_text} – {document_text}" if debtor_text else document_text
+
+    story: list[Any] = [
+        _p("Demonstrativo de débito", _TITLE),
+        _p(escape(statement.tenant_name), _SUBTITLE),
+        Spacer(1, 1.5 * mm),
+        _p(f"Posição em {_dmy(statement.as_of)}", _CENTERED),
+        Spacer(1, 4 * mm),
+        _p(debtor_text, _CLAUSE),
+    ]
+    if not statement.lines:
+        story += [
+            _p("Débitos em aberto", _HEADING),
+            _p("Nenhum débito em aberto nesta data.", _CLAUSE),
+        ]
+    else:
+        story += [
+            _p("Débitos em aberto", _HEADING),
+            _statement_table(statement),
+            Spacer(1, 3 * mm),
+            _p(
+                "<b>Total atualizado:</b> " + format_brl(statement.total_updated_cents),
+                _CLAUSE,
+            ),
+            _p(
+                "Valores atualizados até a data da posição, com multa, juros e correção "
+                "monetária conforme o contrato de cada credor. Os débitos marcados "
+                "<i>em acordo</i> fazem parte de um acordo ativo e são pagos pelas parcelas "
+                "do acordo.",
+                _CLAUSE,
+            ),
+        ]
+    story.append(
+        _p(
+            "Este demonstrativo é informativo e não serve como boleto. Para pagar ou "
+            "negociar, fale com a assessoria pelos canais de atendimento.",
+            _CLAUSE,
+        )
+    )
     document.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()

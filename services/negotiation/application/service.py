@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from contracts.negotiation import PaymentConditionTerms
 from contracts.negotiation_requests import (
+    AgreementList,
     CloseAgreement,
     Cnab240Out,
     ConditionList,
@@ -24,7 +25,9 @@ from contracts.negotiation_requests import (
     CreditorCharges,
     GetAgreement,
     GetOffers,
+    GetStatement,
     ImportCnab240,
+    ListAgreements,
     NegotiationSettings,
     Offer,
     OfferDebt,
@@ -34,6 +37,8 @@ from contracts.negotiation_requests import (
     SaveCondition,
     SaveSettings,
     ScheduledInstallment,
+    StatementDebt,
+    StatementOut,
 )
 from service_runtime.eventstore import ServiceApplication
 from service_runtime.refusal import Refused, field_refusal
@@ -55,10 +60,12 @@ from services.negotiation.domain.offers import (
 )
 from services.negotiation.domain.pix import pix_code, txid_for
 from services.negotiation.domain.references import (
+    DebtorAgreements,
     DebtSlot,
     InvoiceRef,
     Payment,
     debt_slot_id,
+    debtor_agreements_id,
     invoice_ref_id,
     payment_aggregate_id,
 )
@@ -70,9 +77,16 @@ log = logging.getLogger(__name__)
 class DebtLookup(Protocol):
     def debts(self, tenant: str, debt_ids: Sequence[str]) -> list[DebtRow]: ...
 
+    def open_debts(self, tenant: str, document: str) -> list[DebtRow]:
+        """The debtor's debts not settled and with a balance."""
+        ...
+
 
 class NoDebts:
     def debts(self, tenant: str, debt_ids: Sequence[str]) -> list[DebtRow]:
+        return []
+
+    def open_debts(self, tenant: str, document: str) -> list[DebtRow]:
         return []
 
 
@@ -429,8 +443,12 @@ class NegotiationApplication(ServiceApplication):
             for invoice in invoices
             for key in (f"invoice:{invoice['invoice_id']}", f"nosso:{invoice['nosso_numero']}")
         ]
-        # One transaction: the agreement, its debts taken, its invoices findable.
-        self.save(agreement, tenant, *slots, *refs)
+        index = self.get_or_none(
+            DebtorAgreements, debtor_agreements_id(request.tenant, agreement.document)
+        ) or DebtorAgreements(tenant=request.tenant, document=agreement.document)
+        index.add(agreement_id=str(agreement_uuid))
+        # One transaction: the agreement, its debts taken, its invoices and debtor findable.
+        self.save(agreement, tenant, index, *slots, *refs)
         return agreement_out(agreement, today)
 
     def agreement(self, request: GetAgreement) -> Agreement:
@@ -449,6 +467,77 @@ class NegotiationApplication(ServiceApplication):
 
     def get_agreement(self, request: GetAgreement, today: dt.date) -> Any:
         return agreement_out(self.agreement(request), today)
+
+    def list_agreements(self, request: ListAgreements, today: dt.date) -> AgreementList:
+        """Every agreement of the debtor (active, broken, fulfilled), newest first."""
+        index = self.get_or_none(
+            DebtorAgreements, debtor_agreements_id(request.tenant, request.document)
+        )
+        if index is None:
+            return AgreementList(agreements=[])
+        found: list[tuple[int, Agreement]] = []
+        for order, agreement_id in enumerate(index.agreement_ids):
+            agreement = self.get_or_none(Agreement, uuid.UUID(agreement_id))
+            if agreement is not None:
+                found.append((order, agreement))
+        found.sort(key=lambda pair: (pair[1].closed_on, pair[0]), reverse=True)
+        return AgreementList(agreements=[agreement_out(a, today) for _, a in found])
+
+    # ---- the debt statement (demonstrativo de débito) ------------------------------------
+
+    def _active_agreement_of(
+        self, tenant: str, debt_id: str, statuses: dict[str, str]
+    ) -> str | None:
+        slot = self.get_or_none(DebtSlot, debt_slot_id(tenant, debt_id))
+        if slot is None or slot.agreement_id is None:
+            return None
+        # A fulfilled agreement keeps its slots taken: only an active one counts.
+        if slot.agreement_id not in statuses:
+            agreement = self.get_or_none(Agreement, uuid.UUID(slot.agreement_id))
+            statuses[slot.agreement_id] = agreement.status if agreement else "unknown"
+        return slot.agreement_id if statuses[slot.agreement_id] == "active" else None
+
+    def statement(self, request: GetStatement, today: dt.date) -> StatementOut:
+        """Every open debt of the debtor, updated to `today` the same way offers are."""
+        rows = sorted(
+            (
+                r
+                for r in self.debt_lookup.open_debts(request.tenant, request.document)
+                if not r.settled and r.balance_cents > 0
+            ),
+            key=lambda r: (creditor_key(r.creditor), r.due_date, r.contract, r.installment),
+        )
+        settings = self.settings_of(request.tenant)
+        statuses: dict[str, str] = {}
+        debts: list[StatementDebt] = []
+        for r in rows:
+            v = updated_value(
+                r.balance_cents, r.due_date, today, self.charges_for(settings, r.creditor)
+            )
+            debts.append(
+                StatementDebt(
+                    debt_id=r.debt_id,
+                    creditor=r.creditor,
+                    contract=r.contract,
+                    installment=r.installment,
+                    due_date=r.due_date,
+                    days_overdue=v.days_overdue,
+                    principal_cents=v.principal_cents,
+                    penalty_cents=v.penalty_cents,
+                    interest_cents=v.interest_cents,
+                    correction_cents=v.correction_cents,
+                    updated_value_cents=v.total_cents,
+                    agreement_id=self._active_agreement_of(request.tenant, r.debt_id, statuses),
+                )
+            )
+        return StatementOut(
+            as_of=today,
+            tenant=request.tenant,
+            document=request.document,
+            debtor_name=rows[0].debtor_name if rows else None,
+            debts=debts,
+            total_updated_cents=sum(d.updated_value_cents for d in debts),
+        )
 
     # ---- payments ------------------------------------------------------------------------
 

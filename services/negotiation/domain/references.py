@@ -1,6 +1,6 @@
 """Small aggregates that give the event store's consistency to lookups and uniqueness:
-which agreement holds a debt, which invoice a nosso número or an invoice id names, and
-which payments were already received."""
+which agreement holds a debt, which invoice a nosso número or an invoice id names, which
+agreements a debtor has, and which payments were already received."""
 
 from __future__ import annotations
 
@@ -61,6 +61,30 @@ class InvoiceRef(Aggregate):
         self.invoice_id = invoice_id
         self.agreement_id = agreement_id
         self.number = number
+
+
+def debtor_agreements_id(tenant: str, document: str) -> uuid.UUID:
+    return uuid.uuid5(COBRANCA_NAMESPACE, f"debtor-agreements|{tenant}|{document}")
+
+
+class DebtorAgreements(Aggregate):
+    """Every agreement of one debtor, in the order they were closed: the chatbot and the
+    portal list them without scanning the store."""
+
+    @staticmethod
+    def create_id(tenant: str, document: str, **_: Any) -> uuid.UUID:
+        return debtor_agreements_id(tenant, document)
+
+    @event("Opened")
+    def __init__(self, *, tenant: str, document: str) -> None:
+        self.tenant = tenant
+        self.document = document
+        self.agreement_ids: list[str] = []
+
+    @event("AgreementAdded")
+    def add(self, *, agreement_id: str) -> None:
+        if agreement_id not in self.agreement_ids:
+            self.agreement_ids.append(agreement_id)
 
 
 def payment_aggregate_id(tenant: str, payment_key: str) -> uuid.UUID:

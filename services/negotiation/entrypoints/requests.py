@@ -11,7 +11,9 @@ from contracts.negotiation_requests import (
     GetDocument,
     GetOffers,
     GetSettings,
+    GetStatement,
     ImportCnab240,
+    ListAgreements,
     ListConditions,
     NegotiationRequestBody,
     RecordPayment,
@@ -21,7 +23,11 @@ from contracts.negotiation_requests import (
 from service_runtime.host import ServiceHost
 from service_runtime.refusal import Refused
 from service_runtime.request_server import Answer, RequestServer
-from services.negotiation.adapters.agreement_documents import invoice_document, term_document
+from services.negotiation.adapters.agreement_documents import (
+    invoice_document,
+    statement_document,
+    term_document,
+)
 from services.negotiation.application import NegotiationApplication
 
 
@@ -49,6 +55,14 @@ class NegotiationRequests:
             return app.close_agreement(request, today)  # type: ignore[no-any-return]
         if isinstance(request, GetAgreement):
             return app.get_agreement(request, today)  # type: ignore[no-any-return]
+        if isinstance(request, ListAgreements):
+            return app.list_agreements(request, today)
+        if isinstance(request, GetStatement):
+            statement = app.statement(request, today)
+            if request.pdf:
+                name = app.settings_of(request.tenant).boleto.beneficiary_name
+                return statement_document(statement, name)
+            return statement
         if isinstance(request, RecordPayment):
             return app.record_payment(request.tenant, request.payment, source="api")
         if isinstance(request, ImportCnab240):

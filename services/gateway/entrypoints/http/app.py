@@ -17,7 +17,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from service_runtime.host import ServiceHost
-from services.gateway.adapters.service_client import (
+from service_runtime.service_client import (
     ServiceClient,
     ServiceRefused,
     ServiceUnavailable,
@@ -27,6 +27,12 @@ from services.gateway.entrypoints.http.controllers import (
     CarteiraController,
     DebtorController,
     PortalController,
+)
+from services.gateway.entrypoints.http.conversations import (
+    ChatController,
+    ConversationsController,
+    DocumentLinkController,
+    OperatorsController,
 )
 from services.gateway.entrypoints.http.errors import (
     ApiError,
@@ -112,6 +118,10 @@ def create_app(
             MessagingAdminController,
             OptOutController,
             WebhooksController,
+            ChatController,
+            ConversationsController,
+            OperatorsController,
+            DocumentLinkController,
         ],
         lifespan=[lifespan],
         on_app_init=[on_app_init],

@@ -12,7 +12,18 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from services.gateway.adapters.tokens import InvalidToken, Principal, Role, decode_token
 from services.gateway.entrypoints.http.errors import ApiError
 
-PUBLIC_PREFIXES = ("/health", "/ready", "/schema", "/p/", "/portal", "/static", "/favicon")
+# The web chat and document links are the debtor's, who has no token (a link is signed).
+PUBLIC_PREFIXES = (
+    "/health",
+    "/ready",
+    "/schema",
+    "/p/",
+    "/portal",
+    "/static",
+    "/favicon",
+    "/d/",
+    "/api/v1/chat/",
+)
 
 
 def is_public(path: str) -> bool:

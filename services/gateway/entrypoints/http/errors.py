@@ -13,7 +13,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from services.gateway.adapters.service_client import ServiceRefused, ServiceUnavailable
+from service_runtime.service_client import ServiceRefused, ServiceUnavailable
 from services.gateway.entrypoints.http.validation_messages import explain
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from contracts.messaging_requests import (
     TemplateOut,
 )
 from contracts.ruler import MessageChannel
-from services.gateway.adapters.service_client import ServiceClient
+from service_runtime.service_client import ServiceClient
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import field_error
 

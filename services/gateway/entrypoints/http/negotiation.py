@@ -35,7 +35,7 @@ from contracts.negotiation_requests import (
     SaveCondition,
     SaveSettings,
 )
-from services.gateway.adapters.service_client import ServiceClient
+from service_runtime.service_client import ServiceClient
 from services.gateway.adapters.tokens import Principal
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import ApiError, field_error

@@ -33,7 +33,7 @@ from contracts.ruler_requests import (
     SaveCampaign,
     SaveRuler,
 )
-from services.gateway.adapters.service_client import ServiceClient
+from service_runtime.service_client import ServiceClient
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import ApiError, field_error
 from services.gateway.read_models import call_list

@@ -1,4 +1,4 @@
-"""The gateway's port to the services it asks (negotiation, ruler): requests over Kafka,
+"""A port to another service (negotiation, ruler, messaging): requests over Kafka,
 answers as the contracts' models. A refusal comes back as the service's error (the API's
 shape); no answer in time is `ServiceUnavailable`."""
 

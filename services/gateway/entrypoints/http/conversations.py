@@ -1,0 +1,371 @@
+"""HTTP controllers of conversations: the WhatsApp provider's inbound webhook and the web chat
+(both drive the messaging service's chatbot), the operators' desk (availability, messages,
+transfer, close, conversations we start) and the supervisor's list, and the debtors' document
+links the chatbot sends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from anyio import to_thread
+from litestar import Controller, Request, Response, get, post, put
+from litestar.datastructures import State
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.documents import InvalidDocument, validate_document
+from contracts.messaging_requests import (
+    MAX_CHAT_TEXT,
+    AvailabilityOut,
+    ChatInbound,
+    ChatReplyOut,
+    CloseConversation,
+    ConversationOut,
+    ConversationStatus,
+    GetConversation,
+    OperatorMessage,
+    SetAvailability,
+    StartConversation,
+    TransferConversation,
+)
+from contracts.negotiation_requests import GetDocument, GetStatement
+from service_runtime.document_links import InvalidLink, read_link
+from service_runtime.service_client import ServiceClient
+from services.gateway.entrypoints.http.auth import principal_of, requires
+from services.gateway.entrypoints.http.errors import ApiError, field_error
+from services.gateway.read_models import conversations as conversations_view
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class WhatsAppInbound(_In):
+    """The provider's inbound message (one per call), as our HTTP provider adapter documents
+    it: who wrote, what, the provider's message id (a retried call is answered once), and
+    whether it came from a group."""
+
+    sender: str = Field(alias="from", min_length=8, max_length=40, description="+5511987654321")
+    text: str = Field(min_length=1, max_length=MAX_CHAT_TEXT)
+    message_id: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    group: bool = Field(default=False, description="Group chats are ignored")
+    chat_id: str | None = Field(default=None, max_length=200)
+
+
+class WebChatIn(_In):
+    conversation_id: str | None = Field(default=None, max_length=64)
+    text: str = Field(min_length=1, max_length=MAX_CHAT_TEXT)
+
+
+class AvailabilityIn(_In):
+    available: bool
+
+
+class OperatorMessageIn(_In):
+    text: str = Field(min_length=1, max_length=MAX_CHAT_TEXT)
+
+
+class TransferIn(_In):
+    to_operator: str = Field(min_length=1, max_length=200)
+
+
+class StartConversationIn(_In):
+    document: str = Field(min_length=1, max_length=20)
+    text: str = Field(min_length=1, max_length=MAX_CHAT_TEXT)
+
+
+class ConversationSummary(BaseModel):
+    conversation_id: str
+    channel: str
+    address: str | None
+    document: str | None
+    debtor_name: str | None
+    status: str
+    operator: str | None
+    initiated_by: str
+    started_at: dt.datetime
+    updated_at: dt.datetime
+    messages: int
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationSummary]
+
+
+def _messaging(state: State) -> ServiceClient:
+    client: ServiceClient = state.messaging
+    return client
+
+
+def _is_group(data: WhatsAppInbound) -> bool:
+    return data.group or any(
+        (value or "").endswith("@g.us") for value in (data.sender, data.chat_id)
+    )
+
+
+class ChatController(Controller):
+    tags = ["chat"]  # noqa: RUF012 (Litestar declares it a list)
+
+    @post(
+        "/api/v1/webhooks/whatsapp",
+        status_code=HTTP_200_OK,
+        guards=[requires("integration")],
+        summary="A debtor's WhatsApp message, from the provider: the chatbot answers on WhatsApp",
+        description='Body: {"from": "+5511987654321", "text": "...", "message_id": '
+        '"...", "name": "...", "group": false}. Group chats are ignored (the debtor '
+        "can't be identified). The replies are also in the answer.",
+    )
+    async def whatsapp(
+        self, request: Request[Any, Any, Any], state: State, data: WhatsAppInbound
+    ) -> ChatReplyOut:
+        principal = principal_of(request)
+        if _is_group(data):
+            return ChatReplyOut(conversation_id=None, status=None, replies=[])
+        return await _messaging(state).ask(
+            ChatInbound(
+                tenant=principal.tenant,
+                channel="whatsapp",
+                address=data.sender,
+                text=data.text,
+                provider_message_id=data.message_id,
+                sender_name=data.name,
+            ),
+            f"{principal.tenant}|{data.sender}",
+            ChatReplyOut,
+        )
+
+    @post(
+        "/api/v1/chat/{tenant:str}/messages",
+        status_code=HTTP_200_OK,
+        summary="The web chat: a debtor's message (no conversation_id starts one)",
+    )
+    async def web_message(self, state: State, tenant: str, data: WebChatIn) -> ChatReplyOut:
+        return await _messaging(state).ask(
+            ChatInbound(
+                tenant=tenant,
+                channel="web",
+                conversation_id=data.conversation_id,
+                text=data.text,
+            ),
+            f"{tenant}|{data.conversation_id or 'new'}",
+            ChatReplyOut,
+        )
+
+    @get(
+        "/api/v1/chat/{tenant:str}/conversations/{conversation_id:str}",
+        summary="The web chat's conversation so far (operators' answers arrive here)",
+    )
+    async def web_conversation(
+        self,
+        state: State,
+        tenant: str,
+        conversation_id: str,
+        after: Annotated[int, Parameter(ge=0, description="Entries already shown")] = 0,
+    ) -> ConversationOut:
+        found = await _messaging(state).ask(
+            GetConversation(tenant=tenant, conversation_id=conversation_id),
+            f"{tenant}|{conversation_id}",
+            ConversationOut,
+        )
+        if found.channel != "web":
+            raise ApiError(404, "not_found", f"conversa {conversation_id} não encontrada")
+        return found.model_copy(update={"entries": found.entries[after:]})
+
+
+STAFF = requires("admin", "operator")
+
+
+class ConversationsController(Controller):
+    path = "/api/v1/conversations"
+    tags = ["conversations"]  # noqa: RUF012 (Litestar declares it a list)
+
+    @get("/", guards=[requires("admin", "operator", "analyst")], summary="Conversations")
+    async def list(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        status: ConversationStatus | None = None,
+        operator: str | None = None,
+        since: Annotated[
+            dt.datetime | None,
+            Parameter(query="from", description="Changed at or after (ISO 8601 with offset)"),
+        ] = None,
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 200,
+    ) -> ConversationList:
+        principal = principal_of(request)
+        if since is not None and since.tzinfo is None:
+            raise field_error("from", "timezone", "informe o fuso: 2026-11-25T09:00:00-03:00")
+        rows = await to_thread.run_sync(
+            lambda: conversations_view.list_conversations(
+                state.read_engine,
+                principal.tenant,
+                status=status,
+                operator=operator,
+                since=since,
+                limit=limit,
+            )
+        )
+        return ConversationList(conversations=[ConversationSummary(**r) for r in rows])
+
+    @get("/{conversation_id:str}", guards=[requires("admin", "operator", "analyst")])
+    async def conversation(
+        self, request: Request[Any, Any, Any], state: State, conversation_id: str
+    ) -> ConversationOut:
+        principal = principal_of(request)
+        return await _messaging(state).ask(
+            GetConversation(tenant=principal.tenant, conversation_id=conversation_id),
+            f"{principal.tenant}|{conversation_id}",
+            ConversationOut,
+        )
+
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        guards=[STAFF],
+        summary="Start a WhatsApp conversation with a debtor (unanswered until they reply)",
+    )
+    async def start(
+        self, request: Request[Any, Any, Any], state: State, data: StartConversationIn
+    ) -> ConversationOut:
+        principal = principal_of(request)
+        try:
+            document = validate_document(data.document)
+        except InvalidDocument as exc:
+            raise field_error("document", exc.rule, exc.reason) from exc
+        return await _messaging(state).ask(
+            StartConversation(
+                tenant=principal.tenant,
+                operator=principal.subject,
+                document=document,
+                text=data.text,
+            ),
+            f"{principal.tenant}|{document}",
+            ConversationOut,
+        )
+
+    @post("/{conversation_id:str}/messages", status_code=HTTP_200_OK, guards=[STAFF])
+    async def message(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        conversation_id: str,
+        data: OperatorMessageIn,
+    ) -> ConversationOut:
+        principal = principal_of(request)
+        return await _messaging(state).ask(
+            OperatorMessage(
+                tenant=principal.tenant,
+                conversation_id=conversation_id,
+                operator=principal.subject,
+                text=data.text,
+                supervisor=principal.role == "admin",
+            ),
+            f"{principal.tenant}|{conversation_id}",
+            ConversationOut,
+        )
+
+    @post("/{conversation_id:str}/transfer", status_code=HTTP_200_OK, guards=[STAFF])
+    async def transfer(
+        self, request: Request[Any, Any, Any], state: State, conversation_id: str, data: TransferIn
+    ) -> ConversationOut:
+        principal = principal_of(request)
+        return await _messaging(state).ask(
+            TransferConversation(
+                tenant=principal.tenant,
+                conversation_id=conversation_id,
+                operator=principal.subject,
+                to_operator=data.to_operator,
+                supervisor=principal.role == "admin",
+            ),
+            f"{principal.tenant}|{conversation_id}",
+            ConversationOut,
+        )
+
+    @post(
+        "/{conversation_id:str}/close",
+        status_code=HTTP_200_OK,
+        guards=[STAFF],
+        summary="Close, sending the tenant's closing message",
+    )
+    async def close(
+        self, request: Request[Any, Any, Any], state: State, conversation_id: str
+    ) -> ConversationOut:
+        principal = principal_of(request)
+        return await _messaging(state).ask(
+            CloseConversation(
+                tenant=principal.tenant,
+                conversation_id=conversation_id,
+                operator=principal.subject,
+                supervisor=principal.role == "admin",
+            ),
+            f"{principal.tenant}|{conversation_id}",
+            ConversationOut,
+        )
+
+
+class OperatorsController(Controller):
+    path = "/api/v1/operators"
+    tags = ["conversations"]  # noqa: RUF012 (Litestar declares it a list)
+
+    @put(
+        "/me/availability",
+        guards=[STAFF],
+        summary="Mark yourself available (waiting conversations come to you) or not",
+    )
+    async def availability(
+        self, request: Request[Any, Any, Any], state: State, data: AvailabilityIn
+    ) -> AvailabilityOut:
+        principal = principal_of(request)
+        return await _messaging(state).ask(
+            SetAvailability(
+                tenant=principal.tenant, operator=principal.subject, available=data.available
+            ),
+            principal.tenant,
+            AvailabilityOut,
+        )
+
+
+class DocumentLinkController(Controller):
+    tags = ["portal"]  # noqa: RUF012 (Litestar declares it a list)
+
+    @get(
+        "/d/{token:str}",
+        summary="A document the chatbot or an e-mail links to (boleto, term, statement)",
+        media_type="application/pdf",
+    )
+    async def document(self, state: State, token: str) -> Response[bytes]:
+        try:
+            ref = read_link(state.signing_key, token)
+        except InvalidLink as exc:
+            raise ApiError(404, "not_found", str(exc)) from exc
+        negotiation: ServiceClient = state.negotiation
+        key = f"{ref.tenant}|{ref.document}"
+        if ref.kind == "statement":
+            pdf = await negotiation.raw(
+                GetStatement(tenant=ref.tenant, document=ref.document, pdf=True), key
+            )
+            name = "demonstrativo-de-debito.pdf"
+        else:
+            assert ref.agreement_id is not None
+            pdf = await negotiation.raw(
+                GetDocument(
+                    tenant=ref.tenant,
+                    agreement_id=ref.agreement_id,
+                    invoice_id=ref.invoice_id if ref.kind == "boleto" else None,
+                    document=ref.document,
+                ),
+                key,
+            )
+            name = (
+                f"boleto-{(ref.invoice_id or '')[:8]}.pdf"
+                if ref.kind == "boleto"
+                else f"termo-de-acordo-{ref.agreement_id[:8]}.pdf"
+            )
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{name}"'},
+        )

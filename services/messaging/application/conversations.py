@@ -1,0 +1,800 @@
+"""Use cases of conversations: the chatbot answering a debtor (WhatsApp or the web chat) through
+its flow (document, menu, invoices, documents, negotiating right in the chat), the hand-off
+to operators (queue, availability, transfer, close) and conversations we start. The chatbot
+negotiates through the negotiation service's port; WhatsApp replies go out as messages of the
+conversation (sent at once: they answer the debtor, so no sending window applies)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from contracts.documents import InvalidDocument, mask_document, validate_document
+from contracts.messaging_requests import (
+    AvailabilityOut,
+    ChatInbound,
+    ChatLink,
+    ChatReplyOut,
+    ChatText,
+    CloseConversation,
+    ConversationEntry,
+    ConversationOut,
+    GetConversation,
+    MessagingSettings,
+    OperatorMessage,
+    SetAvailability,
+    StartConversation,
+    TransferConversation,
+)
+from contracts.negotiation_requests import (
+    AgreementList,
+    AgreementOut,
+    InvoiceOut,
+    OffersOut,
+    StatementOut,
+)
+from service_runtime.document_links import DocumentLinks, DocumentRef
+from service_runtime.refusal import Refused, field_refusal
+from services.messaging.domain import chatbot as bot
+from services.messaging.domain.conversations import (
+    ChatLine,
+    Conversation,
+    OperatorDesk,
+    chat_line_id,
+    operator_desk_id,
+)
+from services.messaging.domain.phones import sender_address
+from services.messaging.domain.records import Message, OptOut, opt_out_id
+
+# The template name of the messages that carry a conversation's replies.
+CONVERSATION_TEMPLATE = "conversa"
+
+
+class NegotiationUnavailable(Exception):
+    """The negotiation service did not answer in time."""
+
+
+class NegotiationRefused(Exception):
+    """The negotiation service refused (its message is for people)."""
+
+
+class NegotiationPort(Protocol):
+    def statement(self, tenant: str, document: str) -> StatementOut: ...
+    def agreements(self, tenant: str, document: str) -> AgreementList: ...
+    def offers(self, tenant: str, document: str, debt_ids: list[str]) -> OffersOut: ...
+    def close(
+        self, tenant: str, document: str, debt_ids: list[str], installments: int, key: str
+    ) -> AgreementOut: ...
+
+
+class ConversationHost(Protocol):
+    """What the conversations need of the messaging application."""
+
+    def get_or_none(self, cls: Any, aggregate_id: uuid.UUID) -> Any: ...
+    def retrying(self, command: Callable[[], Any]) -> Any: ...
+    def save(self, *objs: Any) -> Any: ...
+    def settings_of(self, tenant: str) -> MessagingSettings: ...
+    def queued(self, messages: list[Message]) -> None: ...
+    def documents_with_phone(self, tenant: str, phone: str) -> list[str]: ...
+    def contact_of(self, tenant: str, document: str) -> tuple[str, str | None] | None: ...
+
+
+@dataclass
+class Turn:
+    """What one step changes: saved together at its end."""
+
+    conversation: Conversation
+    now: dt.datetime
+    settings: MessagingSettings
+    replies: list[ChatText] = field(default_factory=list)
+    others: list[Any] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+
+    def say(
+        self, text: str, *links: ChatLink, sender: str = "bot", operator: str | None = None
+    ) -> None:
+        conv = self.conversation
+        conv.reply(
+            sender=sender,
+            operator=operator,
+            text=text,
+            links=[link.model_dump() for link in links],
+            at=self.now,
+        )
+        self.replies.append(ChatText(text=text, links=list(links)))
+        if conv.channel == "whatsapp" and conv.address:
+            body = "\n".join([text, *(f"{link.label}: {link.url}" for link in links)])
+            message = Message(
+                tenant=conv.tenant,
+                key=f"chat|{conv.id}|{len(conv.entries)}",
+                document=conv.document or "",
+                channel="whatsapp",
+                template=CONVERSATION_TEMPLATE,
+                variables={},
+            )
+            message.queue(to=conv.address, subject=None, body=body, send_at=self.now)
+            self.messages.append(message)
+
+
+def e164_address(raw: str | None) -> str:
+    address = sender_address(raw)
+    if address is None:
+        raise field_refusal(
+            "from", "phone", "telefone do remetente inválido: use o formato +5511987654321"
+        )
+    return address
+
+
+def conversation_out(conv: Conversation) -> ConversationOut:
+    return ConversationOut(
+        conversation_id=str(conv.id),
+        tenant=conv.tenant,
+        channel=conv.channel,
+        address=conv.address,
+        document=conv.document,
+        debtor_name=conv.debtor_name,
+        status=conv.status,
+        operator=conv.operator,
+        started_at=conv.started_at,
+        updated_at=conv.updated_at,
+        initiated_by=conv.initiated_by,
+        entries=[
+            ConversationEntry(
+                at=e["at"],
+                sender=e["sender"],
+                operator=e["operator"],
+                text=e["text"],
+                links=[ChatLink(**link) for link in e["links"]],
+            )
+            for e in conv.entries
+        ],
+    )
+
+
+class Conversations:
+    def __init__(
+        self, host: ConversationHost, negotiation: NegotiationPort, links: DocumentLinks
+    ) -> None:
+        self.host = host
+        self.negotiation = negotiation
+        self.links = links
+
+    # ---- finding and saving -------------------------------------------------------------------
+
+    def _conversation(self, tenant: str, conversation_id: str) -> Conversation:
+        try:
+            conv_uuid = uuid.UUID(conversation_id)
+        except ValueError:
+            conv_uuid = None
+        conv = self.host.get_or_none(Conversation, conv_uuid) if conv_uuid else None
+        if not isinstance(conv, Conversation) or conv.tenant != tenant:
+            raise Refused(
+                404,
+                "not_found",
+                f"conversa {conversation_id} não encontrada",
+                [("conversation_id", "not_found", f"conversa {conversation_id} não encontrada")],
+            )
+        return conv
+
+    def _desk(self, tenant: str) -> OperatorDesk:
+        desk = self.host.get_or_none(OperatorDesk, operator_desk_id(tenant))
+        return desk if isinstance(desk, OperatorDesk) else OperatorDesk(tenant=tenant)
+
+    def _save(self, turn: Turn) -> None:
+        self.host.save(turn.conversation, *turn.others, *turn.messages)
+        if turn.messages:
+            self.host.queued(turn.messages)
+
+    # ---- a debtor writes --------------------------------------------------------------------
+
+    def inbound(self, request: ChatInbound, now: dt.datetime) -> ChatReplyOut:
+        return self.host.retrying(lambda: self._inbound(request, now))  # type: ignore[no-any-return]
+
+    def _inbound(self, request: ChatInbound, now: dt.datetime) -> ChatReplyOut:
+        settings = self.host.settings_of(request.tenant)
+        others: list[Any] = []
+        conv: Conversation | None = None
+        if request.channel == "whatsapp":
+            address = e164_address(request.address)
+            line = self.host.get_or_none(
+                ChatLine, chat_line_id(request.tenant, "whatsapp", address)
+            ) or ChatLine(tenant=request.tenant, channel="whatsapp", address=address)
+            if line.conversation_id:
+                conv = self._conversation(request.tenant, line.conversation_id)
+            if conv is None or conv.closed:
+                conv = Conversation(
+                    tenant=request.tenant,
+                    channel="whatsapp",
+                    address=address,
+                    initiated_by="debtor",
+                    operator=None,
+                    document=None,
+                    debtor_name=None,
+                    at=now,
+                )
+                line.started(conversation_id=str(conv.id))
+                others.append(line)
+        elif request.conversation_id:
+            conv = self._conversation(request.tenant, request.conversation_id)
+        if conv is None or conv.closed:
+            # The web chat: a new conversation (also after one was closed).
+            conv = Conversation(
+                tenant=request.tenant,
+                channel=request.channel,
+                address=None,
+                initiated_by="debtor",
+                operator=None,
+                document=None,
+                debtor_name=None,
+                at=now,
+            )
+        if conv.seen(request.provider_message_id):
+            return ChatReplyOut(
+                conversation_id=str(conv.id), status=conv.status, replies=[], duplicate=True
+            )
+        conv.debtor_wrote(
+            text=request.text, at=now, provider_message_id=request.provider_message_id
+        )
+        turn = Turn(conv, now, settings, others=others)
+        if bot.is_opt_out(request.text):
+            self._opt_out(turn)
+        elif conv.status == "self_service":
+            self._bot(turn, request.text)
+        self._save(turn)
+        return ChatReplyOut(
+            conversation_id=str(conv.id),
+            status=conv.status,
+            replies=turn.replies,
+        )
+
+    def _opt_out(self, turn: Turn) -> None:
+        conv = turn.conversation
+        if conv.channel == "whatsapp" and conv.address:
+            documents = (
+                [conv.document]
+                if conv.document
+                else self.host.documents_with_phone(conv.tenant, conv.address)
+            )
+            for document in documents:
+                if (
+                    self.host.get_or_none(OptOut, opt_out_id(conv.tenant, document, "whatsapp"))
+                    is None
+                ):
+                    turn.others.append(
+                        OptOut(
+                            tenant=conv.tenant,
+                            document=document,
+                            channel="whatsapp",
+                            source="SAIR (WhatsApp)",
+                            on=turn.now.date(),
+                        )
+                    )
+            turn.say(bot.OPTED_OUT)
+        else:
+            turn.say(turn.settings.chatbot.closing_message)
+        self._release(turn)
+        conv.close(by="debtor", reason="opt_out", at=turn.now)
+
+    # ---- the chatbot --------------------------------------------------------------------------
+
+    def _portal_link(self, turn: Turn) -> str:
+        return turn.settings.portal_link.replace("{tenant}", turn.conversation.tenant)
+
+    def _menu_options(self, turn: Turn) -> list[str]:
+        enabled: list[str] = list(turn.settings.chatbot.options)
+        if turn.conversation.stage == "not_found":
+            return [o for o in enabled if o in ("operator", "restart")]
+        return enabled
+
+    def _show_menu(self, turn: Turn) -> None:
+        options = self._menu_options(turn)
+        if options:
+            turn.say(bot.menu(options))
+
+    def _move(self, turn: Turn, stage: str, context: dict[str, Any] | None = None) -> None:
+        conv = turn.conversation
+        conv.move(stage=stage, context=context or {}, invalid_documents=conv.invalid_documents)
+
+    def _bot(self, turn: Turn, text: str) -> None:
+        conv = turn.conversation
+        try:
+            if conv.stage == "start":
+                turn.say(bot.welcome(turn.settings.agency_name))
+                if validate_document_or_none(text):
+                    self._identify(turn, text)
+                else:
+                    self._move(turn, "document")
+            elif conv.stage == "document":
+                self._identify(turn, text)
+            elif bot.is_menu(text) and conv.stage not in ("start", "document"):
+                self._move(turn, "menu" if conv.document else "not_found")
+                self._show_menu(turn)
+            elif conv.stage in ("menu", "not_found"):
+                options = self._menu_options(turn)
+                picked = bot.choice(text, len(options))
+                if picked is None:
+                    turn.say(bot.invalid_option(len(options)))
+                else:
+                    self._option(turn, options[picked - 1])
+            elif conv.stage == "choose_creditor":
+                self._choose_creditor(turn, text)
+            elif conv.stage == "choose_offer":
+                self._choose_offer(turn, text)
+            elif conv.stage == "confirm":
+                self._confirm(turn, text)
+        except NegotiationUnavailable:
+            turn.say(bot.UNAVAILABLE)
+
+    def _identify(self, turn: Turn, text: str) -> None:
+        conv = turn.conversation
+        allowed = turn.settings.chatbot.max_document_attempts
+        try:
+            document = validate_document(text)
+        except InvalidDocument as exc:
+            attempts = conv.invalid_documents + 1
+            if attempts >= allowed:
+                conv.move(stage="document", context={}, invalid_documents=attempts)
+                turn.say(bot.document_guidance(self._portal_link(turn)))
+                conv.close(by="chatbot", reason="invalid_document", at=turn.now)
+                return
+            conv.move(stage="document", context={}, invalid_documents=attempts)
+            turn.say(bot.invalid_document(str(exc), attempts, allowed))
+            return
+        statement = self.negotiation.statement(conv.tenant, document)
+        agreements = self.negotiation.agreements(conv.tenant, document).agreements
+        if not statement.debts and not agreements:
+            conv.move(stage="not_found", context={"document": document}, invalid_documents=0)
+            turn.say(bot.not_found(mask_document(document)))
+            self._show_menu(turn)
+            return
+        name = statement.debtor_name or (agreements[0].debtor_name if agreements else None)
+        conv.identify(document=document, debtor_name=name, at=turn.now)
+        conv.move(stage="menu", context={}, invalid_documents=0)
+        turn.say(bot.greeting(name, len(statement.debts), statement.total_updated_cents))
+        self._show_menu(turn)
+
+    def _option(self, turn: Turn, option: str) -> None:
+        conv = turn.conversation
+        if option == "restart":
+            conv.move(stage="document", context={}, invalid_documents=0)
+            turn.say(bot.RESTART)
+            return
+        if option == "operator":
+            self._hand_off(turn)
+            return
+        document = conv.document
+        assert document is not None  # the menu's other options come after identifying
+        if option in ("digitable_line", "boleto_pdf"):
+            found = self._open_invoice(conv.tenant, document)
+            if found is None:
+                turn.say(bot.NO_OPEN_INVOICE)
+            elif option == "digitable_line":
+                turn.say(bot.digitable_line(open_invoice(*found)))
+            else:
+                agreement, invoice = found
+                turn.say(
+                    f"Boleto da parcela {invoice.number}, vencimento {bot.dmy(invoice.due_date)}:",
+                    self._boleto_link(turn, agreement, invoice),
+                )
+        elif option == "statement_pdf":
+            turn.say(bot.STATEMENT, self._link(turn, "statement", "Demonstrativo de débito"))
+        elif option == "term_pdf":
+            agreements = self.negotiation.agreements(conv.tenant, document).agreements
+            if not agreements:
+                turn.say(bot.NO_AGREEMENT)
+            else:
+                last = agreements[0]
+                turn.say(
+                    f"Termo do acordo de {bot.dmy(last.closed_on)} com {last.creditor}:",
+                    self._link(turn, "term", "Termo de acordo", agreement_id=last.agreement_id),
+                )
+        elif option == "negotiate":
+            self._negotiate(turn)
+
+    # ---- negotiating in the chat ----------------------------------------------------------
+
+    def _negotiate(self, turn: Turn) -> None:
+        conv = turn.conversation
+        assert conv.document is not None
+        if not turn.settings.chatbot.negotiate_in_chat:
+            turn.say(bot.portal_only(self._portal_link(turn)))
+            return
+        statement = self.negotiation.statement(conv.tenant, conv.document)
+        by_creditor: dict[str, list[tuple[str, int]]] = {}
+        for debt in statement.debts:
+            if debt.agreement_id is None:
+                by_creditor.setdefault(debt.creditor, []).append(
+                    (debt.debt_id, debt.updated_value_cents)
+                )
+        if not by_creditor:
+            turn.say(bot.NOTHING_TO_NEGOTIATE)
+            return
+        creditors: list[tuple[str, list[str], int]] = [
+            (name, [d for d, _ in debts], sum(v for _, v in debts))
+            for name, debts in sorted(by_creditor.items())
+        ]
+        if len(creditors) == 1:
+            self._show_offers(turn, creditors[0][1])
+            return
+        self._move(turn, "choose_creditor", {"creditors": [list(c) for c in creditors]})
+        turn.say(bot.creditors_menu([(name, len(ids), total) for name, ids, total in creditors]))
+
+    def _choose_creditor(self, turn: Turn, text: str) -> None:
+        creditors = turn.conversation.context["creditors"]
+        if bot.plain(text) == "0":
+            self._move(turn, "menu")
+            self._show_menu(turn)
+            return
+        picked = bot.choice(text, len(creditors))
+        if picked is None:
+            turn.say(bot.invalid_option(len(creditors)))
+            return
+        self._show_offers(turn, creditors[picked - 1][1])
+
+    def _show_offers(self, turn: Turn, debt_ids: list[str]) -> None:
+        conv = turn.conversation
+        assert conv.document is not None
+        try:
+            found = self.negotiation.offers(conv.tenant, conv.document, debt_ids)
+        except NegotiationRefused as exc:
+            self._move(turn, "menu")
+            turn.say(f"Não foi possível montar as ofertas: {exc}.")
+            return
+        if not found.offers:
+            self._move(turn, "menu")
+            turn.say(bot.NO_OFFERS)
+            return
+        offers = [
+            {
+                "installments": o.installments,
+                "total_cents": o.total_cents,
+                "discount_cents": o.discount_cents,
+                "amounts": [s.amount_cents for s in o.schedule],
+                "first_due": o.schedule[0].due_date.isoformat(),
+            }
+            for o in found.offers
+        ]
+        # The agreement's idempotency key: this offer shown in this conversation. Confirming
+        # twice (a double message, a retried webhook) closes one agreement.
+        key = hashlib.sha256(
+            f"{conv.id}|{len(conv.entries)}|{','.join(sorted(debt_ids))}".encode()
+        ).hexdigest()[:32]
+        self._move(
+            turn,
+            "choose_offer",
+            {"debt_ids": debt_ids, "offers": offers, "creditor": found.creditor, "key": key},
+        )
+        turn.say(
+            bot.offers_menu(
+                found.creditor, found.updated_value_cents, [offer_line(o) for o in offers]
+            ),
+            ChatLink(kind="portal", label="Portal de negociação", url=self._portal_link(turn)),
+        )
+
+    def _choose_offer(self, turn: Turn, text: str) -> None:
+        context = turn.conversation.context
+        if bot.plain(text) == "0":
+            self._move(turn, "menu")
+            self._show_menu(turn)
+            return
+        picked = bot.choice(text, len(context["offers"]))
+        if picked is None:
+            turn.say(bot.invalid_option(len(context["offers"])))
+            return
+        self._move(turn, "confirm", {**context, "picked": picked - 1})
+        turn.say(bot.confirm_offer(offer_line(context["offers"][picked - 1])))
+
+    def _confirm(self, turn: Turn, text: str) -> None:
+        conv = turn.conversation
+        context = conv.context
+        answer = bot.plain(text)
+        if answer in bot.NO_WORDS:
+            self._move(turn, "choose_offer", {k: v for k, v in context.items() if k != "picked"})
+            offers = [offer_line(o) for o in context["offers"]]
+            turn.say(bot.offers_menu(context["creditor"], 0, offers).split("\n", 1)[1])
+            return
+        if answer not in bot.YES_WORDS:
+            turn.say("Digite 1 para confirmar o acordo ou 2 para voltar às opções.")
+            return
+        assert conv.document is not None
+        offer = context["offers"][context["picked"]]
+        try:
+            agreement = self.negotiation.close(
+                conv.tenant,
+                conv.document,
+                context["debt_ids"],
+                offer["installments"],
+                f"chat:{context['key']}:{offer['installments']}",
+            )
+        except NegotiationRefused as exc:
+            self._move(turn, "menu")
+            turn.say(f"Não foi possível fechar o acordo: {exc}. Digite MENU para ver as opções.")
+            return
+        self._move(turn, "menu")
+        first = next((i for i in agreement.invoices if i.status in ("open", "overdue")), None)
+        links = [self._link(turn, "term", "Termo de acordo", agreement_id=agreement.agreement_id)]
+        if first is not None:
+            links.insert(0, self._boleto_link(turn, agreement, first))
+        turn.say(
+            bot.agreement_closed(
+                agreement.total_cents,
+                len(agreement.invoices),
+                open_invoice(agreement, first) if first else None,
+            ),
+            *links,
+        )
+        self._show_menu(turn)
+
+    # ---- documents ----------------------------------------------------------------------------
+
+    def _open_invoice(self, tenant: str, document: str) -> tuple[AgreementOut, InvoiceOut] | None:
+        """The invoice to pay now: the earliest open one of the debtor's active agreements."""
+        candidates = [
+            (invoice.due_date, agreement, invoice)
+            for agreement in self.negotiation.agreements(tenant, document).agreements
+            if agreement.status == "active"
+            for invoice in agreement.invoices
+            if invoice.status in ("open", "overdue")
+        ]
+        if not candidates:
+            return None
+        _, agreement, invoice = min(candidates, key=lambda c: (c[0], c[2].number))
+        return agreement, invoice
+
+    def _link(
+        self,
+        turn: Turn,
+        kind: Any,
+        label: str,
+        agreement_id: str | None = None,
+        invoice_id: str | None = None,
+    ) -> ChatLink:
+        conv = turn.conversation
+        assert conv.document is not None
+        ref = DocumentRef(
+            tenant=conv.tenant,
+            document=conv.document,
+            kind=kind,
+            agreement_id=agreement_id,
+            invoice_id=invoice_id,
+        )
+        return ChatLink(kind=kind, label=label, url=self.links.url(ref))
+
+    def _boleto_link(self, turn: Turn, agreement: AgreementOut, invoice: InvoiceOut) -> ChatLink:
+        return self._link(
+            turn,
+            "boleto",
+            f"Boleto da parcela {invoice.number} (PDF)",
+            agreement_id=agreement.agreement_id,
+            invoice_id=invoice.invoice_id,
+        )
+
+    # ---- operators ----------------------------------------------------------------------------
+
+    def _hand_off(self, turn: Turn) -> None:
+        conv = turn.conversation
+        desk = self._desk(conv.tenant)
+        conv.wait_for_operator(at=turn.now)
+        self._move(turn, "operator")
+        desk.enqueue(conversation_id=str(conv.id))
+        turn.others.append(desk)
+        operator = desk.pick(turn.settings.chatbot.max_per_operator)
+        if operator is None:
+            turn.say(bot.WAIT_FOR_OPERATOR)
+            return
+        desk.assign(conversation_id=str(conv.id), operator=operator)
+        conv.assign(operator=operator, at=turn.now)
+        turn.say(bot.with_operator(operator), sender="system")
+
+    def _release(self, turn: Turn) -> OperatorDesk | None:
+        """Frees the conversation's place at the desk; the freed operator takes the next
+        waiting conversation. Returns the desk when it changed."""
+        conv = turn.conversation
+        desk = next((o for o in turn.others if isinstance(o, OperatorDesk)), None)
+        desk = desk or self._desk(conv.tenant)
+        key = str(conv.id)
+        held = any(key in convs for convs in desk.assigned.values()) or key in desk.waiting
+        if not held:
+            return None
+        desk.release(conversation_id=key)
+        if desk not in turn.others:
+            turn.others.append(desk)
+        others, messages = self._assign_waiting(desk, turn.now, turn.settings)
+        turn.others.extend(others)
+        turn.messages.extend(messages)
+        return desk
+
+    def _assign_waiting(
+        self, desk: OperatorDesk, now: dt.datetime, settings: MessagingSettings
+    ) -> tuple[list[Conversation], list[Message]]:
+        """Waiting conversations, oldest first, to the available operators with room."""
+        assigned: list[Conversation] = []
+        messages: list[Message] = []
+        for waiting_id in list(desk.waiting):
+            operator = desk.pick(settings.chatbot.max_per_operator)
+            if operator is None:
+                break
+            waiting = self._conversation(desk.tenant, waiting_id)
+            desk.assign(conversation_id=waiting_id, operator=operator)
+            if waiting.closed:
+                desk.release(conversation_id=waiting_id)
+                continue
+            waiting.assign(operator=operator, at=now)
+            side = Turn(waiting, now, settings)
+            side.say(bot.with_operator(operator), sender="system")
+            assigned.append(waiting)
+            messages.extend(side.messages)
+        return assigned, messages
+
+    def set_availability(self, request: SetAvailability, now: dt.datetime) -> AvailabilityOut:
+        def command() -> AvailabilityOut:
+            settings = self.host.settings_of(request.tenant)
+            desk = self._desk(request.tenant)
+            if (request.operator in desk.available) != request.available:
+                desk.set_available(operator=request.operator, available=request.available, at=now)
+            assigned, messages = (
+                self._assign_waiting(desk, now, settings) if request.available else ([], [])
+            )
+            self.host.save(desk, *assigned, *messages)
+            if messages:
+                self.host.queued(messages)
+            return AvailabilityOut(
+                operator=request.operator,
+                available=request.operator in desk.available,
+                conversations=desk.conversations_of(request.operator),
+            )
+
+        return self.host.retrying(command)  # type: ignore[no-any-return]
+
+    def _operator_turn(
+        self, tenant: str, conversation_id: str, operator: str, supervisor: bool, now: dt.datetime
+    ) -> Turn:
+        conv = self._conversation(tenant, conversation_id)
+        if conv.closed:
+            raise Refused(409, "conversation_closed", f"a conversa {conversation_id} foi encerrada")
+        if not supervisor and conv.operator != operator:
+            holder = f"está com {conv.operator}" if conv.operator else "não tem atendente"
+            raise Refused(
+                409,
+                "not_your_conversation",
+                f"a conversa {conversation_id} {holder}",
+                [("conversation_id", "operator", f"a conversa {holder}")],
+            )
+        return Turn(conv, now, self.host.settings_of(tenant))
+
+    def operator_message(self, request: OperatorMessage, now: dt.datetime) -> ConversationOut:
+        def command() -> ConversationOut:
+            turn = self._operator_turn(
+                request.tenant, request.conversation_id, request.operator, request.supervisor, now
+            )
+            turn.say(request.text, sender="operator", operator=request.operator)
+            self._save(turn)
+            return conversation_out(turn.conversation)
+
+        return self.host.retrying(command)  # type: ignore[no-any-return]
+
+    def transfer(self, request: TransferConversation, now: dt.datetime) -> ConversationOut:
+        def command() -> ConversationOut:
+            turn = self._operator_turn(
+                request.tenant, request.conversation_id, request.operator, request.supervisor, now
+            )
+            conv = turn.conversation
+            if conv.status != "with_operator" and conv.status != "waiting_operator":
+                raise Refused(
+                    409,
+                    "not_with_operator",
+                    "só se transfere uma conversa que está com um atendente ou na fila",
+                )
+            if request.to_operator == conv.operator:
+                raise field_refusal(
+                    "to_operator", "same_operator", "a conversa já está com esse atendente"
+                )
+            desk = self._desk(request.tenant)
+            desk.assign(conversation_id=str(conv.id), operator=request.to_operator)
+            turn.others.append(desk)
+            conv.transfer(to_operator=request.to_operator, by=request.operator, at=now)
+            turn.say(bot.transferred(request.to_operator), sender="system")
+            self._save(turn)
+            return conversation_out(conv)
+
+        return self.host.retrying(command)  # type: ignore[no-any-return]
+
+    def close(self, request: CloseConversation, now: dt.datetime) -> ConversationOut:
+        def command() -> ConversationOut:
+            turn = self._operator_turn(
+                request.tenant, request.conversation_id, request.operator, request.supervisor, now
+            )
+            turn.say(
+                turn.settings.chatbot.closing_message, sender="operator", operator=request.operator
+            )
+            self._release(turn)
+            turn.conversation.close(by=request.operator, reason="operator", at=now)
+            self._save(turn)
+            return conversation_out(turn.conversation)
+
+        return self.host.retrying(command)  # type: ignore[no-any-return]
+
+    def start(self, request: StartConversation, now: dt.datetime) -> ConversationOut:
+        def command() -> ConversationOut:
+            contact = self.host.contact_of(request.tenant, request.document)
+            if contact is None or not contact[1]:
+                raise field_refusal(
+                    "document", "no_phone", "devedor sem telefone cadastrado para WhatsApp"
+                )
+            if self.host.get_or_none(
+                OptOut, opt_out_id(request.tenant, request.document, "whatsapp")
+            ):
+                raise Refused(
+                    409,
+                    "opted_out",
+                    "o devedor pediu para não receber mensagens por WhatsApp",
+                    [("document", "opted_out", "devedor descadastrado do WhatsApp")],
+                )
+            address = e164_address(contact[1])
+            line = self.host.get_or_none(
+                ChatLine, chat_line_id(request.tenant, "whatsapp", address)
+            ) or ChatLine(tenant=request.tenant, channel="whatsapp", address=address)
+            if line.conversation_id:
+                current = self._conversation(request.tenant, line.conversation_id)
+                if not current.closed:
+                    raise Refused(
+                        409,
+                        "conversation_open",
+                        f"já há uma conversa aberta com esse telefone: {current.id}",
+                        [("document", "conversation_open", str(current.id))],
+                    )
+            conv = Conversation(
+                tenant=request.tenant,
+                channel="whatsapp",
+                address=address,
+                initiated_by="agency",
+                operator=request.operator,
+                document=request.document,
+                debtor_name=contact[0],
+                at=now,
+            )
+            line.started(conversation_id=str(conv.id))
+            desk = self._desk(request.tenant)
+            desk.assign(conversation_id=str(conv.id), operator=request.operator)
+            turn = Turn(conv, now, self.host.settings_of(request.tenant), others=[line, desk])
+            turn.say(request.text, sender="operator", operator=request.operator)
+            self._save(turn)
+            return conversation_out(conv)
+
+        return self.host.retrying(command)  # type: ignore[no-any-return]
+
+    def get(self, request: GetConversation) -> ConversationOut:
+        return conversation_out(self._conversation(request.tenant, request.conversation_id))
+
+
+def validate_document_or_none(text: str) -> str | None:
+    try:
+        return validate_document(text)
+    except InvalidDocument:
+        return None
+
+
+def offer_line(offer: dict[str, Any]) -> bot.OfferLine:
+    return bot.OfferLine(
+        installments=offer["installments"],
+        total_cents=offer["total_cents"],
+        discount_cents=offer["discount_cents"],
+        amounts=tuple(offer["amounts"]),
+        first_due=dt.date.fromisoformat(offer["first_due"]),
+    )
+
+
+def open_invoice(agreement: AgreementOut, invoice: InvoiceOut) -> bot.OpenInvoice:
+    return bot.OpenInvoice(
+        number=invoice.number,
+        installments=len(agreement.invoices),
+        amount_cents=invoice.balance_cents,
+        due_date=invoice.due_date,
+        digitable_line=invoice.digitable_line,
+        pix_code=invoice.pix_code,
+        overdue=invoice.status == "overdue",
+    )

@@ -1,0 +1,289 @@
+"""Conversations with debtors (WhatsApp, the web chat): what was said by whom, where the
+chatbot is in its flow, and the hand-off to operators. Also the tenant's operator desk (who is
+available, who is waiting) and the WhatsApp line of a phone (its open conversation)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from contracts.envelope import COBRANCA_NAMESPACE
+
+# Provider message ids remembered per conversation, to answer a retried webhook once.
+REMEMBERED_PROVIDER_IDS = 50
+
+
+class Conversation(Aggregate):
+    @event("Started")
+    def __init__(
+        self,
+        *,
+        tenant: str,
+        channel: str,
+        address: str | None,
+        initiated_by: str,
+        operator: str | None,
+        document: str | None,
+        debtor_name: str | None,
+        at: dt.datetime,
+    ) -> None:
+        self.tenant = tenant
+        self.channel = channel
+        self.address = address
+        self.initiated_by = initiated_by
+        self.operator = operator
+        self.document = document
+        self.debtor_name = debtor_name
+        self.started_at = at
+        self.updated_at = at
+        self.status = "initiated_unanswered" if initiated_by == "agency" else "self_service"
+        self.stage = "start"
+        self.context: dict[str, Any] = {}
+        self.invalid_documents = 0
+        self.entries: list[dict[str, Any]] = []
+        self.provider_ids: list[str] = []
+
+    def facts(self, **changed: Any) -> dict[str, Any]:
+        """The conversation as it stands (with `changed` applied), carried by the events the
+        other services see, so each stands on its own."""
+        return {
+            "tenant": self.tenant,
+            "channel": self.channel,
+            "address": self.address,
+            "document": self.document,
+            "debtor_name": self.debtor_name,
+            "status": self.status,
+            "operator": self.operator,
+            "initiated_by": self.initiated_by,
+            "started_at": self.started_at,
+            "messages": len(self.entries),
+            **changed,
+        }
+
+    @property
+    def closed(self) -> bool:
+        return self.status == "closed"
+
+    def seen(self, provider_message_id: str | None) -> bool:
+        return provider_message_id is not None and provider_message_id in self.provider_ids
+
+    # ---- what is said ----------------------------------------------------------------------
+
+    def debtor_wrote(self, *, text: str, at: dt.datetime, provider_message_id: str | None) -> None:
+        if self.status == "initiated_unanswered":
+            # The debtor answered us: the operator who wrote first takes it.
+            status = "with_operator" if self.operator else "self_service"
+            self._answered(
+                facts=self.facts(status=status, messages=len(self.entries) + 1),
+                text=text,
+                at=at,
+                provider_message_id=provider_message_id,
+            )
+        else:
+            self._debtor_wrote(text=text, at=at, provider_message_id=provider_message_id)
+
+    @event("DebtorWrote")
+    def _debtor_wrote(self, *, text: str, at: dt.datetime, provider_message_id: str | None) -> None:
+        self._entry("debtor", None, text, [], at)
+        self._remember(provider_message_id)
+
+    @event("Answered")
+    def _answered(
+        self,
+        *,
+        facts: dict[str, Any],
+        text: str,
+        at: dt.datetime,
+        provider_message_id: str | None,
+    ) -> None:
+        self.status = facts["status"]
+        self._entry("debtor", None, text, [], at)
+        self._remember(provider_message_id)
+
+    @event("Replied")
+    def reply(
+        self,
+        *,
+        sender: str,
+        operator: str | None,
+        text: str,
+        links: list[dict[str, str]],
+        at: dt.datetime,
+    ) -> None:
+        self._entry(sender, operator, text, links, at)
+
+    def _entry(
+        self,
+        sender: str,
+        operator: str | None,
+        text: str,
+        links: list[dict[str, str]],
+        at: dt.datetime,
+    ) -> None:
+        self.entries = [
+            *self.entries,
+            {"at": at, "sender": sender, "operator": operator, "text": text, "links": links},
+        ]
+        self.updated_at = at
+
+    def _remember(self, provider_message_id: str | None) -> None:
+        if provider_message_id:
+            self.provider_ids = [*self.provider_ids, provider_message_id][-REMEMBERED_PROVIDER_IDS:]
+
+    # ---- the chatbot's place in its flow -----------------------------------------------------
+
+    @event("Moved")
+    def move(self, *, stage: str, context: dict[str, Any], invalid_documents: int) -> None:
+        self.stage = stage
+        self.context = context
+        self.invalid_documents = invalid_documents
+
+    def identify(self, *, document: str, debtor_name: str | None, at: dt.datetime) -> None:
+        self._identified(
+            facts=self.facts(document=document, debtor_name=debtor_name),
+            document=document,
+            debtor_name=debtor_name,
+            at=at,
+        )
+
+    @event("Identified")
+    def _identified(
+        self, *, facts: dict[str, Any], document: str, debtor_name: str | None, at: dt.datetime
+    ) -> None:
+        self.document = document
+        self.debtor_name = debtor_name
+        self.updated_at = at
+
+    # ---- operators -------------------------------------------------------------------------
+
+    def wait_for_operator(self, *, at: dt.datetime) -> None:
+        self._waiting(facts=self.facts(status="waiting_operator", operator=None), at=at)
+
+    @event("WaitingForOperator")
+    def _waiting(self, *, facts: dict[str, Any], at: dt.datetime) -> None:
+        self.status = "waiting_operator"
+        self.operator = None
+        self.updated_at = at
+
+    def assign(self, *, operator: str, at: dt.datetime) -> None:
+        self._assigned(facts=self.facts(status="with_operator", operator=operator), at=at)
+
+    @event("Assigned")
+    def _assigned(self, *, facts: dict[str, Any], at: dt.datetime) -> None:
+        self.status = "with_operator"
+        self.operator = facts["operator"]
+        self.updated_at = at
+
+    def transfer(self, *, to_operator: str, by: str, at: dt.datetime) -> None:
+        self._transferred(
+            facts=self.facts(status="with_operator", operator=to_operator),
+            previous_operator=self.operator,
+            by=by,
+            at=at,
+        )
+
+    @event("Transferred")
+    def _transferred(
+        self, *, facts: dict[str, Any], previous_operator: str | None, by: str, at: dt.datetime
+    ) -> None:
+        self.status = "with_operator"
+        self.operator = facts["operator"]
+        self.updated_at = at
+
+    def close(self, *, by: str, reason: str, at: dt.datetime) -> None:
+        if not self.closed:
+            self._closed(facts=self.facts(status="closed"), by=by, reason=reason, at=at)
+
+    @event("Closed")
+    def _closed(self, *, facts: dict[str, Any], by: str, reason: str, at: dt.datetime) -> None:
+        self.status = "closed"
+        self.updated_at = at
+
+
+def chat_line_id(tenant: str, channel: str, address: str) -> uuid.UUID:
+    return uuid.uuid5(COBRANCA_NAMESPACE, f"chat-line|{tenant}|{channel}|{address}")
+
+
+class ChatLine(Aggregate):
+    """A phone's WhatsApp line: its open conversation, so each new message finds it."""
+
+    @staticmethod
+    def create_id(tenant: str, channel: str, address: str, **_: Any) -> uuid.UUID:
+        return chat_line_id(tenant, channel, address)
+
+    @event("Opened")
+    def __init__(self, *, tenant: str, channel: str, address: str) -> None:
+        self.tenant, self.channel, self.address = tenant, channel, address
+        self.conversation_id: str | None = None
+        self.conversations = 0
+
+    @event("ConversationStarted")
+    def started(self, *, conversation_id: str) -> None:
+        self.conversation_id = conversation_id
+        self.conversations += 1
+
+
+def operator_desk_id(tenant: str) -> uuid.UUID:
+    return uuid.uuid5(COBRANCA_NAMESPACE, f"operator-desk|{tenant}")
+
+
+class OperatorDesk(Aggregate):
+    """The tenant's operators on the chat: who is available, who has which conversations,
+    and the conversations waiting for one (oldest first)."""
+
+    @staticmethod
+    def create_id(tenant: str, **_: Any) -> uuid.UUID:
+        return operator_desk_id(tenant)
+
+    @event("Opened")
+    def __init__(self, *, tenant: str) -> None:
+        self.tenant = tenant
+        self.available: list[str] = []
+        self.assigned: dict[str, list[str]] = {}
+        self.waiting: list[str] = []
+
+    def conversations_of(self, operator: str) -> list[str]:
+        return list(self.assigned.get(operator, []))
+
+    def pick(self, max_per_operator: int) -> str | None:
+        """The available operator with the fewest conversations (by name on a tie), if any
+        has room for one more."""
+        free = [op for op in self.available if len(self.assigned.get(op, [])) < max_per_operator]
+        if not free:
+            return None
+        return min(free, key=lambda op: (len(self.assigned.get(op, [])), op))
+
+    @event("AvailabilityChanged")
+    def set_available(self, *, operator: str, available: bool, at: dt.datetime) -> None:
+        others = [op for op in self.available if op != operator]
+        self.available = [*others, operator] if available else others
+
+    @event("ConversationWaiting")
+    def enqueue(self, *, conversation_id: str) -> None:
+        self._release(conversation_id)
+        if conversation_id not in self.waiting:
+            self.waiting = [*self.waiting, conversation_id]
+
+    @event("ConversationAssigned")
+    def assign(self, *, conversation_id: str, operator: str) -> None:
+        self._release(conversation_id)
+        self.waiting = [c for c in self.waiting if c != conversation_id]
+        self.assigned = {
+            **self.assigned,
+            operator: [*self.assigned.get(operator, []), conversation_id],
+        }
+
+    @event("ConversationReleased")
+    def release(self, *, conversation_id: str) -> None:
+        self._release(conversation_id)
+        self.waiting = [c for c in self.waiting if c != conversation_id]
+
+    def _release(self, conversation_id: str) -> None:
+        self.assigned = {
+            op: [c for c in convs if c != conversation_id]
+            for op, convs in self.assigned.items()
+            if [c for c in convs if c != conversation_id]
+        }

@@ -1,0 +1,406 @@
+"""The chatbot and the operators' desk as the seeds tell them (Cedrus WhatsApp chatbot, the
+Recuperador ChatBot): a debtor writes on WhatsApp, gives the CPF, gets the menu, negotiates
+right in the chat and closes an agreement with its boleto and term; asks for an operator,
+waits in the queue, is taken, transferred and closed with the tenant's closing message. The
+chatbot negotiates with the real negotiation application (in process, instead of over Kafka)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.messaging_requests import (
+    ChatbotSettings,
+    ChatInbound,
+    CloseConversation,
+    GetConversation,
+    MessagingSettings,
+    OperatorMessage,
+    SaveSettings,
+    SetAvailability,
+    StartConversation,
+    TransferConversation,
+)
+from contracts.negotiation_requests import (
+    AgreementList,
+    AgreementOut,
+    CloseAgreement,
+    GetAgreement,
+    GetOffers,
+    GetStatement,
+    ListAgreements,
+    OffersOut,
+    StatementOut,
+)
+from service_runtime.document_links import DocumentLinks, read_link
+from service_runtime.refusal import Refused
+from services.messaging.adapters.channels import read_outbox
+from services.messaging.application.conversations import Conversations, NegotiationRefused
+from services.negotiation.adapters.agreement_documents import term_document
+from tests.unit.test_messaging_app import AGENCY, JOAO, Messaging
+from tests.unit.test_negotiation_app import TODAY, Negotiation, debt_event
+
+PHONE = "+5511987654321"
+KEY = "chave-de-teste-dos-links-0123456789"
+SP = dt.timezone(dt.timedelta(hours=-3))
+NOW = dt.datetime.combine(TODAY, dt.time(10, 0), tzinfo=SP)
+
+
+class InProcessNegotiation:
+    """The negotiation port over the real application (what its request server calls)."""
+
+    def __init__(self, negotiation: Negotiation) -> None:
+        self.app = negotiation.app
+
+    def _call(self, run: Any) -> Any:
+        try:
+            return run()
+        except Refused as exc:
+            raise NegotiationRefused(exc.reply().message) from exc
+
+    def statement(self, tenant: str, document: str) -> StatementOut:
+        return self._call(
+            lambda: self.app.statement(GetStatement(tenant=tenant, document=document), TODAY)
+        )  # type: ignore[no-any-return]
+
+    def agreements(self, tenant: str, document: str) -> AgreementList:
+        return self._call(  # type: ignore[no-any-return]
+            lambda: self.app.list_agreements(
+                ListAgreements(tenant=tenant, document=document), TODAY
+            )
+        )
+
+    def offers(self, tenant: str, document: str, debt_ids: list[str]) -> OffersOut:
+        request = GetOffers(tenant=tenant, document=document, debt_ids=debt_ids, channel="chatbot")
+        return self._call(lambda: self.app.offers(request, TODAY))  # type: ignore[no-any-return]
+
+    def close(
+        self, tenant: str, document: str, debt_ids: list[str], installments: int, key: str
+    ) -> AgreementOut:
+        request = CloseAgreement(
+            tenant=tenant,
+            document=document,
+            debt_ids=debt_ids,
+            installments=installments,
+            channel="chatbot",
+            idempotency_key=key,
+        )
+        return self._call(lambda: self.app.close_agreement(request, TODAY))  # type: ignore[no-any-return]
+
+
+class Chat:
+    def __init__(self, tmp_path: Path) -> None:
+        self.messaging = Messaging(tmp_path)
+        self.negotiation = Negotiation(tmp_path)
+        self.debt_ids = self.negotiation.imported(debt_event("c1"), debt_event("c2", amount=50_000))
+        self.negotiation.condition(installments=1, principal_discount_pct=10)
+        self.negotiation.condition(installments=3)
+        self.conversations = Conversations(
+            self.messaging.app,
+            InProcessNegotiation(self.negotiation),
+            DocumentLinks(key=KEY, base_url="http://127.0.0.1:8000"),
+        )
+        self.provider_ids = 0
+
+    def whatsapp(self, text: str, phone: str = PHONE, at: dt.datetime = NOW) -> Any:
+        self.provider_ids += 1
+        return self.conversations.inbound(
+            ChatInbound(
+                tenant=AGENCY,
+                channel="whatsapp",
+                address=phone,
+                text=text,
+                provider_message_id=f"wamid.{self.provider_ids}",
+            ),
+            at,
+        )
+
+    def texts(self, reply: Any) -> str:
+        return "\n".join(r.text for r in reply.replies)
+
+    def settings(self, **chatbot: Any) -> None:
+        self.messaging.app.save_settings(
+            SaveSettings(
+                tenant=AGENCY,
+                settings=MessagingSettings(chatbot=ChatbotSettings(**chatbot)),
+                saved_by="admin",
+            )
+        )
+
+    def identified(self) -> str:
+        self.whatsapp("Oi")
+        return str(self.whatsapp(JOAO).conversation_id)
+
+    def conversation(self, conversation_id: str) -> Any:
+        return self.conversations.get(
+            GetConversation(tenant=AGENCY, conversation_id=conversation_id)
+        )
+
+
+@pytest.fixture
+def chat(tmp_path: Path) -> Chat:
+    return Chat(tmp_path)
+
+
+def test_from_welcome_to_a_closed_agreement_with_its_boleto_and_term(chat: Chat) -> None:
+    hello = chat.whatsapp("Oi, boa tarde")
+    assert "digite o seu CPF ou CNPJ" in chat.texts(hello)
+    assert hello.status == "self_service"
+
+    wrong = chat.whatsapp("123.456.789-00")
+    assert "tentativa 1 de 3" in chat.texts(wrong)
+
+    menu = chat.texts(chat.whatsapp("529.982.247-25"))
+    assert "Olá, João! Encontramos 2 débitos em aberto" in menu
+    assert "1 - Linha digitável e PIX do boleto em aberto" in menu
+    assert "4 - Negociar minha dívida" in menu
+
+    assert "não tem boleto em aberto" in chat.texts(chat.whatsapp("1"))
+
+    offers = chat.texts(chat.whatsapp("4"))
+    assert "Débitos com Banco Horizonte" in offers
+    assert "1 - À vista" in offers and "(desconto de" in offers
+    assert "2 - " in offers and "total R$" in offers
+
+    confirm = chat.texts(chat.whatsapp("2"))
+    assert confirm.startswith("Confirma o acordo")
+
+    closed = chat.whatsapp("sim")
+    text = chat.texts(closed)
+    assert "Acordo fechado!" in text and "em 3 parcelas" in text
+    assert "Linha digitável:" in text and "PIX copia e cola:" in text
+    kinds = [link.kind for r in closed.replies for link in r.links]
+    assert kinds == ["boleto", "term"]
+
+    # The agreement is the negotiation service's, closed by the chatbot channel.
+    agreements = chat.negotiation.app.list_agreements(
+        ListAgreements(tenant=AGENCY, document=JOAO), TODAY
+    ).agreements
+    assert [(a.channel, len(a.invoices)) for a in agreements] == [("chatbot", 3)]
+
+    # The term link opens exactly that agreement's term, a PDF.
+    term_link = next(link for r in closed.replies for link in r.links if link.kind == "term")
+    ref = read_link(KEY, term_link.url.rsplit("/d/", 1)[1])
+    assert (ref.tenant, ref.document, ref.agreement_id) == (
+        AGENCY,
+        JOAO,
+        agreements[0].agreement_id,
+    )
+    agreement = chat.negotiation.app.agreement(
+        GetAgreement(tenant=AGENCY, agreement_id=str(ref.agreement_id), document=JOAO)
+    )
+    assert term_document(agreement, "Recupera Sul").startswith(b"%PDF")
+
+    # Now option 1 gives the first installment's digitable line, and 5 the term.
+    line = chat.texts(chat.whatsapp("1"))
+    assert "Parcela 1 de 3" in line and "Linha digitável" in line
+    term = chat.whatsapp("5")
+    assert [link.kind for r in term.replies for link in r.links] == ["term"]
+
+    # Every reply went to the debtor's WhatsApp, right away (they answer the debtor).
+    assert chat.messaging.app.dispatch_due(NOW) >= 10
+    sent = read_outbox(chat.messaging.app.outbox_dir / AGENCY / "whatsapp.jsonl")
+    assert {m["to"] for m in sent} == {PHONE}
+    assert any("Acordo fechado!" in m["body"] for m in sent)
+
+
+def test_three_invalid_documents_end_with_guidance(chat: Chat) -> None:
+    chat.whatsapp("Olá")
+    chat.whatsapp("111")
+    chat.whatsapp("11111111111")
+    last = chat.whatsapp("529.982.247-00")
+    assert "Não consegui validar o documento informado" in chat.texts(last)
+    assert "/p/recupera-sul" in chat.texts(last)
+    assert last.status == "closed"
+    # Writing again starts a new conversation, from the welcome.
+    again = chat.whatsapp("Oi de novo")
+    assert again.conversation_id != last.conversation_id
+    assert "digite o seu CPF" in chat.texts(again)
+
+
+def test_a_document_with_nothing_open_gets_operator_or_restart(chat: Chat) -> None:
+    chat.whatsapp("Oi")
+    found = chat.texts(chat.whatsapp("11144477735"))
+    assert "Não encontramos débitos em aberto para o documento ***.444.777-**" in found
+    assert "1 - Falar com um atendente\n2 - Recomeçar" in found
+    assert "Vamos recomeçar" in chat.texts(chat.whatsapp("2"))
+
+
+def test_options_are_switched_per_tenant(chat: Chat) -> None:
+    chat.settings(options=["statement_pdf", "negotiate", "operator"], negotiate_in_chat=False)
+    conversation_id = chat.identified()
+    menu = chat.conversation(conversation_id).entries[-1].text
+    assert menu.endswith(
+        "1 - Demonstrativo de débito (PDF)\n2 - Negociar minha dívida\n3 - Falar com um atendente"
+    )
+    statement = chat.whatsapp("1")
+    link = statement.replies[0].links[0]
+    assert link.kind == "statement"
+    assert read_link(KEY, link.url.rsplit("/d/", 1)[1]).document == JOAO
+    assert "acesse o portal de negociação: http://127.0.0.1:8000/p/recupera-sul" in chat.texts(
+        chat.whatsapp("2")
+    )
+    assert "Opção inválida" in chat.texts(chat.whatsapp("7"))
+
+
+def test_a_retried_webhook_is_answered_once(chat: Chat) -> None:
+    request = ChatInbound(
+        tenant=AGENCY, channel="whatsapp", address=PHONE, text="Oi", provider_message_id="w-1"
+    )
+    first = chat.conversations.inbound(request, NOW)
+    again = chat.conversations.inbound(request, NOW)
+    assert first.replies and again.duplicate and not again.replies
+    assert len(chat.conversation(str(first.conversation_id)).entries) == 2
+
+
+def test_the_web_chat_runs_the_same_bot_and_refuses_unknown_conversations(chat: Chat) -> None:
+    first = chat.conversations.inbound(ChatInbound(tenant=AGENCY, channel="web", text="oi"), NOW)
+    assert first.conversation_id and "CPF" in chat.texts(first)
+    menu = chat.conversations.inbound(
+        ChatInbound(tenant=AGENCY, channel="web", conversation_id=first.conversation_id, text=JOAO),
+        NOW,
+    )
+    assert "Escolha uma opção" in chat.texts(menu)
+    with pytest.raises(Refused) as refused:
+        chat.conversations.inbound(
+            ChatInbound(tenant=AGENCY, channel="web", conversation_id=str(uuid.uuid4()), text="oi"),
+            NOW,
+        )
+    assert refused.value.status == 404
+    assert refused.value.reply().details[0].field == "conversation_id"
+    # Nothing is sent anywhere for the web chat: the answer carries the replies.
+    assert chat.messaging.app.dispatch_due(NOW) == 0
+
+
+def test_sair_stops_whatsapp_messages_to_that_debtor(chat: Chat) -> None:
+    reply = chat.whatsapp("SAIR")
+    assert "não vai mais receber mensagens" in chat.texts(reply)
+    assert reply.status == "closed"
+    assert [e.document for e in chat.messaging.published("OptOutRecorded")] == [JOAO]
+
+
+def test_hand_off_queue_availability_transfer_and_close(chat: Chat) -> None:
+    conversation_id = chat.identified()
+    waiting = chat.whatsapp("6")
+    assert waiting.status == "waiting_operator"
+    assert "fila de atendimento" in chat.texts(waiting)
+    # The debtor writes while waiting: kept, and the bot stays quiet.
+    assert chat.whatsapp("alguém aí?").replies == []
+
+    desk = chat.conversations.set_availability(
+        SetAvailability(tenant=AGENCY, operator="ana@recupera", available=True), NOW
+    )
+    assert desk.conversations == [conversation_id]
+    taken = chat.conversation(conversation_id)
+    assert (taken.status, taken.operator) == ("with_operator", "ana@recupera")
+    assert (
+        taken.entries[-1].text
+        == "Você está falando com o atendente ana@recupera. Ele já vai responder."
+    )
+
+    chat.conversations.operator_message(
+        OperatorMessage(
+            tenant=AGENCY,
+            conversation_id=conversation_id,
+            operator="ana@recupera",
+            text="Olá João, como posso ajudar?",
+        ),
+        NOW,
+    )
+    moved = chat.conversations.transfer(
+        TransferConversation(
+            tenant=AGENCY,
+            conversation_id=conversation_id,
+            operator="ana@recupera",
+            to_operator="bruno@recupera",
+        ),
+        NOW,
+    )
+    assert (moved.status, moved.operator) == ("with_operator", "bruno@recupera")
+    with pytest.raises(Refused) as not_hers:
+        chat.conversations.operator_message(
+            OperatorMessage(
+                tenant=AGENCY, conversation_id=conversation_id, operator="ana@recupera", text="?"
+            ),
+            NOW,
+        )
+    assert not_hers.value.status == 409
+
+    chat.settings(closing_message="Obrigado, João. Conversa encerrada.")
+    closed = chat.conversations.close(
+        CloseConversation(
+            tenant=AGENCY, conversation_id=conversation_id, operator="bruno@recupera"
+        ),
+        NOW,
+    )
+    assert closed.status == "closed"
+    assert closed.entries[-1].text == "Obrigado, João. Conversa encerrada."
+    assert [e.sender for e in closed.entries].count("operator") == 2
+
+    chat.messaging.app.dispatch_due(NOW)
+    bodies = [
+        m["body"] for m in read_outbox(chat.messaging.app.outbox_dir / AGENCY / "whatsapp.jsonl")
+    ]
+    assert "Olá João, como posso ajudar?" in bodies
+    assert "Obrigado, João. Conversa encerrada." in bodies
+
+    changes = [
+        (e.change, e.status, e.operator)
+        for e in chat.messaging.published("ConversationChanged")
+        if e.conversation_id == conversation_id
+    ]
+    assert changes == [
+        ("started", "self_service", None),
+        ("identified", "self_service", None),
+        ("waiting_operator", "waiting_operator", None),
+        ("assigned", "with_operator", "ana@recupera"),
+        ("transferred", "with_operator", "bruno@recupera"),
+        ("closed", "closed", "bruno@recupera"),
+    ]
+
+
+def test_an_available_operator_takes_the_next_waiting_conversation_when_one_closes(
+    chat: Chat,
+) -> None:
+    chat.settings(max_per_operator=1)
+    chat.conversations.set_availability(
+        SetAvailability(tenant=AGENCY, operator="ana@recupera", available=True), NOW
+    )
+    first = chat.identified()
+    assert chat.whatsapp("6").status == "with_operator"
+    other = "+5521988887777"
+    chat.whatsapp("Oi", phone=other)
+    chat.whatsapp("11144477735", phone=other)
+    second = chat.whatsapp("1", phone=other)  # nothing found: 1 = operator
+    assert second.status == "waiting_operator"
+    chat.conversations.close(
+        CloseConversation(tenant=AGENCY, conversation_id=first, operator="ana@recupera"), NOW
+    )
+    taken = chat.conversation(str(second.conversation_id))
+    assert (taken.status, taken.operator) == ("with_operator", "ana@recupera")
+
+
+def test_a_conversation_we_start_waits_for_the_debtors_answer(chat: Chat) -> None:
+    started = chat.conversations.start(
+        StartConversation(
+            tenant=AGENCY,
+            operator="ana@recupera",
+            document=JOAO,
+            text="Olá João, aqui é a Ana da Recupera Sul.",
+        ),
+        NOW,
+    )
+    assert (started.status, started.address) == ("initiated_unanswered", PHONE)
+    with pytest.raises(Refused) as twice:
+        chat.conversations.start(
+            StartConversation(tenant=AGENCY, operator="ana@recupera", document=JOAO, text="Oi"),
+            NOW,
+        )
+    assert twice.value.status == 409
+    answered = chat.whatsapp("Oi Ana")
+    assert answered.conversation_id == started.conversation_id
+    assert (answered.status, answered.replies) == ("with_operator", [])

@@ -1,0 +1,250 @@
+"""The operators' list of conversations and what the debtor's timeline tells of them: built from
+ConversationChanged events that may arrive twice or out of order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from contracts.envelope import Envelope, derived_event_id
+from contracts.messaging import ConversationChange, ConversationChanged
+from services.gateway.read_models.conversations import (
+    ConversationsProjection,
+    conversations,
+    list_conversations,
+)
+from services.gateway.read_models.timeline import (
+    TimelineProjection,
+    debtor_timeline,
+    summarize,
+)
+from tests.unit.test_projections import AGENCY, JOAO, at, imported, project, table_rows
+
+PHONE = "+5511987654321"
+ANA = "ana@recupera-sul"
+BRUNO = "bruno@recupera-sul"
+
+
+def changed(
+    version: int,
+    change: ConversationChange,
+    *,
+    conversation_id: str = "conv-1",
+    minutes: int | None = None,
+    tenant: str = AGENCY,
+    channel: str = "whatsapp",
+    address: str | None = PHONE,
+    document: str | None = JOAO,
+    status: str = "self_service",
+    operator: str | None = None,
+    previous_operator: str | None = None,
+    initiated_by: str = "debtor",
+    messages: int = 1,
+) -> ConversationChanged:
+    when = at(version if minutes is None else minutes)
+    fields: dict[str, Any] = {
+        "event_id": derived_event_id("test", conversation_id, version),
+        "occurred_at": when,
+        "tenant": tenant,
+        "aggregate_id": conversation_id,
+        "aggregate_version": version,
+        "correlation_id": conversation_id,
+        "causation_id": f"cause-{version}",
+        "conversation_id": conversation_id,
+        "change": change,
+        "channel": channel,
+        "address": address,
+        "document": document,
+        "debtor_name": "João da Silva" if document else None,
+        "status": status,
+        "operator": operator,
+        "previous_operator": previous_operator,
+        "initiated_by": initiated_by,
+        "started_at": at(0),
+        "changed_at": when,
+        "messages": messages,
+    }
+    return ConversationChanged.model_validate(fields)
+
+
+@pytest.fixture
+def engine() -> Iterator[sa.Engine]:
+    engine = sa.create_engine("sqlite://")
+    yield engine
+    engine.dispose()
+
+
+def ids(rows: list[dict[str, Any]]) -> list[str]:
+    return [r["conversation_id"] for r in rows]
+
+
+def test_the_list_shows_each_conversation_as_its_newest_event_tells(engine: sa.Engine) -> None:
+    project(
+        engine,
+        ConversationsProjection(),
+        [
+            changed(1, "started", document=None),
+            changed(2, "identified"),
+            changed(3, "waiting_operator", status="waiting_operator", messages=4),
+        ],
+    )
+    [row] = list_conversations(engine, AGENCY)
+    assert row == {
+        "conversation_id": "conv-1",
+        "tenant": AGENCY,
+        "channel": "whatsapp",
+        "address": PHONE,
+        "document": JOAO,
+        "debtor_name": "João da Silva",
+        "status": "waiting_operator",
+        "operator": None,
+        "initiated_by": "debtor",
+        "started_at": at(0),
+        "updated_at": at(3),
+        "messages": 4,
+        "version": 3,
+    }
+
+
+def test_the_list_filters_by_status_operator_and_since_newest_first(engine: sa.Engine) -> None:
+    project(
+        engine,
+        ConversationsProjection(),
+        [
+            changed(
+                2, "assigned", conversation_id="a", minutes=10, status="with_operator", operator=ANA
+            ),
+            changed(
+                2,
+                "assigned",
+                conversation_id="b",
+                minutes=30,
+                status="with_operator",
+                operator=BRUNO,
+            ),
+            changed(
+                1, "waiting_operator", conversation_id="c", minutes=20, status="waiting_operator"
+            ),
+            changed(3, "closed", conversation_id="d", minutes=40, status="closed", operator=ANA),
+            changed(1, "started", conversation_id="e", minutes=50, tenant="outra-assessoria"),
+        ],
+    )
+    assert ids(list_conversations(engine, AGENCY)) == ["d", "b", "c", "a"]
+    assert ids(list_conversations(engine, AGENCY, status="with_operator")) == ["b", "a"]
+    assert ids(list_conversations(engine, AGENCY, operator=ANA)) == ["d", "a"]
+    assert ids(list_conversations(engine, AGENCY, status="closed", operator=ANA)) == ["d"]
+    assert ids(list_conversations(engine, AGENCY, since=at(20))) == ["d", "b", "c"]
+    assert ids(list_conversations(engine, AGENCY, since=at(41))) == []
+    assert ids(list_conversations(engine, AGENCY, limit=2)) == ["d", "b"]
+    assert ids(list_conversations(engine, "outra-assessoria")) == ["e"]
+
+
+def test_an_older_version_arriving_late_changes_nothing(engine: sa.Engine) -> None:
+    newer = changed(3, "assigned", status="with_operator", operator=ANA, messages=5)
+    older = changed(2, "waiting_operator", status="waiting_operator", messages=3)
+    project(engine, ConversationsProjection(), [newer], [older])
+    [row] = list_conversations(engine, AGENCY)
+    assert (row["status"], row["operator"], row["messages"], row["version"]) == (
+        "with_operator",
+        ANA,
+        5,
+        3,
+    )
+
+
+def test_the_newest_version_in_one_batch_wins_whatever_its_place(engine: sa.Engine) -> None:
+    project(
+        engine,
+        ConversationsProjection(),
+        [
+            changed(4, "closed", status="closed", operator=ANA),
+            changed(3, "assigned", status="with_operator", operator=ANA),
+        ],
+    )
+    [row] = list_conversations(engine, AGENCY)
+    assert (row["status"], row["version"]) == ("closed", 4)
+
+
+def test_the_same_event_twice_is_applied_once(engine: sa.Engine) -> None:
+    batch: list[Envelope] = [
+        changed(1, "started"),
+        changed(2, "waiting_operator", status="waiting_operator"),
+    ]
+    project(engine, ConversationsProjection(), batch)
+    once = table_rows(engine, conversations)
+    project(engine, ConversationsProjection(), batch, [batch[1]], [batch[0]])
+    assert table_rows(engine, conversations) == once
+
+
+def test_the_list_ignores_other_events(engine: sa.Engine) -> None:
+    project(engine, ConversationsProjection(), [imported()])
+    assert list_conversations(engine, AGENCY) == []
+
+
+def test_the_timeline_tells_each_change_of_a_conversation(engine: sa.Engine) -> None:
+    events: list[Envelope] = [
+        changed(1, "started", initiated_by="agency", operator=ANA, status="initiated_unanswered"),
+        changed(2, "answered", operator=ANA, status="with_operator"),
+        changed(3, "transferred", operator=BRUNO, previous_operator=ANA, status="with_operator"),
+        changed(4, "closed", operator=BRUNO, status="closed"),
+    ]
+    project(engine, TimelineProjection(), events, events)
+    entries = debtor_timeline(engine, AGENCY, JOAO)
+    assert [(e["summary"], e["service"], e["type"]) for e in entries] == [
+        (
+            f"Conversa iniciada pela assessoria por WhatsApp com {PHONE}; atendente {ANA}",
+            "messaging",
+            "ConversationChanged",
+        ),
+        (f"Conversa transferida de {ANA} para {BRUNO}", "messaging", "ConversationChanged"),
+        (f"Conversa encerrada por {BRUNO}", "messaging", "ConversationChanged"),
+    ]
+    assert [e["occurred_at"] for e in entries] == [at(1), at(3), at(4)]
+
+
+def test_an_unidentified_debtor_enters_the_timeline_when_identified(engine: sa.Engine) -> None:
+    events: list[Envelope] = [
+        changed(1, "started", document=None),
+        changed(2, "answered", document=None),
+        changed(3, "identified"),
+        changed(4, "waiting_operator", status="waiting_operator"),
+        changed(5, "assigned", status="with_operator", operator=ANA),
+    ]
+    project(engine, TimelineProjection(), events)
+    assert [(e["summary"], e["occurred_at"]) for e in debtor_timeline(engine, AGENCY, JOAO)] == [
+        (f"Devedor identificado na conversa por WhatsApp ({PHONE})", at(3)),
+        ("Devedor pediu um atendente", at(4)),
+        (f"Conversa atribuída a {ANA}", at(5)),
+    ]
+
+
+def test_summaries_of_each_change_kind() -> None:
+    cases: list[tuple[ConversationChanged, str | None]] = [
+        (changed(1, "started"), f"Conversa iniciada pelo devedor por WhatsApp com {PHONE}"),
+        (
+            changed(1, "started", channel="web", address=None),
+            "Conversa iniciada pelo devedor por chat do portal",
+        ),
+        (
+            changed(1, "started", initiated_by="agency", operator=ANA),
+            f"Conversa iniciada pela assessoria por WhatsApp com {PHONE}; atendente {ANA}",
+        ),
+        (changed(2, "answered"), None),
+        (changed(2, "identified"), f"Devedor identificado na conversa por WhatsApp ({PHONE})"),
+        (
+            changed(2, "identified", channel="web", address=None),
+            "Devedor identificado na conversa por chat do portal",
+        ),
+        (changed(3, "waiting_operator"), "Devedor pediu um atendente"),
+        (changed(4, "assigned", operator=ANA), f"Conversa atribuída a {ANA}"),
+        (
+            changed(5, "transferred", operator=BRUNO, previous_operator=ANA),
+            f"Conversa transferida de {ANA} para {BRUNO}",
+        ),
+        (changed(6, "closed", operator=BRUNO), f"Conversa encerrada por {BRUNO}"),
+        (changed(6, "closed"), "Conversa encerrada pelo chatbot"),
+    ]
+    assert [summarize(event) for event, _ in cases] == [expected for _, expected in cases]
