@@ -22,7 +22,7 @@ test: install
 	$(PY) -m pytest -q
 
 lint: install
-	$(VENV)/bin/ruff check contracts service_runtime services cobranca tests benchmarks
+	$(VENV)/bin/ruff check contracts service_runtime services cobranca analytics tests benchmarks
 	$(VENV)/bin/mypy
 
 typecheck: install

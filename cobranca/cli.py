@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from analytics.cli import analytics_app
 from cobranca.services import SERVICES, service_main
 
 app = typer.Typer(no_args_is_help=True, help="cobranca: debt-collection platform")
@@ -25,6 +26,8 @@ clock_app = typer.Typer(
     no_args_is_help=True, help="The business clock: the date every service takes as today"
 )
 app.add_typer(clock_app, name="clock")
+# `cobranca analytics fpd|recovery|agreements`: indicators replayed from the topics.
+app.add_typer(analytics_app, name="analytics")
 console = Console(stderr=True)
 
 DEMO_TENANT = "demo"
@@ -163,7 +166,13 @@ def import_(
 
 @app.command()
 def replay(
-    projection: Annotated[str, typer.Argument(help="portal_view, timeline or import_status")],
+    projection: Annotated[
+        str,
+        typer.Argument(
+            help="A gateway projection: portal_view, timeline, import_status, call_list, "
+            "conversations, audit or analytics"
+        ),
+    ],
     target_url: Annotated[
         str | None,
         typer.Option(help="Rebuild into this database instead of the gateway's read database"),
@@ -411,6 +420,13 @@ def up(
                 console.print(
                     f"demo tenant: {created} payment conditions and boleto/PIX settings created"
                 )
+        portal_marker = data_dir / "demo-portal"
+        if demo and not portal_marker.exists():
+            from cobranca.demo_portal import seed_portal
+
+            if seed_portal(client):
+                console.print(f"demo tenant: portal profile (/p/{DEMO_TENANT})")
+            portal_marker.write_text("done\n")
         base = settings.base_url
         if mode == "manual":
             clock_line = "manual (cobranca clock advance --days N)"
@@ -419,6 +435,7 @@ def up(
         console.print(
             "\n[bold green]cobranca is running[/]\n"
             f"  API docs:     {base}/schema/swagger  (also {base}/schema)\n"
+            f"  Portal:       {base}/p/{DEMO_TENANT}  (the debtor's pages)\n"
             f"  Portal API:   POST {base}/api/v1/portal/{DEMO_TENANT}/lookup"
             ' {"document": "..."}\n'
             f"  Admin token:  {token_path}  (tenant '{DEMO_TENANT}', role admin)\n"

@@ -1,6 +1,10 @@
 """The one error shape, shared by the HTTP API and the services' replies to requests:
-{"status": 422, "code": "validation_failed", "message": "...",
- "details": [{"field": "...", "rule": "...", "message": "..."}]}"""
+{"status": 422, "code": "validation_failed", "message": "...", "message_en": "...",
+ "details": [{"field": "...", "rule": "...", "message": "...", "message_en": "..."}],
+ "request_id": "..."}
+
+`message` is pt-BR, for people; `message_en` the same in English (the gateway fills it from
+the code and the rule); `request_id` is the gateway's X-Request-ID of the request."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ class ErrorDetail(BaseModel):
     field: str
     rule: str
     message: str
+    message_en: str | None = None
 
 
 class ErrorReply(BaseModel):
@@ -21,4 +26,6 @@ class ErrorReply(BaseModel):
     status: int
     code: str
     message: str
+    message_en: str | None = None
     details: list[ErrorDetail] = Field(default_factory=list)
+    request_id: str | None = None

@@ -227,6 +227,26 @@ class StartConversation(_Model):
     text: str = Field(min_length=1, max_length=MAX_CHAT_TEXT)
 
 
+CodeChannel = Literal["sms", "email"]
+CODE_CHANNELS: tuple[CodeChannel, ...] = ("sms", "email")
+
+
+class SendAccessCode(_Model):
+    """The portal's second factor: a one-time code to the debtor's phone (SMS) or e-mail from
+    the carteira, sent at once; one message per challenge."""
+
+    kind: Literal["send_access_code"] = "send_access_code"
+    tenant: str
+    document: str
+    challenge_id: str = Field(min_length=1, max_length=64)
+    code: str = Field(pattern=r"^\d{6}$")
+    channels: list[CodeChannel] = Field(
+        default_factory=lambda: list(CODE_CHANNELS),
+        min_length=1,
+        description="In order of preference: the first the debtor has a contact for",
+    )
+
+
 class GetConversation(_Model):
     kind: Literal["get_conversation"] = "get_conversation"
     tenant: str
@@ -246,7 +266,8 @@ MessagingRequest = Annotated[
     | TransferConversation
     | CloseConversation
     | StartConversation
-    | GetConversation,
+    | GetConversation
+    | SendAccessCode,
     Field(discriminator="kind"),
 ]
 
@@ -325,3 +346,12 @@ class AvailabilityOut(_Model):
     operator: str
     available: bool
     conversations: list[str] = Field(description="Conversations with this operator now")
+
+
+class AccessCodeOut(_Model):
+    sent: bool
+    channel: CodeChannel | None = None
+    destination: str | None = Field(
+        default=None, description="Masked: (11) *****-4321 or j***@gmail.com"
+    )
+    reason: str | None = None

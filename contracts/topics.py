@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from contracts import (
     carteiras,
     clock,
+    gateway,
     messaging,
     messaging_requests,
     negotiation,
@@ -156,6 +157,13 @@ TOPICS: tuple[TopicSpec, ...] = (
         owner="messaging",
         events=(messaging.ConversationChanged,),
         description="Chatbot and operator conversations as they change, keyed by conversation",
+    ),
+    TopicSpec(
+        gateway.PORTAL_TOPIC,
+        owner="gateway",
+        events=(gateway.PortalContactLeft,),
+        description="Contacts debtors leave on the portal (phone, e-mail, the creditor they "
+        "expected), keyed by document",
     ),
 )
 

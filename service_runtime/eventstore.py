@@ -12,9 +12,10 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, RecordConflictError, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Mapper, RecordConflictError, Transcoding
 
 from service_runtime.settings import Settings
+from service_runtime.telemetry import TracingMapper, db_span, tracing_enabled
 
 
 class DateAsISO(Transcoding):
@@ -44,6 +45,27 @@ class ServiceApplication(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The TracingMapper (it keeps the trace context of a save with the events, for the
+        outbox relay), unless MAPPER_TOPIC names another."""
+        if self.env.get("MAPPER_TOPIC"):
+            return super().construct_mapper()
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=TracingMapper
+        )
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Saves as the library does; inside a traced operation, in a span of its own."""
+        if not tracing_enabled():
+            return super().save(*objs, **kwargs)
+        module = type(self.recorder).__module__.rsplit(".", 1)[-1]
+        system = {"postgres": "postgresql", "popo": "memory"}.get(module, module)
+        with db_span(f"{type(self).__name__} save", system) as span:
+            recordings = super().save(*objs, **kwargs)
+            if span is not None:
+                span.set_attribute("cobranca.events", len(recordings))
+            return recordings
 
     def get_or_none(self, cls: type[AggregateT], aggregate_id: UUID) -> AggregateT | None:
         """The aggregate, or None when it was never saved."""

@@ -23,6 +23,7 @@ from service_runtime.eventstore import build_application
 from service_runtime.kafka import bootstrap_servers, consumer_settings, ensure_topics, make_broker
 from service_runtime.outbox import EventMapper, OutboxRelay
 from service_runtime.settings import Settings
+from service_runtime.telemetry import instrument_engine
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,8 @@ def build_host(
     broker = make_broker(settings, client_id=service)
     application = build_application(app_class, settings, service)
     engine = service_engine(settings, service)
+    # Statements as spans inside traced operations (a no-op unless telemetry is on).
+    instrument_engine(engine)
     relay = OutboxRelay(
         name=service,
         application=application,

@@ -27,6 +27,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, delete,
 from contracts.envelope import Envelope, derived_event_id
 from service_runtime.kafka import broker_epoch, ensure_topics, missing_topics
 from service_runtime.sql import upsert
+from service_runtime.telemetry import RelayBatch, count_published, stored_carrier
 
 log = logging.getLogger(__name__)
 
@@ -148,22 +149,31 @@ class OutboxRelay:
 
     async def _publish(self, notifications: list[Notification]) -> Counter[tuple[str, int]]:
         futures = []
-        for notification in notifications:
-            domain_event = self.app.mapper.to_domain_event(notification)
-            for topic, event in self.mapper(domain_event):
-                futures.append(
-                    await self.broker.publish(
-                        event.model_dump_json().encode(),
-                        topic=topic,
-                        key=event.partition_key(),
-                        headers=headers_for(event),
-                        correlation_id=event.correlation_id,
-                        no_confirm=True,
-                    )
-                )
+        # Each message carries the trace context its event was stored in (kept in the stored
+        # event by service_runtime.telemetry.TracingMapper), not the relay's.
+        spans = RelayBatch(self.name)
         added: Counter[tuple[str, int]] = Counter()
-        for metadata_ in await asyncio.gather(*futures):
-            added[(metadata_.topic, metadata_.partition)] += 1
+        try:
+            for notification in notifications:
+                domain_event, carrier = stored_carrier(self.app.mapper, notification)
+                for topic, event in self.mapper(domain_event):
+                    futures.append(
+                        await self.broker.publish(
+                            event.model_dump_json().encode(),
+                            topic=topic,
+                            key=event.partition_key(),
+                            headers={**headers_for(event), **spans.headers(carrier, topic)},
+                            correlation_id=event.correlation_id,
+                            no_confirm=True,
+                        )
+                    )
+            for metadata_ in await asyncio.gather(*futures):
+                added[(metadata_.topic, metadata_.partition)] += 1
+        except Exception as exc:
+            spans.end(exc)
+            raise
+        spans.end()
+        count_published(added)
         return added
 
     async def broker_lost_events(self, counts: Counter[tuple[str, int]]) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -46,6 +47,7 @@ from service_runtime.kafka import (
     records_at,
 )
 from service_runtime.sql import upsert
+from service_runtime.telemetry import ConsumerBatch, attached, register_consumer
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +207,15 @@ class PositionedConsumer:
         self.verify_interval = verify_interval
         self.assigned: set[TopicPartition] = set()
         self.applied = 0
+        # For readiness: the next offset to apply in each assigned partition, and whether the
+        # group gave this consumer its partitions yet (possibly none: more replicas than them).
+        self.positions: dict[TopicPartition, int] = {}
+        self.has_assignment = False
         self.after_batch: Callable[[], None] | None = None
+        self.group_id = group_id
+        # For the projection lag: when the last event applied in each partition was produced
+        # (the record's timestamp, epoch milliseconds).
+        self.applied_at_ms: dict[TopicPartition, int] = {}
         self._consumer_epoch: str | None = None
         self._task: asyncio.Task[None] | None = None
         self.subscriber = broker.subscriber(
@@ -220,6 +230,8 @@ class PositionedConsumer:
             **consumer_kwargs,
         )
         self.subscriber(self.handle)
+        # Its lag is reported by the telemetry's gauges (when metrics are on).
+        register_consumer(self)
 
     @staticmethod
     async def _no_decode(msg: Any) -> Any:
@@ -233,6 +245,11 @@ class PositionedConsumer:
     async def seek_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         positions = await asyncio.to_thread(self.applier.stored_positions)
         self.assigned = set(assigned)
+        self.positions = {
+            tp: stored[0] if (stored := positions.get((tp.topic, tp.partition))) else 0
+            for tp in self.assigned
+        }
+        self.has_assignment = True
         for tp in assigned:
             stored = positions.get((tp.topic, tp.partition))
             if stored is None:
@@ -296,6 +313,7 @@ class PositionedConsumer:
             with contextlib.suppress(AssertionError, KafkaError, ValueError, IllegalStateError):
                 # Not assigned to us any more: whoever has it verifies it on assignment.
                 await self.consumer.seek_to_beginning(tp)
+                self.positions[tp] = 0
 
     async def handle(self, body: Any, msg: KafkaMessage) -> None:
         raw = msg.raw_message
@@ -305,9 +323,14 @@ class PositionedConsumer:
         by_tp: dict[TopicPartition, list[ConsumerRecord[Any, Any]]] = defaultdict(list)
         for record in records:
             by_tp[TopicPartition(record.topic, record.partition)].append(record)
+        # Spans in the traces the records carry (see telemetry.ConsumerBatch), current while
+        # the batch is applied: what the applier saves keeps their context.
+        batch = ConsumerBatch(self.group_id, records)
         try:
-            await asyncio.to_thread(self.applier.apply_records, by_tp)
-        except Exception:
+            with attached(batch.context):
+                await asyncio.to_thread(self.applier.apply_records, by_tp)
+        except Exception as exc:
+            batch.finish(exc)
             # Nothing of the batch was kept: read it again after a pause.
             log.exception("%s: could not apply a batch; reading it again", self.name)
             for tp, tp_records in by_tp.items():
@@ -315,9 +338,64 @@ class PositionedConsumer:
                     self.consumer.seek(tp, tp_records[0].offset)
             await asyncio.sleep(1.0)
             return
+        batch.finish()
         self.applied += len(records)
+        for tp, tp_records in by_tp.items():
+            self.positions[tp] = tp_records[-1].offset + 1
+            if tp_records[-1].timestamp is not None and tp_records[-1].timestamp > 0:
+                self.applied_at_ms[tp] = tp_records[-1].timestamp
         if self.after_batch is not None:
             self.after_batch()
+
+    @property
+    def lag(self) -> int | None:
+        """Events in the assigned partitions not applied yet, by the highwater marks the
+        consumer last fetched; None before the first assignment or while a partition's
+        highwater is not known yet (nothing fetched from it so far)."""
+        if not self.has_assignment:
+            return None
+        total = 0
+        for tp in set(self.assigned):
+            try:
+                highwater = self.consumer.highwater(tp)
+            except (AssertionError, AttributeError, IllegalStateError):
+                return None  # between assignments, or the consumer is not running
+            if highwater is None:
+                return None
+            total += max(0, highwater - self.positions.get(tp, 0))
+        return total
+
+    def lag_by_partition(self) -> dict[TopicPartition, int]:
+        """Events not applied yet in each assigned partition whose highwater mark is known
+        (the consumer's last fetch); empty before the first assignment."""
+        if not self.has_assignment:
+            return {}
+        lags: dict[TopicPartition, int] = {}
+        for tp in set(self.assigned):
+            try:
+                highwater = self.consumer.highwater(tp)
+            except (AssertionError, AttributeError, IllegalStateError):
+                return {}
+            if highwater is not None:
+                lags[tp] = max(0, highwater - self.positions.get(tp, 0))
+        return lags
+
+    def seconds_behind(self, now: float | None = None) -> float | None:
+        """How far the consumer is behind the newest event: 0 when every assigned partition
+        is caught up, else the age of the oldest "last applied" event among the partitions
+        still behind (what it shows is at least that old). None when unknown: no assignment
+        yet, or nothing applied yet in a partition that is behind."""
+        lags = self.lag_by_partition()
+        if not lags:
+            return None
+        behind = [tp for tp, lag in lags.items() if lag > 0]
+        if not behind:
+            return 0.0
+        stamps = [self.applied_at_ms.get(tp) for tp in behind]
+        if any(stamp is None for stamp in stamps):
+            return None
+        now = time.time() if now is None else now
+        return max(0.0, max(now - stamp / 1000 for stamp in stamps if stamp is not None))
 
     async def _verify_loop(self) -> None:
         while True:

@@ -25,6 +25,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
 from service_runtime.kafka import Headers, OnAssigned, header
+from service_runtime.telemetry import inject_context, send_span, tracing_enabled
 
 log = logging.getLogger(__name__)
 
@@ -120,23 +121,22 @@ class KafkaRequester:
         future: asyncio.Future[tuple[bytes, bool]] = asyncio.get_running_loop().create_future()
         # Registered before publishing: the reply can arrive before publish returns.
         self.pending[correlation_id] = future
-        try:
-            await self.broker.publish(
-                body,
-                topic,
-                key=key,
-                headers={
-                    **(headers or {}),
-                    REPLY_TO: self.replies_topic,
-                    CORRELATION_ID: correlation_id,
-                },
-            )
+        # A span for the round trip (when tracing): the answering service's handling is its
+        # child, through the W3C context in the request's headers.
+        with send_span(topic, correlation_id) as span:
+            sent = {**(headers or {}), REPLY_TO: self.replies_topic, CORRELATION_ID: correlation_id}
+            if span is not None:
+                inject_context(sent)
             try:
-                reply, refused = await asyncio.wait_for(future, timeout)
-            except TimeoutError:
-                raise RequestTimeout(topic, correlation_id, timeout) from None
-        finally:
-            self.pending.pop(correlation_id, None)
+                await self.broker.publish(body, topic, key=key, headers=sent)
+                try:
+                    reply, refused = await asyncio.wait_for(future, timeout)
+                except TimeoutError:
+                    raise RequestTimeout(topic, correlation_id, timeout) from None
+            finally:
+                self.pending.pop(correlation_id, None)
+            if span is not None and refused:
+                span.set_attribute("cobranca.refused", True)
         if refused:
             raise RequestRefused(reply)
         return reply
@@ -169,4 +169,6 @@ async def send_reply(
     headers = {CORRELATION_ID: correlation_id}
     if error:
         headers[REPLY_ERROR] = "1"
+    if tracing_enabled():
+        inject_context(headers)
     await broker.publish(body, reply_to, headers=headers)

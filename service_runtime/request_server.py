@@ -15,11 +15,13 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaMessage
+from opentelemetry.trace import Status, StatusCode
 from pydantic import BaseModel, ValidationError
 
 from contracts.errors import ErrorDetail, ErrorReply
 from service_runtime.refusal import Refused
 from service_runtime.request_reply import FAST_FETCH, send_reply
+from service_runtime.telemetry import record_request, request_span
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class RequestServer:
         run: Callable[[Any], Answer],
     ) -> None:
         self.host = host
+        self.topic = topic
+        self.group_id = group_id
         self.body_model = body_model
         self.run = run
         self.subscriber = host.broker.subscriber(
@@ -65,6 +69,21 @@ class RequestServer:
         if record.timestamp and time.time() - record.timestamp / 1000 > STALE_AFTER_SECONDS:
             log.info("skipping a request of %s nobody waits for any more", record.timestamp)
             return
+        started = time.perf_counter()
+        # The handling continues the requester's trace (the context in the request's headers);
+        # the events the use case saves keep this span's context for the relay.
+        with request_span(self.topic, self.group_id, record) as span:
+            kind, outcome = await self._answer(record, headers)
+            if span is not None:
+                span.set_attribute("cobranca.request.kind", kind)
+                span.set_attribute("cobranca.outcome", outcome)
+                if outcome == "failed":
+                    span.set_status(Status(StatusCode.ERROR, "internal_error"))
+        record_request(self.topic, kind, outcome, time.perf_counter() - started)
+
+    async def _answer(self, record: ConsumerRecord[Any, Any], headers: Any) -> tuple[str, str]:
+        """Answer one request; returns its kind and how it went (answered, refused, invalid,
+        failed)."""
         try:
             request = self.body_model.model_validate_json(record.value or b"").request  # type: ignore[attr-defined]
         except ValidationError as exc:
@@ -84,25 +103,27 @@ class RequestServer:
                     ],
                 ),
             )
-            return
+            return "invalid", "invalid"
+        kind = str(getattr(request, "kind", type(request).__name__))
         try:
             answer = await asyncio.to_thread(self.run, request)
         except Refused as exc:
             await self._refuse(headers, exc.reply())
-            return
+            return kind, "refused"
         except Exception:
-            log.exception("request %s failed", getattr(request, "kind", type(request).__name__))
+            log.exception("request %s failed", kind)
             await self._refuse(
                 headers,
                 ErrorReply(
                     status=500, code="internal_error", message="erro interno; tente novamente"
                 ),
             )
-            return
+            return kind, "failed"
         # Events were saved: publish them now rather than at the relay's next poll.
         self.host.relay.wake()
         body_bytes = answer if isinstance(answer, bytes) else answer.model_dump_json().encode()
         await send_reply(self.host.broker, headers, body_bytes)
+        return kind, "answered"
 
     async def _refuse(self, headers: Any, error: ErrorReply) -> None:
         await send_reply(self.host.broker, headers, error.model_dump_json().encode(), error=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from contracts.errors import ErrorReply
 from service_runtime.request_reply import KafkaRequester, RequestRefused, RequestTimeout
@@ -24,6 +24,10 @@ class ServiceUnavailable(Exception):
     def __init__(self, service: str, detail: str) -> None:
         super().__init__(detail)
         self.service = service
+
+
+class ContractBroken(RuntimeError):
+    """A service's answer does not parse as its contract says."""
 
 
 class ServiceClient:
@@ -49,4 +53,9 @@ class ServiceClient:
             raise ServiceRefused(error) from exc
 
     async def ask(self, request: Any, key: str, answer: type[M]) -> M:
-        return answer.model_validate_json(await self.raw(request, key))
+        body = await self.raw(request, key)
+        try:
+            return answer.model_validate_json(body)
+        except ValidationError as exc:
+            # The service broke its contract: our fault, not the caller's.
+            raise ContractBroken(f"{self.service} answered {answer.__name__} badly") from exc

@@ -53,6 +53,42 @@ class Settings(BaseSettings):
     )
     portal_token_ttl_seconds: int = 900
     log_level: str = "INFO"
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="Log lines as JSON or text; auto: text in a terminal, JSON elsewhere",
+    )
+    # The gateway's limits on the debtor's public doors (lookup, closing an agreement), per
+    # client address and per (tenant, document), each in a sliding window; 0 = no limit.
+    # In-process: each gateway replica limits on its own (see README, "Security").
+    rate_limit_window_seconds: float = Field(
+        default=60.0, gt=0, description="The window of the lookup and close limits"
+    )
+    lookup_limit_per_address: int = Field(default=10, ge=0)
+    lookup_limit_per_document: int = Field(default=5, ge=0)
+    close_limit_per_address: int = Field(default=5, ge=0)
+    close_limit_per_document: int = Field(default=5, ge=0)
+    enumeration_max_documents: int = Field(
+        default=20,
+        ge=0,
+        description="An address that looks up more distinct documents than this in "
+        "enumeration_window_seconds is cut off for enumeration_block_seconds (0 = never)",
+    )
+    enumeration_window_seconds: float = Field(default=600.0, gt=0)
+    enumeration_block_seconds: float = Field(default=900.0, gt=0)
+    rate_limit_max_keys: int = Field(
+        default=100_000, ge=100, description="Addresses and documents tracked at most"
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks (10.0.0.0/8) of reverse proxies "
+        "whose X-Forwarded-For and X-Forwarded-Proto are believed; empty: none",
+    )
+    ready_max_lag_events: int = Field(
+        default=1000,
+        ge=0,
+        description="/health/ready answers 503 while a projection is further behind its "
+        "topics than this many events",
+    )
 
     @cached_property
     def data_path(self) -> Path:

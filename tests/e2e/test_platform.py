@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,24 @@ from tests.support.consistency import differences
 from tests.support.platform import RunningPlatform, wait_for
 
 pytestmark = pytest.mark.e2e
+
+# The lookup's limits for this module's platform: tests poll a debtor's lookup every 0.3 s
+# (at most 4 a second), so a 1-second window with 8 per document never refuses them, and a
+# burst of lookups is refused. No limit per address: every test calls from 127.0.0.1.
+LIMITS_ENV = {
+    "COBRANCA_RATE_LIMIT_WINDOW_SECONDS": "1",
+    "COBRANCA_LOOKUP_LIMIT_PER_DOCUMENT": "8",
+    "COBRANCA_LOOKUP_LIMIT_PER_ADDRESS": "0",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _lookup_limits() -> Iterator[None]:
+    # Autouse: set before the module's platform starts (its processes inherit the env).
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in LIMITS_ENV.items():
+            patch.setenv(name, value)
+        yield
 
 
 def lookup_settled(platform: RunningPlatform, tenant: str, document: str, count: int) -> dict:  # type: ignore[type-arg]
@@ -335,3 +354,49 @@ def test_a_rebuilt_read_model_equals_the_live_one_row_for_row(
                 live_rows = [tuple(r) for r in a.execute(select(table).order_by(*order))]
                 rebuilt_rows = [tuple(r) for r in b.execute(select(table).order_by(*order))]
             assert rebuilt_rows == live_rows, f"{name}.{table.name} differs after replay"
+
+
+def test_health_request_ids_english_messages_and_the_lookup_limit(
+    platform: RunningPlatform,
+) -> None:
+    anonymous = platform.anonymous().http
+    assert anonymous.get("/health/live").status_code == 200
+    ready = wait_for(
+        lambda: (r := anonymous.get("/health/ready")).status_code == 200 and r,
+        timeout=60,
+        what="/health/ready to answer 200",
+    )
+    assert set(ready.json()["projections"]) >= {"portal_view", "timeline", "audit"}
+    assert ready.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in ready.headers["content-security-policy"]
+
+    admin = platform.client("acme", "admin").http
+    missing = admin.get("/api/v1/carteiras/nao-existe", headers={"X-Request-ID": "e2e-404"})
+    assert missing.status_code == 404
+    assert missing.headers["x-request-id"] == "e2e-404"
+    error = missing.json()["error"]
+    assert (error["code"], error["message_en"], error["request_id"]) == (
+        "not_found",
+        "Not found",
+        "e2e-404",
+    )
+    assert "não encontrada" in error["message"]
+
+    # The same document looked up in a burst: refused past the limit, with the wait.
+    answers = []
+    for _ in range(30):
+        answer = anonymous.post(
+            "/api/v1/portal/limites/lookup", json={"document": "529.982.247-25"}
+        )
+        answers.append(answer)
+        if answer.status_code == 429:
+            break
+    refused = answers[-1]
+    assert refused.status_code == 429, [a.status_code for a in answers]
+    assert {a.status_code for a in answers[:-1]} == {200}
+    assert int(refused.headers["retry-after"]) >= 1
+    error = refused.json()["error"]
+    assert error["code"] == "rate_limited"
+    assert error["details"][0]["rule"] == "per_document"
+    assert error["message_en"].startswith("Too many requests")
+    assert error["request_id"] == refused.headers["x-request-id"]

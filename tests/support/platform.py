@@ -101,6 +101,18 @@ class RunningPlatform:
             "COBRANCA_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
             "COBRANCA_RELAY_CHECK_INTERVAL": "2",
             "COBRANCA_LOG_LEVEL": "INFO",
+            # Tests poll a debtor's lookup (at most 4 a second) from 127.0.0.1: a 1-second
+            # window with 8 per document never refuses them; no limit per address. A module
+            # may set its own through the environment.
+            **{
+                name: os.environ.get(name, default)
+                for name, default in (
+                    ("COBRANCA_RATE_LIMIT_WINDOW_SECONDS", "1"),
+                    ("COBRANCA_LOOKUP_LIMIT_PER_DOCUMENT", "8"),
+                    ("COBRANCA_LOOKUP_LIMIT_PER_ADDRESS", "0"),
+                    ("COBRANCA_CLOSE_LIMIT_PER_ADDRESS", "0"),
+                )
+            },
         }
         if self.database_url:
             env["COBRANCA_DATABASE_URL"] = self.database_url

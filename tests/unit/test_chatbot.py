@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from pydantic import BaseModel
 
 from contracts.messaging_requests import (
     ChatbotSettings,
@@ -41,6 +42,7 @@ from service_runtime.refusal import Refused
 from services.messaging.adapters.channels import read_outbox
 from services.messaging.application.conversations import Conversations, NegotiationRefused
 from services.negotiation.adapters.agreement_documents import term_document
+from services.negotiation.entrypoints.requests import answer
 from tests.unit.test_messaging_app import AGENCY, JOAO, Messaging
 from tests.unit.test_negotiation_app import TODAY, Negotiation, debt_event
 
@@ -49,34 +51,33 @@ KEY = "chave-de-teste-dos-links-0123456789"
 SP = dt.timezone(dt.timedelta(hours=-3))
 NOW = dt.datetime.combine(TODAY, dt.time(10, 0), tzinfo=SP)
 
+M = TypeVar("M", bound=BaseModel)
+
 
 class InProcessNegotiation:
-    """The negotiation port over the real application (what its request server calls)."""
+    """The negotiation port over the real application, answered as its request server
+    answers (`answer`), in process."""
 
     def __init__(self, negotiation: Negotiation) -> None:
         self.app = negotiation.app
 
-    def _call(self, run: Any) -> Any:
+    def _ask(self, request: Any, model: type[M]) -> M:
         try:
-            return run()
+            answered = answer(self.app, request, TODAY)
         except Refused as exc:
             raise NegotiationRefused(exc.reply().message) from exc
+        assert isinstance(answered, model), answered
+        return answered
 
     def statement(self, tenant: str, document: str) -> StatementOut:
-        return self._call(
-            lambda: self.app.statement(GetStatement(tenant=tenant, document=document), TODAY)
-        )  # type: ignore[no-any-return]
+        return self._ask(GetStatement(tenant=tenant, document=document), StatementOut)
 
     def agreements(self, tenant: str, document: str) -> AgreementList:
-        return self._call(  # type: ignore[no-any-return]
-            lambda: self.app.list_agreements(
-                ListAgreements(tenant=tenant, document=document), TODAY
-            )
-        )
+        return self._ask(ListAgreements(tenant=tenant, document=document), AgreementList)
 
     def offers(self, tenant: str, document: str, debt_ids: list[str]) -> OffersOut:
         request = GetOffers(tenant=tenant, document=document, debt_ids=debt_ids, channel="chatbot")
-        return self._call(lambda: self.app.offers(request, TODAY))  # type: ignore[no-any-return]
+        return self._ask(request, OffersOut)
 
     def close(
         self, tenant: str, document: str, debt_ids: list[str], installments: int, key: str
@@ -89,7 +90,7 @@ class InProcessNegotiation:
             channel="chatbot",
             idempotency_key=key,
         )
-        return self._call(lambda: self.app.close_agreement(request, TODAY))  # type: ignore[no-any-return]
+        return self._ask(request, AgreementOut)
 
 
 class Chat:

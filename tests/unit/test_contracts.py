@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from contracts import (
     carteiras,
     clock,
+    gateway,
     generate,
     messaging,
     negotiation,
@@ -472,6 +473,16 @@ SAMPLES: dict[type[Envelope], Envelope] = {
             note="Promete pagar sexta",
             reschedule_at=OCCURRED_AT,
             recorded_at=OCCURRED_AT,
+        ),
+        gateway.PortalContactLeft(
+            **envelope("contact-1"),
+            document="12345678909",
+            name="Maria Souza",
+            phone="+5511987654321",
+            email="maria@example.com.br",
+            expected_creditor="Loja Exemplo",
+            message="Tenho um carnê atrasado que não aparece aqui.",
+            left_at=OCCURRED_AT,
         ),
     )
 }

@@ -28,6 +28,7 @@ from service_runtime.host import ServiceHost, build_host, worker_app
 from service_runtime.kafka import ensure_topics, header
 from service_runtime.request_reply import CORRELATION_ID, FAST_FETCH, send_reply
 from service_runtime.settings import Settings
+from service_runtime.telemetry import setup_telemetry
 from services.clock.adapters.commands import COMMANDS_TOPIC, answer_advance, refusal
 from services.clock.adapters.integration_events import integration_events
 from services.clock.application.calendar import ClockApplication, ClockConfigError, Recorded
@@ -202,8 +203,10 @@ def clock_app(service: ClockService) -> FastStream:
 
 
 def main() -> None:
+    settings = Settings()
+    setup_telemetry("clock", settings)
     try:
-        service = build()
+        service = build(settings)
         service.open()
     except ClockConfigError as exc:
         log.error("the clock cannot start: %s", exc)

@@ -12,12 +12,15 @@ from contracts.carteiras import (
     RowFields,
 )
 from contracts.envelope import Envelope, derived_event_id
+from contracts.gateway import PORTAL_TOPIC, PortalContactLeft
+from services.gateway.domain.portal_contact import PortalContact
 from services.gateway.domain.upload import CarteiraUpload
 
 ROW_FIELDS = set(RowFields.model_fields)
 # Event classes the @event decorator makes on the aggregate (invisible to the type checker).
 UploadReceivedEvent: type[Any] = CarteiraUpload.Received  # type: ignore[attr-defined]
 RowsReceivedEvent: type[Any] = CarteiraUpload.RowsReceived  # type: ignore[attr-defined]
+ContactLeftEvent: type[Any] = PortalContact.Left  # type: ignore[attr-defined]
 
 
 def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
@@ -60,3 +63,24 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
                     fields=RowFields(**{k: v for k, v in fields.items() if k in ROW_FIELDS}),
                 ),
             )
+    elif isinstance(event, ContactLeftEvent):
+        contact_id = str(event.originator_id)
+        yield (
+            PORTAL_TOPIC,
+            PortalContactLeft(
+                event_id=derived_event_id("gateway", event.originator_id, event.originator_version),
+                occurred_at=event.timestamp,
+                tenant=event.tenant,
+                aggregate_id=contact_id,
+                aggregate_version=event.originator_version,
+                correlation_id=contact_id,
+                causation_id=contact_id,
+                document=event.document,
+                name=event.name,
+                phone=event.phone,
+                email=event.email,
+                expected_creditor=event.expected_creditor,
+                message=event.message,
+                left_at=event.timestamp,
+            ),
+        )

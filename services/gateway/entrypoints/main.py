@@ -19,9 +19,12 @@ from service_runtime.projection import BatchApplier, PositionedConsumer, Project
 from service_runtime.request_reply import KafkaRequester
 from service_runtime.service_client import ServiceClient
 from service_runtime.settings import Settings
+from service_runtime.telemetry import instrument_engine, setup_telemetry
 from services.gateway.adapters.integration_events import integration_events
 from services.gateway.application.uploads import GatewayApplication
 from services.gateway.entrypoints.http.app import create_app
+from services.gateway.read_models.analytics import AnalyticsProjection
+from services.gateway.read_models.audit import AuditProjection
 from services.gateway.read_models.call_list import CallListProjection
 from services.gateway.read_models.conversations import ConversationsProjection
 from services.gateway.read_models.imports import ImportStatusProjection
@@ -36,6 +39,8 @@ def projections() -> list[Projection]:
         ImportStatusProjection(),
         CallListProjection(),
         ConversationsProjection(),
+        AuditProjection(),
+        AnalyticsProjection(),
     ]
 
 
@@ -45,6 +50,7 @@ PROJECTIONS = {p.name: p for p in projections()}
 def build(settings: Settings | None = None) -> tuple[ServiceHost, Litestar]:
     host = build_host("gateway", GatewayApplication, integration_events, settings)
     read_engine = service_engine(host.settings, "gateway", "read")
+    instrument_engine(read_engine)
     runners: list[Any] = [
         PositionedConsumer(
             BatchApplier(projection, read_engine),
@@ -75,6 +81,8 @@ def build(settings: Settings | None = None) -> tuple[ServiceHost, Litestar]:
 
 
 def main() -> None:
+    # Before build(): the HTTP app gets Litestar's OpenTelemetry plugin when tracing is on.
+    setup_telemetry("gateway", Settings())
     host, app = build()
     uvicorn.run(
         app,
@@ -84,4 +92,7 @@ def main() -> None:
         access_log=False,
         log_config=None,
         lifespan="on",
+        # The client's address is the connection's; X-Forwarded-For is read by the gateway
+        # itself, only from COBRANCA_TRUSTED_PROXIES.
+        proxy_headers=False,
     )

@@ -21,6 +21,7 @@ from sqlalchemy import (
 
 from contracts.carteiras import REJECTED_TOPIC, DebtRejected
 from contracts.envelope import Envelope
+from contracts.gateway import PORTAL_TOPIC, PortalContactLeft
 from contracts.messaging import (
     CONVERSATIONS_TOPIC,
     MESSAGES_TOPIC,
@@ -209,10 +210,26 @@ def summarize(event: Envelope) -> str | None:
             else ""
         )
         return f"Ligação de {event.operator}: {event.result.label}{note}{again}"
+    if isinstance(event, PortalContactLeft):
+        return _portal_contact(event)
     if isinstance(event, DebtRejected):
         where = f"linha {event.row_number}" if event.row_number else f"registro {event.row_key}"
         return f"Carteira {event.import_id[:8]}: {where} recusada: {event.reason}"
     return None
+
+
+def _portal_contact(event: PortalContactLeft) -> str:
+    left = [
+        f"{label} {value}"
+        for label, value in (
+            ("telefone", event.phone),
+            ("e-mail", event.email),
+            ("credor esperado:", event.expected_creditor),
+        )
+        if value
+    ]
+    said = f'; mensagem: "{event.message}"' if event.message else ""
+    return "Devedor deixou contato no portal: " + ", ".join(left) + said
 
 
 CHANNELS = {"portal": "portal", "chatbot": "chatbot", "operator": "atendente"}
@@ -317,6 +334,7 @@ SERVICE_OF: dict[type[Envelope], str] = {
     AgreementBroken: "negotiation",
     AgreementFulfilled: "negotiation",
     PaymentReceived: "negotiation",
+    PortalContactLeft: "gateway",
 }
 
 
@@ -334,6 +352,7 @@ class TimelineProjection(Projection):
         MESSAGES_TOPIC,
         OPTOUTS_TOPIC,
         CONVERSATIONS_TOPIC,
+        PORTAL_TOPIC,
     )
     metadata = metadata
 

@@ -48,7 +48,12 @@ from services.messaging.domain.conversations import (
     operator_desk_id,
 )
 from services.messaging.domain.phones import sender_address
-from services.messaging.domain.records import Message, OptOut, opt_out_id
+from services.messaging.domain.records import (
+    CONVERSATION_KEY_PREFIX,
+    Message,
+    OptOut,
+    opt_out_id,
+)
 
 # The template name of the messages that carry a conversation's replies.
 CONVERSATION_TEMPLATE = "conversa"
@@ -110,7 +115,7 @@ class Turn:
             body = "\n".join([text, *(f"{link.label}: {link.url}" for link in links)])
             message = Message(
                 tenant=conv.tenant,
-                key=f"chat|{conv.id}|{len(conv.entries)}",
+                key=f"{CONVERSATION_KEY_PREFIX}{conv.id}|{len(conv.entries)}",
                 document=conv.document or "",
                 channel="whatsapp",
                 template=CONVERSATION_TEMPLATE,

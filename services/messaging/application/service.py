@@ -18,6 +18,7 @@ from eventsourcing.utils import get_topic
 
 from contracts.documents import mask_document
 from contracts.messaging_requests import (
+    AccessCodeOut,
     DeliveryOut,
     DeliveryReport,
     MessagingSettings,
@@ -25,6 +26,7 @@ from contracts.messaging_requests import (
     RecordOptOut,
     SaveSettings,
     SaveTemplate,
+    SendAccessCode,
     TemplateList,
     TemplateOut,
 )
@@ -40,10 +42,12 @@ from services.messaging.adapters.channels import (
 from services.messaging.adapters.contacts import ContactBook
 from services.messaging.domain.phones import e164
 from services.messaging.domain.records import (
+    ACCESS_CODE_KEY_PREFIX,
     Message,
     OptOut,
     Template,
     TenantMessaging,
+    is_immediate,
     message_aggregate_id,
     opt_out_id,
     template_id,
@@ -104,12 +108,6 @@ class AskedMessage:
 def portal_notification_key(day: dt.date, document: str) -> str:
     """One portal notification per debtor and date: a replay or a restart never sends two."""
     return f"portal-notification|{day.isoformat()}|{document}"
-
-
-def is_conversation_reply(key: str) -> bool:
-    """Messages of a conversation (the chatbot's and operators' replies) have keys
-    `chat|<conversation>|<entry>`; a debtor who writes to us is answered even after SAIR."""
-    return key.startswith("chat|")
 
 
 class MessagingApplication(ServiceApplication):
@@ -394,13 +392,13 @@ class MessagingApplication(ServiceApplication):
         window = self.window_of(settings, message.channel)
         opening = next_opening(window, now)
         # A conversation's reply answers the debtor: it goes at once, window or not.
-        if opening > now and not is_conversation_reply(message.key):
+        if opening > now and not is_immediate(message.key):
             # The window closed since it was queued (or the clock moved): wait again.
             self.contacts.enqueue(
                 str(message_id), message.tenant, opening.astimezone(dt.UTC), message.attempts
             )
             return 0
-        if not is_conversation_reply(message.key) and self.get_or_none(
+        if not is_immediate(message.key) and self.get_or_none(
             OptOut, opt_out_id(message.tenant, message.document, message.channel)
         ):
             message.fail(
@@ -572,3 +570,50 @@ class MessagingApplication(ServiceApplication):
         assert self.contacts is not None
         contact = self.contacts.contact(tenant, document)
         return (contact.name, contact.phone) if contact else None
+
+    # ---- the portal's access codes --------------------------------------------------------
+
+    def send_access_code(self, request: SendAccessCode, now: dt.datetime) -> AccessCodeOut:
+        """The code goes at once to the first contact the debtor has among the channels
+        asked, once per challenge; the answer says where, masked."""
+        assert self.contacts is not None
+        contact = self.contacts.contact(request.tenant, request.document)
+        for channel in request.channels:
+            to = None
+            if contact is not None:
+                to = contact.email if channel == "email" else e164(contact.phone)
+            if not to:
+                continue
+            key = f"{ACCESS_CODE_KEY_PREFIX}{request.challenge_id}"
+            if message_aggregate_id(request.tenant, key) not in self.repository:
+                agency = self.settings_of(request.tenant).agency_name
+                message = Message(
+                    tenant=request.tenant,
+                    key=key,
+                    document=request.document,
+                    channel=channel,
+                    template="codigo_acesso",
+                    variables={},
+                )
+                message.queue(
+                    to=to,
+                    subject=f"Seu código de acesso - {agency}" if channel == "email" else None,
+                    body=f"{agency}: seu código de acesso ao portal é {request.code}. "
+                    "Ele vale por 10 minutos. Não o compartilhe com ninguém.",
+                    send_at=now,
+                )
+                self.save(message)
+                self.queued([message])
+            return AccessCodeOut(sent=True, channel=channel, destination=mask_contact(to))
+        return AccessCodeOut(
+            sent=False, reason="o devedor não tem telefone nem e-mail cadastrado para o código"
+        )
+
+
+def mask_contact(to: str) -> str:
+    """Enough for debtors to recognise their own contact, not enough to learn someone's."""
+    if "@" in to:
+        user, _, domain = to.partition("@")
+        return f"{user[:1]}***@{domain}"
+    digits = "".join(c for c in to if c.isdigit())[-11:]
+    return f"({digits[:2]}) *****-{digits[-4:]}"

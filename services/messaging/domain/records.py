@@ -12,6 +12,17 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.envelope import COBRANCA_NAMESPACE
 
+# Keys of the messages that answer the debtor at once (no sending window): a conversation's
+# replies (`chat|...`) and portal access codes (`code|...`).
+CONVERSATION_KEY_PREFIX = "chat|"
+ACCESS_CODE_KEY_PREFIX = "code|"
+
+
+def is_immediate(key: str) -> bool:
+    """A debtor who writes to us, or asks for an access code, is answered at once, even
+    outside the sending window and after an opt-out."""
+    return key.startswith((CONVERSATION_KEY_PREFIX, ACCESS_CODE_KEY_PREFIX))
+
 
 def message_aggregate_id(tenant: str, key: str) -> uuid.UUID:
     return uuid.uuid5(COBRANCA_NAMESPACE, f"message|{tenant}|{key}")
@@ -98,10 +109,14 @@ class Message(Aggregate):
         self.send_at = next_at
 
     def sent(self, *, provider: str, provider_id: str | None, at: dt.datetime) -> None:
+        text = "\n\n".join(p for p in (self.subject, self.body) if p)
+        if self.key.startswith(ACCESS_CODE_KEY_PREFIX):
+            # What other services see of a sent message never carries an access code.
+            text = "código de acesso ao portal (omitido)"
         self._sent(
             facts=self.facts(),
             to=self.to,
-            text="\n\n".join(p for p in (self.subject, self.body) if p),
+            text=text,
             provider=provider,
             provider_id=provider_id,
             at=at,

@@ -18,6 +18,7 @@ from contracts.messaging_requests import (
     RecordOptOut,
     SaveSettings,
     SaveTemplate,
+    SendAccessCode,
     SetAvailability,
     StartConversation,
     TransferConversation,
@@ -54,6 +55,8 @@ class MessagingRequests:
             return app.record_opt_out(request, self.host.clock.today())
         if isinstance(request, DeliveryReport):
             return app.delivery(request, self.host.clock.now())
+        if isinstance(request, SendAccessCode):
+            return app.send_access_code(request, self.host.clock.now())
         return self.conversation(request)
 
     def conversation(self, request: Any) -> Answer:

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+from collections.abc import Callable
 
-from contracts.messaging_requests import MESSAGING_REPLIES_TOPIC
+from contracts.messaging_requests import MESSAGING_REPLIES_TOPIC, MessagingSettings
 from contracts.negotiation_requests import REQUESTS_TOPIC as NEGOTIATION_REQUESTS
 from contracts.negotiation_requests import NegotiationRequestBody
 from service_runtime.document_links import DocumentLinks
@@ -15,6 +17,14 @@ from service_runtime.projection import BatchApplier, PositionedConsumer
 from service_runtime.request_reply import KafkaRequester
 from service_runtime.service_client import ServiceClient
 from service_runtime.settings import Settings
+from service_runtime.telemetry import count_message_sent, setup_telemetry
+from services.messaging.adapters.channels import (
+    Channel,
+    OutgoingMessage,
+    SendResult,
+    TemporaryFailure,
+    channel_from_settings,
+)
 from services.messaging.adapters.consumers import RequestedApplier
 from services.messaging.adapters.contacts import ContactBook, ContactsProjection
 from services.messaging.adapters.daily_notification import PortalNotificationApplier
@@ -39,11 +49,51 @@ async def dispatch_forever(host: ServiceHost, app: MessagingApplication) -> None
         await asyncio.sleep(1.0)
 
 
+class MeteredChannel:
+    """A channel that counts what it is given to send (the telemetry's
+    `cobranca.messages.sent`, per channel and outcome: sent, refused, retry, failed)."""
+
+    def __init__(self, inner: Channel, channel: str) -> None:
+        self.inner = inner
+        self.channel = channel
+        self.name = inner.name
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        try:
+            result = self.inner.send(message)
+        except TemporaryFailure:
+            count_message_sent(self.channel, "retry")
+            raise
+        except Exception:
+            count_message_sent(self.channel, "failed")
+            raise
+        count_message_sent(self.channel, "sent" if result.accepted else "refused")
+        return result
+
+
+def metered_channels(app: MessagingApplication) -> Callable[[str, str, MessagingSettings], Channel]:
+    """The application's channels (as `MessagingApplication.channel_for` builds them from the
+    tenant's settings), each wrapped in a MeteredChannel."""
+
+    def channel_for(tenant: str, channel: str, settings: MessagingSettings) -> Channel:
+        inner = channel_from_settings(
+            channel,
+            settings.channels.get(channel, {}),  # type: ignore[call-overload]
+            app.outbox_dir / tenant,
+            lambda: dt.datetime.now(dt.UTC),
+        )
+        return MeteredChannel(inner, channel)
+
+    return channel_for
+
+
 def build(settings: Settings | None = None) -> ServiceHost:
     host = build_host("messaging", MessagingApplication, integration_events, settings)
     app: MessagingApplication = host.application
     app.contacts = ContactBook(host.engine)
     app.outbox_dir = host.settings.service_dir("messaging") / "outbox"
+    # Messages sent per channel are counted where a channel sends them.
+    app.channel_factory = metered_channels(app)
     contacts = PositionedConsumer(
         BatchApplier(ContactsProjection(), host.engine),
         host.broker,
@@ -104,4 +154,6 @@ def build(settings: Settings | None = None) -> ServiceHost:
 
 
 def main() -> None:
-    run_worker(build())
+    settings = Settings()
+    setup_telemetry("messaging", settings)
+    run_worker(build(settings))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from contracts.negotiation_requests import (
@@ -40,49 +41,56 @@ class NegotiationRequests:
         )
 
     def run(self, request: Any) -> Answer:
-        app, today = self.app, self.host.clock.today()
-        if isinstance(request, SaveCondition):
-            return app.save_condition(request)
-        if isinstance(request, ListConditions):
-            return app.list_conditions(request.tenant)
-        if isinstance(request, SaveSettings):
-            return app.save_settings(request)
-        if isinstance(request, GetSettings):
-            return app.settings_of(request.tenant)
-        if isinstance(request, GetOffers):
-            return app.offers(request, today)
-        if isinstance(request, CloseAgreement):
-            return app.close_agreement(request, today)  # type: ignore[no-any-return]
-        if isinstance(request, GetAgreement):
-            return app.get_agreement(request, today)  # type: ignore[no-any-return]
-        if isinstance(request, ListAgreements):
-            return app.list_agreements(request, today)
-        if isinstance(request, GetStatement):
-            statement = app.statement(request, today)
-            if request.pdf:
-                name = app.settings_of(request.tenant).boleto.beneficiary_name
-                return statement_document(statement, name)
-            return statement
-        if isinstance(request, RecordPayment):
-            return app.record_payment(request.tenant, request.payment, source="api")
-        if isinstance(request, ImportCnab240):
-            return app.import_cnab240(request)
-        if isinstance(request, GetDocument):
-            return self.document(request)
-        raise Refused(400, "unknown_request", f"pedido desconhecido: {request.kind}")
+        return answer(self.app, request, self.host.clock.today())
 
-    def document(self, request: GetDocument) -> bytes:
-        agreement = self.app.agreement(
-            GetAgreement(
-                tenant=request.tenant,
-                agreement_id=request.agreement_id,
-                document=request.document,
-            )
+
+def answer(app: NegotiationApplication, request: Any, today: dt.date) -> Answer:
+    """The answer to one request (a model of `NegotiationRequestBody`'s union) on `today`;
+    raises Refused. What the request server runs, and tests run in process."""
+    if isinstance(request, SaveCondition):
+        return app.save_condition(request)
+    if isinstance(request, ListConditions):
+        return app.list_conditions(request.tenant)
+    if isinstance(request, SaveSettings):
+        return app.save_settings(request)
+    if isinstance(request, GetSettings):
+        return app.settings_of(request.tenant)
+    if isinstance(request, GetOffers):
+        return app.offers(request, today)
+    if isinstance(request, CloseAgreement):
+        return app.close_agreement(request, today)  # type: ignore[no-any-return]
+    if isinstance(request, GetAgreement):
+        return app.get_agreement(request, today)  # type: ignore[no-any-return]
+    if isinstance(request, ListAgreements):
+        return app.list_agreements(request, today)
+    if isinstance(request, GetStatement):
+        statement = app.statement(request, today)
+        if request.pdf:
+            name = app.settings_of(request.tenant).boleto.beneficiary_name
+            return statement_document(statement, name)
+        return statement
+    if isinstance(request, RecordPayment):
+        return app.record_payment(request.tenant, request.payment, source="api")
+    if isinstance(request, ImportCnab240):
+        return app.import_cnab240(request)
+    if isinstance(request, GetDocument):
+        return document(app, request)
+    raise Refused(400, "unknown_request", f"pedido desconhecido: {request.kind}")
+
+
+def document(app: NegotiationApplication, request: GetDocument) -> bytes:
+    """An agreement's term, or one of its invoices (boleto), as a PDF."""
+    agreement = app.agreement(
+        GetAgreement(
+            tenant=request.tenant,
+            agreement_id=request.agreement_id,
+            document=request.document,
         )
-        settings = self.app.settings_of(request.tenant)
-        if request.invoice_id is None:
-            return term_document(agreement, settings.boleto.beneficiary_name)
-        invoice = agreement.invoice(request.invoice_id)
-        if invoice is None:
-            raise Refused(404, "not_found", f"fatura {request.invoice_id} não encontrada")
-        return invoice_document(agreement, invoice, settings)
+    )
+    settings = app.settings_of(request.tenant)
+    if request.invoice_id is None:
+        return term_document(agreement, settings.boleto.beneficiary_name)
+    invoice = agreement.invoice(request.invoice_id)
+    if invoice is None:
+        raise Refused(404, "not_found", f"fatura {request.invoice_id} não encontrada")
+    return invoice_document(agreement, invoice, settings)

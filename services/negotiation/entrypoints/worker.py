@@ -6,6 +6,7 @@ from __future__ import annotations
 from service_runtime.host import ServiceHost, build_host, run_worker
 from service_runtime.projection import BatchApplier, PositionedConsumer
 from service_runtime.settings import Settings
+from service_runtime.telemetry import setup_telemetry
 from services.negotiation.adapters.daily_run import DailyRunApplier
 from services.negotiation.adapters.debts_view import NegotiableDebtsProjection, SqlDebtLookup
 from services.negotiation.adapters.integration_events import integration_events
@@ -45,4 +46,6 @@ def build(settings: Settings | None = None) -> ServiceHost:
 
 
 def main() -> None:
-    run_worker(build())
+    settings = Settings()
+    setup_telemetry("negotiation", settings)
+    run_worker(build(settings))

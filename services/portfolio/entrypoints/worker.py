@@ -3,19 +3,46 @@ reopens debts as agreements end."""
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
+from contracts.carteiras import CarteiraRowSubmitted
+from contracts.envelope import Envelope
 from service_runtime.host import ServiceHost, build_host, run_worker
-from service_runtime.projection import PositionedConsumer
+from service_runtime.projection import PositionedConsumer, RecordsByPartition
 from service_runtime.settings import Settings
+from service_runtime.telemetry import count_import_rows, setup_telemetry
 from services.portfolio.adapters.agreement_outcomes import AgreementOutcomesApplier
 from services.portfolio.adapters.inbound import InboundApplier
 from services.portfolio.adapters.integration_events import integration_events
 from services.portfolio.application.importing import PortfolioApplication
 
 
+class MeteredInboundApplier(InboundApplier):
+    """The inbound applier, counting the carteira rows it applies (the telemetry's
+    `cobranca.import.rows`, per tenant: its rate is the import's rows per second)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rows: Counter[str] = Counter()
+
+    def apply_records(self, records_by_tp: RecordsByPartition) -> None:
+        # One batch at a time: the positioned consumer awaits each before the next.
+        self._rows = Counter()
+        super().apply_records(records_by_tp)
+        count_import_rows(self._rows)
+
+    def _parse(self, record: Any) -> Envelope | None:
+        event = super()._parse(record)
+        if isinstance(event, CarteiraRowSubmitted):
+            self._rows[event.tenant] += 1
+        return event
+
+
 def build(settings: Settings | None = None) -> ServiceHost:
     host = build_host("portfolio", PortfolioApplication, integration_events, settings)
     inbound = PositionedConsumer(
-        InboundApplier(host.application, host.engine, host.clock),
+        MeteredInboundApplier(host.application, host.engine, host.clock),
         host.broker,
         host.bootstrap,
         group_id="portfolio.inbound",
@@ -41,4 +68,6 @@ def build(settings: Settings | None = None) -> ServiceHost:
 
 
 def main() -> None:
-    run_worker(build())
+    settings = Settings()
+    setup_telemetry("portfolio", settings)
+    run_worker(build(settings))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from service_runtime.host import ServiceHost, build_host, run_worker
 from service_runtime.projection import PositionedConsumer
 from service_runtime.settings import Settings
+from service_runtime.telemetry import setup_telemetry
 from services.ruler.adapters.bureau_file import FileBureau
 from services.ruler.adapters.consumers import DailyRunApplier, ReceivablesApplier
 from services.ruler.adapters.integration_events import integration_events
@@ -47,4 +48,6 @@ def build(settings: Settings | None = None) -> ServiceHost:
 
 
 def main() -> None:
-    run_worker(build())
+    settings = Settings()
+    setup_telemetry("ruler", settings)
+    run_worker(build(settings))

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pydantic
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.exceptions import HTTPException
@@ -22,6 +23,9 @@ from service_runtime.service_client import (
     ServiceRefused,
     ServiceUnavailable,
 )
+from service_runtime.telemetry import http_plugins
+from services.gateway.entrypoints.http.analytics import AnalyticsController
+from services.gateway.entrypoints.http.audit import AuditController
 from services.gateway.entrypoints.http.auth import BearerTokenMiddleware
 from services.gateway.entrypoints.http.controllers import (
     CarteiraController,
@@ -37,6 +41,7 @@ from services.gateway.entrypoints.http.conversations import (
 from services.gateway.entrypoints.http.errors import (
     ApiError,
     handle_api_error,
+    handle_contract_error,
     handle_http_exception,
     handle_service_refused,
     handle_service_unavailable,
@@ -53,7 +58,10 @@ from services.gateway.entrypoints.http.negotiation import (
     NegotiationAdminController,
     PaymentsController,
 )
+from services.gateway.entrypoints.http.portal_admin import PortalAdminController
 from services.gateway.entrypoints.http.ruler import CampaignsController, RulerAdminController
+from services.gateway.entrypoints.http.security import install_security
+from services.gateway.entrypoints.web import csrf_config, template_config, web_route_handlers
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +110,8 @@ def create_app(
                 "broker_ready": False,
             }
         )
+        # Request ids, rate limits on the debtor's doors, security headers (security.py).
+        install_security(config)
         return config
 
     return Litestar(
@@ -122,15 +132,29 @@ def create_app(
             ConversationsController,
             OperatorsController,
             DocumentLinkController,
+            # The debtor portal's pages (/p/{tenant}, /portal, /static) and its admin API.
+            PortalAdminController,
+            *web_route_handlers(),
+            AuditController,
+            AnalyticsController,
         ],
         lifespan=[lifespan],
         on_app_init=[on_app_init],
+        # The process's own logging (service_runtime.logs: JSON lines, request ids), which
+        # Litestar's default config would replace on the root logger.
+        logging_config=None,
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
+        # The HTTP server span of each request when tracing is on (service_runtime.telemetry).
+        plugins=http_plugins(),
+        # Jinja templates (autoescaped) and CSRF tokens for the portal's forms.
+        template_config=template_config(),
+        csrf_config=csrf_config(host.settings.signing_key()),
         exception_handlers={
             ApiError: handle_api_error,
             ServiceRefused: handle_service_refused,
             ServiceUnavailable: handle_service_unavailable,
             HTTPException: handle_http_exception,
+            pydantic.ValidationError: handle_contract_error,
             Exception: handle_unexpected,
         },
         request_max_body_size=MAX_UPLOAD_BYTES,

@@ -31,7 +31,11 @@ def is_public(path: str) -> bool:
         return True
     # The debtor's lookup is the portal's door: anyone may type a document there.
     parts = path.strip("/").split("/")
-    return len(parts) == 5 and parts[:3] == ["api", "v1", "portal"] and parts[4] == "lookup"
+    return (
+        len(parts) == 5
+        and parts[:3] == ["api", "v1", "portal"]
+        and parts[4] in ("lookup", "verify")
+    )
 
 
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):

@@ -9,15 +9,20 @@ from anyio import to_thread
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
-from sqlalchemy import Engine
 
 from contracts.documents import InvalidDocument, document_kind, validate_document
-from service_runtime.clock import BusinessClock, days_overdue
-from services.gateway.adapters.tokens import STAFF_ROLES, issue_token
+from services.gateway.adapters.tokens import STAFF_ROLES
+from services.gateway.application.portal import (
+    CodeRefused,
+    CodeUnavailable,
+    PendingLookup,
+    PortalLookup,
+)
 from services.gateway.application.uploads import GatewayApplication
 from services.gateway.domain.carteira_csv import NotACarteiraCsv
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import ApiError, field_error
+from services.gateway.entrypoints.http.portal_deps import portal_service
 from services.gateway.entrypoints.http.schemas import (
     ImportStatusOut,
     LookupRequest,
@@ -30,8 +35,10 @@ from services.gateway.entrypoints.http.schemas import (
     TimelineEntry,
     TimelineResponse,
     UploadAccepted,
+    Verification,
+    VerifyRequest,
 )
-from services.gateway.read_models import imports, portal_view, timeline
+from services.gateway.read_models import imports, timeline
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/vnd.ms-excel")
 
@@ -169,52 +176,72 @@ class PortalController(Controller):
 
     @post("/lookup", status_code=HTTP_200_OK, summary="Look up a debtor's open debts by CPF/CNPJ")
     async def lookup(self, tenant: str, data: LookupRequest, state: State) -> LookupResponse:
-        document = _document(data.document)
-        engine: Engine = state.read_engine
-        clock: BusinessClock = state.clock
-        rows = await to_thread.run_sync(lambda: portal_view.open_debts(engine, tenant, document))
-        agreements = await to_thread.run_sync(
-            lambda: portal_view.agreements_of(engine, tenant, document)
-        )
-        name = rows[0]["debtor_name"] if rows else None
-        if name is None and agreements:
-            name = await to_thread.run_sync(
-                lambda: portal_view.debtor_name(engine, tenant, document)
+        """The debts the tenant's portal list lets through (all open debts without a list).
+        When the tenant asks for a second factor, a code goes to the debtor's phone or e-mail
+        and the answer has only the masked name and `verification`: send the code to
+        `POST /api/v1/portal/{tenant}/verify`."""
+        try:
+            found = await portal_service(state).lookup(tenant, data.document)
+        except InvalidDocument as exc:
+            raise field_error("document", exc.rule, exc.reason) from exc
+        except CodeUnavailable as exc:
+            raise field_error("document", "no_contact", str(exc)) from exc
+        if isinstance(found, PendingLookup):
+            return LookupResponse(
+                tenant=tenant,
+                document=found.document,
+                document_kind=document_kind(found.document) or "cpf",
+                debtor_name=found.masked_name,
+                debts=[],
+                agreements=[],
+                portal_token=None,
+                token_expires_at=None,
+                verification=Verification(
+                    challenge_id=found.challenge_id,
+                    channel=found.channel,
+                    destination=found.destination,
+                    expires_at=found.expires_at,
+                ),
             )
-        today = clock.today()
-        ttl = dt.timedelta(seconds=state.settings.portal_token_ttl_seconds)
-        now = dt.datetime.now(dt.UTC)
-        token = issue_token(
-            state.signing_key,
-            tenant=tenant,
-            role="portal",
-            subject=f"portal:{document}",
-            document=document,
-            ttl=ttl,
-            now=now,
-        )
-        return LookupResponse(
-            tenant=tenant,
-            document=document,
-            document_kind=document_kind(document) or "cpf",
-            debtor_name=name,
-            debts=[
-                PortalDebt(
-                    debt_id=r["debt_id"],
-                    creditor=r["creditor"],
-                    contract=r["contract"],
-                    installment=r["installment"],
-                    original_amount_cents=r["original_amount_cents"],
-                    balance_cents=r["balance_cents"],
-                    due_date=portal_view.due_date_of(r),
-                    days_overdue=days_overdue(portal_view.due_date_of(r), today),
-                )
-                for r in rows
-            ],
-            agreements=[_portal_agreement(tenant, a) for a in agreements],
-            portal_token=token,
-            token_expires_at=now + ttl,
-        )
+        return _lookup_response(tenant, found)
+
+    @post(
+        "/verify",
+        status_code=HTTP_200_OK,
+        summary="The second factor: the code the debtor received opens the lookup",
+    )
+    async def verify(self, tenant: str, data: VerifyRequest, state: State) -> LookupResponse:
+        try:
+            found = await portal_service(state).verify(tenant, data.challenge_id, data.code)
+        except CodeRefused as exc:
+            raise field_error("code", exc.rule, exc.message) from exc
+        return _lookup_response(tenant, found)
+
+
+def _lookup_response(tenant: str, found: PortalLookup) -> LookupResponse:
+    view = found.view
+    return LookupResponse(
+        tenant=tenant,
+        document=view.document,
+        document_kind=view.document_kind,
+        debtor_name=view.debtor_name,
+        debts=[
+            PortalDebt(
+                debt_id=d.debt_id,
+                creditor=d.creditor,
+                contract=d.contract,
+                installment=d.installment,
+                original_amount_cents=d.original_amount_cents,
+                balance_cents=d.balance_cents,
+                due_date=d.due_date,
+                days_overdue=d.days_overdue,
+            )
+            for d in view.debts
+        ],
+        agreements=[_portal_agreement(tenant, a) for a in view.agreements],
+        portal_token=found.token,
+        token_expires_at=found.token_expires_at,
+    )
 
 
 def _portal_agreement(tenant: str, row: dict[str, Any]) -> PortalAgreement:

@@ -1,37 +1,98 @@
 """The API's one error shape:
 
 {"error": {"status": 422, "code": "validation_failed", "message": "...",
-           "details": [{"field": "document", "rule": "check_digit", "message": "..."}]}}
+           "message_en": "The request is not valid",
+           "details": [{"field": "document", "rule": "check_digit", "message": "...",
+                        "message_en": "Invalid check digit"}],
+           "request_id": "..."}}
+
+`message` is pt-BR; `message_en` comes from error_messages by the code (and, for each detail,
+by its rule); `request_id` is the request's X-Request-ID. No stack trace ever reaches a client.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import uuid
+from collections.abc import Mapping
 from typing import Any
 
+import pydantic
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, TooManyRequestsException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import Scope
 
 from service_runtime.service_client import ServiceRefused, ServiceUnavailable
+from services.gateway.entrypoints.http.error_messages import (
+    MESSAGES_PT,
+    english,
+    english_rule,
+)
 from services.gateway.entrypoints.http.validation_messages import explain
 
 log = logging.getLogger(__name__)
 
+REQUEST_ID_HEADER = "x-request-id"
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def sane_request_id(value: str | None) -> str | None:
+    """A caller's request id, when it is a short token we can echo and log safely."""
+    if value and _SANE_REQUEST_ID.fullmatch(value):
+        return value
+    return None
+
+
+def request_id_of(scope: Scope) -> str:
+    """This request's id: the caller's X-Request-ID when sane, else a new one; decided once
+    per request (kept in the scope's state) so the body, the header and the logs agree."""
+    state: dict[str, Any] = scope.setdefault("state", {})
+    found = state.get("request_id")
+    if isinstance(found, str):
+        return found
+    given = None
+    for name, value in scope.get("headers", ()):
+        if name.lower() == REQUEST_ID_HEADER.encode():
+            given = value.decode("latin-1")
+            break
+    request_id = sane_request_id(given) or uuid.uuid4().hex
+    state["request_id"] = request_id
+    return request_id
+
 
 class ApiError(Exception):
+    headers: dict[str, str] | None
+
     def __init__(
         self,
         status: int,
         code: str,
         message: str,
         details: list[dict[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details or []
+        self.headers = dict(headers or {})
+
+
+class RateLimited(TooManyRequestsException, ApiError):
+    """429 with Retry-After. An HTTPException too, so the web portal's pages answer it with
+    their own error page (their HTTPException handler); the API answers the error shape."""
+
+    def __init__(self, message: str, details: list[dict[str, str]], retry_after: int) -> None:
+        # Not HTTPException.__init__: its cooperative super() chain would reach ApiError's.
+        ApiError.__init__(
+            self, 429, "rate_limited", message, details, {"Retry-After": str(retry_after)}
+        )
+        self.detail = message
+        self.extra = None
+        self.retry_after = retry_after
 
 
 def field_error(field: str, rule: str, message: str, status: int = 422) -> ApiError:
@@ -41,15 +102,44 @@ def field_error(field: str, rule: str, message: str, status: int = 422) -> ApiEr
 
 
 def error_body(
-    status: int, code: str, message: str, details: list[dict[str, Any]]
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]],
+    request_id: str | None = None,
 ) -> dict[str, Any]:
-    return {"error": {"status": status, "code": code, "message": message, "details": details}}
+    return {
+        "error": {
+            "status": status,
+            "code": code,
+            "message": message,
+            "message_en": english(code, status),
+            "details": [
+                {**d, "message_en": d.get("message_en") or english_rule(str(d.get("rule", "")))}
+                for d in details
+            ],
+            "request_id": request_id,
+        }
+    }
 
 
-def handle_api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+def error_response(
+    request: Request[Any, Any, Any],
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response[Any]:
     return Response(
-        error_body(exc.status, exc.code, exc.message, exc.details), status_code=exc.status
+        error_body(status, code, message, details or [], request_id_of(request.scope)),
+        status_code=status,
+        headers=dict(headers or {}),
     )
+
+
+def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+    return error_response(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
 CODES = {
@@ -60,11 +150,13 @@ CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
-    429: "too_many_requests",
+    429: "rate_limited",
 }
 
 
-def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ApiError):
+        return handle_api_error(request, exc)
     details: list[dict[str, Any]] = []
     if isinstance(exc, ValidationException):
         for item in exc.extra if isinstance(exc.extra, list) else []:
@@ -74,32 +166,44 @@ def handle_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Resp
                     str(item.get("message", "")),
                 )
                 details.append({"field": field, "rule": rule, "message": message})
-        return Response(
-            error_body(
-                422 if details else 400,
-                "validation_failed",
-                "; ".join(f"{d['field']}: {d['message']}" for d in details)
-                or "dados inválidos na requisição",
-                details,
-            ),
-            status_code=422 if details else 400,
+        return error_response(
+            request,
+            422 if details else 400,
+            "validation_failed",
+            "; ".join(f"{d['field']}: {d['message']}" for d in details)
+            or "dados inválidos na requisição",
+            details,
         )
     status = exc.status_code
-    return Response(
-        error_body(status, CODES.get(status, "error"), str(exc.detail), details), status_code=status
-    )
+    code = CODES.get(status, "internal_error" if status >= 500 else "error")
+    detail = str(exc.detail)
+    # Litestar's own exceptions carry the English status phrase ("Not Found"): say it in pt-BR.
+    message = MESSAGES_PT.get(code, detail) if detail == _phrase(status) else detail
+    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in _PASSED_HEADERS}
+    return error_response(request, status, code, message, details, headers)
 
 
-def handle_service_refused(_: Request[Any, Any, Any], exc: ServiceRefused) -> Response[Any]:
+# Headers of Litestar's exceptions worth passing on (405's Allow, 429's Retry-After).
+_PASSED_HEADERS = ("allow", "retry-after", "www-authenticate")
+
+
+def _phrase(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def handle_service_refused(request: Request[Any, Any, Any], exc: ServiceRefused) -> Response[Any]:
     error = exc.error
-    return Response(
-        error_body(
-            error.status,
-            error.code,
-            error.message,
-            [d.model_dump() for d in error.details],
-        ),
-        status_code=error.status,
+    return error_response(
+        request,
+        error.status,
+        error.code,
+        error.message,
+        [d.model_dump(exclude_none=True) for d in error.details],
     )
 
 
@@ -110,24 +214,47 @@ SERVICE_NAMES = {
 }
 
 
-def handle_service_unavailable(_: Request[Any, Any, Any], exc: ServiceUnavailable) -> Response[Any]:
+def handle_service_unavailable(
+    request: Request[Any, Any, Any], exc: ServiceUnavailable
+) -> Response[Any]:
     log.warning("%s service did not answer: %s", exc.service, exc)
-    return Response(
-        error_body(
-            503,
-            f"{exc.service}_unavailable",
-            f"o serviço {SERVICE_NAMES.get(exc.service, exc.service)} não respondeu a tempo; "
-            "tente novamente em instantes",
-            [],
-        ),
-        status_code=503,
+    return error_response(
+        request,
+        503,
+        f"{exc.service}_unavailable",
+        f"o serviço {SERVICE_NAMES.get(exc.service, exc.service)} não respondeu a tempo; "
+        "tente novamente em instantes",
         headers={"Retry-After": "5"},
     )
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return Response(
-        error_body(500, "internal_error", "erro interno; tente novamente", []),
-        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+    # The trace goes to the log (with the request id), never to the client.
+    request_id = request_id_of(request.scope)
+    log.exception(
+        "unexpected error on %s %s",
+        request.method,
+        request.url.path,
+        extra={"request_id": request_id},
+    )
+    return error_response(
+        request, HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "erro interno; tente novamente"
+    )
+
+
+def handle_contract_error(
+    request: Request[Any, Any, Any], exc: pydantic.ValidationError
+) -> Response[Any]:
+    """A value the request carried (a path parameter, say) that the service contract refuses
+    when the gateway builds its request: the client's error, said field by field."""
+    details = [
+        {
+            "field": ".".join(str(p) for p in e["loc"]) or "request",
+            "rule": e["type"],
+            "message": e["msg"],
+        }
+        for e in exc.errors()
+    ]
+    return error_response(
+        request, 422, "validation_failed", "pedido inválido: confira os campos", details
     )

@@ -17,13 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.negotiation import Channel, PaymentConditionTerms
 from contracts.negotiation_requests import (
     AgreementOut,
-    CloseAgreement,
     Cnab240Out,
     ConditionList,
     ConditionOut,
-    GetAgreement,
-    GetDocument,
-    GetOffers,
     GetSettings,
     ImportCnab240,
     ListConditions,
@@ -37,8 +33,10 @@ from contracts.negotiation_requests import (
 )
 from service_runtime.service_client import ServiceClient
 from services.gateway.adapters.tokens import Principal
+from services.gateway.application.portal import NotEligible
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import ApiError, field_error
+from services.gateway.entrypoints.http.portal_deps import not_eligible_error, portal_service
 
 MAX_CNAB_BYTES = 20 * 1024 * 1024
 
@@ -185,11 +183,13 @@ class AgreementsController(Controller):
         channel: Channel | None = None,
     ) -> OffersOut:
         who = negotiator(principal_of(request), tenant, channel)
-        return await _client(state).ask(
-            GetOffers(tenant=tenant, document=who.document, debt_ids=debt_id, channel=who.channel),
-            f"{tenant}|{who.document or debt_id[0]}",
-            OffersOut,
-        )
+        # The portal's debtor only for the debts the tenant's portal list lets through.
+        try:
+            return await portal_service(state).offers(
+                tenant, debt_id, document=who.document, channel=who.channel
+            )
+        except NotEligible as exc:
+            raise not_eligible_error(exc) from exc
 
     @post(
         "/agreements",
@@ -215,19 +215,18 @@ class AgreementsController(Controller):
             )
         if len(key) > 200:
             raise field_error("Idempotency-Key", "max_length", "no máximo 200 caracteres")
-        agreement = await _client(state).ask(
-            CloseAgreement(
-                tenant=tenant,
+        try:
+            agreement = await portal_service(state).close(
+                tenant,
+                data.debt_ids,
+                data.installments,
+                key,
                 document=who.document,
-                debt_ids=data.debt_ids,
-                installments=data.installments,
                 channel=who.channel,
                 operator=who.operator,
-                idempotency_key=key,
-            ),
-            f"{tenant}|{who.document or data.debt_ids[0]}",
-            AgreementOut,
-        )
+            )
+        except NotEligible as exc:
+            raise not_eligible_error(exc) from exc
         return Response(
             agreement, status_code=HTTP_200_OK if agreement.replayed else HTTP_201_CREATED
         )
@@ -237,11 +236,7 @@ class AgreementsController(Controller):
         self, request: Request[Any, Any, Any], state: State, tenant: str, agreement_id: str
     ) -> AgreementOut:
         who = negotiator(principal_of(request), tenant)
-        return await _client(state).ask(
-            GetAgreement(tenant=tenant, agreement_id=agreement_id, document=who.document),
-            f"{tenant}|{who.document or agreement_id}",
-            AgreementOut,
-        )
+        return await portal_service(state).agreement(tenant, agreement_id, document=who.document)
 
     @get(
         "/agreements/{agreement_id:str}/invoices/{invoice_file:str}",
@@ -259,14 +254,8 @@ class AgreementsController(Controller):
     ) -> Response[bytes]:
         who = negotiator(principal_of(request), tenant)
         invoice_id = invoice_file.removesuffix(".pdf")
-        pdf = await _client(state).raw(
-            GetDocument(
-                tenant=tenant,
-                agreement_id=agreement_id,
-                invoice_id=invoice_id,
-                document=who.document,
-            ),
-            f"{tenant}|{who.document or agreement_id}",
+        pdf = await portal_service(state).invoice_pdf(
+            tenant, agreement_id, invoice_id, document=who.document
         )
         return _pdf(pdf, f"boleto-{invoice_id[:8]}.pdf")
 
@@ -280,10 +269,7 @@ class AgreementsController(Controller):
         self, request: Request[Any, Any, Any], state: State, tenant: str, agreement_id: str
     ) -> Response[bytes]:
         who = negotiator(principal_of(request), tenant)
-        pdf = await _client(state).raw(
-            GetDocument(tenant=tenant, agreement_id=agreement_id, document=who.document),
-            f"{tenant}|{who.document or agreement_id}",
-        )
+        pdf = await portal_service(state).term_pdf(tenant, agreement_id, document=who.document)
         return _pdf(pdf, f"termo-de-acordo-{agreement_id[:8]}.pdf")
 
 

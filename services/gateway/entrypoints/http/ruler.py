@@ -260,7 +260,7 @@ class CampaignsController(Controller):
         return Response(
             body,
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="lista-{campaign_id[:8]}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{_csv_name(campaign_id)}"'},
         )
 
     @post(
@@ -292,6 +292,12 @@ class CampaignsController(Controller):
             principal.tenant,
             CallOut,
         )
+
+
+def _csv_name(campaign_id: str) -> str:
+    # A header is Latin-1: the file name keeps only what any client reads.
+    safe = "".join(c for c in campaign_id if c.isascii() and (c.isalnum() or c in "-_"))
+    return f"lista-{safe[:8] or 'campanha'}.csv"
 
 
 def _entry_out(entry: call_list.CallListEntry) -> CallListEntryOut:

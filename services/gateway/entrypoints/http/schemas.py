@@ -110,8 +110,26 @@ class LookupResponse(Model):
     agreements: list[PortalAgreement] = Field(
         description="Agreements already made, newest first, with their invoices"
     )
-    portal_token: str
-    token_expires_at: dt.datetime
+    portal_token: str | None = Field(
+        description="None while the tenant's second factor waits for the code"
+    )
+    token_expires_at: dt.datetime | None
+    verification: Verification | None = Field(
+        default=None,
+        description="The tenant asks for a code first: where it went; send it to .../verify",
+    )
+
+
+class Verification(Model):
+    challenge_id: str
+    channel: str = Field(description="sms or email")
+    destination: str = Field(description="Masked: (11) *****-4321 or j***@gmail.com")
+    expires_at: dt.datetime
+
+
+class VerifyRequest(Model):
+    challenge_id: str = Field(min_length=1, max_length=64)
+    code: str = Field(pattern=r"^\s*\d{6}\s*$", description="The six digits received")
 
 
 class TimelineEntry(Model):

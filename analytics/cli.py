@@ -1,0 +1,315 @@
+"""`cobranca analytics fpd|recovery|agreements`: replay the topics from offset zero (no consumer
+group, nothing committed), compute the indicator and print a table, or write CSV, JSON or a
+PNG chart. Tables and charts are in pt-BR (people read them); CSV and JSON use the API's
+field names."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from analytics.replay import Replayed
+
+analytics_app = typer.Typer(
+    no_args_is_help=True,
+    help="Indicators replayed from the event streams: FPD, recovery, agreements and breaks",
+)
+console = Console(stderr=True)
+
+FORMATS = ("table", "csv", "json", "png")
+
+By = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--by",
+        help="Cut by (repeat for several): tenant, cohort, creditor, carteira, channel, "
+        "operator, installments, discount_band, aging_bucket, placement_month (each indicator "
+        "says which it takes)",
+    ),
+]
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="YYYY-MM-DD (default: the business clock's date, its latest DayStarted)"
+    ),
+]
+Format = Annotated[str, typer.Option("--format", help="table, csv, json or png")]
+Output = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file (png needs one; default: stdout)"),
+]
+Tenant = Annotated[str | None, typer.Option("--tenant", help="Only this agency (default: all)")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[red]{message}[/]")
+    return typer.Exit(code)
+
+
+def _check(fmt: str, output: Path | None, by: Sequence[str], allowed: Sequence[str]) -> None:
+    from analytics.indicators import UnknownCut, check_cuts
+
+    if fmt not in FORMATS:
+        raise _fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fmt == "png" and output is None:
+        raise _fail("--format png needs --output FILE.png")
+    try:
+        check_cuts(by, allowed)
+    except UnknownCut as exc:
+        raise _fail(f"--by {exc.dim}: unknown here; use one of {', '.join(exc.allowed)}") from exc
+
+
+def _as_of(raw: str | None) -> dt.date | None:
+    if raw is None:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise _fail(f"--as-of must be a date YYYY-MM-DD, not {raw!r}") from None
+
+
+def _replay(tenant: str | None) -> Replayed:
+    from aiokafka.errors import KafkaError
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from analytics.replay import replay_facts
+    from service_runtime.kafka import bootstrap_servers
+    from service_runtime.settings import Settings
+
+    try:
+        bootstrap = bootstrap_servers(Settings())
+    except RuntimeError as exc:
+        raise _fail(str(exc), 1) from exc
+    with Progress(
+        TextColumn("[bold]lendo os tópicos[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("replay", total=None)
+        try:
+            replayed = asyncio.run(
+                replay_facts(
+                    bootstrap,
+                    tenant=tenant,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                )
+            )
+        except (KafkaError, OSError) as exc:
+            raise _fail(f"o Kafka em {bootstrap} não respondeu: {exc}", 1) from exc
+    skipped = f"; {replayed.skipped} ignorados (tipo desconhecido)" if replayed.skipped else ""
+    console.print(f"{replayed.read} eventos lidos{skipped}")
+    return replayed
+
+
+def _resolve_as_of(given: dt.date | None, replayed: Replayed) -> dt.date:
+    if given is not None:
+        return given
+    if replayed.as_of is not None:
+        return replayed.as_of
+    from service_runtime.clock import BusinessClock
+    from service_runtime.settings import Settings
+
+    return BusinessClock.from_settings(Settings()).today()
+
+
+def _write(data: bytes | str, output: Path | None) -> None:
+    if output is None:
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        return
+    if isinstance(data, bytes):
+        output.write_bytes(data)
+    else:
+        output.write_text(data, encoding="utf-8")
+    console.print(f"escrito em {output}")
+
+
+def _csv(records: list[dict[str, object]]) -> str:
+    out = io.StringIO()
+    if records:
+        writer = csv.DictWriter(out, fieldnames=list(records[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in records)
+    return out.getvalue()
+
+
+def _percent(value: object) -> str:
+    if not isinstance(value, Decimal):
+        return "-"
+    return f"{value * 100:.2f}%".replace(".", ",")
+
+
+def _table(
+    title: str, by: Sequence[str], records: list[dict[str, object]], headers: dict[str, str]
+) -> None:
+    from rich.table import Table
+
+    from analytics.indicators import CUT_LABELS
+    from contracts.money import format_brl
+
+    table = Table(title=title)
+    for dim in by:
+        table.add_column(CUT_LABELS.get(dim, dim))
+    for header in headers.values():
+        table.add_column(header, justify="right")
+    for record in records:
+        cells = [str(record[dim]) for dim in by]
+        for name in headers:
+            value = record[name]
+            if name.endswith("rate"):
+                cells.append(_percent(value))
+            elif name.endswith("_cents") and isinstance(value, int):
+                cells.append(format_brl(value))
+            else:
+                cells.append("-" if value is None else str(value))
+        table.add_row(*cells)
+    Console().print(table)
+
+
+@analytics_app.command("fpd")
+def fpd_command(
+    by: By = None,
+    grace_days: Annotated[
+        int, typer.Option("--grace-days", "-k", min=0, help="k of FPD-k: days after the due date")
+    ] = 0,
+    as_of: AsOf = None,
+    fmt: Format = "table",
+    output: Output = None,
+    tenant: Tenant = None,
+) -> None:
+    """First payment default: the share of mature agreements whose first installment was
+    still unpaid k days after its due date."""
+    from analytics import charts, indicators, reports
+
+    cuts = list(by or [])
+    _check(fmt, output, cuts, indicators.FPD_DIMS)
+    date = _as_of(as_of)
+    replayed = _replay(tenant)
+    day = _resolve_as_of(date, replayed)
+    rows = indicators.fpd(replayed.facts, k=grace_days, as_of=day, by=cuts)
+    if fmt == "png":
+        _write(charts.fpd_chart(rows, k=grace_days, as_of=day, by=cuts), output)
+    elif fmt == "json":
+        report = reports.fpd_report(replayed.facts, k=grace_days, as_of=day, by=cuts, tenant=tenant)
+        _write(report.model_dump_json(indent=2) + "\n", output)
+    elif fmt == "csv":
+        _write(_csv(indicators.as_records(rows, cuts)), output)
+    else:
+        _table(
+            f"FPD-{grace_days} em {day:%d/%m/%Y}",
+            cuts,
+            indicators.as_records(rows, cuts),
+            {"agreements": "acordos maduros", "defaulted": "inadimplentes", "rate": "FPD"},
+        )
+
+
+@analytics_app.command("recovery")
+def recovery_command(
+    by: By = None,
+    as_of: AsOf = None,
+    fmt: Format = "table",
+    output: Output = None,
+    tenant: Tenant = None,
+    curve: Annotated[
+        bool, typer.Option("--curve", help="By days since placement (png always draws it)")
+    ] = False,
+    days: Annotated[
+        list[int] | None,
+        typer.Option("--days", help="Points of the curve, in days since placement (repeat)"),
+    ] = None,
+) -> None:
+    """Recovery rate: money received over the original value of the debts placed; with
+    --curve, by days since placement."""
+    from analytics import charts, indicators, reports
+
+    cuts = list(by or [])
+    _check(fmt, output, cuts, indicators.RECOVERY_DIMS)
+    horizons = tuple(days) if days else indicators.DEFAULT_CURVE_DAYS
+    if any(d < 0 for d in horizons):
+        raise _fail("--days must be 0 or more")
+    date = _as_of(as_of)
+    replayed = _replay(tenant)
+    day = _resolve_as_of(date, replayed)
+    curve_rows = indicators.recovery_curve(replayed.facts, as_of=day, by=cuts, days=horizons)
+    rows = indicators.recovery(replayed.facts, as_of=day, by=cuts)
+    if fmt == "png":
+        _write(charts.recovery_curve_chart(curve_rows, as_of=day, by=cuts), output)
+    elif fmt == "json":
+        report = reports.recovery_report(
+            replayed.facts, as_of=day, by=cuts, tenant=tenant, curve_days=horizons
+        )
+        _write(report.model_dump_json(indent=2) + "\n", output)
+    elif fmt == "csv":
+        _write(_csv(indicators.as_records(curve_rows if curve else rows, cuts)), output)
+    else:
+        money = {
+            "debts": "dívidas",
+            "placed_cents": "valor original",
+            "received_cents": "recebido",
+            "rate": "recuperação",
+        }
+        if curve:
+            _table(
+                f"Curva de recuperação em {day:%d/%m/%Y}",
+                cuts,
+                indicators.as_records(curve_rows, cuts),
+                {"days": "dias desde a entrada"} | money,
+            )
+        else:
+            _table(f"Recuperação em {day:%d/%m/%Y}", cuts, indicators.as_records(rows, cuts), money)
+
+
+@analytics_app.command("agreements")
+def agreements_command(
+    by: By = None,
+    as_of: AsOf = None,
+    fmt: Format = "table",
+    output: Output = None,
+    tenant: Tenant = None,
+) -> None:
+    """Agreement rate (debtors with an agreement over debtors placed) and break rate
+    (agreements broken over agreements closed)."""
+    from analytics import charts, indicators, reports
+
+    cuts = list(by or [])
+    _check(fmt, output, cuts, indicators.AGREEMENT_DIMS)
+    date = _as_of(as_of)
+    replayed = _replay(tenant)
+    day = _resolve_as_of(date, replayed)
+    rows = indicators.agreements(replayed.facts, as_of=day, by=cuts)
+    if fmt == "png":
+        _write(charts.agreements_chart(rows, as_of=day, by=cuts), output)
+    elif fmt == "json":
+        report = reports.agreements_report(replayed.facts, as_of=day, by=cuts, tenant=tenant)
+        _write(report.model_dump_json(indent=2) + "\n", output)
+    elif fmt == "csv":
+        _write(_csv(indicators.as_records(rows, cuts)), output)
+    else:
+        _table(
+            f"Acordos e quebras em {day:%d/%m/%Y}",
+            cuts,
+            indicators.as_records(rows, cuts),
+            {
+                "debtors": "devedores",
+                "debtors_with_agreement": "com acordo",
+                "agreement_rate": "taxa de acordo",
+                "agreements": "acordos",
+                "broken": "quebrados",
+                "break_rate": "taxa de quebra",
+            },
+        )

@@ -1,0 +1,406 @@
+"""The collection indicators, as pure functions over facts (`analytics.facts`).
+
+Every figure is "as of" a business date: only what had happened by then counts (agreements
+closed, payments made, debts placed on or before it), so the same facts give the figures of
+any past date.
+
+- FPD-k (first payment default; the Cedrus seed): the share of agreements whose first
+  installment was still unpaid k days after its due date. Only mature agreements count: those
+  whose first due date + k is on or before the as-of date (younger ones cannot have defaulted
+  yet). An installment paid on due date + k is not a default.
+- Recovery rate: money received (what was credited to agreements' invoices, see
+  `facts.Receipt`) over money placed (the original value of the debts imported). A payment is
+  shared among its agreement's debts in proportion to their principal. As a curve: for each
+  number of days d since placement, over the debts placed at least d days before the as-of
+  date, what came in within d days of placement.
+- Agreement rate: debtors with an agreement over debtors placed (per cut, a debtor counts
+  when one of their debts in the cut is in an agreement). Break rate: agreements broken over
+  agreements closed.
+
+Cuts (`by`): an agreement whose debts came in several carteiras (or aging buckets) counts
+once in each of them, so such rows may add up to more than the total.
+
+Rates are decimal fractions rounded half-up to 4 places (0.3333 is 33.33%); None when
+nothing is counted (no denominator).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from analytics.facts import NONE, Agreement, Facts, Placement
+
+RATE_PLACES = Decimal("0.0001")
+
+# What each indicator can be cut by.
+AGREEMENT_DIMS: tuple[str, ...] = (
+    "tenant",
+    "cohort",
+    "creditor",
+    "carteira",
+    "channel",
+    "operator",
+    "installments",
+    "discount_band",
+    "aging_bucket",
+)
+FPD_DIMS = AGREEMENT_DIMS
+PLACEMENT_DIMS: tuple[str, ...] = (
+    "tenant",
+    "creditor",
+    "carteira",
+    "aging_bucket",
+    "placement_month",
+)
+RECOVERY_DIMS = PLACEMENT_DIMS
+# The agreement rate needs the cut on placements and agreements alike.
+AGREEMENT_RATE_DIMS: tuple[str, ...] = ("tenant", "creditor", "carteira", "aging_bucket")
+DEFAULT_CURVE_DAYS: tuple[int, ...] = (0, 30, 60, 90, 120, 180, 270, 360)
+# The cuts as people read them (tables, charts).
+CUT_LABELS: dict[str, str] = {
+    "tenant": "assessoria",
+    "cohort": "safra",
+    "creditor": "credor",
+    "carteira": "carteira",
+    "channel": "canal",
+    "operator": "operador",
+    "installments": "parcelas",
+    "discount_band": "faixa de desconto",
+    "aging_bucket": "atraso na entrada (dias)",
+    "placement_month": "mês de entrada",
+}
+
+
+class UnknownCut(ValueError):
+    def __init__(self, dim: str, allowed: Sequence[str]) -> None:
+        super().__init__(f"unknown cut {dim!r}; use one of {', '.join(allowed)}")
+        self.dim = dim
+        self.allowed = tuple(allowed)
+
+
+def check_cuts(by: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
+    for dim in by:
+        if dim not in allowed:
+            raise UnknownCut(dim, allowed)
+    # The same cut twice says nothing more.
+    return tuple(dict.fromkeys(by))
+
+
+def rate(numerator: int, denominator: int) -> Decimal | None:
+    if denominator <= 0:
+        return None
+    return (Decimal(numerator) / Decimal(denominator)).quantize(RATE_PLACES, ROUND_HALF_UP)
+
+
+Key = tuple[str, ...]
+
+
+def _agreement_values(a: Agreement, dim: str) -> tuple[str, ...]:
+    if dim == "carteira":
+        return a.carteiras or (NONE,)
+    if dim == "aging_bucket":
+        return a.aging_buckets or (NONE,)
+    single: dict[str, Callable[[Agreement], str]] = {
+        "tenant": lambda x: x.tenant,
+        "cohort": lambda x: x.cohort,
+        "creditor": lambda x: x.creditor,
+        "channel": lambda x: x.channel,
+        "operator": lambda x: x.operator or NONE,
+        "installments": lambda x: str(x.installments),
+        "discount_band": lambda x: x.discount_band,
+    }
+    return (single[dim](a),)
+
+
+def _placement_value(p: Placement, dim: str) -> str:
+    values: dict[str, Callable[[Placement], str]] = {
+        "tenant": lambda x: x.tenant,
+        "creditor": lambda x: x.creditor,
+        "carteira": lambda x: x.carteira,
+        "aging_bucket": lambda x: x.aging_bucket,
+        "placement_month": lambda x: x.placement_month,
+    }
+    return values[dim](p)
+
+
+def _agreement_keys(a: Agreement, by: Sequence[str]) -> set[Key]:
+    return set(itertools.product(*(_agreement_values(a, dim) for dim in by)))
+
+
+def _placement_key(p: Placement, by: Sequence[str]) -> Key:
+    return tuple(_placement_value(p, dim) for dim in by)
+
+
+def _order(key: Key) -> tuple[tuple[int, int, str], ...]:
+    # Numbers as numbers ("2" before "10" installments), the rest as text.
+    return tuple((0, int(v), "") if v.isdigit() else (1, 0, v) for v in key)
+
+
+def _cuts(by: Sequence[str], key: Key) -> dict[str, str]:
+    return dict(zip(by, key, strict=True))
+
+
+# ---- FPD ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FpdRow:
+    cuts: dict[str, str]
+    agreements: int  # mature agreements
+    defaulted: int
+
+    @property
+    def rate(self) -> Decimal | None:
+        return rate(self.defaulted, self.agreements)
+
+
+def first_installment_paid_on(facts: Facts) -> dict[tuple[str, str], dt.date]:
+    paid: dict[tuple[str, str], dt.date] = {}
+    for p in facts.installments_paid:
+        if p.number == 1:
+            key = (p.tenant, p.agreement_id)
+            paid[key] = min(p.paid_on, paid.get(key, p.paid_on))
+    return paid
+
+
+def fpd(facts: Facts, *, k: int, as_of: dt.date, by: Sequence[str] = ()) -> list[FpdRow]:
+    """FPD-k per cut; with no cut, one row (the total)."""
+    if k < 0:
+        raise ValueError("k (grace days) must be 0 or more")
+    by = check_cuts(by, FPD_DIMS)
+    paid = first_installment_paid_on(facts)
+    counts: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    for a in facts.agreements:
+        limit = a.first_due + dt.timedelta(days=k)
+        if a.closed_on > as_of or limit > as_of:
+            continue
+        paid_on = paid.get((a.tenant, a.agreement_id))
+        defaulted = paid_on is None or paid_on > limit
+        for key in _agreement_keys(a, by):
+            counts[key][0] += 1
+            counts[key][1] += defaulted
+    if not by and not counts:
+        counts[()] = [0, 0]
+    return [
+        FpdRow(_cuts(by, key), agreements=n, defaulted=d)
+        for key, (n, d) in sorted(counts.items(), key=lambda kv: _order(kv[0]))
+    ]
+
+
+# ---- recovery -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecoveryRow:
+    cuts: dict[str, str]
+    debts: int
+    placed_cents: int
+    received_cents: int
+
+    @property
+    def rate(self) -> Decimal | None:
+        return rate(self.received_cents, self.placed_cents)
+
+
+@dataclass(frozen=True)
+class CurveRow:
+    cuts: dict[str, str]
+    days: int  # since placement
+    debts: int  # placed at least `days` before the as-of date
+    placed_cents: int
+    received_cents: int  # within `days` of placement
+
+    @property
+    def rate(self) -> Decimal | None:
+        return rate(self.received_cents, self.placed_cents)
+
+
+def split_by_principal(amount: int, principals: Sequence[int]) -> list[int]:
+    """Share an amount among debts in proportion to their principal, largest remainders
+    first, so the shares add up to the amount exactly."""
+    total = sum(principals)
+    if total <= 0:
+        return [0] * len(principals)
+    exact = [amount * p for p in principals]
+    shares = [e // total for e in exact]
+    left = amount - sum(shares)
+    for i in sorted(range(len(principals)), key=lambda i: (-(exact[i] % total), i))[:left]:
+        shares[i] += 1
+    return shares
+
+
+def received_by_debt(facts: Facts) -> dict[tuple[str, str], list[tuple[dt.date, int]]]:
+    """Money received on each debt, with the date it was paid."""
+    agreements = {(a.tenant, a.agreement_id): a for a in facts.agreements}
+    received: dict[tuple[str, str], list[tuple[dt.date, int]]] = defaultdict(list)
+    for r in facts.receipts:
+        if r.agreement_id is None or r.applied_cents <= 0:
+            continue
+        a = agreements.get((r.tenant, r.agreement_id))
+        if a is None:
+            continue  # its agreement is not in the streams: no debt to attribute it to
+        shares = split_by_principal(r.applied_cents, a.debt_principals_cents)
+        for debt_id, share in zip(a.debt_ids, shares, strict=True):
+            if share:
+                received[(a.tenant, debt_id)].append((r.paid_on, share))
+    return received
+
+
+def _placed(facts: Facts, as_of: dt.date) -> list[Placement]:
+    return [p for p in facts.placements if p.placed_on <= as_of]
+
+
+def recovery(facts: Facts, *, as_of: dt.date, by: Sequence[str] = ()) -> list[RecoveryRow]:
+    """Recovery rate per cut of the debts placed by `as_of`, with money received by then."""
+    by = check_cuts(by, RECOVERY_DIMS)
+    received = received_by_debt(facts)
+    sums: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for p in _placed(facts, as_of):
+        got = sum(c for on, c in received.get((p.tenant, p.debt_id), ()) if on <= as_of)
+        row = sums[_placement_key(p, by)]
+        row[0] += 1
+        row[1] += p.original_cents
+        row[2] += got
+    if not by and not sums:
+        sums[()] = [0, 0, 0]
+    return [
+        RecoveryRow(_cuts(by, key), debts=n, placed_cents=placed, received_cents=got)
+        for key, (n, placed, got) in sorted(sums.items(), key=lambda kv: _order(kv[0]))
+    ]
+
+
+def recovery_curve(
+    facts: Facts,
+    *,
+    as_of: dt.date,
+    by: Sequence[str] = (),
+    days: Iterable[int] = DEFAULT_CURVE_DAYS,
+) -> list[CurveRow]:
+    """Recovery by days since placement, per cut; a point only where some debt is that old."""
+    by = check_cuts(by, RECOVERY_DIMS)
+    horizons = sorted(set(days))
+    if any(d < 0 for d in horizons):
+        raise ValueError("days since placement must be 0 or more")
+    received = received_by_debt(facts)
+    sums: dict[tuple[Key, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for p in _placed(facts, as_of):
+        payments = received.get((p.tenant, p.debt_id), ())
+        key = _placement_key(p, by)
+        for d in horizons:
+            until = p.placed_on + dt.timedelta(days=d)
+            if until > as_of:
+                break  # younger than d days: not in this point nor the later ones
+            row = sums[(key, d)]
+            row[0] += 1
+            row[1] += p.original_cents
+            row[2] += sum(c for on, c in payments if on <= until)
+    return [
+        CurveRow(_cuts(by, key), days=d, debts=n, placed_cents=placed, received_cents=got)
+        for (key, d), (n, placed, got) in sorted(
+            sums.items(), key=lambda kv: (_order(kv[0][0]), kv[0][1])
+        )
+    ]
+
+
+# ---- agreements and breaks ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgreementRow:
+    cuts: dict[str, str]
+    # None when the cut is not one of placements (channel, operator...): debtors placed have
+    # no channel.
+    debtors: int | None
+    debtors_with_agreement: int | None
+    agreements: int
+    broken: int
+
+    @property
+    def agreement_rate(self) -> Decimal | None:
+        if self.debtors is None or self.debtors_with_agreement is None:
+            return None
+        return rate(self.debtors_with_agreement, self.debtors)
+
+    @property
+    def break_rate(self) -> Decimal | None:
+        return rate(self.broken, self.agreements)
+
+
+def agreements(facts: Facts, *, as_of: dt.date, by: Sequence[str] = ()) -> list[AgreementRow]:
+    """Agreement rate and break rate per cut, as of a date."""
+    by = check_cuts(by, AGREEMENT_DIMS)
+    closed = [a for a in facts.agreements if a.closed_on <= as_of]
+    broken = {(b.tenant, b.agreement_id) for b in facts.breaks if b.broken_on <= as_of}
+    counts: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    for a in closed:
+        for key in _agreement_keys(a, by):
+            counts[key][0] += 1
+            counts[key][1] += (a.tenant, a.agreement_id) in broken
+    with_debtors = all(dim in AGREEMENT_RATE_DIMS for dim in by)
+    debtors: dict[Key, set[tuple[str, str]]] = defaultdict(set)
+    agreeing: dict[Key, set[tuple[str, str]]] = defaultdict(set)
+    if with_debtors:
+        in_agreement = {(a.tenant, d) for a in closed for d in a.debt_ids}
+        for p in _placed(facts, as_of):
+            key = _placement_key(p, by)
+            debtors[key].add((p.tenant, p.document))
+            if (p.tenant, p.debt_id) in in_agreement:
+                agreeing[key].add((p.tenant, p.document))
+    keys = set(counts) | set(debtors)
+    if not by:
+        keys.add(())
+    return [
+        AgreementRow(
+            _cuts(by, key),
+            debtors=len(debtors.get(key, ())) if with_debtors else None,
+            debtors_with_agreement=len(agreeing.get(key, ())) if with_debtors else None,
+            agreements=counts[key][0] if key in counts else 0,
+            broken=counts[key][1] if key in counts else 0,
+        )
+        for key in sorted(keys, key=_order)
+    ]
+
+
+def as_records(
+    rows: Sequence[FpdRow | RecoveryRow | CurveRow | AgreementRow], by: Sequence[str]
+) -> list[dict[str, object]]:
+    """Flat rows (cut values first, then the counts and rates): for tables, CSV and frames."""
+    records: list[dict[str, object]] = []
+    for row in rows:
+        record: dict[str, object] = {dim: row.cuts.get(dim, "") for dim in by}
+        record.update(_figures(row))
+        records.append(record)
+    return records
+
+
+def _figures(row: FpdRow | RecoveryRow | CurveRow | AgreementRow) -> Mapping[str, object]:
+    if isinstance(row, FpdRow):
+        return {"agreements": row.agreements, "defaulted": row.defaulted, "rate": row.rate}
+    if isinstance(row, CurveRow):
+        return {
+            "days": row.days,
+            "debts": row.debts,
+            "placed_cents": row.placed_cents,
+            "received_cents": row.received_cents,
+            "rate": row.rate,
+        }
+    if isinstance(row, RecoveryRow):
+        return {
+            "debts": row.debts,
+            "placed_cents": row.placed_cents,
+            "received_cents": row.received_cents,
+            "rate": row.rate,
+        }
+    return {
+        "debtors": row.debtors,
+        "debtors_with_agreement": row.debtors_with_agreement,
+        "agreement_rate": row.agreement_rate,
+        "agreements": row.agreements,
+        "broken": row.broken,
+        "break_rate": row.break_rate,
+    }

@@ -1,0 +1,102 @@
+"""Reading the topics the indicators need from offset zero to their end, into facts.
+
+The consumer is assigned its partitions by hand and joins no consumer group (`group_id=None`,
+nothing committed): it cannot disturb the services' groups nor leave offsets behind, and two
+analysts replaying at once do not share the work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from analytics.facts import Facts, FactsCollector
+from contracts.clock import CLOCK_TOPIC
+from contracts.negotiation import AGREEMENTS_TOPIC, INVOICES_TOPIC, PAYMENTS_TOPIC
+from contracts.portfolio import DEBTS_TOPIC
+from contracts.registry import UnknownEventType, parse_event
+from service_runtime.kafka import partitions_of
+
+TOPICS: tuple[str, ...] = (
+    DEBTS_TOPIC,
+    AGREEMENTS_TOPIC,
+    INVOICES_TOPIC,
+    PAYMENTS_TOPIC,
+    CLOCK_TOPIC,
+)
+
+# (records read so far, records known at the start or since); for a progress bar.
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Replayed:
+    facts: Facts
+    read: int  # records read
+    new_facts: int  # records that brought a fact (the rest: other events, repeats)
+    skipped: int  # records that are no event this build knows (a newer schema, garbage)
+
+    @property
+    def as_of(self) -> dt.date | None:
+        """The clock's current business date (its latest DayStarted)."""
+        return self.facts.latest_day
+
+
+async def replay_facts(
+    bootstrap: str,
+    *,
+    tenant: str | None = None,
+    progress: Progress | None = None,
+    batch_size: int = 5000,
+    idle_ms: int = 1500,
+    topics: tuple[str, ...] = TOPICS,
+) -> Replayed:
+    """Every fact in the topics, read from offset zero until they have nothing more to give.
+    (End offsets alone cannot say when to stop: the embedded broker reports them a batch
+    behind; the read stops when a fetch comes back empty with every partition at or past the
+    end offset read at the start.)"""
+    collector = FactsCollector(tenant)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id="cobranca-analytics",
+    )
+    read = new = skipped = 0
+    await consumer.start()
+    try:
+        known = await partitions_of(consumer, topics)
+        tps = [TopicPartition(topic, p) for topic in topics for p in sorted(known[topic])]
+        if not tps:
+            return Replayed(collector.facts(), 0, 0, 0)
+        ends = await consumer.end_offsets(tps)
+        total = sum(ends.values())
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        if progress:
+            progress(0, total)
+        while True:
+            batch = await consumer.getmany(timeout_ms=idle_ms, max_records=batch_size)
+            records = [r for rs in batch.values() for r in rs]
+            if not records:
+                positions = [await consumer.position(tp) for tp in tps]
+                if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
+                    break
+                continue
+            for record in records:
+                try:
+                    event = parse_event(record.value)
+                except (UnknownEventType, ValueError):
+                    skipped += 1
+                    continue
+                new += collector.add(event)
+            read += len(records)
+            if progress:
+                progress(read, max(total, read))
+    finally:
+        await consumer.stop()
+    return Replayed(collector.facts(), read=read, new_facts=new, skipped=skipped)

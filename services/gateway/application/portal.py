@@ -1,0 +1,490 @@
+"""Use cases of the debtor portal, one path for the pages (/p/{tenant}) and the JSON API
+(/api/v1/portal/{tenant}/...): a document's eligible debts and agreements (and the short-lived
+portal token), offers and closing refused for debts the tenant's portal list leaves out, the
+debtor's agreement and its PDFs, the contact a debtor leaves, and the tenant's portal profile.
+
+The negotiation service decides offers and agreements; the portal list decides which debts a
+debtor may see and negotiate here (days overdue from the business clock)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from anyio import to_thread
+from sqlalchemy import Engine
+
+from contracts.documents import DocumentKind, document_kind, validate_document
+from contracts.messaging_requests import AccessCodeOut, SendAccessCode
+from contracts.negotiation import Channel
+from contracts.negotiation_requests import (
+    AgreementOut,
+    CloseAgreement,
+    GetAgreement,
+    GetDocument,
+    GetOffers,
+    OffersOut,
+)
+from service_runtime.clock import BusinessClock
+from service_runtime.eventstore import ServiceApplication
+from service_runtime.service_client import ServiceClient
+from services.gateway.adapters.tokens import issue_token
+from services.gateway.domain.portal_challenge import PortalChallenge, mask_name, new_code
+from services.gateway.domain.portal_challenge import issue as issue_challenge
+from services.gateway.domain.portal_contact import ContactDetails, PortalContact
+from services.gateway.domain.portal_list import ListedDebt, PortalList, days_overdue, exclusion
+from services.gateway.domain.portal_profile import (
+    PORTAL_DIRECTORY_ID,
+    Logo,
+    PortalDirectory,
+    TenantPortal,
+    tenant_portal_id,
+)
+from services.gateway.read_models import portal_queries, portal_view
+
+CODE_MESSAGES = {
+    "mismatch": "código incorreto; restam {left} tentativa(s)",
+    "exhausted": "tentativas esgotadas: consulte o documento de novo para receber outro código",
+    "expired": "código expirado: consulte o documento de novo para receber outro código",
+    "used": "este código já foi usado: consulte o documento de novo",
+    "not_found": "código não encontrado: consulte o documento de novo",
+}
+
+
+@dataclass(frozen=True)
+class EligibleDebt:
+    debt_id: str
+    creditor: str
+    contract: str
+    installment: str
+    category: str | None
+    original_amount_cents: int
+    balance_cents: int
+    due_date: dt.date
+    days_overdue: int
+
+
+@dataclass(frozen=True)
+class DebtorView:
+    """What a debtor sees: the eligible debts (oldest first) and the agreements already made,
+    newest first, each with its invoices (rows of the portal view)."""
+
+    tenant: str
+    document: str
+    document_kind: DocumentKind
+    debtor_name: str | None
+    debts: list[EligibleDebt]
+    agreements: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PortalLookup:
+    view: DebtorView
+    token: str
+    token_expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PortalProfile:
+    tenant: str
+    name: str | None
+    portal_list: PortalList
+    logo_sha256: str | None
+    second_factor: str = "none"
+    code_channels: tuple[str, ...] = ("sms", "email")
+
+
+@dataclass(frozen=True)
+class PendingLookup:
+    """The tenant asks for a second factor: a code went to the debtor; values come after it."""
+
+    tenant: str
+    document: str
+    masked_name: str | None
+    challenge_id: str
+    channel: str
+    destination: str
+    expires_at: dt.datetime
+
+
+class CodeUnavailable(Exception):
+    """No phone or e-mail to send the code to (said the same for unknown documents)."""
+
+
+class CodeRefused(Exception):
+    """`rule`: mismatch (with tries left), expired, exhausted, used, not_found."""
+
+    def __init__(self, rule: str, message: str, attempts_left: int = 0) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+        self.attempts_left = attempts_left
+
+
+class NotEligible(Exception):
+    """Debts the tenant's portal list leaves out (or that are not the debtor's)."""
+
+    def __init__(self, debt_ids: list[str]) -> None:
+        super().__init__(", ".join(debt_ids))
+        self.debt_ids = debt_ids
+
+
+def _listed(row: dict[str, Any]) -> ListedDebt:
+    return ListedDebt(
+        creditor=row["creditor"],
+        category=row.get("category"),
+        amount_cents=row["balance_cents"],
+        due_date=portal_view.due_date_of(row),
+    )
+
+
+def _profile_of(portal: TenantPortal | None, tenant: str) -> PortalProfile:
+    if portal is None:
+        return PortalProfile(tenant=tenant, name=None, portal_list=PortalList(), logo_sha256=None)
+    return PortalProfile(
+        tenant=tenant,
+        name=portal.name,
+        portal_list=portal.portal_list,
+        logo_sha256=portal.logo_sha256,
+        second_factor=portal.second_factor,
+        code_channels=tuple(portal.code_channels),
+    )
+
+
+class PortalService:
+    def __init__(
+        self,
+        *,
+        app: ServiceApplication,
+        read_engine: Engine,
+        clock: BusinessClock,
+        negotiation: ServiceClient,
+        signing_key: str,
+        token_ttl: dt.timedelta,
+        on_saved: Callable[[], None] | None = None,
+        messaging: ServiceClient | None = None,
+    ) -> None:
+        self.messaging = messaging
+        self.app = app
+        self.read_engine = read_engine
+        self.clock = clock
+        self.negotiation = negotiation
+        self.signing_key = signing_key
+        self.token_ttl = token_ttl
+        self.on_saved = on_saved
+
+    # ---- the tenant's profile ----------------------------------------------------------------
+
+    def _portal(self, tenant: str) -> TenantPortal | None:
+        return self.app.get_or_none(TenantPortal, tenant_portal_id(tenant))
+
+    async def profile(self, tenant: str) -> PortalProfile:
+        """The tenant's profile (name None: none saved yet)."""
+        return _profile_of(await to_thread.run_sync(lambda: self._portal(tenant)), tenant)
+
+    async def save_profile(
+        self,
+        tenant: str,
+        *,
+        name: str,
+        portal_list: PortalList,
+        saved_by: str,
+        second_factor: str | None = None,
+        code_channels: list[str] | None = None,
+    ) -> PortalProfile:
+        """Raises InvalidProfile naming each field that is wrong."""
+
+        def command() -> TenantPortal:
+            portal = self._portal(tenant) or TenantPortal(tenant=tenant)
+            portal.save_profile(name=name, portal_list=portal_list, saved_by=saved_by)
+            if second_factor is not None:
+                portal.save_second_factor(
+                    second_factor=second_factor,
+                    code_channels=code_channels or list(portal.code_channels),
+                    saved_by=saved_by,
+                )
+            assert portal.name is not None
+            directory = self.app.get_or_none(PortalDirectory, PORTAL_DIRECTORY_ID)
+            directory = directory or PortalDirectory()
+            directory.list_tenant(tenant=tenant, name=portal.name)
+            self.app.save(portal, directory)
+            return portal
+
+        saved = await to_thread.run_sync(lambda: self.app.retrying(command))
+        return _profile_of(saved, tenant)
+
+    async def save_logo(
+        self, tenant: str, *, declared_type: str, content: bytes, saved_by: str
+    ) -> PortalProfile:
+        """Raises InvalidLogo naming the rule the image breaks."""
+
+        def command() -> TenantPortal:
+            portal = self._portal(tenant) or TenantPortal(tenant=tenant)
+            portal.save_logo(declared_type=declared_type, content=content, saved_by=saved_by)
+            self.app.save(portal)
+            return portal
+
+        saved = await to_thread.run_sync(lambda: self.app.retrying(command))
+        return _profile_of(saved, tenant)
+
+    async def logo(self, tenant: str) -> Logo | None:
+        portal = await to_thread.run_sync(lambda: self._portal(tenant))
+        return portal.logo if portal is not None else None
+
+    async def directory(self) -> dict[str, str]:
+        """Tenants with a portal profile, by name."""
+        found = await to_thread.run_sync(
+            lambda: self.app.get_or_none(PortalDirectory, PORTAL_DIRECTORY_ID)
+        )
+        tenants = dict(found.tenants) if found is not None else {}
+        return dict(sorted(tenants.items(), key=lambda item: item[1].casefold()))
+
+    async def portal_exists(self, tenant: str) -> bool:
+        """A tenant has a portal once it has a profile or any debt."""
+        if (await self.profile(tenant)).name is not None:
+            return True
+        return await to_thread.run_sync(
+            lambda: portal_queries.tenant_has_debts(self.read_engine, tenant)
+        )
+
+    # ---- the debtor --------------------------------------------------------------------------
+
+    async def debtor_view(self, tenant: str, document: str) -> DebtorView:
+        """The document's debts the portal list lets through, and its agreements."""
+        engine = self.read_engine
+        portal_list = (await self.profile(tenant)).portal_list
+        rows = await to_thread.run_sync(lambda: portal_view.open_debts(engine, tenant, document))
+        agreements = await to_thread.run_sync(
+            lambda: portal_view.agreements_of(engine, tenant, document)
+        )
+        name: str | None = rows[0]["debtor_name"] if rows else None
+        if name is None and agreements:
+            name = await to_thread.run_sync(
+                lambda: portal_view.debtor_name(engine, tenant, document)
+            )
+        today = self.clock.today()
+        debts = [
+            EligibleDebt(
+                debt_id=r["debt_id"],
+                creditor=r["creditor"],
+                contract=r["contract"],
+                installment=r["installment"],
+                category=r.get("category"),
+                original_amount_cents=r["original_amount_cents"],
+                balance_cents=r["balance_cents"],
+                due_date=portal_view.due_date_of(r),
+                days_overdue=days_overdue(portal_view.due_date_of(r), today),
+            )
+            for r in rows
+            if exclusion(_listed(r), portal_list, today) is None
+        ]
+        return DebtorView(
+            tenant=tenant,
+            document=document,
+            document_kind=document_kind(document) or "cpf",
+            debtor_name=name,
+            debts=debts,
+            agreements=agreements,
+        )
+
+    async def lookup(self, tenant: str, raw_document: str) -> PortalLookup | PendingLookup:
+        """The debtor's view and a portal token for it, or (when the tenant asks for a second
+        factor) a code sent and the name masked. Raises InvalidDocument (pt-BR reason) and
+        CodeUnavailable."""
+        document = validate_document(raw_document)
+        profile = await self.profile(tenant)
+        if profile.second_factor == "code":
+            return await self._send_code(tenant, document, profile)
+        return await self._open(tenant, document)
+
+    async def _send_code(self, tenant: str, document: str, profile: PortalProfile) -> PendingLookup:
+        assert self.messaging is not None, "the portal's second factor needs the messaging port"
+        code = new_code()
+        message_key = str(uuid.uuid4())
+        sent = await self.messaging.ask(
+            SendAccessCode(
+                tenant=tenant,
+                document=document,
+                challenge_id=message_key,
+                code=code,
+                channels=list(profile.code_channels),
+            ),
+            f"{tenant}|{document}",
+            AccessCodeOut,
+        )
+        if not sent.sent or sent.channel is None or sent.destination is None:
+            raise CodeUnavailable(
+                "não há telefone nem e-mail cadastrado para enviar o código de acesso; "
+                "fale com a assessoria"
+            )
+        now = dt.datetime.now(dt.UTC)  # a code's life is real time, like a token's
+        challenge = issue_challenge(
+            key=self.signing_key,
+            tenant=tenant,
+            document=document,
+            code=code,
+            channel=sent.channel,
+            destination=sent.destination,
+            now=now,
+        )
+        await to_thread.run_sync(lambda: self.app.save(challenge))
+        name = await to_thread.run_sync(
+            lambda: portal_view.debtor_name(self.read_engine, tenant, document)
+        )
+        return PendingLookup(
+            tenant=tenant,
+            document=document,
+            masked_name=mask_name(name),
+            challenge_id=str(challenge.id),
+            channel=sent.channel,
+            destination=sent.destination,
+            expires_at=challenge.expires_at,
+        )
+
+    async def verify(self, tenant: str, challenge_id: str, code: str) -> PortalLookup:
+        """The code typed: the debtor's view and token, or CodeRefused saying why."""
+        now = dt.datetime.now(dt.UTC)
+
+        def command() -> tuple[str, str, int]:
+            try:
+                found = self.app.get_or_none(PortalChallenge, uuid.UUID(challenge_id))
+            except ValueError:
+                found = None
+            if found is None or found.tenant != tenant:
+                return "not_found", "", 0
+            outcome = found.check(key=self.signing_key, code=code, now=now)
+            if outcome in ("verified", "mismatch", "exhausted"):
+                self.app.save(found)
+            return outcome, found.document, found.attempts_left
+
+        outcome, document, left = await to_thread.run_sync(lambda: self.app.retrying(command))
+        if outcome == "verified":
+            return await self._open(tenant, document)
+        raise CodeRefused(outcome, CODE_MESSAGES[outcome].format(left=left), left)
+
+    async def _open(self, tenant: str, document: str) -> PortalLookup:
+        view = await self.debtor_view(tenant, document)
+        now = dt.datetime.now(dt.UTC)
+        token = issue_token(
+            self.signing_key,
+            tenant=tenant,
+            role="portal",
+            subject=f"portal:{document}",
+            document=document,
+            ttl=self.token_ttl,
+            now=now,
+        )
+        return PortalLookup(view=view, token=token, token_expires_at=now + self.token_ttl)
+
+    async def check_eligible(self, tenant: str, document: str, debt_ids: list[str]) -> None:
+        """NotEligible unless every debt is the debtor's and the portal list lets it through.
+        A debt's status is left to the negotiation service (already in an agreement: 409, or
+        the same agreement again for the same idempotency key)."""
+        portal_list = (await self.profile(tenant)).portal_list
+        if portal_list.is_open:
+            return
+        rows = await to_thread.run_sync(
+            lambda: portal_queries.debts_by_id(self.read_engine, tenant, document, debt_ids)
+        )
+        today = self.clock.today()
+        refused = [
+            debt_id
+            for debt_id in dict.fromkeys(debt_ids)
+            if debt_id not in rows or exclusion(_listed(rows[debt_id]), portal_list, today)
+        ]
+        if refused:
+            raise NotEligible(refused)
+
+    async def offers(
+        self, tenant: str, debt_ids: list[str], *, document: str | None, channel: Channel
+    ) -> OffersOut:
+        if document is not None:
+            await self.check_eligible(tenant, document, debt_ids)
+        return await self.negotiation.ask(
+            GetOffers(tenant=tenant, document=document, debt_ids=debt_ids, channel=channel),
+            f"{tenant}|{document or debt_ids[0]}",
+            OffersOut,
+        )
+
+    async def close(
+        self,
+        tenant: str,
+        debt_ids: list[str],
+        installments: int,
+        idempotency_key: str,
+        *,
+        document: str | None,
+        channel: Channel,
+        operator: str | None = None,
+    ) -> AgreementOut:
+        if document is not None:
+            await self.check_eligible(tenant, document, debt_ids)
+        return await self.negotiation.ask(
+            CloseAgreement(
+                tenant=tenant,
+                document=document,
+                debt_ids=debt_ids,
+                installments=installments,
+                channel=channel,
+                operator=operator,
+                idempotency_key=idempotency_key,
+            ),
+            f"{tenant}|{document or debt_ids[0]}",
+            AgreementOut,
+        )
+
+    async def agreement(
+        self, tenant: str, agreement_id: str, *, document: str | None
+    ) -> AgreementOut:
+        return await self.negotiation.ask(
+            GetAgreement(tenant=tenant, agreement_id=agreement_id, document=document),
+            f"{tenant}|{document or agreement_id}",
+            AgreementOut,
+        )
+
+    async def invoice_pdf(
+        self, tenant: str, agreement_id: str, invoice_id: str, *, document: str | None
+    ) -> bytes:
+        return await self.negotiation.raw(
+            GetDocument(
+                tenant=tenant, agreement_id=agreement_id, invoice_id=invoice_id, document=document
+            ),
+            f"{tenant}|{document or agreement_id}",
+        )
+
+    async def term_pdf(self, tenant: str, agreement_id: str, *, document: str | None) -> bytes:
+        return await self.negotiation.raw(
+            GetDocument(tenant=tenant, agreement_id=agreement_id, document=document),
+            f"{tenant}|{document or agreement_id}",
+        )
+
+    async def leave_contact(
+        self, tenant: str, document: str, form_key: str, details: ContactDetails
+    ) -> bool:
+        """Record the contact for the agency (once per form: True the first time)."""
+
+        def command() -> bool:
+            contact_id = PortalContact.create_id(tenant, document, form_key)
+            if self.app.get_or_none(PortalContact, contact_id) is not None:
+                return False
+            self.app.save(
+                PortalContact(
+                    tenant=tenant,
+                    document=document,
+                    form_key=form_key,
+                    name=details.name,
+                    phone=details.phone,
+                    email=details.email,
+                    expected_creditor=details.expected_creditor,
+                    message=details.message,
+                )
+            )
+            return True
+
+        created = await to_thread.run_sync(lambda: self.app.retrying(command))
+        if created and self.on_saved is not None:
+            self.on_saved()
+        return created

@@ -1,0 +1,132 @@
+"""The English message of an error, next to its pt-BR message: by the error's code, and for
+each detail by its rule. Programs read the code and the rule; people read the message in their
+language. A code or rule not in these tables gets a generic sentence, never an empty one."""
+
+from __future__ import annotations
+
+MESSAGES_EN: dict[str, str] = {
+    "bad_request": "The request could not be read",
+    "validation_failed": "The request is not valid",
+    "unauthorized": "Authentication is required: send a valid token in Authorization: Bearer",
+    "forbidden": "Your role may not do this",
+    "not_found": "Not found",
+    "method_not_allowed": "Method not allowed on this address",
+    "conflict": "The request conflicts with the current state",
+    "payload_too_large": "The request body is too large",
+    "unsupported_media_type": "Unsupported Content-Type",
+    "rate_limited": "Too many requests; try again after the time in Retry-After",
+    "too_many_requests": "Too many requests; try again after the time in Retry-After",
+    "internal_error": "Internal error; please try again",
+    "service_unavailable": "A service did not answer in time; try again shortly",
+    "negotiation_unavailable": "The negotiation service did not answer in time; try again shortly",
+    "ruler_unavailable": "The collection ruler service did not answer in time; try again shortly",
+    "messaging_unavailable": "The messaging service did not answer in time; try again shortly",
+    "not_ready": "The service is not ready",
+    "not_a_carteira_csv": "The file is not a carteira CSV",
+    "unknown_request": "Unknown request",
+    "debt_not_found": "Debt not found",
+    "debt_settled": "The debt is already settled",
+    "debt_in_agreement": "The debt is already in an active agreement",
+    "conversation_closed": "The conversation is closed",
+    "conversation_open": "The debtor already has an open conversation",
+    "not_your_conversation": "The conversation is with another operator",
+    "not_with_operator": "The conversation is not with an operator",
+    "opted_out": "The debtor opted out of this channel",
+    "clock_not_manual": "The business clock is not in manual mode",
+    "clock_not_started": "The business clock has not started",
+}
+
+# Details: by rule (what was broken), in words about the field the detail names.
+RULES_EN: dict[str, str] = {
+    "required": "This field is required",
+    "unknown_field": "Unknown field",
+    "minimum": "The value is too small",
+    "exclusive_minimum": "The value is too small",
+    "maximum": "The value is too large",
+    "exclusive_maximum": "The value is too large",
+    "integer": "Must be an integer (amounts in centavos)",
+    "date": "Must be a date YYYY-MM-DD",
+    "datetime": "Must be a date-time (ISO 8601) or a date YYYY-MM-DD",
+    "number": "Must be a number",
+    "boolean": "Must be true or false",
+    "type": "Wrong type",
+    "decimal_places": "Too many decimal places",
+    "max_length": "Too long",
+    "min_length": "Too short",
+    "min_items": "Too few items",
+    "max_items": "Too many items",
+    "pattern": "Wrong format",
+    "choice": "Not one of the allowed values",
+    "invalid": "Invalid value",
+    "check_digit": "Invalid check digit",
+    "length": "Wrong length for a CPF (11) or CNPJ (14)",
+    "characters": "Invalid characters",
+    "repeated_digits": "A document cannot repeat one digit",
+    "same_creditor": "All debts must be of the same creditor",
+    "same_debtor": "All debts must be of the same debtor",
+    "not_allowed": "Not allowed",
+    "timezone": "A time zone is required",
+    "token_tenant": "Must be the token's tenant",
+    "unique_code": "Codes must be unique",
+    "email_only": "Only for e-mail",
+    "no_condition": "No payment condition allows this",
+    "no_contact": "No contact for this channel",
+    "opted_out": "The debtor opted out of this channel",
+    "unknown_template": "Unknown template",
+    "unknown_result": "Unknown call result",
+    "not_cnab240": "Not a CNAB 240 file",
+    "first_installment": "Invalid first installment",
+    "per_address": "Too many requests from this address; try again after Retry-After",
+    "per_document": "Too many requests for this document; try again after Retry-After",
+    "per_enumeration": "Too many different documents looked up from this address; "
+    "try again after Retry-After",
+    "not_eligible": "Not available for negotiation in this portal",
+    "broker": "The broker is not connected",
+    "read_store": "The read store does not answer",
+    "lagging": "A projection is behind its topics",
+    "not_assigned": "A projection has not been given its partitions yet",
+    "mismatch": "Wrong code; try again",
+    "expired": "The code expired; look the document up again for a new one",
+    "exhausted": "No tries left; look the document up again for a new code",
+    "used": "The code was already used; look the document up again",
+    "content_type": "Only PNG or JPEG",
+    "magic_bytes": "The file is not the image it claims to be",
+    "max_size": "Too large",
+    "range": "Out of range",
+    "operator": "The conversation is another operator's",
+    "same_operator": "Already with this operator",
+    "conversation_open": "A conversation with this phone is already open",
+    "phone": "Invalid phone number",
+}
+
+GENERIC_EN = "The request could not be completed"
+GENERIC_RULE_EN = "Invalid value"
+
+
+def english(code: str, status: int | None = None) -> str:
+    if code in MESSAGES_EN:
+        return MESSAGES_EN[code]
+    if code.endswith("_unavailable"):
+        return MESSAGES_EN["service_unavailable"]
+    if status is not None and status >= 500:
+        return MESSAGES_EN["internal_error"]
+    return GENERIC_EN
+
+
+def english_rule(rule: str) -> str:
+    return RULES_EN.get(rule, GENERIC_RULE_EN)
+
+
+# pt-BR messages for Litestar's own exceptions, whose detail is its English status phrase.
+MESSAGES_PT: dict[str, str] = {
+    "bad_request": "requisição inválida",
+    "unauthorized": "autenticação obrigatória",
+    "forbidden": "acesso negado",
+    "not_found": "não encontrado",
+    "method_not_allowed": "método não permitido neste endereço",
+    "payload_too_large": "corpo da requisição grande demais",
+    "unsupported_media_type": "Content-Type não suportado",
+    "rate_limited": "muitas requisições; tente novamente após o tempo em Retry-After",
+    "too_many_requests": "muitas requisições; tente novamente após o tempo em Retry-After",
+    "internal_error": "erro interno; tente novamente",
+}

@@ -1,0 +1,713 @@
+"""The portal's pages (the Recuperador portal seed's flow, with the Negociador.com seed's way out
+when nothing is found):
+
+1. GET  /p/{tenant}                 the CPF/CNPJ form; POST /p/{tenant}/consulta checks it and
+                                    opens the session (cookie), then:
+2. GET  /p/{tenant}/dividas         the eligible debts ("Negociar"), the agreements already made
+                                    with their invoices; with nothing eligible, the contact form
+                                    (POST /p/{tenant}/contato).
+3. GET  /p/{tenant}/negociar        the offers for the chosen debt(s), one "Efetuar acordo" form
+                                    each (POST /p/{tenant}/acordo, with the idempotency key
+                                    made when this page was rendered).
+4. GET  /p/{tenant}/acordos/{id}    an invoice: linha digitável, barcode, PIX code and QR code,
+                                    and the PDFs (boleto, termo) through the session.
+
+GET /portal asks which agency (and lists those with a portal profile). Handlers stay thin: the
+use cases are services.gateway.application.portal's, shared with the JSON API."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie, State
+from litestar.exceptions import HTTPException, PermissionDeniedException
+from litestar.params import Parameter
+from litestar.response import Redirect, Template
+from litestar.types import ExceptionHandlersMap
+
+from contracts.documents import InvalidDocument, mask_document
+from contracts.negotiation_requests import AgreementOut, InvoiceOut
+from service_runtime.service_client import ServiceRefused, ServiceUnavailable
+from services.gateway.adapters.barcodes import barcode_svg, data_uri, qr_svg
+from services.gateway.adapters.tokens import Principal
+from services.gateway.application.portal import (
+    CodeRefused,
+    CodeUnavailable,
+    DebtorView,
+    NotEligible,
+    PendingLookup,
+    PortalLookup,
+    PortalService,
+)
+from services.gateway.domain.portal_contact import InvalidContact, validate_contact
+from services.gateway.entrypoints.http.errors import ApiError
+from services.gateway.entrypoints.http.portal_deps import NOT_ELIGIBLE_MESSAGE, portal_service
+from services.gateway.entrypoints.http.security import is_https, trusted_networks
+from services.gateway.entrypoints.web.session import (
+    SESSION_COOKIE,
+    SessionRequired,
+    cleared_session,
+    read_session,
+    session_cookie,
+)
+
+log = logging.getLogger(__name__)
+
+GENERIC_NAME = "Portal de negociação"
+NO_STORE = {"Cache-Control": "no-store"}
+FORM_KEY = re.compile(r"[A-Za-z0-9-]{8,64}")
+TENANT_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+# What a tenant in a page's address may be (tokens allow more; pages stay on the safe side).
+PAGE_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+MAX_DEBTS = 200
+CONTACT_FIELDS = {
+    "name": "nome",
+    "phone": "telefone",
+    "email": "email",
+    "expected_creditor": "credor_esperado",
+    "message": "mensagem",
+}
+
+
+def _is_https(request: Request[Any, Any, Any]) -> bool:
+    """https, or http from a trusted proxy that says it was https (COBRANCA_TRUSTED_PROXIES)."""
+    trusted = trusted_networks(request.app.state.settings.trusted_proxies)
+    return is_https(request.scope, trusted)
+
+
+def _page(
+    name: str,
+    context: Mapping[str, Any],
+    status: int = 200,
+    cookies: list[Cookie] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Template:
+    return Template(
+        template_name=name,
+        context=dict(context),
+        status_code=status,
+        headers={**NO_STORE, **(headers or {})},
+        cookies=cookies or [],
+        media_type="text/html",
+    )
+
+
+def _error_context(tenant: str | None, title: str, message: str) -> dict[str, Any]:
+    return {
+        "tenant": tenant,
+        "portal_name": GENERIC_NAME,
+        "logo_url": None,
+        "signed_in": False,
+        "title": title,
+        "message": message,
+    }
+
+
+def _tenant_of(request: Request[Any, Any, Any]) -> str | None:
+    tenant = request.path_params.get("tenant")
+    return tenant if isinstance(tenant, str) else None
+
+
+# ---- errors raised outside the handlers' own flow ----------------------------------------------
+
+
+def _session_redirect(request: Request[Any, Any, Any], exc: SessionRequired) -> Response[Any]:
+    target = f"/p/{quote(exc.tenant, safe='')}" + ("?sessao=expirada" if exc.expired else "")
+    return Redirect(
+        path=target,
+        status_code=303,
+        cookies=[cleared_session(exc.tenant, _is_https(request))],
+        headers=NO_STORE,
+    )
+
+
+def _csrf_refused(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
+    tenant = _tenant_of(request)
+    return _page(
+        "erro.html",
+        _error_context(
+            tenant,
+            "Não foi possível enviar o formulário",
+            "Por segurança, este formulário só vale na página em que foi aberto. Volte, "
+            "recarregue a página e tente de novo.",
+        ),
+        status=403,
+    )
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, PermissionDeniedException):
+        return _csrf_refused(request, exc)
+    status = exc.status_code
+    message = (
+        "Página não encontrada."
+        if status == 404
+        else "Não foi possível atender a este pedido. Volte e tente de novo."
+    )
+    return _page(
+        "erro.html",
+        _error_context(_tenant_of(request), "Algo deu errado", message),
+        status=status,
+    )
+
+
+def _api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+    """A refusal from the gateway's own checks before the page (say, too many attempts)."""
+    title = "Muitas tentativas" if exc.status == 429 else "Não foi possível continuar"
+    message = exc.message[:1].upper() + exc.message[1:]
+    return _page(
+        "erro.html",
+        _error_context(_tenant_of(request), title, message.rstrip(".") + "."),
+        status=exc.status,
+        headers={k: v for k, v in getattr(exc, "headers", {}).items() if k == "Retry-After"},
+    )
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _page(
+        "erro.html",
+        _error_context(
+            _tenant_of(request),
+            "Algo deu errado",
+            "Tivemos um problema para mostrar esta página. Tente de novo em instantes.",
+        ),
+        status=500,
+    )
+
+
+PAGE_ERRORS: ExceptionHandlersMap = {
+    SessionRequired: _session_redirect,
+    ApiError: _api_error,
+    HTTPException: _http_error,
+    PermissionDeniedException: _csrf_refused,
+    Exception: _unexpected,
+}
+
+
+# ---- the pages ---------------------------------------------------------------------------------
+
+
+class PortalPages(Controller):
+    path = "/p/{tenant:str}"
+    include_in_schema = False
+    exception_handlers = PAGE_ERRORS
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _session(request: Request[Any, Any, Any], state: State, tenant: str) -> Principal:
+        return read_session(state.signing_key, tenant, request.cookies.get(SESSION_COOKIE))
+
+    @staticmethod
+    async def _base(
+        service: PortalService, tenant: str, signed_in: bool = False
+    ) -> dict[str, Any] | None:
+        """The page's frame (the agency's name and logo), None when the tenant has no portal."""
+        if not PAGE_TENANT.fullmatch(tenant):
+            return None
+        profile = await service.profile(tenant)
+        if profile.name is None and not await service.portal_exists(tenant):
+            return None
+        return {
+            "tenant": tenant,
+            "portal_name": profile.name or GENERIC_NAME,
+            "agency_name": profile.name,
+            "logo_url": f"/p/{tenant}/logo?v={profile.logo_sha256[:12]}"
+            if profile.logo_sha256
+            else None,
+            "signed_in": signed_in,
+        }
+
+    @staticmethod
+    def _not_found(tenant: str) -> Template:
+        return _page(
+            "erro.html",
+            _error_context(
+                None,
+                "Portal não encontrado",
+                f"Não encontramos o portal de negociação “{tenant}”. Confira o endereço que a "
+                "assessoria enviou.",
+            )
+            | {"chooser_link": True},
+            status=404,
+        )
+
+    @staticmethod
+    def _error(
+        base: Mapping[str, Any], title: str, message: str, status: int, back: bool = True
+    ) -> Template:
+        return _page(
+            "erro.html",
+            {**base, "title": title, "message": message, "back_to_debts": back},
+            status=status,
+        )
+
+    def _refused(self, base: Mapping[str, Any], exc: Exception) -> Template:
+        if isinstance(exc, NotEligible):
+            return self._error(
+                base, "Dívida indisponível", NOT_ELIGIBLE_MESSAGE.capitalize() + ".", 422
+            )
+        if isinstance(exc, ServiceUnavailable):
+            page = self._error(
+                base,
+                "Serviço indisponível",
+                "A negociação não respondeu a tempo. Tente de novo em instantes.",
+                503,
+            )
+            page.headers["Retry-After"] = "5"
+            return page
+        if isinstance(exc, ServiceRefused):
+            error = exc.error
+            title = "Não foi possível continuar"
+            if error.status == 409:
+                title = "Esta dívida já está em um acordo"
+            message = error.message[:1].upper() + error.message[1:]
+            return self._error(base, title, message.rstrip(".") + ".", error.status)
+        raise exc
+
+    async def _debts_page(
+        self,
+        service: PortalService,
+        base: Mapping[str, Any],
+        principal: Principal,
+        *,
+        contact: Mapping[str, str] | None = None,
+        contact_errors: Mapping[str, str] | None = None,
+        contact_key: str | None = None,
+        status: int = 200,
+    ) -> Template:
+        assert principal.document is not None
+        view = await service.debtor_view(base["tenant"], principal.document)
+        return _page(
+            "dividas.html",
+            {
+                **base,
+                **_debts_context(view),
+                "contact": contact or {"nome": view.debtor_name or ""},
+                "contact_errors": contact_errors or {},
+                "contact_key": contact_key or str(uuid.uuid4()),
+            },
+            status=status,
+        )
+
+    # -- page 1: the document ----------------------------------------------------------------------
+
+    @get("/")
+    async def start(self, state: State, tenant: str, sessao: str | None = None) -> Template:
+        base = await self._base(portal_service(state), tenant)
+        if base is None:
+            return self._not_found(tenant)
+        notice = (
+            "Sua sessão expirou. Informe o CPF ou CNPJ de novo para continuar."
+            if sessao == "expirada"
+            else None
+        )
+        return _page("documento.html", {**base, "notice": notice, "document": "", "error": None})
+
+    @post("/consulta")
+    async def consult(
+        self, request: Request[Any, Any, Any], state: State, tenant: str
+    ) -> Response[Any]:
+        service = portal_service(state)
+        base = await self._base(service, tenant)
+        if base is None:
+            return self._not_found(tenant)
+        form = await request.form()
+        raw = str(form.get("document") or "")[:64]
+        try:
+            found = await service.lookup(tenant, raw)
+        except InvalidDocument as exc:
+            return _page(
+                "documento.html",
+                {**base, "notice": None, "document": raw, "error": document_message(exc)},
+                status=422,
+            )
+        except CodeUnavailable as exc:
+            return _page(
+                "documento.html",
+                {**base, "notice": None, "document": raw, "error": str(exc).capitalize() + "."},
+                status=422,
+            )
+        if isinstance(found, PendingLookup):
+            return _page("codigo.html", {**base, **_code_context(found), "error": None})
+        return self._signed_in(request, service, tenant, found)
+
+    def _signed_in(
+        self,
+        request: Request[Any, Any, Any],
+        service: PortalService,
+        tenant: str,
+        found: PortalLookup,
+    ) -> Response[Any]:
+        max_age = int(service.token_ttl.total_seconds())
+        return Redirect(
+            path=f"/p/{tenant}/dividas",
+            status_code=303,
+            cookies=[session_cookie(tenant, found.token, max_age, _is_https(request))],
+            headers=NO_STORE,
+        )
+
+    @post("/codigo")
+    async def code(
+        self, request: Request[Any, Any, Any], state: State, tenant: str
+    ) -> Response[Any]:
+        """The second factor's code, typed: the debts page, or the form again saying why."""
+        service = portal_service(state)
+        base = await self._base(service, tenant)
+        if base is None:
+            return self._not_found(tenant)
+        form = await request.form()
+        challenge_id = str(form.get("challenge_id") or "")[:64]
+        typed = "".join(c for c in str(form.get("code") or "")[:32] if c.isdigit())
+        try:
+            found = await service.verify(tenant, challenge_id, typed)
+        except CodeRefused as exc:
+            if exc.rule != "mismatch":
+                return _page(
+                    "documento.html",
+                    {
+                        **base,
+                        "notice": exc.message.capitalize() + ".",
+                        "document": "",
+                        "error": None,
+                    },
+                    status=422,
+                )
+            return _page(
+                "codigo.html",
+                {
+                    **base,
+                    "challenge_id": challenge_id,
+                    "destination": str(form.get("destination") or "")[:64],
+                    "masked_name": str(form.get("masked_name") or "")[:200] or None,
+                    "error": exc.message.capitalize() + ".",
+                },
+                status=422,
+            )
+        return self._signed_in(request, service, tenant, found)
+
+    @post("/sair")
+    async def sign_out(self, request: Request[Any, Any, Any], tenant: str) -> Response[Any]:
+        return Redirect(
+            path=f"/p/{tenant}",
+            status_code=303,
+            cookies=[cleared_session(tenant, _is_https(request))],
+        )
+
+    # -- page 2: the debts -------------------------------------------------------------------------
+
+    @get("/dividas")
+    async def debts(self, request: Request[Any, Any, Any], state: State, tenant: str) -> Template:
+        principal = self._session(request, state, tenant)
+        service = portal_service(state)
+        base = await self._base(service, tenant, signed_in=True)
+        if base is None:
+            return self._not_found(tenant)
+        return await self._debts_page(service, base, principal)
+
+    @post("/contato")
+    async def contact(
+        self, request: Request[Any, Any, Any], state: State, tenant: str
+    ) -> Response[Any]:
+        principal = self._session(request, state, tenant)
+        assert principal.document is not None
+        service = portal_service(state)
+        base = await self._base(service, tenant, signed_in=True)
+        if base is None:
+            return self._not_found(tenant)
+        form = await request.form()
+        values = {field: str(form.get(field) or "")[:2000] for field in CONTACT_FIELDS.values()}
+        key = str(form.get("chave") or "")
+        if not FORM_KEY.fullmatch(key):
+            return self._error(
+                base, "Formulário inválido", "Recarregue a página e tente de novo.", 400
+            )
+        try:
+            details = validate_contact(
+                **{field: values[name] for field, name in CONTACT_FIELDS.items()}
+            )
+        except InvalidContact as exc:
+            errors = {CONTACT_FIELDS[p.field]: p.message for p in exc.problems}
+            return await self._debts_page(
+                service,
+                base,
+                principal,
+                contact=values,
+                contact_errors=errors,
+                contact_key=key,
+                status=422,
+            )
+        await service.leave_contact(tenant, principal.document, key, details)
+        return Redirect(path=f"/p/{tenant}/contato/recebido", status_code=303, headers=NO_STORE)
+
+    @get("/contato/recebido")
+    async def contact_received(
+        self, request: Request[Any, Any, Any], state: State, tenant: str
+    ) -> Template:
+        self._session(request, state, tenant)
+        base = await self._base(portal_service(state), tenant, signed_in=True)
+        if base is None:
+            return self._not_found(tenant)
+        return _page("contato_recebido.html", base)
+
+    # -- page 3: the offers ------------------------------------------------------------------------
+
+    @get("/negociar")
+    async def negotiate(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        tenant: str,
+        divida: Annotated[list[str] | None, Parameter(query="divida")] = None,
+    ) -> Response[Any]:
+        principal = self._session(request, state, tenant)
+        service = portal_service(state)
+        base = await self._base(service, tenant, signed_in=True)
+        if base is None:
+            return self._not_found(tenant)
+        debt_ids = list(dict.fromkeys(d for d in (divida or []) if d))[:MAX_DEBTS]
+        if not debt_ids:
+            return Redirect(path=f"/p/{tenant}/dividas", status_code=303)
+        try:
+            offers = await service.offers(
+                tenant, debt_ids, document=principal.document, channel="portal"
+            )
+        except (NotEligible, ServiceRefused, ServiceUnavailable) as exc:
+            return self._refused(base, exc)
+        return _page(
+            "negociacao.html",
+            {
+                **base,
+                "offers": offers,
+                "debt_ids": debt_ids,
+                # One key per page shown: every click of its buttons closes one agreement.
+                "idempotency_key": str(uuid.uuid4()),
+            },
+        )
+
+    @post("/acordo")
+    async def close(
+        self, request: Request[Any, Any, Any], state: State, tenant: str
+    ) -> Response[Any]:
+        principal = self._session(request, state, tenant)
+        service = portal_service(state)
+        base = await self._base(service, tenant, signed_in=True)
+        if base is None:
+            return self._not_found(tenant)
+        form = await request.form()
+        key = str(form.get("chave") or "")
+        debt_ids = list(dict.fromkeys(str(d) for d in form.getall("divida", []) if d))
+        installments = str(form.get("parcelas") or "")
+        if (
+            not FORM_KEY.fullmatch(key)
+            or not debt_ids
+            or len(debt_ids) > MAX_DEBTS
+            or not installments.isdigit()
+            or not 1 <= int(installments) <= 120
+        ):
+            return self._error(
+                base, "Formulário inválido", "Volte à negociação e escolha uma opção.", 400
+            )
+        try:
+            agreement = await service.close(
+                tenant,
+                debt_ids,
+                int(installments),
+                key,
+                document=principal.document,
+                channel="portal",
+            )
+        except (NotEligible, ServiceRefused, ServiceUnavailable) as exc:
+            return self._refused(base, exc)
+        return Redirect(
+            path=f"/p/{tenant}/acordos/{agreement.agreement_id}", status_code=303, headers=NO_STORE
+        )
+
+    # -- page 4: the invoice -----------------------------------------------------------------------
+
+    @get("/acordos/{agreement_id:str}")
+    async def agreement(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        tenant: str,
+        agreement_id: str,
+        fatura: str | None = None,
+    ) -> Template:
+        principal = self._session(request, state, tenant)
+        service = portal_service(state)
+        base = await self._base(service, tenant, signed_in=True)
+        if base is None:
+            return self._not_found(tenant)
+        try:
+            agreement = await service.agreement(tenant, agreement_id, document=principal.document)
+        except (ServiceRefused, ServiceUnavailable) as exc:
+            return self._refused(base, exc)
+        invoice = _chosen_invoice(agreement, fatura)
+        payable = invoice is not None and invoice.status in ("open", "overdue")
+        prefix = f"/p/{tenant}/acordos/{agreement.agreement_id}"
+        return _page(
+            "fatura.html",
+            {
+                **base,
+                "agreement": agreement,
+                "invoice": invoice,
+                "payable": payable,
+                "barcode_uri": data_uri(barcode_svg(invoice.barcode))
+                if invoice is not None and payable
+                else None,
+                "qr_uri": data_uri(qr_svg(invoice.pix_code))
+                if invoice is not None and payable
+                else None,
+                "invoice_pdf_url": f"{prefix}/boleto/{invoice.invoice_id}.pdf"
+                if invoice is not None
+                else None,
+                "term_pdf_url": f"{prefix}/termo.pdf",
+                "agreement_url": prefix,
+            },
+        )
+
+    @get("/acordos/{agreement_id:str}/boleto/{invoice_file:str}", media_type="application/pdf")
+    async def invoice_pdf(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        tenant: str,
+        agreement_id: str,
+        invoice_file: str,
+    ) -> Response[Any]:
+        principal = self._session(request, state, tenant)
+        service = portal_service(state)
+        invoice_id = invoice_file.removesuffix(".pdf")
+        try:
+            pdf = await service.invoice_pdf(
+                tenant, agreement_id, invoice_id, document=principal.document
+            )
+        except (ServiceRefused, ServiceUnavailable) as exc:
+            base = await self._base(service, tenant, signed_in=True) or {"tenant": tenant}
+            return self._refused(base, exc)
+        return _pdf(pdf, f"boleto-{invoice_id[:8]}.pdf")
+
+    @get("/acordos/{agreement_id:str}/termo.pdf", media_type="application/pdf")
+    async def term_pdf(
+        self, request: Request[Any, Any, Any], state: State, tenant: str, agreement_id: str
+    ) -> Response[Any]:
+        principal = self._session(request, state, tenant)
+        service = portal_service(state)
+        try:
+            pdf = await service.term_pdf(tenant, agreement_id, document=principal.document)
+        except (ServiceRefused, ServiceUnavailable) as exc:
+            base = await self._base(service, tenant, signed_in=True) or {"tenant": tenant}
+            return self._refused(base, exc)
+        return _pdf(pdf, f"termo-de-acordo-{agreement_id[:8]}.pdf")
+
+    # -- the agency's logo -------------------------------------------------------------------------
+
+    @get("/logo")
+    async def logo(self, state: State, tenant: str) -> Response[bytes]:
+        logo = await portal_service(state).logo(tenant)
+        if logo is None:
+            return Response(b"", status_code=404, media_type="text/plain")
+        return Response(
+            logo.content,
+            media_type=logo.media_type,
+            headers={
+                "Cache-Control": "public, max-age=300",
+                "ETag": f'"{logo.sha256[:32]}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+
+class PortalChooser(Controller):
+    """The generic link: which agency? (its slug, or one of those with a portal profile)."""
+
+    path = "/portal"
+    include_in_schema = False
+    exception_handlers = PAGE_ERRORS
+
+    @get("/")
+    async def choose(self, state: State, assessoria: str | None = None) -> Response[Any]:
+        service = portal_service(state)
+        error: str | None = None
+        slug = (assessoria or "").strip().lower()
+        status = 200
+        if assessoria is not None:
+            if not TENANT_SLUG.fullmatch(slug):
+                error = "Informe o identificador da assessoria: letras minúsculas, números e hífen."
+                status = 422
+            elif await service.portal_exists(slug):
+                return Redirect(path=f"/p/{slug}", status_code=303)
+            else:
+                error = f"Não encontramos a assessoria “{slug}”. Confira o identificador."
+                status = 404
+        return _page(
+            "portal.html",
+            {
+                "tenant": None,
+                "portal_name": GENERIC_NAME,
+                "logo_url": None,
+                "signed_in": False,
+                "agencies": await service.directory(),
+                "slug": assessoria or "",
+                "error": error,
+            },
+            status=status,
+        )
+
+
+# ---- view helpers --------------------------------------------------------------------------------
+
+
+def _code_context(found: PendingLookup) -> dict[str, Any]:
+    return {
+        "challenge_id": found.challenge_id,
+        "destination": found.destination,
+        "masked_name": found.masked_name,
+    }
+
+
+def document_message(exc: InvalidDocument) -> str:
+    """The server's reason, as the page says it (the same words the page's script uses)."""
+    if exc.rule == "required":
+        return "Informe o CPF ou o CNPJ."
+    return f"{exc.reason[:1].upper()}{exc.reason[1:]}. Confira o número digitado."
+
+
+def _debts_context(view: DebtorView) -> dict[str, Any]:
+    groups: dict[str, list[Any]] = {}
+    for debt in view.debts:
+        groups.setdefault(debt.creditor, []).append(debt)
+    return {
+        "debtor_name": view.debtor_name,
+        "document_masked": mask_document(view.document),
+        "document_kind": view.document_kind.upper(),
+        "groups": groups,
+        "agreements": view.agreements,
+    }
+
+
+def _chosen_invoice(agreement: AgreementOut, invoice_id: str | None) -> InvoiceOut | None:
+    if invoice_id:
+        for invoice in agreement.invoices:
+            if invoice.invoice_id == invoice_id:
+                return invoice
+    for invoice in agreement.invoices:
+        if invoice.status in ("open", "overdue"):
+            return invoice
+    return agreement.invoices[0] if agreement.invoices else None
+
+
+def _pdf(content: bytes, filename: str) -> Response[Any]:
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={**NO_STORE, "Content-Disposition": f'inline; filename="{filename}"'},
+    )

@@ -1,0 +1,537 @@
+"""The portal's pages and its admin API in process (Litestar's test client), with the gateway's
+real event store (in memory), read model (SQLite) and the real negotiation application (in
+memory, its debts projection in SQLite) behind the client the gateway uses, without Kafka:
+the four pages, the session cookie, CSRF, the tenant's portal list on the pages and on the
+JSON API, the contact a debtor leaves, the logo rules. tests/e2e/test_portal_pages.py walks
+the same pages on the whole platform."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import sqlalchemy as sa
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+from litestar.testing import TestClient
+
+from contracts.envelope import Envelope, derived_event_id
+from contracts.gateway import PORTAL_TOPIC, PortalContactLeft
+from contracts.negotiation import PaymentConditionTerms
+from contracts.negotiation_requests import GetAgreement, ListAgreements, SaveCondition
+from contracts.portfolio import DebtImported, DebtorContact
+from service_runtime.clock import BusinessClock
+from service_runtime.service_client import ServiceRefused
+from service_runtime.settings import Settings
+from services.gateway.adapters.integration_events import integration_events
+from services.gateway.adapters.tokens import issue_token
+from services.gateway.application.uploads import GatewayApplication
+from services.gateway.entrypoints.http.auth import BearerTokenMiddleware
+from services.gateway.entrypoints.http.controllers import PortalController
+from services.gateway.entrypoints.http.errors import (
+    ApiError,
+    handle_api_error,
+    handle_http_exception,
+    handle_service_refused,
+)
+from services.gateway.entrypoints.http.negotiation import AgreementsController
+from services.gateway.entrypoints.http.portal_admin import PortalAdminController
+from services.gateway.entrypoints.web import csrf_config, template_config, web_route_handlers
+from services.gateway.read_models.portal_view import PortalViewProjection
+from services.negotiation.domain.agreement import agreement_id_for
+from tests.support.local_services import local_negotiation
+from tests.unit.test_negotiation_app import Negotiation
+
+KEY = "test-signing-key-" + "x" * 32
+TENANT = "acme"
+TODAY = dt.date(2026, 11, 25)
+ISABELA = "57872245825"
+WESLEY = "12299899430"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+GIF = b"GIF89a" + b"\x00" * 64
+
+
+def debt_event(
+    debt_id: str, document: str, creditor: str, due: dt.date, cents: int, category: str
+) -> DebtImported:
+    return DebtImported(
+        event_id=derived_event_id("test", debt_id),
+        occurred_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        tenant=TENANT,
+        aggregate_id=debt_id,
+        aggregate_version=1,
+        correlation_id="imp-1",
+        causation_id="imp-1",
+        debt_id=debt_id,
+        document=document,
+        document_kind="cpf",
+        debtor=DebtorContact(name="Isabela Nunes" if document == ISABELA else "Wesley Dias"),
+        creditor=creditor,
+        contract=f"C-{debt_id}",
+        installment="1",
+        original_amount_cents=cents,
+        due_date=due,
+        category=category,
+        import_id="imp-1",
+        row_key=debt_id,
+    )
+
+
+DEBTS = [
+    debt_event("d-old", ISABELA, "Varejo Bom Preço Ltda", dt.date(2026, 7, 16), 1_052_419, "carnê"),
+    debt_event(
+        "d-new", ISABELA, "Varejo Bom Preço Ltda", dt.date(2026, 11, 13), 1_052_419, "carnê"
+    ),
+    debt_event("d-bank", ISABELA, "Banco Horizonte S.A.", dt.date(2026, 8, 1), 50_000, "cartão"),
+    debt_event("d-wes", WESLEY, "Conecta Fibra Telecom", dt.date(2025, 11, 7), 17_212, "internet"),
+]
+
+
+class Relay:
+    woken = 0
+
+    def wake(self) -> None:
+        self.woken += 1
+
+
+@pytest.fixture
+def negotiation(tmp_path: Path) -> Iterator[Negotiation]:
+    """The real negotiation application, fed the same debts, with the agency's portal
+    conditions: à vista with the charges waived, 3x with half of them off."""
+    neg = Negotiation(tmp_path)
+    neg.imported(*DEBTS)
+    for terms in (
+        PaymentConditionTerms(
+            installments=1, charges_discount_pct=Decimal(100), description="À vista"
+        ),
+        PaymentConditionTerms(installments=3, charges_discount_pct=Decimal(50)),
+    ):
+        neg.app.save_condition(SaveCondition(tenant=TENANT, terms=terms, saved_by="admin"))
+    yield neg
+    neg.engine.dispose()
+
+
+@pytest.fixture
+def gateway() -> GatewayApplication:
+    return GatewayApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
+@pytest.fixture
+def client(
+    tmp_path: Path, negotiation: Negotiation, gateway: GatewayApplication
+) -> Iterator[TestClient[Litestar]]:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'read.sqlite'}")
+    projection = PortalViewProjection()
+    projection.create_tables(engine)
+    with engine.begin() as conn:
+        projection.apply(conn, cast(list[Envelope], DEBTS))
+    app = Litestar(
+        route_handlers=[
+            PortalController,
+            AgreementsController,
+            PortalAdminController,
+            *web_route_handlers(),
+        ],
+        middleware=[DefineMiddleware(BearerTokenMiddleware)],
+        exception_handlers={
+            ApiError: handle_api_error,
+            ServiceRefused: handle_service_refused,
+            **{cls: handle_http_exception for cls in _http_exceptions()},
+        },
+        template_config=template_config(),
+        csrf_config=csrf_config(KEY),
+        state=State(
+            {
+                "settings": Settings(data_dir=tmp_path),
+                "clock": BusinessClock(TODAY),
+                "signing_key": KEY,
+                "gateway_app": gateway,
+                "gateway_relay": Relay(),
+                "read_engine": engine,
+                "negotiation": local_negotiation(negotiation.app, TODAY),
+            }
+        ),
+    )
+    with TestClient(app) as test_client:
+        yield test_client
+    engine.dispose()
+
+
+def _http_exceptions() -> list[type[Exception]]:
+    from litestar.exceptions import HTTPException
+
+    return [HTTPException]
+
+
+def admin(client: TestClient[Litestar]) -> dict[str, str]:
+    token = issue_token(KEY, tenant=TENANT, role="admin", ttl=dt.timedelta(hours=1))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="_csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def hidden(html: str, name: str) -> list[str]:
+    return re.findall(rf'name="{name}" value="([^"]*)"', html)
+
+
+def sign_in(client: TestClient[Litestar], document: str) -> str:
+    page = client.get(f"/p/{TENANT}")
+    answer = client.post(
+        f"/p/{TENANT}/consulta",
+        data={"_csrf_token": csrf(page.text), "document": document},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == f"/p/{TENANT}/dividas"
+    return str(answer.headers["set-cookie"])
+
+
+def save_profile(client: TestClient[Litestar], body: dict[str, Any]) -> Any:
+    return client.put("/api/v1/admin/portal", json=body, headers=admin(client))
+
+
+def half_up(value: Decimal) -> int:
+    """Centavos rounded half-up (0,5 goes up), as the charges rule rounds."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def reais(cents: int) -> str:
+    """'R$ 11.197,73', as the pages write money."""
+    whole = f"{cents // 100:,}".replace(",", ".")
+    return f"R$ {whole},{cents % 100:02d}"
+
+
+def agreements_of(negotiation: Negotiation, document: str) -> list[Any]:
+    """The document's agreements, as the negotiation application keeps them."""
+    listed = negotiation.app.list_agreements(
+        ListAgreements(tenant=TENANT, document=document), TODAY
+    )
+    return list(listed.agreements)
+
+
+# ---- the four pages ------------------------------------------------------------------------
+
+
+def test_page_one_asks_for_the_document_and_says_what_is_wrong_with_it(
+    client: TestClient[Litestar],
+) -> None:
+    page = client.get(f"/p/{TENANT}")
+    assert page.status_code == 200
+    assert '<html lang="pt-BR">' in page.text
+    assert 'name="viewport"' in page.text
+    assert '<label for="document">CPF ou CNPJ</label>' in page.text
+    assert re.search(r'<input id="document" name="document"', page.text)
+    assert ">Continuar</button>" in page.text
+    # CSP-friendly: no inline script, style or handler.
+    assert "<script>" not in page.text and " style=" not in page.text
+    assert not re.search(r"\son[a-z]+=", page.text)
+    assert page.headers["cache-control"] == "no-store"
+
+    wrong = client.post(
+        f"/p/{TENANT}/consulta",
+        data={"_csrf_token": csrf(page.text), "document": "578.722.458-00"},
+    )
+    assert wrong.status_code == 422
+    assert "CPF com dígito verificador inválido. Confira o número digitado." in wrong.text
+    assert 'aria-invalid="true"' in wrong.text
+    assert 'aria-describedby="document-dica document-erro"' in wrong.text
+    assert 'id="document-erro" role="alert">' in wrong.text
+
+
+def test_the_session_cookie_is_httponly_lax_and_scoped_to_the_tenant(
+    client: TestClient[Litestar],
+) -> None:
+    cookie = sign_in(client, "578.722.458-25").lower()
+    assert "portal_sessao=" in cookie
+    assert "path=/p/acme" in cookie
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert "secure" not in cookie  # plain http here; https requests get Secure
+
+
+def test_over_https_the_session_cookie_is_secure(client: TestClient[Litestar]) -> None:
+    with TestClient(client.app, base_url="https://testserver.local") as secure:
+        cookie = sign_in(secure, ISABELA).lower()
+    assert "secure" in cookie and "httponly" in cookie
+
+
+def test_a_debtor_walks_the_four_pages_and_a_double_click_closes_once(
+    client: TestClient[Litestar], negotiation: Negotiation
+) -> None:
+    # d-old on 25/11/2026, by the charges rule: R$ 10.524,19 due 16/07/2026, 132 days late;
+    # multa 2% = 210,4838 -> 210,48; juros 1% a.m. x 132/30 = 463,06436 -> 463,06.
+    principal = 1_052_419
+    penalty = half_up(Decimal(principal) * 2 / 100)
+    interest = half_up(Decimal(principal) * 1 * 132 / (100 * 30))
+    charges = penalty + interest
+    assert (penalty, interest) == (21_048, 46_306)
+    # À vista waives the charges; 3x takes half of them off (33.677 centavos), in 3 equal parts.
+    three_total = principal + charges - half_up(Decimal(charges) * 50 / 100)
+    assert three_total == 1_086_096 and three_total % 3 == 0
+
+    sign_in(client, ISABELA)
+    debts = client.get(f"/p/{TENANT}/dividas")
+    assert debts.status_code == 200
+    assert "Olá, Isabela Nunes" in debts.text
+    assert debts.text.count(">Negociar</a>") == 3
+    assert "R$ 10.524,19" in debts.text and "132 dias" in debts.text
+    link = re.search(r'href="(/p/acme/negociar\?divida=d-old)"', debts.text)
+    assert link
+
+    offers = client.get(link.group(1))
+    assert offers.status_code == 200
+    assert 'class="valor-riscado" id="valor-atualizado"' in offers.text
+    assert reais(principal + charges) == "R$ 11.197,73"
+    assert reais(principal + charges) in offers.text and reais(principal) in offers.text
+    assert offers.text.count(">Efetuar acordo</button>") == 2
+    assert f"3 × {reais(three_total // 3)}" in offers.text  # 3 × R$ 3.620,32
+    # 25/12 is Christmas (a Friday): the second installment is due on the next business day.
+    assert "28/12/2026" in offers.text
+    (key,) = set(hidden(offers.text, "chave"))
+
+    form = {"_csrf_token": csrf(offers.text), "chave": key, "divida": "d-old", "parcelas": "3"}
+    first = client.post(f"/p/{TENANT}/acordo", data=form, follow_redirects=False)
+    second = client.post(f"/p/{TENANT}/acordo", data=form, follow_redirects=False)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    # One agreement, named by the page's idempotency key, closed on the portal.
+    agreement_id = str(agreement_id_for(TENANT, key))
+    assert first.headers["location"] == f"/p/{TENANT}/acordos/{agreement_id}"
+    (closed,) = agreements_of(negotiation, ISABELA)
+    assert (closed.agreement_id, closed.channel) == (agreement_id, "portal")
+    assert closed.total_cents == three_total and len(closed.invoices) == 3
+    assert [e.type for e in negotiation.published()].count("AgreementClosed") == 1
+
+    invoice = client.get(first.headers["location"])
+    assert invoice.status_code == 200
+    html = invoice.text
+    # The page shows the first invoice as the negotiation service answers it.
+    answered = negotiation.app.get_agreement(
+        GetAgreement(tenant=TENANT, agreement_id=agreement_id, document=ISABELA), TODAY
+    )
+    shown = answered.invoices[0]
+    digits = shown.digitable_line
+    assert len(digits) == 47 and digits.isdigit()
+    line = (
+        f"{digits[0:5]}.{digits[5:10]} {digits[10:15]}.{digits[15:21]} "
+        f"{digits[21:26]}.{digits[26:32]} {digits[32]} {digits[33:]}"
+    )
+    assert f'data-copy-value="{digits}">{line}</p>' in html
+    assert ">Copiar linha digitável</button>" in html
+    assert shown.pix_code.startswith("000201")
+    assert f'id="pix-copia-e-cola">{shown.pix_code}</p>' in html
+    assert ">Copiar código PIX</button>" in html
+    assert 'alt="QR Code PIX" aria-label="QR Code PIX"' in html
+    assert 'alt="Código de barras" aria-label="Código de barras"' in html
+    assert 'src="data:image/svg+xml;base64,' in html
+    pdf_link = re.search(r'href="([^"]+)">Baixar boleto \(PDF\)</a>', html)
+    term_link = re.search(r'href="([^"]+)">Termo de acordo \(PDF\)</a>', html)
+    assert pdf_link and term_link
+    assert pdf_link.group(1).endswith(f"/boleto/{shown.invoice_id}.pdf")
+    pdf = client.get(pdf_link.group(1))
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    term = client.get(term_link.group(1))
+    assert term.status_code == 200 and term.content.startswith(b"%PDF")
+    # Another invoice of the agreement, chosen from its list.
+    other = client.get(first.headers["location"] + f"?fatura={answered.invoices[1].invoice_id}")
+    assert "Parcela 2 de 3" in other.text
+
+
+def test_a_form_without_its_csrf_token_is_refused(client: TestClient[Litestar]) -> None:
+    client.get(f"/p/{TENANT}")
+    refused = client.post(f"/p/{TENANT}/consulta", data={"document": ISABELA})
+    assert refused.status_code == 403
+    assert "formulário" in refused.text and "<html" in refused.text
+    forged = client.post(
+        f"/p/{TENANT}/consulta", data={"document": ISABELA, "_csrf_token": "0" * 128}
+    )
+    assert forged.status_code == 403
+    # The JSON API is not the forms': it needs no CSRF token.
+    assert client.post(f"/api/v1/portal/{TENANT}/lookup", json={"document": ISABELA}).is_success
+
+
+def test_pages_without_a_session_go_back_to_page_one(client: TestClient[Litestar]) -> None:
+    answer = client.get(f"/p/{TENANT}/dividas", follow_redirects=False)
+    assert (answer.status_code, answer.headers["location"]) == (303, f"/p/{TENANT}")
+    expired = issue_token(
+        KEY,
+        tenant=TENANT,
+        role="portal",
+        document=ISABELA,
+        ttl=dt.timedelta(minutes=15),
+        now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+    )
+    client.cookies.set("portal_sessao", expired, path=f"/p/{TENANT}")
+    answer = client.get(f"/p/{TENANT}/negociar?divida=d-old", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/p/{TENANT}?sessao=expirada"
+    page = client.get(answer.headers["location"])
+    assert "Sua sessão expirou" in page.text
+    # A token of another tenant is no session here.
+    other = issue_token(KEY, tenant="other", role="portal", document=ISABELA)
+    client.cookies.set("portal_sessao", other, path=f"/p/{TENANT}")
+    answer = client.get(f"/p/{TENANT}/dividas", follow_redirects=False)
+    assert answer.headers["location"] == f"/p/{TENANT}"
+
+
+def test_an_unknown_tenant_has_no_portal_and_the_generic_link_asks_which(
+    client: TestClient[Litestar],
+) -> None:
+    assert client.get("/p/nobody").status_code == 404
+    save_profile(client, {"name": "Acme Cobranças"})
+    chooser = client.get("/portal")
+    assert chooser.status_code == 200
+    assert '<a href="/p/acme">Acme Cobranças</a>' in chooser.text
+    assert 'label for="assessoria"' in chooser.text
+    found = client.get("/portal?assessoria=ACME", follow_redirects=False)
+    assert (found.status_code, found.headers["location"]) == (303, "/p/acme")
+    assert client.get("/portal?assessoria=nobody").status_code == 404
+    assert client.get("/portal?assessoria=no%20way").status_code == 422
+
+
+# ---- the portal list -----------------------------------------------------------------------
+
+
+def test_the_portal_list_applies_to_the_pages_and_the_json_api(
+    client: TestClient[Litestar], negotiation: Negotiation
+) -> None:
+    saved = save_profile(
+        client,
+        {
+            "name": "Acme Cobranças",
+            "portal_list": {"creditors": ["varejo bom preco ltda"], "days_overdue_min": 30},
+        },
+    )
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["portal_url"].endswith("/p/acme")
+
+    looked = client.post(f"/api/v1/portal/{TENANT}/lookup", json={"document": ISABELA}).json()
+    assert [d["debt_id"] for d in looked["debts"]] == ["d-old"]
+    portal = {"Authorization": f"Bearer {looked['portal_token']}"}
+    refused = client.get(f"/api/v1/portal/{TENANT}/offers?debt_id=d-bank", headers=portal)
+    assert refused.status_code == 422
+    detail = refused.json()["error"]["details"][0]
+    assert (detail["field"], detail["rule"]) == ("debt_ids", "not_eligible")
+    refused = client.post(
+        f"/api/v1/portal/{TENANT}/agreements",
+        json={"debt_ids": ["d-new"], "installments": 1},
+        headers={**portal, "Idempotency-Key": "k-1"},
+    )
+    assert refused.status_code == 422
+    assert agreements_of(negotiation, ISABELA) == []
+    # Operators negotiate any debt: the list is the portal's.
+    staff = admin(client)
+    assert client.get(f"/api/v1/portal/{TENANT}/offers?debt_id=d-bank", headers=staff).is_success
+
+    sign_in(client, ISABELA)
+    page = client.get(f"/p/{TENANT}/dividas")
+    assert page.text.count(">Negociar</a>") == 1
+    assert "Acme Cobranças" in page.text
+    assert client.get(f"/p/{TENANT}/negociar?divida=d-bank").status_code == 422
+
+
+def test_profile_validation_names_the_field(client: TestClient[Litestar]) -> None:
+    bad = save_profile(
+        client,
+        {"name": "X", "portal_list": {"amount_min_cents": 500, "amount_max_cents": 100}},
+    )
+    assert bad.status_code == 422
+    detail = bad.json()["error"]["details"][0]
+    assert (detail["field"], detail["rule"]) == ("portal_list.amount_max_cents", "range")
+    bad = save_profile(client, {"name": "X", "portal_list": {"days_overdue_min": -1}})
+    assert bad.status_code == 422
+    assert "days_overdue_min" in bad.json()["error"]["details"][0]["field"]
+    bad = save_profile(client, {"name": "", "portal_list": {}})
+    assert bad.status_code == 422
+    assert client.get("/api/v1/admin/portal", headers=admin(client)).status_code == 404
+    operator = issue_token(KEY, tenant=TENANT, role="operator")
+    forbidden = client.put(
+        "/api/v1/admin/portal",
+        json={"name": "X"},
+        headers={"Authorization": f"Bearer {operator}"},
+    )
+    assert forbidden.status_code == 403
+
+
+def test_the_logo_must_be_a_small_png_or_jpeg(client: TestClient[Litestar]) -> None:
+    headers = admin(client)
+    gif = client.put(
+        "/api/v1/admin/portal/logo", content=GIF, headers={**headers, "content-type": "image/gif"}
+    )
+    assert gif.status_code == 415
+    assert gif.json()["error"]["details"][0]["rule"] == "content_type"
+    disguised = client.put(
+        "/api/v1/admin/portal/logo", content=GIF, headers={**headers, "content-type": "image/png"}
+    )
+    assert disguised.status_code == 415
+    assert disguised.json()["error"]["details"][0]["rule"] == "magic_bytes"
+    big = client.put(
+        "/api/v1/admin/portal/logo",
+        content=PNG + b"\x00" * 200 * 1024,
+        headers={**headers, "content-type": "image/png"},
+    )
+    assert big.status_code == 422
+    assert big.json()["error"]["details"][0]["rule"] == "max_size"
+    assert client.get(f"/p/{TENANT}/logo").status_code == 404
+
+    ok = client.put(
+        "/api/v1/admin/portal/logo", content=PNG, headers={**headers, "content-type": "image/png"}
+    )
+    assert ok.status_code == 200, ok.text
+    logo = client.get(f"/p/{TENANT}/logo")
+    assert (logo.content, logo.headers["content-type"]) == (PNG, "image/png")
+    assert re.search(r'<img class="logo" src="/p/acme/logo\?v=\w+"', client.get("/p/acme").text)
+
+
+# ---- nothing eligible: the contact ---------------------------------------------------------
+
+
+def test_nothing_eligible_offers_the_contact_form_and_records_it_once(
+    client: TestClient[Litestar], gateway: GatewayApplication
+) -> None:
+    save_profile(client, {"name": "Acme", "portal_list": {"creditors": ["Varejo Bom Preço Ltda"]}})
+    sign_in(client, WESLEY)
+    page = client.get(f"/p/{TENANT}/dividas")
+    assert "Não encontramos dívidas para negociar aqui" in page.text
+    assert ">Negociar</a>" not in page.text
+    form = {
+        "_csrf_token": csrf(page.text),
+        "chave": hidden(page.text, "chave")[0],
+        "nome": "Wesley Dias",
+        "telefone": "(61) 99876-5432",
+        "email": "",
+        "credor_esperado": "Loja Exemplo",
+        "mensagem": "Tenho um carnê em atraso",
+    }
+    invalid = client.post(f"/p/{TENANT}/contato", data={**form, "email": "nope"})
+    assert invalid.status_code == 422
+    assert 'id="contato-email-erro" role="alert">e-mail inválido' in invalid.text
+    for _ in range(2):
+        sent = client.post(f"/p/{TENANT}/contato", data=form, follow_redirects=False)
+        assert sent.status_code == 303
+    assert "Recebemos seu contato" in client.get(sent.headers["location"]).text
+
+    published = [
+        message
+        for notification in gateway.recorder.select_notifications(start=1, limit=100)
+        for topic, message in integration_events(gateway.mapper.to_domain_event(notification))
+        if topic == PORTAL_TOPIC
+    ]
+    assert len(published) == 1
+    contact = published[0]
+    assert isinstance(contact, PortalContactLeft)
+    assert (contact.tenant, contact.document, contact.phone) == (TENANT, WESLEY, "+5561998765432")
+    assert (contact.expected_creditor, contact.message) == (
+        "Loja Exemplo",
+        "Tenho um carnê em atraso",
+    )
