@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test lint typecheck bench contracts clean
+.PHONY: install up test lint typecheck bench bench-replay bench-scale-out contracts clean
 
 install: $(STAMP)
 
@@ -30,6 +30,14 @@ typecheck: install
 
 bench: install
 	$(PY) -m benchmarks.import_bench
+
+# Replay speed: EVENTS=N for another size than the default 1,000,000; figures in bench-out/.
+bench-replay: install
+	$(PY) -m benchmarks.replay_bench $(if $(EVENTS),--events $(EVENTS)) --json bench-out/replay.json
+
+# Scale-out evidence: two negotiation services and two gateways, one of each killed mid-stream.
+bench-scale-out: install
+	COBRANCA_SCALE_OUT=1 $(PY) -m pytest -q -s tests/e2e/test_scale_out.py
 
 contracts: install
 	$(PY) -m contracts.generate

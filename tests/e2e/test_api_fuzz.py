@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 TENANT = "acme"
 # Enough to reach the odd corners of each operation, few enough for the suite's budget.
-EXAMPLES_PER_OPERATION = 5
+EXAMPLES_PER_OPERATION = 3
 
 
 @pytest.fixture(scope="module")
