@@ -13,11 +13,10 @@ Money is integer centavos; dates are business dates (America/Sao_Paulo).
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, replace
+from typing import TypeVar, cast
 
 from contracts.clock import DayStarted
 from contracts.envelope import Envelope
@@ -270,6 +269,19 @@ def fact_of(event: Envelope) -> Fact | None:
     return None
 
 
+# The events `fact_of` takes a fact from; a replay need not parse any other.
+FACT_EVENTS: tuple[type[Envelope], ...] = (
+    DebtImported,
+    AgreementClosed,
+    InstallmentPaid,
+    AgreementBroken,
+    PaymentReceived,
+    DebtSettled,
+    DayStarted,
+)
+FACT_EVENT_TYPES: frozenset[str] = frozenset(m.model_fields["type"].default for m in FACT_EVENTS)
+
+
 def key_of(fact: Fact) -> tuple[object, ...]:
     """The natural key of a fact: one fact per key, the first seen wins."""
     if isinstance(fact, BusinessDay):
@@ -341,52 +353,69 @@ def assemble(facts: Iterable[Fact]) -> Facts:
     unique: dict[tuple[object, ...], Fact] = {}
     for fact in facts:
         unique.setdefault(key_of(fact), fact)
-    by_kind: dict[type, list[Fact]] = {}
-    for key in sorted(unique, key=_sortable):
-        fact = unique[key]
-        by_kind.setdefault(type(fact), []).append(fact)
+    return _assemble_unique(unique)
 
-    days = tuple(_only(by_kind, BusinessDay))
+
+def _assemble_unique(unique: dict[tuple[object, ...], Fact]) -> Facts:
+    """`assemble` of facts already one per key (the dict's keys are their `key_of`)."""
+    by_kind: dict[type, list[tuple[tuple[object, ...], Fact]]] = {}
+    for item in unique.items():
+        by_kind.setdefault(type(item[1]), []).append(item)
+
+    days = tuple(_ordered(by_kind, BusinessDay))
     calendar = BusinessCalendar(days)
-    placements = tuple(
-        dataclasses.replace(p, placed_on=calendar.date_at(p.placed_at))
-        for p in _only(by_kind, Placement)
-    )
+    placements = []
+    for p in _ordered(by_kind, Placement):
+        placed_on = calendar.date_at(p.placed_at)
+        # Frozen: the same fact when the date stands (a wall clock), a copy when it moves.
+        placements.append(p if placed_on == p.placed_on else replace(p, placed_on=placed_on))
     placed = {(p.tenant, p.debt_id): p for p in placements}
-    agreements = tuple(
-        dataclasses.replace(
-            a,
-            carteiras=tuple(
-                sorted(
-                    {placed[(a.tenant, d)].carteira for d in a.debt_ids if (a.tenant, d) in placed}
-                )
-            ),
-            aging_buckets=tuple(
-                sorted(
-                    {
-                        placed[(a.tenant, d)].aging_bucket
-                        for d in a.debt_ids
-                        if (a.tenant, d) in placed
-                    },
-                    key=AGING_BUCKETS.index,
-                )
-            ),
+    agreements = []
+    for a in _ordered(by_kind, Agreement):
+        found = [placed[(a.tenant, d)] for d in a.debt_ids if (a.tenant, d) in placed]
+        agreements.append(
+            replace(
+                a,
+                carteiras=tuple(sorted({p.carteira for p in found})),
+                aging_buckets=tuple(
+                    sorted({p.aging_bucket for p in found}, key=AGING_BUCKETS.index)
+                ),
+            )
         )
-        for a in _only(by_kind, Agreement)
-    )
     return Facts(
-        placements=placements,
-        agreements=agreements,
-        installments_paid=tuple(_only(by_kind, InstallmentPayment)),
-        breaks=tuple(_only(by_kind, Break)),
-        receipts=tuple(_only(by_kind, Receipt)),
-        settlements=tuple(_only(by_kind, Settlement)),
+        placements=tuple(placements),
+        agreements=tuple(agreements),
+        installments_paid=tuple(_ordered(by_kind, InstallmentPayment)),
+        breaks=tuple(_ordered(by_kind, Break)),
+        receipts=tuple(_ordered(by_kind, Receipt)),
+        settlements=tuple(_ordered(by_kind, Settlement)),
         days=days,
     )
 
 
-def _only(by_kind: dict[type, list[Fact]], kind: type[_F]) -> list[_F]:
-    return [f for f in by_kind.get(kind, []) if isinstance(f, kind)]
+# Kinds whose keys are all strings after the kind's name: they sort as they are, which is how
+# `_sortable` (each part as text) sorts them, without making text of each part.
+_TEXT_KEYS: tuple[type, ...] = (Placement, Agreement, Break, Receipt, Settlement)
+
+
+def _ordered(
+    by_kind: dict[type, list[tuple[tuple[object, ...], Fact]]], kind: type[_F]
+) -> list[_F]:
+    """The facts of one kind in the order of their keys, each part compared as text."""
+    items = by_kind.get(kind, [])
+    if kind in _TEXT_KEYS:
+        items.sort(key=_key_itself)
+    else:
+        items.sort(key=_text_of_key)
+    return [f for _, f in items if isinstance(f, kind)]
+
+
+def _key_itself(item: tuple[tuple[object, ...], Fact]) -> tuple[str, ...]:
+    return cast(tuple[str, ...], item[0])
+
+
+def _text_of_key(item: tuple[tuple[object, ...], Fact]) -> tuple[str, ...]:
+    return _sortable(item[0])
 
 
 def _sortable(key: tuple[object, ...]) -> tuple[str, ...]:
@@ -422,4 +451,4 @@ class FactsCollector:
         return sum(self.add(e) for e in events)
 
     def facts(self) -> Facts:
-        return assemble(self._facts.values())
+        return _assemble_unique(self._facts)
