@@ -13,7 +13,8 @@ event is validated by its model on construction, serialized and keyed as the ser
 relays do, and published with one batched aiokafka producer. The same seed gives the same
 stream. Then it times, on the same topics, one after another:
 
-(a) a plain aiokafka consumer reading every message, decoding nothing: the baseline;
+(a) a plain aiokafka consumer reading every message, decoding nothing: the baseline (the
+    best of three reads, as every ratio divides by it);
 (b) the same consumer validating every message with the contracts (`parse_event`);
 (c) `cobranca replay` of every gateway projection that reads these topics, each into a fresh
     SQLite database (the code the command runs: `service_runtime.projection.replay`), one
@@ -111,6 +112,7 @@ STREAM_TOPICS: tuple[str, ...] = ANALYTICS_TOPICS
 REPLAYED = tuple(name for name, p in PROJECTIONS.items() if set(p.topics) & set(STREAM_TOPICS))
 FPD_K = 5
 FPD_BY = ("cohort", "channel")
+BASELINE_ATTEMPTS = 3
 READ_BATCH = 5000  # records per getmany in (a) and (b), as the analytics replay reads
 SEND_WINDOW = 20_000  # messages in flight before the producer's futures are awaited
 STALL_SECONDS = 60.0  # (a)/(b) give up after this long without a new record
@@ -1031,7 +1033,14 @@ def run(args: argparse.Namespace) -> int:
         meter = Meter(getattr(broker, "pid", None))
         steps: list[Step] = []
         console.print("(a) plain read...")
-        baseline = meter.measure(lambda: time_plain(bootstrap, args.events, validate=False))
+        # The baseline is short and the one every ratio divides by: the best of a few reads.
+        attempts = [
+            meter.measure(lambda: time_plain(bootstrap, args.events, validate=False))
+            for _ in range(BASELINE_ATTEMPTS)
+        ]
+        baseline = min(attempts, key=lambda step: step.seconds)
+        baseline.label += f" (best of {BASELINE_ATTEMPTS})"
+        baseline.extra["attempts_s"] = [step.seconds for step in attempts]
         steps.append(baseline)
         console.print("(b) read + validate...")
         steps.append(meter.measure(lambda: time_plain(bootstrap, args.events, validate=True)))
