@@ -75,11 +75,11 @@ log = logging.getLogger(__name__)
 
 
 class DebtLookup(Protocol):
-    def debts(self, tenant: str, debt_ids: Sequence[str]) -> list[DebtRow]: ...
+    """The port to the debts (the projection's table); `open_debts`: the debtor's debts not
+    settled and with a balance."""
 
-    def open_debts(self, tenant: str, document: str) -> list[DebtRow]:
-        """The debtor's debts not settled and with a balance."""
-        ...
+    def debts(self, tenant: str, debt_ids: Sequence[str]) -> list[DebtRow]: ...
+    def open_debts(self, tenant: str, document: str) -> list[DebtRow]: ...
 
 
 class NoDebts:
