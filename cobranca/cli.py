@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -166,26 +167,32 @@ def import_(
 
 @app.command()
 def replay(
-    projection: Annotated[
-        str,
+    projections: Annotated[
+        list[str] | None,
         typer.Argument(
-            help="A gateway projection: portal_view, timeline, import_status, call_list, "
-            "conversations, audit or analytics"
+            help="Gateway projections (portal_view, timeline, import_status, call_list, "
+            "conversations, audit, analytics); none means all of them",
+            show_default=False,
         ),
-    ],
+    ] = None,
     target_url: Annotated[
         str | None,
         typer.Option(help="Rebuild into this database instead of the gateway's read database"),
     ] = None,
 ) -> None:
-    """Rebuild a projection from offset zero of its topics, with a progress bar."""
+    """Rebuild projections from offset zero of their topics, together, a progress bar each."""
     from service_runtime.database import engine_from_url, service_engine
     from service_runtime.kafka import bootstrap_servers
     from service_runtime.projection import replay as replay_projection
     from services.gateway.entrypoints.main import PROJECTIONS
 
-    if projection not in PROJECTIONS:
-        console.print(f"[red]unknown projection {projection!r}[/]; one of {', '.join(PROJECTIONS)}")
+    names = list(dict.fromkeys(projections or PROJECTIONS))
+    unknown = [name for name in names if name not in PROJECTIONS]
+    if unknown:
+        console.print(
+            f"[red]unknown projection {', '.join(map(repr, unknown))}[/]; "
+            f"one of {', '.join(PROJECTIONS)}"
+        )
         raise typer.Exit(2)
     settings = _settings()
     engine = (
@@ -193,23 +200,31 @@ def replay(
         if target_url
         else service_engine(settings, "gateway", "read")
     )
+    bootstrap = bootstrap_servers(settings)
     with Progress(
-        TextColumn(f"[bold]{projection}[/]"),
+        TextColumn("[bold]{task.description}[/]"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task("replay", total=None)
-        count = asyncio.run(
-            replay_projection(
-                PROJECTIONS[projection],
-                engine,
-                bootstrap_servers(settings),
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
+
+        def reporter(name: str) -> Callable[[int, int], None]:
+            task = progress.add_task(name, total=None)
+            return lambda done, total: progress.update(task, completed=done, total=total)
+
+        async def replay_all() -> list[int]:
+            # Together: each waits on the broker at the end of its topics, not one after another.
+            return await asyncio.gather(
+                *(
+                    replay_projection(PROJECTIONS[name], engine, bootstrap, progress=reporter(name))
+                    for name in names
+                )
             )
-        )
-    console.print(f"{projection}: rebuilt from {count} events")
+
+        counts = asyncio.run(replay_all())
+    for name, count in zip(names, counts, strict=True):
+        console.print(f"{name}: rebuilt from {count} events")
 
 
 @app.command()

@@ -37,11 +37,24 @@ def bootstrap_servers(settings: Settings) -> str:
     return settings.kafka_bootstrap
 
 
+class ServiceBroker(KafkaBroker):
+    """FastStream's Kafka broker, starting its subscribers together: a consumer's start waits
+    until its group gives it partitions (about 3 s on Tansu, more on a busy cluster), and a
+    service with a dozen subscribers would otherwise wait for each in turn."""
+
+    async def start(self) -> None:
+        await self.connect()
+        await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
+        for publisher in self.publishers:
+            await publisher.start()
+        self.running = True
+
+
 def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroker:
     logger = logging.getLogger(f"cobranca.{client_id}.kafka")
     # FastStream logs every message at INFO: keep warnings and errors only.
     logger.setLevel(logging.WARNING)
-    return KafkaBroker(
+    return ServiceBroker(
         bootstrap_servers(settings),
         client_id=client_id,
         request_timeout_ms=15000,
