@@ -20,8 +20,14 @@ from typing import TypeVar, cast
 
 from contracts.clock import DayStarted
 from contracts.envelope import Envelope
-from contracts.negotiation import AgreementBroken, AgreementClosed, InstallmentPaid, PaymentReceived
-from contracts.portfolio import DebtImported, DebtSettled
+from contracts.negotiation import (
+    AgreementBroken,
+    AgreementClosed,
+    AgreementClosedV2,
+    InstallmentPaid,
+    PaymentReceived,
+)
+from contracts.portfolio import DebtImported, DebtImportedV2, DebtSettled
 from service_runtime.clock import BUSINESS_TZ
 
 # Days overdue at placement (the day the agency received the debt), as the industry cuts them.
@@ -192,7 +198,8 @@ _F = TypeVar("_F")
 
 def fact_of(event: Envelope) -> Fact | None:
     """The fact an event states, None for events the indicators do not use."""
-    if isinstance(event, DebtImported):
+    # Both versions: the indicators use no personal data (version 2 seals it).
+    if isinstance(event, DebtImported | DebtImportedV2):
         # DebtImported carries the debt's due_date but no business date, and its occurred_at
         # is the wall clock when the portfolio stored it, which is not the business date under
         # a manual or pinned clock. The business date in force at that instant is the latest
@@ -209,7 +216,7 @@ def fact_of(event: Envelope) -> Fact | None:
             placed_at=event.occurred_at,
             placed_on=local_date(event.occurred_at),
         )
-    if isinstance(event, AgreementClosed):
+    if isinstance(event, AgreementClosed | AgreementClosedV2):
         first = min(event.installments, key=lambda i: i.number)
         return Agreement(
             tenant=event.tenant,
@@ -272,7 +279,9 @@ def fact_of(event: Envelope) -> Fact | None:
 # The events `fact_of` takes a fact from; a replay need not parse any other.
 FACT_EVENTS: tuple[type[Envelope], ...] = (
     DebtImported,
+    DebtImportedV2,
     AgreementClosed,
+    AgreementClosedV2,
     InstallmentPaid,
     AgreementBroken,
     PaymentReceived,

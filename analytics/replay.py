@@ -21,7 +21,7 @@ from contracts.clock import CLOCK_TOPIC
 from contracts.negotiation import AGREEMENTS_TOPIC, INVOICES_TOPIC, PAYMENTS_TOPIC
 from contracts.portfolio import DEBTS_TOPIC
 from contracts.registry import EVENT_MODELS, UnknownEventType, parse_event
-from service_runtime.kafka import partitions_of
+from service_runtime.kafka import partitions_of, server_list
 
 TOPICS: tuple[str, ...] = (
     DEBTS_TOPIC,
@@ -108,7 +108,7 @@ async def replay_facts(
     end offset read at the start.)"""
     collector = FactsCollector(tenant)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        bootstrap_servers=server_list(bootstrap),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -96,9 +96,10 @@ from contracts.topics import TOPICS as TOPIC_SPECS
 from service_runtime.database import engine_from_url
 from service_runtime.kafka import ensure_topics, partitions_of
 from service_runtime.outbox import headers_for
+from service_runtime.personal_data import SqlKeyVault
 from service_runtime.projection import BatchApplier, RecordsByPartition
 from service_runtime.projection import replay as replay_projection
-from services.gateway.entrypoints.main import PROJECTIONS
+from services.gateway.entrypoints.main import PROJECTION_TOPICS, build_projections
 from services.portfolio.domain.debt import debt_id_for
 
 DEFAULT_EVENTS = 1_000_000
@@ -109,7 +110,9 @@ TARGET_RATIO = 0.25
 STREAM_TOPICS: tuple[str, ...] = ANALYTICS_TOPICS
 # Gateway projections that read any of them (call_list and timeline also read topics the
 # benchmark leaves empty, as a real platform would have them).
-REPLAYED = tuple(name for name, p in PROJECTIONS.items() if set(p.topics) & set(STREAM_TOPICS))
+REPLAYED = tuple(
+    name for name, topics in PROJECTION_TOPICS.items() if set(topics) & set(STREAM_TOPICS)
+)
 FPD_K = 5
 FPD_BY = ("cohort", "channel")
 BASELINE_ATTEMPTS = 3
@@ -754,13 +757,17 @@ def time_projection(name: str, bootstrap: str, directory: Path, expected: int) -
     """`cobranca replay NAME --target-url sqlite:///fresh.sqlite`: the same call."""
     path = directory / f"replay-{name}.sqlite"
     engine = engine_from_url(f"sqlite:///{path}", "gateway_rebuild")
+    # A key vault of its own, as `cobranca replay` opens the platform's.
+    vault = SqlKeyVault(engine_from_url(f"sqlite:///{directory / 'keys.sqlite'}"))
     try:
+        projection = build_projections(vault)[name]
         started = time.perf_counter()
         last = LastEvent(expected, started)
-        count = asyncio.run(replay_projection(PROJECTIONS[name], engine, bootstrap, progress=last))
+        count = asyncio.run(replay_projection(projection, engine, bootstrap, progress=last))
         seconds = time.perf_counter() - started
     finally:
         engine.dispose()
+        vault.engine.dispose()
     if count != expected:
         raise RuntimeError(f"{name}: replayed {count:,} records, {expected:,} in its topics")
     return Step(
@@ -769,7 +776,7 @@ def time_projection(name: str, bootstrap: str, directory: Path, expected: int) -
         count,
         seconds,
         last.at,
-        {"topics": [t for t in PROJECTIONS[name].topics if t in STREAM_TOPICS]},
+        {"topics": [t for t in PROJECTION_TOPICS[name] if t in STREAM_TOPICS]},
     )
 
 
@@ -1028,7 +1035,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(mix)
 
         per_projection = {
-            name: sum(stats.by_topic[t] for t in PROJECTIONS[name].topics) for name in REPLAYED
+            name: sum(stats.by_topic[t] for t in PROJECTION_TOPICS[name]) for name in REPLAYED
         }
         meter = Meter(getattr(broker, "pid", None))
         steps: list[Step] = []

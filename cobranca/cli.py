@@ -181,20 +181,23 @@ def replay(
     ] = None,
 ) -> None:
     """Rebuild projections from offset zero of their topics, together, a progress bar each."""
-    from service_runtime.database import engine_from_url, service_engine
+    from service_runtime.database import engine_from_url, service_engine, vault_engine
     from service_runtime.kafka import bootstrap_servers
+    from service_runtime.personal_data import SqlKeyVault
     from service_runtime.projection import replay as replay_projection
-    from services.gateway.entrypoints.main import PROJECTIONS
+    from services.gateway.entrypoints.main import PROJECTION_NAMES, build_projections
 
-    names = list(dict.fromkeys(projections or PROJECTIONS))
-    unknown = [name for name in names if name not in PROJECTIONS]
+    names = list(dict.fromkeys(projections or PROJECTION_NAMES))
+    unknown = [name for name in names if name not in PROJECTION_NAMES]
     if unknown:
         console.print(
             f"[red]unknown projection {', '.join(map(repr, unknown))}[/]; "
-            f"one of {', '.join(PROJECTIONS)}"
+            f"one of {', '.join(PROJECTION_NAMES)}"
         )
         raise typer.Exit(2)
     settings = _settings()
+    # Personal data opens with the debtors' keys; erased ones stay removed in the rebuild.
+    built = build_projections(SqlKeyVault(vault_engine(settings), settings.vault_cache_seconds))
     engine = (
         engine_from_url(target_url, "gateway_rebuild")
         if target_url
@@ -217,7 +220,7 @@ def replay(
             # Together: each waits on the broker at the end of its topics, not one after another.
             return await asyncio.gather(
                 *(
-                    replay_projection(PROJECTIONS[name], engine, bootstrap, progress=reporter(name))
+                    replay_projection(built[name], engine, bootstrap, progress=reporter(name))
                     for name in names
                 )
             )
@@ -238,6 +241,7 @@ def topics() -> None:
             bootstrap_servers(settings),
             partitions=settings.topic_partitions,
             replication=settings.topic_replication,
+            min_insync_replicas=settings.topic_min_insync_replicas,
         )
     )
     console.print(f"created: {', '.join(created) or 'nothing (all exist)'}")

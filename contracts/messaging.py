@@ -9,6 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from contracts.envelope import Envelope, UtcDatetime
+from contracts.personal import SealedPersonalData
 from contracts.ruler import MessageChannel
 
 MESSAGES_TOPIC = "messaging.messages"
@@ -43,6 +44,29 @@ class MessageSent(_MessageEvent):
     provider_id: str | None = None
     attempts: int = Field(ge=1)
     text: str = Field(description="What was sent (the subject and body, as rendered)")
+
+
+class MessageQueuedV2(_MessageEvent):
+    """Rendered and waiting for its channel's sending window (version 2: the address is
+    sealed in `personal` as `{"to": ...}` with the debtor's key; see contracts.personal)."""
+
+    type: Literal["MessageQueued"] = "MessageQueued"
+    schema_version: Literal[2] = 2
+    personal: SealedPersonalData
+    send_at: UtcDatetime
+
+
+class MessageSentV2(_MessageEvent):
+    """Sent (version 2: the address and what was sent are sealed in `personal` as
+    `{"to", "text"}` with the debtor's key; see contracts.personal)."""
+
+    type: Literal["MessageSent"] = "MessageSent"
+    schema_version: Literal[2] = 2
+    personal: SealedPersonalData
+    sent_at: UtcDatetime
+    provider: str
+    provider_id: str | None = None
+    attempts: int = Field(ge=1)
 
 
 class MessageDelivered(_MessageEvent):
@@ -114,6 +138,37 @@ class ConversationChanged(Envelope):
     address: str | None = Field(default=None, description="WhatsApp: the debtor's phone")
     document: str | None = None
     debtor_name: str | None = None
+    status: Literal[
+        "self_service", "waiting_operator", "with_operator", "initiated_unanswered", "closed"
+    ]
+    operator: str | None = None
+    previous_operator: str | None = None
+    initiated_by: Literal["debtor", "agency"]
+    started_at: UtcDatetime
+    changed_at: UtcDatetime
+    messages: int = Field(ge=0, description="Messages in the conversation so far")
+
+
+class ConversationChangedV2(Envelope):
+    """A conversation (chatbot, WhatsApp, web chat) as it stands after a change: who, where,
+    its status and operator. Keyed by conversation; the transcript stays with the messaging
+    service. Version 2: the phone and the name are sealed in `personal` once the document is
+    known (see contracts.personal)."""
+
+    type: Literal["ConversationChanged"] = "ConversationChanged"
+    schema_version: Literal[2] = 2
+    conversation_id: str
+    change: ConversationChange
+    channel: Literal["whatsapp", "web"]
+    personal: SealedPersonalData | None = Field(
+        default=None,
+        description='`{"address", "debtor_name"}` sealed with the debtor\'s key, once the '
+        "conversation knows the debtor's document (before that: in clear, below)",
+    )
+    unidentified_address: str | None = Field(
+        default=None, description="WhatsApp: the phone of a debtor not identified yet"
+    )
+    document: str | None = None
     status: Literal[
         "self_service", "waiting_operator", "with_operator", "initiated_unanswered", "closed"
     ]

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from contracts.envelope import Cents, Envelope
+from contracts.personal import SealedPersonalData
 
 CONDITIONS_TOPIC = "negotiation.conditions"
 AGREEMENTS_TOPIC = "negotiation.agreements"
@@ -135,6 +136,34 @@ class AgreementClosed(Envelope):
     agreement_id: str
     document: str
     debtor_name: str
+    creditor: str
+    debt_ids: list[str] = Field(min_length=1)
+    debts: list[AgreementDebt] = Field(min_length=1)
+    channel: Channel
+    operator: str | None = None
+    condition_id: str
+    condition: PaymentConditionTerms
+    closed_on: dt.date
+    principal_cents: Cents = Field(gt=0)
+    charges_cents: Cents = Field(ge=0, description="Penalty + interest + correction")
+    updated_value_cents: Cents = Field(gt=0)
+    principal_discount_cents: Cents = Field(ge=0)
+    charges_discount_cents: Cents = Field(ge=0)
+    discount_cents: Cents = Field(ge=0)
+    total_cents: Cents = Field(gt=0)
+    installments: list[AgreementInstallment] = Field(min_length=1)
+
+
+class AgreementClosedV2(Envelope):
+    """A debtor committed to pay one or more debts of one creditor in installments (version 2:
+    the debtor's name is sealed in `personal` as `{"debtor_name": ...}`; see
+    contracts.personal)."""
+
+    type: Literal["AgreementClosed"] = "AgreementClosed"
+    schema_version: Literal[2] = 2
+    agreement_id: str
+    document: str
+    personal: SealedPersonalData
     creditor: str
     debt_ids: list[str] = Field(min_length=1)
     debts: list[AgreementDebt] = Field(min_length=1)

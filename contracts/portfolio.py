@@ -9,6 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import Cents, Envelope
+from contracts.personal import SealedPersonalData
 
 DEBTS_TOPIC = "portfolio.debts"
 IMPORTS_TOPIC = "portfolio.imports"
@@ -71,6 +72,52 @@ class DebtUpdated(Envelope):
     original_amount_cents: Cents = Field(gt=0)
     due_date: dt.date
     debtor: DebtorContact
+    category: str | None = None
+    import_id: str
+    row_key: str
+
+
+# Personal fields of a debtor: sealed together in `personal` in the events' version 2.
+PERSONAL_FIELDS = ("name", "email", "phone", "city", "state")
+
+
+class DebtImportedV2(Envelope):
+    """A debt entered the agency's portfolio (version 2: the debtor's contact, a
+    `DebtorContact`, is sealed in `personal` with the debtor's key; see contracts.personal).
+    `aggregate_id` is the debt id, derived from (tenant, creditor, contract, installment)."""
+
+    type: Literal["DebtImported"] = "DebtImported"
+    schema_version: Literal[2] = 2
+    debt_id: str
+    document: str
+    document_kind: DocumentKind
+    personal: SealedPersonalData
+    creditor: str
+    contract: str
+    installment: str
+    original_amount_cents: Cents = Field(gt=0)
+    due_date: dt.date
+    category: str | None = None
+    import_id: str
+    row_key: str
+
+
+class DebtUpdatedV2(Envelope):
+    """A re-imported row changed a debt (version 2: the contact is sealed in `personal`; a
+    change of a personal field names the field, with `old` and `new` left empty)."""
+
+    type: Literal["DebtUpdated"] = "DebtUpdated"
+    schema_version: Literal[2] = 2
+    debt_id: str
+    document: str
+    document_kind: DocumentKind
+    creditor: str
+    contract: str
+    installment: str
+    changes: list[FieldChange]
+    original_amount_cents: Cents = Field(gt=0)
+    due_date: dt.date
+    personal: SealedPersonalData
     category: str | None = None
     import_id: str
     row_key: str

@@ -12,6 +12,7 @@ from contracts import (
     messaging_requests,
     negotiation,
     negotiation_requests,
+    personal,
     portfolio,
     ruler,
     ruler_requests,
@@ -49,6 +50,8 @@ TOPICS: tuple[TopicSpec, ...] = (
         events=(
             portfolio.DebtImported,
             portfolio.DebtUpdated,
+            portfolio.DebtImportedV2,
+            portfolio.DebtUpdatedV2,
             portfolio.DebtSettled,
             portfolio.DebtReopened,
         ),
@@ -69,6 +72,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         owner="negotiation",
         events=(
             negotiation.AgreementClosed,
+            negotiation.AgreementClosedV2,
             negotiation.AgreementBroken,
             negotiation.AgreementFulfilled,
         ),
@@ -135,6 +139,8 @@ TOPICS: tuple[TopicSpec, ...] = (
         events=(
             messaging.MessageQueued,
             messaging.MessageSent,
+            messaging.MessageQueuedV2,
+            messaging.MessageSentV2,
             messaging.MessageDelivered,
             messaging.MessageFailed,
         ),
@@ -155,15 +161,22 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         messaging.CONVERSATIONS_TOPIC,
         owner="messaging",
-        events=(messaging.ConversationChanged,),
+        events=(messaging.ConversationChanged, messaging.ConversationChangedV2),
         description="Chatbot and operator conversations as they change, keyed by conversation",
     ),
     TopicSpec(
         gateway.PORTAL_TOPIC,
         owner="gateway",
-        events=(gateway.PortalContactLeft,),
+        events=(gateway.PortalContactLeft, gateway.PortalContactLeftV2),
         description="Contacts debtors leave on the portal (phone, e-mail, the creditor they "
         "expected), keyed by document",
+    ),
+    TopicSpec(
+        personal.ERASURES_TOPIC,
+        owner="gateway",
+        events=(personal.PersonalDataErased,),
+        description="Debtors' personal data erased on request (their keys destroyed), keyed "
+        "by document",
     ),
 )
 

@@ -51,3 +51,13 @@ def engine_from_url(url: str, schema: str = "public") -> Engine:
         return postgres_engine(url, schema)
     path = url.removeprefix("sqlite:///")
     return sqlite_engine(path)
+
+
+def vault_engine(settings: Settings) -> Engine:
+    """The key vault's own database: never a service's store (see personal_data)."""
+    if settings.vault_url:
+        return engine_from_url(settings.vault_url, "vault")
+    if settings.uses_postgres:
+        assert settings.database_url is not None
+        return postgres_engine(settings.database_url, "vault")
+    return sqlite_engine(str(settings.service_dir("vault") / "keys.sqlite"))

@@ -18,10 +18,12 @@ from sqlalchemy import Engine
 from contracts.topics import REQUEST_TOPICS, TOPICS
 from service_runtime.clock import BusinessClock
 from service_runtime.clock_follower import ClockFollower
-from service_runtime.database import service_engine
+from service_runtime.database import service_engine, vault_engine
+from service_runtime.erasure_follower import ErasureFollower
 from service_runtime.eventstore import build_application
 from service_runtime.kafka import bootstrap_servers, consumer_settings, ensure_topics, make_broker
 from service_runtime.outbox import EventMapper, OutboxRelay
+from service_runtime.personal_data import KeyVault, SqlKeyVault
 from service_runtime.settings import Settings
 from service_runtime.telemetry import instrument_engine
 
@@ -40,6 +42,8 @@ class ServiceHost:
     application: Any
     engine: Engine
     relay: OutboxRelay
+    # The debtors' keys, to seal and open personal data (see service_runtime.personal_data).
+    vault: KeyVault
     background: list[asyncio.Task[Any]] = field(default_factory=list)
     consumers: list[Any] = field(default_factory=list)
     # Called once the broker runs (to start a service's own loops).
@@ -57,6 +61,7 @@ class ServiceHost:
             (*TOPICS, *REQUEST_TOPICS),
             partitions=self.settings.topic_partitions,
             replication=self.settings.topic_replication,
+            min_insync_replicas=self.settings.topic_min_insync_replicas,
         )
 
     async def stop_background(self) -> None:
@@ -95,6 +100,9 @@ def build_host(
     # "Today" comes from the clock topic: declared first, so it is the first subscriber to start.
     clock = BusinessClock.from_settings(settings)
     follower = ClockFollower(clock, broker, consumer_settings(settings))
+    vault = SqlKeyVault(vault_engine(settings), settings.vault_cache_seconds)
+    # Keys an erasure destroyed leave this process's cache at once (see personal_data).
+    ErasureFollower(vault, broker, consumer_settings(settings))
     return ServiceHost(
         service=service,
         settings=settings,
@@ -104,6 +112,7 @@ def build_host(
         application=application,
         engine=engine,
         relay=relay,
+        vault=vault,
         clock_follower=follower,
     )
 

@@ -44,10 +44,25 @@ class ServiceBroker(KafkaBroker):
 
     async def start(self) -> None:
         await self.connect()
-        await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
+        # Subscribers outside any group get their partitions at once and start first: the
+        # business clock's follower is one, so it reads the date while the grouped ones are
+        # still joining their groups.
+        subscribers = list(self.subscribers)
+        for subscriber in subscribers:
+            if getattr(subscriber, "group_id", None) is None:
+                await subscriber.start()
+        await asyncio.gather(
+            *(s.start() for s in subscribers if getattr(s, "group_id", None) is not None)
+        )
         for publisher in self.publishers:
             await publisher.start()
         self.running = True
+
+
+def server_list(bootstrap: str) -> list[str]:
+    """`host1:9092,host2:9092` as the list aiokafka needs (given one string, it takes the whole
+    string for one host)."""
+    return [server.strip() for server in bootstrap.split(",") if server.strip()]
 
 
 def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroker:
@@ -55,7 +70,7 @@ def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroke
     # FastStream logs every message at INFO: keep warnings and errors only.
     logger.setLevel(logging.WARNING)
     return ServiceBroker(
-        bootstrap_servers(settings),
+        server_list(bootstrap_servers(settings)),
         client_id=client_id,
         request_timeout_ms=15000,
         retry_backoff_ms=200,
@@ -89,11 +104,14 @@ async def ensure_topics(
     partitions: int | None = None,
     replication: int = 1,
     timeout: float = 30.0,
+    min_insync_replicas: int | None = None,
 ) -> list[str]:
     """Create the declared topics that do not exist yet. Returns the names created."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=server_list(bootstrap), request_timeout_ms=10000
+        )
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -101,6 +119,8 @@ async def ensure_topics(
             created: list[str] = []
             for spec in wanted:
                 configs = {"retention.ms": str(spec.retention_ms)}
+                if min_insync_replicas is not None:
+                    configs["min.insync.replicas"] = str(min_insync_replicas)
                 try:
                     await admin.create_topics(
                         [
@@ -189,7 +209,7 @@ async def records_at(
     if not wanted:
         return found
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        bootstrap_servers=server_list(bootstrap),
         enable_auto_commit=False,
         auto_offset_reset="none",
         fetch_max_wait_ms=200,
@@ -254,17 +274,23 @@ async def broker_epoch(bootstrap: str, timeout: float = 10.0) -> str | None:
         if found is UNKNOWN:
             # An empty existing topic also reads as unknown: write the marker then read again.
             pass
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=server_list(bootstrap), request_timeout_ms=10000
+        )
         try:
             await admin.start()
             if EPOCH_TOPIC not in set(await admin.list_topics()):
+                # As many copies as the cluster allows, up to three: the marker must outlive
+                # the loss of one broker, or every relay would think the log was lost.
+                cluster = await admin.describe_cluster()
+                copies = max(1, min(3, len(cluster.get("brokers", []))))
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(
                         [
                             NewTopic(
                                 EPOCH_TOPIC,
                                 num_partitions=1,
-                                replication_factor=1,
+                                replication_factor=copies,
                                 topic_configs={"retention.ms": "-1"},
                             )
                         ]
@@ -273,7 +299,9 @@ async def broker_epoch(bootstrap: str, timeout: float = 10.0) -> str | None:
             return None
         finally:
             await admin.close()
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=server_list(bootstrap), enable_idempotence=False
+        )
         try:
             await producer.start()
             # Only the first marker counts: later ones (a race) are never read.
@@ -288,7 +316,7 @@ async def broker_epoch(bootstrap: str, timeout: float = 10.0) -> str | None:
 
 
 async def _end_offset(bootstrap: str, tp: TopicPartition) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=server_list(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign([tp])
@@ -302,7 +330,7 @@ UNKNOWN_TOPIC_OR_PARTITION = 3
 
 async def missing_topics(bootstrap: str, topics: Iterable[str]) -> list[str]:
     """Topics the broker says do not exist (asked by name; an error asking says nothing)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=server_list(bootstrap), request_timeout_ms=10000)
     try:
         await admin.start()
         described = await admin.describe_topics(sorted(topics))

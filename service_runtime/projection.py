@@ -45,6 +45,7 @@ from service_runtime.kafka import (
     header,
     partitions_of,
     records_at,
+    server_list,
 )
 from service_runtime.sql import upsert
 from service_runtime.telemetry import ConsumerBatch, attached, register_consumer
@@ -430,7 +431,9 @@ async def replay(
     applier = BatchApplier(projection, engine)
     applier.epoch = await broker_epoch(bootstrap)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=server_list(bootstrap),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:

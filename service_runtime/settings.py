@@ -22,6 +22,18 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="postgresql://... to use PostgreSQL instead of SQLite files"
     )
+    vault_url: str | None = Field(
+        default=None,
+        description="The key vault's database (debtors' keys, held apart from every store): "
+        "sqlite:///path or postgresql://...; unset = var/vault/keys.sqlite, or the `vault` "
+        "schema of database_url",
+    )
+    vault_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a process keeps a key it read (an erasure elsewhere reaches it "
+        "through privacy.erasures, or when this runs out)",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     public_url: str | None = None
@@ -42,6 +54,12 @@ class Settings(BaseSettings):
     )
     topic_partitions: int = 4
     topic_replication: int = 1
+    topic_min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description="min.insync.replicas of the declared topics (with acks=all, a write "
+        "needs this many copies); unset = the cluster's default",
+    )
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_interval_ms: int = 1000
     relay_batch_size: int = 2000

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.messaging_requests import SendAccessCode
+from service_runtime.personal_data import unseal
 from services.messaging.adapters.channels import read_outbox
 from tests.unit.test_messaging_app import AGENCY, FRIDAY_NIGHT, JOAO, Messaging
 
@@ -31,8 +32,12 @@ def test_a_code_goes_at_once_to_the_phone_masked_in_the_answer(tmp_path: Path) -
     sent = read_outbox(messaging.app.outbox_dir / AGENCY / "sms.jsonl")
     assert [m["to"] for m in sent] == ["+5511987654321"]
     assert "482913" in sent[0]["body"]
-    published = messaging.published("MessageSent")
-    assert len(published) == 1 and "482913" not in published[0].text
+    [published] = messaging.published("MessageSent")
+    # What other services see: the address and the text sealed, and never the code.
+    assert "482913" not in published.model_dump_json()
+    assert "987654321" not in published.model_dump_json()
+    opened = unseal(published.personal, messaging.vault)
+    assert opened == {"to": "+5511987654321", "text": "código de acesso ao portal (omitido)"}
 
 
 def test_no_contact_on_the_channels_asked_is_said_plainly(tmp_path: Path) -> None:

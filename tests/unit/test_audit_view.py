@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from contracts.envelope import Envelope, derived_event_id
 from contracts.messaging import TemplateSaved
 from contracts.negotiation import PaymentConditionSaved, PaymentConditionTerms
+from contracts.personal import PersonalDataErased
 from contracts.ruler import (
     DEFAULT_CALL_RESULTS,
     CallResultTypesSaved,
@@ -26,8 +27,13 @@ from contracts.ruler import (
 )
 from services.gateway.entrypoints.http.audit import parse_since
 from services.gateway.entrypoints.http.errors import ApiError
-from services.gateway.read_models.audit import AuditProjection, audit_trail, summarize
-from tests.unit.test_projections import AGENCY, at, project
+from services.gateway.read_models.audit import (
+    ENTITY_KINDS,
+    AuditProjection,
+    audit_trail,
+    summarize,
+)
+from tests.unit.test_projections import AGENCY, JOAO, at, project
 
 ANA = "admin@recupera-sul"
 BRUNO = "bruno@recupera-sul"
@@ -201,3 +207,30 @@ def test_the_from_filter_takes_a_date_or_a_date_time() -> None:
     with pytest.raises(ApiError) as bad:
         parse_since("ontem")
     assert bad.value.details[0]["field"] == "from"
+
+
+def test_an_erasure_of_personal_data_is_an_admin_change_of_the_debtor(engine: sa.Engine) -> None:
+    erased = PersonalDataErased(
+        **_envelope("erasures-joao", 1, 8),
+        document=JOAO,
+        key_ids=["a" * 32],
+        requested_by=ANA,
+        reason="pedido do titular por e-mail",
+    )
+    again = erased.model_copy(
+        update={"event_id": derived_event_id("audit-test", "erasures-joao", 2), "key_ids": []}
+    )
+    project(engine, AuditProjection(), [*all_changes(), erased], [erased, again])
+    rows = audit_trail(engine, AGENCY, "debtor", JOAO)
+    assert [(r["entity_kind"], r["entity_id"], r["actor"], r["type"]) for r in rows] == [
+        ("debtor", JOAO, ANA, "PersonalDataErased"),
+        ("debtor", JOAO, ANA, "PersonalDataErased"),
+    ]
+    assert {r["summary"] for r in rows} == {
+        "Dados pessoais do devedor removidos a pedido do titular (LGPD): 1 chave(s) apagada(s); "
+        "motivo: pedido do titular por e-mail",
+        "Dados pessoais do devedor removidos a pedido do titular (LGPD): nenhuma chave a apagar; "
+        "motivo: pedido do titular por e-mail",
+    }
+    assert audit_trail(engine, AGENCY)[0]["entity_kind"] == "debtor"
+    assert "debtor" in ENTITY_KINDS

@@ -28,7 +28,15 @@ from contracts.negotiation import (
     BrokenAgreementDebt,
     PaymentConditionTerms,
 )
-from contracts.portfolio import DEBTS_TOPIC, DebtImported, DebtorContact, DebtReopened, DebtSettled
+from contracts.personal import PersonalDataErased
+from contracts.portfolio import (
+    DEBTS_TOPIC,
+    DebtImported,
+    DebtImportedV2,
+    DebtorContact,
+    DebtReopened,
+    DebtSettled,
+)
 from contracts.ruler import (
     CALLS_TOPIC,
     CONFIG_TOPIC,
@@ -43,6 +51,7 @@ from contracts.ruler import (
     StageAction,
     StageAdvanced,
 )
+from service_runtime.personal_data import REMOVED, SqlKeyVault, seal
 from services.gateway.read_models.call_list import (
     CallListEntry,
     CallListProjection,
@@ -51,6 +60,7 @@ from services.gateway.read_models.call_list import (
     call_result_types,
     campaign,
 )
+from tests.unit.test_projections import VAULT, memory_vault
 
 AGENCY = "recupera-sul"
 TODAY = dt.date(2026, 11, 25)
@@ -294,14 +304,14 @@ def call(
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[sa.Engine]:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'read.sqlite'}")
-    CallListProjection().create_tables(engine)
+    CallListProjection(VAULT).create_tables(engine)
     yield engine
     engine.dispose()
 
 
 def apply(engine: sa.Engine, *events: Envelope) -> None:
     with engine.begin() as conn:
-        CallListProjection().apply(conn, list(events))
+        CallListProjection(VAULT).apply(conn, list(events))
 
 
 def listed(engine: sa.Engine, campaign_id: str = "camp") -> list[str]:
@@ -563,7 +573,7 @@ def snapshot(engine: sa.Engine) -> list[CallListEntry]:
 
 def reset(engine: sa.Engine) -> None:
     with engine.begin() as conn:
-        CallListProjection().reset(conn)
+        CallListProjection(VAULT).reset(conn)
 
 
 def test_events_applied_twice_or_in_another_order_give_the_same_list(engine: sa.Engine) -> None:
@@ -581,7 +591,8 @@ def test_events_applied_twice_or_in_another_order_give_the_same_list(engine: sa.
     topics: dict[str, list[Envelope]] = {}
     for event in events:
         topics.setdefault(TOPIC_OF[type(event)], []).append(event)
-    assert len(topics) == len(CallListProjection.topics)
+    # (Erasures, the sixth topic, have a test of their own below.)
+    assert len(topics) == len(CallListProjection.topics) - 1
     for order in itertools.permutations(topics):
         reset(engine)
         for topic in order:
@@ -646,3 +657,126 @@ def test_a_few_thousand_debts_are_filtered_and_ranked(engine: sa.Engine) -> None
     entries, total = call_list(engine, AGENCY, "camp", TODAY)
     assert total == 2500 - 2500 // 100 * 5
     assert entries[0].total_cents == 12_999
+
+
+# ---- personal data: version 2 (sealed) and erasure (LGPD) --------------------------------------
+
+
+def sealed_debt(
+    vault: SqlKeyVault, debt_id: str, document: str, version: int = 1
+) -> DebtImportedV2:
+    """`debt(...)` as the portfolio publishes it now: the contact sealed with the debtor's key."""
+    clear = debt(debt_id, document, 100_000, 40)
+    contact = clear.debtor.model_dump()
+    return DebtImportedV2(
+        **(env(debt_id, version) | {"event_id": derived_event_id("test", debt_id, version)}),
+        **clear.model_dump(
+            include={
+                "debt_id",
+                "document",
+                "document_kind",
+                "creditor",
+                "contract",
+                "installment",
+                "original_amount_cents",
+                "due_date",
+                "category",
+                "import_id",
+                "row_key",
+            }
+        ),
+        personal=seal(vault.key_for(AGENCY, document), contact),
+    )
+
+
+def erasure(
+    vault: SqlKeyVault, document: str, key_ids: list[str] | None = None
+) -> PersonalDataErased:
+    keys = vault.erase(AGENCY, document, by="ana.admin", at=AT) if key_ids is None else key_ids
+    return PersonalDataErased(
+        **env(f"erasures-{document}", 1),
+        document=document,
+        key_ids=keys,
+        requested_by="ana.admin",
+        reason="pedido do titular",
+    )
+
+
+def every_text(engine: sa.Engine) -> str:
+    """Every value of every table of the call list, as text."""
+    with engine.connect() as conn:
+        return "\n".join(
+            str(value)
+            for table in CallListProjection.metadata.sorted_tables
+            for row in conn.execute(sa.select(table))
+            for value in row
+        )
+
+
+def test_sealed_contacts_open_with_the_vault_and_erasure_removes_them_in_any_order(
+    tmp_path: Path,
+) -> None:
+    vault = memory_vault()
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'sealed.sqlite'}")
+    projection = CallListProjection(vault)
+    projection.create_tables(engine)
+    debts = [sealed_debt(vault, "m1", MARIA), debt("j1", JOAO, 300_000, 40)]
+    topics: list[list[Envelope]] = [debts, [saved()]]
+    for batch in topics:
+        with engine.begin() as conn:
+            projection.apply(conn, batch)
+    maria = by_document(engine)[MARIA]
+    assert (maria.debtor_name, maria.email, maria.city) == (
+        "Maria Souza",
+        f"{MARIA}@example.com",
+        "Porto Alegre",
+    )
+    assert maria.phones == [f"(51) 9{MARIA[:4]}-{MARIA[4:8]}"]
+
+    erased = erasure(vault, MARIA)
+    assert erased.key_ids
+    forgotten = erasure(vault, JOAO, key_ids=[])  # João's contact only ever came in clear
+    for event in (erased, erased, forgotten):  # twice: idempotent
+        with engine.begin() as conn:
+            projection.apply(conn, [event])
+
+    def check() -> None:
+        listed_ = by_document(engine)
+        for document in (MARIA, JOAO):
+            entry = listed_[document]
+            assert (entry.debtor_name, entry.phones, entry.email, entry.city, entry.state) == (
+                REMOVED,
+                [],
+                None,
+                None,
+                None,
+            )
+        text = every_text(engine)
+        for gone in ("Maria Souza", "João da Silva", "@example.com", "Porto Alegre", "(51) 9"):
+            assert gone not in text
+        assert REMOVED.encode() in call_list_csv(list(listed_.values()))
+        # The debts are still there, to collect.
+        assert sorted(listed_) == sorted([MARIA, JOAO])
+
+    check()
+    # A replay, the erasures read before or after the debts: nothing comes back.
+    orders: list[list[list[Envelope]]] = [
+        [[erased, forgotten], debts, [saved()]],
+        [debts, [saved()], [forgotten, erased]],
+    ]
+    for order in orders:
+        with engine.begin() as conn:
+            projection.reset(conn)
+        for batch in order:
+            with engine.begin() as conn:
+                CallListProjection(vault).apply(conn, batch)
+        check()
+
+    # Data the creditor sends again later (a new key) is new data: shown.
+    again = sealed_debt(vault, "m1", MARIA, version=2)
+    assert again.personal.key_id not in erased.key_ids
+    apply_ = CallListProjection(vault)
+    with engine.begin() as conn:
+        apply_.apply(conn, [again])
+    assert by_document(engine)[MARIA].debtor_name == "Maria Souza"
+    engine.dispose()

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import pytest
 from pydantic import BaseModel
 
+from contracts.messaging import ConversationChangedV2
 from contracts.messaging_requests import (
     ChatbotSettings,
     ChatInbound,
@@ -38,9 +39,13 @@ from contracts.negotiation_requests import (
     StatementOut,
 )
 from service_runtime.document_links import DocumentLinks, read_link
+from service_runtime.personal_data import REMOVED, unseal
 from service_runtime.refusal import Refused
 from services.messaging.adapters.channels import read_outbox
+from services.messaging.adapters.integration_events import integration_events
 from services.messaging.application.conversations import Conversations, NegotiationRefused
+from services.messaging.domain.conversations import Conversation
+from services.messaging.domain.records import ERASED_REASON
 from services.negotiation.adapters.agreement_documents import term_document
 from services.negotiation.entrypoints.requests import answer
 from tests.unit.test_messaging_app import AGENCY, JOAO, Messaging
@@ -405,3 +410,175 @@ def test_a_conversation_we_start_waits_for_the_debtors_answer(chat: Chat) -> Non
     answered = chat.whatsapp("Oi Ana")
     assert answered.conversation_id == started.conversation_id
     assert (answered.status, answered.replies) == ("with_operator", [])
+
+
+# ---- personal data: sealed once the debtor is known, and erased (LGPD) ----------------------
+
+
+def test_what_an_identified_debtor_says_and_is_told_is_kept_sealed(chat: Chat) -> None:
+    conversation_id = chat.identified()
+    chat.whatsapp("Meu nome é João da Silva, moro na Rua das Flores")
+    shown = chat.conversation(conversation_id)
+    assert (shown.address, shown.debtor_name) == (PHONE, "João da Silva")
+    assert shown.entries[-2].text == "Meu nome é João da Silva, moro na Rua das Flores"
+    assert any("Olá, João!" in e.text for e in shown.entries)
+
+    # Stored: neither the name nor what was said after the debtor identified in clear; the
+    # phone only where the debtor was not known yet (the line, the conversation's start, the
+    # replies before identification).
+    before_identification = (
+        "ChatLine.Opened",
+        "ChatLine.ConversationStarted",
+        "Conversation.Started",
+    )
+    for topic, state in chat.messaging.stored():
+        assert "João" not in state and "Flores" not in state, topic
+        if PHONE in state:
+            assert topic.endswith(before_identification) or '"document":""' in state, topic
+
+    published = [
+        e
+        for e in chat.messaging.published("ConversationChanged")
+        if e.conversation_id == conversation_id
+    ]
+    started, identified = published
+    assert (started.schema_version, started.unidentified_address, started.personal) == (
+        2,
+        PHONE,
+        None,
+    )
+    assert identified.unidentified_address is None and identified.personal is not None
+    assert unseal(identified.personal, chat.messaging.vault) == {
+        "address": PHONE,
+        "debtor_name": "João da Silva",
+    }
+    assert "João" not in identified.model_dump_json()
+    # The replies' MessageQueued: only those to the identified debtor, sealed.
+    queued = chat.messaging.published("MessageQueued")
+    assert queued and {q.document for q in queued} == {JOAO}
+    assert all(PHONE not in q.model_dump_json() for q in queued)
+
+
+def test_after_the_erasure_the_operator_sees_it_removed_and_nothing_more_goes(
+    chat: Chat,
+) -> None:
+    conversation_id = chat.identified()
+    chat.conversations.set_availability(
+        SetAvailability(tenant=AGENCY, operator="ana@recupera", available=True), NOW
+    )
+    assert chat.whatsapp("6").status == "with_operator"
+    assert chat.messaging.app.dispatch_due(NOW) > 0  # what was said so far went out
+    chat.conversations.operator_message(
+        OperatorMessage(
+            tenant=AGENCY,
+            conversation_id=conversation_id,
+            operator="ana@recupera",
+            text="Olá João, seu acordo está pronto.",
+        ),
+        NOW,
+    )
+
+    chat.messaging.erase(JOAO, NOW)
+
+    # The operator sees nothing of the debtor any more.
+    shown = chat.conversation(conversation_id)
+    assert (shown.address, shown.debtor_name) == (REMOVED, REMOVED)
+    assert {e.text for e in shown.entries} == {REMOVED}
+    # The operator's reply written before the erasure is not sent: failed, with the reason.
+    assert chat.messaging.app.dispatch_due(NOW) == 0
+    [failed] = chat.messaging.published("MessageFailed")
+    assert (failed.document, failed.rule, failed.reason) == (JOAO, "no_contact", ERASED_REASON)
+    # Nor can the operator write again, nor start a conversation with the debtor.
+    with pytest.raises(Refused) as refused:
+        chat.conversations.operator_message(
+            OperatorMessage(
+                tenant=AGENCY,
+                conversation_id=conversation_id,
+                operator="ana@recupera",
+                text="Ainda aí?",
+            ),
+            NOW,
+        )
+    assert (refused.value.status, refused.value.code) == (409, "personal_data_erased")
+    with pytest.raises(Refused) as not_started:
+        chat.conversations.start(
+            StartConversation(tenant=AGENCY, operator="ana@recupera", document=JOAO, text="Oi"),
+            NOW,
+        )
+    assert not_started.value.code == "personal_data_erased"
+
+    # The debtor writing again is a new conversation, from the welcome; the erased one ended.
+    again = chat.whatsapp("Oi")
+    assert again.conversation_id != conversation_id
+    assert "digite o seu CPF ou CNPJ" in chat.texts(again)
+    ended = chat.conversation(conversation_id)
+    assert (ended.status, ended.debtor_name) == ("closed", REMOVED)
+    desk = chat.conversations.set_availability(
+        SetAvailability(tenant=AGENCY, operator="ana@recupera", available=True), NOW
+    )
+    assert conversation_id not in desk.conversations
+
+
+def test_a_conversation_we_start_carries_the_debtor_sealed(chat: Chat) -> None:
+    started = chat.conversations.start(
+        StartConversation(
+            tenant=AGENCY, operator="ana@recupera", document=JOAO, text="Olá, João da Silva."
+        ),
+        NOW,
+    )
+    assert (started.address, started.debtor_name) == (PHONE, "João da Silva")
+    for topic, state in chat.messaging.stored():
+        assert "João" not in state, topic
+        assert PHONE not in state or topic.endswith("ChatLine.Opened"), topic
+    [changed] = chat.messaging.published("ConversationChanged")
+    assert changed.unidentified_address is None
+    assert unseal(changed.personal, chat.messaging.vault) == {
+        "address": PHONE,
+        "debtor_name": "João da Silva",
+    }
+
+
+def test_a_conversation_change_stored_before_sealing_goes_out_without_name_or_phone() -> None:
+    facts = {
+        "tenant": AGENCY,
+        "channel": "whatsapp",
+        "address": PHONE,
+        "document": JOAO,
+        "debtor_name": "João da Silva",
+        "status": "self_service",
+        "operator": None,
+        "initiated_by": "debtor",
+        "started_at": NOW,
+        "messages": 3,
+    }
+
+    def stored_as(cls: type[Any], **state: Any) -> Any:
+        event = object.__new__(cls)  # as the mapper rebuilds a stored event: its state only
+        event.__dict__.update(state)
+        return event
+
+    identified = stored_as(
+        Conversation.Identified,  # type: ignore[attr-defined]
+        originator_id=uuid.uuid4(),
+        originator_version=3,
+        timestamp=NOW,
+        facts=facts,
+        document=JOAO,
+        debtor_name="João da Silva",
+        at=NOW,
+    )
+    [(_, known)] = integration_events(identified)
+    assert isinstance(known, ConversationChangedV2)
+    assert (known.schema_version, known.personal, known.unidentified_address) == (2, None, None)
+    assert "João" not in known.model_dump_json() and PHONE not in known.model_dump_json()
+    waiting = stored_as(
+        Conversation.WaitingForOperator,  # type: ignore[attr-defined]
+        originator_id=uuid.uuid4(),
+        originator_version=2,
+        timestamp=NOW,
+        facts={**facts, "document": None, "debtor_name": None},
+        at=NOW,
+    )
+    [(_, unknown)] = integration_events(waiting)
+    assert isinstance(unknown, ConversationChangedV2)
+    assert unknown.unidentified_address == PHONE  # the debtor not known: the phone in clear

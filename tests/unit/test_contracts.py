@@ -22,6 +22,7 @@ from contracts import (
     generate,
     messaging,
     negotiation,
+    personal,
     portfolio,
     registry,
     ruler,
@@ -486,6 +487,69 @@ SAMPLES: dict[type[Envelope], Envelope] = {
         ),
     )
 }
+
+# Version 2 of the events that carried personal data: the same facts, the personal fields
+# sealed (see contracts.personal). The ciphertext here is a stand-in; sealing is tested in
+# tests/unit/test_personal_data.py.
+SEALED = personal.SealedPersonalData(
+    key_id="0f" * 16, ciphertext="bm9uY2Utbm9uY2UtY2lwaGVydGV4dC10YWc="
+)
+
+
+def _version_2(
+    v1: type[Envelope], v2: type[Envelope], drop: tuple[str, ...], **extra: Any
+) -> Envelope:
+    data = SAMPLES[v1].model_dump()
+    for name in drop:
+        data.pop(name, None)
+    return v2.model_validate({**data, "schema_version": 2, **extra})
+
+
+for _v1, _v2, _drop, _extra in (
+    (portfolio.DebtImported, portfolio.DebtImportedV2, ("debtor",), {"personal": SEALED}),
+    (
+        portfolio.DebtUpdated,
+        portfolio.DebtUpdatedV2,
+        ("debtor",),
+        {
+            "personal": SEALED,
+            "changes": [
+                portfolio.FieldChange(field="original_amount_cents", old=123456, new=120000),
+                portfolio.FieldChange(field="email", old=None, new=None),
+            ],
+        },
+    ),
+    (
+        negotiation.AgreementClosed,
+        negotiation.AgreementClosedV2,
+        ("debtor_name",),
+        {"personal": SEALED},
+    ),
+    (messaging.MessageQueued, messaging.MessageQueuedV2, ("to",), {"personal": SEALED}),
+    (messaging.MessageSent, messaging.MessageSentV2, ("to", "text"), {"personal": SEALED}),
+    (
+        messaging.ConversationChanged,
+        messaging.ConversationChangedV2,
+        ("address", "debtor_name"),
+        {"personal": SEALED},
+    ),
+    (
+        gateway.PortalContactLeft,
+        gateway.PortalContactLeftV2,
+        ("name", "phone", "email"),
+        {"personal": SEALED},
+    ),
+):
+    SAMPLES[_v2] = _version_2(_v1, _v2, _drop, **_extra)
+
+SAMPLES[personal.PersonalDataErased] = personal.PersonalDataErased(
+    **envelope("erasure-1"),
+    document="12345678909",
+    key_ids=["0f" * 16],
+    requested_by="admin@acme",
+    reason="Pedido do titular (LGPD, art. 18, VI)",
+)
+
 
 EVENT_KEYS = sorted(registry.EVENT_MODELS)
 EVENT_IDS = [f"{t}.v{v}" for t, v in EVENT_KEYS]

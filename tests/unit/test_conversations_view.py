@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from contracts.envelope import Envelope, derived_event_id
-from contracts.messaging import ConversationChange, ConversationChanged
+from contracts.messaging import ConversationChange, ConversationChanged, ConversationChangedV2
+from service_runtime.personal_data import REMOVED, SqlKeyVault, seal
 from services.gateway.read_models.conversations import (
     ConversationsProjection,
     conversations,
@@ -21,7 +22,18 @@ from services.gateway.read_models.timeline import (
     debtor_timeline,
     summarize,
 )
-from tests.unit.test_projections import AGENCY, JOAO, at, imported, project, table_rows
+from tests.unit.test_projections import (
+    AGENCY,
+    JOAO,
+    VAULT,
+    at,
+    erasure,
+    every_value,
+    imported,
+    memory_vault,
+    project,
+    table_rows,
+)
 
 PHONE = "+5511987654321"
 ANA = "ana@recupera-sul"
@@ -84,7 +96,7 @@ def ids(rows: list[dict[str, Any]]) -> list[str]:
 def test_the_list_shows_each_conversation_as_its_newest_event_tells(engine: sa.Engine) -> None:
     project(
         engine,
-        ConversationsProjection(),
+        ConversationsProjection(VAULT),
         [
             changed(1, "started", document=None),
             changed(2, "identified"),
@@ -99,6 +111,7 @@ def test_the_list_shows_each_conversation_as_its_newest_event_tells(engine: sa.E
         "address": PHONE,
         "document": JOAO,
         "debtor_name": "João da Silva",
+        "key_id": None,
         "status": "waiting_operator",
         "operator": None,
         "initiated_by": "debtor",
@@ -112,7 +125,7 @@ def test_the_list_shows_each_conversation_as_its_newest_event_tells(engine: sa.E
 def test_the_list_filters_by_status_operator_and_since_newest_first(engine: sa.Engine) -> None:
     project(
         engine,
-        ConversationsProjection(),
+        ConversationsProjection(VAULT),
         [
             changed(
                 2, "assigned", conversation_id="a", minutes=10, status="with_operator", operator=ANA
@@ -145,7 +158,7 @@ def test_the_list_filters_by_status_operator_and_since_newest_first(engine: sa.E
 def test_an_older_version_arriving_late_changes_nothing(engine: sa.Engine) -> None:
     newer = changed(3, "assigned", status="with_operator", operator=ANA, messages=5)
     older = changed(2, "waiting_operator", status="waiting_operator", messages=3)
-    project(engine, ConversationsProjection(), [newer], [older])
+    project(engine, ConversationsProjection(VAULT), [newer], [older])
     [row] = list_conversations(engine, AGENCY)
     assert (row["status"], row["operator"], row["messages"], row["version"]) == (
         "with_operator",
@@ -158,7 +171,7 @@ def test_an_older_version_arriving_late_changes_nothing(engine: sa.Engine) -> No
 def test_the_newest_version_in_one_batch_wins_whatever_its_place(engine: sa.Engine) -> None:
     project(
         engine,
-        ConversationsProjection(),
+        ConversationsProjection(VAULT),
         [
             changed(4, "closed", status="closed", operator=ANA),
             changed(3, "assigned", status="with_operator", operator=ANA),
@@ -173,14 +186,14 @@ def test_the_same_event_twice_is_applied_once(engine: sa.Engine) -> None:
         changed(1, "started"),
         changed(2, "waiting_operator", status="waiting_operator"),
     ]
-    project(engine, ConversationsProjection(), batch)
+    project(engine, ConversationsProjection(VAULT), batch)
     once = table_rows(engine, conversations)
-    project(engine, ConversationsProjection(), batch, [batch[1]], [batch[0]])
+    project(engine, ConversationsProjection(VAULT), batch, [batch[1]], [batch[0]])
     assert table_rows(engine, conversations) == once
 
 
 def test_the_list_ignores_other_events(engine: sa.Engine) -> None:
-    project(engine, ConversationsProjection(), [imported()])
+    project(engine, ConversationsProjection(VAULT), [imported()])
     assert list_conversations(engine, AGENCY) == []
 
 
@@ -191,7 +204,7 @@ def test_the_timeline_tells_each_change_of_a_conversation(engine: sa.Engine) -> 
         changed(3, "transferred", operator=BRUNO, previous_operator=ANA, status="with_operator"),
         changed(4, "closed", operator=BRUNO, status="closed"),
     ]
-    project(engine, TimelineProjection(), events, events)
+    project(engine, TimelineProjection(VAULT), events, events)
     entries = debtor_timeline(engine, AGENCY, JOAO)
     assert [(e["summary"], e["service"], e["type"]) for e in entries] == [
         (
@@ -213,7 +226,7 @@ def test_an_unidentified_debtor_enters_the_timeline_when_identified(engine: sa.E
         changed(4, "waiting_operator", status="waiting_operator"),
         changed(5, "assigned", status="with_operator", operator=ANA),
     ]
-    project(engine, TimelineProjection(), events)
+    project(engine, TimelineProjection(VAULT), events)
     assert [(e["summary"], e["occurred_at"]) for e in debtor_timeline(engine, AGENCY, JOAO)] == [
         (f"Devedor identificado na conversa por WhatsApp ({PHONE})", at(3)),
         ("Devedor pediu um atendente", at(4)),
@@ -248,3 +261,62 @@ def test_summaries_of_each_change_kind() -> None:
         (changed(6, "closed"), "Conversa encerrada pelo chatbot"),
     ]
     assert [summarize(event) for event, _ in cases] == [expected for _, expected in cases]
+
+
+# ---- version 2 (the phone and name sealed once the debtor is known) and erasure (LGPD) ---------
+
+
+def changed_v2(
+    vault: SqlKeyVault, version: int, change: ConversationChange, *, identified: bool = True
+) -> ConversationChangedV2:
+    """`changed(...)` as messaging publishes it now: before the debtor is known the phone is
+    in clear (`unidentified_address`), after that sealed with the debtor's key."""
+    clear = changed(version, change, document=JOAO if identified else None)
+    fields = clear.model_dump(exclude={"schema_version", "address", "debtor_name"})
+    if identified:
+        fields["personal"] = seal(
+            vault.key_for(AGENCY, JOAO), {"address": PHONE, "debtor_name": "João da Silva"}
+        )
+    else:
+        fields["unidentified_address"] = PHONE
+    return ConversationChangedV2.model_validate(fields)
+
+
+def test_sealed_conversations_open_with_the_vault_and_an_erasure_removes_them(
+    engine: sa.Engine,
+) -> None:
+    vault = memory_vault()
+    events: list[Envelope] = [
+        changed_v2(vault, 1, "started", identified=False),
+        changed_v2(vault, 2, "identified"),
+        changed_v2(vault, 3, "waiting_operator"),
+    ]
+    legacy = changed(1, "started", conversation_id="conv-old")  # version 1: in clear
+    project(engine, ConversationsProjection(vault), [*events, legacy])
+    rows = {r["conversation_id"]: r for r in list_conversations(engine, AGENCY)}
+    assert (rows["conv-1"]["address"], rows["conv-1"]["debtor_name"]) == (PHONE, "João da Silva")
+    project(engine, TimelineProjection(vault), events)
+    assert [e["summary"] for e in debtor_timeline(engine, AGENCY, JOAO)] == [
+        f"Devedor identificado na conversa por WhatsApp ({PHONE})",
+        "Devedor pediu um atendente",
+    ]
+
+    erased = erasure(vault)
+    project(engine, ConversationsProjection(vault), [erased], [erased])
+    project(engine, TimelineProjection(vault), [erased])
+    for row in list_conversations(engine, AGENCY):
+        assert (row["address"], row["debtor_name"], row["document"]) == (None, REMOVED, JOAO)
+    assert debtor_timeline(engine, AGENCY, JOAO)[0]["summary"] == (
+        f"Devedor identificado na conversa por WhatsApp ({REMOVED})"
+    )
+    live = table_rows(engine, conversations)
+    orders: list[list[list[Envelope]]] = [
+        [[erased], [*events, legacy]],
+        [[legacy, *events], [erased]],
+    ]
+    for batches in orders:
+        with engine.begin() as conn:
+            ConversationsProjection(vault).reset(conn)
+        project(engine, ConversationsProjection(vault), *batches)
+        assert table_rows(engine, conversations) == live
+        assert PHONE not in every_value(engine, ConversationsProjection(vault))

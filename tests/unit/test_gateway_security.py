@@ -268,6 +268,7 @@ def real_app(**settings: Any) -> tuple[Litestar, sa.Engine]:
         clock=types.SimpleNamespace(today=lambda: dt.date(2026, 11, 25)),
         application=None,
         relay=types.SimpleNamespace(wake=lambda: None, published_total=0),
+        vault=None,
     )
     runners = [FakeRunner("portal_view", 0), FakeRunner("timeline", 3)]
     return create_app(host, engine, runners, None, None, None), engine  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ reason when it cannot be sent; nothing is dropped."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,16 @@ from contracts.messaging_requests import (
     RecordOptOut,
     SaveSettings,
     SaveTemplate,
+    SendAccessCode,
     TemplateIn,
     WindowIn,
 )
-from contracts.portfolio import DebtImported, DebtorContact
+from contracts.personal import PersonalDataErased
+from contracts.portfolio import DebtImported, DebtImportedV2, DebtorContact
 from contracts.registry import parse_event
 from contracts.ruler import MessageRequested
+from service_runtime.database import sqlite_engine
+from service_runtime.personal_data import SqlKeyVault, seal, unseal
 from service_runtime.refusal import Refused
 from services.messaging.adapters.channels import (
     OutgoingMessage,
@@ -31,12 +36,18 @@ from services.messaging.adapters.channels import (
     TemporaryFailure,
     read_outbox,
 )
-from services.messaging.adapters.contacts import ContactBook, ContactsProjection
+from services.messaging.adapters.contacts import (
+    ContactBook,
+    ContactsProjection,
+    ErasuresProjection,
+)
 from services.messaging.adapters.integration_events import integration_events
 from services.messaging.application import MessagingApplication
+from services.messaging.domain.records import ERASED_REASON, Message
 
 AGENCY = "recupera-sul"
 JOAO = "52998224725"
+MARIA = "11144477735"
 SP = dt.timezone(dt.timedelta(hours=-3))
 FRIDAY_NIGHT = dt.datetime(2026, 11, 27, 21, 0, tzinfo=SP)
 SATURDAY_8 = dt.datetime(2026, 11, 28, 8, 0, tzinfo=SP)
@@ -62,39 +73,41 @@ def requested(key: str, channel: str = "sms", template: str = "aviso") -> Messag
     )
 
 
+def joao_v1() -> DebtImported:
+    """João's debt as the portfolio published it before personal data were sealed."""
+    return DebtImported(
+        event_id=derived_event_id("t", "d1"),
+        occurred_at=FRIDAY_NIGHT,
+        tenant=AGENCY,
+        aggregate_id="d1",
+        aggregate_version=1,
+        correlation_id="i",
+        causation_id="r",
+        debt_id="d1",
+        document=JOAO,
+        document_kind="cpf",
+        debtor=DebtorContact(name="João da Silva", phone="+5511987654321"),
+        creditor="Banco Horizonte",
+        contract="C-1",
+        installment="1",
+        original_amount_cents=100_000,
+        due_date=dt.date(2026, 10, 1),
+        import_id="i",
+        row_key="r",
+    )
+
+
 class Messaging:
     def __init__(self, tmp_path: Path) -> None:
         engine = sa.create_engine(f"sqlite:///{tmp_path / 'messaging.sqlite'}")
+        self.vault = SqlKeyVault(sqlite_engine(str(tmp_path / "keys.sqlite")))
         self.app = MessagingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
         self.app.contacts = ContactBook(engine)
+        self.app.vault = self.vault
         self.app.outbox_dir = tmp_path / "outbox"
-        ContactsProjection().create_tables(engine)
-        with engine.begin() as conn:
-            ContactsProjection().apply(
-                conn,
-                [
-                    DebtImported(
-                        event_id=derived_event_id("t", "d1"),
-                        occurred_at=FRIDAY_NIGHT,
-                        tenant=AGENCY,
-                        aggregate_id="d1",
-                        aggregate_version=1,
-                        correlation_id="i",
-                        causation_id="r",
-                        debt_id="d1",
-                        document=JOAO,
-                        document_kind="cpf",
-                        debtor=DebtorContact(name="João da Silva", phone="+5511987654321"),
-                        creditor="Banco Horizonte",
-                        contract="C-1",
-                        installment="1",
-                        original_amount_cents=100_000,
-                        due_date=dt.date(2026, 10, 1),
-                        import_id="i",
-                        row_key="r",
-                    )
-                ],
-            )
+        self.engine = engine
+        ContactsProjection(self.vault).create_tables(engine)
+        self.contacts_applied(joao_v1())
         self.app.save_template(
             SaveTemplate(
                 tenant=AGENCY,
@@ -108,6 +121,70 @@ class Messaging:
                 saved_by="admin",
             )
         )
+
+    def contacts_applied(self, *events: Any) -> None:
+        with self.engine.begin() as conn:
+            ContactsProjection(self.vault).apply(conn, list(events))
+
+    def imported_v2(
+        self,
+        document: str,
+        contact: dict[str, str | None],
+        at: dt.datetime = FRIDAY_NIGHT,
+        debt_id: str = "d2",
+        version: int = 1,
+    ) -> DebtImportedV2:
+        """A debt as the portfolio publishes it now: the contact sealed with the debtor's key."""
+        return DebtImportedV2(
+            event_id=derived_event_id("t", debt_id, version),
+            occurred_at=at,
+            tenant=AGENCY,
+            aggregate_id=debt_id,
+            aggregate_version=version,
+            correlation_id="i",
+            causation_id="r",
+            debt_id=debt_id,
+            document=document,
+            document_kind="cpf",
+            personal=seal(self.vault.key_for(AGENCY, document), contact),
+            creditor="Banco Horizonte",
+            contract="C-2",
+            installment="1",
+            original_amount_cents=50_000,
+            due_date=dt.date(2026, 10, 1),
+            import_id="i",
+            row_key="r2",
+        )
+
+    def erase(self, document: str, at: dt.datetime) -> PersonalDataErased:
+        """What the gateway does (the keys erased in the vault, then PersonalDataErased), and
+        this service's erasure consumer reading it (twice: nothing changes the second time)."""
+        key_ids = self.vault.erase(AGENCY, document, by="admin@recupera", at=at)
+        erased = PersonalDataErased(
+            event_id=derived_event_id("erasure", document),
+            occurred_at=at,
+            tenant=AGENCY,
+            aggregate_id=document,
+            aggregate_version=1,
+            correlation_id="e",
+            causation_id="e",
+            document=document,
+            key_ids=key_ids,
+            requested_by="admin@recupera",
+            reason="pedido do titular",
+        )
+        for _ in range(2):
+            with self.engine.begin() as conn:
+                ErasuresProjection(self.vault).apply(conn, [erased])
+        return erased
+
+    def stored(self) -> list[tuple[str, str]]:
+        """Every stored event of the service: its topic and its state as stored, read as
+        compact JSON text (escapes undone)."""
+        return [
+            (n.topic, json.dumps(json.loads(n.state), ensure_ascii=False, separators=(",", ":")))
+            for n in self.app.recorder.select_notifications(1, 10_000)
+        ]
 
     def published(self, kind: str) -> list[Any]:
         out = []
@@ -230,3 +307,168 @@ def test_a_bad_window_names_its_field(messaging: Messaging) -> None:
             )
         )
     assert refused.value.details[0][0] == "windows.sms.end"
+
+
+# ---- personal data: sealed, and erased (LGPD) -----------------------------------------------
+
+# Personal data that must not be read in clear anywhere (the rendered text among them).
+CLEAR = ("987654321", "João", "Silva", "00 venceu em 01")
+
+
+def test_stored_and_published_messages_carry_no_clear_address_name_or_text(
+    messaging: Messaging, tmp_path: Path
+) -> None:
+    app = messaging.app
+    messaging.app.save_template(
+        SaveTemplate(
+            tenant=AGENCY,
+            channel="sms",
+            name="nome",
+            template=TemplateIn(body="Olá, {{ nome }}: {{ valor }} venceu em {{ vencimento }}"),
+            saved_by="admin",
+        )
+    )
+    asked = requested("k1", template="nome")
+    asked = asked.model_copy(update={"variables": {**asked.variables, "nome": "João da Silva"}})
+    app.handle_requests([asked], FRIDAY_NIGHT)
+    assert app.dispatch_due(SATURDAY_8) == 1
+    [line] = read_outbox(tmp_path / "outbox" / AGENCY / "sms.jsonl")
+    assert line["body"] == "Olá, João da Silva: R$ 1.000,00 venceu em 01/10/2026"
+
+    for topic, state in messaging.stored():
+        assert not [c for c in CLEAR if c in state], topic
+    [queued] = messaging.published("MessageQueued")
+    [sent] = messaging.published("MessageSent")
+    assert (queued.schema_version, sent.schema_version) == (2, 2)
+    for event in (queued, sent):
+        assert not [c for c in CLEAR if c in json.dumps(event.model_dump(mode="json"))]
+        assert not [c for c in CLEAR if c in event.model_dump_json()]
+    assert unseal(sent.personal, messaging.vault) == {
+        "to": "+5511987654321",
+        "text": "Olá, João da Silva: R$ 1.000,00 venceu em 01/10/2026",
+    }
+    assert unseal(queued.personal, messaging.vault)["to"] == "+5511987654321"  # type: ignore[index]
+
+
+def test_a_contact_sealed_by_the_portfolio_is_opened_and_used(
+    messaging: Messaging, tmp_path: Path
+) -> None:
+    messaging.contacts_applied(
+        messaging.imported_v2(MARIA, {"name": "Maria Souza", "phone": "(21) 98888-7777"})
+    )
+    app = messaging.app
+    assert app.contact_of(AGENCY, MARIA) == ("Maria Souza", "(21) 98888-7777")
+    assert app.documents_with_phone(AGENCY, "+5521988887777") == [MARIA]
+    maria = requested("k-maria").model_copy(update={"document": MARIA})
+    app.handle_requests([maria], FRIDAY_NIGHT)
+    assert app.dispatch_due(SATURDAY_8) == 1
+    [line] = read_outbox(tmp_path / "outbox" / AGENCY / "sms.jsonl")
+    assert line["to"] == "+5521988887777"
+
+
+def test_after_the_erasure_nothing_is_sent_and_each_message_says_why(
+    messaging: Messaging, tmp_path: Path
+) -> None:
+    app = messaging.app
+    assert app.contacts is not None
+    sealed = messaging.imported_v2(JOAO, {"name": "João da Silva", "phone": "+5511911112222"})
+    messaging.contacts_applied(sealed)
+    app.handle_requests([requested("before")], FRIDAY_NIGHT)  # queued for Saturday
+
+    messaging.erase(JOAO, FRIDAY_NIGHT + dt.timedelta(hours=1))
+
+    # The clear copies are gone: no contact, no phone, nothing to send to.
+    assert app.contact_of(AGENCY, JOAO) is None
+    assert app.documents_with_phone(AGENCY, "+5511987654321") == []
+    assert app.documents_with_phone(AGENCY, "+5511911112222") == []
+    with messaging.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT name, email, phone FROM debtor_contacts")).all()
+    assert rows == []
+    # What was queued before fails with the reason; what is asked after too.
+    app.handle_requests([requested("after")], SATURDAY_8)
+    code = app.send_access_code(
+        SendAccessCode(tenant=AGENCY, document=JOAO, challenge_id="c", code="123456"),
+        SATURDAY_8,
+    )
+    assert (code.sent, code.reason) == (False, ERASED_REASON)
+    assert app.dispatch_due(SATURDAY_8) == 0
+    assert not (tmp_path / "outbox" / AGENCY / "sms.jsonl").exists()
+    failed = {f.key: (f.rule, f.reason) for f in messaging.published("MessageFailed")}
+    assert failed == {
+        "before": ("no_contact", ERASED_REASON),
+        "after": ("no_contact", ERASED_REASON),
+    }
+
+    # Reading portfolio.debts again (the old clear event, the sealed one whose key is gone)
+    # brings nothing back.
+    messaging.contacts_applied(joao_v1(), sealed)
+    assert app.contact_of(AGENCY, JOAO) is None
+    assert app.documents_with_phone(AGENCY, "+5511911112222") == []
+
+
+def test_a_message_sealed_before_the_erasure_does_not_open_after_it(
+    messaging: Messaging,
+) -> None:
+    """Even in a process that has not read the erasure yet (the key vault's cache aside)."""
+    app = messaging.app
+    app.handle_requests([requested("k1")], FRIDAY_NIGHT)
+    [queued] = messaging.published("MessageQueued")
+    messaging.vault.erase(AGENCY, JOAO, by="admin@recupera", at=FRIDAY_NIGHT)
+    assert unseal(queued.personal, messaging.vault) is None
+    assert app.dispatch_due(SATURDAY_8) == 0
+    [failed] = messaging.published("MessageFailed")
+    assert (failed.rule, failed.reason) == ("no_contact", ERASED_REASON)
+
+
+def test_data_the_creditor_sends_after_the_erasure_is_new_and_used(messaging: Messaging) -> None:
+    app = messaging.app
+    messaging.erase(JOAO, FRIDAY_NIGHT)
+    later = FRIDAY_NIGHT + dt.timedelta(days=2)
+    messaging.contacts_applied(
+        messaging.imported_v2(JOAO, {"name": "João S.", "phone": "11933334444"}, at=later)
+    )
+    assert app.contact_of(AGENCY, JOAO) == ("João S.", "11933334444")
+    assert app.handle_requests([requested("k-new")], later) == 1
+    [queued] = messaging.published("MessageQueued")
+    assert unseal(queued.personal, messaging.vault)["to"] == "+5511933334444"  # type: ignore[index]
+
+
+def test_a_providers_refusal_keeps_no_address(messaging: Messaging) -> None:
+    app = messaging.app
+
+    class Refusing:
+        name = "sms"
+
+        def send(self, message: OutgoingMessage) -> SendResult:
+            return SendResult(None, False, f"número {message.to} inexistente")
+
+    app.channel_factory = lambda tenant, channel, settings: Refusing()
+    app.handle_requests([requested("k1")], FRIDAY_NIGHT)
+    app.dispatch_due(SATURDAY_8)
+    [failed] = messaging.published("MessageFailed")
+    assert failed.reason == "número (11) *****-4321 inexistente"
+
+
+def test_a_message_queued_in_clear_before_sealing_goes_out_sealed_or_not_at_all(
+    messaging: Messaging,
+) -> None:
+    """Messages stored before personal data were sealed keep their address in clear: sent,
+    they are published sealed; once the debtor was erased, they fail with the reason."""
+    app = messaging.app
+    assert app.contacts is not None
+    for key, document in (("old-joao", JOAO), ("old-maria", MARIA)):
+        message = Message(
+            tenant=AGENCY, key=key, document=document, channel="sms", template="aviso", variables={}
+        )
+        message.queue(to="+5511987654321", subject=None, body="Oi", send_at=SATURDAY_8)
+        app.save(message)
+        app.contacts.enqueue(str(message.id), AGENCY, SATURDAY_8, 0)
+    messaging.erase(MARIA, FRIDAY_NIGHT)
+
+    assert app.dispatch_due(SATURDAY_8) == 1
+    assert messaging.published("MessageQueued") == []  # no sealed address to publish
+    [sent] = messaging.published("MessageSent")
+    assert sent.key == "old-joao"
+    assert unseal(sent.personal, messaging.vault) == {"to": "+5511987654321", "text": "Oi"}
+    [failed] = messaging.published("MessageFailed")
+    assert (failed.key, failed.reason) == ("old-maria", ERASED_REASON)

@@ -6,6 +6,8 @@ the in-memory event store and the real debts projection over a SQLite file."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -15,28 +17,38 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from eventsourcing.persistence import StoredEvent
+from pypdf import PdfReader
 
 from contracts.envelope import derived_event_id
 from contracts.negotiation import PaymentConditionTerms
 from contracts.negotiation_requests import (
     CloseAgreement,
     GetAgreement,
+    GetDocument,
     GetOffers,
+    GetStatement,
     ImportCnab240,
     PaymentReport,
     SaveCondition,
 )
-from contracts.portfolio import DebtImported, DebtorContact, DebtReopened
+from contracts.personal import PersonalDataErased
+from contracts.portfolio import DebtImported, DebtImportedV2, DebtorContact, DebtReopened
 from contracts.registry import parse_event
+from service_runtime.database import sqlite_engine
+from service_runtime.personal_data import REMOVED, KeyVault, SqlKeyVault, seal, unseal
 from service_runtime.refusal import Refused
 from services.negotiation.adapters.cnab240 import ReturnPayment, write_cnab240_return
 from services.negotiation.adapters.debts_view import (
     DebtRow,
+    ErasuresProjection,
     NegotiableDebtsProjection,
     SqlDebtLookup,
+    SqlErasures,
 )
-from services.negotiation.adapters.integration_events import integration_events
+from services.negotiation.adapters.integration_events import IntegrationEvents
 from services.negotiation.application import NegotiationApplication
+from services.negotiation.entrypoints.requests import document as document_pdf
 
 AGENCY = "recupera-sul"
 JOAO = "52998224725"
@@ -76,20 +88,97 @@ def debt_event(
     )
 
 
+def debt_event_v2(
+    vault: KeyVault,
+    key: str,
+    *,
+    document: str = MARIA,
+    name: str = "Maria Souza",
+    version: int = 1,
+) -> DebtImportedV2:
+    """What the portfolio publishes now: the debtor's contact sealed with the debtor's key."""
+    debt_id = str(uuid.uuid5(uuid.NAMESPACE_URL, key))
+    return DebtImportedV2(
+        event_id=derived_event_id("test", debt_id, version),
+        occurred_at=T0,
+        tenant=AGENCY,
+        aggregate_id=debt_id,
+        aggregate_version=version,
+        correlation_id="imp-2",
+        causation_id="row-1",
+        debt_id=debt_id,
+        document=document,
+        document_kind="cpf",
+        personal=seal(
+            vault.key_for(AGENCY, document),
+            {
+                "name": name,
+                "email": "maria@example.com",
+                "phone": None,
+                "city": None,
+                "state": None,
+            },
+        ),
+        creditor="Banco Horizonte",
+        contract=f"CT-{key}",
+        installment="1",
+        original_amount_cents=100_000,
+        due_date=dt.date(2026, 9, 26),
+        import_id="imp-2",
+        row_key=key,
+    )
+
+
+def erasure(vault: KeyVault, document: str = MARIA) -> PersonalDataErased:
+    """What the gateway does: erase the debtor's keys, then say so on privacy.erasures."""
+    key_ids = vault.erase(AGENCY, document, by="admin@recupera-sul", at=T0)
+    return PersonalDataErased(
+        event_id=uuid.uuid4(),
+        occurred_at=T0,
+        tenant=AGENCY,
+        aggregate_id=document,
+        aggregate_version=1,
+        correlation_id="erasure-1",
+        causation_id="erasure-1",
+        document=document,
+        key_ids=key_ids,
+        requested_by="admin@recupera-sul",
+        reason="pedido do titular",
+    )
+
+
+def pdf_text(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
 class Negotiation:
-    """The application with its debts projection, as the worker wires them."""
+    """The application with its debts projection, its erasures and the key vault, as the
+    worker wires them."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.engine = sa.create_engine(f"sqlite:///{tmp_path / 'negotiation.sqlite'}")
-        self.projection = NegotiableDebtsProjection()
+        # The keys in a database of their own, as in the platform.
+        self.vault = SqlKeyVault(sqlite_engine(str(tmp_path / "keys.sqlite")))
+        self.projection = NegotiableDebtsProjection(self.vault)
         self.projection.create_tables(self.engine)
+        self.erasures_projection = ErasuresProjection(self.vault)
+        self.erasures_projection.create_tables(self.engine)
         self.app = NegotiationApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
         self.app.debt_lookup = SqlDebtLookup(self.engine)
+        self.app.vault = self.vault
+        self.app.erasures = SqlErasures(self.engine)
+        self.mapper = IntegrationEvents(self.vault, self.app.erasures.erased)
 
     def imported(self, *events: Any) -> list[str]:
         with self.engine.begin() as conn:
             self.projection.apply(conn, list(events))
-        return [e.debt_id for e in events if isinstance(e, DebtImported)]
+        return [e.debt_id for e in events if isinstance(e, DebtImported | DebtImportedV2)]
+
+    def erased(self, *events: Any) -> None:
+        """`privacy.erasures` read by the service (as its consumer applies them)."""
+        with self.engine.begin() as conn:
+            self.erasures_projection.apply(conn, list(events))
 
     def condition(self, **terms: Any) -> str:
         out = self.app.save_condition(
@@ -125,7 +214,7 @@ class Negotiation:
         events = []
         for notification in self.app.recorder.select_notifications(1, 100_000):
             domain_event = self.app.mapper.to_domain_event(notification)
-            for _topic, event in integration_events(domain_event):
+            for _topic, event in self.mapper(domain_event):
                 # What consumers read: the JSON, parsed back by its contract.
                 events.append(parse_event(event.model_dump_json().encode()))
         return events
@@ -404,3 +493,152 @@ def test_the_first_installment_breaks_the_agreement_after_five_days(neg: Negotia
     late = neg.pay(invoice_id=agreement.invoices[0].invoice_id, amount_cents=34_000, paid_on=TODAY)
     # Money after the break is never lost: kept as the debtor's credit.
     assert (late.outcome, late.credit_cents) == ("excess", 34_000)
+
+
+# ---- personal data (LGPD): the name sealed, opened when shown, gone once erased ---------
+
+
+def names_in_view(neg: Negotiation, document: str) -> set[str]:
+    with neg.engine.connect() as conn:
+        return set(
+            conn.execute(
+                sa.text("SELECT debtor_name FROM negotiable_debts WHERE document = :d"),
+                {"d": document},
+            ).scalars()
+        )
+
+
+def test_debts_of_both_versions_are_read_and_the_sealed_name_opened(neg: Negotiation) -> None:
+    old = debt_event("a")  # version 1: the name in clear
+    new = debt_event_v2(neg.vault, "m")  # version 2: sealed
+    assert "Maria" not in new.model_dump_json()
+    [a, m] = neg.imported(old, new)
+    [row_a] = neg.app.debt_lookup.debts(AGENCY, [a])
+    [row_m] = neg.app.debt_lookup.debts(AGENCY, [m])
+    assert (row_a.debtor_name, row_m.debtor_name) == ("João da Silva", "Maria Souza")
+    # An update of version 2 (a higher version) replaces the name too.
+    neg.imported(debt_event_v2(neg.vault, "m", name="Maria Souza Lima", version=2))
+    assert names_in_view(neg, MARIA) == {"Maria Souza Lima"}
+
+
+def test_agreement_events_stored_and_published_hold_no_clear_name(neg: Negotiation) -> None:
+    [debt] = neg.imported(debt_event_v2(neg.vault, "m"))
+    agreement = neg.close([debt], 3, document=MARIA)
+    assert agreement.debtor_name == "Maria Souza"
+    stored = [n.state for n in neg.app.recorder.select_notifications(1, 100_000)]
+    assert stored and not any(b"Maria" in state or b"Souza" in state for state in stored)
+    [closed] = [e for e in neg.published() if e.type == "AgreementClosed"]
+    assert closed.schema_version == 2
+    assert "Maria" not in closed.model_dump_json()
+    assert unseal(closed.personal, neg.vault) == {"debtor_name": "Maria Souza"}
+
+
+def test_after_the_erasure_the_agreement_and_its_documents_show_the_name_removed(
+    neg: Negotiation,
+) -> None:
+    [debt] = neg.imported(debt_event_v2(neg.vault, "m"))
+    agreement = neg.close([debt], 3, document=MARIA)
+    get = GetAgreement(tenant=AGENCY, agreement_id=agreement.agreement_id, document=MARIA)
+    term = GetDocument(tenant=AGENCY, agreement_id=agreement.agreement_id)
+    invoice = GetDocument(
+        tenant=AGENCY,
+        agreement_id=agreement.agreement_id,
+        invoice_id=agreement.invoices[0].invoice_id,
+    )
+    assert "MARIA SOUZA" in pdf_text(document_pdf(neg.app, term)).upper()
+    assert "MARIA SOUZA" in pdf_text(document_pdf(neg.app, invoice)).upper()
+
+    neg.erased(erasure(neg.vault))
+
+    assert neg.app.get_agreement(get, TODAY).debtor_name == REMOVED
+    statement = neg.app.statement(GetStatement(tenant=AGENCY, document=MARIA), TODAY)
+    assert statement.debtor_name == REMOVED
+    for pdf in (document_pdf(neg.app, term), document_pdf(neg.app, invoice)):
+        text = pdf_text(pdf)
+        assert "Maria" not in text and "MARIA" not in text.upper()
+        assert REMOVED in text
+    # Published again (a relay republishing everything), the name stays sealed and gone.
+    [closed] = [e for e in neg.published() if e.type == "AgreementClosed"]
+    assert unseal(closed.personal, neg.vault) is None
+
+
+def test_the_erasure_scrubs_the_debts_view_for_good_and_is_idempotent(neg: Negotiation) -> None:
+    old = debt_event("a", document=MARIA)  # version 1, "Maria Souza" in clear
+    new = debt_event_v2(neg.vault, "m")
+    neg.imported(old, new, debt_event("j"))
+    assert names_in_view(neg, MARIA) == {"Maria Souza"}
+    erased = erasure(neg.vault)
+
+    neg.erased(erased)
+    neg.erased(erased)  # delivered twice: nothing more happens
+
+    assert names_in_view(neg, MARIA) == {REMOVED}
+    assert names_in_view(neg, JOAO) == {"João da Silva"}  # another debtor: untouched
+    assert neg.app.erasures.erased(AGENCY, MARIA)
+    # Replayed from offset zero, the old events (name in clear) bring nothing back.
+    with neg.engine.begin() as conn:
+        neg.projection.reset(conn)
+    neg.imported(old, new)
+    assert names_in_view(neg, MARIA) == {REMOVED}
+    # New data the creditor sends later is new data, under a new key.
+    neg.imported(debt_event_v2(neg.vault, "m", name="Maria S.", version=2))
+    assert "Maria S." in names_in_view(neg, MARIA)
+
+
+def test_an_erasure_read_before_the_vault_forgets_still_hides_the_sealed_name(
+    neg: Negotiation, tmp_path: Path
+) -> None:
+    new = debt_event_v2(neg.vault, "m")
+    # Another process of the service, whose vault cache still holds the key.
+    stale = SqlKeyVault(sqlite_engine(str(tmp_path / "keys.sqlite")), cache_seconds=3600)
+    assert unseal(new.personal, stale) is not None
+    neg.erased(erasure(neg.vault))
+    projection = NegotiableDebtsProjection(stale)
+    with neg.engine.begin() as conn:
+        projection.apply(conn, [new])
+    assert names_in_view(neg, MARIA) == {REMOVED}
+
+
+def legacy_agreement(neg: Negotiation, name: str, document: str = JOAO) -> uuid.UUID:
+    """An agreement closed before names were sealed: its stored Closed event (class version
+    1) has `debtor_name` in clear."""
+    [debt] = neg.imported(debt_event("legacy", document=document))
+    out = neg.close([debt], 1, key="legacy", document=document)
+    [closed] = [
+        n
+        for n in neg.app.recorder.select_notifications(1, 100_000)
+        if n.originator_id == uuid.UUID(out.agreement_id) and n.originator_version == 1
+    ]
+    state = json.loads(closed.state)
+    for field in ("class_version", "personal", "legacy_debtor_name"):
+        del state[field]
+    state["debtor_name"] = name
+    legacy_id = uuid.uuid4()
+    neg.app.recorder.insert_events(
+        [
+            StoredEvent(
+                originator_id=legacy_id,
+                originator_version=1,
+                topic=closed.topic,
+                state=json.dumps(state).encode(),
+            )
+        ]
+    )
+    return legacy_id
+
+
+def test_a_legacy_agreement_reads_publishes_sealed_and_hides_its_name_once_erased(
+    neg: Negotiation,
+) -> None:
+    legacy_id = legacy_agreement(neg, "Maria Souza", document=MARIA)
+    get = GetAgreement(tenant=AGENCY, agreement_id=str(legacy_id))
+    assert neg.app.get_agreement(get, TODAY).debtor_name == "Maria Souza"
+    [_, republished] = [e for e in neg.published() if e.type == "AgreementClosed"]
+    assert republished.schema_version == 2 and "Maria" not in republished.model_dump_json()
+    assert unseal(republished.personal, neg.vault) == {"debtor_name": "Maria Souza"}
+
+    neg.erased(erasure(neg.vault))
+
+    assert neg.app.get_agreement(get, TODAY).debtor_name == REMOVED
+    [_, again] = [e for e in neg.published() if e.type == "AgreementClosed"]
+    assert unseal(again.personal, neg.vault) == {"debtor_name": REMOVED}

@@ -33,6 +33,7 @@ from services.gateway.read_models.portal_view import (
     open_debts,
 )
 from services.gateway.read_models.timeline import summarize
+from tests.unit.test_projections import VAULT
 
 AGENCY = "recupera-sul"
 JOAO = "52998224725"
@@ -122,14 +123,14 @@ def closed(agreement_id: str, debt_ids: list[str]) -> AgreementClosed:
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[sa.Engine]:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'read.sqlite'}")
-    PortalViewProjection().create_tables(engine)
+    PortalViewProjection(VAULT).create_tables(engine)
     yield engine
     engine.dispose()
 
 
 def apply(engine: sa.Engine, *events: Envelope) -> None:
     with engine.begin() as conn:
-        PortalViewProjection().apply(conn, list(events))
+        PortalViewProjection(VAULT).apply(conn, list(events))
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations(["debt", "agreement"])))

@@ -8,6 +8,7 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service_runtime.personal_data import REMOVED
 from services.gateway.domain.portal_challenge import (
     CODE_TTL,
     MAX_ATTEMPTS,
@@ -61,6 +62,8 @@ def test_names_are_masked_word_by_word() -> None:
     assert mask_name("João da Silva") == "J*** d*** S***"
     assert mask_name("  Isabela   Nunes ") == "I*** N***"
     assert mask_name(None) is None and mask_name("") is None
+    # An erased name (LGPD) shows as removed: no letter of it is left to mask.
+    assert mask_name(REMOVED) == REMOVED
 
 
 @given(st.text(min_size=1).filter(str.split))

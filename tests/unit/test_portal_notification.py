@@ -39,6 +39,8 @@ from contracts.portfolio import (
     DebtUpdated,
     FieldChange,
 )
+from service_runtime.database import sqlite_engine
+from service_runtime.personal_data import SqlKeyVault
 from service_runtime.projection import offsets_metadata, projection_offsets, stored_positions
 from service_runtime.refusal import Refused
 from services.messaging.adapters.channels import read_outbox
@@ -214,8 +216,8 @@ class Portal(Messaging):
             imported("o1", JOAO, "João Silva", "joao@example.com", 10_000, tenant=OTHER),
         ]
         with self.engine.begin() as conn:
-            ContactsProjection().apply(conn, events)
-            ContactsProjection().apply(conn, events)  # read again: changes nothing
+            ContactsProjection(self.vault).apply(conn, events)
+            ContactsProjection(self.vault).apply(conn, events)  # read again: changes nothing
         for tenant in (AGENCY, OTHER):
             self.app.save_template(portal_template(tenant))
         self.offset = 0
@@ -548,5 +550,7 @@ def test_a_database_read_before_debtor_debts_existed_reads_the_debts_again(
     with engine.begin() as conn:
         conn.execute(projection_offsets.insert(), [{**position, "next_offset": 42}])
     ContactBook(engine)  # the table exists now: positions stay
-    ContactsProjection().create_tables(engine)
+    ContactsProjection(SqlKeyVault(sqlite_engine(str(tmp_path / "keys.sqlite")))).create_tables(
+        engine
+    )
     assert stored_positions(engine, "messaging.contacts")[("portfolio.debts", 0)][0] == 42

@@ -22,11 +22,13 @@ from litestar.middleware import DefineMiddleware
 from litestar.testing import TestClient
 
 from contracts.envelope import Envelope, derived_event_id
-from contracts.gateway import PORTAL_TOPIC, PortalContactLeft
+from contracts.gateway import PORTAL_TOPIC, PortalContactLeftV2
 from contracts.negotiation import PaymentConditionTerms
 from contracts.negotiation_requests import GetAgreement, ListAgreements, SaveCondition
+from contracts.personal import PersonalDataErased
 from contracts.portfolio import DebtImported, DebtorContact
 from service_runtime.clock import BusinessClock
+from service_runtime.personal_data import REMOVED, unseal
 from service_runtime.service_client import ServiceRefused
 from service_runtime.settings import Settings
 from services.gateway.adapters.integration_events import integration_events
@@ -47,6 +49,7 @@ from services.gateway.read_models.portal_view import PortalViewProjection
 from services.negotiation.domain.agreement import agreement_id_for
 from tests.support.local_services import local_negotiation
 from tests.unit.test_negotiation_app import Negotiation
+from tests.unit.test_projections import VAULT
 
 KEY = "test-signing-key-" + "x" * 32
 TENANT = "acme"
@@ -127,7 +130,7 @@ def client(
     tmp_path: Path, negotiation: Negotiation, gateway: GatewayApplication
 ) -> Iterator[TestClient[Litestar]]:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'read.sqlite'}")
-    projection = PortalViewProjection()
+    projection = PortalViewProjection(VAULT)
     projection.create_tables(engine)
     with engine.begin() as conn:
         projection.apply(conn, cast(list[Envelope], DEBTS))
@@ -153,6 +156,7 @@ def client(
                 "signing_key": KEY,
                 "gateway_app": gateway,
                 "gateway_relay": Relay(),
+                "vault": VAULT,
                 "read_engine": engine,
                 "negotiation": local_negotiation(negotiation.app, TODAY),
             }
@@ -529,9 +533,49 @@ def test_nothing_eligible_offers_the_contact_form_and_records_it_once(
     ]
     assert len(published) == 1
     contact = published[0]
-    assert isinstance(contact, PortalContactLeft)
-    assert (contact.tenant, contact.document, contact.phone) == (TENANT, WESLEY, "+5561998765432")
+    # Sealed with Wesley's key (LGPD): in clear neither in the store nor on the topic.
+    assert isinstance(contact, PortalContactLeftV2) and contact.personal is not None
+    assert unseal(contact.personal, VAULT) == {
+        "name": "Wesley Dias",
+        "phone": "+5561998765432",
+        "email": None,
+    }
+    assert (contact.tenant, contact.document) == (TENANT, WESLEY)
+    stored_bytes = b"".join(
+        n.state for n in gateway.recorder.select_notifications(start=1, limit=100)
+    )
+    for clear in (b"Wesley Dias", b"5561998765432"):
+        assert clear not in stored_bytes and clear not in contact.model_dump_json().encode()
     assert (contact.expected_creditor, contact.message) == (
         "Loja Exemplo",
         "Tenho um carnê em atraso",
     )
+
+
+def test_an_erased_name_is_neither_greeted_nor_offered_back(client: TestClient[Litestar]) -> None:
+    engine = client.app.state.read_engine
+    erased = PersonalDataErased(
+        event_id=derived_event_id("test", "erasure", ISABELA),
+        occurred_at=dt.datetime(2026, 11, 20, tzinfo=dt.UTC),
+        tenant=TENANT,
+        aggregate_id="erasures",
+        aggregate_version=1,
+        correlation_id="erasures",
+        causation_id="erasures",
+        document=ISABELA,
+        key_ids=[],
+        requested_by="admin@acme",
+        reason="pedido do titular",
+    )
+    with engine.begin() as conn:
+        PortalViewProjection(VAULT).apply(conn, [erased])
+    # The JSON API says it was removed; the debts are still there to negotiate.
+    found = client.post(f"/api/v1/portal/{TENANT}/lookup", json={"document": ISABELA}).json()
+    assert found["debtor_name"] == REMOVED and found["debts"]
+    sign_in(client, ISABELA)
+    page = client.get(f"/p/{TENANT}/dividas")
+    assert page.status_code == 200
+    assert "Isabela" not in page.text and REMOVED not in page.text
+    assert "<h1>Olá</h1>" in page.text
+    name_field = re.search(r'name="nome"[^>]*value="([^"]*)"', page.text)
+    assert name_field is not None and name_field.group(1) == ""

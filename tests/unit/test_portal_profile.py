@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from contracts.gateway import PORTAL_TOPIC, PortalContactLeft
+from contracts.gateway import PORTAL_TOPIC, PortalContactLeft, PortalContactLeftV2
+from service_runtime.personal_data import seal, unseal
 from services.gateway.adapters.integration_events import integration_events
 from services.gateway.application.uploads import GatewayApplication
 from services.gateway.domain.portal_contact import (
@@ -33,6 +34,7 @@ from services.gateway.domain.portal_profile import (
     tenant_portal_id,
 )
 from services.gateway.read_models.timeline import SERVICE_OF, TimelineProjection, summarize
+from tests.unit.test_projections import memory_vault
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
@@ -212,7 +214,10 @@ def test_a_contact_needs_a_way_to_act_on_it() -> None:
     assert [p.field for p in refused.value.problems] == ["phone", "email", "name"]
 
 
-def test_a_contact_is_recorded_once_per_form_and_published(gateway: GatewayApplication) -> None:
+def test_a_contact_stored_before_sealing_is_published_as_it_was(
+    gateway: GatewayApplication,
+) -> None:
+    # Contacts stored before personal data was sealed carry it in clear: version 1.
     details = validate_contact(
         name="Maria",
         phone="(11) 98765-4321",
@@ -243,6 +248,52 @@ def test_a_contact_is_recorded_once_per_form_and_published(gateway: GatewayAppli
     # Publishing the same stored event again gives the same event id.
     ((_, again),) = list(integration_events(event))
     assert again.event_id == message.event_id and uuid.UUID(str(again.event_id))
+
+
+def test_a_contact_is_stored_and_published_sealed_with_the_debtors_key(
+    gateway: GatewayApplication,
+) -> None:
+    vault = memory_vault()
+    fields = {"name": "Maria", "phone": "+5511987654321", "email": "maria@example.com.br"}
+    contact = PortalContact(
+        tenant="acme",
+        document="52998224725",
+        form_key="form-1",
+        expected_creditor="Loja Exemplo",
+        message="Tenho um carnê",
+        personal=seal(vault.key_for("acme", "52998224725"), fields).model_dump(),
+    )
+    assert contact.id == portal_contact_id("acme", "52998224725", "form-1")
+    gateway.save(contact)
+    (event,) = stored(gateway)
+    ((topic, message),) = list(integration_events(event))
+    assert topic == PORTAL_TOPIC
+    assert isinstance(message, PortalContactLeftV2) and message.personal is not None
+    assert message.document == "52998224725" and message.partition_key() == b"52998224725"
+    assert unseal(message.personal, vault) == fields
+    assert (message.expected_creditor, message.message) == ("Loja Exemplo", "Tenho um carnê")
+    for clear in ("Maria", "5511987654321", "maria@"):
+        assert clear not in message.model_dump_json()
+    assert summarize(message, vault) == (
+        "Devedor deixou contato no portal: telefone +5511987654321, e-mail "
+        'maria@example.com.br, credor esperado: Loja Exemplo; mensagem: "Tenho um carnê"'
+    )
+    # Erased: nothing of it opens again.
+    vault.erase("acme", "52998224725", by="admin@acme", at=dt.datetime.now(dt.UTC))
+    assert unseal(message.personal, vault) is None
+    assert SERVICE_OF[PortalContactLeftV2] == "gateway"
+
+    # Only the creditor expected: nothing to seal.
+    bare = PortalContact(
+        tenant="acme",
+        document="52998224725",
+        form_key="form-2",
+        expected_creditor="Loja Exemplo",
+        message=None,
+    )
+    gateway.save(bare)
+    ((_, published),) = list(integration_events(stored(gateway)[-1]))
+    assert isinstance(published, PortalContactLeftV2) and published.personal is None
 
 
 def test_the_timeline_tells_the_contact_in_portuguese() -> None:

@@ -4,6 +4,7 @@ leave collection; broken, they return to it owing what was not paid. Events may 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from typing import Any
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from contracts.envelope import derived_event_id
 from contracts.negotiation import AgreementBroken, AgreementFulfilled, BrokenAgreementDebt
 from contracts.portfolio import DebtReopened, DebtSettled
+from service_runtime.personal_data import DebtorKey, seal
 from services.portfolio.adapters.integration_events import integration_events
 from services.portfolio.application.agreements import (
     apply_agreement_outcomes,
@@ -23,6 +25,11 @@ from services.portfolio.domain.debt import Debt
 
 AGENCY = "recupera-sul"
 AT = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+# The debtor's contact, sealed as the import seals it (with a key of the debtor's own).
+JOAO_SEALED = seal(
+    DebtorKey(uuid.uuid4().hex, os.urandom(32)),
+    {"name": "João da Silva", "email": None, "phone": None, "city": None, "state": None},
+).model_dump()
 
 
 def imported(app: PortfolioApplication, contract: str, amount: int) -> Debt:
@@ -33,13 +40,9 @@ def imported(app: PortfolioApplication, contract: str, amount: int) -> Debt:
         installment="1",
         document="52998224725",
         document_kind="cpf",
-        name="João da Silva",
+        personal=JOAO_SEALED,
         original_amount_cents=amount,
         due_date=dt.date(2026, 6, 1),
-        email=None,
-        phone=None,
-        city=None,
-        state=None,
         category=None,
         import_id="imp-1",
         row_key=contract,

@@ -1,17 +1,21 @@
 """Creditors hand carteiras to the agency, send them again, correct them, and now and then send
 something unreadable: the portfolio service must turn each row into exactly one debt (or one
 rejection with its reason), whatever the order and however often the messages arrive, and
-publish contract events that say so."""
+publish contract events that say so. The debtor's name and contact never appear in clear in
+what it stores or publishes: they are sealed with the debtor's key, and erasing the key
+erases them."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from contracts.carteiras import (
     REJECTED_TOPIC,
@@ -21,15 +25,18 @@ from contracts.carteiras import (
     RowFields,
 )
 from contracts.envelope import Envelope, derived_event_id
+from contracts.personal import SealedPersonalData
 from contracts.portfolio import (
     DEBTS_TOPIC,
     IMPORTS_TOPIC,
     CarteiraImportCompleted,
     CarteiraImportStarted,
     CarteiraRowsProcessed,
-    DebtImported,
-    DebtUpdated,
+    DebtImportedV2,
+    DebtUpdatedV2,
 )
+from service_runtime.database import sqlite_engine
+from service_runtime.personal_data import KeyVault, SqlKeyVault, unseal
 from services.portfolio.adapters.integration_events import integration_events
 from services.portfolio.application.importing import PortfolioApplication, quarantine
 from services.portfolio.domain.carteira_import import CarteiraImport, import_aggregate_id
@@ -144,8 +151,23 @@ def id_of(base: dict[str, str], tenant: str = AGENCY) -> uuid.UUID:
 
 
 @pytest.fixture
-def app() -> PortfolioApplication:
-    return PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+def vault(tmp_path: Path) -> SqlKeyVault:
+    return SqlKeyVault(sqlite_engine(str(tmp_path / "keys.sqlite")))
+
+
+@pytest.fixture
+def app(vault: SqlKeyVault) -> PortfolioApplication:
+    return PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, vault=vault)
+
+
+def opened(app: PortfolioApplication, sealed: SealedPersonalData | dict[str, str] | None) -> Any:
+    """Personal data as a service with the vault reads it (None once erased)."""
+    assert sealed is not None and app.vault is not None
+    return unseal(SealedPersonalData.model_validate(sealed), app.vault)
+
+
+def contact(app: PortfolioApplication, debt_id: uuid.UUID) -> Any:
+    return opened(app, debt(app, debt_id).personal)
 
 
 def stored_events(app: PortfolioApplication) -> list[Any]:
@@ -216,20 +238,21 @@ def test_a_carteira_becomes_one_debt_per_row_named_by_tenant_creditor_contract_i
         "BH-2024-0001",
         "1",
     )
-    assert (joao.document, joao.document_kind, joao.name) == ("52998224725", "cpf", "João da Silva")
+    assert (joao.document, joao.document_kind) == ("52998224725", "cpf")
     assert (joao.original_amount_cents, joao.due_date) == (123456, dt.date(2025, 1, 10))
-    assert (joao.email, joao.phone, joao.city, joao.state) == (
-        "joao.silva@gmail.com",
-        "11987654321",
-        "São Paulo",
-        "SP",
-    )
+    assert contact(app, joao.id) == {
+        "name": "João da Silva",
+        "email": "joao.silva@gmail.com",
+        "phone": "11987654321",
+        "city": "São Paulo",
+        "state": "SP",
+    }
     assert joao.import_id == "nov-2026"
 
     padaria = debt(app, id_of(PADARIA))
     assert (padaria.document, padaria.document_kind) == ("11222333000181", "cnpj")
     assert (padaria.original_amount_cents, padaria.due_date) == (8990, dt.date(2025, 3, 31))
-    assert padaria.email is None
+    assert contact(app, padaria.id)["email"] is None
 
     oficina = debt(app, id_of(OFICINA))
     assert (oficina.document, oficina.document_kind) == ("12ABC34501DE35", "cnpj")
@@ -382,13 +405,58 @@ def test_the_creditor_corrects_the_debtors_document_and_contact(app: PortfolioAp
 
     assert outcome.updated == 1
     (updated,) = [e for e in debt_events(app, id_of(JOAO)) if isinstance(e, Debt.Updated)]
+    # Personal fields are named, their values stay sealed.
     assert updated.changes == [
         {"field": "document", "old": "52998224725", "new": "11144477735"},
-        {"field": "email", "old": "joao.silva@gmail.com", "new": "joao@empresa.com.br"},
-        {"field": "phone", "old": "11987654321", "new": None},
+        {"field": "email", "old": None, "new": None},
+        {"field": "phone", "old": None, "new": None},
     ]
     assert updated.current["document"] == "11144477735"
     assert updated.current["original_amount_cents"] == 123456  # unchanged values ride along
+    assert opened(app, updated.current["personal"]) == {
+        "name": "João da Silva",
+        "email": "joao@empresa.com.br",
+        "phone": None,
+        "city": "São Paulo",
+        "state": "SP",
+    }
+    # Sealed with the key of the debtor the debt now names: erasing that debtor erases it.
+    assert app.vault is not None
+    new_key = app.vault.key_for(AGENCY, "11144477735")
+    assert updated.current["personal"]["key_id"] == new_key.key_id
+
+
+def test_a_reimport_with_the_same_contact_is_unchanged(app: PortfolioApplication) -> None:
+    app.handle_inbound([row("nov-2026", 2, JOAO)], TODAY)
+    sealed = debt(app, id_of(JOAO)).personal
+
+    # Same contact, written differently: the normalized values are the same.
+    outcome = app.handle_inbound(
+        [row("dez-2026", 2, JOAO, phone="11 98765 4321", email="Joao.Silva@gmail.com")], TODAY
+    )
+
+    assert (outcome.created, outcome.updated, outcome.unchanged) == (0, 0, 1)
+    assert len(debt_events(app, id_of(JOAO))) == 1
+    assert debt(app, id_of(JOAO)).personal == sealed
+
+
+def test_a_changed_email_is_an_update_naming_the_field_only(app: PortfolioApplication) -> None:
+    app.handle_inbound([row("nov-2026", 2, JOAO)], TODAY)
+    before = debt(app, id_of(JOAO)).personal
+
+    outcome = app.handle_inbound([row("dez-2026", 2, JOAO, email="joao@novo.com.br")], TODAY)
+
+    assert (outcome.updated, outcome.unchanged) == (1, 0)
+    (updated,) = [e for e in debt_events(app, id_of(JOAO)) if isinstance(e, Debt.Updated)]
+    assert updated.changes == [{"field": "email", "old": None, "new": None}]
+    after = debt(app, id_of(JOAO)).personal
+    assert after != before and after["key_id"] == before["key_id"]  # same debtor, same key
+    assert contact(app, id_of(JOAO))["email"] == "joao@novo.com.br"
+    (published,) = of_type(contract_events(app), DebtUpdatedV2)
+    assert [c.model_dump() for c in published.changes] == [
+        {"field": "email", "old": None, "new": None}
+    ]
+    assert opened(app, published.personal)["email"] == "joao@novo.com.br"
 
 
 def test_a_renumbered_contract_is_another_debt_and_the_old_one_stays(
@@ -679,13 +747,14 @@ def test_debt_imported_carries_the_debt_as_imported(app: PortfolioApplication) -
     app.handle_inbound([header("nov-2026", 1), row("nov-2026", 2, JOAO)], TODAY)
 
     pairs = contract_events(app)
-    (imported,) = of_type(pairs, DebtImported)
+    (imported,) = of_type(pairs, DebtImportedV2)
     assert [topic for topic, e in pairs if e is imported] == [DEBTS_TOPIC]
     assert imported.debt_id == imported.aggregate_id == str(id_of(JOAO))
     assert imported.aggregate_version == 1
     assert imported.tenant == AGENCY
     assert (imported.document, imported.document_kind) == ("52998224725", "cpf")
-    assert imported.debtor.model_dump() == {
+    assert imported.schema_version == 2
+    assert opened(app, imported.personal) == {
         "name": "João da Silva",
         "email": "joao.silva@gmail.com",
         "phone": "11987654321",
@@ -710,7 +779,7 @@ def test_debt_updated_carries_old_and_new_values_and_the_current_debt(
 ) -> None:
     _november_then_december(app)
 
-    (updated,) = of_type(contract_events(app), DebtUpdated)
+    (updated,) = of_type(contract_events(app), DebtUpdatedV2)
     assert updated.debt_id == str(id_of(JOAO))
     assert updated.aggregate_version == 2
     assert [c.model_dump() for c in updated.changes] == [
@@ -724,7 +793,8 @@ def test_debt_updated_carries_old_and_new_values_and_the_current_debt(
         "BH-2024-0001",
         "1",
     )
-    assert updated.debtor.name == "João da Silva"
+    assert updated.schema_version == 2
+    assert opened(app, updated.personal)["name"] == "João da Silva"
     assert updated.category == "cartão de crédito"
     assert (updated.import_id, updated.row_key, updated.correlation_id) == (
         "dez-2026",
@@ -823,8 +893,8 @@ def test_every_stored_event_maps_to_contract_events_with_stable_unique_ids(
         "CarteiraRowsProcessed": IMPORTS_TOPIC,
         "CarteiraImportCompleted": IMPORTS_TOPIC,
         "DebtRejected": REJECTED_TOPIC,
-        "DebtImported": DEBTS_TOPIC,
-        "DebtUpdated": DEBTS_TOPIC,
+        "DebtImportedV2": DEBTS_TOPIC,
+        "DebtUpdatedV2": DEBTS_TOPIC,
     }
     # Every contract event survives a round trip through JSON, as the relay publishes it.
     for _, event in first:
@@ -864,6 +934,205 @@ def test_a_count_learnt_from_the_rows_keeps_the_filename_and_sender_of_the_heade
     )
 
 
+# --- the debtor's personal data: sealed with the debtor's key, erased with it -------------------
+
+ERASED_AT = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)
+# How João and the bakery could show up in clear, in any event (the CPF/CNPJ is not personal
+# data here: it keys the debt, by design).
+IN_CLEAR = (
+    "João da Silva",
+    "Silva",
+    "joao.silva@gmail.com",
+    "joao@novo.com.br",
+    "11987654321",
+    "98765",
+    "São Paulo",
+    "Padaria Pão Quente",
+    "Curitiba",
+)
+
+
+def _as_text(state: bytes) -> str:
+    """A stored event's state as text, non-ASCII characters unescaped."""
+    return json.dumps(json.loads(state), ensure_ascii=False)
+
+
+def test_no_name_or_contact_is_stored_or_published_in_clear(app: PortfolioApplication) -> None:
+    app.handle_inbound(
+        [header("nov-2026", 2), row("nov-2026", 2, JOAO), row("nov-2026", 3, PADARIA)], TODAY
+    )
+    app.handle_inbound(
+        [row("dez-2026", 2, JOAO, email="joao@novo.com.br", due_date="15/01/2025")], TODAY
+    )
+
+    stored = [_as_text(n.state) for n in app.recorder.select_notifications(start=1, limit=1000)]
+    published = [event.model_dump_json() for _, event in contract_events(app)]
+    assert len(stored) == len(published) == 8
+    for text in (*stored, *published):
+        for clear in IN_CLEAR:
+            assert clear not in text
+            assert clear not in json.dumps(text)  # nor JSON-escaped
+    assert any("52998224725" in text for text in published)  # the document is, by design
+    imported = of_type(contract_events(app), DebtImportedV2)
+    assert {opened(app, e.personal)["name"] for e in imported} == {
+        "João da Silva",
+        "Padaria Pão Quente Ltda",
+    }
+
+
+def test_after_the_erasure_the_published_contact_no_longer_opens(
+    app: PortfolioApplication, vault: KeyVault
+) -> None:
+    app.handle_inbound([row("nov-2026", 2, JOAO), row("nov-2026", 3, PADARIA)], TODAY)
+    app.handle_inbound([row("dez-2026", 2, JOAO, email="joao@novo.com.br")], TODAY)
+    joao = [
+        e
+        for e in of_type(contract_events(app), DebtImportedV2 | DebtUpdatedV2)
+        if e.document == "52998224725"
+    ]
+    assert len(joao) == 2 and all(opened(app, e.personal) is not None for e in joao)
+
+    erased = vault.erase(AGENCY, "52998224725", by="dpo@recupera-sul", at=ERASED_AT)
+
+    assert erased == [joao[0].personal.key_id]
+    # The same events, published again from the store, or read back from the topic.
+    for event in [
+        *joao,
+        *(
+            e
+            for e in of_type(contract_events(app), DebtImportedV2 | DebtUpdatedV2)
+            if e.document == "52998224725"
+        ),
+    ]:
+        assert (
+            opened(app, type(event).model_validate_json(event.model_dump_json()).personal) is None
+        )
+    assert contact(app, id_of(JOAO)) is None
+    # Another debtor's data is untouched.
+    assert contact(app, id_of(PADARIA))["name"] == "Padaria Pão Quente Ltda"
+
+
+def test_a_debt_sent_again_after_the_erasure_is_sealed_under_the_debtors_new_key(
+    app: PortfolioApplication, vault: KeyVault
+) -> None:
+    app.handle_inbound([row("nov-2026", 2, JOAO)], TODAY)
+    (old_key,) = vault.erase(AGENCY, "52998224725", by="dpo@recupera-sul", at=ERASED_AT)
+
+    # The creditor's next carteira still holds the debt: what it says now is new data.
+    outcome = app.handle_inbound([row("dez-2026", 2, JOAO)], TODAY)
+
+    assert (outcome.created, outcome.updated, outcome.unchanged) == (0, 1, 0)
+    (updated,) = [e for e in debt_events(app, id_of(JOAO)) if isinstance(e, Debt.Updated)]
+    assert updated.changes == [
+        {"field": f, "old": None, "new": None} for f in ("name", "email", "phone", "city", "state")
+    ]
+    sealed = debt(app, id_of(JOAO)).personal
+    assert sealed["key_id"] not in (old_key, None)
+    assert sealed["key_id"] == vault.key_for(AGENCY, "52998224725").key_id
+    assert contact(app, id_of(JOAO))["email"] == "joao.silva@gmail.com"
+    (published,) = of_type(contract_events(app), DebtUpdatedV2)
+    assert opened(app, published.personal)["name"] == "João da Silva"
+    # Once more: now it is unchanged.
+    assert app.handle_inbound([row("jan-2027", 2, JOAO)], TODAY).unchanged == 1
+
+
+def test_a_batch_asks_the_vault_for_its_debtors_keys_once_per_tenant(
+    app: PortfolioApplication, vault: SqlKeyVault
+) -> None:
+    calls: list[tuple[str, list[str]]] = []
+    keys_for = vault.keys_for
+
+    def counted(tenant: str, documents: Any) -> Any:
+        documents = list(documents)
+        calls.append((tenant, documents))
+        return keys_for(tenant, documents)
+
+    vault.keys_for = counted  # type: ignore[method-assign]
+    rows = [row("nov-2026", n, {**JOAO, "contract": f"C-{n}"}) for n in range(2, 40)]
+    app.handle_inbound(
+        [*rows, row("nov-2026", 41, PADARIA), row("nov-2026", 42, OFICINA, tenant=OTHER_AGENCY)],
+        TODAY,
+    )
+
+    assert sorted((tenant, sorted(documents)) for tenant, documents in calls) == [
+        (OTHER_AGENCY, ["12ABC34501DE35"]),
+        (AGENCY, ["11222333000181", "52998224725"]),
+    ]
+
+    calls.clear()
+    app.handle_inbound(
+        [row("dez-2026", n, {**JOAO, "contract": f"C-{n}"}) for n in range(2, 40)], TODAY
+    )
+    assert calls == [(AGENCY, ["52998224725"])]
+
+
+def test_the_portfolio_refuses_rows_without_a_key_vault() -> None:
+    app = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    with pytest.raises(RuntimeError, match="key vault"):
+        app.handle_inbound([row("nov-2026", 2, JOAO)], TODAY)
+    assert app.handle_inbound([header("nov-2026", 1)], TODAY).created == 0  # no rows: no vault
+
+
+def _as_stored_before_sealing(stored: Any) -> StoredEvent:
+    """A debt event as the portfolio stored it before personal data was sealed: the debtor's
+    name and contact in clear (JOAO's), no class version."""
+    state = json.loads(stored.state)
+    state.pop("class_version", None)
+    clear = {
+        "name": "João da Silva",
+        "email": "joao.silva@gmail.com",
+        "phone": "11987654321",
+        "city": "São Paulo",
+        "state": "SP",
+    }
+    if stored.topic.endswith("Debt.Imported"):
+        del state["personal"]
+        state.update(clear)
+    else:
+        del state["current"]["personal"]
+        state["current"].update(clear)
+        state["changes"].append(
+            {"field": "email", "old": "joao@antigo.com.br", "new": clear["email"]}
+        )
+    return StoredEvent(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=json.dumps(state).encode(),
+    )
+
+
+def test_debts_stored_before_sealing_still_load_and_are_sealed_when_sent_again(
+    vault: SqlKeyVault,
+) -> None:
+    before = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, vault=vault)
+    before.handle_inbound([row("nov-2026", 2, JOAO)], TODAY)
+    before.handle_inbound([row("dez-2026", 2, JOAO, original_amount="1.300,00")], TODAY)
+    app = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, vault=vault)
+    app.recorder.insert_events(
+        [
+            _as_stored_before_sealing(n)
+            for n in before.recorder.select_notifications(start=1, limit=100)
+            if n.originator_id == id_of(JOAO)
+        ]
+    )
+
+    legacy = debt(app, id_of(JOAO))
+    assert (legacy.original_amount_cents, legacy.personal) == (130000, None)
+    assert not hasattr(legacy, "name")
+    (legacy_update,) = [e for e in debt_events(app, id_of(JOAO)) if isinstance(e, Debt.Updated)]
+    assert legacy_update.changes[-1] == {"field": "email", "old": None, "new": None}
+    assert "name" not in legacy_update.current
+    assert contract_events(app) == []  # its contact cannot travel in clear: not published again
+
+    outcome = app.handle_inbound([row("jan-2027", 2, JOAO, original_amount="1.300,00")], TODAY)
+
+    assert outcome.updated == 1
+    assert contact(app, id_of(JOAO))["name"] == "João da Silva"
+    (published,) = of_type(contract_events(app), DebtUpdatedV2)
+    assert [c.field for c in published.changes] == ["name", "email", "phone", "city", "state"]
+
+
 # --- two replicas of the portfolio service at once ----------------------------------------------
 
 
@@ -874,7 +1143,11 @@ def _replicas(tmp_path: Path, cache_size: str) -> tuple[PortfolioApplication, Po
         "SQLITE_DBNAME": str(tmp_path / "portfolio-events.sqlite"),
         "AGGREGATE_CACHE_MAXSIZE": cache_size,
     }
-    return PortfolioApplication(env=env), PortfolioApplication(env=env)
+    keys = str(tmp_path / "keys.sqlite")  # and one key vault
+    return (
+        PortfolioApplication(env=env, vault=SqlKeyVault(sqlite_engine(keys))),
+        PortfolioApplication(env=env, vault=SqlKeyVault(sqlite_engine(keys))),
+    )
 
 
 def _loses_the_race_to(

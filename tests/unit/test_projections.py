@@ -16,6 +16,8 @@ from aiokafka import ConsumerRecord, TopicPartition
 
 from contracts.carteiras import REJECTED_TOPIC, DebtRejected, RowError, RowFields
 from contracts.envelope import Envelope, derived_event_id
+from contracts.gateway import PortalContactLeftV2
+from contracts.personal import ERASURES_TOPIC, PersonalDataErased
 from contracts.portfolio import (
     DEBTS_TOPIC,
     IMPORTS_TOPIC,
@@ -23,10 +25,13 @@ from contracts.portfolio import (
     CarteiraImportStarted,
     CarteiraRowsProcessed,
     DebtImported,
+    DebtImportedV2,
     DebtorContact,
     DebtUpdated,
+    DebtUpdatedV2,
     FieldChange,
 )
+from service_runtime.personal_data import REMOVED, SqlKeyVault, seal
 from service_runtime.projection import BatchApplier, Projection, projection_offsets
 from services.gateway.read_models.imports import (
     ImportStatusProjection,
@@ -43,6 +48,7 @@ from services.gateway.read_models.portal_view import (
 from services.gateway.read_models.timeline import (
     TimelineProjection,
     debtor_timeline,
+    summarize,
     timeline_entries,
 )
 
@@ -52,6 +58,18 @@ MARIA = "11144477735"
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 DEBT_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "joao-bh-1"))
 IMPORT_ID = "nov-2026"
+
+
+def memory_vault() -> SqlKeyVault:
+    """A key vault in memory (its own database, as in production)."""
+    return SqlKeyVault(
+        sa.create_engine(
+            "sqlite://", poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False}
+        )
+    )
+
+
+VAULT = memory_vault()
 
 
 def at(minutes: int) -> dt.datetime:
@@ -205,7 +223,7 @@ def test_the_portal_shows_a_debtors_open_debts(engine: sa.Engine) -> None:
     other = str(uuid.uuid5(uuid.NAMESPACE_URL, "joao-bh-2"))
     project(
         engine,
-        PortalViewProjection(),
+        PortalViewProjection(VAULT),
         [
             imported(contract="BH-2024-0002", debt_id=other, due_date=dt.date(2025, 2, 10)),
             imported(),
@@ -233,7 +251,7 @@ def test_the_portal_keeps_the_newest_version_when_an_older_one_arrives_late(
     v2 = updated(2, [("original_amount_cents", 123456, 130000)], amount=130000)
     v3 = updated(3, [("original_amount_cents", 130000, 125000)], amount=125000)
 
-    project(engine, PortalViewProjection(), [imported(), v3], [v2], [imported()])
+    project(engine, PortalViewProjection(VAULT), [imported(), v3], [v2], [imported()])
 
     (debt,) = open_debts(engine, AGENCY, JOAO)
     assert (debt["version"], debt["original_amount_cents"]) == (3, 125000)
@@ -243,7 +261,7 @@ def test_the_newest_version_in_one_batch_wins_whatever_its_place(engine: sa.Engi
     v2 = updated(2, [("original_amount_cents", 123456, 130000)], amount=130000)
     v3 = updated(3, [("original_amount_cents", 130000, 125000)], amount=125000)
 
-    project(engine, PortalViewProjection(), [v3, imported(), v2])
+    project(engine, PortalViewProjection(VAULT), [v3, imported(), v2])
 
     (debt,) = open_debts(engine, AGENCY, JOAO)
     assert (debt["version"], debt["original_amount_cents"]) == (3, 125000)
@@ -254,10 +272,10 @@ def test_applying_a_batch_twice_changes_nothing_in_the_portal(engine: sa.Engine)
         imported(),
         updated(2, [("due_date", "2025-01-10", "2025-01-15")], amount=123456),
     ]
-    project(engine, PortalViewProjection(), batch)
+    project(engine, PortalViewProjection(VAULT), batch)
     once = table_rows(engine, portal_debts)
 
-    project(engine, PortalViewProjection(), batch)
+    project(engine, PortalViewProjection(VAULT), batch)
 
     assert table_rows(engine, portal_debts) == once
     assert len(once) == 1
@@ -267,7 +285,7 @@ def test_a_corrected_document_moves_the_debt_to_the_right_debtor(engine: sa.Engi
     # The bank had João's contract under the wrong CPF; its December carteira corrects it.
     correction = updated(2, [("document", JOAO, MARIA)], document=MARIA, amount=123456)
 
-    project(engine, PortalViewProjection(), [imported()], [correction])
+    project(engine, PortalViewProjection(VAULT), [imported()], [correction])
 
     assert open_debts(engine, AGENCY, JOAO) == []
     (moved,) = open_debts(engine, AGENCY, MARIA)
@@ -275,7 +293,7 @@ def test_a_corrected_document_moves_the_debt_to_the_right_debtor(engine: sa.Engi
 
 
 def test_the_portal_ignores_events_of_other_streams(engine: sa.Engine) -> None:
-    project(engine, PortalViewProjection(), [rejected(4, "valor inválido"), started()])
+    project(engine, PortalViewProjection(VAULT), [rejected(4, "valor inválido"), started()])
 
     assert count_debts(engine) == 0
 
@@ -291,7 +309,7 @@ def test_the_timeline_tells_in_portuguese_what_happened_oldest_first(engine: sa.
     contact = updated(3, [("email", None, "joao@empresa.com.br"), ("phone", "11987654321", None)])
 
     # Delivered out of order: the newest first.
-    project(engine, TimelineProjection(), [contact, renegotiated], [imported()])
+    project(engine, TimelineProjection(VAULT), [contact, renegotiated], [imported()])
 
     entries = debtor_timeline(engine, AGENCY, JOAO)
     assert [e["summary"] for e in entries] == [
@@ -310,7 +328,7 @@ def test_the_timeline_tells_in_portuguese_what_happened_oldest_first(engine: sa.
 
 
 def test_big_amounts_read_with_thousands_separators(engine: sa.Engine) -> None:
-    project(engine, TimelineProjection(), [imported(amount=123_456_789)])
+    project(engine, TimelineProjection(VAULT), [imported(amount=123_456_789)])
 
     (entry,) = debtor_timeline(engine, AGENCY, JOAO)
     assert "R$ 1.234.567,89" in entry["summary"]
@@ -319,7 +337,7 @@ def test_big_amounts_read_with_thousands_separators(engine: sa.Engine) -> None:
 def test_the_timeline_has_one_entry_per_event_however_often_it_arrives(engine: sa.Engine) -> None:
     batch: list[Envelope] = [imported(), updated(2, [("original_amount_cents", 123456, 130000)])]
 
-    project(engine, TimelineProjection(), batch, batch, [batch[1]])
+    project(engine, TimelineProjection(VAULT), batch, batch, [batch[1]])
 
     rows = table_rows(engine, timeline_entries)
     assert len(rows) == 2
@@ -331,7 +349,7 @@ def test_a_rejected_row_shows_on_the_debtors_timeline_when_its_document_is_known
 ) -> None:
     project(
         engine,
-        TimelineProjection(),
+        TimelineProjection(VAULT),
         [
             rejected(4, "valor original 'abc' não é um valor em reais", index=1),
             rejected(5, "CPF com dígito verificador inválido", document=None, index=2),
@@ -348,10 +366,246 @@ def test_a_rejected_row_shows_on_the_debtors_timeline_when_its_document_is_known
 def test_a_corrected_document_is_told_on_the_new_debtors_timeline(engine: sa.Engine) -> None:
     correction = updated(2, [("document", JOAO, MARIA)], document=MARIA)
 
-    project(engine, TimelineProjection(), [imported(), correction])
+    project(engine, TimelineProjection(VAULT), [imported(), correction])
 
     (entry,) = debtor_timeline(engine, AGENCY, MARIA)
     assert entry["summary"].endswith(f"documento de {JOAO} para {MARIA}")
+
+
+# --- personal data: version 2 (sealed) and erasure (LGPD) ------------------------------------
+
+JOAO_CONTACT = {
+    "name": "João da Silva",
+    "email": "joao@empresa.com.br",
+    "phone": "+5511987654321",
+    "city": "São Paulo",
+    "state": "SP",
+}
+
+
+def imported_v2(vault: SqlKeyVault, *, document: str = JOAO, minutes: int = 0) -> DebtImportedV2:
+    """`imported()` as the portfolio publishes it now: the contact sealed with João's key."""
+    return DebtImportedV2(
+        **_envelope(DEBT_ID, 1, minutes),
+        debt_id=DEBT_ID,
+        document=document,
+        document_kind="cpf",
+        personal=seal(vault.key_for(AGENCY, document), JOAO_CONTACT),
+        creditor="Banco Horizonte S.A.",
+        contract="BH-2024-0001",
+        installment="1",
+        original_amount_cents=123456,
+        due_date=dt.date(2025, 1, 10),
+        category="cartão de crédito",
+        import_id=IMPORT_ID,
+        row_key="2",
+    )
+
+
+def updated_v2(vault: SqlKeyVault, version: int, fields: list[str]) -> DebtUpdatedV2:
+    """João's phone or e-mail changed: version 2 names the fields, the values are sealed."""
+    return DebtUpdatedV2(
+        **_envelope(DEBT_ID, version, version * 10),
+        debt_id=DEBT_ID,
+        document=JOAO,
+        document_kind="cpf",
+        creditor="Banco Horizonte S.A.",
+        contract="BH-2024-0001",
+        installment="1",
+        changes=[FieldChange(field=f, old=None, new=None) for f in fields],
+        original_amount_cents=123456,
+        due_date=dt.date(2025, 1, 10),
+        personal=seal(vault.key_for(AGENCY, JOAO), JOAO_CONTACT),
+        category="cartão de crédito",
+        import_id="dez-2026",
+        row_key="2",
+    )
+
+
+def erasure(
+    vault: SqlKeyVault, document: str = JOAO, *, minutes: int = 60, version: int = 1
+) -> PersonalDataErased:
+    """An admin erased the debtor's data: the keys are gone from `vault`."""
+    key_ids = vault.erase(AGENCY, document, by="ana@recupera-sul", at=at(minutes))
+    return PersonalDataErased(
+        **_envelope(f"erasures-{document}", version, minutes),
+        document=document,
+        key_ids=key_ids,
+        requested_by="ana@recupera-sul",
+        reason="pedido do titular por e-mail",
+    )
+
+
+def every_value(engine: sa.Engine, projection: Projection) -> str:
+    """Every value of every table of a projection, as text."""
+    with engine.connect() as conn:
+        return "\n".join(
+            str(value)
+            for table in projection.metadata.sorted_tables
+            for row in conn.execute(sa.select(table))
+            for value in row
+        )
+
+
+def test_the_portal_opens_a_sealed_name_and_shows_it_removed_once_erased(
+    engine: sa.Engine,
+) -> None:
+    vault = memory_vault()
+    debt = imported_v2(vault)
+    project(engine, PortalViewProjection(vault), [debt])
+    (row,) = open_debts(engine, AGENCY, JOAO)
+    assert (row["debtor_name"], row["key_id"]) == ("João da Silva", debt.personal.key_id)
+
+    erased = erasure(vault)
+    assert erased.key_ids == [debt.personal.key_id]
+    project(engine, PortalViewProjection(vault), [erased], [erased])
+    (row,) = open_debts(engine, AGENCY, JOAO)
+    assert row["debtor_name"] == REMOVED
+    assert (row["status"], row["original_amount_cents"]) == ("open", 123456)  # still owed
+    live = table_rows(engine, portal_debts)
+
+    # A replay, the erasure read before or after the debt: the name does not come back.
+    for batches in ([[erased], [debt]], [[debt], [erased]], [[debt, erased]]):
+        with engine.begin() as conn:
+            PortalViewProjection(vault).reset(conn)
+        project(engine, PortalViewProjection(vault), *batches)
+        assert table_rows(engine, portal_debts) == live
+        assert "João" not in every_value(engine, PortalViewProjection(vault))
+
+
+def test_a_name_that_came_in_clear_is_removed_too_and_stays_removed_in_a_replay(
+    engine: sa.Engine,
+) -> None:
+    vault = memory_vault()
+    erased = erasure(vault)  # João had no key: his data only came in clear (version 1)
+    assert erased.key_ids == []
+    project(engine, PortalViewProjection(vault), [imported()], [erased])
+    (row,) = open_debts(engine, AGENCY, JOAO)
+    assert (row["debtor_name"], row["key_id"]) == (REMOVED, None)
+    live = table_rows(engine, portal_debts)
+    with engine.begin() as conn:
+        PortalViewProjection(vault).reset(conn)
+    project(engine, PortalViewProjection(vault), [erased], [imported()])
+    assert table_rows(engine, portal_debts) == live
+
+
+def test_data_sent_again_after_an_erasure_is_new_data(engine: sa.Engine) -> None:
+    vault = memory_vault()
+    first = imported_v2(vault)
+    erased = erasure(vault)
+    again = updated_v2(vault, 2, ["phone"])  # the creditor sent João again: a new key
+    assert again.personal.key_id not in erased.key_ids
+    orders: list[list[list[Envelope]]] = [[[first], [erased], [again]], [[again, first], [erased]]]
+    PortalViewProjection(vault).create_tables(engine)
+    for batches in orders:
+        with engine.begin() as conn:
+            PortalViewProjection(vault).reset(conn)
+        project(engine, PortalViewProjection(vault), *batches)
+        (row,) = open_debts(engine, AGENCY, JOAO)
+        assert (row["debtor_name"], row["version"]) == ("João da Silva", 2)
+
+
+def test_the_timeline_tells_sealed_data_and_the_erasure_removes_it_for_good(
+    engine: sa.Engine,
+) -> None:
+    vault = memory_vault()
+    legacy = updated(2, [("email", None, "joao@empresa.com.br"), ("phone", "11987654321", None)])
+    sealed = updated_v2(vault, 3, ["phone"])
+    contact = PortalContactLeftV2(
+        **_envelope("contact-1", 1, 40),
+        document=JOAO,
+        personal=seal(vault.key_for(AGENCY, JOAO), {"name": "João", "phone": "+5511900000000"}),
+        expected_creditor="Loja Exemplo",
+        message="Sou o João, moro na Rua das Flores 10",
+        left_at=at(40),
+    )
+    events: list[Envelope] = [imported(), legacy, sealed, contact]
+    project(engine, TimelineProjection(vault), events)
+    summaries = [e["summary"] for e in debtor_timeline(engine, AGENCY, JOAO)]
+    assert summaries[2] == (
+        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001): "
+        "telefone passa a ser +5511987654321"
+    )
+    assert summaries[3] == (
+        "Devedor deixou contato no portal: telefone +5511900000000, credor esperado: "
+        'Loja Exemplo; mensagem: "Sou o João, moro na Rua das Flores 10"'
+    )
+
+    erased = erasure(vault, minutes=90)
+    project(engine, TimelineProjection(vault), [erased], [erased])
+    entries = debtor_timeline(engine, AGENCY, JOAO)
+    assert [e["summary"] for e in entries] == [
+        "Dívida importada: Banco Horizonte S.A., contrato BH-2024-0001 parcela 1, R$ 1.234,56, "
+        "vencimento 10/01/2025",
+        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001): "
+        f"e-mail de (vazio) para {REMOVED}; telefone de {REMOVED} para (vazio)",
+        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001): "
+        f"telefone passa a ser {REMOVED}",
+        f"Devedor deixou contato no portal: telefone {REMOVED}, e-mail {REMOVED}, credor "
+        f'esperado: Loja Exemplo; mensagem: "{REMOVED}"',
+        # 09:00 UTC + 90 minutes is 07:30 in São Paulo.
+        "Dados pessoais removidos a pedido do titular (LGPD) por ana@recupera-sul em "
+        "02/11/2026 às 07:30",
+    ]
+    assert (entries[-1]["type"], entries[-1]["service"]) == ("PersonalDataErased", "gateway")
+    live = table_rows(engine, timeline_entries)
+
+    # A replay in any order of the topics: the same rows, nothing personal comes back.
+    for batches in ([[erased], events], [events[::-1], [erased]], [[*events, erased]]):
+        with engine.begin() as conn:
+            TimelineProjection(vault).reset(conn)
+        project(engine, TimelineProjection(vault), *batches)
+        assert table_rows(engine, timeline_entries) == live
+        text = every_value(engine, TimelineProjection(vault))
+        for gone in ("joao@empresa", "11987654321", "5511900000000", "Flores"):
+            assert gone not in text
+
+
+def test_summaries_without_a_vault_tell_nothing_sealed() -> None:
+    vault = memory_vault()
+    sealed = updated_v2(vault, 2, ["email"])
+    assert str(summarize(sealed, vault)).endswith("e-mail passa a ser joao@empresa.com.br")
+    assert str(summarize(sealed)).endswith(f"e-mail passa a ser {REMOVED}")
+    legacy = updated(2, [("email", None, "joao@empresa.com.br")])
+    assert str(summarize(legacy)).endswith("para joao@empresa.com.br")
+    assert str(summarize(legacy, redact=True)).endswith(f"para {REMOVED}")
+
+
+def test_a_read_model_of_an_older_shape_is_rebuilt_from_offset_zero(engine: sa.Engine) -> None:
+    # A read database from before personal data was sealed: portal_debts has no key_id.
+    old = sa.MetaData()
+    sa.Table("portal_debts", old, sa.Column("debt_id", sa.String(36), primary_key=True))
+    old.create_all(engine)
+    with engine.begin() as conn:
+        projection_offsets.create(conn, checkfirst=True)
+        conn.execute(
+            sa.insert(projection_offsets),
+            [
+                {"projection": name, "topic": DEBTS_TOPIC, "partition": 0, "next_offset": 9}
+                for name in ("portal_view", "timeline")
+            ],
+        )
+    PortalViewProjection(VAULT).create_tables(engine)
+    assert "key_id" in {c["name"] for c in sa.inspect(engine).get_columns("portal_debts")}
+    offsets = table_rows(engine, projection_offsets)
+    assert [o["projection"] for o in offsets] == ["timeline"]  # only its own start again
+    project(engine, PortalViewProjection(VAULT), [imported()])
+    assert open_debts(engine, AGENCY, JOAO)[0]["debtor_name"] == "João da Silva"
+
+
+def test_every_projection_is_built_with_the_vault_and_named_for_the_replay() -> None:
+    from services.gateway.entrypoints.main import (
+        PROJECTION_NAMES,
+        PROJECTION_TOPICS,
+        build_projections,
+    )
+
+    built = build_projections(VAULT)
+    assert tuple(built) == PROJECTION_NAMES
+    assert {name: p.topics for name, p in built.items()} == PROJECTION_TOPICS
+    for name in ("portal_view", "timeline", "call_list", "conversations", "audit"):
+        assert ERASURES_TOPIC in PROJECTION_TOPICS[name], name
+    assert all(getattr(p, "vault", VAULT) is VAULT for p in built.values())
 
 
 # --- import status ---------------------------------------------------------------------------
@@ -496,7 +750,7 @@ def stored_offsets(engine: sa.Engine) -> list[tuple[str, str, int, int, str | No
 def test_a_batch_of_records_is_applied_with_its_next_offset_and_last_event_id(
     engine: sa.Engine,
 ) -> None:
-    projection = PortalViewProjection()
+    projection = PortalViewProjection(VAULT)
     projection.create_tables(engine)
     applier = BatchApplier(projection, engine)
     v2 = updated(2, [("original_amount_cents", 123456, 130000)])
@@ -533,7 +787,7 @@ def test_a_batch_of_records_is_applied_with_its_next_offset_and_last_event_id(
 
 
 def test_an_event_of_a_newer_schema_is_skipped_and_its_offset_passed(engine: sa.Engine) -> None:
-    projection = TimelineProjection()
+    projection = TimelineProjection(VAULT)
     projection.create_tables(engine)
     applier = BatchApplier(projection, engine)
     future = (
@@ -569,7 +823,7 @@ def test_an_event_of_a_newer_schema_is_skipped_and_its_offset_passed(engine: sa.
 
 
 def test_offsets_of_two_projections_are_kept_apart(engine: sa.Engine) -> None:
-    portal, timeline = PortalViewProjection(), TimelineProjection()
+    portal, timeline = PortalViewProjection(VAULT), TimelineProjection(VAULT)
     portal.create_tables(engine)
     timeline.create_tables(engine)
     records = {TopicPartition(DEBTS_TOPIC, 0): [record_of(imported(), DEBTS_TOPIC, 0, 5)]}
@@ -591,7 +845,7 @@ def test_offsets_of_two_projections_are_kept_apart(engine: sa.Engine) -> None:
 def test_a_record_nobody_can_read_is_skipped_not_a_crash(
     engine: sa.Engine, value: bytes | None
 ) -> None:
-    projection = PortalViewProjection()
+    projection = PortalViewProjection(VAULT)
     projection.create_tables(engine)
     applier = BatchApplier(projection, engine)
 

@@ -11,16 +11,25 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiokafka import ConsumerRecord, TopicPartition
 
 from contracts.envelope import derived_event_id
 from contracts.negotiation import (
     AgreementClosed,
+    AgreementClosedV2,
     AgreementDebt,
     AgreementInstallment,
     InstallmentPaid,
     PaymentConditionTerms,
 )
-from contracts.portfolio import DebtImported, DebtorContact, DebtReopened, DebtSettled
+from contracts.personal import ERASURES_TOPIC, PersonalDataErased
+from contracts.portfolio import (
+    DebtImported,
+    DebtImportedV2,
+    DebtorContact,
+    DebtReopened,
+    DebtSettled,
+)
 from contracts.registry import parse_event
 from contracts.ruler import (
     RulerDefinition,
@@ -29,8 +38,12 @@ from contracts.ruler import (
     StageSpec,
 )
 from contracts.ruler_requests import RecordCall, SaveCampaign, SaveRuler
+from service_runtime.database import sqlite_engine
+from service_runtime.personal_data import REMOVED, KeyVault, SqlKeyVault, seal
+from service_runtime.projection import stored_positions
 from service_runtime.refusal import Refused
 from services.ruler.adapters.bureau_file import FileBureau
+from services.ruler.adapters.consumers import ErasuresApplier
 from services.ruler.adapters.integration_events import integration_events
 from services.ruler.adapters.receivables import ReceivablesTable
 from services.ruler.application import RulerApplication
@@ -86,11 +99,93 @@ def debt(debt_id: str, due: dt.date = DUE, amount: int = 100_000) -> DebtImporte
     )
 
 
+def debt_v2(vault: KeyVault, debt_id: str, due: dt.date = DUE, version: int = 1) -> DebtImportedV2:
+    """What the portfolio publishes now: the contact sealed with the debtor's key."""
+    return DebtImportedV2(
+        **env(debt_id, version),
+        debt_id=debt_id,
+        document=JOAO,
+        document_kind="cpf",
+        personal=seal(
+            vault.key_for(AGENCY, JOAO),
+            {"name": "João da Silva", "phone": "(11) 98765-4321", "email": None},
+        ),
+        creditor="Banco Horizonte",
+        contract=f"C-{debt_id}",
+        installment="1",
+        original_amount_cents=100_000,
+        due_date=due,
+        import_id="imp",
+        row_key=debt_id,
+    )
+
+
+def agreement_fields(closed_on: dt.date) -> dict[str, Any]:
+    """An agreement of debt d1 in one installment (inv-1), closed on `closed_on`."""
+    return {
+        **env("a1", 1),
+        "agreement_id": "a1",
+        "document": JOAO,
+        "creditor": "Banco Horizonte",
+        "debt_ids": ["d1"],
+        "debts": [
+            AgreementDebt(
+                debt_id="d1",
+                contract="C-d1",
+                installment="1",
+                due_date=DUE,
+                principal_cents=100_000,
+                penalty_cents=2_000,
+                interest_cents=433,
+                correction_cents=0,
+                updated_value_cents=102_433,
+                days_overdue=13,
+            )
+        ],
+        "channel": "portal",
+        "condition_id": "c1",
+        "condition": PaymentConditionTerms(installments=1),
+        "closed_on": closed_on,
+        "principal_cents": 100_000,
+        "charges_cents": 2_433,
+        "updated_value_cents": 102_433,
+        "principal_discount_cents": 0,
+        "charges_discount_cents": 0,
+        "discount_cents": 0,
+        "total_cents": 102_433,
+        "installments": [
+            AgreementInstallment(
+                number=1,
+                due_date=closed_on + dt.timedelta(days=7),
+                amount_cents=102_433,
+                invoice_id="inv-1",
+                nosso_numero="1",
+                barcode="1" * 44,
+                digitable_line="1" * 47,
+                pix_txid="TX1",
+                pix_code="000201",
+            )
+        ],
+    }
+
+
+def erasure(vault: KeyVault) -> PersonalDataErased:
+    """What the gateway does: erase the debtor's keys, then say so on privacy.erasures."""
+    return PersonalDataErased(
+        **env(JOAO, 1),
+        document=JOAO,
+        key_ids=vault.erase(AGENCY, JOAO, by="admin", at=AT),
+        requested_by="admin",
+        reason="pedido do titular",
+    )
+
+
 class Ruler:
     def __init__(self, tmp_path: Path) -> None:
         self.engine = sa.create_engine(f"sqlite:///{tmp_path / 'ruler.sqlite'}")
         self.app = RulerApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-        self.table = ReceivablesTable(self.engine)
+        self.vault = SqlKeyVault(sqlite_engine(str(tmp_path / "keys.sqlite")))
+        self.table = ReceivablesTable(self.engine, self.vault)
         self.app.receivables = self.table
         self.bureau = FileBureau(tmp_path / "bureau")
         self.app.bureau = self.bureau
@@ -190,52 +285,7 @@ def test_renegotiation_takes_debts_out_and_a_broken_agreement_starts_a_new_cycle
     ruler.receive(debt("d1"))
     ruler.run(DUE, DUE + dt.timedelta(days=12))
     closed_on = DUE + dt.timedelta(days=13)
-    agreement = AgreementClosed(
-        **env("a1", 1),
-        agreement_id="a1",
-        document=JOAO,
-        debtor_name="João da Silva",
-        creditor="Banco Horizonte",
-        debt_ids=["d1"],
-        debts=[
-            AgreementDebt(
-                debt_id="d1",
-                contract="C-d1",
-                installment="1",
-                due_date=DUE,
-                principal_cents=100_000,
-                penalty_cents=2_000,
-                interest_cents=433,
-                correction_cents=0,
-                updated_value_cents=102_433,
-                days_overdue=13,
-            )
-        ],
-        channel="portal",
-        condition_id="c1",
-        condition=PaymentConditionTerms(installments=1),
-        closed_on=closed_on,
-        principal_cents=100_000,
-        charges_cents=2_433,
-        updated_value_cents=102_433,
-        principal_discount_cents=0,
-        charges_discount_cents=0,
-        discount_cents=0,
-        total_cents=102_433,
-        installments=[
-            AgreementInstallment(
-                number=1,
-                due_date=closed_on + dt.timedelta(days=7),
-                amount_cents=102_433,
-                invoice_id="inv-1",
-                nosso_numero="1",
-                barcode="1" * 44,
-                digitable_line="1" * 47,
-                pix_txid="TX1",
-                pix_code="000201",
-            )
-        ],
-    )
+    agreement = AgreementClosed(**agreement_fields(closed_on), debtor_name="João da Silva")
     ruler.receive(agreement, today=closed_on)
     [left] = ruler.published("ReceivableLeftRuler")
     assert left.reason == "renegotiated"
@@ -313,3 +363,115 @@ def test_calls_need_a_known_campaign_and_result(ruler: Ruler) -> None:
     again = ruler.app.record_call(request, AT + dt.timedelta(minutes=1))
     assert first == again and first.result.allows_receipt
     assert len(ruler.published("CallRecorded")) == 1
+
+
+# ---- personal data (LGPD): names opened from sealed events, never in the ruler's events --
+
+
+def names(ruler: Ruler) -> dict[str, str]:
+    with ruler.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT receivable_id, debtor_name FROM ruler_receivables"))
+        return {r.receivable_id: r.debtor_name for r in rows}
+
+
+def test_debts_and_agreements_of_both_versions_are_read(ruler: Ruler) -> None:
+    closed_on = DUE + dt.timedelta(days=13)
+    ruler.receive(debt("old"), debt_v2(ruler.vault, "d1"))
+    sealed = seal(ruler.vault.key_for(AGENCY, JOAO), {"debtor_name": "João da Silva"})
+    ruler.receive(AgreementClosedV2(**agreement_fields(closed_on), personal=sealed))
+    assert names(ruler) == {"old": "João da Silva", "d1": "João da Silva", "inv-1": "João da Silva"}
+    # The agreement of version 2 took d1 out, as version 1 does.
+    with ruler.engine.connect() as conn:
+        status = conn.execute(
+            sa.text("SELECT status FROM ruler_receivables WHERE receivable_id = 'd1'")
+        ).scalar()
+    assert status == "in_agreement"
+
+
+def test_the_ruler_stores_and_publishes_no_debtor_name(ruler: Ruler) -> None:
+    ruler.receive(debt_v2(ruler.vault, "d1"))
+    ruler.run(DUE - dt.timedelta(days=5), DUE + dt.timedelta(days=60))
+    states = [n.state for n in ruler.app.recorder.select_notifications(1, 100_000)]
+    assert len(ruler.published("StageAdvanced")) == 3
+    assert not any(b"Silva" in state for state in states)
+    messages = ruler.published("MessageRequested")
+    assert messages and all("nome" not in m.variables for m in messages)
+    assert not any("Silva" in m.model_dump_json() for m in messages)
+    # The bureau's file is where the name goes: a listing needs it.
+    [record] = ruler.bureau.read_records()
+    assert record["debtor_name"] == "JOAO DA SILVA"
+
+
+def erasure_record(event: PersonalDataErased, offset: int) -> ConsumerRecord[Any, Any]:
+    return ConsumerRecord(
+        topic=ERASURES_TOPIC,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=JOAO.encode(),
+        value=event.model_dump_json().encode(),
+        checksum=None,
+        serialized_key_size=len(JOAO),
+        serialized_value_size=0,
+        headers=[("event-id", str(event.event_id).encode())],
+    )
+
+
+def test_the_erasure_scrubs_the_receivables_for_good_and_is_idempotent(ruler: Ruler) -> None:
+    closed_on = DUE + dt.timedelta(days=13)
+    old, new = debt("old"), debt_v2(ruler.vault, "d1")
+    sealed = seal(ruler.vault.key_for(AGENCY, JOAO), {"debtor_name": "João da Silva"})
+    agreement = AgreementClosedV2(**agreement_fields(closed_on), personal=sealed)
+    ruler.receive(old, new, agreement)
+    applier = ErasuresApplier(ruler.table, ruler.engine)
+    record = erasure_record(erasure(ruler.vault), offset=0)
+
+    applier.apply_records({TopicPartition(ERASURES_TOPIC, 0): [record]})
+    applier.apply_records({TopicPartition(ERASURES_TOPIC, 0): [record]})  # read again
+
+    assert set(names(ruler).values()) == {REMOVED}
+    assert stored_positions(ruler.engine, "ruler.erasures")[(ERASURES_TOPIC, 0)][0] == 1
+    # The same events read again (a replay) bring no name back: the old ones had it in
+    # clear, the sealed ones no longer open.
+    ruler.receive(old, new, agreement)
+    assert set(names(ruler).values()) == {REMOVED}
+
+
+def test_a_debtor_whose_name_was_erased_is_not_listed_at_the_bureau(
+    ruler: Ruler, caplog: pytest.LogCaptureFixture
+) -> None:
+    ruler.receive(debt_v2(ruler.vault, "d1"))
+    ruler.run(DUE, DUE + dt.timedelta(days=20))
+    ruler.receive(erasure(ruler.vault))
+    ruler.run(DUE + dt.timedelta(days=21), DUE + dt.timedelta(days=60))
+    # The stage is reached (and published); the listing, which needs the name, is not made.
+    assert [e.to_stage for e in ruler.published("StageAdvanced")][-1] == "credit_bureau"
+    assert ruler.published("DebtorNegativated") == []
+    assert ruler.bureau.read_records() == []
+    assert "not listed at the bureau" in caplog.text
+
+
+def test_a_listing_made_before_the_erasure_is_still_removed_without_the_name(
+    ruler: Ruler,
+) -> None:
+    ruler.receive(debt_v2(ruler.vault, "d1"))
+    ruler.run(DUE, DUE + dt.timedelta(days=50))
+    [listed] = ruler.bureau.read_records()
+    ruler.receive(erasure(ruler.vault))
+    settled = DebtSettled(
+        **env("d1", 2),
+        debt_id="d1",
+        document=JOAO,
+        creditor="Banco Horizonte",
+        contract="C-d1",
+        installment="1",
+        agreement_id="a1",
+        settled_on=DUE + dt.timedelta(days=51),
+        paid_cents=100_000,
+    )
+    ruler.receive(settled)
+    _, excluded = ruler.bureau.read_records()
+    assert (excluded["record_type"], excluded["record_key"]) == ("E", listed["record_key"])
+    assert excluded["debtor_name"] == ""
+    assert ruler.bureau.listed_keys() == set()

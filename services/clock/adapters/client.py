@@ -10,7 +10,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts.clock import CLOCK_COMMANDS_TOPIC, CLOCK_TOPIC, AdvanceClock, ClockState, DayStarted
 from contracts.registry import UnknownEventType, parse_event
-from service_runtime.kafka import bootstrap_servers, ensure_topics, make_broker, partitions_of
+from service_runtime.kafka import (
+    bootstrap_servers,
+    ensure_topics,
+    make_broker,
+    partitions_of,
+    server_list,
+)
 from service_runtime.request_reply import KafkaRequester
 from service_runtime.settings import Settings
 from services.clock.adapters.commands import CLOCK_REPLIES_TOPIC, COMMANDS_TOPIC, REPLIES_TOPIC
@@ -64,7 +70,9 @@ async def read_days(bootstrap: str, idle_ms: int = 1000, timeout: float = 30.0) 
     """Every DayStarted on the clock topic, in the order read (one partition holds them all)."""
     deadline = asyncio.get_running_loop().time() + timeout
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=server_list(bootstrap),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
     )
     days: list[DayStarted] = []
     try:

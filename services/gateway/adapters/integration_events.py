@@ -1,4 +1,7 @@
-"""An upload becomes exactly the messages a client system would publish on `carteiras.inbound`."""
+"""The gateway's stored events as integration events: an upload becomes exactly the messages a
+client system would publish on `carteiras.inbound`; a contact left on the portal becomes
+`PortalContactLeft` (version 2, its personal data sealed; version 1 for contacts stored before,
+as they were); an erasure of a debtor's personal data becomes `PersonalDataErased`."""
 
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ from contracts.carteiras import (
     RowFields,
 )
 from contracts.envelope import Envelope, derived_event_id
-from contracts.gateway import PORTAL_TOPIC, PortalContactLeft
+from contracts.gateway import PORTAL_TOPIC, PortalContactLeft, PortalContactLeftV2
+from contracts.personal import ERASURES_TOPIC, PersonalDataErased, SealedPersonalData
+from services.gateway.domain.erasure import DebtorErasures
 from services.gateway.domain.portal_contact import PortalContact
 from services.gateway.domain.upload import CarteiraUpload
 
@@ -21,6 +26,7 @@ ROW_FIELDS = set(RowFields.model_fields)
 UploadReceivedEvent: type[Any] = CarteiraUpload.Received  # type: ignore[attr-defined]
 RowsReceivedEvent: type[Any] = CarteiraUpload.RowsReceived  # type: ignore[attr-defined]
 ContactLeftEvent: type[Any] = PortalContact.Left  # type: ignore[attr-defined]
+ErasedEvent: type[Any] = DebtorErasures.Erased  # type: ignore[attr-defined]
 
 
 def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
@@ -64,23 +70,47 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
                 ),
             )
     elif isinstance(event, ContactLeftEvent):
-        contact_id = str(event.originator_id)
+        yield PORTAL_TOPIC, _contact_left(event)
+    elif isinstance(event, ErasedEvent):
+        erasures_id = str(event.originator_id)
         yield (
-            PORTAL_TOPIC,
-            PortalContactLeft(
+            ERASURES_TOPIC,
+            PersonalDataErased(
                 event_id=derived_event_id("gateway", event.originator_id, event.originator_version),
                 occurred_at=event.timestamp,
                 tenant=event.tenant,
-                aggregate_id=contact_id,
+                aggregate_id=erasures_id,
                 aggregate_version=event.originator_version,
-                correlation_id=contact_id,
-                causation_id=contact_id,
+                correlation_id=erasures_id,
+                causation_id=erasures_id,
                 document=event.document,
-                name=event.name,
-                phone=event.phone,
-                email=event.email,
-                expected_creditor=event.expected_creditor,
-                message=event.message,
-                left_at=event.timestamp,
+                key_ids=list(event.key_ids),
+                requested_by=event.requested_by,
+                reason=event.reason,
             ),
         )
+
+
+def _contact_left(event: Any) -> PortalContactLeft | PortalContactLeftV2:
+    contact_id = str(event.originator_id)
+    envelope: dict[str, Any] = {
+        "event_id": derived_event_id("gateway", event.originator_id, event.originator_version),
+        "occurred_at": event.timestamp,
+        "tenant": event.tenant,
+        "aggregate_id": contact_id,
+        "aggregate_version": event.originator_version,
+        "correlation_id": contact_id,
+        "causation_id": contact_id,
+        "document": event.document,
+        "expected_creditor": event.expected_creditor,
+        "message": event.message,
+        "left_at": event.timestamp,
+    }
+    # Stored before personal data was sealed: published as it was stored.
+    in_clear = {"name": event.name, "phone": event.phone, "email": event.email}
+    if any(in_clear.values()):
+        return PortalContactLeft(**envelope, **in_clear)
+    sealed = getattr(event, "personal", None)
+    return PortalContactLeftV2(
+        **envelope, personal=SealedPersonalData.model_validate(sealed) if sealed else None
+    )

@@ -30,6 +30,7 @@ from contracts.negotiation_requests import (
 )
 from service_runtime.clock import BusinessClock
 from service_runtime.eventstore import ServiceApplication
+from service_runtime.personal_data import KeyVault, seal
 from service_runtime.service_client import ServiceClient
 from services.gateway.adapters.tokens import issue_token
 from services.gateway.domain.portal_challenge import PortalChallenge, mask_name, new_code
@@ -164,10 +165,13 @@ class PortalService:
         negotiation: ServiceClient,
         signing_key: str,
         token_ttl: dt.timedelta,
+        vault: KeyVault,
         on_saved: Callable[[], None] | None = None,
         messaging: ServiceClient | None = None,
     ) -> None:
         self.messaging = messaging
+        # Seals the personal data of the contacts debtors leave (see domain.portal_contact).
+        self.vault = vault
         self.app = app
         self.read_engine = read_engine
         self.clock = clock
@@ -464,22 +468,27 @@ class PortalService:
     async def leave_contact(
         self, tenant: str, document: str, form_key: str, details: ContactDetails
     ) -> bool:
-        """Record the contact for the agency (once per form: True the first time)."""
+        """Record the contact for the agency (once per form: True the first time). The name,
+        phone and e-mail are stored sealed with the debtor's key."""
 
         def command() -> bool:
             contact_id = PortalContact.create_id(tenant, document, form_key)
             if self.app.get_or_none(PortalContact, contact_id) is not None:
                 return False
+            fields = {"name": details.name, "phone": details.phone, "email": details.email}
+            sealed = (
+                seal(self.vault.key_for(tenant, document), fields).model_dump()
+                if any(fields.values())
+                else None
+            )
             self.app.save(
                 PortalContact(
                     tenant=tenant,
                     document=document,
                     form_key=form_key,
-                    name=details.name,
-                    phone=details.phone,
-                    email=details.email,
                     expected_creditor=details.expected_creditor,
                     message=details.message,
+                    personal=sealed,
                 )
             )
             return True

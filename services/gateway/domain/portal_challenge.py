@@ -12,6 +12,8 @@ from typing import Literal
 
 from eventsourcing.domain import Aggregate, event
 
+from service_runtime.personal_data import REMOVED
+
 CODE_TTL = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 
@@ -28,9 +30,12 @@ def code_digest(key: str, salt: str, code: str) -> str:
 
 
 def mask_name(name: str | None) -> str | None:
-    """'João da Silva' -> 'J*** d*** S***': enough to recognise oneself, not to learn a name."""
+    """'João da Silva' -> 'J*** d*** S***': enough to recognise oneself, not to learn a name.
+    An erased name stays REMOVED (no letter of it is left to show)."""
     if not name:
         return None
+    if name == REMOVED:
+        return REMOVED
     return " ".join(f"{word[0]}***" for word in name.split())
 
 

@@ -1,7 +1,12 @@
 """A contact a debtor leaves on the portal when it shows nothing to negotiate (or not what they
 expected): a phone or an e-mail for the agency to call back, or the creditor they expected to
 find there (the Negociador.com seed: "o cliente ... vai indicar aquela empresa X"). Kept in
-the gateway's event store and published for the agency (`PortalContactLeft`)."""
+the gateway's event store and published for the agency (`PortalContactLeft`).
+
+The name, phone and e-mail are personal data: stored and published sealed with the debtor's
+key (`personal`, a `SealedPersonalData` as a dict; see service_runtime.personal_data), so
+erasing the key erases them. Contacts recorded before that carry them in clear (`name`,
+`phone`, `email`): they are read as they are."""
 
 from __future__ import annotations
 
@@ -111,23 +116,28 @@ def portal_contact_id(tenant: str, document: str, form_key: str) -> uuid.UUID:
     return uuid.uuid5(COBRANCA_NAMESPACE, f"portal-contact|{tenant}|{document}|{form_key}")
 
 
+PERSONAL_FIELDS = ("name", "phone", "email")
+
+
 class PortalContact(Aggregate):
     @staticmethod
     def create_id(tenant: str, document: str, form_key: str, **_: Any) -> uuid.UUID:
         return portal_contact_id(tenant, document, form_key)
 
+    # Not keyword-only: the library requires every keyword-only argument, and contacts stored
+    # before `personal` existed (name, phone and e-mail in clear) must still be read.
     @event("Left")
     def __init__(
         self,
-        *,
         tenant: str,
         document: str,
         form_key: str,
-        name: str | None,
-        phone: str | None,
-        email: str | None,
-        expected_creditor: str | None,
-        message: str | None,
+        name: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        expected_creditor: str | None = None,
+        message: str | None = None,
+        personal: dict[str, str] | None = None,
     ) -> None:
         self.tenant = tenant
         self.document = document
@@ -136,3 +146,5 @@ class PortalContact(Aggregate):
         self.email = email
         self.expected_creditor = expected_creditor
         self.message = message
+        # {"key_id", "ciphertext"}: the name, phone and e-mail sealed with the debtor's key.
+        self.personal = personal

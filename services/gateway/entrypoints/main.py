@@ -15,6 +15,7 @@ from contracts.ruler_requests import REQUESTS_TOPIC as RULER_REQUESTS
 from contracts.ruler_requests import RulerRequestBody
 from service_runtime.database import service_engine
 from service_runtime.host import ServiceHost, build_host
+from service_runtime.personal_data import KeyVault
 from service_runtime.projection import BatchApplier, PositionedConsumer, Projection
 from service_runtime.request_reply import KafkaRequester
 from service_runtime.service_client import ServiceClient
@@ -32,19 +33,37 @@ from services.gateway.read_models.portal_view import PortalViewProjection
 from services.gateway.read_models.timeline import TimelineProjection
 
 
-def projections() -> list[Projection]:
+def projections(vault: KeyVault) -> list[Projection]:
+    """The gateway's projections; those that show personal data open it with `vault` (and
+    forget erased keys in it)."""
     return [
-        PortalViewProjection(),
-        TimelineProjection(),
+        PortalViewProjection(vault),
+        TimelineProjection(vault),
         ImportStatusProjection(),
-        CallListProjection(),
-        ConversationsProjection(),
+        CallListProjection(vault),
+        ConversationsProjection(vault),
         AuditProjection(),
         AnalyticsProjection(),
     ]
 
 
-PROJECTIONS = {p.name: p for p in projections()}
+_CLASSES: tuple[type[Projection], ...] = (
+    PortalViewProjection,
+    TimelineProjection,
+    ImportStatusProjection,
+    CallListProjection,
+    ConversationsProjection,
+    AuditProjection,
+    AnalyticsProjection,
+)
+# Their names, in order (what `cobranca replay` accepts), and the topics each reads.
+PROJECTION_NAMES: tuple[str, ...] = tuple(cls.name for cls in _CLASSES)
+PROJECTION_TOPICS: dict[str, tuple[str, ...]] = {cls.name: cls.topics for cls in _CLASSES}
+
+
+def build_projections(vault: KeyVault) -> dict[str, Projection]:
+    """Every projection by name, as `cobranca replay` rebuilds them."""
+    return {p.name: p for p in projections(vault)}
 
 
 def build(settings: Settings | None = None) -> tuple[ServiceHost, Litestar]:
@@ -61,7 +80,7 @@ def build(settings: Settings | None = None) -> tuple[ServiceHost, Litestar]:
             max_records=host.settings.consumer_max_records,
             topic_partitions=host.settings.topic_partitions,
         )
-        for projection in projections()
+        for projection in projections(host.vault)
     ]
     # Declared before the broker starts: FastStream starts the subscribers it knows then.
     requester = KafkaRequester(

@@ -1,6 +1,7 @@
 """The admins' audit trail: every configuration change (payment conditions, rulers, call
-campaigns, call result types, message templates) with who made it, when, and a pt-BR summary,
-per thing changed. Built from the services' "...Saved" events, which carry `saved_by`.
+campaigns, call result types, message templates) and every erasure of a debtor's personal data
+(LGPD) with who made it, when, and a pt-BR summary, per thing changed. Built from the services'
+"...Saved" events, which carry `saved_by`, and from `PersonalDataErased` (`requested_by`).
 
 Negotiation settings and messaging settings are changed by request/reply and publish no event
 yet, so they are not here.
@@ -30,6 +31,7 @@ from contracts.messaging import CONFIG_TOPIC as MESSAGING_CONFIG_TOPIC
 from contracts.messaging import TemplateSaved
 from contracts.money import format_brl
 from contracts.negotiation import CONDITIONS_TOPIC, PaymentConditionSaved
+from contracts.personal import ERASURES_TOPIC, PersonalDataErased
 from contracts.ruler import CONFIG_TOPIC as RULER_CONFIG_TOPIC
 from contracts.ruler import (
     CallResultTypesSaved,
@@ -58,7 +60,14 @@ audit_entries = Table(
     Index("ix_audit_tenant_time", "tenant", "occurred_at"),
 )
 
-ENTITY_KINDS = ("payment_condition", "ruler", "campaign", "call_result_types", "template")
+ENTITY_KINDS = (
+    "payment_condition",
+    "ruler",
+    "campaign",
+    "call_result_types",
+    "template",
+    "debtor",
+)
 
 STAGE_NAMES = {
     "notice": "aviso",
@@ -168,6 +177,13 @@ def summarize(event: Envelope) -> str | None:
     if isinstance(event, TemplateSaved):
         variables = f" (variáveis: {', '.join(event.variables)})" if event.variables else ""
         return f"Modelo {event.channel} «{event.name}» {_created(event, False)}{variables}"
+    if isinstance(event, PersonalDataErased):
+        keys = len(event.key_ids)
+        return (
+            "Dados pessoais do devedor removidos a pedido do titular (LGPD): "
+            + (f"{keys} chave(s) apagada(s)" if keys else "nenhuma chave a apagar")
+            + f"; motivo: {event.reason}"
+        )
     return None
 
 
@@ -183,12 +199,21 @@ def entity_of(event: Envelope) -> tuple[str, str] | None:
         return "call_result_types", "call_results"
     if isinstance(event, TemplateSaved):
         return "template", f"{event.channel}/{event.name}"
+    if isinstance(event, PersonalDataErased):
+        return "debtor", event.document
     return None
+
+
+def actor_of(event: Envelope) -> str:
+    """Who made the change: the admin's subject the event carries."""
+    if isinstance(event, PersonalDataErased):
+        return event.requested_by[:200]
+    return str(getattr(event, "saved_by", "") or "")[:200]
 
 
 class AuditProjection(Projection):
     name = "audit"
-    topics = (CONDITIONS_TOPIC, RULER_CONFIG_TOPIC, MESSAGING_CONFIG_TOPIC)
+    topics = (CONDITIONS_TOPIC, RULER_CONFIG_TOPIC, MESSAGING_CONFIG_TOPIC, ERASURES_TOPIC)
     metadata = metadata
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
@@ -205,7 +230,7 @@ class AuditProjection(Projection):
                     "entity_kind": entity[0],
                     "entity_id": entity[1][:200],
                     "occurred_at": event.occurred_at,
-                    "actor": str(getattr(event, "saved_by", "") or "")[:200],
+                    "actor": actor_of(event),
                     "summary": summary,
                     "type": event.type,
                     "aggregate_version": event.aggregate_version,

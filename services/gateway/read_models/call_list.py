@@ -18,6 +18,10 @@ from those tables after each batch:
 - stages: a debt's stage only moves forward by `stage_rank` (day, then stage order); leaving
   the ruler renegotiated or settled counts after that day's advances and sets the stage back
   to "current" (`debt_stages`).
+
+The debtor's name and contact (phone, e-mail, city, state) are personal data: opened with the
+key vault from version 2 of the debts' events; once the debtor's data is erased the name reads
+REMOVED and the contact is NULL (see read_models.personal).
 """
 
 from __future__ import annotations
@@ -56,14 +60,19 @@ from contracts.negotiation import (
     AGREEMENTS_TOPIC,
     AgreementBroken,
     AgreementClosed,
+    AgreementClosedV2,
     AgreementFulfilled,
 )
+from contracts.personal import ERASURES_TOPIC
 from contracts.portfolio import (
     DEBTS_TOPIC,
+    PERSONAL_FIELDS,
     DebtImported,
+    DebtImportedV2,
     DebtReopened,
     DebtSettled,
     DebtUpdated,
+    DebtUpdatedV2,
 )
 from contracts.ruler import (
     CALLS_TOPIC,
@@ -80,9 +89,15 @@ from contracts.ruler import (
     StageAdvanced,
 )
 from service_runtime.clock import BUSINESS_TZ
-from service_runtime.projection import Projection
+from service_runtime.personal_data import REMOVED
 from service_runtime.sql import insert_ignore
 from service_runtime.sqltypes import UtcDateTime
+from services.gateway.read_models.personal import (
+    PersonalDataProjection,
+    erased_rows,
+    erasures_table,
+    removed_values,
+)
 
 metadata = MetaData()
 call_debts = Table(
@@ -91,11 +106,14 @@ call_debts = Table(
     Column("debt_id", String(36), primary_key=True),
     Column("tenant", String(63), nullable=False),
     Column("document", String(14), nullable=False),
+    # Personal data: REMOVED (the name) and NULL (the contact) once erased.
     Column("debtor_name", String(200), nullable=False),
     Column("phone", String(200)),
     Column("email", String(320)),
     Column("city", String(200)),
     Column("state", String(100)),
+    # The key they were sealed with (NULL: they came in clear, version 1).
+    Column("key_id", String(32)),
     Column("creditor", String(200), nullable=False),
     Column("category", String(100)),
     Column("contract", String(100), nullable=False),
@@ -172,6 +190,7 @@ call_results = Table(
     Column("result_types", Text, nullable=False),
     Column("version", Integer, nullable=False),
 )
+call_erasures = erasures_table("call_erasures", metadata)
 campaign_calls = Table(
     "campaign_calls",
     metadata,
@@ -222,6 +241,7 @@ _DEBT_FIELDS = [
     "email",
     "city",
     "state",
+    "key_id",
     "creditor",
     "category",
     "contract",
@@ -260,17 +280,31 @@ def _insert(conn: Connection) -> Callable[[Table], Any]:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
-def _debt_row(event: DebtImported | DebtUpdated) -> dict[str, Any]:
-    contact = event.debtor
+DebtEvent = DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2
+# What an erasure leaves of a debt's personal columns.
+ERASED_CONTACT: dict[str, str | None] = {
+    "debtor_name": REMOVED,
+    "phone": None,
+    "email": None,
+    "city": None,
+    "state": None,
+    "city_key": None,
+    "state_key": None,
+}
+
+
+def _debt_row(event: DebtEvent, contact: dict[str, Any], key_id: str | None) -> dict[str, Any]:
+    """`contact`: name, email, phone, city and state, in clear or as erased."""
     return {
         "debt_id": event.debt_id,
         "tenant": event.tenant,
         "document": event.document,
-        "debtor_name": contact.name.strip(),
-        "phone": _clean(contact.phone),
-        "email": _clean(contact.email),
-        "city": _clean(contact.city),
-        "state": _clean(contact.state),
+        "debtor_name": (contact["name"] or "").strip(),
+        "phone": _clean(contact["phone"]),
+        "email": _clean(contact["email"]),
+        "city": _clean(contact["city"]),
+        "state": _clean(contact["state"]),
+        "key_id": key_id,
         "creditor": event.creditor,
         "category": _clean(event.category),
         "contract": event.contract,
@@ -285,26 +319,39 @@ def _debt_row(event: DebtImported | DebtUpdated) -> dict[str, Any]:
         "updated_at": event.occurred_at,
         "creditor_key": fold(event.creditor) or "",
         "category_key": fold(event.category),
-        "city_key": fold(contact.city),
-        "state_key": fold(contact.state),
+        "city_key": fold(contact["city"]),
+        "state_key": fold(contact["state"]),
     }
 
 
-class CallListProjection(Projection):
+class CallListProjection(PersonalDataProjection):
     name = "call_list"
-    topics = (DEBTS_TOPIC, AGREEMENTS_TOPIC, CONFIG_TOPIC, STAGES_TOPIC, CALLS_TOPIC)
+    topics = (
+        DEBTS_TOPIC,
+        AGREEMENTS_TOPIC,
+        CONFIG_TOPIC,
+        STAGES_TOPIC,
+        CALLS_TOPIC,
+        ERASURES_TOPIC,
+    )
     metadata = metadata
+    erasures = call_erasures
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
+        # Erasures first: then a contact in clear read in the same batch is removed as it comes.
+        for erasure in self.apply_erasures(conn, events):
+            conn.execute(
+                update(call_debts).where(erased_rows(call_debts, erasure)).values(**ERASED_CONTACT)
+            )
         # Newest version of each debt in this batch; older or repeated versions change nothing.
-        latest: dict[str, dict[str, Any]] = {}
+        latest: dict[str, DebtEvent] = {}
         for event in events:
-            if isinstance(event, DebtImported | DebtUpdated):
+            if isinstance(event, DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2):
                 current = latest.get(event.debt_id)
-                if current is None or current["version"] < event.aggregate_version:
-                    latest[event.debt_id] = _debt_row(event)
+                if current is None or current.aggregate_version < event.aggregate_version:
+                    latest[event.debt_id] = event
         if latest:
-            self._upsert_debts(conn, list(latest.values()))
+            self._upsert_debts(conn, self._debt_rows(conn, list(latest.values())))
         touched: set[str] = set(latest)
         for event in events:
             if isinstance(event, DebtSettled):
@@ -313,7 +360,7 @@ class CallListProjection(Projection):
             elif isinstance(event, DebtReopened):
                 self._reopened(conn, event)
                 touched.add(event.debt_id)
-            elif isinstance(event, AgreementClosed):
+            elif isinstance(event, AgreementClosed | AgreementClosedV2):
                 touched |= self._agreement(
                     conn, event.tenant, event.agreement_id, "active", list(event.debt_ids)
                 )
@@ -392,6 +439,22 @@ class CallListProjection(Projection):
             self._refresh(conn, sorted(touched))
 
     # ---- writes -----------------------------------------------------------------------------
+
+    def _debt_rows(self, conn: Connection, events: list[DebtEvent]) -> list[dict[str, Any]]:
+        """The debts' rows, the contact opened (version 2) or as it came (version 1, unless the
+        debtor's data was erased since)."""
+        in_clear = [e for e in events if isinstance(e, DebtImported | DebtUpdated)]
+        erased = self.erased_debtors(conn, {(e.tenant, e.document) for e in in_clear})
+        rows = []
+        for event in events:
+            if isinstance(event, DebtImportedV2 | DebtUpdatedV2):
+                contact, _ = self.open(event.personal, PERSONAL_FIELDS)
+                rows.append(_debt_row(event, contact, event.personal.key_id))
+            elif (event.tenant, event.document) in erased:
+                rows.append(_debt_row(event, removed_values(PERSONAL_FIELDS), None))
+            else:
+                rows.append(_debt_row(event, event.debtor.model_dump(), None))
+        return rows
 
     @staticmethod
     def _upsert_debts(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -4,7 +4,11 @@ newest ConversationChanged tells.
 
 Each event carries the whole conversation as it stands, so the row is replaced by the event of
 the highest aggregate version: an event delivered again or late (an older version) changes
-nothing."""
+nothing.
+
+The phone and the debtor's name are personal data: opened with the key vault from version 2 of
+the events once the conversation knows the debtor; once the debtor's data is erased the name
+reads REMOVED and the phone is NULL (see read_models.personal)."""
 
 from __future__ import annotations
 
@@ -21,13 +25,20 @@ from sqlalchemy import (
     String,
     Table,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from contracts.envelope import Envelope
-from contracts.messaging import CONVERSATIONS_TOPIC, ConversationChanged
-from service_runtime.projection import Projection
+from contracts.messaging import CONVERSATIONS_TOPIC, ConversationChanged, ConversationChangedV2
+from contracts.personal import ERASURES_TOPIC
+from service_runtime.personal_data import REMOVED
 from service_runtime.sqltypes import UtcDateTime
+from services.gateway.read_models.personal import (
+    PersonalDataProjection,
+    erased_rows,
+    erasures_table,
+)
 
 metadata = MetaData()
 conversations = Table(
@@ -42,6 +53,8 @@ conversations = Table(
     # Unknown until the chatbot identifies the debtor.
     Column("document", String(14)),
     Column("debtor_name", String(200)),
+    # The key the phone and the name were sealed with (NULL: in clear).
+    Column("key_id", String(32)),
     # self_service, waiting_operator, with_operator, initiated_unanswered, closed
     Column("status", String(30), nullable=False),
     Column("operator", String(200)),
@@ -55,18 +68,26 @@ conversations = Table(
     Index("ix_conversations_tenant_operator", "tenant", "operator"),
 )
 
+conversation_erasures = erasures_table("conversation_erasures", metadata)
+
 # Every column but the key: an event of a higher version replaces them all.
 _FIELDS = [c.name for c in conversations.columns if c.name != "conversation_id"]
+PERSONAL = ("address", "debtor_name")
 
 
-def _row(event: ConversationChanged) -> dict[str, Any]:
+def _row(
+    event: ConversationChanged | ConversationChangedV2,
+    personal: dict[str, Any],
+    key_id: str | None,
+) -> dict[str, Any]:
     return {
         "conversation_id": event.conversation_id,
         "tenant": event.tenant,
         "channel": event.channel,
-        "address": event.address,
+        "address": personal["address"],
         "document": event.document,
-        "debtor_name": event.debtor_name,
+        "debtor_name": personal["debtor_name"],
+        "key_id": key_id,
         "status": event.status,
         "operator": event.operator,
         "initiated_by": event.initiated_by,
@@ -77,21 +98,30 @@ def _row(event: ConversationChanged) -> dict[str, Any]:
     }
 
 
-class ConversationsProjection(Projection):
+class ConversationsProjection(PersonalDataProjection):
     name = "conversations"
-    topics = (CONVERSATIONS_TOPIC,)
+    topics = (CONVERSATIONS_TOPIC, ERASURES_TOPIC)
     metadata = metadata
+    erasures = conversation_erasures
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
+        # Erasures first: then a phone in clear read in the same batch is removed as it comes.
+        for erasure in self.apply_erasures(conn, events):
+            conn.execute(
+                update(conversations)
+                .where(erased_rows(conversations, erasure))
+                .values(address=None, debtor_name=REMOVED)
+            )
         # Newest version of each conversation in this batch: one row per key in the upsert.
-        latest: dict[str, dict[str, Any]] = {}
+        newest: dict[str, ConversationChanged | ConversationChangedV2] = {}
         for event in events:
-            if isinstance(event, ConversationChanged):
-                current = latest.get(event.conversation_id)
-                if current is None or current["version"] < event.aggregate_version:
-                    latest[event.conversation_id] = _row(event)
-        if not latest:
+            if isinstance(event, ConversationChanged | ConversationChangedV2):
+                current = newest.get(event.conversation_id)
+                if current is None or current.aggregate_version < event.aggregate_version:
+                    newest[event.conversation_id] = event
+        if not newest:
             return
+        latest = self._rows(conn, list(newest.values()))
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(conversations)
         conn.execute(
@@ -101,8 +131,34 @@ class ConversationsProjection(Projection):
                 # Repeated or late events (same or older version) leave the row as it is.
                 where=conversations.c.version < stmt.excluded.version,
             ),
-            list(latest.values()),
+            latest,
         )
+
+    def _rows(
+        self, conn: Connection, events: list[ConversationChanged | ConversationChangedV2]
+    ) -> list[dict[str, Any]]:
+        """The conversations' rows: the phone and name opened (version 2, once the debtor is
+        known), or as they came in clear (unless that debtor's data was erased since)."""
+        in_clear = {
+            (e.tenant, e.document)
+            for e in events
+            if e.document and (isinstance(e, ConversationChanged) or e.personal is None)
+        }
+        erased = self.erased_debtors(conn, in_clear)
+        rows = []
+        for event in events:
+            if isinstance(event, ConversationChangedV2) and event.personal is not None:
+                personal, _ = self.open(event.personal, PERSONAL)
+                rows.append(_row(event, personal, event.personal.key_id))
+                continue
+            if isinstance(event, ConversationChangedV2):
+                personal = {"address": event.unidentified_address, "debtor_name": None}
+            else:
+                personal = {"address": event.address, "debtor_name": event.debtor_name}
+            if event.document and (event.tenant, event.document) in erased:
+                personal = {"address": None, "debtor_name": REMOVED}
+            rows.append(_row(event, personal, None))
+        return rows
 
 
 def list_conversations(

@@ -4,7 +4,10 @@ debtor finds the boleto again (as the Recuperador portal does).
 
 Built from three topics read independently (debts, agreements, invoices), so events of one
 may arrive before those of another: each change is written so that the order does not
-matter (a debt imported after its agreement is still shown as in agreement)."""
+matter (a debt imported after its agreement is still shown as in agreement).
+
+The debtor's name is personal data: opened with the key vault from version 2 of the debts'
+events, and replaced by REMOVED once the debtor's data is erased (see read_models.personal)."""
 
 from __future__ import annotations
 
@@ -35,20 +38,29 @@ from contracts.negotiation import (
     INVOICES_TOPIC,
     AgreementBroken,
     AgreementClosed,
+    AgreementClosedV2,
     AgreementFulfilled,
     InstallmentPaid,
     InvoiceOverdue,
 )
+from contracts.personal import ERASURES_TOPIC
 from contracts.portfolio import (
     DEBTS_TOPIC,
     DebtImported,
+    DebtImportedV2,
     DebtReopened,
     DebtSettled,
     DebtUpdated,
+    DebtUpdatedV2,
 )
-from service_runtime.projection import Projection
+from service_runtime.personal_data import REMOVED
 from service_runtime.sql import insert_ignore
 from service_runtime.sqltypes import UtcDateTime
+from services.gateway.read_models.personal import (
+    PersonalDataProjection,
+    erased_rows,
+    erasures_table,
+)
 
 metadata = MetaData()
 portal_debts = Table(
@@ -58,7 +70,10 @@ portal_debts = Table(
     Column("tenant", String(63), nullable=False),
     Column("document", String(14), nullable=False),
     Column("document_kind", String(4), nullable=False),
+    # REMOVED once the debtor's personal data is erased.
     Column("debtor_name", String(200), nullable=False),
+    # The key the name was sealed with (NULL: it came in clear, version 1).
+    Column("key_id", String(32)),
     Column("creditor", String(200), nullable=False),
     Column("contract", String(100), nullable=False),
     Column("installment", String(20), nullable=False),
@@ -117,12 +132,16 @@ portal_invoices = Table(
     Column("digitable_line", String(47), nullable=False),
     Column("pix_code", Text, nullable=False),
 )
+portal_erasures = erasures_table("portal_erasures", metadata)
+
+DebtEvent = DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2
 
 _DEBT_FIELDS = [
     "tenant",
     "document",
     "document_kind",
     "debtor_name",
+    "key_id",
     "creditor",
     "contract",
     "installment",
@@ -134,13 +153,14 @@ _DEBT_FIELDS = [
 ]
 
 
-def _debt_row(event: DebtImported | DebtUpdated) -> dict[str, Any]:
+def _debt_row(event: DebtEvent, name: str, key_id: str | None) -> dict[str, Any]:
     return {
         "debt_id": event.debt_id,
         "tenant": event.tenant,
         "document": event.document,
         "document_kind": event.document_kind,
-        "debtor_name": event.debtor.name,
+        "debtor_name": name,
+        "key_id": key_id,
         "creditor": event.creditor,
         "contract": event.contract,
         "installment": event.installment,
@@ -155,23 +175,31 @@ def _debt_row(event: DebtImported | DebtUpdated) -> dict[str, Any]:
     }
 
 
-class PortalViewProjection(Projection):
+class PortalViewProjection(PersonalDataProjection):
     name = "portal_view"
-    topics = (DEBTS_TOPIC, AGREEMENTS_TOPIC, INVOICES_TOPIC)
+    topics = (DEBTS_TOPIC, AGREEMENTS_TOPIC, INVOICES_TOPIC, ERASURES_TOPIC)
     metadata = metadata
+    erasures = portal_erasures
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
+        # Erasures first: then a name in clear read in the same batch is removed as it comes.
+        for erasure in self.apply_erasures(conn, events):
+            conn.execute(
+                update(portal_debts)
+                .where(erased_rows(portal_debts, erasure))
+                .values(debtor_name=REMOVED)
+            )
         # Newest version of each debt in this batch; older or repeated versions change nothing.
-        latest: dict[str, dict[str, Any]] = {}
+        latest: dict[str, DebtEvent] = {}
         for event in events:
-            if isinstance(event, DebtImported | DebtUpdated):
+            if isinstance(event, DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2):
                 current = latest.get(event.debt_id)
-                if current is None or current["version"] < event.aggregate_version:
-                    latest[event.debt_id] = _debt_row(event)
+                if current is None or current.aggregate_version < event.aggregate_version:
+                    latest[event.debt_id] = event
         if latest:
-            self._upsert_debts(conn, list(latest.values()))
+            self._upsert_debts(conn, self._debt_rows(conn, list(latest.values())))
         for event in events:
-            if isinstance(event, AgreementClosed):
+            if isinstance(event, AgreementClosed | AgreementClosedV2):
                 self._closed(conn, event)
             elif isinstance(event, AgreementBroken):
                 self._ended(conn, event.agreement_id, "broken", event.broken_on)
@@ -209,6 +237,21 @@ class PortalViewProjection(Projection):
             # Debts that arrived after their agreement: show them as it says.
             self._refresh_status(conn, list(latest))
 
+    def _debt_rows(self, conn: Connection, events: list[DebtEvent]) -> list[dict[str, Any]]:
+        """The debts' rows, the name opened (version 2) or as it came (version 1, unless the
+        debtor's data was erased since)."""
+        in_clear = [e for e in events if isinstance(e, DebtImported | DebtUpdated)]
+        erased = self.erased_debtors(conn, {(e.tenant, e.document) for e in in_clear})
+        rows = []
+        for event in events:
+            if isinstance(event, DebtImportedV2 | DebtUpdatedV2):
+                opened, _ = self.open(event.personal, ("name",))
+                rows.append(_debt_row(event, opened["name"] or "", event.personal.key_id))
+            else:
+                gone = (event.tenant, event.document) in erased
+                rows.append(_debt_row(event, REMOVED if gone else event.debtor.name, None))
+        return rows
+
     def _upsert_debts(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(portal_debts)
@@ -222,7 +265,7 @@ class PortalViewProjection(Projection):
             rows,
         )
 
-    def _closed(self, conn: Connection, event: AgreementClosed) -> None:
+    def _closed(self, conn: Connection, event: AgreementClosed | AgreementClosedV2) -> None:
         insert_ignore(
             conn,
             portal_agreements,

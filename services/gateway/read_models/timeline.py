@@ -1,5 +1,11 @@
 """Debtor timeline: every event about a debtor (per tenant and document), oldest first, with a
-one-line summary in pt-BR."""
+one-line summary in pt-BR.
+
+A summary may tell personal data (a phone a message went to, a changed e-mail, what the debtor
+wrote on the portal): opened with the key vault from version 2 of the events. Each entry keeps,
+next to its summary, the same summary with that data removed (`summary_removed`), which
+replaces it when the debtor's data is erased; the erasure itself is an entry of the timeline
+(see read_models.personal)."""
 
 from __future__ import annotations
 
@@ -17,19 +23,22 @@ from sqlalchemy import (
     Table,
     Text,
     select,
+    update,
 )
 
 from contracts.carteiras import REJECTED_TOPIC, DebtRejected
 from contracts.envelope import Envelope
-from contracts.gateway import PORTAL_TOPIC, PortalContactLeft
+from contracts.gateway import PORTAL_TOPIC, PortalContactLeft, PortalContactLeftV2
 from contracts.messaging import (
     CONVERSATIONS_TOPIC,
     MESSAGES_TOPIC,
     OPTOUTS_TOPIC,
     ConversationChanged,
+    ConversationChangedV2,
     MessageDelivered,
     MessageFailed,
     MessageSent,
+    MessageSentV2,
     OptOutRecorded,
 )
 from contracts.money import format_brl
@@ -39,12 +48,23 @@ from contracts.negotiation import (
     PAYMENTS_TOPIC,
     AgreementBroken,
     AgreementClosed,
+    AgreementClosedV2,
     AgreementFulfilled,
     InstallmentPaid,
     InvoiceOverdue,
     PaymentReceived,
 )
-from contracts.portfolio import DEBTS_TOPIC, DebtImported, DebtReopened, DebtSettled, DebtUpdated
+from contracts.personal import ERASURES_TOPIC, PersonalDataErased, SealedPersonalData
+from contracts.portfolio import (
+    DEBTS_TOPIC,
+    PERSONAL_FIELDS,
+    DebtImported,
+    DebtImportedV2,
+    DebtReopened,
+    DebtSettled,
+    DebtUpdated,
+    DebtUpdatedV2,
+)
 from contracts.ruler import (
     BUREAU_TOPIC,
     CALLS_TOPIC,
@@ -56,9 +76,15 @@ from contracts.ruler import (
     StageAdvanced,
 )
 from service_runtime.clock import BUSINESS_TZ
-from service_runtime.projection import Projection
+from service_runtime.personal_data import REMOVED, KeyVault, unseal
 from service_runtime.sql import insert_ignore
 from service_runtime.sqltypes import UtcDateTime
+from services.gateway.read_models.personal import (
+    PersonalDataProjection,
+    erased_rows,
+    erasures_table,
+    key_of,
+)
 
 metadata = MetaData()
 timeline_entries = Table(
@@ -71,11 +97,17 @@ timeline_entries = Table(
     Column("type", String(60), nullable=False),
     Column("service", String(30), nullable=False),
     Column("summary", Text, nullable=False),
+    # The summary without the personal data it tells (NULL: it tells none); it replaces
+    # `summary` when the debtor's data is erased.
+    Column("summary_removed", Text),
+    # The key the event's personal data is sealed with (NULL: in clear, or none).
+    Column("key_id", String(32)),
     Column("aggregate_id", String(64), nullable=False),
     Column("aggregate_version", Integer, nullable=False),
     Column("correlation_id", String(128), nullable=False),
     Index("ix_timeline_tenant_document", "tenant", "document", "occurred_at"),
 )
+timeline_erasures = erasures_table("timeline_erasures", metadata)
 
 FIELD_LABELS = {
     "original_amount_cents": "valor",
@@ -106,20 +138,61 @@ def _show(field: str, value: str | int | None) -> str:
     return str(value)
 
 
-def summarize(event: Envelope) -> str | None:
-    if isinstance(event, DebtImported):
+class Personal:
+    """How a summary tells the personal data it mentions: in clear (as a version 1 event
+    carries it, or opened with the vault) or removed (`redact`, or the key was erased). It
+    notes whether the summary mentioned any (`mentioned`, the same either way) and whether
+    sealed data would not open (`removed`)."""
+
+    def __init__(self, vault: KeyVault | None = None, *, redact: bool = False) -> None:
+        self.vault = vault
+        self.redact = redact
+        self.mentioned = False
+        self.removed = False
+        self._opened: dict[str, dict[str, object] | None] = {}
+
+    def clear(self, value: str | None) -> str | None:
+        """A value the event carries in clear."""
+        if value is None or value == "":
+            return value
+        self.mentioned = True
+        return REMOVED if self.redact else value
+
+    def sealed(self, sealed: SealedPersonalData, field: str) -> str | None:
+        """A field of the event's sealed data (REMOVED when it does not open)."""
+        self.mentioned = True
+        if self.redact:
+            return REMOVED
+        if sealed.key_id not in self._opened:
+            self._opened[sealed.key_id] = (
+                unseal(sealed, self.vault) if self.vault is not None else None
+            )
+        opened = self._opened[sealed.key_id]
+        if opened is None:
+            self.removed = True
+            return REMOVED
+        value = opened.get(field)
+        return None if value is None else str(value)
+
+
+def summarize(
+    event: Envelope, vault: KeyVault | None = None, *, redact: bool = False
+) -> str | None:
+    """The entry's pt-BR line; personal data sealed in the event is opened with `vault`
+    (without one it reads REMOVED), and with `redact` every personal datum reads REMOVED."""
+    return describe(event, Personal(vault, redact=redact))
+
+
+def describe(event: Envelope, personal: Personal) -> str | None:
+    if isinstance(event, DebtImported | DebtImportedV2):
         return (
             f"Dívida importada: {event.creditor}, contrato {event.contract}"
             + (f" parcela {event.installment}" if event.installment else "")
             + f", {format_brl(event.original_amount_cents)}"
             + f", vencimento {event.due_date.strftime('%d/%m/%Y')}"
         )
-    if isinstance(event, DebtUpdated):
-        parts = [
-            f"{FIELD_LABELS.get(c.field, c.field)} de {_show(c.field, c.old)} "
-            f"para {_show(c.field, c.new)}"
-            for c in event.changes
-        ]
+    if isinstance(event, DebtUpdated | DebtUpdatedV2):
+        parts = [_change(event, c.field, c.old, c.new, personal) for c in event.changes]
         return f"Dívida atualizada ({event.creditor}, contrato {event.contract}): " + "; ".join(
             parts
         )
@@ -133,7 +206,7 @@ def summarize(event: Envelope) -> str | None:
             f"Dívida volta à cobrança: {event.creditor}, contrato {event.contract}, "
             f"saldo {format_brl(event.balance_cents)}"
         )
-    if isinstance(event, AgreementClosed):
+    if isinstance(event, AgreementClosed | AgreementClosedV2):
         count = len(event.installments)
         plan = "à vista" if count == 1 else f"em {count} parcelas"
         via = CHANNELS.get(event.channel, event.channel) + (
@@ -167,10 +240,15 @@ def summarize(event: Envelope) -> str | None:
         return f"Pagamento recebido de {format_brl(event.amount_cents)}: {outcome}" + (
             f" ({event.reason})" if event.reason else ""
         )
-    if isinstance(event, MessageSent):
+    if isinstance(event, MessageSent | MessageSentV2):
+        to = (
+            personal.clear(event.to)
+            if isinstance(event, MessageSent)
+            else personal.sealed(event.personal, "to")
+        )
         return (
             f"Mensagem enviada por {CHANNEL_NAMES.get(event.channel, event.channel)} "
-            f"({event.template}) para {event.to}"
+            f"({event.template})" + (f" para {to}" if to else "")
         )
     if isinstance(event, MessageDelivered):
         return f"Mensagem entregue por {CHANNEL_NAMES.get(event.channel, event.channel)}"
@@ -184,8 +262,8 @@ def summarize(event: Envelope) -> str | None:
             f"Devedor pediu para não receber mensagens por "
             f"{CHANNEL_NAMES.get(event.channel, event.channel)} ({event.source})"
         )
-    if isinstance(event, ConversationChanged):
-        return _conversation(event)
+    if isinstance(event, ConversationChanged | ConversationChangedV2):
+        return _conversation(event, personal)
     if isinstance(event, StageAdvanced):
         what = "Dívida" if event.receivable_kind == "debt" else "Parcela de acordo"
         return (
@@ -210,25 +288,63 @@ def summarize(event: Envelope) -> str | None:
             else ""
         )
         return f"Ligação de {event.operator}: {event.result.label}{note}{again}"
-    if isinstance(event, PortalContactLeft):
-        return _portal_contact(event)
+    if isinstance(event, PortalContactLeft | PortalContactLeftV2):
+        return _portal_contact(event, personal)
     if isinstance(event, DebtRejected):
         where = f"linha {event.row_number}" if event.row_number else f"registro {event.row_key}"
         return f"Carteira {event.import_id[:8]}: {where} recusada: {event.reason}"
+    if isinstance(event, PersonalDataErased):
+        at = event.occurred_at.astimezone(BUSINESS_TZ)
+        return f"{ERASED_SUMMARY} por {event.requested_by} em {at:%d/%m/%Y} às {at:%H:%M}"
     return None
 
 
-def _portal_contact(event: PortalContactLeft) -> str:
+ERASED_SUMMARY = "Dados pessoais removidos a pedido do titular (LGPD)"
+
+
+def _change(
+    event: DebtUpdated | DebtUpdatedV2,
+    field: str,
+    old: str | int | None,
+    new: str | int | None,
+    personal: Personal,
+) -> str:
+    label = FIELD_LABELS.get(field, field)
+    if field not in PERSONAL_FIELDS:
+        return f"{label} de {_show(field, old)} para {_show(field, new)}"
+    if isinstance(event, DebtUpdated):
+        return (
+            f"{label} de {_show(field, personal.clear(_text(old)))} "
+            f"para {_show(field, personal.clear(_text(new)))}"
+        )
+    # Version 2 names the personal field that changed; its new value is in the sealed data.
+    return f"{label} passa a ser {_show(field, personal.sealed(event.personal, field))}"
+
+
+def _text(value: str | int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _portal_contact(event: PortalContactLeft | PortalContactLeftV2, personal: Personal) -> str:
+    if isinstance(event, PortalContactLeft):
+        phone, email = personal.clear(event.phone), personal.clear(event.email)
+    elif event.personal is not None:
+        phone = personal.sealed(event.personal, "phone")
+        email = personal.sealed(event.personal, "email")
+    else:
+        phone = email = None
     left = [
         f"{label} {value}"
         for label, value in (
-            ("telefone", event.phone),
-            ("e-mail", event.email),
+            ("telefone", phone),
+            ("e-mail", email),
             ("credor esperado:", event.expected_creditor),
         )
         if value
     ]
-    said = f'; mensagem: "{event.message}"' if event.message else ""
+    # What the debtor wrote may tell anything about them: removed with the rest.
+    message = personal.clear(event.message)
+    said = f'; mensagem: "{message}"' if message else ""
     return "Devedor deixou contato no portal: " + ", ".join(left) + said
 
 
@@ -256,22 +372,32 @@ CHANNEL_NAMES = {
 INITIATED_BY = {"debtor": "pelo devedor", "agency": "pela assessoria"}
 
 
-def _conversation(event: ConversationChanged) -> str | None:
+def _conversation(
+    event: ConversationChanged | ConversationChangedV2, personal: Personal
+) -> str | None:
     """What an operator wants to see of a conversation; the chatbot's answers are left out
     (they would flood the timeline)."""
     channel = CHANNEL_NAMES.get(event.channel, event.channel)
+    if event.change not in ("started", "identified"):
+        address = None
+    elif isinstance(event, ConversationChanged):
+        address = personal.clear(event.address)
+    elif event.personal is not None:
+        address = personal.sealed(event.personal, "address")
+    else:
+        address = personal.clear(event.unidentified_address)
     operator = event.operator or "um atendente"
     if event.change == "started":
         return (
             f"Conversa iniciada {INITIATED_BY.get(event.initiated_by, event.initiated_by)} "
             f"por {channel}"
-            + (f" com {event.address}" if event.address else "")
+            + (f" com {address}" if address else "")
             + (f"; atendente {event.operator}" if event.operator else "")
         )
     if event.change == "identified":
         # A debtor who wrote first is only on the timeline from here: say where from.
         return f"Devedor identificado na conversa por {channel}" + (
-            f" ({event.address})" if event.address else ""
+            f" ({address})" if address else ""
         )
     if event.change == "waiting_operator":
         return "Devedor pediu um atendente"
@@ -315,6 +441,13 @@ def _action(action: StageAction) -> str:
 
 SERVICE_OF: dict[type[Envelope], str] = {
     MessageSent: "messaging",
+    MessageSentV2: "messaging",
+    ConversationChangedV2: "messaging",
+    DebtImportedV2: "portfolio",
+    DebtUpdatedV2: "portfolio",
+    AgreementClosedV2: "negotiation",
+    PortalContactLeftV2: "gateway",
+    PersonalDataErased: "gateway",
     MessageDelivered: "messaging",
     MessageFailed: "messaging",
     OptOutRecorded: "messaging",
@@ -338,7 +471,7 @@ SERVICE_OF: dict[type[Envelope], str] = {
 }
 
 
-class TimelineProjection(Projection):
+class TimelineProjection(PersonalDataProjection):
     name = "timeline"
     topics = (
         DEBTS_TOPIC,
@@ -353,16 +486,33 @@ class TimelineProjection(Projection):
         OPTOUTS_TOPIC,
         CONVERSATIONS_TOPIC,
         PORTAL_TOPIC,
+        ERASURES_TOPIC,
     )
     metadata = metadata
+    erasures = timeline_erasures
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
+        # Erasures first: then an entry in clear read in the same batch is removed as it comes.
+        for erasure in self.apply_erasures(conn, events):
+            conn.execute(
+                update(timeline_entries)
+                .where(
+                    erased_rows(timeline_entries, erasure),
+                    timeline_entries.c.summary_removed.is_not(None),
+                )
+                .values(summary=timeline_entries.c.summary_removed)
+            )
         rows: list[dict[str, Any]] = []
         for event in events:
             document = getattr(event, "document", None)
-            summary = summarize(event)
-            if not document or summary is None:
+            if not document:
                 continue
+            shown = Personal(self.vault)
+            summary = describe(event, shown)
+            if summary is None:
+                continue
+            hidden = Personal(redact=True)
+            without = describe(event, hidden)
             rows.append(
                 {
                     "event_id": str(event.event_id),
@@ -371,12 +521,27 @@ class TimelineProjection(Projection):
                     "occurred_at": event.occurred_at,
                     "type": event.type,
                     "service": SERVICE_OF.get(type(event), "unknown"),
-                    "summary": summary,
+                    # Sealed data that no longer opens: nothing personal is told at all.
+                    "summary": without if shown.removed else summary,
+                    "summary_removed": without if hidden.mentioned else None,
+                    "key_id": key_of(event),
                     "aggregate_id": event.aggregate_id,
                     "aggregate_version": event.aggregate_version,
                     "correlation_id": event.correlation_id,
                 }
             )
+        # Data in clear of a debtor whose data was erased since: removed as it comes.
+        erased = self.erased_debtors(
+            conn,
+            {
+                (r["tenant"], r["document"])
+                for r in rows
+                if r["key_id"] is None and r["summary_removed"] is not None
+            },
+        )
+        for row in rows:
+            if row["key_id"] is None and (row["tenant"], row["document"]) in erased:
+                row["summary"] = row["summary_removed"] or row["summary"]
         insert_ignore(conn, timeline_entries, rows)
 
 

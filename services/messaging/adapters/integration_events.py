@@ -1,5 +1,13 @@
 """From the messaging service's stored domain events to the integration events it publishes:
-what became of each message, templates, opt-outs."""
+what became of each message, templates, opt-outs, conversations.
+
+Personal data go out only as stored: sealed with the debtor's key (`MessageQueuedV2`,
+`MessageSentV2`, `ConversationChangedV2`); only the V2 classes are published. A message kept
+in clear (stored before personal data were sealed, or a conversation's reply to a debtor not
+identified yet) has no sealed address, so its MessageQueued and MessageSent are not published
+(its MessageDelivered and MessageFailed, with nothing personal, are). A conversation's change
+stored before sealing goes out without its name and, once the debtor was known, without its
+phone."""
 
 from __future__ import annotations
 
@@ -12,14 +20,15 @@ from contracts.messaging import (
     CONVERSATIONS_TOPIC,
     MESSAGES_TOPIC,
     OPTOUTS_TOPIC,
-    ConversationChanged,
+    ConversationChangedV2,
     MessageDelivered,
     MessageFailed,
-    MessageQueued,
-    MessageSent,
+    MessageQueuedV2,
+    MessageSentV2,
     OptOutRecorded,
     TemplateSaved,
 )
+from contracts.personal import SealedPersonalData
 from service_runtime.outbox import envelope_fields
 from services.messaging.domain.conversations import Conversation
 from services.messaging.domain.records import Message, OptOut, Template
@@ -58,22 +67,44 @@ def _message(event: Any) -> dict[str, Any]:
     }
 
 
+def _sealed(data: dict[str, str] | None) -> SealedPersonalData | None:
+    return SealedPersonalData.model_validate(data) if data else None
+
+
+def _who(
+    personal: dict[str, str] | None, address: str | None, document: str | None
+) -> dict[str, Any]:
+    """A conversation's `personal` and `unidentified_address`: the phone in clear only while
+    the debtor is not known (a change stored before sealing, once the debtor was known,
+    carries neither)."""
+    return {
+        "personal": _sealed(personal),
+        "unidentified_address": address if personal is None and document is None else None,
+    }
+
+
 def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
     if isinstance(event, QueuedEvent):
-        yield MESSAGES_TOPIC, MessageQueued(**_message(event), to=event.to, send_at=event.send_at)
+        personal = _sealed(getattr(event, "personal", None))
+        if personal is not None:
+            yield (
+                MESSAGES_TOPIC,
+                MessageQueuedV2(**_message(event), personal=personal, send_at=event.send_at),
+            )
     elif isinstance(event, SentEvent):
-        yield (
-            MESSAGES_TOPIC,
-            MessageSent(
-                **_message(event),
-                to=event.to or "",
-                sent_at=event.at,
-                provider=event.provider,
-                provider_id=event.provider_id,
-                attempts=event.attempts,
-                text=event.text,
-            ),
-        )
+        personal = _sealed(getattr(event, "personal", None))
+        if personal is not None:
+            yield (
+                MESSAGES_TOPIC,
+                MessageSentV2(
+                    **_message(event),
+                    personal=personal,
+                    sent_at=event.at,
+                    provider=event.provider,
+                    provider_id=event.provider_id,
+                    attempts=event.attempts,
+                ),
+            )
     elif isinstance(event, DeliveredEvent):
         yield MESSAGES_TOPIC, MessageDelivered(**_message(event), delivered_at=event.at)
     elif isinstance(event, FailedEvent):
@@ -114,14 +145,13 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
     elif isinstance(event, ConversationStartedEvent):
         yield (
             CONVERSATIONS_TOPIC,
-            ConversationChanged(
+            ConversationChangedV2(
                 **_envelope(event, event.tenant),
                 conversation_id=str(event.originator_id),
                 change="started",
                 channel=event.channel,
-                address=event.address,
+                **_who(getattr(event, "personal", None), event.address, event.document),
                 document=event.document,
-                debtor_name=event.debtor_name,
                 status="initiated_unanswered" if event.initiated_by == "agency" else "self_service",
                 operator=event.operator,
                 initiated_by=event.initiated_by,
@@ -134,14 +164,17 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
         facts = event.facts
         yield (
             CONVERSATIONS_TOPIC,
-            ConversationChanged(
+            ConversationChangedV2(
                 **_envelope(event, facts["tenant"]),
                 conversation_id=str(event.originator_id),
                 change=CONVERSATION_CHANGES[type(event)],
                 channel=facts["channel"],
-                address=facts["address"],
+                **_who(
+                    facts.get("personal"),
+                    facts.get("unidentified_address", facts.get("address")),
+                    facts["document"],
+                ),
                 document=facts["document"],
-                debtor_name=facts["debtor_name"],
                 status=facts["status"],
                 operator=facts["operator"],
                 previous_operator=getattr(event, "previous_operator", None),

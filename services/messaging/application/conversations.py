@@ -2,7 +2,13 @@
 its flow (document, menu, invoices, documents, negotiating right in the chat), the hand-off
 to operators (queue, availability, transfer, close) and conversations we start. The chatbot
 negotiates through the negotiation service's port; WhatsApp replies go out as messages of the
-conversation (sent at once: they answer the debtor, so no sending window applies)."""
+conversation (sent at once: they answer the debtor, so no sending window applies).
+
+Once the debtor is identified, the conversation's phone and name and every line said are
+sealed with the debtor's key (see domain.conversations); what operators are shown is opened
+with the key vault. After the debtor's personal data were erased, a conversation shows
+`REMOVED` for them and for every line, its replies are not sent (failed with the reason), an
+operator cannot write in it, and the debtor writing again starts a new conversation."""
 
 from __future__ import annotations
 
@@ -37,7 +43,9 @@ from contracts.negotiation_requests import (
     OffersOut,
     StatementOut,
 )
+from contracts.personal import SealedPersonalData
 from service_runtime.document_links import DocumentLinks, DocumentRef
+from service_runtime.personal_data import REMOVED, KeyVault, seal, unseal
 from service_runtime.refusal import Refused, field_refusal
 from services.messaging.domain import chatbot as bot
 from services.messaging.domain.conversations import (
@@ -50,6 +58,7 @@ from services.messaging.domain.conversations import (
 from services.messaging.domain.phones import sender_address
 from services.messaging.domain.records import (
     CONVERSATION_KEY_PREFIX,
+    ERASED_REASON,
     Message,
     OptOut,
     opt_out_id,
@@ -86,6 +95,35 @@ class ConversationHost(Protocol):
     def queued(self, messages: list[Message]) -> None: ...
     def documents_with_phone(self, tenant: str, phone: str) -> list[str]: ...
     def contact_of(self, tenant: str, document: str) -> tuple[str, str | None] | None: ...
+    def erased(self, tenant: str, document: str) -> bool: ...
+    def queue_message(
+        self,
+        message: Message,
+        *,
+        to: str,
+        subject: str | None,
+        body: str,
+        send_at: dt.datetime,
+        html: str | None = None,
+    ) -> None: ...
+    @property
+    def vault(self) -> KeyVault: ...
+
+
+def seal_for(host: ConversationHost, tenant: str, document: str, fields: dict[str, Any]) -> Any:
+    """Fields sealed with the debtor's key, as the aggregates keep them (a dict)."""
+    return seal(host.vault.key_for(tenant, document), fields).model_dump()
+
+
+def debtor_of(host: ConversationHost, conv: Conversation) -> dict[str, Any] | None:
+    """The conversation's {"address", "debtor_name"} in clear; None once the debtor's personal
+    data were erased (the key is gone; or, for a conversation stored before sealing, the
+    debtor was erased since)."""
+    if conv.personal is not None:
+        return unseal(SealedPersonalData.model_validate(conv.personal), host.vault)
+    if conv.document and host.erased(conv.tenant, conv.document):
+        return None
+    return {"address": conv.address, "debtor_name": conv.debtor_name}
 
 
 @dataclass
@@ -95,34 +133,53 @@ class Turn:
     conversation: Conversation
     now: dt.datetime
     settings: MessagingSettings
+    host: ConversationHost
     replies: list[ChatText] = field(default_factory=list)
     others: list[Any] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
+
+    def sealed(self, fields: dict[str, Any]) -> Any:
+        """`fields` sealed with the debtor's key; None while the debtor is not known."""
+        conv = self.conversation
+        if conv.document is None:
+            return None
+        return seal_for(self.host, conv.tenant, conv.document, fields)
 
     def say(
         self, text: str, *links: ChatLink, sender: str = "bot", operator: str | None = None
     ) -> None:
         conv = self.conversation
+        personal = self.sealed({"text": text})
         conv.reply(
             sender=sender,
             operator=operator,
-            text=text,
+            text=None if personal else text,
             links=[link.model_dump() for link in links],
             at=self.now,
+            personal=personal,
         )
         self.replies.append(ChatText(text=text, links=list(links)))
-        if conv.channel == "whatsapp" and conv.address:
+        if conv.channel != "whatsapp":
+            return
+        debtor = debtor_of(self.host, conv)
+        address = debtor["address"] if debtor else None
+        if debtor is not None and not address:
+            return
+        message = Message(
+            tenant=conv.tenant,
+            key=f"{CONVERSATION_KEY_PREFIX}{conv.id}|{len(conv.entries)}",
+            document=conv.document or "",
+            channel="whatsapp",
+            template=CONVERSATION_TEMPLATE,
+            variables={},
+        )
+        if address:
             body = "\n".join([text, *(f"{link.label}: {link.url}" for link in links)])
-            message = Message(
-                tenant=conv.tenant,
-                key=f"{CONVERSATION_KEY_PREFIX}{conv.id}|{len(conv.entries)}",
-                document=conv.document or "",
-                channel="whatsapp",
-                template=CONVERSATION_TEMPLATE,
-                variables={},
-            )
-            message.queue(to=conv.address, subject=None, body=body, send_at=self.now)
-            self.messages.append(message)
+            self.host.queue_message(message, to=address, subject=None, body=body, send_at=self.now)
+        else:
+            # The debtor's data were erased: not sent, and said why.
+            message.fail(reason=ERASED_REASON, rule="no_contact", at=self.now)
+        self.messages.append(message)
 
 
 def e164_address(raw: str | None) -> str:
@@ -134,14 +191,26 @@ def e164_address(raw: str | None) -> str:
     return address
 
 
-def conversation_out(conv: Conversation) -> ConversationOut:
+def conversation_out(host: ConversationHost, conv: Conversation) -> ConversationOut:
+    """The conversation as an operator sees it: personal data opened with the key vault, and
+    `REMOVED` for them and every line once the debtor's data were erased."""
+    debtor = debtor_of(host, conv)
+
+    def text_of(entry: dict[str, Any]) -> str:
+        if debtor is None:
+            return REMOVED
+        if entry.get("personal"):
+            opened = unseal(SealedPersonalData.model_validate(entry["personal"]), host.vault)
+            return str(opened["text"]) if opened else REMOVED
+        return str(entry["text"])
+
     return ConversationOut(
         conversation_id=str(conv.id),
         tenant=conv.tenant,
         channel=conv.channel,
-        address=conv.address,
+        address=debtor["address"] if debtor else REMOVED,
         document=conv.document,
-        debtor_name=conv.debtor_name,
+        debtor_name=debtor["debtor_name"] if debtor else REMOVED,
         status=conv.status,
         operator=conv.operator,
         started_at=conv.started_at,
@@ -152,7 +221,7 @@ def conversation_out(conv: Conversation) -> ConversationOut:
                 at=e["at"],
                 sender=e["sender"],
                 operator=e["operator"],
-                text=e["text"],
+                text=text_of(e),
                 links=[ChatLink(**link) for link in e["links"]],
             )
             for e in conv.entries
@@ -202,7 +271,9 @@ class Conversations:
     def _inbound(self, request: ChatInbound, now: dt.datetime) -> ChatReplyOut:
         settings = self.host.settings_of(request.tenant)
         others: list[Any] = []
+        messages: list[Message] = []
         conv: Conversation | None = None
+        line: ChatLine | None = None
         if request.channel == "whatsapp":
             address = e164_address(request.address)
             line = self.host.get_or_none(
@@ -210,21 +281,33 @@ class Conversations:
             ) or ChatLine(tenant=request.tenant, channel="whatsapp", address=address)
             if line.conversation_id:
                 conv = self._conversation(request.tenant, line.conversation_id)
-            if conv is None or conv.closed:
-                conv = Conversation(
-                    tenant=request.tenant,
-                    channel="whatsapp",
-                    address=address,
-                    initiated_by="debtor",
-                    operator=None,
-                    document=None,
-                    debtor_name=None,
-                    at=now,
-                )
-                line.started(conversation_id=str(conv.id))
-                others.append(line)
         elif request.conversation_id:
             conv = self._conversation(request.tenant, request.conversation_id)
+        if conv is not None and conv.seen(request.provider_message_id):
+            return ChatReplyOut(
+                conversation_id=str(conv.id), status=conv.status, replies=[], duplicate=True
+            )
+        if conv is not None and not conv.closed and debtor_of(self.host, conv) is None:
+            # The debtor's data were erased: that conversation ends; writing again is new.
+            ended = Turn(conv, now, settings, self.host)
+            self._release(ended)
+            conv.close(by="system", reason="personal_data_erased", at=now)
+            others.extend([conv, *ended.others])
+            messages.extend(ended.messages)
+        if line is not None and (conv is None or conv.closed):
+            conv = Conversation(
+                tenant=request.tenant,
+                channel="whatsapp",
+                address=line.address,
+                initiated_by="debtor",
+                operator=None,
+                document=None,
+                debtor_name=None,
+                at=now,
+                personal=None,
+            )
+            line.started(conversation_id=str(conv.id))
+            others.append(line)
         if conv is None or conv.closed:
             # The web chat: a new conversation (also after one was closed).
             conv = Conversation(
@@ -236,15 +319,20 @@ class Conversations:
                 document=None,
                 debtor_name=None,
                 at=now,
+                personal=None,
             )
         if conv.seen(request.provider_message_id):
             return ChatReplyOut(
                 conversation_id=str(conv.id), status=conv.status, replies=[], duplicate=True
             )
+        turn = Turn(conv, now, settings, self.host, others=others, messages=messages)
+        personal = turn.sealed({"text": request.text})
         conv.debtor_wrote(
-            text=request.text, at=now, provider_message_id=request.provider_message_id
+            text=None if personal else request.text,
+            personal=personal,
+            at=now,
+            provider_message_id=request.provider_message_id,
         )
-        turn = Turn(conv, now, settings, others=others)
         if bot.is_opt_out(request.text):
             self._opt_out(turn)
         elif conv.status == "self_service":
@@ -258,11 +346,11 @@ class Conversations:
 
     def _opt_out(self, turn: Turn) -> None:
         conv = turn.conversation
-        if conv.channel == "whatsapp" and conv.address:
+        if conv.channel == "whatsapp":
             documents = (
                 [conv.document]
                 if conv.document
-                else self.host.documents_with_phone(conv.tenant, conv.address)
+                else self.host.documents_with_phone(conv.tenant, conv.address or "")
             )
             for document in documents:
                 if (
@@ -357,7 +445,10 @@ class Conversations:
             self._show_menu(turn)
             return
         name = statement.debtor_name or (agreements[0].debtor_name if agreements else None)
-        conv.identify(document=document, debtor_name=name, at=turn.now)
+        personal = seal_for(
+            self.host, conv.tenant, document, {"address": conv.address, "debtor_name": name}
+        )
+        conv.identify(document=document, personal=personal, at=turn.now)
         conv.move(stage="menu", context={}, invalid_documents=0)
         turn.say(bot.greeting(name, len(statement.debts), statement.total_updated_cents))
         self._show_menu(turn)
@@ -629,7 +720,7 @@ class Conversations:
                 desk.release(conversation_id=waiting_id)
                 continue
             waiting.assign(operator=operator, at=now)
-            side = Turn(waiting, now, settings)
+            side = Turn(waiting, now, settings, self.host)
             side.say(bot.with_operator(operator), sender="system")
             assigned.append(waiting)
             messages.extend(side.messages)
@@ -669,16 +760,23 @@ class Conversations:
                 f"a conversa {conversation_id} {holder}",
                 [("conversation_id", "operator", f"a conversa {holder}")],
             )
-        return Turn(conv, now, self.host.settings_of(tenant))
+        return Turn(conv, now, self.host.settings_of(tenant), self.host)
 
     def operator_message(self, request: OperatorMessage, now: dt.datetime) -> ConversationOut:
         def command() -> ConversationOut:
             turn = self._operator_turn(
                 request.tenant, request.conversation_id, request.operator, request.supervisor, now
             )
+            if debtor_of(self.host, turn.conversation) is None:
+                raise Refused(
+                    409,
+                    "personal_data_erased",
+                    f"a conversa {request.conversation_id}: {ERASED_REASON}",
+                    [("conversation_id", "personal_data_erased", ERASED_REASON)],
+                )
             turn.say(request.text, sender="operator", operator=request.operator)
             self._save(turn)
-            return conversation_out(turn.conversation)
+            return conversation_out(self.host, turn.conversation)
 
         return self.host.retrying(command)  # type: ignore[no-any-return]
 
@@ -704,7 +802,7 @@ class Conversations:
             conv.transfer(to_operator=request.to_operator, by=request.operator, at=now)
             turn.say(bot.transferred(request.to_operator), sender="system")
             self._save(turn)
-            return conversation_out(conv)
+            return conversation_out(self.host, conv)
 
         return self.host.retrying(command)  # type: ignore[no-any-return]
 
@@ -719,13 +817,20 @@ class Conversations:
             self._release(turn)
             turn.conversation.close(by=request.operator, reason="operator", at=now)
             self._save(turn)
-            return conversation_out(turn.conversation)
+            return conversation_out(self.host, turn.conversation)
 
         return self.host.retrying(command)  # type: ignore[no-any-return]
 
     def start(self, request: StartConversation, now: dt.datetime) -> ConversationOut:
         def command() -> ConversationOut:
             contact = self.host.contact_of(request.tenant, request.document)
+            if contact is None and self.host.erased(request.tenant, request.document):
+                raise Refused(
+                    409,
+                    "personal_data_erased",
+                    ERASED_REASON,
+                    [("document", "personal_data_erased", ERASED_REASON)],
+                )
             if contact is None or not contact[1]:
                 raise field_refusal(
                     "document", "no_phone", "devedor sem telefone cadastrado para WhatsApp"
@@ -752,28 +857,39 @@ class Conversations:
                         f"já há uma conversa aberta com esse telefone: {current.id}",
                         [("document", "conversation_open", str(current.id))],
                     )
+            # The debtor is known from the start: the phone and the name go sealed.
             conv = Conversation(
                 tenant=request.tenant,
                 channel="whatsapp",
-                address=address,
+                address=None,
                 initiated_by="agency",
                 operator=request.operator,
                 document=request.document,
-                debtor_name=contact[0],
+                debtor_name=None,
                 at=now,
+                personal=seal_for(
+                    self.host,
+                    request.tenant,
+                    request.document,
+                    {"address": address, "debtor_name": contact[0]},
+                ),
             )
             line.started(conversation_id=str(conv.id))
             desk = self._desk(request.tenant)
             desk.assign(conversation_id=str(conv.id), operator=request.operator)
-            turn = Turn(conv, now, self.host.settings_of(request.tenant), others=[line, desk])
+            turn = Turn(
+                conv, now, self.host.settings_of(request.tenant), self.host, others=[line, desk]
+            )
             turn.say(request.text, sender="operator", operator=request.operator)
             self._save(turn)
-            return conversation_out(conv)
+            return conversation_out(self.host, conv)
 
         return self.host.retrying(command)  # type: ignore[no-any-return]
 
     def get(self, request: GetConversation) -> ConversationOut:
-        return conversation_out(self._conversation(request.tenant, request.conversation_id))
+        return conversation_out(
+            self.host, self._conversation(request.tenant, request.conversation_id)
+        )
 
 
 def validate_document_or_none(text: str) -> str | None:

@@ -1,7 +1,11 @@
 """Use cases of the messaging service: templates and settings, the messages asked for
 (rendered, queued for their channel's window, sent once per key, retried with backoff, failed
 with the reason), opt-outs and providers' delivery reports. Times come from the caller (the
-business clock)."""
+business clock).
+
+A message's address and text are sealed with the debtor's key (the key vault, `vault`) when it
+is queued, opened only to hand it to its channel; once the debtor's data are erased nothing
+opens and the message fails with the reason (`ERASED_REASON`), never sent, never dropped."""
 
 from __future__ import annotations
 
@@ -31,7 +35,9 @@ from contracts.messaging_requests import (
     TemplateOut,
 )
 from contracts.money import format_brl
+from contracts.personal import SealedPersonalData
 from service_runtime.eventstore import ServiceApplication
+from service_runtime.personal_data import DebtorKey, KeyVault, seal, unseal
 from service_runtime.refusal import Refused, field_refusal
 from services.messaging.adapters.channels import (
     Channel,
@@ -43,6 +49,8 @@ from services.messaging.adapters.contacts import ContactBook
 from services.messaging.domain.phones import e164
 from services.messaging.domain.records import (
     ACCESS_CODE_KEY_PREFIX,
+    ERASED_REASON,
+    PERSONAL_VARIABLES,
     Message,
     OptOut,
     Template,
@@ -50,6 +58,7 @@ from services.messaging.domain.records import (
     is_immediate,
     message_aggregate_id,
     opt_out_id,
+    sent_text,
     template_id,
     tenant_messaging_id,
 )
@@ -72,6 +81,17 @@ BACKOFF = (
     dt.timedelta(hours=2),
     dt.timedelta(hours=6),
 )
+
+
+@dataclass(frozen=True)
+class Content:
+    """A queued message opened to be sent: where, what, and the key that sealed it."""
+
+    to: str
+    subject: str | None
+    body: str
+    html: str | None
+    key: DebtorKey | None  # None: a message kept in clear (no debtor known)
 
 
 class MessageAsked(Protocol):
@@ -118,6 +138,18 @@ class MessagingApplication(ServiceApplication):
         self.contacts: ContactBook | None = None
         self.outbox_dir: Path = Path("var/messaging/outbox")
         self.channel_factory: Callable[[str, str, MessagingSettings], Channel] | None = None
+        self._vault: KeyVault | None = None
+
+    @property
+    def vault(self) -> KeyVault:
+        """The debtors' keys (the host's), to seal and open messages' personal data."""
+        if self._vault is None:
+            raise RuntimeError("the messaging application has no key vault")
+        return self._vault
+
+    @vault.setter
+    def vault(self, vault: KeyVault) -> None:
+        self._vault = vault
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -138,6 +170,51 @@ class MessagingApplication(ServiceApplication):
             self.outbox_dir / tenant,
             lambda: dt.datetime.now(dt.UTC),
         )
+
+    def queue_message(
+        self,
+        message: Message,
+        *,
+        to: str,
+        subject: str | None,
+        body: str,
+        send_at: dt.datetime,
+        html: str | None = None,
+    ) -> None:
+        """Queue a message with its address and text sealed with the debtor's key; in clear
+        only when it has no debtor (a conversation's reply before the debtor identified)."""
+        if not message.document:
+            message.queue(to=to, subject=subject, body=body, send_at=send_at, html=html)
+            return
+        key = self.vault.key_for(message.tenant, message.document)
+        fields = {"to": to, "subject": subject, "body": body, "html": html}
+        message.queue_sealed(personal=seal(key, fields).model_dump(), send_at=send_at)
+
+    def content(self, message: Message) -> Content | None:
+        """The queued message in clear, to send it; None once the debtor's data were erased
+        (its key is gone, or, kept in clear from before sealing, the debtor was erased)."""
+        assert self.contacts is not None
+        if message.personal is not None:
+            sealed = SealedPersonalData.model_validate(message.personal)
+            secret = self.vault.secret(sealed.key_id)
+            opened = unseal(sealed, self.vault) if secret is not None else None
+            if secret is None or opened is None:
+                return None
+            return Content(
+                to=str(opened["to"]),
+                subject=opened.get("subject"),
+                body=opened.get("body") or "",
+                html=opened.get("html"),
+                key=DebtorKey(sealed.key_id, secret),
+            )
+        if message.to is None:
+            raise ValueError(f"message {message.id} has no address")
+        if not message.document:
+            return Content(message.to, message.subject, message.body or "", message.html, None)
+        if self.contacts.erased(message.tenant, message.document):
+            return None
+        key = self.vault.key_for(message.tenant, message.document)
+        return Content(message.to, message.subject, message.body or "", message.html, key)
 
     @staticmethod
     def window_of(settings: MessagingSettings, channel: str) -> SendingWindow:
@@ -307,7 +384,8 @@ class MessagingApplication(ServiceApplication):
             document=request.document,
             channel=request.channel,
             template=request.template,
-            variables=dict(request.variables),
+            # The debtor's name is rendered from the contact, never kept in clear.
+            variables={k: v for k, v in request.variables.items() if k not in PERSONAL_VARIABLES},
         )
         settings = self.settings_of(request.tenant)
         contact = self.contacts.contact(request.tenant, request.document)
@@ -331,6 +409,8 @@ class MessagingApplication(ServiceApplication):
                 rule="no_template",
                 at=now,
             )
+        elif not to and contact is None and self.contacts.erased(request.tenant, request.document):
+            message.fail(reason=ERASED_REASON, rule="no_contact", at=now)
         elif not to:
             message.fail(
                 reason=f"devedor sem {'e-mail' if request.channel == 'email' else 'telefone'}",
@@ -362,7 +442,8 @@ class MessagingApplication(ServiceApplication):
                 message.fail(reason=exc.message, rule="render", at=now)
             else:
                 send_at = next_opening(self.window_of(settings, request.channel), now)
-                message.queue(
+                self.queue_message(
+                    message,
                     to=to,
                     subject=subject,
                     body=body,
@@ -385,7 +466,11 @@ class MessagingApplication(ServiceApplication):
     def _send(self, message_id: uuid.UUID, now: dt.datetime) -> int:
         assert self.contacts is not None
         message = self.get_or_none(Message, message_id)
-        if message is None or message.status != "queued" or message.to is None:
+        if (
+            message is None
+            or message.status != "queued"
+            or (message.to is None and message.personal is None)
+        ):
             self.contacts.dequeue(str(message_id))
             return 0
         settings = self.settings_of(message.tenant)
@@ -407,6 +492,12 @@ class MessagingApplication(ServiceApplication):
             self.save(message)
             self.contacts.dequeue(str(message_id))
             return 0
+        content = self.content(message)
+        if content is None:
+            message.fail(reason=ERASED_REASON, rule="no_contact", at=now)
+            self.save(message)
+            self.contacts.dequeue(str(message_id))
+            return 0
         channel = self.channel_for(message.tenant, message.channel, settings)
         try:
             result = channel.send(
@@ -414,16 +505,17 @@ class MessagingApplication(ServiceApplication):
                     message_id=str(message_id),
                     tenant=message.tenant,
                     channel=message.channel,  # type: ignore[arg-type]
-                    to=message.to,
-                    subject=message.subject,
-                    body=message.body or "",
-                    html=message.html,
+                    to=content.to,
+                    subject=content.subject,
+                    body=content.body,
+                    html=content.html,
                 )
             )
         except TemporaryFailure as exc:
+            reason = without_address(str(exc), content.to)
             if message.attempts + 1 >= settings.max_attempts:
                 message.fail(
-                    reason=f"{exc} (após {message.attempts + 1} tentativas)",
+                    reason=f"{reason} (após {message.attempts + 1} tentativas)",
                     rule="retries_exhausted",
                     at=now,
                 )
@@ -431,14 +523,26 @@ class MessagingApplication(ServiceApplication):
                 self.contacts.dequeue(str(message_id))
                 return 0
             next_at = now + BACKOFF[min(message.attempts, len(BACKOFF) - 1)]
-            message.retry_later(reason=str(exc), at=now, next_at=next_at)
+            message.retry_later(reason=reason, at=now, next_at=next_at)
             self.save(message)
             self.contacts.enqueue(str(message_id), message.tenant, next_at, message.attempts)
             return 0
         if result.accepted:
-            message.sent(provider=channel.name, provider_id=result.provider_id, at=now)
+            text = sent_text(message.key, content.subject, content.body)
+            personal = (
+                seal(content.key, {"to": content.to, "text": text}).model_dump()
+                if content.key is not None
+                else None
+            )
+            message.sent(
+                provider=channel.name, provider_id=result.provider_id, at=now, personal=personal
+            )
         else:
-            message.fail(reason=result.reason or "recusada pelo provedor", rule="refused", at=now)
+            message.fail(
+                reason=without_address(result.reason or "recusada pelo provedor", content.to),
+                rule="refused",
+                at=now,
+            )
         self.save(message)
         self.contacts.dequeue(str(message_id))
         return 1 if result.accepted else 0
@@ -571,6 +675,12 @@ class MessagingApplication(ServiceApplication):
         contact = self.contacts.contact(tenant, document)
         return (contact.name, contact.phone) if contact else None
 
+    def erased(self, tenant: str, document: str) -> bool:
+        """Whether the debtor's personal data were erased (`PersonalDataErased`), at any time:
+        what was kept in clear of them before is not used nor shown any more."""
+        assert self.contacts is not None
+        return self.contacts.erased(tenant, document)
+
     # ---- the portal's access codes --------------------------------------------------------
 
     def send_access_code(self, request: SendAccessCode, now: dt.datetime) -> AccessCodeOut:
@@ -595,7 +705,8 @@ class MessagingApplication(ServiceApplication):
                     template="codigo_acesso",
                     variables={},
                 )
-                message.queue(
+                self.queue_message(
+                    message,
                     to=to,
                     subject=f"Seu código de acesso - {agency}" if channel == "email" else None,
                     body=f"{agency}: seu código de acesso ao portal é {request.code}. "
@@ -605,9 +716,16 @@ class MessagingApplication(ServiceApplication):
                 self.save(message)
                 self.queued([message])
             return AccessCodeOut(sent=True, channel=channel, destination=mask_contact(to))
+        if contact is None and self.contacts.erased(request.tenant, request.document):
+            return AccessCodeOut(sent=False, reason=ERASED_REASON)
         return AccessCodeOut(
             sent=False, reason="o devedor não tem telefone nem e-mail cadastrado para o código"
         )
+
+
+def without_address(reason: str, to: str) -> str:
+    """A provider's reason as it is kept: the debtor's address in it masked."""
+    return reason.replace(to, mask_contact(to)) if to else reason
 
 
 def mask_contact(to: str) -> str:

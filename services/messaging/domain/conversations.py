@@ -1,6 +1,14 @@
 """Conversations with debtors (WhatsApp, the web chat): what was said by whom, where the
 chatbot is in its flow, and the hand-off to operators. Also the tenant's operator desk (who is
-available, who is waiting) and the WhatsApp line of a phone (its open conversation)."""
+available, who is waiting) and the WhatsApp line of a phone (its open conversation).
+
+Personal data of an identified debtor are kept sealed with the debtor's key (`SealedPersonalData`
+dicts, see service_runtime.personal_data): the conversation's `personal` ({"address",
+"debtor_name"}) from the moment its document is known, and each line said from then on
+({"text"}). Before that there is no debtor to seal them for, and they are kept in clear: the
+phone a debtor writes from (`address`, which also names its `ChatLine`) and the lines of the
+conversation until the debtor identifies themselves. Events stored before sealing keep their
+`debtor_name` and texts in clear."""
 
 from __future__ import annotations
 
@@ -29,14 +37,17 @@ class Conversation(Aggregate):
         document: str | None,
         debtor_name: str | None,
         at: dt.datetime,
+        personal: dict[str, str] | None = None,
     ) -> None:
         self.tenant = tenant
         self.channel = channel
+        # In clear only while the debtor is not known; else inside `personal`.
         self.address = address
         self.initiated_by = initiated_by
         self.operator = operator
         self.document = document
-        self.debtor_name = debtor_name
+        self.debtor_name = debtor_name  # in clear only in conversations stored before sealing
+        self.personal = personal
         self.started_at = at
         self.updated_at = at
         self.status = "initiated_unanswered" if initiated_by == "agency" else "self_service"
@@ -52,9 +63,9 @@ class Conversation(Aggregate):
         return {
             "tenant": self.tenant,
             "channel": self.channel,
-            "address": self.address,
+            "personal": self.personal,
+            "unidentified_address": self.address if self.document is None else None,
             "document": self.document,
-            "debtor_name": self.debtor_name,
             "status": self.status,
             "operator": self.operator,
             "initiated_by": self.initiated_by,
@@ -72,7 +83,16 @@ class Conversation(Aggregate):
 
     # ---- what is said ----------------------------------------------------------------------
 
-    def debtor_wrote(self, *, text: str, at: dt.datetime, provider_message_id: str | None) -> None:
+    def debtor_wrote(
+        self,
+        *,
+        text: str | None,
+        personal: dict[str, str] | None,
+        at: dt.datetime,
+        provider_message_id: str | None,
+    ) -> None:
+        """The debtor's line: in clear (`text`) before the debtor is known, else sealed
+        (`personal`, {"text"})."""
         if self.status == "initiated_unanswered":
             # The debtor answered us: the operator who wrote first takes it.
             status = "with_operator" if self.operator else "self_service"
@@ -81,13 +101,23 @@ class Conversation(Aggregate):
                 text=text,
                 at=at,
                 provider_message_id=provider_message_id,
+                personal=personal,
             )
         else:
-            self._debtor_wrote(text=text, at=at, provider_message_id=provider_message_id)
+            self._debtor_wrote(
+                text=text, at=at, provider_message_id=provider_message_id, personal=personal
+            )
 
     @event("DebtorWrote")
-    def _debtor_wrote(self, *, text: str, at: dt.datetime, provider_message_id: str | None) -> None:
-        self._entry("debtor", None, text, [], at)
+    def _debtor_wrote(
+        self,
+        *,
+        text: str | None,
+        at: dt.datetime,
+        provider_message_id: str | None,
+        personal: dict[str, str] | None = None,
+    ) -> None:
+        self._entry("debtor", None, text, [], at, personal)
         self._remember(provider_message_id)
 
     @event("Answered")
@@ -95,12 +125,13 @@ class Conversation(Aggregate):
         self,
         *,
         facts: dict[str, Any],
-        text: str,
+        text: str | None,
         at: dt.datetime,
         provider_message_id: str | None,
+        personal: dict[str, str] | None = None,
     ) -> None:
         self.status = facts["status"]
-        self._entry("debtor", None, text, [], at)
+        self._entry("debtor", None, text, [], at, personal)
         self._remember(provider_message_id)
 
     @event("Replied")
@@ -109,24 +140,32 @@ class Conversation(Aggregate):
         *,
         sender: str,
         operator: str | None,
-        text: str,
+        text: str | None,
         links: list[dict[str, str]],
         at: dt.datetime,
+        personal: dict[str, str] | None = None,
     ) -> None:
-        self._entry(sender, operator, text, links, at)
+        """A line of the bot, an operator or the system: sealed like the debtor's."""
+        self._entry(sender, operator, text, links, at, personal)
 
     def _entry(
         self,
         sender: str,
         operator: str | None,
-        text: str,
+        text: str | None,
         links: list[dict[str, str]],
         at: dt.datetime,
+        personal: dict[str, str] | None,
     ) -> None:
-        self.entries = [
-            *self.entries,
-            {"at": at, "sender": sender, "operator": operator, "text": text, "links": links},
-        ]
+        entry = {
+            "at": at,
+            "sender": sender,
+            "operator": operator,
+            "text": text,
+            "links": links,
+            "personal": personal,
+        }
+        self.entries = [*self.entries, entry]
         self.updated_at = at
 
     def _remember(self, provider_message_id: str | None) -> None:
@@ -141,20 +180,30 @@ class Conversation(Aggregate):
         self.context = context
         self.invalid_documents = invalid_documents
 
-    def identify(self, *, document: str, debtor_name: str | None, at: dt.datetime) -> None:
+    def identify(self, *, document: str, personal: dict[str, str], at: dt.datetime) -> None:
+        """The debtor said who they are: `personal` is {"address", "debtor_name"} sealed with
+        their key."""
         self._identified(
-            facts=self.facts(document=document, debtor_name=debtor_name),
+            facts=self.facts(document=document, personal=personal, unidentified_address=None),
             document=document,
-            debtor_name=debtor_name,
+            debtor_name=None,
             at=at,
+            personal=personal,
         )
 
     @event("Identified")
     def _identified(
-        self, *, facts: dict[str, Any], document: str, debtor_name: str | None, at: dt.datetime
+        self,
+        *,
+        facts: dict[str, Any],
+        document: str,
+        debtor_name: str | None,
+        at: dt.datetime,
+        personal: dict[str, str] | None = None,
     ) -> None:
         self.document = document
         self.debtor_name = debtor_name
+        self.personal = personal
         self.updated_at = at
 
     # ---- operators -------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 """What the messaging service keeps: each message asked for (one per deterministic key, so the
 same key is never sent twice, across restarts and replays), templates, the tenant's settings
-and the debtors' opt-outs."""
+and the debtors' opt-outs.
+
+A message's address and text are personal data: they are stored sealed with the debtor's key
+(see service_runtime.personal_data), so erasing the key leaves nothing readable of them."""
 
 from __future__ import annotations
 
@@ -16,6 +19,16 @@ from contracts.envelope import COBRANCA_NAMESPACE
 # replies (`chat|...`) and portal access codes (`code|...`).
 CONVERSATION_KEY_PREFIX = "chat|"
 ACCESS_CODE_KEY_PREFIX = "code|"
+
+
+# Why nothing goes to a debtor whose personal data were erased (LGPD).
+ERASED_REASON = (
+    "os dados pessoais do devedor foram apagados a pedido dele (LGPD): não há contato para enviar"
+)
+
+# Template variables that are personal data: never stored with the message asked for (the
+# name is rendered from the debtor's contact, and kept only inside the sealed text).
+PERSONAL_VARIABLES = frozenset({"nome"})
 
 
 def is_immediate(key: str) -> bool:
@@ -58,6 +71,11 @@ class Message(Aggregate):
         self.html: str | None = None
         self.send_at: dt.datetime | None = None
         self.provider_id: str | None = None
+        # The address and what is sent, sealed with the debtor's key (`SealedPersonalData` as
+        # a dict: {"to", "subject", "body", "html"}); None for a message kept in clear (one
+        # stored before personal data were sealed, or a conversation's reply to a debtor not
+        # identified yet, whose key is unknown).
+        self.personal: dict[str, str] | None = None
 
     def facts(self) -> dict[str, Any]:
         """Who and what the message is, carried by each event so it stands on its own."""
@@ -69,6 +87,19 @@ class Message(Aggregate):
             "template": self.template,
         }
 
+    def queue_sealed(self, *, personal: dict[str, str], send_at: dt.datetime) -> None:
+        """Queued with its address and text sealed (`personal`, a `SealedPersonalData` dict of
+        {"to", "subject", "body", "html"} under the debtor's key)."""
+        self._queued(
+            facts=self.facts(),
+            to=None,
+            subject=None,
+            body=None,
+            send_at=send_at,
+            html=None,
+            personal=personal,
+        )
+
     def queue(
         self,
         *,
@@ -78,25 +109,36 @@ class Message(Aggregate):
         send_at: dt.datetime,
         html: str | None = None,
     ) -> None:
+        """Queued in clear: only a message with no debtor to seal it for (a conversation's
+        reply before the debtor said who they are). Every other message is `queue_sealed`."""
         self._queued(
-            facts=self.facts(), to=to, subject=subject, body=body, send_at=send_at, html=html
+            facts=self.facts(),
+            to=to,
+            subject=subject,
+            body=body,
+            send_at=send_at,
+            html=html,
+            personal=None,
         )
 
-    # `html` defaults to None: Queued events stored before e-mails had an HTML body lack it.
+    # `html` defaults to None: Queued events stored before e-mails had an HTML body lack it;
+    # `personal` too: those stored before personal data were sealed have it in clear.
     @event("Queued")
     def _queued(
         self,
         *,
         facts: dict[str, Any],
-        to: str,
+        to: str | None,
         subject: str | None,
-        body: str,
+        body: str | None,
         send_at: dt.datetime,
         html: str | None = None,
+        personal: dict[str, str] | None = None,
     ) -> None:
         self.status = "queued"
         self.to, self.subject, self.body, self.send_at = to, subject, body, send_at
         self.html = html
+        self.personal = personal
 
     def retry_later(self, *, reason: str, at: dt.datetime, next_at: dt.datetime) -> None:
         self._attempt_failed(facts=self.facts(), reason=reason, at=at, next_at=next_at)
@@ -108,19 +150,26 @@ class Message(Aggregate):
         self.attempts += 1
         self.send_at = next_at
 
-    def sent(self, *, provider: str, provider_id: str | None, at: dt.datetime) -> None:
-        text = "\n\n".join(p for p in (self.subject, self.body) if p)
-        if self.key.startswith(ACCESS_CODE_KEY_PREFIX):
-            # What other services see of a sent message never carries an access code.
-            text = "código de acesso ao portal (omitido)"
+    def sent(
+        self,
+        *,
+        provider: str,
+        provider_id: str | None,
+        at: dt.datetime,
+        personal: dict[str, str] | None,
+    ) -> None:
+        """Handed to the provider. `personal`: {"to", "text"} (`sent_text`) sealed with the
+        debtor's key; None only for a message kept in clear (see `personal` above), whose
+        Sent keeps them in clear too."""
         self._sent(
             facts=self.facts(),
-            to=self.to,
-            text=text,
+            to=None if personal else self.to,
+            text=None if personal else sent_text(self.key, self.subject, self.body),
             provider=provider,
             provider_id=provider_id,
             at=at,
             attempts=self.attempts + 1,
+            personal=personal,
         )
 
     @event("Sent")
@@ -129,11 +178,12 @@ class Message(Aggregate):
         *,
         facts: dict[str, Any],
         to: str | None,
-        text: str,
+        text: str | None,
         provider: str,
         provider_id: str | None,
         at: dt.datetime,
         attempts: int,
+        personal: dict[str, str] | None = None,
     ) -> None:
         self.status = "sent"
         self.attempts = attempts
@@ -155,6 +205,13 @@ class Message(Aggregate):
         self, *, facts: dict[str, Any], reason: str, rule: str, at: dt.datetime, attempts: int
     ) -> None:
         self.status = "failed"
+
+
+def sent_text(key: str, subject: str | None, body: str | None) -> str:
+    """What a Sent event says was sent: the subject and the body, never an access code."""
+    if key.startswith(ACCESS_CODE_KEY_PREFIX):
+        return "código de acesso ao portal (omitido)"
+    return "\n\n".join(p for p in (subject, body) if p)
 
 
 def template_id(tenant: str, channel: str, name: str) -> uuid.UUID:

@@ -26,7 +26,11 @@ from services.messaging.adapters.channels import (
     channel_from_settings,
 )
 from services.messaging.adapters.consumers import RequestedApplier
-from services.messaging.adapters.contacts import ContactBook, ContactsProjection
+from services.messaging.adapters.contacts import (
+    ContactBook,
+    ContactsProjection,
+    ErasuresProjection,
+)
 from services.messaging.adapters.daily_notification import PortalNotificationApplier
 from services.messaging.adapters.integration_events import integration_events
 from services.messaging.adapters.negotiation import KafkaNegotiation
@@ -91,11 +95,12 @@ def build(settings: Settings | None = None) -> ServiceHost:
     host = build_host("messaging", MessagingApplication, integration_events, settings)
     app: MessagingApplication = host.application
     app.contacts = ContactBook(host.engine)
+    app.vault = host.vault
     app.outbox_dir = host.settings.service_dir("messaging") / "outbox"
     # Messages sent per channel are counted where a channel sends them.
     app.channel_factory = metered_channels(app)
     contacts = PositionedConsumer(
-        BatchApplier(ContactsProjection(), host.engine),
+        BatchApplier(ContactsProjection(host.vault), host.engine),
         host.broker,
         host.bootstrap,
         group_id="messaging.contacts",
@@ -123,7 +128,17 @@ def build(settings: Settings | None = None) -> ServiceHost:
         topic_partitions=host.settings.topic_partitions,
     )
     days.after_batch = host.relay.wake
-    host.consumers.extend([contacts, requested, days])
+    # A debtor's erasure (LGPD): the keys forgotten here, the clear contacts deleted.
+    erasures = PositionedConsumer(
+        BatchApplier(ErasuresProjection(host.vault), host.engine),
+        host.broker,
+        host.bootstrap,
+        group_id="messaging.erasures",
+        consumer_kwargs=host.consumer_kwargs,
+        max_records=host.settings.consumer_max_records,
+        topic_partitions=host.settings.topic_partitions,
+    )
+    host.consumers.extend([contacts, requested, days, erasures])
     # The chatbot negotiates through the negotiation service: its answers come back here.
     requester = KafkaRequester(
         host.broker,

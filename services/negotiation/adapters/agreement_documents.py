@@ -1,5 +1,9 @@
 """The PDFs of an agreement (each invoice, and the term) from the agreement as stored, and
-the debtor's debt statement from its answer."""
+the debtor's debt statement from its answer.
+
+The agreement keeps the debtor's name sealed: the caller opens it when the document is made
+(`NegotiationApplication.debtor_name`) and passes it; without it, the documents print
+`REMOVED` (nothing personal leaks from a caller that forgot to open it)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 from contracts.documents import format_document, mask_document
 from contracts.negotiation_requests import NegotiationSettings, StatementOut
+from service_runtime.personal_data import REMOVED
 from services.negotiation.adapters.pdf_documents import (
     AgreementTerm,
     DebtStatement,
@@ -31,7 +36,10 @@ def _label(invoice: dict[str, Any], count: int) -> str:
 
 
 def invoice_document(
-    agreement: Agreement, invoice: dict[str, Any], settings: NegotiationSettings
+    agreement: Agreement,
+    invoice: dict[str, Any],
+    settings: NegotiationSettings,
+    debtor_name: str | None = None,
 ) -> bytes:
     boleto_settings = settings.boleto
     boleto = Boleto(
@@ -48,7 +56,10 @@ def invoice_document(
                 name=boleto_settings.beneficiary_name,
                 document=format_document(beneficiary_document) if beneficiary_document else "",
             ),
-            payer=Party(name=agreement.debtor_name, document=format_document(agreement.document)),
+            payer=Party(
+                name=REMOVED if debtor_name is None else debtor_name,
+                document=format_document(agreement.document),
+            ),
             agency_account=f"{boleto_settings.agency} / {boleto_settings.account}",
             wallet=boleto_settings.wallet,
             nosso_numero=format_nosso_numero(boleto_settings.wallet, int(invoice["nosso_numero"])),
@@ -67,14 +78,17 @@ def invoice_document(
     )
 
 
-def term_document(agreement: Agreement, tenant_name: str) -> bytes:
+def term_document(agreement: Agreement, tenant_name: str, debtor_name: str | None = None) -> bytes:
     totals = agreement.totals
     return term_pdf(
         AgreementTerm(
             agreement_id=str(agreement.id),
             tenant_name=tenant_name,
             creditor=agreement.creditor,
-            debtor=Party(name=agreement.debtor_name, document=format_document(agreement.document)),
+            debtor=Party(
+                name=REMOVED if debtor_name is None else debtor_name,
+                document=format_document(agreement.document),
+            ),
             closed_on=agreement.closed_on,
             channel=agreement.channel,
             operator=agreement.operator,

@@ -1,10 +1,19 @@
 """The debts the negotiation service can negotiate: a projection of `portfolio.debts` in the
-service's own database (the portfolio owns the debts; this is a copy kept up to date)."""
+service's own database (the portfolio owns the debts; this is a copy kept up to date).
+
+The debtor's name is the one clear copy of personal data the service keeps: opened with the
+key vault from the events of version 2 (sealed, see contracts.personal), taken as it is from
+the old version 1. `ErasuresProjection` follows `privacy.erasures`: it replaces the names of
+an erased debtor by `REMOVED` and remembers the erasure, so a replay of the old events (whose
+names are in clear) or of sealed ones read before the key's erasure reached this process
+never brings an erased name back."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +21,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
+    DateTime,
     Engine,
     Index,
     Integer,
@@ -19,19 +29,27 @@ from sqlalchemy import (
     String,
     Table,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from contracts.envelope import Envelope
+from contracts.personal import ERASURES_TOPIC, PersonalDataErased, SealedPersonalData
 from contracts.portfolio import (
     DEBTS_TOPIC,
     DebtImported,
+    DebtImportedV2,
     DebtReopened,
     DebtSettled,
     DebtUpdated,
+    DebtUpdatedV2,
 )
+from service_runtime.personal_data import REMOVED, KeyVault, unseal
 from service_runtime.projection import Projection
+from service_runtime.sql import insert_ignore
+
+log = logging.getLogger(__name__)
 
 metadata = MetaData()
 negotiable_debts = Table(
@@ -75,20 +93,115 @@ class DebtRow:
         return max(0, self.original_amount_cents - self.paid_cents)
 
 
+# Erasures this service applied (privacy.erasures), apart from the debts' tables: a replay of
+# the debts (which resets their tables) keeps them.
+erasures_metadata = MetaData()
+erased_debtors = Table(
+    "negotiation_erased_debtors",
+    erasures_metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("document", String(14), primary_key=True),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+)
+erased_keys = Table(
+    "negotiation_erased_keys",
+    erasures_metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("tenant", String(63), nullable=False),
+    Column("document", String(14), nullable=False),
+)
+
+DebtContactEvent = DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2
+
+
+def opened_name(sealed: SealedPersonalData, vault: KeyVault, field: str) -> str:
+    """One sealed name in clear; `REMOVED` once its key is erased (or when it does not open:
+    a consumer must not stop on one bad event, so it is logged)."""
+    try:
+        opened = unseal(sealed, vault)
+    except ValueError as exc:
+        log.warning("personal data under key %s: %s", sealed.key_id, exc)
+        return REMOVED
+    if opened is None:
+        return REMOVED
+    value = opened.get(field)
+    return str(value) if value is not None else ""
+
+
+def erased_among(
+    conn: Connection, debtors: Iterable[tuple[str, str]], key_ids: Iterable[str]
+) -> tuple[set[tuple[str, str]], set[str]]:
+    """Which of these (tenant, document) pairs and key ids were erased here."""
+    pairs, keys = list(set(debtors)), list(set(key_ids))
+    found_pairs: set[tuple[str, str]] = set()
+    found_keys: set[str] = set()
+    for start in range(0, len(pairs), 500):
+        rows = conn.execute(
+            select(erased_debtors.c.tenant, erased_debtors.c.document).where(
+                tuple_(erased_debtors.c.tenant, erased_debtors.c.document).in_(
+                    pairs[start : start + 500]
+                )
+            )
+        )
+        found_pairs.update((r.tenant, r.document) for r in rows)
+    for start in range(0, len(keys), 500):
+        found_keys.update(
+            conn.execute(
+                select(erased_keys.c.key_id).where(
+                    erased_keys.c.key_id.in_(keys[start : start + 500])
+                )
+            ).scalars()
+        )
+    return found_pairs, found_keys
+
+
 class NegotiableDebtsProjection(Projection):
     name = "negotiation.debts"
     topics = (DEBTS_TOPIC,)
     metadata = metadata
 
+    def __init__(self, vault: KeyVault) -> None:
+        self.vault = vault
+
+    def create_tables(self, engine: Engine) -> None:
+        super().create_tables(engine)
+        erasures_metadata.create_all(engine)
+
+    def debtor_names(self, conn: Connection, events: list[Envelope]) -> dict[uuid.UUID, str]:
+        """The debtor's name of each event with a contact, by event id: in clear, or
+        `REMOVED` when the debtor's data was erased."""
+        contacts = [e for e in events if isinstance(e, DebtContactEvent)]
+        if not contacts:
+            return {}
+        erased_pairs, erased_key_ids = erased_among(
+            conn,
+            ((e.tenant, e.document) for e in contacts if isinstance(e, DebtImported | DebtUpdated)),
+            (e.personal.key_id for e in contacts if isinstance(e, DebtImportedV2 | DebtUpdatedV2)),
+        )
+        names: dict[uuid.UUID, str] = {}
+        for event in contacts:
+            if isinstance(event, DebtImportedV2 | DebtUpdatedV2):
+                names[event.event_id] = (
+                    REMOVED
+                    if event.personal.key_id in erased_key_ids
+                    else opened_name(event.personal, self.vault, "name")
+                )
+            else:
+                # Version 1 carried the name in clear: it stays erased here once erased.
+                erased = (event.tenant, event.document) in erased_pairs
+                names[event.event_id] = REMOVED if erased else event.debtor.name
+        return names
+
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        names = self.debtor_names(conn, events)
         for event in events:
-            if isinstance(event, DebtImported | DebtUpdated):
+            if isinstance(event, DebtContactEvent):
                 row: dict[str, Any] = {
                     "debt_id": event.debt_id,
                     "tenant": event.tenant,
                     "document": event.document,
-                    "debtor_name": event.debtor.name,
+                    "debtor_name": names[event.event_id],
                     "creditor": event.creditor,
                     "contract": event.contract,
                     "installment": event.installment,
@@ -121,6 +234,72 @@ class NegotiableDebtsProjection(Projection):
                     .where(negotiable_debts.c.debt_id == event.debt_id)
                     .values(settled=1, paid_cents=event.paid_cents)
                 )
+
+
+class ErasuresProjection(Projection):
+    """`privacy.erasures`: a debtor's keys were erased. Drops them from the vault's cache,
+    replaces the debtor's names in the debts by `REMOVED` and remembers the erasure. Applying
+    the same erasure again changes nothing."""
+
+    name = "negotiation.erasures"
+    topics = (ERASURES_TOPIC,)
+    metadata = erasures_metadata
+
+    def __init__(self, vault: KeyVault) -> None:
+        self.vault = vault
+
+    def create_tables(self, engine: Engine) -> None:
+        super().create_tables(engine)
+        metadata.create_all(engine)
+
+    def apply(self, conn: Connection, events: list[Envelope]) -> None:
+        for event in events:
+            if isinstance(event, PersonalDataErased):
+                self.vault.forget(event.key_ids)
+                insert_ignore(
+                    conn,
+                    erased_debtors,
+                    [
+                        {
+                            "tenant": event.tenant,
+                            "document": event.document,
+                            "erased_at": event.occurred_at,
+                        }
+                    ],
+                )
+                insert_ignore(
+                    conn,
+                    erased_keys,
+                    [
+                        {"key_id": key_id, "tenant": event.tenant, "document": event.document}
+                        for key_id in event.key_ids
+                    ],
+                )
+                conn.execute(
+                    update(negotiable_debts)
+                    .where(
+                        negotiable_debts.c.tenant == event.tenant,
+                        negotiable_debts.c.document == event.document,
+                    )
+                    .values(debtor_name=REMOVED)
+                )
+
+
+class SqlErasures:
+    """The application's port to the erasures this service applied."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        erasures_metadata.create_all(engine)
+
+    def erased(self, tenant: str, document: str) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(erased_debtors.c.document).where(
+                    erased_debtors.c.tenant == tenant, erased_debtors.c.document == document
+                )
+            ).first()
+        return found is not None
 
 
 def _as_date(value: Any) -> dt.date:

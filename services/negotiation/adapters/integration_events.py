@@ -1,9 +1,15 @@
 """From the negotiation service's stored domain events to the integration events it
-publishes. Slots, invoice references and the tenant's counters stay inside."""
+publishes. Slots, invoice references and the tenant's counters stay inside.
+
+Agreements are published as `AgreementClosedV2` only: the debtor's name travels sealed, as
+the aggregate keeps it. An agreement closed before names were sealed has its name in clear in
+its stored event: published again (a relay that republishes everything), its name is sealed
+with the debtor's current key, or published as `REMOVED` when the debtor's data was erased;
+that needs the key vault (`IntegrationEvents`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from contracts.envelope import Envelope
@@ -13,7 +19,7 @@ from contracts.negotiation import (
     INVOICES_TOPIC,
     PAYMENTS_TOPIC,
     AgreementBroken,
-    AgreementClosed,
+    AgreementClosedV2,
     AgreementDebt,
     AgreementFulfilled,
     AgreementInstallment,
@@ -24,7 +30,9 @@ from contracts.negotiation import (
     PaymentConditionTerms,
     PaymentReceived,
 )
+from contracts.personal import SealedPersonalData
 from service_runtime.outbox import envelope_fields
+from service_runtime.personal_data import REMOVED, KeyVault, seal
 from services.negotiation.domain.agreement import Agreement
 from services.negotiation.domain.condition import PaymentCondition
 from services.negotiation.domain.references import Payment
@@ -44,7 +52,40 @@ def _envelope(event: Any, correlation_id: str | None = None) -> dict[str, Any]:
     return envelope_fields("negotiation", event, tenant=event.tenant, correlation_id=correlation_id)
 
 
-def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
+Erased = Callable[[str, str], bool]
+
+
+class IntegrationEvents:
+    """The relay's mapper, with what legacy agreements need: the key vault and the erasures
+    (set once the host exists: `build_host` takes the mapper before it makes the vault)."""
+
+    def __init__(self, vault: KeyVault | None = None, erased: Erased | None = None) -> None:
+        self.vault = vault
+        self.erased = erased
+
+    def __call__(self, event: Any) -> Iterator[tuple[str, Envelope]]:
+        return integration_events(event, self.vault, self.erased)
+
+
+def sealed_name(event: Any, vault: KeyVault | None, erased: Erased | None) -> SealedPersonalData:
+    """The Closed event's sealed name: as stored, or, for a legacy agreement (its name in
+    clear), sealed now with the debtor's current key (`REMOVED` when erased)."""
+    if event.personal is not None:
+        return SealedPersonalData.model_validate(event.personal)
+    if vault is None:
+        raise RuntimeError(
+            f"agreement {event.originator_id} predates sealed names: publishing it needs the "
+            "key vault"
+        )
+    name = event.legacy_debtor_name
+    if name is None or (erased is not None and erased(event.tenant, event.document)):
+        name = REMOVED
+    return seal(vault.key_for(event.tenant, event.document), {"debtor_name": name})
+
+
+def integration_events(
+    event: Any, vault: KeyVault | None = None, erased: Erased | None = None
+) -> Iterator[tuple[str, Envelope]]:
     if isinstance(event, ConditionSavedEvent | ConditionChangedEvent):
         yield (
             CONDITIONS_TOPIC,
@@ -59,11 +100,11 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
         totals = event.totals
         yield (
             AGREEMENTS_TOPIC,
-            AgreementClosed(
+            AgreementClosedV2(
                 **_envelope(event),
                 agreement_id=str(event.originator_id),
                 document=event.document,
-                debtor_name=event.debtor_name,
+                personal=sealed_name(event, vault, erased),
                 creditor=event.creditor,
                 debt_ids=[d["debt_id"] for d in event.debts],
                 debts=[AgreementDebt(**d) for d in event.debts],

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from contracts.negotiation import PaymentConditionTerms
 from contracts.negotiation_requests import (
     AgreementList,
+    AgreementOut,
     CloseAgreement,
     Cnab240Out,
     ConditionList,
@@ -40,7 +41,9 @@ from contracts.negotiation_requests import (
     StatementDebt,
     StatementOut,
 )
+from contracts.personal import SealedPersonalData
 from service_runtime.eventstore import ServiceApplication
+from service_runtime.personal_data import REMOVED, KeyVault, seal, unseal
 from service_runtime.refusal import Refused, field_refusal
 from services.negotiation.adapters.cnab240 import NotACnab240File, parse_cnab240
 from services.negotiation.adapters.debts_view import DebtRow
@@ -90,6 +93,18 @@ class NoDebts:
         return []
 
 
+class ErasedDebtors(Protocol):
+    """The port to the erasures the service applied (`privacy.erasures`): whether the
+    debtor's personal data was erased (what hides the clear names of legacy agreements)."""
+
+    def erased(self, tenant: str, document: str) -> bool: ...
+
+
+class NoErasures:
+    def erased(self, tenant: str, document: str) -> bool:
+        return False
+
+
 class NegotiationApplication(ServiceApplication):
     name = "negotiation"
     # Tenants and agreements collect many events (nosso números, payments, overdue days).
@@ -98,6 +113,9 @@ class NegotiationApplication(ServiceApplication):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env=env)
         self.debt_lookup: DebtLookup = NoDebts()
+        # The debtors' keys: the worker sets the host's (see service_runtime.personal_data).
+        self.vault: KeyVault | None = None
+        self.erasures: ErasedDebtors = NoErasures()
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -119,6 +137,42 @@ class NegotiationApplication(ServiceApplication):
             if creditor_key(name) == wanted:
                 return charges
         return settings.charges
+
+    # ---- personal data ------------------------------------------------------------------
+
+    def _vault(self) -> KeyVault:
+        if self.vault is None:
+            raise RuntimeError("negotiation: no key vault (set NegotiationApplication.vault)")
+        return self.vault
+
+    def seal_debtor_name(self, tenant: str, document: str, name: str) -> dict[str, str]:
+        """The debtor's name sealed with the debtor's key, as the agreement keeps it."""
+        vault = self._vault()
+        return seal(vault.key_for(tenant, document), {"debtor_name": name}).model_dump()
+
+    def debtor_name(self, agreement: Agreement) -> str:
+        """The agreement's debtor name in clear, opened now: `REMOVED` once the debtor's data
+        was erased."""
+        if agreement.personal is None:
+            # Closed before names were sealed: in clear in its event, hidden once erased.
+            legacy = agreement.legacy_debtor_name
+            if legacy is None or self.erasures.erased(agreement.tenant, agreement.document):
+                return REMOVED
+            return legacy
+        sealed = SealedPersonalData.model_validate(agreement.personal)
+        try:
+            opened = unseal(sealed, self._vault())
+        except ValueError:
+            log.warning("agreement %s: its debtor's name does not open", agreement.id)
+            return REMOVED
+        if opened is None:
+            return REMOVED
+        return str(opened.get("debtor_name") or "")
+
+    def agreement_out(
+        self, agreement: Agreement, today: dt.date, replayed: bool = False
+    ) -> AgreementOut:
+        return agreement_out(agreement, self.debtor_name(agreement), today, replayed=replayed)
 
     # ---- settings and conditions ---------------------------------------------------------
 
@@ -322,7 +376,7 @@ class NegotiationApplication(ServiceApplication):
                         "reused",
                         "esta chave de idempotência já fechou outro acordo; use uma chave nova",
                     )
-                return agreement_out(existing, today, replayed=True)
+                return self.agreement_out(existing, today, replayed=True)
             rows = self._negotiable(request.tenant, request.debt_ids, request.document)
             quotes, settings = self._quotes(request.tenant, rows, request.channel, today)
             chosen = next((q for q in quotes if q.installments == request.installments), None)
@@ -390,7 +444,9 @@ class NegotiationApplication(ServiceApplication):
             idempotency_key=request.idempotency_key,
             request_fingerprint=fingerprint,
             document=rows[0].document,
-            debtor_name=rows[0].debtor_name,
+            # Sealed: the agreement's events never hold the name in clear.
+            personal=self.seal_debtor_name(request.tenant, rows[0].document, rows[0].debtor_name),
+            legacy_debtor_name=None,
             creditor=rows[0].creditor,
             channel=request.channel,
             operator=request.operator,
@@ -449,7 +505,7 @@ class NegotiationApplication(ServiceApplication):
         index.add(agreement_id=str(agreement_uuid))
         # One transaction: the agreement, its debts taken, its invoices and debtor findable.
         self.save(agreement, tenant, index, *slots, *refs)
-        return agreement_out(agreement, today)
+        return self.agreement_out(agreement, today)
 
     def agreement(self, request: GetAgreement) -> Agreement:
         try:
@@ -466,7 +522,7 @@ class NegotiationApplication(ServiceApplication):
         return found
 
     def get_agreement(self, request: GetAgreement, today: dt.date) -> Any:
-        return agreement_out(self.agreement(request), today)
+        return self.agreement_out(self.agreement(request), today)
 
     def list_agreements(self, request: ListAgreements, today: dt.date) -> AgreementList:
         """Every agreement of the debtor (active, broken, fulfilled), newest first."""
@@ -481,7 +537,7 @@ class NegotiationApplication(ServiceApplication):
             if agreement is not None:
                 found.append((order, agreement))
         found.sort(key=lambda pair: (pair[1].closed_on, pair[0]), reverse=True)
-        return AgreementList(agreements=[agreement_out(a, today) for _, a in found])
+        return AgreementList(agreements=[self.agreement_out(a, today) for _, a in found])
 
     # ---- the debt statement (demonstrativo de débito) ------------------------------------
 

@@ -19,12 +19,16 @@ def invoice_status(agreement: Agreement, invoice: dict[str, Any], today: dt.date
     return "overdue" if invoice["due_date"] < today else "open"
 
 
-def agreement_out(agreement: Agreement, today: dt.date, replayed: bool = False) -> AgreementOut:
+def agreement_out(
+    agreement: Agreement, debtor_name: str, today: dt.date, replayed: bool = False
+) -> AgreementOut:
+    """The agreement as answered; `debtor_name` opened by the caller (the aggregate keeps it
+    sealed, see `NegotiationApplication.debtor_name`)."""
     return AgreementOut(
         agreement_id=str(agreement.id),
         tenant=agreement.tenant,
         document=agreement.document,
-        debtor_name=agreement.debtor_name,
+        debtor_name=debtor_name,
         creditor=agreement.creditor,
         status=agreement.status,
         channel=agreement.channel,

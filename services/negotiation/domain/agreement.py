@@ -2,7 +2,13 @@
 
 The aggregate keeps the terms it was closed with (a later change of the condition changes
 nothing here), applies payments to its invoices, notices overdue invoices day by day, and
-ends fulfilled (all paid) or broken (an invoice too late)."""
+ends fulfilled (all paid) or broken (an invoice too late).
+
+The debtor's name is personal data: the aggregate keeps it sealed with the debtor's key
+(`personal`, a `SealedPersonalData` as a dict, holding `{"debtor_name": ...}`), as the
+application sealed it; whoever shows it opens it with the key vault, and once the key is
+erased nobody can. Agreements closed before that kept the name in clear (`debtor_name` in
+their Closed event): read as `legacy_debtor_name` (class version 2 upcasts them)."""
 
 from __future__ import annotations
 
@@ -24,7 +30,17 @@ def invoice_id_for(agreement_id: uuid.UUID, number: int) -> str:
     return str(uuid.uuid5(COBRANCA_NAMESPACE, f"invoice|{agreement_id}|{number}"))
 
 
+def _upcast_v1_v2(state: dict[str, Any]) -> None:
+    """Closed events and snapshots of version 1 had the debtor's name in clear."""
+    state["personal"] = None
+    state["legacy_debtor_name"] = state.pop("debtor_name", None)
+
+
 class Agreement(Aggregate):
+    # Snapshots of version 1 had `debtor_name` (see the Closed event's class version below).
+    class_version = 2
+    upcast_v1_v2 = staticmethod(_upcast_v1_v2)
+
     @staticmethod
     def create_id(tenant: str, idempotency_key: str, **_: Any) -> uuid.UUID:
         return agreement_id_for(tenant, idempotency_key)
@@ -37,7 +53,8 @@ class Agreement(Aggregate):
         idempotency_key: str,
         request_fingerprint: str,
         document: str,
-        debtor_name: str,
+        personal: dict[str, str] | None,
+        legacy_debtor_name: str | None,
         creditor: str,
         channel: str,
         operator: str | None,
@@ -55,7 +72,9 @@ class Agreement(Aggregate):
         self.idempotency_key = idempotency_key
         self.request_fingerprint = request_fingerprint
         self.document = document
-        self.debtor_name = debtor_name
+        # The debtor's name sealed with the debtor's key (None only for legacy agreements).
+        self.personal = personal
+        self.legacy_debtor_name = legacy_debtor_name
         self.creditor = creditor
         self.channel = channel
         self.operator = operator
@@ -296,6 +315,13 @@ class Agreement(Aggregate):
     ) -> None:
         self.status = "broken"
         self.ended_on = on
+
+
+# The Closed event of version 1 carried `debtor_name` in clear; version 2 carries `personal`
+# (sealed) and `legacy_debtor_name` (always None for new agreements).
+_Closed: Any = Agreement.Closed  # type: ignore[attr-defined]
+_Closed.class_version = 2
+_Closed.upcast_v1_v2 = staticmethod(_upcast_v1_v2)
 
 
 def allocate_paid(debts: list[dict[str, Any]], paid_cents: int) -> list[dict[str, Any]]:

@@ -88,9 +88,11 @@ def document(app: NegotiationApplication, request: GetDocument) -> bytes:
         )
     )
     settings = app.settings_of(request.tenant)
+    # The debtor's name opened now: once erased, the documents show it removed.
+    name = app.debtor_name(agreement)
     if request.invoice_id is None:
-        return term_document(agreement, settings.boleto.beneficiary_name)
+        return term_document(agreement, settings.boleto.beneficiary_name, name)
     invoice = agreement.invoice(request.invoice_id)
     if invoice is None:
         raise Refused(404, "not_found", f"fatura {request.invoice_id} não encontrada")
-    return invoice_document(agreement, invoice, settings)
+    return invoice_document(agreement, invoice, settings, name)

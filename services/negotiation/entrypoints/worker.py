@@ -1,5 +1,5 @@
-"""The negotiation service process: answers requests, keeps its copy of the debts, and runs
-each business day."""
+"""The negotiation service process: answers requests, keeps its copy of the debts (and
+scrubs it when a debtor's personal data is erased), and runs each business day."""
 
 from __future__ import annotations
 
@@ -8,16 +8,25 @@ from service_runtime.projection import BatchApplier, PositionedConsumer
 from service_runtime.settings import Settings
 from service_runtime.telemetry import setup_telemetry
 from services.negotiation.adapters.daily_run import DailyRunApplier
-from services.negotiation.adapters.debts_view import NegotiableDebtsProjection, SqlDebtLookup
-from services.negotiation.adapters.integration_events import integration_events
+from services.negotiation.adapters.debts_view import (
+    ErasuresProjection,
+    NegotiableDebtsProjection,
+    SqlDebtLookup,
+    SqlErasures,
+)
+from services.negotiation.adapters.integration_events import IntegrationEvents
 from services.negotiation.application import NegotiationApplication
 from services.negotiation.entrypoints.requests import NegotiationRequests
 
 
 def build(settings: Settings | None = None) -> ServiceHost:
-    host = build_host("negotiation", NegotiationApplication, integration_events, settings)
+    mapper = IntegrationEvents()
+    host = build_host("negotiation", NegotiationApplication, mapper, settings)
     app: NegotiationApplication = host.application
-    debts = NegotiableDebtsProjection()
+    erasures = SqlErasures(host.engine)
+    mapper.vault, mapper.erased = host.vault, erasures.erased
+    app.vault, app.erasures = host.vault, erasures
+    debts = NegotiableDebtsProjection(host.vault)
     app.debt_lookup = SqlDebtLookup(host.engine)
     host.consumers.append(
         PositionedConsumer(
@@ -25,6 +34,18 @@ def build(settings: Settings | None = None) -> ServiceHost:
             host.broker,
             host.bootstrap,
             group_id="negotiation.debts",
+            consumer_kwargs=host.consumer_kwargs,
+            max_records=host.settings.consumer_max_records,
+            topic_partitions=host.settings.topic_partitions,
+        )
+    )
+    # A debtor's personal data erased (privacy.erasures): forget the keys, scrub the names.
+    host.consumers.append(
+        PositionedConsumer(
+            BatchApplier(ErasuresProjection(host.vault), host.engine),
+            host.broker,
+            host.bootstrap,
+            group_id="negotiation.erasures",
             consumer_kwargs=host.consumer_kwargs,
             max_records=host.settings.consumer_max_records,
             topic_partitions=host.settings.topic_partitions,

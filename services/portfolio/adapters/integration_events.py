@@ -1,24 +1,31 @@
-"""From the portfolio's stored domain events to the integration events it publishes."""
+"""From the portfolio's stored domain events to the integration events it publishes.
+
+Debts are published in the events' version 2: the debtor's contact travels sealed, as the
+debt keeps it (`DebtImportedV2`, `DebtUpdatedV2`); a change of a personal field names the
+field only. Debt events stored before personal data was sealed (no `personal`) are not
+published again: their contact cannot be sealed here, and must not travel in clear.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 from contracts.carteiras import REJECTED_TOPIC, DebtRejected, RowError, RowFields
 from contracts.envelope import Envelope
+from contracts.personal import SealedPersonalData
 from contracts.portfolio import (
     DEBTS_TOPIC,
     IMPORTS_TOPIC,
     CarteiraImportCompleted,
     CarteiraImportStarted,
     CarteiraRowsProcessed,
-    DebtImported,
-    DebtorContact,
+    DebtImportedV2,
     DebtReopened,
     DebtSettled,
-    DebtUpdated,
+    DebtUpdatedV2,
     FieldChange,
 )
 from service_runtime.outbox import envelope_fields
@@ -34,6 +41,8 @@ ImportStartedEvent: type[Any] = CarteiraImport.Started  # type: ignore[attr-defi
 ImportDeclaredEvent: type[Any] = CarteiraImport.Declared  # type: ignore[attr-defined]
 RowsProcessedEvent: type[Any] = CarteiraImport.RowsProcessed  # type: ignore[attr-defined]
 ImportCompletedEvent: type[Any] = CarteiraImport.Completed  # type: ignore[attr-defined]
+
+log = logging.getLogger(__name__)
 
 
 def _envelope(event: Any, tenant: str, correlation_id: str, index: int = 0) -> dict[str, Any]:
@@ -53,27 +62,28 @@ def _plain(value: Any) -> str | int | None:
     return value  # type: ignore[no-any-return]
 
 
-def _contact(values: Any) -> DebtorContact:
-    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k)
-    return DebtorContact(
-        name=get("name"),
-        email=get("email"),
-        phone=get("phone"),
-        city=get("city"),
-        state=get("state"),
+def _unsealed(event: Any) -> None:
+    log.warning(
+        "not publishing %s v%s of debt %s: stored before personal data was sealed",
+        type(event).__name__,
+        event.originator_version,
+        event.originator_id,
     )
 
 
 def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
     if isinstance(event, DebtImportedEvent):
+        if event.personal is None:
+            _unsealed(event)
+            return
         yield (
             DEBTS_TOPIC,
-            DebtImported(
+            DebtImportedV2(
                 **_envelope(event, event.tenant, event.import_id),
                 debt_id=str(event.originator_id),
                 document=event.document,
                 document_kind=event.document_kind,
-                debtor=_contact(event),
+                personal=SealedPersonalData.model_validate(event.personal),
                 creditor=event.creditor,
                 contract=event.contract,
                 installment=event.installment,
@@ -86,9 +96,12 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
         )
     elif isinstance(event, DebtUpdatedEvent):
         current = event.current
+        if current.get("personal") is None:
+            _unsealed(event)
+            return
         yield (
             DEBTS_TOPIC,
-            DebtUpdated(
+            DebtUpdatedV2(
                 **_envelope(event, current["tenant"], event.import_id),
                 debt_id=str(event.originator_id),
                 document=current["document"],
@@ -102,7 +115,7 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
                 ],
                 original_amount_cents=current["original_amount_cents"],
                 due_date=current["due_date"],
-                debtor=_contact(current),
+                personal=SealedPersonalData.model_validate(current["personal"]),
                 category=current["category"],
                 import_id=event.import_id,
                 row_key=event.row_key,

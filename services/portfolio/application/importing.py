@@ -3,6 +3,9 @@
 Commands in (inbound messages), events out (stored in the event store; the outbox relay
 publishes them). A batch of rows is saved in one transaction: rows are idempotent by
 (import, row_key) and debts by their deterministic id, so a redelivered batch changes nothing.
+
+The debtor's personal data is sealed here, with the debtor's key from the key vault (one
+`keys_for` per tenant and batch, never a vault round trip per row), before it reaches a debt.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from contracts.carteiras import CarteiraImportRequested, CarteiraRowSubmitted
 from contracts.documents import normalize_document
 from contracts.envelope import Envelope
+from contracts.personal import SealedPersonalData
+from contracts.portfolio import PERSONAL_FIELDS
 from service_runtime.eventstore import ServiceApplication
+from service_runtime.personal_data import DebtorKey, KeyVault, seal, unseal
 from services.portfolio.domain.carteira_import import CarteiraImport, import_aggregate_id
-from services.portfolio.domain.debt import Debt, debt_id_for
+from services.portfolio.domain.debt import Debt, Sealed, debt_id_for
 from services.portfolio.domain.quarantine import QuarantinedMessage, payload_digest, quarantine_id
 from services.portfolio.domain.row_rules import RowRejection, ValidRow, validate_row
 
@@ -44,18 +50,19 @@ class BatchOutcome:
 
 
 def _debt_values(row: ValidRow) -> dict[str, Any]:
+    """The row's values a debt keeps as they are (its personal data apart: `_personal`)."""
     return {
         "document": row.document,
         "document_kind": row.document_kind,
-        "name": row.name,
         "original_amount_cents": row.original_amount_cents,
         "due_date": row.due_date,
-        "email": row.email,
-        "phone": row.phone,
-        "city": row.city,
-        "state": row.state,
         "category": row.category,
     }
+
+
+def _personal(row: ValidRow) -> dict[str, Any]:
+    """The row's personal data, in clear: to be sealed (the JSON of a DebtorContact)."""
+    return {field: getattr(row, field) for field in PERSONAL_FIELDS}
 
 
 def _rejection(msg: CarteiraRowSubmitted, rejection: RowRejection) -> dict[str, Any]:
@@ -79,6 +86,31 @@ def _rejection(msg: CarteiraRowSubmitted, rejection: RowRejection) -> dict[str, 
 
 class PortfolioApplication(ServiceApplication):
     name = "portfolio"
+
+    def __init__(self, env: Any = None, vault: KeyVault | None = None) -> None:
+        super().__init__(env)
+        # The debtors' keys (the worker passes the host's): set before importing rows.
+        self.vault = vault
+
+    def _key_vault(self) -> KeyVault:
+        if self.vault is None:
+            raise RuntimeError(
+                "the portfolio seals debtors' personal data: give it the key vault "
+                "(PortfolioApplication(vault=...) or app.vault = host.vault)"
+            )
+        return self.vault
+
+    def _open(self, personal: Sealed | None) -> dict[str, Any] | None:
+        """A debt's personal data in clear; None when there is none to read: its key was
+        erased, or it was imported before personal data was sealed."""
+        if personal is None:
+            return None
+        try:
+            return unseal(SealedPersonalData.model_validate(personal), self._key_vault())
+        except ValueError as exc:
+            # Does not open (damaged): the row's data replaces it, as after an erasure.
+            log.warning("sealed personal data under key %s: %s", personal.get("key_id"), exc)
+            return None
 
     def _get_import(self, tenant: str, import_id: str) -> CarteiraImport | None:
         try:
@@ -214,6 +246,17 @@ class PortfolioApplication(ServiceApplication):
                         msg.tenant, result.creditor, result.contract, result.installment
                     )
         known = self.existing_ids(sorted(set(debt_ids.values())))
+        # The debtors' keys, one vault call per tenant of the batch.
+        documents: dict[str, set[str]] = {}
+        for (tenant, _, _), result in validated.items():
+            if isinstance(result, ValidRow):
+                documents.setdefault(tenant, set()).add(result.document)
+        keys: dict[str, dict[str, DebtorKey]] = {}
+        if documents:
+            vault = self._key_vault()
+            keys = {
+                tenant: vault.keys_for(tenant, sorted(docs)) for tenant, docs in documents.items()
+            }
 
         for key, rows in pending_rows.items():
             imp = imports[key]
@@ -236,12 +279,15 @@ class PortfolioApplication(ServiceApplication):
                 if debt is None and debt_id in known:
                     debt = self._get_debt(debt_id)
                 values = _debt_values(result)
+                personal = _personal(result)
+                debtor_key = keys[msg.tenant][result.document]
                 if debt is None:
                     debt = Debt(
                         tenant=msg.tenant,
                         creditor=result.creditor,
                         contract=result.contract,
                         installment=result.installment,
+                        personal=seal(debtor_key, personal).model_dump(),
                         import_id=msg.import_id,
                         row_key=msg.row_key,
                         cause_id=str(msg.event_id),
@@ -249,10 +295,21 @@ class PortfolioApplication(ServiceApplication):
                     )
                     counts["created"] += 1
                 else:
-                    changes = debt.changes_from(values)
+                    opened = self._open(debt.personal)
+                    changes = debt.changes_from({**values, **personal}, opened)
                     if changes:
+                        sealed = debt.personal
+                        # Sealed anew when the data changed, or is not under the current key
+                        # of the row's debtor (another document, or a key erased since).
+                        if (
+                            opened != personal
+                            or sealed is None
+                            or sealed["key_id"] != debtor_key.key_id
+                        ):
+                            sealed = seal(debtor_key, personal).model_dump()
                         debt.update(
                             changes=changes,
+                            personal=sealed,
                             import_id=msg.import_id,
                             row_key=msg.row_key,
                             cause_id=str(msg.event_id),

@@ -1,4 +1,11 @@
-"""A debt (dívida, título) in a tenant's portfolio."""
+"""A debt (dívida, título) in a tenant's portfolio.
+
+The debtor's personal data (name, e-mail, phone, city, state) never enters the debt in clear:
+the application seals it with the debtor's key (service_runtime.personal_data) and the debt
+keeps, and its events carry, only the sealed blob `personal` (a `SealedPersonalData` as a
+dict). Comparing a re-imported row with the debt needs the personal fields in clear: the
+application opens them and hands them to `changes_from`; the domain itself never sees a key.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,17 @@ import functools
 import re
 import unicodedata
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
 from contracts.envelope import COBRANCA_NAMESPACE
+from contracts.portfolio import PERSONAL_FIELDS
 
-# Fields a re-imported row may change; order is the order changes are listed in.
+# Fields a re-imported row may change; order is the order changes are listed in. A change of a
+# personal field (PERSONAL_FIELDS) names the field only: `old` and `new` are None, its values
+# live sealed in `personal` alone.
 TRACKED_FIELDS = (
     "document",
     "document_kind",
@@ -26,6 +37,11 @@ TRACKED_FIELDS = (
     "state",
     "category",
 )
+# The debt's own (not personal) tracked fields: attributes of the aggregate.
+PLAIN_FIELDS = tuple(f for f in TRACKED_FIELDS if f not in PERSONAL_FIELDS)
+
+# A sealed blob as the debt keeps it: SealedPersonalData.model_dump(), {key_id, ciphertext}.
+Sealed = dict[str, str]
 
 
 @functools.lru_cache(maxsize=65536)
@@ -60,13 +76,9 @@ class Debt(Aggregate):
         installment: str,
         document: str,
         document_kind: str,
-        name: str,
+        personal: Sealed | None,
         original_amount_cents: int,
         due_date: dt.date,
-        email: str | None,
-        phone: str | None,
-        city: str | None,
-        state: str | None,
         category: str | None,
         import_id: str,
         row_key: str,
@@ -78,39 +90,61 @@ class Debt(Aggregate):
         self.installment = installment
         self.document = document
         self.document_kind = document_kind
-        self.name = name
+        # The debtor's name and contact, sealed (None: imported before they were sealed).
+        self.personal = personal
         self.original_amount_cents = original_amount_cents
         self.due_date = due_date
-        self.email = email
-        self.phone = phone
-        self.city = city
-        self.state = state
         self.category = category
         self.import_id = import_id
         self.settled_by: str | None = None
         self.paid_cents = 0
         self.broken_agreements: tuple[str, ...] = ()
 
-    def changes_from(self, values: dict[str, Any]) -> list[dict[str, Any]]:
-        """What a re-imported row would change: [{field, old, new}], empty when nothing."""
+    def changes_from(
+        self, values: Mapping[str, Any], personal: Mapping[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """What a re-imported row would change: [{field, old, new}], empty when nothing.
+
+        `values` are the row's, its personal fields in clear; `personal` is this debt's
+        personal data as the caller opened it, None when it no longer opens (the debtor's key
+        was erased): then every personal field the row fills is new data. A changed personal
+        field is named with `old` and `new` None."""
         changes = []
         for field in TRACKED_FIELDS:
-            old, new = getattr(self, field), values.get(field)
-            if old != new:
-                changes.append({"field": field, "old": old, "new": new})
+            new = values.get(field)
+            if field in PERSONAL_FIELDS:
+                # Nothing to compare with after an erasure: what the row brings is new.
+                changed = new is not None if personal is None else personal.get(field) != new
+                if changed:
+                    changes.append({"field": field, "old": None, "new": None})
+            else:
+                old = getattr(self, field)
+                if old != new:
+                    changes.append({"field": field, "old": old, "new": new})
         return changes
 
     def snapshot(self) -> dict[str, Any]:
-        return {
+        values = {
             f: getattr(self, f)
-            for f in (*TRACKED_FIELDS, "tenant", "creditor", "contract", "installment")
+            for f in (*PLAIN_FIELDS, "tenant", "creditor", "contract", "installment")
         }
+        values["personal"] = self.personal
+        return values
 
     def update(
-        self, *, changes: list[dict[str, Any]], import_id: str, row_key: str, cause_id: str
+        self,
+        *,
+        changes: list[dict[str, Any]],
+        personal: Sealed | None,
+        import_id: str,
+        row_key: str,
+        cause_id: str,
     ) -> None:
+        """Apply `changes_from`'s changes; `personal` is the sealed personal data after them
+        (the same blob when no personal field changed and the key is still the debtor's)."""
         current = self.snapshot()
-        current.update({c["field"]: c["new"] for c in changes})
+        current.update({c["field"]: c["new"] for c in changes if c["field"] in PLAIN_FIELDS})
+        current["personal"] = personal
         self._updated(
             changes=changes,
             current=current,
@@ -129,9 +163,12 @@ class Debt(Aggregate):
         row_key: str,
         cause_id: str,
     ) -> None:
-        """Carries the debt's values after the change, so the event stands on its own."""
+        """Carries the debt's values after the change (personal data sealed), so the event
+        stands on its own."""
         for change in changes:
-            setattr(self, change["field"], change["new"])
+            if change["field"] in PLAIN_FIELDS:
+                setattr(self, change["field"], change["new"])
+        self.personal = current.get("personal")
         self.import_id = import_id
 
     # ---- outcomes of agreements ----------------------------------------------------------
@@ -209,3 +246,34 @@ class Debt(Aggregate):
     ) -> None:
         self.broken_agreements = (*self.broken_agreements, agreement_id)
         self.paid_cents = paid_cents
+
+
+# ---- events stored before personal data was sealed ------------------------------------------
+# Version 1 of Imported and Updated carried the debtor's name and contact in clear. Read back,
+# the clear values are dropped: such a debt has no personal data (`personal` None) until the
+# creditor sends the row again, when it is sealed like any new data. Nothing of version 1 is
+# published again (see adapters.integration_events).
+
+
+def _upcast_imported_v1_v2(state: dict[str, Any]) -> None:
+    for field in PERSONAL_FIELDS:
+        state.pop(field, None)
+    state["personal"] = None
+
+
+def _upcast_updated_v1_v2(state: dict[str, Any]) -> None:
+    state["changes"] = [
+        {**c, "old": None, "new": None} if c.get("field") in PERSONAL_FIELDS else c
+        for c in state.get("changes", [])
+    ]
+    current = {k: v for k, v in state.get("current", {}).items() if k not in PERSONAL_FIELDS}
+    current["personal"] = None
+    state["current"] = current
+
+
+_imported: Any = Debt.Imported  # type: ignore[attr-defined]
+_imported.class_version = 2
+_imported.upcast_v1_v2 = staticmethod(_upcast_imported_v1_v2)
+_updated: Any = Debt.Updated  # type: ignore[attr-defined]
+_updated.class_version = 2
+_updated.upcast_v1_v2 = staticmethod(_upcast_updated_v1_v2)

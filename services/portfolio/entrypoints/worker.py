@@ -41,6 +41,8 @@ class MeteredInboundApplier(InboundApplier):
 
 def build(settings: Settings | None = None) -> ServiceHost:
     host = build_host("portfolio", PortfolioApplication, integration_events, settings)
+    # Rows are sealed with the debtors' keys before they become debts.
+    host.application.vault = host.vault
     inbound = PositionedConsumer(
         MeteredInboundApplier(host.application, host.engine, host.clock),
         host.broker,

@@ -1,6 +1,7 @@
 """What the ruler reads: the receivables (debts, agreements, invoices), applied to its table
-with receivables that leave or come back handed to the application; and the business
-clock's days, each business day run once. Positions are stored after the work is saved: a
+with receivables that leave or come back handed to the application; the erasures of debtors'
+personal data (`privacy.erasures`), which scrub the table; and the business clock's days,
+each business day run once. Positions are stored after the work is saved: a
 batch read again after a crash changes nothing (every step is idempotent)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from contracts.clock import CLOCK_TOPIC, DayStarted
 from contracts.envelope import Envelope
 from contracts.negotiation import AGREEMENTS_TOPIC, INVOICES_TOPIC
+from contracts.personal import ERASURES_TOPIC, PersonalDataErased
 from contracts.portfolio import DEBTS_TOPIC
 from contracts.registry import UnknownEventType, parse_event
 from service_runtime.projection import (
@@ -79,6 +81,32 @@ class ReceivablesApplier(_Positioned):
             # kept and it is read again (finalizing twice changes nothing).
             if exits or reentries:
                 self.app.handle_moves(exits, reentries, self.today())  # type: ignore[arg-type]
+            for tp, records in records_by_tp.items():
+                store_position(conn, self.name, tp, records[-1], self.epoch)
+
+
+class ErasuresApplier(_Positioned):
+    """A debtor's personal data was erased: the vault forgets the keys and the debtor's names
+    in the receivables become `REMOVED`, with the position, in one transaction."""
+
+    name = "ruler.erasures"
+    topics: tuple[str, ...] = (ERASURES_TOPIC,)
+
+    def __init__(self, table: ReceivablesTable, engine: Engine) -> None:
+        super().__init__(engine)
+        self.table = table
+
+    def apply_records(self, records_by_tp: RecordsByPartition) -> None:
+        events = self._events(records_by_tp)
+        with self.engine.begin() as conn:
+            for event in events:
+                if isinstance(event, PersonalDataErased):
+                    scrubbed = self.table.erase(conn, event)
+                    log.info(
+                        "erasure of a debtor of %s: %d receivable(s) scrubbed",
+                        event.tenant,
+                        scrubbed,
+                    )
             for tp, records in records_by_tp.items():
                 store_position(conn, self.name, tp, records[-1], self.epoch)
 

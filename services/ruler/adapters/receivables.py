@@ -1,12 +1,19 @@
 """The receivables the ruler works on, in the ruler's own database: imported debts and
 agreement installments, kept from `portfolio.debts`, `negotiation.agreements` and
 `negotiation.invoices`. The stage column is a cache of the Receivable aggregate's (the event
-store is the truth); a run compares against it to load only receivables that move."""
+store is the truth); a run compares against it to load only receivables that move.
+
+The debtor's name is the one clear copy of personal data kept here: opened with the key
+vault from the events that carry it sealed (`DebtImportedV2`, `AgreementClosedV2`), taken as
+it is from the old ones. An erasure (`privacy.erasures`, `ReceivablesTable.erase`) replaces
+the debtor's names by `REMOVED` and is remembered, so old events read again (their names in
+clear) or sealed ones read before the erasure reached this process never bring a name back."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +21,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
+    DateTime,
     Engine,
     Index,
     Integer,
@@ -21,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,9 +38,22 @@ from contracts.envelope import Envelope
 from contracts.negotiation import (
     AgreementBroken,
     AgreementClosed,
+    AgreementClosedV2,
     InstallmentPaid,
 )
-from contracts.portfolio import DebtImported, DebtReopened, DebtSettled, DebtUpdated
+from contracts.personal import PersonalDataErased, SealedPersonalData
+from contracts.portfolio import (
+    DebtImported,
+    DebtImportedV2,
+    DebtReopened,
+    DebtSettled,
+    DebtUpdated,
+    DebtUpdatedV2,
+)
+from service_runtime.personal_data import REMOVED, KeyVault, unseal
+from service_runtime.sql import insert_ignore
+
+log = logging.getLogger(__name__)
 
 metadata = MetaData()
 receivables = Table(
@@ -54,6 +76,24 @@ receivables = Table(
     Column("version", Integer, nullable=False),
     Index("ix_ruler_receivables_status", "status", "tenant"),
 )
+# Erasures applied here (privacy.erasures).
+erased_debtors = Table(
+    "ruler_erased_debtors",
+    metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("document", String(14), primary_key=True),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+)
+erased_keys = Table(
+    "ruler_erased_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("tenant", String(63), nullable=False),
+    Column("document", String(14), nullable=False),
+)
+
+DebtEvent = DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2
+ClosedEvent = AgreementClosed | AgreementClosedV2
 
 
 @dataclass(frozen=True)
@@ -110,10 +150,116 @@ def _row(r: Any) -> ReceivableRow:
     )
 
 
+def _opened(sealed: SealedPersonalData, vault: KeyVault, field: str) -> str:
+    try:
+        opened = unseal(sealed, vault)
+    except ValueError as exc:
+        # One bad event must not stop the consumer: logged, and nothing shown.
+        log.warning("personal data under key %s: %s", sealed.key_id, exc)
+        return REMOVED
+    if opened is None:
+        return REMOVED
+    value = opened.get(field)
+    return str(value) if value is not None else ""
+
+
 class ReceivablesTable:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, vault: KeyVault) -> None:
         self.engine = engine
+        self.vault = vault
         metadata.create_all(engine)
+
+    @staticmethod
+    def _erased_among(
+        conn: Connection, debtors: Iterable[tuple[str, str]], key_ids: Iterable[str]
+    ) -> tuple[set[tuple[str, str]], set[str]]:
+        pairs, keys = list(set(debtors)), list(set(key_ids))
+        found_pairs: set[tuple[str, str]] = set()
+        found_keys: set[str] = set()
+        for start in range(0, len(pairs), 500):
+            rows = conn.execute(
+                select(erased_debtors.c.tenant, erased_debtors.c.document).where(
+                    tuple_(erased_debtors.c.tenant, erased_debtors.c.document).in_(
+                        pairs[start : start + 500]
+                    )
+                )
+            )
+            found_pairs.update((r.tenant, r.document) for r in rows)
+        for start in range(0, len(keys), 500):
+            found_keys.update(
+                conn.execute(
+                    select(erased_keys.c.key_id).where(
+                        erased_keys.c.key_id.in_(keys[start : start + 500])
+                    )
+                ).scalars()
+            )
+        return found_pairs, found_keys
+
+    def _names(self, conn: Connection, events: Sequence[Envelope]) -> dict[int, str]:
+        """The debtor's name each event carries (by the event's position in the batch): in
+        clear, or `REMOVED` when the debtor's data was erased."""
+        named = [(i, e) for i, e in enumerate(events) if isinstance(e, DebtEvent | ClosedEvent)]
+        if not named:
+            return {}
+        erased_pairs, erased_key_ids = self._erased_among(
+            conn,
+            (
+                (e.tenant, e.document)
+                for _, e in named
+                if isinstance(e, DebtImported | DebtUpdated | AgreementClosed)
+            ),
+            (
+                e.personal.key_id
+                for _, e in named
+                if isinstance(e, DebtImportedV2 | DebtUpdatedV2 | AgreementClosedV2)
+            ),
+        )
+        names: dict[int, str] = {}
+        for i, event in named:
+            if isinstance(event, DebtImportedV2 | DebtUpdatedV2 | AgreementClosedV2):
+                field = "debtor_name" if isinstance(event, AgreementClosedV2) else "name"
+                names[i] = (
+                    REMOVED
+                    if event.personal.key_id in erased_key_ids
+                    else _opened(event.personal, self.vault, field)
+                )
+            elif (event.tenant, event.document) in erased_pairs:
+                # The old events carried the name in clear: it stays erased here.
+                names[i] = REMOVED
+            elif isinstance(event, AgreementClosed):
+                names[i] = event.debtor_name
+            else:
+                names[i] = event.debtor.name
+        return names
+
+    def erase(self, conn: Connection, event: PersonalDataErased) -> int:
+        """Apply an erasure: forget its keys, remember it, and replace the debtor's names by
+        `REMOVED`. Returns how many receivables it touched; applying it again changes
+        nothing."""
+        self.vault.forget(event.key_ids)
+        insert_ignore(
+            conn,
+            erased_debtors,
+            [{"tenant": event.tenant, "document": event.document, "erased_at": event.occurred_at}],
+        )
+        insert_ignore(
+            conn,
+            erased_keys,
+            [
+                {"key_id": key_id, "tenant": event.tenant, "document": event.document}
+                for key_id in event.key_ids
+            ],
+        )
+        result = conn.execute(
+            update(receivables)
+            .where(
+                receivables.c.tenant == event.tenant,
+                receivables.c.document == event.document,
+                receivables.c.debtor_name != REMOVED,
+            )
+            .values(debtor_name=REMOVED)
+        )
+        return result.rowcount
 
     def apply(
         self, conn: Connection, events: Sequence[Envelope]
@@ -121,16 +267,19 @@ class ReceivablesTable:
         """Apply events idempotently; return the receivables that left or came back."""
         exits: list[Exit] = []
         reentries: list[Reentry] = []
-        for event in events:
-            if isinstance(event, DebtImported | DebtUpdated):
-                self._upsert_debt(conn, event)
+        names = self._names(conn, events)
+        for i, event in enumerate(events):
+            if isinstance(event, DebtEvent):
+                self._upsert_debt(conn, event, names[i])
             elif isinstance(event, DebtSettled):
                 exits += self._close(conn, [event.debt_id], "settled", event.settled_on)
-            elif isinstance(event, AgreementClosed):
+            elif isinstance(event, ClosedEvent):
                 exits += self._close(
                     conn, event.debt_ids, "renegotiated", event.closed_on, "in_agreement"
                 )
-                self._installments(conn, event)
+                self._installments(conn, event, names[i])
+            elif isinstance(event, PersonalDataErased):
+                self.erase(conn, event)
             elif isinstance(event, InstallmentPaid):
                 exits += self._close(conn, [event.invoice_id], "paid", event.paid_on)
             elif isinstance(event, AgreementBroken):
@@ -156,14 +305,14 @@ class ReceivablesTable:
                     reentries.append(Reentry(reopened, event.reopened_on))
         return exits, reentries
 
-    def _upsert_debt(self, conn: Connection, event: DebtImported | DebtUpdated) -> None:
+    def _upsert_debt(self, conn: Connection, event: DebtEvent, debtor_name: str) -> None:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         values = {
             "receivable_id": event.debt_id,
             "tenant": event.tenant,
             "kind": "debt",
             "document": event.document,
-            "debtor_name": event.debtor.name,
+            "debtor_name": debtor_name,
             "creditor": event.creditor,
             "category": event.category,
             "contract": event.contract,
@@ -184,7 +333,7 @@ class ReceivablesTable:
             )
         )
 
-    def _installments(self, conn: Connection, event: AgreementClosed) -> None:
+    def _installments(self, conn: Connection, event: ClosedEvent, debtor_name: str) -> None:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         for installment in event.installments:
             conn.execute(
@@ -194,7 +343,7 @@ class ReceivablesTable:
                     tenant=event.tenant,
                     kind="installment",
                     document=event.document,
-                    debtor_name=event.debtor_name,
+                    debtor_name=debtor_name,
                     creditor=event.creditor,
                     category=None,
                     contract=f"acordo {event.agreement_id[:8]} parcela {installment.number}",

@@ -35,6 +35,7 @@ from contracts.ruler_requests import (
     SaveRuler,
 )
 from service_runtime.eventstore import ServiceApplication
+from service_runtime.personal_data import REMOVED
 from service_runtime.refusal import Refused, field_refusal
 from services.ruler.adapters.bureau_file import BureauRecord, CreditBureau
 from services.ruler.adapters.receivables import Exit, ReceivableRow, ReceivablesTable, Reentry
@@ -54,13 +55,14 @@ RESULT_TYPES = TypeAdapter(list[CallResultType])
 
 def facts_of(row: ReceivableRow, today: dt.date) -> dict[str, Any]:
     """What the events (and the messages they ask for) say about the receivable: the seeds'
-    template variables among them."""
+    template variables among them. Never the debtor's name: the events are stored and
+    published for good, and the name is personal data (the messaging service fills `nome`
+    from its own contacts, which an erasure scrubs)."""
     return {
         "tenant": row.tenant,
         "receivable_id": row.receivable_id,
         "kind": row.kind,
         "document": row.document,
-        "debtor_name": row.debtor_name,
         "creditor": row.creditor,
         "contract": row.contract,
         "amount_cents": row.amount_cents,
@@ -72,7 +74,6 @@ def facts_of(row: ReceivableRow, today: dt.date) -> dict[str, Any]:
 def message_variables(facts: dict[str, Any]) -> dict[str, str]:
     due: dt.date = facts["due_date"]
     return {
-        "nome": facts["debtor_name"],
         "documento": mask_document(facts["document"]),
         "credor": facts["creditor"],
         "valor": format_brl(facts["amount_cents"]),
@@ -80,6 +81,11 @@ def message_variables(facts: dict[str, Any]) -> dict[str, str]:
         "dias_atraso": str(facts["days_overdue"]),
         "numero": facts["contract"],
     }
+
+
+def erased_name(row: ReceivableRow) -> bool:
+    """Whether the receivable's debtor name is gone (erased, or never known)."""
+    return row.debtor_name in (REMOVED, "")
 
 
 class RulerApplication(ServiceApplication):
@@ -324,11 +330,25 @@ class RulerApplication(ServiceApplication):
             counts["stages"] += 1
             bureau_action = next((a for a in transition.actions if a.kind == "credit_bureau"), None)
             if bureau_action is not None and receivable.listed_key is None and self.bureau:
-                listing = self._bureau_record(row, bureau_action.key, today)
-                receivable.negativate(
-                    facts=facts, bureau=self.bureau.name, record_key=listing.record_key, on=today
-                )
-                counts["listings"] += 1
+                if erased_name(row):
+                    # A listing names the debtor: without the name (erased at the debtor's
+                    # request) it is invalid, so the debtor is not listed.
+                    log.warning(
+                        "receivable %s of %s: not listed at the bureau (%s): the debtor's "
+                        "personal data was erased and a listing needs the name",
+                        row.receivable_id,
+                        row.tenant,
+                        self.bureau.name,
+                    )
+                else:
+                    listing = self._bureau_record(row, bureau_action.key, today)
+                    receivable.negativate(
+                        facts=facts,
+                        bureau=self.bureau.name,
+                        record_key=listing.record_key,
+                        on=today,
+                    )
+                    counts["listings"] += 1
         if row.due_date > today:
             for days_before, actions in reminders_due(
                 ruler, row.tenant, receivable.key_id, row.due_date, today, receivable.reminded
@@ -359,7 +379,8 @@ class RulerApplication(ServiceApplication):
             record_key=key,
             tenant=row.tenant,
             document=row.document,
-            debtor_name=row.debtor_name,
+            # An exclusion is found by its key: once erased, the name is left blank.
+            debtor_name="" if erased_name(row) else row.debtor_name,
             creditor=row.creditor,
             contract=row.contract,
             amount_cents=row.amount_cents,

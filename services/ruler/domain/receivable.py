@@ -58,8 +58,9 @@ class Receivable(Aggregate):
         on: dt.date,
         actions: list[dict[str, Any]],
     ) -> None:
-        """`facts`: tenant, document, debtor name, creditor, amount, due date... so the event
-        stands on its own (the messages it asks for are built from it)."""
+        """`facts`: tenant, document, creditor, amount, due date... so the event stands on its
+        own (the messages it asks for are built from it). Never personal data: events are
+        kept for good (older events may still hold a `debtor_name`, read by nothing)."""
         self.stage = to_stage
 
     @event("Reminded")

@@ -1,5 +1,6 @@
-"""The ruler service process: keeps the receivables, runs each business day over them,
-lists at the credit bureau, and answers configuration and call requests."""
+"""The ruler service process: keeps the receivables (scrubbed when a debtor's personal data
+is erased), runs each business day over them, lists at the credit bureau, and answers
+configuration and call requests."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from service_runtime.projection import PositionedConsumer
 from service_runtime.settings import Settings
 from service_runtime.telemetry import setup_telemetry
 from services.ruler.adapters.bureau_file import FileBureau
-from services.ruler.adapters.consumers import DailyRunApplier, ReceivablesApplier
+from services.ruler.adapters.consumers import (
+    DailyRunApplier,
+    ErasuresApplier,
+    ReceivablesApplier,
+)
 from services.ruler.adapters.integration_events import integration_events
 from services.ruler.adapters.receivables import ReceivablesTable
 from services.ruler.application import RulerApplication
@@ -18,7 +23,7 @@ from services.ruler.entrypoints.requests import RulerRequests
 def build(settings: Settings | None = None) -> ServiceHost:
     host = build_host("ruler", RulerApplication, integration_events, settings)
     app: RulerApplication = host.application
-    app.receivables = ReceivablesTable(host.engine)
+    app.receivables = ReceivablesTable(host.engine, host.vault)
     # The file-based bureau: remittance files under the data dir (a real bureau is another
     # adapter behind the same port).
     app.bureau = FileBureau(host.settings.service_dir("ruler") / "bureau")
@@ -32,6 +37,16 @@ def build(settings: Settings | None = None) -> ServiceHost:
         topic_partitions=host.settings.topic_partitions,
     )
     receivables.after_batch = host.relay.wake
+    # A debtor's personal data erased (privacy.erasures): forget the keys, scrub the names.
+    erasures = PositionedConsumer(
+        ErasuresApplier(app.receivables, host.engine),
+        host.broker,
+        host.bootstrap,
+        group_id="ruler.erasures",
+        consumer_kwargs=host.consumer_kwargs,
+        max_records=host.settings.consumer_max_records,
+        topic_partitions=host.settings.topic_partitions,
+    )
     daily = PositionedConsumer(
         DailyRunApplier(app, host.engine),
         host.broker,
@@ -42,7 +57,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
         topic_partitions=host.settings.topic_partitions,
     )
     daily.after_batch = host.relay.wake
-    host.consumers.extend([receivables, daily])
+    host.consumers.extend([receivables, erasures, daily])
     RulerRequests(host, app)
     return host
 

@@ -59,6 +59,7 @@ from services.gateway.entrypoints.http.negotiation import (
     PaymentsController,
 )
 from services.gateway.entrypoints.http.portal_admin import PortalAdminController
+from services.gateway.entrypoints.http.privacy import PrivacyController
 from services.gateway.entrypoints.http.ruler import CampaignsController, RulerAdminController
 from services.gateway.entrypoints.http.security import install_security
 from services.gateway.entrypoints.web import csrf_config, template_config, web_route_handlers
@@ -102,6 +103,8 @@ def create_app(
                 "signing_key": host.settings.signing_key(),
                 "gateway_app": host.application,
                 "gateway_relay": host.relay,
+                # The debtors' keys: seal what the portal keeps, erase on request (LGPD).
+                "vault": host.vault,
                 "read_engine": read_engine,
                 "projection_runners": runners,
                 "negotiation": negotiation,
@@ -137,6 +140,7 @@ def create_app(
             *web_route_handlers(),
             AuditController,
             AnalyticsController,
+            PrivacyController,
         ],
         lifespan=[lifespan],
         on_app_init=[on_app_init],

@@ -1,4 +1,5 @@
-"""The admins' audit trail: configuration changes with who made them, newest first."""
+"""The admins' audit trail: configuration changes and erasures of personal data with who made
+them, newest first."""
 
 from __future__ import annotations
 
@@ -62,8 +63,11 @@ class AuditController(Controller):
         "/",
         guards=[requires("admin")],
         summary="Configuration changes (who, when, what), newest first",
-        description="Payment conditions, rulers, call campaigns, call result types and "
-        "message templates. Filter by `entity_kind` (" + ", ".join(ENTITY_KINDS) + "), "
+        description="Payment conditions, rulers, call campaigns, call result types, "
+        "message templates and erasures of a debtor's personal data (LGPD; `entity_kind` "
+        "debtor, `entity_id` the document). Filter by `entity_kind` ("
+        + ", ".join(ENTITY_KINDS)
+        + "), "
         "`entity_id` (a template's is `channel/name`) and `from` (a date or date-time).",
     )
     async def audit(

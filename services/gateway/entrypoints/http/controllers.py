@@ -43,7 +43,8 @@ from services.gateway.read_models import imports, timeline
 CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/vnd.ms-excel")
 
 
-def _document(raw: str, field: str = "document") -> str:
+def document_param(raw: str, field: str = "document") -> str:
+    """A CPF/CNPJ of a path or query parameter, normalized; 422 naming the field and the rule."""
     try:
         return validate_document(raw)
     except InvalidDocument as exc:
@@ -289,7 +290,7 @@ class DebtorController(Controller):
         self, request: Request[Any, Any, Any], state: State, document: str
     ) -> TimelineResponse:
         principal = principal_of(request)
-        normalized = _document(document)
+        normalized = document_param(document)
         rows = await to_thread.run_sync(
             lambda: timeline.debtor_timeline(state.read_engine, principal.tenant, normalized)
         )

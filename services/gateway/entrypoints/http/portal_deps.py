@@ -19,6 +19,7 @@ def portal_service(state: State) -> PortalService:
         negotiation=state.negotiation,
         signing_key=state.signing_key,
         token_ttl=dt.timedelta(seconds=state.settings.portal_token_ttl_seconds),
+        vault=state.vault,
         on_saved=state.gateway_relay.wake,
         messaging=state.get("messaging"),
     )

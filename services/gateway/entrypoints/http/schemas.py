@@ -144,3 +144,25 @@ class TimelineResponse(Model):
     tenant: str
     document: str
     entries: list[TimelineEntry]
+
+
+class ErrorDetailOut(BaseModel):
+    field: str = Field(description="The field (or parameter) at fault")
+    rule: str = Field(description="The rule it broke, for programs: check_digit, max_length...")
+    message: str = Field(description="What is wrong, in pt-BR")
+    message_en: str = Field(description="What is wrong, in English")
+
+
+class ErrorOut(BaseModel):
+    status: int
+    code: str = Field(description="For programs: validation_failed, not_found, forbidden...")
+    message: str = Field(description="For people, in pt-BR")
+    message_en: str = Field(description="For people, in English")
+    details: list[ErrorDetailOut]
+    request_id: str | None = Field(description="The request's X-Request-ID")
+
+
+class ErrorResponse(BaseModel):
+    """The API's one error shape."""
+
+    error: ErrorOut

@@ -33,6 +33,7 @@ from litestar.types import ExceptionHandlersMap
 
 from contracts.documents import InvalidDocument, mask_document
 from contracts.negotiation_requests import AgreementOut, InvoiceOut
+from service_runtime.personal_data import REMOVED
 from service_runtime.service_client import ServiceRefused, ServiceUnavailable
 from services.gateway.adapters.barcodes import barcode_svg, data_uri, qr_svg
 from services.gateway.adapters.tokens import Principal
@@ -290,7 +291,7 @@ class PortalPages(Controller):
             {
                 **base,
                 **_debts_context(view),
-                "contact": contact or {"nome": view.debtor_name or ""},
+                "contact": contact or {"nome": shown_name(view.debtor_name) or ""},
                 "contact_errors": contact_errors or {},
                 "contact_key": contact_key or str(uuid.uuid4()),
             },
@@ -681,12 +682,18 @@ def document_message(exc: InvalidDocument) -> str:
     return f"{exc.reason[:1].upper()}{exc.reason[1:]}. Confira o número digitado."
 
 
+def shown_name(name: str | None) -> str | None:
+    """The debtor's name as the pages greet them; none once erased (LGPD): the page does not
+    greet "[dado removido]" nor fill the contact form with it."""
+    return None if name == REMOVED else name
+
+
 def _debts_context(view: DebtorView) -> dict[str, Any]:
     groups: dict[str, list[Any]] = {}
     for debt in view.debts:
         groups.setdefault(debt.creditor, []).append(debt)
     return {
-        "debtor_name": view.debtor_name,
+        "debtor_name": shown_name(view.debtor_name),
         "document_masked": mask_document(view.document),
         "document_kind": view.document_kind.upper(),
         "groups": groups,

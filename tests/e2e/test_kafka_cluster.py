@@ -1,0 +1,141 @@
+"""A real cluster on one machine: three Apache Kafka brokers (KRaft, three JVMs), the event
+topics with three copies and min.insync.replicas=2, the services producing with acks=all. One
+broker is SIGKILLed in the middle of an import (the leader of the partition the carteira's
+rows are on); the import completes, and the read models end equal to the event stores: nothing
+lost, nothing doubled. Prints the figures: rows per second before and after the loss, and how
+long the import stood still."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.partitioner import murmur2
+
+from cobranca.brokers import kafka_unavailable_reason
+from cobranca.brokers.kafka_cluster import ApacheKafkaCluster
+from cobranca.demo_data import generate_carteira
+from contracts.carteiras import INBOUND_TOPIC
+from tests.support.consistency import differences
+from tests.support.platform import RunningPlatform, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
+
+ROWS = 6_000
+
+
+async def leader_of(bootstrap: str, topic: str, key: str) -> int:
+    """The node leading the partition a key goes to (the producers' default partitioner)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+        partitions = sorted(described["partitions"], key=lambda p: p["partition"])
+        index = (murmur2(key.encode()) & 0x7FFFFFFF) % len(partitions)
+        return int(partitions[index]["leader"])
+    finally:
+        await admin.close()
+
+
+async def replication_of(bootstrap: str, topic: str) -> tuple[int, str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+        copies = min(len(p["replicas"]) for p in described["partitions"])
+        configs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        entries = {entry[0]: entry[1] for entry in configs[0].resources[0][4]}
+        return copies, str(entries.get("min.insync.replicas"))
+    finally:
+        await admin.close()
+
+
+def test_losing_one_of_three_brokers_mid_import_loses_and_doubles_nothing(
+    tmp_path: Path,
+) -> None:
+    reason = kafka_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    cluster = ApacheKafkaCluster(tmp_path / "cluster", nodes=3)
+    cluster.start(timeout=180)
+    running = RunningPlatform(root=tmp_path, broker=cluster)  # type: ignore[arg-type]
+    running.platform.env.update(
+        {"COBRANCA_TOPIC_REPLICATION": "3", "COBRANCA_TOPIC_MIN_INSYNC_REPLICAS": "2"}
+    )
+    try:
+        running.start()
+        copies, min_isr = asyncio.run(replication_of(cluster.bootstrap, INBOUND_TOPIC))
+        assert (copies, min_isr) == (3, "2")
+
+        client = running.client("cluster", "operator")
+        csv_text = generate_carteira(ROWS, seed=7, today=dt.date(2026, 11, 25))
+        started = time.monotonic()
+        import_id = client.upload_carteira(csv_text.encode())["import_id"]
+        wait_for(
+            lambda: (client.import_status(import_id)["rows_read"] or 0) >= 1000,
+            timeout=180,
+            interval=0.05,
+            what="the import to be under way",
+        )
+        read_before = client.import_status(import_id)["rows_read"]
+        killed_at = time.monotonic()
+        rate_before = read_before / (killed_at - started)
+        victim = asyncio.run(leader_of(cluster.bootstrap, INBOUND_TOPIC, import_id))
+        cluster.nodes[victim - 1].kill()  # SIGKILL the leader of the import's partition
+
+        resumed = wait_for(
+            lambda: (
+                (client.import_status(import_id)["rows_read"] or 0) > read_before
+                and time.monotonic()
+            ),
+            timeout=180,
+            interval=0.1,
+            what="the import to move again after the broker's loss",
+        )
+        try:
+            status = wait_for(
+                lambda: (s := client.import_status(import_id))["status"] == "completed" and s,
+                timeout=300,
+                interval=0.5,
+                what="the import to complete with a broker down",
+            )
+        except AssertionError:
+            raise AssertionError(running.logs()) from None
+        finished = time.monotonic()
+        assert read_before < ROWS, "the broker was killed after the import finished"
+        assert status["rows_read"] == ROWS
+        assert status["created"] + status["rejected"] == ROWS
+        assert status["updated"] == 0 and status["unchanged"] == 0
+        try:
+            wait_for(
+                lambda: not differences(running.settings),
+                timeout=180,
+                interval=1.0,
+                what="the read models to equal the event stores",
+            )
+        except AssertionError:
+            raise AssertionError(f"{differences(running.settings)}\n{running.logs()}") from None
+
+        # The broker comes back and catches up; nothing changes.
+        back_started = time.monotonic()
+        cluster.nodes[victim - 1].start(timeout=180)
+        back_in = time.monotonic() - back_started
+        assert not differences(running.settings)
+
+        rate_after = (ROWS - read_before) / (finished - resumed)
+        print(
+            f"\nthree-broker cluster, broker {victim} (leader of the import's partition) "
+            f"SIGKILLed at row {read_before:,} of {ROWS:,}:\n"
+            f"  rows read per second before the loss: {rate_before:,.0f}\n"
+            f"  import stood still for: {resumed - killed_at:.1f} s\n"
+            f"  rows read per second after the loss (two brokers): {rate_after:,.0f}\n"
+            f"  killed broker back and serving in: {back_in:.1f} s"
+        )
+    finally:
+        running.stop()
+        cluster.stop()
