@@ -20,7 +20,7 @@ from tests.support.platform import running_platform, wait_for
 
 pytestmark = pytest.mark.e2e
 
-ROWS = 6_000
+ROWS = 3_000
 
 
 @pytest.mark.parametrize("broker_kind", ["tansu", "kafka"])
@@ -33,7 +33,7 @@ def test_killing_the_broker_mid_import_loses_and_doubles_nothing(
         import_id = client.upload_carteira(csv_text.encode())["import_id"]
 
         wait_for(
-            lambda: (client.import_status(import_id)["rows_read"] or 0) >= 1000,
+            lambda: (client.import_status(import_id)["rows_read"] or 0) >= 600,
             timeout=120,
             interval=0.05,
             what="the import to be under way",

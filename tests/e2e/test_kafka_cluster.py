@@ -26,7 +26,7 @@ from tests.support.platform import RunningPlatform, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 
-ROWS = 6_000
+ROWS = 3_000
 
 
 async def leader_of(bootstrap: str, topic: str, key: str) -> int:
@@ -77,7 +77,7 @@ def test_losing_one_of_three_brokers_mid_import_loses_and_doubles_nothing(
         started = time.monotonic()
         import_id = client.upload_carteira(csv_text.encode())["import_id"]
         wait_for(
-            lambda: (client.import_status(import_id)["rows_read"] or 0) >= 1000,
+            lambda: (client.import_status(import_id)["rows_read"] or 0) >= 600,
             timeout=180,
             interval=0.05,
             what="the import to be under way",
@@ -127,15 +127,16 @@ def test_losing_one_of_three_brokers_mid_import_loses_and_doubles_nothing(
         back_in = time.monotonic() - back_started
         assert not differences(running.settings)
 
-        rate_after = (ROWS - read_before) / (finished - resumed)
         print(
             f"\nthree-broker cluster, broker {victim} (leader of the import's partition) "
             f"SIGKILLed at row {read_before:,} of {ROWS:,}:\n"
             f"  rows read per second before the loss: {rate_before:,.0f}\n"
             f"  import stood still for: {resumed - killed_at:.1f} s\n"
-            f"  rows read per second after the loss (two brokers): {rate_after:,.0f}\n"
+            f"  the {ROWS - read_before:,} rows left were read within {finished - resumed:.1f} s "
+            f"of resuming, with two brokers\n"
+            f"  whole import: {finished - started:.1f} s\n"
             f"  killed broker back and serving in: {back_in:.1f} s"
         )
     finally:
         running.stop()
-        cluster.stop()
+        cluster.kill()  # its data is thrown away: no need for three controlled shutdowns
