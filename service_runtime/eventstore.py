@@ -4,6 +4,7 @@ under the data dir by default, or its own schema in PostgreSQL when COBRANCA_DAT
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -102,14 +103,19 @@ def ensure_postgres_schema(url: str, schema: str) -> None:
     import psycopg
 
     params = postgres_params(url)
-    with psycopg.connect(
-        dbname=params["dbname"],
-        host=params["host"],
-        port=params["port"],
-        user=params["user"],
-        password=params["password"],
-        autocommit=True,
-    ) as conn:
+    # Another process may create it at the same instant (the key vault's schema is shared by
+    # every service): IF NOT EXISTS does not cover that race.
+    with (
+        psycopg.connect(
+            dbname=params["dbname"],
+            host=params["host"],
+            port=params["port"],
+            user=params["user"],
+            password=params["password"],
+            autocommit=True,
+        ) as conn,
+        contextlib.suppress(psycopg.errors.UniqueViolation),
+    ):
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
 
 

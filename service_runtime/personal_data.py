@@ -42,7 +42,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from contracts.personal import SealedPersonalData
 
@@ -73,6 +73,19 @@ debtor_keys = Table(
         postgresql_where=text("erased_at IS NULL"),
     ),
 )
+
+
+def _create_tables(engine: Engine, attempts: int = 10) -> None:
+    # Every service opens the vault at start, possibly at the same instant: PostgreSQL's
+    # CREATE TABLE IF NOT EXISTS can still fail for all but one of them. Try again.
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            return
+        except (IntegrityError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 @dataclass(frozen=True)
@@ -115,7 +128,7 @@ class SqlKeyVault(KeyVault):
     def __init__(self, engine: Engine, cache_seconds: float = 30.0) -> None:
         self.engine = engine
         self.cache_seconds = cache_seconds
-        metadata.create_all(engine)
+        _create_tables(engine)
         self._lock = threading.Lock()
         self._secrets: dict[str, tuple[bytes | None, float]] = {}
         self._current: dict[tuple[str, str], tuple[DebtorKey, float]] = {}
