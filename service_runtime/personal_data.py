@@ -42,7 +42,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from contracts.personal import SealedPersonalData
 
@@ -76,13 +76,14 @@ debtor_keys = Table(
 
 
 def _create_tables(engine: Engine, attempts: int = 10) -> None:
-    # Every service opens the vault at start, possibly at the same instant: PostgreSQL's
-    # CREATE TABLE IF NOT EXISTS can still fail for all but one of them. Try again.
+    # Every service opens the vault at start, possibly at the same instant: checking for the
+    # table and creating it is not atomic, so all but one may fail. Try again.
     for attempt in range(attempts):
         try:
             metadata.create_all(engine)
             return
-        except (IntegrityError, ProgrammingError):
+        except DBAPIError:  # "already exists": IntegrityError or ProgrammingError on
+            # PostgreSQL, OperationalError on SQLite
             if attempt == attempts - 1:
                 raise
             time.sleep(0.1 * (attempt + 1))
