@@ -21,7 +21,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
-    DateTime,
     Engine,
     Index,
     Integer,
@@ -29,7 +28,6 @@ from sqlalchemy import (
     String,
     Table,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -45,6 +43,7 @@ from contracts.portfolio import (
     DebtUpdated,
     DebtUpdatedV2,
 )
+from service_runtime.erasure_records import ErasureRecords
 from service_runtime.personal_data import REMOVED, KeyVault, unseal
 from service_runtime.projection import Projection
 from service_runtime.sql import insert_ignore
@@ -96,20 +95,8 @@ class DebtRow:
 # Erasures this service applied (privacy.erasures), apart from the debts' tables: a replay of
 # the debts (which resets their tables) keeps them.
 erasures_metadata = MetaData()
-erased_debtors = Table(
-    "negotiation_erased_debtors",
-    erasures_metadata,
-    Column("tenant", String(63), primary_key=True),
-    Column("document", String(14), primary_key=True),
-    Column("erased_at", DateTime(timezone=True), nullable=False),
-)
-erased_keys = Table(
-    "negotiation_erased_keys",
-    erasures_metadata,
-    Column("key_id", String(32), primary_key=True),
-    Column("tenant", String(63), nullable=False),
-    Column("document", String(14), nullable=False),
-)
+erasures = ErasureRecords.declare("negotiation", erasures_metadata)
+erased_debtors, erased_keys = erasures.debtors, erasures.keys
 
 DebtContactEvent = DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2
 
@@ -132,27 +119,7 @@ def erased_among(
     conn: Connection, debtors: Iterable[tuple[str, str]], key_ids: Iterable[str]
 ) -> tuple[set[tuple[str, str]], set[str]]:
     """Which of these (tenant, document) pairs and key ids were erased here."""
-    pairs, keys = list(set(debtors)), list(set(key_ids))
-    found_pairs: set[tuple[str, str]] = set()
-    found_keys: set[str] = set()
-    for start in range(0, len(pairs), 500):
-        rows = conn.execute(
-            select(erased_debtors.c.tenant, erased_debtors.c.document).where(
-                tuple_(erased_debtors.c.tenant, erased_debtors.c.document).in_(
-                    pairs[start : start + 500]
-                )
-            )
-        )
-        found_pairs.update((r.tenant, r.document) for r in rows)
-    for start in range(0, len(keys), 500):
-        found_keys.update(
-            conn.execute(
-                select(erased_keys.c.key_id).where(
-                    erased_keys.c.key_id.in_(keys[start : start + 500])
-                )
-            ).scalars()
-        )
-    return found_pairs, found_keys
+    return erasures.erased_among(conn, debtors, key_ids)
 
 
 class NegotiableDebtsProjection(Projection):

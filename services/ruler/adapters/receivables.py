@@ -21,7 +21,6 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
-    DateTime,
     Engine,
     Index,
     Integer,
@@ -29,7 +28,6 @@ from sqlalchemy import (
     String,
     Table,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -50,6 +48,7 @@ from contracts.portfolio import (
     DebtUpdated,
     DebtUpdatedV2,
 )
+from service_runtime.erasure_records import ErasureRecords
 from service_runtime.personal_data import REMOVED, KeyVault, unseal
 from service_runtime.sql import insert_ignore
 
@@ -77,20 +76,8 @@ receivables = Table(
     Index("ix_ruler_receivables_status", "status", "tenant"),
 )
 # Erasures applied here (privacy.erasures).
-erased_debtors = Table(
-    "ruler_erased_debtors",
-    metadata,
-    Column("tenant", String(63), primary_key=True),
-    Column("document", String(14), primary_key=True),
-    Column("erased_at", DateTime(timezone=True), nullable=False),
-)
-erased_keys = Table(
-    "ruler_erased_keys",
-    metadata,
-    Column("key_id", String(32), primary_key=True),
-    Column("tenant", String(63), nullable=False),
-    Column("document", String(14), nullable=False),
-)
+erasures = ErasureRecords.declare("ruler", metadata)
+erased_debtors, erased_keys = erasures.debtors, erasures.keys
 
 DebtEvent = DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2
 ClosedEvent = AgreementClosed | AgreementClosedV2
@@ -173,27 +160,7 @@ class ReceivablesTable:
     def _erased_among(
         conn: Connection, debtors: Iterable[tuple[str, str]], key_ids: Iterable[str]
     ) -> tuple[set[tuple[str, str]], set[str]]:
-        pairs, keys = list(set(debtors)), list(set(key_ids))
-        found_pairs: set[tuple[str, str]] = set()
-        found_keys: set[str] = set()
-        for start in range(0, len(pairs), 500):
-            rows = conn.execute(
-                select(erased_debtors.c.tenant, erased_debtors.c.document).where(
-                    tuple_(erased_debtors.c.tenant, erased_debtors.c.document).in_(
-                        pairs[start : start + 500]
-                    )
-                )
-            )
-            found_pairs.update((r.tenant, r.document) for r in rows)
-        for start in range(0, len(keys), 500):
-            found_keys.update(
-                conn.execute(
-                    select(erased_keys.c.key_id).where(
-                        erased_keys.c.key_id.in_(keys[start : start + 500])
-                    )
-                ).scalars()
-            )
-        return found_pairs, found_keys
+        return erasures.erased_among(conn, debtors, key_ids)
 
     def _names(self, conn: Connection, events: Sequence[Envelope]) -> dict[int, str]:
         """The debtor's name each event carries (by the event's position in the batch): in
