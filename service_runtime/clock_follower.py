@@ -15,13 +15,12 @@ import datetime as dt
 import logging
 from typing import Any
 
-from aiokafka import ConsumerRecord
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 
 from contracts.clock import CLOCK_TOPIC, DayStarted
 from contracts.registry import UnknownEventType, parse_event
 from service_runtime.clock import BusinessClock
+from service_runtime.kafka import follow_without_group
 
 log = logging.getLogger(__name__)
 
@@ -39,35 +38,17 @@ class ClockFollower:
     ) -> None:
         self.clock = clock
         self.days_read = 0
-        kwargs = dict(consumer_kwargs)
-        # Every day from the first, in every process.
-        kwargs["auto_offset_reset"] = "earliest"
-        # A new day should reach every process at once (`clock advance` waits for it).
-        kwargs["fetch_max_wait_ms"] = 50
-        self.subscriber = broker.subscriber(
+        self.subscriber = follow_without_group(
+            broker,
             CLOCK_TOPIC,
-            # No group: this consumer gets every partition and commits nothing, so no process
-            # takes days away from another and a restart reads the whole topic again.
-            group_id=None,
-            batch=True,
+            consumer_kwargs,
+            self.apply,
+            # Every day from the first, in every process.
+            auto_offset_reset="earliest",
+            # A new day should reach every process at once (`clock advance` waits for it).
+            fetch_max_wait_ms=50,
             max_records=max_records,
-            ack_policy=AckPolicy.MANUAL,
-            decoder=self._no_decode,
-            **kwargs,
         )
-        self.subscriber(self.handle)
-
-    @staticmethod
-    async def _no_decode(msg: Any) -> Any:
-        # Records are parsed from the raw message below; skip FastStream's JSON decoding.
-        return None
-
-    async def handle(self, body: Any, msg: KafkaMessage) -> None:
-        raw = msg.raw_message
-        records: tuple[ConsumerRecord[Any, Any], ...] = (
-            tuple(raw) if isinstance(raw, tuple | list) else (raw,)
-        )
-        self.apply(*(record.value for record in records))
 
     def apply(self, *values: bytes | str | None) -> None:
         """Messages of the clock topic: the clock moves to the latest DayStarted among them (a

@@ -7,12 +7,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiokafka import ConsumerRecord
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 
 from contracts.personal import ERASURES_TOPIC, PersonalDataErased
 from contracts.registry import UnknownEventType, parse_event
+from service_runtime.kafka import follow_without_group
 from service_runtime.personal_data import KeyVault
 
 log = logging.getLogger(__name__)
@@ -24,28 +23,10 @@ class ErasureFollower:
     def __init__(self, vault: KeyVault, broker: KafkaBroker, consumer_kwargs: dict[str, Any]):
         self.vault = vault
         self.forgotten = 0
-        kwargs = dict(consumer_kwargs)
-        kwargs["auto_offset_reset"] = "latest"
-        self.subscriber = broker.subscriber(
-            ERASURES_TOPIC,
-            group_id=None,
-            batch=True,
-            ack_policy=AckPolicy.MANUAL,
-            decoder=self._no_decode,
-            **kwargs,
+        # From the newest message: a process starting has nothing cached yet.
+        self.subscriber = follow_without_group(
+            broker, ERASURES_TOPIC, consumer_kwargs, self.apply, auto_offset_reset="latest"
         )
-        self.subscriber(self.handle)
-
-    @staticmethod
-    async def _no_decode(msg: Any) -> Any:
-        return None
-
-    async def handle(self, body: Any, msg: KafkaMessage) -> None:
-        raw = msg.raw_message
-        records: tuple[ConsumerRecord[Any, Any], ...] = (
-            tuple(raw) if isinstance(raw, tuple | list) else (raw,)
-        )
-        self.apply(*(record.value for record in records))
 
     def apply(self, *values: bytes | str | None) -> None:
         for value in values:

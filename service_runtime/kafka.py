@@ -12,7 +12,8 @@ from typing import Any, TypeAlias
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError, TopicAlreadyExistsError
-from faststream.kafka import KafkaBroker
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
 
 from contracts.topics import TOPICS, TopicSpec
 from service_runtime.settings import Settings
@@ -57,6 +58,39 @@ class ServiceBroker(KafkaBroker):
         for publisher in self.publishers:
             await publisher.start()
         self.running = True
+
+
+async def _no_decode(msg: Any) -> Any:
+    # Records are parsed from the raw message; skip FastStream's JSON decoding.
+    return None
+
+
+def follow_without_group(
+    broker: KafkaBroker,
+    topic: str,
+    consumer_kwargs: dict[str, Any],
+    apply: Callable[..., None],
+    **overrides: Any,
+) -> Any:
+    """A subscriber outside any consumer group (it gets every partition, commits nothing, and
+    every process reads the whole topic), passing the batch's raw values to `apply`. Declare it
+    before the broker starts."""
+    subscriber = broker.subscriber(
+        topic,
+        group_id=None,
+        batch=True,
+        ack_policy=AckPolicy.MANUAL,
+        decoder=_no_decode,
+        **{**consumer_kwargs, **overrides},
+    )
+
+    async def handle(body: Any, msg: KafkaMessage) -> None:
+        raw = msg.raw_message
+        records = tuple(raw) if isinstance(raw, tuple | list) else (raw,)
+        apply(*(record.value for record in records))
+
+    subscriber(handle)
+    return subscriber
 
 
 def server_list(bootstrap: str) -> list[str]:
