@@ -19,6 +19,7 @@ from rich.table import Table
 
 from analytics.cli import analytics_app
 from cobranca.services import SERVICES, service_main
+from cobranca.simulation.cli import simulate
 
 app = typer.Typer(no_args_is_help=True, help="cobranca: debt-collection platform")
 token_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for the API")
@@ -29,6 +30,8 @@ clock_app = typer.Typer(
 app.add_typer(clock_app, name="clock")
 # `cobranca analytics fpd|recovery|agreements`: indicators replayed from the topics.
 app.add_typer(analytics_app, name="analytics")
+# `cobranca simulate`: months of collection on the real platform, then the indicators.
+app.command("simulate")(simulate)
 console = Console(stderr=True)
 
 DEMO_TENANT = "demo"

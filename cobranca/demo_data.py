@@ -21,7 +21,13 @@ from pathlib import Path
 
 from contracts.documents import format_document, generate_cnpj, generate_cpf
 
-__all__ = ["DEFAULT_CREDITORS", "HEADER", "generate_carteira", "write_carteira"]
+__all__ = [
+    "DEFAULT_CREDITORS",
+    "HEADER",
+    "generate_carteira",
+    "generate_debtors",
+    "write_carteira",
+]
 
 HEADER: tuple[str, ...] = (
     "documento",
@@ -350,6 +356,22 @@ def generate_carteira(
     csv_writer.writerow(HEADER)
     csv_writer.writerows(data)
     return out.getvalue()
+
+
+def generate_debtors(
+    count: int,
+    seed: int,
+    *,
+    today: date,
+    creditors: Sequence[str] = DEFAULT_CREDITORS,
+) -> list[list[list[str]]]:
+    """`count` debtors, each as its valid rows (HEADER's columns, as Excel pt-BR writes them):
+    the simulator's world, where a debtor matters more than a row count."""
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    rng = random.Random(seed)
+    writer = _Writer(rng, today, creditors, decimal_comma=True, iso_dates=False)
+    return [writer.debts(_debtor(rng)) for _ in range(count)]
 
 
 def write_carteira(

@@ -41,29 +41,48 @@ def describe_date(date: dt.date) -> str:
     return f"{date:%d/%m/%Y} ({weekday})"
 
 
-async def advance_clock(settings: Settings, days: int, timeout: float = 60.0) -> ClockState:
-    """Ask the clock service to advance a manual clock by `days`; returns where it stands once
-    the clock has read its own new days back from the topic. Raises RequestRefused (a wall
-    clock, an invalid command) or RequestTimeout (no clock service answering)."""
-    bootstrap = bootstrap_servers(settings)
-    await ensure_topics(bootstrap, [COMMANDS_TOPIC, REPLIES_TOPIC])
-    broker = make_broker(settings, client_id="cobranca-clock-cli")
-    requester = KafkaRequester(
-        broker,
-        CLOCK_REPLIES_TOPIC,
-        default_timeout=timeout,
-        session_timeout_ms=settings.kafka_session_timeout_ms,
-        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
-    )
-    await broker.start()
-    try:
-        await requester.wait_ready(timeout)
-        reply = await requester.request(
+class ClockRemote:
+    """A manual clock driven from outside over request/reply, one connection for many
+    advances (the simulator moves it day by day)."""
+
+    def __init__(self, settings: Settings, timeout: float = 60.0) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        self.broker = make_broker(settings, client_id="cobranca-clock-cli")
+        self.requester = KafkaRequester(
+            self.broker,
+            CLOCK_REPLIES_TOPIC,
+            default_timeout=timeout,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        )
+
+    async def start(self) -> None:
+        await ensure_topics(bootstrap_servers(self.settings), [COMMANDS_TOPIC, REPLIES_TOPIC])
+        await self.broker.start()
+        await self.requester.wait_ready(self.timeout)
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+
+    async def advance(self, days: int) -> ClockState:
+        """Returns where the clock stands once it has read its own new days back. Raises
+        RequestRefused (a wall clock, an invalid command) or RequestTimeout (no clock
+        service answering)."""
+        reply = await self.requester.request(
             CLOCK_COMMANDS_TOPIC, AdvanceClock(days=days).model_dump_json().encode(), key=b"clock"
         )
+        return ClockState.model_validate_json(reply)
+
+
+async def advance_clock(settings: Settings, days: int, timeout: float = 60.0) -> ClockState:
+    """Ask the clock service to advance a manual clock by `days` (see ClockRemote.advance)."""
+    remote = ClockRemote(settings, timeout)
+    try:
+        await remote.start()
+        return await remote.advance(days)
     finally:
-        await broker.stop()
-    return ClockState.model_validate_json(reply)
+        await remote.stop()
 
 
 async def read_days(bootstrap: str, idle_ms: int = 1000, timeout: float = 30.0) -> list[DayStarted]:

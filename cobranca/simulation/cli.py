@@ -1,0 +1,285 @@
+"""`cobranca simulate`: start the whole platform on a manual clock (or attach to one running),
+set up a tenant as an agency would, let the simulated world live day by day through the API,
+and print what happened and the indicators replayed from the topics."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import shutil
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from services.gateway.adapters.tokens import Role
+
+console = Console(stderr=True)
+
+# Thousands of debtors look themselves up from this one machine: the per-address and
+# enumeration limits would (rightly) take the simulator for a robot.
+SIMULATION_ENV = {
+    "COBRANCA_LOOKUP_LIMIT_PER_ADDRESS": "0",
+    "COBRANCA_LOOKUP_LIMIT_PER_DOCUMENT": "0",
+    "COBRANCA_CLOSE_LIMIT_PER_ADDRESS": "0",
+    "COBRANCA_ENUMERATION_MAX_DOCUMENTS": "0",
+}
+DEFAULT_START = dt.date(2026, 1, 5)
+
+
+def simulate(
+    debtors: Annotated[int, typer.Option(min=1, help="Debtors in the world")] = 10_000,
+    days: Annotated[int, typer.Option(min=1, max=3660, help="Days to simulate")] = 180,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same world and choices")] = 42,
+    tenant: Annotated[str, typer.Option(help="The simulated agency")] = "sim",
+    start: Annotated[
+        str, typer.Option(help="The first business date, YYYY-MM-DD")
+    ] = DEFAULT_START.isoformat(),
+    data_dir: Annotated[
+        Path, typer.Option(help="Where the simulated platform keeps its data (must be new)")
+    ] = Path("var/simulation"),
+    fresh: Annotated[bool, typer.Option(help="Delete --data-dir first if it exists")] = False,
+    broker: Annotated[str, typer.Option(help="Embedded broker: tansu or kafka")] = "tansu",
+    workers: Annotated[int, typer.Option(min=1, max=32, help="Debtors acting at once")] = 6,
+    keep: Annotated[
+        bool, typer.Option(help="Keep the platform running afterwards, until Ctrl-C")
+    ] = False,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the summary as JSON here")
+    ] = None,
+) -> None:
+    """Simulate months of collection on the real platform and print the indicators."""
+    from cobranca.brokers.base import free_port
+    from cobranca.client import GatewayClient
+    from cobranca.platform import Platform, clock_env
+    from cobranca.simulation.model import BehaviourModel
+    from cobranca.simulation.world import build_world
+    from service_runtime.settings import Settings
+
+    try:
+        first = dt.date.fromisoformat(start)
+    except ValueError:
+        console.print(f"[red]--start must be a date YYYY-MM-DD, not {start!r}[/]")
+        raise typer.Exit(2) from None
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if not fresh:
+            console.print(
+                f"[red]{data_dir} already has data[/]: a simulation starts from nothing "
+                "(--fresh deletes it, --data-dir chooses another)"
+            )
+            raise typer.Exit(2)
+        shutil.rmtree(data_dir)
+    model = BehaviourModel()
+    world = build_world(debtors, days, seed, first, model)
+    port = free_port()
+    env = {**clock_env("manual", first), **SIMULATION_ENV, "COBRANCA_HTTP_PORT": str(port)}
+    platform = Platform(
+        data_dir=data_dir.resolve(), env=env, broker_kind=broker, log_dir=data_dir / "logs"
+    )
+    settings = Settings(
+        data_dir=data_dir.resolve(),
+        http_port=port,
+        clock_mode="manual",
+        clock_start=first.isoformat(),
+    )
+
+    def _stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    summary: dict[str, Any] = {}
+    try:
+        console.print(f"starting the platform in {data_dir} ({broker}, manual clock at {first})...")
+        settings.signing_key()
+        platform.start()
+        assert platform.bootstrap is not None
+        settings = settings.model_copy(update={"kafka_bootstrap": platform.bootstrap})
+        GatewayClient(settings.base_url).wait_ready(timeout=180)
+        summary = _run(settings, world, days, seed, tenant, model, workers)
+        _print(summary)
+        if json_out:
+            json_out.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+            console.print(f"summary written to {json_out}")
+        if keep:
+            console.print(
+                f"\n[bold green]the platform is still running[/] at {settings.base_url} "
+                f"(portal {settings.base_url}/p/{tenant}); Ctrl-C stops it."
+            )
+            signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        console.print("stopping...")
+        platform.stop()
+
+
+def _run(
+    settings: Any,
+    world: Any,
+    days: int,
+    seed: int,
+    tenant: str,
+    model: Any,
+    workers: int,
+) -> dict[str, Any]:
+    from analytics import reports
+    from analytics.frames import load_facts
+    from cobranca.client import GatewayClient
+    from cobranca.demo_messaging import seed_messaging
+    from cobranca.demo_negotiation import seed_negotiation
+    from cobranca.demo_portal import seed_portal
+    from cobranca.demo_ruler import seed_ruler
+    from cobranca.simulation.driver import Clients, Simulation, Tally, settle_with
+    from cobranca.simulation.fingerprint import fingerprint
+    from services.clock.adapters.client import ClockRemote
+    from services.gateway.adapters.tokens import issue_token
+
+    key = settings.signing_key()
+
+    def client(role: Role, subject: str) -> GatewayClient:
+        token = issue_token(
+            key, tenant=tenant, role=role, subject=subject, ttl=dt.timedelta(days=30)
+        )
+        return GatewayClient(settings.base_url, token)
+
+    admin = client("admin", f"admin@{tenant}")
+    seed_messaging(admin)
+    seed_ruler(admin)
+    seed_negotiation(admin)
+    seed_portal(admin)
+    clients = Clients(
+        anonymous=GatewayClient(settings.base_url),
+        operator=client("operator", f"operadora@{tenant}"),
+        bank=client("integration", f"banco@{tenant}"),
+        admin=admin,
+        with_token=lambda token: GatewayClient(settings.base_url, token),
+    )
+    bootstrap = settings.kafka_bootstrap
+    with asyncio.Runner() as runner:
+        remote = ClockRemote(settings, timeout=120.0)
+        runner.run(remote.start())
+        idle, settle = settle_with(bootstrap, runner)
+        with Progress(
+            TextColumn("[bold]{task.description}[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("simulando", total=days)
+
+            def on_day(day: int, today: dt.date, tally: Tally) -> None:
+                agreed = sum(v for k, v in tally.counts.items() if k.startswith("agreements ("))
+                progress.update(
+                    task,
+                    completed=day + 1,
+                    description=f"{today:%d/%m/%Y}: {agreed} acordos, "
+                    f"{tally.counts['payments']} pagamentos",
+                )
+
+            simulation = Simulation(
+                world,
+                days,
+                seed,
+                tenant,
+                clients,
+                bootstrap,
+                advance_day=lambda: runner.run(remote.advance(1)).today,
+                model=model,
+                workers=workers,
+                on_day=on_day,
+            )
+            try:
+                tally = simulation.run(settle)
+            finally:
+                runner.run(idle.stop())
+                runner.run(remote.stop())
+    as_of = world.start + dt.timedelta(days=days - 1)
+    console.print("replaying the topics for the indicators...")
+    facts = load_facts(bootstrap, tenant=tenant)
+    return {
+        "seed": seed,
+        "debtors": len(world.debtors),
+        "days": days,
+        "first_day": world.start,
+        "as_of": as_of,
+        "activity": dict(sorted(tally.counts.items())),
+        "paid_cents": tally.paid_cents,
+        "streams": {
+            "fingerprint": fingerprint(facts),
+            "agreements": len(facts.agreements),
+            "installments_paid": len(facts.installments_paid),
+            "breaks": len(facts.breaks),
+            "receipts": len(facts.receipts),
+        },
+        "fpd": {
+            f"fpd_{k}": reports.fpd_report(
+                facts, k=k, as_of=as_of, by=["channel"], tenant=tenant
+            ).model_dump(mode="json")["rows"]
+            for k in (0, 5, 30)
+        },
+        "recovery": reports.recovery_report(
+            facts, as_of=as_of, by=["creditor"], tenant=tenant
+        ).model_dump(mode="json")["rows"],
+        "agreements": reports.agreements_report(
+            facts, as_of=as_of, by=[], tenant=tenant
+        ).model_dump(mode="json")["rows"],
+    }
+
+
+def _percent(rate: object) -> str:
+    return "-" if rate is None else f"{float(str(rate)) * 100:.1f}%".replace(".", ",")
+
+
+def _print(summary: dict[str, Any]) -> None:
+    from contracts.money import format_brl
+
+    out = Console()
+    activity = Table(
+        title=f"Simulação: {summary['debtors']} devedores, {summary['days']} dias "
+        f"(semente {summary['seed']})",
+        show_header=False,
+    )
+    for what, count in summary["activity"].items():
+        activity.add_row(what, str(count))
+    activity.add_row("valor pago", format_brl(summary["paid_cents"]))
+    activity.add_row("impressão digital dos fluxos", summary["streams"]["fingerprint"])
+    out.print(activity)
+    fpd = Table(title=f"FPD em {summary['as_of']:%d/%m/%Y} (por canal)")
+    for column in ("corte", "canal", "acordos maduros", "inadimplentes", "taxa"):
+        fpd.add_column(column, justify="right" if column != "canal" else "left")
+    for name, rows in summary["fpd"].items():
+        for row in rows:
+            fpd.add_row(
+                name.upper().replace("_", "-"),
+                row["cuts"].get("channel", "todos"),
+                str(row["agreements"]),
+                str(row["defaulted"]),
+                _percent(row["rate"]),
+            )
+    out.print(fpd)
+    recovery = Table(title="Recuperação por credor")
+    for column in ("credor", "dívidas", "colocado", "recebido", "taxa"):
+        recovery.add_column(column, justify="right" if column != "credor" else "left")
+    for row in summary["recovery"]:
+        recovery.add_row(
+            row["cuts"].get("creditor", "todos"),
+            str(row["debts"]),
+            format_brl(row["placed_cents"]),
+            format_brl(row["received_cents"]),
+            _percent(row["rate"]),
+        )
+    out.print(recovery)
+    for row in summary["agreements"]:
+        out.print(
+            f"Acordos: {row['agreements']} ({row['debtors_with_agreement']} de "
+            f"{row['debtors']} devedores, taxa de acordo {_percent(row['agreement_rate'])}); "
+            f"quebrados: {row['broken']} (taxa de quebra {_percent(row['break_rate'])})"
+        )

@@ -1,0 +1,78 @@
+"""Waiting for the platform to settle: every consumer group has read every topic to its end and
+nothing new was published for a moment. The simulator acts on a settled platform each day, so
+what a debtor sees (offers, call lists) does not depend on how fast the services were."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from service_runtime.kafka import partitions_of, server_list
+
+# Groups that never commit (request/reply listeners, followers) have nothing to catch up on.
+_IGNORED_TOPIC_PREFIXES = ("__", "_schemas")
+
+
+class PlatformIdle:
+    """A connection to the cluster for repeated idleness checks."""
+
+    def __init__(self, admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer) -> None:
+        self.admin = admin
+        self.consumer = consumer
+
+    @classmethod
+    async def connect(cls, bootstrap: str) -> PlatformIdle:
+        """Made in a running event loop, as aiokafka's clients must be."""
+        idle = cls(
+            AIOKafkaAdminClient(bootstrap_servers=server_list(bootstrap)),
+            AIOKafkaConsumer(bootstrap_servers=server_list(bootstrap), enable_auto_commit=False),
+        )
+        await idle.start()
+        return idle
+
+    async def start(self) -> None:
+        await self.admin.start()
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        await self.admin.close()
+
+    async def _ends(self) -> dict[TopicPartition, int]:
+        topics = [
+            t for t in await self.admin.list_topics() if not t.startswith(_IGNORED_TOPIC_PREFIXES)
+        ]
+        known = await partitions_of(self.consumer, topics)
+        partitions = [TopicPartition(t, p) for t, ps in known.items() for p in ps]
+        return dict(await self.consumer.end_offsets(partitions)) if partitions else {}
+
+    async def behind(self) -> int:
+        """Messages the consumer groups have still to read (0: all caught up)."""
+        ends = await self._ends()
+        missing = 0
+        for group, *_ in await self.admin.list_consumer_groups():
+            # The partitions named: Tansu cannot answer "all of the group's partitions".
+            committed = await self.admin.list_consumer_group_offsets(group, partitions=list(ends))
+            for tp, offset in committed.items():
+                if tp in ends and offset.offset >= 0:
+                    missing += max(0, ends[tp] - offset.offset)
+        return missing
+
+    async def wait(self, quiet: float = 1.5, timeout: float = 600.0) -> float:
+        """Until nothing is behind and no topic grew for `quiet` seconds; returns the seconds
+        waited. Raises TimeoutError after `timeout`."""
+        started = time.monotonic()
+        last: dict[TopicPartition, int] | None = None
+        still_since = time.monotonic()
+        while True:
+            ends = await self._ends()
+            if ends != last:
+                last, still_since = ends, time.monotonic()
+            elif time.monotonic() - still_since >= quiet and await self.behind() == 0:
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"the platform did not settle in {timeout:.0f}s")
+            await asyncio.sleep(0.25)
