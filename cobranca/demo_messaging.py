@@ -26,8 +26,11 @@ DEMO_TEMPLATES: dict[tuple[str, str], dict[str, str]] = {
         "{{ vencimento }}) pode ser paga em parcelas. Escolha a melhor opção no portal: "
         "{{ link_portal }}\n\n{{ assessoria }}",
     },
+    # Every exit of the ruler asks for it (paid, settled, renegotiated, cancelled by the
+    # creditor): `motivo` says which, so a cancelled debt is not thanked for a payment.
     ("sms", "confirmacao_pagamento"): {
-        "body": "{{ nome }}, recebemos seu pagamento a {{ credor }}. Obrigado! {{ assessoria }}"
+        "body": "{{ nome }}, sua dívida com {{ credor }} ({{ numero }}) foi "
+        "{{ motivo | default('encerrada') }} e saiu da cobrança. {{ assessoria }}"
     },
 }
 

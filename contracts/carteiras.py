@@ -4,6 +4,9 @@
 A client system pushes a carteira by publishing, keyed by its `import_id`, an optional
 `CarteiraImportRequested` (so the import knows how many rows to expect) and then one
 `CarteiraRowSubmitted` per row. An upload through the gateway becomes exactly these messages.
+
+Version 2 of `CarteiraRowSubmitted` adds the row's `status` (situação): the creditor sends a
+debt's row again with `cancelado` or `devolvido` to withdraw it from collection.
 """
 
 from __future__ import annotations
@@ -43,6 +46,15 @@ class RowFields(BaseModel):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+class RowFieldsV2(RowFields):
+    """A row of version 2: the columns of version 1 and the row's `status` (situação), as the
+    creditor wrote it. Empty, `ativo` or `em cobrança`: the debt is in collection; `cancelado`
+    (the creditor cancelled it) or `devolvido` (the creditor took it back): it leaves
+    collection (`DebtWithdrawn`)."""
+
+    status: str | None = None
+
+
 class CarteiraImportRequested(Envelope):
     """An import begins: who sent it and how many rows to expect (when known)."""
 
@@ -70,6 +82,22 @@ class CarteiraRowSubmitted(Envelope):
     client_row_id: str | None = None
     rows_total: int | None = Field(default=None, ge=0)
     fields: RowFields
+
+
+class CarteiraRowSubmittedV2(Envelope):
+    """One row of a carteira (version 2: `fields` may carry the row's `status`, by which the
+    creditor withdraws a debt). `row_key` as in version 1."""
+
+    partition_key_field: ClassVar[str] = "import_id"
+    type: Literal["CarteiraRowSubmitted"] = "CarteiraRowSubmitted"
+    schema_version: Literal[2] = 2
+    import_id: str = Field(min_length=1, max_length=128)
+    source: ImportSource
+    row_key: str = Field(min_length=1, max_length=128)
+    row_number: int | None = Field(default=None, ge=1)
+    client_row_id: str | None = None
+    rows_total: int | None = Field(default=None, ge=0)
+    fields: RowFieldsV2
 
 
 class RowError(BaseModel):

@@ -191,3 +191,25 @@ class DebtReopened(Envelope):
     reopened_on: dt.date
     paid_cents: Cents = Field(ge=0, description="Everything paid on the debt so far")
     balance_cents: Cents = Field(ge=0, description="Principal still owed")
+
+
+WithdrawalReason = Literal["cancelled", "returned"]
+
+
+class DebtWithdrawn(Envelope):
+    """The creditor withdrew a debt from collection: cancelled it (`cancelled`, cancelamento)
+    or took it back (`returned`, devolução), by sending its row with that status. It leaves
+    collection for good: the ruler finalizes it (removing any credit bureau listing) and it is
+    no longer offered to the debtor."""
+
+    type: Literal["DebtWithdrawn"] = "DebtWithdrawn"
+    schema_version: Literal[1] = 1
+    debt_id: str
+    document: str
+    creditor: str
+    contract: str
+    installment: str
+    reason: WithdrawalReason
+    withdrawn_on: dt.date
+    import_id: str
+    row_key: str

@@ -35,7 +35,11 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         carteiras.INBOUND_TOPIC,
         owner="portfolio (written by the gateway and client systems)",
-        events=(carteiras.CarteiraImportRequested, carteiras.CarteiraRowSubmitted),
+        events=(
+            carteiras.CarteiraImportRequested,
+            carteiras.CarteiraRowSubmitted,
+            carteiras.CarteiraRowSubmittedV2,
+        ),
         description="Rows of carteiras to import, keyed by import_id",
     ),
     TopicSpec(
@@ -54,6 +58,7 @@ TOPICS: tuple[TopicSpec, ...] = (
             portfolio.DebtUpdatedV2,
             portfolio.DebtSettled,
             portfolio.DebtReopened,
+            portfolio.DebtWithdrawn,
         ),
         description="Debts of the portfolio, keyed by debt id",
     ),

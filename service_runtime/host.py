@@ -21,7 +21,7 @@ from service_runtime.clock_follower import ClockFollower
 from service_runtime.database import service_engine, vault_engine
 from service_runtime.erasure_follower import ErasureFollower
 from service_runtime.eventstore import build_application
-from service_runtime.kafka import bootstrap_servers, consumer_settings, ensure_topics, make_broker
+from service_runtime.kafka import TopicLayout, bootstrap_servers, consumer_settings, make_broker
 from service_runtime.outbox import EventMapper, OutboxRelay
 from service_runtime.personal_data import KeyVault, SqlKeyVault
 from service_runtime.settings import Settings
@@ -55,14 +55,12 @@ class ServiceHost:
     def consumer_kwargs(self) -> dict[str, Any]:
         return consumer_settings(self.settings)
 
+    @property
+    def topic_layout(self) -> TopicLayout:
+        return TopicLayout.from_settings(self.settings)
+
     async def start_background_topics(self) -> None:
-        await ensure_topics(
-            self.bootstrap,
-            (*TOPICS, *REQUEST_TOPICS),
-            partitions=self.settings.topic_partitions,
-            replication=self.settings.topic_replication,
-            min_insync_replicas=self.settings.topic_min_insync_replicas,
-        )
+        await self.topic_layout.ensure(self.bootstrap, (*TOPICS, *REQUEST_TOPICS))
 
     async def stop_background(self) -> None:
         for consumer in self.consumers:
@@ -95,7 +93,7 @@ def build_host(
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval,
         check_interval=settings.relay_check_interval,
-        topic_partitions=settings.topic_partitions,
+        topics=TopicLayout.from_settings(settings),
     )
     # "Today" comes from the clock topic: declared first, so it is the first subscriber to start.
     clock = BusinessClock.from_settings(settings)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -178,6 +179,37 @@ async def ensure_topics(
         finally:
             await admin.close()
 
+
+@dataclass(frozen=True)
+class TopicLayout:
+    """How the platform makes its topics (from the settings): partitions, copies and
+    min.insync.replicas. Every place that may create a topic uses it, so a topic made again
+    after a broker lost it has the same layout as at the start."""
+
+    partitions: int | None = None
+    replication: int = 1
+    min_insync_replicas: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TopicLayout:
+        return cls(
+            settings.topic_partitions,
+            settings.topic_replication,
+            settings.topic_min_insync_replicas,
+        )
+
+    async def ensure(self, bootstrap: str, topics: Iterable[TopicSpec] = TOPICS) -> list[str]:
+        return await ensure_topics(
+            bootstrap,
+            topics,
+            partitions=self.partitions,
+            replication=self.replication,
+            min_insync_replicas=self.min_insync_replicas,
+        )
+
+
+# The settings' defaults, for relays and projections made without settings (tests, tools).
+DEFAULT_TOPIC_LAYOUT = TopicLayout(partitions=4)
 
 Headers = Iterable[tuple[str, bytes]] | Mapping[str, str]
 

@@ -25,7 +25,7 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, delete, select
 
 from contracts.envelope import Envelope, derived_event_id
-from service_runtime.kafka import broker_epoch, ensure_topics, missing_topics
+from service_runtime.kafka import DEFAULT_TOPIC_LAYOUT, TopicLayout, broker_epoch, missing_topics
 from service_runtime.sql import upsert
 from service_runtime.telemetry import RelayBatch, count_published, stored_carrier
 
@@ -75,10 +75,10 @@ class OutboxRelay:
         batch_size: int = 2000,
         poll_interval: float = 0.2,
         check_interval: float = 5.0,
-        topic_partitions: int = 4,
+        topics: TopicLayout = DEFAULT_TOPIC_LAYOUT,
     ) -> None:
         self.name = name
-        self.topic_partitions = topic_partitions
+        self.topics = topics
         self.app = application
         self.mapper = mapper
         self.broker = broker
@@ -209,7 +209,7 @@ class OutboxRelay:
         if lost:
             # Declared topics first, or the first client to touch one creates it with the
             # broker's defaults (one partition on Tansu) and keys land elsewhere.
-            await ensure_topics(self.bootstrap, partitions=self.topic_partitions)
+            await self.topics.ensure(self.bootstrap)
             log.warning("relay %s: republishing everything from the start", self.name)
             position, counts = 0, Counter()
             await asyncio.to_thread(self._save, position, counts, True, current)

@@ -39,9 +39,10 @@ from sqlalchemy import (
 from contracts.envelope import Envelope
 from contracts.registry import UnknownEventType, parse_event
 from service_runtime.kafka import (
+    DEFAULT_TOPIC_LAYOUT,
     OnAssigned,
+    TopicLayout,
     broker_epoch,
-    ensure_topics,
     header,
     partitions_of,
     records_at,
@@ -199,10 +200,10 @@ class PositionedConsumer:
         consumer_kwargs: dict[str, Any],
         max_records: int = 1000,
         verify_interval: float = 5.0,
-        topic_partitions: int = 4,
+        topics: TopicLayout = DEFAULT_TOPIC_LAYOUT,
     ) -> None:
         self.applier = applier
-        self.topic_partitions = topic_partitions
+        self.topics = topics
         self.name = applier.name
         self.bootstrap = bootstrap
         self.verify_interval = verify_interval
@@ -282,7 +283,7 @@ class PositionedConsumer:
                 self._consumer_epoch = epoch
                 # Declared topics first, or the first client to touch one creates it with the
                 # broker's defaults (one partition on Tansu).
-                await ensure_topics(self.bootstrap, partitions=self.topic_partitions)
+                await self.topics.ensure(self.bootstrap)
                 await self.subscriber.stop()
                 await self.subscriber.start()
                 return

@@ -88,6 +88,15 @@ SAMPLES: dict[type[Envelope], Envelope] = {
             rows_total=2,
             fields=carteiras.RowFields(**ROW),
         ),
+        carteiras.CarteiraRowSubmittedV2(
+            **envelope("imp-2", 2),
+            import_id="imp-2",
+            source="client",
+            row_key="row-42",
+            client_row_id="row-42",
+            rows_total=1,
+            fields=carteiras.RowFieldsV2(**ROW, status="cancelado"),
+        ),
         carteiras.DebtRejected(
             **envelope("imp-1", 3),
             import_id="imp-1",
@@ -303,6 +312,18 @@ SAMPLES: dict[type[Envelope], Envelope] = {
             reopened_on=dt.date(2025, 5, 12),
             paid_cents=40660,
             balance_cents=79340,
+        ),
+        portfolio.DebtWithdrawn(
+            **envelope("debt-3", 2),
+            debt_id="debt-3",
+            document="12345678909",
+            creditor="Banco X",
+            contract="C-3",
+            installment="1",
+            reason="cancelled",
+            withdrawn_on=dt.date(2025, 5, 12),
+            import_id="imp-2",
+            row_key="row-42",
         ),
         clock.DayStarted(
             **{**envelope("calendar"), "tenant": clock.PLATFORM_TENANT},
@@ -732,7 +753,13 @@ DOC_PATH = generate.ROOT / "docs" / "contracts.md"
 def test_doc_examples_are_valid_events() -> None:
     blocks = re.findall(r"```json\n(.*?)```", DOC_PATH.read_text(encoding="utf-8"), re.DOTALL)
     types = [registry.parse_event(block).type for block in blocks]
-    assert types == ["CarteiraImportRequested", "CarteiraRowSubmitted", "DebtRejected"]
+    assert types == [
+        "CarteiraImportRequested",
+        "CarteiraRowSubmitted",
+        "DebtRejected",
+        "CarteiraRowSubmitted",
+        "DebtWithdrawn",
+    ]
 
 
 def test_doc_topics_table_matches_topics() -> None:

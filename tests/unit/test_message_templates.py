@@ -28,6 +28,7 @@ VALUES: dict[str, str] = {
     "vencimento": "10/03/2026",
     "dias_atraso": "12",
     "numero": "NF-000123",
+    "motivo": "quitada",
     "emissao": "10/02/2026",
     "linha_digitavel": "34191.79001 01043.510047 91020.150008 1 10010000123456",
     "pix_copia_e_cola": "00020126580014br.gov.bcb.pix0136chave-pix520400005303986",
@@ -44,7 +45,16 @@ def test_the_values_above_cover_every_variable() -> None:
 
 
 def test_every_variable_the_ruler_sends_is_a_template_variable() -> None:
-    ruler_sends = {"nome", "documento", "credor", "valor", "vencimento", "dias_atraso", "numero"}
+    ruler_sends = {
+        "nome",
+        "documento",
+        "credor",
+        "valor",
+        "vencimento",
+        "dias_atraso",
+        "numero",
+        "motivo",
+    }
     assert ruler_sends <= set(VARIABLES)
 
 

@@ -15,10 +15,12 @@ from aiokafka import ConsumerRecord, TopicPartition
 
 from contracts.envelope import derived_event_id
 from contracts.negotiation import (
+    AgreementBroken,
     AgreementClosed,
     AgreementClosedV2,
     AgreementDebt,
     AgreementInstallment,
+    BrokenAgreementDebt,
     InstallmentPaid,
     PaymentConditionTerms,
 )
@@ -313,6 +315,33 @@ def test_renegotiation_takes_debts_out_and_a_broken_agreement_starts_a_new_cycle
     keys = [m.key for m in ruler.published("MessageRequested")]
     assert len(keys) == len(set(keys))
     assert ruler.published("StageAdvanced")[-1].from_stage == "current"
+
+
+def test_a_broken_agreement_ends_its_installments_without_a_message_to_the_debtor(
+    ruler: Ruler,
+) -> None:
+    ruler.receive(debt("d1"))
+    closed_on = DUE + dt.timedelta(days=13)
+    ruler.receive(AgreementClosed(**agreement_fields(closed_on), debtor_name="João da Silva"))
+    ruler.run(closed_on, closed_on + dt.timedelta(days=6))  # the installment is reminded
+    broken_on = closed_on + dt.timedelta(days=30)
+    broken = AgreementBroken(
+        **env("a1", 2),
+        agreement_id="a1",
+        document=JOAO,
+        creditor="Banco Horizonte",
+        broken_on=broken_on,
+        rule="first_installment",
+        installment_number=1,
+        days_overdue=10,
+        paid_cents=0,
+        debts=[BrokenAgreementDebt(debt_id="d1", paid_cents=0, balance_cents=100_000)],
+    )
+    ruler.receive(broken, today=broken_on)
+    left = [e for e in ruler.published("ReceivableLeftRuler") if e.receivable_id == "inv-1"]
+    assert [e.reason for e in left] == ["cancelled"]
+    # Neither "paid" nor "cancelled" is true of the debt: it comes back to collection.
+    assert [m for m in ruler.published("MessageRequested") if m.purpose == "finalization"] == []
 
 
 def test_an_installment_paid_leaves_without_fuss(ruler: Ruler) -> None:

@@ -12,7 +12,9 @@ from contracts.carteiras import (
     INBOUND_TOPIC,
     CarteiraImportRequested,
     CarteiraRowSubmitted,
+    CarteiraRowSubmittedV2,
     RowFields,
+    RowFieldsV2,
 )
 from contracts.envelope import Envelope, derived_event_id
 from contracts.gateway import PORTAL_TOPIC, PortalContactLeft, PortalContactLeftV2
@@ -22,6 +24,7 @@ from services.gateway.domain.portal_contact import PortalContact
 from services.gateway.domain.upload import CarteiraUpload
 
 ROW_FIELDS = set(RowFields.model_fields)
+ROW_FIELDS_V2 = set(RowFieldsV2.model_fields)
 # Event classes the @event decorator makes on the aggregate (invisible to the type checker).
 UploadReceivedEvent: type[Any] = CarteiraUpload.Received  # type: ignore[attr-defined]
 RowsReceivedEvent: type[Any] = CarteiraUpload.RowsReceived  # type: ignore[attr-defined]
@@ -51,24 +54,33 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
     elif isinstance(event, RowsReceivedEvent):
         cause = str(derived_event_id("gateway", event.originator_id, 1))
         for number, fields in event.rows:
-            yield (
-                INBOUND_TOPIC,
-                CarteiraRowSubmitted(
-                    event_id=derived_event_id("gateway", event.import_id, "row", number),
-                    occurred_at=event.timestamp,
-                    tenant=event.tenant,
-                    aggregate_id=event.import_id,
-                    aggregate_version=number,
-                    correlation_id=event.import_id,
-                    causation_id=cause,
-                    import_id=event.import_id,
-                    source="upload",
-                    row_key=str(number),
-                    row_number=number,
-                    rows_total=event.rows_total,
+            row: dict[str, Any] = {
+                "event_id": derived_event_id("gateway", event.import_id, "row", number),
+                "occurred_at": event.timestamp,
+                "tenant": event.tenant,
+                "aggregate_id": event.import_id,
+                "aggregate_version": number,
+                "correlation_id": event.import_id,
+                "causation_id": cause,
+                "import_id": event.import_id,
+                "source": "upload",
+                "row_key": str(number),
+                "row_number": number,
+                "rows_total": event.rows_total,
+            }
+            # A file with a situação column: its rows in version 2 (the only one with it).
+            message: CarteiraRowSubmitted | CarteiraRowSubmittedV2 = (
+                CarteiraRowSubmittedV2(
+                    **row,
+                    fields=RowFieldsV2(**{k: v for k, v in fields.items() if k in ROW_FIELDS_V2}),
+                )
+                if "status" in fields
+                else CarteiraRowSubmitted(
+                    **row,
                     fields=RowFields(**{k: v for k, v in fields.items() if k in ROW_FIELDS}),
-                ),
+                )
             )
+            yield INBOUND_TOPIC, message
     elif isinstance(event, ContactLeftEvent):
         yield PORTAL_TOPIC, _contact_left(event)
     elif isinstance(event, ErasedEvent):

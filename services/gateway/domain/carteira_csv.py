@@ -44,6 +44,7 @@ COLUMNS: tuple[str, ...] = (
     "city",
     "state",
     "category",
+    "status",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "document",
@@ -68,6 +69,7 @@ _LABELS_PT = {
     "city": "cidade",
     "state": "UF",
     "category": "categoria",
+    "status": "situação",
 }
 
 # Header names after _header_key (no accents, case, spaces or punctuation) -> canonical name.
@@ -93,6 +95,8 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "city": ("cidade", "municipio"),
     "state": ("uf", "estado"),
     "category": ("categoria",),
+    # cancelado / devolvido: the creditor withdraws the debt (CarteiraRowSubmitted v2).
+    "status": ("situacao", "situacaodivida", "situacaodotitulo", "situacaotitulo", "status"),
 }
 
 

@@ -78,7 +78,7 @@ def build(settings: Settings | None = None) -> tuple[ServiceHost, Litestar]:
             group_id=f"gateway.{projection.name}",
             consumer_kwargs=host.consumer_kwargs,
             max_records=host.settings.consumer_max_records,
-            topic_partitions=host.settings.topic_partitions,
+            topics=host.topic_layout,
         )
         for projection in projections(host.vault)
     ]

@@ -64,6 +64,7 @@ from contracts.portfolio import (
     DebtSettled,
     DebtUpdated,
     DebtUpdatedV2,
+    DebtWithdrawn,
 )
 from contracts.ruler import (
     BUREAU_TOPIC,
@@ -200,6 +201,12 @@ def describe(event: Envelope, personal: Personal) -> str | None:
         return (
             f"Dívida quitada: {event.creditor}, contrato {event.contract} "
             f"({format_brl(event.paid_cents)} pagos)"
+        )
+    if isinstance(event, DebtWithdrawn):
+        how = "cancelada" if event.reason == "cancelled" else "devolvida"
+        return (
+            f"Dívida {how} pelo credor, sai da cobrança: {event.creditor}, "
+            f"contrato {event.contract}"
         )
     if isinstance(event, DebtReopened):
         return (
@@ -461,6 +468,7 @@ SERVICE_OF: dict[type[Envelope], str] = {
     DebtRejected: "portfolio",
     DebtSettled: "portfolio",
     DebtReopened: "portfolio",
+    DebtWithdrawn: "portfolio",
     AgreementClosed: "negotiation",
     InstallmentPaid: "negotiation",
     InvoiceOverdue: "negotiation",

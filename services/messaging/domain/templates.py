@@ -10,10 +10,11 @@ assignments, macros, includes or imports, no globals and no tests; the environme
 line of defence. Undefined variables are errors (`StrictUndefined`), never empty text.
 
 Every variable's value is a string, formatted by whoever asks for the message (the ruler sends
-``nome``, ``documento``, ``credor``, ``valor``, ``vencimento``, ``dias_atraso`` and ``numero``;
-see `contracts.ruler.MessageRequested.variables`; the weekly portal notification sends
-``quantidade_dividas`` and ``valor_total``). An e-mail may also have an HTML body, rendered with
-autoescape (``render(..., html=True)``): a value never becomes markup.
+``nome``, ``documento``, ``credor``, ``valor``, ``vencimento``, ``dias_atraso`` and ``numero``,
+and ``motivo`` in its finalization messages; see `contracts.ruler.MessageRequested.variables`;
+the weekly portal notification sends ``quantidade_dividas`` and ``valor_total``). An e-mail may
+also have an HTML body, rendered with autoescape (``render(..., html=True)``): a value never
+becomes markup.
 
 Templates written for the previous systems (``#areceber_valor#`` of the push notifications,
 ``%LinkPortal%`` of Recuperador) are converted with `convert_legacy`; see `LEGACY_NAMES`.
@@ -51,6 +52,8 @@ VARIABLES: dict[str, str] = {
     "vencimento": "Data de vencimento (dd/mm/aaaa)",
     "dias_atraso": "Dias em atraso",
     "numero": "Número da fatura ou do contrato",
+    "motivo": "Por que a cobrança terminou: quitada, paga, renegociada ou cancelada (só nas "
+    "mensagens de finalização da régua)",
     "emissao": "Data de emissão (dd/mm/aaaa)",
     "linha_digitavel": "Linha digitável do boleto",
     "pix_copia_e_cola": "Código Pix copia e cola",

@@ -106,7 +106,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
         group_id="messaging.contacts",
         consumer_kwargs=host.consumer_kwargs,
         max_records=host.settings.consumer_max_records,
-        topic_partitions=host.settings.topic_partitions,
+        topics=host.topic_layout,
     )
     requested = PositionedConsumer(
         RequestedApplier(app, host.engine, host.clock.now),
@@ -115,7 +115,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
         group_id="messaging.requested",
         consumer_kwargs=host.consumer_kwargs,
         max_records=host.settings.consumer_max_records,
-        topic_partitions=host.settings.topic_partitions,
+        topics=host.topic_layout,
     )
     requested.after_batch = host.relay.wake
     days = PositionedConsumer(
@@ -125,7 +125,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
         group_id="messaging.days",
         consumer_kwargs=host.consumer_kwargs,
         max_records=host.settings.consumer_max_records,
-        topic_partitions=host.settings.topic_partitions,
+        topics=host.topic_layout,
     )
     days.after_batch = host.relay.wake
     # A debtor's erasure (LGPD): the keys forgotten here, the clear contacts deleted.
@@ -136,7 +136,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
         group_id="messaging.erasures",
         consumer_kwargs=host.consumer_kwargs,
         max_records=host.settings.consumer_max_records,
-        topic_partitions=host.settings.topic_partitions,
+        topics=host.topic_layout,
     )
     host.consumers.extend([contacts, requested, days, erasures])
     # The chatbot negotiates through the negotiation service: its answers come back here.

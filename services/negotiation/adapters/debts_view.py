@@ -42,6 +42,7 @@ from contracts.portfolio import (
     DebtSettled,
     DebtUpdated,
     DebtUpdatedV2,
+    DebtWithdrawn,
 )
 from service_runtime.erasure_records import ErasureRecords
 from service_runtime.personal_data import REMOVED, KeyVault, unseal
@@ -200,6 +201,14 @@ class NegotiableDebtsProjection(Projection):
                     update(negotiable_debts)
                     .where(negotiable_debts.c.debt_id == event.debt_id)
                     .values(settled=1, paid_cents=event.paid_cents)
+                )
+            elif isinstance(event, DebtWithdrawn):
+                # The creditor cancelled it or took it back: no longer negotiable, like a
+                # settled debt (2 tells the two apart in the table; both read as settled).
+                conn.execute(
+                    update(negotiable_debts)
+                    .where(negotiable_debts.c.debt_id == event.debt_id)
+                    .values(settled=2)
                 )
 
 

@@ -36,7 +36,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
             group_id="negotiation.debts",
             consumer_kwargs=host.consumer_kwargs,
             max_records=host.settings.consumer_max_records,
-            topic_partitions=host.settings.topic_partitions,
+            topics=host.topic_layout,
         )
     )
     # A debtor's personal data erased (privacy.erasures): forget the keys, scrub the names.
@@ -48,7 +48,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
             group_id="negotiation.erasures",
             consumer_kwargs=host.consumer_kwargs,
             max_records=host.settings.consumer_max_records,
-            topic_partitions=host.settings.topic_partitions,
+            topics=host.topic_layout,
         )
     )
     daily = PositionedConsumer(
@@ -58,7 +58,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
         group_id="negotiation.daily",
         consumer_kwargs=host.consumer_kwargs,
         max_records=50,
-        topic_partitions=host.settings.topic_partitions,
+        topics=host.topic_layout,
     )
     daily.after_batch = host.relay.wake
     host.consumers.append(daily)

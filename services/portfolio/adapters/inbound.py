@@ -11,7 +11,12 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from contracts.carteiras import INBOUND_TOPIC, CarteiraImportRequested, CarteiraRowSubmitted
+from contracts.carteiras import (
+    INBOUND_TOPIC,
+    CarteiraImportRequested,
+    CarteiraRowSubmitted,
+    CarteiraRowSubmittedV2,
+)
 from contracts.envelope import Envelope
 from contracts.registry import UnknownEventType, parse_event
 from service_runtime.clock import BusinessClock
@@ -54,7 +59,9 @@ class InboundApplier:
     def _parse(self, record: Any) -> Envelope | None:
         try:
             event = parse_event(record.value)
-            if not isinstance(event, CarteiraImportRequested | CarteiraRowSubmitted):
+            if not isinstance(
+                event, CarteiraImportRequested | CarteiraRowSubmitted | CarteiraRowSubmittedV2
+            ):
                 raise ValueError(f"{event.type} does not belong on {INBOUND_TOPIC}")
             return event
         except (ValidationError, UnknownEventType, ValueError, TypeError) as exc:

@@ -26,6 +26,7 @@ from contracts.portfolio import (
     DebtReopened,
     DebtSettled,
     DebtUpdatedV2,
+    DebtWithdrawn,
     FieldChange,
 )
 from service_runtime.outbox import envelope_fields
@@ -37,12 +38,17 @@ DebtImportedEvent: type[Any] = Debt.Imported  # type: ignore[attr-defined]
 DebtUpdatedEvent: type[Any] = Debt.Updated  # type: ignore[attr-defined]
 DebtSettledEvent: type[Any] = Debt.Settled  # type: ignore[attr-defined]
 DebtReopenedEvent: type[Any] = Debt.Reopened  # type: ignore[attr-defined]
+DebtWithdrawnEvent: type[Any] = Debt.Withdrawn  # type: ignore[attr-defined]
 ImportStartedEvent: type[Any] = CarteiraImport.Started  # type: ignore[attr-defined]
 ImportDeclaredEvent: type[Any] = CarteiraImport.Declared  # type: ignore[attr-defined]
 RowsProcessedEvent: type[Any] = CarteiraImport.RowsProcessed  # type: ignore[attr-defined]
 ImportCompletedEvent: type[Any] = CarteiraImport.Completed  # type: ignore[attr-defined]
 
 log = logging.getLogger(__name__)
+
+# `DebtRejected` v1 echoes a row in the columns of version 1: a version 2 row's `status` is
+# left out of the echo (its error, when it has one, names the field).
+ROW_FIELDS = set(RowFields.model_fields)
 
 
 def _envelope(event: Any, tenant: str, correlation_id: str, index: int = 0) -> dict[str, Any]:
@@ -152,6 +158,22 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
                 balance_cents=event.balance_cents,
             ),
         )
+    elif isinstance(event, DebtWithdrawnEvent):
+        yield (
+            DEBTS_TOPIC,
+            DebtWithdrawn(
+                **_envelope(event, event.tenant, event.import_id),
+                debt_id=str(event.originator_id),
+                document=event.document,
+                creditor=event.creditor,
+                contract=event.contract,
+                installment=event.installment,
+                reason=event.reason,
+                withdrawn_on=event.on,
+                import_id=event.import_id,
+                row_key=event.row_key,
+            ),
+        )
     elif isinstance(event, ImportStartedEvent | ImportDeclaredEvent):
         yield (
             IMPORTS_TOPIC,
@@ -193,7 +215,9 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
                     document=rejection["document"],
                     reason=rejection["reason"],
                     errors=[RowError(**e) for e in rejection["errors"]],
-                    fields=RowFields(**rejection["fields"]),
+                    fields=RowFields(
+                        **{k: v for k, v in rejection["fields"].items() if k in ROW_FIELDS}
+                    ),
                 ),
             )
     elif isinstance(event, ImportCompletedEvent):

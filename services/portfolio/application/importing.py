@@ -24,7 +24,11 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-from contracts.carteiras import CarteiraImportRequested, CarteiraRowSubmitted
+from contracts.carteiras import (
+    CarteiraImportRequested,
+    CarteiraRowSubmitted,
+    CarteiraRowSubmittedV2,
+)
 from contracts.documents import normalize_document
 from contracts.envelope import Envelope
 from contracts.personal import SealedPersonalData
@@ -34,9 +38,28 @@ from service_runtime.personal_data import DebtorKey, KeyVault, seal, unseal
 from services.portfolio.domain.carteira_import import CarteiraImport, import_aggregate_id
 from services.portfolio.domain.debt import Debt, Sealed, debt_id_for
 from services.portfolio.domain.quarantine import QuarantinedMessage, payload_digest, quarantine_id
-from services.portfolio.domain.row_rules import RowRejection, ValidRow, validate_row
+from services.portfolio.domain.row_rules import (
+    RowRejection,
+    RowRuleError,
+    ValidRow,
+    validate_row,
+)
 
 log = logging.getLogger(__name__)
+
+RowMessage = CarteiraRowSubmitted | CarteiraRowSubmittedV2
+
+# A withdrawal row names a debt the portfolio must already hold.
+UNKNOWN_DEBT = RowRejection(
+    [
+        RowRuleError(
+            "status",
+            "unknown_debt",
+            "dívida não encontrada na carteira: só uma dívida já importada pode ser "
+            "cancelada ou devolvida",
+        )
+    ]
+)
 
 
 @dataclass
@@ -65,7 +88,7 @@ def _personal(row: ValidRow) -> dict[str, Any]:
     return {field: getattr(row, field) for field in PERSONAL_FIELDS}
 
 
-def _rejection(msg: CarteiraRowSubmitted, rejection: RowRejection) -> dict[str, Any]:
+def _rejection(msg: RowMessage, rejection: RowRejection) -> dict[str, Any]:
     document_ok = not any(e.field == "document" for e in rejection.errors)
     document = None
     if document_ok and msg.fields.document:
@@ -192,9 +215,9 @@ class PortfolioApplication(ServiceApplication):
         outcome = BatchOutcome()
         imports: dict[tuple[str, str], CarteiraImport] = {}
         debts: dict[Any, Debt] = {}
-        pending_rows: dict[tuple[str, str], list[CarteiraRowSubmitted]] = {}
+        pending_rows: dict[tuple[str, str], list[RowMessage]] = {}
 
-        def import_for(msg: CarteiraImportRequested | CarteiraRowSubmitted) -> CarteiraImport:
+        def import_for(msg: CarteiraImportRequested | RowMessage) -> CarteiraImport:
             key = (msg.tenant, msg.import_id)
             if key not in imports:
                 found = self._get_import(*key)
@@ -223,7 +246,7 @@ class PortfolioApplication(ServiceApplication):
                         requested_by=msg.requested_by,
                         cause_id=str(msg.event_id),
                     )
-            elif isinstance(msg, CarteiraRowSubmitted):
+            elif isinstance(msg, CarteiraRowSubmitted | CarteiraRowSubmittedV2):
                 imp = import_for(msg)
                 if imp.rows_total is None and msg.rows_total is not None:
                     imp.declare(
@@ -278,6 +301,21 @@ class PortfolioApplication(ServiceApplication):
                 debt = debts.get(debt_id)
                 if debt is None and debt_id in known:
                     debt = self._get_debt(debt_id)
+                if result.status != "active":
+                    # The creditor withdraws the debt: only the status counts, not the data.
+                    if debt is None:
+                        rejections.append(_rejection(msg, UNKNOWN_DEBT))
+                        continue
+                    withdrawn = debt.withdraw(
+                        reason=result.status,
+                        on=today,
+                        import_id=msg.import_id,
+                        row_key=msg.row_key,
+                        cause_id=str(msg.event_id),
+                    )
+                    counts["updated" if withdrawn else "unchanged"] += 1
+                    debts[debt_id] = debt
+                    continue
                 values = _debt_values(result)
                 personal = _personal(result)
                 debtor_key = keys[msg.tenant][result.document]

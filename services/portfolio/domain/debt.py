@@ -99,6 +99,8 @@ class Debt(Aggregate):
         self.settled_by: str | None = None
         self.paid_cents = 0
         self.broken_agreements: tuple[str, ...] = ()
+        # Why the creditor withdrew it ("cancelled", "returned"); None while in collection.
+        self.withdrawn: str | None = None
 
     def changes_from(
         self, values: Mapping[str, Any], personal: Mapping[str, Any] | None
@@ -188,8 +190,13 @@ class Debt(Aggregate):
 
     def reopen(self, *, agreement_id: str, on: dt.date, paid_cents: int, cause_id: str) -> bool:
         """The debt's agreement was broken: back to collection, what was paid deducted.
-        False when this agreement's break was already applied, or the debt is settled."""
-        if self.settled_by is not None or agreement_id in self.broken_agreements:
+        False when this agreement's break was already applied, or the debt is settled or was
+        withdrawn by the creditor (it does not come back to collection)."""
+        if (
+            self.settled_by is not None
+            or self.withdrawn is not None
+            or agreement_id in self.broken_agreements
+        ):
             return False
         paid = self.paid_cents + paid_cents
         self._reopened(
@@ -198,6 +205,26 @@ class Debt(Aggregate):
             on=on,
             paid_cents=paid,
             balance_cents=max(0, self.original_amount_cents - paid),
+            cause_id=cause_id,
+        )
+        return True
+
+    # ---- withdrawn by the creditor -------------------------------------------------------
+
+    def withdraw(
+        self, *, reason: str, on: dt.date, import_id: str, row_key: str, cause_id: str
+    ) -> bool:
+        """The creditor cancelled the debt ("cancelled") or took it back ("returned"): it
+        leaves collection for good. False when already withdrawn (a row sent again) or
+        settled (nothing left to collect)."""
+        if self.withdrawn is not None or self.settled_by is not None:
+            return False
+        self._withdrawn(
+            **self._identity(),
+            reason=reason,
+            on=on,
+            import_id=import_id,
+            row_key=row_key,
             cause_id=cause_id,
         )
         return True
@@ -246,6 +273,23 @@ class Debt(Aggregate):
     ) -> None:
         self.broken_agreements = (*self.broken_agreements, agreement_id)
         self.paid_cents = paid_cents
+
+    @event("Withdrawn")
+    def _withdrawn(
+        self,
+        *,
+        tenant: str,
+        document: str,
+        creditor: str,
+        contract: str,
+        installment: str,
+        reason: str,
+        on: dt.date,
+        import_id: str,
+        row_key: str,
+        cause_id: str,
+    ) -> None:
+        self.withdrawn = reason
 
 
 # ---- events stored before personal data was sealed ------------------------------------------

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 from contracts.documents import DocumentKind, InvalidDocument, document_kind, validate_document
 
@@ -24,6 +25,7 @@ __all__ = [
     "UFS",
     "RowRejection",
     "RowRuleError",
+    "RowStatus",
     "ValidRow",
     "parse_amount_cents",
     "parse_due_date",
@@ -52,6 +54,7 @@ LABELS_PT: dict[str, str] = {
     "city": "cidade",
     "state": "UF",
     "category": "categoria",
+    "status": "situação",
 }
 
 # Keeps amounts exact as JavaScript numbers (< 2**53) downstream; far above any real debt.
@@ -120,6 +123,10 @@ class RowRuleError(ValueError):
         return hash((self.field, self.rule, self.message))
 
 
+# The row's situação: in collection, or withdrawn by the creditor (cancelled, or returned).
+RowStatus = Literal["active", "cancelled", "returned"]
+
+
 @dataclass(frozen=True, slots=True)
 class ValidRow:
     document: str
@@ -135,6 +142,7 @@ class ValidRow:
     city: str | None = None
     state: str | None = None
     category: str | None = None
+    status: RowStatus = "active"
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +326,37 @@ def _state(text: str) -> str:
     raise RowRuleError("state", "unknown_state", f"UF '{_shown(text)}' não existe")
 
 
+# Situações as creditors write them (after _fold: no accents, upper case, single spaces).
+_STATUSES: dict[str, RowStatus] = {
+    "ATIVO": "active",
+    "ATIVA": "active",
+    "ABERTO": "active",
+    "ABERTA": "active",
+    "EM ABERTO": "active",
+    "EM COBRANCA": "active",
+    "CANCELADO": "cancelled",
+    "CANCELADA": "cancelled",
+    "CANCELAMENTO": "cancelled",
+    "DEVOLVIDO": "returned",
+    "DEVOLVIDA": "returned",
+    "DEVOLUCAO": "returned",
+    "RETIRADO": "returned",
+    "RETIRADA": "returned",
+}
+
+
+def _status(text: str) -> RowStatus:
+    found = _STATUSES.get(_fold(text))
+    if found is None:
+        raise RowRuleError(
+            "status",
+            "unknown_status",
+            f"situação '{_shown(text)}' não reconhecida: deixe vazia ou use ativo, "
+            "cancelado ou devolvido",
+        )
+    return found
+
+
 def _clean(value: str | None) -> str:
     # `or ""`: a client's JSON may send null where a CSV has an empty cell.
     return " ".join(value.split()) if value else ""
@@ -383,6 +422,13 @@ def validate_row(fields: Mapping[str, str], today: date) -> ValidRow | RowReject
             except RowRuleError as exc:
                 errors.append(exc)
 
+    status: RowStatus = "active"
+    if values["status"]:
+        try:
+            status = _status(values["status"])
+        except RowRuleError as exc:
+            errors.append(exc)
+
     if errors:
         return RowRejection(errors)
     assert kind is not None
@@ -400,4 +446,5 @@ def validate_row(fields: Mapping[str, str], today: date) -> ValidRow | RowReject
         city=values["city"] or None,
         state=optional["state"],
         category=values["category"] or None,
+        status=status,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from contracts.carteiras import CarteiraRowSubmitted
+from contracts.carteiras import CarteiraRowSubmitted, CarteiraRowSubmittedV2
 from contracts.envelope import Envelope
 from service_runtime.host import ServiceHost, build_host, run_worker
 from service_runtime.projection import PositionedConsumer, RecordsByPartition
@@ -34,7 +34,7 @@ class MeteredInboundApplier(InboundApplier):
 
     def _parse(self, record: Any) -> Envelope | None:
         event = super()._parse(record)
-        if isinstance(event, CarteiraRowSubmitted):
+        if isinstance(event, CarteiraRowSubmitted | CarteiraRowSubmittedV2):
             self._rows[event.tenant] += 1
         return event
 
@@ -50,7 +50,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
         group_id="portfolio.inbound",
         consumer_kwargs=host.consumer_kwargs,
         max_records=host.settings.consumer_max_records,
-        topic_partitions=host.settings.topic_partitions,
+        topics=host.topic_layout,
     )
     # New rows saved: publish them now rather than at the relay's next poll.
     inbound.after_batch = host.relay.wake
@@ -62,7 +62,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
         group_id="portfolio.agreements",
         consumer_kwargs=host.consumer_kwargs,
         max_records=host.settings.consumer_max_records,
-        topic_partitions=host.settings.topic_partitions,
+        topics=host.topic_layout,
     )
     outcomes.after_batch = host.relay.wake
     host.consumers.append(outcomes)

@@ -31,7 +31,7 @@ from contracts.ruler import (
     StageAdvanced,
 )
 from service_runtime.outbox import envelope_fields
-from services.ruler.application.service import message_variables
+from services.ruler.application.service import finalization_variables, message_variables
 from services.ruler.domain.configuration import CampaignConfig, RulerConfig, TenantRuler
 from services.ruler.domain.receivable import Call, Receivable
 
@@ -52,7 +52,11 @@ def _envelope(event: Any, tenant: str, index: int = 0) -> dict[str, Any]:
 
 
 def _messages(
-    event: Any, facts: dict[str, Any], purpose: str, stage: str | None
+    event: Any,
+    facts: dict[str, Any],
+    purpose: str,
+    stage: str | None,
+    variables: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, Envelope]]:
     for index, action in enumerate(event.actions, start=1):
         if action["kind"] != "message":
@@ -68,7 +72,7 @@ def _messages(
                 template=action["template"],
                 purpose=purpose,
                 stage=stage,
-                variables=message_variables(facts),
+                variables=variables if variables is not None else message_variables(facts),
             ),
         )
 
@@ -173,7 +177,13 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
                 actions=[StageAction(**a) for a in event.actions],
             ),
         )
-        yield from _messages(event, facts, "finalization", "finalized")
+        yield from _messages(
+            event,
+            facts,
+            "finalization",
+            "finalized",
+            finalization_variables(facts, event.reason),
+        )
     elif isinstance(event, CallEvent):
         yield (
             CALLS_TOPIC,

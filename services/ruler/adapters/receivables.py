@@ -47,6 +47,7 @@ from contracts.portfolio import (
     DebtSettled,
     DebtUpdated,
     DebtUpdatedV2,
+    DebtWithdrawn,
 )
 from service_runtime.erasure_records import ErasureRecords
 from service_runtime.personal_data import REMOVED, KeyVault, unseal
@@ -69,7 +70,8 @@ receivables = Table(
     Column("amount_cents", Integer, nullable=False),
     Column("due_date", Date, nullable=False),
     Column("agreement_id", String(36)),
-    # open, in_agreement (debts), settled, paid (installments), cancelled (installments)
+    # open, in_agreement (debts), settled (debts), paid (installments), cancelled
+    # (installments of a broken agreement; debts the creditor withdrew)
     Column("status", String(20), nullable=False),
     Column("stage", String(30), nullable=False),
     Column("version", Integer, nullable=False),
@@ -240,6 +242,8 @@ class ReceivablesTable:
                 self._upsert_debt(conn, event, names[i])
             elif isinstance(event, DebtSettled):
                 exits += self._close(conn, [event.debt_id], "settled", event.settled_on)
+            elif isinstance(event, DebtWithdrawn):
+                exits += self._withdraw(conn, event)
             elif isinstance(event, ClosedEvent):
                 exits += self._close(
                     conn, event.debt_ids, "renegotiated", event.closed_on, "in_agreement"
@@ -261,7 +265,9 @@ class ReceivablesTable:
                 exits += self._close(conn, installments, "cancelled", event.broken_on)
             elif isinstance(event, DebtReopened):
                 row = self._get(conn, event.debt_id)
-                if row is not None and row.status != "open":
+                # A debt the creditor withdrew never comes back (the portfolio does not reopen
+                # it either; this keeps a redelivered old DebtReopened from doing it).
+                if row is not None and row.status not in ("open", "cancelled"):
                     conn.execute(
                         update(receivables)
                         .where(receivables.c.receivable_id == event.debt_id)
@@ -344,6 +350,22 @@ class ReceivablesTable:
                 .values(status=new_status)
             )
             exits.append(Exit(row, reason, on))
+        return exits
+
+    def _withdraw(self, conn: Connection, event: DebtWithdrawn) -> list[Exit]:
+        """The creditor cancelled the debt or took it back: an open debt leaves the ruler
+        (reason `cancelled`); one under an agreement has left already (renegotiated), and is
+        only marked, so that it does not come back if the agreement breaks."""
+        exits = self._close(conn, [event.debt_id], "cancelled", event.withdrawn_on)
+        if not exits:
+            conn.execute(
+                update(receivables)
+                .where(
+                    receivables.c.receivable_id == event.debt_id,
+                    receivables.c.status == "in_agreement",
+                )
+                .values(status="cancelled")
+            )
         return exits
 
     def _get(self, conn: Connection, receivable_id: str) -> ReceivableRow | None:

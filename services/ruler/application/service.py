@@ -83,6 +83,21 @@ def message_variables(facts: dict[str, Any]) -> dict[str, str]:
     }
 
 
+# Why a receivable left, as a finalization message says it ("sua dívida foi {motivo}").
+EXIT_REASONS_PT = {
+    "settled": "quitada",
+    "paid": "paga",
+    "renegotiated": "renegociada",
+    "cancelled": "cancelada",
+}
+
+
+def finalization_variables(facts: dict[str, Any], reason: str) -> dict[str, str]:
+    """A finalization message's variables: the receivable's, and `motivo`, why it left (one
+    template may serve every exit: paid, settled, renegotiated, cancelled)."""
+    return {**message_variables(facts), "motivo": EXIT_REASONS_PT.get(reason, reason)}
+
+
 def erased_name(row: ReceivableRow) -> bool:
     """Whether the receivable's debtor name is gone (erased, or never known)."""
     return row.debtor_name in (REMOVED, "")
@@ -413,7 +428,10 @@ class RulerApplication(ServiceApplication):
         rulers = [(r.ruler_id, r.definition) for r in self.rulers(row.tenant)]
         chosen = ruler_for(rulers, row.creditor, row.category)
         actions: list[StageAction] = []
-        if chosen is not None:
+        # An installment is only cancelled when its agreement breaks: its debts come back to
+        # the ruler, and the debtor gets no "your debt has ended" message.
+        broken_agreement = row.kind == "installment" and move.reason == "cancelled"
+        if chosen is not None and not broken_agreement:
             actions = [
                 StageAction(
                     kind="message",

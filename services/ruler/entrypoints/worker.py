@@ -34,7 +34,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
         group_id="ruler.receivables",
         consumer_kwargs=host.consumer_kwargs,
         max_records=host.settings.consumer_max_records,
-        topic_partitions=host.settings.topic_partitions,
+        topics=host.topic_layout,
     )
     receivables.after_batch = host.relay.wake
     # A debtor's personal data erased (privacy.erasures): forget the keys, scrub the names.
@@ -45,7 +45,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
         group_id="ruler.erasures",
         consumer_kwargs=host.consumer_kwargs,
         max_records=host.settings.consumer_max_records,
-        topic_partitions=host.settings.topic_partitions,
+        topics=host.topic_layout,
     )
     daily = PositionedConsumer(
         DailyRunApplier(app, host.engine),
@@ -54,7 +54,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
         group_id="ruler.daily",
         consumer_kwargs=host.consumer_kwargs,
         max_records=50,
-        topic_partitions=host.settings.topic_partitions,
+        topics=host.topic_layout,
     )
     daily.after_batch = host.relay.wake
     host.consumers.extend([receivables, erasures, daily])

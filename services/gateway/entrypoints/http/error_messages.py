@@ -74,6 +74,7 @@ RULES_EN: dict[str, str] = {
     "opted_out": "The debtor opted out of this channel",
     "unknown_template": "Unknown template",
     "unknown_result": "Unknown call result",
+    "unknown_condition": "Unknown payment condition",
     "not_cnab240": "Not a CNAB 240 file",
     "first_installment": "Invalid first installment",
     "per_address": "Too many requests from this address; try again after Retry-After",

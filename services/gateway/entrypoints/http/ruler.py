@@ -1,6 +1,11 @@
 """HTTP controllers for the collection ruler and call campaigns: admins configure rulers,
 campaigns and call result types (the ruler service decides, over request/reply); operators
-work the call lists (a projection in the gateway) and record calls."""
+work the call lists (a projection in the gateway) and record calls.
+
+A campaign's `condition_ids` name payment conditions, which the negotiation service owns: the
+gateway asks it for the tenant's conditions (request/reply, as it does for the conditions'
+own endpoints) before the ruler saves the campaign, so an unknown id is a 422 and nothing is
+saved."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.documents import InvalidDocument, validate_document
 from contracts.envelope import UtcDatetime
+from contracts.negotiation_requests import ConditionList, ListConditions
 from contracts.ruler import CallResultType, CampaignDefinition, RulerDefinition
 from contracts.ruler_requests import (
     CallOut,
@@ -45,6 +51,26 @@ STAFF = requires("admin", "operator")
 def _ruler(state: State) -> ServiceClient:
     client: ServiceClient = state.ruler
     return client
+
+
+async def check_conditions(state: State, tenant: str, definition: CampaignDefinition) -> None:
+    """Every condition a campaign names must be one of the tenant's payment conditions, as
+    the negotiation service (their owner) knows them now: else a 422 naming `condition_ids`.
+    A campaign naming none asks nothing."""
+    if not definition.condition_ids:
+        return
+    negotiation: ServiceClient = state.negotiation
+    known = await negotiation.ask(ListConditions(tenant=tenant), tenant, ConditionList)
+    ids = [c.condition_id for c in known.conditions]
+    unknown = [c for c in dict.fromkeys(definition.condition_ids) if c not in ids]
+    if unknown:
+        listed = ", ".join(unknown)
+        hint = f"use uma de: {', '.join(ids)}" if ids else "o cadastro não tem nenhuma"
+        raise field_error(
+            "condition_ids",
+            "unknown_condition",
+            f"condição de pagamento não cadastrada: {listed}; {hint}",
+        )
 
 
 class RulerAdminController(Controller):
@@ -109,6 +135,7 @@ class RulerAdminController(Controller):
         data: CampaignDefinition,
     ) -> CampaignOut:
         principal = principal_of(request)
+        await check_conditions(state, principal.tenant, data)
         return await _ruler(state).ask(
             SaveCampaign(
                 tenant=principal.tenant,
