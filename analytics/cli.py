@@ -81,9 +81,9 @@ def _as_of(raw: str | None) -> dt.date | None:
 
 def _replay(tenant: str | None) -> Replayed:
     from aiokafka.errors import KafkaError
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from analytics.replay import replay_facts
+    from cobranca.progress import progress_bar
     from service_runtime.kafka import bootstrap_servers
     from service_runtime.settings import Settings
 
@@ -91,13 +91,7 @@ def _replay(tenant: str | None) -> Replayed:
         bootstrap = bootstrap_servers(Settings())
     except RuntimeError as exc:
         raise _fail(str(exc), 1) from exc
-    with Progress(
-        TextColumn("[bold]lendo os tópicos[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with progress_bar(console, "lendo os tópicos") as progress:
         task = progress.add_task("replay", total=None)
         try:
             replayed = asyncio.run(

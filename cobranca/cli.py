@@ -14,10 +14,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from analytics.cli import analytics_app
+from cobranca.progress import progress_bar
 from cobranca.services import SERVICES, service_main
 from cobranca.simulation.cli import simulate
 
@@ -126,14 +126,7 @@ def run_import(
     if not wait:
         return accepted
     total = accepted["rows"]
-    with Progress(
-        TextColumn("[bold]importando[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet,
-    ) as progress:
+    with progress_bar(console, "importando", disable=quiet) as progress:
         task = progress.add_task("import", total=total)
         status = client.wait_for_import(
             accepted["import_id"],
@@ -207,13 +200,7 @@ def replay(
         else service_engine(settings, "gateway", "read")
     )
     bootstrap = bootstrap_servers(settings)
-    with Progress(
-        TextColumn("[bold]{task.description}[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
+    with progress_bar(console) as progress:
 
         def reporter(name: str) -> Callable[[int, int], None]:
             task = progress.add_task(name, total=None)

@@ -4,21 +4,18 @@ and print what happened and the indicators replayed from the topics."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import shutil
 import signal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from services.gateway.adapters.tokens import Role
+from cobranca.progress import progress_bar
 
 console = Console(stderr=True)
 
@@ -79,8 +76,13 @@ def simulate(
     world = build_world(debtors, days, seed, first, model)
     port = free_port()
     env = {**clock_env("manual", first), **SIMULATION_ENV, "COBRANCA_HTTP_PORT": str(port)}
+    # COBRANCA_KAFKA_BOOTSTRAP (and COBRANCA_DATABASE_URL) put it on a real cluster instead.
     platform = Platform(
-        data_dir=data_dir.resolve(), env=env, broker_kind=broker, log_dir=data_dir / "logs"
+        data_dir=data_dir.resolve(),
+        env=env,
+        broker_kind=broker,
+        bootstrap=Settings().kafka_bootstrap,
+        log_dir=data_dir / "logs",
     )
     settings = Settings(
         data_dir=data_dir.resolve(),
@@ -129,109 +131,25 @@ def _run(
     model: Any,
     workers: int,
 ) -> dict[str, Any]:
-    from analytics import reports
-    from analytics.frames import load_facts
-    from cobranca.client import GatewayClient
-    from cobranca.demo_messaging import seed_messaging
-    from cobranca.demo_negotiation import seed_negotiation
-    from cobranca.demo_portal import seed_portal
-    from cobranca.demo_ruler import seed_ruler
-    from cobranca.simulation.driver import Clients, Simulation, Tally, settle_with
-    from cobranca.simulation.fingerprint import fingerprint
-    from services.clock.adapters.client import ClockRemote
-    from services.gateway.adapters.tokens import issue_token
+    from cobranca.simulation.driver import Tally
+    from cobranca.simulation.session import run_simulation
 
-    key = settings.signing_key()
+    with progress_bar(console) as progress:
+        task = progress.add_task("simulando", total=days)
 
-    def client(role: Role, subject: str) -> GatewayClient:
-        token = issue_token(
-            key, tenant=tenant, role=role, subject=subject, ttl=dt.timedelta(days=30)
-        )
-        return GatewayClient(settings.base_url, token)
-
-    admin = client("admin", f"admin@{tenant}")
-    seed_messaging(admin)
-    seed_ruler(admin)
-    seed_negotiation(admin)
-    seed_portal(admin)
-    clients = Clients(
-        anonymous=GatewayClient(settings.base_url),
-        operator=client("operator", f"operadora@{tenant}"),
-        bank=client("integration", f"banco@{tenant}"),
-        admin=admin,
-        with_token=lambda token: GatewayClient(settings.base_url, token),
-    )
-    bootstrap = settings.kafka_bootstrap
-    with asyncio.Runner() as runner:
-        remote = ClockRemote(settings, timeout=120.0)
-        runner.run(remote.start())
-        idle, settle = settle_with(bootstrap, runner)
-        with Progress(
-            TextColumn("[bold]{task.description}[/]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("simulando", total=days)
-
-            def on_day(day: int, today: dt.date, tally: Tally) -> None:
-                agreed = sum(v for k, v in tally.counts.items() if k.startswith("agreements ("))
-                progress.update(
-                    task,
-                    completed=day + 1,
-                    description=f"{today:%d/%m/%Y}: {agreed} acordos, "
-                    f"{tally.counts['payments']} pagamentos",
-                )
-
-            simulation = Simulation(
-                world,
-                days,
-                seed,
-                tenant,
-                clients,
-                bootstrap,
-                advance_day=lambda: runner.run(remote.advance(1)).today,
-                model=model,
-                workers=workers,
-                on_day=on_day,
+        def on_day(day: int, today: dt.date, tally: Tally) -> None:
+            agreed = sum(v for k, v in tally.counts.items() if k.startswith("agreements ("))
+            progress.update(
+                task,
+                completed=day + 1,
+                description=f"{today:%d/%m/%Y}: {agreed} acordos, "
+                f"{tally.counts['payments']} pagamentos",
             )
-            try:
-                tally = simulation.run(settle)
-            finally:
-                runner.run(idle.stop())
-                runner.run(remote.stop())
-    as_of = world.start + dt.timedelta(days=days - 1)
-    console.print("replaying the topics for the indicators...")
-    facts = load_facts(bootstrap, tenant=tenant)
-    return {
-        "seed": seed,
-        "debtors": len(world.debtors),
-        "days": days,
-        "first_day": world.start,
-        "as_of": as_of,
-        "activity": dict(sorted(tally.counts.items())),
-        "paid_cents": tally.paid_cents,
-        "streams": {
-            "fingerprint": fingerprint(facts),
-            "agreements": len(facts.agreements),
-            "installments_paid": len(facts.installments_paid),
-            "breaks": len(facts.breaks),
-            "receipts": len(facts.receipts),
-        },
-        "fpd": {
-            f"fpd_{k}": reports.fpd_report(
-                facts, k=k, as_of=as_of, by=["channel"], tenant=tenant
-            ).model_dump(mode="json")["rows"]
-            for k in (0, 5, 30)
-        },
-        "recovery": reports.recovery_report(
-            facts, as_of=as_of, by=["creditor"], tenant=tenant
-        ).model_dump(mode="json")["rows"],
-        "agreements": reports.agreements_report(
-            facts, as_of=as_of, by=[], tenant=tenant
-        ).model_dump(mode="json")["rows"],
-    }
+
+        summary = run_simulation(
+            settings, world, days, seed, tenant, model, workers=workers, on_day=on_day
+        )
+    return summary
 
 
 def _percent(rate: object) -> str:

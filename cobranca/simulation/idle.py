@@ -9,6 +9,7 @@ import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from service_runtime.kafka import partitions_of, server_list
 
@@ -68,11 +69,15 @@ class PlatformIdle:
         last: dict[TopicPartition, int] | None = None
         still_since = time.monotonic()
         while True:
-            ends = await self._ends()
-            if ends != last:
-                last, still_since = ends, time.monotonic()
-            elif time.monotonic() - still_since >= quiet and await self.behind() == 0:
-                return time.monotonic() - started
+            try:
+                ends = await self._ends()
+                if ends != last:
+                    last, still_since = ends, time.monotonic()
+                elif time.monotonic() - still_since >= quiet and await self.behind() == 0:
+                    return time.monotonic() - started
+            except KafkaError:
+                # A broker lost (a cluster losing one of its nodes): not settled, ask again.
+                last = None
             if time.monotonic() - started > timeout:
                 raise TimeoutError(f"the platform did not settle in {timeout:.0f}s")
             await asyncio.sleep(0.25)

@@ -2,13 +2,16 @@
 topics with three copies and min.insync.replicas=2, the services producing with acks=all. One
 broker is SIGKILLed in the middle of an import (the leader of the partition the carteira's
 rows are on); the import completes, and the read models end equal to the event stores: nothing
-lost, nothing doubled. Prints the figures: rows per second before and after the loss, and how
-long the import stood still."""
+lost, nothing doubled. Then another in the middle of a simulation (`cobranca simulate`'s world
+on this platform): it goes on, and the streams hold exactly what its people did. Prints the
+figures: rows per second before and after the loss, how long the import stood still, the
+seconds each simulated day took."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import time
 from pathlib import Path
 
@@ -20,13 +23,19 @@ from aiokafka.partitioner import murmur2
 from cobranca.brokers import kafka_unavailable_reason
 from cobranca.brokers.kafka_cluster import ApacheKafkaCluster
 from cobranca.demo_data import generate_carteira
+from cobranca.simulation.driver import Tally
+from cobranca.simulation.model import BehaviourModel
+from cobranca.simulation.session import run_simulation
+from cobranca.simulation.world import build_world
 from contracts.carteiras import INBOUND_TOPIC
+from contracts.clock import CLOCK_TOPIC
 from tests.support.consistency import differences
 from tests.support.platform import RunningPlatform, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 
 ROWS = 3_000
+SIMULATED_DAYS = 5
 
 
 async def leader_of(bootstrap: str, topic: str, key: str) -> int:
@@ -55,6 +64,51 @@ async def replication_of(bootstrap: str, topic: str) -> tuple[int, str]:
         await admin.close()
 
 
+def _simulation_losing_a_broker(running: RunningPlatform, cluster: ApacheKafkaCluster) -> str:
+    """`cobranca simulate`'s world on this platform; a broker SIGKILLed after its second day
+    (the one leading the clock's topic: every service's day starts there). The simulation
+    goes on with two brokers, the topics tell what the simulated people did, nothing more or
+    less, and the read models equal the stores."""
+    model = BehaviourModel()
+    world = build_world(25, SIMULATED_DAYS, 3, running.business_date(), model)
+    ticks: list[float] = [time.monotonic()]
+    victim: list[int] = []
+
+    def on_day(day: int, today: dt.date, tally: Tally) -> None:
+        ticks.append(time.monotonic())
+        if day == 1:
+            victim.append(asyncio.run(leader_of(cluster.bootstrap, CLOCK_TOPIC, "clock")))
+            cluster.nodes[victim[0] - 1].kill()
+
+    summary = run_simulation(
+        running.settings, world, SIMULATED_DAYS, 3, "sim", model, workers=4, on_day=on_day
+    )
+    activity = summary["activity"]
+    agreed = sum(n for what, n in activity.items() if what.startswith("agreements ("))
+    assert agreed > 0 and activity["payments"] > 0
+    assert summary["streams"]["agreements"] == agreed
+    assert summary["streams"]["installments_paid"] == activity["payments"]
+    try:
+        wait_for(
+            lambda: not differences(running.settings),
+            timeout=180,
+            interval=1.0,
+            what="the read models to equal the event stores after the simulation",
+        )
+    except AssertionError:
+        raise AssertionError(f"{differences(running.settings)}\n{running.logs()}") from None
+    cluster.nodes[victim[0] - 1].start(timeout=180)
+    days = [later - earlier for earlier, later in itertools.pairwise(ticks)]
+    return (
+        f"  simulation ({len(world.debtors)} debtors, {SIMULATED_DAYS} days, {agreed} agreements, "
+        f"{activity['payments']} payments): broker {victim[0]} (leader of the clock's topic) "
+        f"SIGKILLed after day 2; seconds per simulated day: "
+        + ", ".join(f"{d:.1f}" for d in days)
+        + " (the day after the loss waits for the cluster to settle)"
+    )
+
+
+@pytest.mark.timeout(900)  # three JVMs, an import and a simulation, each losing a broker
 def test_losing_one_of_three_brokers_mid_import_loses_and_doubles_nothing(
     tmp_path: Path,
 ) -> None:
@@ -127,6 +181,8 @@ def test_losing_one_of_three_brokers_mid_import_loses_and_doubles_nothing(
         back_in = time.monotonic() - back_started
         assert not differences(running.settings)
 
+        simulated = _simulation_losing_a_broker(running, cluster)
+
         print(
             f"\nthree-broker cluster, broker {victim} (leader of the import's partition) "
             f"SIGKILLed at row {read_before:,} of {ROWS:,}:\n"
@@ -135,7 +191,8 @@ def test_losing_one_of_three_brokers_mid_import_loses_and_doubles_nothing(
             f"  the {ROWS - read_before:,} rows left were read within {finished - resumed:.1f} s "
             f"of resuming, with two brokers\n"
             f"  whole import: {finished - started:.1f} s\n"
-            f"  killed broker back and serving in: {back_in:.1f} s"
+            f"  killed broker back and serving in: {back_in:.1f} s\n"
+            f"{simulated}"
         )
     finally:
         running.stop()

@@ -42,6 +42,7 @@ def _finished(process: subprocess.Popen[str], root: Path, name: str) -> dict[str
     return summary
 
 
+@pytest.mark.timeout(600)  # two platforms at once
 def test_a_small_world_lives_on_the_platform_and_the_same_seed_tells_the_same_story(
     tmp_path: Path,
 ) -> None:

@@ -42,14 +42,16 @@ def portfolio_store(settings: Settings) -> dict[str, Any]:
                     rejection_keys.add(
                         (integration.tenant, integration.import_id, integration.row_key)  # type: ignore[attr-defined]
                     )
-            if isinstance(event, Debt.Imported):
+            if isinstance(event, Debt.Imported | Debt.Updated):
+                # The views keep the version of the debt's last import or update (a settlement
+                # or a reopening changes its status, not what the creditor sent).
                 debt = app.repository.get(event.originator_id)
                 debts[str(debt.id)] = {
                     "tenant": debt.tenant,
                     "document": debt.document,
                     "original_amount_cents": debt.original_amount_cents,
                     "due_date": debt.due_date,
-                    "version": debt.version,
+                    "version": event.originator_version,
                 }
             elif isinstance(event, CarteiraImport.Started):
                 imp = app.repository.get(event.originator_id)
@@ -94,7 +96,14 @@ def read_models(settings: Settings) -> dict[str, Any]:
             }
             for r in conn.execute(select(carteira_imports))
         }
-        timeline_ids = {r.event_id for r in conn.execute(select(timeline_entries.c.event_id))}
+        # The portfolio's entries: the other services' (agreements, calls, messages) are
+        # theirs to check.
+        timeline_ids = {
+            r.event_id
+            for r in conn.execute(
+                select(timeline_entries.c.event_id).where(timeline_entries.c.service == "portfolio")
+            )
+        }
         rejection_keys = {
             (r.tenant, r.import_id, r.row_key)
             for r in conn.execute(
