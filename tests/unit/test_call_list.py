@@ -36,6 +36,7 @@ from contracts.portfolio import (
     DebtorContact,
     DebtReopened,
     DebtSettled,
+    DebtWithdrawn,
 )
 from contracts.ruler import (
     CALLS_TOPIC,
@@ -780,3 +781,28 @@ def test_sealed_contacts_open_with_the_vault_and_erasure_removes_them_in_any_ord
         apply_.apply(conn, [again])
     assert by_document(engine)[MARIA].debtor_name == "Maria Souza"
     engine.dispose()
+
+
+def withdrawn(debt_id: str, document: str, version: int = 2) -> DebtWithdrawn:
+    return DebtWithdrawn(
+        **env(debt_id, version),
+        debt_id=debt_id,
+        document=document,
+        creditor=HORIZONTE,
+        contract=f"C-{debt_id}",
+        installment="1",
+        reason="cancelled",
+        withdrawn_on=TODAY,
+        import_id="imp-2",
+        row_key="7",
+    )
+
+
+def test_a_debt_the_creditor_withdrew_leaves_the_call_list_for_good(engine: sa.Engine) -> None:
+    apply(engine, debt("m1", MARIA, 100_000, 60), debt("j1", JOAO, 100_000, 60), saved())
+    assert sorted(listed(engine)) == sorted([MARIA, JOAO])
+    apply(engine, withdrawn("m1", MARIA))
+    assert listed(engine) == [JOAO]
+    # The carteira sent again (a correction) does not bring it back; nor does a redelivery.
+    apply(engine, debt("m1", MARIA, 120_000, 60), withdrawn("m1", MARIA))
+    assert listed(engine) == [JOAO]

@@ -10,7 +10,8 @@ and the columns of `call_debts` derived from them (status, amount owed, stage) a
 from those tables after each batch:
 
 - debts: the newest aggregate version wins (`call_debts`);
-- payments: the newest DebtReopened gives what was paid, DebtSettled settles for good
+- payments: the newest DebtReopened gives what was paid, DebtSettled settles for good (and
+  a debt the creditor withdrew, DebtWithdrawn, is off every list for good too)
   (`debt_payments`);
 - agreements: an agreement only moves from active to broken or fulfilled, never back
   (`call_agreements`, `agreement_debts`); a debt is in agreement while an agreement holding
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import json
 import unicodedata
@@ -50,6 +52,7 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    or_,
     select,
     update,
 )
@@ -73,6 +76,7 @@ from contracts.portfolio import (
     DebtSettled,
     DebtUpdated,
     DebtUpdatedV2,
+    DebtWithdrawn,
 )
 from contracts.ruler import (
     CALLS_TOPIC,
@@ -267,6 +271,10 @@ def fold(text: str | None) -> str | None:
     return bare.casefold() or None
 
 
+# Creditors, categories, cities and states repeat from debt to debt: fold each once.
+_fold_key = functools.lru_cache(maxsize=4096)(fold)
+
+
 def _clean(text: str | None) -> str | None:
     stripped = (text or "").strip()
     return stripped or None
@@ -317,11 +325,231 @@ def _debt_row(event: DebtEvent, contact: dict[str, Any], key_id: str | None) -> 
         "stage": "current",
         "version": event.aggregate_version,
         "updated_at": event.occurred_at,
-        "creditor_key": fold(event.creditor) or "",
-        "category_key": fold(event.category),
-        "city_key": fold(contact["city"]),
-        "state_key": fold(contact["state"]),
+        "creditor_key": _fold_key(event.creditor) or "",
+        "category_key": _fold_key(event.category),
+        "city_key": _fold_key(contact["city"]),
+        "state_key": _fold_key(contact["state"]),
     }
+
+
+# An agreement only moves up this order (fulfilled wins over broken should both arrive).
+_AGREEMENT_RANK = {"active": 0, "broken": 1, "fulfilled": 2}
+
+
+def _newer(rows: dict[Any, dict[str, Any]], key: Any, row: dict[str, Any], field: str) -> None:
+    """Keep the row with the highest `field` for a key; the first of equals (as an upsert
+    `WHERE old < new` keeps the first)."""
+    kept = rows.get(key)
+    if kept is None or kept[field] < row[field]:
+        rows[key] = row
+
+
+class _Facts:
+    """The facts of one batch, one row per key as the batch leaves it, written with one
+    statement per table (`executemany`). Every fact table is a merge that neither order nor
+    repetition changes (a highest version or rank, a status that only moves up, a flag that
+    only turns on, rows only added), so merging the batch first ends as writing each event
+    alone would."""
+
+    def __init__(self) -> None:
+        self.settled: dict[str, dict[str, Any]] = {}
+        self.reopened: dict[str, dict[str, Any]] = {}
+        self.agreements: dict[str, dict[str, Any]] = {}
+        self.agreement_debts: dict[tuple[str, str], None] = {}
+        self.stages: dict[str, dict[str, Any]] = {}
+        self.members: dict[tuple[str, str, str], None] = {}
+        self.campaigns: dict[tuple[str, str], dict[str, Any]] = {}
+        self.results: dict[str, dict[str, Any]] = {}
+        self.calls: dict[str, dict[str, Any]] = {}
+        # Debts whose derived columns may change (and every debt of the agreements, found
+        # once the batch is written).
+        self.touched: set[str] = set()
+
+    def add(self, event: Envelope) -> None:
+        if isinstance(event, DebtSettled | DebtWithdrawn):
+            self.settled[event.debt_id] = {
+                "debt_id": event.debt_id,
+                "paid_cents": 0,
+                "paid_version": -1,
+                "settled": True,
+            }
+            if isinstance(event, DebtSettled):
+                self.agreement_debts[(event.agreement_id, event.debt_id)] = None
+            self.touched.add(event.debt_id)
+        elif isinstance(event, DebtReopened):
+            row = {
+                "debt_id": event.debt_id,
+                "paid_cents": event.paid_cents,
+                "paid_version": event.aggregate_version,
+                "settled": False,
+            }
+            _newer(self.reopened, event.debt_id, row, "paid_version")
+            self.agreement_debts[(event.agreement_id, event.debt_id)] = None
+            self.touched.add(event.debt_id)
+        elif isinstance(event, AgreementClosed | AgreementClosedV2):
+            self._agreement(event.tenant, event.agreement_id, "active", event.debt_ids)
+        elif isinstance(event, AgreementBroken):
+            debt_ids = [d.debt_id for d in event.debts]
+            self._agreement(event.tenant, event.agreement_id, "broken", debt_ids)
+        elif isinstance(event, AgreementFulfilled):
+            self._agreement(event.tenant, event.agreement_id, "fulfilled", event.debt_ids)
+        elif isinstance(event, StageAdvanced):
+            if event.receivable_kind == "debt":
+                self._stage(
+                    event.receivable_id,
+                    event.to_stage,
+                    _stage_rank(event.on_date, _STAGE_INDEX[event.to_stage]),
+                )
+            for action in event.actions:
+                if action.kind == "call_campaign" and action.campaign:
+                    self.members[(event.tenant, action.campaign, event.document)] = None
+        elif isinstance(event, ReceivableLeftRuler):
+            if event.receivable_kind == "debt" and event.reason in ("renegotiated", "settled"):
+                self._stage(event.receivable_id, "current", _stage_rank(event.on_date, _LEFT_SLOT))
+        elif isinstance(event, CampaignSaved):
+            row = {
+                "tenant": event.tenant,
+                "campaign_id": event.campaign_id,
+                "definition": event.definition.model_dump_json(),
+                "version": event.aggregate_version,
+            }
+            _newer(self.campaigns, (event.tenant, event.campaign_id), row, "version")
+        elif isinstance(event, CallResultTypesSaved):
+            row = {
+                "tenant": event.tenant,
+                "result_types": json.dumps(
+                    [r.model_dump(mode="json") for r in event.result_types], ensure_ascii=False
+                ),
+                "version": event.aggregate_version,
+            }
+            _newer(self.results, event.tenant, row, "version")
+        elif isinstance(event, CallRecorded):
+            self.calls.setdefault(
+                event.call_id,
+                {
+                    "call_id": event.call_id,
+                    "tenant": event.tenant,
+                    "campaign_id": event.campaign_id,
+                    "document": event.document,
+                    "operator": event.operator,
+                    "result_code": event.result.code,
+                    "result_label": event.result.label,
+                    "removes_from_list": event.result.removes_from_list,
+                    "note": event.note,
+                    "reschedule_at": event.reschedule_at,
+                    "recorded_at": event.recorded_at,
+                },
+            )
+
+    def _agreement(
+        self, tenant: str, agreement_id: str, status: str, debt_ids: Iterable[str]
+    ) -> None:
+        kept = self.agreements.get(agreement_id)
+        if kept is None:
+            # The first event's tenant, as the insert that wins keeps it.
+            self.agreements[agreement_id] = {
+                "agreement_id": agreement_id,
+                "tenant": tenant,
+                "status": status,
+            }
+        elif _AGREEMENT_RANK[kept["status"]] < _AGREEMENT_RANK[status]:
+            kept["status"] = status
+        for debt_id in debt_ids:
+            self.agreement_debts[(agreement_id, debt_id)] = None
+            self.touched.add(debt_id)
+
+    def _stage(self, debt_id: str, stage: str, rank: int) -> None:
+        _newer(
+            self.stages,
+            debt_id,
+            {"debt_id": debt_id, "stage": stage, "stage_rank": rank},
+            "stage_rank",
+        )
+        self.touched.add(debt_id)
+
+    def write(self, conn: Connection) -> None:
+        insert = _insert(conn)
+        if self.settled:
+            stmt = insert(debt_payments)
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=["debt_id"], set_={"settled": True}),
+                list(self.settled.values()),
+            )
+        if self.reopened:
+            # After the settlements or before, the same end: settled stays, the newest
+            # reopening gives what was paid.
+            stmt = insert(debt_payments)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["debt_id"],
+                    set_={
+                        "paid_cents": stmt.excluded.paid_cents,
+                        "paid_version": stmt.excluded.paid_version,
+                    },
+                    where=debt_payments.c.paid_version < stmt.excluded.paid_version,
+                ),
+                list(self.reopened.values()),
+            )
+        for status, rows in _by_status(self.agreements.values()).items():
+            stmt = insert(call_agreements)
+            if status == "active":
+                conn.execute(stmt.on_conflict_do_nothing(index_elements=["agreement_id"]), rows)
+            else:
+                weaker = ("active",) if status == "broken" else ("active", "broken")
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["agreement_id"],
+                        set_={"status": stmt.excluded.status},
+                        # Not IN: an expanding parameter cannot go with executemany.
+                        where=or_(*(call_agreements.c.status == w for w in weaker)),
+                    ),
+                    rows,
+                )
+        insert_ignore(
+            conn,
+            agreement_debts,
+            [{"agreement_id": a, "debt_id": d} for a, d in self.agreement_debts],
+        )
+        if self.stages:
+            stmt = insert(debt_stages)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["debt_id"],
+                    set_={"stage": stmt.excluded.stage, "stage_rank": stmt.excluded.stage_rank},
+                    where=debt_stages.c.stage_rank < stmt.excluded.stage_rank,
+                ),
+                list(self.stages.values()),
+            )
+        insert_ignore(
+            conn,
+            campaign_members,
+            [{"tenant": t, "campaign_id": c, "document": d} for t, c, d in self.members],
+        )
+        _versioned(conn, call_campaigns, list(self.campaigns.values()), ["tenant", "campaign_id"])
+        _versioned(conn, call_results, list(self.results.values()), ["tenant"])
+        insert_ignore(conn, campaign_calls, list(self.calls.values()))
+
+
+def _by_status(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        grouped[row["status"]].append(row)
+    return grouped
+
+
+def _versioned(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Insert, or replace with a newer version."""
+    if not rows:
+        return
+    stmt = _insert(conn)(table)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=keys,
+            set_={k: stmt.excluded[k] for k in rows[0] if k not in keys},
+            where=table.c.version < stmt.excluded.version,
+        ),
+        rows,
+    )
 
 
 class CallListProjection(PersonalDataProjection):
@@ -352,89 +580,21 @@ class CallListProjection(PersonalDataProjection):
                     latest[event.debt_id] = event
         if latest:
             self._upsert_debts(conn, self._debt_rows(conn, list(latest.values())))
-        touched: set[str] = set(latest)
+        facts = _Facts()
         for event in events:
-            if isinstance(event, DebtSettled):
-                self._settled(conn, event)
-                touched.add(event.debt_id)
-            elif isinstance(event, DebtReopened):
-                self._reopened(conn, event)
-                touched.add(event.debt_id)
-            elif isinstance(event, AgreementClosed | AgreementClosedV2):
-                touched |= self._agreement(
-                    conn, event.tenant, event.agreement_id, "active", list(event.debt_ids)
-                )
-            elif isinstance(event, AgreementBroken):
-                touched |= self._agreement(
-                    conn,
-                    event.tenant,
-                    event.agreement_id,
-                    "broken",
-                    [d.debt_id for d in event.debts],
-                )
-            elif isinstance(event, AgreementFulfilled):
-                touched |= self._agreement(
-                    conn, event.tenant, event.agreement_id, "fulfilled", list(event.debt_ids)
-                )
-            elif isinstance(event, StageAdvanced):
-                self._advanced(conn, event)
-                if event.receivable_kind == "debt":
-                    touched.add(event.receivable_id)
-            elif isinstance(event, ReceivableLeftRuler):
-                if event.receivable_kind == "debt" and event.reason in ("renegotiated", "settled"):
-                    self._stage(
-                        conn,
-                        event.receivable_id,
-                        "current",
-                        _stage_rank(event.on_date, _LEFT_SLOT),
+            facts.add(event)
+        facts.write(conn)
+        touched = set(latest) | facts.touched
+        # Every debt of an agreement whose status may have changed.
+        agreement_ids = sorted(facts.agreements)
+        for start in range(0, len(agreement_ids), 500):
+            touched.update(
+                conn.execute(
+                    select(agreement_debts.c.debt_id).where(
+                        agreement_debts.c.agreement_id.in_(agreement_ids[start : start + 500])
                     )
-                    touched.add(event.receivable_id)
-            elif isinstance(event, CampaignSaved):
-                self._versioned(
-                    conn,
-                    call_campaigns,
-                    {
-                        "tenant": event.tenant,
-                        "campaign_id": event.campaign_id,
-                        "definition": event.definition.model_dump_json(),
-                        "version": event.aggregate_version,
-                    },
-                    ["tenant", "campaign_id"],
-                )
-            elif isinstance(event, CallResultTypesSaved):
-                self._versioned(
-                    conn,
-                    call_results,
-                    {
-                        "tenant": event.tenant,
-                        "result_types": json.dumps(
-                            [r.model_dump(mode="json") for r in event.result_types],
-                            ensure_ascii=False,
-                        ),
-                        "version": event.aggregate_version,
-                    },
-                    ["tenant"],
-                )
-            elif isinstance(event, CallRecorded):
-                insert_ignore(
-                    conn,
-                    campaign_calls,
-                    [
-                        {
-                            "call_id": event.call_id,
-                            "tenant": event.tenant,
-                            "campaign_id": event.campaign_id,
-                            "document": event.document,
-                            "operator": event.operator,
-                            "result_code": event.result.code,
-                            "result_label": event.result.label,
-                            "removes_from_list": event.result.removes_from_list,
-                            "note": event.note,
-                            "reschedule_at": event.reschedule_at,
-                            "recorded_at": event.recorded_at,
-                        }
-                    ],
-                )
+                ).scalars()
+            )
         if touched:
             self._refresh(conn, sorted(touched))
 
@@ -470,161 +630,28 @@ class CallListProjection(PersonalDataProjection):
         )
 
     @staticmethod
-    def _settled(conn: Connection, event: DebtSettled) -> None:
-        stmt = _insert(conn)(debt_payments).values(
-            debt_id=event.debt_id, paid_cents=0, paid_version=-1, settled=True
-        )
-        conn.execute(stmt.on_conflict_do_update(index_elements=["debt_id"], set_={"settled": True}))
-        insert_ignore(
-            conn, agreement_debts, [{"agreement_id": event.agreement_id, "debt_id": event.debt_id}]
-        )
-
-    @staticmethod
-    def _reopened(conn: Connection, event: DebtReopened) -> None:
-        stmt = _insert(conn)(debt_payments).values(
-            debt_id=event.debt_id,
-            paid_cents=event.paid_cents,
-            paid_version=event.aggregate_version,
-            settled=False,
-        )
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["debt_id"],
-                set_={
-                    "paid_cents": stmt.excluded.paid_cents,
-                    "paid_version": stmt.excluded.paid_version,
-                },
-                where=debt_payments.c.paid_version < stmt.excluded.paid_version,
-            )
-        )
-        insert_ignore(
-            conn, agreement_debts, [{"agreement_id": event.agreement_id, "debt_id": event.debt_id}]
-        )
-
-    @staticmethod
-    def _agreement(
-        conn: Connection, tenant: str, agreement_id: str, status: str, debt_ids: list[str]
-    ) -> set[str]:
-        """Record an agreement's status (active, then broken or fulfilled; an ended agreement
-        never becomes active again) and its debts; returns every debt it holds."""
-        stmt = _insert(conn)(call_agreements).values(
-            agreement_id=agreement_id, tenant=tenant, status=status
-        )
-        if status == "active":
-            conn.execute(stmt.on_conflict_do_nothing(index_elements=["agreement_id"]))
-        else:
-            # Fulfilled wins over broken should both ever arrive: the result is the same
-            # whichever came first.
-            weaker = ("active",) if status == "broken" else ("active", "broken")
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["agreement_id"],
-                    set_={"status": status},
-                    where=call_agreements.c.status.in_(weaker),
-                )
-            )
-        insert_ignore(
-            conn,
-            agreement_debts,
-            [{"agreement_id": agreement_id, "debt_id": d} for d in dict.fromkeys(debt_ids)],
-        )
-        held = conn.execute(
-            select(agreement_debts.c.debt_id).where(agreement_debts.c.agreement_id == agreement_id)
-        )
-        return {r.debt_id for r in held} | set(debt_ids)
-
-    def _advanced(self, conn: Connection, event: StageAdvanced) -> None:
-        if event.receivable_kind == "debt":
-            self._stage(
-                conn,
-                event.receivable_id,
-                event.to_stage,
-                _stage_rank(event.on_date, _STAGE_INDEX[event.to_stage]),
-            )
-        members = [
-            {"tenant": event.tenant, "campaign_id": action.campaign, "document": event.document}
-            for action in event.actions
-            if action.kind == "call_campaign" and action.campaign
-        ]
-        insert_ignore(conn, campaign_members, members)
-
-    @staticmethod
-    def _stage(conn: Connection, debt_id: str, stage: str, rank: int) -> None:
-        stmt = _insert(conn)(debt_stages).values(debt_id=debt_id, stage=stage, stage_rank=rank)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["debt_id"],
-                set_={"stage": stmt.excluded.stage, "stage_rank": stmt.excluded.stage_rank},
-                where=debt_stages.c.stage_rank < stmt.excluded.stage_rank,
-            )
-        )
-
-    @staticmethod
-    def _versioned(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:
-        """Insert, or replace with a newer version."""
-        stmt = _insert(conn)(table).values(**values)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=keys,
-                set_={k: stmt.excluded[k] for k in values if k not in keys},
-                where=table.c.version < stmt.excluded.version,
-            )
-        )
-
-    @staticmethod
     def _refresh(conn: Connection, debt_ids: list[str]) -> None:
         """Derive status, amount owed and stage of these debts from the facts kept."""
         changes: list[dict[str, Any]] = []
         for start in range(0, len(debt_ids), 500):
             chunk = debt_ids[start : start + 500]
-            rows = conn.execute(
-                select(
-                    call_debts.c.debt_id,
-                    call_debts.c.original_amount_cents,
-                    call_debts.c.paid_cents,
-                    call_debts.c.amount_cents,
-                    call_debts.c.status,
-                    call_debts.c.stage,
-                ).where(call_debts.c.debt_id.in_(chunk))
-            ).all()
-            if not rows:
-                continue
-            present = [r.debt_id for r in rows]
-            payments = {
-                r.debt_id: (r.paid_cents, bool(r.settled))
-                for r in conn.execute(
-                    select(
-                        debt_payments.c.debt_id, debt_payments.c.paid_cents, debt_payments.c.settled
-                    ).where(debt_payments.c.debt_id.in_(present))
-                )
-            }
-            stages = {
-                r.debt_id: r.stage
-                for r in conn.execute(
-                    select(debt_stages.c.debt_id, debt_stages.c.stage).where(
-                        debt_stages.c.debt_id.in_(present)
-                    )
-                )
-            }
+            # One query for the debts and their facts: a row per agreement holding a debt.
+            rows: dict[str, Any] = {}
             holding: dict[str, set[str]] = defaultdict(set)
-            for r in conn.execute(
-                select(agreement_debts.c.debt_id, call_agreements.c.status)
-                .join(
-                    call_agreements,
-                    call_agreements.c.agreement_id == agreement_debts.c.agreement_id,
-                )
-                .where(agreement_debts.c.debt_id.in_(present))
-            ):
-                holding[r.debt_id].add(r.status)
-            for row in rows:
-                paid, settled = payments.get(row.debt_id, (0, False))
+            for r in conn.execute(_FACTS_OF_DEBTS, {"ids": chunk}):
+                rows.setdefault(r.debt_id, r)
+                if r.agreement_status is not None:
+                    holding[r.debt_id].add(r.agreement_status)
+            for row in rows.values():
+                settled = bool(row.settled)
+                paid = row.paid_so_far if row.paid_so_far is not None else 0
                 statuses = holding.get(row.debt_id, set())
                 if settled or "fulfilled" in statuses:
                     status, amount = "settled", 0
                 else:
                     status = "in_agreement" if "active" in statuses else "open"
                     amount = max(0, row.original_amount_cents - paid)
-                stage = stages.get(row.debt_id, "current")
+                stage = row.stage_now if row.stage_now is not None else "current"
                 if (row.paid_cents, row.amount_cents, row.status, row.stage) != (
                     paid,
                     amount,
@@ -652,6 +679,30 @@ class CallListProjection(PersonalDataProjection):
                 ),
                 changes,
             )
+
+
+# What a debt's derived columns come from: its payments, its stage and the statuses of the
+# agreements holding it (one row per agreement; an agreement not seen yet holds nothing).
+_FACTS_OF_DEBTS = (
+    select(
+        call_debts.c.debt_id,
+        call_debts.c.original_amount_cents,
+        call_debts.c.paid_cents,
+        call_debts.c.amount_cents,
+        call_debts.c.status,
+        call_debts.c.stage,
+        debt_payments.c.paid_cents.label("paid_so_far"),
+        debt_payments.c.settled,
+        debt_stages.c.stage.label("stage_now"),
+        call_agreements.c.status.label("agreement_status"),
+    )
+    .select_from(call_debts)
+    .outerjoin(debt_payments, debt_payments.c.debt_id == call_debts.c.debt_id)
+    .outerjoin(debt_stages, debt_stages.c.debt_id == call_debts.c.debt_id)
+    .outerjoin(agreement_debts, agreement_debts.c.debt_id == call_debts.c.debt_id)
+    .outerjoin(call_agreements, call_agreements.c.agreement_id == agreement_debts.c.agreement_id)
+    .where(call_debts.c.debt_id.in_(bindparam("ids", expanding=True)))
+)
 
 
 # ---- queries ----------------------------------------------------------------------------------

@@ -12,6 +12,9 @@ events, and replaced by REMOVED once the debtor's data is erased (see read_model
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -26,11 +29,14 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     func,
+    or_,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import BindParameter
 
 from contracts.envelope import Envelope
 from contracts.negotiation import (
@@ -40,6 +46,7 @@ from contracts.negotiation import (
     AgreementClosed,
     AgreementClosedV2,
     AgreementFulfilled,
+    AgreementInstallment,
     InstallmentPaid,
     InvoiceOverdue,
 )
@@ -52,6 +59,7 @@ from contracts.portfolio import (
     DebtSettled,
     DebtUpdated,
     DebtUpdatedV2,
+    DebtWithdrawn,
 )
 from service_runtime.personal_data import REMOVED
 from service_runtime.sql import insert_ignore
@@ -82,7 +90,7 @@ portal_debts = Table(
     Column("paid_cents", Integer, nullable=False),
     Column("due_date", Date, nullable=False),
     Column("category", String(100)),
-    # open (negotiable), in_agreement, settled
+    # open (negotiable), in_agreement, settled, withdrawn (by the creditor: for good)
     Column("status", String(20), nullable=False),
     Column("agreement_id", String(36)),
     Column("version", Integer, nullable=False),
@@ -198,44 +206,9 @@ class PortalViewProjection(PersonalDataProjection):
                     latest[event.debt_id] = event
         if latest:
             self._upsert_debts(conn, self._debt_rows(conn, list(latest.values())))
-        for event in events:
-            if isinstance(event, AgreementClosed | AgreementClosedV2):
-                self._closed(conn, event)
-            elif isinstance(event, AgreementBroken):
-                self._ended(conn, event.agreement_id, "broken", event.broken_on)
-            elif isinstance(event, AgreementFulfilled):
-                self._ended(conn, event.agreement_id, "fulfilled", event.fulfilled_on)
-            elif isinstance(event, DebtSettled):
-                conn.execute(
-                    update(portal_debts)
-                    .where(portal_debts.c.debt_id == event.debt_id)
-                    .values(status="settled", paid_cents=event.paid_cents)
-                )
-            elif isinstance(event, DebtReopened):
-                conn.execute(
-                    update(portal_debts)
-                    .where(portal_debts.c.debt_id == event.debt_id)
-                    .values(paid_cents=event.paid_cents)
-                )
-            elif isinstance(event, InstallmentPaid):
-                conn.execute(
-                    update(portal_invoices)
-                    .where(portal_invoices.c.invoice_id == event.invoice_id)
-                    .values(status="paid", paid_cents=event.paid_cents)
-                )
-            elif isinstance(event, InvoiceOverdue):
-                conn.execute(
-                    update(portal_invoices)
-                    .where(
-                        portal_invoices.c.invoice_id == event.invoice_id,
-                        portal_invoices.c.status != "paid",
-                        portal_invoices.c.days_overdue < event.days_overdue,
-                    )
-                    .values(status="overdue", days_overdue=event.days_overdue)
-                )
-        if latest:
-            # Debts that arrived after their agreement: show them as it says.
-            self._refresh_status(conn, list(latest))
+        changes = [e for e in events if isinstance(e, _CHANGES)]
+        if changes or latest:
+            _Batch(conn, changes, list(latest)).apply()
 
     def _debt_rows(self, conn: Connection, events: list[DebtEvent]) -> list[dict[str, Any]]:
         """The debts' rows, the name opened (version 2) or as it came (version 1, unless the
@@ -265,116 +238,424 @@ class PortalViewProjection(PersonalDataProjection):
             rows,
         )
 
-    def _closed(self, conn: Connection, event: AgreementClosed | AgreementClosedV2) -> None:
-        insert_ignore(
-            conn,
-            portal_agreements,
-            [
-                {
-                    "agreement_id": event.agreement_id,
-                    "tenant": event.tenant,
-                    "document": event.document,
-                    "creditor": event.creditor,
-                    "channel": event.channel,
-                    "closed_on": event.closed_on,
-                    "total_cents": event.total_cents,
-                    "updated_value_cents": event.updated_value_cents,
-                    "discount_cents": event.discount_cents,
-                    "installments": len(event.installments),
-                    "status": "active",
-                    "ended_on": None,
-                }
-            ],
-        )
+
+# The events the batch below applies (debts' versions are upserted before it).
+_Change = (
+    AgreementClosed
+    | AgreementClosedV2
+    | AgreementBroken
+    | AgreementFulfilled
+    | DebtSettled
+    | DebtReopened
+    | DebtWithdrawn
+    | InstallmentPaid
+    | InvoiceOverdue
+)
+_CHANGES = (
+    AgreementClosed,
+    AgreementClosedV2,
+    AgreementBroken,
+    AgreementFulfilled,
+    DebtSettled,
+    DebtReopened,
+    DebtWithdrawn,
+    InstallmentPaid,
+    InvoiceOverdue,
+)
+# A settled or withdrawn debt stays so, whatever comes after.
+_FINAL = ("settled", "withdrawn")
+
+# Agreements that hold their debts (in agreement while active, settled once fulfilled).
+_HOLDING = ("active", "fulfilled")
+# Ids per `IN (...)`.
+_CHUNK = 500
+
+
+def _ids() -> BindParameter[Any]:
+    """The ids a query is given (a list; an IN of as many)."""
+    return bindparam("ids", expanding=True)
+
+
+_AGREEMENTS = select(portal_agreements.c.agreement_id, portal_agreements.c.status).where(
+    portal_agreements.c.agreement_id.in_(_ids())
+)
+_MEMBERS = select(portal_agreement_debts.c.agreement_id, portal_agreement_debts.c.debt_id).where(
+    portal_agreement_debts.c.agreement_id.in_(_ids())
+)
+# The debts, each with the agreements holding it (a row each; a broken agreement never holds
+# again, so it is left out).
+_DEBTS = (
+    select(
+        portal_debts.c.debt_id,
+        portal_debts.c.status,
+        portal_debts.c.agreement_id,
+        portal_debts.c.paid_cents,
+        portal_agreements.c.agreement_id.label("holder"),
+        portal_agreements.c.status.label("holder_status"),
+    )
+    .select_from(portal_debts)
+    .outerjoin(portal_agreement_debts, portal_agreement_debts.c.debt_id == portal_debts.c.debt_id)
+    .outerjoin(
+        portal_agreements,
+        and_(
+            portal_agreements.c.agreement_id == portal_agreement_debts.c.agreement_id,
+            or_(*(portal_agreements.c.status == s for s in _HOLDING)),
+        ),
+    )
+    .where(portal_debts.c.debt_id.in_(_ids()))
+)
+_INVOICES = select(
+    portal_invoices.c.invoice_id,
+    portal_invoices.c.status,
+    portal_invoices.c.paid_cents,
+    portal_invoices.c.days_overdue,
+).where(portal_invoices.c.invoice_id.in_(_ids()))
+
+
+@dataclass(slots=True)
+class _Debt:
+    status: str
+    agreement_id: str | None
+    paid_cents: int
+
+
+@dataclass(slots=True)
+class _Invoice:
+    status: str
+    paid_cents: int
+    days_overdue: int
+
+
+def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
+    ordered = list(ids)
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start : start + _CHUNK]
+
+
+def _invoice_row(
+    event: AgreementClosed | AgreementClosedV2, installment: AgreementInstallment
+) -> dict[str, Any]:
+    return {
+        "invoice_id": installment.invoice_id,
+        "agreement_id": event.agreement_id,
+        "number": installment.number,
+        "kind": installment.kind,
+        "due_date": installment.due_date,
+        "amount_cents": installment.amount_cents,
+        "paid_cents": 0,
+        "status": "open",
+        "days_overdue": 0,
+        "nosso_numero": installment.nosso_numero,
+        "barcode": installment.barcode,
+        "digitable_line": installment.digitable_line,
+        "pix_code": installment.pix_code,
+    }
+
+
+class _Batch:
+    """The agreements, invoices and payments of one batch, applied in stream order to the rows
+    they touch (read once, at the start) and written back once per kind of change.
+
+    It ends exactly as applying every event alone would (one statement each, the status of a
+    debt refreshed after each agreement's change and after its new versions): the rows are
+    changed here as those statements would change them, and only what differs is written.
+    What one event's statement did depends on what came before it in the batch (an agreement
+    closed, then broken; an invoice created, then paid), so order is kept in memory."""
+
+    def __init__(self, conn: Connection, events: Sequence[_Change], latest: list[str]) -> None:
+        self.conn = conn
+        self.events = events
+        self.latest = latest
+        # Agreements' statuses (those the batch names, and those holding its debts).
+        self.status: dict[str, str] = {}
+        # Agreements that are not stored yet: their rows, as they end the batch.
+        self.new_agreements: dict[str, dict[str, Any]] = {}
+        # Stored agreements the batch ends: (status, ended_on) of the first end.
+        self.ended: dict[str, tuple[str, dt.date]] = {}
+        # The debts of each agreement the batch ends (stored and new), in order.
+        self.members: dict[str, dict[str, None]] = {}
+        # The agreements holding each debt the batch refreshes (stored ones only while active
+        # or fulfilled: a broken one never holds again), in the order a query returns them.
+        self.holders: dict[str, dict[str, None]] = defaultdict(dict)
+        self.new_pairs: dict[tuple[str, str], None] = {}
+        # The debts' rows as stored (`before`) and as the batch leaves them (`debts`).
+        self.before: dict[str, tuple[str, str | None]] = {}
+        self.debts: dict[str, _Debt] = {}
+        self.paid: set[str] = set()
+        self.settled: set[str] = set()
+        self.withdrawn: set[str] = set()
+        # Invoices: stored ones as stored and as left; new ones as rows.
+        self.invoices: dict[str, _Invoice] = {}
+        self.stored_invoices: dict[str, _Invoice] = {}
+        self.new_invoices: dict[str, dict[str, Any]] = {}
+
+    def apply(self) -> None:
+        self._load()
+        for event in self.events:
+            if isinstance(event, AgreementClosed | AgreementClosedV2):
+                self._closed(event)
+            elif isinstance(event, AgreementBroken):
+                self._ended(event.agreement_id, "broken", event.broken_on)
+            elif isinstance(event, AgreementFulfilled):
+                self._ended(event.agreement_id, "fulfilled", event.fulfilled_on)
+            elif isinstance(event, DebtSettled | DebtReopened):
+                debt = self.debts.get(event.debt_id)
+                if debt is not None:
+                    debt.paid_cents = event.paid_cents
+                    self.paid.add(event.debt_id)
+                    if isinstance(event, DebtSettled):
+                        debt.status = "settled"
+                        self.settled.add(event.debt_id)
+            elif isinstance(event, DebtWithdrawn):
+                debt = self.debts.get(event.debt_id)
+                if debt is not None and debt.status != "settled":
+                    debt.status = "withdrawn"
+                    self.withdrawn.add(event.debt_id)
+            elif isinstance(event, InstallmentPaid):
+                invoice = self.invoices.get(event.invoice_id)
+                if invoice is not None:
+                    invoice.status, invoice.paid_cents = "paid", event.paid_cents
+            elif isinstance(event, InvoiceOverdue):
+                invoice = self.invoices.get(event.invoice_id)
+                if (
+                    invoice is not None
+                    and invoice.status != "paid"
+                    and invoice.days_overdue < event.days_overdue
+                ):
+                    invoice.status, invoice.days_overdue = "overdue", event.days_overdue
+        # Debts that arrived after their agreement: show them as it says.
+        self._refresh(self.latest)
+        self._write()
+
+    # ---- reading what the batch touches ------------------------------------------------------
+
+    def _load(self) -> None:
+        conn = self.conn
+        agreement_ids: set[str] = set()
+        ended_ids: set[str] = set()
+        refreshed: set[str] = set(self.latest)
+        paid: set[str] = set()
+        invoice_ids: set[str] = set()
+        for event in self.events:
+            if isinstance(event, AgreementClosed | AgreementClosedV2):
+                agreement_ids.add(event.agreement_id)
+                refreshed.update(event.debt_ids)
+                invoice_ids.update(i.invoice_id for i in event.installments)
+            elif isinstance(event, AgreementBroken | AgreementFulfilled):
+                agreement_ids.add(event.agreement_id)
+                ended_ids.add(event.agreement_id)
+            elif isinstance(event, DebtSettled | DebtReopened | DebtWithdrawn):
+                paid.add(event.debt_id)
+            elif isinstance(event, InstallmentPaid | InvoiceOverdue):
+                invoice_ids.add(event.invoice_id)
+        for chunk in _chunks(agreement_ids):
+            for found in conn.execute(_AGREEMENTS, {"ids": chunk}):
+                self.status[found.agreement_id] = found.status
+        for agreement_id in ended_ids:
+            self.members[agreement_id] = {}
+        for chunk in _chunks(ended_ids):
+            for pair in conn.execute(_MEMBERS, {"ids": chunk}):
+                self.members[pair.agreement_id][pair.debt_id] = None
+                refreshed.add(pair.debt_id)
+        for chunk in _chunks(refreshed | paid):
+            for row in conn.execute(_DEBTS, {"ids": chunk}):
+                if row.debt_id not in self.debts:
+                    self.before[row.debt_id] = (row.status, row.agreement_id)
+                    self.debts[row.debt_id] = _Debt(row.status, row.agreement_id, row.paid_cents)
+                if row.holder is not None:
+                    self.holders[row.debt_id][row.holder] = None
+                    self.status[row.holder] = row.holder_status
+        for chunk in _chunks(invoice_ids):
+            for stored in conn.execute(_INVOICES, {"ids": chunk}):
+                self.stored_invoices[stored.invoice_id] = _Invoice(
+                    stored.status, stored.paid_cents, stored.days_overdue
+                )
+                self.invoices[stored.invoice_id] = _Invoice(
+                    stored.status, stored.paid_cents, stored.days_overdue
+                )
+
+    # ---- each event, in memory ---------------------------------------------------------------
+
+    def _closed(self, event: AgreementClosed | AgreementClosedV2) -> None:
+        agreement_id = event.agreement_id
+        # Stored (or closed earlier in the batch): kept as it is, as an ignored insert.
+        if agreement_id not in self.status:
+            self.status[agreement_id] = "active"
+            self.new_agreements[agreement_id] = {
+                "agreement_id": agreement_id,
+                "tenant": event.tenant,
+                "document": event.document,
+                "creditor": event.creditor,
+                "channel": event.channel,
+                "closed_on": event.closed_on,
+                "total_cents": event.total_cents,
+                "updated_value_cents": event.updated_value_cents,
+                "discount_cents": event.discount_cents,
+                "installments": len(event.installments),
+                "status": "active",
+                "ended_on": None,
+            }
+        members = self.members.get(agreement_id)
+        for debt_id in event.debt_ids:
+            self.new_pairs[(agreement_id, debt_id)] = None
+            self.holders[debt_id].setdefault(agreement_id, None)
+            if members is not None:
+                members.setdefault(debt_id, None)
+        for installment in event.installments:
+            if installment.invoice_id not in self.invoices:
+                row = _invoice_row(event, installment)
+                self.new_invoices[installment.invoice_id] = row
+                self.invoices[installment.invoice_id] = _Invoice("open", 0, 0)
+        self._refresh(event.debt_ids)
+
+    def _ended(self, agreement_id: str, status: str, on: dt.date) -> None:
+        if self.status.get(agreement_id) == "active":
+            self.status[agreement_id] = status
+            new = self.new_agreements.get(agreement_id)
+            if new is not None:
+                new.update(status=status, ended_on=on)
+            else:
+                self.ended[agreement_id] = (status, on)
+        self._refresh(self.members[agreement_id])
+
+    def _refresh(self, debt_ids: Iterable[str]) -> None:
+        """A debt is settled once settled; in agreement while an agreement holding it is
+        active (or fulfilled); open otherwise."""
+        for debt_id in debt_ids:
+            debt = self.debts.get(debt_id)
+            if debt is None or debt.status in _FINAL:
+                continue
+            held: str | None = None
+            for agreement_id in self.holders.get(debt_id, ()):
+                # The last one holding it, as the query's rows did.
+                if self.status.get(agreement_id) in _HOLDING:
+                    held = agreement_id
+            if held is None:
+                debt.status, debt.agreement_id = "open", None
+            else:
+                debt.status = "settled" if self.status[held] == "fulfilled" else "in_agreement"
+                debt.agreement_id = held
+
+    # ---- writing what changed ------------------------------------------------------------------
+
+    def _write(self) -> None:
+        conn = self.conn
+        insert_ignore(conn, portal_agreements, list(self.new_agreements.values()))
+        if self.ended:
+            conn.execute(
+                update(portal_agreements)
+                .where(
+                    portal_agreements.c.agreement_id == bindparam("b_id"),
+                    portal_agreements.c.status == "active",
+                )
+                .values(status=bindparam("b_status"), ended_on=bindparam("b_on")),
+                [
+                    {"b_id": agreement_id, "b_status": status, "b_on": on}
+                    for agreement_id, (status, on) in self.ended.items()
+                ],
+            )
         insert_ignore(
             conn,
             portal_agreement_debts,
-            [{"agreement_id": event.agreement_id, "debt_id": d} for d in event.debt_ids],
+            [{"agreement_id": a, "debt_id": d} for a, d in self.new_pairs],
         )
-        insert_ignore(
-            conn,
-            portal_invoices,
-            [
-                {
-                    "invoice_id": i.invoice_id,
-                    "agreement_id": event.agreement_id,
-                    "number": i.number,
-                    "kind": i.kind,
-                    "due_date": i.due_date,
-                    "amount_cents": i.amount_cents,
-                    "paid_cents": 0,
-                    "status": "open",
-                    "days_overdue": 0,
-                    "nosso_numero": i.nosso_numero,
-                    "barcode": i.barcode,
-                    "digitable_line": i.digitable_line,
-                    "pix_code": i.pix_code,
-                }
-                for i in event.installments
-            ],
-        )
-        self._refresh_status(conn, event.debt_ids)
-
-    def _ended(self, conn: Connection, agreement_id: str, status: str, on: dt.date) -> None:
-        conn.execute(
-            update(portal_agreements)
-            .where(
-                portal_agreements.c.agreement_id == agreement_id,
-                portal_agreements.c.status == "active",
+        # New invoices as the batch leaves them; stored ones where they changed.
+        for invoice_id, row in self.new_invoices.items():
+            invoice = self.invoices[invoice_id]
+            row.update(
+                status=invoice.status,
+                paid_cents=invoice.paid_cents,
+                days_overdue=invoice.days_overdue,
             )
-            .values(status=status, ended_on=on)
-        )
-        debt_ids = [
-            r.debt_id
-            for r in conn.execute(
-                select(portal_agreement_debts.c.debt_id).where(
-                    portal_agreement_debts.c.agreement_id == agreement_id
-                )
-            )
-        ]
-        self._refresh_status(conn, debt_ids)
-
-    @staticmethod
-    def _refresh_status(conn: Connection, debt_ids: list[str]) -> None:
-        """A debt is settled once settled; in agreement while an agreement holding it is
-        active (or fulfilled); open otherwise."""
-        for start in range(0, len(debt_ids), 500):
-            chunk = debt_ids[start : start + 500]
-            holding = {
-                r.debt_id: (r.agreement_id, r.status)
-                for r in conn.execute(
-                    select(
-                        portal_agreement_debts.c.debt_id,
-                        portal_agreements.c.agreement_id,
-                        portal_agreements.c.status,
-                    )
-                    .join(
-                        portal_agreements,
-                        portal_agreements.c.agreement_id == portal_agreement_debts.c.agreement_id,
-                    )
-                    .where(
-                        portal_agreement_debts.c.debt_id.in_(chunk),
-                        portal_agreements.c.status.in_(("active", "fulfilled")),
-                    )
-                )
+        insert_ignore(conn, portal_invoices, list(self.new_invoices.values()))
+        changed_invoices = [
+            {
+                "b_id": invoice_id,
+                "b_status": invoice.status,
+                "b_paid": invoice.paid_cents,
+                "b_days": invoice.days_overdue,
             }
-            for debt_id in chunk:
-                held = holding.get(debt_id)
-                values: dict[str, Any] = (
-                    {
-                        "status": "settled" if held[1] == "fulfilled" else "in_agreement",
-                        "agreement_id": held[0],
-                    }
-                    if held
-                    else {"status": "open", "agreement_id": None}
+            for invoice_id, invoice in self.invoices.items()
+            if invoice_id in self.stored_invoices and invoice != self.stored_invoices[invoice_id]
+        ]
+        if changed_invoices:
+            conn.execute(
+                update(portal_invoices)
+                .where(portal_invoices.c.invoice_id == bindparam("b_id"))
+                .values(
+                    status=bindparam("b_status"),
+                    paid_cents=bindparam("b_paid"),
+                    days_overdue=bindparam("b_days"),
+                ),
+                changed_invoices,
+            )
+        self._write_debts()
+
+    def _write_debts(self) -> None:
+        conn = self.conn
+        to_open: list[str] = []
+        held: list[dict[str, Any]] = []
+        settled: list[dict[str, Any]] = []
+        withdrawn: list[str] = []
+        paid: list[dict[str, Any]] = []
+        for debt_id, debt in self.debts.items():
+            if debt_id in self.withdrawn and debt_id not in self.settled:
+                withdrawn.append(debt_id)
+                continue
+            if debt_id in self.settled:
+                # Settled for good, with the agreement the refreshes before it gave.
+                settled.append(
+                    {"b_id": debt_id, "b_agreement": debt.agreement_id, "b_paid": debt.paid_cents}
                 )
-                conn.execute(
-                    update(portal_debts)
-                    .where(
-                        and_(portal_debts.c.debt_id == debt_id, portal_debts.c.status != "settled")
+                continue
+            if (debt.status, debt.agreement_id) != self.before[debt_id]:
+                if debt.agreement_id is None:
+                    to_open.append(debt_id)
+                else:
+                    held.append(
+                        {"b_id": debt_id, "b_status": debt.status, "b_agreement": debt.agreement_id}
                     )
-                    .values(**values)
-                )
+            if debt_id in self.paid:
+                paid.append({"b_id": debt_id, "b_paid": debt.paid_cents})
+        # The refreshes' changes, as they wrote them: never over a settled or withdrawn debt.
+        # Spelled out: an expanding NOT IN cannot go with executemany.
+        not_final = and_(*(portal_debts.c.status != status for status in _FINAL))
+        for chunk in _chunks(to_open):
+            conn.execute(
+                update(portal_debts)
+                .where(portal_debts.c.debt_id.in_(chunk), not_final)
+                .values(status="open", agreement_id=None)
+            )
+        for chunk in _chunks(withdrawn):
+            conn.execute(
+                update(portal_debts)
+                .where(portal_debts.c.debt_id.in_(chunk), portal_debts.c.status != "settled")
+                .values(status="withdrawn")
+            )
+        by_id = portal_debts.c.debt_id == bindparam("b_id")
+        if held:
+            conn.execute(
+                update(portal_debts)
+                .where(by_id, not_final)
+                .values(status=bindparam("b_status"), agreement_id=bindparam("b_agreement")),
+                held,
+            )
+        # Payments, whatever the status, as DebtSettled and DebtReopened wrote them.
+        if settled:
+            conn.execute(
+                update(portal_debts)
+                .where(by_id)
+                .values(
+                    status="settled",
+                    agreement_id=bindparam("b_agreement"),
+                    paid_cents=bindparam("b_paid"),
+                ),
+                settled,
+            )
+        if paid:
+            conn.execute(
+                update(portal_debts).where(by_id).values(paid_cents=bindparam("b_paid")), paid
+            )
 
 
 def open_debts(engine: Engine, tenant: str, document: str) -> list[dict[str, Any]]:
