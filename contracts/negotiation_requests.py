@@ -42,11 +42,26 @@ class CreditorCharges(_Model):
 
 
 class BoletoSettings(_Model):
-    bank_code: str = Field(default="237", pattern=r"^\d{3}$")
+    """The bank account boletos are issued through. Digits only, without check digits; which
+    fields a bank needs, and how long they are, is checked when the settings are saved (a bank
+    without a known boleto layout is refused)."""
+
+    bank_code: str = Field(
+        default="237",
+        pattern=r"^\d{3}$",
+        description="001 Banco do Brasil, 033 Santander, 104 Caixa, 237 Bradesco, 341 Itaú, "
+        "756 Sicoob",
+    )
     bank_name: str = Field(default="Banco Bradesco S.A.", max_length=100)
     agency: str = Field(default="1234", pattern=r"^\d{1,4}$")
-    account: str = Field(default="0012345", pattern=r"^\d{1,7}$")
-    wallet: str = Field(default="09", pattern=r"^\d{1,2}$")
+    account: str = Field(default="0012345", pattern=r"^\d{1,8}$")
+    wallet: str = Field(default="09", pattern=r"^\d{1,3}$", description="Carteira")
+    beneficiary_code: str = Field(
+        default="",
+        pattern=r"^\d{0,7}$",
+        description="Convênio (Banco do Brasil, 6 or 7 digits), código do cedente (Santander), "
+        "código do beneficiário (Caixa, 6 digits), código do cliente (Sicoob); without DV",
+    )
     beneficiary_name: str = Field(default="Assessoria de Cobrança", max_length=100)
     beneficiary_document: str = Field(default="", max_length=18)
     instructions: str = Field(

@@ -23,14 +23,17 @@ from pypdf import PdfReader
 from contracts.envelope import derived_event_id
 from contracts.negotiation import PaymentConditionTerms
 from contracts.negotiation_requests import (
+    BoletoSettings,
     CloseAgreement,
     GetAgreement,
     GetDocument,
     GetOffers,
     GetStatement,
     ImportCnab240,
+    NegotiationSettings,
     PaymentReport,
     SaveCondition,
+    SaveSettings,
 )
 from contracts.personal import PersonalDataErased
 from contracts.portfolio import DebtImported, DebtImportedV2, DebtorContact, DebtReopened
@@ -48,6 +51,7 @@ from services.negotiation.adapters.debts_view import (
 )
 from services.negotiation.adapters.integration_events import IntegrationEvents
 from services.negotiation.application import NegotiationApplication
+from services.negotiation.domain.boleto import BeneficiaryAccount, segment_t_nosso_numero
 from services.negotiation.entrypoints.requests import document as document_pdf
 
 AGENCY = "recupera-sul"
@@ -426,6 +430,107 @@ def test_a_bank_return_file_pays_by_nosso_numero(neg: Negotiation):
     # The same file again: nothing applied twice.
     again = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content))
     assert all(p.duplicate for p in again.payments)
+
+
+def _with_segment_t_nosso_numero(content: str, fields: list[str]) -> str:
+    """The return file with positions 38-57 of each segment T replaced, in order, by `fields`:
+    the nosso número as the bank writes it."""
+    lines = content.split("\r\n")
+    pending = iter(fields)
+    for i, line in enumerate(lines):
+        if line[7:8] == "3" and line[13:14] == "T":
+            lines[i] = line[:37] + next(pending) + line[57:]
+    return "\r\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    "boleto",
+    [
+        BoletoSettings(
+            bank_code="001",
+            bank_name="Banco do Brasil S.A.",
+            agency="4042",
+            account="61900",
+            wallet="18",
+            beneficiary_code="1238798",
+        ),
+        BoletoSettings(
+            bank_code="341", bank_name="Itaú Unibanco S.A.", agency="810", account="53678",
+            wallet="175",
+        ),
+        BoletoSettings(
+            bank_code="104", bank_name="Caixa Econômica Federal", agency="1825", account="528",
+            wallet="1", beneficiary_code="245274",
+        ),
+    ],
+    ids=lambda b: b.bank_code,
+)  # fmt: skip
+def test_a_bank_return_file_pays_by_the_nosso_numero_the_bank_writes(
+    neg: Negotiation, boleto: BoletoSettings
+) -> None:
+    neg.app.save_settings(
+        SaveSettings(tenant=AGENCY, settings=NegotiationSettings(boleto=boleto), saved_by="adm")
+    )
+    [a, b] = neg.imported(debt_event("a"), debt_event("b", document=MARIA))
+    first = neg.close([a], 1).invoices[0]
+    second = neg.close([b], 1, key="k2", document=MARIA).invoices[0]
+    assert first.barcode.startswith(boleto.bank_code)
+    account = BeneficiaryAccount(
+        boleto.bank_code, boleto.agency, boleto.account, boleto.wallet, boleto.beneficiary_code
+    )
+    written = [
+        segment_t_nosso_numero(account, int(first.nosso_numero)),
+        segment_t_nosso_numero(account, int(second.nosso_numero)),
+    ]
+    # The bank's own field is not just our number: reading its digits would not find it.
+    assert all(
+        w.strip() != inv.nosso_numero for w, inv in zip(written, (first, second), strict=True)
+    )
+    payments = [
+        ReturnPayment(
+            nosso_numero="1",  # replaced below by the bank's field
+            amount_cents=invoice.amount_cents,
+            paid_cents=invoice.amount_cents,
+            due_date=invoice.due_date,
+            paid_on=TODAY,
+        )
+        for invoice in (first, second)
+    ]
+    content = _with_segment_t_nosso_numero(
+        write_cnab240_return(
+            bank_code=boleto.bank_code,
+            company_name="RECUPERA SUL",
+            generated_on=TODAY,
+            payments=payments,
+        ),
+        written,
+    )
+
+    result = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content))
+
+    assert [p.outcome for p in result.payments] == ["paid", "paid"]
+    assert [p.invoice_id for p in result.payments] == [first.invoice_id, second.invoice_id]
+
+
+def test_a_bank_without_a_boleto_layout_is_refused(neg: Negotiation) -> None:
+    settings = NegotiationSettings(boleto=BoletoSettings(bank_code="748"))
+    with pytest.raises(Refused) as refused:
+        neg.app.save_settings(SaveSettings(tenant=AGENCY, settings=settings, saved_by="adm"))
+    error = refused.value.reply()
+    assert error.status == 422
+    assert error.code == "validation_failed"
+    [detail] = error.details
+    assert (detail.field, detail.rule) == ("boleto.bank_code", "unsupported_bank")
+    assert "'748'" in detail.message and "341 (Itaú)" in detail.message
+
+
+def test_boleto_settings_a_bank_cannot_take_are_refused(neg: Negotiation) -> None:
+    settings = NegotiationSettings(boleto=BoletoSettings(bank_code="001", wallet="18"))
+    with pytest.raises(Refused) as refused:
+        neg.app.save_settings(SaveSettings(tenant=AGENCY, settings=settings, saved_by="adm"))
+    assert [(d.field, d.rule) for d in refused.value.reply().details] == [
+        ("boleto.beneficiary_code", "required")
+    ]
 
 
 def test_unpaid_invoices_go_overdue_and_the_agreement_breaks(neg: Negotiation):

@@ -26,7 +26,7 @@ from services.negotiation.adapters.pdf_documents import (
     term_pdf,
 )
 from services.negotiation.domain.agreement import Agreement
-from services.negotiation.domain.boleto import Boleto, format_nosso_numero
+from services.negotiation.domain.boleto import BeneficiaryAccount, Boleto, printed_nosso_numero
 
 
 def _label(invoice: dict[str, Any], count: int) -> str:
@@ -42,6 +42,14 @@ def invoice_document(
     debtor_name: str | None = None,
 ) -> bytes:
     boleto_settings = settings.boleto
+    account = BeneficiaryAccount(
+        bank_code=boleto_settings.bank_code,
+        agency=boleto_settings.agency,
+        account=boleto_settings.account,
+        wallet=boleto_settings.wallet,
+        beneficiary_code=boleto_settings.beneficiary_code,
+    )
+    beneficiary_code = boleto_settings.beneficiary_code
     boleto = Boleto(
         barcode=invoice["barcode"],
         digitable_line=invoice["digitable_line"],
@@ -60,9 +68,11 @@ def invoice_document(
                 name=REMOVED if debtor_name is None else debtor_name,
                 document=format_document(agreement.document),
             ),
-            agency_account=f"{boleto_settings.agency} / {boleto_settings.account}",
+            agency_account=f"{boleto_settings.agency} / "
+            + (beneficiary_code or boleto_settings.account),
             wallet=boleto_settings.wallet,
-            nosso_numero=format_nosso_numero(boleto_settings.wallet, int(invoice["nosso_numero"])),
+            nosso_numero=invoice.get("nosso_numero_printed")
+            or printed_nosso_numero(account, int(invoice["nosso_numero"])),
             document_number=f"{str(agreement.id)[:8]}/{invoice['number']}",
             issue_date=agreement.closed_on,
             due_date=invoice["due_date"],

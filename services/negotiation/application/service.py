@@ -19,6 +19,7 @@ from contracts.negotiation import PaymentConditionTerms
 from contracts.negotiation_requests import (
     AgreementList,
     AgreementOut,
+    BoletoSettings,
     CloseAgreement,
     Cnab240Out,
     ConditionList,
@@ -49,7 +50,14 @@ from services.negotiation.adapters.cnab240 import NotACnab240File, parse_cnab240
 from services.negotiation.adapters.debts_view import DebtRow
 from services.negotiation.application.views import agreement_out, payment_out
 from services.negotiation.domain.agreement import Agreement, agreement_id_for, invoice_id_for
-from services.negotiation.domain.boleto import format_nosso_numero, make_boleto
+from services.negotiation.domain.boleto import (
+    AccountProblem,
+    BeneficiaryAccount,
+    account_problems,
+    make_boleto,
+    nosso_numero_from_segment_t,
+    printed_nosso_numero,
+)
 from services.negotiation.domain.charges import updated_value
 from services.negotiation.domain.condition import PaymentCondition, condition_aggregate_id
 from services.negotiation.domain.offers import (
@@ -177,6 +185,10 @@ class NegotiationApplication(ServiceApplication):
     # ---- settings and conditions ---------------------------------------------------------
 
     def save_settings(self, request: SaveSettings) -> NegotiationSettings:
+        problems = account_problems(beneficiary_account(request.settings.boleto))
+        if problems:
+            raise boleto_settings_refusal(problems, 422)
+
         def command() -> NegotiationSettings:
             record = self.tenant_record(request.tenant)
             record.save_settings(
@@ -403,8 +415,13 @@ class NegotiationApplication(ServiceApplication):
         today: dt.date,
     ) -> Any:
         tenant = self.tenant_record(request.tenant)
-        numbers = tenant.allocate_nosso_numeros(len(quote.schedule))
         boleto_settings, pix = settings.boleto, settings.pix
+        account = beneficiary_account(boleto_settings)
+        problems = account_problems(account)
+        if problems:
+            # Settings saved before their bank's layout was checked: no boleto can be made.
+            raise boleto_settings_refusal(problems, 409)
+        numbers = tenant.allocate_nosso_numeros(len(quote.schedule))
         invoices: list[dict[str, Any]] = []
         for payment, nosso in zip(quote.schedule, numbers, strict=True):
             invoice_id = invoice_id_for(agreement_uuid, payment.number)
@@ -416,6 +433,7 @@ class NegotiationApplication(ServiceApplication):
                 nosso_numero=nosso,
                 amount_cents=payment.amount_cents,
                 due_date=payment.due_date,
+                beneficiary_code=boleto_settings.beneficiary_code,
             )
             txid = txid_for(invoice_id)
             invoices.append(
@@ -426,7 +444,7 @@ class NegotiationApplication(ServiceApplication):
                     "amount_cents": payment.amount_cents,
                     "invoice_id": invoice_id,
                     "nosso_numero": str(nosso),
-                    "nosso_numero_printed": format_nosso_numero(boleto_settings.wallet, nosso),
+                    "nosso_numero_printed": printed_nosso_numero(account, nosso),
                     "barcode": boleto.barcode,
                     "digitable_line": boleto.digitable_line,
                     "pix_txid": txid,
@@ -683,6 +701,7 @@ class NegotiationApplication(ServiceApplication):
             raise field_refusal("body", "not_cnab240", str(exc)) from exc
         payments: list[PaymentOut] = []
         skipped = list(parsed.problems)
+        account = beneficiary_account(self.settings_of(request.tenant).boleto)
         for movement in parsed.movements:
             if not movement.is_liquidation:
                 skipped.append(
@@ -696,9 +715,16 @@ class NegotiationApplication(ServiceApplication):
                     f"nosso número {movement.nosso_numero}: liquidação sem data ou valor pago"
                 )
                 continue
+            # The tenant's bank writes its own nosso número (convênio, carteira, check digit);
+            # a file of another bank, or a field not in the bank's layout, is read as digits.
+            ours = (
+                nosso_numero_from_segment_t(account, movement.nosso_numero_raw)
+                if parsed.bank_code == account.bank_code
+                else None
+            )
             try:
                 report = PaymentReport(
-                    nosso_numero=movement.nosso_numero or "0",
+                    nosso_numero=str(ours) if ours else movement.nosso_numero or "0",
                     amount_cents=movement.paid_amount_cents,
                     paid_on=paid_on,
                     reference=f"cnab240:{parsed.bank_code}:{movement.nosso_numero_raw.strip()}:"
@@ -788,4 +814,24 @@ def offer_of(quote: OfferQuote) -> Offer:
             )
             for p in quote.schedule
         ],
+    )
+
+
+def beneficiary_account(settings: BoletoSettings) -> BeneficiaryAccount:
+    return BeneficiaryAccount(
+        bank_code=settings.bank_code,
+        agency=settings.agency,
+        account=settings.account,
+        wallet=settings.wallet,
+        beneficiary_code=settings.beneficiary_code,
+    )
+
+
+def boleto_settings_refusal(problems: list[AccountProblem], status: int) -> Refused:
+    """The boleto settings' problems, each naming its field ("boleto.bank_code")."""
+    return Refused(
+        status,
+        "validation_failed" if status == 422 else "conflict",
+        "configurações de boleto inválidas: " + "; ".join(p.message for p in problems),
+        [(f"boleto.{p.field}", p.rule, p.message) for p in problems],
     )

@@ -16,35 +16,61 @@ Linha digitável (47 digits), printed as ``AAABC.CCCCX DDDDD.DDDDDY EEEEE.EEEEEZ
     field 4: the barcode's general DV
     field 5: due date factor + amount
 
-The 25-digit free field ("campo livre") belongs to the bank; its layout is looked up in
-`FREE_FIELD_LAYOUTS` by bank code.
+The 25-digit free field ("campo livre") belongs to the bank, and so do the nosso número's
+length, check digit and printed form, and how the bank writes it back in a CNAB 240 return:
+`BANKS` has them for Banco do Brasil (001), Santander (033), Caixa (104, SIGCB), Bradesco (237),
+Itaú (341) and Sicoob (756). A bank missing there has no boletos (`UnsupportedBank`): a barcode
+in another bank's layout would not be recognised by the bank it names.
+
+Our nosso número is the tenant's sequence (1, 2, 3...); each bank's rules turn it into the
+bank's nosso número (with the convênio, carteira and check digit where the bank wants them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
 __all__ = [
+    "BANKS",
     "FREE_FIELD_LAYOUTS",
     "MAX_AMOUNT_CENTS",
     "MAX_NOSSO_NUMERO",
+    "SUPPORTED_BANKS",
+    "AccountProblem",
+    "BankRules",
+    "BeneficiaryAccount",
     "Boleto",
     "FreeFieldLayout",
+    "UnsupportedBank",
+    "account_problems",
+    "bank_rules",
     "barcode_from_digitable_line",
+    "bb_free_field",
+    "bb_nosso_numero_dv",
     "bradesco_free_field",
+    "caixa_free_field",
     "due_date_factor",
     "format_nosso_numero",
     "free_field",
+    "itau_free_field",
+    "itau_nosso_numero_dac",
     "make_boleto",
     "mod10",
     "mod11_barcode",
     "nosso_numero_dv",
+    "nosso_numero_from_segment_t",
     "nosso_numero_with_dv",
+    "printed_nosso_numero",
+    "santander_free_field",
+    "santander_nosso_numero_dv",
+    "segment_t_nosso_numero",
+    "sicoob_free_field",
+    "sicoob_nosso_numero_dv",
 ]
 
 CURRENCY_REAL = "9"
@@ -149,16 +175,105 @@ def format_nosso_numero(wallet: str, nosso_numero: int) -> str:
     return f"{_wallet_digits(wallet)}/{_nosso_numero_digits(nosso_numero)}-{dv}"
 
 
-# --- free field ("campo livre") ----------------------------------------------------------------
+# --- free field ("campo livre") and nosso número, per bank -------------------------------------
 
 
 class FreeFieldLayout(Protocol):
     """A bank's free field: 25 digits. Keyword-only, so a layout cannot swap agency and account."""
 
-    def __call__(self, *, agency: str, account: str, wallet: str, nosso_numero: int) -> str: ...
+    def __call__(
+        self,
+        *,
+        agency: str,
+        account: str,
+        wallet: str,
+        nosso_numero: int,
+        beneficiary_code: str = "",
+    ) -> str: ...
 
 
-def bradesco_free_field(*, agency: str, account: str, wallet: str, nosso_numero: int) -> str:
+@dataclass(frozen=True, slots=True)
+class BeneficiaryAccount:
+    """The beneficiary's (the tenant's) account at the bank that issues its boletos.
+
+    `beneficiary_code` is what the bank calls the convênio (Banco do Brasil), código do
+    cedente (Santander), código do beneficiário (Caixa) or código do cliente (Sicoob); Bradesco
+    and Itaú do not use it. Digits only, without check digits.
+    """
+
+    bank_code: str
+    agency: str
+    account: str
+    wallet: str
+    beneficiary_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountProblem:
+    """What is wrong with a `BeneficiaryAccount` for its bank: the settings field (as named in
+    the negotiation settings' boleto block), a rule name, and a pt-BR message for the operator."""
+
+    field: str
+    rule: str
+    message: str
+
+
+class UnsupportedBank(ValueError):
+    def __init__(self, bank_code: str) -> None:
+        super().__init__(
+            f"no boleto layout for bank {bank_code!r}; supported: {', '.join(SUPPORTED_BANKS)}"
+        )
+        self.bank_code = bank_code
+
+
+def _digits_problem(
+    value: str, field: str, label: str, *, sizes: tuple[int, ...] | None = None, max_len: int = 0
+) -> AccountProblem | None:
+    if not _DIGITS.fullmatch(value):
+        return AccountProblem(field, "required", f"{label}: informe só dígitos, sem o DV")
+    if sizes is not None and len(value) not in sizes:
+        wanted = " ou ".join(str(size) for size in sizes)
+        return AccountProblem(field, "digits_count", f"{label}: {wanted} dígitos neste banco")
+    if max_len and len(value) > max_len:
+        return AccountProblem(field, "max_length", f"{label}: no máximo {max_len} dígitos")
+    return None
+
+
+def _problems(*found: AccountProblem | None) -> list[AccountProblem]:
+    return [problem for problem in found if problem is not None]
+
+
+def _wallet_problem(wallet: str, allowed: frozenset[str], label: str) -> AccountProblem | None:
+    if wallet.lstrip("0").zfill(1) in {w.lstrip("0").zfill(1) for w in allowed}:
+        return None
+    return AccountProblem(
+        "wallet",
+        "unsupported_wallet",
+        f"carteira {wallet!r} não suportada para {label}; use {', '.join(sorted(allowed))}",
+    )
+
+
+def _mod11_dv(digits: str, *, high: int = 9) -> int:
+    """Modulo 11, weights 2..`high` cycling from the right, DV = 11 - remainder, 10 and 11
+    give 0 (Santander's and Caixa's nosso número, Caixa's beneficiary code and free field)."""
+    _require_digits(digits, "mod11 input")
+    span = high - 1
+    total = sum(int(c) * (2 + position % span) for position, c in enumerate(reversed(digits)))
+    dv = 11 - total % 11
+    return 0 if dv >= 10 else dv
+
+
+def _check_sequence(nosso_numero: int, maximum: int, bank: str) -> None:
+    if not 1 <= nosso_numero <= maximum:
+        raise ValueError(f"nosso número of bank {bank} must be 1..{maximum}, got {nosso_numero}")
+
+
+# Bradesco (237) --------------------------------------------------------------------------------
+
+
+def bradesco_free_field(
+    *, agency: str, account: str, wallet: str, nosso_numero: int, beneficiary_code: str = ""
+) -> str:
     """Bradesco (237): agency(4) + wallet(2) + nosso número(11) + account(7, no DV) + "0"."""
     _require_digits(agency, "agency", max_len=4)
     _require_digits(account, "account (without its check digit)", max_len=7)
@@ -171,22 +286,496 @@ def bradesco_free_field(*, agency: str, account: str, wallet: str, nosso_numero:
     )
 
 
-# Free field layout by bank code. A bank missing here gets `_GENERIC_FREE_FIELD` (the Bradesco
-# layout): it keeps the barcode well-formed, but the bank will only recognise it if its own
-# layout happens to be the same, so add the bank here before issuing boletos through it.
-FREE_FIELD_LAYOUTS: Mapping[str, FreeFieldLayout] = MappingProxyType(
-    {"237": bradesco_free_field},
+def _bradesco_problems(acc: BeneficiaryAccount) -> list[AccountProblem]:
+    return _problems(
+        _digits_problem(acc.agency, "agency", "agência", max_len=4),
+        _digits_problem(acc.account, "account", "conta", max_len=7),
+        _digits_problem(acc.wallet, "wallet", "carteira", max_len=2),
+    )
+
+
+def _bradesco_segment_t(acc: BeneficiaryAccount, nosso_numero: int) -> str:
+    # Bradesco's CNAB 240: carteira(3) + zeros(5) + nosso número(11) + its DV (a digit or "P").
+    return (
+        acc.wallet.zfill(3)
+        + "00000"
+        + _nosso_numero_digits(nosso_numero)
+        + nosso_numero_dv(acc.wallet, nosso_numero)
+    )
+
+
+# Banco do Brasil (001) -------------------------------------------------------------------------
+
+_BB_WALLETS = frozenset({"17", "18"})
+
+
+def bb_nosso_numero_dv(digits: str) -> str:
+    """Banco do Brasil's modulo 11 (convênio of 6 digits): weights 9, 8, ..., 2 from the right,
+    cycling; the remainder is the DV, 10 printed "X"."""
+    _require_digits(digits, "nosso número")
+    weights = (9, 8, 7, 6, 5, 4, 3, 2)
+    total = sum(int(c) * weights[i % 8] for i, c in enumerate(reversed(digits)))
+    remainder = total % 11
+    return "X" if remainder == 10 else str(remainder)
+
+
+def _bb_convenio(acc: BeneficiaryAccount) -> str:
+    _require_digits(acc.beneficiary_code, "convênio", max_len=7)
+    if len(acc.beneficiary_code) not in (6, 7):
+        raise ValueError(
+            f"Banco do Brasil convênio has 6 or 7 digits, got {acc.beneficiary_code!r}"
+        )
+    return acc.beneficiary_code
+
+
+def _bb_max(acc: BeneficiaryAccount) -> int:
+    return 99_999 if len(acc.beneficiary_code) == 6 else 9_999_999_999
+
+
+def bb_free_field(
+    *, agency: str, account: str, wallet: str, nosso_numero: int, beneficiary_code: str = ""
+) -> str:
+    """Banco do Brasil (001), carteiras 17 and 18.
+
+    Convênio of 7 digits: "000000" + convênio(7) + nosso número complement(10) + carteira(2).
+    Convênio of 6 digits: convênio(6) + nosso número(5) + agência(4) + conta(8) + carteira(2).
+    """
+    acc = BeneficiaryAccount("001", agency, account, wallet, beneficiary_code)
+    convenio = _bb_convenio(acc)
+    _check_sequence(nosso_numero, _bb_max(acc), "001")
+    _require_digits(wallet, "wallet (carteira)", max_len=2)
+    if len(convenio) == 7:
+        return "000000" + convenio + f"{nosso_numero:010d}" + wallet.zfill(2)
+    _require_digits(agency, "agency", max_len=4)
+    _require_digits(account, "account (without its check digit)", max_len=8)
+    return convenio + f"{nosso_numero:05d}" + agency.zfill(4) + account.zfill(8) + wallet.zfill(2)
+
+
+def _bb_printed(acc: BeneficiaryAccount, nosso_numero: int) -> str:
+    convenio = _bb_convenio(acc)
+    _check_sequence(nosso_numero, _bb_max(acc), "001")
+    if len(convenio) == 7:
+        return f"{convenio}{nosso_numero:010d}"  # 17 digits, no check digit
+    base = f"{convenio}{nosso_numero:05d}"
+    return f"{base}-{bb_nosso_numero_dv(base)}"
+
+
+def _bb_segment_t(acc: BeneficiaryAccount, nosso_numero: int) -> str:
+    # 17 digits without DV (convênio 7), or 11 digits and the DV (convênio 6), left-aligned.
+    return _bb_printed(acc, nosso_numero).replace("-", "").ljust(20)
+
+
+def _bb_t_slices(acc: BeneficiaryAccount) -> tuple[slice, slice]:
+    if len(acc.beneficiary_code) == 6:
+        return slice(0, 12), slice(6, 11)
+    return slice(0, 17), slice(7, 17)
+
+
+def _bb_problems(acc: BeneficiaryAccount) -> list[AccountProblem]:
+    found = [
+        _digits_problem(acc.beneficiary_code, "beneficiary_code", "convênio", sizes=(6, 7)),
+        _wallet_problem(acc.wallet, _BB_WALLETS, "o Banco do Brasil"),
+    ]
+    if len(acc.beneficiary_code) == 6:
+        found.append(_digits_problem(acc.agency, "agency", "agência", max_len=4))
+        found.append(_digits_problem(acc.account, "account", "conta", max_len=8))
+    return _problems(*found)
+
+
+# Itaú (341) ------------------------------------------------------------------------------------
+
+# Carteiras whose nosso número DAC is computed over carteira + nosso número only.
+_ITAU_SHORT_DAC_WALLETS = frozenset({"112", "126", "131", "146", "150", "168"})
+# Carteiras with seu número and código do cliente in the free field: another layout, refused.
+_ITAU_OTHER_LAYOUT_WALLETS = frozenset({"106", "107", "122", "142", "143", "195", "196", "198"})
+
+
+def _itau_parts(acc: BeneficiaryAccount, nosso_numero: int) -> tuple[str, str, str, str]:
+    _require_digits(acc.agency, "agency", max_len=4)
+    _require_digits(acc.account, "account (without its check digit)", max_len=5)
+    _require_digits(acc.wallet, "wallet (carteira)", max_len=3)
+    _check_sequence(nosso_numero, 99_999_999, "341")
+    wallet = acc.wallet.zfill(3)
+    if wallet in _ITAU_OTHER_LAYOUT_WALLETS:
+        raise ValueError(f"Itaú carteira {wallet} uses another free field layout")
+    return acc.agency.zfill(4), acc.account.zfill(5), wallet, f"{nosso_numero:08d}"
+
+
+def itau_nosso_numero_dac(acc: BeneficiaryAccount, nosso_numero: int) -> int:
+    """Itaú's DAC of the nosso número: mod 10 of agência + conta + carteira + nosso número
+    (of carteira + nosso número alone for carteiras 112, 126, 131, 146, 150, 168)."""
+    agency, account, wallet, number = _itau_parts(acc, nosso_numero)
+    if wallet in _ITAU_SHORT_DAC_WALLETS:
+        return mod10(wallet + number)
+    return mod10(agency + account + wallet + number)
+
+
+def itau_free_field(
+    *, agency: str, account: str, wallet: str, nosso_numero: int, beneficiary_code: str = ""
+) -> str:
+    """Itaú (341): carteira(3) + nosso número(8) + DAC + agência(4) + conta(5) + DAC of
+    agência/conta (mod 10) + "000"."""
+    acc = BeneficiaryAccount("341", agency, account, wallet, beneficiary_code)
+    agency4, account5, wallet3, number = _itau_parts(acc, nosso_numero)
+    dac = itau_nosso_numero_dac(acc, nosso_numero)
+    return f"{wallet3}{number}{dac}{agency4}{account5}{mod10(agency4 + account5)}000"
+
+
+def _itau_printed(acc: BeneficiaryAccount, nosso_numero: int) -> str:
+    _, _, wallet, number = _itau_parts(acc, nosso_numero)
+    return f"{wallet}/{number}-{itau_nosso_numero_dac(acc, nosso_numero)}"
+
+
+def _itau_segment_t(acc: BeneficiaryAccount, nosso_numero: int) -> str:
+    # carteira(3) + nosso número(8) + DAC(1), then blanks.
+    return _itau_printed(acc, nosso_numero).replace("/", "").replace("-", "").ljust(20)
+
+
+def _itau_problems(acc: BeneficiaryAccount) -> list[AccountProblem]:
+    found = [
+        _digits_problem(acc.agency, "agency", "agência", max_len=4),
+        _digits_problem(acc.account, "account", "conta", max_len=5),
+        _digits_problem(acc.wallet, "wallet", "carteira", sizes=(3,)),
+    ]
+    if acc.wallet in _ITAU_OTHER_LAYOUT_WALLETS:
+        found.append(
+            AccountProblem(
+                "wallet",
+                "unsupported_wallet",
+                f"carteira {acc.wallet} do Itaú (com seu número e código do cliente) não é "
+                "suportada",
+            )
+        )
+    return _problems(*found)
+
+
+# Santander (033) -------------------------------------------------------------------------------
+
+
+def santander_nosso_numero_dv(nosso_numero: int) -> int:
+    """Santander: mod 11, weights 2..9 from the right over the 12 digits; 11 - remainder, and
+    0 when that gives 10 or 11."""
+    _check_sequence(nosso_numero, 999_999_999_999, "033")
+    return _mod11_dv(f"{nosso_numero:012d}")
+
+
+def santander_free_field(
+    *, agency: str, account: str, wallet: str, nosso_numero: int, beneficiary_code: str = ""
+) -> str:
+    """Santander (033): "9" + código do cedente(7) + nosso número(12) + DV + IOF "0" +
+    carteira(3), e.g. 101 (cobrança simples rápida com registro)."""
+    _require_digits(beneficiary_code, "código do cedente", max_len=7)
+    _require_digits(wallet, "wallet (carteira)", max_len=3)
+    dv = santander_nosso_numero_dv(nosso_numero)
+    return f"9{beneficiary_code.zfill(7)}{nosso_numero:012d}{dv}0{wallet.zfill(3)}"
+
+
+def _santander_printed(acc: BeneficiaryAccount, nosso_numero: int) -> str:
+    return f"{nosso_numero:012d}-{santander_nosso_numero_dv(nosso_numero)}"
+
+
+def _santander_segment_t(acc: BeneficiaryAccount, nosso_numero: int) -> str:
+    # Santander's segment T: 38-40 blank, 41-53 nosso número with its DV (54: carteira code).
+    return ("   " + _santander_printed(acc, nosso_numero).replace("-", "")).ljust(20)
+
+
+def _santander_problems(acc: BeneficiaryAccount) -> list[AccountProblem]:
+    return _problems(
+        _digits_problem(acc.beneficiary_code, "beneficiary_code", "código do cedente", max_len=7),
+        _digits_problem(acc.wallet, "wallet", "carteira", sizes=(3,)),
+    )
+
+
+# Caixa (104), SIGCB ----------------------------------------------------------------------------
+
+_CAIXA_WALLETS = frozenset({"1", "2"})  # 1 registrada, 2 sem registro
+_CAIXA_ISSUER = "4"  # boleto issued by the beneficiary
+
+
+def _caixa_parts(acc: BeneficiaryAccount, nosso_numero: int) -> tuple[str, str, str]:
+    _require_digits(acc.beneficiary_code, "código do beneficiário", max_len=6)
+    if len(acc.beneficiary_code) != 6:
+        raise ValueError(f"Caixa código do beneficiário has 6 digits, got {acc.beneficiary_code!r}")
+    _require_digits(acc.wallet, "wallet (carteira)", max_len=1)
+    _check_sequence(nosso_numero, 999_999_999_999_999, "104")
+    return acc.beneficiary_code, acc.wallet, f"{nosso_numero:015d}"
+
+
+def caixa_free_field(
+    *, agency: str, account: str, wallet: str, nosso_numero: int, beneficiary_code: str = ""
+) -> str:
+    """Caixa (104), SIGCB: código do beneficiário(6) + its DV + nosso número[1:3] + carteira
+    (constant 1: 1 registrada, 2 sem registro) + nosso número[4:6] + constant 2 ("4": issued by
+    the beneficiary) + nosso número[7:15] + DV of these 24 digits (mod 11)."""
+    acc = BeneficiaryAccount("104", agency, account, wallet, beneficiary_code)
+    code, wallet1, number = _caixa_parts(acc, nosso_numero)
+    field = (
+        f"{code}{_mod11_dv(code)}{number[0:3]}{wallet1}{number[3:6]}{_CAIXA_ISSUER}{number[6:15]}"
+    )
+    return field + str(_mod11_dv(field))
+
+
+def _caixa_printed(acc: BeneficiaryAccount, nosso_numero: int) -> str:
+    _, wallet1, number = _caixa_parts(acc, nosso_numero)
+    full = f"{wallet1}{_CAIXA_ISSUER}{number}"
+    return f"{full}-{_mod11_dv(full)}"
+
+
+def _caixa_segment_t(acc: BeneficiaryAccount, nosso_numero: int) -> str:
+    # "00" + modalidade(2) + nosso número(15), i.e. positions 40-56 carry the 17 digits.
+    _, wallet1, number = _caixa_parts(acc, nosso_numero)
+    return f"00{wallet1}{_CAIXA_ISSUER}{number}".ljust(20)
+
+
+def _caixa_problems(acc: BeneficiaryAccount) -> list[AccountProblem]:
+    return _problems(
+        _digits_problem(
+            acc.beneficiary_code, "beneficiary_code", "código do beneficiário", sizes=(6,)
+        ),
+        _wallet_problem(acc.wallet, _CAIXA_WALLETS, "a Caixa"),
+    )
+
+
+# Sicoob (756) ----------------------------------------------------------------------------------
+
+_SICOOB_WALLETS = frozenset({"1"})
+_SICOOB_MODALITY = "01"  # simples com registro
+_SICOOB_INSTALLMENT = "001"
+
+
+def sicoob_nosso_numero_dv(acc: BeneficiaryAccount, nosso_numero: int) -> int:
+    """Sicoob: weights 3, 1, 9, 7 from the left over agência(4) + código do cliente(10) +
+    nosso número(7); 11 - remainder, 0 when that gives 10 or 11."""
+    _require_digits(acc.agency, "agency", max_len=4)
+    _require_digits(acc.beneficiary_code, "código do cliente", max_len=7)
+    _check_sequence(nosso_numero, 9_999_999, "756")
+    digits = acc.agency.zfill(4) + acc.beneficiary_code.zfill(10) + f"{nosso_numero:07d}"
+    total = sum(int(c) * (3, 1, 9, 7)[i % 4] for i, c in enumerate(digits))
+    dv = 11 - total % 11
+    return 0 if dv >= 10 else dv
+
+
+def sicoob_free_field(
+    *, agency: str, account: str, wallet: str, nosso_numero: int, beneficiary_code: str = ""
+) -> str:
+    """Sicoob (756): carteira(1) + agência(4) + modalidade(2, "01") + código do cliente(7) +
+    nosso número(7) + DV + parcela(3, "001")."""
+    acc = BeneficiaryAccount("756", agency, account, wallet, beneficiary_code)
+    _require_digits(wallet, "wallet (carteira)", max_len=1)
+    dv = sicoob_nosso_numero_dv(acc, nosso_numero)
+    return (
+        f"{wallet}{agency.zfill(4)}{_SICOOB_MODALITY}{beneficiary_code.zfill(7)}"
+        f"{nosso_numero:07d}{dv}{_SICOOB_INSTALLMENT}"
+    )
+
+
+def _sicoob_printed(acc: BeneficiaryAccount, nosso_numero: int) -> str:
+    return f"{nosso_numero:07d}-{sicoob_nosso_numero_dv(acc, nosso_numero)}"
+
+
+def _sicoob_segment_t(acc: BeneficiaryAccount, nosso_numero: int) -> str:
+    # NumTitulo(10: nosso número and DV) + parcela(2) + modalidade(2) + tipo formulário(1).
+    number = _sicoob_printed(acc, nosso_numero).replace("-", "").zfill(10)
+    return f"{number}01{_SICOOB_MODALITY}1".ljust(20)
+
+
+def _sicoob_problems(acc: BeneficiaryAccount) -> list[AccountProblem]:
+    return _problems(
+        _digits_problem(acc.agency, "agency", "agência", max_len=4),
+        _digits_problem(acc.beneficiary_code, "beneficiary_code", "código do cliente", max_len=7),
+        _wallet_problem(acc.wallet, _SICOOB_WALLETS, "o Sicoob"),
+    )
+
+
+# The table -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BankRules:
+    """How one bank lays out its free field and its nosso número.
+
+    `segment_t` is the nosso número as the bank writes it in positions 38-57 of a CNAB 240
+    return's segment T; `t_slices` says which part of those 20 characters identifies the
+    boleto and where our sequence sits inside it; `t_shifts` are offsets also tried when
+    reading (a bank whose manuals disagree on the column).
+    """
+
+    code: str
+    name: str
+    free_field: FreeFieldLayout
+    printed: Callable[[BeneficiaryAccount, int], str]
+    segment_t: Callable[[BeneficiaryAccount, int], str]
+    t_slices: Callable[[BeneficiaryAccount], tuple[slice, slice]]
+    problems: Callable[[BeneficiaryAccount], list[AccountProblem]]
+    max_nosso_numero: Callable[[BeneficiaryAccount], int]
+    t_shifts: tuple[int, ...] = (0,)
+
+
+def _fixed(value: int) -> Callable[[BeneficiaryAccount], int]:
+    return lambda _acc: value
+
+
+def _slices(key: slice, sequence: slice) -> Callable[[BeneficiaryAccount], tuple[slice, slice]]:
+    return lambda _acc: (key, sequence)
+
+
+BANKS: Mapping[str, BankRules] = MappingProxyType(
+    {
+        "001": BankRules(
+            "001",
+            "Banco do Brasil",
+            bb_free_field,
+            _bb_printed,
+            _bb_segment_t,
+            _bb_t_slices,
+            _bb_problems,
+            _bb_max,
+        ),
+        "033": BankRules(
+            "033",
+            "Santander",
+            santander_free_field,
+            _santander_printed,
+            _santander_segment_t,
+            _slices(slice(3, 16), slice(3, 15)),
+            _santander_problems,
+            _fixed(999_999_999_999),
+        ),
+        "104": BankRules(
+            "104",
+            "Caixa Econômica Federal",
+            caixa_free_field,
+            _caixa_printed,
+            _caixa_segment_t,
+            _slices(slice(2, 19), slice(4, 19)),
+            _caixa_problems,
+            _fixed(999_999_999_999_999),
+            t_shifts=(0, 1),
+        ),
+        "237": BankRules(
+            "237",
+            "Bradesco",
+            bradesco_free_field,
+            lambda acc, n: format_nosso_numero(acc.wallet, n),
+            _bradesco_segment_t,
+            _slices(slice(0, 20), slice(8, 19)),
+            _bradesco_problems,
+            _fixed(MAX_NOSSO_NUMERO),
+        ),
+        "341": BankRules(
+            "341",
+            "Itaú",
+            itau_free_field,
+            _itau_printed,
+            _itau_segment_t,
+            _slices(slice(0, 12), slice(3, 11)),
+            _itau_problems,
+            _fixed(99_999_999),
+        ),
+        "756": BankRules(
+            "756",
+            "Sicoob",
+            sicoob_free_field,
+            _sicoob_printed,
+            _sicoob_segment_t,
+            _slices(slice(0, 10), slice(2, 9)),
+            _sicoob_problems,
+            _fixed(9_999_999),
+        ),
+    }
 )
-_GENERIC_FREE_FIELD: FreeFieldLayout = bradesco_free_field
+
+# Free field layout by bank code. A bank missing here has no boletos: `free_field` refuses it.
+FREE_FIELD_LAYOUTS: Mapping[str, FreeFieldLayout] = MappingProxyType(
+    {code: rules.free_field for code, rules in BANKS.items()}
+)
+SUPPORTED_BANKS: Mapping[str, str] = MappingProxyType(
+    {code: rules.name for code, rules in BANKS.items()}
+)
 
 
-def free_field(bank_code: str, *, agency: str, account: str, wallet: str, nosso_numero: int) -> str:
-    """The 25-digit free field of `bank_code`, generic (Bradesco) layout for unknown banks."""
-    layout = FREE_FIELD_LAYOUTS.get(bank_code, _GENERIC_FREE_FIELD)
-    field = layout(agency=agency, account=account, wallet=wallet, nosso_numero=nosso_numero)
+def bank_rules(bank_code: str) -> BankRules:
+    """The rules of `bank_code`; `UnsupportedBank` when there is no known layout for it."""
+    rules = BANKS.get(bank_code)
+    if rules is None:
+        raise UnsupportedBank(bank_code)
+    return rules
+
+
+def account_problems(account: BeneficiaryAccount) -> list[AccountProblem]:
+    """Everything that keeps `account` from issuing boletos: an unknown bank, or a field its
+    bank's layout cannot take. Empty when boletos can be made."""
+    rules = BANKS.get(account.bank_code)
+    if rules is None:
+        supported = ", ".join(f"{code} ({name})" for code, name in SUPPORTED_BANKS.items())
+        return [
+            AccountProblem(
+                "bank_code",
+                "unsupported_bank",
+                f"banco {account.bank_code!r} sem leiaute de boleto conhecido; bancos "
+                f"suportados: {supported}",
+            )
+        ]
+    return rules.problems(account)
+
+
+def free_field(
+    bank_code: str,
+    *,
+    agency: str,
+    account: str,
+    wallet: str,
+    nosso_numero: int,
+    beneficiary_code: str = "",
+) -> str:
+    """The 25-digit free field of `bank_code`; `UnsupportedBank` for a bank without a layout."""
+    layout = bank_rules(bank_code).free_field
+    field = layout(
+        agency=agency,
+        account=account,
+        wallet=wallet,
+        nosso_numero=nosso_numero,
+        beneficiary_code=beneficiary_code,
+    )
     if not (len(field) == 25 and _DIGITS.fullmatch(field)):
         raise ValueError(f"free field layout of bank {bank_code} gave {field!r}, not 25 digits")
     return field
+
+
+def printed_nosso_numero(account: BeneficiaryAccount, nosso_numero: int) -> str:
+    """The nosso número as the bank prints it on the boleto, e.g. "175/00258281-7" (Itaú)."""
+    return bank_rules(account.bank_code).printed(account, nosso_numero)
+
+
+def segment_t_nosso_numero(account: BeneficiaryAccount, nosso_numero: int) -> str:
+    """The 20 characters the bank writes in positions 38-57 of a CNAB 240 return's segment T
+    for this boleto."""
+    field = bank_rules(account.bank_code).segment_t(account, nosso_numero)
+    if len(field) != 20:
+        raise AssertionError(f"segment T nosso número of {account.bank_code} is {field!r}")
+    return field
+
+
+def nosso_numero_from_segment_t(account: BeneficiaryAccount, raw: str) -> int | None:
+    """Our nosso número (the sequence) in positions 38-57 of a segment T written by the bank,
+    or None when they do not hold one of this account's boletos in its bank's layout (another
+    convênio or carteira, a wrong check digit, another layout)."""
+    rules = BANKS.get(account.bank_code)
+    if rules is None or account_problems(account):
+        return None
+    key, sequence = rules.t_slices(account)
+    raw = raw.ljust(20)
+    for shift in rules.t_shifts:
+        digits = raw[sequence.start + shift : sequence.stop + shift]
+        if not _DIGITS.fullmatch(digits):
+            continue
+        number = int(digits)
+        if not 1 <= number <= rules.max_nosso_numero(account):
+            continue
+        expected = rules.segment_t(account, number)[key]
+        if raw[key.start + shift : key.stop + shift] == expected:
+            return number
+    return None
 
 
 # --- barcode and linha digitável ---------------------------------------------------------------
@@ -196,16 +785,19 @@ def free_field(bank_code: str, *, agency: str, account: str, wallet: str, nosso_
 class Boleto:
     barcode: str  # 44 digits
     digitable_line: str  # 47 digits, no separators
-    nosso_numero: str  # 11 digits, zero-padded, without its check digit
+    # The sequence zero-padded to 11 digits (15 at most: Caixa), without the bank's
+    # convênio, carteira or check digit (see `printed_nosso_numero` for those).
+    nosso_numero: str
 
     def __post_init__(self) -> None:
         for name, value, size in (
             ("barcode", self.barcode, 44),
             ("digitable_line", self.digitable_line, 47),
-            ("nosso_numero", self.nosso_numero, 11),
         ):
             if len(value) != size or not _DIGITS.fullmatch(value):
                 raise ValueError(f"{name} must be {size} digits, got {value!r}")
+        if not (11 <= len(self.nosso_numero) <= 15 and _DIGITS.fullmatch(self.nosso_numero)):
+            raise ValueError(f"nosso_numero must be 11 to 15 digits, got {self.nosso_numero!r}")
 
     def formatted_digitable_line(self) -> str:
         """The printed form: "AAABC.CCCCX DDDDD.DDDDDY EEEEE.EEEEEZ K UUUUVVVVVVVVVV"."""
@@ -239,8 +831,10 @@ def make_boleto(
     nosso_numero: int,
     amount_cents: int,
     due_date: dt.date,
+    beneficiary_code: str = "",
 ) -> Boleto:
-    """The barcode and linha digitável of one boleto."""
+    """The barcode and linha digitável of one boleto; `UnsupportedBank` for a bank without a
+    known layout, ValueError for a field its layout cannot take."""
     _require_digits(bank_code, "bank code")
     if len(bank_code) != 3:
         raise ValueError(f"bank code has 3 digits, got {bank_code!r}")
@@ -249,7 +843,12 @@ def make_boleto(
             f"amount_cents must be 1..{MAX_AMOUNT_CENTS} (10 barcode digits), got {amount_cents}"
         )
     free = free_field(
-        bank_code, agency=agency, account=account, wallet=wallet, nosso_numero=nosso_numero
+        bank_code,
+        agency=agency,
+        account=account,
+        wallet=wallet,
+        nosso_numero=nosso_numero,
+        beneficiary_code=beneficiary_code,
     )
     # The general DV sits at position 5 but is computed over the 43 digits around it.
     head = bank_code + CURRENCY_REAL
@@ -258,7 +857,7 @@ def make_boleto(
     return Boleto(
         barcode=barcode,
         digitable_line=_digitable_line(barcode),
-        nosso_numero=_nosso_numero_digits(nosso_numero),
+        nosso_numero=f"{nosso_numero:011d}",
     )
 
 
