@@ -1,4 +1,5 @@
-"""Stream `gateway.portal`: what debtors tell the agency on the portal's pages.
+"""Streams of the gateway: `gateway.portal`, what debtors tell the agency on the portal's pages,
+and `gateway.config`, the tenant's portal profile as admins save it.
 
 A debtor whose document shows nothing to negotiate (or not what they expected) leaves a way to
 be called back, or names the creditor they expected to find there (the Negociador.com seed: the
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.envelope import Envelope, UtcDatetime
+from contracts.envelope import Cents, Envelope, UtcDatetime
 from contracts.personal import SealedPersonalData
 
 PORTAL_TOPIC = "gateway.portal"
+CONFIG_TOPIC = "gateway.config"
 
 
 class PortalContactLeft(Envelope):
@@ -50,3 +52,44 @@ class PortalContactLeftV2(Envelope):
     )
     message: str | None = Field(default=None, max_length=1000)
     left_at: UtcDatetime
+
+
+class PortalListTerms(BaseModel):
+    """Which open debts the portal shows: every filter empty lets every open debt through;
+    ranges are inclusive."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    creditors: list[str] = Field(default_factory=list, description="Empty: all creditors")
+    categories: list[str] = Field(default_factory=list, description="Empty: all categories")
+    amount_min_cents: Cents | None = None
+    amount_max_cents: Cents | None = None
+    days_overdue_min: int | None = None
+    days_overdue_max: int | None = None
+
+
+class PortalLogo(BaseModel):
+    """The logo saved, told by its type, size and digest (the image stays in the gateway)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    media_type: str = Field(description="image/png or image/jpeg")
+    size_bytes: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class PortalProfileSaved(Envelope):
+    """A part of the tenant's portal profile was saved, `part` says which, and only that
+    part's fields are given (the others are None): `profile`, the name debtors see and the
+    portal list; `second_factor`, whether a one-time code comes before values and by which
+    channels; `logo`. Keyed by the tenant's portal profile (`aggregate_id`)."""
+
+    type: Literal["PortalProfileSaved"] = "PortalProfileSaved"
+    schema_version: Literal[1] = 1
+    part: Literal["profile", "second_factor", "logo"]
+    name: str | None = Field(default=None, max_length=200)
+    portal_list: PortalListTerms | None = None
+    second_factor: Literal["none", "code"] | None = None
+    code_channels: list[str] | None = Field(default=None, description="sms, email, in order")
+    logo: PortalLogo | None = None
+    saved_by: str

@@ -1,12 +1,13 @@
 """Streams of the messaging service: `messaging.messages` (what became of every message asked
-for on `messaging.requested`), `messaging.config` (templates) and `messaging.optouts`."""
+for on `messaging.requested`), `messaging.config` (templates and the tenant's messaging
+settings, credentials withheld) and `messaging.optouts`."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import Envelope, UtcDatetime
 from contracts.personal import SealedPersonalData
@@ -96,6 +97,84 @@ class TemplateSaved(Envelope):
     subject: str | None = None
     body: str
     variables: list[str]
+    saved_by: str
+
+
+class SendingWindowSpec(BaseModel):
+    """When a channel may send, in America/Sao_Paulo time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    weekdays: list[int] = Field(description="0 = Monday ... 6 = Sunday")
+    start: str = Field(description="HH:MM")
+    end: str = Field(description="HH:MM (24:00: end of the day)")
+
+
+ChannelSettingValue = str | int | float | bool | None
+
+
+class ChannelAdapterSettings(BaseModel):
+    """How a channel sends, without its credentials: only fields known not to be secret are
+    published (smtp: host, port, tls, sender, timeout; http: the url's origin, timeout).
+    Everything else (password, token, username, any other field, a url's path and query) is
+    withheld: named, never shown, and told when it changed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str = Field(max_length=40, description="smtp, http or outbox (the default)")
+    settings: dict[str, ChannelSettingValue] = Field(
+        default_factory=dict, description="The channel's fields known not to be secret"
+    )
+    withheld: list[str] = Field(
+        default_factory=list,
+        description="Names of the fields not published (credentials among them), sorted",
+    )
+    withheld_changed: list[str] = Field(
+        default_factory=list,
+        description="Which withheld fields this save set, changed or removed, against the "
+        "settings before it (a change shown, its value never), sorted",
+    )
+
+
+class ChatbotOptions(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    options: list[str] = Field(description="The menu's options, in order")
+    negotiate_in_chat: bool
+    closing_message: str
+    max_document_attempts: int
+    max_per_operator: int
+
+
+class PortalNotificationSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool
+    template: str = Field(description="E-mail template sent")
+    weekdays: list[int] = Field(description="0 = Monday ... 6 = Sunday")
+
+
+class MessagingSettingsSaved(Envelope):
+    """The tenant's messaging settings were saved (all of them, as they are now): sending
+    windows, each channel's adapter without its credentials (see ChannelAdapterSettings),
+    retries, the chatbot and the portal notification. Keyed by the tenant's messaging record
+    (`aggregate_id`)."""
+
+    type: Literal["MessagingSettingsSaved"] = "MessagingSettingsSaved"
+    schema_version: Literal[1] = 1
+    agency_name: str
+    portal_link: str
+    windows: dict[MessageChannel, SendingWindowSpec] = Field(
+        default_factory=dict,
+        description="A channel without one keeps the default window (SMS, WhatsApp, push: "
+        "Monday to Saturday 08:00-20:00; e-mail: any time)",
+    )
+    channels: dict[MessageChannel, ChannelAdapterSettings] = Field(
+        default_factory=dict, description="A channel without one writes to the outbox file"
+    )
+    max_attempts: int = Field(ge=1)
+    chatbot: ChatbotOptions
+    portal_notification: PortalNotificationSettings
     saved_by: str
 
 

@@ -1,5 +1,6 @@
-"""Streams of the negotiation service: `negotiation.conditions`, `negotiation.agreements`,
-`negotiation.invoices` and `negotiation.payments`.
+"""Streams of the negotiation service: `negotiation.conditions` (payment conditions and the
+tenant's negotiation settings), `negotiation.agreements`, `negotiation.invoices` and
+`negotiation.payments`.
 
 Percentages are decimals with up to two places (12.5 means 12.5%); money is integer centavos.
 """
@@ -91,6 +92,70 @@ class PaymentConditionSaved(Envelope):
     schema_version: Literal[1] = 1
     condition_id: str
     terms: PaymentConditionTerms
+    saved_by: str
+
+
+class BoletoAccount(BaseModel):
+    """Where the tenant's boletos are paid and what they say, as saved (the bank account is
+    printed on every boleto: nothing here is secret)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bank_code: str = Field(max_length=10, description="The bank's COMPE code (237)")
+    bank_name: str = Field(max_length=100)
+    agency: str = Field(max_length=10)
+    account: str = Field(max_length=20)
+    wallet: str = Field(max_length=5, description="Carteira")
+    beneficiary_code: str = Field(
+        default="",
+        max_length=20,
+        description="The bank's code of the agency as beneficiary (convênio, código do "
+        "cedente or do beneficiário), when its bank has one",
+    )
+    beneficiary_name: str = Field(max_length=100)
+    beneficiary_document: str = Field(max_length=18, description="The agency's CNPJ/CPF")
+    instructions: str = Field(max_length=300)
+
+
+class PixReceiver(BaseModel):
+    """Who receives the PIX payments (the key is in every PIX code: not secret)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(max_length=77, description="The PIX key (chave PIX)")
+    merchant_name: str = Field(max_length=25)
+    merchant_city: str = Field(max_length=15)
+
+
+class ChargeRates(BaseModel):
+    """How a debt's value is updated: multa once when overdue, juros and correção monthly."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    penalty_pct: Percent
+    interest_monthly_pct: Percent
+    correction_monthly_pct: Percent
+
+
+class NegotiationSettingsSaved(Envelope):
+    """The tenant's negotiation settings were saved (all of them, as they are now): how boletos
+    and PIX codes are made, when an agreement breaks and how each creditor's debts are
+    updated. Keyed by the tenant's negotiation record (`aggregate_id`)."""
+
+    type: Literal["NegotiationSettingsSaved"] = "NegotiationSettingsSaved"
+    schema_version: Literal[1] = 1
+    boleto: BoletoAccount
+    pix: PixReceiver
+    break_first_installment_days: int = Field(
+        ge=1, description="First invoice unpaid this many days: broken"
+    )
+    break_later_installment_days: int = Field(
+        ge=1, description="Any later invoice unpaid this many days: broken"
+    )
+    charges: ChargeRates = Field(description="The defaults")
+    creditor_charges: dict[str, ChargeRates] = Field(
+        default_factory=dict, description="A creditor's own rates, by creditor name"
+    )
     saved_by: str
 
 

@@ -98,8 +98,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         negotiation.CONDITIONS_TOPIC,
         owner="negotiation",
-        events=(negotiation.PaymentConditionSaved,),
-        description="Payment conditions as admins save them, keyed by condition id",
+        events=(negotiation.PaymentConditionSaved, negotiation.NegotiationSettingsSaved),
+        description="Payment conditions and the tenant's negotiation settings (boleto, PIX, "
+        "breaking, charges) as admins save them, keyed by condition id or the tenant's record",
     ),
     TopicSpec(
         clock.CLOCK_TOPIC,
@@ -154,8 +155,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         messaging.CONFIG_TOPIC,
         owner="messaging",
-        events=(messaging.TemplateSaved,),
-        description="Message templates as admins save them",
+        events=(messaging.TemplateSaved, messaging.MessagingSettingsSaved),
+        description="Message templates and the tenant's messaging settings (windows, channels "
+        "without their credentials) as admins save them",
     ),
     TopicSpec(
         messaging.OPTOUTS_TOPIC,
@@ -175,6 +177,13 @@ TOPICS: tuple[TopicSpec, ...] = (
         events=(gateway.PortalContactLeft, gateway.PortalContactLeftV2),
         description="Contacts debtors leave on the portal (phone, e-mail, the creditor they "
         "expected), keyed by document",
+    ),
+    TopicSpec(
+        gateway.CONFIG_TOPIC,
+        owner="gateway",
+        events=(gateway.PortalProfileSaved,),
+        description="The tenant's portal profile (name, portal list, second factor, logo) as "
+        "admins save it, keyed by the tenant's profile",
     ),
     TopicSpec(
         personal.ERASURES_TOPIC,

@@ -1,5 +1,6 @@
 """The admins' audit trail: every configuration change, per thing changed, with who made it and a
-pt-BR summary; built from the services' "...Saved" events, which may arrive twice."""
+pt-BR summary; built from the services' "...Saved" events, which may arrive twice. A tenant's
+settings (negotiation, messaging, the portal profile) are one thing each."""
 
 from __future__ import annotations
 
@@ -12,8 +13,23 @@ import pytest
 import sqlalchemy as sa
 
 from contracts.envelope import Envelope, derived_event_id
-from contracts.messaging import TemplateSaved
-from contracts.negotiation import PaymentConditionSaved, PaymentConditionTerms
+from contracts.gateway import PortalListTerms, PortalLogo, PortalProfileSaved
+from contracts.messaging import (
+    ChannelAdapterSettings,
+    ChatbotOptions,
+    MessagingSettingsSaved,
+    PortalNotificationSettings,
+    SendingWindowSpec,
+    TemplateSaved,
+)
+from contracts.negotiation import (
+    BoletoAccount,
+    ChargeRates,
+    NegotiationSettingsSaved,
+    PaymentConditionSaved,
+    PaymentConditionTerms,
+    PixReceiver,
+)
 from contracts.personal import PersonalDataErased
 from contracts.ruler import (
     DEFAULT_CALL_RESULTS,
@@ -234,3 +250,151 @@ def test_an_erasure_of_personal_data_is_an_admin_change_of_the_debtor(engine: sa
     }
     assert audit_trail(engine, AGENCY)[0]["entity_kind"] == "debtor"
     assert "debtor" in ENTITY_KINDS
+
+
+# ---- a tenant's settings: negotiation, messaging, the portal profile ---------------------------
+
+
+def negotiation_settings(version: int, minutes: int, by: str = ANA) -> NegotiationSettingsSaved:
+    rates = ChargeRates(
+        penalty_pct=Decimal(2), interest_monthly_pct=Decimal(1), correction_monthly_pct=Decimal(0)
+    )
+    return NegotiationSettingsSaved(
+        **_envelope("negotiation-tenant", version, minutes),
+        boleto=BoletoAccount(
+            bank_code="237",
+            bank_name="Banco Bradesco S.A.",
+            agency="1234",
+            account="0012345",
+            wallet="09",
+            beneficiary_name="Recupera Sul",
+            beneficiary_document="11.222.333/0001-81",
+            instructions="Não receber após 30 dias.",
+        ),
+        pix=PixReceiver(
+            key="pix@recupera-sul.com.br",
+            merchant_name="RECUPERA SUL",
+            merchant_city="PORTO ALEGRE",
+        ),
+        break_first_installment_days=5,
+        break_later_installment_days=30,
+        charges=rates,
+        creditor_charges={
+            "Banco Horizonte": rates.model_copy(update={"penalty_pct": Decimal("1.5")})
+        },
+        saved_by=by,
+    )
+
+
+def messaging_settings(version: int, minutes: int, by: str = BRUNO) -> MessagingSettingsSaved:
+    return MessagingSettingsSaved(
+        **_envelope("messaging-tenant", version, minutes),
+        agency_name="Recupera Sul",
+        portal_link="https://recupera-sul.com.br/p/{tenant}",
+        windows={
+            "sms": SendingWindowSpec(weekdays=[0, 1, 2, 3, 4], start="08:00", end="20:00"),
+            "email": SendingWindowSpec(weekdays=list(range(7)), start="00:00", end="24:00"),
+        },
+        channels={
+            "email": ChannelAdapterSettings(
+                kind="smtp",
+                settings={"host": "smtp.exemplo.com.br", "port": 587, "tls": "starttls"},
+                withheld=["password", "username"],
+                withheld_changed=["password"] if version > 2 else ["password", "username"],
+            ),
+            "whatsapp": ChannelAdapterSettings(kind="outbox"),
+        },
+        max_attempts=5,
+        chatbot=ChatbotOptions(
+            options=["digitable_line", "negotiate", "operator"],
+            negotiate_in_chat=False,
+            closing_message="Até logo.",
+            max_document_attempts=3,
+            max_per_operator=5,
+        ),
+        portal_notification=PortalNotificationSettings(
+            enabled=True, template="portal", weekdays=[0, 2, 4]
+        ),
+        saved_by=by,
+    )
+
+
+def portal_profile(version: int, minutes: int, **part: Any) -> PortalProfileSaved:
+    return PortalProfileSaved(**_envelope("tenant-portal", version, minutes), saved_by=ANA, **part)
+
+
+def settings_changes() -> list[Envelope]:
+    return [
+        negotiation_settings(2, 10),
+        messaging_settings(2, 11),
+        portal_profile(
+            2,
+            12,
+            part="profile",
+            name="Recupera Sul",
+            portal_list=PortalListTerms(
+                categories=["cartão"], amount_min_cents=10_000, amount_max_cents=500_000
+            ),
+        ),
+        portal_profile(3, 13, part="second_factor", second_factor="none", code_channels=["sms"]),
+        portal_profile(
+            4,
+            14,
+            part="logo",
+            logo=PortalLogo(media_type="image/jpeg", size_bytes=51_200, sha256="ab" * 32),
+        ),
+        messaging_settings(3, 15, by=ANA),
+    ]
+
+
+def test_the_settings_summaries_say_what_an_admin_saved() -> None:
+    negotiation, first_messaging, profile, factor, logo, messaging = (
+        summarize(e) for e in settings_changes()
+    )
+    assert negotiation == (
+        "Configurações de negociação: boleto no banco 237 (Banco Bradesco S.A.), agência 1234, "
+        "conta 0012345, carteira 09, beneficiário Recupera Sul (11.222.333/0001-81); "
+        "chave PIX pix@recupera-sul.com.br (RECUPERA SUL, PORTO ALEGRE); quebra do acordo com a "
+        "1ª parcela 5 dias em atraso, as demais 30 dias; encargos: multa 2%, juros 1% ao mês, "
+        "correção 0% ao mês; encargos próprios de Banco Horizonte (multa 1,5%, juros 1% ao mês, "
+        "correção 0% ao mês)"
+    )
+    assert messaging == (
+        "Configurações de mensagens: assessoria «Recupera Sul»; janela de SMS seg-sex "
+        "08:00-20:00; janela de e-mail todos os dias 00:00-24:00; WhatsApp no arquivo de saída "
+        "(sem envio real); e-mail por SMTP smtp.exemplo.com.br:587 (credenciais alteradas: "
+        "senha); até 5 tentativas por mensagem; chatbot com 3 opções no menu, só com o link do "
+        "portal; notificação do portal ligada (modelo portal, seg, qua, sex)"
+    )
+    assert first_messaging is not None
+    assert "(credenciais alteradas: senha, usuário)" in first_messaging
+    assert profile == (
+        "Perfil do portal: nome «Recupera Sul»; lista do portal: categorias cartão, "
+        "valor de R$ 100,00 a R$ 5.000,00"
+    )
+    assert factor == "Perfil do portal: acesso só com o documento (sem código)"
+    assert logo == f"Perfil do portal: logotipo JPEG de 50 KB (sha256 {'ab' * 6})"
+    open_list = portal_profile(5, 16, part="profile", name="RS", portal_list=PortalListTerms())
+    assert summarize(open_list) == (
+        "Perfil do portal: nome «RS»; lista do portal: todas as dívidas em aberto"
+    )
+
+
+def test_settings_are_listed_and_filtered_as_the_other_changes(engine: sa.Engine) -> None:
+    changes = [*all_changes(), *settings_changes()]
+    project(engine, AuditProjection(), changes, list(reversed(changes)))
+
+    rows = audit_trail(engine, AGENCY)
+    assert len(rows) == len(changes)  # once each, however often delivered
+    assert [(r["entity_kind"], r["entity_id"], r["actor"], r["type"]) for r in rows[:6]] == [
+        ("messaging_settings", "messaging", ANA, "MessagingSettingsSaved"),
+        ("portal_profile", "portal", ANA, "PortalProfileSaved"),
+        ("portal_profile", "portal", ANA, "PortalProfileSaved"),
+        ("portal_profile", "portal", ANA, "PortalProfileSaved"),
+        ("messaging_settings", "messaging", BRUNO, "MessagingSettingsSaved"),
+        ("negotiation_settings", "negotiation", ANA, "NegotiationSettingsSaved"),
+    ]
+    assert [r["actor"] for r in audit_trail(engine, AGENCY, "messaging_settings")] == [ANA, BRUNO]
+    assert len(audit_trail(engine, AGENCY, "portal_profile", "portal")) == 3
+    assert len(audit_trail(engine, AGENCY, "negotiation_settings", "negotiation")) == 1
+    assert {"negotiation_settings", "messaging_settings", "portal_profile"} <= set(ENTITY_KINDS)

@@ -571,6 +571,76 @@ SAMPLES[personal.PersonalDataErased] = personal.PersonalDataErased(
     reason="Pedido do titular (LGPD, art. 18, VI)",
 )
 
+SAMPLES[negotiation.NegotiationSettingsSaved] = negotiation.NegotiationSettingsSaved(
+    **envelope("negotiation-tenant-acme", 2),
+    boleto=negotiation.BoletoAccount(
+        bank_code="237",
+        bank_name="Banco Bradesco S.A.",
+        agency="1234",
+        account="0012345",
+        wallet="09",
+        beneficiary_name="Acme Cobranças",
+        beneficiary_document="11.222.333/0001-81",
+        instructions="Não receber após 30 dias do vencimento.",
+    ),
+    pix=negotiation.PixReceiver(
+        key="pix@acme.com.br", merchant_name="ACME COBRANCAS", merchant_city="SAO PAULO"
+    ),
+    break_first_installment_days=5,
+    break_later_installment_days=30,
+    charges=negotiation.ChargeRates(
+        penalty_pct=Decimal(2), interest_monthly_pct=Decimal(1), correction_monthly_pct=Decimal(0)
+    ),
+    creditor_charges={
+        "Banco X": negotiation.ChargeRates(
+            penalty_pct=Decimal(2),
+            interest_monthly_pct=Decimal("0.5"),
+            correction_monthly_pct=Decimal(0),
+        )
+    },
+    saved_by="admin@acme",
+)
+SAMPLES[messaging.MessagingSettingsSaved] = messaging.MessagingSettingsSaved(
+    **envelope("messaging-tenant-acme", 3),
+    agency_name="Acme Cobranças",
+    portal_link="https://acme.com.br/p/acme",
+    windows={
+        "sms": messaging.SendingWindowSpec(weekdays=[0, 1, 2, 3, 4], start="08:00", end="20:00")
+    },
+    channels={
+        "email": messaging.ChannelAdapterSettings(
+            kind="smtp",
+            settings={"host": "smtp.acme.com.br", "port": 587, "sender": "cobranca@acme.com.br"},
+            withheld=["password", "username"],
+            withheld_changed=["password"],
+        ),
+        "sms": messaging.ChannelAdapterSettings(
+            kind="http", settings={"url": "https://sms.provedor.com.br"}, withheld=["token"]
+        ),
+    },
+    max_attempts=5,
+    chatbot=messaging.ChatbotOptions(
+        options=["digitable_line", "negotiate", "operator"],
+        negotiate_in_chat=True,
+        closing_message="Atendimento encerrado.",
+        max_document_attempts=3,
+        max_per_operator=5,
+    ),
+    portal_notification=messaging.PortalNotificationSettings(
+        enabled=True, template="portal", weekdays=[0]
+    ),
+    saved_by="admin@acme",
+)
+SAMPLES[gateway.PortalProfileSaved] = gateway.PortalProfileSaved(
+    **envelope("tenant-portal-acme", 2),
+    part="profile",
+    name="Acme Cobranças",
+    portal_list=gateway.PortalListTerms(
+        creditors=["Banco X"], amount_min_cents=10000, amount_max_cents=500000
+    ),
+    saved_by="admin@acme",
+)
+
 
 EVENT_KEYS = sorted(registry.EVENT_MODELS)
 EVENT_IDS = [f"{t}.v{v}" for t, v in EVENT_KEYS]

@@ -30,6 +30,7 @@ from contracts.ruler import MessageRequested
 from service_runtime.database import sqlite_engine
 from service_runtime.personal_data import SqlKeyVault, seal, unseal
 from service_runtime.refusal import Refused
+from service_runtime.stored_aggregates import StoredAggregates
 from services.messaging.adapters.channels import (
     OutgoingMessage,
     SendResult,
@@ -41,7 +42,7 @@ from services.messaging.adapters.contacts import (
     ContactsProjection,
     ErasuresProjection,
 )
-from services.messaging.adapters.integration_events import integration_events
+from services.messaging.adapters.integration_events import IntegrationEvents
 from services.messaging.application import MessagingApplication
 from services.messaging.domain.records import ERASED_REASON, Message
 
@@ -106,6 +107,8 @@ class Messaging:
         self.app.vault = self.vault
         self.app.outbox_dir = tmp_path / "outbox"
         self.engine = engine
+        # The relay's mapper, reading the tenant's settings from the store as the worker's.
+        self.mapper = IntegrationEvents(StoredAggregates(self.app))
         ContactsProjection(self.vault).create_tables(engine)
         self.contacts_applied(joao_v1())
         self.app.save_template(
@@ -189,7 +192,7 @@ class Messaging:
     def published(self, kind: str) -> list[Any]:
         out = []
         for n in self.app.recorder.select_notifications(1, 10_000):
-            for _topic, event in integration_events(self.app.mapper.to_domain_event(n)):
+            for _topic, event in self.mapper(self.app.mapper.to_domain_event(n)):
                 parsed = parse_event(event.model_dump_json().encode())
                 if parsed.type == kind:
                     out.append(parsed)

@@ -31,7 +31,8 @@ from service_runtime.clock import BusinessClock
 from service_runtime.personal_data import REMOVED, unseal
 from service_runtime.service_client import ServiceRefused
 from service_runtime.settings import Settings
-from services.gateway.adapters.integration_events import integration_events
+from service_runtime.stored_aggregates import StoredAggregates
+from services.gateway.adapters.integration_events import IntegrationEvents
 from services.gateway.adapters.tokens import issue_token
 from services.gateway.application.uploads import GatewayApplication
 from services.gateway.entrypoints.http.auth import BearerTokenMiddleware
@@ -525,10 +526,11 @@ def test_nothing_eligible_offers_the_contact_form_and_records_it_once(
         assert sent.status_code == 303
     assert "Recebemos seu contato" in client.get(sent.headers["location"]).text
 
+    relay = IntegrationEvents(StoredAggregates(gateway).tenant_of)  # the gateway's mapper
     published = [
         message
         for notification in gateway.recorder.select_notifications(start=1, limit=100)
-        for topic, message in integration_events(gateway.mapper.to_domain_event(notification))
+        for topic, message in relay(gateway.mapper.to_domain_event(notification))
         if topic == PORTAL_TOPIC
     ]
     assert len(published) == 1

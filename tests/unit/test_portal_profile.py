@@ -1,6 +1,7 @@
 """A tenant's portal profile (TenantPortal, PortalDirectory) and the contacts debtors leave
 (PortalContact), in the gateway's event store: deterministic ids, what is refused and why, and
-what the outbox publishes (only the contact, as PortalContactLeft on gateway.portal)."""
+what the outbox publishes (the contact as PortalContactLeft on gateway.portal; each save of the
+profile as PortalProfileSaved on gateway.config, the logo by its digest only)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,16 @@ from typing import Any
 
 import pytest
 
-from contracts.gateway import PORTAL_TOPIC, PortalContactLeft, PortalContactLeftV2
+from contracts.gateway import (
+    CONFIG_TOPIC,
+    PORTAL_TOPIC,
+    PortalContactLeft,
+    PortalContactLeftV2,
+    PortalProfileSaved,
+)
 from service_runtime.personal_data import seal, unseal
-from services.gateway.adapters.integration_events import integration_events
+from service_runtime.stored_aggregates import StoredAggregates
+from services.gateway.adapters.integration_events import IntegrationEvents, integration_events
 from services.gateway.application.uploads import GatewayApplication
 from services.gateway.domain.portal_contact import (
     InvalidContact,
@@ -163,12 +171,26 @@ def test_the_largest_logo_taken_is_200_kb() -> None:
     assert sniff_image(GIF) is None
 
 
-def test_the_profile_publishes_nothing(gateway: GatewayApplication) -> None:
+def test_the_profile_publishes_each_save_and_the_directory_nothing(
+    gateway: GatewayApplication,
+) -> None:
     portal = TenantPortal(tenant="acme")
     portal.save_profile(name="Acme", portal_list=PortalList(), saved_by="admin@acme")
     portal.save_logo(declared_type="image/png", content=PNG, saved_by="admin@acme")
-    gateway.save(portal)
-    assert [m for e in stored(gateway) for m in integration_events(e)] == []
+    directory = PortalDirectory()
+    directory.list_tenant(tenant="acme", name="Acme")
+    gateway.save(portal, directory)
+    mapper = IntegrationEvents(StoredAggregates(gateway).tenant_of)
+    published = [pair for e in stored(gateway) for pair in mapper(e)]
+    saves = [m for _, m in published if isinstance(m, PortalProfileSaved)]
+    assert len(saves) == len(published) and {t for t, _ in published} == {CONFIG_TOPIC}
+    assert [(m.part, m.tenant, m.saved_by) for m in saves] == [
+        ("profile", "acme", "admin@acme"),
+        ("logo", "acme", "admin@acme"),
+    ]
+    # The profile's events do not carry the tenant: never published without it.
+    with pytest.raises(RuntimeError, match="tenant_of"):
+        [m for e in stored(gateway) for m in integration_events(e)]
 
 
 # ---- the contact -----------------------------------------------------------------------------

@@ -1,10 +1,15 @@
 """The gateway's stored events as integration events: an upload becomes exactly the messages a
 client system would publish on `carteiras.inbound`; a contact left on the portal becomes
 `PortalContactLeft` (version 2, its personal data sealed; version 1 for contacts stored before,
-as they were); an erasure of a debtor's personal data becomes `PersonalDataErased`."""
+as they were); an erasure of a debtor's personal data becomes `PersonalDataErased`; each save of
+a tenant's portal profile (its name and portal list, its second factor, its logo: told by type,
+size and digest, the image stays here) becomes `PortalProfileSaved` on `gateway.config`. The
+profile's stored events do not carry the tenant: the relay reads it from the profile's first
+event (`IntegrationEvents`)."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,10 +22,21 @@ from contracts.carteiras import (
     RowFieldsV2,
 )
 from contracts.envelope import Envelope, derived_event_id
-from contracts.gateway import PORTAL_TOPIC, PortalContactLeft, PortalContactLeftV2
+from contracts.gateway import (
+    CONFIG_TOPIC,
+    PORTAL_TOPIC,
+    PortalContactLeft,
+    PortalContactLeftV2,
+    PortalListTerms,
+    PortalLogo,
+    PortalProfileSaved,
+)
 from contracts.personal import ERASURES_TOPIC, PersonalDataErased, SealedPersonalData
+from service_runtime.outbox import envelope_fields
+from service_runtime.stored_aggregates import TenantOf
 from services.gateway.domain.erasure import DebtorErasures
 from services.gateway.domain.portal_contact import PortalContact
+from services.gateway.domain.portal_profile import TenantPortal
 from services.gateway.domain.upload import CarteiraUpload
 
 ROW_FIELDS = set(RowFields.model_fields)
@@ -30,10 +46,66 @@ UploadReceivedEvent: type[Any] = CarteiraUpload.Received  # type: ignore[attr-de
 RowsReceivedEvent: type[Any] = CarteiraUpload.RowsReceived  # type: ignore[attr-defined]
 ContactLeftEvent: type[Any] = PortalContact.Left  # type: ignore[attr-defined]
 ErasedEvent: type[Any] = DebtorErasures.Erased  # type: ignore[attr-defined]
+ProfileSavedEvent: type[Any] = TenantPortal.ProfileSaved  # type: ignore[attr-defined]
+SecondFactorSavedEvent: type[Any] = TenantPortal.SecondFactorSaved  # type: ignore[attr-defined]
+LogoSavedEvent: type[Any] = TenantPortal.LogoSaved  # type: ignore[attr-defined]
+PROFILE_EVENTS = (ProfileSavedEvent, SecondFactorSavedEvent, LogoSavedEvent)
 
 
-def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
-    if isinstance(event, UploadReceivedEvent):
+class IntegrationEvents:
+    """The relay's mapper, with what the portal profile needs: the tenant of a profile (set
+    once the host exists: `build_host` takes the mapper before it makes the application)."""
+
+    def __init__(self, tenant_of: TenantOf | None = None) -> None:
+        self.tenant_of = tenant_of
+
+    def __call__(self, event: Any) -> Iterator[tuple[str, Envelope]]:
+        return integration_events(event, self.tenant_of)
+
+
+def profile_saved(event: Any, tenant_of: TenantOf | None) -> PortalProfileSaved:
+    if tenant_of is None:
+        raise RuntimeError(
+            f"portal profile {event.originator_id}: publishing it needs the tenant of the "
+            "profile (IntegrationEvents.tenant_of)"
+        )
+    envelope = envelope_fields("gateway", event, tenant=tenant_of(event.originator_id))
+    if isinstance(event, ProfileSavedEvent):
+        return PortalProfileSaved(
+            **envelope,
+            part="profile",
+            name=event.name,
+            portal_list=PortalListTerms(
+                **{k: v for k, v in event.portal_list.items() if k in PortalListTerms.model_fields}
+            ),
+            saved_by=event.saved_by,
+        )
+    if isinstance(event, SecondFactorSavedEvent):
+        return PortalProfileSaved(
+            **envelope,
+            part="second_factor",
+            second_factor=event.second_factor,
+            code_channels=list(event.code_channels),
+            saved_by=event.saved_by,
+        )
+    return PortalProfileSaved(
+        **envelope,
+        part="logo",
+        logo=PortalLogo(
+            media_type=event.media_type,
+            size_bytes=len(base64.b64decode(event.data_b64)),
+            sha256=event.sha256,
+        ),
+        saved_by=event.saved_by,
+    )
+
+
+def integration_events(
+    event: Any, tenant_of: TenantOf | None = None
+) -> Iterator[tuple[str, Envelope]]:
+    if isinstance(event, PROFILE_EVENTS):
+        yield CONFIG_TOPIC, profile_saved(event, tenant_of)
+    elif isinstance(event, UploadReceivedEvent):
         yield (
             INBOUND_TOPIC,
             CarteiraImportRequested(

@@ -20,8 +20,9 @@ from service_runtime.projection import BatchApplier, PositionedConsumer, Project
 from service_runtime.request_reply import KafkaRequester
 from service_runtime.service_client import ServiceClient
 from service_runtime.settings import Settings
+from service_runtime.stored_aggregates import StoredAggregates
 from service_runtime.telemetry import instrument_engine, setup_telemetry
-from services.gateway.adapters.integration_events import integration_events
+from services.gateway.adapters.integration_events import IntegrationEvents
 from services.gateway.application.uploads import GatewayApplication
 from services.gateway.entrypoints.http.app import create_app
 from services.gateway.read_models.analytics import AnalyticsProjection
@@ -67,7 +68,9 @@ def build_projections(vault: KeyVault) -> dict[str, Projection]:
 
 
 def build(settings: Settings | None = None) -> tuple[ServiceHost, Litestar]:
-    host = build_host("gateway", GatewayApplication, integration_events, settings)
+    mapper = IntegrationEvents()
+    host = build_host("gateway", GatewayApplication, mapper, settings)
+    mapper.tenant_of = StoredAggregates(host.application).tenant_of
     read_engine = service_engine(host.settings, "gateway", "read")
     instrument_engine(read_engine)
     runners: list[Any] = [

@@ -1,17 +1,21 @@
 """The admins' audit trail: every configuration change (payment conditions, rulers, call
-campaigns, call result types, message templates) and every erasure of a debtor's personal data
-(LGPD) with who made it, when, and a pt-BR summary, per thing changed. Built from the services'
-"...Saved" events, which carry `saved_by`, and from `PersonalDataErased` (`requested_by`).
+campaigns, call result types, message templates, the negotiation settings, the messaging
+settings, the portal profile) and every erasure of a debtor's personal data (LGPD) with who
+made it, when, and a pt-BR summary, per thing changed. Built from the services' "...Saved"
+events, which carry `saved_by`, and from `PersonalDataErased` (`requested_by`).
 
-Negotiation settings and messaging settings are changed by request/reply and publish no event
-yet, so they are not here.
+A tenant's settings are one thing each: `negotiation_settings` (`negotiation`: boleto, PIX,
+breaking, charges), `messaging_settings` (`messaging`: windows, channels, chatbot, portal
+notification) and `portal_profile` (`portal`: name, portal list, second factor, logo). The
+messaging settings arrive without channel credentials (see contracts.messaging): a summary
+says which of them a save changed, never what they are.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -27,10 +31,17 @@ from sqlalchemy import (
 )
 
 from contracts.envelope import Envelope
+from contracts.gateway import CONFIG_TOPIC as GATEWAY_CONFIG_TOPIC
+from contracts.gateway import PortalListTerms, PortalProfileSaved
 from contracts.messaging import CONFIG_TOPIC as MESSAGING_CONFIG_TOPIC
-from contracts.messaging import TemplateSaved
+from contracts.messaging import ChannelAdapterSettings, MessagingSettingsSaved, TemplateSaved
 from contracts.money import format_brl
-from contracts.negotiation import CONDITIONS_TOPIC, PaymentConditionSaved
+from contracts.negotiation import (
+    CONDITIONS_TOPIC,
+    ChargeRates,
+    NegotiationSettingsSaved,
+    PaymentConditionSaved,
+)
 from contracts.personal import ERASURES_TOPIC, PersonalDataErased
 from contracts.ruler import CONFIG_TOPIC as RULER_CONFIG_TOPIC
 from contracts.ruler import (
@@ -66,6 +77,9 @@ ENTITY_KINDS = (
     "campaign",
     "call_result_types",
     "template",
+    "negotiation_settings",
+    "messaging_settings",
+    "portal_profile",
     "debtor",
 )
 
@@ -141,6 +155,154 @@ def _ruler(definition: RulerDefinition) -> list[str]:
     return parts
 
 
+K = TypeVar("K", bound=str)
+CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "email": "e-mail", "push": "push"}
+CHANNEL_ORDER = ("sms", "whatsapp", "email", "push")
+WEEKDAYS = ("seg", "ter", "qua", "qui", "sex", "sáb", "dom")
+# Withheld fields of a channel, as an admin calls them (others by their own name).
+WITHHELD_NAMES = {"password": "senha", "username": "usuário", "url": "endereço completo"}
+
+
+def _weekdays(days: list[int]) -> str:
+    """[0, 1, 2, 3, 4] -> "seg-sex"; [0, 2, 4] -> "seg, qua, sex"; all -> "todos os dias"."""
+    wanted = sorted({d for d in days if 0 <= d <= 6})
+    if len(wanted) == 7:
+        return "todos os dias"
+    runs: list[list[int]] = []
+    for day in wanted:
+        if runs and day == runs[-1][-1] + 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ", ".join(
+        f"{WEEKDAYS[r[0]]}-{WEEKDAYS[r[-1]]}" if len(r) > 2 else ", ".join(WEEKDAYS[d] for d in r)
+        for r in runs
+    )
+
+
+def _rates(rates: ChargeRates) -> str:
+    return (
+        f"multa {_pct(rates.penalty_pct)}, juros {_pct(rates.interest_monthly_pct)} ao mês, "
+        f"correção {_pct(rates.correction_monthly_pct)} ao mês"
+    )
+
+
+def _negotiation_settings(event: NegotiationSettingsSaved) -> str:
+    boleto, pix = event.boleto, event.pix
+    bank = f"banco {boleto.bank_code}" + (f" ({boleto.bank_name})" if boleto.bank_name else "")
+    beneficiary = boleto.beneficiary_name + (
+        f" ({boleto.beneficiary_document})" if boleto.beneficiary_document else ""
+    )
+    parts = [
+        f"boleto no {bank}, agência {boleto.agency}, conta {boleto.account}, "
+        f"carteira {boleto.wallet}"
+        + (f", código do beneficiário {boleto.beneficiary_code}" if boleto.beneficiary_code else "")
+        + f", beneficiário {beneficiary}",
+        f"chave PIX {pix.key} ({pix.merchant_name}, {pix.merchant_city})",
+        f"quebra do acordo com a 1ª parcela {event.break_first_installment_days} dias "
+        f"em atraso, as demais {event.break_later_installment_days} dias",
+        f"encargos: {_rates(event.charges)}",
+    ]
+    if event.creditor_charges:
+        parts.append(
+            "encargos próprios de "
+            + _list([f"{name} ({_rates(r)})" for name, r in event.creditor_charges.items()], 3)
+        )
+    return "Configurações de negociação: " + "; ".join(parts)
+
+
+def _channel(channel: str, adapter: ChannelAdapterSettings) -> str:
+    name = CHANNEL_NAMES.get(channel, channel)
+    settings = adapter.settings
+    if adapter.kind == "smtp":
+        where = str(settings.get("host") or "?")
+        if settings.get("port") not in (None, ""):
+            where += f":{settings['port']}"
+        text = f"{name} por SMTP {where}"
+        if settings.get("sender"):
+            text += f", remetente {settings['sender']}"
+    elif adapter.kind == "http":
+        text = f"{name} por HTTP {settings.get('url') or '?'}"
+    elif adapter.kind == "outbox":
+        text = f"{name} no arquivo de saída (sem envio real)"
+    else:
+        text = f"{name} por {adapter.kind}"
+    if adapter.withheld_changed:
+        changed = ", ".join(WITHHELD_NAMES.get(n, n) for n in adapter.withheld_changed)
+        text += f" (credenciais alteradas: {changed})"
+    elif adapter.withheld:
+        text += " (credenciais mantidas)"
+    return text
+
+
+def _ordered(channels: dict[K, Any]) -> list[K]:
+    return sorted(channels, key=lambda c: CHANNEL_ORDER.index(c) if c in CHANNEL_ORDER else 9)
+
+
+def _messaging_settings(event: MessagingSettingsSaved) -> str:
+    parts = [f"assessoria «{event.agency_name}»"]
+    if event.windows:
+        for channel in _ordered(event.windows):
+            window = event.windows[channel]
+            parts.append(
+                f"janela de {CHANNEL_NAMES.get(channel, channel)} "
+                f"{_weekdays(window.weekdays)} {window.start}-{window.end}"
+            )
+    else:
+        parts.append("janelas de envio padrão")
+    parts.extend(_channel(c, event.channels[c]) for c in _ordered(event.channels))
+    parts.append(f"até {event.max_attempts} tentativas por mensagem")
+    chatbot = event.chatbot
+    parts.append(
+        f"chatbot com {len(chatbot.options)} opções no menu, "
+        + ("negocia no chat" if chatbot.negotiate_in_chat else "só com o link do portal")
+    )
+    notification = event.portal_notification
+    parts.append(
+        f"notificação do portal ligada (modelo {notification.template}, "
+        f"{_weekdays(notification.weekdays)})"
+        if notification.enabled
+        else "notificação do portal desligada"
+    )
+    return "Configurações de mensagens: " + "; ".join(parts)
+
+
+def _portal_list(terms: PortalListTerms) -> str:
+    parts = [
+        part
+        for part in (
+            "credores " + _list(terms.creditors) if terms.creditors else None,
+            "categorias " + _list(terms.categories) if terms.categories else None,
+            _range(terms.amount_min_cents, terms.amount_max_cents, "valor", True),
+            _range(terms.days_overdue_min, terms.days_overdue_max, "atraso (dias)"),
+        )
+        if part
+    ]
+    return ", ".join(parts) if parts else "todas as dívidas em aberto"
+
+
+def _portal_profile(event: PortalProfileSaved) -> str:
+    if event.part == "profile":
+        terms = event.portal_list or PortalListTerms()
+        text = f"nome «{event.name}»; lista do portal: {_portal_list(terms)}"
+    elif event.part == "second_factor":
+        channels = " ou ".join(CHANNEL_NAMES.get(c, c) for c in event.code_channels or [])
+        text = (
+            f"acesso com código de uso único por {channels}"
+            if event.second_factor == "code"
+            else "acesso só com o documento (sem código)"
+        )
+    else:
+        logo = event.logo
+        if logo is None:
+            text = "logotipo alterado"
+        else:
+            kind = logo.media_type.removeprefix("image/").upper()
+            size = max(1, round(logo.size_bytes / 1024))
+            text = f"logotipo {kind} de {size} KB (sha256 {logo.sha256[:12]})"
+    return "Perfil do portal: " + text
+
+
 def summarize(event: Envelope) -> str | None:
     if isinstance(event, PaymentConditionSaved):
         return _condition(event)
@@ -177,6 +339,12 @@ def summarize(event: Envelope) -> str | None:
     if isinstance(event, TemplateSaved):
         variables = f" (variáveis: {', '.join(event.variables)})" if event.variables else ""
         return f"Modelo {event.channel} «{event.name}» {_created(event, False)}{variables}"
+    if isinstance(event, NegotiationSettingsSaved):
+        return _negotiation_settings(event)
+    if isinstance(event, MessagingSettingsSaved):
+        return _messaging_settings(event)
+    if isinstance(event, PortalProfileSaved):
+        return _portal_profile(event)
     if isinstance(event, PersonalDataErased):
         keys = len(event.key_ids)
         return (
@@ -199,6 +367,12 @@ def entity_of(event: Envelope) -> tuple[str, str] | None:
         return "call_result_types", "call_results"
     if isinstance(event, TemplateSaved):
         return "template", f"{event.channel}/{event.name}"
+    if isinstance(event, NegotiationSettingsSaved):
+        return "negotiation_settings", "negotiation"
+    if isinstance(event, MessagingSettingsSaved):
+        return "messaging_settings", "messaging"
+    if isinstance(event, PortalProfileSaved):
+        return "portal_profile", "portal"
     if isinstance(event, PersonalDataErased):
         return "debtor", event.document
     return None
@@ -213,7 +387,13 @@ def actor_of(event: Envelope) -> str:
 
 class AuditProjection(Projection):
     name = "audit"
-    topics = (CONDITIONS_TOPIC, RULER_CONFIG_TOPIC, MESSAGING_CONFIG_TOPIC, ERASURES_TOPIC)
+    topics = (
+        CONDITIONS_TOPIC,
+        RULER_CONFIG_TOPIC,
+        MESSAGING_CONFIG_TOPIC,
+        GATEWAY_CONFIG_TOPIC,
+        ERASURES_TOPIC,
+    )
     metadata = metadata
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:

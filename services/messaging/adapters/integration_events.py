@@ -7,7 +7,13 @@ in clear (stored before personal data were sealed, or a conversation's reply to 
 identified yet) has no sealed address, so its MessageQueued and MessageSent are not published
 (its MessageDelivered and MessageFailed, with nothing personal, are). A conversation's change
 stored before sealing goes out without its name and, once the debtor was known, without its
-phone."""
+phone.
+
+A tenant's settings saved (`TenantMessaging.SettingsSaved`) are published whole as
+`MessagingSettingsSaved`, but never a channel's credentials: of each channel only its kind and
+the fields known not to be secret go out, the others are named and told when this save changed
+them (`domain.published_settings`). The stored event carries neither the tenant nor what was
+there before: the relay reads both from the store (`IntegrationEvents`)."""
 
 from __future__ import annotations
 
@@ -20,18 +26,27 @@ from contracts.messaging import (
     CONVERSATIONS_TOPIC,
     MESSAGES_TOPIC,
     OPTOUTS_TOPIC,
+    ChannelAdapterSettings,
+    ChatbotOptions,
     ConversationChangedV2,
     MessageDelivered,
     MessageFailed,
     MessageQueuedV2,
     MessageSentV2,
+    MessagingSettingsSaved,
     OptOutRecorded,
+    PortalNotificationSettings,
+    SendingWindowSpec,
     TemplateSaved,
 )
+from contracts.messaging_requests import MessagingSettings
 from contracts.personal import SealedPersonalData
+from contracts.ruler import MessageChannel
 from service_runtime.outbox import envelope_fields
+from service_runtime.stored_aggregates import StoredAggregates
 from services.messaging.domain.conversations import Conversation
-from services.messaging.domain.records import Message, OptOut, Template
+from services.messaging.domain.published_settings import disclose, withheld_changes
+from services.messaging.domain.records import Message, OptOut, Template, TenantMessaging
 
 QueuedEvent: type[Any] = Message.Queued  # type: ignore[attr-defined]
 SentEvent: type[Any] = Message.Sent  # type: ignore[attr-defined]
@@ -40,6 +55,7 @@ FailedEvent: type[Any] = Message.Failed  # type: ignore[attr-defined]
 TemplateEvents: tuple[type[Any], ...] = (Template.Saved, Template.Changed)  # type: ignore[attr-defined]
 OptOutEvent: type[Any] = OptOut.Recorded  # type: ignore[attr-defined]
 ConversationStartedEvent: type[Any] = Conversation.Started  # type: ignore[attr-defined]
+SettingsSavedEvent: type[Any] = TenantMessaging.SettingsSaved  # type: ignore[attr-defined]
 # The conversation's changes the other services see (what is said stays here).
 CONVERSATION_CHANGES: dict[type[Any], str] = {
     Conversation.Answered: "answered",  # type: ignore[attr-defined]
@@ -83,8 +99,73 @@ def _who(
     }
 
 
-def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
-    if isinstance(event, QueuedEvent):
+class IntegrationEvents:
+    """The relay's mapper, with the store its settings need (set once the host exists:
+    `build_host` takes the mapper before it makes the application)."""
+
+    def __init__(self, aggregates: StoredAggregates | None = None) -> None:
+        self.aggregates = aggregates
+
+    def __call__(self, event: Any) -> Iterator[tuple[str, Envelope]]:
+        return integration_events(event, self.aggregates)
+
+
+def settings_saved(event: Any, aggregates: StoredAggregates | None) -> MessagingSettingsSaved:
+    if aggregates is None:
+        raise RuntimeError(
+            f"messaging settings {event.originator_id}: publishing them needs the store "
+            "(IntegrationEvents.aggregates)"
+        )
+    settings = MessagingSettings.model_validate_json(event.settings_json)
+    previous = aggregates.before(event.originator_id, event.originator_version)
+    before = (
+        MessagingSettings.model_validate_json(previous.settings_json).channels
+        if previous is not None
+        else {}
+    )
+    channels: dict[MessageChannel, ChannelAdapterSettings] = {}
+    for channel, config in settings.channels.items():
+        shown = disclose(config)
+        channels[channel] = ChannelAdapterSettings(
+            kind=shown.kind,
+            settings=shown.public,
+            withheld=sorted(shown.withheld),
+            withheld_changed=withheld_changes(before.get(channel), config),
+        )
+    chatbot = settings.chatbot
+    notification = settings.portal_notification
+    return MessagingSettingsSaved(
+        **_envelope(event, aggregates.tenant_of(event.originator_id)),
+        agency_name=settings.agency_name,
+        portal_link=settings.portal_link,
+        windows={
+            channel: SendingWindowSpec(weekdays=w.weekdays, start=w.start, end=w.end)
+            for channel, w in settings.windows.items()
+        },
+        channels=channels,
+        max_attempts=settings.max_attempts,
+        chatbot=ChatbotOptions(
+            options=list(chatbot.options),
+            negotiate_in_chat=chatbot.negotiate_in_chat,
+            closing_message=chatbot.closing_message,
+            max_document_attempts=chatbot.max_document_attempts,
+            max_per_operator=chatbot.max_per_operator,
+        ),
+        portal_notification=PortalNotificationSettings(
+            enabled=notification.enabled,
+            template=notification.template,
+            weekdays=notification.weekdays,
+        ),
+        saved_by=event.saved_by,
+    )
+
+
+def integration_events(
+    event: Any, aggregates: StoredAggregates | None = None
+) -> Iterator[tuple[str, Envelope]]:
+    if isinstance(event, SettingsSavedEvent):
+        yield CONFIG_TOPIC, settings_saved(event, aggregates)
+    elif isinstance(event, QueuedEvent):
         personal = _sealed(getattr(event, "personal", None))
         if personal is not None:
             yield (

@@ -17,6 +17,7 @@ from service_runtime.projection import BatchApplier, PositionedConsumer
 from service_runtime.request_reply import KafkaRequester
 from service_runtime.service_client import ServiceClient
 from service_runtime.settings import Settings
+from service_runtime.stored_aggregates import StoredAggregates
 from service_runtime.telemetry import count_message_sent, setup_telemetry
 from services.messaging.adapters.channels import (
     Channel,
@@ -32,7 +33,7 @@ from services.messaging.adapters.contacts import (
     ErasuresProjection,
 )
 from services.messaging.adapters.daily_notification import PortalNotificationApplier
-from services.messaging.adapters.integration_events import integration_events
+from services.messaging.adapters.integration_events import IntegrationEvents
 from services.messaging.adapters.negotiation import KafkaNegotiation
 from services.messaging.application import MessagingApplication
 from services.messaging.application.conversations import Conversations
@@ -92,8 +93,10 @@ def metered_channels(app: MessagingApplication) -> Callable[[str, str, Messaging
 
 
 def build(settings: Settings | None = None) -> ServiceHost:
-    host = build_host("messaging", MessagingApplication, integration_events, settings)
+    mapper = IntegrationEvents()
+    host = build_host("messaging", MessagingApplication, mapper, settings)
     app: MessagingApplication = host.application
+    mapper.aggregates = StoredAggregates(app)
     app.contacts = ContactBook(host.engine)
     app.vault = host.vault
     app.outbox_dir = host.settings.service_dir("messaging") / "outbox"

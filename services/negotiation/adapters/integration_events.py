@@ -5,7 +5,11 @@ Agreements are published as `AgreementClosedV2` only: the debtor's name travels 
 the aggregate keeps it. An agreement closed before names were sealed has its name in clear in
 its stored event: published again (a relay that republishes everything), its name is sealed
 with the debtor's current key, or published as `REMOVED` when the debtor's data was erased;
-that needs the key vault (`IntegrationEvents`)."""
+that needs the key vault (`IntegrationEvents`).
+
+A tenant's settings saved (`TenantNegotiation.SettingsSaved`, which does not carry the tenant:
+the relay reads it from the record's first event, `tenant_of`) are published whole as
+`NegotiationSettingsSaved` on `negotiation.conditions`, next to the payment conditions."""
 
 from __future__ import annotations
 
@@ -23,19 +27,26 @@ from contracts.negotiation import (
     AgreementDebt,
     AgreementFulfilled,
     AgreementInstallment,
+    BoletoAccount,
     BrokenAgreementDebt,
+    ChargeRates,
     InstallmentPaid,
     InvoiceOverdue,
+    NegotiationSettingsSaved,
     PaymentConditionSaved,
     PaymentConditionTerms,
     PaymentReceived,
+    PixReceiver,
 )
+from contracts.negotiation_requests import NegotiationSettings
 from contracts.personal import SealedPersonalData
 from service_runtime.outbox import envelope_fields
 from service_runtime.personal_data import REMOVED, KeyVault, seal
+from service_runtime.stored_aggregates import TenantOf
 from services.negotiation.domain.agreement import Agreement
 from services.negotiation.domain.condition import PaymentCondition
 from services.negotiation.domain.references import Payment
+from services.negotiation.domain.tenant import TenantNegotiation
 
 # Event classes the @event decorator makes on the aggregates (invisible to the type checker).
 ConditionSavedEvent: type[Any] = PaymentCondition.Saved  # type: ignore[attr-defined]
@@ -46,6 +57,7 @@ OverdueEvent: type[Any] = Agreement.InvoiceOverdue  # type: ignore[attr-defined]
 BrokenEvent: type[Any] = Agreement.Broken  # type: ignore[attr-defined]
 FulfilledEvent: type[Any] = Agreement.Fulfilled  # type: ignore[attr-defined]
 PaymentReceivedEvent: type[Any] = Payment.Received  # type: ignore[attr-defined]
+SettingsSavedEvent: type[Any] = TenantNegotiation.SettingsSaved  # type: ignore[attr-defined]
 
 
 def _envelope(event: Any, correlation_id: str | None = None) -> dict[str, Any]:
@@ -56,15 +68,22 @@ Erased = Callable[[str, str], bool]
 
 
 class IntegrationEvents:
-    """The relay's mapper, with what legacy agreements need: the key vault and the erasures
-    (set once the host exists: `build_host` takes the mapper before it makes the vault)."""
+    """The relay's mapper, with what legacy agreements need: the key vault and the erasures,
+    and what settings need: the tenant of a tenant's record (set once the host exists:
+    `build_host` takes the mapper before it makes the vault and the application)."""
 
-    def __init__(self, vault: KeyVault | None = None, erased: Erased | None = None) -> None:
+    def __init__(
+        self,
+        vault: KeyVault | None = None,
+        erased: Erased | None = None,
+        tenant_of: TenantOf | None = None,
+    ) -> None:
         self.vault = vault
         self.erased = erased
+        self.tenant_of = tenant_of
 
     def __call__(self, event: Any) -> Iterator[tuple[str, Envelope]]:
-        return integration_events(event, self.vault, self.erased)
+        return integration_events(event, self.vault, self.erased, self.tenant_of)
 
 
 def sealed_name(event: Any, vault: KeyVault | None, erased: Erased | None) -> SealedPersonalData:
@@ -83,10 +102,40 @@ def sealed_name(event: Any, vault: KeyVault | None, erased: Erased | None) -> Se
     return seal(vault.key_for(event.tenant, event.document), {"debtor_name": name})
 
 
+def settings_saved(event: Any, tenant_of: TenantOf | None) -> NegotiationSettingsSaved:
+    """The settings as saved, whole (the contract's fields only: the settings' model may grow
+    fields a new version of the event will carry)."""
+    if tenant_of is None:
+        raise RuntimeError(
+            f"negotiation settings {event.originator_id}: publishing them needs the tenant of "
+            "the record (IntegrationEvents.tenant_of)"
+        )
+    settings = NegotiationSettings.model_validate_json(event.settings_json)
+
+    def rates(charges: Any) -> ChargeRates:
+        return ChargeRates(**charges.model_dump(include=set(ChargeRates.model_fields)))
+
+    return NegotiationSettingsSaved(
+        **envelope_fields("negotiation", event, tenant=tenant_of(event.originator_id)),
+        boleto=BoletoAccount(**settings.boleto.model_dump(include=set(BoletoAccount.model_fields))),
+        pix=PixReceiver(**settings.pix.model_dump(include=set(PixReceiver.model_fields))),
+        break_first_installment_days=settings.break_first_installment_days,
+        break_later_installment_days=settings.break_later_installment_days,
+        charges=rates(settings.charges),
+        creditor_charges={name: rates(c) for name, c in settings.creditor_charges.items()},
+        saved_by=event.saved_by,
+    )
+
+
 def integration_events(
-    event: Any, vault: KeyVault | None = None, erased: Erased | None = None
+    event: Any,
+    vault: KeyVault | None = None,
+    erased: Erased | None = None,
+    tenant_of: TenantOf | None = None,
 ) -> Iterator[tuple[str, Envelope]]:
-    if isinstance(event, ConditionSavedEvent | ConditionChangedEvent):
+    if isinstance(event, SettingsSavedEvent):
+        yield CONDITIONS_TOPIC, settings_saved(event, tenant_of)
+    elif isinstance(event, ConditionSavedEvent | ConditionChangedEvent):
         yield (
             CONDITIONS_TOPIC,
             PaymentConditionSaved(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from service_runtime.host import ServiceHost, build_host, run_worker
 from service_runtime.projection import BatchApplier, PositionedConsumer
 from service_runtime.settings import Settings
+from service_runtime.stored_aggregates import StoredAggregates
 from service_runtime.telemetry import setup_telemetry
 from services.negotiation.adapters.daily_run import DailyRunApplier
 from services.negotiation.adapters.debts_view import (
@@ -25,6 +26,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
     app: NegotiationApplication = host.application
     erasures = SqlErasures(host.engine)
     mapper.vault, mapper.erased = host.vault, erasures.erased
+    mapper.tenant_of = StoredAggregates(app).tenant_of
     app.vault, app.erasures = host.vault, erasures
     debts = NegotiableDebtsProjection(host.vault)
     app.debt_lookup = SqlDebtLookup(host.engine)

@@ -64,10 +64,11 @@ class AuditController(Controller):
         guards=[requires("admin")],
         summary="Configuration changes (who, when, what), newest first",
         description="Payment conditions, rulers, call campaigns, call result types, "
-        "message templates and erasures of a debtor's personal data (LGPD; `entity_kind` "
-        "debtor, `entity_id` the document). Filter by `entity_kind` ("
-        + ", ".join(ENTITY_KINDS)
-        + "), "
+        "message templates, the negotiation settings (boleto, PIX, breaking, charges), the "
+        "messaging settings (windows, channels: credentials only said changed, never shown), "
+        "the portal profile (name, portal list, second factor, logo) and erasures of a "
+        "debtor's personal data (LGPD; `entity_kind` debtor, `entity_id` the document). "
+        "Filter by `entity_kind` (" + ", ".join(ENTITY_KINDS) + "), "
         "`entity_id` (a template's is `channel/name`) and `from` (a date or date-time).",
     )
     async def audit(
