@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml
 up: install
 	$(VENV)/bin/cobranca up
 
+# Two workers: the platform tests (brokers, services) one after another in one, the unit tests
+# beside them in the other (tests/conftest.py groups them).
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 lint: install
 	$(VENV)/bin/ruff check contracts service_runtime services cobranca analytics tests benchmarks

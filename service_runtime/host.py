@@ -93,6 +93,7 @@ def build_host(
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_interval,
         check_interval=settings.relay_check_interval,
+        lease_seconds=settings.relay_lease_seconds,
         topics=TopicLayout.from_settings(settings),
     )
     # "Today" comes from the clock topic: declared first, so it is the first subscriber to start.

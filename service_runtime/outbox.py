@@ -23,9 +23,11 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 from faststream.kafka import KafkaBroker
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, delete, select
+from sqlalchemy.exc import DBAPIError
 
 from contracts.envelope import Envelope, derived_event_id
 from service_runtime.kafka import DEFAULT_TOPIC_LAYOUT, TopicLayout, broker_epoch, missing_topics
+from service_runtime.relay_lease import RelayLease
 from service_runtime.sql import upsert
 from service_runtime.telemetry import RelayBatch, count_published, stored_carrier
 
@@ -76,6 +78,7 @@ class OutboxRelay:
         poll_interval: float = 0.2,
         check_interval: float = 5.0,
         topics: TopicLayout = DEFAULT_TOPIC_LAYOUT,
+        lease_seconds: float = 10.0,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -92,6 +95,9 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self.published_total = 0
         metadata.create_all(engine)
+        # Replicas of a service share its database: one of them publishes.
+        self.lease = RelayLease(engine, name, lease_seconds)
+        self.holding = False
 
     # -- state -------------------------------------------------------------------------------
     def _load(self) -> tuple[int, Counter[tuple[str, int]], str | None]:
@@ -224,6 +230,16 @@ class OutboxRelay:
         failures = 0
         while not self._stopping.is_set():
             try:
+                if not await asyncio.to_thread(self.lease.hold):
+                    self.holding = False
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), self.lease.seconds / 3)
+                    continue
+                if not self.holding:
+                    # Taken over (or first held): another replica may have published meanwhile.
+                    self.holding = True
+                    position, counts, epoch = await asyncio.to_thread(self._load)
+                    next_check = 0.0
                 if loop.time() >= next_check or failures:
                     position, counts, epoch = await self._check(position, counts, epoch)
                     next_check = loop.time() + self.check_interval
@@ -240,7 +256,7 @@ class OutboxRelay:
                 await asyncio.to_thread(self._save, position, counts, False, epoch)
                 self.published_total += sum(added.values())
                 failures = 0
-            except (KafkaError, OSError, TimeoutError) as exc:
+            except (KafkaError, OSError, TimeoutError, DBAPIError) as exc:
                 failures += 1
                 delay = min(5.0, 0.2 * 2 ** min(failures, 5))
                 log.warning(
@@ -262,6 +278,8 @@ class OutboxRelay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        with contextlib.suppress(DBAPIError):
+            await asyncio.to_thread(self.lease.release)
 
 
 def envelope_fields(

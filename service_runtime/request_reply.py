@@ -113,11 +113,13 @@ class KafkaRequester:
         key: bytes | None,
         timeout: float | None = None,
         headers: dict[str, str] | None = None,
+        correlation_id: str | None = None,
     ) -> bytes:
         """Publish a request and return the reply's body. Raises RequestTimeout when no reply
-        comes in time, RequestRefused when the service answered with a refusal."""
+        comes in time, RequestRefused when the service answered with a refusal. The same
+        `correlation_id` again is the same request again (a retry the service may recognize)."""
         timeout = self.default_timeout if timeout is None else timeout
-        correlation_id = uuid4().hex
+        correlation_id = correlation_id or uuid4().hex
         future: asyncio.Future[tuple[bytes, bool]] = asyncio.get_running_loop().create_future()
         # Registered before publishing: the reply can arrive before publish returns.
         self.pending[correlation_id] = future

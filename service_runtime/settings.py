@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     relay_batch_size: int = 2000
     relay_poll_interval: float = 0.2
     relay_check_interval: float = 5.0
+    relay_lease_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="One replica's relay publishes; a dead one's lease is taken over after this",
+    )
     consumer_max_records: int = 1000
     request_timeout_seconds: float = Field(
         default=15.0, description="How long the gateway waits for another service's answer"

@@ -15,6 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
+
 from cobranca.client import GatewayClient, GatewayError
 from cobranca.simulation import chat_script
 from cobranca.simulation.idle import PlatformIdle
@@ -33,6 +36,24 @@ from cobranca.simulation.world import Debtor, World
 from services.clock.domain.calendar import is_business_day
 
 _NAMESPACE = uuid.UUID("6f1c9a52-8a0e-4c55-9d1e-2b7f0c3e5a11")
+
+
+def _transient(exc: BaseException) -> bool:
+    """What a person would just try again: no answer, or the platform busy (a broker lost)."""
+    if isinstance(exc, httpx.TransportError):
+        return True
+    return isinstance(exc, GatewayError) and exc.status in (502, 503, 504)
+
+
+# For the calls that are safe to repeat: reads, and writes with their own idempotency key
+# (an agreement's Idempotency-Key, a payment's reference). A chat message or a call record
+# is not repeated: it could be taken twice.
+patient = retry(
+    retry=retry_if_exception(_transient),
+    stop=stop_after_delay(180),
+    wait=wait_exponential(multiplier=0.5, max=5),
+    reraise=True,
+)
 
 
 @dataclass
@@ -111,7 +132,7 @@ class Simulation:
     # ---- the run ---------------------------------------------------------------------------
 
     def run(self, settle: Callable[[], float]) -> Tally:
-        campaigns = self.clients.operator.campaigns()
+        campaigns = patient(self.clients.operator.campaigns)()
         self.campaign_id = campaigns[0]["campaign_id"] if campaigns else None
         with ThreadPoolExecutor(self.workers, thread_name_prefix="simulated") as pool:
             for day in range(self.days):
@@ -142,7 +163,7 @@ class Simulation:
                 accepted = self.clients.operator.upload_carteira(
                     text.encode(), f"simulacao-{wave + 1}-{creditor}.csv"
                 )
-                status = self.clients.operator.wait_for_import(accepted["import_id"])
+                status = patient(self.clients.operator.wait_for_import)(accepted["import_id"])
                 self.tally.add("debts placed", int(status["accepted"]))
                 self.tally.add("rows rejected", int(status["rejected"]))
 
@@ -163,7 +184,17 @@ class Simulation:
                     (debtor, self_service_channel(self.model, self.seed, debtor.index, day))
                 )
         negotiate = {"portal": self._on_portal, "chatbot": self._on_chatbot}
-        for planned in pool.map(lambda dc: negotiate[dc[1]](dc[0], day, today), coming):
+
+        def come(debtor: Debtor, channel: str) -> Planned | None:
+            try:
+                return negotiate[channel](debtor, day, today)
+            except (GatewayError, httpx.TransportError) as exc:
+                if not _transient(exc):
+                    raise
+                self.tally.add(f"gave up, platform busy ({channel})")
+                return None
+
+        for planned in pool.map(lambda dc: come(*dc), coming):
             if planned is not None:
                 self._keep(planned)
 
@@ -178,7 +209,7 @@ class Simulation:
 
     def _on_portal(self, debtor: Debtor, day: int, today: dt.date) -> Planned | None:
         self.tally.add("portal lookups")
-        found = self.clients.anonymous.lookup(self.tenant, debtor.document)
+        found = patient(self.clients.anonymous.lookup)(self.tenant, debtor.document)
         token = found.get("portal_token")
         by_creditor: dict[str, list[dict[str, Any]]] = {}
         for debt in found["debts"]:
@@ -205,7 +236,7 @@ class Simulation:
         accepted: bool = False,
     ) -> Planned | None:
         try:
-            offered = client.offers(self.tenant, debt_ids)["offers"]
+            offered = patient(client.offers)(self.tenant, debt_ids)["offers"]
         except GatewayError as exc:
             self.tally.add(f"offers refused ({exc.status})")
             return None
@@ -219,7 +250,8 @@ class Simulation:
             self.tally.add(f"offers declined ({channel})")
             return None
         key = str(uuid.uuid5(_NAMESPACE, f"{self.seed}|{self.tenant}|{subject}"))
-        _, agreement = client.close_agreement(self.tenant, debt_ids, seen[chosen].installments, key)
+        installments = seen[chosen].installments
+        _, agreement = patient(client.close_agreement)(self.tenant, debt_ids, installments, key)
         return self._plan(debtor.index, creditor, channel, today, seen[chosen], agreement)
 
     def _plan(
@@ -313,7 +345,7 @@ class Simulation:
 
         def find(planned: Planned) -> None:
             document = self.world.debtors[planned.debtor].document
-            found = self.clients.anonymous.lookup(self.tenant, document)
+            found = patient(self.clients.anonymous.lookup)(self.tenant, document)
             known = {p.agreement_id for p in self.agreements if p.agreement_id}
             for agreement in found["agreements"]:
                 if (
@@ -332,7 +364,8 @@ class Simulation:
         calls = self.model.operators * self.model.calls_per_operator
         if not self.campaign_id or calls == 0:
             return
-        entries = self.clients.operator.call_list(self.campaign_id, 1, min(500, calls))["entries"]
+        page = patient(self.clients.operator.call_list)(self.campaign_id, 1, min(500, calls))
+        entries = page["entries"]
         by_document = {d.document: d for d in self.world.debtors}
         for entry in entries:
             debtor = by_document.get(entry["document"])
@@ -348,14 +381,18 @@ class Simulation:
             body: dict[str, Any] = {"document": entry["document"], "result": result}
             if result == "callback":
                 body["reschedule_at"] = f"{today + dt.timedelta(days=3)}T10:00:00-03:00"
-            self.clients.operator.record_call(self.campaign_id, body)
+            try:
+                self.clients.operator.record_call(self.campaign_id, body)
+            except (GatewayError, httpx.TransportError):
+                self.tally.add("calls not recorded")
+                continue
             self.tally.add(f"calls: {result}")
 
     def _operator_agreement(
         self, debtor: Debtor, creditors: list[str], day: int, today: dt.date
     ) -> Planned | None:
         # The operator's screen shows what the portal shows of the debtor.
-        found = self.clients.anonymous.lookup(self.tenant, debtor.document)
+        found = patient(self.clients.anonymous.lookup)(self.tenant, debtor.document)
         for creditor in sorted(creditors):
             debt_ids = sorted(d["debt_id"] for d in found["debts"] if d["creditor"] == creditor)
             if debt_ids and (debtor.index, creditor) not in self.engaged:
@@ -385,7 +422,7 @@ class Simulation:
 
     def _pay(self, planned: Planned, today: dt.date) -> None:
         assert planned.agreement_id is not None
-        agreement = self.clients.operator.agreement(self.tenant, planned.agreement_id)
+        agreement = patient(self.clients.operator.agreement)(self.tenant, planned.agreement_id)
         planned.status = agreement["status"]
         if planned.status != "active":
             if planned.status == "broken":
@@ -403,7 +440,7 @@ class Simulation:
             planned.paid.add(number)
             if amount <= 0:
                 continue
-            self.clients.bank.report_payment(
+            patient(self.clients.bank.report_payment)(
                 {
                     "invoice_id": invoice["invoice_id"],
                     "amount_cents": amount,

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from cobranca.brokers import kafka_unavailable_reason
 from tests.support.platform import (
     RunningPlatform,
     fresh_postgres_database,
@@ -11,7 +12,22 @@ from tests.support.platform import (
     running_platform,
 )
 
-BACKENDS = ["tansu-sqlite", "kafka-sqlite", "tansu-postgres"]
+
+def backends() -> list[str]:
+    """Every broker and every store at least once, in as few platform start-ups as this
+    machine allows: the embedded defaults, and Apache Kafka with PostgreSQL together; where
+    one of those is missing, the other with the default."""
+    kafka = kafka_unavailable_reason() is None
+    postgres = postgres_unavailable_reason() is None
+    if kafka and postgres:
+        return ["tansu-sqlite", "kafka-postgres"]
+    if kafka:
+        return ["tansu-sqlite", "kafka-sqlite"]
+    # Without PostgreSQL (or Java) the second run skips, saying why.
+    return ["tansu-sqlite", "tansu-postgres"]
+
+
+BACKENDS = backends()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -35,7 +35,7 @@ from tests.support.platform import RunningPlatform, wait_for
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 
 ROWS = 3_000
-SIMULATED_DAYS = 5
+SIMULATED_DAYS = 4
 
 
 async def leader_of(bootstrap: str, topic: str, key: str) -> int:
@@ -70,7 +70,7 @@ def _simulation_losing_a_broker(running: RunningPlatform, cluster: ApacheKafkaCl
     goes on with two brokers, the topics tell what the simulated people did, nothing more or
     less, and the read models equal the stores."""
     model = BehaviourModel()
-    world = build_world(25, SIMULATED_DAYS, 3, running.business_date(), model)
+    world = build_world(15, SIMULATED_DAYS, 3, running.business_date(), model)
     ticks: list[float] = [time.monotonic()]
     victim: list[int] = []
 

@@ -12,9 +12,10 @@ transaction at a time, and a batch that still fails is read again (`PositionedCo
 test counts those in the logs. Replicas on several machines need PostgreSQL instead
 (docs/operations.md).
 
-Both instances of a service run its outbox relay over the shared event store, with no leader:
-an event can be on its topic twice, with the same event id (docs/operations.md, "Scaling").
-Events are therefore counted by event id; the raw record counts are printed.
+Both instances of a service run its outbox relay over the shared event store, and the one
+holding the relay's lease publishes (docs/operations.md, "Scaling"); when the killed instance
+held it, the survivor takes over and may publish the batch in flight again, with the same event
+ids. Events are therefore counted by event id; the raw record counts are printed.
 
 Figures are printed, never asserted: how long the survivors took to be given the partitions
 (the group coordinator's log lines, see tests/support/scale_out.py) and to apply their first

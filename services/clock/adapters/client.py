@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from contracts.clock import CLOCK_COMMANDS_TOPIC, CLOCK_TOPIC, AdvanceClock, ClockState, DayStarted
 from contracts.registry import UnknownEventType, parse_event
@@ -68,11 +70,21 @@ class ClockRemote:
     async def advance(self, days: int) -> ClockState:
         """Returns where the clock stands once it has read its own new days back. Raises
         RequestRefused (a wall clock, an invalid command) or RequestTimeout (no clock
-        service answering)."""
-        reply = await self.requester.request(
-            CLOCK_COMMANDS_TOPIC, AdvanceClock(days=days).model_dump_json().encode(), key=b"clock"
-        )
-        return ClockState.model_validate_json(reply)
+        service answering). A request the cluster could not take (a broker just lost) is sent
+        again with the same correlation id: the clock moves once for it."""
+        body = AdvanceClock(days=days).model_dump_json().encode()
+        command_id = uuid.uuid4().hex
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        while True:
+            try:
+                reply = await self.requester.request(
+                    CLOCK_COMMANDS_TOPIC, body, key=b"clock", correlation_id=command_id
+                )
+                return ClockState.model_validate_json(reply)
+            except KafkaError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(1.0)
 
 
 async def advance_clock(settings: Settings, days: int, timeout: float = 60.0) -> ClockState:
