@@ -18,10 +18,15 @@ $(STAMP): pyproject.toml
 up: install
 	$(VENV)/bin/cobranca up
 
-# Two workers: the platform tests (brokers, services) one after another in one, the unit tests
-# beside them in the other (tests/conftest.py groups them).
+# The tests that start brokers and services run one after another, as they would alone; the
+# unit tests run beside them in a second pytest (their report follows), on the other core.
 test: install
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	@unit=$$(mktemp -d); \
+	( $(PY) -m pytest -q -p no:cacheprovider tests/unit > $$unit/log 2>&1; echo $$? > $$unit/rc ) & \
+	$(PY) -m pytest -q tests/integration tests/e2e; platforms=$$?; wait; \
+	echo "--- unit tests (run beside the above):"; \
+	if [ "$$(cat $$unit/rc)" = 0 ]; then tail -n 3 $$unit/log; else cat $$unit/log; fi; \
+	test "$$platforms" = 0 && test "$$(cat $$unit/rc)" = 0
 
 lint: install
 	$(VENV)/bin/ruff check contracts service_runtime services cobranca analytics tests benchmarks
