@@ -50,11 +50,24 @@ class PlatformIdle:
         partitions = [TopicPartition(t, p) for t, ps in known.items() for p in ps]
         return dict(await self.consumer.end_offsets(partitions)) if partitions else {}
 
+    async def _groups(self) -> set[str]:
+        """The consumer groups, asked of each broker the cluster lists now: a broker just
+        lost (still in a stale list, or not answering) is skipped, not waited for."""
+        cluster = await self.admin.describe_cluster()
+        groups: set[str] = set()
+        for broker in cluster["brokers"]:
+            try:
+                listed = await self.admin.list_consumer_groups([broker["node_id"]])
+            except KafkaError:
+                continue
+            groups.update(group for group, *_ in listed)
+        return groups
+
     async def behind(self) -> int:
         """Messages the consumer groups have still to read (0: all caught up)."""
         ends = await self._ends()
         missing = 0
-        for group, *_ in await self.admin.list_consumer_groups():
+        for group in await self._groups():
             # The partitions named: Tansu cannot answer "all of the group's partitions".
             committed = await self.admin.list_consumer_group_offsets(group, partitions=list(ends))
             for tp, offset in committed.items():
