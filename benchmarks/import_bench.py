@@ -20,7 +20,7 @@ the CPU of every process are sampled meanwhile from the services' SQLite files (
 and /proc. The same rows, parsed and validated beforehand, are also written with plain
 `sqlite3.executemany` in one transaction: the raw rate the import is compared with.
 
-`--profile DIR` also runs py-spy (`pip install py-spy`) on the gateway and the portfolio during
+`--profile DIR` also runs py-spy (`pip install py-spy`) on each of the five services during
 the timed import and ranks where their time goes; it slows them down, so take the figures from
 a run without it. Other load on the machine (another test run...) lowers the rates: the CPU
 table shows it as "other processes", and its µs of CPU per row hardly depend on it.
@@ -72,7 +72,7 @@ WARMUP_ROWS = 20
 TARGET_RATIO = 0.20
 TICK = 0.1  # seconds between the checks that end each phase
 # The others (negotiation, ruler, messaging) are idle during an import.
-PROFILED_SERVICES = ("gateway", "portfolio")
+PROFILED_SERVICES = ("gateway", "portfolio", "negotiation", "ruler", "messaging")
 
 # Wide enough for the tables when the output goes to a file or a pipe.
 console = Console(width=None if sys.stdout.isatty() else 150)

@@ -68,35 +68,35 @@ class CarteiraImportRequested(Envelope):
     requested_by: str | None = None
 
 
-class CarteiraRowSubmitted(Envelope):
+class _RowSubmitted(Envelope):
+    """The fields every version of `CarteiraRowSubmitted` shares; not an event of its own.
+    Each version adds its `schema_version` and its `fields` (the last field); `type` and
+    `schema_version` keep the envelope's place, so each version's fields and JSON Schema are
+    as if it declared them all."""
+
+    partition_key_field: ClassVar[str] = "import_id"
+    type: Literal["CarteiraRowSubmitted"] = "CarteiraRowSubmitted"
+    import_id: str = Field(min_length=1, max_length=128)
+    source: ImportSource
+    row_key: str = Field(min_length=1, max_length=128)
+    row_number: int | None = Field(default=None, ge=1)
+    client_row_id: str | None = None
+    rows_total: int | None = Field(default=None, ge=0)
+
+
+class CarteiraRowSubmitted(_RowSubmitted):
     """One row of a carteira. `row_key` identifies the row within its import: the line number
     of an uploaded file, or the client's own row id."""
 
-    partition_key_field: ClassVar[str] = "import_id"
-    type: Literal["CarteiraRowSubmitted"] = "CarteiraRowSubmitted"
     schema_version: Literal[1] = 1
-    import_id: str = Field(min_length=1, max_length=128)
-    source: ImportSource
-    row_key: str = Field(min_length=1, max_length=128)
-    row_number: int | None = Field(default=None, ge=1)
-    client_row_id: str | None = None
-    rows_total: int | None = Field(default=None, ge=0)
     fields: RowFields
 
 
-class CarteiraRowSubmittedV2(Envelope):
+class CarteiraRowSubmittedV2(_RowSubmitted):
     """One row of a carteira (version 2: `fields` may carry the row's `status`, by which the
     creditor withdraws a debt). `row_key` as in version 1."""
 
-    partition_key_field: ClassVar[str] = "import_id"
-    type: Literal["CarteiraRowSubmitted"] = "CarteiraRowSubmitted"
     schema_version: Literal[2] = 2
-    import_id: str = Field(min_length=1, max_length=128)
-    source: ImportSource
-    row_key: str = Field(min_length=1, max_length=128)
-    row_number: int | None = Field(default=None, ge=1)
-    client_row_id: str | None = None
-    rows_total: int | None = Field(default=None, ge=0)
     fields: RowFieldsV2
 
 

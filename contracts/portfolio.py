@@ -161,32 +161,34 @@ class CarteiraImportCompleted(Envelope):
     rejected: int
 
 
-class DebtSettled(Envelope):
-    """A debt was paid in full (its agreement was fulfilled): it leaves collection."""
+class _DebtOutcome(Envelope):
+    """The debt an outcome (settled, reopened, withdrawn) is about, its first fields after the
+    envelope. Not an event of its own; `type` and `schema_version`, pinned by each event, keep
+    the envelope's place, so each event's fields and schema are as if it declared them all."""
 
-    type: Literal["DebtSettled"] = "DebtSettled"
-    schema_version: Literal[1] = 1
     debt_id: str
     document: str
     creditor: str
     contract: str
     installment: str
+
+
+class DebtSettled(_DebtOutcome):
+    """A debt was paid in full (its agreement was fulfilled): it leaves collection."""
+
+    type: Literal["DebtSettled"] = "DebtSettled"
+    schema_version: Literal[1] = 1
     agreement_id: str
     settled_on: dt.date
     paid_cents: Cents = Field(ge=0, description="Everything paid on the debt")
 
 
-class DebtReopened(Envelope):
+class DebtReopened(_DebtOutcome):
     """A debt's agreement was broken: the debt returns to collection, owing its principal
     minus what was paid under the agreement."""
 
     type: Literal["DebtReopened"] = "DebtReopened"
     schema_version: Literal[1] = 1
-    debt_id: str
-    document: str
-    creditor: str
-    contract: str
-    installment: str
     agreement_id: str
     reopened_on: dt.date
     paid_cents: Cents = Field(ge=0, description="Everything paid on the debt so far")
@@ -196,7 +198,7 @@ class DebtReopened(Envelope):
 WithdrawalReason = Literal["cancelled", "returned"]
 
 
-class DebtWithdrawn(Envelope):
+class DebtWithdrawn(_DebtOutcome):
     """The creditor withdrew a debt from collection: cancelled it (`cancelled`, cancelamento)
     or took it back (`returned`, devolução), by sending its row with that status. It leaves
     collection for good: the ruler finalizes it (removing any credit bureau listing) and it is
@@ -204,11 +206,6 @@ class DebtWithdrawn(Envelope):
 
     type: Literal["DebtWithdrawn"] = "DebtWithdrawn"
     schema_version: Literal[1] = 1
-    debt_id: str
-    document: str
-    creditor: str
-    contract: str
-    installment: str
     reason: WithdrawalReason
     withdrawn_on: dt.date
     import_id: str

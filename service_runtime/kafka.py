@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -322,11 +323,39 @@ async def records_at(
 EPOCH_TOPIC = "cobranca.epoch"
 
 
-async def broker_epoch(bootstrap: str, timeout: float = 10.0) -> str | None:
+# Every projection and relay of a process checks the epoch every few seconds, each with its
+# own short-lived consumer (a gateway at rest opened 15 connections every 5 s): one answer
+# serves all the checks of a process for this long.
+EPOCH_SHARED_SECONDS = 2.0
+_epochs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, tuple[float, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+_epoch_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def broker_epoch(
+    bootstrap: str, timeout: float = 10.0, max_age: float = EPOCH_SHARED_SECONDS
+) -> str | None:
     """The identity of the broker's log: the first message of a one-partition marker topic,
     written by whoever finds it missing. A broker that forgot its topics (Tansu restarted)
     gets a new epoch; a real cluster keeps one forever. None when the broker did not answer
-    in time."""
+    in time. An answer read less than `max_age` seconds ago in this process is reused."""
+    loop = asyncio.get_running_loop()
+    lock = _epoch_locks.setdefault(loop, {}).setdefault(bootstrap, asyncio.Lock())
+    async with lock:
+        known = _epochs.setdefault(loop, {})
+        cached = known.get(bootstrap)
+        if cached is not None and loop.time() - cached[0] < max_age:
+            return cached[1]
+        epoch = await _read_broker_epoch(bootstrap, timeout)
+        if epoch is not None:
+            known[bootstrap] = (loop.time(), epoch)
+        return epoch
+
+
+async def _read_broker_epoch(bootstrap: str, timeout: float) -> str | None:
     import uuid
 
     from aiokafka import AIOKafkaProducer

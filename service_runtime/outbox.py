@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -32,6 +33,9 @@ from service_runtime.sql import upsert
 from service_runtime.telemetry import RelayBatch, count_published, stored_carrier
 
 log = logging.getLogger(__name__)
+
+# How often a relay asks again for topics it already found, when it published nowhere new.
+FULL_CHECK_SECONDS = 60.0
 
 # Maps one stored domain event to the integration events it publishes, with their topics.
 EventMapper = Callable[[Any], Iterable[tuple[str, Envelope]]]
@@ -90,6 +94,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.check_interval = check_interval
+        # The topics last found on the broker (the partitions published to, in that epoch).
+        self._topics_confirmed: tuple[frozenset[tuple[str, int]], str] | None = None
+        self._topics_checked_until = 0.0
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._wakeup = asyncio.Event()
@@ -182,6 +189,19 @@ class OutboxRelay:
         count_published(added)
         return added
 
+    def _topics_to_check(self, counts: Counter[tuple[str, int]], epoch: str) -> bool:
+        """Whether to ask the broker for the topics again: the relay published to a partition
+        not confirmed yet, or the last confirmation is older than FULL_CHECK_SECONDS (a
+        topic deleted by hand on a cluster that kept its epoch)."""
+        now = time.monotonic()
+        if now >= self._topics_checked_until or self._topics_confirmed != (
+            frozenset(counts),
+            epoch,
+        ):
+            self._topics_checked_until = now + FULL_CHECK_SECONDS
+            return True
+        return False
+
     async def broker_lost_events(self, counts: Counter[tuple[str, int]]) -> bool:
         """True when a topic this relay published to is missing from the broker, twice in a
         row (metadata read during a broker's restart can be incomplete). A broker that
@@ -210,8 +230,11 @@ class OutboxRelay:
                 current,
             )
             lost = True
-        elif counts and await self.broker_lost_events(counts):
-            lost = True
+        elif counts and self._topics_to_check(counts, current):
+            if await self.broker_lost_events(counts):
+                lost = True
+            else:
+                self._topics_confirmed = (frozenset(counts), current)
         if lost:
             # Declared topics first, or the first client to touch one creates it with the
             # broker's defaults (one partition on Tansu) and keys land elsewhere.

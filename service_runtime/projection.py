@@ -78,6 +78,12 @@ class Projection(ABC):
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
         """Apply events in the order they were read from one partition."""
 
+    def prepare(self, events: Sequence[Envelope]) -> None:
+        """Called with a whole batch before it is applied, outside its transaction: fetch at
+        once what applying the events one by one would ask for one at a time (the keys of
+        the debtors whose personal data the batch opens)."""
+        return None
+
     def create_tables(self, engine: Engine) -> None:
         self.metadata.create_all(engine)
         offsets_metadata.create_all(engine)
@@ -163,26 +169,33 @@ class BatchApplier:
         return stored_positions(self.engine, self.name)
 
     def apply_records(self, records_by_tp: RecordsByPartition) -> None:
+        parsed: dict[TopicPartition, list[Envelope]] = {}
+        for tp, records in records_by_tp.items():
+            events = parsed[tp] = []
+            for record in records:
+                try:
+                    events.append(parse_event(record.value))
+                except (UnknownEventType, ValueError) as exc:
+                    # A newer schema this build does not know: keep going, say so.
+                    self.skipped += 1
+                    log.warning(
+                        "%s: skipping %s[%d]@%d: %s",
+                        self.name,
+                        tp.topic,
+                        tp.partition,
+                        record.offset,
+                        exc,
+                    )
+        self.projection.prepare([event for events in parsed.values() for event in events])
         with self.engine.begin() as conn:
             for tp, records in records_by_tp.items():
-                events: list[Envelope] = []
-                for record in records:
-                    try:
-                        events.append(parse_event(record.value))
-                    except (UnknownEventType, ValueError) as exc:
-                        # A newer schema this build does not know: keep going, say so.
-                        self.skipped += 1
-                        log.warning(
-                            "%s: skipping %s[%d]@%d: %s",
-                            self.name,
-                            tp.topic,
-                            tp.partition,
-                            record.offset,
-                            exc,
-                        )
-                if events:
-                    self.projection.apply(conn, events)
+                if parsed[tp]:
+                    self.projection.apply(conn, parsed[tp])
                 store_position(conn, self.name, tp, records[-1], self.epoch)
+
+
+# How often a projection reads back the last record of positions that did not move.
+FULL_VERIFY_SECONDS = 60.0
 
 
 class PositionedConsumer:
@@ -219,6 +232,11 @@ class PositionedConsumer:
         # (the record's timestamp, epoch milliseconds).
         self.applied_at_ms: dict[TopicPartition, int] = {}
         self._consumer_epoch: str | None = None
+        # Positions whose last record was read back from the broker, and when every position
+        # was last read back: an unchanged position in an unchanged epoch is read back only
+        # every FULL_VERIFY_SECONDS, not at every verification.
+        self._confirmed: dict[TopicPartition, tuple[int, str | None, str | None]] = {}
+        self._full_verify_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self.subscriber = broker.subscriber(
             *applier.topics,
@@ -289,22 +307,29 @@ class PositionedConsumer:
                 return
         restart: set[TopicPartition] = set()
         wanted: dict[TopicPartition, int] = {}
+        now = asyncio.get_running_loop().time()
+        full = not may_restart or epoch is None or now >= self._full_verify_at
+        if full:
+            self._full_verify_at = now + FULL_VERIFY_SECONDS
         for tp in tps:
             stored = positions.get((tp.topic, tp.partition))
             if stored is None or stored[0] == 0:
                 continue
             if epoch is not None and stored[2] is not None and stored[2] != epoch:
                 restart.add(tp)
-            else:
+            elif full or self._confirmed.get(tp) != (stored[0], stored[1], epoch):
                 wanted[tp] = stored[0] - 1
         found = await records_at(self.bootstrap, wanted)
         for tp, record in found.items():
-            # Only a record seen with another event id is proof; no answer proves nothing.
-            if (
-                isinstance(record, ConsumerRecord)
-                and record_event_id(record) != positions[(tp.topic, tp.partition)][1]
-            ):
+            stored = positions[(tp.topic, tp.partition)]
+            if not isinstance(record, ConsumerRecord):
+                continue  # no answer proves nothing
+            # Only a record seen with another event id is proof.
+            if record_event_id(record) != stored[1]:
                 restart.add(tp)
+                self._confirmed.pop(tp, None)
+            else:
+                self._confirmed[tp] = (stored[0], stored[1], epoch)
         for tp in restart:
             log.warning(
                 "%s: %s[%d] is not the log this projection read: reading it again from the start",

@@ -1,11 +1,12 @@
-"""Writes that SQLite and PostgreSQL both spell `INSERT ... ON CONFLICT`."""
+"""Writes that SQLite and PostgreSQL both spell `INSERT ... ON CONFLICT`, and many rows
+updated by their key in one statement."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -29,4 +30,21 @@ def insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) ->
     conn.execute(ins.on_conflict_do_nothing(), rows)
 
 
-__all__ = ["insert_ignore", "upsert"]
+def update_rows(
+    conn: Connection, table: Table, key: str, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Update rows by their `key` column in one executemany: each row maps the key and the
+    columns to set (every row the same columns) to their values."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != key]
+    # A bind parameter may not take the name of a column the UPDATE sets: hence the prefix.
+    conn.execute(
+        update(table)
+        .where(table.c[key] == bindparam(f"b_{key}"))
+        .values({c: bindparam(f"b_{c}") for c in columns}),
+        [{f"b_{c}": v for c, v in row.items()} for row in rows],
+    )
+
+
+__all__ = ["insert_ignore", "update_rows", "upsert"]

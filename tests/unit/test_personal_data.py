@@ -145,3 +145,24 @@ def test_every_process_forgets_an_erased_key_when_the_erasure_is_published(
 
     assert follower.forgotten == 1
     assert unseal(sealed, other) is None
+
+
+def test_a_batch_of_keys_preloaded_opens_without_asking_the_vault_again(tmp_path: Path) -> None:
+    from sqlalchemy import event
+
+    path = str(tmp_path / "keys.sqlite")
+    portfolio, consumer = SqlKeyVault(sqlite_engine(path)), SqlKeyVault(sqlite_engine(path))
+    keys = portfolio.keys_for("acme", ["52998224725", "11144477735", "39053344705"])
+    sealed = [seal(key, {"name": f"Devedor {n}"}) for n, key in enumerate(keys.values())]
+    portfolio.erase("acme", "39053344705", by="admin@acme", at=AT)
+    queries: list[str] = []
+    event.listen(consumer.engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+
+    consumer.preload([s.key_id for s in sealed] + ["never-issued"])
+
+    assert len(queries) == 1
+    opened = [unseal(s, consumer) for s in sealed]
+    assert opened[:2] == [{"name": "Devedor 0"}, {"name": "Devedor 1"}]
+    assert opened[2] is None  # erased before the batch: preloaded as gone
+    assert consumer.secret("never-issued") is None
+    assert len(queries) == 1

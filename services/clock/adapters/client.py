@@ -19,7 +19,7 @@ from service_runtime.kafka import (
     partitions_of,
     server_list,
 )
-from service_runtime.request_reply import KafkaRequester
+from service_runtime.request_reply import KafkaRequester, RequestTimeout
 from service_runtime.settings import Settings
 from services.clock.adapters.commands import CLOCK_REPLIES_TOPIC, COMMANDS_TOPIC, REPLIES_TOPIC
 from services.clock.domain.calendar import is_business_day
@@ -41,6 +41,11 @@ def describe_date(date: dt.date) -> str:
     if not is_business_day(date):
         weekday += ", não é dia útil"
     return f"{date:%d/%m/%Y} ({weekday})"
+
+
+# How long one AdvanceClock waits for its reply before it is sent again (a day's work, the
+# ruler's run included, is answered in well under this).
+ATTEMPT_SECONDS = 30.0
 
 
 class ClockRemote:
@@ -70,19 +75,25 @@ class ClockRemote:
     async def advance(self, days: int) -> ClockState:
         """Returns where the clock stands once it has read its own new days back. Raises
         RequestRefused (a wall clock, an invalid command) or RequestTimeout (no clock
-        service answering). A request the cluster could not take (a broker just lost) is sent
-        again with the same correlation id: the clock moves once for it."""
+        service answering). A request the cluster could not take, or whose reply did not come
+        (a broker just lost), is sent again with the same correlation id: the clock moves once
+        for it and answers each time."""
         body = AdvanceClock(days=days).model_dump_json().encode()
         command_id = uuid.uuid4().hex
-        deadline = asyncio.get_running_loop().time() + self.timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
         while True:
             try:
                 reply = await self.requester.request(
-                    CLOCK_COMMANDS_TOPIC, body, key=b"clock", correlation_id=command_id
+                    CLOCK_COMMANDS_TOPIC,
+                    body,
+                    key=b"clock",
+                    correlation_id=command_id,
+                    timeout=max(1.0, min(ATTEMPT_SECONDS, deadline - loop.time())),
                 )
                 return ClockState.model_validate_json(reply)
-            except KafkaError:
-                if asyncio.get_running_loop().time() > deadline:
+            except (KafkaError, RequestTimeout):
+                if loop.time() >= deadline:
                     raise
                 await asyncio.sleep(1.0)
 

@@ -94,7 +94,7 @@ from contracts.ruler import (
 )
 from service_runtime.clock import BUSINESS_TZ
 from service_runtime.personal_data import REMOVED
-from service_runtime.sql import insert_ignore
+from service_runtime.sql import insert_ignore, update_rows
 from service_runtime.sqltypes import UtcDateTime
 from services.gateway.read_models.personal import (
     PersonalDataProjection,
@@ -660,25 +660,14 @@ class CallListProjection(PersonalDataProjection):
                 ):
                     changes.append(
                         {
-                            "b_debt_id": row.debt_id,
-                            "b_paid": paid,
-                            "b_amount": amount,
-                            "b_status": status,
-                            "b_stage": stage,
+                            "debt_id": row.debt_id,
+                            "paid_cents": paid,
+                            "amount_cents": amount,
+                            "status": status,
+                            "stage": stage,
                         }
                     )
-        if changes:
-            conn.execute(
-                update(call_debts)
-                .where(call_debts.c.debt_id == bindparam("b_debt_id"))
-                .values(
-                    paid_cents=bindparam("b_paid"),
-                    amount_cents=bindparam("b_amount"),
-                    status=bindparam("b_status"),
-                    stage=bindparam("b_stage"),
-                ),
-                changes,
-            )
+        update_rows(conn, call_debts, "debt_id", changes)
 
 
 # What a debt's derived columns come from: its payments, its stage and the statuses of the

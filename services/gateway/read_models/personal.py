@@ -120,6 +120,9 @@ class PersonalDataProjection(Projection):
     def __init__(self, vault: KeyVault) -> None:
         self.vault = vault
 
+    def prepare(self, events: Sequence[Envelope]) -> None:
+        self.vault.preload(key for event in events if (key := key_of(event)) is not None)
+
     def open(
         self, sealed: SealedPersonalData | None, fields: Sequence[str]
     ) -> tuple[dict[str, Any], bool]:

@@ -62,7 +62,7 @@ from contracts.portfolio import (
     DebtWithdrawn,
 )
 from service_runtime.personal_data import REMOVED
-from service_runtime.sql import insert_ignore
+from service_runtime.sql import insert_ignore, update_rows
 from service_runtime.sqltypes import UtcDateTime
 from services.gateway.read_models.personal import (
     PersonalDataProjection,
@@ -570,25 +570,15 @@ class _Batch:
         insert_ignore(conn, portal_invoices, list(self.new_invoices.values()))
         changed_invoices = [
             {
-                "b_id": invoice_id,
-                "b_status": invoice.status,
-                "b_paid": invoice.paid_cents,
-                "b_days": invoice.days_overdue,
+                "invoice_id": invoice_id,
+                "status": invoice.status,
+                "paid_cents": invoice.paid_cents,
+                "days_overdue": invoice.days_overdue,
             }
             for invoice_id, invoice in self.invoices.items()
             if invoice_id in self.stored_invoices and invoice != self.stored_invoices[invoice_id]
         ]
-        if changed_invoices:
-            conn.execute(
-                update(portal_invoices)
-                .where(portal_invoices.c.invoice_id == bindparam("b_id"))
-                .values(
-                    status=bindparam("b_status"),
-                    paid_cents=bindparam("b_paid"),
-                    days_overdue=bindparam("b_days"),
-                ),
-                changed_invoices,
-            )
+        update_rows(conn, portal_invoices, "invoice_id", changed_invoices)
         self._write_debts()
 
     def _write_debts(self) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,11 +23,13 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Executable,
     Index,
     Integer,
     MetaData,
     String,
     Table,
+    bindparam,
     delete,
     func,
     inspect,
@@ -110,6 +112,16 @@ erased_debtors = Table(
 log = logging.getLogger(__name__)
 
 DebtWithContact = DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2
+_OpenOrNot = DebtSettled | DebtReopened
+# What the contacts projection reads of `portfolio.debts`.
+_DEBT_EVENTS = (
+    DebtImported,
+    DebtUpdated,
+    DebtImportedV2,
+    DebtUpdatedV2,
+    DebtSettled,
+    DebtReopened,
+)
 
 
 @dataclass(frozen=True)
@@ -159,19 +171,153 @@ class ContactFields:
     phone: str | None
 
 
+# Keys per `IN (...)`.
+_CHUNK = 500
+
+# Statements built once: building them per event cost more than running them.
+_ERASED = select(erased_debtors.c.document, erased_debtors.c.erased_at).where(
+    erased_debtors.c.tenant == bindparam("tenant"),
+    erased_debtors.c.document.in_(bindparam("documents", expanding=True)),
+)
+_DEBTS = select(
+    debtor_debts.c.debt_id,
+    debtor_debts.c.document,
+    debtor_debts.c.original_amount_cents,
+    debtor_debts.c.open,
+    debtor_debts.c.version,
+).where(
+    debtor_debts.c.tenant == bindparam("tenant"),
+    debtor_debts.c.debt_id.in_(bindparam("ids", expanding=True)),
+)
+
+
+@dataclass(frozen=True)
+class _Writes:
+    """A batch's writes, one statement each, run with all the batch's rows at once."""
+
+    contacts: Executable
+    phones: Executable
+    debts: Executable
+
+
+def _writes(dialect: Any) -> _Writes:
+    contact = dialect.insert(contacts)
+    debt = dialect.insert(debtor_debts)
+    return _Writes(
+        # The newest contact wins (see `_contact_row`); an equal key keeps what is there.
+        contacts=contact.on_conflict_do_update(
+            index_elements=["tenant", "document"],
+            set_={k: contact.excluded[k] for k in ("name", "email", "phone", "version_key")},
+            where=contacts.c.version_key < contact.excluded.version_key,
+        ),
+        phones=dialect.insert(debtor_phones).on_conflict_do_nothing(),
+        # The debts' rows are worked out from what is stored (`_Debts`): a row is written only
+        # when the batch moved it to a newer version.
+        debts=debt.on_conflict_do_update(
+            index_elements=["tenant", "debt_id"],
+            set_={
+                k: debt.excluded[k]
+                for k in ("document", "original_amount_cents", "open", "version")
+            },
+            where=debtor_debts.c.version < debt.excluded.version,
+        ),
+    )
+
+
+_WRITES = {"postgresql": _writes(postgresql), "sqlite": _writes(sqlite)}
+
+
+def _chunks(keys: Iterable[str]) -> Iterator[list[str]]:
+    ordered = sorted(set(keys))
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start : start + _CHUNK]
+
+
 def erased_at(conn: Connection, tenant: str, documents: Iterable[str]) -> dict[str, dt.datetime]:
     """When each of these debtors of the tenant had their personal data erased (those erased)."""
-    wanted = sorted(set(documents))
     found: dict[str, dt.datetime] = {}
-    for start in range(0, len(wanted), 500):
-        rows = conn.execute(
-            select(erased_debtors.c.document, erased_debtors.c.erased_at).where(
-                erased_debtors.c.tenant == tenant,
-                erased_debtors.c.document.in_(wanted[start : start + 500]),
-            )
-        )
+    for chunk in _chunks(documents):
+        rows = conn.execute(_ERASED, {"tenant": tenant, "documents": chunk})
         found.update({document: at for document, at in rows})
     return found
+
+
+def _contact_row(event: DebtWithContact, contact: ContactFields) -> dict[str, Any]:
+    return {
+        "tenant": event.tenant,
+        "document": event.document,
+        "name": contact.name,
+        "email": contact.email,
+        "phone": contact.phone,
+        # The newest import wins (its time, then the debt's version, as a sortable key).
+        "version_key": f"{event.occurred_at.isoformat()}|{event.aggregate_version:09d}",
+    }
+
+
+@dataclass(slots=True)
+class _Debt:
+    document: str
+    original_amount_cents: int
+    open: bool
+    version: int
+
+    def values(self) -> tuple[str, int, bool, int]:
+        return (self.document, self.original_amount_cents, self.open, self.version)
+
+
+class _Debts:
+    """The batch's debts: read once, the events applied in memory one by one as the rows
+    would have been (a debt imported is open; one updated keeps whether it is open, a re-imported
+    row does not undo a settlement; only a newer version of the debt counts), and the rows
+    that changed written at the end."""
+
+    def __init__(self, conn: Connection, events: Sequence[DebtWithContact | _OpenOrNot]) -> None:
+        ids: dict[str, set[str]] = {}
+        for event in events:
+            ids.setdefault(event.tenant, set()).add(event.debt_id)
+        self.stored: dict[tuple[str, str], tuple[str, int, bool, int]] = {}
+        for tenant, debt_ids in ids.items():
+            for chunk in _chunks(debt_ids):
+                for row in conn.execute(_DEBTS, {"tenant": tenant, "ids": chunk}):
+                    self.stored[(tenant, row.debt_id)] = (
+                        row.document,
+                        row.original_amount_cents,
+                        bool(row.open),
+                        row.version,
+                    )
+        self.debts = {key: _Debt(*values) for key, values in self.stored.items()}
+
+    def imported(self, event: DebtWithContact) -> None:
+        debt = self.debts.get((event.tenant, event.debt_id))
+        if debt is None:
+            self.debts[(event.tenant, event.debt_id)] = _Debt(
+                event.document, event.original_amount_cents, True, event.aggregate_version
+            )
+        elif debt.version < event.aggregate_version:
+            debt.document = event.document
+            debt.original_amount_cents = event.original_amount_cents
+            debt.version = event.aggregate_version
+
+    def opened(self, event: _OpenOrNot) -> None:
+        """Settled (closed) or reopened; nothing for a debt not imported yet."""
+        debt = self.debts.get((event.tenant, event.debt_id))
+        if debt is not None and debt.version < event.aggregate_version:
+            debt.open = isinstance(event, DebtReopened)
+            debt.version = event.aggregate_version
+
+    def changed_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "tenant": tenant,
+                "debt_id": debt_id,
+                "document": debt.document,
+                "original_amount_cents": debt.original_amount_cents,
+                "open": debt.open,
+                "version": debt.version,
+            }
+            for (tenant, debt_id), debt in self.debts.items()
+            if self.stored.get((tenant, debt_id)) != debt.values()
+        ]
 
 
 class ContactsProjection(Projection):
@@ -185,26 +331,57 @@ class ContactsProjection(Projection):
     def create_tables(self, engine: Engine) -> None:
         create_tables(engine)
 
+    def prepare(self, events: Sequence[Envelope]) -> None:
+        # The batch's keys in one query to the vault, not one per event.
+        self.vault.preload(
+            event.personal.key_id
+            for event in events
+            if isinstance(event, DebtImportedV2 | DebtUpdatedV2)
+        )
+
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        """The batch's rows gathered in memory, each table written with one statement: the
+        same rows as applying the events one at a time, in their order."""
+        writes = _WRITES["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+        debt_events = [e for e in events if isinstance(e, _DEBT_EVENTS)]
+        if not debt_events:
+            return
         erased: dict[tuple[str, str], dt.datetime] = {}
         by_tenant: dict[str, set[str]] = {}
-        for event in events:
+        for event in debt_events:
             if isinstance(event, DebtImported | DebtUpdated):
                 by_tenant.setdefault(event.tenant, set()).add(event.document)
         for tenant, documents in by_tenant.items():
             for document, at in erased_at(conn, tenant, documents).items():
                 erased[(tenant, document)] = at
-        for event in events:
+        newest: dict[tuple[str, str], dict[str, Any]] = {}
+        phones: dict[tuple[str, str, str], dict[str, str]] = {}
+        debts = _Debts(conn, debt_events)
+        for event in debt_events:
             if isinstance(event, DebtSettled | DebtReopened):
-                self._debt_open(conn, event, open_=isinstance(event, DebtReopened))
-            elif isinstance(event, DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2):
-                erasure = erased.get((event.tenant, event.document))
-                contact = self._contact_of(event, erasure)
-                if contact is not None:
-                    self._contact(conn, dialect, event, contact)
-                    self._phone(conn, dialect, event, contact)
-                self._debt(conn, dialect, event)
+                debts.opened(event)
+                continue
+            contact = self._contact_of(event, erased.get((event.tenant, event.document)))
+            if contact is not None:
+                row = _contact_row(event, contact)
+                key = (event.tenant, event.document)
+                # As the upsert would: only a greater key replaces (a tie keeps the first).
+                if key not in newest or newest[key]["version_key"] < row["version_key"]:
+                    newest[key] = row
+                phone = e164(contact.phone)
+                if phone:
+                    phones[(event.tenant, phone, event.document)] = {
+                        "tenant": event.tenant,
+                        "phone": phone,
+                        "document": event.document,
+                    }
+            debts.imported(event)
+        if newest:
+            conn.execute(writes.contacts, list(newest.values()))
+        if phones:
+            conn.execute(writes.phones, list(phones.values()))
+        if rows := debts.changed_rows():
+            conn.execute(writes.debts, rows)
 
     def _contact_of(
         self, event: DebtWithContact, erasure: dt.datetime | None
@@ -224,75 +401,6 @@ class ContactsProjection(Projection):
             return None
         return ContactFields(
             str(opened.get("name") or ""), opened.get("email"), opened.get("phone")
-        )
-
-    @staticmethod
-    def _contact(
-        conn: Connection, dialect: Any, event: DebtWithContact, contact: ContactFields
-    ) -> None:
-        # The newest import wins (its time, then the debt's version, as a sortable key).
-        key = f"{event.occurred_at.isoformat()}|{event.aggregate_version:09d}"
-        row = {
-            "tenant": event.tenant,
-            "document": event.document,
-            "name": contact.name,
-            "email": contact.email,
-            "phone": contact.phone,
-            "version_key": key,
-        }
-        stmt = dialect.insert(contacts).values(row)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["tenant", "document"],
-                set_={k: stmt.excluded[k] for k in ("name", "email", "phone", "version_key")},
-                where=contacts.c.version_key < stmt.excluded.version_key,
-            )
-        )
-
-    @staticmethod
-    def _phone(
-        conn: Connection, dialect: Any, event: DebtWithContact, contact: ContactFields
-    ) -> None:
-        phone = e164(contact.phone)
-        if phone:
-            conn.execute(
-                dialect.insert(debtor_phones)
-                .values(tenant=event.tenant, phone=phone, document=event.document)
-                .on_conflict_do_nothing()
-            )
-
-    @staticmethod
-    def _debt(conn: Connection, dialect: Any, event: DebtWithContact) -> None:
-        """A debt imported is open; one updated keeps whether it is open (a re-imported row
-        does not undo a settlement). Each event once: only a newer version of the debt counts."""
-        stmt = dialect.insert(debtor_debts).values(
-            tenant=event.tenant,
-            debt_id=event.debt_id,
-            document=event.document,
-            original_amount_cents=event.original_amount_cents,
-            open=True,
-            version=event.aggregate_version,
-        )
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["tenant", "debt_id"],
-                set_={
-                    k: stmt.excluded[k] for k in ("document", "original_amount_cents", "version")
-                },
-                where=debtor_debts.c.version < stmt.excluded.version,
-            )
-        )
-
-    @staticmethod
-    def _debt_open(conn: Connection, event: DebtSettled | DebtReopened, *, open_: bool) -> None:
-        conn.execute(
-            update(debtor_debts)
-            .where(
-                debtor_debts.c.tenant == event.tenant,
-                debtor_debts.c.debt_id == event.debt_id,
-                debtor_debts.c.version < event.aggregate_version,
-            )
-            .values(open=open_, version=event.aggregate_version)
         )
 
 

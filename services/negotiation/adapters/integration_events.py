@@ -64,6 +64,16 @@ def _envelope(event: Any, correlation_id: str | None = None) -> dict[str, Any]:
     return envelope_fields("negotiation", event, tenant=event.tenant, correlation_id=correlation_id)
 
 
+def _about_agreement(event: Any) -> dict[str, Any]:
+    """The envelope and the agreement an agreement's event is about."""
+    return {
+        **_envelope(event),
+        "agreement_id": str(event.originator_id),
+        "document": event.document,
+        "creditor": event.creditor,
+    }
+
+
 Erased = Callable[[str, str], bool]
 
 
@@ -150,11 +160,8 @@ def integration_events(
         yield (
             AGREEMENTS_TOPIC,
             AgreementClosedV2(
-                **_envelope(event),
-                agreement_id=str(event.originator_id),
-                document=event.document,
+                **_about_agreement(event),
                 personal=sealed_name(event, vault, erased),
-                creditor=event.creditor,
                 debt_ids=[d["debt_id"] for d in event.debts],
                 debts=[AgreementDebt(**d) for d in event.debts],
                 channel=event.channel,
@@ -190,11 +197,8 @@ def integration_events(
         yield (
             INVOICES_TOPIC,
             InstallmentPaid(
-                **_envelope(event),
-                agreement_id=str(event.originator_id),
+                **_about_agreement(event),
                 invoice_id=event.invoice_id,
-                document=event.document,
-                creditor=event.creditor,
                 installment_number=event.number,
                 due_date=event.due_date,
                 amount_cents=event.amount_cents,
@@ -208,11 +212,8 @@ def integration_events(
         yield (
             INVOICES_TOPIC,
             InvoiceOverdue(
-                **_envelope(event),
+                **_about_agreement(event),
                 invoice_id=event.invoice_id,
-                agreement_id=str(event.originator_id),
-                document=event.document,
-                creditor=event.creditor,
                 installment_number=event.number,
                 due_date=event.due_date,
                 amount_cents=event.amount_cents,
@@ -225,10 +226,7 @@ def integration_events(
         yield (
             AGREEMENTS_TOPIC,
             AgreementBroken(
-                **_envelope(event),
-                agreement_id=str(event.originator_id),
-                document=event.document,
-                creditor=event.creditor,
+                **_about_agreement(event),
                 broken_on=event.on,
                 rule=event.rule,
                 installment_number=event.number,
@@ -241,10 +239,7 @@ def integration_events(
         yield (
             AGREEMENTS_TOPIC,
             AgreementFulfilled(
-                **_envelope(event),
-                agreement_id=str(event.originator_id),
-                document=event.document,
-                creditor=event.creditor,
+                **_about_agreement(event),
                 debt_ids=event.debt_ids,
                 fulfilled_on=event.on,
                 paid_cents=event.paid_cents,

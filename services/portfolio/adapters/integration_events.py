@@ -62,6 +62,27 @@ def _envelope(event: Any, tenant: str, correlation_id: str, index: int = 0) -> d
     )
 
 
+def _about_debt(event: Any, correlation_id: str) -> dict[str, Any]:
+    """The envelope and the debt a debt's event is about, as its stored event carries them
+    (an update carries them in `current` instead)."""
+    return {
+        **_envelope(event, event.tenant, correlation_id),
+        "debt_id": str(event.originator_id),
+        "document": event.document,
+        "creditor": event.creditor,
+        "contract": event.contract,
+        "installment": event.installment,
+    }
+
+
+def _about_import(event: Any, index: int = 0) -> dict[str, Any]:
+    """The envelope and the import an import's event is about."""
+    return {
+        **_envelope(event, event.tenant, event.import_id, index),
+        "import_id": event.import_id,
+    }
+
+
 def _plain(value: Any) -> str | int | None:
     if isinstance(value, dt.date):
         return value.isoformat()
@@ -85,14 +106,9 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
         yield (
             DEBTS_TOPIC,
             DebtImportedV2(
-                **_envelope(event, event.tenant, event.import_id),
-                debt_id=str(event.originator_id),
-                document=event.document,
+                **_about_debt(event, event.import_id),
                 document_kind=event.document_kind,
                 personal=SealedPersonalData.model_validate(event.personal),
-                creditor=event.creditor,
-                contract=event.contract,
-                installment=event.installment,
                 original_amount_cents=event.original_amount_cents,
                 due_date=event.due_date,
                 category=event.category,
@@ -131,12 +147,7 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
         yield (
             DEBTS_TOPIC,
             DebtSettled(
-                **_envelope(event, event.tenant, event.agreement_id),
-                debt_id=str(event.originator_id),
-                document=event.document,
-                creditor=event.creditor,
-                contract=event.contract,
-                installment=event.installment,
+                **_about_debt(event, event.agreement_id),
                 agreement_id=event.agreement_id,
                 settled_on=event.on,
                 paid_cents=event.paid_cents,
@@ -146,12 +157,7 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
         yield (
             DEBTS_TOPIC,
             DebtReopened(
-                **_envelope(event, event.tenant, event.agreement_id),
-                debt_id=str(event.originator_id),
-                document=event.document,
-                creditor=event.creditor,
-                contract=event.contract,
-                installment=event.installment,
+                **_about_debt(event, event.agreement_id),
                 agreement_id=event.agreement_id,
                 reopened_on=event.on,
                 paid_cents=event.paid_cents,
@@ -162,12 +168,7 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
         yield (
             DEBTS_TOPIC,
             DebtWithdrawn(
-                **_envelope(event, event.tenant, event.import_id),
-                debt_id=str(event.originator_id),
-                document=event.document,
-                creditor=event.creditor,
-                contract=event.contract,
-                installment=event.installment,
+                **_about_debt(event, event.import_id),
                 reason=event.reason,
                 withdrawn_on=event.on,
                 import_id=event.import_id,
@@ -178,8 +179,7 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
         yield (
             IMPORTS_TOPIC,
             CarteiraImportStarted(
-                **_envelope(event, event.tenant, event.import_id),
-                import_id=event.import_id,
+                **_about_import(event),
                 source=event.source,
                 filename=event.filename,
                 rows_total=event.rows_total,
@@ -191,8 +191,7 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
         yield (
             IMPORTS_TOPIC,
             CarteiraRowsProcessed(
-                **_envelope(event, event.tenant, event.import_id),
-                import_id=event.import_id,
+                **_about_import(event),
                 rows_total=event.rows_total,
                 rows_read=totals["rows_read"],
                 created=totals["created"],
@@ -202,13 +201,12 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
             ),
         )
         for index, rejection in enumerate(event.rejections, start=1):
-            envelope = _envelope(event, event.tenant, event.import_id, index)
-            envelope["causation_id"] = rejection["cause_id"]
+            about = _about_import(event, index)
+            about["causation_id"] = rejection["cause_id"]
             yield (
                 REJECTED_TOPIC,
                 DebtRejected(
-                    **envelope,
-                    import_id=event.import_id,
+                    **about,
                     row_key=rejection["row_key"],
                     row_number=rejection["row_number"],
                     client_row_id=rejection["client_row_id"],
@@ -225,8 +223,7 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
         yield (
             IMPORTS_TOPIC,
             CarteiraImportCompleted(
-                **_envelope(event, event.tenant, event.import_id),
-                import_id=event.import_id,
+                **_about_import(event),
                 rows_total=totals["rows_total"],
                 created=totals["created"],
                 updated=totals["updated"],

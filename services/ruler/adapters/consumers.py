@@ -75,6 +75,8 @@ class ReceivablesApplier(_Positioned):
 
     def apply_records(self, records_by_tp: RecordsByPartition) -> None:
         events = self._events(records_by_tp)
+        # The vault's secrets of the whole batch in one query, before its transaction.
+        self.table.prepare(events)
         with self.engine.begin() as conn:
             exits, reentries = self.table.apply(conn, events)
             # Inside the table's transaction: if finalizing fails, nothing of the batch is

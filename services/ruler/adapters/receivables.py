@@ -7,13 +7,19 @@ The debtor's name is the one clear copy of personal data kept here: opened with 
 vault from the events that carry it sealed (`DebtImportedV2`, `AgreementClosedV2`), taken as
 it is from the old ones. An erasure (`privacy.erasures`, `ReceivablesTable.erase`) replaces
 the debtor's names by `REMOVED` and is remembered, so old events read again (their names in
-clear) or sealed ones read before the erasure reached this process never bring a name back."""
+clear) or sealed ones read before the erasure reached this process never bring a name back.
+
+A batch is applied with a few statements whatever its size (a carteira import brings
+thousands of debts): the rows it touches are read at once, every event is applied to them in
+memory in stream order, and what changed is written back once per kind of change. It ends
+exactly as applying the events one at a time would."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +33,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import BindParameter
 
 from contracts.envelope import Envelope
 from contracts.negotiation import (
@@ -83,6 +90,42 @@ erased_debtors, erased_keys = erasures.debtors, erasures.keys
 
 DebtEvent = DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2
 ClosedEvent = AgreementClosed | AgreementClosedV2
+
+# Ids per `IN (...)`.
+_CHUNK = 500
+
+
+def _ids() -> BindParameter[Any]:
+    """The ids a query is given (a list; an IN of as many)."""
+    return bindparam("ids", expanding=True)
+
+
+# Built once: building statements for every event was most of what a batch cost.
+_BY_ID = select(receivables).where(receivables.c.receivable_id.in_(_ids()))
+# The installments of agreements. No ORDER BY, as before: a broken agreement's installments
+# leave in the order the database finds them (on SQLite, the order they were inserted).
+_INSTALLMENTS_OF = select(receivables).where(
+    receivables.c.agreement_id.in_(_ids()), receivables.c.kind == "installment"
+)
+# New rows only (the batch read them as absent): a row another writer inserted meanwhile
+# fails the batch, which is then read again from the rows as they are.
+_INSERT = receivables.insert()
+# SET takes the columns the parameters name (the rows of one execute name the same ones).
+_UPDATE = update(receivables).where(receivables.c.receivable_id == bindparam("row_id"))
+_SCRUB = (
+    update(receivables)
+    .where(
+        receivables.c.tenant == bindparam("erased_tenant"),
+        receivables.c.document == bindparam("erased_document"),
+        receivables.c.debtor_name != REMOVED,
+    )
+    .values(debtor_name=REMOVED)
+)
+_SET_STAGE = (
+    update(receivables)
+    .where(receivables.c.receivable_id == bindparam("row_id"))
+    .values(stage=bindparam("new_stage"))
+)
 
 
 @dataclass(frozen=True)
@@ -139,6 +182,25 @@ def _row(r: Any) -> ReceivableRow:
     )
 
 
+def _snapshot(values: dict[str, Any]) -> ReceivableRow:
+    """The row as a batch holds it in memory (the table's columns by name)."""
+    return ReceivableRow(
+        receivable_id=values["receivable_id"],
+        tenant=values["tenant"],
+        kind=values["kind"],
+        document=values["document"],
+        debtor_name=values["debtor_name"],
+        creditor=values["creditor"],
+        category=values["category"],
+        contract=values["contract"],
+        amount_cents=values["amount_cents"],
+        due_date=_date(values["due_date"]),
+        agreement_id=values["agreement_id"],
+        status=values["status"],
+        stage=values["stage"],
+    )
+
+
 def _opened(sealed: SealedPersonalData, vault: KeyVault, field: str) -> str:
     try:
         opened = unseal(sealed, vault)
@@ -152,231 +214,48 @@ def _opened(sealed: SealedPersonalData, vault: KeyVault, field: str) -> str:
     return str(value) if value is not None else ""
 
 
+def _sealed(event: Envelope) -> SealedPersonalData | None:
+    personal = getattr(event, "personal", None)
+    return personal if isinstance(personal, SealedPersonalData) else None
+
+
+def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
+    ordered = list(ids)
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start : start + _CHUNK]
+
+
 class ReceivablesTable:
     def __init__(self, engine: Engine, vault: KeyVault) -> None:
         self.engine = engine
         self.vault = vault
         metadata.create_all(engine)
 
-    @staticmethod
-    def _erased_among(
-        conn: Connection, debtors: Iterable[tuple[str, str]], key_ids: Iterable[str]
-    ) -> tuple[set[tuple[str, str]], set[str]]:
-        return erasures.erased_among(conn, debtors, key_ids)
-
-    def _names(self, conn: Connection, events: Sequence[Envelope]) -> dict[int, str]:
-        """The debtor's name each event carries (by the event's position in the batch): in
-        clear, or `REMOVED` when the debtor's data was erased."""
-        named = [(i, e) for i, e in enumerate(events) if isinstance(e, DebtEvent | ClosedEvent)]
-        if not named:
-            return {}
-        erased_pairs, erased_key_ids = self._erased_among(
-            conn,
-            (
-                (e.tenant, e.document)
-                for _, e in named
-                if isinstance(e, DebtImported | DebtUpdated | AgreementClosed)
-            ),
-            (
-                e.personal.key_id
-                for _, e in named
-                if isinstance(e, DebtImportedV2 | DebtUpdatedV2 | AgreementClosedV2)
-            ),
+    def prepare(self, events: Iterable[Envelope]) -> None:
+        """Before a batch's transaction: fetch the secrets of every key its sealed personal
+        data is under in one query, so that opening the names reads memory (one vault query
+        per event was a good part of an import's cost)."""
+        self.vault.preload(
+            sealed.key_id for event in events if (sealed := _sealed(event)) is not None
         )
-        names: dict[int, str] = {}
-        for i, event in named:
-            if isinstance(event, DebtImportedV2 | DebtUpdatedV2 | AgreementClosedV2):
-                field = "debtor_name" if isinstance(event, AgreementClosedV2) else "name"
-                names[i] = (
-                    REMOVED
-                    if event.personal.key_id in erased_key_ids
-                    else _opened(event.personal, self.vault, field)
-                )
-            elif (event.tenant, event.document) in erased_pairs:
-                # The old events carried the name in clear: it stays erased here.
-                names[i] = REMOVED
-            elif isinstance(event, AgreementClosed):
-                names[i] = event.debtor_name
-            else:
-                names[i] = event.debtor.name
-        return names
 
     def erase(self, conn: Connection, event: PersonalDataErased) -> int:
         """Apply an erasure: forget its keys, remember it, and replace the debtor's names by
         `REMOVED`. Returns how many receivables it touched; applying it again changes
         nothing."""
         self.vault.forget(event.key_ids)
-        insert_ignore(
-            conn,
-            erased_debtors,
-            [{"tenant": event.tenant, "document": event.document, "erased_at": event.occurred_at}],
-        )
-        insert_ignore(
-            conn,
-            erased_keys,
-            [
-                {"key_id": key_id, "tenant": event.tenant, "document": event.document}
-                for key_id in event.key_ids
-            ],
-        )
+        _remember_erasures(conn, [event])
         result = conn.execute(
-            update(receivables)
-            .where(
-                receivables.c.tenant == event.tenant,
-                receivables.c.document == event.document,
-                receivables.c.debtor_name != REMOVED,
-            )
-            .values(debtor_name=REMOVED)
+            _SCRUB, {"erased_tenant": event.tenant, "erased_document": event.document}
         )
         return result.rowcount
 
     def apply(
         self, conn: Connection, events: Sequence[Envelope]
     ) -> tuple[list[Exit], list[Reentry]]:
-        """Apply events idempotently; return the receivables that left or came back."""
-        exits: list[Exit] = []
-        reentries: list[Reentry] = []
-        names = self._names(conn, events)
-        for i, event in enumerate(events):
-            if isinstance(event, DebtEvent):
-                self._upsert_debt(conn, event, names[i])
-            elif isinstance(event, DebtSettled):
-                exits += self._close(conn, [event.debt_id], "settled", event.settled_on)
-            elif isinstance(event, DebtWithdrawn):
-                exits += self._withdraw(conn, event)
-            elif isinstance(event, ClosedEvent):
-                exits += self._close(
-                    conn, event.debt_ids, "renegotiated", event.closed_on, "in_agreement"
-                )
-                self._installments(conn, event, names[i])
-            elif isinstance(event, PersonalDataErased):
-                self.erase(conn, event)
-            elif isinstance(event, InstallmentPaid):
-                exits += self._close(conn, [event.invoice_id], "paid", event.paid_on)
-            elif isinstance(event, AgreementBroken):
-                installments = [
-                    r.receivable_id
-                    for r in self._rows(
-                        conn,
-                        receivables.c.agreement_id == event.agreement_id,
-                        receivables.c.kind == "installment",
-                    )
-                ]
-                exits += self._close(conn, installments, "cancelled", event.broken_on)
-            elif isinstance(event, DebtReopened):
-                row = self._get(conn, event.debt_id)
-                # A debt the creditor withdrew never comes back (the portfolio does not reopen
-                # it either; this keeps a redelivered old DebtReopened from doing it).
-                if row is not None and row.status not in ("open", "cancelled"):
-                    conn.execute(
-                        update(receivables)
-                        .where(receivables.c.receivable_id == event.debt_id)
-                        .values(status="open", amount_cents=event.balance_cents, stage="current")
-                    )
-                    reopened = self._get(conn, event.debt_id)
-                    assert reopened is not None
-                    reentries.append(Reentry(reopened, event.reopened_on))
-        return exits, reentries
-
-    def _upsert_debt(self, conn: Connection, event: DebtEvent, debtor_name: str) -> None:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        values = {
-            "receivable_id": event.debt_id,
-            "tenant": event.tenant,
-            "kind": "debt",
-            "document": event.document,
-            "debtor_name": debtor_name,
-            "creditor": event.creditor,
-            "category": event.category,
-            "contract": event.contract,
-            "amount_cents": event.original_amount_cents,
-            "due_date": event.due_date,
-            "agreement_id": None,
-            "status": "open",
-            "stage": "current",
-            "version": event.aggregate_version,
-        }
-        stmt = dialect.insert(receivables).values(values)
-        keep = {"receivable_id", "status", "stage", "agreement_id", "kind"}
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["receivable_id"],
-                set_={k: stmt.excluded[k] for k in values if k not in keep},
-                where=receivables.c.version < stmt.excluded.version,
-            )
-        )
-
-    def _installments(self, conn: Connection, event: ClosedEvent, debtor_name: str) -> None:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        for installment in event.installments:
-            conn.execute(
-                dialect.insert(receivables)
-                .values(
-                    receivable_id=installment.invoice_id,
-                    tenant=event.tenant,
-                    kind="installment",
-                    document=event.document,
-                    debtor_name=debtor_name,
-                    creditor=event.creditor,
-                    category=None,
-                    contract=f"acordo {event.agreement_id[:8]} parcela {installment.number}",
-                    amount_cents=installment.amount_cents,
-                    due_date=installment.due_date,
-                    agreement_id=event.agreement_id,
-                    status="open",
-                    stage="current",
-                    version=1,
-                )
-                .on_conflict_do_nothing(index_elements=["receivable_id"])
-            )
-
-    def _close(
-        self,
-        conn: Connection,
-        ids: Sequence[str],
-        reason: str,
-        on: dt.date,
-        status: str | None = None,
-    ) -> list[Exit]:
-        new_status = status or {"renegotiated": "in_agreement"}.get(reason, reason)
-        exits = []
-        for receivable_id in ids:
-            row = self._get(conn, receivable_id)
-            if row is None or row.status != "open":
-                continue
-            conn.execute(
-                update(receivables)
-                .where(receivables.c.receivable_id == receivable_id)
-                .values(status=new_status)
-            )
-            exits.append(Exit(row, reason, on))
-        return exits
-
-    def _withdraw(self, conn: Connection, event: DebtWithdrawn) -> list[Exit]:
-        """The creditor cancelled the debt or took it back: an open debt leaves the ruler
-        (reason `cancelled`); one under an agreement has left already (renegotiated), and is
-        only marked, so that it does not come back if the agreement breaks."""
-        exits = self._close(conn, [event.debt_id], "cancelled", event.withdrawn_on)
-        if not exits:
-            conn.execute(
-                update(receivables)
-                .where(
-                    receivables.c.receivable_id == event.debt_id,
-                    receivables.c.status == "in_agreement",
-                )
-                .values(status="cancelled")
-            )
-        return exits
-
-    def _get(self, conn: Connection, receivable_id: str) -> ReceivableRow | None:
-        found = conn.execute(
-            select(receivables).where(receivables.c.receivable_id == receivable_id)
-        ).first()
-        return _row(found) if found else None
-
-    @staticmethod
-    def _rows(conn: Connection, *where: Any) -> list[ReceivableRow]:
-        return [_row(r) for r in conn.execute(select(receivables).where(*where))]
+        """Apply events idempotently; return the receivables that left or came back (in the
+        order the events made them leave or come back)."""
+        return _Batch(self.vault, conn, events).apply()
 
     def open_rows(self, batch: int = 2000) -> Iterator[list[ReceivableRow]]:
         """Open receivables in pages (by id), so a long run holds no transaction open."""
@@ -399,8 +278,262 @@ class ReceivablesTable:
 
     def set_stage(self, receivable_id: str, stage: str) -> None:
         with self.engine.begin() as conn:
+            conn.execute(_SET_STAGE, {"row_id": receivable_id, "new_stage": stage})
+
+
+def _remember_erasures(conn: Connection, events: Sequence[PersonalDataErased]) -> None:
+    insert_ignore(
+        conn,
+        erased_debtors,
+        [{"tenant": e.tenant, "document": e.document, "erased_at": e.occurred_at} for e in events],
+    )
+    insert_ignore(
+        conn,
+        erased_keys,
+        [
+            {"key_id": key_id, "tenant": e.tenant, "document": e.document}
+            for e in events
+            for key_id in e.key_ids
+        ],
+    )
+
+
+# What a debt's newer version changes (status, stage, agreement and kind stay).
+_DEBT_DATA = (
+    "tenant",
+    "document",
+    "debtor_name",
+    "creditor",
+    "category",
+    "contract",
+    "amount_cents",
+    "due_date",
+    "version",
+)
+
+
+class _Batch:
+    """The events of one batch applied, in stream order, to the rows they touch (read once,
+    at the start), then written back: the erasures' scrubbing first, new rows in one insert,
+    changed ones in one update per set of changed columns.
+
+    Each event is replayed in memory as its own statements used to run, against the rows as
+    the events before it left them: a debt's newer version (an older or repeated one changes
+    nothing), an open receivable leaving (the exit carries the row as it was), a reopened
+    debt, a name opened or removed by the erasures known at that point of the stream. So any
+    cut of a stream into batches, or a batch delivered again, ends with the same rows and
+    the same exits and reentries."""
+
+    def __init__(self, vault: KeyVault, conn: Connection, events: Sequence[Envelope]) -> None:
+        self.vault = vault
+        self.conn = conn
+        self.events = events
+        # The rows as stored at the start, and as the events leave them (with new ones).
+        self.stored: dict[str, dict[str, Any]] = {}
+        self.rows: dict[str, dict[str, Any]] = {}
+        # The installments of each agreement the batch breaks: stored ones in the order the
+        # database finds them, then those the batch creates, in order (as inserted).
+        self.installments: dict[str, list[str]] = defaultdict(list)
+        # Debtors and keys erased: stored before the batch, or by its erasures so far.
+        self.erased_pairs: set[tuple[str, str]] = set()
+        self.erased_keys: set[str] = set()
+        self.erasures: list[PersonalDataErased] = []
+        self.exits: list[Exit] = []
+        self.reentries: list[Reentry] = []
+
+    def apply(self) -> tuple[list[Exit], list[Reentry]]:
+        self._load()
+        for event in self.events:
+            if isinstance(event, DebtEvent):
+                self._debt(event)
+            elif isinstance(event, DebtSettled):
+                self._close([event.debt_id], "settled", event.settled_on)
+            elif isinstance(event, DebtWithdrawn):
+                self._withdraw(event)
+            elif isinstance(event, ClosedEvent):
+                self._close(event.debt_ids, "renegotiated", event.closed_on, "in_agreement")
+                self._installments(event)
+            elif isinstance(event, PersonalDataErased):
+                self._erase(event)
+            elif isinstance(event, InstallmentPaid):
+                self._close([event.invoice_id], "paid", event.paid_on)
+            elif isinstance(event, AgreementBroken):
+                installments = list(self.installments[event.agreement_id])
+                self._close(installments, "cancelled", event.broken_on)
+            elif isinstance(event, DebtReopened):
+                self._reopen(event)
+        self._write()
+        return self.exits, self.reentries
+
+    # ---- reading what the batch touches ------------------------------------------------------
+
+    def _load(self) -> None:
+        ids: dict[str, None] = {}
+        broken: dict[str, None] = {}
+        in_clear: list[tuple[str, str]] = []
+        sealed_keys: list[str] = []
+        for event in self.events:
+            if isinstance(event, DebtEvent | DebtSettled | DebtWithdrawn | DebtReopened):
+                ids[event.debt_id] = None
+            elif isinstance(event, ClosedEvent):
+                ids.update(dict.fromkeys(event.debt_ids))
+                ids.update(dict.fromkeys(i.invoice_id for i in event.installments))
+            elif isinstance(event, InstallmentPaid):
+                ids[event.invoice_id] = None
+            elif isinstance(event, AgreementBroken):
+                broken[event.agreement_id] = None
+            if isinstance(event, DebtImported | DebtUpdated | AgreementClosed):
+                in_clear.append((event.tenant, event.document))
+            elif isinstance(event, DebtImportedV2 | DebtUpdatedV2 | AgreementClosedV2):
+                sealed_keys.append(event.personal.key_id)
+        conn = self.conn
+        for chunk in _chunks(broken):
+            for found in conn.execute(_INSTALLMENTS_OF, {"ids": chunk}):
+                self.stored.setdefault(found.receivable_id, dict(found._mapping))
+                self.installments[found.agreement_id].append(found.receivable_id)
+        for chunk in _chunks([i for i in ids if i not in self.stored]):
+            for found in conn.execute(_BY_ID, {"ids": chunk}):
+                self.stored[found.receivable_id] = dict(found._mapping)
+        self.rows = {receivable_id: dict(row) for receivable_id, row in self.stored.items()}
+        if in_clear or sealed_keys:
+            self.erased_pairs, self.erased_keys = erasures.erased_among(conn, in_clear, sealed_keys)
+
+    # ---- each event, in memory ---------------------------------------------------------------
+
+    def _name(self, event: DebtEvent | ClosedEvent) -> str:
+        """The debtor's name the event carries: in clear, or `REMOVED` when the debtor's data
+        was erased before this point of the stream."""
+        if isinstance(event, DebtImportedV2 | DebtUpdatedV2 | AgreementClosedV2):
+            if event.personal.key_id in self.erased_keys:
+                return REMOVED
+            field = "debtor_name" if isinstance(event, AgreementClosedV2) else "name"
+            return _opened(event.personal, self.vault, field)
+        if (event.tenant, event.document) in self.erased_pairs:
+            # The old events carried the name in clear: it stays erased here.
+            return REMOVED
+        if isinstance(event, AgreementClosed):
+            return event.debtor_name
+        return event.debtor.name
+
+    def _debt(self, event: DebtEvent) -> None:
+        row = self.rows.get(event.debt_id)
+        if row is not None and row["version"] >= event.aggregate_version:
+            return  # an older version, or this one again: nothing changes
+        data = {
+            "tenant": event.tenant,
+            "document": event.document,
+            "debtor_name": self._name(event),
+            "creditor": event.creditor,
+            "category": event.category,
+            "contract": event.contract,
+            "amount_cents": event.original_amount_cents,
+            "due_date": event.due_date,
+            "version": event.aggregate_version,
+        }
+        if row is not None:
+            row.update(data)
+            return
+        self.rows[event.debt_id] = {
+            "receivable_id": event.debt_id,
+            "kind": "debt",
+            "agreement_id": None,
+            "status": "open",
+            "stage": "current",
+            **data,
+        }
+
+    def _installments(self, event: ClosedEvent) -> None:
+        name: str | None = None
+        for installment in event.installments:
+            if installment.invoice_id in self.rows:
+                continue  # there already (an insert that changes nothing)
+            if name is None:
+                name = self._name(event)
+            self.rows[installment.invoice_id] = {
+                "receivable_id": installment.invoice_id,
+                "tenant": event.tenant,
+                "kind": "installment",
+                "document": event.document,
+                "debtor_name": name,
+                "creditor": event.creditor,
+                "category": None,
+                "contract": f"acordo {event.agreement_id[:8]} parcela {installment.number}",
+                "amount_cents": installment.amount_cents,
+                "due_date": installment.due_date,
+                "agreement_id": event.agreement_id,
+                "status": "open",
+                "stage": "current",
+                "version": 1,
+            }
+            self.installments[event.agreement_id].append(installment.invoice_id)
+
+    def _close(
+        self, ids: Iterable[str], reason: str, on: dt.date, status: str | None = None
+    ) -> int:
+        """Open receivables leave (each an exit with the row as it was); returns how many."""
+        new_status = status or {"renegotiated": "in_agreement"}.get(reason, reason)
+        closed = 0
+        for receivable_id in ids:
+            row = self.rows.get(receivable_id)
+            if row is None or row["status"] != "open":
+                continue
+            self.exits.append(Exit(_snapshot(row), reason, on))
+            row["status"] = new_status
+            closed += 1
+        return closed
+
+    def _withdraw(self, event: DebtWithdrawn) -> None:
+        """The creditor cancelled the debt or took it back: an open debt leaves the ruler
+        (reason `cancelled`); one under an agreement has left already (renegotiated), and is
+        only marked, so that it does not come back if the agreement breaks."""
+        if self._close([event.debt_id], "cancelled", event.withdrawn_on):
+            return
+        row = self.rows.get(event.debt_id)
+        if row is not None and row["status"] == "in_agreement":
+            row["status"] = "cancelled"
+
+    def _reopen(self, event: DebtReopened) -> None:
+        row = self.rows.get(event.debt_id)
+        # A debt the creditor withdrew never comes back (the portfolio does not reopen it
+        # either; this keeps a redelivered old DebtReopened from doing it).
+        if row is None or row["status"] in ("open", "cancelled"):
+            return
+        row.update(status="open", amount_cents=event.balance_cents, stage="current")
+        self.reentries.append(Reentry(_snapshot(row), event.reopened_on))
+
+    def _erase(self, event: PersonalDataErased) -> None:
+        self.vault.forget(event.key_ids)
+        self.erasures.append(event)
+        self.erased_pairs.add((event.tenant, event.document))
+        self.erased_keys.update(event.key_ids)
+        for row in self.rows.values():
+            if row["tenant"] == event.tenant and row["document"] == event.document:
+                row["debtor_name"] = REMOVED
+
+    # ---- writing it back -----------------------------------------------------------------------
+
+    def _write(self) -> None:
+        conn = self.conn
+        scrubbed: set[tuple[str, str]] = set()
+        if self.erasures:
+            _remember_erasures(conn, self.erasures)
+            scrubbed = {(e.tenant, e.document) for e in self.erasures}
+            # First, on the rows as stored: the rows the batch read are written below as the
+            # events leave them, and the others are not touched by anything but the erasures.
             conn.execute(
-                update(receivables)
-                .where(receivables.c.receivable_id == receivable_id)
-                .values(stage=stage)
+                _SCRUB,
+                [{"erased_tenant": t, "erased_document": d} for t, d in sorted(scrubbed)],
             )
+        new = [row for receivable_id, row in self.rows.items() if receivable_id not in self.stored]
+        if new:
+            conn.execute(_INSERT, new)
+        changes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for receivable_id, before in self.stored.items():
+            if (before["tenant"], before["document"]) in scrubbed:
+                before = {**before, "debtor_name": REMOVED}  # as the scrub above left it
+            after = self.rows[receivable_id]
+            changed = {c: v for c, v in after.items() if before[c] != v}
+            if changed:
+                changes[tuple(changed)].append({"row_id": receivable_id, **changed})
+        for params in changes.values():
+            conn.execute(_UPDATE, params)
