@@ -59,7 +59,15 @@ class GatewayClient:
     ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
-            status = self.import_status(import_id)
+            try:
+                status = self.import_status(import_id)
+            except GatewayError as exc:
+                # An import pushed on `carteiras.inbound` is known here once the portfolio's
+                # first events about it reach the gateway's read model: until then, 404.
+                if exc.status != 404 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+                continue
             if on_progress:
                 on_progress(status)
             if status["status"] == "completed":

@@ -199,6 +199,11 @@ class TopicLayout:
             settings.topic_min_insync_replicas,
         )
 
+    def declared_partitions(self) -> TopicLayout:
+        """This layout's copies with each topic's own partition count (one partition where
+        order matters, as for the clock's commands)."""
+        return TopicLayout(None, self.replication, self.min_insync_replicas)
+
     async def ensure(self, bootstrap: str, topics: Iterable[TopicSpec] = TOPICS) -> list[str]:
         return await ensure_topics(
             bootstrap,

@@ -13,8 +13,8 @@ from aiokafka.errors import KafkaError
 from contracts.clock import CLOCK_COMMANDS_TOPIC, CLOCK_TOPIC, AdvanceClock, ClockState, DayStarted
 from contracts.registry import UnknownEventType, parse_event
 from service_runtime.kafka import (
+    TopicLayout,
     bootstrap_servers,
-    ensure_topics,
     make_broker,
     partitions_of,
     server_list,
@@ -65,7 +65,8 @@ class ClockRemote:
         )
 
     async def start(self) -> None:
-        await ensure_topics(bootstrap_servers(self.settings), [COMMANDS_TOPIC, REPLIES_TOPIC])
+        layout = TopicLayout.from_settings(self.settings).declared_partitions()
+        await layout.ensure(bootstrap_servers(self.settings), [COMMANDS_TOPIC, REPLIES_TOPIC])
         await self.broker.start()
         await self.requester.wait_ready(self.timeout)
 

@@ -25,11 +25,16 @@ from faststream.kafka import KafkaMessage
 from contracts.clock import ClockMode
 from service_runtime.clock import BUSINESS_TZ
 from service_runtime.host import ServiceHost, build_host, worker_app
-from service_runtime.kafka import ensure_topics, header
+from service_runtime.kafka import header
 from service_runtime.request_reply import CORRELATION_ID, FAST_FETCH, send_reply
 from service_runtime.settings import Settings
 from service_runtime.telemetry import setup_telemetry
-from services.clock.adapters.commands import COMMANDS_TOPIC, answer_advance, refusal
+from services.clock.adapters.commands import (
+    COMMANDS_TOPIC,
+    REPLIES_TOPIC,
+    answer_advance,
+    refusal,
+)
 from services.clock.adapters.integration_events import integration_events
 from services.clock.application.calendar import ClockApplication, ClockConfigError, Recorded
 from services.clock.domain.calendar import next_day_start, parse_day_start
@@ -192,7 +197,10 @@ def clock_app(service: ClockService) -> FastStream:
     @app.on_startup
     async def _commands_topic() -> None:
         # One partition: commands are answered in the order they were sent.
-        await ensure_topics(service.host.bootstrap, [COMMANDS_TOPIC])
+        # As many copies as every other topic: replies that cannot be written after a
+        # broker is lost would leave `clock advance` waiting.
+        layout = service.host.topic_layout.declared_partitions()
+        await layout.ensure(service.host.bootstrap, [COMMANDS_TOPIC, REPLIES_TOPIC])
 
     @app.after_startup
     async def _tick() -> None:
