@@ -270,12 +270,17 @@ class PositionedConsumer:
             for tp in self.assigned
         }
         self.has_assignment = True
-        for tp in assigned:
+        from_the_start: list[TopicPartition] = []
+        for tp in self.assigned:
             stored = positions.get((tp.topic, tp.partition))
             if stored is None:
-                await self.consumer.seek_to_beginning(tp)
+                from_the_start.append(tp)
             else:
                 self.consumer.seek(tp, stored[0])
+        if from_the_start:
+            # All at once: each call waits for the fetch in flight to be discarded (up to the
+            # fetch wait, 500 ms), and the timeline's 56 partitions one by one took 29 s.
+            await self.consumer.seek_to_beginning(*from_the_start)
         # Not from inside the rebalance callback: a consumer cannot stop itself there.
         await self.verify(assigned, positions, may_restart=False)
 

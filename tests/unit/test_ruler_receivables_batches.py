@@ -545,3 +545,16 @@ def test_the_applier_hands_the_batchs_moves_to_the_application(stream: Stream) -
     [(exits, reentries)] = app.moves
     assert [e.row.receivable_id for e in exits][:3] == ["d0", "d1", "a1-inv-1"]
     assert [r.row.receivable_id for r in reentries] == ["d1", "d0", "m0"]
+
+
+def test_the_whole_stream_read_again_from_the_start_leaves_the_rows_of_one_reading(
+    stream: Stream, one_at_a_time: tuple[Rows, Moves]
+) -> None:
+    """The broker lost its log and the relays published everything again: the consumer reads
+    every partition from the start. A closing read again must not take out a debt that its
+    agreement's break brought back, nor anything else move: the rows are those of one
+    reading, and the second reading hands the application nothing new."""
+    rows, (exits, reentries) = one_at_a_time
+    again_rows, (again_exits, again_reentries) = built(stream, [stream.events, stream.events])
+    assert again_rows == rows
+    assert (again_exits, again_reentries) == (exits, reentries)

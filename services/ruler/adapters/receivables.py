@@ -76,6 +76,7 @@ receivables = Table(
     Column("contract", String(100), nullable=False),
     Column("amount_cents", Integer, nullable=False),
     Column("due_date", Date, nullable=False),
+    # An installment's agreement; for a debt, the last agreement that renegotiated it.
     Column("agreement_id", String(36)),
     # open, in_agreement (debts), settled (debts), paid (installments), cancelled
     # (installments of a broken agreement; debts the creditor withdrew)
@@ -244,6 +245,8 @@ class ReceivablesTable:
         `REMOVED`. Returns how many receivables it touched; applying it again changes
         nothing."""
         self.vault.forget(event.key_ids)
+        if _applied_before(event, erasures.erased_among(conn, [], event.key_ids)[1]):
+            return 0
         _remember_erasures(conn, [event])
         result = conn.execute(
             _SCRUB, {"erased_tenant": event.tenant, "erased_document": event.document}
@@ -279,6 +282,14 @@ class ReceivablesTable:
     def set_stage(self, receivable_id: str, stage: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(_SET_STAGE, {"row_id": receivable_id, "new_stage": stage})
+
+
+def _applied_before(event: PersonalDataErased, erased: set[str]) -> bool:
+    """Whether this erasure was applied already: every key it names is remembered as erased.
+    Read again (a partition read from the start), it must not remove the data the creditor
+    sent after it, under a new key. (An erasure without keys, of data that came in clear,
+    cannot tell and is applied again.)"""
+    return bool(event.key_ids) and set(event.key_ids) <= erased
 
 
 def _remember_erasures(conn: Connection, events: Sequence[PersonalDataErased]) -> None:
@@ -351,7 +362,7 @@ class _Batch:
             elif isinstance(event, DebtWithdrawn):
                 self._withdraw(event)
             elif isinstance(event, ClosedEvent):
-                self._close(event.debt_ids, "renegotiated", event.closed_on, "in_agreement")
+                self._renegotiate(event)
                 self._installments(event)
             elif isinstance(event, PersonalDataErased):
                 self._erase(event)
@@ -386,6 +397,8 @@ class _Batch:
                 in_clear.append((event.tenant, event.document))
             elif isinstance(event, DebtImportedV2 | DebtUpdatedV2 | AgreementClosedV2):
                 sealed_keys.append(event.personal.key_id)
+            elif isinstance(event, PersonalDataErased):
+                sealed_keys.extend(event.key_ids)
         conn = self.conn
         for chunk in _chunks(broken):
             for found in conn.execute(_INSTALLMENTS_OF, {"ids": chunk}):
@@ -482,6 +495,17 @@ class _Batch:
             closed += 1
         return closed
 
+    def _renegotiate(self, event: ClosedEvent) -> None:
+        """The agreement's open debts leave (renegotiated), each remembering the agreement:
+        the same closing read again (a partition read from the start after the broker lost
+        its log) must not take out a debt that the agreement's break brought back."""
+        for debt_id in event.debt_ids:
+            row = self.rows.get(debt_id)
+            if row is None or row["agreement_id"] == event.agreement_id:
+                continue
+            if self._close([debt_id], "renegotiated", event.closed_on, "in_agreement"):
+                row["agreement_id"] = event.agreement_id
+
     def _withdraw(self, event: DebtWithdrawn) -> None:
         """The creditor cancelled the debt or took it back: an open debt leaves the ruler
         (reason `cancelled`); one under an agreement has left already (renegotiated), and is
@@ -503,6 +527,8 @@ class _Batch:
 
     def _erase(self, event: PersonalDataErased) -> None:
         self.vault.forget(event.key_ids)
+        if _applied_before(event, self.erased_keys):
+            return
         self.erasures.append(event)
         self.erased_pairs.add((event.tenant, event.document))
         self.erased_keys.update(event.key_ids)
