@@ -19,10 +19,11 @@ up: install
 	$(VENV)/bin/cobranca up
 
 # The tests that start brokers and services run one after another, as they would alone; the
-# unit tests run beside them in a second pytest (their report follows), on the other core.
+# unit tests run beside them in a second pytest (their report follows), on the other core, at a
+# lower priority: the platforms' brokers and services get the CPU first, the unit tests the rest.
 test: install
 	@unit=$$(mktemp -d); \
-	( $(PY) -m pytest -q -p no:cacheprovider tests/unit > $$unit/log 2>&1; echo $$? > $$unit/rc ) & \
+	( nice -n 10 $(PY) -m pytest -q -p no:cacheprovider tests/unit > $$unit/log 2>&1; echo $$? > $$unit/rc ) & \
 	$(PY) -m pytest -q tests/integration tests/e2e; platforms=$$?; wait; \
 	echo "--- unit tests (run beside the above):"; \
 	if [ "$$(cat $$unit/rc)" = 0 ]; then tail -n 3 $$unit/log; else cat $$unit/log; fi; \

@@ -11,6 +11,9 @@ The vault is a port: `SqlKeyVault` keeps the keys in their own database (a SQLit
 the data dir, or the `vault` schema of the PostgreSQL server, or COBRANCA_VAULT_URL), never in
 a service's event store or read database. A production deployment can put a KMS behind the
 same methods.
+
+The vault also holds a key per tenant and purpose (`settings_key`) for the tenant's own secrets
+(the messaging channels' credentials): not a debtor's, so no erasure destroys it.
 """
 
 from __future__ import annotations
@@ -73,6 +76,20 @@ debtor_keys = Table(
         postgresql_where=text("erased_at IS NULL"),
     ),
 )
+# A tenant's own secrets (the messaging channels' credentials) are sealed under a key of the
+# tenant and a purpose, apart from the debtors' keys: no debtor's erasure may make the tenant's
+# settings unreadable, so these keys are never erased.
+tenant_keys = Table(
+    "tenant_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("tenant", String(63), nullable=False),
+    Column("purpose", String(63), nullable=False),
+    Column("secret", LargeBinary(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # One key per tenant and purpose, whichever process creates it first.
+    Index("uq_tenant_keys_purpose", "tenant", "purpose", unique=True),
+)
 
 
 def _create_tables(engine: Engine, attempts: int = 10) -> None:
@@ -93,6 +110,10 @@ def _create_tables(engine: Engine, attempts: int = 10) -> None:
 class DebtorKey:
     key_id: str
     secret: bytes
+
+
+# A tenant's key (`KeyVault.settings_key`) has the same shape: `seal` takes either.
+TenantKey = DebtorKey
 
 
 class KeyVault(Protocol):
@@ -126,6 +147,11 @@ class KeyVault(Protocol):
         """Drop cached secrets: another process erased them."""
         raise NotImplementedError
 
+    def settings_key(self, tenant: str, purpose: str) -> TenantKey:
+        """The tenant's key for its own settings of `purpose` (the messaging channels'
+        credentials), created on first use. Not a debtor's key: no erasure destroys it."""
+        raise NotImplementedError
+
 
 class SqlKeyVault(KeyVault):
     """Keys in a SQL table of their own database. Secrets are cached for `cache_seconds` (a
@@ -139,6 +165,8 @@ class SqlKeyVault(KeyVault):
         self._lock = threading.Lock()
         self._secrets: dict[str, tuple[bytes | None, float]] = {}
         self._current: dict[tuple[str, str], tuple[DebtorKey, float]] = {}
+        # Tenants' keys never change once made (nor are erased): kept for the process's life.
+        self._tenant_keys: dict[tuple[str, str], TenantKey] = {}
 
     def keys_for(self, tenant: str, documents: Iterable[str]) -> dict[str, DebtorKey]:
         wanted = list(dict.fromkeys(documents))
@@ -279,6 +307,49 @@ class SqlKeyVault(KeyVault):
                 if key.key_id in gone:
                     del self._current[debtor]
 
+    def settings_key(self, tenant: str, purpose: str) -> TenantKey:
+        with self._lock:
+            known = self._tenant_keys.get((tenant, purpose))
+        if known is not None:
+            return known
+        for attempt in range(3):
+            found = self._select_tenant_key(tenant, purpose)
+            if found is None:
+                try:
+                    found = self._create_tenant_key(tenant, purpose)
+                except IntegrityError:
+                    # Another process created it first: read theirs.
+                    if attempt == 2:
+                        raise
+                    continue
+            with self._lock:
+                self._tenant_keys[(tenant, purpose)] = found
+            return found
+        raise AssertionError("unreachable")
+
+    def _select_tenant_key(self, tenant: str, purpose: str) -> TenantKey | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(tenant_keys.c.key_id, tenant_keys.c.secret)
+                .where(tenant_keys.c.tenant == tenant)
+                .where(tenant_keys.c.purpose == purpose)
+            ).first()
+        return TenantKey(row.key_id, bytes(row.secret)) if row is not None else None
+
+    def _create_tenant_key(self, tenant: str, purpose: str) -> TenantKey:
+        key = TenantKey(uuid.uuid4().hex, AESGCM.generate_key(bit_length=256))
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(tenant_keys).values(
+                    key_id=key.key_id,
+                    tenant=tenant,
+                    purpose=purpose,
+                    secret=key.secret,
+                    created_at=dt.datetime.now(dt.UTC),  # a record, not business time
+                )
+            )
+        return key
+
 
 def seal(key: DebtorKey, fields: PersonalFields) -> SealedPersonalData:
     """Encrypt personal fields (a JSON object) under the debtor's key."""
@@ -303,6 +374,23 @@ def unseal(sealed: SealedPersonalData, vault: KeyVault) -> dict[str, Any] | None
     opened = json.loads(plain)
     if not isinstance(opened, dict):
         raise ValueError("sealed personal data must be a JSON object")
+    return opened
+
+
+def unseal_with(sealed: SealedPersonalData, key: TenantKey) -> dict[str, Any]:
+    """Fields sealed under a key the caller holds (a tenant's `settings_key`): unlike
+    `unseal`, nothing here was erased, so a different key or data that do not open raise
+    ValueError rather than read as gone."""
+    if sealed.key_id != key.key_id:
+        raise ValueError(f"sealed under key {sealed.key_id}, not under key {key.key_id}")
+    raw = base64.urlsafe_b64decode(sealed.ciphertext.encode())
+    try:
+        plain = AESGCM(key.secret).decrypt(raw[:12], raw[12:], sealed.key_id.encode())
+    except InvalidTag:
+        raise ValueError(f"sealed data under key {sealed.key_id} does not open") from None
+    opened = json.loads(plain)
+    if not isinstance(opened, dict):
+        raise ValueError("sealed data must be a JSON object")
     return opened
 
 

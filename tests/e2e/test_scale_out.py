@@ -53,6 +53,7 @@ from contracts.negotiation_requests import REQUESTS_TOPIC
 from contracts.portfolio import DEBTS_TOPIC
 from service_runtime.settings import Settings
 from services.gateway.adapters.tokens import issue_token
+from services.gateway.entrypoints.main import PROJECTION_TOPICS
 from services.negotiation.domain.agreement import agreement_id_for
 from tests.support.platform import TEST_TODAY, start_broker, wait_for
 from tests.support.scale_out import assignments, held, read_topic
@@ -77,7 +78,8 @@ KILL_AFTER_CLOSES = 40  # closed before the second carteira is uploaded
 CLOSES_AFTER_KILL = 40  # sent after the kill: the stream goes on through the takeover
 PORTAL_GROUP = "gateway.portal_view"
 REQUESTS_GROUP = "negotiation.requests"
-PORTAL_TOPICS = 3 * PARTITIONS  # debts, agreements, invoices
+# The portal view's partitions: every topic it reads (debts, agreements, invoices, erasures).
+PORTAL_TOPICS = len(PROJECTION_TOPICS["portal_view"]) * PARTITIONS
 
 
 def partition_of(key: str) -> int:

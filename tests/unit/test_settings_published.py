@@ -32,6 +32,8 @@ from contracts.negotiation_requests import (
 )
 from contracts.negotiation_requests import SaveSettings as SaveNegotiationSettings
 from contracts.registry import parse_event
+from service_runtime.database import sqlite_engine
+from service_runtime.personal_data import SqlKeyVault
 from service_runtime.stored_aggregates import StoredAggregates
 from services.gateway.adapters import integration_events as gateway_events
 from services.gateway.application.uploads import GatewayApplication
@@ -207,6 +209,7 @@ def messaging_settings(password: str = SMTP_PASSWORD, **changes: Any) -> Messagi
 def messaging(tmp_path: Path) -> MessagingApplication:
     app = MessagingApplication(env=POPO)
     app.outbox_dir = tmp_path / "outbox"
+    app.vault = SqlKeyVault(sqlite_engine(str(tmp_path / "keys.sqlite")))
     return app
 
 
@@ -303,10 +306,12 @@ def test_a_save_tells_which_credentials_changed_never_what_they_are(
     assert "credenciais alteradas" not in rows[1]["summary"]
 
 
-def test_messaging_settings_are_not_published_without_the_store() -> None:
+def test_messaging_settings_are_not_published_without_the_store(
+    messaging: MessagingApplication,
+) -> None:
     # Without the store the settings cannot be told (tenant, credentials changed): the relay
     # stops and says why rather than publish them wrong.
-    app = MessagingApplication(env=POPO)
+    app = messaging
     save_messaging(app, MessagingSettings(), ANA)
     with pytest.raises(RuntimeError, match="aggregates"):
         published(app, messaging_events.integration_events)

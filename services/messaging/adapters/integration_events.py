@@ -13,7 +13,8 @@ A tenant's settings saved (`TenantMessaging.SettingsSaved`) are published whole 
 `MessagingSettingsSaved`, but never a channel's credentials: of each channel only its kind and
 the fields known not to be secret go out, the others are named and told when this save changed
 them (`domain.published_settings`). The stored event carries neither the tenant nor what was
-there before: the relay reads both from the store (`IntegrationEvents`)."""
+there before, and its settings are sealed under the tenant's settings key: the relay reads
+both from the store and opens them with the store's application (`IntegrationEvents`)."""
 
 from __future__ import annotations
 
@@ -39,11 +40,11 @@ from contracts.messaging import (
     SendingWindowSpec,
     TemplateSaved,
 )
-from contracts.messaging_requests import MessagingSettings
 from contracts.personal import SealedPersonalData
 from contracts.ruler import MessageChannel
 from service_runtime.outbox import envelope_fields
 from service_runtime.stored_aggregates import StoredAggregates
+from services.messaging.application import MessagingApplication
 from services.messaging.domain.conversations import Conversation
 from services.messaging.domain.published_settings import disclose, withheld_changes
 from services.messaging.domain.records import Message, OptOut, Template, TenantMessaging
@@ -55,7 +56,7 @@ FailedEvent: type[Any] = Message.Failed  # type: ignore[attr-defined]
 TemplateEvents: tuple[type[Any], ...] = (Template.Saved, Template.Changed)  # type: ignore[attr-defined]
 OptOutEvent: type[Any] = OptOut.Recorded  # type: ignore[attr-defined]
 ConversationStartedEvent: type[Any] = Conversation.Started  # type: ignore[attr-defined]
-SettingsSavedEvent: type[Any] = TenantMessaging.SettingsSaved  # type: ignore[attr-defined]
+SettingsSavedEvent: type[Any] = TenantMessaging.SettingsSaved
 # The conversation's changes the other services see (what is said stays here).
 CONVERSATION_CHANGES: dict[type[Any], str] = {
     Conversation.Answered: "answered",  # type: ignore[attr-defined]
@@ -116,13 +117,16 @@ def settings_saved(event: Any, aggregates: StoredAggregates | None) -> Messaging
             f"messaging settings {event.originator_id}: publishing them needs the store "
             "(IntegrationEvents.aggregates)"
         )
-    settings = MessagingSettings.model_validate_json(event.settings_json)
+    app = aggregates.app
+    if not isinstance(app, MessagingApplication):
+        raise RuntimeError(
+            f"messaging settings {event.originator_id}: opening them needs the messaging store"
+        )
+    # Sealed (or, stored before sealing, in clear): opened with the tenant's settings key.
+    tenant = aggregates.tenant_of(event.originator_id)
+    settings = app.settings_in(tenant, event)
     previous = aggregates.before(event.originator_id, event.originator_version)
-    before = (
-        MessagingSettings.model_validate_json(previous.settings_json).channels
-        if previous is not None
-        else {}
-    )
+    before = app.settings_in(tenant, previous).channels if previous is not None else {}
     channels: dict[MessageChannel, ChannelAdapterSettings] = {}
     for channel, config in settings.channels.items():
         shown = disclose(config)
@@ -135,7 +139,7 @@ def settings_saved(event: Any, aggregates: StoredAggregates | None) -> Messaging
     chatbot = settings.chatbot
     notification = settings.portal_notification
     return MessagingSettingsSaved(
-        **_envelope(event, aggregates.tenant_of(event.originator_id)),
+        **_envelope(event, tenant),
         agency_name=settings.agency_name,
         portal_link=settings.portal_link,
         windows={

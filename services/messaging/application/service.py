@@ -5,7 +5,11 @@ business clock).
 
 A message's address and text are sealed with the debtor's key (the key vault, `vault`) when it
 is queued, opened only to hand it to its channel; once the debtor's data are erased nothing
-opens and the message fails with the reason (`ERASED_REASON`), never sent, never dropped."""
+opens and the message fails with the reason (`ERASED_REASON`), never sent, never dropped.
+
+A tenant's settings hold its channels' credentials: they are stored sealed under the tenant's
+settings key in the same vault (never a debtor's, so no erasure touches it) and opened when
+read (`settings_of`); settings stored in clear before still read, until saved again."""
 
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ from contracts.messaging_requests import (
 from contracts.money import format_brl
 from contracts.personal import SealedPersonalData
 from service_runtime.eventstore import ServiceApplication
-from service_runtime.personal_data import DebtorKey, KeyVault, seal, unseal
+from service_runtime.personal_data import DebtorKey, KeyVault, seal, unseal, unseal_with
 from service_runtime.refusal import Refused, field_refusal
 from services.messaging.adapters.channels import (
     Channel,
@@ -81,6 +85,25 @@ BACKOFF = (
     dt.timedelta(hours=2),
     dt.timedelta(hours=6),
 )
+
+
+# The vault's key that seals a tenant's messaging settings (their channels' credentials).
+SETTINGS_KEY_PURPOSE = "messaging-settings"
+
+
+class SettingsUnreadable(RuntimeError):
+    """A tenant's sealed settings do not open (the vault lacks the key they were sealed under,
+    or it is not theirs): nothing is sent with default settings in their place."""
+
+
+class SavedSettings(Protocol):
+    """A tenant's record, or one of its Started and SettingsSaved events: the settings sealed,
+    or in clear when stored before settings were sealed."""
+
+    @property
+    def sealed_settings(self) -> dict[str, str] | None: ...
+    @property
+    def settings_json(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -142,7 +165,8 @@ class MessagingApplication(ServiceApplication):
 
     @property
     def vault(self) -> KeyVault:
-        """The debtors' keys (the host's), to seal and open messages' personal data."""
+        """The debtors' keys (the host's), to seal and open messages' personal data, and the
+        tenant's settings key."""
         if self._vault is None:
             raise RuntimeError("the messaging application has no key vault")
         return self._vault
@@ -154,12 +178,47 @@ class MessagingApplication(ServiceApplication):
     # ---- helpers -------------------------------------------------------------------------
 
     def _tenant(self, tenant: str) -> TenantMessaging:
-        return self.get_or_none(TenantMessaging, tenant_messaging_id(tenant)) or TenantMessaging(
-            tenant=tenant, settings_json=MessagingSettings().model_dump_json()
+        """The tenant's record, to change it: a new one (default settings) when none was
+        saved."""
+        found = self.get_or_none(TenantMessaging, tenant_messaging_id(tenant))
+        if found is not None:
+            return found
+        return TenantMessaging.start(
+            tenant=tenant, sealed_settings=self.seal_settings(tenant, MessagingSettings())
         )
 
     def settings_of(self, tenant: str) -> MessagingSettings:
-        return MessagingSettings.model_validate_json(self._tenant(tenant).settings_json)
+        """The tenant's settings in clear; the defaults when it never saved any."""
+        record = self.get_or_none(TenantMessaging, tenant_messaging_id(tenant))
+        if record is None:
+            return MessagingSettings()
+        return self.settings_in(tenant, record)
+
+    def seal_settings(self, tenant: str, settings: MessagingSettings) -> dict[str, str]:
+        """The settings sealed under the tenant's settings key (as stored: a
+        `SealedPersonalData` dict), their JSON kept as it was stored in clear before."""
+        key = self.vault.settings_key(tenant, SETTINGS_KEY_PURPOSE)
+        return seal(key, {"settings_json": settings.model_dump_json()}).model_dump()
+
+    def settings_in(self, tenant: str, saved: SavedSettings) -> MessagingSettings:
+        """The settings a record of the tenant, or one of its settings' events, holds: opened
+        with the tenant's settings key, or read as they are when stored in clear before
+        sealing. Raises SettingsUnreadable when they do not open."""
+        if saved.sealed_settings is None:
+            if saved.settings_json is None:
+                raise SettingsUnreadable(f"the messaging settings of tenant {tenant!r} are empty")
+            return MessagingSettings.model_validate_json(saved.settings_json)
+        sealed = SealedPersonalData.model_validate(saved.sealed_settings)
+        key = self.vault.settings_key(tenant, SETTINGS_KEY_PURPOSE)
+        try:
+            opened = unseal_with(sealed, key)
+        except ValueError as exc:
+            raise SettingsUnreadable(
+                f"the messaging settings of tenant {tenant!r} do not open with its settings "
+                f"key in the vault ({exc}): restore the vault that sealed them, or save the "
+                "settings again"
+            ) from exc
+        return MessagingSettings.model_validate_json(opened["settings_json"])
 
     def channel_for(self, tenant: str, channel: str, settings: MessagingSettings) -> Channel:
         if self.channel_factory is not None:
@@ -255,7 +314,8 @@ class MessagingApplication(ServiceApplication):
         def command() -> MessagingSettings:
             record = self._tenant(request.tenant)
             record.save_settings(
-                settings_json=request.settings.model_dump_json(), saved_by=request.saved_by
+                sealed_settings=self.seal_settings(request.tenant, request.settings),
+                saved_by=request.saved_by,
             )
             self.save(record)
             return request.settings
@@ -332,7 +392,8 @@ class MessagingApplication(ServiceApplication):
 
     def list_templates(self, tenant: str) -> TemplateList:
         out = []
-        for key in self._tenant(tenant).templates:
+        record = self.get_or_none(TenantMessaging, tenant_messaging_id(tenant))
+        for key in [] if record is None else record.templates:
             channel, name = key.split(":", 1)
             found = self.get_or_none(Template, template_id(tenant, channel, name))
             if found is not None:
@@ -586,7 +647,7 @@ class MessagingApplication(ServiceApplication):
     def tenants(self) -> list[str]:
         """Every tenant with messaging settings or templates, from the event store (each
         started once), so no second index can disagree with it."""
-        started = get_topic(TenantMessaging.Started)  # type: ignore[attr-defined]
+        started = get_topic(TenantMessaging.Started)
         found: dict[str, None] = {}
         start = 1
         while page := self.recorder.select_notifications(start, 2000, topics=[started]):

@@ -284,19 +284,75 @@ def tenant_messaging_id(tenant: str) -> uuid.UUID:
     return uuid.uuid5(COBRANCA_NAMESPACE, f"messaging-tenant|{tenant}")
 
 
+def _stored_in_clear(state: dict[str, Any]) -> None:
+    """Version 1 of the settings' events held them in clear (`settings_json`): they load as
+    they are, with nothing sealed."""
+    state["sealed_settings"] = None
+
+
 class TenantMessaging(Aggregate):
+    """A tenant's settings and the names of its templates.
+
+    The settings hold the channels' credentials (an SMTP server's password, providers'
+    tokens): they are stored sealed under the tenant's settings key in the key vault
+    (`sealed_settings`, a `SealedPersonalData` dict of {"settings_json"}), so neither the event
+    store nor its backups show them. Events stored before that (class_version 1) have them in
+    clear (`settings_json`, None in every later event): they still load, are never edited,
+    and the next save seals."""
+
     @staticmethod
     def create_id(tenant: str, **_: Any) -> uuid.UUID:
         return tenant_messaging_id(tenant)
 
-    @event("Started")
-    def __init__(self, *, tenant: str, settings_json: str) -> None:
+    class Started(Aggregate.Created):
+        class_version = 2
+        tenant: str
+        sealed_settings: dict[str, str] | None
+        settings_json: str | None = None
+
+        upcast_v1_v2 = staticmethod(_stored_in_clear)
+
+    class SettingsSaved(Aggregate.Event):
+        class_version = 2
+        sealed_settings: dict[str, str] | None
+        saved_by: str
+        settings_json: str | None = None
+
+        upcast_v1_v2 = staticmethod(_stored_in_clear)
+
+    # The eventsourcing library wants `settings_json` passed, default or not: a new record
+    # passes settings_json=None (see `start`).
+    @event(Started)
+    def __init__(
+        self,
+        *,
+        tenant: str,
+        sealed_settings: dict[str, str] | None,
+        settings_json: str | None = None,
+    ) -> None:
         self.tenant = tenant
+        self.sealed_settings = sealed_settings
         self.settings_json = settings_json
         self.templates: list[str] = []
 
-    @event("SettingsSaved")
-    def save_settings(self, *, settings_json: str, saved_by: str) -> None:
+    @classmethod
+    def start(cls, *, tenant: str, sealed_settings: dict[str, str]) -> TenantMessaging:
+        """A new tenant's record, its first settings sealed."""
+        return cls(tenant=tenant, sealed_settings=sealed_settings, settings_json=None)
+
+    def save_settings(self, *, sealed_settings: dict[str, str], saved_by: str) -> None:
+        """New settings, sealed (`sealed_settings`); they replace any kept in clear."""
+        self._settings_saved(sealed_settings=sealed_settings, saved_by=saved_by, settings_json=None)
+
+    @event(SettingsSaved)
+    def _settings_saved(
+        self,
+        *,
+        sealed_settings: dict[str, str] | None,
+        saved_by: str,
+        settings_json: str | None = None,
+    ) -> None:
+        self.sealed_settings = sealed_settings
         self.settings_json = settings_json
 
     @event("TemplateAdded")
