@@ -237,6 +237,10 @@ class PositionedConsumer:
         # every FULL_VERIFY_SECONDS, not at every verification.
         self._confirmed: dict[TopicPartition, tuple[int, str | None, str | None]] = {}
         self._full_verify_at = 0.0
+        # The stale positions this consumer already went back to the start from: until it
+        # stores a new one, it is reading again, and the next verification must not send it
+        # back again (a long batch, the ruler's daily run, was started over every 5 s).
+        self._rereading: dict[TopicPartition, tuple[int, str | None, str | None]] = {}
         self._task: asyncio.Task[None] | None = None
         self.subscriber = broker.subscriber(
             *applier.topics,
@@ -270,6 +274,7 @@ class PositionedConsumer:
             for tp in self.assigned
         }
         self.has_assignment = True
+        self._rereading.clear()  # positions are taken from the store again below
         from_the_start: list[TopicPartition] = []
         for tp in self.assigned:
             stored = positions.get((tp.topic, tp.partition))
@@ -336,6 +341,9 @@ class PositionedConsumer:
             else:
                 self._confirmed[tp] = (stored[0], stored[1], epoch)
         for tp in restart:
+            stored = positions[(tp.topic, tp.partition)]
+            if may_restart and self._rereading.get(tp) == stored:
+                continue  # already reading it again from the start
             log.warning(
                 "%s: %s[%d] is not the log this projection read: reading it again from the start",
                 self.name,
@@ -346,6 +354,7 @@ class PositionedConsumer:
                 # Not assigned to us any more: whoever has it verifies it on assignment.
                 await self.consumer.seek_to_beginning(tp)
                 self.positions[tp] = 0
+                self._rereading[tp] = stored
 
     async def handle(self, body: Any, msg: KafkaMessage) -> None:
         raw = msg.raw_message
