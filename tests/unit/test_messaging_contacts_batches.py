@@ -42,7 +42,7 @@ from services.messaging.adapters.contacts import (
     metadata,
 )
 from tests.unit.test_projections import memory_vault, record_of
-from tests.unit.test_read_model_batches import batchings
+from tests.unit.test_read_model_batches import batchings, cut
 
 AGENCY = "recupera-sul"
 OTHER = "cobra-norte"
@@ -274,13 +274,7 @@ def random_batchings(events: list[Envelope], seed: int) -> Iterator[list[list[En
     """Cut anywhere, from one event to the whole stream."""
     rng = random.Random(seed)
     for _ in range(5):
-        cuts: list[list[Envelope]] = []
-        start = 0
-        while start < len(events):
-            size = rng.randint(1, len(events))
-            cuts.append(events[start : start + size])
-            start += size
-        yield cuts
+        yield cut(events, rng, len(events))
 
 
 @pytest.mark.parametrize("erasure_first", [True, False], ids=["erasure first", "erasure last"])

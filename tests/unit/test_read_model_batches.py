@@ -68,6 +68,17 @@ def built(make: Callable[[], Projection], batches: Sequence[Sequence[Envelope]])
     return rows
 
 
+def cut(events: list[Envelope], rng: random.Random, largest: int) -> list[list[Envelope]]:
+    """The stream in consecutive batches of 1 to `largest` events."""
+    batches: list[list[Envelope]] = []
+    start = 0
+    while start < len(events):
+        size = rng.randint(1, largest)
+        batches.append(events[start : start + size])
+        start += size
+    return batches
+
+
 def batchings(events: list[Envelope], seed: int = 7) -> Iterator[tuple[str, list[list[Envelope]]]]:
     """The same stream cut in other ways, and delivered again."""
     yield "one event per batch", [[e] for e in events]
@@ -75,12 +86,7 @@ def batchings(events: list[Envelope], seed: int = 7) -> Iterator[tuple[str, list
     yield "the whole batch twice", [events, events]
     rng = random.Random(seed)
     for attempt in range(2):
-        cuts: list[list[Envelope]] = []
-        start = 0
-        while start < len(events):
-            size = rng.randint(1, 6)
-            cuts.append(events[start : start + size])
-            start += size
+        cuts = cut(events, rng, 6)
         yield f"random batches ({attempt})", cuts
         # Redelivery after a failure: a batch read again from an earlier offset.
         again: list[list[Envelope]] = []

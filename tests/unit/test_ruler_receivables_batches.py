@@ -40,6 +40,7 @@ from services.ruler.adapters.consumers import ReceivablesApplier
 from services.ruler.adapters.receivables import Exit, ReceivablesTable, Reentry, metadata
 from services.ruler.application import RulerApplication
 from tests.unit.test_projections import memory_vault
+from tests.unit.test_read_model_batches import cut
 from tests.unit.test_ruler_app import AGENCY, AT, DUE, JOAO, agreement_fields, env
 
 MARIA = "11144477735"
@@ -327,16 +328,6 @@ def built(stream: Stream, batches: Sequence[Sequence[Envelope]]) -> tuple[Rows, 
     rows = run.rows()
     run.engine.dispose()
     return rows, (run.exits, run.reentries)
-
-
-def cut(events: list[Envelope], rng: random.Random, largest: int) -> list[list[Envelope]]:
-    batches: list[list[Envelope]] = []
-    start = 0
-    while start < len(events):
-        size = rng.randint(1, largest)
-        batches.append(events[start : start + size])
-        start += size
-    return batches
 
 
 def batchings(events: list[Envelope], seed: int = 11) -> Iterator[tuple[str, list[list[Envelope]]]]:
