@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +57,12 @@ class EmbeddedBroker(Protocol):
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def client_env(self) -> Mapping[str, str]:
+        """Settings (``COBRANCA_*``) the services should take on this broker unless told
+        otherwise: what suits this broker's behaviour, not the production defaults."""
+        ...
 
     @property
     def port(self) -> int: ...
@@ -225,6 +231,7 @@ class ProcessBroker(ABC):
     """An :class:`EmbeddedBroker` run as one child process on a fixed loopback port."""
 
     name: ClassVar[str]
+    client_env: ClassVar[Mapping[str, str]] = {}
     #: Seconds ``stop()`` waits after SIGTERM before it sends SIGKILL.
     default_stop_timeout: ClassVar[float] = 10.0
 

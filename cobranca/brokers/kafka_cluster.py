@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -118,6 +119,7 @@ class ApacheKafkaCluster:
     are configured."""
 
     name: ClassVar[str] = "kafka-cluster"
+    client_env: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,

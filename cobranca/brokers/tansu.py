@@ -6,6 +6,7 @@ Runs with the in-memory storage engine, so a restart forgets every topic and mes
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -31,6 +32,14 @@ class TansuBroker(ProcessBroker):
 
     name: ClassVar[str] = "tansu"
     default_stop_timeout: ClassVar[float] = 5.0
+    # Tansu holds every JoinGroup until half the session timeout has passed (in 1 s steps:
+    # 6 s of session is a 3 s join, 2 s is 1 s), and each service joins its groups at start
+    # and after every rebalance. It evicts a member only when another member of the group
+    # calls, so a short session costs nothing to the one-member groups of a local platform.
+    client_env: ClassVar[Mapping[str, str]] = {
+        "COBRANCA_KAFKA_SESSION_TIMEOUT_MS": "2000",
+        "COBRANCA_KAFKA_HEARTBEAT_INTERVAL_MS": "400",
+    }
 
     def __init__(
         self,

@@ -99,6 +99,7 @@ class RunningPlatform:
             "COBRANCA_TODAY": TEST_TODAY,
             "COBRANCA_KAFKA_SESSION_TIMEOUT_MS": "6000",
             "COBRANCA_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+            **self.broker.client_env,
             "COBRANCA_RELAY_CHECK_INTERVAL": "2",
             "COBRANCA_LOG_LEVEL": "INFO",
             # Tests poll a debtor's lookup (at most 4 a second) from 127.0.0.1: a 1-second
