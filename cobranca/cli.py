@@ -193,7 +193,10 @@ def replay(
         raise typer.Exit(2)
     settings = _settings()
     # Personal data opens with the debtors' keys; erased ones stay removed in the rebuild.
-    built = build_projections(SqlKeyVault(vault_engine(settings), settings.vault_cache_seconds))
+    # The signing key keys the portal view's digests of dates of birth, as the gateway's do.
+    built = build_projections(
+        SqlKeyVault(vault_engine(settings), settings.vault_cache_seconds), settings.signing_key()
+    )
     engine = (
         engine_from_url(target_url, "gateway_rebuild")
         if target_url
@@ -414,10 +417,12 @@ def up(
             messaging_marker.write_text("done\n")
         ruler_marker = data_dir / "demo-ruler"
         if demo and not ruler_marker.exists():
-            from cobranca.demo_ruler import seed_ruler
+            from cobranca.demo_ruler import run_ruler_now, seed_ruler
 
             if seed_ruler(client):
                 console.print("demo tenant: collection ruler and call campaign created")
+                # Today's run came before the demo carteira and this ruler: run it now.
+                console.print(run_ruler_now(client))
             ruler_marker.write_text("done\n")
         negotiation_marker = data_dir / "demo-negotiation"
         if demo and not negotiation_marker.exists():

@@ -162,6 +162,10 @@ class GatewayClient:
     def rulers(self) -> list[dict[str, Any]]:
         return list(self._check(self.http.get("/api/v1/admin/rulers"))["rulers"])
 
+    def run_ruler(self) -> dict[str, Any]:
+        """Run the tenant's ruler now for today (the ruler's business day): its counts."""
+        return dict(self._check(self.http.post("/api/v1/admin/ruler/run", json={})))
+
     def create_campaign(self, definition: dict[str, Any]) -> dict[str, Any]:
         return dict(self._check(self.http.post("/api/v1/admin/campaigns", json=definition)))
 

@@ -2,7 +2,8 @@
 
 Deterministic for a seed, so a demo run and a benchmark can be repeated exactly. Names, cities
 and area codes are plausible Brazilian ones; documents are valid unless a row is made invalid
-on purpose, so that an import shows both imported and rejected rows.
+on purpose, so that an import shows both imported and rejected rows. People (CPFs) have a date
+of birth, an adult's, for the portal's second factor; companies leave the column empty.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ HEADER: tuple[str, ...] = (
     "cidade",
     "uf",
     "categoria",
+    "data_nascimento",
 )
 
 DEFAULT_CREDITORS: tuple[str, ...] = (
@@ -225,6 +227,8 @@ def _contract_prefix(creditor: str) -> str:
 
 _CONTRACTS_PER_DEBTOR = ((1, 2, 3), (70, 92, 100))  # values, cumulative weights
 _INSTALLMENTS = ((1, 2, 3, 4, 6), (65, 77, 87, 95, 100))
+# Debtors' ages in days: from 18 to 80 years old.
+_AGE_DAYS = (18 * 366, 80 * 365)
 _LOG_MIN_CENTS = math.log(5_000)  # R$ 50,00
 _LOG_MAX_CENTS = math.log(2_500_000)  # R$ 25.000,00
 
@@ -261,9 +265,18 @@ class _Writer:
             return value.isoformat()
         return f"{value.day:02d}/{value.month:02d}/{value.year}"
 
+    def birth_date(self, debtor: _Debtor) -> str:
+        """A person's date of birth, an adult's; empty for a company. Drawn from the document,
+        not from the file's random stream, so every other column stays as it was."""
+        if debtor.is_company:
+            return ""
+        own = random.Random(f"birth|{debtor.document}")
+        return self.format_date(self.today - timedelta(days=own.randint(*_AGE_DAYS)))
+
     def debts(self, debtor: _Debtor) -> list[list[str]]:
         rng = self.rng
         rows: list[list[str]] = []
+        born = self.birth_date(debtor)
         values, weights = _CONTRACTS_PER_DEBTOR
         for _ in range(rng.choices(values, cum_weights=weights)[0]):
             index = rng.randrange(len(self.creditors))
@@ -296,6 +309,7 @@ class _Writer:
                         debtor.city,
                         debtor.state,
                         category,
+                        born,
                     ]
                 )
         return rows

@@ -6,7 +6,9 @@ A client system pushes a carteira by publishing, keyed by its `import_id`, an op
 `CarteiraRowSubmitted` per row. An upload through the gateway becomes exactly these messages.
 
 Version 2 of `CarteiraRowSubmitted` adds the row's `status` (situação): the creditor sends a
-debt's row again with `cancelado` or `devolvido` to withdraw it from collection.
+debt's row again with `cancelado` or `devolvido` to withdraw it from collection. Version 3 adds
+the debtor's `birth_date` (data de nascimento; for a CNPJ, the company's opening date), which
+the portal may ask for before showing values; once imported it travels only sealed.
 """
 
 from __future__ import annotations
@@ -55,6 +57,15 @@ class RowFieldsV2(RowFields):
     status: str | None = None
 
 
+class RowFieldsV3(RowFieldsV2):
+    """A row of version 3: the columns of version 2 and the debtor's `birth_date` (data de
+    nascimento; for a CNPJ, the company's opening date, data de abertura), as the creditor
+    wrote it: `17/05/1980` or `1980-05-17`. Personal data: the portfolio service seals it with
+    the debtor's other personal fields; it is not repeated in `DebtRejected`."""
+
+    birth_date: str | None = None
+
+
 class CarteiraImportRequested(Envelope):
     """An import begins: who sent it and how many rows to expect (when known)."""
 
@@ -98,6 +109,14 @@ class CarteiraRowSubmittedV2(_RowSubmitted):
 
     schema_version: Literal[2] = 2
     fields: RowFieldsV2
+
+
+class CarteiraRowSubmittedV3(_RowSubmitted):
+    """One row of a carteira (version 3: `fields` may also carry the debtor's `birth_date`).
+    `row_key` as in version 1."""
+
+    schema_version: Literal[3] = 3
+    fields: RowFieldsV3
 
 
 class RowError(BaseModel):

@@ -78,18 +78,33 @@ class PortalLogo(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
-class PortalProfileSaved(Envelope):
+class _ProfileSaved(Envelope):
+    """The fields every version of `PortalProfileSaved` shares; not an event of its own. Each
+    version adds its `schema_version` and its `second_factor` (the choices it knows)."""
+
+    type: Literal["PortalProfileSaved"] = "PortalProfileSaved"
+    part: Literal["profile", "second_factor", "logo"]
+    name: str | None = Field(default=None, max_length=200)
+    portal_list: PortalListTerms | None = None
+    code_channels: list[str] | None = Field(default=None, description="sms, email, in order")
+    logo: PortalLogo | None = None
+    saved_by: str
+
+
+class PortalProfileSaved(_ProfileSaved):
     """A part of the tenant's portal profile was saved, `part` says which, and only that
     part's fields are given (the others are None): `profile`, the name debtors see and the
     portal list; `second_factor`, whether a one-time code comes before values and by which
     channels; `logo`. Keyed by the tenant's portal profile (`aggregate_id`)."""
 
-    type: Literal["PortalProfileSaved"] = "PortalProfileSaved"
     schema_version: Literal[1] = 1
-    part: Literal["profile", "second_factor", "logo"]
-    name: str | None = Field(default=None, max_length=200)
-    portal_list: PortalListTerms | None = None
     second_factor: Literal["none", "code"] | None = None
-    code_channels: list[str] | None = Field(default=None, description="sms, email, in order")
-    logo: PortalLogo | None = None
-    saved_by: str
+
+
+class PortalProfileSavedV2(_ProfileSaved):
+    """A part of the tenant's portal profile was saved (version 2: `second_factor` may also be
+    `birth_date`, the debtor's date of birth, or a company's opening date, from the carteira).
+    Published only for that choice; the others go out in version 1 as before."""
+
+    schema_version: Literal[2] = 2
+    second_factor: Literal["none", "code", "birth_date"] | None = None

@@ -114,6 +114,11 @@ class PortalNotification(_Model):
         return sorted(set(value))
 
 
+# What the messaging service answers in place of a channel's credential (never any character
+# of it, nor its length); sent back as answered, it keeps the stored credential.
+SECRET_MASK = "********"
+
+
 class MessagingSettings(_Model):
     agency_name: str = Field(default="Assessoria de Cobrança", max_length=100)
     portal_link: str = Field(default="http://127.0.0.1:8000/p/{tenant}", max_length=300)
@@ -121,7 +126,13 @@ class MessagingSettings(_Model):
     channels: dict[MessageChannel, dict[str, Any]] = Field(
         default_factory=dict,
         description='Adapter per channel: {"kind": "smtp", ...}, {"kind": "http", ...} or '
-        '{"kind": "outbox"} (the default)',
+        '{"kind": "outbox"} (the default). Credentials are never answered: a field not known '
+        "to be public (an SMTP username and password, a provider's token, any other field) "
+        f'reads "{SECRET_MASK}" when set, null or "" when not, and a url with a path or query '
+        f'reads as its origin and "/{SECRET_MASK}". Sent back as answered, a field keeps the '
+        'stored value; a new value replaces it; null, "" or leaving it out clears it. A '
+        f'credential carrying "{SECRET_MASK}" that is not the answer for a stored value is '
+        "refused (422).",
     )
     max_attempts: int = Field(default=5, ge=1, le=20)
     chatbot: ChatbotSettings = Field(default_factory=ChatbotSettings)

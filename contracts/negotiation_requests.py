@@ -50,7 +50,7 @@ class BoletoSettings(_Model):
         default="237",
         pattern=r"^\d{3}$",
         description="001 Banco do Brasil, 033 Santander, 104 Caixa, 237 Bradesco, 341 Itaú, "
-        "756 Sicoob",
+        "748 Sicredi, 756 Sicoob",
     )
     bank_name: str = Field(default="Banco Bradesco S.A.", max_length=100)
     agency: str = Field(default="1234", pattern=r"^\d{1,4}$")
@@ -60,7 +60,14 @@ class BoletoSettings(_Model):
         default="",
         pattern=r"^\d{0,7}$",
         description="Convênio (Banco do Brasil, 6 or 7 digits), código do cedente (Santander), "
-        "código do beneficiário (Caixa, 6 digits), código do cliente (Sicoob); without DV",
+        "código do beneficiário (Caixa, 6 digits; Sicredi, 5), código do cliente (Sicoob); "
+        "without DV",
+    )
+    service_point: str = Field(
+        default="",
+        pattern=r"^\d{0,2}$",
+        description="Posto of the Sicredi cooperative the account belongs to (2 digits); "
+        "Sicredi only",
     )
     beneficiary_name: str = Field(default="Assessoria de Cobrança", max_length=100)
     beneficiary_document: str = Field(default="", max_length=18)

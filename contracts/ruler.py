@@ -5,9 +5,9 @@ service to send, on `messaging.requested`."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.envelope import Cents, Envelope, UtcDatetime
 
@@ -39,6 +39,11 @@ Stage = Literal[
     "finalized",
 ]
 ReceivableKind = Literal["debt", "installment"]
+# Why a receivable leaves its ruler: a debt paid off (settled), an agreement's installment
+# paid (paid), renegotiated into an agreement, or cancelled (a debt the creditor withdrew; an
+# installment of a broken agreement).
+ExitReason = Literal["settled", "paid", "renegotiated", "cancelled"]
+EXIT_REASONS: tuple[ExitReason, ...] = get_args(ExitReason)
 MessageChannel = Literal["email", "sms", "whatsapp", "push"]
 
 
@@ -119,6 +124,48 @@ class RulerDefinition(_Model):
         return self
 
 
+# How an admin reads each exit reason (in the messages of refusals).
+EXIT_REASON_LABELS: dict[ExitReason, str] = {
+    "settled": "settled (dívida quitada)",
+    "paid": "paid (parcela de acordo paga)",
+    "renegotiated": "renegotiated (renegociada em acordo)",
+    "cancelled": "cancelled (cancelada ou devolvida pelo credor)",
+}
+
+
+class RulerDefinitionV2(RulerDefinition):
+    """A collection ruler (version 2): version 1's fields, and a finalization of its own per
+    exit reason (the seed's Finalizar Cobrança has one message for a payment, one for a
+    cancellation, one for a renegotiation). A reason's own list, when present, replaces
+    `finalization_actions` for that exit; an empty list there means no message for it."""
+
+    finalization_actions: list[SendMessage] = Field(
+        default_factory=list,
+        description="Sent when a receivable leaves for a reason without its own list in "
+        "finalization_by_reason; a listing at the credit bureau is always removed",
+    )
+    finalization_by_reason: dict[ExitReason, list[SendMessage]] = Field(
+        default_factory=dict,
+        description="Per exit reason (settled, paid, renegotiated, cancelled), the messages "
+        "sent instead of finalization_actions; an empty list sends none for that reason",
+    )
+
+    @field_validator("finalization_by_reason", mode="before")
+    @classmethod
+    def _known_reasons(cls, value: Any) -> Any:
+        # Said before pydantic's own check of the keys, which would answer in English.
+        if isinstance(value, dict):
+            unknown = [str(k) for k in value if k not in EXIT_REASONS]
+            if unknown:
+                listed = ", ".join(repr(k) for k in unknown)
+                choices = ", ".join(EXIT_REASON_LABELS[r] for r in EXIT_REASONS[:-1])
+                raise ValueError(
+                    f"finalization_by_reason: motivo de saída desconhecido: {listed}; use "
+                    f"{choices} ou {EXIT_REASON_LABELS[EXIT_REASONS[-1]]}"
+                )
+        return value
+
+
 class CampaignDefinition(_Model):
     """A call campaign (EliteSoft's campanha de ligação): who is on its list, and what
     operators may offer."""
@@ -185,12 +232,40 @@ class RulerSaved(Envelope):
     saved_by: str
 
 
+class RulerSavedV2(Envelope):
+    """A ruler as an admin saved it (version 2: the definition may carry a finalization per
+    exit reason, `finalization_by_reason`). The ruler service publishes only this version;
+    version 1 stays readable."""
+
+    type: Literal["RulerSaved"] = "RulerSaved"
+    schema_version: Literal[2] = 2
+    ruler_id: str
+    definition: RulerDefinitionV2
+    saved_by: str
+
+
 class CampaignSaved(Envelope):
     type: Literal["CampaignSaved"] = "CampaignSaved"
     schema_version: Literal[1] = 1
     campaign_id: str
     definition: CampaignDefinition
     saved_by: str
+
+
+class RulerRunRequested(Envelope):
+    """An admin ran the tenant's rulers for the business day by hand (processar régua agora),
+    with what the run did. The daily run publishes nothing like it; a run asked twice on one
+    day is two of these, and the second finds nothing left to do."""
+
+    type: Literal["RulerRunRequested"] = "RulerRunRequested"
+    schema_version: Literal[1] = 1
+    on_date: dt.date = Field(description="The business day run (the ruler's last DayStarted)")
+    requested_by: str
+    receivables: int = Field(ge=0, description="Open receivables of the tenant gone over")
+    stages: int = Field(ge=0, description="Receivables moved to a later stage")
+    reminders: int = Field(ge=0, description="Pre-due reminders")
+    listings: int = Field(ge=0, description="Listings at the credit bureau")
+    messages: int = Field(ge=0, description="Messages asked of the messaging service")
 
 
 class CallResultTypesSaved(Envelope):
@@ -239,7 +314,7 @@ class ReceivableLeftRuler(Envelope):
     receivable_kind: ReceivableKind
     document: str
     creditor: str
-    reason: Literal["settled", "paid", "renegotiated", "cancelled"]
+    reason: ExitReason
     last_stage: Stage
     on_date: dt.date
     actions: list[StageAction]

@@ -1,15 +1,17 @@
 """What the gateway asks the ruler service over request/reply (`ruler.requests`): its
-configuration (rulers, call campaigns, call result types) and operators' calls. Refusals
-come back as `contracts.negotiation_requests.ErrorReply`, the API's error shape."""
+configuration (rulers, call campaigns, call result types), operators' calls and a run of the
+tenant's rulers now. Refusals come back as `contracts.negotiation_requests.ErrorReply`, the
+API's error shape."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.envelope import UtcDatetime
-from contracts.ruler import CallResultType, CampaignDefinition, RulerDefinition
+from contracts.ruler import CallResultType, CampaignDefinition, RulerDefinitionV2
 
 REQUESTS_TOPIC = "ruler.requests"
 
@@ -22,7 +24,7 @@ class SaveRuler(_Model):
     kind: Literal["save_ruler"] = "save_ruler"
     tenant: str
     ruler_id: str
-    definition: RulerDefinition
+    definition: RulerDefinitionV2
     saved_by: str
 
 
@@ -68,6 +70,15 @@ class RecordCall(_Model):
     reschedule_at: UtcDatetime | None = None
 
 
+class RunRuler(_Model):
+    """Run the tenant's rulers now for the business day the ruler service is on (its last
+    DayStarted), as the daily run does; what was done already is not done again."""
+
+    kind: Literal["run_ruler"] = "run_ruler"
+    tenant: str
+    requested_by: str
+
+
 RulerRequest = Annotated[
     SaveRuler
     | ListRulers
@@ -75,7 +86,8 @@ RulerRequest = Annotated[
     | ListCampaigns
     | SaveCallResultTypes
     | GetCallResultTypes
-    | RecordCall,
+    | RecordCall
+    | RunRuler,
     Field(discriminator="kind"),
 ]
 
@@ -87,7 +99,7 @@ class RulerRequestBody(_Model):
 class RulerOut(_Model):
     ruler_id: str
     version: int
-    definition: RulerDefinition
+    definition: RulerDefinitionV2
 
 
 class RulerList(_Model):
@@ -117,3 +129,14 @@ class CallOut(_Model):
     note: str
     reschedule_at: UtcDatetime | None
     recorded_at: UtcDatetime
+
+
+class RulerRunOut(_Model):
+    """What a run did for the tenant: zeros when everything due that day was done already."""
+
+    date: dt.date = Field(description="The business day run")
+    receivables: int = Field(description="Open receivables of the tenant gone over")
+    stages: int = Field(description="Receivables moved to a later stage")
+    reminders: int = Field(description="Pre-due reminders")
+    listings: int = Field(description="Listings at the credit bureau")
+    messages: int = Field(description="Messages asked of the messaging service")

@@ -39,6 +39,7 @@ TOPICS: tuple[TopicSpec, ...] = (
             carteiras.CarteiraImportRequested,
             carteiras.CarteiraRowSubmitted,
             carteiras.CarteiraRowSubmittedV2,
+            carteiras.CarteiraRowSubmittedV3,
         ),
         description="Rows of carteiras to import, keyed by import_id",
     ),
@@ -112,8 +113,15 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         ruler.CONFIG_TOPIC,
         owner="ruler",
-        events=(ruler.RulerSaved, ruler.CampaignSaved, ruler.CallResultTypesSaved),
-        description="Rulers, call campaigns and call result types as admins save them",
+        events=(
+            ruler.RulerSaved,
+            ruler.RulerSavedV2,
+            ruler.CampaignSaved,
+            ruler.CallResultTypesSaved,
+            ruler.RulerRunRequested,
+        ),
+        description="Rulers, call campaigns and call result types as admins save them, and "
+        "the runs admins ask for",
     ),
     TopicSpec(
         ruler.STAGES_TOPIC,
@@ -181,7 +189,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         gateway.CONFIG_TOPIC,
         owner="gateway",
-        events=(gateway.PortalProfileSaved,),
+        events=(gateway.PortalProfileSaved, gateway.PortalProfileSavedV2),
         description="The tenant's portal profile (name, portal list, second factor, logo) as "
         "admins save it, keyed by the tenant's profile",
     ),

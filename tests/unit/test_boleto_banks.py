@@ -6,6 +6,7 @@ return read back to our sequence."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -25,7 +26,10 @@ from services.negotiation.domain.boleto import (
     nosso_numero_from_segment_t,
     printed_nosso_numero,
     segment_t_nosso_numero,
+    sequence_capacity,
+    sequence_problem,
     sicoob_nosso_numero_dv,
+    sicredi_nosso_numero_dv,
 )
 
 # --- independent validators (not the module's) -------------------------------------------------
@@ -67,6 +71,16 @@ def plain(line: str) -> str:
 
 
 # --- published examples ------------------------------------------------------------------------
+
+# Sicredi's examples number boletos by the year they were issued in: brcobranca's current spec
+# issues on 2016-08-22 (its data_processamento), agência 0710, posto 65, beneficiário 00129.
+SICREDI_2016 = {
+    "agency": "0710",
+    "account": "61900",
+    "beneficiary_code": "00129",
+    "service_point": "65",
+    "issued_on": dt.date(2016, 8, 22),
+}
 
 # (bank, account fields, nosso número, centavos, due date, free field, barcode, linha digitável)
 PUBLISHED = [
@@ -185,6 +199,52 @@ PUBLISHED = [
         "23790.27804 60000.212559 25003.923205 4 48690000828000",
         id="bradesco",
     ),
+    # Sicredi, tipo de cobrança 3 and 1, nosso número 16/208879-3: brcobranca spec/brcobranca/
+    # boleto/sicredi_spec.rb, "Montar código de barras para carteira número 3" and "carteira
+    # número 1, case 1". The spec states the line and the free field; the barcode here is the
+    # line rearranged.
+    pytest.param(
+        "748",
+        {**SICREDI_2016, "wallet": "3"},
+        8879,
+        19_557,
+        dt.date(2016, 8, 22),
+        "3116208879307106500129105",
+        "74891689400000195573116208879307106500129105",
+        "74893.11626 08879.307109 65001.291056 1 68940000019557",
+        id="sicredi-cobranca3",
+    ),
+    pytest.param(
+        "748",
+        {**SICREDI_2016, "wallet": "1"},
+        8879,
+        19_557,
+        dt.date(2016, 8, 22),
+        "1116208879307106500129101",
+        "74891689400000195571116208879307106500129101",
+        "74891.11620 08879.307109 65001.291015 1 68940000019557",
+        id="sicredi-cobranca1",
+    ),
+    # Sicredi, the same spec file as it was in 2012 (commit 057d8a28): agência 1234, posto 18,
+    # beneficiário 12345, issued 2012-01-19, nosso número 12/213871-5.
+    pytest.param(
+        "748",
+        {
+            "agency": "1234",
+            "account": "12345",
+            "wallet": "3",
+            "beneficiary_code": "12345",
+            "service_point": "18",
+            "issued_on": dt.date(2012, 1, 19),
+        },
+        13871,
+        295_295,
+        dt.date(2012, 1, 24),
+        "3112213871512341812345100",
+        "74891522200002952953112213871512341812345100",
+        "74893.11220 13871.512342 18123.451009 1 52220000295295",
+        id="sicredi-2012",
+    ),
 ]
 
 
@@ -193,7 +253,7 @@ PUBLISHED = [
 )
 def test_published_examples(
     bank: str,
-    fields: dict[str, str],
+    fields: dict[str, Any],
     nosso_numero: int,
     cents: int,
     due: dt.date,
@@ -242,6 +302,111 @@ def test_published_examples(
 )
 def test_printed_nosso_numero(account: BeneficiaryAccount, nosso_numero: int, printed: str) -> None:
     assert printed_nosso_numero(account, nosso_numero) == printed
+
+
+@pytest.mark.parametrize(
+    ("nosso_numero", "cents", "due", "free", "line"),
+    [
+        # brcobranca sicredi_spec.rb, "carteira número 1", cases 2 to 6 (issued 2016-08-22).
+        (
+            8902,
+            70_000,
+            dt.date(2016, 7, 25),
+            "1116208902107106500129100",
+            "74891.11620 08902.107104 65001.291007 3 68660000070000",
+        ),
+        (
+            8896,
+            70_000,
+            dt.date(2016, 7, 25),
+            "1116208896307106500129107",
+            "74891.11620 08896.307108 65001.291072 1 68660000070000",
+        ),
+        (
+            8899,
+            70_000,
+            dt.date(2016, 7, 25),
+            "1116208899807106500129103",
+            "74891.11620 08899.807104 65001.291031 6 68660000070000",
+        ),
+        (
+            8878,
+            19_558,
+            dt.date(2016, 7, 25),
+            "1116208878507106500129106",
+            "74891.11620 08878.507105 65001.291064 1 68660000019558",
+        ),
+        (
+            9048,
+            22_200,
+            dt.date(2016, 8, 26),
+            "1116209048807106500129103",
+            "74891.11620 09048.807102 65001.291031 8 68980000022200",
+        ),
+    ],
+)
+def test_sicredi_published_lines(
+    nosso_numero: int, cents: int, due: dt.date, free: str, line: str
+) -> None:
+    fields: dict[str, Any] = {**SICREDI_2016, "wallet": "1"}
+    assert free_field("748", nosso_numero=nosso_numero, **fields) == free
+    boleto = make_boleto(
+        bank_code="748", nosso_numero=nosso_numero, amount_cents=cents, due_date=due, **fields
+    )
+    assert boleto.formatted_digitable_line() == line
+
+
+def test_sicredi_free_field_of_its_manual() -> None:
+    # Sicredi's CNAB 240 manual (brcobranca docs/Sicredi/Sicredi.Manual.Cnab.240.pdf), 9.3.2:
+    # tipo 3, carteira 1, nosso número 072000031, cooperativa 0165, posto 02, beneficiário
+    # 00623, "1" and "0"; weights 9,8,7,...,2 cycling sum to 241, 241 % 11 = 10 -> DV 1.
+    assert (
+        free_field("748", agency="0165", account="623", wallet="3", nosso_numero=3,
+                   beneficiary_code="00623", service_point="02",
+                   issued_on=dt.date(2007, 8, 26))
+        == "3107200003101650200623101"
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("account", "nosso_numero", "issued_on", "printed"),
+    [
+        # brcobranca sicredi_spec.rb, "Montar nosso_numero_boleto": both of its examples (the
+        # second is the manual's, 5.4: 0165/02/00623, 2007, byte 2, sequence 00003).
+        (BeneficiaryAccount("748", "0710", "61900", "1", "00129", "65"), 8879,
+         dt.date(2016, 8, 22), "16/208879-3"),
+        (BeneficiaryAccount("748", "0165", "623", "1", "00623", "02"), 3,
+         dt.date(2007, 8, 26), "07/200003-1"),
+        # The same spec in 2012: "12/213871-5".
+        (BeneficiaryAccount("748", "1234", "12345", "3", "12345", "18"), 13871,
+         dt.date(2012, 1, 19), "12/213871-5"),
+    ],
+)  # fmt: skip
+def test_sicredi_printed_nosso_numero(
+    account: BeneficiaryAccount, nosso_numero: int, issued_on: dt.date, printed: str
+) -> None:
+    assert printed_nosso_numero(account, nosso_numero, issued_on) == printed
+
+
+def test_sicredi_dv_covers_year_byte_and_beneficiary() -> None:
+    # python-boleto (github.com/Trust-Code/python-boleto, tests/test_banco_sicredi.py):
+    # agência 0434, posto 08, conta 36699, nosso número 18/324121 (byte 3) -> DV 9.
+    account = BeneficiaryAccount("748", "0434", "36699", "1", "36699", "08")
+    assert sicredi_nosso_numero_dv(account, "18324121") == 9
+    # By hand, the manual's 0165 02 00623 07 2 00003, weights 2..9 from the right, cycling:
+    # 3x2 + 2x7 + 7x8 + 3x2 + 2x3 + 6x4 + 2x7 + 5x9 + 6x2 + 1x3 = 6+14+56+6+6+24+14+45+12+3
+    # = 186; 186 % 11 = 10 -> 11 - 10 = 1.
+    manual = BeneficiaryAccount("748", "0165", "623", "1", "00623", "02")
+    assert sicredi_nosso_numero_dv(manual, "07200003") == 1
+
+
+def test_sicredi_without_the_issue_date_makes_nothing() -> None:
+    account = BeneficiaryAccount("748", "0165", "623", "1", "00623", "02")
+    with pytest.raises(ValueError, match="year"):
+        printed_nosso_numero(account, 3)
+    with pytest.raises(ValueError, match="year"):
+        free_field("748", agency="0165", account="623", wallet="1", nosso_numero=3,
+                   beneficiary_code="00623", service_point="02")  # fmt: skip
 
 
 def test_caixa_free_field_of_brcobranca() -> None:
@@ -297,12 +462,13 @@ def test_the_supported_banks() -> None:
         "104": "Caixa Econômica Federal",
         "237": "Bradesco",
         "341": "Itaú",
+        "748": "Sicredi",
         "756": "Sicoob",
     }
     assert set(FREE_FIELD_LAYOUTS) == set(SUPPORTED_BANKS)
 
 
-@pytest.mark.parametrize("bank", ["999", "748", "422"])
+@pytest.mark.parametrize("bank", ["999", "041", "422"])
 def test_a_bank_without_a_layout_gets_no_boleto(bank: str) -> None:
     with pytest.raises(UnsupportedBank):
         free_field(bank, agency="1", account="2", wallet="3", nosso_numero=4)
@@ -337,6 +503,12 @@ def test_a_bank_without_a_layout_gets_no_boleto(bank: str) -> None:
         (BeneficiaryAccount("756", "4327", "1", "2", "229385"), {"wallet"}),
         (BeneficiaryAccount("237", "1234", "12345678", "09"), {"account"}),
         (BeneficiaryAccount("237", "1234", "1234567", "109"), {"wallet"}),
+        (BeneficiaryAccount("748", "0165", "623", "1", "00623"), {"service_point"}),
+        (BeneficiaryAccount("748", "0165", "623", "1", "00623", "123"), {"service_point"}),
+        (BeneficiaryAccount("748", "0165", "623", "1", "", "02"), {"beneficiary_code"}),
+        (BeneficiaryAccount("748", "0165", "623", "1", "100623", "02"), {"beneficiary_code"}),
+        (BeneficiaryAccount("748", "10165", "623", "1", "00623", "02"), {"agency"}),
+        (BeneficiaryAccount("748", "0165", "623", "2", "00623", "02"), {"wallet"}),
     ],
 )
 def test_account_problems_name_the_field(account: BeneficiaryAccount, fields: set[str]) -> None:
@@ -399,7 +571,20 @@ def _accounts() -> st.SearchStrategy[BeneficiaryAccount]:
             st.integers(0, 9_999_999).map(str),
             st.integers(0, 99).map(str),
         ),
+        st.builds(
+            BeneficiaryAccount,
+            st.just("748"),
+            agency,
+            st.just("0"),
+            st.sampled_from(["1", "3"]),
+            st.integers(0, 99_999).map(str),
+            st.integers(0, 99).map(str),
+        ),
     )
+
+
+# Sicredi's nosso número carries the year of issue: two digits, 2000 to 2099.
+ISSUE_DATES = st.dates(dt.date(2000, 1, 1), dt.date(2099, 12, 31))
 
 
 @st.composite
@@ -413,9 +598,10 @@ def account_and_number(draw: st.DrawFn) -> tuple[BeneficiaryAccount, int]:
     account_and_number(),
     st.integers(1, 9_999_999_999),
     st.dates(dt.date(2025, 2, 22), dt.date(2040, 12, 31)),
+    ISSUE_DATES,
 )
 def test_every_bank_makes_valid_lines(
-    pair: tuple[BeneficiaryAccount, int], cents: int, due: dt.date
+    pair: tuple[BeneficiaryAccount, int], cents: int, due: dt.date, issued_on: dt.date
 ) -> None:
     account, number = pair
     assert account_problems(account) == []
@@ -425,9 +611,11 @@ def test_every_bank_makes_valid_lines(
         account=account.account,
         wallet=account.wallet,
         beneficiary_code=account.beneficiary_code,
+        service_point=account.service_point,
         nosso_numero=number,
         amount_cents=cents,
         due_date=due,
+        issued_on=issued_on,
     )
     assert_valid_line(boleto.digitable_line, boleto.barcode)
     assert boleto.barcode[0:3] == account.bank_code
@@ -435,10 +623,12 @@ def test_every_bank_makes_valid_lines(
     assert barcode_from_digitable_line(boleto.formatted_digitable_line()) == boleto.barcode
 
 
-@given(account_and_number())
-def test_the_return_field_reads_back_to_the_sequence(pair: tuple[BeneficiaryAccount, int]) -> None:
+@given(account_and_number(), ISSUE_DATES)
+def test_the_return_field_reads_back_to_the_sequence(
+    pair: tuple[BeneficiaryAccount, int], issued_on: dt.date
+) -> None:
     account, number = pair
-    field = segment_t_nosso_numero(account, number)
+    field = segment_t_nosso_numero(account, number, issued_on)
     assert len(field) == 20
     assert nosso_numero_from_segment_t(account, field) == number
     # Another bank's account does not take it for one of its own.
@@ -446,20 +636,20 @@ def test_the_return_field_reads_back_to_the_sequence(pair: tuple[BeneficiaryAcco
     assert nosso_numero_from_segment_t(other, field) is None
 
 
-@given(account_and_number(), st.integers(0, 19), st.sampled_from("0123456789X "))
+@given(account_and_number(), ISSUE_DATES, st.integers(0, 19), st.sampled_from("0123456789X "))
 def test_a_changed_return_field_is_not_read_as_another_boleto(
-    pair: tuple[BeneficiaryAccount, int], position: int, char: str
+    pair: tuple[BeneficiaryAccount, int], issued_on: dt.date, position: int, char: str
 ) -> None:
     account, number = pair
-    field = segment_t_nosso_numero(account, number)
+    field = segment_t_nosso_numero(account, number, issued_on)
     changed = field[:position] + char + field[position + 1 :]
     found = nosso_numero_from_segment_t(account, changed)
     # Either nothing, or the same boleto (the change fell outside what identifies it). Only
     # where the check digit cannot see every change may it be another number: Banco do Brasil's
-    # 17-digit nosso número has none, and Santander's, Caixa's and Sicoob's mod 11 give 0 for
-    # both remainders 0 and 1.
+    # 17-digit nosso número has none, and Santander's, Caixa's, Sicredi's and Sicoob's mod 11
+    # give 0 for both remainders 0 and 1.
     if found is not None and found != number:
-        assert account.bank_code in ("033", "104", "756") or (
+        assert account.bank_code in ("033", "104", "748", "756") or (
             account.bank_code == "001" and len(account.beneficiary_code) == 7
         )
 
@@ -481,6 +671,41 @@ def test_return_field_layouts(account: BeneficiaryAccount, number: int, field: s
     assert nosso_numero_from_segment_t(account, field) == number
 
 
+def test_sicredi_return_field_of_its_manual() -> None:
+    # Sicredi's CNAB 240 manual, 13.3T (positions 38-57, alfa): "132xxxxxD", year, byte,
+    # sequence and DV; brcobranca's Sicredi return sample (spec/arquivos/CNAB240SICREDI.CRT)
+    # has "172000595" and blanks there, and its remessa sample the manual's "072000031".
+    account = BeneficiaryAccount("748", "0165", "623", "1", "00623", "02")
+    field = "072000031           "
+    assert segment_t_nosso_numero(account, 3, dt.date(2007, 8, 26)) == field
+    assert nosso_numero_from_segment_t(account, field) == 3
+    # The year is read from the field, not known beforehand: a boleto of 2026 is found too.
+    later = segment_t_nosso_numero(account, 3, dt.date(2026, 1, 2))
+    assert later.startswith("26200003")
+    assert nosso_numero_from_segment_t(account, later) == 3
+
+
+@pytest.mark.parametrize(
+    ("account", "field"),
+    [
+        # The cooperative's own numbering (byte 1) and another system's (byte 3).
+        (BeneficiaryAccount("748", "0165", "623", "1", "00623", "02"), "071000031"),
+        (BeneficiaryAccount("748", "0165", "623", "1", "00623", "02"), "073000031"),
+        # A wrong DV, another posto, another beneficiário.
+        (BeneficiaryAccount("748", "0165", "623", "1", "00623", "02"), "072000032"),
+        (BeneficiaryAccount("748", "0165", "623", "1", "00623", "03"), "072000031"),
+        (BeneficiaryAccount("748", "0165", "623", "1", "00624", "02"), "072000031"),
+        # Sequence 0 is not one of ours; digits where the manual puts them only.
+        (BeneficiaryAccount("748", "0165", "623", "1", "00623", "02"), "072000000"),
+        (BeneficiaryAccount("748", "0165", "623", "1", "00623", "02"), " 072000031"),
+    ],
+)
+def test_sicredi_return_field_of_another_boleto_is_not_ours(
+    account: BeneficiaryAccount, field: str
+) -> None:
+    assert nosso_numero_from_segment_t(account, field) is None
+
+
 def test_caixa_return_field_one_column_later_is_read_too() -> None:
     # CAIXA's manuals and brcobranca's reader disagree by one column on where the 17 digits
     # start; both are read.
@@ -494,3 +719,66 @@ def test_another_convenio_or_carteira_is_not_ours() -> None:
     itau = BeneficiaryAccount("341", "0810", "53678", "175")
     assert nosso_numero_from_segment_t(itau, "109002582817        ") is None
     assert nosso_numero_from_segment_t(itau, "175002582818        ") is None  # wrong DAC
+
+
+# --- capacity: how many boletos each layout can number -----------------------------------------
+
+CAPACITIES = [
+    # Banco do Brasil: 5 digits after a 6-digit convênio, 10 after a 7-digit one.
+    (BeneficiaryAccount("001", "4042", "61900", "18", "123879"), 99_999),
+    (BeneficiaryAccount("001", "4042", "61900", "18", "1238798"), 9_999_999_999),
+    (BeneficiaryAccount("033", "0059", "0", "102", "1899775"), 999_999_999_999),
+    (BeneficiaryAccount("104", "1825", "528", "1", "245274"), 999_999_999_999_999),
+    (BeneficiaryAccount("237", "278", "39232", "09"), 99_999_999_999),
+    (BeneficiaryAccount("341", "0810", "53678", "175"), 99_999_999),
+    (BeneficiaryAccount("748", "0165", "623", "1", "00623", "02"), 99_999),
+    (BeneficiaryAccount("756", "4327", "0", "1", "229385"), 9_999_999),
+]
+
+
+@pytest.mark.parametrize(
+    ("account", "capacity"),
+    CAPACITIES,
+    ids=[f"{a.bank_code}-{len(a.beneficiary_code)}" for a, _ in CAPACITIES],
+)
+def test_the_capacity_is_the_last_number_a_layout_takes(
+    account: BeneficiaryAccount, capacity: int
+) -> None:
+    assert sequence_capacity(account) == capacity
+    fields: dict[str, Any] = {
+        "bank_code": account.bank_code,
+        "agency": account.agency,
+        "account": account.account,
+        "wallet": account.wallet,
+        "beneficiary_code": account.beneficiary_code,
+        "service_point": account.service_point,
+        "amount_cents": 100,
+        "due_date": dt.date(2026, 12, 1),
+        "issued_on": dt.date(2026, 11, 25),
+    }
+    make_boleto(nosso_numero=capacity, **fields)
+    field = segment_t_nosso_numero(account, capacity, dt.date(2026, 11, 25))
+    assert nosso_numero_from_segment_t(account, field) == capacity
+    # One more does not fit the digits: refused, never cut down to a number already given.
+    with pytest.raises(ValueError):
+        make_boleto(nosso_numero=capacity + 1, **fields)
+
+
+def test_a_used_up_layout_is_a_problem_of_the_field_that_sets_its_size() -> None:
+    bb6 = BeneficiaryAccount("001", "4042", "61900", "18", "123879")
+    assert sequence_problem(bb6, allocated=99_998) is None
+    problem = sequence_problem(bb6, allocated=99_999)
+    assert problem is not None
+    assert (problem.field, problem.rule) == ("beneficiary_code", "sequence_exhausted")
+    assert "99.999 boletos" in problem.message and "não resta nenhum" in problem.message
+    assert "troque o convênio" in problem.message
+
+    sicredi = BeneficiaryAccount("748", "0165", "623", "1", "00623", "02")
+    assert sequence_problem(sicredi, allocated=99_996, wanted=3) is None
+    short = sequence_problem(sicredi, allocated=99_997, wanted=3)
+    assert short is not None
+    assert (short.field, short.rule) == ("bank_code", "sequence_exhausted")
+    assert "restam 2 e são necessários 3" in short.message and "Sicredi" in short.message
+    # Numbers given under a larger layout count too: nothing left, none negative.
+    past = sequence_problem(sicredi, allocated=250_000)
+    assert past is not None and "não resta nenhum" in past.message

@@ -97,6 +97,15 @@ SAMPLES: dict[type[Envelope], Envelope] = {
             rows_total=1,
             fields=carteiras.RowFieldsV2(**ROW, status="cancelado"),
         ),
+        carteiras.CarteiraRowSubmittedV3(
+            **envelope("imp-3", 2),
+            import_id="imp-3",
+            source="client",
+            row_key="row-44",
+            client_row_id="row-44",
+            rows_total=1,
+            fields=carteiras.RowFieldsV3(**ROW, birth_date="17/05/1980"),
+        ),
         carteiras.DebtRejected(
             **envelope("imp-1", 3),
             import_id="imp-1",
@@ -365,6 +374,28 @@ SAMPLES: dict[type[Envelope], Envelope] = {
             definition=RULER,
             saved_by="admin@acme",
         ),
+        ruler.RulerSavedV2(
+            **envelope("ruler-1", 2),
+            ruler_id="default",
+            definition=ruler.RulerDefinitionV2(
+                **RULER.model_dump(),
+                finalization_by_reason={
+                    "settled": [ruler.SendMessage(channel="sms", template="pagamento_confirmado")],
+                    "renegotiated": [],
+                },
+            ),
+            saved_by="admin@acme",
+        ),
+        ruler.RulerRunRequested(
+            **envelope("tenant-ruler-1", 3),
+            on_date=dt.date(2025, 3, 10),
+            requested_by="admin@acme",
+            receivables=3000,
+            stages=2925,
+            reminders=12,
+            listings=1875,
+            messages=1062,
+        ),
         ruler.CampaignSaved(
             **envelope("camp-1"),
             campaign_id="camp-1",
@@ -629,6 +660,13 @@ SAMPLES[messaging.MessagingSettingsSaved] = messaging.MessagingSettingsSaved(
     portal_notification=messaging.PortalNotificationSettings(
         enabled=True, template="portal", weekdays=[0]
     ),
+    saved_by="admin@acme",
+)
+SAMPLES[gateway.PortalProfileSavedV2] = gateway.PortalProfileSavedV2(
+    **envelope("tenant-portal-acme", 3),
+    part="second_factor",
+    second_factor="birth_date",
+    code_channels=["sms", "email"],
     saved_by="admin@acme",
 )
 SAMPLES[gateway.PortalProfileSaved] = gateway.PortalProfileSaved(

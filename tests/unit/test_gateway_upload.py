@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 
 from cobranca.demo_data import generate_carteira
-from contracts.carteiras import INBOUND_TOPIC, CarteiraImportRequested, CarteiraRowSubmitted
+from contracts.carteiras import (
+    INBOUND_TOPIC,
+    CarteiraImportRequested,
+    CarteiraRowSubmitted,
+    CarteiraRowSubmittedV3,
+)
 from contracts.envelope import Envelope
 from services.gateway.adapters.integration_events import integration_events
 from services.gateway.application.uploads import GatewayApplication
@@ -95,11 +100,12 @@ def test_an_upload_becomes_one_import_request_then_one_message_per_row(
     assert first.partition_key() == receipt.import_id.encode()
 
     assert len(rows) == 12
-    assert all(isinstance(r, CarteiraRowSubmitted) for r in rows)
+    # The example has a date of birth column: its rows go in version 3, the one with it.
+    assert all(isinstance(r, CarteiraRowSubmittedV3) for r in rows)
     # The header is line 1, so the rows are lines 2..13, and the line is the row's key.
     assert [r.row_key for r in rows] == [str(n) for n in range(2, 14)]  # type: ignore[attr-defined]
     for message in rows:
-        assert isinstance(message, CarteiraRowSubmitted)
+        assert isinstance(message, CarteiraRowSubmittedV3)
         assert message.row_number == int(message.row_key)
         assert (message.import_id, message.tenant, message.source) == (
             receipt.import_id,
@@ -113,12 +119,28 @@ def test_an_upload_becomes_one_import_request_then_one_message_per_row(
         assert message.partition_key() == first.partition_key()
 
     line_2 = rows[0]
-    assert isinstance(line_2, CarteiraRowSubmitted)
+    assert isinstance(line_2, CarteiraRowSubmittedV3)
     assert line_2.fields.document == "33.218.196/0001-44"
     assert line_2.fields.creditor == "Varejo Bom Preço Ltda"
     assert line_2.fields.original_amount == "5749,34"
     assert line_2.fields.due_date == "12/08/2026"
     assert line_2.fields.email == ""  # an empty cell, as written
+    assert line_2.fields.birth_date == ""  # this company's opening date was not sent
+    josefa = rows[3]
+    assert isinstance(josefa, CarteiraRowSubmittedV3)
+    assert (josefa.fields.name, josefa.fields.birth_date) == ("Josefa Sampaio", "30/06/1985")
+
+
+def test_a_file_without_the_date_of_birth_column_still_goes_in_version_1(
+    gateway: GatewayApplication,
+) -> None:
+    text = "documento;nome;credor;contrato;valor;vencimento\n"
+    text += "529.982.247-25;João da Silva;Banco X;C-1;100,00;01/10/2026\n"
+    gateway.receive_carteira(
+        tenant=AGENCY, data=text.encode(), filename="antigo.csv", requested_by="ana"
+    )
+    _, row = inbound_messages(gateway)
+    assert type(row) is CarteiraRowSubmitted
 
 
 def test_the_messages_of_an_upload_keep_their_ids_when_published_again(
@@ -167,7 +189,7 @@ def test_a_large_carteira_is_stored_in_chunks_and_sent_row_by_row(
 
     messages = inbound_messages(gateway)
     requests = [m for m in messages if isinstance(m, CarteiraImportRequested)]
-    rows = [m for m in messages if isinstance(m, CarteiraRowSubmitted)]
+    rows = [m for m in messages if isinstance(m, CarteiraRowSubmittedV3)]
     assert len(requests) == 1 and messages[0] is requests[0]
     assert requests[0].rows_total == 2_500
     assert len(rows) == 2_500

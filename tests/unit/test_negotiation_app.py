@@ -513,7 +513,7 @@ def test_a_bank_return_file_pays_by_the_nosso_numero_the_bank_writes(
 
 
 def test_a_bank_without_a_boleto_layout_is_refused(neg: Negotiation) -> None:
-    settings = NegotiationSettings(boleto=BoletoSettings(bank_code="748"))
+    settings = NegotiationSettings(boleto=BoletoSettings(bank_code="422"))
     with pytest.raises(Refused) as refused:
         neg.app.save_settings(SaveSettings(tenant=AGENCY, settings=settings, saved_by="adm"))
     error = refused.value.reply()
@@ -521,7 +521,7 @@ def test_a_bank_without_a_boleto_layout_is_refused(neg: Negotiation) -> None:
     assert error.code == "validation_failed"
     [detail] = error.details
     assert (detail.field, detail.rule) == ("boleto.bank_code", "unsupported_bank")
-    assert "'748'" in detail.message and "341 (Itaú)" in detail.message
+    assert "'422'" in detail.message and "748 (Sicredi)" in detail.message
 
 
 def test_boleto_settings_a_bank_cannot_take_are_refused(neg: Negotiation) -> None:

@@ -885,3 +885,15 @@ def test_imports_stream_is_projected_through_the_applier(engine: sa.Engine) -> N
     assert status is not None
     assert (status["status"], status["created"], status["rejected"]) == ("completed", 2, 1)
     assert [r["row_number"] for r in status["rejections"]] == [4]
+
+
+def test_the_timeline_says_a_date_of_birth_changed_never_what_it_is(engine: sa.Engine) -> None:
+    # The date of birth is the portal's second factor: an operator reading the timeline
+    # learns that the creditor sent another one, not the date itself.
+    vault = memory_vault()
+    project(engine, TimelineProjection(vault), [imported(), updated_v2(vault, 2, ["birth_date"])])
+    summaries = [e["summary"] for e in debtor_timeline(engine, AGENCY, JOAO)]
+    assert summaries[1] == (
+        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001): "
+        "data de nascimento alterada"
+    )

@@ -21,9 +21,12 @@ from contracts.negotiation import (
     InstallmentPaid,
     InvoiceOverdue,
 )
-from contracts.portfolio import DebtImported, DebtReopened, DebtSettled
+from contracts.personal import PersonalDataErased
+from contracts.portfolio import DebtImported, DebtImportedV2, DebtReopened, DebtSettled
 from contracts.ruler import CallResultType, CallResultTypesSaved
+from service_runtime.personal_data import seal
 from service_runtime.projection import Projection
+from services.gateway.domain.portal_challenge import birth_date_digest
 from services.gateway.read_models.call_list import CallListProjection
 from services.gateway.read_models.portal_view import (
     PortalViewProjection,
@@ -35,7 +38,7 @@ from services.gateway.read_models.portal_view import (
 )
 from tests.unit import test_call_list as calls
 from tests.unit import test_portal_agreements as portal
-from tests.unit.test_projections import VAULT
+from tests.unit.test_projections import VAULT, memory_vault
 
 AGENCY = portal.AGENCY
 JOAO = portal.JOAO
@@ -429,3 +432,74 @@ def test_a_debt_the_creditor_withdrew_is_not_offered_on_the_portal_any_more(
         status = {r.debt_id: r.status for r in conn.execute(sa.select(portal_debts))}
     assert status == {"d1": "open", "d2": "withdrawn"}
     assert [d["debt_id"] for d in open_debts(engine, AGENCY, JOAO)] == ["d1"]
+
+
+# ---- the portal view's digests of dates of birth -------------------------------------------
+
+
+def test_the_digests_of_dates_of_birth_end_the_same_however_the_stream_is_batched() -> None:
+    """Maria's carteira rows bring her date, corrected once; Carlos's come again with an older
+    version read late; Wesley's have none; Maria's data is erased and her creditor sends her
+    again (a new key, new data): each debt ends with the digest its newest version gives."""
+    vault = memory_vault()
+    maria, carlos, wesley = JOAO, "39053344705", "12299899430"
+
+    def sealed_debt(
+        debt_id: str, document: str, born: dt.date | None, version: int = 1
+    ) -> DebtImportedV2:
+        fields: dict[str, Any] = {"name": "Nome Qualquer", "email": None, "phone": None}
+        if born is not None:
+            fields["birth_date"] = born.isoformat()
+        return DebtImportedV2(
+            **portal.env(debt_id, version),
+            debt_id=debt_id,
+            document=document,
+            document_kind="cpf",
+            personal=seal(vault.key_for(AGENCY, document), fields),
+            creditor="Banco Horizonte",
+            contract=f"C-{debt_id}",
+            installment="1",
+            original_amount_cents=100_000,
+            due_date=DAY,
+            import_id="imp",
+            row_key=debt_id,
+        )
+
+    born, fixed = dt.date(1980, 5, 17), dt.date(1980, 5, 18)
+    stream: list[Envelope] = [
+        sealed_debt("m1", maria, born),
+        sealed_debt("m2", maria, born),
+        sealed_debt("c1", carlos, dt.date(1975, 1, 2)),
+        sealed_debt("w1", wesley, None),
+        sealed_debt("c1", carlos, dt.date(1975, 2, 1), version=2),
+        sealed_debt("m1", maria, fixed, version=2),
+    ]
+    stream.append(stream[2])  # Carlos's first version, read again late: older, ignored
+    erased = vault.erase(AGENCY, maria, by="admin", at=portal.AT)
+    stream.append(
+        PersonalDataErased(
+            **portal.env("erasures", 1),
+            document=maria,
+            key_ids=erased,
+            requested_by="admin",
+            reason="pedido do titular",
+        )
+    )
+    stream.append(sealed_debt("m3", maria, fixed))  # sent again: her new key
+
+    def make() -> Projection:
+        return PortalViewProjection(vault, "chave-do-gateway")
+
+    expected = built(make, [stream])
+    columns = [c.name for c in portal_debts.columns]
+    at = columns.index("birth_date_digest")
+    digests = {row[0]: row[at] for row in expected["portal_debts"]}
+    assert digests == {
+        "m1": None,  # erased
+        "m2": None,
+        "m3": birth_date_digest("chave-do-gateway", AGENCY, maria, fixed),
+        "c1": birth_date_digest("chave-do-gateway", AGENCY, carlos, dt.date(1975, 2, 1)),
+        "w1": None,
+    }
+    for name, batches in batchings(stream):
+        assert built(make, batches) == expected, name

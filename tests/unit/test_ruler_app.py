@@ -34,7 +34,7 @@ from contracts.portfolio import (
 )
 from contracts.registry import parse_event
 from contracts.ruler import (
-    RulerDefinition,
+    RulerDefinitionV2,
     SendMessage,
     SendToBureau,
     StageSpec,
@@ -55,7 +55,7 @@ JOAO = "52998224725"
 AT = dt.datetime(2026, 10, 1, 12, tzinfo=dt.UTC)
 DUE = dt.date(2026, 10, 1)  # a Thursday
 
-RULER = RulerDefinition(
+RULER = RulerDefinitionV2(
     name="Padrão",
     pre_due_days=[5, 3],
     pre_due_actions=[SendMessage(channel="sms", template="lembrete")],

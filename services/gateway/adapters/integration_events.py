@@ -3,7 +3,9 @@ client system would publish on `carteiras.inbound`; a contact left on the portal
 `PortalContactLeft` (version 2, its personal data sealed; version 1 for contacts stored before,
 as they were); an erasure of a debtor's personal data becomes `PersonalDataErased`; each save of
 a tenant's portal profile (its name and portal list, its second factor, its logo: told by type,
-size and digest, the image stays here) becomes `PortalProfileSaved` on `gateway.config`. The
+size and digest, the image stays here) becomes `PortalProfileSaved` on `gateway.config` (version
+2 for the one choice version 1 cannot say, the date of birth). An upload's rows go in the
+oldest version of `CarteiraRowSubmitted` that has the file's columns. The
 profile's stored events do not carry the tenant: the relay reads it from the profile's first
 event (`IntegrationEvents`)."""
 
@@ -18,8 +20,10 @@ from contracts.carteiras import (
     CarteiraImportRequested,
     CarteiraRowSubmitted,
     CarteiraRowSubmittedV2,
+    CarteiraRowSubmittedV3,
     RowFields,
     RowFieldsV2,
+    RowFieldsV3,
 )
 from contracts.envelope import Envelope, derived_event_id
 from contracts.gateway import (
@@ -30,6 +34,7 @@ from contracts.gateway import (
     PortalListTerms,
     PortalLogo,
     PortalProfileSaved,
+    PortalProfileSavedV2,
 )
 from contracts.personal import ERASURES_TOPIC, PersonalDataErased, SealedPersonalData
 from service_runtime.outbox import envelope_fields
@@ -41,6 +46,7 @@ from services.gateway.domain.upload import CarteiraUpload
 
 ROW_FIELDS = set(RowFields.model_fields)
 ROW_FIELDS_V2 = set(RowFieldsV2.model_fields)
+ROW_FIELDS_V3 = set(RowFieldsV3.model_fields)
 # Event classes the @event decorator makes on the aggregate (invisible to the type checker).
 UploadReceivedEvent: type[Any] = CarteiraUpload.Received  # type: ignore[attr-defined]
 RowsReceivedEvent: type[Any] = CarteiraUpload.RowsReceived  # type: ignore[attr-defined]
@@ -63,7 +69,9 @@ class IntegrationEvents:
         return integration_events(event, self.tenant_of)
 
 
-def profile_saved(event: Any, tenant_of: TenantOf | None) -> PortalProfileSaved:
+def profile_saved(
+    event: Any, tenant_of: TenantOf | None
+) -> PortalProfileSaved | PortalProfileSavedV2:
     if tenant_of is None:
         raise RuntimeError(
             f"portal profile {event.originator_id}: publishing it needs the tenant of the "
@@ -81,7 +89,9 @@ def profile_saved(event: Any, tenant_of: TenantOf | None) -> PortalProfileSaved:
             saved_by=event.saved_by,
         )
     if isinstance(event, SecondFactorSavedEvent):
-        return PortalProfileSaved(
+        # The date of birth is the one choice version 1 cannot say: only it needs version 2.
+        model = PortalProfileSavedV2 if event.second_factor == "birth_date" else PortalProfileSaved
+        return model(
             **envelope,
             part="second_factor",
             second_factor=event.second_factor,
@@ -140,18 +150,24 @@ def integration_events(
                 "row_number": number,
                 "rows_total": event.rows_total,
             }
-            # A file with a situação column: its rows in version 2 (the only one with it).
-            message: CarteiraRowSubmitted | CarteiraRowSubmittedV2 = (
-                CarteiraRowSubmittedV2(
+            # The oldest version that has the file's columns: a date of birth column needs
+            # version 3, a situação column version 2; any other file, version 1 as before.
+            message: CarteiraRowSubmitted | CarteiraRowSubmittedV2 | CarteiraRowSubmittedV3
+            if "birth_date" in fields:
+                message = CarteiraRowSubmittedV3(
+                    **row,
+                    fields=RowFieldsV3(**{k: v for k, v in fields.items() if k in ROW_FIELDS_V3}),
+                )
+            elif "status" in fields:
+                message = CarteiraRowSubmittedV2(
                     **row,
                     fields=RowFieldsV2(**{k: v for k, v in fields.items() if k in ROW_FIELDS_V2}),
                 )
-                if "status" in fields
-                else CarteiraRowSubmitted(
+            else:
+                message = CarteiraRowSubmitted(
                     **row,
                     fields=RowFields(**{k: v for k, v in fields.items() if k in ROW_FIELDS}),
                 )
-            )
             yield INBOUND_TOPIC, message
     elif isinstance(event, ContactLeftEvent):
         yield PORTAL_TOPIC, _contact_left(event)

@@ -33,7 +33,16 @@ from service_runtime.eventstore import ServiceApplication
 from service_runtime.personal_data import KeyVault, seal
 from service_runtime.service_client import ServiceClient
 from services.gateway.adapters.tokens import issue_token
-from services.gateway.domain.portal_challenge import PortalChallenge, mask_name, new_code
+from services.gateway.domain.portal_challenge import (
+    BIRTH_DATE,
+    MAX_ATTEMPTS,
+    PortalChallenge,
+    birth_date_challenge_id,
+    issue_birth_date,
+    mask_name,
+    new_code,
+    parse_birth_date,
+)
 from services.gateway.domain.portal_challenge import issue as issue_challenge
 from services.gateway.domain.portal_contact import ContactDetails, PortalContact
 from services.gateway.domain.portal_list import ListedDebt, PortalList, days_overdue, exclusion
@@ -52,6 +61,13 @@ CODE_MESSAGES = {
     "expired": "código expirado: consulte o documento de novo para receber outro código",
     "used": "este código já foi usado: consulte o documento de novo",
     "not_found": "código não encontrado: consulte o documento de novo",
+}
+# The date's refusals; `{label}`: "data de nascimento", or "data de abertura" for a CNPJ.
+DATE_MESSAGES = {
+    "mismatch": "{label} não confere; restam {left} tentativa(s) hoje",
+    "exhausted": "muitas tentativas; tente novamente amanhã ou fale com a assessoria",
+    "expired": "a verificação era de outro dia: consulte o documento de novo",
+    "not_found": "verificação não encontrada: consulte o documento de novo",
 }
 
 
@@ -100,19 +116,33 @@ class PortalProfile:
 
 @dataclass(frozen=True)
 class PendingLookup:
-    """The tenant asks for a second factor: a code went to the debtor; values come after it."""
+    """The tenant asks for a second factor: a code went to the debtor (`method` "code"), or
+    the date of birth is asked ("birth_date": no channel nor destination); values come after
+    it. `attempts_left`: wrong answers still allowed (for a date, today)."""
 
     tenant: str
     document: str
     masked_name: str | None
     challenge_id: str
-    channel: str
-    destination: str
+    channel: str | None
+    destination: str | None
     expires_at: dt.datetime
+    method: str = "code"
+    attempts_left: int = MAX_ATTEMPTS
 
 
 class CodeUnavailable(Exception):
     """No phone or e-mail to send the code to (said the same for unknown documents)."""
+
+
+class BirthDateUnavailable(Exception):
+    """No date of birth in the carteira for the document (said the same for unknown
+    documents), or the debtor's data was erased since."""
+
+
+def date_label(document: str) -> str:
+    """How the pages and messages name the date: a company's is its opening date."""
+    return "data de abertura" if document_kind(document) == "cnpj" else "data de nascimento"
 
 
 class CodeRefused(Exception):
@@ -296,13 +326,62 @@ class PortalService:
 
     async def lookup(self, tenant: str, raw_document: str) -> PortalLookup | PendingLookup:
         """The debtor's view and a portal token for it, or (when the tenant asks for a second
-        factor) a code sent and the name masked. Raises InvalidDocument (pt-BR reason) and
-        CodeUnavailable."""
+        factor) a code sent, or the date of birth asked, and the name masked. Raises
+        InvalidDocument (pt-BR reason), CodeUnavailable, BirthDateUnavailable, and
+        CodeRefused("exhausted") for a document locked for the day."""
         document = validate_document(raw_document)
         profile = await self.profile(tenant)
         if profile.second_factor == "code":
             return await self._send_code(tenant, document, profile)
+        if profile.second_factor == BIRTH_DATE:
+            return await self._ask_birth_date(tenant, document)
         return await self._open(tenant, document)
+
+    def _birth_digests(self, tenant: str, document: str) -> set[str]:
+        return portal_view.birth_date_digests(self.read_engine, tenant, document)
+
+    def _no_birth_date(self, document: str) -> BirthDateUnavailable:
+        return BirthDateUnavailable(
+            f"não há {date_label(document)} cadastrada para este documento; fale com a assessoria"
+        )
+
+    async def _ask_birth_date(self, tenant: str, document: str) -> PendingLookup:
+        """The document's date challenge of the business day (made on its first lookup; the
+        same one on every other lookup that day, with the tries it has left). Raises
+        BirthDateUnavailable, and CodeRefused("exhausted") while the document is locked."""
+        digests = await to_thread.run_sync(lambda: self._birth_digests(tenant, document))
+        if not digests:
+            raise self._no_birth_date(document)
+        today = self.clock.today()
+
+        def command() -> PortalChallenge:
+            found = self.app.get_or_none(
+                PortalChallenge, birth_date_challenge_id(tenant, document, today)
+            )
+            if found is not None:
+                return found
+            challenge = issue_birth_date(tenant=tenant, document=document, today=today)
+            # Two lookups at once: the second save conflicts, and its retry finds the first.
+            self.app.save(challenge)
+            return challenge
+
+        challenge = await to_thread.run_sync(lambda: self.app.retrying(command))
+        if challenge.locked:
+            raise CodeRefused("exhausted", DATE_MESSAGES["exhausted"])
+        name = await to_thread.run_sync(
+            lambda: portal_view.debtor_name(self.read_engine, tenant, document)
+        )
+        return PendingLookup(
+            tenant=tenant,
+            document=document,
+            masked_name=mask_name(name),
+            challenge_id=str(challenge.id),
+            channel=None,
+            destination=None,
+            expires_at=challenge.expires_at,
+            method=BIRTH_DATE,
+            attempts_left=challenge.attempts_left,
+        )
 
     async def _send_code(self, tenant: str, document: str, profile: PortalProfile) -> PendingLookup:
         assert self.messaging is not None, "the portal's second factor needs the messaging port"
@@ -348,16 +427,31 @@ class PortalService:
             expires_at=challenge.expires_at,
         )
 
+    def _challenge(self, tenant: str, challenge_id: str) -> PortalChallenge | None:
+        try:
+            found = self.app.get_or_none(PortalChallenge, uuid.UUID(challenge_id))
+        except ValueError:
+            found = None
+        return found if found is not None and found.tenant == tenant else None
+
+    async def challenge_method(self, tenant: str, challenge_id: str) -> str | None:
+        """What the challenge asks for ("code", "birth_date"); None when there is none."""
+        found = await to_thread.run_sync(lambda: self._challenge(tenant, challenge_id))
+        return found.method if found is not None else None
+
+    async def challenge_state(self, tenant: str, challenge_id: str) -> tuple[str, int] | None:
+        """The document a challenge is for (how a page names the date) and its tries left;
+        None without one."""
+        found = await to_thread.run_sync(lambda: self._challenge(tenant, challenge_id))
+        return (found.document, found.attempts_left) if found is not None else None
+
     async def verify(self, tenant: str, challenge_id: str, code: str) -> PortalLookup:
         """The code typed: the debtor's view and token, or CodeRefused saying why."""
         now = dt.datetime.now(dt.UTC)
 
         def command() -> tuple[str, str, int]:
-            try:
-                found = self.app.get_or_none(PortalChallenge, uuid.UUID(challenge_id))
-            except ValueError:
-                found = None
-            if found is None or found.tenant != tenant:
+            found = self._challenge(tenant, challenge_id)
+            if found is None or found.method != "code":
                 return "not_found", "", 0
             outcome = found.check(key=self.signing_key, code=code, now=now)
             if outcome in ("verified", "mismatch", "exhausted"):
@@ -368,6 +462,38 @@ class PortalService:
         if outcome == "verified":
             return await self._open(tenant, document)
         raise CodeRefused(outcome, CODE_MESSAGES[outcome].format(left=left), left)
+
+    async def verify_birth_date(self, tenant: str, challenge_id: str, typed: str) -> PortalLookup:
+        """The date typed (dd/mm/aaaa, ddmmaaaa or aaaa-mm-dd): the debtor's view and token;
+        InvalidBirthDate for what is no date (no try used), BirthDateUnavailable when the date
+        is gone from the carteira, or CodeRefused saying why (tries left, locked, another
+        day's challenge)."""
+        today = self.clock.today()
+        now = dt.datetime.now(dt.UTC)
+        found = await to_thread.run_sync(lambda: self._challenge(tenant, challenge_id))
+        if found is None or found.method != BIRTH_DATE:
+            raise CodeRefused("not_found", DATE_MESSAGES["not_found"])
+        document = found.document
+        label = date_label(document)
+        birth_date = parse_birth_date(typed, today, label)  # raises InvalidBirthDate
+        digests = await to_thread.run_sync(lambda: self._birth_digests(tenant, document))
+        if not digests:
+            raise self._no_birth_date(document)
+
+        def command() -> tuple[str, int]:
+            challenge = self._challenge(tenant, challenge_id)
+            assert challenge is not None  # found above; challenges are never deleted
+            outcome = challenge.check_birth_date(
+                key=self.signing_key, birth_date=birth_date, known=digests, today=today, now=now
+            )
+            if outcome in ("mismatch", "exhausted"):
+                self.app.save(challenge)  # the try it used up, if any
+            return outcome, challenge.attempts_left
+
+        outcome, left = await to_thread.run_sync(lambda: self.app.retrying(command))
+        if outcome == "verified":
+            return await self._open(tenant, document)
+        raise CodeRefused(outcome, DATE_MESSAGES[outcome].format(label=label, left=left), left)
 
     async def _open(self, tenant: str, document: str) -> PortalLookup:
         view = await self.debtor_view(tenant, document)

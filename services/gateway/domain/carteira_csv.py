@@ -45,6 +45,7 @@ COLUMNS: tuple[str, ...] = (
     "state",
     "category",
     "status",
+    "birth_date",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "document",
@@ -70,6 +71,7 @@ _LABELS_PT = {
     "state": "UF",
     "category": "categoria",
     "status": "situação",
+    "birth_date": "data de nascimento",
 }
 
 # Header names after _header_key (no accents, case, spaces or punctuation) -> canonical name.
@@ -97,6 +99,20 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "category": ("categoria",),
     # cancelado / devolvido: the creditor withdraws the debt (CarteiraRowSubmitted v2).
     "status": ("situacao", "situacaodivida", "situacaodotitulo", "situacaotitulo", "status"),
+    # The portal's second factor (CarteiraRowSubmitted v3); a company's opening date comes in
+    # the same column.
+    "birth_date": (
+        "datanascimento",
+        "datadenascimento",
+        "nascimento",
+        "dtnascimento",
+        "dtnasc",
+        "datadeabertura",
+        "dataabertura",
+        "dtabertura",
+        "datanascimentoabertura",
+        "datadenascimentoouabertura",
+    ),
 }
 
 

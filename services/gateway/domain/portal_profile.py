@@ -167,10 +167,13 @@ class TenantPortal(Aggregate):
         self, *, second_factor: str, code_channels: list[str], saved_by: str
     ) -> None:
         """'none': the document alone opens the portal (as the seeds do); 'code': a one-time
-        code sent by SMS or e-mail (in the order given) comes first."""
+        code sent by SMS or e-mail (in the order given) comes first; 'birth_date': the date of
+        birth the carteira brought (a company's opening date, for a CNPJ) comes first."""
         problems = []
         if second_factor not in SECOND_FACTORS:
-            problems.append(ListProblem("second_factor", "choice", "use 'none' ou 'code'"))
+            problems.append(
+                ListProblem("second_factor", "choice", "use 'none', 'code' ou 'birth_date'")
+            )
         channels = list(dict.fromkeys(code_channels))
         if not channels or any(c not in CODE_CHANNELS for c in channels):
             problems.append(ListProblem("code_channels", "choice", "informe 'sms' e/ou 'email'"))
@@ -195,7 +198,7 @@ class TenantPortal(Aggregate):
         self.logo_sha256 = sha256
 
 
-SECOND_FACTORS = ("none", "code")
+SECOND_FACTORS = ("none", "code", "birth_date")
 CODE_CHANNELS = ("sms", "email")
 
 

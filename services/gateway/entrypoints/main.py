@@ -34,11 +34,12 @@ from services.gateway.read_models.portal_view import PortalViewProjection
 from services.gateway.read_models.timeline import TimelineProjection
 
 
-def projections(vault: KeyVault) -> list[Projection]:
+def projections(vault: KeyVault, signing_key: str | None = None) -> list[Projection]:
     """The gateway's projections; those that show personal data open it with `vault` (and
-    forget erased keys in it)."""
+    forget erased keys in it). The portal view keys the digests of dates of birth with the
+    gateway's `signing_key` (without it, it keeps none)."""
     return [
-        PortalViewProjection(vault),
+        PortalViewProjection(vault, signing_key),
         TimelineProjection(vault),
         ImportStatusProjection(),
         CallListProjection(vault),
@@ -62,9 +63,10 @@ PROJECTION_NAMES: tuple[str, ...] = tuple(cls.name for cls in _CLASSES)
 PROJECTION_TOPICS: dict[str, tuple[str, ...]] = {cls.name: cls.topics for cls in _CLASSES}
 
 
-def build_projections(vault: KeyVault) -> dict[str, Projection]:
-    """Every projection by name, as `cobranca replay` rebuilds them."""
-    return {p.name: p for p in projections(vault)}
+def build_projections(vault: KeyVault, signing_key: str | None = None) -> dict[str, Projection]:
+    """Every projection by name, as `cobranca replay` rebuilds them (with the gateway's
+    signing key, so the portal view rebuilt has the digests the live one has)."""
+    return {p.name: p for p in projections(vault, signing_key)}
 
 
 def build(settings: Settings | None = None) -> tuple[ServiceHost, Litestar]:
@@ -83,7 +85,7 @@ def build(settings: Settings | None = None) -> tuple[ServiceHost, Litestar]:
             max_records=host.settings.consumer_max_records,
             topics=host.topic_layout,
         )
-        for projection in projections(host.vault)
+        for projection in projections(host.vault, host.settings.signing_key())
     ]
     # Declared before the broker starts: FastStream starts the subscribers it knows then.
     requester = KafkaRequester(

@@ -1,8 +1,10 @@
 """The admins' audit trail: every configuration change (payment conditions, rulers, call
 campaigns, call result types, message templates, the negotiation settings, the messaging
-settings, the portal profile) and every erasure of a debtor's personal data (LGPD) with who
-made it, when, and a pt-BR summary, per thing changed. Built from the services' "...Saved"
-events, which carry `saved_by`, and from `PersonalDataErased` (`requested_by`).
+settings, the portal profile), every run of the ruler an admin asked for, and every erasure of
+a debtor's personal data (LGPD) with who made it, when, and a pt-BR summary, per thing changed.
+Built from the services' "...Saved" events, which carry `saved_by`, and from
+`RulerRunRequested` and `PersonalDataErased` (`requested_by`). Rulers come in both versions of
+`RulerSaved` (version 2 may give each exit reason its own finalization).
 
 A tenant's settings are one thing each: `negotiation_settings` (`negotiation`: boleto, PIX,
 breaking, charges), `messaging_settings` (`messaging`: windows, channels, chatbot, portal
@@ -32,7 +34,7 @@ from sqlalchemy import (
 
 from contracts.envelope import Envelope
 from contracts.gateway import CONFIG_TOPIC as GATEWAY_CONFIG_TOPIC
-from contracts.gateway import PortalListTerms, PortalProfileSaved
+from contracts.gateway import PortalListTerms, PortalProfileSaved, PortalProfileSavedV2
 from contracts.messaging import CONFIG_TOPIC as MESSAGING_CONFIG_TOPIC
 from contracts.messaging import ChannelAdapterSettings, MessagingSettingsSaved, TemplateSaved
 from contracts.money import format_brl
@@ -48,7 +50,10 @@ from contracts.ruler import (
     CallResultTypesSaved,
     CampaignSaved,
     RulerDefinition,
+    RulerDefinitionV2,
+    RulerRunRequested,
     RulerSaved,
+    RulerSavedV2,
 )
 from service_runtime.projection import Projection
 from service_runtime.sql import insert_ignore
@@ -76,12 +81,20 @@ ENTITY_KINDS = (
     "ruler",
     "campaign",
     "call_result_types",
+    "ruler_run",
     "template",
     "negotiation_settings",
     "messaging_settings",
     "portal_profile",
     "debtor",
 )
+
+EXIT_NAMES = {
+    "settled": "quitada",
+    "paid": "parcela paga",
+    "renegotiated": "renegociada",
+    "cancelled": "cancelada",
+}
 
 STAGE_NAMES = {
     "notice": "aviso",
@@ -146,6 +159,12 @@ def _ruler(definition: RulerDefinition) -> list[str]:
     if definition.pre_due_days:
         days = " e ".join(str(d) for d in definition.pre_due_days)
         parts.append(f"lembretes {days} dias antes do vencimento")
+    if isinstance(definition, RulerDefinitionV2) and definition.finalization_by_reason:
+        own = [
+            f"{EXIT_NAMES.get(reason, reason)} ({_messages(len(actions))})"
+            for reason, actions in definition.finalization_by_reason.items()
+        ]
+        parts.append("finalização própria: " + ", ".join(own))
     if definition.creditors:
         parts.append("credores " + _list(definition.creditors))
     if definition.categories:
@@ -153,6 +172,10 @@ def _ruler(definition: RulerDefinition) -> list[str]:
     if not definition.active:
         parts.append("inativa")
     return parts
+
+
+def _messages(count: int) -> str:
+    return {0: "sem mensagem", 1: "1 mensagem"}.get(count, f"{count} mensagens")
 
 
 K = TypeVar("K", bound=str)
@@ -281,17 +304,21 @@ def _portal_list(terms: PortalListTerms) -> str:
     return ", ".join(parts) if parts else "todas as dívidas em aberto"
 
 
-def _portal_profile(event: PortalProfileSaved) -> str:
+def _portal_profile(event: PortalProfileSaved | PortalProfileSavedV2) -> str:
     if event.part == "profile":
         terms = event.portal_list or PortalListTerms()
         text = f"nome «{event.name}»; lista do portal: {_portal_list(terms)}"
     elif event.part == "second_factor":
         channels = " ou ".join(CHANNEL_NAMES.get(c, c) for c in event.code_channels or [])
-        text = (
-            f"acesso com código de uso único por {channels}"
-            if event.second_factor == "code"
-            else "acesso só com o documento (sem código)"
-        )
+        if event.second_factor == "code":
+            text = f"acesso com código de uso único por {channels}"
+        elif event.second_factor == "birth_date":
+            text = (
+                "acesso com a data de nascimento da carteira (data de abertura, para CNPJ), "
+                "até 5 tentativas erradas por documento ao dia"
+            )
+        else:
+            text = "acesso só com o documento (sem código)"
     else:
         logo = event.logo
         if logo is None:
@@ -306,9 +333,16 @@ def _portal_profile(event: PortalProfileSaved) -> str:
 def summarize(event: Envelope) -> str | None:
     if isinstance(event, PaymentConditionSaved):
         return _condition(event)
-    if isinstance(event, RulerSaved):
+    if isinstance(event, RulerSaved | RulerSavedV2):
         return f"Régua «{event.definition.name}» {_created(event, True)}: " + "; ".join(
             _ruler(event.definition)
+        )
+    if isinstance(event, RulerRunRequested):
+        return (
+            f"Régua processada agora (dia {event.on_date:%d/%m/%Y}): "
+            f"{event.receivables} contas a receber em aberto, {event.stages} mudança(s) de "
+            f"etapa, {event.reminders} lembrete(s), {event.listings} negativação(ões), "
+            f"{event.messages} mensagem(ns)"
         )
     if isinstance(event, CampaignSaved):
         campaign = event.definition
@@ -343,7 +377,7 @@ def summarize(event: Envelope) -> str | None:
         return _negotiation_settings(event)
     if isinstance(event, MessagingSettingsSaved):
         return _messaging_settings(event)
-    if isinstance(event, PortalProfileSaved):
+    if isinstance(event, PortalProfileSaved | PortalProfileSavedV2):
         return _portal_profile(event)
     if isinstance(event, PersonalDataErased):
         keys = len(event.key_ids)
@@ -359,8 +393,10 @@ def entity_of(event: Envelope) -> tuple[str, str] | None:
     """(entity_kind, entity_id) of the thing an event changed."""
     if isinstance(event, PaymentConditionSaved):
         return "payment_condition", event.condition_id
-    if isinstance(event, RulerSaved):
+    if isinstance(event, RulerSaved | RulerSavedV2):
         return "ruler", event.ruler_id
+    if isinstance(event, RulerRunRequested):
+        return "ruler_run", event.on_date.isoformat()
     if isinstance(event, CampaignSaved):
         return "campaign", event.campaign_id
     if isinstance(event, CallResultTypesSaved):
@@ -371,7 +407,7 @@ def entity_of(event: Envelope) -> tuple[str, str] | None:
         return "negotiation_settings", "negotiation"
     if isinstance(event, MessagingSettingsSaved):
         return "messaging_settings", "messaging"
-    if isinstance(event, PortalProfileSaved):
+    if isinstance(event, PortalProfileSaved | PortalProfileSavedV2):
         return "portal_profile", "portal"
     if isinstance(event, PersonalDataErased):
         return "debtor", event.document
@@ -380,7 +416,7 @@ def entity_of(event: Envelope) -> tuple[str, str] | None:
 
 def actor_of(event: Envelope) -> str:
     """Who made the change: the admin's subject the event carries."""
-    if isinstance(event, PersonalDataErased):
+    if isinstance(event, PersonalDataErased | RulerRunRequested):
         return event.requested_by[:200]
     return str(getattr(event, "saved_by", "") or "")[:200]
 

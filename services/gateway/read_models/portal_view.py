@@ -7,7 +7,10 @@ may arrive before those of another: each change is written so that the order doe
 matter (a debt imported after its agreement is still shown as in agreement).
 
 The debtor's name is personal data: opened with the key vault from version 2 of the debts'
-events, and replaced by REMOVED once the debtor's data is erased (see read_models.personal)."""
+events, and replaced by REMOVED once the debtor's data is erased (see read_models.personal).
+So is the date of birth the carteira may bring (the portal's second factor): the view never
+keeps it, only its keyed digest (`birth_date_digest` of domain.portal_challenge, keyed with the
+gateway's signing key), per debt as its newest version says, cleared by an erasure."""
 
 from __future__ import annotations
 
@@ -61,9 +64,10 @@ from contracts.portfolio import (
     DebtUpdatedV2,
     DebtWithdrawn,
 )
-from service_runtime.personal_data import REMOVED
+from service_runtime.personal_data import REMOVED, KeyVault
 from service_runtime.sql import insert_ignore, update_rows
 from service_runtime.sqltypes import UtcDateTime
+from services.gateway.domain.portal_challenge import birth_date_digest
 from services.gateway.read_models.personal import (
     PersonalDataProjection,
     erased_rows,
@@ -82,6 +86,9 @@ portal_debts = Table(
     Column("debtor_name", String(200), nullable=False),
     # The key the name was sealed with (NULL: it came in clear, version 1).
     Column("key_id", String(32)),
+    # HMAC-SHA256 (hex) of the debtor's date of birth, as this debt's carteira row gave it;
+    # NULL without one, or once erased. Never the date itself.
+    Column("birth_date_digest", String(64)),
     Column("creditor", String(200), nullable=False),
     Column("contract", String(100), nullable=False),
     Column("installment", String(20), nullable=False),
@@ -150,6 +157,7 @@ _DEBT_FIELDS = [
     "document_kind",
     "debtor_name",
     "key_id",
+    "birth_date_digest",
     "creditor",
     "contract",
     "installment",
@@ -161,7 +169,9 @@ _DEBT_FIELDS = [
 ]
 
 
-def _debt_row(event: DebtEvent, name: str, key_id: str | None) -> dict[str, Any]:
+def _debt_row(
+    event: DebtEvent, name: str, key_id: str | None, birth_digest: str | None = None
+) -> dict[str, Any]:
     return {
         "debt_id": event.debt_id,
         "tenant": event.tenant,
@@ -169,6 +179,7 @@ def _debt_row(event: DebtEvent, name: str, key_id: str | None) -> dict[str, Any]
         "document_kind": event.document_kind,
         "debtor_name": name,
         "key_id": key_id,
+        "birth_date_digest": birth_digest,
         "creditor": event.creditor,
         "contract": event.contract,
         "installment": event.installment,
@@ -189,13 +200,20 @@ class PortalViewProjection(PersonalDataProjection):
     metadata = metadata
     erasures = portal_erasures
 
+    def __init__(self, vault: KeyVault, signing_key: str | None = None) -> None:
+        """`signing_key`: the gateway's, which keys the dates of birth's digests (the portal
+        checks a typed date with the same key); without it no digest is kept, and a tenant
+        asking for the date finds none."""
+        super().__init__(vault)
+        self.signing_key = signing_key
+
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
         # Erasures first: then a name in clear read in the same batch is removed as it comes.
         for erasure in self.apply_erasures(conn, events):
             conn.execute(
                 update(portal_debts)
                 .where(erased_rows(portal_debts, erasure))
-                .values(debtor_name=REMOVED)
+                .values(debtor_name=REMOVED, birth_date_digest=None)
             )
         # Newest version of each debt in this batch; older or repeated versions change nothing.
         latest: dict[str, DebtEvent] = {}
@@ -218,12 +236,31 @@ class PortalViewProjection(PersonalDataProjection):
         rows = []
         for event in events:
             if isinstance(event, DebtImportedV2 | DebtUpdatedV2):
-                opened, _ = self.open(event.personal, ("name",))
-                rows.append(_debt_row(event, opened["name"] or "", event.personal.key_id))
+                # One opening for both (the batch's keys were preloaded by `prepare`).
+                opened, _ = self.open(event.personal, ("name", "birth_date"))
+                rows.append(
+                    _debt_row(
+                        event,
+                        opened["name"] or "",
+                        event.personal.key_id,
+                        self._birth_digest(event, opened["birth_date"]),
+                    )
+                )
             else:
                 gone = (event.tenant, event.document) in erased
                 rows.append(_debt_row(event, REMOVED if gone else event.debtor.name, None))
         return rows
+
+    def _birth_digest(self, event: DebtEvent, iso: Any) -> str | None:
+        """The digest of the date of birth the sealed data holds (ISO), None without one (data
+        sealed before dates came, a row without it, an erased key)."""
+        if self.signing_key is None or not isinstance(iso, str) or not iso:
+            return None
+        try:
+            day = dt.date.fromisoformat(iso)
+        except ValueError:
+            return None  # the portfolio seals only dates it validated: not one of those
+        return birth_date_digest(self.signing_key, event.tenant, event.document, day)
 
     def _upsert_debts(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -672,6 +709,24 @@ def debtor_name(engine: Engine, tenant: str, document: str) -> str | None:
             .where(portal_debts.c.tenant == tenant, portal_debts.c.document == document)
             .limit(1)
         ).scalar_one_or_none()
+
+
+def birth_date_digests(engine: Engine, tenant: str, document: str) -> set[str]:
+    """The digests of the dates of birth the document's carteira rows gave (any debt, whatever
+    its status: a debtor with agreements only still opens the view). Usually one; two
+    creditors may disagree, and either date is the debtor's by someone's records."""
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                select(portal_debts.c.birth_date_digest)
+                .where(
+                    portal_debts.c.tenant == tenant,
+                    portal_debts.c.document == document,
+                    portal_debts.c.birth_date_digest.is_not(None),
+                )
+                .distinct()
+            ).scalars()
+        )
 
 
 def agreements_of(engine: Engine, tenant: str, document: str) -> list[dict[str, Any]]:

@@ -121,7 +121,10 @@ FIELD_LABELS = {
     "category": "categoria",
     "document": "documento",
     "document_kind": "tipo de documento",
+    "birth_date": "data de nascimento",
 }
+# The portal's second factor: the timeline says it changed, never what it is.
+UNSHOWN_FIELDS = {"birth_date"}
 
 
 def _br_date(iso: str) -> str:
@@ -317,6 +320,8 @@ def _change(
     personal: Personal,
 ) -> str:
     label = FIELD_LABELS.get(field, field)
+    if field in UNSHOWN_FIELDS:
+        return f"{label} alterada"
     if field not in PERSONAL_FIELDS:
         return f"{label} de {_show(field, old)} para {_show(field, new)}"
     if isinstance(event, DebtUpdated):

@@ -9,7 +9,10 @@ opens and the message fails with the reason (`ERASED_REASON`), never sent, never
 
 A tenant's settings hold its channels' credentials: they are stored sealed under the tenant's
 settings key in the same vault (never a debtor's, so no erasure touches it) and opened when
-read (`settings_of`); settings stored in clear before still read, until saved again."""
+read (`settings_of`); settings stored in clear before still read, until saved again. They
+leave the service through the admin API masked (`shown_settings`, `domain.published_settings`):
+a credential sent back masked keeps the stored one (`save_settings`); only the channels built
+here get them in clear."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from eventsourcing.utils import get_topic
 
@@ -40,6 +43,7 @@ from contracts.messaging_requests import (
 )
 from contracts.money import format_brl
 from contracts.personal import SealedPersonalData
+from contracts.ruler import MessageChannel
 from service_runtime.eventstore import ServiceApplication
 from service_runtime.personal_data import DebtorKey, KeyVault, seal, unseal, unseal_with
 from service_runtime.refusal import Refused, field_refusal
@@ -51,6 +55,7 @@ from services.messaging.adapters.channels import (
 )
 from services.messaging.adapters.contacts import ContactBook
 from services.messaging.domain.phones import e164
+from services.messaging.domain.published_settings import MASK, MaskedValue, keep_masked, masked
 from services.messaging.domain.records import (
     ACCESS_CODE_KEY_PREFIX,
     ERASED_REASON,
@@ -194,6 +199,10 @@ class MessagingApplication(ServiceApplication):
             return MessagingSettings()
         return self.settings_in(tenant, record)
 
+    def shown_settings(self, tenant: str) -> MessagingSettings:
+        """The tenant's settings as the admin API answers them: every credential masked."""
+        return mask_settings(self.settings_of(tenant))
+
     def seal_settings(self, tenant: str, settings: MessagingSettings) -> dict[str, str]:
         """The settings sealed under the tenant's settings key (as stored: a
         `SealedPersonalData` dict), their JSON kept as it was stored in clear before."""
@@ -285,6 +294,8 @@ class MessagingApplication(ServiceApplication):
     # ---- configuration -------------------------------------------------------------------
 
     def save_settings(self, request: SaveSettings) -> MessagingSettings:
+        """Save the tenant's settings; credentials sent back masked keep the stored ones.
+        Answers what was saved, masked like `shown_settings`."""
         for channel, window in request.settings.windows.items():
             try:
                 SendingWindow.of(window.weekdays, window.start, window.end)
@@ -293,34 +304,75 @@ class MessagingApplication(ServiceApplication):
                 raise field_refusal(
                     f"windows.{channel}.{field}", "window", message or str(exc)
                 ) from exc
-        for channel, config in request.settings.channels.items():
-            try:
-                channel_from_settings(channel, config, self.outbox_dir, dt.datetime.now)
-            except ValueError as exc:
-                raise field_refusal(f"channels.{channel}", "channel", str(exc)) from exc
-        portal = request.settings.portal_notification
-        if portal.enabled and (
-            self.get_or_none(Template, template_id(request.tenant, "email", portal.template))
-            is None
-        ):
-            # Else every debtor would get a failed message on the day it runs.
-            raise field_refusal(
-                "portal_notification.template",
-                "unknown_template",
-                f"modelo de e-mail {portal.template!r} não cadastrado: cadastre-o antes de "
-                "ligar a notificação do portal",
-            )
 
         def command() -> MessagingSettings:
-            record = self._tenant(request.tenant)
-            record.save_settings(
-                sealed_settings=self.seal_settings(request.tenant, request.settings),
-                saved_by=request.saved_by,
-            )
+            found = self.get_or_none(TenantMessaging, tenant_messaging_id(request.tenant))
+            # Against the record this attempt saves over: a concurrent save is never undone
+            # by putting back what was stored before it.
+            settings = self._keeping_masked(request, found)
+            for channel, config in settings.channels.items():
+                try:
+                    channel_from_settings(channel, config, self.outbox_dir, dt.datetime.now)
+                except ValueError as exc:
+                    raise field_refusal(f"channels.{channel}", "channel", str(exc)) from exc
+            portal = settings.portal_notification
+            if portal.enabled and (
+                self.get_or_none(Template, template_id(request.tenant, "email", portal.template))
+                is None
+            ):
+                # Else every debtor would get a failed message on the day it runs.
+                raise field_refusal(
+                    "portal_notification.template",
+                    "unknown_template",
+                    f"modelo de e-mail {portal.template!r} não cadastrado: cadastre-o antes de "
+                    "ligar a notificação do portal",
+                )
+            sealed = self.seal_settings(request.tenant, settings)
+            if found is None:
+                record = TenantMessaging.start(
+                    tenant=request.tenant,
+                    sealed_settings=self.seal_settings(request.tenant, MessagingSettings()),
+                )
+            else:
+                record = found
+            record.save_settings(sealed_settings=sealed, saved_by=request.saved_by)
             self.save(record)
-            return request.settings
+            return mask_settings(settings)
 
         return self.retrying(command)
+
+    def _keeping_masked(
+        self, request: SaveSettings, found: TenantMessaging | None
+    ) -> MessagingSettings:
+        """The settings to store: each credential sent back masked replaced by the stored one
+        (so it is not changed, and the published change set does not name it)."""
+        sent = request.settings.channels
+        if not any(MASK in str(config) for config in sent.values()):
+            return request.settings
+        stored: dict[MessageChannel, dict[str, Any]] = {}
+        unreadable = False
+        if found is not None:
+            try:
+                stored = self.settings_in(request.tenant, found).channels
+            except SettingsUnreadable:
+                unreadable = True
+        channels: dict[MessageChannel, dict[str, Any]] = {}
+        for channel, config in sent.items():
+            try:
+                channels[channel] = keep_masked(stored.get(channel), config)
+            except MaskedValue as exc:
+                message = (
+                    f"o campo {exc.field!r} veio mascarado ({MASK}), mas as configurações "
+                    "salvas não abrem com a chave do cofre: informe o valor completo"
+                    if unreadable
+                    else f"o campo {exc.field!r} veio mascarado ({MASK}) e não há valor salvo "
+                    f"que a máscara represente: informe o valor completo (uma credencial não "
+                    f"pode conter {MASK})"
+                )
+                raise field_refusal(
+                    f"channels.{channel}.{exc.field}", "masked_value", message
+                ) from exc
+        return request.settings.model_copy(update={"channels": channels})
 
     def save_template(self, request: SaveTemplate) -> TemplateOut:
         given = request.template
@@ -782,6 +834,13 @@ class MessagingApplication(ServiceApplication):
         return AccessCodeOut(
             sent=False, reason="o devedor não tem telefone nem e-mail cadastrado para o código"
         )
+
+
+def mask_settings(settings: MessagingSettings) -> MessagingSettings:
+    """The settings with every channel's credentials masked (`published_settings.masked`)."""
+    return settings.model_copy(
+        update={"channels": {c: masked(config) for c, config in settings.channels.items()}}
+    )
 
 
 def without_address(reason: str, to: str) -> str:

@@ -57,6 +57,8 @@ from services.negotiation.domain.boleto import (
     make_boleto,
     nosso_numero_from_segment_t,
     printed_nosso_numero,
+    sequence_capacity,
+    sequence_problem,
 )
 from services.negotiation.domain.charges import updated_value
 from services.negotiation.domain.condition import PaymentCondition, condition_aggregate_id
@@ -80,7 +82,11 @@ from services.negotiation.domain.references import (
     invoice_ref_id,
     payment_aggregate_id,
 )
-from services.negotiation.domain.tenant import TenantNegotiation, tenant_aggregate_id
+from services.negotiation.domain.tenant import (
+    NossoNumerosExhausted,
+    TenantNegotiation,
+    tenant_aggregate_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -185,12 +191,18 @@ class NegotiationApplication(ServiceApplication):
     # ---- settings and conditions ---------------------------------------------------------
 
     def save_settings(self, request: SaveSettings) -> NegotiationSettings:
-        problems = account_problems(beneficiary_account(request.settings.boleto))
+        account = beneficiary_account(request.settings.boleto)
+        problems = account_problems(account)
         if problems:
             raise boleto_settings_refusal(problems, 422)
 
         def command() -> NegotiationSettings:
             record = self.tenant_record(request.tenant)
+            # The sequence goes on from where it is under any bank: a layout with no room
+            # left after it could number no boleto at all.
+            exhausted = sequence_problem(account, record.allocated_nosso_numeros)
+            if exhausted is not None:
+                raise boleto_settings_refusal([exhausted], 422)
             record.save_settings(
                 settings_json=request.settings.model_dump_json(), saved_by=request.saved_by
             )
@@ -421,7 +433,15 @@ class NegotiationApplication(ServiceApplication):
         if problems:
             # Settings saved before their bank's layout was checked: no boleto can be made.
             raise boleto_settings_refusal(problems, 409)
-        numbers = tenant.allocate_nosso_numeros(len(quote.schedule))
+        try:
+            numbers = tenant.allocate_nosso_numeros(
+                len(quote.schedule), capacity=sequence_capacity(account)
+            )
+        except NossoNumerosExhausted as exc:
+            exhausted = sequence_problem(account, exc.allocated, exc.wanted)
+            if exhausted is None:
+                raise
+            raise boleto_settings_refusal([exhausted], 409) from exc
         invoices: list[dict[str, Any]] = []
         for payment, nosso in zip(quote.schedule, numbers, strict=True):
             invoice_id = invoice_id_for(agreement_uuid, payment.number)
@@ -434,6 +454,8 @@ class NegotiationApplication(ServiceApplication):
                 amount_cents=payment.amount_cents,
                 due_date=payment.due_date,
                 beneficiary_code=boleto_settings.beneficiary_code,
+                service_point=boleto_settings.service_point,
+                issued_on=today,
             )
             txid = txid_for(invoice_id)
             invoices.append(
@@ -444,7 +466,7 @@ class NegotiationApplication(ServiceApplication):
                     "amount_cents": payment.amount_cents,
                     "invoice_id": invoice_id,
                     "nosso_numero": str(nosso),
-                    "nosso_numero_printed": printed_nosso_numero(account, nosso),
+                    "nosso_numero_printed": printed_nosso_numero(account, nosso, today),
                     "barcode": boleto.barcode,
                     "digitable_line": boleto.digitable_line,
                     "pix_txid": txid,
@@ -824,6 +846,7 @@ def beneficiary_account(settings: BoletoSettings) -> BeneficiaryAccount:
         account=settings.account,
         wallet=settings.wallet,
         beneficiary_code=settings.beneficiary_code,
+        service_point=settings.service_point,
     )
 
 

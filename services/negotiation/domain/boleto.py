@@ -19,11 +19,15 @@ Linha digitável (47 digits), printed as ``AAABC.CCCCX DDDDD.DDDDDY EEEEE.EEEEEZ
 The 25-digit free field ("campo livre") belongs to the bank, and so do the nosso número's
 length, check digit and printed form, and how the bank writes it back in a CNAB 240 return:
 `BANKS` has them for Banco do Brasil (001), Santander (033), Caixa (104, SIGCB), Bradesco (237),
-Itaú (341) and Sicoob (756). A bank missing there has no boletos (`UnsupportedBank`): a barcode
-in another bank's layout would not be recognised by the bank it names.
+Itaú (341), Sicredi (748) and Sicoob (756). A bank missing there has no boletos
+(`UnsupportedBank`): a barcode in another bank's layout would not be recognised by the bank it
+names.
 
 Our nosso número is the tenant's sequence (1, 2, 3...); each bank's rules turn it into the
-bank's nosso número (with the convênio, carteira and check digit where the bank wants them).
+bank's nosso número (with the convênio, carteira, year and check digit where the bank wants
+them). Each layout has room for a fixed number of digits of that sequence: its capacity
+(`sequence_capacity`). A number past it is never made: wrapping around would give a second
+boleto the nosso número of a first, and a payment of one would settle the other.
 """
 
 from __future__ import annotations
@@ -69,8 +73,13 @@ __all__ = [
     "santander_free_field",
     "santander_nosso_numero_dv",
     "segment_t_nosso_numero",
+    "sequence_capacity",
+    "sequence_problem",
     "sicoob_free_field",
     "sicoob_nosso_numero_dv",
+    "sicredi_free_field",
+    "sicredi_nosso_numero",
+    "sicredi_nosso_numero_dv",
 ]
 
 CURRENCY_REAL = "9"
@@ -189,6 +198,8 @@ class FreeFieldLayout(Protocol):
         wallet: str,
         nosso_numero: int,
         beneficiary_code: str = "",
+        service_point: str = "",
+        issued_on: dt.date | None = None,
     ) -> str: ...
 
 
@@ -197,8 +208,9 @@ class BeneficiaryAccount:
     """The beneficiary's (the tenant's) account at the bank that issues its boletos.
 
     `beneficiary_code` is what the bank calls the convênio (Banco do Brasil), código do
-    cedente (Santander), código do beneficiário (Caixa) or código do cliente (Sicoob); Bradesco
-    and Itaú do not use it. Digits only, without check digits.
+    cedente (Santander), código do beneficiário (Caixa, Sicredi) or código do cliente (Sicoob);
+    Bradesco and Itaú do not use it. `service_point` is Sicredi's posto (the cooperative's
+    branch the account belongs to); no other bank has one. Digits only, without check digits.
     """
 
     bank_code: str
@@ -206,6 +218,7 @@ class BeneficiaryAccount:
     account: str
     wallet: str
     beneficiary_code: str = ""
+    service_point: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +285,14 @@ def _check_sequence(nosso_numero: int, maximum: int, bank: str) -> None:
 
 
 def bradesco_free_field(
-    *, agency: str, account: str, wallet: str, nosso_numero: int, beneficiary_code: str = ""
+    *,
+    agency: str,
+    account: str,
+    wallet: str,
+    nosso_numero: int,
+    beneficiary_code: str = "",
+    service_point: str = "",
+    issued_on: dt.date | None = None,
 ) -> str:
     """Bradesco (237): agency(4) + wallet(2) + nosso número(11) + account(7, no DV) + "0"."""
     _require_digits(agency, "agency", max_len=4)
@@ -333,7 +353,14 @@ def _bb_max(acc: BeneficiaryAccount) -> int:
 
 
 def bb_free_field(
-    *, agency: str, account: str, wallet: str, nosso_numero: int, beneficiary_code: str = ""
+    *,
+    agency: str,
+    account: str,
+    wallet: str,
+    nosso_numero: int,
+    beneficiary_code: str = "",
+    service_point: str = "",
+    issued_on: dt.date | None = None,
 ) -> str:
     """Banco do Brasil (001), carteiras 17 and 18.
 
@@ -411,7 +438,14 @@ def itau_nosso_numero_dac(acc: BeneficiaryAccount, nosso_numero: int) -> int:
 
 
 def itau_free_field(
-    *, agency: str, account: str, wallet: str, nosso_numero: int, beneficiary_code: str = ""
+    *,
+    agency: str,
+    account: str,
+    wallet: str,
+    nosso_numero: int,
+    beneficiary_code: str = "",
+    service_point: str = "",
+    issued_on: dt.date | None = None,
 ) -> str:
     """Itaú (341): carteira(3) + nosso número(8) + DAC + agência(4) + conta(5) + DAC of
     agência/conta (mod 10) + "000"."""
@@ -460,7 +494,14 @@ def santander_nosso_numero_dv(nosso_numero: int) -> int:
 
 
 def santander_free_field(
-    *, agency: str, account: str, wallet: str, nosso_numero: int, beneficiary_code: str = ""
+    *,
+    agency: str,
+    account: str,
+    wallet: str,
+    nosso_numero: int,
+    beneficiary_code: str = "",
+    service_point: str = "",
+    issued_on: dt.date | None = None,
 ) -> str:
     """Santander (033): "9" + código do cedente(7) + nosso número(12) + DV + IOF "0" +
     carteira(3), e.g. 101 (cobrança simples rápida com registro)."""
@@ -502,7 +543,14 @@ def _caixa_parts(acc: BeneficiaryAccount, nosso_numero: int) -> tuple[str, str, 
 
 
 def caixa_free_field(
-    *, agency: str, account: str, wallet: str, nosso_numero: int, beneficiary_code: str = ""
+    *,
+    agency: str,
+    account: str,
+    wallet: str,
+    nosso_numero: int,
+    beneficiary_code: str = "",
+    service_point: str = "",
+    issued_on: dt.date | None = None,
 ) -> str:
     """Caixa (104), SIGCB: código do beneficiário(6) + its DV + nosso número[1:3] + carteira
     (constant 1: 1 registrada, 2 sem registro) + nosso número[4:6] + constant 2 ("4": issued by
@@ -536,6 +584,118 @@ def _caixa_problems(acc: BeneficiaryAccount) -> list[AccountProblem]:
     )
 
 
+# Sicredi (748) ---------------------------------------------------------------------------------
+
+# The carteira setting is Sicredi's tipo de cobrança: 1 com registro, 3 sem registro.
+_SICREDI_WALLETS = frozenset({"1", "3"})
+_SICREDI_SIMPLE = "1"  # tipo de carteira: cobrança simples, the only one
+# Byte of generation: 2 to 9 when the beneficiary numbers its boletos; 1 is the cooperative's.
+_SICREDI_BYTE = "2"
+# 5 digits after the year and the byte. The bank would take them again in another year; ours
+# never restart, since the sequence alone is what matches a payment to its invoice.
+_SICREDI_MAX = 99_999
+# "1": the amount is in the barcode ("0" when it is left blank, which ours never are), then
+# the filler "0".
+_SICREDI_WITH_AMOUNT = "10"
+# Segment T: year(2) + byte + sequence(5) + DV, left-aligned in the 20 positions.
+_SICREDI_T_KEY = slice(0, 9)
+_SICREDI_T_SEQUENCE = slice(3, 8)
+
+
+def _sicredi_beneficiary(acc: BeneficiaryAccount) -> str:
+    """cooperativa/agência(4) + posto(2) + código do beneficiário(5), as Sicredi prints it in
+    "agência/código do beneficiário" (0165.02.00623) and puts it in its check digits."""
+    _require_digits(acc.agency, "agency (cooperativa)", max_len=4)
+    _require_digits(acc.service_point, "service point (posto)", max_len=2)
+    _require_digits(acc.beneficiary_code, "código do beneficiário", max_len=5)
+    return acc.agency.zfill(4) + acc.service_point.zfill(2) + acc.beneficiary_code.zfill(5)
+
+
+def sicredi_nosso_numero_dv(acc: BeneficiaryAccount, digits: str) -> int:
+    """Sicredi's nosso número check digit over agência(4) + posto(2) + código do
+    beneficiário(5) + `digits` (year(2) + byte + sequence(5)): modulo 11, weights 2..9 from
+    the right, 11 - remainder, 0 when that gives 10 or 11."""
+    _require_digits(digits, "nosso número", max_len=8)
+    if len(digits) != 8:
+        raise ValueError(f"Sicredi nosso número without DV has 8 digits, got {digits!r}")
+    return _mod11_dv(_sicredi_beneficiary(acc) + digits)
+
+
+def sicredi_nosso_numero(acc: BeneficiaryAccount, nosso_numero: int, issued_on: dt.date) -> str:
+    """Sicredi's 9-digit nosso número: year of issue(2) + byte "2" + our sequence(5) + DV,
+    e.g. "162088793", printed "16/208879-3"."""
+    _check_sequence(nosso_numero, _SICREDI_MAX, "748")
+    digits = f"{issued_on.year % 100:02d}{_SICREDI_BYTE}{nosso_numero:05d}"
+    return digits + str(sicredi_nosso_numero_dv(acc, digits))
+
+
+def _sicredi_issued_on(issued_on: dt.date | None) -> dt.date:
+    if issued_on is None:
+        raise ValueError("Sicredi's nosso número carries the year it is issued in: give issued_on")
+    return issued_on
+
+
+def sicredi_free_field(
+    *,
+    agency: str,
+    account: str,
+    wallet: str,
+    nosso_numero: int,
+    beneficiary_code: str = "",
+    service_point: str = "",
+    issued_on: dt.date | None = None,
+) -> str:
+    """Sicredi (748): tipo de cobrança(1, the carteira: 1 com registro, 3 sem registro) +
+    tipo de carteira(1, "1" simples) + nosso número(9) + cooperativa/agência(4) + posto(2) +
+    código do beneficiário(5) + "1" (amount stated) + "0" + DV of these 24 digits (modulo 11,
+    weights 2..9, 0 for remainders 0 and 1)."""
+    acc = BeneficiaryAccount("748", agency, account, wallet, beneficiary_code, service_point)
+    _require_digits(wallet, "wallet (tipo de cobrança)")
+    kind = str(int(wallet))
+    if len(kind) != 1:
+        raise ValueError(f"Sicredi tipo de cobrança (carteira) has 1 digit, got {wallet!r}")
+    number = sicredi_nosso_numero(acc, nosso_numero, _sicredi_issued_on(issued_on))
+    field = f"{kind}{_SICREDI_SIMPLE}{number}{_sicredi_beneficiary(acc)}{_SICREDI_WITH_AMOUNT}"
+    return field + str(_mod11_dv(field))
+
+
+def _sicredi_printed(acc: BeneficiaryAccount, nosso_numero: int, issued_on: dt.date | None) -> str:
+    number = sicredi_nosso_numero(acc, nosso_numero, _sicredi_issued_on(issued_on))
+    return f"{number[0:2]}/{number[2:8]}-{number[8]}"
+
+
+def _sicredi_segment_t(
+    acc: BeneficiaryAccount, nosso_numero: int, issued_on: dt.date | None
+) -> str:
+    # Sicredi's CNAB 240 manual, item 13.3T (alfa, positions 38-57): "132xxxxxD".
+    return sicredi_nosso_numero(acc, nosso_numero, _sicredi_issued_on(issued_on)).ljust(20)
+
+
+def _sicredi_read_t(acc: BeneficiaryAccount, raw: str) -> int | None:
+    # The field is not rebuilt from our number, as other banks' are: it carries the year it
+    # was issued in, which the return does not otherwise say.
+    field = raw[_SICREDI_T_KEY]
+    if not _DIGITS.fullmatch(field) or field[2] != _SICREDI_BYTE:
+        return None  # numbered by the cooperative or by another system of the beneficiary
+    number = int(field[_SICREDI_T_SEQUENCE])
+    if not 1 <= number <= _SICREDI_MAX:
+        return None
+    if sicredi_nosso_numero_dv(acc, field[0:8]) != int(field[8]):
+        return None
+    return number
+
+
+def _sicredi_problems(acc: BeneficiaryAccount) -> list[AccountProblem]:
+    return _problems(
+        _digits_problem(acc.agency, "agency", "cooperativa/agência", max_len=4),
+        _digits_problem(acc.service_point, "service_point", "posto", max_len=2),
+        _digits_problem(
+            acc.beneficiary_code, "beneficiary_code", "código do beneficiário", max_len=5
+        ),
+        _wallet_problem(acc.wallet, _SICREDI_WALLETS, "o Sicredi (tipo de cobrança)"),
+    )
+
+
 # Sicoob (756) ----------------------------------------------------------------------------------
 
 _SICOOB_WALLETS = frozenset({"1"})
@@ -556,7 +716,14 @@ def sicoob_nosso_numero_dv(acc: BeneficiaryAccount, nosso_numero: int) -> int:
 
 
 def sicoob_free_field(
-    *, agency: str, account: str, wallet: str, nosso_numero: int, beneficiary_code: str = ""
+    *,
+    agency: str,
+    account: str,
+    wallet: str,
+    nosso_numero: int,
+    beneficiary_code: str = "",
+    service_point: str = "",
+    issued_on: dt.date | None = None,
 ) -> str:
     """Sicoob (756): carteira(1) + agência(4) + modalidade(2, "01") + código do cliente(7) +
     nosso número(7) + DV + parcela(3, "001")."""
@@ -590,25 +757,35 @@ def _sicoob_problems(acc: BeneficiaryAccount) -> list[AccountProblem]:
 # The table -------------------------------------------------------------------------------------
 
 
+NumberLayout = Callable[[BeneficiaryAccount, int, dt.date | None], str]
+
+
 @dataclass(frozen=True, slots=True)
 class BankRules:
     """How one bank lays out its free field and its nosso número.
 
-    `segment_t` is the nosso número as the bank writes it in positions 38-57 of a CNAB 240
-    return's segment T; `t_slices` says which part of those 20 characters identifies the
-    boleto and where our sequence sits inside it; `t_shifts` are offsets also tried when
-    reading (a bank whose manuals disagree on the column).
+    `printed` and `segment_t` take the day the boleto is issued: a bank may number by year
+    (Sicredi). `segment_t` is the nosso número as the bank writes it in positions 38-57 of a
+    CNAB 240 return's segment T; `t_slices` says which part of those 20 characters identifies
+    the boleto and where our sequence sits inside it; `t_shifts` are offsets also tried when
+    reading (a bank whose manuals disagree on the column); `read_t`, when set, reads the field
+    instead (a bank whose field cannot be rebuilt from our number alone).
+
+    `max_nosso_numero` is the layout's capacity: our sequence runs 1..capacity, and
+    `capacity_field` is the settings field that decides it (the bank, or the convênio).
     """
 
     code: str
     name: str
     free_field: FreeFieldLayout
-    printed: Callable[[BeneficiaryAccount, int], str]
-    segment_t: Callable[[BeneficiaryAccount, int], str]
+    printed: NumberLayout
+    segment_t: NumberLayout
     t_slices: Callable[[BeneficiaryAccount], tuple[slice, slice]]
     problems: Callable[[BeneficiaryAccount], list[AccountProblem]]
     max_nosso_numero: Callable[[BeneficiaryAccount], int]
     t_shifts: tuple[int, ...] = (0,)
+    read_t: Callable[[BeneficiaryAccount, str], int | None] | None = None
+    capacity_field: str = "bank_code"
 
 
 def _fixed(value: int) -> Callable[[BeneficiaryAccount], int]:
@@ -619,24 +796,29 @@ def _slices(key: slice, sequence: slice) -> Callable[[BeneficiaryAccount], tuple
     return lambda _acc: (key, sequence)
 
 
+def _undated(layout: Callable[[BeneficiaryAccount, int], str]) -> NumberLayout:
+    return lambda acc, nosso_numero, _issued_on: layout(acc, nosso_numero)
+
+
 BANKS: Mapping[str, BankRules] = MappingProxyType(
     {
         "001": BankRules(
             "001",
             "Banco do Brasil",
             bb_free_field,
-            _bb_printed,
-            _bb_segment_t,
+            _undated(_bb_printed),
+            _undated(_bb_segment_t),
             _bb_t_slices,
             _bb_problems,
             _bb_max,
+            capacity_field="beneficiary_code",
         ),
         "033": BankRules(
             "033",
             "Santander",
             santander_free_field,
-            _santander_printed,
-            _santander_segment_t,
+            _undated(_santander_printed),
+            _undated(_santander_segment_t),
             _slices(slice(3, 16), slice(3, 15)),
             _santander_problems,
             _fixed(999_999_999_999),
@@ -645,8 +827,8 @@ BANKS: Mapping[str, BankRules] = MappingProxyType(
             "104",
             "Caixa Econômica Federal",
             caixa_free_field,
-            _caixa_printed,
-            _caixa_segment_t,
+            _undated(_caixa_printed),
+            _undated(_caixa_segment_t),
             _slices(slice(2, 19), slice(4, 19)),
             _caixa_problems,
             _fixed(999_999_999_999_999),
@@ -656,8 +838,8 @@ BANKS: Mapping[str, BankRules] = MappingProxyType(
             "237",
             "Bradesco",
             bradesco_free_field,
-            lambda acc, n: format_nosso_numero(acc.wallet, n),
-            _bradesco_segment_t,
+            _undated(lambda acc, n: format_nosso_numero(acc.wallet, n)),
+            _undated(_bradesco_segment_t),
             _slices(slice(0, 20), slice(8, 19)),
             _bradesco_problems,
             _fixed(MAX_NOSSO_NUMERO),
@@ -666,18 +848,29 @@ BANKS: Mapping[str, BankRules] = MappingProxyType(
             "341",
             "Itaú",
             itau_free_field,
-            _itau_printed,
-            _itau_segment_t,
+            _undated(_itau_printed),
+            _undated(_itau_segment_t),
             _slices(slice(0, 12), slice(3, 11)),
             _itau_problems,
             _fixed(99_999_999),
+        ),
+        "748": BankRules(
+            "748",
+            "Sicredi",
+            sicredi_free_field,
+            _sicredi_printed,
+            _sicredi_segment_t,
+            _slices(_SICREDI_T_KEY, _SICREDI_T_SEQUENCE),
+            _sicredi_problems,
+            _fixed(_SICREDI_MAX),
+            read_t=_sicredi_read_t,
         ),
         "756": BankRules(
             "756",
             "Sicoob",
             sicoob_free_field,
-            _sicoob_printed,
-            _sicoob_segment_t,
+            _undated(_sicoob_printed),
+            _undated(_sicoob_segment_t),
             _slices(slice(0, 10), slice(2, 9)),
             _sicoob_problems,
             _fixed(9_999_999),
@@ -719,6 +912,43 @@ def account_problems(account: BeneficiaryAccount) -> list[AccountProblem]:
     return rules.problems(account)
 
 
+def sequence_capacity(account: BeneficiaryAccount) -> int:
+    """How many boletos the account's layout can number: our sequence runs 1..capacity (e.g.
+    99,999 for Banco do Brasil with a 6-digit convênio, 9,999,999,999 with a 7-digit one).
+    `UnsupportedBank` for a bank without a layout."""
+    return bank_rules(account.bank_code).max_nosso_numero(account)
+
+
+def _br_count(value: int) -> str:
+    return f"{value:,}".replace(",", ".")
+
+
+def sequence_problem(
+    account: BeneficiaryAccount, allocated: int, wanted: int = 1
+) -> AccountProblem | None:
+    """What keeps `wanted` more boletos from being numbered after the `allocated` ones (the
+    tenant's sequence is at `allocated`): the layout's capacity would be passed. None when
+    they fit."""
+    rules = bank_rules(account.bank_code)
+    capacity = rules.max_nosso_numero(account)
+    if allocated + wanted <= capacity:
+        return None
+    left = max(capacity - allocated, 0)
+    what = "o convênio" if rules.capacity_field == "beneficiary_code" else "o banco"
+    situation = (
+        "não resta nenhum"
+        if left == 0
+        else f"restam {_br_count(left)} e são necessários {_br_count(wanted)}"
+    )
+    return AccountProblem(
+        rules.capacity_field,
+        "sequence_exhausted",
+        f"nosso número esgotado: nesta configuração o leiaute de boleto do banco {rules.code} "
+        f"({rules.name}) numera até {_br_count(capacity)} boletos, {_br_count(allocated)} já "
+        f"foram numerados e {situation}; números não são reaproveitados, troque {what}",
+    )
+
+
 def free_field(
     bank_code: str,
     *,
@@ -727,8 +957,11 @@ def free_field(
     wallet: str,
     nosso_numero: int,
     beneficiary_code: str = "",
+    service_point: str = "",
+    issued_on: dt.date | None = None,
 ) -> str:
-    """The 25-digit free field of `bank_code`; `UnsupportedBank` for a bank without a layout."""
+    """The 25-digit free field of `bank_code`; `UnsupportedBank` for a bank without a layout.
+    `issued_on` is the day the boleto is made (Sicredi's nosso número carries its year)."""
     layout = bank_rules(bank_code).free_field
     field = layout(
         agency=agency,
@@ -736,21 +969,28 @@ def free_field(
         wallet=wallet,
         nosso_numero=nosso_numero,
         beneficiary_code=beneficiary_code,
+        service_point=service_point,
+        issued_on=issued_on,
     )
     if not (len(field) == 25 and _DIGITS.fullmatch(field)):
         raise ValueError(f"free field layout of bank {bank_code} gave {field!r}, not 25 digits")
     return field
 
 
-def printed_nosso_numero(account: BeneficiaryAccount, nosso_numero: int) -> str:
-    """The nosso número as the bank prints it on the boleto, e.g. "175/00258281-7" (Itaú)."""
-    return bank_rules(account.bank_code).printed(account, nosso_numero)
+def printed_nosso_numero(
+    account: BeneficiaryAccount, nosso_numero: int, issued_on: dt.date | None = None
+) -> str:
+    """The nosso número as the bank prints it on the boleto, e.g. "175/00258281-7" (Itaú);
+    Sicredi's needs the day the boleto was issued ("16/208879-3")."""
+    return bank_rules(account.bank_code).printed(account, nosso_numero, issued_on)
 
 
-def segment_t_nosso_numero(account: BeneficiaryAccount, nosso_numero: int) -> str:
+def segment_t_nosso_numero(
+    account: BeneficiaryAccount, nosso_numero: int, issued_on: dt.date | None = None
+) -> str:
     """The 20 characters the bank writes in positions 38-57 of a CNAB 240 return's segment T
-    for this boleto."""
-    field = bank_rules(account.bank_code).segment_t(account, nosso_numero)
+    for this boleto (issued on `issued_on`, which Sicredi's needs)."""
+    field = bank_rules(account.bank_code).segment_t(account, nosso_numero, issued_on)
     if len(field) != 20:
         raise AssertionError(f"segment T nosso número of {account.bank_code} is {field!r}")
     return field
@@ -763,8 +1003,10 @@ def nosso_numero_from_segment_t(account: BeneficiaryAccount, raw: str) -> int | 
     rules = BANKS.get(account.bank_code)
     if rules is None or account_problems(account):
         return None
-    key, sequence = rules.t_slices(account)
     raw = raw.ljust(20)
+    if rules.read_t is not None:
+        return rules.read_t(account, raw)
+    key, sequence = rules.t_slices(account)
     for shift in rules.t_shifts:
         digits = raw[sequence.start + shift : sequence.stop + shift]
         if not _DIGITS.fullmatch(digits):
@@ -772,7 +1014,7 @@ def nosso_numero_from_segment_t(account: BeneficiaryAccount, raw: str) -> int | 
         number = int(digits)
         if not 1 <= number <= rules.max_nosso_numero(account):
             continue
-        expected = rules.segment_t(account, number)[key]
+        expected = rules.segment_t(account, number, None)[key]
         if raw[key.start + shift : key.stop + shift] == expected:
             return number
     return None
@@ -832,9 +1074,12 @@ def make_boleto(
     amount_cents: int,
     due_date: dt.date,
     beneficiary_code: str = "",
+    service_point: str = "",
+    issued_on: dt.date | None = None,
 ) -> Boleto:
     """The barcode and linha digitável of one boleto; `UnsupportedBank` for a bank without a
-    known layout, ValueError for a field its layout cannot take."""
+    known layout, ValueError for a field its layout cannot take. `issued_on` is the day it is
+    made (required by Sicredi, whose nosso número carries its year)."""
     _require_digits(bank_code, "bank code")
     if len(bank_code) != 3:
         raise ValueError(f"bank code has 3 digits, got {bank_code!r}")
@@ -849,6 +1094,8 @@ def make_boleto(
         wallet=wallet,
         nosso_numero=nosso_numero,
         beneficiary_code=beneficiary_code,
+        service_point=service_point,
+        issued_on=issued_on,
     )
     # The general DV sits at position 5 but is computed over the 43 digits around it.
     head = bank_code + CURRENCY_REAL

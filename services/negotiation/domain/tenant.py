@@ -11,6 +11,16 @@ from eventsourcing.domain import Aggregate, event
 from contracts.envelope import COBRANCA_NAMESPACE
 
 
+class NossoNumerosExhausted(ValueError):
+    def __init__(self, *, allocated: int, wanted: int, capacity: int) -> None:
+        super().__init__(
+            f"{wanted} nosso número(s) after {allocated} would pass the layout's {capacity}"
+        )
+        self.allocated = allocated
+        self.wanted = wanted
+        self.capacity = capacity
+
+
 def tenant_aggregate_id(tenant: str) -> uuid.UUID:
     return uuid.uuid5(COBRANCA_NAMESPACE, f"negotiation-tenant|{tenant}")
 
@@ -35,8 +45,22 @@ class TenantNegotiation(Aggregate):
     def add_condition(self, *, condition_id: str) -> None:
         self.condition_ids = [*self.condition_ids, condition_id]
 
-    def allocate_nosso_numeros(self, count: int) -> list[int]:
+    @property
+    def allocated_nosso_numeros(self) -> int:
+        """How many nosso números were given so far: 1..this one are taken."""
+        return self.next_nosso_numero - 1
+
+    def allocate_nosso_numeros(self, count: int, *, capacity: int) -> list[int]:
+        """The next `count` numbers of the sequence, all or none: `NossoNumerosExhausted` when
+        the last would pass `capacity` (the bank layout's room). Never wraps around: a number
+        given twice would let a payment of one boleto settle another."""
+        if count < 1:
+            raise ValueError(f"allocate at least one nosso número, got {count}")
         first = self.next_nosso_numero
+        if first + count - 1 > capacity:
+            raise NossoNumerosExhausted(
+                allocated=self.allocated_nosso_numeros, wanted=count, capacity=capacity
+            )
         self._nosso_numeros_allocated(first=first, count=count)
         return list(range(first, first + count))
 

@@ -16,6 +16,7 @@ from contracts.carteiras import (
     CarteiraImportRequested,
     CarteiraRowSubmitted,
     CarteiraRowSubmittedV2,
+    CarteiraRowSubmittedV3,
 )
 from contracts.envelope import Envelope
 from contracts.registry import UnknownEventType, parse_event
@@ -60,7 +61,11 @@ class InboundApplier:
         try:
             event = parse_event(record.value)
             if not isinstance(
-                event, CarteiraImportRequested | CarteiraRowSubmitted | CarteiraRowSubmittedV2
+                event,
+                CarteiraImportRequested
+                | CarteiraRowSubmitted
+                | CarteiraRowSubmittedV2
+                | CarteiraRowSubmittedV3,
             ):
                 raise ValueError(f"{event.type} does not belong on {INBOUND_TOPIC}")
             return event

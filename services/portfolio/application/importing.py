@@ -5,7 +5,9 @@ publishes them). A batch of rows is saved in one transaction: rows are idempoten
 (import, row_key) and debts by their deterministic id, so a redelivered batch changes nothing.
 
 The debtor's personal data is sealed here, with the debtor's key from the key vault (one
-`keys_for` per tenant and batch, never a vault round trip per row), before it reaches a debt.
+`keys_for` per tenant and batch, never a vault round trip per row), before it reaches a debt:
+the contact (`PERSONAL_FIELDS`) and, when the row brings it, the date of birth (`birth_date`,
+ISO; the portal's second factor).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from contracts.carteiras import (
     CarteiraImportRequested,
     CarteiraRowSubmitted,
     CarteiraRowSubmittedV2,
+    CarteiraRowSubmittedV3,
 )
 from contracts.documents import normalize_document
 from contracts.envelope import Envelope
@@ -47,7 +50,7 @@ from services.portfolio.domain.row_rules import (
 
 log = logging.getLogger(__name__)
 
-RowMessage = CarteiraRowSubmitted | CarteiraRowSubmittedV2
+RowMessage = CarteiraRowSubmitted | CarteiraRowSubmittedV2 | CarteiraRowSubmittedV3
 
 # A withdrawal row names a debt the portfolio must already hold.
 UNKNOWN_DEBT = RowRejection(
@@ -84,8 +87,13 @@ def _debt_values(row: ValidRow) -> dict[str, Any]:
 
 
 def _personal(row: ValidRow) -> dict[str, Any]:
-    """The row's personal data, in clear: to be sealed (the JSON of a DebtorContact)."""
-    return {field: getattr(row, field) for field in PERSONAL_FIELDS}
+    """The row's personal data, in clear: to be sealed (the JSON of a DebtorContact, and the
+    date of birth in ISO when the row has one). Without a date the blob is what it was before
+    dates came, so re-importing an old row finds nothing changed."""
+    fields: dict[str, Any] = {field: getattr(row, field) for field in PERSONAL_FIELDS}
+    if row.birth_date is not None:
+        fields["birth_date"] = row.birth_date.isoformat()
+    return fields
 
 
 def _rejection(msg: RowMessage, rejection: RowRejection) -> dict[str, Any]:
@@ -102,7 +110,9 @@ def _rejection(msg: RowMessage, rejection: RowRejection) -> dict[str, Any]:
         "errors": [
             {"field": e.field, "rule": e.rule, "message": e.message} for e in rejection.errors
         ],
-        "fields": msg.fields.as_mapping(),
+        # Without the date of birth: `DebtRejected` does not carry it (version 1 fields), and
+        # a rejected row's date is personal data the import's store need not keep.
+        "fields": {k: v for k, v in msg.fields.as_mapping().items() if k != "birth_date"},
         "cause_id": str(msg.event_id),
     }
 
@@ -246,7 +256,7 @@ class PortfolioApplication(ServiceApplication):
                         requested_by=msg.requested_by,
                         cause_id=str(msg.event_id),
                     )
-            elif isinstance(msg, CarteiraRowSubmitted | CarteiraRowSubmittedV2):
+            elif isinstance(msg, RowMessage):
                 imp = import_for(msg)
                 if imp.rows_total is None and msg.rows_total is not None:
                     imp.declare(

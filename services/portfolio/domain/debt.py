@@ -1,6 +1,7 @@
 """A debt (dívida, título) in a tenant's portfolio.
 
-The debtor's personal data (name, e-mail, phone, city, state) never enters the debt in clear:
+The debtor's personal data (name, e-mail, phone, city, state, and the date of birth when the
+carteira brings it) never enters the debt in clear:
 the application seals it with the debtor's key (service_runtime.personal_data) and the debt
 keeps, and its events carry, only the sealed blob `personal` (a `SealedPersonalData` as a
 dict). Comparing a re-imported row with the debt needs the personal fields in clear: the
@@ -22,8 +23,12 @@ from eventsourcing.domain import Aggregate, event
 from contracts.envelope import COBRANCA_NAMESPACE
 from contracts.portfolio import PERSONAL_FIELDS
 
+# The fields sealed in `personal`: the contact of the published events' DebtorContact, and the
+# date of birth (ISO; absent from data sealed before dates came, and from rows without one).
+SEALED_FIELDS = (*PERSONAL_FIELDS, "birth_date")
+
 # Fields a re-imported row may change; order is the order changes are listed in. A change of a
-# personal field (PERSONAL_FIELDS) names the field only: `old` and `new` are None, its values
+# personal field (SEALED_FIELDS) names the field only: `old` and `new` are None, its values
 # live sealed in `personal` alone.
 TRACKED_FIELDS = (
     "document",
@@ -36,9 +41,10 @@ TRACKED_FIELDS = (
     "city",
     "state",
     "category",
+    "birth_date",
 )
 # The debt's own (not personal) tracked fields: attributes of the aggregate.
-PLAIN_FIELDS = tuple(f for f in TRACKED_FIELDS if f not in PERSONAL_FIELDS)
+PLAIN_FIELDS = tuple(f for f in TRACKED_FIELDS if f not in SEALED_FIELDS)
 
 # A sealed blob as the debt keeps it: SealedPersonalData.model_dump(), {key_id, ciphertext}.
 Sealed = dict[str, str]
@@ -114,7 +120,7 @@ class Debt(Aggregate):
         changes = []
         for field in TRACKED_FIELDS:
             new = values.get(field)
-            if field in PERSONAL_FIELDS:
+            if field in SEALED_FIELDS:
                 # Nothing to compare with after an erasure: what the row brings is new.
                 changed = new is not None if personal is None else personal.get(field) != new
                 if changed:

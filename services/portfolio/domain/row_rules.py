@@ -3,8 +3,8 @@ client's Kafka message: canonical column name -> string as the creditor wrote it
 
 A row becomes a `ValidRow` with parsed values, or a `RowRejection` listing every problem of
 the row at once, each with a pt-BR message the agency's operator can act on. Values that are
-personal data (document, name, e-mail, phone) are not repeated in the messages, which end up
-in reports and logs; the row number already says which row it is.
+personal data (document, name, e-mail, phone, date of birth) are not repeated in the messages,
+which end up in reports and logs; the row number already says which row it is.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ __all__ = [
     "RowStatus",
     "ValidRow",
     "parse_amount_cents",
+    "parse_birth_date",
     "parse_due_date",
     "validate_row",
 ]
@@ -55,7 +56,12 @@ LABELS_PT: dict[str, str] = {
     "state": "UF",
     "category": "categoria",
     "status": "situação",
+    "birth_date": "data de nascimento",
 }
+# A company has no birth: the same column brings its opening date (data de abertura).
+OPENING_DATE_LABEL = "data de abertura"
+# Nobody in a carteira was born (nor any company opened) before this.
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 
 # Keeps amounts exact as JavaScript numbers (< 2**53) downstream; far above any real debt.
 MAX_AMOUNT_CENTS = 99_999_999_999_999
@@ -143,6 +149,8 @@ class ValidRow:
     state: str | None = None
     category: str | None = None
     status: RowStatus = "active"
+    # Date of birth (a CPF) or opening date (a CNPJ): personal data, sealed with the others.
+    birth_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,36 +265,54 @@ def _format_br(value: date) -> str:
 def parse_due_date(text: str, field: str = "due_date") -> date:
     """A date written dd/mm/yyyy (also d/m/yyyy, dd-mm-yyyy, dd.mm.yyyy) or ISO yyyy-mm-dd.
     A time after the date, as some exports add, is ignored."""
+    parsed = _parse_date(text, field, _label(field))
+    if parsed.year < 1900:
+        raise RowRuleError(
+            field, "format", f"{_label(field)} '{_shown(text)}' tem um ano improvável"
+        )
+    return parsed
+
+
+def _parse_date(text: str, field: str, label: str, personal: bool = False) -> date:
+    """The calendar date of `text` as parse_due_date reads it (no check of the year). The
+    messages quote what was written, unless it is `personal` data (then the row number alone
+    says which row it is)."""
     stripped = text.strip()
     if not stripped:
         raise _required(field)
-    label = _label(field)
-    shown = _shown(stripped)
+    named = label if personal else f"{label} '{_shown(stripped)}'"
     if m := _DAY_FIRST.fullmatch(stripped):
         day, month, year = int(m.group(1)), int(m.group(3)), int(m.group(4))
     elif m := _ISO.fullmatch(stripped):
         year, month, day = int(m.group(1)), int(m.group(3)), int(m.group(4))
     elif _SHORT_YEAR.fullmatch(stripped):
-        raise RowRuleError(
-            field, "format", f"{label} '{shown}' tem ano com 2 dígitos: use dd/mm/aaaa"
-        )
+        raise RowRuleError(field, "format", f"{named} tem ano com 2 dígitos: use dd/mm/aaaa")
     elif _EXCEL_SERIAL.fullmatch(stripped):
         raise RowRuleError(
             field,
             "format",
-            f"{label} '{shown}' parece um número de série do Excel: "
-            "formate a coluna como data (dd/mm/aaaa)",
+            f"{named} parece um número de série do Excel: formate a coluna como data (dd/mm/aaaa)",
         )
     else:
         raise RowRuleError(
-            field, "format", f"{label} '{shown}' não é uma data (use dd/mm/aaaa ou aaaa-mm-dd)"
+            field, "format", f"{named} não é uma data (use dd/mm/aaaa ou aaaa-mm-dd)"
         )
     try:
-        parsed = date(year, month, day)
+        return date(year, month, day)
     except ValueError:
-        raise RowRuleError(field, "format", f"{label} '{shown}' não existe no calendário") from None
-    if year < 1900:
-        raise RowRuleError(field, "format", f"{label} '{shown}' tem um ano improvável")
+        raise RowRuleError(field, "format", f"{named} não existe no calendário") from None
+
+
+def parse_birth_date(text: str, today: date, kind: DocumentKind | None = None) -> date:
+    """The debtor's date of birth (a CNPJ's opening date: `kind` "cnpj" says so in the
+    messages), written as a due date is: a real date, not after `today` (the business date),
+    not before 1900. Personal data: the messages do not repeat it."""
+    label = OPENING_DATE_LABEL if kind == "cnpj" else _label("birth_date")
+    parsed = _parse_date(text, "birth_date", label, personal=True)
+    if parsed > today:
+        raise RowRuleError("birth_date", "not_in_future", f"{label} está no futuro")
+    if parsed < EARLIEST_BIRTH_DATE:
+        raise RowRuleError("birth_date", "too_old", f"{label} anterior a 1900: confira o ano")
     return parsed
 
 
@@ -422,6 +448,13 @@ def validate_row(fields: Mapping[str, str], today: date) -> ValidRow | RowReject
             except RowRuleError as exc:
                 errors.append(exc)
 
+    birth_date: date | None = None
+    if values["birth_date"]:
+        try:
+            birth_date = parse_birth_date(values["birth_date"], today, kind)
+        except RowRuleError as exc:
+            errors.append(exc)
+
     status: RowStatus = "active"
     if values["status"]:
         try:
@@ -447,4 +480,5 @@ def validate_row(fields: Mapping[str, str], today: date) -> ValidRow | RowReject
         state=optional["state"],
         category=values["category"] or None,
         status=status,
+        birth_date=birth_date,
     )

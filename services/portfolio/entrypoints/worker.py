@@ -6,7 +6,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from contracts.carteiras import CarteiraRowSubmitted, CarteiraRowSubmittedV2
+from contracts.carteiras import (
+    CarteiraRowSubmitted,
+    CarteiraRowSubmittedV2,
+    CarteiraRowSubmittedV3,
+)
 from contracts.envelope import Envelope
 from service_runtime.host import ServiceHost, build_host, run_worker
 from service_runtime.projection import PositionedConsumer, RecordsByPartition
@@ -34,7 +38,9 @@ class MeteredInboundApplier(InboundApplier):
 
     def _parse(self, record: Any) -> Envelope | None:
         event = super()._parse(record)
-        if isinstance(event, CarteiraRowSubmitted | CarteiraRowSubmittedV2):
+        if isinstance(
+            event, CarteiraRowSubmitted | CarteiraRowSubmittedV2 | CarteiraRowSubmittedV3
+        ):
             self._rows[event.tenant] += 1
         return event
 

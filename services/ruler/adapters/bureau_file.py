@@ -203,12 +203,11 @@ class FileBureau:
                 # A crash cut the last line short: it was never written, so drop it rather
                 # than glue the next record onto it.
                 handle.truncate(len(content) - len(partial))
+            key_cut = _SLICES["record_key"]
             for existing in complete.splitlines():
-                fields = _parse(existing)
-                if (fields["record_type"], fields["record_key"]) == (
-                    record_type,
-                    record.record_key,
-                ):
+                # Only the type and the key are compared (parsing every field of every line
+                # made a day of thousands of listings quadratic in parsing).
+                if existing[:1] == record_type and existing[key_cut].rstrip() == record.record_key:
                     return  # already in today's file: a repeated run lists nothing twice
             handle.write(f"{line}\n".encode("ascii"))
 

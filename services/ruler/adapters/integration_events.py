@@ -25,8 +25,9 @@ from contracts.ruler import (
     MessageRequested,
     NegativationRemoved,
     ReceivableLeftRuler,
-    RulerDefinition,
-    RulerSaved,
+    RulerDefinitionV2,
+    RulerRunRequested,
+    RulerSavedV2,
     StageAction,
     StageAdvanced,
 )
@@ -38,6 +39,7 @@ from services.ruler.domain.receivable import Call, Receivable
 RulerSavedEvents: tuple[type[Any], ...] = (RulerConfig.Saved, RulerConfig.Changed)  # type: ignore[attr-defined]
 CampaignSavedEvents: tuple[type[Any], ...] = (CampaignConfig.Saved, CampaignConfig.Changed)  # type: ignore[attr-defined]
 ResultTypesEvent: type[Any] = TenantRuler.CallResultTypesSaved  # type: ignore[attr-defined]
+RunRequestedEvent: type[Any] = TenantRuler.RunRequested  # type: ignore[attr-defined]
 AdvancedEvent: type[Any] = Receivable.StageAdvanced  # type: ignore[attr-defined]
 RemindedEvent: type[Any] = Receivable.Reminded  # type: ignore[attr-defined]
 NegativatedEvent: type[Any] = Receivable.Negativated  # type: ignore[attr-defined]
@@ -79,12 +81,14 @@ def _messages(
 
 def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
     if isinstance(event, RulerSavedEvents):
+        # Version 2 only, for rulers saved before it too (their JSON reads as a version 2
+        # definition without per-reason finalization).
         yield (
             CONFIG_TOPIC,
-            RulerSaved(
+            RulerSavedV2(
                 **_envelope(event, event.tenant),
                 ruler_id=event.ruler_id,
-                definition=RulerDefinition.model_validate_json(event.definition_json),
+                definition=RulerDefinitionV2.model_validate_json(event.definition_json),
                 saved_by=event.saved_by,
             ),
         )
@@ -105,6 +109,20 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
                 **_envelope(event, event.tenant),
                 result_types=RESULT_TYPES.validate_json(event.result_types_json),
                 saved_by=event.saved_by,
+            ),
+        )
+    elif isinstance(event, RunRequestedEvent):
+        yield (
+            CONFIG_TOPIC,
+            RulerRunRequested(
+                **_envelope(event, event.tenant),
+                on_date=event.on,
+                requested_by=event.requested_by,
+                receivables=event.counts.get("receivables", 0),
+                stages=event.counts.get("stages", 0),
+                reminders=event.counts.get("reminders", 0),
+                listings=event.counts.get("listings", 0),
+                messages=event.counts.get("messages", 0),
             ),
         )
     elif isinstance(event, AdvancedEvent):

@@ -260,19 +260,22 @@ class ReceivablesTable:
         order the events made them leave or come back)."""
         return _Batch(self.vault, conn, events).apply()
 
-    def open_rows(self, batch: int = 2000) -> Iterator[list[ReceivableRow]]:
-        """Open receivables in pages (by id), so a long run holds no transaction open."""
+    def open_rows(
+        self, batch: int = 2000, tenant: str | None = None
+    ) -> Iterator[list[ReceivableRow]]:
+        """Open receivables (of `tenant`, or of every tenant) in pages (by id), so a long run
+        holds no transaction open."""
         last = ""
         while True:
+            query = select(receivables).where(
+                receivables.c.status == "open", receivables.c.receivable_id > last
+            )
+            if tenant is not None:
+                query = query.where(receivables.c.tenant == tenant)
             with self.engine.connect() as conn:
                 page = [
                     _row(r)
-                    for r in conn.execute(
-                        select(receivables)
-                        .where(receivables.c.status == "open", receivables.c.receivable_id > last)
-                        .order_by(receivables.c.receivable_id)
-                        .limit(batch)
-                    )
+                    for r in conn.execute(query.order_by(receivables.c.receivable_id).limit(batch))
                 ]
             if not page:
                 return

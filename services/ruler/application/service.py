@@ -1,6 +1,7 @@
 """Use cases of the ruler service: configuration (rulers, call campaigns, call result types),
-the business day's run over the open receivables, receivables leaving or coming back, and
-operators' calls. Every date comes from the caller (the business clock)."""
+the business day's run over the open receivables (daily, or for one tenant when an admin asks),
+receivables leaving or coming back, and operators' calls. Every date comes from the caller
+(the business clock)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,15 @@ from typing import Any, cast
 
 from pydantic import TypeAdapter
 
+from contracts.clock import DayStarted
 from contracts.documents import mask_document
 from contracts.money import format_brl
 from contracts.ruler import (
     DEFAULT_CALL_RESULTS,
     CallResultType,
     CampaignDefinition,
-    RulerDefinition,
+    RulerDefinitionV2,
     Stage,
-    StageAction,
 )
 from contracts.ruler_requests import (
     CallOut,
@@ -30,6 +31,8 @@ from contracts.ruler_requests import (
     RecordCall,
     RulerList,
     RulerOut,
+    RulerRunOut,
+    RunRuler,
     SaveCallResultTypes,
     SaveCampaign,
     SaveRuler,
@@ -46,7 +49,13 @@ from services.ruler.domain.receivable import (
     call_aggregate_id,
     receivable_aggregate_id,
 )
-from services.ruler.domain.stages import advance, days_overdue, reminders_due, ruler_for
+from services.ruler.domain.stages import (
+    advance,
+    days_overdue,
+    finalization,
+    reminders_due,
+    ruler_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +112,36 @@ def erased_name(row: ReceivableRow) -> bool:
     return row.debtor_name in (REMOVED, "")
 
 
+# What a run counts: open receivables gone over, stages advanced, pre-due reminders, bureau
+# listings, and the messages those asked for.
+RUN_COUNTS = ("receivables", "stages", "reminders", "listings", "messages")
+
+
+def no_counts() -> dict[str, int]:
+    return dict.fromkeys(RUN_COUNTS, 0)
+
+
+def day_to_run(last_day: DayStarted | None) -> dt.date:
+    """The date an admin's "run the ruler now" runs: the business clock's last day as the
+    ruler saw it (its last DayStarted). Refused (409) before any day, and on a day that is
+    not a business day: the daily run only runs on business days, and a run by hand must not
+    act where the daily one would not."""
+    if last_day is None:
+        raise Refused(
+            409,
+            "no_business_date",
+            "a régua ainda não recebeu o dia do relógio de negócio; tente de novo em instantes",
+        )
+    if not last_day.business_day:
+        raise Refused(
+            409,
+            "not_business_day",
+            f"hoje ({last_day.date.strftime('%d/%m/%Y')}) não é dia útil: a régua só roda em "
+            "dias úteis; ela roda no próximo",
+        )
+    return last_day.date
+
+
 class RulerApplication(ServiceApplication):
     name = "ruler"
     snapshotting_intervals = {TenantRuler: 50}  # noqa: RUF012
@@ -138,7 +177,9 @@ class RulerApplication(ServiceApplication):
                 tenant = self._tenant(request.tenant)
                 tenant.add_ruler(ruler_id=request.ruler_id)
                 self.save(found, tenant)
-            elif found.definition_json != definition_json:
+            elif RulerDefinitionV2.model_validate_json(found.definition_json) != request.definition:
+                # Compared as definitions: a ruler saved before version 2 has no
+                # `finalization_by_reason` in its JSON, and saving it unchanged changes nothing.
                 found.change(definition_json=definition_json, saved_by=request.saved_by)
                 self.save(found)
             return RulerOut(
@@ -157,7 +198,8 @@ class RulerApplication(ServiceApplication):
                     RulerOut(
                         ruler_id=ruler_id,
                         version=config.version,
-                        definition=RulerDefinition.model_validate_json(config.definition_json),
+                        # Saved before version 2 too: no per-reason finalization, the default.
+                        definition=RulerDefinitionV2.model_validate_json(config.definition_json),
                     )
                 )
         return out
@@ -273,18 +315,23 @@ class RulerApplication(ServiceApplication):
 
     # ---- the daily run -------------------------------------------------------------------
 
-    def _rulers_by_tenant(self, tenants: set[str]) -> dict[str, list[tuple[str, RulerDefinition]]]:
+    def _rulers_by_tenant(
+        self, tenants: set[str]
+    ) -> dict[str, list[tuple[str, RulerDefinitionV2]]]:
         return {
             tenant: [(r.ruler_id, r.definition) for r in self.rulers(tenant)] for tenant in tenants
         }
 
-    def run_day(self, today: dt.date) -> dict[str, int]:
-        """Move every open receivable to its stage of `today`, send the reminders due, list at
-        the bureau. Returns counts (stages, reminders, listings)."""
+    def run_day(self, today: dt.date, tenant: str | None = None) -> dict[str, int]:
+        """Move every open receivable (of `tenant`, or of every tenant) to its stage of
+        `today`, send the reminders due, list at the bureau. Returns the counts (RUN_COUNTS).
+        Run again on the same day, it does nothing more: every action's key is
+        deterministic, and a stage reached or a reminder sent is recorded."""
         assert self.receivables is not None
-        counts = {"stages": 0, "reminders": 0, "listings": 0}
-        rulers: dict[str, list[tuple[str, RulerDefinition]]] = {}
-        for page in self.receivables.open_rows():
+        counts = no_counts()
+        rulers: dict[str, list[tuple[str, RulerDefinitionV2]]] = {}
+        for page in self.receivables.open_rows(tenant=tenant):
+            counts["receivables"] += len(page)
             missing = {r.tenant for r in page} - set(rulers)
             rulers.update(self._rulers_by_tenant(missing))
             for row in page:
@@ -296,12 +343,34 @@ class RulerApplication(ServiceApplication):
                     counts[key] += value
         return counts
 
+    def run_now(self, request: RunRuler, last_day: DayStarted | None) -> RulerRunOut:
+        """An admin's "run the ruler now" (processar régua agora) for one tenant: today's
+        run, as the daily one, for the receivables that came after it (a carteira imported
+        later in the day). Recorded with who asked and what it did (`RulerRunRequested`)."""
+        today = day_to_run(last_day)
+        counts = self.run_day(today, tenant=request.tenant)
+        log.info(
+            "ruler run by hand for %s on %s, asked by %s: %s",
+            request.tenant,
+            today,
+            request.requested_by,
+            counts,
+        )
+
+        def record() -> None:
+            tenant = self._tenant(request.tenant)
+            tenant.run_requested(on=today, requested_by=request.requested_by, counts=counts)
+            self.save(tenant)
+
+        self.retrying(record)
+        return RulerRunOut(date=today, **counts)
+
     def _run(
-        self, row: ReceivableRow, chosen: tuple[str, RulerDefinition], today: dt.date
+        self, row: ReceivableRow, chosen: tuple[str, RulerDefinitionV2], today: dt.date
     ) -> dict[str, int]:
         assert self.receivables is not None
         ruler_id, ruler = chosen
-        counts = {"stages": 0, "reminders": 0, "listings": 0}
+        counts = no_counts()
         cached = row.stage
         # Cheap checks against the cached stage first: most receivables do not move today.
         maybe = advance(
@@ -343,6 +412,7 @@ class RulerApplication(ServiceApplication):
                 actions=[a.model_dump() for a in transition.actions],
             )
             counts["stages"] += 1
+            counts["messages"] += sum(a.kind == "message" for a in transition.actions)
             bureau_action = next((a for a in transition.actions if a.kind == "credit_bureau"), None)
             if bureau_action is not None and receivable.listed_key is None and self.bureau:
                 if erased_name(row):
@@ -376,7 +446,8 @@ class RulerApplication(ServiceApplication):
                     actions=[a.model_dump() for a in actions],
                 )
                 counts["reminders"] += 1
-        if counts == {"stages": 0, "reminders": 0, "listings": 0}:
+                counts["messages"] += sum(a.kind == "message" for a in actions)
+        if not (counts["stages"] or counts["reminders"] or counts["listings"]):
             if receivable.stage != cached:
                 self.receivables.set_stage(row.receivable_id, receivable.stage)
             return counts
@@ -427,21 +498,13 @@ class RulerApplication(ServiceApplication):
             return 0
         rulers = [(r.ruler_id, r.definition) for r in self.rulers(row.tenant)]
         chosen = ruler_for(rulers, row.creditor, row.category)
-        actions: list[StageAction] = []
-        # An installment is only cancelled when its agreement breaks: its debts come back to
-        # the ruler, and the debtor gets no "your debt has ended" message.
-        broken_agreement = row.kind == "installment" and move.reason == "cancelled"
-        if chosen is not None and not broken_agreement:
-            actions = [
-                StageAction(
-                    kind="message",
-                    key=f"{row.tenant}|{receivable.key_id}|finalized|{i}|message:"
-                    f"{a.channel}:{a.template}",
-                    channel=a.channel,
-                    template=a.template,
-                )
-                for i, a in enumerate(chosen[1].finalization_actions)
-            ]
+        # The exit's own messages, or the general ones; none for a broken agreement's
+        # installments (see `finalization`).
+        actions = (
+            finalization(chosen[1], row.tenant, receivable.key_id, row.kind, move.reason)
+            if chosen is not None
+            else []
+        )
         facts = facts_of(row, move.on)
         bureau_name = self.bureau.name if self.bureau else "arquivo-remessa"
         listed = receivable.leave(

@@ -4,6 +4,7 @@ is exactly what was saved; a change applies from the next run."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -69,7 +70,8 @@ class CampaignConfig(Aggregate):
 
 
 class TenantRuler(Aggregate):
-    """The tenant's lists of rulers and campaigns, and its call result types."""
+    """The tenant's lists of rulers and campaigns, its call result types, and the runs its
+    admins asked for by hand (who asked, which day, what the run did)."""
 
     @staticmethod
     def create_id(tenant: str, **_: Any) -> uuid.UUID:
@@ -98,3 +100,13 @@ class TenantRuler(Aggregate):
     @event("CallResultTypesSaved")
     def _call_results_saved(self, *, tenant: str, result_types_json: str, saved_by: str) -> None:
         self.call_results_json = result_types_json
+
+    def run_requested(self, *, on: dt.date, requested_by: str, counts: dict[str, int]) -> None:
+        self._run_requested(tenant=self.tenant, on=on, requested_by=requested_by, counts=counts)
+
+    @event("RunRequested")
+    def _run_requested(
+        self, *, tenant: str, on: dt.date, requested_by: str, counts: dict[str, int]
+    ) -> None:
+        """A fact for the audit trail only: the run's own work is in the receivables'
+        events."""

@@ -1,5 +1,6 @@
 """The collection ruler (régua de cobrança) as pure functions: which stage a receivable is in
-on a date, when it advances, which pre-due reminders are due, and which ruler applies to it.
+on a date, when it advances, which pre-due reminders are due, which messages it gets when it
+leaves (per exit reason), and which ruler applies to it.
 
 Dates are always parameters (the daily run passes its business date), so the same inputs give
 the same answer on any machine and at any hour. Every action carries a deterministic key: a
@@ -13,12 +14,15 @@ import datetime as dt
 import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from contracts.ruler import (
+    EXIT_REASONS,
     OVERDUE_STAGES,
     ActionSpec,
     AddToCampaign,
     RulerDefinition,
+    RulerDefinitionV2,
     SendMessage,
     Stage,
     StageAction,
@@ -30,6 +34,7 @@ __all__ = [
     "action_key",
     "advance",
     "days_overdue",
+    "finalization",
     "reminders_due",
     "ruler_for",
     "stage_on",
@@ -176,15 +181,47 @@ def reminders_due(
     return [(latest, actions)]
 
 
+def finalization(
+    ruler: RulerDefinitionV2, tenant: str, receivable_id: str, kind: str, reason: str
+) -> list[StageAction]:
+    """The messages of a receivable leaving its ruler for `reason`, with their keys.
+
+    The reason's own list in `finalization_by_reason` when the ruler has one (empty: no
+    message for that exit), else `finalization_actions`. An installment cancelled is one of
+    a broken agreement: its debts come back to the ruler, and the debtor gets no "your debt
+    has ended" message, whatever the ruler says.
+
+    Keys: `finalization_actions` keeps the keys it always had,
+    `tenant|receivable|finalized|index|message:channel:template` (keys already sent must
+    stay the same, or a replay would send them again); a reason's own list says its reason,
+    `tenant|receivable|finalized|reason|index|...`, so its keys never meet the general
+    list's (an index is a number, a reason a word) nor another reason's.
+    """
+    if kind == "installment" and reason == "cancelled":
+        return []
+    exit_reason = next((r for r in EXIT_REASONS if r == reason), None)
+    own = ruler.finalization_by_reason.get(exit_reason) if exit_reason else None
+    if own is None:
+        return [
+            _stage_action(f"{tenant}|{receivable_id}|finalized|{i}|{_kind_suffix(a)}", a)
+            for i, a in enumerate(ruler.finalization_actions)
+        ]
+    prefix = f"{_key_part(tenant)}|{_key_part(receivable_id)}|finalized|{reason}"
+    return [_stage_action(f"{prefix}|{i}|{_kind_suffix(a)}", a) for i, a in enumerate(own)]
+
+
 def _fold(text: str) -> str:
     # Operators type "Crédito", "credito " or "CRÉDITO" for the same creditor or category.
     bare = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return " ".join(bare.casefold().split())
 
 
+R = TypeVar("R", bound=RulerDefinition)
+
+
 def ruler_for(
-    rulers: Sequence[tuple[str, RulerDefinition]], creditor: str, category: str | None
-) -> tuple[str, RulerDefinition] | None:
+    rulers: Sequence[tuple[str, R]], creditor: str, category: str | None
+) -> tuple[str, R] | None:
     """The active ruler for a creditor and category, or None when no ruler covers them.
 
     An empty creditor or category list covers every value (and a missing category); a listed
@@ -195,7 +232,7 @@ def ruler_for(
     wanted_creditor = _fold(creditor)
     wanted_category = _fold(category) if category is not None else None
     best: tuple[int, str] | None = None
-    chosen: tuple[str, RulerDefinition] | None = None
+    chosen: tuple[str, R] | None = None
     for ruler_id, ruler in rulers:
         if not ruler.active:
             continue

@@ -1,4 +1,5 @@
-"""Answering requests on `ruler.requests` (configuration and operators' calls)."""
+"""Answering requests on `ruler.requests` (configuration, operators' calls, and a run of a
+tenant's rulers now)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from contracts.ruler_requests import (
     ListRulers,
     RecordCall,
     RulerRequestBody,
+    RunRuler,
     SaveCallResultTypes,
     SaveCampaign,
     SaveRuler,
@@ -18,13 +20,15 @@ from contracts.ruler_requests import (
 from service_runtime.host import ServiceHost
 from service_runtime.refusal import Refused
 from service_runtime.request_server import Answer, RequestServer
+from services.ruler.adapters.days import LastDay
 from services.ruler.application import RulerApplication
 
 
 class RulerRequests:
-    def __init__(self, host: ServiceHost, app: RulerApplication) -> None:
+    def __init__(self, host: ServiceHost, app: RulerApplication, days: LastDay) -> None:
         self.host = host
         self.app = app
+        self.days = days
         self.server = RequestServer(
             host, REQUESTS_TOPIC, "ruler.requests", RulerRequestBody, self.run
         )
@@ -46,4 +50,7 @@ class RulerRequests:
         if isinstance(request, RecordCall):
             # When it was recorded: the business date with the wall time of day.
             return app.record_call(request, self.host.clock.now())
+        if isinstance(request, RunRuler):
+            # The day the daily run last saw, not the wall clock: the same day, same keys.
+            return app.run_now(request, self.days.day)
         raise Refused(400, "unknown_request", f"pedido desconhecido: {request.kind}")

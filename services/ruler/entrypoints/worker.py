@@ -14,6 +14,7 @@ from services.ruler.adapters.consumers import (
     ErasuresApplier,
     ReceivablesApplier,
 )
+from services.ruler.adapters.days import LastDay
 from services.ruler.adapters.integration_events import integration_events
 from services.ruler.adapters.receivables import ReceivablesTable
 from services.ruler.application import RulerApplication
@@ -58,7 +59,10 @@ def build(settings: Settings | None = None) -> ServiceHost:
     )
     daily.after_batch = host.relay.wake
     host.consumers.extend([receivables, erasures, daily])
-    RulerRequests(host, app)
+    # The clock's last day and whether it is a business day, for runs admins ask for.
+    days = LastDay()
+    days.follow(host.broker, host.consumer_kwargs)
+    RulerRequests(host, app, days)
     return host
 
 

@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from contracts.documents import InvalidDocument, document_kind, validate_document
 from services.gateway.adapters.tokens import STAFF_ROLES
 from services.gateway.application.portal import (
+    BirthDateUnavailable,
     CodeRefused,
     CodeUnavailable,
     PendingLookup,
@@ -20,6 +21,7 @@ from services.gateway.application.portal import (
 )
 from services.gateway.application.uploads import GatewayApplication
 from services.gateway.domain.carteira_csv import NotACarteiraCsv
+from services.gateway.domain.portal_challenge import BIRTH_DATE, InvalidBirthDate
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import ApiError, field_error
 from services.gateway.entrypoints.http.portal_deps import portal_service
@@ -178,15 +180,26 @@ class PortalController(Controller):
     @post("/lookup", status_code=HTTP_200_OK, summary="Look up a debtor's open debts by CPF/CNPJ")
     async def lookup(self, tenant: str, data: LookupRequest, state: State) -> LookupResponse:
         """The debts the tenant's portal list lets through (all open debts without a list).
-        When the tenant asks for a second factor, a code goes to the debtor's phone or e-mail
-        and the answer has only the masked name and `verification`: send the code to
-        `POST /api/v1/portal/{tenant}/verify`."""
+        When the tenant asks for a second factor, the answer has only the masked name and
+        `verification`: a code went to the debtor's phone or e-mail (`method` code), or the
+        date of birth is asked (`method` birth_date); send it to
+        `POST /api/v1/portal/{tenant}/verify`. A document locked for the day (5 wrong dates)
+        is refused here (422, rule `exhausted`)."""
         try:
             found = await portal_service(state).lookup(tenant, data.document)
         except InvalidDocument as exc:
             raise field_error("document", exc.rule, exc.reason) from exc
         except CodeUnavailable as exc:
             raise field_error("document", "no_contact", str(exc)) from exc
+        except BirthDateUnavailable as exc:
+            raise _date_error(
+                "document",
+                "no_birth_date",
+                str(exc),
+                "No date of birth (or opening date) on file for this document; contact the agency",
+            ) from exc
+        except CodeRefused as exc:
+            raise _date_error("document", exc.rule, exc.message, DATE_RULES_EN[exc.rule]) from exc
         if isinstance(found, PendingLookup):
             return LookupResponse(
                 tenant=tenant,
@@ -199,9 +212,11 @@ class PortalController(Controller):
                 token_expires_at=None,
                 verification=Verification(
                     challenge_id=found.challenge_id,
+                    method=found.method,
                     channel=found.channel,
                     destination=found.destination,
                     expires_at=found.expires_at,
+                    attempts_left=found.attempts_left,
                 ),
             )
         return _lookup_response(tenant, found)
@@ -209,14 +224,68 @@ class PortalController(Controller):
     @post(
         "/verify",
         status_code=HTTP_200_OK,
-        summary="The second factor: the code the debtor received opens the lookup",
+        summary="The second factor: the code the debtor received, or the date of birth, "
+        "opens the lookup",
     )
     async def verify(self, tenant: str, data: VerifyRequest, state: State) -> LookupResponse:
+        """`code` for a challenge of method code; `birth_date` (1980-05-17 or 17/05/1980) for
+        one of method birth_date: a wrong date says how many tries are left today (422, rule
+        `mismatch`), the fifth locks the document until the next business day (`exhausted`);
+        what is no date is refused without using a try (`format`, `not_in_future`,
+        `too_old`)."""
+        service = portal_service(state)
+        if await service.challenge_method(tenant, data.challenge_id) == BIRTH_DATE:
+            try:
+                found = await service.verify_birth_date(
+                    tenant, data.challenge_id, data.birth_date or ""
+                )
+            except InvalidBirthDate as exc:
+                raise _date_error(
+                    "birth_date", exc.rule, exc.message, DATE_RULES_EN[exc.rule]
+                ) from exc
+            except BirthDateUnavailable as exc:
+                raise _date_error(
+                    "birth_date",
+                    "no_birth_date",
+                    str(exc),
+                    "No date of birth (or opening date) on file for this document; "
+                    "contact the agency",
+                ) from exc
+            except CodeRefused as exc:
+                raise _date_error(
+                    "birth_date", exc.rule, exc.message, DATE_RULES_EN[exc.rule]
+                ) from exc
+            return _lookup_response(tenant, found)
+        if data.code is None:
+            raise field_error("code", "required", "informe o código de 6 dígitos recebido")
         try:
-            found = await portal_service(state).verify(tenant, data.challenge_id, data.code)
+            found = await service.verify(tenant, data.challenge_id, data.code)
         except CodeRefused as exc:
             raise field_error("code", exc.rule, exc.message) from exc
         return _lookup_response(tenant, found)
+
+
+# The English of the date's refusals (the code's are the error messages' own rules).
+DATE_RULES_EN = {
+    "required": "The date of birth is required (dd/mm/yyyy or yyyy-mm-dd)",
+    "format": "Not a date: use dd/mm/yyyy or yyyy-mm-dd",
+    "not_in_future": "The date is in the future",
+    "too_old": "The date is before 1900",
+    "mismatch": "The date does not match; see the message for the tries left today",
+    "exhausted": "Too many tries; try again tomorrow or contact the agency",
+    "expired": "This check was for another day; look the document up again",
+    "not_found": "Check not found; look the document up again",
+}
+
+
+def _date_error(field: str, rule: str, message: str, message_en: str) -> ApiError:
+    """422 in the API's one error shape, with the English said for a date, not a code."""
+    return ApiError(
+        422,
+        "validation_failed",
+        message,
+        [{"field": field, "rule": rule, "message": message, "message_en": message_en}],
+    )
 
 
 def _lookup_response(tenant: str, found: PortalLookup) -> LookupResponse:

@@ -79,6 +79,8 @@ RULES_EN: dict[str, str] = {
     "unsupported_bank": "No boleto layout is known for this bank",
     "unsupported_wallet": "This bank's boleto layout does not take this carteira",
     "digits_count": "Wrong number of digits for this bank",
+    "sequence_exhausted": "No nosso número left in this bank's boleto layout; numbers are never "
+    "reused",
     "first_installment": "Invalid first installment",
     "per_address": "Too many requests from this address; try again after Retry-After",
     "per_document": "Too many requests for this document; try again after Retry-After",

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from contracts.documents import InvalidDocument, validate_document
 from contracts.messaging_requests import (
+    SECRET_MASK,
     DeliveryOut,
     DeliveryReport,
     GetSettings,
@@ -29,6 +30,16 @@ from contracts.ruler import MessageChannel
 from service_runtime.service_client import ServiceClient
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import field_error
+
+# The messaging service masks the credentials (it alone opens them): told here for the API's
+# readers, the field's own description in `MessagingSettings.channels` has the details.
+_MASKED = (
+    f'Channel credentials are never answered: each reads "{SECRET_MASK}" when set (a url with '
+    f'a path or query: its origin and "/{SECRET_MASK}"), null or "" when not. A PUT that sends '
+    "a credential back as it was answered keeps the stored one; a new value replaces it; null, "
+    '"" or leaving it out clears it; one carrying the mask that stands for no stored value is '
+    "refused (422)."
+)
 
 
 def _messaging(state: State) -> ServiceClient:
@@ -73,14 +84,24 @@ class MessagingAdminController(Controller):
             ListTemplates(tenant=principal.tenant), principal.tenant, TemplateList
         )
 
-    @get("/messaging-settings", guards=[requires("admin")], summary="Channels and windows")
+    @get(
+        "/messaging-settings",
+        guards=[requires("admin")],
+        summary="Channels and windows (credentials masked)",
+        description=_MASKED,
+    )
     async def settings(self, request: Request[Any, Any, Any], state: State) -> MessagingSettings:
         principal = principal_of(request)
         return await _messaging(state).ask(
             GetSettings(tenant=principal.tenant), principal.tenant, MessagingSettings
         )
 
-    @put("/messaging-settings", guards=[requires("admin")], summary="Change channels, windows")
+    @put(
+        "/messaging-settings",
+        guards=[requires("admin")],
+        summary="Change channels, windows (a masked credential sent back is kept)",
+        description=_MASKED,
+    )
     async def save_settings(
         self, request: Request[Any, Any, Any], state: State, data: MessagingSettings
     ) -> MessagingSettings:

@@ -55,10 +55,12 @@ class PortalProfileIn(BaseModel):
         description="The agency's name as debtors see it on /p/{tenant}",
     )
     portal_list: PortalListIn = Field(default_factory=PortalListIn)
-    second_factor: Literal["none", "code"] | None = Field(
+    second_factor: Literal["none", "code", "birth_date"] | None = Field(
         default=None,
         description="'code': a one-time code by SMS or e-mail before values are shown (names "
-        "masked until then); 'none': the document alone, as the seeds do. Omitted: unchanged",
+        "masked until then); 'birth_date': the debtor's date of birth from the carteira (a "
+        "company's opening date, for a CNPJ), at most 5 wrong dates per document a day; "
+        "'none': the document alone, as the seeds do. Omitted: unchanged",
     )
     code_channels: list[Literal["sms", "email"]] | None = Field(
         default=None, min_length=1, description="Where the code goes, in order of preference"

@@ -1,6 +1,6 @@
 """HTTP controllers for the collection ruler and call campaigns: admins configure rulers,
-campaigns and call result types (the ruler service decides, over request/reply); operators
-work the call lists (a projection in the gateway) and record calls.
+campaigns and call result types and run the ruler now (the ruler service decides, over
+request/reply); operators work the call lists (a projection in the gateway) and record calls.
 
 A campaign's `condition_ids` name payment conditions, which the negotiation service owns: the
 gateway asks it for the tenant's conditions (request/reply, as it does for the conditions'
@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from anyio import to_thread
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import State
 from litestar.params import Parameter
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.documents import InvalidDocument, validate_document
 from contracts.envelope import UtcDatetime
 from contracts.negotiation_requests import ConditionList, ListConditions
-from contracts.ruler import CallResultType, CampaignDefinition, RulerDefinition
+from contracts.ruler import CallResultType, CampaignDefinition, RulerDefinitionV2
 from contracts.ruler_requests import (
     CallOut,
     CallResultTypes,
@@ -35,10 +35,13 @@ from contracts.ruler_requests import (
     RecordCall,
     RulerList,
     RulerOut,
+    RulerRunOut,
+    RunRuler,
     SaveCallResultTypes,
     SaveCampaign,
     SaveRuler,
 )
+from service_runtime.request_reply import KafkaRequester
 from service_runtime.service_client import ServiceClient
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import ApiError, field_error
@@ -51,6 +54,39 @@ STAFF = requires("admin", "operator")
 def _ruler(state: State) -> ServiceClient:
     client: ServiceClient = state.ruler
     return client
+
+
+# A run goes over every open receivable of the tenant: the first one after a carteira of
+# thousands takes longer than the usual wait for an answer. Below the ruler's 120 s after
+# which it drops a request nobody waits for, and the CLI client's 120 s.
+RUN_WAIT_SECONDS = 110.0
+
+
+class _Waiting:
+    """The gateway's requester, waiting `seconds` for each answer."""
+
+    def __init__(self, requester: Any, seconds: float) -> None:
+        self.requester = requester
+        self.seconds = seconds
+
+    async def request(self, topic: str, body: bytes, **kwargs: Any) -> bytes:
+        answer: bytes = await self.requester.request(
+            topic, body, **{**kwargs, "timeout": self.seconds}
+        )
+        return answer
+
+
+def _waiting(client: ServiceClient, seconds: float) -> ServiceClient:
+    """The same service client (its refusals and its 503 when no answer comes), waiting
+    longer. (`_Waiting` has the one method ServiceClient calls of its requester.)"""
+    requester = cast(KafkaRequester, _Waiting(client.requester, seconds))
+    return ServiceClient(client.service, requester, client.topic, client.body_model)
+
+
+class RunRulerIn(BaseModel):
+    """Nothing to say: the tenant is the admin's, the day the ruler's business day."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 async def check_conditions(state: State, tenant: str, definition: CampaignDefinition) -> None:
@@ -79,18 +115,26 @@ class RulerAdminController(Controller):
 
     @post("/rulers", status_code=HTTP_201_CREATED, guards=[ADMIN], summary="Create a ruler")
     async def create_ruler(
-        self, request: Request[Any, Any, Any], state: State, data: RulerDefinition
+        self, request: Request[Any, Any, Any], state: State, data: RulerDefinitionV2
     ) -> RulerOut:
         return await self._save_ruler(request, state, str(uuid.uuid4()), data)
 
     @put("/rulers/{ruler_id:str}", guards=[ADMIN], summary="Change a ruler (from the next run)")
     async def change_ruler(
-        self, request: Request[Any, Any, Any], state: State, ruler_id: str, data: RulerDefinition
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        ruler_id: str,
+        data: RulerDefinitionV2,
     ) -> RulerOut:
         return await self._save_ruler(request, state, ruler_id, data)
 
     async def _save_ruler(
-        self, request: Request[Any, Any, Any], state: State, ruler_id: str, data: RulerDefinition
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        ruler_id: str,
+        data: RulerDefinitionV2,
     ) -> RulerOut:
         principal = principal_of(request)
         return await _ruler(state).ask(
@@ -109,6 +153,30 @@ class RulerAdminController(Controller):
         principal = principal_of(request)
         return await _ruler(state).ask(
             ListRulers(tenant=principal.tenant), principal.tenant, RulerList
+        )
+
+    @post(
+        "/ruler/run",
+        status_code=HTTP_200_OK,
+        guards=[ADMIN],
+        summary="Run the ruler now (processar régua agora): today's run, for this tenant",
+        description="Today is the ruler's business day (the clock's last DayStarted). What "
+        "today's run did already is not done again: every action has its key, so asking "
+        "twice sends nothing twice (the second answer counts zeros). 409 before the ruler "
+        "has seen a day (`no_business_date`) and on a day that is not a business day "
+        "(`not_business_day`).",
+    )
+    async def run_ruler(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        data: RunRulerIn | None = None,
+    ) -> RulerRunOut:
+        principal = principal_of(request)
+        return await _waiting(_ruler(state), RUN_WAIT_SECONDS).ask(
+            RunRuler(tenant=principal.tenant, requested_by=principal.subject),
+            principal.tenant,
+            RulerRunOut,
         )
 
     @post("/campaigns", status_code=HTTP_201_CREATED, guards=[ADMIN], summary="Create a campaign")

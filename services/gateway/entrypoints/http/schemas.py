@@ -116,20 +116,42 @@ class LookupResponse(Model):
     token_expires_at: dt.datetime | None
     verification: Verification | None = Field(
         default=None,
-        description="The tenant asks for a code first: where it went; send it to .../verify",
+        description="The tenant asks for a second factor first (a code sent, or the date of "
+        "birth): send it to .../verify with the challenge id",
     )
 
 
 class Verification(Model):
     challenge_id: str
-    channel: str = Field(description="sms or email")
-    destination: str = Field(description="Masked: (11) *****-4321 or j***@gmail.com")
-    expires_at: dt.datetime
+    method: str = Field(
+        default="code",
+        description="code (the code sent to `destination`) or birth_date (the debtor's date "
+        "of birth, a company's opening date, as the carteira has it)",
+    )
+    channel: str | None = Field(description="sms or email; None for birth_date")
+    destination: str | None = Field(
+        description="Masked: (11) *****-4321 or j***@gmail.com; None for birth_date"
+    )
+    expires_at: dt.datetime = Field(
+        description="A code's end; for birth_date, the end of the business day (the tries "
+        "come back the next day)"
+    )
+    attempts_left: int = Field(description="Wrong answers still allowed (for a date, today)")
 
 
 class VerifyRequest(Model):
     challenge_id: str = Field(min_length=1, max_length=64)
-    code: str = Field(pattern=r"^\s*\d{6}\s*$", description="The six digits received")
+    code: str | None = Field(
+        default=None,
+        pattern=r"^\s*\d{6}\s*$",
+        description="The six digits received (method code)",
+    )
+    birth_date: str | None = Field(
+        default=None,
+        max_length=32,
+        description="The date of birth (method birth_date): 1980-05-17 or 17/05/1980",
+        examples=["1980-05-17"],
+    )
 
 
 class TimelineEntry(Model):

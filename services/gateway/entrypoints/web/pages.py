@@ -2,7 +2,9 @@
 when nothing is found):
 
 1. GET  /p/{tenant}                 the CPF/CNPJ form; POST /p/{tenant}/consulta checks it and
-                                    opens the session (cookie), then:
+                                    opens the session (cookie), or first asks for the tenant's
+                                    second factor: the code sent (POST /p/{tenant}/codigo) or
+                                    the date of birth (POST /p/{tenant}/nascimento), then:
 2. GET  /p/{tenant}/dividas         the eligible debts ("Negociar"), the agreements already made
                                     with their invoices; with nothing eligible, the contact form
                                     (POST /p/{tenant}/contato).
@@ -38,6 +40,7 @@ from service_runtime.service_client import ServiceRefused, ServiceUnavailable
 from services.gateway.adapters.barcodes import barcode_svg, data_uri, qr_svg
 from services.gateway.adapters.tokens import Principal
 from services.gateway.application.portal import (
+    BirthDateUnavailable,
     CodeRefused,
     CodeUnavailable,
     DebtorView,
@@ -45,7 +48,9 @@ from services.gateway.application.portal import (
     PendingLookup,
     PortalLookup,
     PortalService,
+    date_label,
 )
+from services.gateway.domain.portal_challenge import BIRTH_DATE, MAX_ATTEMPTS, InvalidBirthDate
 from services.gateway.domain.portal_contact import InvalidContact, validate_contact
 from services.gateway.entrypoints.http.errors import ApiError
 from services.gateway.entrypoints.http.portal_deps import NOT_ELIGIBLE_MESSAGE, portal_service
@@ -330,11 +335,17 @@ class PortalPages(Controller):
                 {**base, "notice": None, "document": raw, "error": document_message(exc)},
                 status=422,
             )
-        except CodeUnavailable as exc:
+        except (CodeUnavailable, BirthDateUnavailable, CodeRefused) as exc:
+            # No contact, no date on file, or the document locked for the day (wrong dates).
             return _page(
                 "documento.html",
-                {**base, "notice": None, "document": raw, "error": str(exc).capitalize() + "."},
+                {**base, "notice": None, "document": raw, "error": sentence(str(exc))},
                 status=422,
+            )
+        if isinstance(found, PendingLookup) and found.method == BIRTH_DATE:
+            return _page(
+                "nascimento.html",
+                {**base, **_birth_date_context(found), "value": "", "error": None},
             )
         if isinstance(found, PendingLookup):
             return _page("codigo.html", {**base, **_code_context(found), "error": None})
@@ -390,6 +401,51 @@ class PortalPages(Controller):
                     "masked_name": str(form.get("masked_name") or "")[:200] or None,
                     "error": exc.message.capitalize() + ".",
                 },
+                status=422,
+            )
+        return self._signed_in(request, service, tenant, found)
+
+    @post("/nascimento")
+    async def birth_date(
+        self, request: Request[Any, Any, Any], state: State, tenant: str
+    ) -> Response[Any]:
+        """The date of birth, typed: the debts page, or the form again saying why next to the
+        field (what is no date uses no try; a wrong date says the tries left today); locked
+        for the day, another day's form, or no date on file: page one saying so."""
+        service = portal_service(state)
+        base = await self._base(service, tenant)
+        if base is None:
+            return self._not_found(tenant)
+        form = await request.form()
+        challenge_id = str(form.get("challenge_id") or "")[:64]
+        typed = str(form.get("birth_date") or "")[:32]
+        try:
+            found = await service.verify_birth_date(tenant, challenge_id, typed)
+        except (InvalidBirthDate, CodeRefused) as exc:
+            if isinstance(exc, CodeRefused) and exc.rule != "mismatch":
+                return _page(
+                    "documento.html",
+                    {**base, "notice": sentence(exc.message), "document": "", "error": None},
+                    status=422,
+                )
+            document, left = await service.challenge_state(tenant, challenge_id) or ("", 0)
+            return _page(
+                "nascimento.html",
+                {
+                    **base,
+                    "challenge_id": challenge_id,
+                    "masked_name": str(form.get("masked_name") or "")[:200] or None,
+                    **_date_words(document),
+                    "attempts_left": left if left < MAX_ATTEMPTS else None,
+                    "value": typed.strip(),
+                    "error": sentence(exc.message),
+                },
+                status=422,
+            )
+        except BirthDateUnavailable as exc:
+            return _page(
+                "documento.html",
+                {**base, "notice": sentence(str(exc)), "document": "", "error": None},
                 status=422,
             )
         return self._signed_in(request, service, tenant, found)
@@ -673,6 +729,35 @@ def _code_context(found: PendingLookup) -> dict[str, Any]:
         "destination": found.destination,
         "masked_name": found.masked_name,
     }
+
+
+def _date_words(document: str) -> dict[str, Any]:
+    """How the date page names the date: a person's birth, or a company's opening."""
+    label = date_label(document)
+    company = label != "data de nascimento"
+    return {
+        "company": company,
+        "date_noun": label,
+        "date_label": label[:1].upper() + label[1:],
+        "date_ask": "a data de abertura da empresa" if company else "sua data de nascimento",
+    }
+
+
+def _birth_date_context(found: PendingLookup) -> dict[str, Any]:
+    return {
+        "challenge_id": found.challenge_id,
+        "masked_name": found.masked_name,
+        **_date_words(found.document),
+        # The whole day's tries at first; said again only once some were used.
+        "attempts_left": found.attempts_left if found.attempts_left < MAX_ATTEMPTS else None,
+    }
+
+
+def sentence(message: str) -> str:
+    """A service's reason as the pages say it: capitalized, with a full stop (the page's
+    script says the same words, see portal.js)."""
+    message = message.strip().rstrip(".")
+    return message[:1].upper() + message[1:] + "."
 
 
 def document_message(exc: InvalidDocument) -> str:

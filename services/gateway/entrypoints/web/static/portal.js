@@ -1,6 +1,9 @@
 /* The debtor portal's script: it only improves pages that work without it.
    - the CPF/CNPJ field: mask as the person types and the same check as the server
      (contracts/documents.py: CPF and CNPJ check digits, alphanumeric CNPJ);
+   - the date of birth field (the second factor): mask dd/mm/aaaa as digits are typed and the
+     same check as the server (services/gateway/domain/portal_challenge.py parse_birth_date;
+     whether it is in the future is left to the server, which has the business date);
    - copy buttons for the linha digitável and the PIX code;
    - forms marked data-once are sent once (a double click closes one agreement). */
 (function () {
@@ -163,6 +166,89 @@
     });
   }
 
+  // dd/mm/aaaa from the digits typed (a date pasted as aaaa-mm-dd is turned around).
+  function maskDate(raw) {
+    var iso = /^\s*([0-9]{4})-([0-9]{2})-([0-9]{2})\s*$/.exec(raw);
+    if (iso) { return iso[3] + "/" + iso[2] + "/" + iso[1]; }
+    var digits = raw.replace(/[^0-9]/g, "").slice(0, 8);
+    if (digits.length > 4) {
+      return digits.slice(0, 2) + "/" + digits.slice(2, 4) + "/" + digits.slice(4);
+    }
+    if (digits.length > 2) { return digits.slice(0, 2) + "/" + digits.slice(2); }
+    return digits;
+  }
+
+  function daysIn(year, month) {
+    var leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+    return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  }
+
+  // The server's reasons (parse_birth_date), or "" when it is a date it would check.
+  function dateProblem(raw, label) {
+    var text = raw.trim();
+    if (!text) { return "informe a " + label + " (dd/mm/aaaa)"; }
+    var day, month, year;
+    var m = /^([0-9]{1,2})[\/.\-]([0-9]{1,2})[\/.\-]([0-9]{4})$/.exec(text) ||
+      /^([0-9]{2})([0-9]{2})([0-9]{4})$/.exec(text);
+    if (m) {
+      day = Number(m[1]); month = Number(m[2]); year = Number(m[3]);
+    } else {
+      m = /^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$/.exec(text);
+      if (!m) { return "data inválida: use dd/mm/aaaa, como em 17/05/1980"; }
+      year = Number(m[1]); month = Number(m[2]); day = Number(m[3]);
+    }
+    if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) {
+      return "esta data não existe no calendário";
+    }
+    if (year < 1900) { return "a data informada é anterior a 1900: confira o ano"; }
+    return "";
+  }
+
+  // As the pages say a reason (services/gateway/entrypoints/web/pages.py sentence).
+  function sentence(reason) {
+    var text = reason.trim().replace(/\.+$/, "");
+    return text ? text.charAt(0).toUpperCase() + text.slice(1) + "." : "";
+  }
+
+  function setupDate(form) {
+    var input = form.querySelector("[data-date]");
+    var error = document.getElementById(input ? input.id + "-erro" : "");
+    if (!input || !error) { return; }
+    var label = input.getAttribute("data-date") || "data de nascimento";
+
+    function show(text) {
+      error.textContent = text;
+      error.hidden = !text;
+      if (text) { input.setAttribute("aria-invalid", "true"); }
+      else { input.removeAttribute("aria-invalid"); }
+    }
+
+    input.addEventListener("input", function () {
+      var raw = input.value;
+      var atEnd = input.selectionStart === raw.length;
+      var count = raw.slice(0, input.selectionStart || 0).replace(/[^0-9]/g, "").length;
+      var masked = maskDate(raw);
+      if (masked !== raw) {
+        input.value = masked;
+        var caret = atEnd ? masked.length : positionAfter(masked, count);
+        input.setSelectionRange(caret, caret);
+      }
+      // Said once the eight digits are in; a date still being typed is not an error yet.
+      var complete = masked.replace(/[^0-9]/g, "").length === 8;
+      show(complete ? sentence(dateProblem(masked, label)) : "");
+    });
+
+    form.addEventListener("submit", function (event) {
+      var reason = dateProblem(input.value, label);
+      if (reason) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        show(sentence(reason));
+        input.focus();
+      }
+    });
+  }
+
   function setupCopy(button) {
     var target = document.getElementById(button.getAttribute("data-copy"));
     var status = document.getElementById("status-copia");
@@ -224,13 +310,22 @@
 
   function start() {
     document.querySelectorAll("form[data-document-form]").forEach(setupDocument);
+    document.querySelectorAll("form[data-date-form]").forEach(setupDate);
     document.querySelectorAll("button[data-copy]").forEach(setupCopy);
     setupOnce(Array.prototype.slice.call(document.querySelectorAll("form[data-once]")));
   }
 
   // Under Node (tests/unit/test_portal_script.py): the rules, without a page.
   if (typeof module === "object" && module.exports) {
-    module.exports = { problem: problem, message: message, mask: mask, normalize: normalize };
+    module.exports = {
+      problem: problem,
+      message: message,
+      mask: mask,
+      normalize: normalize,
+      maskDate: maskDate,
+      dateProblem: dateProblem,
+      sentence: sentence,
+    };
     return;
   }
 
