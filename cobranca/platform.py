@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import setproctitle
+
 from cobranca.brokers import ApacheKafkaBroker, EmbeddedBroker, TansuBroker
 from cobranca.services import SERVICES, service_main
 
@@ -128,6 +130,7 @@ def forking_available() -> bool:
 def serve_forked(name: str, env: dict[str, str], log_path: str | None) -> None:
     """The forked child: the environment and output of `cobranca serve NAME`, then it."""
     os.setsid()  # its own session, as a command would have: Ctrl-C reaches `cobranca up` only
+    setproctitle.setproctitle(f"cobranca serve {name}")
     os.environ.clear()
     os.environ.update(env)
     if log_path is not None:
