@@ -37,13 +37,14 @@ from cobranca.brokers.apache_kafka import repo_pom
 
 MESSAGES = 1000
 PARTITIONS = 4
-# Tansu holds a JoinGroup for about half the session timeout (10 s default: a 5 s join).
-# Kafka accepts these too: the broker config lowers group.min.session.timeout.ms.
+# Tansu holds a JoinGroup for half the session timeout, in 1 s steps (10 s default: a 5 s
+# join; 2 s: 1 s). Kafka accepts these too: the broker config lowers
+# group.min.session.timeout.ms.
 CONSUMER_OPTIONS: dict[str, Any] = {
     "auto_offset_reset": "earliest",
     "enable_auto_commit": False,
-    "session_timeout_ms": 3000,
-    "heartbeat_interval_ms": 1000,
+    "session_timeout_ms": 2000,
+    "heartbeat_interval_ms": 400,
 }
 
 

@@ -21,8 +21,8 @@ from service_runtime.request_reply import (
     send_reply,
 )
 
-# Short group timings: Tansu holds a JoinGroup for about half the session timeout.
-TIMINGS: dict[str, Any] = {"session_timeout_ms": 3000, "heartbeat_interval_ms": 500}
+# Short group timings: Tansu holds a JoinGroup for half the session timeout, in 1 s steps.
+TIMINGS: dict[str, Any] = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 400}
 
 
 @pytest.fixture(params=["tansu", pytest.param("kafka", marks=pytest.mark.kafka)])
