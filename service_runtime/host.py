@@ -5,6 +5,7 @@ runs a worker service."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,13 @@ class ServiceHost:
 
     async def start_background_topics(self) -> None:
         await self.topic_layout.ensure(self.bootstrap, (*TOPICS, *REQUEST_TOPICS))
+
+    def running(self) -> None:
+        """The service has started: what exists now (modules, models, engines, subscribers)
+        lives as long as the process, so the garbage collector's full passes stop walking it
+        (they took a quarter of a projection's CPU, most of it over these objects)."""
+        gc.freeze()
+        log.info("%s is running (Kafka at %s)", self.service, self.bootstrap)
 
     async def stop_background(self) -> None:
         for consumer in self.consumers:
@@ -131,7 +139,7 @@ def worker_app(host: ServiceHost) -> FastStream:
             consumer.start_verifier()
         for started in host.on_started:
             started()
-        log.info("%s is running (Kafka at %s)", host.service, host.bootstrap)
+        host.running()
 
     @app.on_shutdown
     async def _stop() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -468,6 +469,9 @@ async def replay(
     projection.create_tables(engine)
     with engine.begin() as conn:
         projection.reset(conn)
+    # What exists now (the modules, the models, the engine) lives as long as the rebuild:
+    # the collector's full passes need not walk it again and again.
+    gc.freeze()
     applier = BatchApplier(projection, engine)
     applier.epoch = await broker_epoch(bootstrap)
     consumer = AIOKafkaConsumer(
@@ -504,3 +508,4 @@ async def replay(
                 progress(done, max(total, done))
     finally:
         await consumer.stop()
+        gc.unfreeze()

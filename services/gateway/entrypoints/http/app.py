@@ -86,7 +86,7 @@ def create_app(
             runner.start_verifier()
         host.relay.start()
         app.state.broker_ready = True
-        log.info("gateway is running (Kafka at %s)", host.bootstrap)
+        host.running()
         try:
             yield
         finally:
