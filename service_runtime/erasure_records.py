@@ -4,10 +4,13 @@ before version 2, a cache that still holds a key) is removed as it arrives."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Column, Connection, DateTime, MetaData, String, Table, select, tuple_
+
+from contracts.personal import PersonalDataErased
+from service_runtime.sql import insert_ignore
 
 
 @dataclass(frozen=True)
@@ -60,3 +63,31 @@ class ErasureRecords:
                 ).scalars()
             )
         return found_pairs, found_keys
+
+    def remember(self, conn: Connection, events: Sequence[PersonalDataErased]) -> None:
+        """Record these erasures: the first of each debtor and of each key is the one kept."""
+        insert_ignore(
+            conn,
+            self.debtors,
+            [
+                {"tenant": e.tenant, "document": e.document, "erased_at": e.occurred_at}
+                for e in events
+            ],
+        )
+        insert_ignore(
+            conn,
+            self.keys,
+            [
+                {"key_id": key_id, "tenant": e.tenant, "document": e.document}
+                for e in events
+                for key_id in e.key_ids
+            ],
+        )
+
+    @staticmethod
+    def applied_before(event: PersonalDataErased, erased_keys: set[str]) -> bool:
+        """Whether this erasure was applied already: every key it names is remembered as
+        erased. Read again (a partition read from the start), it must not remove the data the
+        creditor sent after it, under a new key. (An erasure without keys, of data that came
+        in clear, cannot tell and is applied again.)"""
+        return bool(event.key_ids) and set(event.key_ids) <= erased_keys

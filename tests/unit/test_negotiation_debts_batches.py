@@ -156,9 +156,10 @@ def withdrawn(key: str, document: str, version: int) -> DebtWithdrawn:
     )
 
 
-def stream() -> tuple[list[Envelope], dict[str, bytes | None]]:
+def stream(sent_again: bool = False) -> tuple[list[Envelope], dict[str, bytes | None]]:
     """The events in the order the service reads them, and the secrets a process had cached
-    before Maria's keys were erased."""
+    before Maria's keys were erased (`sent_again`: then the creditor sends Maria again, under
+    a new key, and the process learns it)."""
     vault = memory_vault()
     joao = debt_event("a")
     m1 = debt_event_v2(vault, "m1")
@@ -193,6 +194,11 @@ def stream() -> tuple[list[Envelope], dict[str, bytes | None]]:
         settled("m1", MARIA, 3, 150_000),
         withdrawn("m2", MARIA, 3),
     ]
+    if sent_again:
+        again = debt_event_v2(vault, "m3", name="Maria Souza")
+        assert again.personal.key_id not in erased.key_ids
+        cached[again.personal.key_id] = vault.secret(again.personal.key_id)
+        events.append(again)
     return events, cached
 
 
@@ -401,3 +407,19 @@ def test_an_erasure_delivered_twice_in_one_batch_is_remembered_once() -> None:
     assert rows == built([events[:10], [erased], [later], [erased]], cached)
     assert rows != built([events[:10], [later], [erased]], cached)  # the first one is kept
     assert len(rows["negotiation_erased_debtors"]) == 1
+
+
+def test_the_whole_stream_read_again_from_the_start_leaves_the_rows_of_one_reading() -> None:
+    # The broker lost its log and the service reads its partitions from the start: Maria's
+    # erasure, read again, must not remove her name from the debt the creditor sent after it.
+    events, cached = stream(sent_again=True)
+    once = built([events], cached)
+    columns = [c.name for c in negotiable_debts.columns]
+    names = {
+        row[columns.index("debt_id")]: row[columns.index("debtor_name")]
+        for row in once["negotiable_debts"]
+    }
+    assert (names[debt_id("m3")], names[debt_id("m1")]) == ("Maria Souza", REMOVED)
+    assert built([events, events], cached) == once
+    for seed in range(3):
+        assert built(any_sizes([*events, *events], seed), cached) == once, seed

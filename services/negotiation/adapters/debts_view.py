@@ -49,7 +49,6 @@ from contracts.portfolio import (
 from service_runtime.erasure_records import ErasureRecords
 from service_runtime.personal_data import REMOVED, KeyVault, unseal
 from service_runtime.projection import Projection
-from service_runtime.sql import insert_ignore
 
 log = logging.getLogger(__name__)
 
@@ -345,28 +344,20 @@ class ErasuresProjection(Projection):
         erased = [e for e in events if isinstance(e, PersonalDataErased)]
         if not erased:
             return
-        # The first erasure of each debtor and of each key is the one remembered.
-        debtors: dict[tuple[str, str], dict[str, Any]] = {}
-        keys: dict[str, dict[str, Any]] = {}
         for event in erased:
             self.vault.forget(event.key_ids)
-            debtors.setdefault(
-                (event.tenant, event.document),
-                {
-                    "tenant": event.tenant,
-                    "document": event.document,
-                    "erased_at": event.occurred_at,
-                },
+        remembered = erasures.erased_among(conn, [], (k for e in erased for k in e.key_ids))[1]
+        # An erasure read again (its partition read from the start) must not remove what the
+        # creditor sent after it, under a new key.
+        debtors = {
+            (e.tenant, e.document) for e in erased if not erasures.applied_before(e, remembered)
+        }
+        erasures.remember(conn, erased)
+        if debtors:
+            conn.execute(
+                _SCRUB_NAMES,
+                [{"b_tenant": tenant, "b_document": doc} for tenant, doc in sorted(debtors)],
             )
-            for key_id in event.key_ids:
-                keys.setdefault(
-                    key_id, {"key_id": key_id, "tenant": event.tenant, "document": event.document}
-                )
-        insert_ignore(conn, erased_debtors, list(debtors.values()))
-        insert_ignore(conn, erased_keys, list(keys.values()))
-        conn.execute(
-            _SCRUB_NAMES, [{"b_tenant": tenant, "b_document": doc} for tenant, doc in debtors]
-        )
 
 
 class SqlErasures:

@@ -58,7 +58,6 @@ from contracts.portfolio import (
 )
 from service_runtime.erasure_records import ErasureRecords
 from service_runtime.personal_data import REMOVED, KeyVault, unseal
-from service_runtime.sql import insert_ignore
 
 log = logging.getLogger(__name__)
 
@@ -245,9 +244,9 @@ class ReceivablesTable:
         `REMOVED`. Returns how many receivables it touched; applying it again changes
         nothing."""
         self.vault.forget(event.key_ids)
-        if _applied_before(event, erasures.erased_among(conn, [], event.key_ids)[1]):
+        if erasures.applied_before(event, erasures.erased_among(conn, [], event.key_ids)[1]):
             return 0
-        _remember_erasures(conn, [event])
+        erasures.remember(conn, [event])
         result = conn.execute(
             _SCRUB, {"erased_tenant": event.tenant, "erased_document": event.document}
         )
@@ -285,31 +284,6 @@ class ReceivablesTable:
     def set_stage(self, receivable_id: str, stage: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(_SET_STAGE, {"row_id": receivable_id, "new_stage": stage})
-
-
-def _applied_before(event: PersonalDataErased, erased: set[str]) -> bool:
-    """Whether this erasure was applied already: every key it names is remembered as erased.
-    Read again (a partition read from the start), it must not remove the data the creditor
-    sent after it, under a new key. (An erasure without keys, of data that came in clear,
-    cannot tell and is applied again.)"""
-    return bool(event.key_ids) and set(event.key_ids) <= erased
-
-
-def _remember_erasures(conn: Connection, events: Sequence[PersonalDataErased]) -> None:
-    insert_ignore(
-        conn,
-        erased_debtors,
-        [{"tenant": e.tenant, "document": e.document, "erased_at": e.occurred_at} for e in events],
-    )
-    insert_ignore(
-        conn,
-        erased_keys,
-        [
-            {"key_id": key_id, "tenant": e.tenant, "document": e.document}
-            for e in events
-            for key_id in e.key_ids
-        ],
-    )
 
 
 # What a debt's newer version changes (status, stage, agreement and kind stay).
@@ -530,7 +504,7 @@ class _Batch:
 
     def _erase(self, event: PersonalDataErased) -> None:
         self.vault.forget(event.key_ids)
-        if _applied_before(event, self.erased_keys):
+        if erasures.applied_before(event, self.erased_keys):
             return
         self.erasures.append(event)
         self.erased_pairs.add((event.tenant, event.document))
@@ -545,7 +519,7 @@ class _Batch:
         conn = self.conn
         scrubbed: set[tuple[str, str]] = set()
         if self.erasures:
-            _remember_erasures(conn, self.erasures)
+            erasures.remember(conn, self.erasures)
             scrubbed = {(e.tenant, e.document) for e in self.erasures}
             # First, on the rows as stored: the rows the batch read are written below as the
             # events leave them, and the others are not touched by anything but the erasures.
