@@ -11,7 +11,6 @@ nothing.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
@@ -38,6 +37,9 @@ class ClockFollower:
     ) -> None:
         self.clock = clock
         self.days_read = 0
+        #: The latest DayStarted read (None before the first): its date and whether it is a
+        #: business day (weekends and holidays are the clock service's call).
+        self.last_day: DayStarted | None = None
         self.subscriber = follow_without_group(
             broker,
             CLOCK_TOPIC,
@@ -53,7 +55,7 @@ class ClockFollower:
     def apply(self, *values: bytes | str | None) -> None:
         """Messages of the clock topic: the clock moves to the latest DayStarted among them (a
         process reading years of days at start moves once, not once a day)."""
-        latest: dt.date | None = None
+        latest: DayStarted | None = None
         for value in values:
             try:
                 event = parse_event(value)
@@ -62,7 +64,10 @@ class ClockFollower:
                 continue
             if isinstance(event, DayStarted):
                 self.days_read += 1
-                if latest is None or event.date > latest:
-                    latest = event.date
+                if latest is None or event.date > latest.date:
+                    latest = event
+        # Only a later date moves it: a day read again (a restart, a republished topic) does not.
+        if latest is not None and (self.last_day is None or latest.date > self.last_day.date):
+            self.last_day = latest
         if latest is not None:
-            self.clock.observe(latest)
+            self.clock.observe(latest.date)

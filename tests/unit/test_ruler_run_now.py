@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from faststream.kafka import KafkaBroker
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
@@ -23,6 +24,8 @@ from cobranca.client import GatewayError
 from cobranca.demo_ruler import read_everything, run_ruler_now
 from contracts.clock import DayStarted
 from contracts.ruler_requests import RulerRequestBody, RulerRunOut, RunRuler, SaveRuler
+from service_runtime.clock import BusinessClock
+from service_runtime.clock_follower import ClockFollower
 from service_runtime.refusal import Refused
 from service_runtime.request_reply import RequestRefused
 from service_runtime.service_client import ServiceClient, ServiceRefused
@@ -36,7 +39,6 @@ from services.gateway.entrypoints.http.errors import (
 )
 from services.gateway.entrypoints.http.ruler import RUN_WAIT_SECONDS, RulerAdminController
 from services.gateway.read_models.audit import actor_of, entity_of, summarize
-from services.ruler.adapters.days import LastDay
 from services.ruler.application.service import day_to_run
 from tests.unit.test_ruler_app import AGENCY, DUE, RULER, Ruler, debt, env
 
@@ -85,16 +87,18 @@ def test_not_on_a_weekend_or_holiday_as_the_daily_run() -> None:
 
 
 def test_the_ruler_follows_the_clocks_latest_day_and_never_goes_back() -> None:
-    days = LastDay()
-    assert days.day is None
+    days = ClockFollower(BusinessClock(SATURDAY), KafkaBroker("127.0.0.1:1"), {})
+    assert days.last_day is None
     days.apply(
         day(SATURDAY, business_day=False).model_dump_json().encode(),
         day(MONDAY).model_dump_json().encode(),
         b"not an event",
     )
-    assert days.day is not None and (days.day.date, days.day.business_day) == (MONDAY, True)
+    assert days.last_day is not None
+    assert (days.last_day.date, days.last_day.business_day) == (MONDAY, True)
     days.apply(day(SATURDAY, business_day=False).model_dump_json().encode())  # read again
-    assert days.day.date == MONDAY
+    assert days.last_day.date == MONDAY
+    assert days.clock.today() == MONDAY
 
 
 # ---- the run: the carteira that came after today's run -------------------------------------

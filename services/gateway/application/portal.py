@@ -368,6 +368,21 @@ class PortalService:
         challenge = await to_thread.run_sync(lambda: self.app.retrying(command))
         if challenge.locked:
             raise CodeRefused("exhausted", DATE_MESSAGES["exhausted"])
+        return await self._pending(
+            challenge, method=BIRTH_DATE, attempts_left=challenge.attempts_left
+        )
+
+    async def _pending(
+        self,
+        challenge: PortalChallenge,
+        *,
+        channel: str | None = None,
+        destination: str | None = None,
+        method: str = "code",
+        attempts_left: int = MAX_ATTEMPTS,
+    ) -> PendingLookup:
+        """The answer while the second factor is asked: the debtor's name masked, no values."""
+        tenant, document = challenge.tenant, challenge.document
         name = await to_thread.run_sync(
             lambda: portal_view.debtor_name(self.read_engine, tenant, document)
         )
@@ -376,11 +391,11 @@ class PortalService:
             document=document,
             masked_name=mask_name(name),
             challenge_id=str(challenge.id),
-            channel=None,
-            destination=None,
+            channel=channel,
+            destination=destination,
             expires_at=challenge.expires_at,
-            method=BIRTH_DATE,
-            attempts_left=challenge.attempts_left,
+            method=method,
+            attempts_left=attempts_left,
         )
 
     async def _send_code(self, tenant: str, document: str, profile: PortalProfile) -> PendingLookup:
@@ -414,18 +429,7 @@ class PortalService:
             now=now,
         )
         await to_thread.run_sync(lambda: self.app.save(challenge))
-        name = await to_thread.run_sync(
-            lambda: portal_view.debtor_name(self.read_engine, tenant, document)
-        )
-        return PendingLookup(
-            tenant=tenant,
-            document=document,
-            masked_name=mask_name(name),
-            challenge_id=str(challenge.id),
-            channel=sent.channel,
-            destination=sent.destination,
-            expires_at=challenge.expires_at,
-        )
+        return await self._pending(challenge, channel=sent.channel, destination=sent.destination)
 
     def _challenge(self, tenant: str, challenge_id: str) -> PortalChallenge | None:
         try:

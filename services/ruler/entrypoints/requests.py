@@ -17,15 +17,15 @@ from contracts.ruler_requests import (
     SaveCampaign,
     SaveRuler,
 )
+from service_runtime.clock_follower import ClockFollower
 from service_runtime.host import ServiceHost
 from service_runtime.refusal import Refused
 from service_runtime.request_server import Answer, RequestServer
-from services.ruler.adapters.days import LastDay
 from services.ruler.application import RulerApplication
 
 
 class RulerRequests:
-    def __init__(self, host: ServiceHost, app: RulerApplication, days: LastDay) -> None:
+    def __init__(self, host: ServiceHost, app: RulerApplication, days: ClockFollower) -> None:
         self.host = host
         self.app = app
         self.days = days
@@ -52,5 +52,5 @@ class RulerRequests:
             return app.record_call(request, self.host.clock.now())
         if isinstance(request, RunRuler):
             # The day the daily run last saw, not the wall clock: the same day, same keys.
-            return app.run_now(request, self.days.day)
+            return app.run_now(request, self.days.last_day)
         raise Refused(400, "unknown_request", f"pedido desconhecido: {request.kind}")

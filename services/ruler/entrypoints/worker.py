@@ -14,7 +14,6 @@ from services.ruler.adapters.consumers import (
     ErasuresApplier,
     ReceivablesApplier,
 )
-from services.ruler.adapters.days import LastDay
 from services.ruler.adapters.integration_events import integration_events
 from services.ruler.adapters.receivables import ReceivablesTable
 from services.ruler.application import RulerApplication
@@ -59,10 +58,9 @@ def build(settings: Settings | None = None) -> ServiceHost:
     )
     daily.after_batch = host.relay.wake
     host.consumers.extend([receivables, erasures, daily])
-    # The clock's last day and whether it is a business day, for runs admins ask for.
-    days = LastDay()
-    days.follow(host.broker, host.consumer_kwargs)
-    RulerRequests(host, app, days)
+    # Runs admins ask for run the clock's last day, when it is a business day.
+    assert host.clock_follower is not None, "build_host follows the clock"
+    RulerRequests(host, app, host.clock_follower)
     return host
 
 
