@@ -351,6 +351,16 @@ class ConversationOut(_Model):
     updated_at: UtcDatetime
     initiated_by: Literal["debtor", "agency"]
     entries: list[ConversationEntry]
+    verified: bool | None = Field(
+        default=None,
+        description="Whether whoever writes proved to be the document's holder: true once "
+        "identified (after the tenant's second factor, when it asks one); false while that "
+        "second factor is pending or failed (nothing of the debtor was shown); null before "
+        "any document",
+    )
+    second_factor: Literal["code", "birth_date"] | None = Field(
+        default=None, description="The second factor the conversation waits for, if any"
+    )
 
 
 class AvailabilityOut(_Model):

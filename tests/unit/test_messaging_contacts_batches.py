@@ -1,7 +1,8 @@
 """The messaging service's contacts write per batch: a stream of `portfolio.debts` applied in
 one batch, one event per batch, in batches of any size or delivered twice ends with the same
-rows, row for row, whether the debtor's erasure was read before or after it; a batch costs a
-bounded number of statements and one question to the key vault."""
+rows, row for row, whether the debtor's erasure was read before or after it (the digests of the
+dates of birth too: the newest date wins, never the date itself kept); a batch costs a bounded
+number of statements and one question to the key vault."""
 
 from __future__ import annotations
 
@@ -37,10 +38,12 @@ from services.messaging.adapters.contacts import (
     ContactsProjection,
     DebtorOpenDebts,
     ErasuresProjection,
+    debtor_birth_dates,
     debtor_debts,
     erasures_metadata,
     metadata,
 )
+from services.messaging.domain.second_factor import BIRTH_DATE_KEY_PURPOSE, birth_date_digest
 from tests.unit.test_projections import memory_vault, record_of
 from tests.unit.test_read_model_batches import batchings, cut
 
@@ -186,8 +189,15 @@ def stream() -> Stream:
         return seal(vault.key_for(AGENCY, document), contact)
 
     joao = DebtorContact(name="João da Silva", email="joao@example.com", phone="11987654321")
-    joao_moved = {"name": "João da Silva", "email": "joao@novo.com", "phone": "(11) 91111-2222"}
-    pedro_old = seal_for(PEDRO, {"name": "Pedro Alves", "phone": "21955554444"})
+    joao_moved = {
+        "name": "João da Silva",
+        "email": "joao@novo.com",
+        "phone": "(11) 91111-2222",
+        "birth_date": "1980-05-17",
+    }
+    pedro_old = seal_for(
+        PEDRO, {"name": "Pedro Alves", "phone": "21955554444", "birth_date": "1975-03-03"}
+    )
     pedro_clear = DebtorContact(name="Pedro Alves", email="pedro@example.com", phone="2133334444")
     # A ciphertext that does not open under its key id (logged, the contact skipped).
     broken = SealedPersonalData(
@@ -203,8 +213,16 @@ def stream() -> Stream:
         reason="pedido do titular",
     )
     after = 600  # minutes: Pedro's new data, sent after his erasure
-    pedro_new = seal_for(PEDRO, {"name": "Pedro A.", "email": None, "phone": "+5521977776666"})
-    late_j2 = sealed("j2", JOAO, seal_for(JOAO, {"name": "Old", "phone": "11900000000"}))
+    pedro_new = seal_for(
+        PEDRO,
+        {"name": "Pedro A.", "email": None, "phone": "+5521977776666", "birth_date": "1975-03-04"},
+    )
+    # An older row with another date: the newer date (j2's version 2) stays.
+    late_j2 = sealed(
+        "j2",
+        JOAO,
+        seal_for(JOAO, {"name": "Old", "phone": "11900000000", "birth_date": "1970-01-01"}),
+    )
     events: list[Envelope] = [
         in_clear("j1", JOAO, joao, minutes=1),
         sealed("j2", JOAO, seal_for(JOAO, joao_moved), version=2, minutes=20, cents=40_000),
@@ -215,7 +233,12 @@ def stream() -> Stream:
         in_clear("j1", JOAO, joao, version=4, minutes=50, cents=90_000),  # stays open
         # Maria: two debts imported at the same instant and version, two names: the first
         # read wins; then one does not open, and one is settled for good.
-        sealed("m1", MARIA, seal_for(MARIA, {"name": "Maria Souza", "email": "m@x.com"})),
+        sealed(
+            "m1",
+            MARIA,
+            # A date that is no date: no digest, the contact kept.
+            seal_for(MARIA, {"name": "Maria Souza", "email": "m@x.com", "birth_date": "31/02"}),
+        ),
         sealed("m2", MARIA, seal_for(MARIA, {"name": "Maria S.", "phone": "123"})),
         sealed("m3", MARIA, broken, minutes=5),
         settled("m2", MARIA, 2, 60),
@@ -281,6 +304,8 @@ def random_batchings(events: list[Envelope], seed: int) -> Iterator[list[list[En
 def test_the_contacts_end_the_same_however_the_stream_is_batched(erasure_first: bool) -> None:
     given = stream()
     expected = built(given, [given.events], erasure_first=erasure_first)
+    # João's date (and Pedro's new one, unless his erasure came last) as digests.
+    assert len(expected["debtor_birth_dates"]) == (2 if erasure_first else 1)
     ways = [*batchings(given.events), *(("random", b) for b in random_batchings(given.events, 3))]
     for name, batches in ways:
         assert built(given, batches, erasure_first=erasure_first) == expected, name
@@ -317,6 +342,18 @@ def test_what_the_contact_book_reads_at_the_end_of_the_stream(tmp_path: Path) ->
     assert book.documents_with_phone(AGENCY, "+5521955554444") == []
     assert book.documents_with_phone(AGENCY, "+552133334444") == [PEDRO]
     assert book.documents_with_phone(AGENCY, "+5521977776666") == [PEDRO]
+    # The dates of birth: their keyed digests, the newest date of each; none of Maria's.
+    key = vault.settings_key(AGENCY, BIRTH_DATE_KEY_PURPOSE).secret
+    assert book.birth_date_digest(AGENCY, JOAO) == birth_date_digest(
+        key, AGENCY, JOAO, dt.date(1980, 5, 17)
+    )
+    assert book.birth_date_digest(AGENCY, PEDRO) == birth_date_digest(
+        key, AGENCY, PEDRO, dt.date(1975, 3, 4)
+    )
+    assert book.birth_date_digest(AGENCY, MARIA) is None
+    with engine.connect() as conn:
+        stored = repr(conn.execute(sa.select(debtor_birth_dates)).all())
+    assert "1980" not in stored and "1975" not in stored
     other = book.contact(OTHER, JOAO)
     assert other is not None and other.name == "João S."
     assert book.documents_with_phone(OTHER, "+5531988887777") == [JOAO]

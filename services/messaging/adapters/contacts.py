@@ -8,7 +8,12 @@ of `DebtImportedV2`/`DebtUpdatedV2` with the key vault (version 1 carries them i
 debtor's erasure (`PersonalDataErased` on `privacy.erasures`, `ErasuresProjection`) deletes
 them and the debtor's phones, and leaves a mark (`erased_debtors`): what the portfolio said of
 the debtor before it is never read again, even when `portfolio.debts` is read from its start;
-only data sealed with a key made after the erasure (new data) is."""
+only data sealed with a key made after the erasure (new data) is.
+
+The date of birth the carteira may seal with the contact (the chatbot's second factor, see
+domain.second_factor) is never kept: only its digest (`debtor_birth_dates`), keyed with the
+tenant's key of the vault and salted with the debtor, from the newest event that brought a
+date; an erasure deletes it with the contact."""
 
 from __future__ import annotations
 
@@ -54,6 +59,7 @@ from service_runtime.projection import Projection, offsets_metadata, projection_
 from service_runtime.sql import upsert
 from service_runtime.sqltypes import UtcDateTime
 from services.messaging.domain.phones import e164
+from services.messaging.domain.second_factor import BIRTH_DATE_KEY_PURPOSE, birth_date_digest
 
 metadata = MetaData()
 contacts = Table(
@@ -78,6 +84,16 @@ debtor_debts = Table(
     Column("open", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
     Index("ix_debtor_debts_tenant_open", "tenant", "open"),
+)
+# The keyed digest of the debtor's date of birth (`birth_date_digest`), never the date: from
+# the newest event that brought one (`version_key`, as the contacts').
+debtor_birth_dates = Table(
+    "debtor_birth_dates",
+    metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("document", String(14), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("version_key", String(80), nullable=False),
 )
 # Debtors by phone (+55...), to find whose number wrote SAIR before saying who they are.
 debtor_phones = Table(
@@ -150,7 +166,9 @@ def create_tables(engine: Engine) -> None:
     from the start to fill it (contacts rows are kept by version, so nothing else changes)."""
     found = inspect(engine)
     filled_before = found.has_table(contacts.name) and not (
-        found.has_table(debtor_debts.name) and found.has_table(debtor_phones.name)
+        found.has_table(debtor_debts.name)
+        and found.has_table(debtor_phones.name)
+        and found.has_table(debtor_birth_dates.name)
     )
     metadata.create_all(engine)
     erasures_metadata.create_all(engine)
@@ -164,11 +182,12 @@ def create_tables(engine: Engine) -> None:
 
 @dataclass(frozen=True)
 class ContactFields:
-    """A debt event's contact, in clear."""
+    """A debt event's contact, in clear, and the digest of the date of birth it brought."""
 
     name: str
     email: str | None
     phone: str | None
+    birth_digest: str | None = None
 
 
 # Keys per `IN (...)`.
@@ -198,11 +217,13 @@ class _Writes:
     contacts: Executable
     phones: Executable
     debts: Executable
+    birth_dates: Executable
 
 
 def _writes(dialect: Any) -> _Writes:
     contact = dialect.insert(contacts)
     debt = dialect.insert(debtor_debts)
+    birth = dialect.insert(debtor_birth_dates)
     return _Writes(
         # The newest contact wins (see `_contact_row`); an equal key keeps what is there.
         contacts=contact.on_conflict_do_update(
@@ -220,6 +241,12 @@ def _writes(dialect: Any) -> _Writes:
                 for k in ("document", "original_amount_cents", "open", "version")
             },
             where=debtor_debts.c.version < debt.excluded.version,
+        ),
+        # As the contacts: the newest date wins; an equal key keeps what is there.
+        birth_dates=birth.on_conflict_do_update(
+            index_elements=["tenant", "document"],
+            set_={k: birth.excluded[k] for k in ("digest", "version_key")},
+            where=debtor_birth_dates.c.version_key < birth.excluded.version_key,
         ),
     )
 
@@ -355,6 +382,7 @@ class ContactsProjection(Projection):
             for document, at in erased_at(conn, tenant, documents).items():
                 erased[(tenant, document)] = at
         newest: dict[tuple[str, str], dict[str, Any]] = {}
+        births: dict[tuple[str, str], dict[str, Any]] = {}
         phones: dict[tuple[str, str, str], dict[str, str]] = {}
         debts = _Debts(conn, debt_events)
         for event in debt_events:
@@ -368,6 +396,15 @@ class ContactsProjection(Projection):
                 # As the upsert would: only a greater key replaces (a tie keeps the first).
                 if key not in newest or newest[key]["version_key"] < row["version_key"]:
                     newest[key] = row
+                if contact.birth_digest is not None:
+                    birth = {
+                        "tenant": event.tenant,
+                        "document": event.document,
+                        "digest": contact.birth_digest,
+                        "version_key": row["version_key"],
+                    }
+                    if key not in births or births[key]["version_key"] < birth["version_key"]:
+                        births[key] = birth
                 phone = e164(contact.phone)
                 if phone:
                     phones[(event.tenant, phone, event.document)] = {
@@ -380,6 +417,8 @@ class ContactsProjection(Projection):
             conn.execute(writes.contacts, list(newest.values()))
         if phones:
             conn.execute(writes.phones, list(phones.values()))
+        if births:
+            conn.execute(writes.birth_dates, list(births.values()))
         if rows := debts.changed_rows():
             conn.execute(writes.debts, rows)
 
@@ -400,8 +439,25 @@ class ContactsProjection(Projection):
         if opened is None:
             return None
         return ContactFields(
-            str(opened.get("name") or ""), opened.get("email"), opened.get("phone")
+            str(opened.get("name") or ""),
+            opened.get("email"),
+            opened.get("phone"),
+            self._birth_digest(event, opened.get("birth_date")),
         )
+
+    def _birth_digest(self, event: DebtWithContact, iso: Any) -> str | None:
+        """The digest of the date of birth the sealed data holds (ISO); None without one (data
+        sealed before dates came, a row without it) or when it is no date."""
+        if not iso:
+            return None
+        try:
+            day = dt.date.fromisoformat(str(iso))
+        except ValueError:
+            log.warning("%s: date of birth of %s is no ISO date", self.name, event.event_id)
+            return None
+        # The tenant's key is asked once per process (the vault keeps it).
+        key = self.vault.settings_key(event.tenant, BIRTH_DATE_KEY_PURPOSE)
+        return birth_date_digest(key.secret, event.tenant, event.document, day)
 
 
 class ErasuresProjection(Projection):
@@ -437,6 +493,11 @@ def scrub_debtor(conn: Connection, tenant: str, document: str, at: dt.datetime) 
             debtor_phones.c.tenant == tenant, debtor_phones.c.document == document
         )
     )
+    conn.execute(
+        delete(debtor_birth_dates).where(
+            debtor_birth_dates.c.tenant == tenant, debtor_birth_dates.c.document == document
+        )
+    )
     before = erased_at(conn, tenant, [document]).get(document)
     if before is None:
         conn.execute(erased_debtors.insert().values(tenant=tenant, document=document, erased_at=at))
@@ -459,6 +520,17 @@ class ContactBook:
                 select(contacts).where(contacts.c.tenant == tenant, contacts.c.document == document)
             ).first()
         return Contact(row.name, row.email, row.phone) if row else None
+
+    def birth_date_digest(self, tenant: str, document: str) -> str | None:
+        """The keyed digest of the debtor's date of birth from the carteira; None without one
+        (or after the debtor's erasure)."""
+        with self.engine.connect() as conn:
+            return conn.scalar(
+                select(debtor_birth_dates.c.digest).where(
+                    debtor_birth_dates.c.tenant == tenant,
+                    debtor_birth_dates.c.document == document,
+                )
+            )
 
     def erased(self, tenant: str, document: str) -> bool:
         """Whether the debtor's personal data were erased (`PersonalDataErased`)."""

@@ -4,6 +4,14 @@ to operators (queue, availability, transfer, close) and conversations we start. 
 negotiates through the negotiation service's port; WhatsApp replies go out as messages of the
 conversation (sent at once: they answer the debtor, so no sending window applies).
 
+When the tenant's portal asks a second factor (`second_factor` of its portal profile, see
+domain.second_factor), so does the chatbot: after a valid document it shows nothing of the
+debtor (no name, no debts, no values) and asks for a one-time code sent by SMS or e-mail to the
+contact on file, or for the date of birth on file; only when it passes is the conversation
+identified (the document, the sealed name) and greeted as without it. Until then the document
+typed waits in the conversation's context and the lines typed that carry a code or a date are
+kept as `bot.SECRET_OMITTED`.
+
 Once the debtor is identified, the conversation's phone and name and every line said are
 sealed with the debtor's key (see domain.conversations); what operators are shown is opened
 with the key vault. After the debtor's personal data were erased, a conversation shows
@@ -15,11 +23,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from contracts.documents import InvalidDocument, mask_document, validate_document
+from contracts.documents import (
+    InvalidDocument,
+    document_kind,
+    mask_document,
+    validate_document,
+)
 from contracts.messaging_requests import (
     AvailabilityOut,
     ChatInbound,
@@ -44,6 +57,7 @@ from contracts.negotiation_requests import (
     StatementOut,
 )
 from contracts.personal import SealedPersonalData
+from service_runtime.clock import BUSINESS_TZ
 from service_runtime.document_links import DocumentLinks, DocumentRef
 from service_runtime.personal_data import REMOVED, KeyVault, seal, unseal
 from service_runtime.refusal import Refused, field_refusal
@@ -57,15 +71,36 @@ from services.messaging.domain.conversations import (
 )
 from services.messaging.domain.phones import sender_address
 from services.messaging.domain.records import (
+    CHAT_CODE_KEY_PREFIX,
     CONVERSATION_KEY_PREFIX,
     ERASED_REASON,
     Message,
     OptOut,
     opt_out_id,
 )
+from services.messaging.domain.second_factor import (
+    BIRTH_DATE_KEY_PURPOSE,
+    CHAT_CODE_KEY_PURPOSE,
+    CODE_TTL,
+    MAX_ATTEMPTS,
+    MAX_CODES,
+    DailyTries,
+    InvalidDate,
+    SecondFactor,
+    birth_date_digest,
+    code_digest,
+    daily_tries_id,
+    new_code,
+    new_salt,
+    parse_date,
+    same_digest,
+    typed_code,
+)
 
 # The template name of the messages that carry a conversation's replies.
 CONVERSATION_TEMPLATE = "conversa"
+# Stages where the bot waits for the second factor (what is typed there is a secret).
+SECOND_FACTOR_STAGES = ("code", "birth_date")
 
 
 class NegotiationUnavailable(Exception):
@@ -83,6 +118,17 @@ class NegotiationPort(Protocol):
     def close(
         self, tenant: str, document: str, debt_ids: list[str], installments: int, key: str
     ) -> AgreementOut: ...
+
+
+class CodeSending(Protocol):
+    """A one-time code's message on its way (`MessagingApplication.code_message`)."""
+
+    @property
+    def message(self) -> Message | None: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def destination(self) -> str: ...
 
 
 class ConversationHost(Protocol):
@@ -108,6 +154,20 @@ class ConversationHost(Protocol):
     ) -> None: ...
     @property
     def vault(self) -> KeyVault: ...
+    def second_factor_of(self, tenant: str) -> SecondFactor: ...
+    def birth_date_digest_of(self, tenant: str, document: str) -> str | None: ...
+    def digest_key(self, tenant: str, purpose: str) -> bytes: ...
+    def code_message(
+        self,
+        *,
+        tenant: str,
+        document: str,
+        key: str,
+        channels: Sequence[str],
+        now: dt.datetime,
+        subject: str,
+        body: str,
+    ) -> CodeSending | None: ...
 
 
 def seal_for(host: ConversationHost, tenant: str, document: str, fields: dict[str, Any]) -> Any:
@@ -216,6 +276,8 @@ def conversation_out(host: ConversationHost, conv: Conversation) -> Conversation
         started_at=conv.started_at,
         updated_at=conv.updated_at,
         initiated_by=conv.initiated_by,
+        verified=conv.verified,
+        second_factor=conv.second_factor_pending,
         entries=[
             ConversationEntry(
                 at=e["at"],
@@ -326,9 +388,13 @@ class Conversations:
                 conversation_id=str(conv.id), status=conv.status, replies=[], duplicate=True
             )
         turn = Turn(conv, now, settings, self.host, others=others, messages=messages)
-        personal = turn.sealed({"text": request.text})
+        kept = request.text
+        if conv.stage in SECOND_FACTOR_STAGES and any(c.isdigit() for c in kept):
+            # A code or a date of birth: a secret, never kept (not even sealed).
+            kept = bot.SECRET_OMITTED
+        personal = turn.sealed({"text": kept})
         conv.debtor_wrote(
-            text=None if personal else request.text,
+            text=None if personal else kept,
             personal=personal,
             at=now,
             provider_message_id=request.provider_message_id,
@@ -379,8 +445,13 @@ class Conversations:
 
     def _menu_options(self, turn: Turn) -> list[str]:
         enabled: list[str] = list(turn.settings.chatbot.options)
-        if turn.conversation.stage == "not_found":
+        stage = turn.conversation.stage
+        if stage == "not_found":
             return [o for o in enabled if o in ("operator", "restart")]
+        if stage == "not_verified":
+            # Nothing of the debtor before the second factor: a new code, or a person.
+            resend = ["new_code"] if turn.conversation.context.get("resend") else []
+            return resend + [o for o in enabled if o in ("operator", "restart")]
         return enabled
 
     def _show_menu(self, turn: Turn) -> None:
@@ -403,10 +474,19 @@ class Conversations:
                     self._move(turn, "document")
             elif conv.stage == "document":
                 self._identify(turn, text)
+            elif conv.stage in SECOND_FACTOR_STAGES:
+                if bot.is_menu(text):
+                    self._not_verified(turn, resend=conv.stage == "code")
+                elif conv.stage == "code":
+                    self._check_code(turn, text)
+                else:
+                    self._check_date(turn, text)
+            elif bot.is_menu(text) and conv.stage == "not_verified":
+                self._show_menu(turn)
             elif bot.is_menu(text) and conv.stage not in ("start", "document"):
                 self._move(turn, "menu" if conv.document else "not_found")
                 self._show_menu(turn)
-            elif conv.stage in ("menu", "not_found"):
+            elif conv.stage in ("menu", "not_found", "not_verified"):
                 options = self._menu_options(turn)
                 picked = bot.choice(text, len(options))
                 if picked is None:
@@ -437,8 +517,24 @@ class Conversations:
             conv.move(stage="document", context={}, invalid_documents=attempts)
             turn.say(bot.invalid_document(str(exc), attempts, allowed))
             return
+        factor = self.host.second_factor_of(conv.tenant)
+        if factor.method == "code":
+            conv.second_factor_asked(method="code", at=turn.now)
+            self._send_code(turn, {"document": document, "channels": list(factor.code_channels)})
+        elif factor.method == "birth_date":
+            conv.second_factor_asked(method="birth_date", at=turn.now)
+            self._ask_date(turn, document)
+        else:
+            self._open(turn, document)
+
+    def _open(self, turn: Turn, document: str) -> None:
+        """The debtor is who they said (no second factor, or it passed): the greeting with the
+        name and values, and the menu."""
+        conv = turn.conversation
         statement = self.negotiation.statement(conv.tenant, document)
         agreements = self.negotiation.agreements(conv.tenant, document).agreements
+        if conv.second_factor_pending is not None:
+            conv.second_factor_passed_at(method=conv.second_factor_pending, at=turn.now)
         if not statement.debts and not agreements:
             conv.move(stage="not_found", context={"document": document}, invalid_documents=0)
             turn.say(bot.not_found(mask_document(document)))
@@ -461,6 +557,9 @@ class Conversations:
             return
         if option == "operator":
             self._hand_off(turn)
+            return
+        if option == "new_code":
+            self._send_code(turn, conv.context)
             return
         document = conv.document
         assert document is not None  # the menu's other options come after identifying
@@ -490,6 +589,165 @@ class Conversations:
                 )
         elif option == "negotiate":
             self._negotiate(turn)
+
+    # ---- the tenant's second factor -------------------------------------------------------
+
+    def _not_verified(self, turn: Turn, *, resend: bool) -> None:
+        """The second factor did not pass (or cannot be asked): the document waits in the
+        context, its secrets dropped; the menu offers a new code (`resend`, while codes are
+        left) or a person. With neither, the conversation ends."""
+        conv = turn.conversation
+        kept: dict[str, Any] = {
+            k: conv.context[k] for k in ("document", "channels", "codes") if k in conv.context
+        }
+        resend = resend and kept.get("codes", 0) < MAX_CODES
+        self._move(turn, "not_verified", {**kept, "resend": resend})
+        if not self._menu_options(turn):
+            conv.close(by="chatbot", reason="not_verified", at=turn.now)
+            return
+        self._show_menu(turn)
+
+    def _send_code(self, turn: Turn, context: dict[str, Any]) -> None:
+        """A new code to the contact on file (never to the chat: its number may be anyone's),
+        by the tenant's channels in order; the conversation keeps its keyed, salted digest."""
+        conv = turn.conversation
+        document: str = context["document"]
+        codes: int = context.get("codes", 0)
+        if codes >= MAX_CODES:
+            turn.say(bot.NO_MORE_CODES)
+            self._not_verified(turn, resend=False)
+            return
+        sent_today = self._tries(turn, document, "code")
+        if sent_today is not None and sent_today.locked:
+            turn.say(bot.NO_MORE_CODES_TODAY)
+            self._not_verified(turn, resend=False)
+            return
+        agency = turn.settings.agency_name
+        code = new_code()
+        found = self.host.code_message(
+            tenant=conv.tenant,
+            document=document,
+            # One message per code: the conversation, its count of codes and its line.
+            key=f"{CHAT_CODE_KEY_PREFIX}{conv.id}:{codes + 1}:{len(conv.entries)}",
+            channels=context["channels"],
+            now=turn.now,
+            subject=bot.code_subject(agency),
+            body=bot.code_message(agency, code),
+        )
+        if found is None or found.message is None:
+            # No contact (said the same whether or not the document is known).
+            self._move(turn, "code", {**context, "codes": codes})
+            turn.say(bot.NO_CONTACT_FOR_CODE)
+            self._not_verified(turn, resend=False)
+            return
+        turn.messages.append(found.message)
+        self._use(turn, document, "code", sent_today)
+        salt = new_salt()
+        key = self.host.digest_key(conv.tenant, CHAT_CODE_KEY_PURPOSE)
+        self._move(
+            turn,
+            "code",
+            {
+                "document": document,
+                "channels": list(context["channels"]),
+                "codes": codes + 1,
+                "salt": salt,
+                "digest": code_digest(key, salt, code),
+                "expires_at": (turn.now + CODE_TTL).isoformat(),
+                "attempts": 0,
+            },
+        )
+        turn.say(bot.code_sent(found.channel, found.destination))
+
+    def _check_code(self, turn: Turn, text: str) -> None:
+        conv = turn.conversation
+        context = conv.context
+        if turn.now >= dt.datetime.fromisoformat(context["expires_at"]):
+            turn.say(bot.CODE_EXPIRED)
+            self._not_verified(turn, resend=True)
+            return
+        typed = typed_code(text)
+        if typed is None:
+            turn.say(bot.CODE_HINT)  # no try used: it is no code
+            return
+        key = self.host.digest_key(conv.tenant, CHAT_CODE_KEY_PURPOSE)
+        if same_digest(code_digest(key, context["salt"], typed), context["digest"]):
+            self._open(turn, context["document"])
+            return
+        attempts = context["attempts"] + 1
+        if attempts >= MAX_ATTEMPTS:
+            turn.say(bot.CODE_EXHAUSTED)
+            self._not_verified(turn, resend=True)
+            return
+        self._move(turn, "code", {**context, "attempts": attempts})
+        turn.say(bot.wrong_code(MAX_ATTEMPTS - attempts))
+
+    def _business_day(self, turn: Turn) -> dt.date:
+        return turn.now.astimezone(BUSINESS_TZ).date()
+
+    def _tries(self, turn: Turn, document: str, kind: str = "birth_date") -> DailyTries | None:
+        day = self._business_day(turn)
+        found = self.host.get_or_none(
+            DailyTries, daily_tries_id(kind, turn.conversation.tenant, document, day)
+        )
+        return found if isinstance(found, DailyTries) else None
+
+    def _use(self, turn: Turn, document: str, kind: str, tries: DailyTries | None) -> DailyTries:
+        """One more of `kind` used today by the document, saved with the conversation."""
+        if tries is None:
+            tries = DailyTries(
+                kind=kind,
+                tenant=turn.conversation.tenant,
+                document=document,
+                day=self._business_day(turn),
+            )
+        tries.used(conversation_id=str(turn.conversation.id), at=turn.now)
+        turn.others.append(tries)
+        return tries
+
+    def _ask_date(self, turn: Turn, document: str) -> None:
+        company = document_kind(document) == "cnpj"
+        self._move(turn, "birth_date", {"document": document})
+        if self.host.birth_date_digest_of(turn.conversation.tenant, document) is None:
+            turn.say(bot.no_date(company))
+            self._not_verified(turn, resend=False)
+            return
+        tries = self._tries(turn, document)
+        if tries is not None and tries.locked:
+            turn.say(bot.DATE_LOCKED)
+            self._not_verified(turn, resend=False)
+            return
+        turn.say(bot.ask_date(company))
+
+    def _check_date(self, turn: Turn, text: str) -> None:
+        conv = turn.conversation
+        document: str = conv.context["document"]
+        company = document_kind(document) == "cnpj"
+        try:
+            typed = parse_date(text, self._business_day(turn))
+        except InvalidDate as exc:
+            turn.say(bot.invalid_date(str(exc)))  # no try used: it is no date
+            return
+        known = self.host.birth_date_digest_of(conv.tenant, document)
+        if known is None:  # erased, or gone from the carteira, since it was asked
+            turn.say(bot.no_date(company))
+            self._not_verified(turn, resend=False)
+            return
+        tries = self._tries(turn, document)
+        if tries is not None and tries.locked:
+            turn.say(bot.DATE_LOCKED)
+            self._not_verified(turn, resend=False)
+            return
+        key = self.host.digest_key(conv.tenant, BIRTH_DATE_KEY_PURPOSE)
+        if same_digest(birth_date_digest(key, conv.tenant, document, typed), known):
+            self._open(turn, document)
+            return
+        tries = self._use(turn, document, "birth_date", tries)
+        if tries.locked:
+            turn.say(bot.DATE_LOCKED)
+            self._not_verified(turn, resend=False)
+            return
+        turn.say(bot.wrong_date(tries.left))
 
     # ---- negotiating in the chat ----------------------------------------------------------
 

@@ -54,6 +54,7 @@ from services.messaging.adapters.channels import (
     channel_from_settings,
 )
 from services.messaging.adapters.contacts import ContactBook
+from services.messaging.adapters.second_factors import SecondFactors
 from services.messaging.domain.phones import e164
 from services.messaging.domain.published_settings import MASK, MaskedValue, keep_masked, masked
 from services.messaging.domain.records import (
@@ -71,6 +72,7 @@ from services.messaging.domain.records import (
     template_id,
     tenant_messaging_id,
 )
+from services.messaging.domain.second_factor import NO_SECOND_FACTOR, SecondFactor
 from services.messaging.domain.templates import (
     MAX_LENGTH,
     TemplateError,
@@ -141,6 +143,16 @@ class MessageAsked(Protocol):
 
 
 @dataclass(frozen=True)
+class CodeMessage:
+    """A one-time code on its way: the message (None when one with its key was made before:
+    a retried request) and where it goes, the address masked."""
+
+    message: Message | None
+    channel: str
+    destination: str
+
+
+@dataclass(frozen=True)
 class AskedMessage:
     """A message the service asks itself for (the portal notification); same rules as one of
     the ruler's: one per key, in its window, never to who opted out."""
@@ -164,6 +176,8 @@ class MessagingApplication(ServiceApplication):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env=env)
         self.contacts: ContactBook | None = None
+        # The tenants' second factors, from the gateway's portal profiles (none when unset).
+        self.second_factors: SecondFactors | None = None
         self.outbox_dir: Path = Path("var/messaging/outbox")
         self.channel_factory: Callable[[str, str, MessagingSettings], Channel] | None = None
         self._vault: KeyVault | None = None
@@ -800,20 +814,63 @@ class MessagingApplication(ServiceApplication):
         """The code goes at once to the first contact the debtor has among the channels
         asked, once per challenge; the answer says where, masked."""
         assert self.contacts is not None
-        contact = self.contacts.contact(request.tenant, request.document)
-        for channel in request.channels:
+        agency = self.settings_of(request.tenant).agency_name
+        found = self.code_message(
+            tenant=request.tenant,
+            document=request.document,
+            key=f"{ACCESS_CODE_KEY_PREFIX}{request.challenge_id}",
+            channels=request.channels,
+            now=now,
+            subject=f"Seu código de acesso - {agency}",
+            body=f"{agency}: seu código de acesso ao portal é {request.code}. "
+            "Ele vale por 10 minutos. Não o compartilhe com ninguém.",
+        )
+        if found is not None:
+            if found.message is not None:
+                self.save(found.message)
+                self.queued([found.message])
+            return AccessCodeOut(
+                sent=True,
+                channel=found.channel,
+                destination=found.destination,
+            )
+        if self.contacts.contact(request.tenant, request.document) is None and (
+            self.contacts.erased(request.tenant, request.document)
+        ):
+            return AccessCodeOut(sent=False, reason=ERASED_REASON)
+        return AccessCodeOut(
+            sent=False, reason="o devedor não tem telefone nem e-mail cadastrado para o código"
+        )
+
+    def code_message(
+        self,
+        *,
+        tenant: str,
+        document: str,
+        key: str,
+        channels: Sequence[str],
+        now: dt.datetime,
+        subject: str,
+        body: str,
+    ) -> CodeMessage | None:
+        """A one-time code's message (`key` starts with ACCESS_CODE_KEY_PREFIX: sent at once,
+        in no window) to the first contact the debtor has among `channels` (sms, email),
+        queued sealed; `subject` for an e-mail. None when the debtor has none. Not saved: the
+        caller saves it with what it changes, then calls `queued`."""
+        assert self.contacts is not None
+        contact = self.contacts.contact(tenant, document)
+        for channel in channels:
             to = None
             if contact is not None:
                 to = contact.email if channel == "email" else e164(contact.phone)
             if not to:
                 continue
-            key = f"{ACCESS_CODE_KEY_PREFIX}{request.challenge_id}"
-            if message_aggregate_id(request.tenant, key) not in self.repository:
-                agency = self.settings_of(request.tenant).agency_name
+            message = None
+            if message_aggregate_id(tenant, key) not in self.repository:
                 message = Message(
-                    tenant=request.tenant,
+                    tenant=tenant,
                     key=key,
-                    document=request.document,
+                    document=document,
                     channel=channel,
                     template="codigo_acesso",
                     variables={},
@@ -821,19 +878,28 @@ class MessagingApplication(ServiceApplication):
                 self.queue_message(
                     message,
                     to=to,
-                    subject=f"Seu código de acesso - {agency}" if channel == "email" else None,
-                    body=f"{agency}: seu código de acesso ao portal é {request.code}. "
-                    "Ele vale por 10 minutos. Não o compartilhe com ninguém.",
+                    subject=subject if channel == "email" else None,
+                    body=body,
                     send_at=now,
                 )
-                self.save(message)
-                self.queued([message])
-            return AccessCodeOut(sent=True, channel=channel, destination=mask_contact(to))
-        if contact is None and self.contacts.erased(request.tenant, request.document):
-            return AccessCodeOut(sent=False, reason=ERASED_REASON)
-        return AccessCodeOut(
-            sent=False, reason="o devedor não tem telefone nem e-mail cadastrado para o código"
-        )
+            return CodeMessage(message, channel, mask_contact(to))
+        return None
+
+    # ---- the chatbot's second factor ---------------------------------------------------------
+
+    def second_factor_of(self, tenant: str) -> SecondFactor:
+        """What the tenant's portal asks before values (the gateway's profile)."""
+        if self.second_factors is None:
+            return NO_SECOND_FACTOR
+        return self.second_factors.of(tenant)
+
+    def birth_date_digest_of(self, tenant: str, document: str) -> str | None:
+        assert self.contacts is not None
+        return self.contacts.birth_date_digest(tenant, document)
+
+    def digest_key(self, tenant: str, purpose: str) -> bytes:
+        """The tenant's key of the vault that keys the second factor's digests."""
+        return self.vault.settings_key(tenant, purpose).secret
 
 
 def mask_settings(settings: MessagingSettings) -> MessagingSettings:

@@ -18,6 +18,7 @@ OPTION_LABELS = {
     "term_pdf": "Termo do último acordo",
     "operator": "Falar com um atendente",
     "restart": "Recomeçar",
+    "new_code": "Receber um novo código",
 }
 
 OPT_OUT_WORDS = frozenset({"sair", "parar", "stop", "descadastrar"})
@@ -214,3 +215,72 @@ def agreement_closed(total_cents: int, installments: int, first: OpenInvoice | N
     if first is not None:
         text += "\n\n" + digitable_line(first)
     return text
+
+
+# ---- the tenant's second factor (see domain.second_factor) ----------------------------------
+
+# What is kept of a line typed while a code or a date is asked: never the secret itself.
+SECRET_OMITTED = "(resposta omitida: código ou data de verificação)"
+
+
+def code_sent(channel: str, destination: str) -> str:
+    where = "o e-mail" if channel == "email" else "o celular"
+    return f"Enviamos um código de 6 dígitos para {where} {destination}. Digite-o aqui."
+
+
+def code_message(agency: str, code: str) -> str:
+    """The SMS or e-mail that carries the code."""
+    return (
+        f"{agency}: seu código de verificação do atendimento é {code}. Ele vale por 10 "
+        "minutos. Não o compartilhe com ninguém."
+    )
+
+
+def code_subject(agency: str) -> str:
+    return f"Seu código de verificação - {agency}"
+
+
+NO_CONTACT_FOR_CODE = (
+    "Não há telefone nem e-mail cadastrado para enviar o código; fale com a assessoria."
+)
+CODE_HINT = "Digite o código de 6 dígitos que enviamos, ou MENU para outras opções."
+CODE_EXPIRED = "Esse código expirou (ele vale por 10 minutos)."
+CODE_EXHAUSTED = "O código foi digitado errado muitas vezes e não vale mais."
+NO_MORE_CODES = "Já enviamos códigos demais nesta conversa. Fale com um atendente."
+NO_MORE_CODES_TODAY = (
+    "Já enviamos códigos demais hoje para este documento: por segurança, tente amanhã ou fale "
+    "com um atendente."
+)
+
+
+def wrong_code(left: int) -> str:
+    tries = "1 tentativa" if left == 1 else f"{left} tentativas"
+    return f"Código incorreto. Você ainda tem {tries}."
+
+
+def date_label(is_company: bool) -> str:
+    return "a data de abertura da empresa" if is_company else "sua data de nascimento"
+
+
+def ask_date(is_company: bool) -> str:
+    return f"Para sua segurança, informe {date_label(is_company)} (dd/mm/aaaa)."
+
+
+def no_date(is_company: bool) -> str:
+    what = "data de abertura" if is_company else "data de nascimento"
+    return f"Não há {what} cadastrada para este documento; fale com a assessoria."
+
+
+def invalid_date(reason: str) -> str:
+    return f"Não consegui ler a data: {reason}. Digite no formato dd/mm/aaaa."
+
+
+def wrong_date(left: int) -> str:
+    tries = "1 tentativa" if left == 1 else f"{left} tentativas"
+    return f"A data não confere com o nosso cadastro. Você ainda tem {tries} hoje."
+
+
+DATE_LOCKED = (
+    "A data foi informada errada muitas vezes hoje: por segurança, a consulta deste documento "
+    "fica bloqueada até amanhã. Se precisar, fale com um atendente."
+)

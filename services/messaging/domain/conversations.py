@@ -56,6 +56,11 @@ class Conversation(Aggregate):
         self.invalid_documents = 0
         self.entries: list[dict[str, Any]] = []
         self.provider_ids: list[str] = []
+        # The tenant's second factor ("code", "birth_date") a document typed here waits for:
+        # until it passes the conversation is not identified and shows nothing of the debtor.
+        # (Set by events of their own, so conversations stored before load as they were.)
+        self.second_factor_pending: str | None = None
+        self.second_factor_passed = False
 
     def facts(self, **changed: Any) -> dict[str, Any]:
         """The conversation as it stands (with `changed` applied), carried by the events the
@@ -204,6 +209,32 @@ class Conversation(Aggregate):
         self.document = document
         self.debtor_name = debtor_name
         self.personal = personal
+        self.updated_at = at
+
+    # ---- the tenant's second factor ----------------------------------------------------------
+
+    @property
+    def verified(self) -> bool | None:
+        """Whether whoever writes proved to be the document's holder: True once identified
+        (after the tenant's second factor, when it asks one; a conversation we start goes to
+        the phone on file), False while a second factor is pending or failed, None before any
+        document."""
+        if self.second_factor_pending is not None:
+            return False
+        if self.document is not None or self.second_factor_passed:
+            return True
+        return None
+
+    @event("SecondFactorAsked")
+    def second_factor_asked(self, *, method: str, at: dt.datetime) -> None:
+        self.second_factor_pending = method
+        self.second_factor_passed = False
+        self.updated_at = at
+
+    @event("SecondFactorPassed")
+    def second_factor_passed_at(self, *, method: str, at: dt.datetime) -> None:
+        self.second_factor_pending = None
+        self.second_factor_passed = True
         self.updated_at = at
 
     # ---- operators -------------------------------------------------------------------------

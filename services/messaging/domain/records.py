@@ -19,6 +19,8 @@ from contracts.envelope import COBRANCA_NAMESPACE
 # replies (`chat|...`) and portal access codes (`code|...`).
 CONVERSATION_KEY_PREFIX = "chat|"
 ACCESS_CODE_KEY_PREFIX = "code|"
+# The access codes the chatbot sends (its second factor): `code|chat:{conversation}:{n}`.
+CHAT_CODE_KEY_PREFIX = f"{ACCESS_CODE_KEY_PREFIX}chat:"
 
 
 # Why nothing goes to a debtor whose personal data were erased (LGPD).
@@ -209,6 +211,8 @@ class Message(Aggregate):
 
 def sent_text(key: str, subject: str | None, body: str | None) -> str:
     """What a Sent event says was sent: the subject and the body, never an access code."""
+    if key.startswith(CHAT_CODE_KEY_PREFIX):
+        return "código de verificação do atendimento (omitido)"
     if key.startswith(ACCESS_CODE_KEY_PREFIX):
         return "código de acesso ao portal (omitido)"
     return "\n\n".join(p for p in (subject, body) if p)

@@ -35,6 +35,7 @@ from services.messaging.adapters.contacts import (
 from services.messaging.adapters.daily_notification import PortalNotificationApplier
 from services.messaging.adapters.integration_events import IntegrationEvents
 from services.messaging.adapters.negotiation import KafkaNegotiation
+from services.messaging.adapters.second_factors import SecondFactors, SecondFactorsProjection
 from services.messaging.application import MessagingApplication
 from services.messaging.application.conversations import Conversations
 from services.messaging.entrypoints.requests import MessagingRequests
@@ -98,6 +99,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
     app: MessagingApplication = host.application
     mapper.aggregates = StoredAggregates(app)
     app.contacts = ContactBook(host.engine)
+    app.second_factors = SecondFactors(host.engine)
     app.vault = host.vault
     app.outbox_dir = host.settings.service_dir("messaging") / "outbox"
     # Messages sent per channel are counted where a channel sends them.
@@ -141,7 +143,17 @@ def build(settings: Settings | None = None) -> ServiceHost:
         max_records=host.settings.consumer_max_records,
         topics=host.topic_layout,
     )
-    host.consumers.extend([contacts, requested, days, erasures])
+    # The tenants' second factors (the gateway's portal profiles): the chatbot asks them too.
+    second_factors = PositionedConsumer(
+        BatchApplier(SecondFactorsProjection(), host.engine),
+        host.broker,
+        host.bootstrap,
+        group_id="messaging.second_factors",
+        consumer_kwargs=host.consumer_kwargs,
+        max_records=host.settings.consumer_max_records,
+        topics=host.topic_layout,
+    )
+    host.consumers.extend([contacts, requested, days, erasures, second_factors])
     # The chatbot negotiates through the negotiation service: its answers come back here.
     requester = KafkaRequester(
         host.broker,
