@@ -661,7 +661,7 @@ def test_a_changed_return_field_is_not_read_as_another_boleto(
         (BeneficiaryAccount("001", "4042", "61900", "18", "123879"), 1234, "123879012345        "),
         (BeneficiaryAccount("341", "0810", "53678", "175"), 258281, "175002582817        "),
         (BeneficiaryAccount("033", "0059", "0", "102", "1899775"), 9000026, "   0000090000269    "),
-        (BeneficiaryAccount("104", "1825", "528", "1", "245274"), 1, "0014000000000000001 "),
+        (BeneficiaryAccount("104", "1825", "528", "1", "245274"), 1, " 0140000000000000014"),
         (BeneficiaryAccount("756", "4327", "0", "1", "229385"), 2, "000000002401011     "),
         (BeneficiaryAccount("237", "278", "39232", "09"), 2, "0090000000000000002P"),
     ],
@@ -706,11 +706,14 @@ def test_sicredi_return_field_of_another_boleto_is_not_ours(
     assert nosso_numero_from_segment_t(account, field) is None
 
 
-def test_caixa_return_field_one_column_later_is_read_too() -> None:
-    # CAIXA's manuals and brcobranca's reader disagree by one column on where the 17 digits
-    # start; both are read.
+def test_caixa_return_field_of_its_manual() -> None:
+    # CAIXA's SIGCB CNAB 240 manual, 13.3T: modalidade 40-41, nosso número 42-56, DV 57 (what
+    # brcobranca reads, 0-based 39..55, and laravel-boleto's sample return has). The DV is
+    # not needed to match, so a field without it (blank) is read too.
     account = BeneficiaryAccount("104", "1825", "528", "1", "245274")
-    assert nosso_numero_from_segment_t(account, "00014000000000000001") == 1
+    assert nosso_numero_from_segment_t(account, "  14000000000000001 ") == 1
+    # Segment P's columns (41-42/43-57), one later, are not segment T's.
+    assert nosso_numero_from_segment_t(account, "   14000000000000001") is None
 
 
 def test_another_convenio_or_carteira_is_not_ours() -> None:

@@ -7,6 +7,13 @@ cobrança return each boleto movement is a pair of detail records: segment T (th
 número, due date, amount, payer) followed by segment U (the money: paid, charges, discount,
 credit date). Positions below are 1-based and inclusive, as the manual states them.
 
+Banks follow the standard in segment U, but not all in segment T: Santander (033) lays out its
+own segment T (nosso número at 41-53, vencimento at 70-77, valor at 78-92...: its "Layout
+Padrão 240" H7815, v2.5), and Itaú (341) uses 222-223 for the código de liquidação. `T_LAYOUTS`
+has these, and `liquidation_codes` each bank's códigos de movimento that mean a payment (Itaú's
+"17" is a rejected change, its "08" a liquidation at the notary's; Caixa's "46" is an on-line
+notice that may be reversed by a "47").
+
 `parse_cnab240` never drops a line silently: a line it cannot read (wrong length, unknown
 record type, a U without its T, a bad date or number, counts that do not add up) becomes a
 pt-BR message in `Cnab240File.problems`, naming the line, and reading goes on. Only a file that
@@ -28,18 +35,117 @@ __all__ = [
     "LIQUIDATION_CODES",
     "MOVEMENT_DESCRIPTIONS",
     "RECORD_LENGTH",
+    "T_LAYOUTS",
     "Cnab240File",
     "Cnab240Movement",
     "NotACnab240File",
     "ReturnPayment",
+    "SegmentTLayout",
+    "liquidation_codes",
+    "movement_description",
     "parse_cnab240",
     "write_cnab240_return",
 ]
 
 RECORD_LENGTH = 240
 
-# Códigos de movimento retorno that mean the boleto was paid.
+# Códigos de movimento retorno that mean the boleto was paid, in the FEBRABAN table: "06"
+# liquidação, "17" liquidação após baixa ou de título não registrado.
 LIQUIDATION_CODES: frozenset[str] = frozenset({"06", "17"})
+
+# Banks whose table differs. Itaú (its "Cobrança FEBRABAN 240", nota 22): "06" liquidação
+# normal, "08" liquidação em cartório, and "17" is "alteração/exclusão de dados rejeitada".
+# Caixa (SIGCB CNAB 240, nota C044): "06" liquidação; no "17"; "46" liquidação on-line is
+# a notice that a "47" may reverse, so only "06" settles.
+_BANK_LIQUIDATION_CODES: dict[str, frozenset[str]] = {
+    "104": frozenset({"06"}),
+    "341": frozenset({"06", "08"}),
+}
+
+_BANK_MOVEMENT_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "104": {
+        "44": "Estorno de baixa/liquidação",
+        "46": "Liquidação on-line",
+        "47": "Estorno de liquidação on-line",
+    },
+    "341": {
+        "08": "Liquidação em cartório",
+        "10": "Baixa por ter sido liquidado",
+        "17": "Alteração/exclusão de dados rejeitada",
+    },
+}
+
+
+def liquidation_codes(bank_code: str) -> frozenset[str]:
+    """The códigos de movimento retorno by which `bank_code` says a boleto was paid."""
+    return _BANK_LIQUIDATION_CODES.get(bank_code, LIQUIDATION_CODES)
+
+
+def movement_description(bank_code: str, movement_code: str) -> str:
+    """What `movement_code` means in `bank_code`'s returns (pt-BR)."""
+    bank = _BANK_MOVEMENT_DESCRIPTIONS.get(bank_code, {})
+    return bank.get(movement_code) or MOVEMENT_DESCRIPTIONS.get(
+        movement_code, f"Código de movimento {movement_code}"
+    )
+
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentTLayout:
+    """Where a bank writes the segment T fields this module reads (1-based, inclusive).
+    The defaults are FEBRABAN's (v10.x), which Banco do Brasil, Bradesco, Caixa, Itaú, Sicredi
+    and Sicoob follow."""
+
+    agency: Span = (18, 22)
+    account: Span = (24, 35)
+    nosso_numero: Span = (38, 57)
+    carteira: Span = (58, 58)
+    seu_numero: Span = (59, 73)
+    due_date: Span = (74, 81)
+    title_amount: Span = (82, 96)
+    collecting_bank: Span = (97, 99)
+    company_use: Span = (106, 130)
+    payer_kind: Span = (133, 133)
+    payer_document: Span = (134, 148)
+    payer_name: Span = (149, 188)
+    fee: Span = (199, 213)
+    reasons: Span = (214, 223)
+
+
+FEBRABAN_T = SegmentTLayout()
+
+T_LAYOUTS: dict[str, SegmentTLayout] = {
+    # Santander's "Layout Padrão 240" (H7815) v2.5, segmento T retorno: agência 18-21 (DV 22),
+    # conta 23-31 (DV 32), 33-40 reserved, nosso número with its DV 41-53, carteira 54, and
+    # everything after it 4 or 5 columns before FEBRABAN's. brcobranca's and laravel-boleto's
+    # Santander readers use these positions, and their sample returns have the fields there.
+    "033": SegmentTLayout(
+        agency=(18, 21),
+        account=(23, 31),
+        nosso_numero=(41, 53),
+        carteira=(54, 54),
+        seu_numero=(55, 69),
+        due_date=(70, 77),
+        title_amount=(78, 92),
+        collecting_bank=(93, 95),
+        company_use=(101, 125),
+        payer_kind=(128, 128),
+        payer_document=(129, 143),
+        payer_name=(144, 183),
+        fee=(194, 208),
+        reasons=(209, 218),
+    ),
+    # Itaú's "Cobrança FEBRABAN 240": up to four error codes at 214-221; 222-223 is the
+    # código de liquidação (the channel it was paid by), not a reason.
+    "341": SegmentTLayout(reasons=(214, 221)),
+}
+
+
+def _t_layout(bank_code: str) -> SegmentTLayout:
+    return T_LAYOUTS.get(bank_code, FEBRABAN_T)
+
 
 # The common códigos de movimento retorno of the FEBRABAN table; banks add their own.
 MOVEMENT_DESCRIPTIONS: dict[str, str] = {
@@ -66,11 +172,11 @@ _RECORD_TYPES = frozenset("01359")
 # the last numeric or date field this module reads from that kind of record: editors, FTP in
 # ASCII mode and copy-and-paste strip trailing spaces, and the columns at the end of most
 # records are blanks ("uso exclusivo FEBRABAN/CNAB") or text fields left blank. A line that
-# ends before such a field lost data, not spaces, and is reported.
+# ends before such a field lost data, not spaces, and is reported. (Segment T: the valor da
+# tarifa of the bank's layout.)
 _LAST_NUMERIC_COLUMN = {
     "0": 163,  # NSA, número sequencial do arquivo
     "1": 7,  # lote
-    "3T": 213,  # valor da tarifa
     "3U": 153,  # data do crédito
     "3": 14,  # other segments: only their letter is read
     "5": 23,  # quantidade de registros do lote
@@ -91,13 +197,14 @@ class NotACnab240File(ValueError):
 class Cnab240Movement:
     """One boleto movement: a segment T and its segment U, combined.
 
-    Amounts are in centavos. `nosso_numero` is the digits of `nosso_numero_raw` (positions
-    38-57, as the bank wrote them) without leading zeros; whether its last digit is a check
-    digit, and how the bank lays the field out, is bank-specific and left to the caller, who
-    has the raw text. `payer_document` is the CPF (11 digits) or CNPJ (14 digits) with its
-    leading zeros, "" when absent. `reasons` are the motivos de ocorrência (positions 214-223),
-    blanks and "00" left out. `line` is the file line of the segment T, `sequence` its
-    número sequencial no lote.
+    Amounts are in centavos. `nosso_numero_raw` is positions 38-57 as the bank wrote them
+    (what `boleto.nosso_numero_from_segment_t` reads); `nosso_numero` is the digits of the
+    bank's nosso número field (38-57, Santander's 41-53) without leading zeros; whether its
+    last digit is a check digit, and how the bank lays the field out, is bank-specific and left
+    to the caller, who has the raw text. `payer_document` is the CPF (11 digits) or CNPJ (14
+    digits) with its leading zeros, "" when absent. `reasons` are the motivos de ocorrência
+    (positions 214-223, Santander's 209-218, Itaú's 214-221), blanks and "00" left out.
+    `line` is the file line of the segment T, `sequence` its número sequencial no lote.
     """
 
     bank_code: str
@@ -132,15 +239,13 @@ class Cnab240Movement:
 
     @property
     def is_liquidation(self) -> bool:
-        """The boleto was paid ("06" liquidação, "17" liquidação após baixa ou de título não
-        registrado)."""
-        return self.movement_code in LIQUIDATION_CODES
+        """The boleto was paid: "06" liquidação or "17" liquidação após baixa ou de título não
+        registrado, or the bank's own codes (`liquidation_codes`)."""
+        return self.movement_code in liquidation_codes(self.bank_code)
 
     @property
     def movement_description(self) -> str:
-        return MOVEMENT_DESCRIPTIONS.get(
-            self.movement_code, f"Código de movimento {self.movement_code}"
-        )
+        return movement_description(self.bank_code, self.movement_code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +341,7 @@ class _SegmentT:
     agency: str
     account: str
     nosso_numero_raw: str
+    nosso_numero_field: str
     carteira: str
     seu_numero: str
     due_date: date | None
@@ -248,13 +354,16 @@ class _SegmentT:
     reasons: tuple[str, ...]
 
 
-def _payer_document(fields: _Fields) -> str:
-    kind = fields.text(133, 133)
-    raw = fields.text(134, 148).strip()
+def _payer_document(fields: _Fields, layout: SegmentTLayout) -> str:
+    kind = fields.text(*layout.payer_kind)
+    start, end = layout.payer_document
+    raw = fields.text(start, end).strip()
     if not raw.strip("0"):
         return ""
     if not _is_digits(raw):
-        fields.errors.append(f"documento do pagador (posições 134-148) não é numérico: '{raw}'")
+        fields.errors.append(
+            f"documento do pagador (posições {start}-{end}) não é numérico: '{raw}'"
+        )
         return ""
     significant = raw.lstrip("0")
     width = {"1": 11, "2": 14}.get(kind)  # 1: CPF, 2: CNPJ
@@ -263,28 +372,34 @@ def _payer_document(fields: _Fields) -> str:
     return significant.zfill(width)
 
 
-def _segment_t(fields: _Fields, line: int, batch: int, sequence: int) -> _SegmentT:
-    motivos = fields.text(214, 223)
+def _segment_t(
+    fields: _Fields, line: int, batch: int, sequence: int, layout: SegmentTLayout
+) -> _SegmentT:
+    start, end = layout.reasons
+    motivos = fields.text(start, end)
     reasons = tuple(
-        code for code in (motivos[i : i + 2].strip() for i in range(0, 10, 2)) if code.strip("0")
+        code
+        for code in (motivos[i : i + 2].strip() for i in range(0, end - start + 1, 2))
+        if code.strip("0")
     )
     return _SegmentT(
         line=line,
         batch=batch,
         sequence=sequence,
         movement_code=fields.text(16, 17),
-        agency=_significant_digits(fields.text(18, 22)),
-        account=_significant_digits(fields.text(24, 35)),
+        agency=_significant_digits(fields.text(*layout.agency)),
+        account=_significant_digits(fields.text(*layout.account)),
         nosso_numero_raw=fields.text(38, 57),
-        carteira=fields.text(58, 58).strip(),
-        seu_numero=fields.text(59, 73).strip(),
-        due_date=fields.day("vencimento", 74, 81),
-        title_amount_cents=fields.amount("valor nominal do título", 82, 96),
-        collecting_bank=fields.text(97, 99).strip(),
-        company_use=fields.text(106, 130).strip(),
-        payer_document=_payer_document(fields),
-        payer_name=fields.text(149, 188).strip(),
-        fee_cents=fields.amount("valor da tarifa", 199, 213),
+        nosso_numero_field=fields.text(*layout.nosso_numero),
+        carteira=fields.text(*layout.carteira).strip(),
+        seu_numero=fields.text(*layout.seu_numero).strip(),
+        due_date=fields.day("vencimento", *layout.due_date),
+        title_amount_cents=fields.amount("valor nominal do título", *layout.title_amount),
+        collecting_bank=fields.text(*layout.collecting_bank).strip(),
+        company_use=fields.text(*layout.company_use).strip(),
+        payer_document=_payer_document(fields, layout),
+        payer_name=fields.text(*layout.payer_name).strip(),
+        fee_cents=fields.amount("valor da tarifa", *layout.fee),
         reasons=reasons,
     )
 
@@ -296,7 +411,7 @@ def _movement(bank_code: str, t: _SegmentT, u: _Fields) -> Cnab240Movement:
         sequence=t.sequence,
         line=t.line,
         movement_code=t.movement_code,
-        nosso_numero="".join(c for c in t.nosso_numero_raw if _is_digits(c)).lstrip("0"),
+        nosso_numero="".join(c for c in t.nosso_numero_field if _is_digits(c)).lstrip("0"),
         nosso_numero_raw=t.nosso_numero_raw,
         seu_numero=t.seu_numero,
         carteira=t.carteira,
@@ -348,7 +463,10 @@ def _fit(line: str) -> tuple[str | None, str]:
             return line[:RECORD_LENGTH], ""
         return None, f"tem {len(line)} colunas; o registro CNAB 240 tem {RECORD_LENGTH}"
     kind = _kind(line)
-    needed = _LAST_NUMERIC_COLUMN.get(kind, _LAST_NUMERIC_COLUMN.get(kind[:1], RECORD_LENGTH))
+    if kind == "3T":
+        needed = _t_layout(line[0:3]).fee[1]
+    else:
+        needed = _LAST_NUMERIC_COLUMN.get(kind, _LAST_NUMERIC_COLUMN.get(kind[:1], RECORD_LENGTH))
     if len(line) < max(needed, 8):
         return None, f"tem só {len(line)} colunas; o registro CNAB 240 tem {RECORD_LENGTH}"
     return line.ljust(RECORD_LENGTH), ""
@@ -499,7 +617,11 @@ class _Reader:
             return
         if trailer_batch != batch:
             self.problem(number, f"trailer do lote {trailer_batch}, mas o lote aberto é o {batch}")
-        if declared != records:
+        # Santander's manual (nota 37) counts the batch header and trailer too, as FEBRABAN
+        # does, but the Santander returns kept by brcobranca (spec/arquivos/CNAB240SANTANDER.RET)
+        # and laravel-boleto (tests/Retorno/files/cnab240/santander.ret) count the details only.
+        santander_details = self.bank_code == "033" and declared == records - 2
+        if declared != records and not santander_details:
             self.problem(
                 number,
                 f"o trailer do lote {batch} declara {declared} registros, mas o lote (linhas "
@@ -548,7 +670,7 @@ class _Reader:
             self.problem(number, f"registro do lote {batch}, mas o lote aberto é o {self.batch[0]}")
         if segment == "T":
             self.flush_t()
-            t = _segment_t(fields, number, batch, sequence)
+            t = _segment_t(fields, number, batch, sequence, _t_layout(self.bank_code))
             if fields.errors:
                 self.rejected_t_line = number
                 self.problem(
@@ -722,35 +844,44 @@ def _pair(bank_code: str, sequence: int, payment: ReturnPayment) -> tuple[str, s
     code = payment.movement_code
     if len(code) != 2 or not _is_digits(code):
         raise ValueError(f"código de movimento: '{code}' não tem 2 dígitos")
+    layout = _t_layout(bank_code)
+    first, last = layout.nosso_numero
+    width = last - first + 1
     nosso_numero = payment.nosso_numero
-    if not _is_digits(nosso_numero) or len(nosso_numero) > 20 or not nosso_numero.strip("0"):
-        raise ValueError(f"nosso número: '{nosso_numero}' não é um número de até 20 dígitos")
+    if not _is_digits(nosso_numero) or len(nosso_numero) > width or not nosso_numero.strip("0"):
+        raise ValueError(f"nosso número: '{nosso_numero}' não é um número de até {width} dígitos")
     document_type, document = _payer_document_fields(payment.payer_document)
 
+    # Fields at the positions of the bank's segment T layout (FEBRABAN's but for Santander).
     t = _record(bank_code, "0001", "3")
     t.number(9, 13, sequence, "número sequencial do registro no lote")
     t.put(14, 14, "T")
     t.put(16, 17, code)
-    t.digits(18, 22, payment.agency, "agência")
-    t.put(23, 23, "0")  # check digits are bank-specific and not computed here
-    t.digits(24, 35, payment.account, "conta")
-    t.put(36, 37, "00")
-    t.digits(38, 57, nosso_numero, "nosso número")
-    t.put(58, 58, "1")  # carteira: cobrança simples
-    t.text(59, 73, payment.seu_numero)
-    t.day(74, 81, payment.due_date)
-    t.number(82, 96, payment.amount_cents, "valor nominal do título")
-    t.put(97, 99, bank_code)
-    t.put(100, 105, "000000")
-    t.put(131, 132, "09")  # moeda: real
-    t.put(133, 133, document_type)
-    t.digits(134, 148, document or "0", "documento do pagador")
-    t.text(149, 188, payment.payer_name)
-    t.put(189, 198, "0" * 10)
-    t.number(199, 213, 0, "valor da tarifa")
+    t.digits(*layout.agency, payment.agency, "agência")
+    # Check digits are bank-specific and not computed here: zeros.
+    t.put(
+        layout.agency[1] + 1,
+        layout.account[0] - 1,
+        "0" * (layout.account[0] - layout.agency[1] - 1),
+    )
+    t.digits(*layout.account, payment.account, "conta")
+    t.put(layout.account[1] + 1, layout.account[1] + 1, "0")
+    t.digits(first, last, nosso_numero, "nosso número")
+    t.put(*layout.carteira, "1")  # carteira: cobrança simples
+    t.text(*layout.seu_numero, payment.seu_numero)
+    t.day(*layout.due_date, payment.due_date)
+    t.number(*layout.title_amount, payment.amount_cents, "valor nominal do título")
+    t.put(*layout.collecting_bank, bank_code)
+    agency_end = layout.company_use[0] - 1  # agência cobradora and its DV
+    t.put(layout.collecting_bank[1] + 1, agency_end, "0" * (agency_end - layout.collecting_bank[1]))
+    t.put(layout.payer_kind[0] - 2, layout.payer_kind[0] - 1, "09")  # moeda: real
+    t.put(*layout.payer_kind, document_type)
+    t.digits(*layout.payer_document, document or "0", "documento do pagador")
+    t.text(*layout.payer_name, payment.payer_name)
+    t.number(*layout.fee, 0, "valor da tarifa")
 
     paid, amount = payment.paid_cents, payment.amount_cents
-    liquidation = code in LIQUIDATION_CODES
+    liquidation = code in liquidation_codes(bank_code)
     u = _record(bank_code, "0001", "3")
     u.number(9, 13, sequence + 1, "número sequencial do registro no lote")
     u.put(14, 14, "U")
@@ -782,10 +913,11 @@ def write_cnab240_return(
 ) -> str:
     """A CNAB 240 cobrança return with one batch: a T+U pair per payment, CRLF line ends.
 
+    Segment T follows the bank's layout (`T_LAYOUTS`: Santander's differs from FEBRABAN's).
     Check digits (agência, conta) are written as zeros: they are bank-specific. Liquidations
-    ("06", "17") carry what was paid beyond the title amount as juros/multa and what was paid
-    short of it as desconto. Text is written in ASCII uppercase and cut at its field's width;
-    numbers that do not fit their field raise ValueError.
+    (the bank's `liquidation_codes`) carry what was paid beyond the title amount as juros/multa
+    and what was paid short of it as desconto. Text is written in ASCII uppercase and cut at
+    its field's width; numbers that do not fit their field raise ValueError.
     """
     if len(bank_code) != 3 or not _is_digits(bank_code):
         raise ValueError(f"código do banco: '{bank_code}' não tem 3 dígitos")

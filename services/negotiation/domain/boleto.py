@@ -570,9 +570,13 @@ def _caixa_printed(acc: BeneficiaryAccount, nosso_numero: int) -> str:
 
 
 def _caixa_segment_t(acc: BeneficiaryAccount, nosso_numero: int) -> str:
-    # "00" + modalidade(2) + nosso número(15), i.e. positions 40-56 carry the 17 digits.
+    # CAIXA's SIGCB CNAB 240 manual (2017 and earlier editions), 13.3T: 37-38 blank, 39 "0"
+    # (SINCO modalidade, for a 17-digit nosso número), 40-41 modalidade SIGCB (14, 24), 42-56
+    # the 15 digits, 57 their DV. Segment P has them one column later (41-42/43-57); segment T
+    # does not: laravel-boleto's sample return has "  24" + 15 digits + DV at 38-57.
     _, wallet1, number = _caixa_parts(acc, nosso_numero)
-    return f"00{wallet1}{_CAIXA_ISSUER}{number}".ljust(20)
+    full = f"{wallet1}{_CAIXA_ISSUER}{number}"
+    return f" 0{full}{_mod11_dv(full)}"
 
 
 def _caixa_problems(acc: BeneficiaryAccount) -> list[AccountProblem]:
@@ -767,8 +771,7 @@ class BankRules:
     `printed` and `segment_t` take the day the boleto is issued: a bank may number by year
     (Sicredi). `segment_t` is the nosso número as the bank writes it in positions 38-57 of a
     CNAB 240 return's segment T; `t_slices` says which part of those 20 characters identifies
-    the boleto and where our sequence sits inside it; `t_shifts` are offsets also tried when
-    reading (a bank whose manuals disagree on the column); `read_t`, when set, reads the field
+    the boleto and where our sequence sits inside it; `read_t`, when set, reads the field
     instead (a bank whose field cannot be rebuilt from our number alone).
 
     `max_nosso_numero` is the layout's capacity: our sequence runs 1..capacity, and
@@ -783,7 +786,6 @@ class BankRules:
     t_slices: Callable[[BeneficiaryAccount], tuple[slice, slice]]
     problems: Callable[[BeneficiaryAccount], list[AccountProblem]]
     max_nosso_numero: Callable[[BeneficiaryAccount], int]
-    t_shifts: tuple[int, ...] = (0,)
     read_t: Callable[[BeneficiaryAccount, str], int | None] | None = None
     capacity_field: str = "bank_code"
 
@@ -832,7 +834,6 @@ BANKS: Mapping[str, BankRules] = MappingProxyType(
             _slices(slice(2, 19), slice(4, 19)),
             _caixa_problems,
             _fixed(999_999_999_999_999),
-            t_shifts=(0, 1),
         ),
         "237": BankRules(
             "237",
@@ -1007,17 +1008,13 @@ def nosso_numero_from_segment_t(account: BeneficiaryAccount, raw: str) -> int | 
     if rules.read_t is not None:
         return rules.read_t(account, raw)
     key, sequence = rules.t_slices(account)
-    for shift in rules.t_shifts:
-        digits = raw[sequence.start + shift : sequence.stop + shift]
-        if not _DIGITS.fullmatch(digits):
-            continue
-        number = int(digits)
-        if not 1 <= number <= rules.max_nosso_numero(account):
-            continue
-        expected = rules.segment_t(account, number, None)[key]
-        if raw[key.start + shift : key.stop + shift] == expected:
-            return number
-    return None
+    digits = raw[sequence]
+    if not _DIGITS.fullmatch(digits):
+        return None
+    number = int(digits)
+    if not 1 <= number <= rules.max_nosso_numero(account):
+        return None
+    return number if raw[key] == rules.segment_t(account, number, None)[key] else None
 
 
 # --- barcode and linha digitável ---------------------------------------------------------------
