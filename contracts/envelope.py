@@ -52,6 +52,12 @@ class Envelope(BaseModel):
     def partition_key(self) -> bytes:
         return str(getattr(self, self.partition_key_field)).encode()
 
+    def field_or_none(self, name: str) -> Any:
+        """The field `name` of this event, None when its type has no such field. (A projection
+        asks it of every event it reads: `getattr` with a default pays for the model's failed
+        attribute lookup and its exception each time.)"""
+        return self.__dict__.get(name) if name in type(self).model_fields else None
+
 
 def derived_event_id(*parts: object) -> uuid.UUID:
     """A deterministic event id: publishing the same stored event again yields the same id."""

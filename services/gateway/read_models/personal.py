@@ -85,7 +85,7 @@ def open_personal(
 
 def key_of(event: Envelope) -> str | None:
     """The key an event's personal data is sealed with; None when it has none sealed."""
-    sealed = getattr(event, "personal", None)
+    sealed = event.field_or_none("personal")
     return sealed.key_id if isinstance(sealed, SealedPersonalData) else None
 
 

@@ -517,7 +517,7 @@ class TimelineProjection(PersonalDataProjection):
             )
         rows: list[dict[str, Any]] = []
         for event in events:
-            document = getattr(event, "document", None)
+            document = event.field_or_none("document")
             if not document:
                 continue
             shown = Personal(self.vault)

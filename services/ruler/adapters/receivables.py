@@ -215,7 +215,7 @@ def _opened(sealed: SealedPersonalData, vault: KeyVault, field: str) -> str:
 
 
 def _sealed(event: Envelope) -> SealedPersonalData | None:
-    personal = getattr(event, "personal", None)
+    personal = event.field_or_none("personal")
     return personal if isinstance(personal, SealedPersonalData) else None
 
 
