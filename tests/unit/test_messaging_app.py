@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from contracts.envelope import derived_event_id
 from contracts.messaging_requests import (
@@ -26,7 +27,7 @@ from contracts.messaging_requests import (
 from contracts.personal import PersonalDataErased
 from contracts.portfolio import DebtImported, DebtImportedV2, DebtorContact
 from contracts.registry import parse_event
-from contracts.ruler import MessageRequested
+from contracts.ruler import MESSAGES_REQUESTED_TOPIC, MessageRequested
 from service_runtime.database import sqlite_engine
 from service_runtime.personal_data import SqlKeyVault, seal, unseal
 from service_runtime.refusal import Refused
@@ -37,6 +38,7 @@ from services.messaging.adapters.channels import (
     TemporaryFailure,
     read_outbox,
 )
+from services.messaging.adapters.consumers import RequestedApplier
 from services.messaging.adapters.contacts import (
     ContactBook,
     ContactsProjection,
@@ -44,6 +46,7 @@ from services.messaging.adapters.contacts import (
 )
 from services.messaging.adapters.integration_events import IntegrationEvents
 from services.messaging.application import MessagingApplication
+from services.messaging.application.service import WAIT_FOR_CONTACT
 from services.messaging.domain.records import ERASED_REASON, Message
 
 AGENCY = "recupera-sul"
@@ -475,3 +478,80 @@ def test_a_message_queued_in_clear_before_sealing_goes_out_sealed_or_not_at_all(
     assert unseal(sent.personal, messaging.vault) == {"to": "+5511987654321", "text": "Oi"}
     [failed] = messaging.published("MessageFailed")
     assert (failed.key, failed.reason) == ("old-maria", ERASED_REASON)
+
+
+# ---- a message asked before this service read the debtor ------------------------------------
+
+
+def requests_read(messaging: Messaging, *asked: MessageRequested, at: dt.datetime) -> None:
+    """The requests' consumer reading `messaging.requested` (one batch, positions stored)."""
+    records = []
+    for offset, event in enumerate(asked):
+        value = event.model_dump_json().encode()
+        records.append(
+            ConsumerRecord(
+                topic=MESSAGES_REQUESTED_TOPIC,
+                partition=0,
+                offset=offset,
+                timestamp=0,
+                timestamp_type=0,
+                key=event.document.encode(),
+                value=value,
+                checksum=None,
+                serialized_key_size=11,
+                serialized_value_size=len(value),
+                headers=[],
+            )
+        )
+    applier = RequestedApplier(messaging.app, messaging.engine, lambda: at)
+    applier.apply_records({TopicPartition(MESSAGES_REQUESTED_TOPIC, 0): records})
+
+
+def for_maria(key: str) -> MessageRequested:
+    return requested(key).model_copy(update={"document": MARIA})
+
+
+def test_a_message_asked_before_the_debtors_contact_arrives_waits_for_it(
+    messaging: Messaging, tmp_path: Path
+) -> None:
+    # The carteira was imported and the ruler run at once: its request for Maria comes before
+    # this service has read Maria's debt (another consumer, on portfolio.debts).
+    app = messaging.app
+    requests_read(messaging, for_maria("m-aviso"), requested("j-aviso"), at=FRIDAY_NIGHT)
+    assert [q.key for q in messaging.published("MessageQueued")] == ["j-aviso"]  # João: known
+    assert messaging.published("MessageFailed") == []  # Maria's waits, nothing failed
+    assert app.accept_waiting(FRIDAY_NIGHT + dt.timedelta(minutes=1)) == 0  # still unknown
+
+    # Read again (a restart before the contact came): it waits once, from when it first came.
+    requests_read(messaging, for_maria("m-aviso"), at=FRIDAY_NIGHT + dt.timedelta(minutes=2))
+    assert app.contacts is not None and len(app.contacts.waiting()) == 1
+
+    messaging.contacts_applied(
+        messaging.imported_v2(MARIA, {"name": "Maria", "phone": "11912345678"})
+    )
+    assert app.accept_waiting(FRIDAY_NIGHT + dt.timedelta(minutes=3)) == 1
+    assert sorted(q.key for q in messaging.published("MessageQueued")) == ["j-aviso", "m-aviso"]
+    assert app.accept_waiting(FRIDAY_NIGHT + dt.timedelta(minutes=4)) == 0
+    assert app.dispatch_due(SATURDAY_8) == 2
+    sent = {line["to"] for line in read_outbox(tmp_path / "outbox" / AGENCY / "sms.jsonl")}
+    assert sent == {"+5511987654321", "+5511912345678"}
+
+
+def test_a_message_for_a_debtor_that_never_arrives_fails_after_a_while_with_the_reason(
+    messaging: Messaging,
+) -> None:
+    app = messaging.app
+    requests_read(messaging, for_maria("m-aviso"), at=FRIDAY_NIGHT)
+    assert app.accept_waiting(FRIDAY_NIGHT + WAIT_FOR_CONTACT - dt.timedelta(seconds=1)) == 0
+    assert app.accept_waiting(FRIDAY_NIGHT + WAIT_FOR_CONTACT) == 1
+    [failed] = messaging.published("MessageFailed")
+    assert (failed.key, failed.rule) == ("m-aviso", "no_contact")
+    assert "nenhuma dívida deste devedor" in failed.reason
+    assert app.contacts is not None and app.contacts.waiting() == []
+
+
+def test_a_message_for_an_erased_debtor_does_not_wait(messaging: Messaging) -> None:
+    messaging.erase(MARIA, FRIDAY_NIGHT - dt.timedelta(days=1))
+    requests_read(messaging, for_maria("m-aviso"), at=FRIDAY_NIGHT)
+    [failed] = messaging.published("MessageFailed")
+    assert (failed.key, failed.reason) == ("m-aviso", ERASED_REASON)

@@ -49,8 +49,16 @@ class RequestedApplier:
                     continue
                 if isinstance(event, MessageRequested):
                     requests.append(event)
+        now = self.now()
+        # A debtor this service has not read yet (its contact is on its way on another topic)
+        # waits for it, rather than failing for want of a phone it will have in a moment.
+        assert self.app.contacts is not None
+        known = self.app.contacts.known((r.tenant, r.document) for r in requests)
+        ready = [r for r in requests if (r.tenant, r.document) in known]
+        later = [r for r in requests if (r.tenant, r.document) not in known]
         # Saved before the position: a batch read again is accepted once (by key).
-        self.app.handle_requests(requests, self.now())
+        self.app.handle_requests(ready, now)
         with self.engine.begin() as conn:
+            self.app.contacts.wait(conn, later, now)
             for tp, records in records_by_tp.items():
                 store_position(conn, self.name, tp, records[-1], self.epoch)

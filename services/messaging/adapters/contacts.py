@@ -34,11 +34,13 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     bindparam,
     delete,
     func,
     inspect,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -56,7 +58,7 @@ from contracts.portfolio import (
 )
 from service_runtime.personal_data import KeyVault, unseal
 from service_runtime.projection import Projection, offsets_metadata, projection_offsets
-from service_runtime.sql import upsert
+from service_runtime.sql import insert_ignore, upsert
 from service_runtime.sqltypes import UtcDateTime
 from services.messaging.domain.phones import e164
 from services.messaging.domain.second_factor import BIRTH_DATE_KEY_PURPOSE, birth_date_digest
@@ -125,6 +127,22 @@ erased_debtors = Table(
     Column("erased_at", UtcDateTime(), nullable=False),
 )
 
+# Messages asked for a debtor this service has not read yet: its contact comes on
+# `portfolio.debts`, read by another consumer, which may be behind the ruler that asked (a
+# carteira imported and the ruler run at once, or the contacts read again from the start).
+# They wait here, in the same transaction as the requests' positions, until the debtor is
+# known or erased, or they waited too long (`MessagingApplication.accept_waiting`).
+waiting_metadata = MetaData()
+waiting_requests = Table(
+    "waiting_requests",
+    waiting_metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("key", String(500), primary_key=True),
+    Column("document", String(14), nullable=False),
+    Column("request", Text, nullable=False),
+    Column("since", UtcDateTime(), nullable=False),
+)
+
 log = logging.getLogger(__name__)
 
 DebtWithContact = DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2
@@ -172,6 +190,7 @@ def create_tables(engine: Engine) -> None:
     )
     metadata.create_all(engine)
     erasures_metadata.create_all(engine)
+    waiting_metadata.create_all(engine)
     offsets_metadata.create_all(engine)
     if filled_before:
         with engine.begin() as conn:
@@ -520,6 +539,61 @@ class ContactBook:
                 select(contacts).where(contacts.c.tenant == tenant, contacts.c.document == document)
             ).first()
         return Contact(row.name, row.email, row.phone) if row else None
+
+    def known(self, debtors: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (tenant, document) this service has read a contact of, or knows
+        erased: a message to them can be decided now."""
+        wanted = sorted(set(debtors))
+        found: set[tuple[str, str]] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 400):
+                chunk = wanted[start : start + 400]
+                for table in (contacts, erased_debtors):
+                    rows = conn.execute(
+                        select(table.c.tenant, table.c.document).where(
+                            tuple_(table.c.tenant, table.c.document).in_(chunk)
+                        )
+                    )
+                    found.update((r.tenant, r.document) for r in rows)
+        return found
+
+    @staticmethod
+    def wait(conn: Connection, requests: Sequence[Any], since: dt.datetime) -> None:
+        """Keep these requests (`MessageRequested`) until their debtors are known; a request
+        already waiting keeps the time it came."""
+        insert_ignore(
+            conn,
+            waiting_requests,
+            [
+                {
+                    "tenant": r.tenant,
+                    "key": r.key,
+                    "document": r.document,
+                    "request": r.model_dump_json(),
+                    "since": since,
+                }
+                for r in requests
+            ],
+        )
+
+    def waiting(self, limit: int = 500) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [
+                dict(r._mapping)
+                for r in conn.execute(
+                    select(waiting_requests).order_by(waiting_requests.c.since).limit(limit)
+                )
+            ]
+
+    def stop_waiting(self, rows: Sequence[dict[str, Any]]) -> None:
+        with self.engine.begin() as conn:
+            for row in rows:
+                conn.execute(
+                    delete(waiting_requests).where(
+                        waiting_requests.c.tenant == row["tenant"],
+                        waiting_requests.c.key == row["key"],
+                    )
+                )
 
     def birth_date_digest(self, tenant: str, document: str) -> str | None:
         """The keyed digest of the debtor's date of birth from the carteira; None without one

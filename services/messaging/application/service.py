@@ -43,7 +43,7 @@ from contracts.messaging_requests import (
 )
 from contracts.money import format_brl
 from contracts.personal import SealedPersonalData
-from contracts.ruler import MessageChannel
+from contracts.ruler import MessageChannel, MessageRequested
 from service_runtime.eventstore import ServiceApplication
 from service_runtime.personal_data import DebtorKey, KeyVault, seal, unseal, unseal_with
 from service_runtime.refusal import Refused, field_refusal
@@ -96,6 +96,10 @@ BACKOFF = (
 
 # The vault's key that seals a tenant's messaging settings (their channels' credentials).
 SETTINGS_KEY_PURPOSE = "messaging-settings"
+# How long a message asked for a debtor this service has not read yet waits for the contact
+# before it fails for want of one: the contacts' consumer is seconds behind at worst, unless
+# it is reading everything again after the broker lost its log.
+WAIT_FOR_CONTACT = dt.timedelta(minutes=15)
 
 
 class SettingsUnreadable(RuntimeError):
@@ -501,6 +505,27 @@ class MessagingApplication(ServiceApplication):
             new += self.retrying(functools.partial(self._accept, request, now))
         return new
 
+    def accept_waiting(self, now: dt.datetime) -> int:
+        """Accept the requests that waited for their debtor's contact (see the requests'
+        consumer): those whose debtor is now known or erased, and those that waited
+        `WAIT_FOR_CONTACT` (then failed for want of a contact, with the reason). Returns how
+        many were decided."""
+        assert self.contacts is not None
+        rows = self.contacts.waiting()
+        if not rows:
+            return 0
+        known = self.contacts.known((r["tenant"], r["document"]) for r in rows)
+        due = [
+            r
+            for r in rows
+            if (r["tenant"], r["document"]) in known or now - r["since"] >= WAIT_FOR_CONTACT
+        ]
+        if due:
+            asked = [MessageRequested.model_validate_json(r["request"]) for r in due]
+            self.handle_requests(asked, now)
+            self.contacts.stop_waiting(due)
+        return len(due)
+
     def _accept(self, request: MessageAsked, now: dt.datetime) -> int:
         assert self.contacts is not None
         if message_aggregate_id(request.tenant, request.key) in self.repository:
@@ -538,6 +563,12 @@ class MessagingApplication(ServiceApplication):
             )
         elif not to and contact is None and self.contacts.erased(request.tenant, request.document):
             message.fail(reason=ERASED_REASON, rule="no_contact", at=now)
+        elif contact is None:
+            message.fail(
+                reason="nenhuma dívida deste devedor chegou ao serviço de mensagens: sem contato",
+                rule="no_contact",
+                at=now,
+            )
         elif not to:
             message.fail(
                 reason=f"devedor sem {'e-mail' if request.channel == 'email' else 'telefone'}",

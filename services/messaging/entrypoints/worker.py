@@ -47,8 +47,9 @@ async def dispatch_forever(host: ServiceHost, app: MessagingApplication) -> None
     await asyncio.to_thread(app.rebuild_queue)
     while True:
         try:
+            decided = await asyncio.to_thread(app.accept_waiting, host.clock.now())
             sent = await asyncio.to_thread(app.dispatch_due, host.clock.now())
-            if sent:
+            if sent or decided:
                 host.relay.wake()
         except Exception:
             log.exception("dispatching messages failed; trying again")
