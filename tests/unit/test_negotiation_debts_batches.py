@@ -45,7 +45,7 @@ from tests.unit.test_negotiation_app import (
     erasure,
 )
 from tests.unit.test_projections import memory_vault, record_of
-from tests.unit.test_read_model_batches import batchings
+from tests.unit.test_read_model_batches import batchings, cut
 
 CARLA = "39053344705"
 DAY = dt.date(2026, 11, 25)
@@ -245,14 +245,7 @@ def built(batches: Sequence[Sequence[Envelope]], cached: dict[str, bytes | None]
 
 def any_sizes(events: list[Envelope], seed: int) -> list[list[Envelope]]:
     """The stream cut in batches of random sizes, from one event to all of them."""
-    rng = random.Random(seed)
-    cuts: list[list[Envelope]] = []
-    start = 0
-    while start < len(events):
-        size = rng.randint(1, len(events))
-        cuts.append(events[start : start + size])
-        start += size
-    return cuts
+    return cut(events, random.Random(seed), len(events))
 
 
 def test_the_debts_view_ends_the_same_however_the_stream_is_batched() -> None:
