@@ -705,39 +705,38 @@ class Conversations:
         turn.others.append(tries)
         return tries
 
-    def _ask_date(self, turn: Turn, document: str) -> None:
-        company = document_kind(document) == "cnpj"
-        self._move(turn, "birth_date", {"document": document})
-        if self.host.birth_date_digest_of(turn.conversation.tenant, document) is None:
-            turn.say(bot.no_date(company))
-            self._not_verified(turn, resend=False)
-            return
+    def _date_checkable(self, turn: Turn, document: str) -> tuple[str, DailyTries | None] | None:
+        """The digest of the debtor's date on file and today's wrong dates; None (the debtor
+        told why, and offered a person) when there is no date (none in the carteira, or erased
+        since) or the document is locked for today."""
+        known = self.host.birth_date_digest_of(turn.conversation.tenant, document)
         tries = self._tries(turn, document)
-        if tries is not None and tries.locked:
+        if known is None:
+            turn.say(bot.no_date(document_kind(document) == "cnpj"))
+        elif tries is not None and tries.locked:
             turn.say(bot.DATE_LOCKED)
-            self._not_verified(turn, resend=False)
-            return
-        turn.say(bot.ask_date(company))
+        else:
+            return known, tries
+        self._not_verified(turn, resend=False)
+        return None
+
+    def _ask_date(self, turn: Turn, document: str) -> None:
+        self._move(turn, "birth_date", {"document": document})
+        if self._date_checkable(turn, document) is not None:
+            turn.say(bot.ask_date(document_kind(document) == "cnpj"))
 
     def _check_date(self, turn: Turn, text: str) -> None:
         conv = turn.conversation
         document: str = conv.context["document"]
-        company = document_kind(document) == "cnpj"
         try:
             typed = parse_date(text, self._business_day(turn))
         except InvalidDate as exc:
             turn.say(bot.invalid_date(str(exc)))  # no try used: it is no date
             return
-        known = self.host.birth_date_digest_of(conv.tenant, document)
-        if known is None:  # erased, or gone from the carteira, since it was asked
-            turn.say(bot.no_date(company))
-            self._not_verified(turn, resend=False)
+        checkable = self._date_checkable(turn, document)
+        if checkable is None:
             return
-        tries = self._tries(turn, document)
-        if tries is not None and tries.locked:
-            turn.say(bot.DATE_LOCKED)
-            self._not_verified(turn, resend=False)
-            return
+        known, tries = checkable
         key = self.host.digest_key(conv.tenant, BIRTH_DATE_KEY_PURPOSE)
         if same_digest(birth_date_digest(key, conv.tenant, document, typed), known):
             self._open(turn, document)
