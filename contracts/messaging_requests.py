@@ -376,3 +376,6 @@ class AccessCodeOut(_Model):
         default=None, description="Masked: (11) *****-4321 or j***@gmail.com"
     )
     reason: str | None = None
+    rule: Literal["no_contact", "too_many_codes"] | None = Field(
+        default=None, description="Why no code went (with `sent` false)"
+    )

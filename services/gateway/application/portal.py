@@ -413,6 +413,12 @@ class PortalService:
             f"{tenant}|{document}",
             AccessCodeOut,
         )
+        if sent.rule == "too_many_codes":
+            raise CodeRefused(
+                "too_many_codes",
+                "muitos códigos de acesso enviados hoje para este documento; tente amanhã ou "
+                "fale com a assessoria",
+            )
         if not sent.sent or sent.channel is None or sent.destination is None:
             raise CodeUnavailable(
                 "não há telefone nem e-mail cadastrado para enviar o código de acesso; "

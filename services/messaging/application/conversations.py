@@ -701,7 +701,7 @@ class Conversations:
                 document=document,
                 day=self._business_day(turn),
             )
-        tries.used(conversation_id=str(turn.conversation.id), at=turn.now)
+        tries.used(by=str(turn.conversation.id), at=turn.now)
         turn.others.append(tries)
         return tries
 

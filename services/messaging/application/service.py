@@ -44,6 +44,7 @@ from contracts.messaging_requests import (
 from contracts.money import format_brl
 from contracts.personal import SealedPersonalData
 from contracts.ruler import MessageChannel, MessageRequested
+from service_runtime.clock import BUSINESS_TZ
 from service_runtime.eventstore import ServiceApplication
 from service_runtime.personal_data import DebtorKey, KeyVault, seal, unseal, unseal_with
 from service_runtime.refusal import Refused, field_refusal
@@ -72,7 +73,12 @@ from services.messaging.domain.records import (
     template_id,
     tenant_messaging_id,
 )
-from services.messaging.domain.second_factor import NO_SECOND_FACTOR, SecondFactor
+from services.messaging.domain.second_factor import (
+    NO_SECOND_FACTOR,
+    DailyTries,
+    SecondFactor,
+    daily_tries_id,
+)
 from services.messaging.domain.templates import (
     MAX_LENGTH,
     TemplateError,
@@ -96,6 +102,10 @@ BACKOFF = (
 
 # The vault's key that seals a tenant's messaging settings (their channels' credentials).
 SETTINGS_KEY_PURPOSE = "messaging-settings"
+TOO_MANY_CODES = (
+    "muitos códigos de acesso enviados hoje para este documento; tente amanhã ou fale com a "
+    "assessoria"
+)
 # How long a message asked for a debtor this service has not read yet waits for the contact
 # before it fails for want of one: the contacts' consumer is seconds behind at worst, unless
 # it is reading everything again after the broker lost its log.
@@ -845,6 +855,10 @@ class MessagingApplication(ServiceApplication):
         """The code goes at once to the first contact the debtor has among the channels
         asked, once per challenge; the answer says where, masked."""
         assert self.contacts is not None
+        day = now.astimezone(BUSINESS_TZ).date()
+        sent_today = self.get_or_none(
+            DailyTries, daily_tries_id("code", request.tenant, request.document, day)
+        )
         agency = self.settings_of(request.tenant).agency_name
         found = self.code_message(
             tenant=request.tenant,
@@ -858,7 +872,15 @@ class MessagingApplication(ServiceApplication):
         )
         if found is not None:
             if found.message is not None:
-                self.save(found.message)
+                # A new code (a retried request finds its message and answers it again).
+                if sent_today is not None and sent_today.locked:
+                    return AccessCodeOut(sent=False, reason=TOO_MANY_CODES, rule="too_many_codes")
+                if sent_today is None:
+                    sent_today = DailyTries(
+                        kind="code", tenant=request.tenant, document=request.document, day=day
+                    )
+                sent_today.used(by=f"portal:{request.challenge_id}", at=now)
+                self.save(found.message, sent_today)
                 self.queued([found.message])
             return AccessCodeOut(
                 sent=True,
@@ -868,9 +890,11 @@ class MessagingApplication(ServiceApplication):
         if self.contacts.contact(request.tenant, request.document) is None and (
             self.contacts.erased(request.tenant, request.document)
         ):
-            return AccessCodeOut(sent=False, reason=ERASED_REASON)
+            return AccessCodeOut(sent=False, reason=ERASED_REASON, rule="no_contact")
         return AccessCodeOut(
-            sent=False, reason="o devedor não tem telefone nem e-mail cadastrado para o código"
+            sent=False,
+            reason="o devedor não tem telefone nem e-mail cadastrado para o código",
+            rule="no_contact",
         )
 
     def code_message(

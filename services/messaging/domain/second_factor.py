@@ -113,8 +113,9 @@ def parse_date(text: str, today: dt.date) -> dt.date:
 
 
 # What a document may use up in a business day, in any conversation: wrong dates of birth (a
-# date is guessable: a new conversation gives no fresh tries), and codes sent (each is an SMS
-# or e-mail to the debtor, and anyone may start a web chat with their CPF).
+# date is guessable: a new conversation gives no fresh tries), and codes sent, the portal's
+# and the chat's together (each is an SMS or e-mail to the debtor, and anyone may open the
+# portal or a web chat with their CPF).
 DAILY_LIMITS = {"birth_date": MAX_ATTEMPTS, "code": 5}
 
 
@@ -151,5 +152,6 @@ class DailyTries(Aggregate):
         return max(0, self.limit - self.attempts)
 
     @event("Used")
-    def used(self, *, conversation_id: str, at: dt.datetime) -> None:
+    def used(self, *, by: str, at: dt.datetime) -> None:
+        """One more used, `by` a conversation (its id) or the portal (`portal:` challenge)."""
         self.attempts += 1

@@ -275,6 +275,9 @@ DATE_RULES_EN = {
     "exhausted": "Too many tries; try again tomorrow or contact the agency",
     "expired": "This check was for another day; look the document up again",
     "not_found": "Check not found; look the document up again",
+    # Not a date's: the lookup's own refusal when the day's access codes are used up.
+    "too_many_codes": "Too many access codes sent today for this document; try tomorrow or "
+    "contact the agency",
 }
 
 
