@@ -11,9 +11,16 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
+import msgspec
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, Mapper, RecordConflictError, Transcoding
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    RecordConflictError,
+    Transcoder,
+    Transcoding,
+)
 
 from service_runtime.settings import Settings
 from service_runtime.telemetry import TracingMapper, db_span, tracing_enabled
@@ -32,6 +39,76 @@ class DateAsISO(Transcoding):
         return dt.date.fromisoformat(data)
 
 
+# Values the stdlib's json writes by itself, by exact type. Anything else takes a transcoding;
+# a subclass (an enum), a float (msgspec writes some differently) or a dict key that is not a
+# str sends the whole event through the stdlib encoder, as before.
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+
+
+class _UseStdlib(Exception):
+    """The state holds something msgspec might write differently from the stdlib."""
+
+
+class FastJSONTranscoder(JSONTranscoder):
+    """eventsourcing's JSONTranscoder, writing and reading the same bytes with msgspec (a
+    litestar dependency) in C: the stdlib encoder with a Python `default` hook took about 20 µs
+    an event, and its decoder with an `object_hook` about 12; msgspec with the walk that
+    applies the transcodings takes a fraction. Output is byte-for-byte the stdlib's
+    (`separators=(",", ":")`, `ensure_ascii=False`, insertion order): whatever might differ
+    goes through the library's own code."""
+
+    def encode(self, obj: Any) -> bytes:
+        try:
+            return msgspec.json.encode(self._plain(obj))
+        except (_UseStdlib, msgspec.EncodeError, OverflowError):
+            return super().encode(obj)
+
+    def _plain(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind in _PLAIN_TYPES:
+            return obj
+        if kind is dict:
+            out = {}
+            for key, value in obj.items():
+                if type(key) is not str:
+                    raise _UseStdlib
+                # Plain values inline: most of an event's fields are strings and numbers.
+                out[key] = value if type(value) in _PLAIN_TYPES else self._plain(value)
+            return out
+        if kind is list or kind is tuple:
+            return [item if type(item) in _PLAIN_TYPES else self._plain(item) for item in obj]
+        transcoding = self.types.get(kind)
+        if transcoding is None:
+            # A float, a subclass of a plain type, or a type without a transcoding (the
+            # stdlib's encoder raises TranscodingNotRegisteredError for the last).
+            raise _UseStdlib
+        return {"_type_": transcoding.name, "_data_": self._plain(transcoding.encode(obj))}
+
+    def decode(self, data: bytes) -> Any:
+        try:
+            raw = msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            return super().decode(data)  # NaN, Infinity...: what the stdlib reads
+        return self._restore(raw)
+
+    def _restore(self, obj: Any) -> Any:
+        # The stdlib's object_hook, innermost objects first.
+        kind = type(obj)
+        if kind is dict:
+            for key, value in obj.items():
+                if type(value) is dict or type(value) is list:
+                    obj[key] = self._restore(value)
+            if len(obj) == 2 and "_type_" in obj and "_data_" in obj:
+                return self._decode_obj(obj)
+            return obj
+        if kind is list:
+            return [
+                self._restore(item) if type(item) is dict or type(item) is list else item
+                for item in obj
+            ]
+        return obj
+
+
 AggregateT = TypeVar("AggregateT", bound=Aggregate)
 Result = TypeVar("Result")
 
@@ -46,6 +123,15 @@ class ServiceApplication(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def construct_transcoder(self) -> Transcoder:
+        """The FastJSONTranscoder (same bytes as the library's), unless TRANSCODER_TOPIC
+        names another."""
+        if self.env.get("TRANSCODER_TOPIC"):
+            return super().construct_transcoder()
+        transcoder = FastJSONTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def construct_mapper(self) -> Mapper[UUID]:
         """The TracingMapper (it keeps the trace context of a save with the events, for the

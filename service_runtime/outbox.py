@@ -19,7 +19,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from aiokafka.errors import KafkaError
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.partitioner import DefaultPartitioner
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 from faststream.kafka import KafkaBroker
@@ -66,6 +68,69 @@ def headers_for(event: Envelope) -> dict[str, str]:
         "event-id": str(event.event_id),
         "tenant": event.tenant,
     }
+
+
+# One message to publish: topic, key, value, headers (as the relay names them), correlation id.
+Outgoing = tuple[str, bytes, bytes, dict[str, str], str]
+
+
+def kafka_producer(broker: Any) -> AIOKafkaProducer | None:
+    """The aiokafka producer under a connected FastStream Kafka broker; None for anything else
+    (a test's stand-in, a broker not started, another FastStream layout): then the relay
+    publishes through `broker.publish`."""
+    state = getattr(getattr(broker, "config", None), "producer", None)
+    producer = getattr(getattr(state, "_producer", None), "producer", None)
+    return producer if isinstance(producer, AIOKafkaProducer) else None
+
+
+async def publish_in_batches(
+    producer: AIOKafkaProducer, messages: list[Outgoing]
+) -> Counter[tuple[str, int]]:
+    """Publish `messages` as FastStream's `broker.publish(..., no_confirm=True)` does one by
+    one (the same records: key, value, the producer's partitioner, FastStream's headers
+    `content-type` and `correlation_id` first), but a record batch per partition at a time:
+    FastStream's per-message path cost about 55 µs a message, a batch about 15. Messages keep
+    their order within each partition. Returns how many went to each (topic, partition) once
+    the broker has acknowledged them all."""
+    # The producer's own choice for a keyed record (aiokafka's default partitioner, murmur2 of
+    # the key over the topic's partitions in order), so a key lands where it always did.
+    partitions = {
+        topic: sorted(await producer.partitions_for(topic))
+        for topic in dict.fromkeys(m[0] for m in messages)
+    }
+    choose = DefaultPartitioner()
+    batches: dict[tuple[str, int], list[tuple[Any, list[int]]]] = {}
+    for topic, key, value, headers, correlation_id in messages:
+        partition = choose(key, partitions[topic], partitions[topic])
+        record_headers = [
+            (name, (text or "").encode())
+            for name, text in {
+                "content-type": "",
+                "correlation_id": correlation_id,
+                **headers,
+            }.items()
+        ]
+        builders = batches.setdefault((topic, partition), [])
+        if builders:
+            builder, count = builders[-1]
+            appended = builder.append(key=key, value=value, timestamp=None, headers=record_headers)
+            if appended is not None:
+                count[0] += 1
+                continue
+        builder = producer.create_batch()
+        if builder.append(key=key, value=value, timestamp=None, headers=record_headers) is None:
+            raise MessageSizeTooLargeError(f"a message of {len(value)} bytes to {topic}")
+        builders.append((builder, [1]))
+    sent = []
+    for (topic, partition), builders in batches.items():
+        for builder, count in builders:
+            future = await producer.send_batch(builder, topic, partition=partition)
+            sent.append((topic, partition, count[0], future))
+    added: Counter[tuple[str, int]] = Counter()
+    await asyncio.gather(*(future for *_, future in sent))
+    for topic, partition, count_, _ in sent:
+        added[(topic, partition)] += count_
+    return added
 
 
 class OutboxRelay:
@@ -161,27 +226,41 @@ class OutboxRelay:
         )
 
     async def _publish(self, notifications: list[Notification]) -> Counter[tuple[str, int]]:
-        futures = []
         # Each message carries the trace context its event was stored in (kept in the stored
         # event by service_runtime.telemetry.TracingMapper), not the relay's.
         spans = RelayBatch(self.name)
         added: Counter[tuple[str, int]] = Counter()
         try:
+            messages: list[Outgoing] = []
             for notification in notifications:
                 domain_event, carrier = stored_carrier(self.app.mapper, notification)
                 for topic, event in self.mapper(domain_event):
-                    futures.append(
-                        await self.broker.publish(
+                    messages.append(
+                        (
+                            topic,
+                            event.partition_key(),
                             event.model_dump_json().encode(),
-                            topic=topic,
-                            key=event.partition_key(),
-                            headers={**headers_for(event), **spans.headers(carrier, topic)},
-                            correlation_id=event.correlation_id,
-                            no_confirm=True,
+                            {**headers_for(event), **spans.headers(carrier, topic)},
+                            event.correlation_id,
                         )
                     )
-            for metadata_ in await asyncio.gather(*futures):
-                added[(metadata_.topic, metadata_.partition)] += 1
+            producer = kafka_producer(self.broker)
+            if producer is not None:
+                added = await publish_in_batches(producer, messages)
+            else:
+                futures = [
+                    await self.broker.publish(
+                        value,
+                        topic=topic,
+                        key=key,
+                        headers=headers,
+                        correlation_id=correlation_id,
+                        no_confirm=True,
+                    )
+                    for topic, key, value, headers, correlation_id in messages
+                ]
+                for metadata_ in await asyncio.gather(*futures):
+                    added[(metadata_.topic, metadata_.partition)] += 1
         except Exception as exc:
             spans.end(exc)
             raise

@@ -351,14 +351,22 @@ class SqlKeyVault(KeyVault):
         return key
 
 
-def seal(key: DebtorKey, fields: PersonalFields) -> SealedPersonalData:
-    """Encrypt personal fields (a JSON object) under the debtor's key."""
+def _ciphertext(key: DebtorKey, fields: PersonalFields) -> str:
     nonce = os.urandom(12)
     plain = json.dumps(dict(fields), separators=(",", ":"), sort_keys=True).encode()
     body = AESGCM(key.secret).encrypt(nonce, plain, key.key_id.encode())
-    return SealedPersonalData(
-        key_id=key.key_id, ciphertext=base64.urlsafe_b64encode(nonce + body).decode()
-    )
+    return base64.urlsafe_b64encode(nonce + body).decode()
+
+
+def seal(key: DebtorKey, fields: PersonalFields) -> SealedPersonalData:
+    """Encrypt personal fields (a JSON object) under the debtor's key."""
+    return SealedPersonalData(key_id=key.key_id, ciphertext=_ciphertext(key, fields))
+
+
+def seal_as_dict(key: DebtorKey, fields: PersonalFields) -> dict[str, str]:
+    """`seal(key, fields).model_dump()` without building the model: a key id from the vault
+    needs no validating, and the model took a third of sealing a carteira's row."""
+    return {"key_id": key.key_id, "ciphertext": _ciphertext(key, fields)}
 
 
 def unseal(sealed: SealedPersonalData, vault: KeyVault) -> dict[str, Any] | None:

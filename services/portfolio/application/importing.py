@@ -37,7 +37,7 @@ from contracts.envelope import Envelope
 from contracts.personal import SealedPersonalData
 from contracts.portfolio import PERSONAL_FIELDS
 from service_runtime.eventstore import ServiceApplication
-from service_runtime.personal_data import DebtorKey, KeyVault, seal, unseal
+from service_runtime.personal_data import DebtorKey, KeyVault, seal_as_dict, unseal
 from services.portfolio.domain.carteira_import import CarteiraImport, import_aggregate_id
 from services.portfolio.domain.debt import Debt, Sealed, debt_id_for
 from services.portfolio.domain.quarantine import QuarantinedMessage, payload_digest, quarantine_id
@@ -94,6 +94,12 @@ def _personal(row: ValidRow) -> dict[str, Any]:
     if row.birth_date is not None:
         fields["birth_date"] = row.birth_date.isoformat()
     return fields
+
+
+def _row_mapping(msg: RowMessage) -> dict[str, str]:
+    """`msg.fields.as_mapping()` read from the frozen model's attributes: the same values
+    (flat optional strings, no extras) without pydantic's `model_dump` per row."""
+    return {k: v for k, v in msg.fields.__dict__.items() if v is not None}
 
 
 def _rejection(msg: RowMessage, rejection: RowRejection) -> dict[str, Any]:
@@ -272,7 +278,7 @@ class PortfolioApplication(ServiceApplication):
         debt_ids: dict[tuple[str, str, str], uuid.UUID] = {}
         for rows in pending_rows.values():
             for msg in rows:
-                result = validate_row(msg.fields.as_mapping(), today)
+                result = validate_row(_row_mapping(msg), today)
                 validated[(msg.tenant, msg.import_id, msg.row_key)] = result
                 if isinstance(result, ValidRow):
                     debt_ids[(msg.tenant, msg.import_id, msg.row_key)] = debt_id_for(
@@ -330,12 +336,13 @@ class PortfolioApplication(ServiceApplication):
                 personal = _personal(result)
                 debtor_key = keys[msg.tenant][result.document]
                 if debt is None:
-                    debt = Debt(
+                    debt = Debt.import_new(
+                        debt_id,
                         tenant=msg.tenant,
                         creditor=result.creditor,
                         contract=result.contract,
                         installment=result.installment,
-                        personal=seal(debtor_key, personal).model_dump(),
+                        personal=seal_as_dict(debtor_key, personal),
                         import_id=msg.import_id,
                         row_key=msg.row_key,
                         cause_id=str(msg.event_id),
@@ -354,7 +361,7 @@ class PortfolioApplication(ServiceApplication):
                             or sealed is None
                             or sealed["key_id"] != debtor_key.key_id
                         ):
-                            sealed = seal(debtor_key, personal).model_dump()
+                            sealed = seal_as_dict(debtor_key, personal)
                         debt.update(
                             changes=changes,
                             personal=sealed,
