@@ -32,6 +32,16 @@ def model_for(event_type: str, schema_version: int) -> type[Envelope]:
 _HEAD = re.compile(rb'^\{"event_id":"[^"]*","type":"(?P<type>\w+)","schema_version":(?P<v>\d+),')
 
 
+def head_model(data: object) -> type[Envelope] | None:
+    """The model of a body whose head is as the relays write it, read from its first bytes
+    without parsing it (a consumer can pass over events it has no use for); None for any other
+    body or an unknown (type, schema_version). Such a body is parsed by `parse_event` with
+    `model.model_validate_json`, the model this returns."""
+    if isinstance(data, bytes) and (head := _HEAD.match(data)):
+        return EVENT_MODELS.get((head["type"].decode(), int(head["v"])))
+    return None
+
+
 def parse_event(data: bytes | str | dict[str, Any] | None) -> Envelope:
     """Parse a message body into its event model; raises ValueError on anything else."""
     if data is None:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
@@ -36,9 +37,11 @@ from sqlalchemy import (
     delete,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 
 from contracts.envelope import Envelope
-from contracts.registry import UnknownEventType, parse_event
+from contracts.registry import EVENT_MODELS, UnknownEventType, head_model, parse_event
 from service_runtime.kafka import (
     DEFAULT_TOPIC_LAYOUT,
     OnAssigned,
@@ -74,6 +77,10 @@ class Projection(ABC):
     name: str
     topics: tuple[str, ...]
     metadata: MetaData
+    # The event types `apply` has any use for (None: every type). The runtime passes over the
+    # others without parsing them (their type is read from the head of the body; parsing is
+    # most of the cost of an event a projection ignores); their offsets still advance.
+    event_types: frozenset[str] | None = None
 
     @abstractmethod
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
@@ -98,6 +105,14 @@ class Projection(ABC):
 RecordsByPartition = dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
 
 
+def event_types_of(*handled: type[Envelope]) -> frozenset[str]:
+    """The types of every known event model that is one of `handled` or derives from one (what
+    `isinstance(event, handled)` picks out): a projection's `event_types`."""
+    return frozenset(
+        event_type for (event_type, _), model in EVENT_MODELS.items() if issubclass(model, handled)
+    )
+
+
 def store_position(
     conn: Connection,
     name: str,
@@ -119,6 +134,42 @@ def store_position(
         },
         ["projection", "topic", "partition"],
     )
+
+
+# The upsert of positions, built once per dialect: a statement built anew for every batch
+# and partition cost more than the rows it writes (SQLAlchemy's cache key, its compilation).
+_POSITIONS_UPSERT: dict[str, Insert] = {}
+
+
+def store_positions(
+    conn: Connection,
+    name: str,
+    lasts: Iterable[tuple[TopicPartition, ConsumerRecord[Any, Any]]],
+    epoch: str | None,
+) -> None:
+    """`store_position` of many partitions (each once) in one statement."""
+    rows = [
+        {
+            "projection": name,
+            "topic": tp.topic,
+            "partition": tp.partition,
+            "next_offset": last.offset + 1,
+            "last_event_id": record_event_id(last),
+            "epoch": epoch,
+        }
+        for tp, last in lasts
+    ]
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    stmt = _POSITIONS_UPSERT.get(dialect)
+    if stmt is None:
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(projection_offsets)
+        stmt = _POSITIONS_UPSERT[dialect] = ins.on_conflict_do_update(
+            index_elements=["projection", "topic", "partition"],
+            set_={c: ins.excluded[c] for c in ("next_offset", "last_event_id", "epoch")},
+        )
+    conn.execute(stmt, rows)
 
 
 def stored_positions(
@@ -153,6 +204,47 @@ def record_event_id(record: ConsumerRecord[Any, Any]) -> str | None:
     return header(record.headers or (), "event-id")
 
 
+class CollectorPause:
+    """Python's cyclic garbage collector held off while batches are applied. A batch's events
+    and rows all live until it is written and make no reference cycles, yet with the older
+    generations frozen (`ServiceHost.running`, `replay`) they set off full passes again and
+    again that walk them all and free nothing. The collector is process-wide and projections
+    apply their batches in threads of their own: it is off while any batch is being applied
+    (unless it was off already), and runs as usual again once none is (freeing a batch's
+    cycles, if any, then). Should batches follow one another without a gap for longer than
+    `longest` seconds, the batch that ends collects the young generations."""
+
+    def __init__(self, longest: float = 30.0) -> None:
+        self.longest = longest
+        self._lock = threading.Lock()
+        self._active = 0
+        self._owned = False  # this pause turned the collector off (and turns it on again)
+        self._since = 0.0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._active == 0 and gc.isenabled():
+                gc.disable()
+                self._owned = True
+                self._since = time.monotonic()
+            self._active += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._active -= 1
+            if not self._owned:
+                return
+            if self._active == 0:
+                self._owned = False
+                gc.enable()
+            elif time.monotonic() - self._since > self.longest:
+                self._since = time.monotonic()
+                gc.collect(1)
+
+
+collector_paused = CollectorPause()
+
+
 class BatchApplier:
     """Applies records of one partition and stores the next offset in one transaction."""
 
@@ -163,6 +255,13 @@ class BatchApplier:
         self.engine = engine
         projection.create_tables(engine)
         self.skipped = 0
+        # The models of the events the projection has no use for: passed over unparsed.
+        wanted = projection.event_types
+        self.unused: frozenset[type[Envelope]] = frozenset(
+            model
+            for (event_type, _), model in EVENT_MODELS.items()
+            if wanted is not None and event_type not in wanted
+        )
         # The broker log the offsets refer to (see service_runtime.kafka.broker_epoch).
         self.epoch: str | None = None
 
@@ -170,12 +269,22 @@ class BatchApplier:
         return stored_positions(self.engine, self.name)
 
     def apply_records(self, records_by_tp: RecordsByPartition) -> None:
+        with collector_paused:
+            self._apply_records(records_by_tp)
+
+    def _apply_records(self, records_by_tp: RecordsByPartition) -> None:
         parsed: dict[TopicPartition, list[Envelope]] = {}
+        unused = self.unused
         for tp, records in records_by_tp.items():
             events = parsed[tp] = []
             for record in records:
                 try:
-                    events.append(parse_event(record.value))
+                    # What parse_event does, once the head told the model (or that it is unused).
+                    model = head_model(record.value)
+                    if model is None:
+                        events.append(parse_event(record.value))
+                    elif model not in unused:
+                        events.append(model.model_validate_json(record.value))
                 except (UnknownEventType, ValueError) as exc:
                     # A newer schema this build does not know: keep going, say so.
                     self.skipped += 1
@@ -189,10 +298,15 @@ class BatchApplier:
                     )
         self.projection.prepare([event for events in parsed.values() for event in events])
         with self.engine.begin() as conn:
-            for tp, records in records_by_tp.items():
-                if parsed[tp]:
-                    self.projection.apply(conn, parsed[tp])
-                store_position(conn, self.name, tp, records[-1], self.epoch)
+            for events in parsed.values():
+                if events:
+                    self.projection.apply(conn, events)
+            store_positions(
+                conn,
+                self.name,
+                ((tp, records[-1]) for tp, records in records_by_tp.items() if records),
+                self.epoch,
+            )
 
 
 # How often a projection reads back the last record of positions that did not move.

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 
 from analytics.facts import (
+    FACT_EVENTS,
     Agreement,
     Break,
     BusinessDay,
@@ -45,7 +46,7 @@ from analytics.facts import (
 )
 from analytics.replay import TOPICS
 from contracts.envelope import Envelope
-from service_runtime.projection import Projection
+from service_runtime.projection import Projection, event_types_of
 from service_runtime.sql import insert_ignore
 from service_runtime.sqltypes import UtcDateTime
 
@@ -169,6 +170,8 @@ class AnalyticsProjection(Projection):
     name = "analytics"
     topics = TOPICS
     metadata = metadata
+    # The events `fact_of` takes a fact from: the runtime passes over the others unparsed.
+    event_types = event_types_of(*FACT_EVENTS)
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
         rows: dict[Table, dict[tuple[object, ...], dict[str, Any]]] = {}

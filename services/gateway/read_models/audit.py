@@ -55,7 +55,7 @@ from contracts.ruler import (
     RulerSaved,
     RulerSavedV2,
 )
-from service_runtime.projection import Projection
+from service_runtime.projection import Projection, event_types_of
 from service_runtime.sql import insert_ignore
 from service_runtime.sqltypes import UtcDateTime
 
@@ -431,6 +431,21 @@ class AuditProjection(Projection):
         ERASURES_TOPIC,
     )
     metadata = metadata
+    # The events `entity_of` and `summarize` know: the runtime passes over the others unparsed.
+    event_types = event_types_of(
+        PaymentConditionSaved,
+        RulerSaved,
+        RulerSavedV2,
+        RulerRunRequested,
+        CampaignSaved,
+        CallResultTypesSaved,
+        TemplateSaved,
+        NegotiationSettingsSaved,
+        MessagingSettingsSaved,
+        PortalProfileSaved,
+        PortalProfileSavedV2,
+        PersonalDataErased,
+    )
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
         rows: list[dict[str, Any]] = []

@@ -57,6 +57,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import UpdateBase
 
 from contracts.envelope import Envelope
 from contracts.negotiation import (
@@ -66,7 +67,7 @@ from contracts.negotiation import (
     AgreementClosedV2,
     AgreementFulfilled,
 )
-from contracts.personal import ERASURES_TOPIC
+from contracts.personal import ERASURES_TOPIC, PersonalDataErased
 from contracts.portfolio import (
     DEBTS_TOPIC,
     PERSONAL_FIELDS,
@@ -94,7 +95,14 @@ from contracts.ruler import (
 )
 from service_runtime.clock import BUSINESS_TZ
 from service_runtime.personal_data import REMOVED
-from service_runtime.sql import insert_ignore, update_rows
+from service_runtime.projection import event_types_of
+from service_runtime.sql import (
+    DialectInsert,
+    cached,
+    execute_many,
+    insert_ignore,
+    update_rows,
+)
 from service_runtime.sqltypes import UtcDateTime
 from services.gateway.read_models.personal import (
     PersonalDataProjection,
@@ -468,58 +476,28 @@ class _Facts:
         self.touched.add(debt_id)
 
     def write(self, conn: Connection) -> None:
-        insert = _insert(conn)
-        if self.settled:
-            stmt = insert(debt_payments)
-            conn.execute(
-                stmt.on_conflict_do_update(index_elements=["debt_id"], set_={"settled": True}),
-                list(self.settled.values()),
-            )
-        if self.reopened:
-            # After the settlements or before, the same end: settled stays, the newest
-            # reopening gives what was paid.
-            stmt = insert(debt_payments)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["debt_id"],
-                    set_={
-                        "paid_cents": stmt.excluded.paid_cents,
-                        "paid_version": stmt.excluded.paid_version,
-                    },
-                    where=debt_payments.c.paid_version < stmt.excluded.paid_version,
-                ),
-                list(self.reopened.values()),
-            )
+        execute_many(
+            conn,
+            cached(conn, "debt_payments_settled", _settled_upsert),
+            list(self.settled.values()),
+        )
+        # After the settlements or before, the same end: settled stays, the newest reopening
+        # gives what was paid.
+        execute_many(
+            conn,
+            cached(conn, "debt_payments_reopened", _reopened_upsert),
+            list(self.reopened.values()),
+        )
         for status, rows in _by_status(self.agreements.values()).items():
-            stmt = insert(call_agreements)
-            if status == "active":
-                conn.execute(stmt.on_conflict_do_nothing(index_elements=["agreement_id"]), rows)
-            else:
-                weaker = ("active",) if status == "broken" else ("active", "broken")
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["agreement_id"],
-                        set_={"status": stmt.excluded.status},
-                        # Not IN: an expanding parameter cannot go with executemany.
-                        where=or_(*(call_agreements.c.status == w for w in weaker)),
-                    ),
-                    rows,
-                )
+            execute_many(
+                conn, cached(conn, ("call_agreements", status), _agreements_upsert(status)), rows
+            )
         insert_ignore(
             conn,
             agreement_debts,
             [{"agreement_id": a, "debt_id": d} for a, d in self.agreement_debts],
         )
-        if self.stages:
-            stmt = insert(debt_stages)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["debt_id"],
-                    set_={"stage": stmt.excluded.stage, "stage_rank": stmt.excluded.stage_rank},
-                    where=debt_stages.c.stage_rank < stmt.excluded.stage_rank,
-                ),
-                list(self.stages.values()),
-            )
+        execute_many(conn, cached(conn, "debt_stages", _stages_upsert), list(self.stages.values()))
         insert_ignore(
             conn,
             campaign_members,
@@ -528,6 +506,57 @@ class _Facts:
         _versioned(conn, call_campaigns, list(self.campaigns.values()), ["tenant", "campaign_id"])
         _versioned(conn, call_results, list(self.results.values()), ["tenant"])
         insert_ignore(conn, campaign_calls, list(self.calls.values()))
+
+
+# The statements of `_Facts.write`, built once per dialect (bulk.cached) with its `insert`.
+def _settled_upsert(insert: DialectInsert) -> UpdateBase:
+    return insert(debt_payments).on_conflict_do_update(
+        index_elements=["debt_id"], set_={"settled": True}
+    )
+
+
+def _reopened_upsert(insert: DialectInsert) -> UpdateBase:
+    stmt = insert(debt_payments)
+    return stmt.on_conflict_do_update(
+        index_elements=["debt_id"],
+        set_={"paid_cents": stmt.excluded.paid_cents, "paid_version": stmt.excluded.paid_version},
+        where=debt_payments.c.paid_version < stmt.excluded.paid_version,
+    )
+
+
+def _agreements_upsert(status: str) -> Callable[[DialectInsert], UpdateBase]:
+    def build(insert: DialectInsert) -> UpdateBase:
+        stmt = insert(call_agreements)
+        if status == "active":
+            return stmt.on_conflict_do_nothing(index_elements=["agreement_id"])
+        weaker = ("active",) if status == "broken" else ("active", "broken")
+        return stmt.on_conflict_do_update(
+            index_elements=["agreement_id"],
+            set_={"status": stmt.excluded.status},
+            # Not IN: an expanding parameter cannot go with executemany.
+            where=or_(*(call_agreements.c.status == w for w in weaker)),
+        )
+
+    return build
+
+
+def _stages_upsert(insert: DialectInsert) -> UpdateBase:
+    stmt = insert(debt_stages)
+    return stmt.on_conflict_do_update(
+        index_elements=["debt_id"],
+        set_={"stage": stmt.excluded.stage, "stage_rank": stmt.excluded.stage_rank},
+        where=debt_stages.c.stage_rank < stmt.excluded.stage_rank,
+    )
+
+
+def _debts_upsert(insert: DialectInsert) -> UpdateBase:
+    stmt = insert(call_debts)
+    # Status, payments and stage come from other events: an update keeps them.
+    return stmt.on_conflict_do_update(
+        index_elements=["debt_id"],
+        set_={c: stmt.excluded[c] for c in _DEBT_FIELDS},
+        where=call_debts.c.version < stmt.excluded.version,
+    )
 
 
 def _by_status(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -564,6 +593,26 @@ class CallListProjection(PersonalDataProjection):
     )
     metadata = metadata
     erasures = call_erasures
+    # What `apply` and `_Facts.add` read: the runtime passes over any other event unparsed.
+    event_types = event_types_of(
+        DebtImported,
+        DebtUpdated,
+        DebtImportedV2,
+        DebtUpdatedV2,
+        PersonalDataErased,
+        DebtSettled,
+        DebtWithdrawn,
+        DebtReopened,
+        AgreementClosed,
+        AgreementClosedV2,
+        AgreementBroken,
+        AgreementFulfilled,
+        StageAdvanced,
+        ReceivableLeftRuler,
+        CampaignSaved,
+        CallResultTypesSaved,
+        CallRecorded,
+    )
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
         # Erasures first: then a contact in clear read in the same batch is removed as it comes.
@@ -618,16 +667,7 @@ class CallListProjection(PersonalDataProjection):
 
     @staticmethod
     def _upsert_debts(conn: Connection, rows: list[dict[str, Any]]) -> None:
-        stmt = _insert(conn)(call_debts)
-        # Status, payments and stage come from other events: an update keeps them.
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["debt_id"],
-                set_={c: stmt.excluded[c] for c in _DEBT_FIELDS},
-                where=call_debts.c.version < stmt.excluded.version,
-            ),
-            rows,
-        )
+        execute_many(conn, cached(conn, "call_debts", _debts_upsert), rows)
 
     @staticmethod
     def _refresh(conn: Connection, debt_ids: list[str]) -> None:

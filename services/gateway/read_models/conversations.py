@@ -31,8 +31,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from contracts.envelope import Envelope
 from contracts.messaging import CONVERSATIONS_TOPIC, ConversationChanged, ConversationChangedV2
-from contracts.personal import ERASURES_TOPIC
+from contracts.personal import ERASURES_TOPIC, PersonalDataErased
 from service_runtime.personal_data import REMOVED
+from service_runtime.projection import event_types_of
 from service_runtime.sqltypes import UtcDateTime
 from services.gateway.read_models.personal import (
     PersonalDataProjection,
@@ -102,6 +103,8 @@ class ConversationsProjection(PersonalDataProjection):
     name = "conversations"
     topics = (CONVERSATIONS_TOPIC, ERASURES_TOPIC)
     metadata = metadata
+    # What `apply` reads: the runtime passes over any other event unparsed.
+    event_types = event_types_of(ConversationChanged, ConversationChangedV2, PersonalDataErased)
     erasures = conversation_erasures
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:

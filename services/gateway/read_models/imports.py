@@ -27,7 +27,7 @@ from contracts.portfolio import (
     CarteiraImportStarted,
     CarteiraRowsProcessed,
 )
-from service_runtime.projection import Projection
+from service_runtime.projection import Projection, event_types_of
 from service_runtime.sql import insert_ignore
 from service_runtime.sqltypes import UtcDateTime
 
@@ -86,6 +86,10 @@ class ImportStatusProjection(Projection):
     name = "import_status"
     topics = (IMPORTS_TOPIC, REJECTED_TOPIC)
     metadata = metadata
+    # What `apply` reads: the runtime passes over any other event unparsed.
+    event_types = event_types_of(
+        DebtRejected, CarteiraImportStarted, CarteiraRowsProcessed, CarteiraImportCompleted
+    )
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
         rejections: list[dict[str, Any]] = []

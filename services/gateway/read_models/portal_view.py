@@ -38,7 +38,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.elements import BindParameter
 
 from contracts.envelope import Envelope
@@ -53,7 +53,7 @@ from contracts.negotiation import (
     InstallmentPaid,
     InvoiceOverdue,
 )
-from contracts.personal import ERASURES_TOPIC
+from contracts.personal import ERASURES_TOPIC, PersonalDataErased
 from contracts.portfolio import (
     DEBTS_TOPIC,
     DebtImported,
@@ -65,7 +65,14 @@ from contracts.portfolio import (
     DebtWithdrawn,
 )
 from service_runtime.personal_data import REMOVED, KeyVault
-from service_runtime.sql import insert_ignore, update_rows
+from service_runtime.projection import event_types_of
+from service_runtime.sql import (
+    DialectInsert,
+    cached,
+    execute_many,
+    insert_ignore,
+    update_rows,
+)
 from service_runtime.sqltypes import UtcDateTime
 from services.gateway.domain.portal_challenge import birth_date_digest
 from services.gateway.read_models.personal import (
@@ -194,11 +201,40 @@ def _debt_row(
     }
 
 
+# The events `_Batch` applies (debts' versions are upserted before it).
+_Change = (
+    AgreementClosed
+    | AgreementClosedV2
+    | AgreementBroken
+    | AgreementFulfilled
+    | DebtSettled
+    | DebtReopened
+    | DebtWithdrawn
+    | InstallmentPaid
+    | InvoiceOverdue
+)
+_CHANGES = (
+    AgreementClosed,
+    AgreementClosedV2,
+    AgreementBroken,
+    AgreementFulfilled,
+    DebtSettled,
+    DebtReopened,
+    DebtWithdrawn,
+    InstallmentPaid,
+    InvoiceOverdue,
+)
+
+
 class PortalViewProjection(PersonalDataProjection):
     name = "portal_view"
     topics = (DEBTS_TOPIC, AGREEMENTS_TOPIC, INVOICES_TOPIC, ERASURES_TOPIC)
     metadata = metadata
     erasures = portal_erasures
+    # What `apply` reads: the runtime passes over any other event unparsed.
+    event_types = event_types_of(
+        DebtImported, DebtUpdated, DebtImportedV2, DebtUpdatedV2, PersonalDataErased, *_CHANGES
+    )
 
     def __init__(self, vault: KeyVault, signing_key: str | None = None) -> None:
         """`signing_key`: the gateway's, which keys the dates of birth's digests (the portal
@@ -263,42 +299,19 @@ class PortalViewProjection(PersonalDataProjection):
         return birth_date_digest(self.signing_key, event.tenant, event.document, day)
 
     def _upsert_debts(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(portal_debts)
-        # Status, payments and agreement come from agreements: an update keeps them.
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["debt_id"],
-                set_={c: stmt.excluded[c] for c in _DEBT_FIELDS},
-                where=portal_debts.c.version < stmt.excluded.version,
-            ),
-            rows,
-        )
+        execute_many(conn, cached(conn, "portal_debts", _debts_upsert), rows)
 
 
-# The events the batch below applies (debts' versions are upserted before it).
-_Change = (
-    AgreementClosed
-    | AgreementClosedV2
-    | AgreementBroken
-    | AgreementFulfilled
-    | DebtSettled
-    | DebtReopened
-    | DebtWithdrawn
-    | InstallmentPaid
-    | InvoiceOverdue
-)
-_CHANGES = (
-    AgreementClosed,
-    AgreementClosedV2,
-    AgreementBroken,
-    AgreementFulfilled,
-    DebtSettled,
-    DebtReopened,
-    DebtWithdrawn,
-    InstallmentPaid,
-    InvoiceOverdue,
-)
+def _debts_upsert(insert: DialectInsert) -> UpdateBase:
+    stmt = insert(portal_debts)
+    # Status, payments and agreement come from agreements: an update keeps them.
+    return stmt.on_conflict_do_update(
+        index_elements=["debt_id"],
+        set_={c: stmt.excluded[c] for c in _DEBT_FIELDS},
+        where=portal_debts.c.version < stmt.excluded.version,
+    )
+
+
 # A settled or withdrawn debt stays so, whatever comes after.
 _FINAL = ("settled", "withdrawn")
 
@@ -578,19 +591,14 @@ class _Batch:
     def _write(self) -> None:
         conn = self.conn
         insert_ignore(conn, portal_agreements, list(self.new_agreements.values()))
-        if self.ended:
-            conn.execute(
-                update(portal_agreements)
-                .where(
-                    portal_agreements.c.agreement_id == bindparam("b_id"),
-                    portal_agreements.c.status == "active",
-                )
-                .values(status=bindparam("b_status"), ended_on=bindparam("b_on")),
-                [
-                    {"b_id": agreement_id, "b_status": status, "b_on": on}
-                    for agreement_id, (status, on) in self.ended.items()
-                ],
-            )
+        execute_many(
+            conn,
+            _END_AGREEMENT,
+            [
+                {"b_id": agreement_id, "b_status": status, "b_on": on}
+                for agreement_id, (status, on) in self.ended.items()
+            ],
+        )
         insert_ignore(
             conn,
             portal_agreement_debts,
@@ -645,12 +653,10 @@ class _Batch:
             if debt_id in self.paid:
                 paid.append({"b_id": debt_id, "b_paid": debt.paid_cents})
         # The refreshes' changes, as they wrote them: never over a settled or withdrawn debt.
-        # Spelled out: an expanding NOT IN cannot go with executemany.
-        not_final = and_(*(portal_debts.c.status != status for status in _FINAL))
         for chunk in _chunks(to_open):
             conn.execute(
                 update(portal_debts)
-                .where(portal_debts.c.debt_id.in_(chunk), not_final)
+                .where(portal_debts.c.debt_id.in_(chunk), _NOT_FINAL)
                 .values(status="open", agreement_id=None)
             )
         for chunk in _chunks(withdrawn):
@@ -659,30 +665,36 @@ class _Batch:
                 .where(portal_debts.c.debt_id.in_(chunk), portal_debts.c.status != "settled")
                 .values(status="withdrawn")
             )
-        by_id = portal_debts.c.debt_id == bindparam("b_id")
-        if held:
-            conn.execute(
-                update(portal_debts)
-                .where(by_id, not_final)
-                .values(status=bindparam("b_status"), agreement_id=bindparam("b_agreement")),
-                held,
-            )
+        execute_many(conn, _HOLD_DEBT, held)
         # Payments, whatever the status, as DebtSettled and DebtReopened wrote them.
-        if settled:
-            conn.execute(
-                update(portal_debts)
-                .where(by_id)
-                .values(
-                    status="settled",
-                    agreement_id=bindparam("b_agreement"),
-                    paid_cents=bindparam("b_paid"),
-                ),
-                settled,
-            )
-        if paid:
-            conn.execute(
-                update(portal_debts).where(by_id).values(paid_cents=bindparam("b_paid")), paid
-            )
+        execute_many(conn, _SETTLE_DEBT, settled)
+        execute_many(conn, _PAY_DEBT, paid)
+
+
+# The executemany statements of `_Batch._write`, built once.
+_END_AGREEMENT = (
+    update(portal_agreements)
+    .where(
+        portal_agreements.c.agreement_id == bindparam("b_id"),
+        portal_agreements.c.status == "active",
+    )
+    .values(status=bindparam("b_status"), ended_on=bindparam("b_on"))
+)
+_BY_ID = portal_debts.c.debt_id == bindparam("b_id")
+# Never over a settled or withdrawn debt (spelled out: an expanding NOT IN cannot go with
+# executemany).
+_NOT_FINAL = and_(*(portal_debts.c.status != status for status in _FINAL))
+_HOLD_DEBT = (
+    update(portal_debts)
+    .where(_BY_ID, _NOT_FINAL)
+    .values(status=bindparam("b_status"), agreement_id=bindparam("b_agreement"))
+)
+_SETTLE_DEBT = (
+    update(portal_debts)
+    .where(_BY_ID)
+    .values(status="settled", agreement_id=bindparam("b_agreement"), paid_cents=bindparam("b_paid"))
+)
+_PAY_DEBT = update(portal_debts).where(_BY_ID).values(paid_cents=bindparam("b_paid"))
 
 
 def open_debts(engine: Engine, tenant: str, document: str) -> list[dict[str, Any]]:

@@ -78,6 +78,7 @@ from contracts.ruler import (
 )
 from service_runtime.clock import BUSINESS_TZ
 from service_runtime.personal_data import REMOVED, KeyVault, unseal
+from service_runtime.projection import event_types_of
 from service_runtime.sql import insert_ignore
 from service_runtime.sqltypes import UtcDateTime
 from services.gateway.read_models.personal import (
@@ -193,7 +194,7 @@ def describe(event: Envelope, personal: Personal) -> str | None:
             f"Dívida importada: {event.creditor}, contrato {event.contract}"
             + (f" parcela {event.installment}" if event.installment else "")
             + f", {format_brl(event.original_amount_cents)}"
-            + f", vencimento {event.due_date.strftime('%d/%m/%Y')}"
+            + f", vencimento {_dmy(event.due_date)}"
         )
     if isinstance(event, DebtUpdated | DebtUpdatedV2):
         parts = [_change(event, c.field, c.old, c.new, personal) for c in event.changes]
@@ -371,7 +372,8 @@ PAYMENT_OUTCOMES = {
 
 
 def _dmy(day: dt.date) -> str:
-    return day.strftime("%d/%m/%Y")
+    # What strftime("%d/%m/%Y") writes, at a third of its cost.
+    return f"{day.day:02d}/{day.month:02d}/{day.year}"
 
 
 CHANNEL_NAMES = {
@@ -503,6 +505,8 @@ class TimelineProjection(PersonalDataProjection):
     )
     metadata = metadata
     erasures = timeline_erasures
+    # The events `describe` tells (each has its service): the runtime passes over the others.
+    event_types = event_types_of(*SERVICE_OF)
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
         # Erasures first: then an entry in clear read in the same batch is removed as it comes.
@@ -517,15 +521,20 @@ class TimelineProjection(PersonalDataProjection):
             )
         rows: list[dict[str, Any]] = []
         for event in events:
-            document = event.field_or_none("document")
+            # As `field_or_none("document")`: a model's __dict__ holds its fields only.
+            document = event.__dict__.get("document")
             if not document:
                 continue
             shown = Personal(self.vault)
             summary = describe(event, shown)
             if summary is None:
                 continue
-            hidden = Personal(redact=True)
-            without = describe(event, hidden)
+            if shown.mentioned:
+                hidden = Personal(redact=True)
+                without = describe(event, hidden)
+            else:
+                # Nothing personal told: described with it removed, the line is the same.
+                hidden, without = shown, summary
             rows.append(
                 {
                     "event_id": str(event.event_id),
