@@ -426,6 +426,11 @@ async def fake_page_close(
     return {"closed": data["divida"]}
 
 
+@post("/api/v1/chat/{tenant:str}/messages", status_code=200)
+async def fake_chat(tenant: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"said": data.get("text")}
+
+
 @get("/health/boom")
 async def boom() -> None:
     logging.getLogger("tests.boom").warning("about to fail")
@@ -441,7 +446,7 @@ def small_app(clock: FakeClock, **limits: Any) -> Litestar:
         return install_security(config, limiter_)
 
     return Litestar(
-        route_handlers=[fake_lookup, fake_close, fake_form, fake_page_close, boom],
+        route_handlers=[fake_lookup, fake_close, fake_form, fake_page_close, fake_chat, boom],
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
         on_app_init=[init],
         logging_config=None,
@@ -644,3 +649,22 @@ def test_a_projections_lag_counts_what_its_partitions_have_not_applied() -> None
 def _no_request_id_left() -> Iterator[None]:
     yield
     assert current_request_id.get() is None
+
+
+def test_a_web_chat_line_that_is_a_document_is_a_lookup_and_the_others_are_not() -> None:
+    # The public web chat looks debtors up as the portal does: the same limits, so it is no
+    # door around them.
+    clock = FakeClock()
+    client_ = TestClient(small_app(clock, lookup_per_address=2, lookup_per_document=5))
+    path = f"/api/v1/chat/{AGENCY}/messages"
+    for line in ("oi", "1", "quero negociar", "0800 123 4567"):
+        for _ in range(3):
+            assert client_.post(path, json={"text": line}).json() == {"said": line}
+    assert client_.post(path, json={"text": "529.982.247-25"}).status_code == 200
+    assert client_.post(path, json={"text": MARIA}).status_code == 200
+    refused = client_.post(path, json={"text": JOAO})
+    assert refused.status_code == 429
+    assert refused.json()["error"]["details"][0]["rule"] == "per_address"
+    assert client_.post(path, json={"text": "2"}).json() == {"said": "2"}  # the menu still works
+    clock.advance(60)
+    assert client_.post(path, json={"text": JOAO}).status_code == 200

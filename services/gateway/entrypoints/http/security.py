@@ -27,6 +27,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.documents import InvalidDocument, validate_document
 from service_runtime.logs import current_request_id
 from service_runtime.settings import Settings
 from services.gateway.adapters.rate_limits import Limited, Limits, RateLimiter
@@ -175,7 +176,7 @@ class RequestContextMiddleware:
 # ---- rate limits -------------------------------------------------------------------------
 
 Action = Literal["lookup", "close"]
-BodyKind = Literal["json", "form"]
+BodyKind = Literal["json", "form", "chat"]
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,9 @@ LIMITED_ROUTES: tuple[LimitedRoute, ...] = (
     # The web portal's forms.
     LimitedRoute("lookup", re.compile(r"/p/(?P<tenant>[^/]+)/consulta/?"), "form"),
     LimitedRoute("close", re.compile(r"/p/(?P<tenant>[^/]+)/acordo/?"), "form"),
+    # The public web chat: a line that is a CPF/CNPJ looks a debtor up as the portal does
+    # (the same limits and enumeration cut-off); its other lines are not lookups.
+    LimitedRoute("lookup", re.compile(r"/api/v1/chat/(?P<tenant>[^/]+)/messages/?"), "chat"),
 )
 # Where a form or a JSON body may carry the debtor's document.
 DOCUMENT_FIELDS = ("document", "documento", "cpf_cnpj")
@@ -213,6 +217,16 @@ def _document_in(values: Any) -> str | None:
         if isinstance(value, str) and value.strip():
             return value
     return None
+
+
+def _typed_document(text: Any) -> str | None:
+    """The CPF/CNPJ a chat line is, if it is one (as the bot reads it); None otherwise."""
+    if not isinstance(text, str) or len(text) > 40:
+        return None
+    try:
+        return validate_document(text)
+    except InvalidDocument:
+        return None
 
 
 def _session_document(request: Request[Any, Any, Any], tenant: str) -> str | None:
@@ -238,6 +252,13 @@ async def document_of(
         return principal.document
     if route.body == "form":
         return _session_document(request, tenant) or _document_in(await request.form())
+    if route.body == "chat":
+        try:
+            line = json.loads(await request.body() or b"null")
+        except ValueError:
+            return None
+        text = line.get("text") if isinstance(line, dict) else None
+        return _typed_document(text)
     try:
         return _document_in(json.loads(await request.body() or b"null"))
     except ValueError:
@@ -307,6 +328,10 @@ class RateLimitMiddleware:
                 route, tenant = found
                 request: Request[Any, Any, Any] = Request(scope, receive)
                 document = await document_of(request, route, tenant)
+                if route.body == "chat" and document is None:
+                    # A chat line that is no document (a greeting, a menu choice): no lookup.
+                    await self.app(scope, receive, send)
+                    return
                 address = client_address(scope, self.trusted)
                 check = (
                     self.limiter.check_lookup
