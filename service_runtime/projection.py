@@ -37,8 +37,7 @@ from sqlalchemy import (
     delete,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import UpdateBase
 
 from contracts.envelope import Envelope
 from contracts.registry import EVENT_MODELS, UnknownEventType, head_model, parse_event
@@ -52,7 +51,7 @@ from service_runtime.kafka import (
     records_at,
     server_list,
 )
-from service_runtime.sql import upsert
+from service_runtime.sql import DialectInsert, cached
 from service_runtime.telemetry import ConsumerBatch, attached, register_consumer
 
 log = logging.getLogger(__name__)
@@ -121,24 +120,15 @@ def store_position(
     epoch: str | None,
 ) -> None:
     """Remember the next offset to read in a partition, and which event was the last."""
-    upsert(
-        conn,
-        projection_offsets,
-        {
-            "projection": name,
-            "topic": tp.topic,
-            "partition": tp.partition,
-            "next_offset": last.offset + 1,
-            "last_event_id": record_event_id(last),
-            "epoch": epoch,
-        },
-        ["projection", "topic", "partition"],
+    store_positions(conn, name, [(tp, last)], epoch)
+
+
+def _positions_upsert(insert: DialectInsert) -> UpdateBase:
+    ins = insert(projection_offsets)
+    return ins.on_conflict_do_update(
+        index_elements=["projection", "topic", "partition"],
+        set_={c: ins.excluded[c] for c in ("next_offset", "last_event_id", "epoch")},
     )
-
-
-# The upsert of positions, built once per dialect: a statement built anew for every batch
-# and partition cost more than the rows it writes (SQLAlchemy's cache key, its compilation).
-_POSITIONS_UPSERT: dict[str, Insert] = {}
 
 
 def store_positions(
@@ -147,7 +137,8 @@ def store_positions(
     lasts: Iterable[tuple[TopicPartition, ConsumerRecord[Any, Any]]],
     epoch: str | None,
 ) -> None:
-    """`store_position` of many partitions (each once) in one statement."""
+    """`store_position` of many partitions (each once) in one statement (built once per
+    dialect: building it anew for every batch and partition cost more than its rows)."""
     rows = [
         {
             "projection": name,
@@ -159,17 +150,8 @@ def store_positions(
         }
         for tp, last in lasts
     ]
-    if not rows:
-        return
-    dialect = conn.dialect.name
-    stmt = _POSITIONS_UPSERT.get(dialect)
-    if stmt is None:
-        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(projection_offsets)
-        stmt = _POSITIONS_UPSERT[dialect] = ins.on_conflict_do_update(
-            index_elements=["projection", "topic", "partition"],
-            set_={c: ins.excluded[c] for c in ("next_offset", "last_event_id", "epoch")},
-        )
-    conn.execute(stmt, rows)
+    if rows:
+        conn.execute(cached(conn, "projection_positions", _positions_upsert), rows)
 
 
 def stored_positions(
