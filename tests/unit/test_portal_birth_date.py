@@ -23,8 +23,6 @@ from eventsourcing.persistence import StoredEvent
 from hypothesis import given
 from hypothesis import strategies as st
 from litestar import Litestar
-from litestar.datastructures import State
-from litestar.middleware import DefineMiddleware
 from litestar.testing import TestClient
 
 from contracts.envelope import Envelope, derived_event_id
@@ -33,8 +31,6 @@ from contracts.personal import PersonalDataErased
 from contracts.portfolio import DebtImportedV2, DebtUpdatedV2, FieldChange
 from service_runtime.clock import BusinessClock
 from service_runtime.personal_data import REMOVED, seal
-from service_runtime.service_client import ServiceRefused
-from service_runtime.settings import Settings
 from service_runtime.stored_aggregates import StoredAggregates
 from services.gateway.adapters.integration_events import IntegrationEvents
 from services.gateway.application.uploads import GatewayApplication
@@ -48,21 +44,8 @@ from services.gateway.domain.portal_challenge import (
     issue_birth_date,
     parse_birth_date,
 )
-from services.gateway.entrypoints.http.auth import BearerTokenMiddleware
-from services.gateway.entrypoints.http.controllers import PortalController
-from services.gateway.entrypoints.http.errors import (
-    ApiError,
-    handle_api_error,
-    handle_http_exception,
-    handle_service_refused,
-)
-from services.gateway.entrypoints.http.negotiation import AgreementsController
-from services.gateway.entrypoints.http.portal_admin import PortalAdminController
 from services.gateway.entrypoints.web import (
     STATIC_DIR,
-    csrf_config,
-    template_config,
-    web_route_handlers,
 )
 from services.gateway.entrypoints.web.pages import sentence
 from services.gateway.read_models.audit import entity_of, summarize
@@ -71,7 +54,6 @@ from services.gateway.read_models.portal_view import (
     birth_date_digests,
     portal_debts,
 )
-from tests.support.local_services import local_negotiation
 from tests.unit.test_negotiation_app import Negotiation as NegotiationApp
 from tests.unit.test_portal_pages import (  # noqa: F401 (the fixture, used by name)
     KEY,
@@ -81,6 +63,7 @@ from tests.unit.test_portal_pages import (  # noqa: F401 (the fixture, used by n
     admin,
     csrf,
     negotiation,
+    portal_app,
 )
 from tests.unit.test_projections import VAULT
 
@@ -389,34 +372,8 @@ def client(
 ) -> Iterator[TestClient[Litestar]]:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'read.sqlite'}")
     project(engine, cast(list[Envelope], DEBTS))
-    app = Litestar(
-        route_handlers=[
-            PortalController,
-            AgreementsController,
-            PortalAdminController,
-            *web_route_handlers(),
-        ],
-        middleware=[DefineMiddleware(BearerTokenMiddleware)],
-        exception_handlers={
-            ApiError: handle_api_error,
-            ServiceRefused: handle_service_refused,
-            **{cls: handle_http_exception for cls in _http_exceptions()},
-        },
-        template_config=template_config(),
-        csrf_config=csrf_config(KEY),
-        state=State(
-            {
-                "settings": Settings(data_dir=tmp_path),
-                "clock": clock,
-                "signing_key": KEY,
-                "gateway_app": GatewayApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}),
-                "gateway_relay": Relay(),
-                "vault": VAULT,
-                "read_engine": engine,
-                "negotiation": local_negotiation(negotiation.app, TODAY),
-            }
-        ),
-    )
+    gateway = GatewayApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app = portal_app(tmp_path, engine, clock, gateway, negotiation)
     with TestClient(app) as test_client:
         answer = test_client.put(
             "/api/v1/admin/portal",
@@ -426,12 +383,6 @@ def client(
         assert answer.status_code == 200, answer.text
         yield test_client
     engine.dispose()
-
-
-def _http_exceptions() -> list[type[Exception]]:
-    from litestar.exceptions import HTTPException
-
-    return [HTTPException]
 
 
 def lookup(client: TestClient[Litestar], document: str) -> Any:

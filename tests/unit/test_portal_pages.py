@@ -135,7 +135,22 @@ def client(
     projection.create_tables(engine)
     with engine.begin() as conn:
         projection.apply(conn, cast(list[Envelope], DEBTS))
-    app = Litestar(
+    app = portal_app(tmp_path, engine, BusinessClock(TODAY), gateway, negotiation)
+    with TestClient(app) as test_client:
+        yield test_client
+    engine.dispose()
+
+
+def portal_app(
+    tmp_path: Path,
+    engine: sa.Engine,
+    clock: BusinessClock,
+    gateway: GatewayApplication,
+    negotiation: Negotiation,
+) -> Litestar:
+    """The gateway's portal (JSON API, admin profile, pages) over this read model, the
+    negotiation service answering in process."""
+    return Litestar(
         route_handlers=[
             PortalController,
             AgreementsController,
@@ -153,7 +168,7 @@ def client(
         state=State(
             {
                 "settings": Settings(data_dir=tmp_path),
-                "clock": BusinessClock(TODAY),
+                "clock": clock,
                 "signing_key": KEY,
                 "gateway_app": gateway,
                 "gateway_relay": Relay(),
@@ -163,9 +178,6 @@ def client(
             }
         ),
     )
-    with TestClient(app) as test_client:
-        yield test_client
-    engine.dispose()
 
 
 def _http_exceptions() -> list[type[Exception]]:
