@@ -203,7 +203,8 @@ def test_start_fails_fast_with_log_when_port_is_taken(tmp_path: Path) -> None:
         started = time.monotonic()
         with pytest.raises(BrokerStartError) as failure:
             broker.start(timeout=20)
-    assert time.monotonic() - started < 5
+    # Fails on the broker's exit, not at the 20 s timeout.
+    assert time.monotonic() - started < 15
     assert not broker.is_running
     assert str(broker.log_path) in str(failure.value)
 

@@ -125,7 +125,8 @@ async def test_nobody_answers_times_out(setup: Setup) -> None:
     with pytest.raises(RequestTimeout) as timed_out:
         await setup.requester.request(setup.silent, b"anyone?", key=None, timeout=1.5)
     elapsed = time.monotonic() - started
-    assert 1.4 <= elapsed < 3.0
+    # Not before the timeout, and well before anything else would have ended it.
+    assert 1.4 <= elapsed < 10.0
     assert timed_out.value.topic == setup.silent
     assert isinstance(timed_out.value, TimeoutError)
     assert setup.requester.pending == {}
