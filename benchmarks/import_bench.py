@@ -681,7 +681,7 @@ class Bench:
         pids = {
             name: proc.process.pid
             for name, proc in self.platform.processes.items()
-            if proc.process is not None
+            if proc.process is not None and proc.process.pid is not None
         }
         broker_pid = getattr(self.broker, "pid", None)
         if broker_pid:

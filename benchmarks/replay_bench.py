@@ -97,7 +97,7 @@ from service_runtime.database import engine_from_url
 from service_runtime.kafka import ensure_topics, partitions_of
 from service_runtime.outbox import headers_for
 from service_runtime.personal_data import SqlKeyVault
-from service_runtime.projection import BatchApplier, RecordsByPartition
+from service_runtime.projection import BatchApplier, RecordsByPartition, replay_together
 from service_runtime.projection import replay as replay_projection
 from services.gateway.entrypoints.main import PROJECTION_TOPICS, build_projections
 from services.portfolio.domain.debt import debt_id_for
@@ -780,6 +780,34 @@ def time_projection(name: str, bootstrap: str, directory: Path, expected: int) -
     )
 
 
+def time_together(
+    names: tuple[str, ...], bootstrap: str, directory: Path, expected: dict[str, int], events: int
+) -> Step:
+    """`cobranca replay NAME... --target-url sqlite:///fresh.sqlite`: every projection in one
+    pass over their topics, as the command does."""
+    path = directory / "replay-together.sqlite"
+    engine = engine_from_url(f"sqlite:///{path}", "gateway_rebuild")
+    vault = SqlKeyVault(engine_from_url(f"sqlite:///{directory / 'keys.sqlite'}"))
+    try:
+        built = build_projections(vault)
+        started = time.perf_counter()
+        counts = asyncio.run(replay_together([built[n] for n in names], engine, bootstrap))
+        seconds = time.perf_counter() - started
+    finally:
+        engine.dispose()
+        vault.engine.dispose()
+    if counts != expected:
+        raise RuntimeError(f"replayed {counts}, expected {expected}")
+    return Step(
+        "c_together",
+        f"(c) cobranca replay {' '.join(names)} (one pass; stream events)",
+        events,
+        seconds,
+        None,
+        {"projections": list(names), "records": counts},
+    )
+
+
 def time_fpd(bootstrap: str, expected: int) -> Step:
     """`cobranca analytics fpd --grace-days 5 --by cohort --by channel`: the replay, then the
     indicator (the table's rows; printing them is left out)."""
@@ -1071,6 +1099,12 @@ def run(args: argparse.Namespace) -> int:
                 cpu_s=sum(s.cpu_s or 0.0 for s in projection_steps),
                 broker_cpu_s=sum(s.broker_cpu_s or 0.0 for s in projection_steps),
                 gc_s=sum(s.gc_s or 0.0 for s in projection_steps),
+            )
+        )
+        console.print(f"(c) cobranca replay {' '.join(REPLAYED)} (one pass)...")
+        steps.append(
+            meter.measure(
+                lambda: time_together(REPLAYED, bootstrap, root, per_projection, args.events)
             )
         )
         console.print("(d) cobranca analytics fpd...")

@@ -255,40 +255,64 @@ class BatchApplier:
             self._apply_records(records_by_tp)
 
     def _apply_records(self, records_by_tp: RecordsByPartition) -> None:
-        parsed: dict[TopicPartition, list[Envelope]] = {}
-        unused = self.unused
-        for tp, records in records_by_tp.items():
-            events = parsed[tp] = []
-            for record in records:
-                try:
-                    # What parse_event does, once the head told the model (or that it is unused).
-                    model = head_model(record.value)
-                    if model is None:
-                        events.append(parse_event(record.value))
-                    elif model not in unused:
-                        events.append(model.model_validate_json(record.value))
-                except (UnknownEventType, ValueError) as exc:
-                    # A newer schema this build does not know: keep going, say so.
-                    self.skipped += 1
-                    log.warning(
-                        "%s: skipping %s[%d]@%d: %s",
-                        self.name,
-                        tp.topic,
-                        tp.partition,
-                        record.offset,
-                        exc,
-                    )
+        parsed = parse_records(records_by_tp, self.unused, self.name, self._skip)
         self.projection.prepare([event for events in parsed.values() for event in events])
         with self.engine.begin() as conn:
-            for events in parsed.values():
-                if events:
-                    self.projection.apply(conn, events)
-            store_positions(
-                conn,
-                self.name,
-                ((tp, records[-1]) for tp, records in records_by_tp.items() if records),
-                self.epoch,
-            )
+            self.apply_parsed(conn, parsed, records_by_tp)
+
+    def _skip(self) -> None:
+        self.skipped += 1
+
+    def apply_parsed(
+        self,
+        conn: Connection,
+        parsed: dict[TopicPartition, list[Envelope]],
+        records_by_tp: RecordsByPartition,
+    ) -> None:
+        """Apply a batch already parsed (and `prepare`d) and store its positions, in the
+        caller's transaction."""
+        for events in parsed.values():
+            if events:
+                self.projection.apply(conn, events)
+        store_positions(
+            conn,
+            self.name,
+            ((tp, records[-1]) for tp, records in records_by_tp.items() if records),
+            self.epoch,
+        )
+
+
+def parse_records(
+    records_by_tp: RecordsByPartition,
+    unused: frozenset[type[Envelope]],
+    reader: str,
+    on_skip: Callable[[], None],
+) -> dict[TopicPartition, list[Envelope]]:
+    """The events of each partition's records, in order, but for those whose model is in
+    `unused` (passed over unparsed) and those this build cannot read (logged, counted with
+    `on_skip`, and passed over: a newer schema must not stop a projection)."""
+    parsed: dict[TopicPartition, list[Envelope]] = {}
+    for tp, records in records_by_tp.items():
+        events = parsed[tp] = []
+        for record in records:
+            try:
+                # What parse_event does, once the head told the model (or that it is unused).
+                model = head_model(record.value)
+                if model is None:
+                    events.append(parse_event(record.value))
+                elif model not in unused:
+                    events.append(model.model_validate_json(record.value))
+            except (UnknownEventType, ValueError) as exc:
+                on_skip()
+                log.warning(
+                    "%s: skipping %s[%d]@%d: %s",
+                    reader,
+                    tp.topic,
+                    tp.partition,
+                    record.offset,
+                    exc,
+                )
+    return parsed
 
 
 # How often a projection reads back the last record of positions that did not move.
@@ -559,17 +583,37 @@ async def replay(
     batch_size: int = 2000,
     idle_ms: int = 2000,
 ) -> int:
-    """Rebuild a projection from offset zero until its topics have nothing more to give.
-    Returns the number of records read. (End offsets alone cannot say when to stop: the
-    embedded broker reports them a batch behind.)"""
-    projection.create_tables(engine)
+    """Rebuild one projection from offset zero (`replay_together` of it alone)."""
+    report = None if progress is None else (lambda _name, done, total: progress(done, total))
+    counts = await replay_together([projection], engine, bootstrap, report, batch_size, idle_ms)
+    return counts[projection.name]
+
+
+async def replay_together(
+    projections: Sequence[Projection],
+    engine: Engine,
+    bootstrap: str,
+    progress: Callable[[str, int, int], None] | None = None,
+    batch_size: int = 2000,
+    idle_ms: int = 2000,
+) -> dict[str, int]:
+    """Rebuild projections from offset zero until their topics have nothing more to give, in
+    one pass: a record is read and parsed once however many of them use it, and a batch is
+    applied to all of them in one transaction. Returns the records each projection read.
+    (End offsets alone cannot say when to stop: the embedded broker reports them a batch
+    behind.)"""
+    for projection in projections:
+        projection.create_tables(engine)
     with engine.begin() as conn:
-        projection.reset(conn)
+        for projection in projections:
+            projection.reset(conn)
     # What exists now (the modules, the models, the engine) lives as long as the rebuild:
     # the collector's full passes need not walk it again and again.
     gc.freeze()
-    applier = BatchApplier(projection, engine)
-    applier.epoch = await broker_epoch(bootstrap)
+    appliers = [BatchApplier(projection, engine) for projection in projections]
+    epoch = await broker_epoch(bootstrap)
+    for applier in appliers:
+        applier.epoch = epoch
     consumer = AIOKafkaConsumer(
         bootstrap_servers=server_list(bootstrap),
         enable_auto_commit=False,
@@ -577,19 +621,23 @@ async def replay(
     )
     await consumer.start()
     try:
-        known = await partitions_of(consumer, projection.topics)
-        tps = [
-            TopicPartition(topic, p) for topic in projection.topics for p in sorted(known[topic])
-        ]
+        topics = tuple(dict.fromkeys(t for projection in projections for t in projection.topics))
+        known = await partitions_of(consumer, topics)
+        tps = [TopicPartition(topic, p) for topic in topics for p in sorted(known[topic])]
+        done = {applier.name: 0 for applier in appliers}
         if not tps:
-            return 0
+            return done
         ends = await consumer.end_offsets(tps)
-        total = sum(ends.values())
+        totals = {
+            applier.name: sum(end for tp, end in ends.items() if tp.topic in applier.topics)
+            for applier in appliers
+        }
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        done = 0
         if progress:
-            progress(done, total)
+            for name, total in totals.items():
+                progress(name, 0, total)
+        together = TogetherApplier(appliers, engine)
         while True:
             batch = await consumer.getmany(timeout_ms=idle_ms, max_records=batch_size)
             by_tp = {tp: records for tp, records in batch.items() if records}
@@ -598,10 +646,51 @@ async def replay(
                 if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
                     return done
                 continue
-            await asyncio.to_thread(applier.apply_records, by_tp)
-            done += sum(len(v) for v in by_tp.values())
-            if progress:
-                progress(done, max(total, done))
+            await asyncio.to_thread(together.apply_records, by_tp)
+            for applier in appliers:
+                read = sum(len(v) for tp, v in by_tp.items() if tp.topic in applier.topics)
+                if read:
+                    done[applier.name] += read
+                    if progress:
+                        progress(
+                            applier.name,
+                            done[applier.name],
+                            max(totals[applier.name], done[applier.name]),
+                        )
     finally:
         await consumer.stop()
         gc.unfreeze()
+
+
+class TogetherApplier:
+    """Applies a batch of records to several projections of one database: each record parsed
+    once (unless none of them uses its type), each projection given its own topics' events of
+    the types it uses, all of it and their positions in one transaction."""
+
+    def __init__(self, appliers: Sequence[BatchApplier], engine: Engine) -> None:
+        self.appliers = appliers
+        self.engine = engine
+        self.unused = frozenset.intersection(*(applier.unused for applier in appliers))
+        self.skipped = 0
+
+    def _skip(self) -> None:
+        self.skipped += 1
+
+    def apply_records(self, records_by_tp: RecordsByPartition) -> None:
+        with collector_paused:
+            parsed = parse_records(records_by_tp, self.unused, "replay", self._skip)
+            shares = []
+            for applier in self.appliers:
+                records = {tp: r for tp, r in records_by_tp.items() if tp.topic in applier.topics}
+                if not records:
+                    continue
+                unused = applier.unused
+                events = {
+                    tp: [event for event in parsed[tp] if type(event) not in unused]
+                    for tp in records
+                }
+                applier.projection.prepare([event for ev in events.values() for event in ev])
+                shares.append((applier, events, records))
+            with self.engine.begin() as conn:
+                for applier, events, records in shares:
+                    applier.apply_parsed(conn, events, records)

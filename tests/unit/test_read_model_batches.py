@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiokafka import ConsumerRecord, TopicPartition
 
 from contracts.envelope import Envelope
 from contracts.negotiation import (
@@ -24,8 +25,14 @@ from contracts.negotiation import (
 from contracts.personal import PersonalDataErased
 from contracts.portfolio import DebtImported, DebtImportedV2, DebtReopened, DebtSettled
 from contracts.ruler import CallResultType, CallResultTypesSaved
+from contracts.topics import TOPICS
 from service_runtime.personal_data import seal
-from service_runtime.projection import Projection
+from service_runtime.projection import (
+    BatchApplier,
+    Projection,
+    TogetherApplier,
+    projection_offsets,
+)
 from services.gateway.domain.portal_challenge import birth_date_digest
 from services.gateway.read_models.call_list import CallListProjection
 from services.gateway.read_models.portal_view import (
@@ -36,9 +43,10 @@ from services.gateway.read_models.portal_view import (
     portal_debts,
     portal_invoices,
 )
+from services.gateway.read_models.timeline import TimelineProjection
 from tests.unit import test_call_list as calls
 from tests.unit import test_portal_agreements as portal
-from tests.unit.test_projections import VAULT, memory_vault
+from tests.unit.test_projections import VAULT, memory_vault, record_of
 
 AGENCY = portal.AGENCY
 JOAO = portal.JOAO
@@ -503,3 +511,59 @@ def test_the_digests_of_dates_of_birth_end_the_same_however_the_stream_is_batche
     }
     for name, batches in batchings(stream):
         assert built(make, batches) == expected, name
+
+
+# --- `cobranca replay` of several projections in one pass ------------------------------------
+
+
+def topic_of(event: Envelope) -> str:
+    return next(spec.name for spec in TOPICS if type(event) in spec.events)
+
+
+def test_projections_replayed_together_end_as_each_replayed_alone(tmp_path: Path) -> None:
+    """One pass reads and parses each record once for all the projections: each ends with the
+    rows and positions it ends with replayed on its own, however the records are batched."""
+    events = portal_stream() + call_stream()
+    rng = random.Random(11)
+    offsets: dict[str, int] = {}
+    records: list[tuple[TopicPartition, ConsumerRecord[bytes, bytes]]] = []
+    for event in events:
+        topic = topic_of(event)
+        partition = rng.randrange(2)
+        offset = offsets[f"{topic}/{partition}"] = offsets.get(f"{topic}/{partition}", -1) + 1
+        records.append(
+            (TopicPartition(topic, partition), record_of(event, topic, partition, offset))
+        )
+    makers = (make_portal, make_calls, lambda: TimelineProjection(VAULT))
+
+    def replayed(together: bool, largest: int) -> tuple[list[Rows], list[Any]]:
+        engine = sa.create_engine(f"sqlite:///{tmp_path / f'{together}-{largest}.sqlite'}")
+        projections = [make() for make in makers]
+        for projection in projections:
+            projection.create_tables(engine)
+        appliers = [BatchApplier(projection, engine) for projection in projections]
+        start = 0
+        while start < len(records):
+            size = rng.randint(1, largest)
+            batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
+            for tp, rec in records[start : start + size]:
+                batch.setdefault(tp, []).append(rec)
+            start += size
+            if together:
+                TogetherApplier(appliers, engine).apply_records(batch)
+            else:
+                for applier in appliers:
+                    mine = {tp: r for tp, r in batch.items() if tp.topic in applier.topics}
+                    if mine:
+                        applier.apply_records(mine)
+        rows = [every_row(engine, projection) for projection in projections]
+        with engine.connect() as conn:
+            positions = sorted(tuple(r) for r in conn.execute(sa.select(projection_offsets)))
+        engine.dispose()
+        return rows, positions
+
+    alone = replayed(False, len(records))
+    assert alone[0][0]["portal_agreements"] and alone[0][1]["call_debts"]
+    assert {p[0] for p in alone[1]} == {"portal_view", "call_list", "timeline"}
+    for largest in (1, 3, len(records)):
+        assert replayed(True, largest) == alone, largest
