@@ -228,16 +228,16 @@ class ConversationChanged(Envelope):
     messages: int = Field(ge=0, description="Messages in the conversation so far")
 
 
-class ConversationChangedV2(Envelope):
-    """A conversation (chatbot, WhatsApp, web chat) as it stands after a change: who, where,
-    its status and operator. Keyed by conversation; the transcript stays with the messaging
-    service. Version 2: the phone and the name are sealed in `personal` once the document is
-    known (see contracts.personal)."""
+class _ConversationChangedSealed(Envelope):
+    """The fields every version of `ConversationChanged` from version 2 on shares (the phone
+    and the name sealed); not an event of its own. Each version adds its `schema_version`,
+    narrows `change` to the kinds it knows and adds what it knows more; `type`,
+    `schema_version` and `change` keep their place, so each version's fields and JSON Schema
+    are as if it declared them all."""
 
     type: Literal["ConversationChanged"] = "ConversationChanged"
-    schema_version: Literal[2] = 2
     conversation_id: str
-    change: ConversationChange
+    change: str
     channel: Literal["whatsapp", "web"]
     personal: SealedPersonalData | None = Field(
         default=None,
@@ -257,3 +257,42 @@ class ConversationChangedV2(Envelope):
     started_at: UtcDatetime
     changed_at: UtcDatetime
     messages: int = Field(ge=0, description="Messages in the conversation so far")
+
+
+class ConversationChangedV2(_ConversationChangedSealed):
+    """A conversation (chatbot, WhatsApp, web chat) as it stands after a change: who, where,
+    its status and operator. Keyed by conversation; the transcript stays with the messaging
+    service. Version 2: the phone and the name are sealed in `personal` once the document is
+    known (see contracts.personal)."""
+
+    schema_version: Literal[2] = 2
+    change: ConversationChange
+
+
+# Version 3's changes: version 1's and 2's, and the tenant's second factor. Its own list, so
+# that the published schemas of versions 1 and 2 (and their consumers) stay as they are.
+ConversationChangeV3 = Literal[
+    ConversationChange,
+    # The tenant's second factor was asked: whoever writes is not verified (`verified` false).
+    "second_factor_asked",
+    # The second factor passed: whoever writes proved to be the document's holder.
+    "verified",
+]
+
+
+class ConversationChangedV3(_ConversationChangedSealed):
+    """A conversation (chatbot, WhatsApp, web chat) as it stands after a change: who, where,
+    its status and operator. Keyed by conversation; the transcript stays with the messaging
+    service. Version 3: version 2 and whether whoever writes proved to be the debtor
+    (`verified`), with the tenant's second factor's changes (`second_factor_asked`,
+    `verified`)."""
+
+    schema_version: Literal[3] = 3
+    change: ConversationChangeV3
+    verified: bool | None = Field(
+        description="Whether whoever writes proved to be the document's holder: true once "
+        "identified (after the tenant's second factor, when it asks one; a conversation the "
+        "agency starts goes to the phone on file); false while that second factor is pending "
+        "or failed (nothing of the debtor was shown); null before any document (or not known: a "
+        "change stored by the messaging service before it kept this)",
+    )

@@ -176,7 +176,11 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         messaging.CONVERSATIONS_TOPIC,
         owner="messaging",
-        events=(messaging.ConversationChanged, messaging.ConversationChangedV2),
+        events=(
+            messaging.ConversationChanged,
+            messaging.ConversationChangedV2,
+            messaging.ConversationChangedV3,
+        ),
         description="Chatbot and operator conversations as they change, keyed by conversation",
     ),
     TopicSpec(

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import pytest
 from pydantic import BaseModel
 
-from contracts.messaging import ConversationChangedV2
+from contracts.messaging import ConversationChangedV3
 from contracts.messaging_requests import (
     ChatbotSettings,
     ChatInbound,
@@ -443,10 +443,12 @@ def test_what_an_identified_debtor_says_and_is_told_is_kept_sealed(chat: Chat) -
     ]
     started, identified = published
     assert (started.schema_version, started.unidentified_address, started.personal) == (
-        2,
+        3,
         PHONE,
         None,
     )
+    # No second factor asked: whoever writes is nobody yet, then the debtor of the document.
+    assert (started.verified, identified.verified) == (None, True)
     assert identified.unidentified_address is None and identified.personal is not None
     assert unseal(identified.personal, chat.messaging.vault) == {
         "address": PHONE,
@@ -532,6 +534,7 @@ def test_a_conversation_we_start_carries_the_debtor_sealed(chat: Chat) -> None:
         assert PHONE not in state or topic.endswith("ChatLine.Opened"), topic
     [changed] = chat.messaging.published("ConversationChanged")
     assert changed.unidentified_address is None
+    assert changed.verified is True  # we write to the phone on file
     assert unseal(changed.personal, chat.messaging.vault) == {
         "address": PHONE,
         "debtor_name": "João da Silva",
@@ -568,8 +571,9 @@ def test_a_conversation_change_stored_before_sealing_goes_out_without_name_or_ph
         at=NOW,
     )
     [(_, known)] = integration_events(identified)
-    assert isinstance(known, ConversationChangedV2)
-    assert (known.schema_version, known.personal, known.unidentified_address) == (2, None, None)
+    assert isinstance(known, ConversationChangedV3)
+    assert (known.schema_version, known.personal, known.unidentified_address) == (3, None, None)
+    assert known.verified is None  # stored before the conversation kept it: not known
     assert "João" not in known.model_dump_json() and PHONE not in known.model_dump_json()
     waiting = stored_as(
         Conversation.WaitingForOperator,  # type: ignore[attr-defined]
@@ -580,5 +584,77 @@ def test_a_conversation_change_stored_before_sealing_goes_out_without_name_or_ph
         at=NOW,
     )
     [(_, unknown)] = integration_events(waiting)
-    assert isinstance(unknown, ConversationChangedV2)
+    assert isinstance(unknown, ConversationChangedV3)
     assert unknown.unidentified_address == PHONE  # the debtor not known: the phone in clear
+    # A second factor asked before its changes were published carries no facts: not published.
+    asked = stored_as(
+        Conversation.SecondFactorAsked,  # type: ignore[attr-defined]
+        originator_id=uuid.uuid4(),
+        originator_version=4,
+        timestamp=NOW,
+        method="code",
+        at=NOW,
+    )
+    assert list(integration_events(asked)) == []
+
+
+# ---- the supervisor's list: did whoever writes prove to be the debtor? ------------------------
+
+
+def conversation_changes(chat: Chat, conversation_id: Any) -> list[tuple[str, str | None, Any]]:
+    """(change, document, verified) of each ConversationChanged published for the conversation."""
+    return [
+        (e.change, e.document, e.verified)
+        for e in chat.messaging.published("ConversationChanged")
+        if e.conversation_id == str(conversation_id)
+    ]
+
+
+def test_the_list_sees_the_debtor_unverified_until_the_date_of_birth_passes(
+    tmp_path: Path,
+) -> None:
+    # The second factor's harness builds on this module's Chat: imported once both are loaded.
+    from tests.unit.test_chatbot_second_factor import JOAO_BORN, SecondFactorChat
+
+    chat = SecondFactorChat(tmp_path)
+    chat.born(JOAO_BORN)
+    chat.ask("birth_date")
+    chat.whatsapp("Oi")
+    asked = chat.whatsapp(JOAO)
+    assert conversation_changes(chat, asked.conversation_id) == [
+        ("started", None, None),
+        # Asked for the date: not verified, and nothing of the debtor told (the document
+        # typed waits in the conversation).
+        ("second_factor_asked", None, False),
+    ]
+    chat.whatsapp("01/01/1990")  # a wrong date changes nothing the list shows
+    assert len(conversation_changes(chat, asked.conversation_id)) == 2
+
+    assert "Olá, João!" in chat.texts(chat.whatsapp("17/05/1980"))
+    assert conversation_changes(chat, asked.conversation_id)[2:] == [
+        ("verified", None, True),
+        ("identified", JOAO, True),
+    ]
+
+
+def test_an_operator_takes_a_debtor_the_code_could_not_reach_as_not_verified(
+    tmp_path: Path,
+) -> None:
+    from tests.unit.test_chatbot_second_factor import SecondFactorChat
+
+    chat = SecondFactorChat(tmp_path)
+    chat.born(None, phone=None, email=None)  # no contact on file for the code
+    chat.ask("code")
+    chat.conversations.set_availability(
+        SetAvailability(tenant=AGENCY, operator="ana@recupera", available=True), NOW
+    )
+    chat.whatsapp("Oi")
+    chat.whatsapp(JOAO)
+    taken = chat.whatsapp("1")  # Falar com um atendente
+    assert taken.status == "with_operator"
+    assert conversation_changes(chat, taken.conversation_id) == [
+        ("started", None, None),
+        ("second_factor_asked", None, False),
+        ("waiting_operator", None, False),
+        ("assigned", None, False),
+    ]

@@ -594,6 +594,11 @@ for _v1, _v2, _drop, _extra in (
 ):
     SAMPLES[_v2] = _version_2(_v1, _v2, _drop, **_extra)
 
+# Version 3 of ConversationChanged: version 2 and whether whoever writes proved to be the debtor.
+SAMPLES[messaging.ConversationChangedV3] = messaging.ConversationChangedV3.model_validate(
+    {**SAMPLES[messaging.ConversationChangedV2].model_dump(), "schema_version": 3, "verified": True}
+)
+
 SAMPLES[personal.PersonalDataErased] = personal.PersonalDataErased(
     **envelope("erasure-1"),
     document="12345678909",
@@ -850,6 +855,32 @@ def test_registry_finds_each_type_and_version(event_key: tuple[str, int]) -> Non
 def test_registry_rejects_unknown_events(raw: dict[str, Any]) -> None:
     with pytest.raises(registry.UnknownEventType):
         registry.parse_event(raw)
+
+
+def test_conversation_changed_v3_tells_verified_and_v2_still_reads() -> None:
+    v2 = sample_json(("ConversationChanged", 2))
+    v3 = sample_json(("ConversationChanged", 3))
+    assert {k: v for k, v in v3.items() if k not in ("schema_version", "verified")} == {
+        k: v for k, v in v2.items() if k != "schema_version"
+    }
+    # true, false (a second factor pending or failed) and null (no document yet) round-trip.
+    for verified, change in ((True, "verified"), (False, "second_factor_asked"), (None, "started")):
+        sent = messaging.ConversationChangedV3.model_validate(
+            {**v3, "verified": verified, "change": change}
+        )
+        parsed = registry.parse_event(sent.model_dump_json().encode())
+        assert type(parsed) is messaging.ConversationChangedV3
+        assert parsed == sent and (parsed.verified, parsed.change) == (verified, change)
+    # Version 3 always says it (null when not known).
+    with pytest.raises(ValidationError, match="verified"):
+        registry.parse_event({k: v for k, v in v3.items() if k != "verified"})
+    # Version 2 reads as published: no `verified`, and the kinds it always had.
+    old = registry.parse_event(json.dumps(v2).encode())
+    assert type(old) is messaging.ConversationChangedV2 and "verified" not in v2
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        registry.parse_event({**v2, "verified": True})
+    with pytest.raises(ValidationError, match="change"):
+        registry.parse_event({**v2, "change": "second_factor_asked"})
 
 
 # docs/contracts.md stays true to the code

@@ -10,8 +10,15 @@ import pytest
 import sqlalchemy as sa
 
 from contracts.envelope import Envelope, derived_event_id
-from contracts.messaging import ConversationChange, ConversationChanged, ConversationChangedV2
+from contracts.messaging import (
+    ConversationChange,
+    ConversationChanged,
+    ConversationChangedV2,
+    ConversationChangedV3,
+    ConversationChangeV3,
+)
 from service_runtime.personal_data import REMOVED, SqlKeyVault, seal
+from services.gateway.entrypoints.http.conversations import ConversationSummary
 from services.gateway.read_models.conversations import (
     ConversationsProjection,
     conversations,
@@ -118,6 +125,7 @@ def test_the_list_shows_each_conversation_as_its_newest_event_tells(engine: sa.E
         "started_at": at(0),
         "updated_at": at(3),
         "messages": 4,
+        "verified": None,  # version 1 does not tell it
         "version": 3,
     }
 
@@ -320,3 +328,142 @@ def test_sealed_conversations_open_with_the_vault_and_an_erasure_removes_them(
         project(engine, ConversationsProjection(vault), *batches)
         assert table_rows(engine, conversations) == live
         assert PHONE not in every_value(engine, ConversationsProjection(vault))
+
+
+# ---- version 3: whether whoever writes proved to be the debtor (the tenant's second factor) ---
+
+
+def changed_v3(
+    vault: SqlKeyVault,
+    version: int,
+    change: ConversationChangeV3,
+    verified: bool | None,
+    *,
+    conversation_id: str = "conv-1",
+    identified: bool = True,
+) -> ConversationChangedV3:
+    """`changed_v2(...)` as messaging publishes it now, with `verified`."""
+    fields = changed_v2(vault, version, "started", identified=identified).model_dump(
+        exclude={"schema_version"}
+    )
+    fields.update(
+        change=change,
+        verified=verified,
+        conversation_id=conversation_id,
+        aggregate_id=conversation_id,
+        event_id=derived_event_id("test", conversation_id, version),
+    )
+    return ConversationChangedV3.model_validate(fields)
+
+
+def verified_of(engine: sa.Engine) -> dict[str, bool | None]:
+    return {r["conversation_id"]: r["verified"] for r in list_conversations(engine, AGENCY)}
+
+
+def test_the_list_tells_whether_whoever_writes_passed_the_second_factor(
+    engine: sa.Engine,
+) -> None:
+    vault = memory_vault()
+    project(
+        engine,
+        ConversationsProjection(vault),
+        [
+            # Proved: identified after the second factor.
+            changed_v3(vault, 1, "started", None, conversation_id="ok", identified=False),
+            changed_v3(
+                vault, 2, "second_factor_asked", False, conversation_id="ok", identified=False
+            ),
+            changed_v3(vault, 3, "verified", True, conversation_id="ok", identified=False),
+            changed_v3(vault, 4, "identified", True, conversation_id="ok"),
+            # Asked for it and handed to a person without passing it.
+            changed_v3(vault, 1, "started", None, conversation_id="pending", identified=False),
+            changed_v3(
+                vault, 2, "second_factor_asked", False, conversation_id="pending", identified=False
+            ),
+            changed_v3(
+                vault, 3, "waiting_operator", False, conversation_id="pending", identified=False
+            ),
+            # Nobody yet: no document typed.
+            changed_v3(vault, 1, "started", None, conversation_id="nobody", identified=False),
+        ],
+    )
+    assert verified_of(engine) == {"ok": True, "pending": False, "nobody": None}
+    rows = {r["conversation_id"]: r for r in list_conversations(engine, AGENCY)}
+    assert (rows["ok"]["document"], rows["ok"]["debtor_name"]) == (JOAO, "João da Silva")
+    assert (rows["pending"]["document"], rows["pending"]["status"]) == (None, "self_service")
+
+
+def test_versions_1_and_2_are_still_read_and_leave_verified_unknown(engine: sa.Engine) -> None:
+    vault = memory_vault()
+    project(
+        engine,
+        ConversationsProjection(vault),
+        [
+            changed(1, "started", conversation_id="v1"),
+            changed_v2(vault, 2, "identified"),  # conv-1
+            changed_v3(vault, 1, "started", True, conversation_id="v3"),
+        ],
+    )
+    assert verified_of(engine) == {"v1": None, "conv-1": None, "v3": True}
+    [row] = [r for r in list_conversations(engine, AGENCY) if r["conversation_id"] == "conv-1"]
+    assert (row["address"], row["debtor_name"], row["version"]) == (PHONE, "João da Silva", 2)
+    # A newer version 2 event after a version 3 one: what it does not tell is not known.
+    project(
+        engine,
+        ConversationsProjection(vault),
+        [changed_v3(vault, 3, "assigned", True), changed_v2(vault, 4, "closed")],
+    )
+    assert verified_of(engine)["conv-1"] is None
+
+
+def test_the_operators_list_answers_verified_true_false_or_null(engine: sa.Engine) -> None:
+    vault = memory_vault()
+    project(
+        engine,
+        ConversationsProjection(vault),
+        [
+            changed_v3(vault, 1, "identified", True, conversation_id="a"),
+            changed_v3(vault, 1, "second_factor_asked", False, conversation_id="b"),
+            changed(1, "started", conversation_id="c"),
+        ],
+    )
+    shown = {
+        r["conversation_id"]: ConversationSummary(**r).model_dump(mode="json")
+        for r in list_conversations(engine, AGENCY)
+    }
+    assert {k: v["verified"] for k, v in shown.items()} == {"a": True, "b": False, "c": None}
+    assert "key_id" not in shown["a"] and "version" not in shown["a"]
+
+
+def test_the_timeline_reads_version_3_as_version_2_and_leaves_the_second_factor_out(
+    engine: sa.Engine,
+) -> None:
+    vault = memory_vault()
+    events: list[Envelope] = [
+        changed_v3(vault, 1, "started", None, identified=False),
+        changed_v3(vault, 2, "second_factor_asked", False, identified=False),
+        changed_v3(vault, 3, "verified", True, identified=False),
+        changed_v3(vault, 4, "identified", True),
+        changed_v3(vault, 5, "waiting_operator", True),
+        # The debtor starts over with another document: the change names the one before.
+        changed_v3(vault, 6, "second_factor_asked", False),
+    ]
+    project(engine, TimelineProjection(vault), events)
+    assert [
+        (e["summary"], e["type"], e["service"]) for e in debtor_timeline(engine, AGENCY, JOAO)
+    ] == [
+        (
+            f"Devedor identificado na conversa por WhatsApp ({PHONE})",
+            "ConversationChanged",
+            "messaging",
+        ),
+        ("Devedor pediu um atendente", "ConversationChanged", "messaging"),
+    ]
+    # Each change kind of version 2 reads as it did.
+    assert summarize(changed_v3(vault, 7, "transferred", True), vault) == (
+        "Conversa transferida para um atendente"
+    )
+    assert summarize(changed_v3(vault, 8, "closed", True), vault) == (
+        "Conversa encerrada pelo chatbot"
+    )
+    assert summarize(changed_v3(vault, 3, "verified", True), vault) is None

@@ -8,7 +8,12 @@ nothing.
 
 The phone and the debtor's name are personal data: opened with the key vault from version 2 of
 the events once the conversation knows the debtor; once the debtor's data is erased the name
-reads REMOVED and the phone is NULL (see read_models.personal)."""
+reads REMOVED and the phone is NULL (see read_models.personal).
+
+Whether whoever writes proved to be the debtor (`verified`: after the tenant's second factor,
+when it asks one) comes with version 3 of the events; a row of version 1 or 2 leaves it NULL,
+not known. (A read model built before the column existed is rebuilt from offset zero when the
+gateway starts: `PersonalDataProjection.create_tables`.)"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     Engine,
@@ -30,7 +36,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from contracts.envelope import Envelope
-from contracts.messaging import CONVERSATIONS_TOPIC, ConversationChanged, ConversationChangedV2
+from contracts.messaging import (
+    CONVERSATIONS_TOPIC,
+    ConversationChanged,
+    ConversationChangedV2,
+    ConversationChangedV3,
+)
 from contracts.personal import ERASURES_TOPIC, PersonalDataErased
 from service_runtime.personal_data import REMOVED
 from service_runtime.projection import event_types_of
@@ -64,6 +75,9 @@ conversations = Table(
     Column("started_at", UtcDateTime(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("messages", Integer, nullable=False),
+    # Whoever writes proved to be the debtor (true), not yet or failed the tenant's second
+    # factor (false); NULL before any document, or not known (events before version 3).
+    Column("verified", Boolean, nullable=True),
     Column("version", Integer, nullable=False),
     Index("ix_conversations_tenant_status", "tenant", "status", "updated_at"),
     Index("ix_conversations_tenant_operator", "tenant", "operator"),
@@ -74,13 +88,13 @@ conversation_erasures = erasures_table("conversation_erasures", metadata)
 # Every column but the key: an event of a higher version replaces them all.
 _FIELDS = [c.name for c in conversations.columns if c.name != "conversation_id"]
 PERSONAL = ("address", "debtor_name")
+# Every version of the event the list is built from.
+Changed = ConversationChanged | ConversationChangedV2 | ConversationChangedV3
+# The versions with the phone and the name sealed once the debtor is known.
+Sealed = ConversationChangedV2 | ConversationChangedV3
 
 
-def _row(
-    event: ConversationChanged | ConversationChangedV2,
-    personal: dict[str, Any],
-    key_id: str | None,
-) -> dict[str, Any]:
+def _row(event: Changed, personal: dict[str, Any], key_id: str | None) -> dict[str, Any]:
     return {
         "conversation_id": event.conversation_id,
         "tenant": event.tenant,
@@ -95,6 +109,7 @@ def _row(
         "started_at": event.started_at,
         "updated_at": event.changed_at,
         "messages": event.messages,
+        "verified": event.verified if isinstance(event, ConversationChangedV3) else None,
         "version": event.aggregate_version,
     }
 
@@ -104,7 +119,9 @@ class ConversationsProjection(PersonalDataProjection):
     topics = (CONVERSATIONS_TOPIC, ERASURES_TOPIC)
     metadata = metadata
     # What `apply` reads: the runtime passes over any other event unparsed.
-    event_types = event_types_of(ConversationChanged, ConversationChangedV2, PersonalDataErased)
+    event_types = event_types_of(
+        ConversationChanged, ConversationChangedV2, ConversationChangedV3, PersonalDataErased
+    )
     erasures = conversation_erasures
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
@@ -116,9 +133,9 @@ class ConversationsProjection(PersonalDataProjection):
                 .values(address=None, debtor_name=REMOVED)
             )
         # Newest version of each conversation in this batch: one row per key in the upsert.
-        newest: dict[str, ConversationChanged | ConversationChangedV2] = {}
+        newest: dict[str, Changed] = {}
         for event in events:
-            if isinstance(event, ConversationChanged | ConversationChangedV2):
+            if isinstance(event, Changed):
                 current = newest.get(event.conversation_id)
                 if current is None or current.aggregate_version < event.aggregate_version:
                     newest[event.conversation_id] = event
@@ -137,11 +154,9 @@ class ConversationsProjection(PersonalDataProjection):
             latest,
         )
 
-    def _rows(
-        self, conn: Connection, events: list[ConversationChanged | ConversationChangedV2]
-    ) -> list[dict[str, Any]]:
-        """The conversations' rows: the phone and name opened (version 2, once the debtor is
-        known), or as they came in clear (unless that debtor's data was erased since)."""
+    def _rows(self, conn: Connection, events: list[Changed]) -> list[dict[str, Any]]:
+        """The conversations' rows: the phone and name opened (version 2 on, once the debtor
+        is known), or as they came in clear (unless that debtor's data was erased since)."""
         in_clear = {
             (e.tenant, e.document)
             for e in events
@@ -150,11 +165,11 @@ class ConversationsProjection(PersonalDataProjection):
         erased = self.erased_debtors(conn, in_clear)
         rows = []
         for event in events:
-            if isinstance(event, ConversationChangedV2) and event.personal is not None:
+            if isinstance(event, Sealed) and event.personal is not None:
                 personal, _ = self.open(event.personal, PERSONAL)
                 rows.append(_row(event, personal, event.personal.key_id))
                 continue
-            if isinstance(event, ConversationChangedV2):
+            if isinstance(event, Sealed):
                 personal = {"address": event.unidentified_address, "debtor_name": None}
             else:
                 personal = {"address": event.address, "debtor_name": event.debtor_name}

@@ -35,6 +35,7 @@ from contracts.messaging import (
     OPTOUTS_TOPIC,
     ConversationChanged,
     ConversationChangedV2,
+    ConversationChangedV3,
     MessageDelivered,
     MessageFailed,
     MessageSent,
@@ -273,7 +274,7 @@ def describe(event: Envelope, personal: Personal) -> str | None:
             f"Devedor pediu para não receber mensagens por "
             f"{CHANNEL_NAMES.get(event.channel, event.channel)} ({event.source})"
         )
-    if isinstance(event, ConversationChanged | ConversationChangedV2):
+    if isinstance(event, ConversationChanged | ConversationChangedV2 | ConversationChangedV3):
         return _conversation(event, personal)
     if isinstance(event, StageAdvanced):
         what = "Dívida" if event.receivable_kind == "debt" else "Parcela de acordo"
@@ -387,10 +388,14 @@ INITIATED_BY = {"debtor": "pelo devedor", "agency": "pela assessoria"}
 
 
 def _conversation(
-    event: ConversationChanged | ConversationChangedV2, personal: Personal
+    event: ConversationChanged | ConversationChangedV2 | ConversationChangedV3,
+    personal: Personal,
 ) -> str | None:
     """What an operator wants to see of a conversation; the chatbot's answers are left out
-    (they would flood the timeline)."""
+    (they would flood the timeline), and so are the tenant's second factor asked and passed
+    (version 3): the document they are asked for waits in the conversation, not in the event
+    (which names the debtor identified before, if any, as every change does), and the debtor
+    who passes it is told on their own timeline by the `identified` that follows."""
     channel = CHANNEL_NAMES.get(event.channel, event.channel)
     if event.change not in ("started", "identified"):
         address = None
@@ -457,6 +462,7 @@ SERVICE_OF: dict[type[Envelope], str] = {
     MessageSent: "messaging",
     MessageSentV2: "messaging",
     ConversationChangedV2: "messaging",
+    ConversationChangedV3: "messaging",
     DebtImportedV2: "portfolio",
     DebtUpdatedV2: "portfolio",
     AgreementClosedV2: "negotiation",

@@ -2,12 +2,19 @@
 what became of each message, templates, opt-outs, conversations.
 
 Personal data go out only as stored: sealed with the debtor's key (`MessageQueuedV2`,
-`MessageSentV2`, `ConversationChangedV2`); only the V2 classes are published. A message kept
+`MessageSentV2`, `ConversationChangedV3`); only these versions are published. A message kept
 in clear (stored before personal data were sealed, or a conversation's reply to a debtor not
 identified yet) has no sealed address, so its MessageQueued and MessageSent are not published
 (its MessageDelivered and MessageFailed, with nothing personal, are). A conversation's change
 stored before sealing goes out without its name and, once the debtor was known, without its
 phone.
+
+A conversation's change tells whether whoever writes proved to be the debtor (`verified`, see
+`Conversation.verified`), and the tenant's second factor asked and passed are changes of their
+own (`second_factor_asked`, `verified`): the operators' list shows a debtor waiting for it as
+not verified, and flips when it passes. A change stored before the conversation kept that
+(`facts` without `verified`) says `verified` null (not known); a second factor asked or passed
+stored before its changes were published (no `facts`) is not published.
 
 A tenant's settings saved (`TenantMessaging.SettingsSaved`) are published whole as
 `MessagingSettingsSaved`, but never a channel's credentials: of each channel only its kind and
@@ -29,7 +36,7 @@ from contracts.messaging import (
     OPTOUTS_TOPIC,
     ChannelAdapterSettings,
     ChatbotOptions,
-    ConversationChangedV2,
+    ConversationChangedV3,
     MessageDelivered,
     MessageFailed,
     MessageQueuedV2,
@@ -45,7 +52,7 @@ from contracts.ruler import MessageChannel
 from service_runtime.outbox import envelope_fields
 from service_runtime.stored_aggregates import StoredAggregates
 from services.messaging.application import MessagingApplication
-from services.messaging.domain.conversations import Conversation
+from services.messaging.domain.conversations import Conversation, verified_of
 from services.messaging.domain.published_settings import disclose, withheld_changes
 from services.messaging.domain.records import Message, OptOut, Template, TenantMessaging
 
@@ -65,6 +72,12 @@ CONVERSATION_CHANGES: dict[type[Any], str] = {
     Conversation.Assigned: "assigned",  # type: ignore[attr-defined]
     Conversation.Transferred: "transferred",  # type: ignore[attr-defined]
     Conversation.Closed: "closed",  # type: ignore[attr-defined]
+    # The second factor's changes are kinds of version 3 only (`ConversationChangeV3`): the
+    # kinds of versions 1 and 2, which their published schemas list, stay as they were, and
+    # no change of a second factor is told as something else (an "identified" with no
+    # document, an "answered" nobody wrote).
+    Conversation.SecondFactorAsked: "second_factor_asked",  # type: ignore[attr-defined]
+    Conversation.SecondFactorPassed: "verified",  # type: ignore[attr-defined]
 }
 
 
@@ -230,7 +243,7 @@ def integration_events(
     elif isinstance(event, ConversationStartedEvent):
         yield (
             CONVERSATIONS_TOPIC,
-            ConversationChangedV2(
+            ConversationChangedV3(
                 **_envelope(event, event.tenant),
                 conversation_id=str(event.originator_id),
                 change="started",
@@ -243,13 +256,17 @@ def integration_events(
                 started_at=event.at,
                 changed_at=event.at,
                 messages=0,
+                # No second factor asked yet: known (the agency's, to the phone on file) or not.
+                verified=verified_of(event.document, None, False),
             ),
         )
     elif type(event) in CONVERSATION_CHANGES:
-        facts = event.facts
+        facts = getattr(event, "facts", None)
+        if facts is None:
+            return  # a second factor's change stored before they were published
         yield (
             CONVERSATIONS_TOPIC,
-            ConversationChangedV2(
+            ConversationChangedV3(
                 **_envelope(event, facts["tenant"]),
                 conversation_id=str(event.originator_id),
                 change=CONVERSATION_CHANGES[type(event)],
@@ -267,5 +284,6 @@ def integration_events(
                 started_at=facts["started_at"],
                 changed_at=event.at,
                 messages=facts["messages"],
+                verified=facts.get("verified"),
             ),
         )

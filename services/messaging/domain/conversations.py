@@ -64,8 +64,9 @@ class Conversation(Aggregate):
 
     def facts(self, **changed: Any) -> dict[str, Any]:
         """The conversation as it stands (with `changed` applied), carried by the events the
-        other services see, so each stands on its own."""
-        return {
+        other services see, so each stands on its own; `verified` as `Conversation.verified`
+        will say after the event (unless `changed` gives it)."""
+        facts = {
             "tenant": self.tenant,
             "channel": self.channel,
             "personal": self.personal,
@@ -78,6 +79,11 @@ class Conversation(Aggregate):
             "messages": len(self.entries),
             **changed,
         }
+        # Whether whoever writes is the debtor, as it will stand (an explicit one wins).
+        verified = verified_of(
+            facts["document"], self.second_factor_pending, self.second_factor_passed
+        )
+        return {"verified": verified, **facts}
 
     @property
     def closed(self) -> bool:
@@ -219,20 +225,36 @@ class Conversation(Aggregate):
         (after the tenant's second factor, when it asks one; a conversation we start goes to
         the phone on file), False while a second factor is pending or failed, None before any
         document."""
-        if self.second_factor_pending is not None:
-            return False
-        if self.document is not None or self.second_factor_passed:
-            return True
-        return None
+        return verified_of(self.document, self.second_factor_pending, self.second_factor_passed)
 
-    @event("SecondFactorAsked")
     def second_factor_asked(self, *, method: str, at: dt.datetime) -> None:
+        self._second_factor_asked(
+            facts=self.facts(verified=verified_of(self.document, method, False)),
+            method=method,
+            at=at,
+        )
+
+    # `facts` (the conversation as it stands, for the other services) only in events stored
+    # since the second factor's changes are published: older ones load without it.
+    @event("SecondFactorAsked")
+    def _second_factor_asked(
+        self, *, method: str, at: dt.datetime, facts: dict[str, Any] | None = None
+    ) -> None:
         self.second_factor_pending = method
         self.second_factor_passed = False
         self.updated_at = at
 
-    @event("SecondFactorPassed")
     def second_factor_passed_at(self, *, method: str, at: dt.datetime) -> None:
+        self._second_factor_passed(
+            facts=self.facts(verified=verified_of(self.document, None, True)),
+            method=method,
+            at=at,
+        )
+
+    @event("SecondFactorPassed")
+    def _second_factor_passed(
+        self, *, method: str, at: dt.datetime, facts: dict[str, Any] | None = None
+    ) -> None:
         self.second_factor_pending = None
         self.second_factor_passed = True
         self.updated_at = at
@@ -281,6 +303,18 @@ class Conversation(Aggregate):
     def _closed(self, *, facts: dict[str, Any], by: str, reason: str, at: dt.datetime) -> None:
         self.status = "closed"
         self.updated_at = at
+
+
+def verified_of(
+    document: str | None, second_factor_pending: str | None, second_factor_passed: bool
+) -> bool | None:
+    """Whether whoever writes in a conversation proved to be the document's holder (see
+    `Conversation.verified`)."""
+    if second_factor_pending is not None:
+        return False
+    if document is not None or second_factor_passed:
+        return True
+    return None
 
 
 def chat_line_id(tenant: str, channel: str, address: str) -> uuid.UUID:

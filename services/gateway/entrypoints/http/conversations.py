@@ -89,6 +89,11 @@ class ConversationSummary(BaseModel):
     started_at: dt.datetime
     updated_at: dt.datetime
     messages: int
+    verified: bool | None = Field(
+        description="Whether whoever writes proved to be the document's holder: true once "
+        "identified (after the tenant's second factor, when it asks one); false while that "
+        "second factor is pending or failed; null before any document, or not known"
+    )
 
 
 class ConversationList(BaseModel):
