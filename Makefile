@@ -24,7 +24,7 @@ up: install
 test: install
 	@unit=$$(mktemp -d); \
 	( nice -n 10 $(PY) -m pytest -q -p no:cacheprovider tests/unit > $$unit/log 2>&1; echo $$? > $$unit/rc ) & \
-	$(PY) -m pytest -q tests/integration tests/e2e; platforms=$$?; wait; \
+	$(PY) -m pytest -q --durations=12 tests/integration tests/e2e; platforms=$$?; wait; \
 	echo "--- unit tests (run beside the above):"; \
 	if [ "$$(cat $$unit/rc)" = 0 ]; then tail -n 3 $$unit/log; else cat $$unit/log; fi; \
 	test "$$platforms" = 0 && test "$$(cat $$unit/rc)" = 0
