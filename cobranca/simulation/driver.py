@@ -5,7 +5,6 @@ time. Everything goes through the gateway, as the people it stands for would."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import threading
 import uuid
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from anyio.from_thread import BlockingPortal
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from cobranca.client import GatewayClient, GatewayError
@@ -451,7 +451,7 @@ class Simulation:
             self.tally.add("payments", cents=amount)
 
 
-def settle_with(bootstrap: str, runner: asyncio.Runner) -> tuple[PlatformIdle, Callable[[], float]]:
-    """An idleness check on one connection, run on the simulation's event loop."""
-    idle = runner.run(PlatformIdle.connect(bootstrap))
-    return idle, lambda: runner.run(idle.wait())
+def settle_with(bootstrap: str, portal: BlockingPortal) -> tuple[PlatformIdle, Callable[[], float]]:
+    """An idleness check on one connection, run on the simulation's event loop (`portal`)."""
+    idle = portal.call(PlatformIdle.connect, bootstrap)
+    return idle, lambda: portal.call(idle.wait)

@@ -4,10 +4,11 @@ topics. `cobranca simulate` runs it on a platform it starts; tests run it on the
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
+
+from anyio.from_thread import start_blocking_portal
 
 from analytics import reports
 from analytics.frames import load_facts
@@ -64,10 +65,14 @@ def run_simulation(
     clients = set_up_tenant(settings, tenant)
     bootstrap = settings.kafka_bootstrap
     assert bootstrap, "the platform's Kafka bootstrap servers"
-    with asyncio.Runner() as runner:
+    # The Kafka clients live on an event loop of their own thread, running all along: between
+    # two calls the day's HTTP work goes on for tens of seconds, and a loop run only during the
+    # calls (asyncio.Runner) left their fetches unanswered that long (each then failed as timed
+    # out, with an error in the console, and its connection was made again).
+    with start_blocking_portal() as portal:
         remote = ClockRemote(settings, timeout=120.0)
-        runner.run(remote.start())
-        idle, settle = settle_with(bootstrap, runner)
+        portal.call(remote.start)
+        idle, settle = settle_with(bootstrap, portal)
         simulation = Simulation(
             world,
             days,
@@ -75,7 +80,7 @@ def run_simulation(
             tenant,
             clients,
             bootstrap,
-            advance_day=lambda: runner.run(remote.advance(1)).today,
+            advance_day=lambda: portal.call(remote.advance, 1).today,
             model=model,
             workers=workers,
             on_day=on_day,
@@ -83,8 +88,8 @@ def run_simulation(
         try:
             tally = simulation.run(settle)
         finally:
-            runner.run(idle.stop())
-            runner.run(remote.stop())
+            portal.call(idle.stop)
+            portal.call(remote.stop)
     return summarize(bootstrap, world, days, seed, tenant, tally)
 
 
