@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import os
 import signal
 import time
@@ -352,6 +353,8 @@ def up(
         updates["clock_start"] = start.isoformat()
     settings = settings.model_copy(update=updates)
     configure_logging("up", settings.log_level)
+    # The demo's set-up calls the API a few dozen times: what it did is printed, line by line.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     data_dir = settings.data_path
     data_dir.mkdir(parents=True, exist_ok=True)
     platform = Platform(
