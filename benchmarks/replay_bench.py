@@ -99,7 +99,12 @@ from service_runtime.database import engine_from_url
 from service_runtime.kafka import ensure_topics, partitions_of
 from service_runtime.outbox import headers_for
 from service_runtime.personal_data import SqlKeyVault
-from service_runtime.projection import BatchApplier, Projection, RecordsByPartition, replay_together
+from service_runtime.projection import (
+    Projection,
+    RecordsByPartition,
+    TogetherApplier,
+    replay_together,
+)
 from service_runtime.projection import replay as replay_projection
 from services.gateway.entrypoints.main import PROJECTION_TOPICS, build_projections
 from services.portfolio.domain.debt import debt_id_for
@@ -890,12 +895,31 @@ def profile_runs(
     thread, are profiled in that thread and added in."""
     out.mkdir(parents=True, exist_ok=True)
     summaries = []
-    original = BatchApplier.apply_records
-    for name in REPLAYED:
+    original = TogetherApplier.apply_records
+    runs: list[tuple[str, str, Callable[[], object]]] = [
+        (
+            f"replay-{name}",
+            f"cobranca replay {name}",
+            functools.partial(
+                time_projection, name, bootstrap, directory / "profiled", expected[name]
+            ),
+        )
+        for name in REPLAYED
+    ]
+    runs.append(
+        (
+            "replay-together",
+            f"cobranca replay {' '.join(REPLAYED)} (one pass)",
+            functools.partial(
+                time_together, REPLAYED, bootstrap, directory / "profiled", expected, total
+            ),
+        )
+    )
+    for filename, label, run_it in runs:
         thread_profiles: list[cProfile.Profile] = []
 
         def profiled(
-            self: BatchApplier,
+            self: TogetherApplier,
             records_by_tp: RecordsByPartition,
             into: list[cProfile.Profile] = thread_profiles,
         ) -> None:
@@ -908,18 +932,18 @@ def profile_runs(
                 into.append(prof)
 
         main = cProfile.Profile()
-        BatchApplier.apply_records = profiled  # type: ignore[method-assign]
+        TogetherApplier.apply_records = profiled  # type: ignore[method-assign]
         try:
             main.enable()
-            time_projection(name, bootstrap, directory / "profiled", expected[name])
+            run_it()
         finally:
             main.disable()
-            BatchApplier.apply_records = original  # type: ignore[method-assign]
+            TogetherApplier.apply_records = original  # type: ignore[method-assign]
         stats = pstats.Stats(main)
         for prof in thread_profiles:
             stats.add(prof)
-        stats.dump_stats(out / f"replay-{name}.prof")
-        summaries.append(summarize(f"cobranca replay {name}", stats))
+        stats.dump_stats(out / f"{filename}.prof")
+        summaries.append(summarize(label, stats))
     main = cProfile.Profile()
     main.enable()
     time_fpd(bootstrap, total)
