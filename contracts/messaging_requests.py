@@ -258,6 +258,28 @@ class SendAccessCode(_Model):
     )
 
 
+class BirthDateTry(_Model):
+    """The portal's date of birth, counted with the chat's: a document has so many wrong dates
+    a business day in all (whoever typed its CPF, on either door). Without `try_id`: how many
+    are left; with it: a wrong date typed on the portal, one more used (once per `try_id`: a
+    request delivered twice counts once). Locked documents use nothing more."""
+
+    kind: Literal["birth_date_try"] = "birth_date_try"
+    tenant: str
+    document: str
+    try_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="A wrong date typed on the portal: its id; none to ask what is left",
+    )
+
+
+class BirthDateTriesOut(_Model):
+    left: int = Field(ge=0, description="Wrong dates still allowed today, on both doors")
+    locked: bool = Field(description="No more today: the right date is refused too")
+
+
 class GetConversation(_Model):
     kind: Literal["get_conversation"] = "get_conversation"
     tenant: str
@@ -278,7 +300,8 @@ MessagingRequest = Annotated[
     | CloseConversation
     | StartConversation
     | GetConversation
-    | SendAccessCode,
+    | SendAccessCode
+    | BirthDateTry,
     Field(discriminator="kind"),
 ]
 

@@ -11,15 +11,21 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any, cast
 
 from pydantic import BaseModel, ValidationError
 
 from contracts.errors import ErrorDetail, ErrorReply
+from contracts.messaging_requests import REQUESTS_TOPIC as MESSAGING_REQUESTS
+from contracts.messaging_requests import MessagingRequestBody
 from contracts.negotiation_requests import REQUESTS_TOPIC, NegotiationRequestBody
+from service_runtime.clock import BusinessClock
 from service_runtime.refusal import Refused
 from service_runtime.request_reply import KafkaRequester, RequestRefused
 from service_runtime.service_client import ServiceClient
+from services.messaging.application import MessagingApplication
+from services.messaging.entrypoints.requests import answer as messaging_answer
 from services.negotiation.application import NegotiationApplication
 from services.negotiation.entrypoints.requests import answer
 
@@ -96,3 +102,17 @@ def local_negotiation(app: NegotiationApplication, today: dt.date) -> LocalServi
         NegotiationRequestBody,
         lambda request: answer(app, request, today),
     )
+
+
+def local_messaging(app: MessagingApplication, clock: BusinessClock) -> LocalServiceClient:
+    """The messaging service's application requests (the portal's second factor, settings,
+    templates...) on `clock`'s business day, answered as its request server does; the
+    conversations' requests are refused as unknown here."""
+
+    def run(request: Any) -> BaseModel | bytes:
+        answered = messaging_answer(app, request, SimpleNamespace(clock=clock))
+        if answered is None:
+            raise Refused(400, "unknown_request", f"pedido desconhecido: {request.kind}")
+        return answered
+
+    return LocalServiceClient("messaging", MESSAGING_REQUESTS, MessagingRequestBody, run)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from contracts.envelope import derived_event_id
 from contracts.gateway import PortalListTerms, PortalProfileSaved, PortalProfileSavedV2
-from contracts.messaging_requests import ChatInbound, SetAvailability
+from contracts.messaging_requests import BirthDateTry, ChatInbound, SetAvailability
 from services.messaging.adapters.channels import read_outbox
 from services.messaging.adapters.contacts import debtor_birth_dates
 from services.messaging.adapters.second_factors import SecondFactors, SecondFactorsProjection
@@ -289,6 +289,40 @@ def test_five_wrong_dates_in_two_conversations_lock_the_document_for_the_day(
     fourth = chat.web("Oi", at=tomorrow).conversation_id
     chat.web(JOAO, fourth, at=tomorrow)
     assert "Olá, João!" in chat.texts(chat.web("17/05/1980", fourth, at=tomorrow))
+
+
+def test_wrong_dates_typed_on_the_portal_count_in_the_chat_and_back(
+    chat: SecondFactorChat,
+) -> None:
+    # Whoever has João's CPF gets five wrong dates a day in all, not five on each door.
+    chat.born(JOAO_BORN)
+    chat.ask("birth_date")
+    app = chat.messaging.app
+
+    def portal(try_id: str | None = None) -> tuple[int, bool]:
+        out = app.birth_date_try(BirthDateTry(tenant=AGENCY, document=JOAO, try_id=try_id), NOW)
+        return out.left, out.locked
+
+    assert portal() == (5, False)  # asking uses nothing
+    assert portal("ch-1:2") == (4, False)
+    assert portal("ch-1:2") == (4, False)  # the same request delivered again counts once
+    assert portal("ch-1:3") == (3, False)
+    chat.whatsapp("Oi")
+    chat.whatsapp(JOAO)
+    assert "2 tentativas hoje" in chat.texts(chat.whatsapp("01/01/1990"))
+    assert "1 tentativa hoje" in chat.texts(chat.whatsapp("02/02/1990"))
+    assert chat.texts(chat.whatsapp("03/03/1990")).startswith(bot.DATE_LOCKED)
+    # Locked on the portal too, and a wrong date typed there now uses nothing.
+    assert portal() == (0, True)
+    assert portal("ch-1:4") == (0, True)
+    # Another tenant's count of the same CPF is its own.
+    other = app.birth_date_try(BirthDateTry(tenant="outra", document=JOAO), NOW)
+    assert (other.left, other.locked) == (5, False)
+    # The next business day both doors start afresh.
+    tomorrow = app.birth_date_try(
+        BirthDateTry(tenant=AGENCY, document=JOAO), NOW + dt.timedelta(days=1)
+    )
+    assert (tomorrow.left, tomorrow.locked) == (5, False)
 
 
 def test_no_date_of_birth_on_file_offers_an_operator(chat: SecondFactorChat) -> None:

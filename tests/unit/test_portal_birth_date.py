@@ -54,6 +54,8 @@ from services.gateway.read_models.portal_view import (
     birth_date_digests,
     portal_debts,
 )
+from services.messaging.application import MessagingApplication
+from services.messaging.domain.second_factor import DailyTries, daily_tries_id
 from tests.unit.test_negotiation_app import Negotiation as NegotiationApp
 from tests.unit.test_portal_pages import (  # noqa: F401 (the fixture, used by name)
     KEY,
@@ -365,15 +367,22 @@ def clock() -> BusinessClock:
 
 
 @pytest.fixture
+def messaging() -> MessagingApplication:
+    """The messaging service, which counts the wrong dates of both doors (portal and chat)."""
+    return MessagingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
+@pytest.fixture
 def client(
     tmp_path: Path,
     negotiation: NegotiationApp,  # noqa: F811 (the fixture imported above)
     clock: BusinessClock,
+    messaging: MessagingApplication,
 ) -> Iterator[TestClient[Litestar]]:
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'read.sqlite'}")
     project(engine, cast(list[Envelope], DEBTS))
     gateway = GatewayApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    app = portal_app(tmp_path, engine, clock, gateway, negotiation)
+    app = portal_app(tmp_path, engine, clock, gateway, negotiation, messaging)
     with TestClient(app) as test_client:
         answer = test_client.put(
             "/api/v1/admin/portal",
@@ -495,6 +504,43 @@ def test_a_wrong_date_says_the_tries_left_and_the_fifth_locks_the_document_until
     tomorrow = lookup(client, MARIA).json()["verification"]
     assert tomorrow["challenge_id"] != first and tomorrow["attempts_left"] == 5
     assert verify(client, tomorrow["challenge_id"], "17/05/1980").status_code == 200
+
+
+def test_wrong_dates_typed_in_the_chat_leave_the_portal_fewer_tries(
+    client: TestClient[Litestar], messaging: MessagingApplication
+) -> None:
+    # Someone with Maria's CPF typed three wrong dates in the web chat this morning, as the
+    # chat records them: the portal gives the same CPF two more, not five.
+    day = TODAY
+    tries = DailyTries(kind="birth_date", tenant=TENANT, document=MARIA, day=day)
+    morning = dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC)
+    for _ in range(3):
+        tries.used(by="conversation-1", at=morning)
+    messaging.save(tries)
+
+    check = lookup(client, MARIA).json()["verification"]
+    assert check["attempts_left"] == 2
+    assert detail(verify(client, check["challenge_id"], "18/05/1980")) == (
+        "birth_date",
+        "mismatch",
+        "data de nascimento não confere; restam 1 tentativa(s) hoje",
+    )
+    assert detail(verify(client, check["challenge_id"], "19/05/1980")) == (
+        "birth_date",
+        "exhausted",
+        LOCKED,
+    )
+    # Locked on both doors: the chat reads the same count; the right date opens nothing.
+    counted = messaging.repository.get(daily_tries_id("birth_date", TENANT, MARIA, day))
+    assert (counted.attempts, counted.locked) == (5, True)
+    assert detail(verify(client, check["challenge_id"], "17/05/1980"))[1] == "exhausted"
+    assert detail(lookup(client, MARIA)) == ("document", "exhausted", LOCKED)
+    # The pages say so too.
+    page = client.post(
+        f"/p/{TENANT}/consulta",
+        data={"document": MARIA, "_csrf_token": csrf(client.get(f"/p/{TENANT}").text)},
+    )
+    assert page.status_code == 422 and "Muitas tentativas; tente novamente amanhã" in page.text
 
 
 def test_what_is_no_date_uses_no_try_and_names_the_field(client: TestClient[Litestar]) -> None:

@@ -47,8 +47,9 @@ from services.gateway.entrypoints.http.negotiation import AgreementsController
 from services.gateway.entrypoints.http.portal_admin import PortalAdminController
 from services.gateway.entrypoints.web import csrf_config, template_config, web_route_handlers
 from services.gateway.read_models.portal_view import PortalViewProjection
+from services.messaging.application import MessagingApplication
 from services.negotiation.domain.agreement import agreement_id_for
-from tests.support.local_services import local_negotiation
+from tests.support.local_services import local_messaging, local_negotiation
 from tests.unit.test_negotiation_app import Negotiation
 from tests.unit.test_projections import VAULT
 
@@ -147,9 +148,13 @@ def portal_app(
     clock: BusinessClock,
     gateway: GatewayApplication,
     negotiation: Negotiation,
+    messaging: MessagingApplication | None = None,
 ) -> Litestar:
     """The gateway's portal (JSON API, admin profile, pages) over this read model, the
-    negotiation service answering in process."""
+    negotiation and messaging services answering in process (the messaging's store in
+    memory unless one is given)."""
+    if messaging is None:
+        messaging = MessagingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     return Litestar(
         route_handlers=[
             PortalController,
@@ -175,6 +180,7 @@ def portal_app(
                 "vault": VAULT,
                 "read_engine": engine,
                 "negotiation": local_negotiation(negotiation.app, TODAY),
+                "messaging": local_messaging(messaging, clock),
             }
         ),
     )

@@ -18,7 +18,12 @@ from anyio import to_thread
 from sqlalchemy import Engine
 
 from contracts.documents import DocumentKind, document_kind, validate_document
-from contracts.messaging_requests import AccessCodeOut, SendAccessCode
+from contracts.messaging_requests import (
+    AccessCodeOut,
+    BirthDateTriesOut,
+    BirthDateTry,
+    SendAccessCode,
+)
 from contracts.negotiation import Channel
 from contracts.negotiation_requests import (
     AgreementOut,
@@ -366,10 +371,26 @@ class PortalService:
             return challenge
 
         challenge = await to_thread.run_sync(lambda: self.app.retrying(command))
-        if challenge.locked:
+        shared = await self._date_tries(tenant, document)
+        if challenge.locked or shared.locked:
             raise CodeRefused("exhausted", DATE_MESSAGES["exhausted"])
         return await self._pending(
-            challenge, method=BIRTH_DATE, attempts_left=challenge.attempts_left
+            challenge,
+            method=BIRTH_DATE,
+            attempts_left=min(challenge.attempts_left, shared.left),
+        )
+
+    async def _date_tries(
+        self, tenant: str, document: str, try_id: str | None = None
+    ) -> BirthDateTriesOut:
+        """The wrong dates the document has left today on both doors: the messaging service
+        counts the portal's with the chat's, so typing the CPF on the other door gives no
+        fresh tries. With `try_id`, a wrong date typed here is one more used."""
+        assert self.messaging is not None, "the portal's date of birth needs the messaging port"
+        return await self.messaging.ask(
+            BirthDateTry(tenant=tenant, document=document, try_id=try_id),
+            f"{tenant}|{document}",
+            BirthDateTriesOut,
         )
 
     async def _pending(
@@ -453,7 +474,12 @@ class PortalService:
         """The document a challenge is for (how a page names the date) and its tries left;
         None without one."""
         found = await to_thread.run_sync(lambda: self._challenge(tenant, challenge_id))
-        return (found.document, found.attempts_left) if found is not None else None
+        if found is None:
+            return None
+        left = found.attempts_left
+        if found.method == BIRTH_DATE:
+            left = min(left, (await self._date_tries(tenant, found.document)).left)
+        return found.document, left
 
     async def verify(self, tenant: str, challenge_id: str, code: str) -> PortalLookup:
         """The code typed: the debtor's view and token, or CodeRefused saying why."""
@@ -489,20 +515,31 @@ class PortalService:
         digests = await to_thread.run_sync(lambda: self._birth_digests(tenant, document))
         if not digests:
             raise self._no_birth_date(document)
+        # Locked by the wrong dates of either door: the right date is refused too.
+        if (await self._date_tries(tenant, document)).locked:
+            raise CodeRefused("exhausted", DATE_MESSAGES["exhausted"].format(label=label, left=0))
 
-        def command() -> tuple[str, int]:
+        def command() -> tuple[str, int, int | None]:
             challenge = self._challenge(tenant, challenge_id)
             assert challenge is not None  # found above; challenges are never deleted
+            before = challenge.version
             outcome = challenge.check_birth_date(
                 key=self.signing_key, birth_date=birth_date, known=digests, today=today, now=now
             )
-            if outcome in ("mismatch", "exhausted"):
-                self.app.save(challenge)  # the try it used up, if any
-            return outcome, challenge.attempts_left
+            missed = challenge.version != before  # a wrong date, recorded
+            if missed:
+                self.app.save(challenge)
+            return outcome, challenge.attempts_left, challenge.version if missed else None
 
-        outcome, left = await to_thread.run_sync(lambda: self.app.retrying(command))
+        outcome, left, missed_at = await to_thread.run_sync(lambda: self.app.retrying(command))
         if outcome == "verified":
             return await self._open(tenant, document)
+        if missed_at is not None:
+            # Counted with the chat's, once per wrong date (the challenge's version names it).
+            shared = await self._date_tries(tenant, document, f"{challenge_id}:{missed_at}")
+            left = min(left, shared.left)
+            if shared.locked:
+                outcome = "exhausted"
         raise CodeRefused(outcome, DATE_MESSAGES[outcome].format(label=label, left=left), left)
 
     async def _open(self, tenant: str, document: str) -> PortalLookup:

@@ -30,6 +30,8 @@ from eventsourcing.utils import get_topic
 from contracts.documents import mask_document
 from contracts.messaging_requests import (
     AccessCodeOut,
+    BirthDateTriesOut,
+    BirthDateTry,
     DeliveryOut,
     DeliveryReport,
     MessagingSettings,
@@ -74,7 +76,9 @@ from services.messaging.domain.records import (
     tenant_messaging_id,
 )
 from services.messaging.domain.second_factor import (
+    DAILY_LIMITS,
     NO_SECOND_FACTOR,
+    PORTAL_PREFIX,
     DailyTries,
     SecondFactor,
     daily_tries_id,
@@ -879,7 +883,7 @@ class MessagingApplication(ServiceApplication):
                     sent_today = DailyTries(
                         kind="code", tenant=request.tenant, document=request.document, day=day
                     )
-                sent_today.used(by=f"portal:{request.challenge_id}", at=now)
+                sent_today.used(by=f"{PORTAL_PREFIX}{request.challenge_id}", at=now)
                 self.save(found.message, sent_today)
                 self.queued([found.message])
             return AccessCodeOut(
@@ -896,6 +900,33 @@ class MessagingApplication(ServiceApplication):
             reason="o devedor não tem telefone nem e-mail cadastrado para o código",
             rule="no_contact",
         )
+
+    def birth_date_try(self, request: BirthDateTry, now: dt.datetime) -> BirthDateTriesOut:
+        """The portal's wrong dates of birth, counted with the chat's (`DailyTries`): what the
+        document has left today, after one more used when `try_id` says a wrong date was
+        typed (once per id; nothing more once locked)."""
+        day = now.astimezone(BUSINESS_TZ).date()
+        tries_id = daily_tries_id("birth_date", request.tenant, request.document, day)
+
+        def command() -> DailyTries | None:
+            tries = self.get_or_none(DailyTries, tries_id)
+            if request.try_id is None or (tries is not None and tries.locked):
+                return tries
+            by = f"{PORTAL_PREFIX}{request.try_id}"
+            if tries is None:
+                tries = DailyTries(
+                    kind="birth_date", tenant=request.tenant, document=request.document, day=day
+                )
+            elif tries.counted(by):
+                return tries
+            tries.used(by=by, at=now)
+            self.save(tries)
+            return tries
+
+        tries = self.retrying(command)
+        if tries is None:
+            return BirthDateTriesOut(left=DAILY_LIMITS["birth_date"], locked=False)
+        return BirthDateTriesOut(left=tries.left, locked=tries.locked)
 
     def code_message(
         self,

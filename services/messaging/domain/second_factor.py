@@ -117,6 +117,8 @@ def parse_date(text: str, today: dt.date) -> dt.date:
 # and the chat's together (each is an SMS or e-mail to the debtor, and anyone may open the
 # portal or a web chat with their CPF).
 DAILY_LIMITS = {"birth_date": MAX_ATTEMPTS, "code": 5}
+# What a try of the portal's is `used` by (a conversation's is its id).
+PORTAL_PREFIX = "portal:"
 
 
 def daily_tries_id(kind: str, tenant: str, document: str, day: dt.date) -> uuid.UUID:
@@ -138,6 +140,8 @@ class DailyTries(Aggregate):
     def __init__(self, *, kind: str, tenant: str, document: str, day: dt.date) -> None:
         self.kind, self.tenant, self.document, self.day = kind, tenant, document, day
         self.attempts = 0
+        # The portal's tries counted here (`by`): a request delivered twice counts once.
+        self.portal_tries: set[str] = set()
 
     @property
     def limit(self) -> int:
@@ -153,5 +157,12 @@ class DailyTries(Aggregate):
 
     @event("Used")
     def used(self, *, by: str, at: dt.datetime) -> None:
-        """One more used, `by` a conversation (its id) or the portal (`portal:` challenge)."""
+        """One more used, `by` a conversation (its id) or the portal (`portal:` and the
+        challenge, or the wrong date's try)."""
         self.attempts += 1
+        if by.startswith(PORTAL_PREFIX):
+            self.portal_tries.add(by)
+
+    def counted(self, by: str) -> bool:
+        """Whether the portal's try `by` is counted already."""
+        return by in self.portal_tries

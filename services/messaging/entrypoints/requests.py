@@ -3,10 +3,11 @@ conversations: the debtors' chat messages and the operators' actions)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from contracts.messaging_requests import (
     REQUESTS_TOPIC,
+    BirthDateTry,
     ChatInbound,
     CloseConversation,
     DeliveryReport,
@@ -23,11 +24,19 @@ from contracts.messaging_requests import (
     StartConversation,
     TransferConversation,
 )
+from service_runtime.clock import BusinessClock
 from service_runtime.host import ServiceHost
 from service_runtime.refusal import Refused
 from service_runtime.request_server import Answer, RequestServer
 from services.messaging.application import MessagingApplication
 from services.messaging.application.conversations import Conversations
+
+
+class HasClock(Protocol):
+    """What answering needs of the service host: its business clock."""
+
+    @property
+    def clock(self) -> BusinessClock: ...
 
 
 class MessagingRequests:
@@ -42,23 +51,8 @@ class MessagingRequests:
         )
 
     def run(self, request: Any) -> Answer:
-        app = self.app
-        if isinstance(request, SaveTemplate):
-            return app.save_template(request)
-        if isinstance(request, ListTemplates):
-            return app.list_templates(request.tenant)
-        if isinstance(request, SaveSettings):
-            return app.save_settings(request)
-        if isinstance(request, GetSettings):
-            # Masked: the channels' credentials never leave the service through the API.
-            return app.shown_settings(request.tenant)
-        if isinstance(request, RecordOptOut):
-            return app.record_opt_out(request, self.host.clock.today())
-        if isinstance(request, DeliveryReport):
-            return app.delivery(request, self.host.clock.now())
-        if isinstance(request, SendAccessCode):
-            return app.send_access_code(request, self.host.clock.now())
-        return self.conversation(request)
+        answered = answer(self.app, request, self.host)
+        return answered if answered is not None else self.conversation(request)
 
     def conversation(self, request: Any) -> Answer:
         conversations, now = self.conversations, self.host.clock.now()
@@ -77,3 +71,28 @@ class MessagingRequests:
         if isinstance(request, GetConversation):
             return conversations.get(request)
         raise Refused(400, "unknown_request", f"pedido desconhecido: {request.kind}")
+
+
+def answer(app: MessagingApplication, request: Any, host: HasClock) -> Answer | None:
+    """The application's answer to a request (templates, settings, opt-outs, deliveries, the
+    portal's second factor) by the host's business clock; None for a conversation's
+    (the chat's and the operators'). Raises Refused. What the request server runs, and tests
+    run in process."""
+    if isinstance(request, SaveTemplate):
+        return app.save_template(request)
+    if isinstance(request, ListTemplates):
+        return app.list_templates(request.tenant)
+    if isinstance(request, SaveSettings):
+        return app.save_settings(request)
+    if isinstance(request, GetSettings):
+        # Masked: the channels' credentials never leave the service through the API.
+        return app.shown_settings(request.tenant)
+    if isinstance(request, RecordOptOut):
+        return app.record_opt_out(request, host.clock.today())
+    if isinstance(request, DeliveryReport):
+        return app.delivery(request, host.clock.now())
+    if isinstance(request, SendAccessCode):
+        return app.send_access_code(request, host.clock.now())
+    if isinstance(request, BirthDateTry):
+        return app.birth_date_try(request, host.clock.now())
+    return None

@@ -255,6 +255,18 @@ class PortalPages(Controller):
             status=status,
         )
 
+    def _identification_unavailable(self, base: Mapping[str, Any]) -> Template:
+        """The service that sends the codes and counts the wrong dates did not answer."""
+        page = self._error(
+            base,
+            "Serviço indisponível",
+            "A identificação não respondeu a tempo. Tente de novo em instantes.",
+            503,
+            back=False,
+        )
+        page.headers["Retry-After"] = "5"
+        return page
+
     def _refused(self, base: Mapping[str, Any], exc: Exception) -> Template:
         if isinstance(exc, NotEligible):
             return self._error(
@@ -329,6 +341,8 @@ class PortalPages(Controller):
         raw = str(form.get("document") or "")[:64]
         try:
             found = await service.lookup(tenant, raw)
+        except ServiceUnavailable:
+            return self._identification_unavailable(base)
         except InvalidDocument as exc:
             return _page(
                 "documento.html",
@@ -421,6 +435,8 @@ class PortalPages(Controller):
         typed = str(form.get("birth_date") or "")[:32]
         try:
             found = await service.verify_birth_date(tenant, challenge_id, typed)
+        except ServiceUnavailable:
+            return self._identification_unavailable(base)
         except (InvalidBirthDate, CodeRefused) as exc:
             if isinstance(exc, CodeRefused) and exc.rule != "mismatch":
                 return _page(
@@ -428,7 +444,10 @@ class PortalPages(Controller):
                     {**base, "notice": sentence(exc.message), "document": "", "error": None},
                     status=422,
                 )
-            document, left = await service.challenge_state(tenant, challenge_id) or ("", 0)
+            try:
+                document, left = await service.challenge_state(tenant, challenge_id) or ("", 0)
+            except ServiceUnavailable:
+                return self._identification_unavailable(base)
             return _page(
                 "nascimento.html",
                 {
