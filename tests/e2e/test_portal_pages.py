@@ -492,3 +492,60 @@ def test_a_tenant_asking_a_code_shows_values_only_after_it(platform: RunningPlat
         assert typed.status_code == 303 and typed.headers["location"] == f"/p/{SUL}/dividas"
         debts = browser.get(typed.headers["location"])
         assert "Isabela" in debts.text and "Negociar" in debts.text
+
+
+NORTE = "norte"
+WRONG_DATE = "A data não confere com o nosso cadastro."
+
+
+def test_wrong_dates_of_birth_count_on_both_doors_together(platform: RunningPlatform) -> None:
+    """A tenant asking the date of birth: someone with Isabela's CPF types wrong dates in the
+    web chat, then on the portal; five in all lock her document on both for the day (the
+    messaging service keeps the one count, asked by the gateway over Kafka)."""
+    admin = platform.client(NORTE, "admin")
+    operator = platform.client(NORTE, "operator")
+    operator.wait_for_import(
+        operator.upload_carteira((EXAMPLES / "carteira-exemplo.csv").read_bytes())["import_id"]
+    )
+    saved = admin.http.put(
+        "/api/v1/admin/portal", json={"name": "Norte Cobranças", "second_factor": "birth_date"}
+    )
+    assert saved.status_code == 200, saved.text
+    debtor = platform.anonymous()
+
+    def chat_asking_the_date() -> str | None:
+        started = debtor.chat(NORTE, "Oi")["conversation_id"]
+        said = debtor.chat(NORTE, ISABELA, started)["replies"]
+        texts = " ".join(r["text"] for r in said)
+        return started if "informe sua data de nascimento" in texts else None
+
+    conversation = wait_for(
+        chat_asking_the_date, timeout=60, what="the chat asking the date of birth"
+    )
+    for left in (4, 3, 2):
+        said = debtor.chat(NORTE, "01/01/1990", conversation)["replies"][0]["text"]
+        assert said.startswith(WRONG_DATE) and f"{left} tentativas hoje" in said, said
+
+    asked = debtor.http.post(f"/api/v1/portal/{NORTE}/lookup", json={"document": ISABELA})
+    assert asked.status_code == 200, asked.text
+    check = asked.json()["verification"]
+    assert (check["method"], check["attempts_left"]) == ("birth_date", 2)
+
+    def verify(typed: str) -> tuple[int, str, str]:
+        answer = debtor.http.post(
+            f"/api/v1/portal/{NORTE}/verify",
+            json={"challenge_id": check["challenge_id"], "birth_date": typed},
+        )
+        found = answer.json()["error"]["details"][0]
+        return answer.status_code, found["rule"], found["message"]
+
+    assert verify("02/02/1990") == (
+        422,
+        "mismatch",
+        "data de nascimento não confere; restam 1 tentativa(s) hoje",
+    )
+    assert verify("03/03/1990")[:2] == (422, "exhausted")
+    assert verify("09/05/1969")[:2] == (422, "exhausted")  # her date, too late today
+    again = debtor.chat(NORTE, "Oi")["conversation_id"]
+    locked = debtor.chat(NORTE, ISABELA, again)["replies"][0]["text"]
+    assert locked.startswith("A data foi informada errada muitas vezes hoje"), locked
