@@ -230,9 +230,9 @@ class PortalController(Controller):
     async def verify(self, tenant: str, data: VerifyRequest, state: State) -> LookupResponse:
         """`code` for a challenge of method code; `birth_date` (1980-05-17 or 17/05/1980) for
         one of method birth_date: a wrong date says how many tries are left today (422, rule
-        `mismatch`), the fifth locks the document until the next business day (`exhausted`);
-        what is no date is refused without using a try (`format`, `not_in_future`,
-        `too_old`)."""
+        `mismatch`), the fifth locks the document until the next business day (`exhausted`),
+        the wrong dates typed in the chat counting with the portal's; what is no date is
+        refused without using a try (`format`, `not_in_future`, `too_old`)."""
         service = portal_service(state)
         if await service.challenge_method(tenant, data.challenge_id) == BIRTH_DATE:
             try:
