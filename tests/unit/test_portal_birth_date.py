@@ -31,6 +31,7 @@ from contracts.personal import PersonalDataErased
 from contracts.portfolio import DebtImportedV2, DebtUpdatedV2, FieldChange
 from service_runtime.clock import BusinessClock
 from service_runtime.personal_data import REMOVED, seal
+from service_runtime.service_client import ServiceUnavailable
 from service_runtime.stored_aggregates import StoredAggregates
 from services.gateway.adapters.integration_events import IntegrationEvents
 from services.gateway.application.uploads import GatewayApplication
@@ -737,3 +738,28 @@ def test_the_pages_script_masks_the_date_and_refuses_what_the_server_refuses(
         except InvalidBirthDate as exc:
             expected = sentence(exc.message)
         assert answer["message"] == expected, raw
+
+
+def test_without_the_messaging_service_the_date_is_not_checked_and_it_is_said(
+    client: TestClient[Litestar],
+) -> None:
+    # The service that counts the wrong dates does not answer: nothing is opened, nothing
+    # counted, and the debtor is told to try again shortly (the API and the pages).
+    check = lookup(client, MARIA).json()["verification"]["challenge_id"]
+
+    class Silent:
+        async def ask(self, request: Any, key: str, answer: type[Any]) -> Any:
+            raise ServiceUnavailable("messaging", "no answer in 10 s")
+
+    client.app.state["messaging"] = Silent()
+    answer = verify(client, check, "17/05/1980")
+    assert (answer.status_code, answer.headers["retry-after"]) == (503, "5")
+    assert answer.json()["error"]["code"] == "messaging_unavailable"
+    assert lookup(client, MARIA).status_code == 503
+    page = client.get(f"/p/{TENANT}")
+    form = client.post(
+        f"/p/{TENANT}/consulta", data={"document": MARIA, "_csrf_token": csrf(page.text)}
+    )
+    assert (form.status_code, form.headers["retry-after"]) == (503, "5")
+    assert "A identificação não respondeu a tempo" in form.text
+    assert "Maria" not in form.text

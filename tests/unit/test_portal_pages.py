@@ -29,7 +29,7 @@ from contracts.personal import PersonalDataErased
 from contracts.portfolio import DebtImported, DebtorContact
 from service_runtime.clock import BusinessClock
 from service_runtime.personal_data import REMOVED, unseal
-from service_runtime.service_client import ServiceRefused
+from service_runtime.service_client import ServiceRefused, ServiceUnavailable
 from service_runtime.settings import Settings
 from service_runtime.stored_aggregates import StoredAggregates
 from services.gateway.adapters.integration_events import IntegrationEvents
@@ -42,6 +42,7 @@ from services.gateway.entrypoints.http.errors import (
     handle_api_error,
     handle_http_exception,
     handle_service_refused,
+    handle_service_unavailable,
 )
 from services.gateway.entrypoints.http.negotiation import AgreementsController
 from services.gateway.entrypoints.http.portal_admin import PortalAdminController
@@ -166,6 +167,7 @@ def portal_app(
         exception_handlers={
             ApiError: handle_api_error,
             ServiceRefused: handle_service_refused,
+            ServiceUnavailable: handle_service_unavailable,
             **{cls: handle_http_exception for cls in _http_exceptions()},
         },
         template_config=template_config(),
