@@ -9,8 +9,9 @@ bot shows nothing of the debtor until one of these passes:
 - "birth_date": the date of birth the carteira brought (a company's opening date, for a CNPJ),
   compared by its keyed digest (the contacts keep the digest, never the date). A date is
   guessable, unlike a fresh code: the wrong ones are counted per document and business day
-  across conversations (`DailyTries`), so a new conversation gives no fresh tries. The codes
-  sent are counted the same way: a new conversation sends no more of them.
+  across conversations and the portal (`DailyTries`), so a new conversation, or the other
+  door, gives no fresh tries. The codes sent are counted the same way: a new conversation
+  sends no more of them.
 
 Pure: no I/O; the keys come from the key vault through the caller."""
 
@@ -112,10 +113,10 @@ def parse_date(text: str, today: dt.date) -> dt.date:
     return parsed
 
 
-# What a document may use up in a business day, in any conversation: wrong dates of birth (a
-# date is guessable: a new conversation gives no fresh tries), and codes sent, the portal's
-# and the chat's together (each is an SMS or e-mail to the debtor, and anyone may open the
-# portal or a web chat with their CPF).
+# What a document may use up in a business day, in any conversation or on the portal: wrong
+# dates of birth (a date is guessable: neither a new conversation nor the other door gives
+# fresh tries), and codes sent, the portal's and the chat's together (each is an SMS or
+# e-mail to the debtor, and anyone may open the portal or a web chat with their CPF).
 DAILY_LIMITS = {"birth_date": MAX_ATTEMPTS, "code": 5}
 # What a try of the portal's is `used` by (a conversation's is its id).
 PORTAL_PREFIX = "portal:"
