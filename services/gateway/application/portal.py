@@ -470,12 +470,17 @@ class PortalService:
         found = await to_thread.run_sync(lambda: self._challenge(tenant, challenge_id))
         return found.method if found is not None else None
 
-    async def challenge_state(self, tenant: str, challenge_id: str) -> tuple[str, int] | None:
-        """The document a challenge is for (how a page names the date) and its tries left;
-        None without one."""
+    async def challenge_state(
+        self, tenant: str, challenge_id: str, left: int | None = None
+    ) -> tuple[str, int] | None:
+        """The document a challenge is for (how a page names the date) and its tries left
+        (`left` when the caller knows them already: a wrong date's answer says them); None
+        without one."""
         found = await to_thread.run_sync(lambda: self._challenge(tenant, challenge_id))
         if found is None:
             return None
+        if left is not None:
+            return found.document, left
         left = found.attempts_left
         if found.method == BIRTH_DATE:
             left = min(left, (await self._date_tries(tenant, found.document)).left)

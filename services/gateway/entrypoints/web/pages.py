@@ -445,7 +445,10 @@ class PortalPages(Controller):
                     status=422,
                 )
             try:
-                document, left = await service.challenge_state(tenant, challenge_id) or ("", 0)
+                # A wrong date's answer says the tries left; what is no date used none.
+                known = exc.attempts_left if isinstance(exc, CodeRefused) else None
+                found_state = await service.challenge_state(tenant, challenge_id, known)
+                document, left = found_state or ("", 0)
             except ServiceUnavailable:
                 return self._identification_unavailable(base)
             return _page(
