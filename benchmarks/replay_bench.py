@@ -95,7 +95,7 @@ from contracts.negotiation import (
 from contracts.portfolio import DebtImported, DebtorContact, DebtReopened, DebtSettled
 from contracts.registry import parse_event
 from contracts.topics import TOPICS as TOPIC_SPECS
-from service_runtime.database import engine_from_url
+from service_runtime.database import bulk_loaded_sqlite, engine_from_url
 from service_runtime.kafka import ensure_topics, partitions_of
 from service_runtime.outbox import headers_for
 from service_runtime.personal_data import SqlKeyVault
@@ -762,14 +762,14 @@ class LastEvent:
 
 @contextlib.contextmanager
 def rebuild_target(directory: Path, name: str) -> Iterator[tuple[Engine, dict[str, Projection]]]:
-    """A fresh SQLite file to rebuild into, and the gateway's projections with a key vault of
-    their own (as `cobranca replay --target-url` opens the platform's)."""
-    engine = engine_from_url(f"sqlite:///{directory / f'replay-{name}.sqlite'}", "gateway_rebuild")
+    """A new SQLite file to rebuild into, loaded in bulk as `cobranca replay --target-url`
+    loads a file that does not exist yet, and the gateway's projections with a key vault of
+    their own (as the command opens the platform's)."""
     vault = SqlKeyVault(engine_from_url(f"sqlite:///{directory / 'keys.sqlite'}"))
     try:
-        yield engine, build_projections(vault)
+        with bulk_loaded_sqlite(directory / f"replay-{name}.sqlite") as engine:
+            yield engine, build_projections(vault)
     finally:
-        engine.dispose()
         vault.engine.dispose()
 
 

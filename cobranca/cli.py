@@ -4,6 +4,7 @@ rebuilds."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -173,11 +174,22 @@ def replay(
     ] = None,
     target_url: Annotated[
         str | None,
-        typer.Option(help="Rebuild into this database instead of the gateway's read database"),
+        typer.Option(
+            help="Rebuild into this database instead of the gateway's read database (a "
+            "SQLite file that does not exist yet is loaded in bulk, and removed if it fails)"
+        ),
     ] = None,
 ) -> None:
     """Rebuild projections from offset zero of their topics, together, a progress bar each."""
-    from service_runtime.database import engine_from_url, service_engine, vault_engine
+    from sqlalchemy import Engine
+
+    from service_runtime.database import (
+        bulk_loaded_sqlite,
+        engine_from_url,
+        service_engine,
+        sqlite_file_to_load,
+        vault_engine,
+    )
     from service_runtime.kafka import bootstrap_servers
     from service_runtime.personal_data import SqlKeyVault
     from service_runtime.projection import replay_together
@@ -197,13 +209,20 @@ def replay(
     built = build_projections(
         SqlKeyVault(vault_engine(settings), settings.vault_cache_seconds), settings.signing_key()
     )
-    engine = (
-        engine_from_url(target_url, "gateway_rebuild")
-        if target_url
-        else service_engine(settings, "gateway", "read")
+    # A new SQLite file is loaded in bulk, and removed if the rebuild fails; a database that
+    # exists (the gateway's own by default) is written as the gateway writes it.
+    new_file = sqlite_file_to_load(target_url) if target_url else None
+    target: contextlib.AbstractContextManager[Engine] = (
+        bulk_loaded_sqlite(new_file)
+        if new_file is not None
+        else contextlib.nullcontext(
+            engine_from_url(target_url, "gateway_rebuild")
+            if target_url
+            else service_engine(settings, "gateway", "read")
+        )
     )
     bootstrap = bootstrap_servers(settings)
-    with progress_bar(console) as progress:
+    with target as engine, progress_bar(console) as progress:
         tasks = {name: progress.add_task(name, total=None) for name in names}
 
         def report(name: str, done: int, total: int) -> None:
