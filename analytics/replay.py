@@ -21,7 +21,7 @@ from contracts.clock import CLOCK_TOPIC
 from contracts.negotiation import AGREEMENTS_TOPIC, INVOICES_TOPIC, PAYMENTS_TOPIC
 from contracts.portfolio import DEBTS_TOPIC
 from contracts.registry import EVENT_MODELS, UnknownEventType, parse_event
-from service_runtime.kafka import partitions_of, server_list
+from service_runtime.kafka import partitions_of, read_to_end, server_list
 
 TOPICS: tuple[str, ...] = (
     DEBTS_TOPIC,
@@ -102,10 +102,8 @@ async def replay_facts(
     idle_ms: int = 1500,
     topics: tuple[str, ...] = TOPICS,
 ) -> Replayed:
-    """Every fact in the topics, read from offset zero until they have nothing more to give.
-    (End offsets alone cannot say when to stop: the embedded broker reports them a batch
-    behind; the read stops when a fetch comes back empty with every partition at or past the
-    end offset read at the start.)"""
+    """Every fact in the topics, read from offset zero until they have nothing more to give:
+    the read stops as it reads the last record they hold (`read_to_end`)."""
     collector = FactsCollector(tenant)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=server_list(bootstrap),
@@ -131,11 +129,6 @@ async def replay_facts(
             while True:
                 batch = await consumer.getmany(timeout_ms=idle_ms, max_records=batch_size)
                 records = [r for rs in batch.values() for r in rs]
-                if not records:
-                    positions = [await consumer.position(tp) for tp in tps]
-                    if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
-                        break
-                    continue
                 for record in records:
                     if brings_no_fact(record.value):
                         continue
@@ -146,8 +139,10 @@ async def replay_facts(
                         continue
                     new += collector.add(event)
                 read += len(records)
-                if progress:
+                if progress and records:
                     progress(read, max(total, read))
+                if await read_to_end(consumer, tps, ends, fetched_nothing=not records):
+                    break
         finally:
             await consumer.stop()
         return Replayed(collector.facts(), read=read, new_facts=new, skipped=skipped)

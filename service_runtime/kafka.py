@@ -252,6 +252,33 @@ async def partitions_of(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> di
     return {topic: set(cluster.partitions_for_topic(topic) or ()) for topic in topics}
 
 
+async def read_to_end(
+    consumer: AIOKafkaConsumer,
+    tps: Iterable[TopicPartition],
+    ends: Mapping[TopicPartition, int],
+    *,
+    fetched_nothing: bool,
+) -> bool:
+    """Whether a consumer reading `tps` from the start has read them to their end, so a replay
+    can stop: each partition at or past its end offset read at the start (`ends`), and at or
+    past the high watermark of the broker's last fetch response for it, unless a fetch has
+    just come back empty (`fetched_nothing`: the old way to know it, one idle wait long).
+
+    The embedded broker answers ListOffsets with the first offset of a partition's last record
+    batch plus one, not the end of its log (1 after one batch of 10 records, measured), so
+    `ends` alone would stop too soon; its fetch responses carry the end of the log, as Kafka's
+    do. With them a replay stops as it reads the last record instead of waiting for an empty
+    fetch."""
+    for tp in tps:
+        position = await consumer.position(tp)
+        if position < ends[tp]:
+            return False
+        highwater = consumer.highwater(tp)
+        if (highwater is None or position < highwater) and not fetched_nothing:
+            return False
+    return True
+
+
 class Absent:
     """The partition certainly does not hold the offset (no such topic or partition, or the
     offset is past its end)."""

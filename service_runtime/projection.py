@@ -48,6 +48,7 @@ from service_runtime.kafka import (
     broker_epoch,
     header,
     partitions_of,
+    read_to_end,
     records_at,
     server_list,
 )
@@ -600,8 +601,7 @@ async def replay_together(
     """Rebuild projections from offset zero until their topics have nothing more to give, in
     one pass: a record is read and parsed once however many of them use it, and a batch is
     applied to all of them in one transaction. Returns the records each projection read.
-    (End offsets alone cannot say when to stop: the embedded broker reports them a batch
-    behind.)"""
+    It stops as it reads the last record the topics hold (`read_to_end`)."""
     for projection in projections:
         projection.create_tables(engine)
     with engine.begin() as conn:
@@ -641,12 +641,8 @@ async def replay_together(
         while True:
             batch = await consumer.getmany(timeout_ms=idle_ms, max_records=batch_size)
             by_tp = {tp: records for tp, records in batch.items() if records}
-            if not by_tp:
-                positions = [await consumer.position(tp) for tp in tps]
-                if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
-                    return done
-                continue
-            await asyncio.to_thread(together.apply_records, by_tp)
+            if by_tp:
+                await asyncio.to_thread(together.apply_records, by_tp)
             for applier in appliers:
                 read = sum(len(v) for tp, v in by_tp.items() if tp.topic in applier.topics)
                 if read:
@@ -657,6 +653,8 @@ async def replay_together(
                             done[applier.name],
                             max(totals[applier.name], done[applier.name]),
                         )
+            if await read_to_end(consumer, tps, ends, fetched_nothing=not by_tp):
+                return done
     finally:
         await consumer.stop()
         gc.unfreeze()

@@ -17,6 +17,7 @@ from service_runtime.kafka import (
     bootstrap_servers,
     make_broker,
     partitions_of,
+    read_to_end,
     server_list,
 )
 from service_runtime.request_reply import KafkaRequester, RequestTimeout
@@ -137,12 +138,10 @@ async def read_days(bootstrap: str, idle_ms: int = 1000, timeout: float = 30.0) 
                         continue
                     if isinstance(event, DayStarted):
                         days.append(event)
-            if not batch:
-                positions = [await consumer.position(tp) for tp in tps]
-                if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
-                    return days
-                if asyncio.get_running_loop().time() > deadline:
-                    return days
+            if await read_to_end(consumer, tps, ends, fetched_nothing=not batch):
+                return days
+            if not batch and asyncio.get_running_loop().time() > deadline:
+                return days
     finally:
         await consumer.stop()
 

@@ -1,0 +1,81 @@
+"""A replay stops as it reads the last record its topics hold, on a real broker: the end of
+each partition comes from the fetch responses' high watermark, not from ListOffsets (which the
+embedded broker answers with the start of a partition's last record batch) and not from an
+empty fetch (one idle wait long)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from service_runtime.kafka import partitions_of, read_to_end
+
+PARTITIONS = 3  # the last one stays empty
+BATCHES = 4
+PER_BATCH = 25
+# A replay that waited for an empty fetch would wait this long once; this one never does.
+IDLE_MS = 20_000
+
+
+@pytest.fixture(params=["tansu", pytest.param("kafka", marks=pytest.mark.kafka)])
+def bootstrap(request: pytest.FixtureRequest) -> str:
+    # The kafka_broker fixture skips itself without java/mvn.
+    return str(request.getfixturevalue(f"{request.param}_broker").bootstrap)
+
+
+async def publish_in_batches(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50)
+    await producer.start()
+    try:
+        for batch in range(BATCHES):
+            for n in range(PER_BATCH):
+                for partition in range(PARTITIONS - 1):
+                    await producer.send(topic, f"{batch}-{n}".encode(), partition=partition)
+            await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def replay(bootstrap: str, topic: str) -> tuple[int, int, dict[TopicPartition, int]]:
+    """Reads the topic from the start as the replays do; returns the records read, the
+    fetches that came back empty, and what ListOffsets said the ends were."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        known = await partitions_of(consumer, [topic])
+        tps = [TopicPartition(topic, p) for p in sorted(known[topic])]
+        ends = await consumer.end_offsets(tps)
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        read = empty = 0
+        while True:
+            batch = await consumer.getmany(timeout_ms=IDLE_MS, max_records=30)
+            got = sum(len(records) for records in batch.values())
+            read += got
+            empty += not got
+            if await read_to_end(consumer, tps, ends, fetched_nothing=not got):
+                return read, empty, ends
+    finally:
+        await consumer.stop()
+
+
+def test_a_replay_stops_with_the_last_record_and_never_before(bootstrap: str) -> None:
+    topic = f"read-to-end.{uuid.uuid4().hex[:8]}"
+    asyncio.run(publish_in_batches(bootstrap, topic))
+    read, empty, ends = asyncio.run(replay(bootstrap, topic))
+    assert read == BATCHES * PER_BATCH * (PARTITIONS - 1)
+    assert empty == 0
+    # What ListOffsets said is never more than what there was (on the embedded broker, less).
+    assert all(end <= BATCHES * PER_BATCH for end in ends.values())
