@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 
 from cobranca.brokers import (
     KAFKA_VERSION,
@@ -31,6 +31,7 @@ from cobranca.brokers import (
     wait_for_kafka,
 )
 from cobranca.brokers.apache_kafka import repo_pom
+from tests.support.topics import create_topics
 
 # Fixtures tansu_broker, kafka_jars and kafka_broker come from tests/fixtures/brokers.py
 # through tests/conftest.py.
@@ -50,15 +51,6 @@ CONSUMER_OPTIONS: dict[str, Any] = {
 
 def _topic() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
-
-
-async def _create_topic(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-    finally:
-        await admin.close()
 
 
 async def _list_topics(bootstrap: str) -> set[str]:
@@ -123,7 +115,7 @@ async def _committed(bootstrap: str, topic: str, group: str) -> int:
 
 
 async def _roundtrip(bootstrap: str, topic: str, group: str) -> None:
-    await _create_topic(bootstrap, topic)
+    await create_topics(bootstrap, {topic: PARTITIONS})
     key_partitions = await _produce(bootstrap, topic)
     records = await _consume(bootstrap, topic, group)
 
@@ -189,7 +181,7 @@ async def test_start_and_stop_from_inside_an_event_loop(tmp_path: Path) -> None:
     broker = TansuBroker(data_dir=tmp_path)
     broker.start(timeout=20)
     try:
-        await _create_topic(broker.bootstrap, "from-async")
+        await create_topics(broker.bootstrap, {"from-async": PARTITIONS})
         assert "from-async" in await _list_topics(broker.bootstrap)
     finally:
         broker.stop()

@@ -8,11 +8,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from service_runtime.kafka import partitions_of, read_to_end
+from tests.support.topics import create_topics
 
 PARTITIONS = 3  # the last one stays empty
 BATCHES = 4
@@ -21,19 +20,8 @@ PER_BATCH = 25
 IDLE_MS = 20_000
 
 
-@pytest.fixture(params=["tansu", pytest.param("kafka", marks=pytest.mark.kafka)])
-def bootstrap(request: pytest.FixtureRequest) -> str:
-    # The kafka_broker fixture skips itself without java/mvn.
-    return str(request.getfixturevalue(f"{request.param}_broker").bootstrap)
-
-
 async def publish_in_batches(bootstrap: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
-    finally:
-        await admin.close()
+    await create_topics(bootstrap, {topic: PARTITIONS})
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=50)
     await producer.start()
     try:

@@ -11,22 +11,15 @@ import uuid
 from collections import Counter
 from typing import Any
 
-import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from service_runtime.kafka import make_broker
 from service_runtime.outbox import Outgoing, kafka_producer, publish_in_batches
 from service_runtime.settings import Settings
+from tests.support.topics import create_topics
 
 PARTITIONS = 4
 MESSAGES = 600
-
-
-@pytest.fixture(params=["tansu", pytest.param("kafka", marks=pytest.mark.kafka)])
-def bootstrap(request: pytest.FixtureRequest) -> str:
-    # The kafka_broker fixture skips itself without java/mvn.
-    return str(request.getfixturevalue(f"{request.param}_broker").bootstrap)
 
 
 def messages(topic: str) -> list[Outgoing]:
@@ -73,12 +66,7 @@ async def read_back(bootstrap: str, topic: str) -> dict[int, list[tuple[Any, ...
 
 async def publish_both_ways(bootstrap: str) -> tuple[Any, ...]:
     one_by_one, batched = (f"relay.{way}.{uuid.uuid4().hex[:8]}" for way in ("one", "batch"))
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in (one_by_one, batched)])
-    finally:
-        await admin.close()
+    await create_topics(bootstrap, {one_by_one: PARTITIONS, batched: PARTITIONS})
     broker = make_broker(Settings(kafka_bootstrap=bootstrap), client_id="relay-test")
     await broker.start()
     try:

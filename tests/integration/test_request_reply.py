@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from aiokafka import ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker, KafkaMessage
 
 from service_runtime.request_reply import (
@@ -20,15 +19,10 @@ from service_runtime.request_reply import (
     RequestTimeout,
     send_reply,
 )
+from tests.support.topics import create_topics
 
 # Short group timings: Tansu holds a JoinGroup for half the session timeout, in 1 s steps.
 TIMINGS: dict[str, Any] = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 400}
-
-
-@pytest.fixture(params=["tansu", pytest.param("kafka", marks=pytest.mark.kafka)])
-def bootstrap(request: pytest.FixtureRequest) -> str:
-    # The kafka_broker fixture skips itself without java/mvn.
-    return str(request.getfixturevalue(f"{request.param}_broker").bootstrap)
 
 
 class _Assigned(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -50,15 +44,6 @@ class Setup:
     silent: str
 
 
-async def _create_topics(bootstrap: str, topics: dict[str, int]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name, n, 1) for name, n in topics.items()])
-    finally:
-        await admin.close()
-
-
 @pytest.fixture
 async def setup(bootstrap: str) -> AsyncIterator[Setup]:
     suffix = uuid.uuid4().hex[:12]
@@ -67,7 +52,7 @@ async def setup(bootstrap: str) -> AsyncIterator[Setup]:
         f"test.replies.{suffix}",
         f"test.silent.{suffix}",
     )
-    await _create_topics(bootstrap, {requests: 4, replies: 1, silent: 1})
+    await create_topics(bootstrap, {requests: 4, replies: 1, silent: 1})
 
     broker = KafkaBroker(bootstrap, enable_idempotence=False)
     responder_assigned = _Assigned()
