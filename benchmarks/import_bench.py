@@ -18,7 +18,10 @@ upload of `--rows` rows from the moment the HTTP request starts:
 Progress of each stage (gateway relay, portfolio event store, portfolio relay, portal view) and
 the CPU of every process are sampled meanwhile from the services' SQLite files (read-only)
 and /proc. The same rows, parsed and validated beforehand, are also written with plain
-`sqlite3.executemany` in one transaction: the raw rate the import is compared with.
+`sqlite3.executemany` in one transaction: the raw rate the import is compared with. Before the
+services start, a floor: the portfolio's import use case alone, in this process
+(`PortfolioApplication.handle_inbound` over the messages the gateway would publish for the
+same file, into a new SQLite event store), with no broker, no relay and no other service.
 
 `--profile DIR` also runs py-spy (`pip install py-spy`) on each of the five services during
 the timed import and ranks where their time goes; it slows them down, so take the figures from
@@ -43,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -57,9 +61,15 @@ from cobranca.brokers import EmbeddedBroker, free_port
 from cobranca.client import GatewayClient
 from cobranca.demo_data import generate_carteira
 from cobranca.platform import BROKER_KINDS, Platform, make_broker
+from service_runtime.database import sqlite_engine
+from service_runtime.eventstore import event_store_env
+from service_runtime.personal_data import SqlKeyVault
 from service_runtime.settings import Settings
+from services.gateway.adapters.integration_events import integration_events
 from services.gateway.adapters.tokens import issue_token
 from services.gateway.domain.carteira_csv import read_carteira
+from services.gateway.domain.upload import CarteiraUpload
+from services.portfolio.application.importing import PortfolioApplication
 from services.portfolio.domain.debt import debt_id_for
 from services.portfolio.domain.row_rules import ValidRow, validate_row
 
@@ -148,6 +158,51 @@ def parse_carteira(data: bytes, today: dt.date, tenant: str) -> ParsedCarteira:
         distinct_debts=len(debt_ids),
         parse_seconds=time.perf_counter() - started,
     )
+
+
+@dataclass
+class AloneResult:
+    rows: int
+    seconds: float
+    created: int
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def portfolio_alone(data: bytes, directory: Path, today: dt.date, tenant: str) -> AloneResult:
+    """The portfolio's import use case alone, in this process: the messages the gateway's
+    relay would publish for this upload (made by its own code from the upload aggregate),
+    handled by `PortfolioApplication.handle_inbound` in batches of the services' consumer
+    size, into a new SQLite event store with the service's settings and a key vault. No
+    broker, no relay, no other service: what the import costs in the event-sourced core,
+    one `Debt` aggregate and one stored event per row."""
+    carteira = read_carteira(data)
+    upload = CarteiraUpload(
+        import_id=str(uuid.uuid4()),
+        tenant=tenant,
+        filename="carteira-bench.csv",
+        rows_total=len(carteira.rows),
+        requested_by="bench",
+        encoding=carteira.encoding,
+        delimiter=carteira.delimiter,
+    )
+    upload.add_rows([(row.row_number, dict(row.fields)) for row in carteira.rows])
+    messages = [m for event in upload.collect_events() for _, m in integration_events(event)]
+    settings = Settings(data_dir=directory / "alone", database_url=None)
+    settings.service_dir("portfolio").mkdir(parents=True, exist_ok=True)
+    vault = SqlKeyVault(sqlite_engine(str(directory / "alone" / "keys.sqlite")))
+    app = PortfolioApplication(env=event_store_env(settings, "portfolio"), vault=vault)
+    batch = settings.consumer_max_records
+    created = 0
+    started = time.perf_counter()
+    for start in range(0, len(messages), batch):
+        created += app.handle_inbound(messages[start : start + batch], today).created
+    seconds = time.perf_counter() - started
+    app.close()
+    vault.engine.dispose()
+    return AloneResult(rows=len(carteira.rows), seconds=seconds, created=created)
 
 
 def raw_sqlite_write(parsed: ParsedCarteira, directory: Path, repeat: int = 3) -> RawResult:
@@ -819,7 +874,7 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 
 def figures_of(
-    timings: Timings, raw: RawResult, parsed: ParsedCarteira
+    timings: Timings, raw: RawResult, parsed: ParsedCarteira, alone: AloneResult
 ) -> dict[str, dict[str, Any]]:
     projection_s = (
         timings.portal_s - timings.first_debt_s
@@ -858,6 +913,12 @@ def figures_of(
             "seconds": parsed.parse_seconds,
             "rows_per_s": _rate(parsed.rows_total, parsed.parse_seconds),
         },
+        "portfolio_alone": {
+            "rows": alone.rows,
+            "seconds": alone.seconds,
+            "rows_per_s": alone.rate,
+            "debts_created": alone.created,
+        },
     }
 
 
@@ -877,6 +938,7 @@ def print_report(
         "projection_from_first_debt": "    projection rate, from the first debt in the view",
         "raw_sqlite_executemany": "raw: sqlite3 executemany, 1 transaction, WAL (best of 3)",
         "raw_parse_validate": "raw: read_carteira + validate_row (1 process, for scale)",
+        "portfolio_alone": "floor: the portfolio's use case alone, in process, no broker",
     }
     table = Table(title=f"Import benchmark ({broker_kind}): seconds from the start of the upload")
     table.add_column("step")
@@ -1074,6 +1136,12 @@ def run(args: argparse.Namespace) -> int:
             f"({', '.join(f'{a:.3f}' for a in raw.attempts)}): {raw.rate:,.0f} rows/s"
         )
         parsed.valid = []  # free the memory before the services start
+        console.print("the portfolio's import use case alone, in this process...")
+        alone = portfolio_alone(data, root, today, TENANT)
+        console.print(
+            f"  {alone.rows:,} rows ({alone.created:,} debts created) in {alone.seconds:.1f}s: "
+            f"{alone.rate:,.0f} rows/s, {alone.rate / raw.rate:.2%} of the raw write"
+        )
 
         client = bench.start()
         bench.warm_up(client, today)
@@ -1084,7 +1152,7 @@ def run(args: argparse.Namespace) -> int:
                 f"[yellow]the view holds {timings.accepted_debts} debts; "
                 f"{parsed.distinct_debts} expected from the file[/]"
             )
-        figures = figures_of(timings, raw, parsed)
+        figures = figures_of(timings, raw, parsed, alone)
         stages = stage_figures(monitor.samples)
         cpu = cpu_figures(monitor.samples)
         profiles = (
