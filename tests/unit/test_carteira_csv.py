@@ -251,6 +251,35 @@ def test_a_quoted_line_break_keeps_the_row_number_where_the_row_starts() -> None
     assert [r.row_number for r in rows] == [2, 4]
 
 
+def test_a_quote_left_open_rejects_the_file_at_its_line_instead_of_swallowing_the_rest() -> None:
+    # Row 3 opens a quote it never closes: a lenient reader makes rows 3 to 5 one name and
+    # the file seems to have two rows. The operator is told where to look, nothing is imported.
+    data = _csv(
+        HEADER_BR,
+        ROW_JOAO,
+        '61695214000;"Ana;Banco Q;Q-2;1;10,00;01/01/2025',
+        ROW_ACOUGUE,
+        "52998224725;Maria;Banco Q;Q-3;1;20,00;01/02/2025",
+    )
+
+    with pytest.raises(NotACarteiraCsv) as caught:
+        read_carteira(data.encode())
+
+    assert caught.value.rule == "malformed"
+    assert caught.value.message.startswith("linha 3: ")
+    assert "aspas" in caught.value.message
+
+
+def test_a_stray_character_after_a_closing_quote_rejects_the_file_at_its_line() -> None:
+    data = _csv(HEADER_BR, ROW_JOAO, '52998224725;"João" da Silva;Banco;C1;1;10,00;10/01/2025')
+
+    with pytest.raises(NotACarteiraCsv) as caught:
+        read_carteira(data.encode())
+
+    assert caught.value.rule == "malformed"
+    assert caught.value.message.startswith("linha 3: ")
+
+
 def test_short_rows_have_empty_values_and_long_rows_keep_the_extra_values() -> None:
     data = _csv(
         HEADER_BR + ";email",

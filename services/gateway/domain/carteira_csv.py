@@ -302,7 +302,9 @@ def _find_header(lines: Iterator[str], scanned: list[str]) -> _Header:
 
 
 def _read_rows(records: Iterable[str], header: _Header, line_offset: int) -> list[RawRow]:
-    reader = csv.reader(records, delimiter=header.delimiter, skipinitialspace=True)
+    # strict: a quote left open must not swallow the rest of the file into one field
+    # (the lenient reader ends it silently at the end of the data).
+    reader = csv.reader(records, delimiter=header.delimiter, skipinitialspace=True, strict=True)
     width = len(header.cells)
     names = header.found
     indexes = {n: [i for i, c in enumerate(header.canonical) if c == n] for n in names}
@@ -339,11 +341,25 @@ def _read_rows(records: Iterable[str], header: _Header, line_offset: int) -> lis
             rows.append(RawRow(start, fields, extra))
     except csv.Error as exc:
         raise NotACarteiraCsv(
-            "malformed",
-            f"linha {line_offset + consumed + 1}: o CSV está malformado "
-            f"(provavelmente aspas sem fechamento): {exc}",
+            "malformed", f"linha {line_offset + consumed + 1}: {_malformed_reason(exc)}"
         ) from exc
     return rows
+
+
+def _malformed_reason(error: csv.Error) -> str:
+    """The csv module's complaint, said to the person who exported the file."""
+    text = str(error)
+    if "unexpected end of data" in text:
+        return (
+            'uma aspa (") aberta nesta linha não se fecha até o fim do arquivo; feche as '
+            "aspas do valor ou retire-as"
+        )
+    if "expected after" in text:
+        return (
+            "há texto depois de um valor entre aspas; um valor entre aspas deve terminar no "
+            'separador (use "" para uma aspa dentro dele)'
+        )
+    return "o CSV está malformado (provavelmente aspas sem fechamento)"
 
 
 @contextlib.contextmanager
