@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
+from typing import Annotated
 
+import pytest
+from litestar import Litestar, get, post
+from litestar.exceptions import HTTPException
+from litestar.params import Parameter
+from litestar.testing import TestClient
+
+from services.gateway.entrypoints.http.errors import handle_http_exception
 from services.gateway.entrypoints.http.validation_messages import explain
 
 
@@ -34,3 +42,76 @@ def test_a_models_own_check_names_its_field() -> None:
         "invalid",
         "obrigatório quando periodicity é every_n_days",
     )
+
+
+@pytest.mark.parametrize(
+    ("message", "rule", "text"),
+    [
+        ("Expected `int` >= 1", "minimum", "deve ser maior ou igual a 1"),
+        ("Expected `int` <= 1000", "maximum", "deve ser no máximo 1000"),
+        ("Expected `int`, got `str`", "integer", "deve ser um número inteiro"),
+        ("Invalid enum value 'zzz'", "choice", "valor não permitido: 'zzz'"),
+        ("Invalid RFC3339 encoded date", "date", "deve ser uma data AAAA-MM-DD"),
+        ("Invalid RFC3339 encoded datetime", "datetime", "data e hora ISO 8601 com fuso"),
+        ("Input should be a valid datetime", "datetime", "data e hora ISO 8601 com fuso"),
+        ("Expected `str` of length <= 40 - at `$[0]`", "max_length", "no máximo 40 caracteres"),
+        ("Decimal input should have no more than 3 digits in total", "max_digits", "3 dígitos"),
+    ],
+)
+def test_query_parameter_messages_in_portuguese(message: str, rule: str, text: str) -> None:
+    field, got_rule, got_text = explain("page", message)
+    assert (field, got_rule) == ("page", rule)
+    assert text in got_text
+    assert "Expected" not in got_text and "Invalid" not in got_text
+
+
+# --- through the gateway's handler, as a client sees it -------------------------------------
+
+
+def _client() -> TestClient[Litestar]:
+    @get("/conversations")
+    async def conversations(
+        page: Annotated[int, Parameter(ge=1)] = 1,
+        since: Annotated[dt.datetime | None, Parameter(query="from")] = None,
+        as_of: dt.date | None = None,
+    ) -> str:
+        return "ok"
+
+    @post("/conditions")
+    async def conditions(data: dict[str, int]) -> str:
+        return "ok"
+
+    app = Litestar(
+        [conversations, conditions], exception_handlers={HTTPException: handle_http_exception}
+    )
+    return TestClient(app)
+
+
+def test_a_parameter_is_named_as_the_client_sends_it_and_explained_in_portuguese() -> None:
+    with _client() as client:
+        since = client.get("/conversations?from=ontem").json()["error"]
+        page = client.get("/conversations?page=0").json()["error"]
+        as_of = client.get("/conversations?as_of=31/12/2026").json()["error"]
+
+    assert since["details"][0]["field"] == "from"
+    assert since["details"][0]["rule"] == "datetime"
+    assert page["details"][0] == {
+        "field": "page",
+        "rule": "minimum",
+        "message": "deve ser maior ou igual a 1",
+        "message_en": "The value is too small",
+    }
+    assert as_of["message"] == "as_of: deve ser uma data AAAA-MM-DD"
+
+
+def test_a_body_that_is_not_json_is_refused_in_portuguese_naming_the_byte() -> None:
+    with _client() as client:
+        answer = client.post(
+            "/conditions", content=b"{bad", headers={"content-type": "application/json"}
+        )
+
+    error = answer.json()["error"]
+    assert answer.status_code == 400
+    assert error["message"] == "o corpo não é um JSON válido (byte 1)"
+    assert error["details"][0]["field"] == "body"
+    assert error["details"][0]["rule"] == "json"

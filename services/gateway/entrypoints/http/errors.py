@@ -96,9 +96,7 @@ class RateLimited(TooManyRequestsException, ApiError):
 
 
 def field_error(field: str, rule: str, message: str, status: int = 422) -> ApiError:
-    return ApiError(
-        status, "validation_failed", message, [{"field": field, "rule": rule, "message": message}]
-    )
+    return ApiError(status, "validation_failed", message, [field_detail(field, rule, message)])
 
 
 def error_body(
@@ -159,12 +157,11 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return handle_api_error(request, exc)
     details: list[dict[str, Any]] = []
     if isinstance(exc, ValidationException):
+        aliases = _parameter_aliases(request)
         for item in exc.extra if isinstance(exc.extra, list) else []:
             if isinstance(item, dict):
-                field, rule, message = explain(
-                    str(item.get("key") or item.get("source") or "body"),
-                    str(item.get("message", "")),
-                )
+                key = str(item.get("key") or item.get("source") or "body")
+                field, rule, message = explain(aliases.get(key, key), str(item.get("message", "")))
                 details.append({"field": field, "rule": rule, "message": message})
         return error_response(
             request,
@@ -177,10 +174,42 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     status = exc.status_code
     code = CODES.get(status, "internal_error" if status >= 500 else "error")
     detail = str(exc.detail)
+    if status == 400 and (found := _MALFORMED_JSON.match(detail)):
+        message = f"o corpo não é um JSON válido (byte {found['byte']})"
+        if found["byte"] is None:
+            message = "o corpo não é um JSON válido"
+        return error_response(
+            request, 400, "bad_request", message, [field_detail("body", "json", message)]
+        )
     # Litestar's own exceptions carry the English status phrase ("Not Found"): say it in pt-BR.
     message = MESSAGES_PT.get(code, detail) if detail == _phrase(status) else detail
     headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in _PASSED_HEADERS}
     return error_response(request, status, code, message, details, headers)
+
+
+# Litestar's answer to a body its JSON decoder refuses.
+_MALFORMED_JSON = re.compile(r"^JSON is malformed(?:.*\(byte (?P<byte>\d+)\))?")
+
+
+def field_detail(field: str, rule: str, message: str) -> dict[str, str]:
+    return {"field": field, "rule": rule, "message": message}
+
+
+def _parameter_aliases(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The names a client sends (`?from=`) of the handler's parameters declared under another
+    Python name (`since`): Litestar's validation names the Python one."""
+    handler = request.scope.get("route_handler")
+    signature = getattr(handler, "parsed_fn_signature", None)
+    aliases: dict[str, str] = {}
+    for name, parameter in getattr(signature, "parameters", {}).items():
+        kwarg = getattr(parameter, "kwarg_definition", None)
+        alias = next(
+            (a for a in (getattr(kwarg, n, None) for n in ("query", "header", "cookie")) if a),
+            None,
+        )
+        if isinstance(alias, str):
+            aliases[name] = alias
+    return aliases
 
 
 # Headers of Litestar's exceptions worth passing on (405's Allow, 429's Retry-After).
@@ -248,11 +277,7 @@ def handle_contract_error(
     """A value the request carried (a path parameter, say) that the service contract refuses
     when the gateway builds its request: the client's error, said field by field."""
     details = [
-        {
-            "field": ".".join(str(p) for p in e["loc"]) or "request",
-            "rule": e["type"],
-            "message": e["msg"],
-        }
+        field_detail(*explain(".".join(str(p) for p in e["loc"]) or "request", e["msg"]))
         for e in exc.errors()
     ]
     return error_response(

@@ -24,6 +24,11 @@ _RULES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
             "integer",
             "deve ser um número inteiro (valores em centavos)",
         ),
+        (
+            r"^Input should be a valid datetime",
+            "datetime",
+            "deve ser data e hora ISO 8601 com fuso, ex.: 2026-11-25T09:00:00-03:00",
+        ),
         (r"^Input should be a valid date", "date", "deve ser uma data AAAA-MM-DD"),
         (r"^Input should be a valid (number|decimal)", "number", "deve ser um número"),
         (r"^Input should be a valid boolean", "boolean", "deve ser true ou false"),
@@ -46,6 +51,30 @@ _RULES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
         (r"^List should have at least (\d+) items?", "min_items", "no mínimo {0} item(ns)"),
         (r"^List should have at most (\d+) items?", "max_items", "no máximo {0} itens"),
         (r"^String should match pattern '(.*)'", "pattern", "formato inválido"),
+        (
+            r"^Decimal input should have no more than (\d+) digits? in total",
+            "max_digits",
+            "no máximo {0} dígitos",
+        ),
+        # msgspec's, as Litestar hands over query, path and header parameters.
+        (r"^Expected `\w+` >= (\S+)", "minimum", "deve ser maior ou igual a {0}"),
+        (r"^Expected `\w+` > (\S+)", "exclusive_minimum", "deve ser maior que {0}"),
+        (r"^Expected `\w+` <= (\S+)", "maximum", "deve ser no máximo {0}"),
+        (r"^Expected `\w+` < (\S+)", "exclusive_maximum", "deve ser menor que {0}"),
+        (r"^Expected `str` of length <= (\d+)", "max_length", "no máximo {0} caracteres"),
+        (r"^Expected `str` of length >= (\d+)", "min_length", "no mínimo {0} caractere(s)"),
+        (r"^Expected `str` matching regex", "pattern", "formato inválido"),
+        (r"^Expected `int`", "integer", "deve ser um número inteiro"),
+        (r"^Expected `(float|decimal|number)`", "number", "deve ser um número"),
+        (r"^Expected `bool`", "boolean", "deve ser true ou false"),
+        (r"^Invalid enum value '(.*)'", "choice", "valor não permitido: '{0}'"),
+        (r"^Invalid RFC3339 encoded date$", "date", "deve ser uma data AAAA-MM-DD"),
+        (
+            r"^Invalid RFC3339 encoded datetime",
+            "datetime",
+            "deve ser data e hora ISO 8601 com fuso, ex.: 2026-11-25T09:00:00-03:00",
+        ),
+        (r"^Invalid UUID", "uuid", "deve ser um UUID"),
         (r"^Input should be (.+)$", "choice", "valor deve ser {0}"),
     )
 )
@@ -53,9 +82,14 @@ _RULES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
 _VALUE_ERROR = re.compile(r"^Value error, (?:(?P<field>[a-z_]+): )?(?P<message>.*)$", re.S)
 
 
+# msgspec ends some messages with where in the value it failed: the field says it already.
+_MSGSPEC_PATH = re.compile(r" - at `\$[^`]*`$")
+
+
 def explain(field: str, message: str) -> tuple[str, str, str]:
     """(field, rule, pt-BR message) of one validation message. A model's own check raises
     "field: message" (already pt-BR), which names the field the model could not."""
+    message = _MSGSPEC_PATH.sub("", message)
     if found := _VALUE_ERROR.match(message):
         return found["field"] or field, "invalid", found["message"]
     for pattern, rule, text in _RULES:
