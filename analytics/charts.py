@@ -12,6 +12,7 @@ from decimal import Decimal
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from analytics.indicators import CUT_LABELS, AgreementRow, CurveRow, FpdRow
 
@@ -28,6 +29,15 @@ def _shown(percent: float) -> str:
 
 def _series_label(cuts: dict[str, str], dims: Sequence[str]) -> str:
     return " / ".join(cuts[d] for d in dims) if dims else "total"
+
+
+def _number(value: float, _position: object = None) -> str:
+    """An axis tick as pt-BR writes numbers: 12,5 not 12.5; whole numbers bare."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:g}".replace(".", ",")
+
+
+def _pt_br_ticks(ax: Axes) -> None:
+    ax.yaxis.set_major_formatter(FuncFormatter(_number))
 
 
 def _png(fig: Figure) -> bytes:
@@ -51,6 +61,7 @@ def _grouped_bars(
     ax.set_xticks(range(len(groups)), groups, rotation=30 if len(groups) > 6 else 0)
     ax.set_ylabel("%")
     ax.set_ylim(0, 110)
+    _pt_br_ticks(ax)
     if len(series) > 1 or next(iter(series), "total") != "total":
         ax.legend(fontsize=8)
 
@@ -72,8 +83,9 @@ def fpd_chart(rows: Sequence[FpdRow], *, k: int, as_of: dt.date, by: Sequence[st
     if groups:
         _grouped_bars(ax, groups, series)
     ax.set_xlabel(LABELS.get(x_dim, x_dim))
+    # Two lines: one would run past a narrow chart's edges.
     ax.set_title(
-        f"FPD-{k}: primeira parcela em aberto {k} dia(s) após o vencimento (até {as_of:%d/%m/%Y})",
+        f"FPD-{k} até {as_of:%d/%m/%Y}\nprimeira parcela em aberto {k} dia(s) após o vencimento",
         fontsize=10,
     )
     fig.tight_layout()
@@ -92,6 +104,11 @@ def recovery_curve_chart(rows: Sequence[CurveRow], *, as_of: dt.date, by: Sequen
     ax.set_xlabel("dias desde a entrada da dívida")
     ax.set_ylabel("% do valor original recebido")
     ax.set_ylim(bottom=0)
+    # Days are whole and start at placement, even for a single point.
+    last_day = max((d for points in lines.values() for d, _ in points), default=0)
+    ax.set_xlim(0, max(1, last_day) * 1.05)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _pt_br_ticks(ax)
     ax.grid(alpha=0.3)
     ax.set_title(f"Curva de recuperação (até {as_of:%d/%m/%Y})", fontsize=10)
     if lines:

@@ -149,7 +149,12 @@ def _percent(value: object) -> str:
 
 
 def _table(
-    title: str, by: Sequence[str], records: list[dict[str, object]], headers: dict[str, str]
+    title: str,
+    by: Sequence[str],
+    records: list[dict[str, object]],
+    headers: dict[str, str],
+    *,
+    empty: str,
 ) -> None:
     from rich.table import Table
 
@@ -172,7 +177,16 @@ def _table(
             else:
                 cells.append("-" if value is None else str(value))
         table.add_row(*cells)
-    Console().print(table)
+    out = Console()
+    if not records:
+        # An empty table says nothing of why: the analyst reads the reason instead.
+        out.print(empty)
+        return
+    # Piped output is 80 columns wide: widen it rather than cut amounts ("R$ 4.218.137,…").
+    needed = out.measure(table, options=out.options.update_width(1_000)).maximum
+    if needed > out.width:
+        out = Console(width=needed)
+    out.print(table)
 
 
 @analytics_app.command("fpd")
@@ -204,11 +218,14 @@ def fpd_command(
     elif fmt == "csv":
         _write(_csv(indicators.as_records(rows, cuts)), output)
     else:
+        records = indicators.as_records(rows, cuts)
         _table(
             f"FPD-{grace_days} em {day:%d/%m/%Y}",
             cuts,
-            indicators.as_records(rows, cuts),
+            records if any(r["agreements"] for r in records) else [],
             {"agreements": "acordos maduros", "defaulted": "inadimplentes", "rate": "FPD"},
+            empty=f"nenhum acordo maduro para o FPD-{grace_days} em {day:%d/%m/%Y}: só contam "
+            f"acordos cuja primeira parcela venceu há {grace_days} dia(s) ou mais",
         )
 
 
@@ -263,9 +280,16 @@ def recovery_command(
                 cuts,
                 indicators.as_records(curve_rows, cuts),
                 {"days": "dias desde a entrada"} | money,
+                empty=f"nenhuma dívida importada até {day:%d/%m/%Y}",
             )
         else:
-            _table(f"Recuperação em {day:%d/%m/%Y}", cuts, indicators.as_records(rows, cuts), money)
+            _table(
+                f"Recuperação em {day:%d/%m/%Y}",
+                cuts,
+                indicators.as_records(rows, cuts),
+                money,
+                empty=f"nenhuma dívida importada até {day:%d/%m/%Y}",
+            )
 
 
 @analytics_app.command("agreements")
@@ -306,4 +330,5 @@ def agreements_command(
                 "broken": "quebrados",
                 "break_rate": "taxa de quebra",
             },
+            empty=f"nenhuma dívida importada até {day:%d/%m/%Y}",
         )
