@@ -32,6 +32,7 @@ from contracts.negotiation_requests import (
     ImportCnab240,
     NegotiationSettings,
     PaymentReport,
+    RecordPayment,
     SaveCondition,
     SaveSettings,
 )
@@ -52,6 +53,7 @@ from services.negotiation.adapters.debts_view import (
 from services.negotiation.adapters.integration_events import IntegrationEvents
 from services.negotiation.application import NegotiationApplication
 from services.negotiation.domain.boleto import BeneficiaryAccount, segment_t_nosso_numero
+from services.negotiation.entrypoints.requests import answer
 from services.negotiation.entrypoints.requests import document as document_pdf
 
 AGENCY = "recupera-sul"
@@ -211,7 +213,7 @@ class Negotiation:
         )
 
     def pay(self, today: dt.date = TODAY, **report: Any) -> Any:
-        return self.app.record_payment(AGENCY, PaymentReport(**report), source="api")
+        return self.app.record_payment(AGENCY, PaymentReport(**report), source="api", today=today)
 
     def published(self) -> list[Any]:
         """Every integration event the relay would publish, in order."""
@@ -374,6 +376,8 @@ def test_payments_exact_partial_excess_unmatched_and_twice(neg: Negotiation):
         30_000,
         4_000,
     )
+    # A person reads the reason (the API's answer, the debtor's timeline): money in reais.
+    assert partial.reason == "pagamento parcial: faltam R$ 40,00 nesta parcela"
     rest = neg.pay(
         invoice_id=second.invoice_id, amount_cents=5_000, paid_on=TODAY, reference="pix-e2e-9"
     )
@@ -425,11 +429,102 @@ def test_a_bank_return_file_pays_by_nosso_numero(neg: Negotiation):
             ),
         ],
     )
-    result = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content))
+    result = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content), TODAY)
     assert [p.outcome for p in result.payments] == ["paid", "unmatched"]
     # The same file again: nothing applied twice.
-    again = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content))
+    again = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content), TODAY)
     assert all(p.duplicate for p in again.payments)
+
+
+def test_a_payment_dated_after_the_business_day_is_refused_and_nothing_is_kept(
+    neg: Negotiation,
+) -> None:
+    [debt] = neg.imported(debt_event("a"))
+    agreement = neg.close([debt], 1)
+    invoice = agreement.invoices[0]
+    tomorrow = TODAY + dt.timedelta(days=1)
+
+    # As the gateway asks it: the request server answers on the business clock's day.
+    with pytest.raises(Refused) as refused:
+        answer(
+            neg.app,
+            RecordPayment(
+                tenant=AGENCY,
+                payment=PaymentReport(
+                    invoice_id=invoice.invoice_id, amount_cents=100, paid_on=tomorrow
+                ),
+            ),
+            TODAY,
+        )
+
+    error = refused.value.reply()
+    assert (error.status, error.code) == (422, "validation_failed")
+    [detail] = error.details
+    assert (detail.field, detail.rule) == ("paid_on", "not_in_future")
+    assert detail.message == "data de pagamento 26/11/2026 está no futuro: hoje é 25/11/2026"
+    assert [e for e in neg.published() if e.type == "PaymentReceived"] == []
+    state = neg.app.get_agreement(
+        GetAgreement(tenant=AGENCY, agreement_id=agreement.agreement_id), TODAY
+    )
+    assert state.invoices[0].status == "open"
+    # On that day it is a payment like any other.
+    assert (
+        neg.pay(
+            today=tomorrow, invoice_id=invoice.invoice_id, amount_cents=100, paid_on=tomorrow
+        ).outcome
+        == "partial"
+    )
+
+
+def test_a_return_file_liquidation_dated_after_the_business_day_is_a_problem_line(
+    neg: Negotiation,
+) -> None:
+    [a, b] = neg.imported(debt_event("a"), debt_event("b", document=MARIA))
+    today_s = neg.close([a], 1).invoices[0]
+    tomorrow_s = neg.close([b], 1, key="k2", document=MARIA).invoices[0]
+    tomorrow = TODAY + dt.timedelta(days=1)
+    content = write_cnab240_return(
+        bank_code="237",
+        company_name="RECUPERA SUL",
+        generated_on=TODAY,
+        payments=[
+            ReturnPayment(
+                nosso_numero=today_s.nosso_numero,
+                amount_cents=today_s.amount_cents,
+                paid_cents=today_s.amount_cents,
+                due_date=today_s.due_date,
+                paid_on=TODAY,
+            ),
+            # Paid today, but the bank credits it tomorrow: not received yet.
+            ReturnPayment(
+                nosso_numero=tomorrow_s.nosso_numero,
+                amount_cents=tomorrow_s.amount_cents,
+                paid_cents=tomorrow_s.amount_cents,
+                due_date=tomorrow_s.due_date,
+                paid_on=TODAY,
+                credited_on=tomorrow,
+            ),
+        ],
+    )
+
+    result = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content), TODAY)
+
+    assert [p.invoice_id for p in result.payments] == [today_s.invoice_id]
+    [problem] = result.skipped
+    assert problem.startswith("linha 5: nosso número ")
+    assert "data de crédito 26/11/2026 está no futuro (hoje é 25/11/2026): não aplicado" in (
+        problem
+    )
+    received = [e.invoice_id for e in neg.published() if e.type == "PaymentReceived"]
+    assert received == [today_s.invoice_id]
+
+    # The same file the next business day: the one left is applied, the other not twice.
+    again = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content), tomorrow)
+    assert [(p.invoice_id, p.duplicate) for p in again.payments] == [
+        (today_s.invoice_id, True),
+        (tomorrow_s.invoice_id, False),
+    ]
+    assert again.skipped == []
 
 
 def _with_segment_t_nosso_numero(content: str, fields: list[str]) -> str:
@@ -506,7 +601,7 @@ def test_a_bank_return_file_pays_by_the_nosso_numero_the_bank_writes(
         written,
     )
 
-    result = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content))
+    result = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content), TODAY)
 
     assert [p.outcome for p in result.payments] == ["paid", "paid"]
     assert [p.invoice_id for p in result.payments] == [first.invoice_id, second.invoice_id]

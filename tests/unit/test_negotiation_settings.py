@@ -18,6 +18,7 @@ from contracts.negotiation_requests import (
     GetDocument,
     ImportCnab240,
     NegotiationSettings,
+    PixSettings,
     SaveSettings,
 )
 from service_runtime.refusal import Refused
@@ -185,7 +186,7 @@ def test_a_sicredi_boleto_is_paid_through_sicredis_return_file(neg: Negotiation)
         written,
     )
 
-    result = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content))
+    result = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content), TODAY)
 
     assert [p.outcome for p in result.payments] == ["paid", "paid"]
     assert [p.invoice_id for p in result.payments] == [first.invoice_id, second.invoice_id]
@@ -230,3 +231,75 @@ def test_closing_past_the_capacity_is_refused_and_takes_no_number(neg: Negotiati
         neg.close([c], 1, key="none")
     assert after.value.status == 409
     assert numbers_given(neg) == 99_999
+
+
+# --- the beneficiary's CPF/CNPJ and the PIX key -------------------------------------------------
+
+
+def refusal_of_settings(neg: Negotiation, settings: NegotiationSettings) -> Refused:
+    with pytest.raises(Refused) as refused:
+        neg.app.save_settings(SaveSettings(tenant=AGENCY, settings=settings, saved_by="adm"))
+    return refused.value
+
+
+@pytest.mark.parametrize(
+    ("document", "rule"),
+    [
+        ("abc", "length"),
+        ("11.222.333/0001-82", "check_digit"),  # the CNPJ's last digit is 1
+        ("529.982.247-24", "check_digit"),
+        ("00000000000", "repeated_digits"),
+    ],
+)
+def test_a_beneficiary_document_that_is_no_cpf_or_cnpj_is_refused(
+    neg: Negotiation, document: str, rule: str
+) -> None:
+    before = neg.app.settings_of(AGENCY)
+    settings = NegotiationSettings(boleto=BoletoSettings(beneficiary_document=document))
+
+    error = refusal_of_settings(neg, settings).reply()
+
+    assert (error.status, error.code) == (422, "validation_failed")
+    assert [(d.field, d.rule) for d in error.details] == [("boleto.beneficiary_document", rule)]
+    assert neg.app.settings_of(AGENCY) == before
+
+
+@pytest.mark.parametrize(
+    ("key", "rule", "says"),
+    [
+        ("não é chave", "format", "chave PIX inválida"),
+        ("pix@", "format", "e-mail"),
+        ("+55119876", "format", "+5511987654321"),
+        ("11987654321", "check_digit", "um telefone vai com +55: +5511987654321"),
+        ("11222333000182", "check_digit", "CNPJ com dígito verificador inválido"),
+        ("529.982.247-25", "format", "só os dígitos"),
+        ("123e4567-e89b-12d3-a456", "format", "chave PIX inválida"),
+    ],
+)
+def test_a_pix_key_is_checked_by_its_kind(neg: Negotiation, key: str, rule: str, says: str) -> None:
+    settings = NegotiationSettings(pix=PixSettings(key=key))
+
+    error = refusal_of_settings(neg, settings).reply()
+
+    [detail] = error.details
+    assert (detail.field, detail.rule) == ("pix.key", rule)
+    assert says in detail.message
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "52998224725",  # CPF
+        "11222333000181",  # CNPJ
+        "12ABC34501DE35",  # alphanumeric CNPJ
+        "cobranca@recupera-sul.com.br",
+        "+5511987654321",
+        "123e4567-e89b-12d3-a456-426614174000",  # random key (EVP)
+    ],
+)
+def test_each_kind_of_pix_key_is_taken(neg: Negotiation, key: str) -> None:
+    settings = NegotiationSettings(
+        boleto=BoletoSettings(beneficiary_document="11.222.333/0001-81"), pix=PixSettings(key=key)
+    )
+    neg.app.save_settings(SaveSettings(tenant=AGENCY, settings=settings, saved_by="adm"))
+    assert neg.app.settings_of(AGENCY).pix.key == key

@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
+from contracts.documents import InvalidDocument, validate_document
 from contracts.negotiation import PaymentConditionTerms
 from contracts.negotiation_requests import (
     AgreementList,
@@ -71,7 +72,7 @@ from services.negotiation.domain.offers import (
     offers_for,
     suggested_value,
 )
-from services.negotiation.domain.pix import pix_code, txid_for
+from services.negotiation.domain.pix import pix_code, pix_key_problem, txid_for
 from services.negotiation.domain.references import (
     DebtorAgreements,
     DebtSlot,
@@ -195,6 +196,13 @@ class NegotiationApplication(ServiceApplication):
         problems = account_problems(account)
         if problems:
             raise boleto_settings_refusal(problems, 422)
+        if found := document_and_key_problems(request.settings):
+            raise Refused(
+                422,
+                "validation_failed",
+                "; ".join(f"{field}: {message}" for field, _, message in found),
+                found,
+            )
 
         def command() -> NegotiationSettings:
             record = self.tenant_record(request.tenant)
@@ -650,10 +658,24 @@ class NegotiationApplication(ServiceApplication):
         return None
 
     def record_payment(
-        self, tenant: str, report: PaymentReport, source: str, payment_key: str | None = None
+        self,
+        tenant: str,
+        report: PaymentReport,
+        source: str,
+        payment_key: str | None = None,
+        *,
+        today: dt.date,
     ) -> PaymentOut:
         """Apply a payment once: the same payment reported again answers what it did the
-        first time. A payment that matches nothing is kept, with the reason."""
+        first time. A payment that matches nothing is kept, with the reason. A payment dated
+        after `today` (the business clock's) is refused and nothing is kept: it cannot have
+        been paid yet."""
+        if report.paid_on > today:
+            raise field_refusal(
+                "paid_on",
+                "not_in_future",
+                f"data de pagamento {_dmy(report.paid_on)} está no futuro: hoje é {_dmy(today)}",
+            )
         if payment_key is None:
             payment_key = (
                 f"ref:{report.reference}"
@@ -716,7 +738,11 @@ class NegotiationApplication(ServiceApplication):
 
         return self.retrying(command)
 
-    def import_cnab240(self, request: ImportCnab240) -> Cnab240Out:
+    def import_cnab240(self, request: ImportCnab240, today: dt.date) -> Cnab240Out:
+        """Apply each liquidation of a bank's return file; what is not applied is said in
+        `skipped`, one line each. A liquidation dated after `today` (the business clock's:
+        its date of payment or of credit) is not applied: the same file sent again from that
+        day on applies it."""
         try:
             parsed = parse_cnab240(request.content)
         except NotACnab240File as exc:
@@ -737,6 +763,12 @@ class NegotiationApplication(ServiceApplication):
                     f"nosso número {movement.nosso_numero}: liquidação sem data ou valor pago"
                 )
                 continue
+            future = future_date_problem(movement.occurrence_date, movement.credit_date, today)
+            if future is not None:
+                skipped.append(
+                    f"linha {movement.line}: nosso número {movement.nosso_numero}: {future}"
+                )
+                continue
             # The tenant's bank writes its own nosso número (convênio, carteira, check digit);
             # a file of another bank, or a field not in the bank's layout, is read as digits.
             ours = (
@@ -755,7 +787,9 @@ class NegotiationApplication(ServiceApplication):
             except ValidationError as exc:
                 skipped.append(f"nosso número {movement.nosso_numero}: {exc.errors()[0]['msg']}")
                 continue
-            payments.append(self.record_payment(request.tenant, report, source="cnab240"))
+            payments.append(
+                self.record_payment(request.tenant, report, source="cnab240", today=today)
+            )
         return Cnab240Out(
             filename=request.filename,
             bank_code=parsed.bank_code,
@@ -816,6 +850,24 @@ class NegotiationApplication(ServiceApplication):
         return changed
 
 
+def _dmy(day: dt.date) -> str:
+    return day.strftime("%d/%m/%Y")
+
+
+def future_date_problem(
+    paid_on: dt.date | None, credited_on: dt.date | None, today: dt.date
+) -> str | None:
+    """Why a bank's liquidation cannot be applied on `today` (pt-BR), None when it can: a
+    date of payment or of credit after today is money not received yet."""
+    for what, day in (("pagamento", paid_on), ("crédito", credited_on)):
+        if day is not None and day > today:
+            return (
+                f"data de {what} {_dmy(day)} está no futuro (hoje é {_dmy(today)}): "
+                "não aplicado; envie o arquivo de novo a partir dessa data"
+            )
+    return None
+
+
 def offer_of(quote: OfferQuote) -> Offer:
     return Offer(
         condition_id=quote.condition_id,
@@ -848,6 +900,20 @@ def beneficiary_account(settings: BoletoSettings) -> BeneficiaryAccount:
         beneficiary_code=settings.beneficiary_code,
         service_point=settings.service_point,
     )
+
+
+def document_and_key_problems(settings: NegotiationSettings) -> list[tuple[str, str, str]]:
+    """(field, rule, pt-BR message) of the beneficiary's CPF/CNPJ (printed on every boleto;
+    empty: not printed) and of the PIX key (in every PIX code), checked by their kind."""
+    found: list[tuple[str, str, str]] = []
+    if settings.boleto.beneficiary_document:
+        try:
+            validate_document(settings.boleto.beneficiary_document)
+        except InvalidDocument as exc:
+            found.append(("boleto.beneficiary_document", exc.rule, exc.reason))
+    if (key := pix_key_problem(settings.pix.key)) is not None:
+        found.append(("pix.key", key.rule, key.message))
+    return found
 
 
 def boleto_settings_refusal(problems: list[AccountProblem], status: int) -> Refused:

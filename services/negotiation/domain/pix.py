@@ -12,13 +12,18 @@ import hashlib
 import re
 import unicodedata
 import uuid
+from dataclasses import dataclass
+
+from contracts.documents import InvalidDocument, validate_document
 
 __all__ = [
     "MAX_AMOUNT_CENTS",
+    "PixKeyProblem",
     "crc16",
     "format_amount",
     "parse_emv",
     "pix_code",
+    "pix_key_problem",
     "txid_for",
 ]
 
@@ -32,6 +37,14 @@ _TXID = re.compile(r"[A-Za-z0-9]{1,25}")
 # A key (CPF, CNPJ, e-mail, +55 phone or random EVP) is printable ASCII with no spaces.
 _KEY = re.compile(r"[!-~]+")
 _CRC_FIELD_HEADER = "6304"
+
+# The kinds of key the DICT (Banco Central's key directory) registers, as it writes them.
+MAX_KEY_LEN = 77
+_PHONE_KEY = re.compile(r"\+55[1-9]{2}[0-9]{8,9}")
+_EMAIL_KEY = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+_EVP_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_DOCUMENT_KEY = re.compile(r"[0-9]{11}|[0-9A-Z]{12}[0-9]{2}")
+KEY_KINDS = "CPF, CNPJ, e-mail, telefone (+55, DDD e número) ou chave aleatória"
 
 
 def crc16(payload: str) -> str:
@@ -93,6 +106,58 @@ def txid_for(invoice_id: str) -> str:
         number, digit = divmod(number, 36)
         chars.append(_BASE36[digit])
     return "".join(reversed(chars))
+
+
+@dataclass(frozen=True)
+class PixKeyProblem:
+    """Why a PIX key cannot be the tenant's: `rule` for programs ("format", or a CPF/CNPJ's
+    own rule such as "check_digit"), `message` in pt-BR."""
+
+    rule: str
+    message: str
+
+
+def pix_key_problem(key: str) -> PixKeyProblem | None:
+    """None when `key` is a PIX key as the DICT writes it, by its kind: a CPF (11 digits) or
+    a CNPJ (14 characters) with valid check digits, an e-mail, a phone in E.164 (+55, area
+    code and number) or a random key (EVP, a UUID). The key goes into every PIX code as it
+    is, so a CPF or CNPJ with dots and dashes is refused rather than rewritten."""
+    if len(key) > MAX_KEY_LEN or not _KEY.fullmatch(key):
+        return PixKeyProblem(
+            "format", f"chave PIX inválida: sem espaços, até {MAX_KEY_LEN} caracteres; {KEY_KINDS}"
+        )
+    if key.startswith("+"):
+        if _PHONE_KEY.fullmatch(key):
+            return None
+        return PixKeyProblem(
+            "format", "chave PIX de telefone: +55, o DDD e o número, como +5511987654321"
+        )
+    if "@" in key:
+        if _EMAIL_KEY.fullmatch(key):
+            return None
+        return PixKeyProblem("format", "chave PIX de e-mail inválida: use como nome@exemplo.com.br")
+    if _EVP_KEY.fullmatch(key):
+        return None
+    if _DOCUMENT_KEY.fullmatch(key):
+        try:
+            validate_document(key)
+        except InvalidDocument as exc:
+            # 11 digits with a 9 after the area code may be a mobile phone typed without +55.
+            phone = len(key) == 11 and _PHONE_KEY.fullmatch(f"+55{key}") and key[2] == "9"
+            hint = f" (um telefone vai com +55: +55{key})" if phone else ""
+            return PixKeyProblem(exc.rule, f"chave PIX: {exc.reason}{hint}")
+        return None
+    if _formatted_document(key):
+        return PixKeyProblem(
+            "format", "chave PIX de CPF ou CNPJ: só os dígitos, sem pontos, traço ou barra"
+        )
+    return PixKeyProblem("format", f"chave PIX inválida: use {KEY_KINDS}")
+
+
+def _formatted_document(key: str) -> bool:
+    """A CPF or CNPJ written with dots, dashes or a slash."""
+    stripped = re.sub(r"[.\-/]", "", key)
+    return stripped != key and _DOCUMENT_KEY.fullmatch(stripped.upper()) is not None
 
 
 def pix_code(

@@ -70,9 +70,9 @@ def answer(app: NegotiationApplication, request: Any, today: dt.date) -> Answer:
             return statement_document(statement, name)
         return statement
     if isinstance(request, RecordPayment):
-        return app.record_payment(request.tenant, request.payment, source="api")
+        return app.record_payment(request.tenant, request.payment, source="api", today=today)
     if isinstance(request, ImportCnab240):
-        return app.import_cnab240(request)
+        return app.import_cnab240(request, today)
     if isinstance(request, GetDocument):
         return document(app, request)
     raise Refused(400, "unknown_request", f"pedido desconhecido: {request.kind}")
