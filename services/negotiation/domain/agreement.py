@@ -19,6 +19,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from contracts.envelope import COBRANCA_NAMESPACE
+from contracts.money import format_brl
 
 
 def agreement_id_for(tenant: str, idempotency_key: str) -> uuid.UUID:
@@ -153,7 +154,7 @@ class Agreement(Aggregate):
                 "balance_cents": left,
                 "credit_cents": credit,
                 "reason": (
-                    f"pagamento parcial: faltam {left} centavos nesta parcela"
+                    f"pagamento parcial: faltam {format_brl(left)} nesta parcela"
                     if left > 0
                     else ("pago a mais: o excedente fica como crédito" if credit > 0 else None)
                 ),
