@@ -28,6 +28,14 @@ OVERDUE_STAGES: tuple[OverdueStage, ...] = (
     "field_collection",
     "credit_bureau",
 )
+# How people read them (pt-BR), in the ruler's screens, refusals and call lists.
+OVERDUE_STAGE_LABELS: dict[str, str] = {
+    "notice": "aviso",
+    "questioning": "questionamento",
+    "schedule_payment": "agendar pagamento",
+    "field_collection": "cobrança presencial",
+    "credit_bureau": "negativação",
+}
 Stage = Literal[
     "current",
     "pre_due",
@@ -118,8 +126,8 @@ class RulerDefinition(_Model):
         for before, after in zip(self.stages, self.stages[1:], strict=False):
             if after.day <= before.day:
                 raise ValueError(
-                    f"stages: o dia de {after.stage} ({after.day}) deve ser maior que o de "
-                    f"{before.stage} ({before.day})"
+                    f"stages: o dia de {OVERDUE_STAGE_LABELS[after.stage]} ({after.day}) deve "
+                    f"ser maior que o de {OVERDUE_STAGE_LABELS[before.stage]} ({before.day})"
                 )
         return self
 

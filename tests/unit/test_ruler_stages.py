@@ -357,6 +357,15 @@ def test_ruler_definition_rejects_bad_stages(stages: list[StageSpec]) -> None:
     assert "stages" in str(raised.value)
 
 
+def test_stages_out_of_day_order_are_refused_naming_them_as_the_admin_reads_them() -> None:
+    with pytest.raises(ValidationError) as raised:
+        RulerDefinition(
+            name="ruim",
+            stages=[StageSpec(stage="notice", day=10), StageSpec(stage="questioning", day=5)],
+        )
+    assert "o dia de questionamento (5) deve ser maior que o de aviso (10)" in str(raised.value)
+
+
 # ---- properties ---------------------------------------------------------------------------
 
 actions_st = st.lists(

@@ -47,6 +47,7 @@ from contracts.negotiation import (
 from contracts.personal import ERASURES_TOPIC, PersonalDataErased
 from contracts.ruler import CONFIG_TOPIC as RULER_CONFIG_TOPIC
 from contracts.ruler import (
+    OVERDUE_STAGE_LABELS,
     CallResultTypesSaved,
     CampaignSaved,
     RulerDefinition,
@@ -96,13 +97,7 @@ EXIT_NAMES = {
     "cancelled": "cancelada",
 }
 
-STAGE_NAMES = {
-    "notice": "aviso",
-    "questioning": "questionamento",
-    "schedule_payment": "agendar pagamento",
-    "field_collection": "cobrança presencial",
-    "credit_bureau": "negativação",
-}
+STAGE_NAMES: dict[str, str] = dict(OVERDUE_STAGE_LABELS)
 
 
 def _pct(value: Decimal) -> str:

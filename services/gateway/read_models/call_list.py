@@ -83,6 +83,7 @@ from contracts.ruler import (
     CALLS_TOPIC,
     CONFIG_TOPIC,
     DEFAULT_CALL_RESULTS,
+    OVERDUE_STAGE_LABELS,
     STAGES_TOPIC,
     CallRecorded,
     CallResultType,
@@ -237,11 +238,7 @@ _LEFT_SLOT = 9
 STAGE_LABELS: dict[str, str] = {
     "current": "sem etapa da régua",
     "pre_due": "pré-vencimento",
-    "notice": "aviso",
-    "questioning": "questionamento",
-    "schedule_payment": "agendar pagamento",
-    "field_collection": "cobrança presencial",
-    "credit_bureau": "negativação",
+    **OVERDUE_STAGE_LABELS,
     "finalized": "finalizada",
 }
 
