@@ -171,6 +171,7 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
     calls = operator.call_list(campaign)
     assert [e["document"] for e in calls["entries"]] == ["11144477735", "52998224725"]
     assert calls["entries"][0]["total_cents"] == 250_000
+    assert calls["priority"].startswith("maior valor devido primeiro")
     csv = operator.call_list_csv(campaign)
     assert csv.startswith(b"\xef\xbb\xbf") and b";" in csv.splitlines()[0]
     recorded = operator.record_call(

@@ -19,9 +19,9 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine, select
 
-from contracts.documents import InvalidDocument, validate_document
-from contracts.envelope import UtcDatetime
+from contracts.documents import InvalidDocument, format_document, validate_document
 from contracts.negotiation_requests import ConditionList, ListConditions
 from contracts.ruler import CallResultType, CampaignDefinition, RulerDefinitionV2
 from contracts.ruler_requests import (
@@ -41,6 +41,8 @@ from contracts.ruler_requests import (
     SaveCampaign,
     SaveRuler,
 )
+from contracts.ufs import UFS
+from service_runtime.clock import BUSINESS_TZ
 from service_runtime.request_reply import KafkaRequester
 from service_runtime.service_client import ServiceClient
 from services.gateway.entrypoints.http.auth import principal_of, requires
@@ -106,6 +108,19 @@ async def check_conditions(state: State, tenant: str, definition: CampaignDefini
             "condition_ids",
             "unknown_condition",
             f"condição de pagamento não cadastrada: {listed}; {hint}",
+        )
+
+
+def check_states(definition: CampaignDefinition) -> None:
+    """A campaign's states are UFs (SP, RJ, ...): the call list compares them with the
+    debtors' UF, so any other name would list nobody. Else a 422 naming `states`."""
+    unknown = [s for s in definition.states if s.strip().upper() not in UFS]
+    if unknown:
+        listed = ", ".join(repr(s) for s in unknown)
+        raise field_error(
+            "states",
+            "unknown_state",
+            f"UF não existe: {listed}; use a sigla de um dos 27 estados, como SP ou RJ",
         )
 
 
@@ -203,6 +218,7 @@ class RulerAdminController(Controller):
         data: CampaignDefinition,
     ) -> CampaignOut:
         principal = principal_of(request)
+        check_states(data)
         await check_conditions(state, principal.tenant, data)
         return await _ruler(state).ask(
             SaveCampaign(
@@ -251,8 +267,10 @@ class CallIn(BaseModel):
     document: str = Field(description="The debtor called (CPF/CNPJ)")
     result: str = Field(description="A call result type's code")
     note: str = Field(default="", max_length=2000)
-    reschedule_at: UtcDatetime | None = Field(
-        default=None, description="Call again at (with offset, e.g. 2026-12-01T14:00:00-03:00)"
+    reschedule_at: dt.datetime | None = Field(
+        default=None,
+        description="Call again at (with offset, e.g. 2026-12-01T14:00:00-03:00); not before "
+        "the business day",
     )
 
 
@@ -292,6 +310,8 @@ class CallListOut(BaseModel):
 
 
 PRIORITY = "total owed (highest first), then the most recent debt, then the document"
+# What the call list's answer says of its order: operators read it.
+PRIORITY_PT = "maior valor devido primeiro, depois a dívida mais recente, depois o documento"
 
 
 class CampaignsController(Controller):
@@ -337,7 +357,7 @@ class CampaignsController(Controller):
             page=page,
             page_size=page_size,
             total=total,
-            priority=PRIORITY,
+            priority=PRIORITY_PT,
             entries=[_entry_out(e) for e in entries],
         )
 
@@ -372,6 +392,15 @@ class CampaignsController(Controller):
             document = validate_document(data.document)
         except InvalidDocument as exc:
             raise field_error("document", getattr(exc, "rule", "invalid"), exc.reason) from exc
+        reschedule_at = _reschedule_at(data.reschedule_at, state.clock.today())
+        if not await to_thread.run_sync(
+            lambda: _has_debts(state.read_engine, principal.tenant, document)
+        ):
+            raise field_error(
+                "document",
+                "no_debt",
+                f"nenhuma dívida do documento {format_document(document)} nesta assessoria",
+            )
         key = request.headers.get("idempotency-key", "").strip() or str(uuid.uuid4())
         return await _ruler(state).ask(
             RecordCall(
@@ -382,11 +411,39 @@ class CampaignsController(Controller):
                 operator=principal.subject,
                 result=data.result,
                 note=data.note,
-                reschedule_at=data.reschedule_at,
+                reschedule_at=reschedule_at,
             ),
             principal.tenant,
             CallOut,
         )
+
+
+def _reschedule_at(moment: dt.datetime | None, today: dt.date) -> dt.datetime | None:
+    """When to call again, in UTC: with its offset, and not on a day before the business
+    clock's (a date-time earlier on that day is taken: the clock knows days, not hours)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise field_error("reschedule_at", "timezone", "informe o fuso: 2026-12-01T14:00:00-03:00")
+    if moment.astimezone(BUSINESS_TZ).date() < today:
+        raise field_error(
+            "reschedule_at",
+            "not_in_past",
+            f"a nova ligação não pode ser antes de hoje ({today.strftime('%d/%m/%Y')})",
+        )
+    return moment.astimezone(dt.UTC)
+
+
+def _has_debts(engine: Engine, tenant: str, document: str) -> bool:
+    """Whether the tenant has any debt of `document` (the call lists' own debts)."""
+    query = (
+        select(call_list.call_debts.c.debt_id)
+        .where(call_list.call_debts.c.tenant == tenant)
+        .where(call_list.call_debts.c.document == document)
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).first() is not None
 
 
 def _csv_name(campaign_id: str) -> str:
