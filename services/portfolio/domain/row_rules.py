@@ -18,6 +18,7 @@ from datetime import date
 from typing import Literal
 
 from contracts.documents import DocumentKind, InvalidDocument, document_kind, validate_document
+from contracts.ufs import UF_NAMES, UFS
 
 __all__ = [
     "MAX_AMOUNT_CENTS",
@@ -65,37 +66,6 @@ EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 
 # Keeps amounts exact as JavaScript numbers (< 2**53) downstream; far above any real debt.
 MAX_AMOUNT_CENTS = 99_999_999_999_999
-
-UF_NAMES: dict[str, str] = {
-    "AC": "Acre",
-    "AL": "Alagoas",
-    "AP": "Amapá",
-    "AM": "Amazonas",
-    "BA": "Bahia",
-    "CE": "Ceará",
-    "DF": "Distrito Federal",
-    "ES": "Espírito Santo",
-    "GO": "Goiás",
-    "MA": "Maranhão",
-    "MT": "Mato Grosso",
-    "MS": "Mato Grosso do Sul",
-    "MG": "Minas Gerais",
-    "PA": "Pará",
-    "PB": "Paraíba",
-    "PR": "Paraná",
-    "PE": "Pernambuco",
-    "PI": "Piauí",
-    "RJ": "Rio de Janeiro",
-    "RN": "Rio Grande do Norte",
-    "RS": "Rio Grande do Sul",
-    "RO": "Rondônia",
-    "RR": "Roraima",
-    "SC": "Santa Catarina",
-    "SP": "São Paulo",
-    "SE": "Sergipe",
-    "TO": "Tocantins",
-}
-UFS: frozenset[str] = frozenset(UF_NAMES)
 
 
 # Cached: a carteira repeats the same few states and situações on every row.
