@@ -25,6 +25,7 @@ from services.gateway.domain.portal_challenge import BIRTH_DATE, InvalidBirthDat
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import ApiError, field_error
 from services.gateway.entrypoints.http.portal_deps import portal_service
+from services.gateway.entrypoints.http.raw_bodies import raw_body_operation
 from services.gateway.entrypoints.http.schemas import (
     ImportStatusOut,
     LookupRequest,
@@ -62,6 +63,9 @@ class CarteiraController(Controller):
         status_code=HTTP_202_ACCEPTED,
         guards=[requires("admin", "operator", "integration")],
         summary="Import a carteira (CSV body)",
+        operation_class=raw_body_operation(
+            "text/csv", description="The carteira CSV file itself (UTF-8 or Windows-1252)."
+        ),
         description=(
             "Body: the CSV file itself (`Content-Type: text/csv`), `;` or `,` separated, UTF-8 or "
             "Windows-1252. Answers 202 with the import id; rows are validated by the portfolio "
