@@ -317,6 +317,10 @@ def test_hand_off_queue_availability_transfer_and_close(chat: Chat) -> None:
         ),
         NOW,
     )
+    # Bruno comes to the desk (busy for now): the desk knows him, he can be handed chats.
+    chat.conversations.set_availability(
+        SetAvailability(tenant=AGENCY, operator="bruno@recupera", available=False), NOW
+    )
     moved = chat.conversations.transfer(
         TransferConversation(
             tenant=AGENCY,
@@ -367,6 +371,54 @@ def test_hand_off_queue_availability_transfer_and_close(chat: Chat) -> None:
         ("transferred", "with_operator", "bruno@recupera"),
         ("closed", "closed", "bruno@recupera"),
     ]
+
+
+def test_a_transfer_to_nobody_the_desk_knows_is_refused_and_the_conversation_stays(
+    chat: Chat,
+) -> None:
+    conversation_id = chat.identified()
+    chat.whatsapp("6")
+    chat.conversations.set_availability(
+        SetAvailability(tenant=AGENCY, operator="ana@recupera", available=True), NOW
+    )
+
+    with pytest.raises(Refused) as refused:
+        chat.conversations.transfer(
+            TransferConversation(
+                tenant=AGENCY,
+                conversation_id=conversation_id,
+                operator="ana@recupera",
+                to_operator="ninguem@recupera",
+            ),
+            NOW,
+        )
+
+    error = refused.value.reply()
+    assert (error.status, error.code) == (422, "validation_failed")
+    [detail] = error.details
+    assert (detail.field, detail.rule) == ("to_operator", "unknown_operator")
+    assert "ninguem@recupera não existe nesta assessoria" in detail.message
+    # Still Ana's: she goes on answering, no admin needed.
+    taken = chat.conversation(conversation_id)
+    assert (taken.status, taken.operator) == ("with_operator", "ana@recupera")
+    chat.conversations.operator_message(
+        OperatorMessage(
+            tenant=AGENCY, conversation_id=conversation_id, operator="ana@recupera", text="Oi"
+        ),
+        NOW,
+    )
+    # A supervisor may take it (the one asking holds the tenant's token), known or not.
+    taken_over = chat.conversations.transfer(
+        TransferConversation(
+            tenant=AGENCY,
+            conversation_id=conversation_id,
+            operator="admin@recupera",
+            to_operator="admin@recupera",
+            supervisor=True,
+        ),
+        NOW,
+    )
+    assert taken_over.operator == "admin@recupera"
 
 
 def test_an_available_operator_takes_the_next_waiting_conversation_when_one_closes(

@@ -987,7 +987,10 @@ class Conversations:
         def command() -> AvailabilityOut:
             settings = self.host.settings_of(request.tenant)
             desk = self._desk(request.tenant)
-            if (request.operator in desk.available) != request.available:
+            # The first time also when it changes nothing: the desk now knows the operator.
+            if (request.operator in desk.available) != request.available or not desk.knows(
+                request.operator
+            ):
                 desk.set_available(operator=request.operator, available=request.available, at=now)
             assigned, messages = (
                 self._assign_waiting(desk, now, settings) if request.available else ([], [])
@@ -1054,6 +1057,16 @@ class Conversations:
                     "to_operator", "same_operator", "a conversa já está com esse atendente"
                 )
             desk = self._desk(request.tenant)
+            # Whoever asks holds a token of the tenant: taking the conversation is theirs to
+            # do. Anyone else must be an operator the desk knows, or the conversation would
+            # go to nobody and only an admin could take it back.
+            if request.to_operator != request.operator and not desk.knows(request.to_operator):
+                raise field_refusal(
+                    "to_operator",
+                    "unknown_operator",
+                    f"atendente {request.to_operator} não existe nesta assessoria: transfira "
+                    "para quem já entrou no atendimento (marcou disponibilidade)",
+                )
             desk.assign(conversation_id=str(conv.id), operator=request.to_operator)
             turn.others.append(desk)
             conv.transfer(to_operator=request.to_operator, by=request.operator, at=now)

@@ -346,7 +346,9 @@ def operator_desk_id(tenant: str) -> uuid.UUID:
 
 class OperatorDesk(Aggregate):
     """The tenant's operators on the chat: who is available, who has which conversations,
-    and the conversations waiting for one (oldest first)."""
+    and the conversations waiting for one (oldest first). `operators` are the tenant's
+    operators the desk knows: everyone who ever marked themselves available or not (tokens
+    are signed, not listed anywhere: coming to the desk is how an operator becomes known)."""
 
     @staticmethod
     def create_id(tenant: str, **_: Any) -> uuid.UUID:
@@ -358,6 +360,10 @@ class OperatorDesk(Aggregate):
         self.available: list[str] = []
         self.assigned: dict[str, list[str]] = {}
         self.waiting: list[str] = []
+        self.operators: list[str] = []
+
+    def knows(self, operator: str) -> bool:
+        return operator in self.operators
 
     def conversations_of(self, operator: str) -> list[str]:
         return list(self.assigned.get(operator, []))
@@ -374,6 +380,8 @@ class OperatorDesk(Aggregate):
     def set_available(self, *, operator: str, available: bool, at: dt.datetime) -> None:
         others = [op for op in self.available if op != operator]
         self.available = [*others, operator] if available else others
+        if operator not in self.operators:
+            self.operators = [*self.operators, operator]
 
     @event("ConversationWaiting")
     def enqueue(self, *, conversation_id: str) -> None:
