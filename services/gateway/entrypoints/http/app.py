@@ -11,11 +11,14 @@ from typing import Any
 import pydantic
 from litestar import Litestar
 from litestar.config.app import AppConfig
+from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from swagger_ui_bundle import swagger_ui_path
 
 from service_runtime.host import ServiceHost
 from service_runtime.service_client import (
@@ -67,6 +70,8 @@ from services.gateway.entrypoints.web import csrf_config, template_config, web_r
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+# Swagger UI's own files (swagger-ui-bundle), under the docs' public prefix.
+SWAGGER_ASSETS = "/schema/swagger-ui"
 
 
 def create_app(
@@ -141,6 +146,12 @@ def create_app(
             AuditController,
             AnalyticsController,
             PrivacyController,
+            create_static_files_router(
+                path=SWAGGER_ASSETS,
+                directories=[swagger_ui_path],
+                include_in_schema=False,
+                cache_control=CacheControlHeader(max_age=86400, public=True),
+            ),
         ],
         lifespan=[lifespan],
         on_app_init=[on_app_init],
@@ -170,7 +181,18 @@ def create_app(
                 "debtors."
             ),
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            # Swagger UI from the gateway's own files (an agency's network may have no way
+            # out); Scalar, which loads from a CDN, stays at /schema/scalar.
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path=["/", "/swagger"],
+                    js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+                    css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+                    standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+                    favicon=f"<link rel='icon' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
+                ),
+                ScalarRenderPlugin(path="/scalar"),
+            ],
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
