@@ -37,6 +37,7 @@ from services.gateway.application.portal import NotEligible
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import ApiError, field_error
 from services.gateway.entrypoints.http.portal_deps import not_eligible_error, portal_service
+from services.gateway.entrypoints.http.raw_bodies import raw_body_operation
 
 MAX_CNAB_BYTES = 20 * 1024 * 1024
 
@@ -308,6 +309,11 @@ class PaymentsController(Controller):
         status_code=HTTP_200_OK,
         guards=[requires("integration", "admin")],
         summary="Import a bank's CNAB 240 return file (segments T and U)",
+        operation_class=raw_body_operation(
+            "text/plain",
+            "application/octet-stream",
+            description="The bank's CNAB 240 return file itself (Latin-1).",
+        ),
         description="Body: the file itself (text/plain or application/octet-stream), "
         "Latin-1 as banks write it.",
     )

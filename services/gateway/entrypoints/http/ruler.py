@@ -374,7 +374,7 @@ class CampaignsController(Controller):
         body = call_list.call_list_csv(entries)
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8" to a text/* type
             headers={"Content-Disposition": f'attachment; filename="{_csv_name(campaign_id)}"'},
         )
 
