@@ -6,7 +6,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+)
 
 # Every id derived from content uses this namespace, so a republished event keeps its id.
 COBRANCA_NAMESPACE = uuid.UUID("5f1d9b8e-2c4a-4f7e-9a51-0c0bb7a1c0de")
@@ -20,6 +28,28 @@ def _require_utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
 Cents = Annotated[StrictInt, Field(description="Money in integer centavos (R$ 1,00 = 100)")]
+
+# The tenant (assessoria) every event carries. The one rule for a tenant identifier: whatever
+# names a tenant (a token, a command) checks it here, so nothing accepted upstream can be an
+# event the relay cannot publish.
+TENANT_MIN_LENGTH = 1
+TENANT_MAX_LENGTH = 63
+TENANT_RULE = "tenant_length"
+TENANT_RULE_EN = f"A tenant is a text of {TENANT_MIN_LENGTH} to {TENANT_MAX_LENGTH} characters"
+TenantId = Annotated[str, Field(min_length=TENANT_MIN_LENGTH, max_length=TENANT_MAX_LENGTH)]
+_tenant_id: TypeAdapter[str] = TypeAdapter(TenantId)
+
+
+def tenant_problem(value: object) -> str | None:
+    """Why `value` cannot be a tenant (pt-BR, naming the rule), or None when it can."""
+    try:
+        _tenant_id.validate_python(value, strict=True)
+    except ValidationError:
+        return (
+            f"a assessoria (tenant) deve ser um texto de {TENANT_MIN_LENGTH} a "
+            f"{TENANT_MAX_LENGTH} caracteres"
+        )
+    return None
 
 
 def _identity_required(schema: dict[str, Any]) -> None:
@@ -43,7 +73,7 @@ class Envelope(BaseModel):
     type: str
     schema_version: int
     occurred_at: UtcDatetime
-    tenant: str = Field(min_length=1, max_length=63)
+    tenant: TenantId
     aggregate_id: str
     aggregate_version: int = Field(ge=0)
     correlation_id: str
