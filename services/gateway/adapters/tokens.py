@@ -10,6 +10,8 @@ from typing import Literal, cast, get_args
 
 import jwt
 
+from contracts.envelope import TENANT_RULE, TENANT_RULE_EN, tenant_problem
+
 Role = Literal["admin", "operator", "analyst", "integration", "portal"]
 STAFF_ROLES: tuple[Role, ...] = ("admin", "operator", "analyst", "integration")
 ALGORITHM = "HS256"
@@ -17,7 +19,20 @@ ISSUER = "cobranca"
 
 
 class InvalidToken(Exception):
-    pass
+    """A token refused, with the pt-BR reason; `field`, `rule` (and the rule in English) when
+    one claim broke a rule."""
+
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        rule: str | None = None,
+        rule_en: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.field = field
+        self.rule = rule
+        self.rule_en = rule_en
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,9 @@ def issue_token(
 ) -> str:
     if role not in get_args(Role):
         raise ValueError(f"unknown role {role!r}; use one of {', '.join(get_args(Role))}")
+    problem = tenant_problem(tenant)
+    if problem:
+        raise ValueError(problem)
     issued = now or dt.datetime.now(dt.UTC)
     claims: dict[str, object] = {
         "iss": ISSUER,
@@ -73,6 +91,13 @@ def decode_token(key: str, token: str) -> Principal:
     tenant = claims.get("tenant")
     if role not in get_args(Role) or not isinstance(tenant, str):
         raise InvalidToken("token sem papel ou assessoria")
+    # A tenant no event may carry (a token issued before the rule was checked): nothing it
+    # sends could be published, so it does not get in.
+    problem = tenant_problem(tenant)
+    if problem:
+        raise InvalidToken(
+            f"token com assessoria inválida: {problem}", "tenant", TENANT_RULE, TENANT_RULE_EN
+        )
     return Principal(
         subject=str(claims["sub"]),
         tenant=tenant,

@@ -54,7 +54,19 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         try:
             principal = decode_token(key, token)
         except InvalidToken as exc:
-            raise ApiError(401, "unauthorized", str(exc)) from exc
+            details = (
+                [
+                    {
+                        "field": exc.field,
+                        "rule": exc.rule,
+                        "message": str(exc),
+                        "message_en": exc.rule_en or "",
+                    }
+                ]
+                if exc.field and exc.rule
+                else []
+            )
+            raise ApiError(401, "unauthorized", str(exc), details) from exc
         return AuthenticationResult(user=principal, auth=token)
 
 
