@@ -59,12 +59,36 @@ def serve(service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVI
     service_main(service)()
 
 
+def _valid_tenant(tenant: str) -> str:
+    """The tenant option, by the events' own rule (contracts.envelope): a token or an import
+    for a tenant no event can carry would only fail later, in the relay."""
+    from contracts.envelope import TENANT_RULE_EN, tenant_problem
+
+    problem = tenant_problem(tenant)
+    if problem:
+        raise typer.BadParameter(f"{problem} ({TENANT_RULE_EN})")
+    return tenant
+
+
+def _valid_ttl_days(days: int) -> int:
+    if days < 1:
+        raise typer.BadParameter(
+            "o token deve valer pelo menos 1 dia (must be at least 1 day): "
+            f"com {days} ele já nasceria expirado"
+        )
+    return days
+
+
 @token_app.command("create")
 def token_create(
-    tenant: Annotated[str, typer.Option(help="The agency (tenant) the token is for")],
+    tenant: Annotated[
+        str, typer.Option(help="The agency (tenant) the token is for", callback=_valid_tenant)
+    ],
     role: Annotated[str, typer.Option(help="admin, operator, analyst or integration")],
     subject: Annotated[str | None, typer.Option(help="Who uses it (default: role@tenant)")] = None,
-    ttl_days: Annotated[int, typer.Option(help="Days until it expires")] = 30,
+    ttl_days: Annotated[
+        int, typer.Option(help="Days until it expires (1 or more)", callback=_valid_ttl_days)
+    ] = 30,
 ) -> None:
     """Issue a bearer token; prints it on standard output."""
     from services.gateway.adapters.tokens import STAFF_ROLES, issue_token
@@ -139,7 +163,9 @@ def run_import(
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The carteira CSV")],
-    tenant: Annotated[str, typer.Option(help="The agency (tenant) importing it")],
+    tenant: Annotated[
+        str, typer.Option(help="The agency (tenant) importing it", callback=_valid_tenant)
+    ],
     url: Annotated[str | None, typer.Option(help="Gateway URL")] = None,
     token: Annotated[
         str | None, typer.Option(help="Bearer token (default: one made locally)")
@@ -147,14 +173,31 @@ def import_(
     wait: Annotated[bool, typer.Option(help="Wait for the import to finish")] = True,
 ) -> None:
     """Import a carteira through the gateway, with a progress bar and the summary."""
+    import httpx
+    from rich.markup import escape
+
     from cobranca.client import GatewayClient, GatewayError
 
     settings = _settings()
-    client = GatewayClient(url or settings.base_url, _token_for(tenant, token))
+    base_url = url or settings.base_url
     try:
+        client = GatewayClient(base_url, _token_for(tenant, token))
         status = run_import(client, file.read_bytes(), file.name, wait)
     except GatewayError as exc:
         console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        # The gateway is not there (down, or another --url): one line, not a traceback.
+        reason = escape(f"{base_url} (could not reach the gateway): {type(exc).__name__}: {exc}")
+        console.print(
+            f"[red]não foi possível falar com o gateway em {reason.rstrip('.')}. "
+            "Ele está rodando? (cobranca up)[/]",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from exc
+    except TimeoutError as exc:
+        console.print(f"[red]a importação não terminou a tempo (timed out): {escape(str(exc))}[/]")
         raise typer.Exit(1) from exc
     if wait:
         _print_summary(status)
