@@ -7,16 +7,24 @@ that lacks what was published (the embedded Tansu keeps topics in memory and for
 restart) is noticed by comparing those counts with the partitions' end offsets, and then
 everything is published again from the start: consumers are idempotent, so nothing is applied
 twice and nothing is lost.
+
+A stored event the relay cannot turn into messages (its mapper or its serialization raises)
+must neither stop the stream nor vanish: it stays in the event store, is recorded once in
+`outbox_unpublished` (logged as an ERROR when first seen) and skipped, and the events after it
+go out. Readiness reports the count (see `OutboxRelay.health`). A relay loop that dies of
+anything else is logged with its traceback and started again, with a growing pause.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -25,13 +33,25 @@ from aiokafka.partitioner import DefaultPartitioner
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 from faststream.kafka import KafkaBroker
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, delete, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy.exc import DBAPIError
 
 from contracts.envelope import Envelope, derived_event_id
 from service_runtime.kafka import DEFAULT_TOPIC_LAYOUT, TopicLayout, broker_epoch, missing_topics
 from service_runtime.relay_lease import RelayLease
-from service_runtime.sql import upsert
+from service_runtime.sql import insert_for, upsert
 from service_runtime.telemetry import RelayBatch, count_published, stored_carrier
 
 log = logging.getLogger(__name__)
@@ -41,6 +61,13 @@ FULL_CHECK_SECONDS = 60.0
 
 # Maps one stored domain event to the integration events it publishes, with their topics.
 EventMapper = Callable[[Any], Iterable[tuple[str, Envelope]]]
+
+# Failures that pass (a broker, a database or the network away for a while): the batch is
+# tried again. Anything else raised while mapping one event is that event's own problem.
+TRANSIENT_ERRORS = (KafkaError, OSError, TimeoutError, DBAPIError)
+# The pause before a relay loop that died unexpectedly starts again: doubling up to the cap.
+RESTART_FIRST_DELAY = 0.5
+RESTART_MAX_DELAY = 30.0
 
 metadata = MetaData()
 relay_position = Table(
@@ -58,6 +85,46 @@ relay_counts = Table(
     Column("partition", Integer, primary_key=True),
     Column("published", Integer, nullable=False),
 )
+# Stored events the relay could not turn into messages: kept in the event store, skipped here.
+relay_unpublished = Table(
+    "outbox_unpublished",
+    metadata,
+    Column("relay", String(100), primary_key=True),
+    Column("notification_id", Integer, primary_key=True),
+    Column("originator_id", String(64), nullable=False),
+    Column("originator_version", Integer, nullable=False),
+    Column("topic", String(500), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Unpublishable:
+    """A stored event the mapper or the serialization refused, and why."""
+
+    notification: Notification
+    error: BaseException
+
+    def row(self, relay: str, now: dt.datetime) -> dict[str, Any]:
+        return {
+            "relay": relay,
+            "notification_id": self.notification.id,
+            "originator_id": str(self.notification.originator_id),
+            "originator_version": self.notification.originator_version,
+            "topic": self.notification.topic[:500],
+            "error": f"{type(self.error).__name__}: {self.error}",
+            "first_seen": now,
+        }
+
+
+@dataclass(frozen=True)
+class RelayHealth:
+    """What readiness says of a relay: events it skipped, and whether its loop is failing."""
+
+    unpublished: int
+    restarts: int
+    failing: str | None
 
 
 def headers_for(event: Envelope) -> dict[str, str]:
@@ -166,6 +233,10 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._wakeup = asyncio.Event()
         self.published_total = 0
+        # Times the loop died unexpectedly and was started again; why it last died, until it
+        # publishes (or finds nothing to publish) again.
+        self.restarts = 0
+        self.failing: str | None = None
         metadata.create_all(engine)
         # Replicas of a service share its database: one of them publishes.
         self.lease = RelayLease(engine, name, lease_seconds)
@@ -194,8 +265,26 @@ class OutboxRelay:
         counts: Counter[tuple[str, int]],
         reset: bool = False,
         epoch: str | None = None,
-    ) -> None:
+        skipped: list[Unpublishable] | None = None,
+    ) -> list[Unpublishable]:
+        """Saves the position and counts, and records the skipped events with them (in one
+        transaction, so a skipped event is never passed without its record), then logs those
+        recorded now: one seen before (a republish) keeps its first record and is not logged
+        again. Logged here, in the saving thread, so a relay stopped meanwhile still logs
+        what it recorded. Returns the skipped events recorded now."""
+        recorded: list[Unpublishable] = []
         with self.engine.begin() as conn:
+            if skipped:
+                now = dt.datetime.now(dt.UTC)
+                insert = insert_for(conn)(relay_unpublished)
+                for item in skipped:
+                    result = conn.execute(
+                        insert.values(**item.row(self.name, now)).on_conflict_do_nothing(
+                            index_elements=["relay", "notification_id"]
+                        )
+                    )
+                    if result.rowcount:
+                        recorded.append(item)
             if reset:
                 conn.execute(delete(relay_counts).where(relay_counts.c.relay == self.name))
             upsert(
@@ -216,6 +305,24 @@ class OutboxRelay:
                     },
                     ["relay", "topic", "partition"],
                 )
+        if skipped:
+            self._report(recorded, skipped)
+        return recorded
+
+    def unpublished(self) -> int:
+        """How many stored events this relay skipped because it could not publish them."""
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(relay_unpublished)
+                    .where(relay_unpublished.c.relay == self.name)
+                ).scalar_one()
+            )
+
+    def health(self) -> RelayHealth:
+        """Read from the shared database: any replica reports what the publishing one skipped."""
+        return RelayHealth(self.unpublished(), self.restarts, self.failing)
 
     # -- publishing --------------------------------------------------------------------------
     def _read(self, position: int) -> list[Notification]:
@@ -225,25 +332,45 @@ class OutboxRelay:
             )
         )
 
-    async def _publish(self, notifications: list[Notification]) -> Counter[tuple[str, int]]:
+    def _messages(self, notification: Notification, spans: RelayBatch) -> list[Outgoing]:
+        """The messages of one stored event (all of them or, when one fails, none)."""
         # Each message carries the trace context its event was stored in (kept in the stored
         # event by service_runtime.telemetry.TracingMapper), not the relay's.
+        domain_event, carrier = stored_carrier(self.app.mapper, notification)
+        # Everything that can fail first, so a failing event leaves no span behind.
+        made = [
+            (topic, event, event.partition_key(), event.model_dump_json().encode())
+            for topic, event in self.mapper(domain_event)
+        ]
+        return [
+            (
+                topic,
+                key,
+                value,
+                {**headers_for(event), **spans.headers(carrier, topic)},
+                event.correlation_id,
+            )
+            for topic, event, key, value in made
+        ]
+
+    async def _publish(
+        self, notifications: list[Notification], skipped: list[Unpublishable] | None = None
+    ) -> Counter[tuple[str, int]]:
+        """Publishes the batch's messages; a stored event that cannot be made into messages is
+        appended to `skipped` instead (when given; else its error is raised)."""
         spans = RelayBatch(self.name)
         added: Counter[tuple[str, int]] = Counter()
         try:
             messages: list[Outgoing] = []
             for notification in notifications:
-                domain_event, carrier = stored_carrier(self.app.mapper, notification)
-                for topic, event in self.mapper(domain_event):
-                    messages.append(
-                        (
-                            topic,
-                            event.partition_key(),
-                            event.model_dump_json().encode(),
-                            {**headers_for(event), **spans.headers(carrier, topic)},
-                            event.correlation_id,
-                        )
-                    )
+                try:
+                    messages.extend(self._messages(notification, spans))
+                except TRANSIENT_ERRORS:
+                    raise
+                except Exception as exc:
+                    if skipped is None:
+                        raise
+                    skipped.append(Unpublishable(notification, exc))
             producer = kafka_producer(self.broker)
             if producer is not None:
                 added = await publish_in_batches(producer, messages)
@@ -325,7 +452,51 @@ class OutboxRelay:
             await asyncio.to_thread(self._save, position, counts, False, current)
         return position, counts, current
 
+    def _report(self, recorded: list[Unpublishable], skipped: list[Unpublishable]) -> None:
+        for item in recorded:
+            n = item.notification
+            log.error(
+                "relay %s: stored event %s (%s, aggregate %s version %s) cannot be published; "
+                "it stays in the event store, is recorded in outbox_unpublished and skipped",
+                self.name,
+                n.id,
+                n.topic,
+                n.originator_id,
+                n.originator_version,
+                exc_info=item.error,
+            )
+        if len(skipped) > len(recorded):
+            # Seen before (a republish from the start): recorded and logged then.
+            log.info(
+                "relay %s: skipped again %d stored event(s) already in outbox_unpublished",
+                self.name,
+                len(skipped) - len(recorded),
+            )
+
     async def run(self) -> None:
+        """Publishes until stopped. An unexpected error from the loop is logged with its
+        traceback and the loop starts again after a pause (see `_run_once`): never a task
+        that dies in silence and leaves every later event unpublished."""
+        delay = RESTART_FIRST_DELAY
+        while not self._stopping.is_set():
+            try:
+                await self._run_once()
+                return
+            except Exception as exc:
+                if self.failing is None:
+                    delay = RESTART_FIRST_DELAY  # it had recovered since its last failure
+                self.restarts += 1
+                self.failing = f"{type(exc).__name__}: {exc}"
+                log.exception(
+                    "relay %s: stopped by an unexpected error; starting again in %.1fs",
+                    self.name,
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                delay = min(RESTART_MAX_DELAY, delay * 2)
+
+    async def _run_once(self) -> None:
         position, counts, epoch = await asyncio.to_thread(self._load)
         loop = asyncio.get_running_loop()
         next_check = 0.0
@@ -348,17 +519,20 @@ class OutboxRelay:
                 notifications = await asyncio.to_thread(self._read, position)
                 if not notifications:
                     failures = 0
+                    self.failing = None
                     self._wakeup.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
                     continue
-                added = await self._publish(notifications)
+                skipped: list[Unpublishable] = []
+                added = await self._publish(notifications, skipped)
                 counts.update(added)
                 position = notifications[-1].id
-                await asyncio.to_thread(self._save, position, counts, False, epoch)
+                await asyncio.to_thread(self._save, position, counts, False, epoch, skipped)
                 self.published_total += sum(added.values())
                 failures = 0
-            except (KafkaError, OSError, TimeoutError, DBAPIError) as exc:
+                self.failing = None
+            except TRANSIENT_ERRORS as exc:
                 failures += 1
                 delay = min(5.0, 0.2 * 2 ** min(failures, 5))
                 log.warning(

@@ -27,6 +27,7 @@ from service_runtime.logs import (
     TextFormatter,
     current_request_id,
 )
+from service_runtime.outbox import RelayHealth
 from service_runtime.settings import Settings
 from services.gateway.adapters.rate_limits import Limited, Limits, RateLimiter, SlidingWindow
 from services.gateway.adapters.tokens import issue_token
@@ -267,7 +268,9 @@ def real_app(**settings: Any) -> tuple[Litestar, sa.Engine]:
         settings=Settings(secret_key=KEY, **settings),
         clock=types.SimpleNamespace(today=lambda: dt.date(2026, 11, 25)),
         application=None,
-        relay=types.SimpleNamespace(wake=lambda: None, published_total=0),
+        relay=types.SimpleNamespace(
+            wake=lambda: None, published_total=0, health=lambda: RelayHealth(0, 0, None)
+        ),
         vault=None,
     )
     runners = [FakeRunner("portal_view", 0), FakeRunner("timeline", 3)]

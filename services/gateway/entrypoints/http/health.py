@@ -3,13 +3,17 @@
 - `GET /health/live`: the process answers (for a liveness probe: restart it when this fails).
 - `GET /health/ready`: ready to serve, for a readiness probe: the broker is connected, the read
   store answers a query, and every projection is within COBRANCA_READY_MAX_LAG_EVENTS of its
-  topics. 503 in the error shape otherwise, one detail per reason.
-- `GET /health` and `GET /ready` stay as they were (the business date; the broker and store).
+  topics. 503 in the error shape otherwise, one detail per reason. Ready but "degraded" (200,
+  with a warning per reason) while the outbox relay has skipped stored events it could not
+  publish, or its loop is starting again after an unexpected error (see below).
+- `GET /health`: the business date, and "degraded" with the relay's warnings, as above.
+- `GET /ready` stays as it was (the broker and store).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,14 +22,65 @@ from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
+from service_runtime.outbox import RelayHealth
 from services.gateway.entrypoints.http.errors import error_response
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Readiness:
     ready: bool
     reasons: list[dict[str, str]] = field(default_factory=list)
+    # What an operator must see, but that does not stop this process from serving.
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if not self.ready:
+            return "not_ready"
+        return "degraded" if self.warnings else "ready"
+
+
+def relay_warnings(relay: RelayHealth | None) -> list[dict[str, str]]:
+    """The relay's troubles, as details of the error shape. Degraded rather than 503: every
+    replica reads the same relay database, so a 503 would take them all out of the Service
+    and stop every tenant's traffic for one event nobody can publish; the API can still serve,
+    and the body, the status "degraded" and the ERROR logged once tell the operator."""
+    if relay is None:
+        return [
+            {
+                "field": "relay",
+                "rule": "relay_unknown",
+                "message": "o banco do relay não respondeu: não se sabe se há eventos sem publicar",
+                "message_en": "The relay's database did not answer",
+            }
+        ]
+    found: list[dict[str, str]] = []
+    if relay.unpublished:
+        found.append(
+            {
+                "field": "relay.unpublished",
+                "rule": "unpublished_events",
+                "message": f"{relay.unpublished} evento(s) gravado(s) não puderam ser "
+                "publicados pelo relay (veja a tabela outbox_unpublished e o log)",
+                "message_en": f"{relay.unpublished} stored event(s) could not be published "
+                "by the relay (see the outbox_unpublished table and the log)",
+            }
+        )
+    if relay.failing:
+        found.append(
+            {
+                "field": "relay",
+                "rule": "relay_restarting",
+                "message": "o relay parou por um erro inesperado e está sendo reiniciado "
+                f"({relay.restarts} reinício(s)): {relay.failing}",
+                "message_en": "The relay stopped on an unexpected error and is being restarted",
+            }
+        )
+    return found
 
 
 def readiness(
@@ -33,6 +88,7 @@ def readiness(
     store_ok: bool,
     lags: Mapping[str, int | None],
     max_lag: int,
+    warnings: Sequence[dict[str, str]] = (),
 ) -> Readiness:
     """Whether the gateway may take traffic, and if not, why (field, rule, pt-BR message).
     A projection's lag is None when it has no partitions yet or has not heard its topics'
@@ -67,7 +123,17 @@ def readiness(
                     "message": f"a projeção {name} está {lag} eventos atrás (o máximo é {max_lag})",
                 }
             )
-    return Readiness(ready=not reasons, reasons=reasons)
+    return Readiness(ready=not reasons, reasons=reasons, warnings=list(warnings))
+
+
+def _relay_health(relay: Any) -> RelayHealth | None:
+    """None when the relay's database does not answer (told as a warning, not guessed)."""
+    try:
+        health: RelayHealth = relay.health()
+    except (DBAPIError, OSError):
+        log.warning("readiness: the relay's database did not answer", exc_info=True)
+        return None
+    return health
 
 
 def _store_answers(engine: Any) -> bool:
@@ -85,9 +151,17 @@ class HealthController(Controller):
     include_in_schema = False
 
     @get("/health")
-    async def health(self, state: State) -> dict[str, str]:
+    async def health(self, state: State) -> dict[str, Any]:
         # The business date this process works with (the clock topic's latest day).
-        return {"status": "ok", "today": state.clock.today().isoformat()}
+        today = state.clock.today().isoformat()
+        relay = await to_thread.run_sync(lambda: _relay_health(state.gateway_relay))
+        warnings = relay_warnings(relay)
+        return {
+            "status": "degraded" if warnings else "ok",
+            "today": today,
+            "unpublished_events": relay.unpublished if relay else None,
+            "warnings": warnings,
+        }
 
     @get("/ready")
     async def ready(self, state: State) -> dict[str, Any]:
@@ -114,7 +188,8 @@ class HealthController(Controller):
         runners = state.projection_runners
         lags: dict[str, int | None] = {r.name: getattr(r, "lag", None) for r in runners}
         max_lag = state.settings.ready_max_lag_events
-        found = readiness(bool(state.broker_ready), store_ok, lags, max_lag)
+        relay = await to_thread.run_sync(lambda: _relay_health(state.gateway_relay))
+        found = readiness(bool(state.broker_ready), store_ok, lags, max_lag, relay_warnings(relay))
         if not found.ready:
             return error_response(
                 request,
@@ -122,15 +197,20 @@ class HealthController(Controller):
                 "not_ready",
                 "o gateway ainda não está pronto: "
                 + "; ".join(r["message"] for r in found.reasons),
-                found.reasons,
+                found.reasons + found.warnings,
                 headers={"Retry-After": "5"},
             )
         return Response(
             {
-                "status": "ready",
+                "status": found.status,
                 "projections": {
                     r.name: {"applied": r.applied, "lag": lags[r.name]} for r in runners
                 },
                 "max_lag_events": max_lag,
+                "relay": {
+                    "unpublished_events": relay.unpublished if relay else None,
+                    "restarts": relay.restarts if relay else None,
+                },
+                "warnings": found.warnings,
             }
         )
