@@ -119,9 +119,22 @@ class PortalNotification(_Model):
 SECRET_MASK = "********"
 
 
+# The platform's own portal. `{base_url}` is the platform's public address (COBRANCA_PUBLIC_URL,
+# else its HTTP host and port: what the signed document links, /d/..., begin with).
+DEFAULT_PORTAL_LINK = "{base_url}/p/{tenant}"
+# The default before `{base_url}`: kept in settings saved then, and read as the default.
+FORMER_DEFAULT_PORTAL_LINK = "http://127.0.0.1:8000/p/{tenant}"
+
+
 class MessagingSettings(_Model):
     agency_name: str = Field(default="Assessoria de Cobrança", max_length=100)
-    portal_link: str = Field(default="http://127.0.0.1:8000/p/{tenant}", max_length=300)
+    portal_link: str = Field(
+        default=DEFAULT_PORTAL_LINK,
+        max_length=300,
+        description="The portal the messages link to ({{ link_portal }}, the chatbot): "
+        "{base_url} is the platform's public address (the one its document links use), "
+        "{tenant} the tenant",
+    )
     windows: dict[MessageChannel, WindowIn] = Field(default_factory=dict)
     channels: dict[MessageChannel, dict[str, Any]] = Field(
         default_factory=dict,
@@ -137,6 +150,12 @@ class MessagingSettings(_Model):
     max_attempts: int = Field(default=5, ge=1, le=20)
     chatbot: ChatbotSettings = Field(default_factory=ChatbotSettings)
     portal_notification: PortalNotification = Field(default_factory=PortalNotification)
+
+
+def portal_url(portal_link: str, base_url: str, tenant: str) -> str:
+    """The tenant's portal address of a `portal_link` setting, on the platform at `base_url`."""
+    link = DEFAULT_PORTAL_LINK if portal_link == FORMER_DEFAULT_PORTAL_LINK else portal_link
+    return link.replace("{base_url}", base_url.rstrip("/")).replace("{tenant}", tenant)
 
 
 class SaveSettings(_Model):

@@ -253,6 +253,19 @@ def test_options_are_switched_per_tenant(chat: Chat) -> None:
     assert "Opção inválida" in chat.texts(chat.whatsapp("7"))
 
 
+def test_the_portal_link_has_the_same_base_as_the_document_links(tmp_path: Path) -> None:
+    chat = Chat(tmp_path)
+    # The platform on another port: the signed links say so, and so does the portal's.
+    chat.conversations.links = DocumentLinks(key=KEY, base_url="http://127.0.0.1:8171/")
+    chat.settings(negotiate_in_chat=False)
+    chat.identified()
+
+    text = chat.texts(chat.whatsapp("4"))
+
+    assert "acesse o portal de negociação: http://127.0.0.1:8171/p/recupera-sul" in text
+    assert "127.0.0.1:8000" not in text
+
+
 def test_a_retried_webhook_is_answered_once(chat: Chat) -> None:
     request = ChatInbound(
         tenant=AGENCY, channel="whatsapp", address=PHONE, text="Oi", provider_message_id="w-1"

@@ -227,6 +227,35 @@ def test_a_message_asked_on_friday_night_waits_for_saturday_and_goes_once(
     assert (sent.key, sent.attempts) == ("k1", 1)
 
 
+@pytest.mark.parametrize(
+    ("portal_link", "sent"),
+    [
+        (None, "http://127.0.0.1:8171/p/recupera-sul"),  # never set: the platform's portal
+        # Saved before the link followed the platform: the old default is read as the new.
+        ("http://127.0.0.1:8000/p/{tenant}", "http://127.0.0.1:8171/p/recupera-sul"),
+        ("https://recupera-sul.com.br/portal", "https://recupera-sul.com.br/portal"),
+    ],
+)
+def test_the_portal_link_is_on_the_platforms_own_address(
+    messaging: Messaging, tmp_path: Path, portal_link: str | None, sent: str
+) -> None:
+    app = messaging.app
+    # The gateway on COBRANCA_HTTP_PORT=8171: the signed document links' base, and the portal's.
+    app.base_url = "http://127.0.0.1:8171"
+    if portal_link is not None:
+        app.save_settings(
+            SaveSettings(
+                tenant=AGENCY,
+                settings=MessagingSettings(portal_link=portal_link),
+                saved_by="admin",
+            )
+        )
+    app.handle_requests([requested("k1")], FRIDAY_NIGHT)
+    assert app.dispatch_due(SATURDAY_8) == 1
+    [line] = read_outbox(tmp_path / "outbox" / AGENCY / "sms.jsonl")
+    assert line["body"].endswith(f"Negocie: {sent}")
+
+
 def test_a_queue_lost_in_a_crash_is_rebuilt_from_the_event_store(messaging: Messaging) -> None:
     app = messaging.app
     app.handle_requests([requested("k1")], FRIDAY_NIGHT)

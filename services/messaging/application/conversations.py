@@ -48,6 +48,7 @@ from contracts.messaging_requests import (
     SetAvailability,
     StartConversation,
     TransferConversation,
+    portal_url,
 )
 from contracts.negotiation_requests import (
     AgreementList,
@@ -441,7 +442,8 @@ class Conversations:
     # ---- the chatbot --------------------------------------------------------------------------
 
     def _portal_link(self, turn: Turn) -> str:
-        return turn.settings.portal_link.replace("{tenant}", turn.conversation.tenant)
+        # The same base as the signed document links (the chatbot's boleto and term).
+        return portal_url(turn.settings.portal_link, self.links.base_url, turn.conversation.tenant)
 
     def _menu_options(self, turn: Turn) -> list[str]:
         enabled: list[str] = list(turn.settings.chatbot.options)

@@ -42,6 +42,7 @@ from contracts.messaging_requests import (
     SendAccessCode,
     TemplateList,
     TemplateOut,
+    portal_url,
 )
 from contracts.money import format_brl
 from contracts.personal import SealedPersonalData
@@ -198,6 +199,9 @@ class MessagingApplication(ServiceApplication):
         self.second_factors: SecondFactors | None = None
         self.outbox_dir: Path = Path("var/messaging/outbox")
         self.channel_factory: Callable[[str, str, MessagingSettings], Channel] | None = None
+        # The platform's public address, the portal links' base (the worker sets the host's
+        # `settings.base_url`, which the signed document links use too).
+        self.base_url = "http://127.0.0.1:8000"
         self._vault: KeyVault | None = None
 
     @property
@@ -594,7 +598,7 @@ class MessagingApplication(ServiceApplication):
                 "nome": contact.name if contact else "",
                 "documento": mask_document(request.document),
                 "assessoria": settings.agency_name,
-                "link_portal": settings.portal_link.replace("{tenant}", request.tenant),
+                "link_portal": portal_url(settings.portal_link, self.base_url, request.tenant),
                 **request.variables,
             }
             try:

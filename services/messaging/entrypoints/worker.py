@@ -166,7 +166,9 @@ def build(settings: Settings | None = None) -> ServiceHost:
         ServiceClient("negotiation", requester, NEGOTIATION_REQUESTS, NegotiationRequestBody),
         host.settings.request_timeout_seconds,
     )
-    links = DocumentLinks(key=host.settings.signing_key(), base_url=host.settings.base_url)
+    # One base for the portal links and the signed document links.
+    app.base_url = host.settings.base_url
+    links = DocumentLinks(key=host.settings.signing_key(), base_url=app.base_url)
     MessagingRequests(host, app, Conversations(app, negotiation, links))
 
     async def negotiation_ready() -> None:
