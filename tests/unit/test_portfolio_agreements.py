@@ -47,6 +47,7 @@ def imported(app: PortfolioApplication, contract: str, amount: int) -> Debt:
         import_id="imp-1",
         row_key=contract,
         cause_id="row",
+        data_as_of=AT,
     )
     app.save(debt)
     return debt

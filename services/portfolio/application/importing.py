@@ -4,6 +4,14 @@ Commands in (inbound messages), events out (stored in the event store; the outbo
 publishes them). A batch of rows is saved in one transaction: rows are idempotent by
 (import, row_key) and debts by their deterministic id, so a redelivered batch changes nothing.
 
+The creditor's last data is the truth, whatever order rows are read in: `carteiras.inbound` is
+keyed by import, so two files sending the same debt come on different partitions. A row's time
+is its envelope's `occurred_at` (when the gateway stored the upload's rows; a client's own
+message time); a debt keeps the time of the row that last set its data (`Debt.data_as_of`), a
+row older than that changes nothing (counted `unchanged`, logged), and a newer row that
+changes nothing still moves the time on (`Debt.Reaffirmed`, not published). Rows of one time
+(one file's) apply in the order read. A withdrawal applies whatever its time: it is for good.
+
 The debtor's personal data is sealed here, with the debtor's key from the key vault (one
 `keys_for` per tenant and batch, never a vault round trip per row), before it reaches a debt:
 the contact (`PERSONAL_FIELDS`) and, when the row brings it, the date of birth (`birth_date`,
@@ -303,6 +311,8 @@ class PortfolioApplication(ServiceApplication):
             row_keys: list[str] = []
             counts = {"created": 0, "updated": 0, "unchanged": 0}
             rejections: list[dict[str, Any]] = []
+            # Rows older than the data their debt holds: (row_key, debt id), logged once.
+            superseded: list[tuple[str, uuid.UUID]] = []
             for msg in rows:
                 if imp.has_row(msg.row_key) or msg.row_key in seen:
                     outcome.duplicates += 1
@@ -319,6 +329,9 @@ class PortfolioApplication(ServiceApplication):
                     debt = self._get_debt(debt_id)
                 if result.status != "active":
                     # The creditor withdraws the debt: only the status counts, not the data.
+                    # It applies whatever its time (`data_as_of` is the data's, not the
+                    # status's): a withdrawal is for good and a later row does not bring the
+                    # debt back, so read in any order the debt ends withdrawn.
                     if debt is None:
                         rejections.append(_rejection(msg, UNKNOWN_DEBT))
                         continue
@@ -330,6 +343,16 @@ class PortfolioApplication(ServiceApplication):
                         cause_id=str(msg.event_id),
                     )
                     counts["updated" if withdrawn else "unchanged"] += 1
+                    debts[debt_id] = debt
+                    continue
+                # The creditor's data as of when this row was received: the upload's rows as
+                # the gateway stored them, a client's row as the client sent it.
+                received_at = msg.occurred_at
+                if debt is not None and debt.has_data_newer_than(received_at):
+                    # Rows of one debt come on as many partitions as imports: a row read after
+                    # a later one changes nothing (the creditor's last data is the truth).
+                    counts["unchanged"] += 1
+                    superseded.append((msg.row_key, debt_id))
                     debts[debt_id] = debt
                     continue
                 values = _debt_values(result)
@@ -346,6 +369,7 @@ class PortfolioApplication(ServiceApplication):
                         import_id=msg.import_id,
                         row_key=msg.row_key,
                         cause_id=str(msg.event_id),
+                        data_as_of=received_at,
                         **values,
                     )
                     counts["created"] += 1
@@ -368,11 +392,30 @@ class PortfolioApplication(ServiceApplication):
                             import_id=msg.import_id,
                             row_key=msg.row_key,
                             cause_id=str(msg.event_id),
+                            data_as_of=received_at,
                         )
                         counts["updated"] += 1
                     else:
+                        # Unchanged, but now as of this row: an older row read later must not
+                        # undo it.
+                        debt.reaffirm(
+                            at=received_at,
+                            import_id=msg.import_id,
+                            row_key=msg.row_key,
+                            cause_id=str(msg.event_id),
+                        )
                         counts["unchanged"] += 1
                 debts[debt_id] = debt
+            if superseded:
+                log.info(
+                    "import %s of %s: %d row(s) older than the data their debt holds, "
+                    "counted unchanged (row_key, debt): %s",
+                    key[1],
+                    key[0],
+                    len(superseded),
+                    ", ".join(f"{row_key} {debt_id}" for row_key, debt_id in superseded[:20])
+                    + (" ..." if len(superseded) > 20 else ""),
+                )
             if row_keys:
                 imp.record_rows(
                     row_keys=row_keys,

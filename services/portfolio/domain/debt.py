@@ -98,6 +98,7 @@ class Debt(Aggregate):
         import_id: str,
         row_key: str,
         cause_id: str,
+        data_as_of: dt.datetime | None,
     ) -> None:
         self.tenant = tenant
         self.creditor = creditor
@@ -116,6 +117,32 @@ class Debt(Aggregate):
         self.broken_agreements: tuple[str, ...] = ()
         # Why the creditor withdrew it ("cancelled", "returned"); None while in collection.
         self.withdrawn: str | None = None
+        # When the creditor's data it holds was received (the row's `occurred_at`); None when
+        # imported before this was kept: any row then is newer.
+        self.data_as_of = data_as_of
+
+    def has_data_newer_than(self, at: dt.datetime) -> bool:
+        """Whether this debt holds data the creditor sent after `at`: a row received at `at`
+        then changes nothing (the last data the creditor sent is the truth, whatever order
+        the rows are read in). Equal times (one file, or one row read again) are not newer:
+        such rows apply in the order they are read."""
+        return self.data_as_of is not None and at < self.data_as_of
+
+    def reaffirm(self, *, at: dt.datetime, import_id: str, row_key: str, cause_id: str) -> bool:
+        """The creditor sent this debt's data again, unchanged, at `at`: the debt's data is
+        now as of `at`, so a row received between its data's time and `at`, read late, cannot
+        bring back what this one says. False (nothing stored) when `at` is not newer."""
+        if self.data_as_of is not None and at <= self.data_as_of:
+            return False
+        self._reaffirmed(data_as_of=at, import_id=import_id, row_key=row_key, cause_id=cause_id)
+        return True
+
+    @event("Reaffirmed")
+    def _reaffirmed(
+        self, *, data_as_of: dt.datetime, import_id: str, row_key: str, cause_id: str
+    ) -> None:
+        """Not published: nothing a consumer sees changed, only the time of the debt's data."""
+        self.data_as_of = data_as_of
 
     def changes_from(
         self, values: Mapping[str, Any], personal: Mapping[str, Any] | None
@@ -156,6 +183,7 @@ class Debt(Aggregate):
         import_id: str,
         row_key: str,
         cause_id: str,
+        data_as_of: dt.datetime | None,
     ) -> None:
         """Apply `changes_from`'s changes; `personal` is the sealed personal data after them
         (the same blob when no personal field changed and the key is still the debtor's)."""
@@ -168,6 +196,7 @@ class Debt(Aggregate):
             import_id=import_id,
             row_key=row_key,
             cause_id=cause_id,
+            data_as_of=data_as_of,
         )
 
     @event("Updated")
@@ -179,6 +208,7 @@ class Debt(Aggregate):
         import_id: str,
         row_key: str,
         cause_id: str,
+        data_as_of: dt.datetime | None,
     ) -> None:
         """Carries the debt's values after the change (personal data sealed), so the event
         stands on its own."""
@@ -187,6 +217,8 @@ class Debt(Aggregate):
                 setattr(self, change["field"], change["new"])
         self.personal = current.get("personal")
         self.import_id = import_id
+        if data_as_of is not None:
+            self.data_as_of = data_as_of
 
     # ---- outcomes of agreements ----------------------------------------------------------
 
@@ -330,9 +362,21 @@ def _upcast_updated_v1_v2(state: dict[str, Any]) -> None:
     state["current"] = current
 
 
+# ---- events stored before the time of a debt's data was kept --------------------------------
+# Version 3 of Imported and Updated carry `data_as_of`, the time the row that set the debt's
+# data was received. Read back, version 2 has none (None): the first row received after it
+# applies, as every row did before.
+
+
+def _upcast_v2_v3(state: dict[str, Any]) -> None:
+    state.setdefault("data_as_of", None)
+
+
 _imported: Any = Debt.Imported  # type: ignore[attr-defined]
-_imported.class_version = 2
+_imported.class_version = 3
 _imported.upcast_v1_v2 = staticmethod(_upcast_imported_v1_v2)
+_imported.upcast_v2_v3 = staticmethod(_upcast_v2_v3)
 _updated: Any = Debt.Updated  # type: ignore[attr-defined]
-_updated.class_version = 2
+_updated.class_version = 3
 _updated.upcast_v1_v2 = staticmethod(_upcast_updated_v1_v2)
+_updated.upcast_v2_v3 = staticmethod(_upcast_v2_v3)
