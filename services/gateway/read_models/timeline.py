@@ -10,6 +10,7 @@ replaces it when the debtor's data is erased; the erasure itself is an entry of 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import (
@@ -250,7 +251,7 @@ def describe(event: Envelope, personal: Personal) -> str | None:
     if isinstance(event, PaymentReceived):
         outcome = PAYMENT_OUTCOMES.get(event.outcome, event.outcome)
         return f"Pagamento recebido de {format_brl(event.amount_cents)}: {outcome}" + (
-            f" ({event.reason})" if event.reason else ""
+            f" ({_in_reais(event.reason)})" if event.reason else ""
         )
     if isinstance(event, MessageSent | MessageSentV2):
         to = (
@@ -370,6 +371,15 @@ PAYMENT_OUTCOMES = {
     "already_paid": "parcela já estava paga",
     "unmatched": "sem parcela correspondente",
 }
+
+
+# A partial payment's reason said what was left in centavos in payments received before
+# November 2026 ("faltam 32082 centavos"): people read it in reais.
+_CENTAVOS_LEFT = re.compile(r"faltam (\d+) centavos")
+
+
+def _in_reais(reason: str) -> str:
+    return _CENTAVOS_LEFT.sub(lambda found: f"faltam {format_brl(int(found[1]))}", reason)
 
 
 def _dmy(day: dt.date) -> str:

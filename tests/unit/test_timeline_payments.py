@@ -1,0 +1,51 @@
+"""A payment on the debtor's timeline: people read its amounts in reais, the reason of a
+partial payment too, also as the negotiation service worded it before (in centavos)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from contracts.negotiation import PaymentReceived
+from services.gateway.read_models.timeline import summarize
+
+
+def partial(reason: str) -> PaymentReceived:
+    return PaymentReceived(
+        event_id=uuid.uuid4(),
+        occurred_at=dt.datetime(2026, 11, 25, 13, tzinfo=dt.UTC),
+        tenant="recupera-sul",
+        aggregate_id="p1",
+        aggregate_version=1,
+        correlation_id="p1",
+        causation_id="p1",
+        payment_id="p1",
+        source="api",
+        reference="pix-1",
+        invoice_id="i1",
+        document="52998224725",
+        installment_number=2,
+        amount_cents=1_918,
+        paid_on=dt.date(2026, 11, 25),
+        outcome="partial",
+        applied_cents=1_918,
+        balance_cents=32_082,
+        credit_cents=0,
+        reason=reason,
+    )
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "pagamento parcial: faltam R$ 320,82 nesta parcela",  # as the service says it now
+        "pagamento parcial: faltam 32082 centavos nesta parcela",  # as it said it before
+    ],
+)
+def test_a_partial_payment_says_what_is_left_in_reais(reason: str) -> None:
+    assert summarize(partial(reason)) == (
+        "Pagamento recebido de R$ 19,18: pagamento parcial "
+        "(pagamento parcial: faltam R$ 320,82 nesta parcela)"
+    )
