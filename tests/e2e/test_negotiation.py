@@ -270,7 +270,9 @@ def test_a_debtor_negotiates_on_whatsapp_and_is_handed_to_an_operator(
     assert listed[0]["conversation_id"] == conversation_id
     assert listed[0]["document"] == "33218196000144"
     operator.send_in_conversation(conversation_id, "Olá, sou a atendente Ana.")
-    operator.transfer_conversation(conversation_id, "bruno@acme")
+    # A transfer goes to an operator the desk knows: the supervisor comes to it (busy).
+    admin.set_available(False)
+    operator.transfer_conversation(conversation_id, "admin@acme")
     ended = admin.close_conversation(conversation_id)
     assert ended["status"] == "closed"
     assert [e["sender"] for e in ended["entries"]][-1] == "operator"
