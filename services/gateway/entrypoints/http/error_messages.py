@@ -8,7 +8,7 @@ MESSAGES_EN: dict[str, str] = {
     "bad_request": "The request could not be read",
     "validation_failed": "The request is not valid",
     "unauthorized": "Authentication is required: send a valid token in Authorization: Bearer",
-    "forbidden": "Your role may not do this",
+    "forbidden": "This token may not do this (its role or its tenant)",
     "not_found": "Not found",
     "method_not_allowed": "Method not allowed on this address",
     "conflict": "The request conflicts with the current state",

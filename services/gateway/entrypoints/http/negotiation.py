@@ -35,7 +35,7 @@ from service_runtime.service_client import ServiceClient
 from services.gateway.adapters.tokens import Principal
 from services.gateway.application.portal import NotEligible
 from services.gateway.entrypoints.http.auth import principal_of, requires
-from services.gateway.entrypoints.http.errors import ApiError, field_error
+from services.gateway.entrypoints.http.errors import ApiError, field_detail, field_error
 from services.gateway.entrypoints.http.portal_deps import not_eligible_error, portal_service
 from services.gateway.entrypoints.http.raw_bodies import raw_body_operation
 
@@ -155,7 +155,8 @@ class Negotiator(BaseModel):
 
 def negotiator(principal: Principal, tenant: str, channel: Channel | None = None) -> Negotiator:
     if principal.tenant != tenant:
-        raise ApiError(403, "forbidden", "este token é de outra assessoria")
+        message = "este token é de outra assessoria"
+        raise ApiError(403, "forbidden", message, [field_detail("tenant", "token_tenant", message)])
     if principal.role == "portal":
         if channel not in (None, "portal"):
             raise field_error("channel", "not_allowed", "o portal negocia pelo canal portal")
