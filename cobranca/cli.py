@@ -120,6 +120,14 @@ def _token_for(tenant: str, token: str | None) -> str:
     )
 
 
+# An import's status as the operator reads it (the API keeps the English code).
+IMPORT_STATUS_PT = {
+    "received": "recebida",
+    "processing": "em processamento",
+    "completed": "concluída",
+}
+
+
 def _print_summary(status: dict[str, Any]) -> None:
     table = Table(title="Importação", show_header=False)
     for label, key in (
@@ -133,7 +141,10 @@ def _print_summary(status: dict[str, Any]) -> None:
         ("  sem mudança", "unchanged"),
         ("recusadas", "rejected"),
     ):
-        table.add_row(label, str(status.get(key)))
+        value = status.get(key)
+        if key == "status":
+            value = IMPORT_STATUS_PT.get(str(value), value)
+        table.add_row(label, str(value))
     console.print(table)
     if status.get("rejections"):
         rejected = Table(title="Linhas recusadas")

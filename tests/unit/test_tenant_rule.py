@@ -165,3 +165,15 @@ def test_import_refuses_a_bad_tenant_before_calling_anyone(cli: Any, tmp_path: P
 
     assert result.exit_code == 2
     assert "Invalid value for '--tenant': a assessoria (tenant)" in said(result)
+
+
+def test_the_import_summary_says_the_status_in_portuguese(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cobranca.cli import _print_summary
+
+    _print_summary({"import_id": "imp-1", "status": "completed", "rows_total": 2, "accepted": 2})
+
+    shown = capsys.readouterr()
+    assert "concluída" in shown.out + shown.err
+    assert "completed" not in shown.out + shown.err
