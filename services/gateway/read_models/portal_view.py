@@ -3,8 +3,12 @@ debts open to negotiation, and the agreements already made with their invoices, 
 debtor finds the boleto again (as the Recuperador portal does).
 
 Built from three topics read independently (debts, agreements, invoices), so events of one
-may arrive before those of another: each change is written so that the order does not
-matter (a debt imported after its agreement is still shown as in agreement).
+may arrive before those of another, live as in a replay (which may read a whole topic before
+another): each change is written so that the order does not matter. A debt imported after
+its agreement is still shown as in agreement; a payment or an overdue notice read before the
+agreement that issued the invoice is kept (`portal_pending_invoices`) and applied when the
+invoice comes; a settled debt keeps the agreement that settled it (its `DebtSettled` says
+which), and a withdrawn one shows the agreement holding it, whichever came first.
 
 The debtor's name is personal data: opened with the key vault from version 2 of the debts'
 events, and replaced by REMOVED once the debtor's data is erased (see read_models.personal).
@@ -33,6 +37,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    delete,
     func,
     or_,
     select,
@@ -153,6 +158,18 @@ portal_invoices = Table(
     Column("barcode", String(44), nullable=False),
     Column("digitable_line", String(47), nullable=False),
     Column("pix_code", Text, nullable=False),
+)
+# What the invoices' topic said of an invoice not seen yet (its agreement's `AgreementClosed`,
+# read from another topic, has not come): its status as those events leave it, applied to
+# the invoice (and the row removed) when it comes. Never shown; not dropped either.
+portal_pending_invoices = Table(
+    "portal_pending_invoices",
+    metadata,
+    Column("invoice_id", String(36), primary_key=True),
+    Column("agreement_id", String(36), nullable=False, index=True),
+    Column("status", String(20), nullable=False),
+    Column("paid_cents", Integer, nullable=False),
+    Column("days_overdue", Integer, nullable=False),
 )
 portal_erasures = erasures_table("portal_erasures", metadata)
 
@@ -360,6 +377,13 @@ _INVOICES = select(
     portal_invoices.c.paid_cents,
     portal_invoices.c.days_overdue,
 ).where(portal_invoices.c.invoice_id.in_(_ids()))
+_PENDING = select(
+    portal_pending_invoices.c.invoice_id,
+    portal_pending_invoices.c.agreement_id,
+    portal_pending_invoices.c.status,
+    portal_pending_invoices.c.paid_cents,
+    portal_pending_invoices.c.days_overdue,
+).where(portal_pending_invoices.c.invoice_id.in_(_ids()))
 
 
 @dataclass(slots=True)
@@ -380,6 +404,16 @@ def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
     ordered = list(ids)
     for start in range(0, len(ordered), _CHUNK):
         yield ordered[start : start + _CHUNK]
+
+
+def _paid(invoice: _Invoice, event: InstallmentPaid) -> None:
+    invoice.status, invoice.paid_cents = "paid", event.paid_cents
+
+
+def _overdue(invoice: _Invoice, event: InvoiceOverdue) -> None:
+    # A lower count is older news; a paid invoice is not overdue.
+    if invoice.status != "paid" and invoice.days_overdue < event.days_overdue:
+        invoice.status, invoice.days_overdue = "overdue", event.days_overdue
 
 
 def _invoice_row(
@@ -410,7 +444,11 @@ class _Batch:
     debt refreshed after each agreement's change and after its new versions): the rows are
     changed here as those statements would change them, and only what differs is written.
     What one event's statement did depends on what came before it in the batch (an agreement
-    closed, then broken; an invoice created, then paid), so order is kept in memory."""
+    closed, then broken; an invoice created, then paid), so order is kept in memory.
+
+    Order matters only within a topic's partition: what another topic says may come before or
+    after (a payment before its agreement, a debt settled before its agreement is read), and
+    the rows end the same either way."""
 
     def __init__(self, conn: Connection, events: Sequence[_Change], latest: list[str]) -> None:
         self.conn = conn
@@ -438,6 +476,11 @@ class _Batch:
         self.invoices: dict[str, _Invoice] = {}
         self.stored_invoices: dict[str, _Invoice] = {}
         self.new_invoices: dict[str, dict[str, Any]] = {}
+        # Invoices not seen yet (`portal_pending_invoices`), as their payments and notices
+        # leave them (`pending`), as stored (`stored_pending`), and their agreements.
+        self.pending: dict[str, _Invoice] = {}
+        self.stored_pending: dict[str, _Invoice] = {}
+        self.pending_agreement: dict[str, str] = {}
 
     def apply(self) -> None:
         self._load()
@@ -454,7 +497,9 @@ class _Batch:
                     debt.paid_cents = event.paid_cents
                     self.paid.add(event.debt_id)
                     if isinstance(event, DebtSettled):
-                        debt.status = "settled"
+                        # By the agreement it names, read yet or not (what a refresh would
+                        # give depends on whether the agreements' topic came first).
+                        debt.status, debt.agreement_id = "settled", event.agreement_id
                         self.settled.add(event.debt_id)
             elif isinstance(event, DebtWithdrawn):
                 debt = self.debts.get(event.debt_id)
@@ -462,17 +507,9 @@ class _Batch:
                     debt.status = "withdrawn"
                     self.withdrawn.add(event.debt_id)
             elif isinstance(event, InstallmentPaid):
-                invoice = self.invoices.get(event.invoice_id)
-                if invoice is not None:
-                    invoice.status, invoice.paid_cents = "paid", event.paid_cents
+                _paid(self._invoice(event), event)
             elif isinstance(event, InvoiceOverdue):
-                invoice = self.invoices.get(event.invoice_id)
-                if (
-                    invoice is not None
-                    and invoice.status != "paid"
-                    and invoice.days_overdue < event.days_overdue
-                ):
-                    invoice.status, invoice.days_overdue = "overdue", event.days_overdue
+                _overdue(self._invoice(event), event)
         # Debts that arrived after their agreement: show them as it says.
         self._refresh(self.latest)
         self._write()
@@ -523,6 +560,14 @@ class _Batch:
                 self.invoices[stored.invoice_id] = _Invoice(
                     stored.status, stored.paid_cents, stored.days_overdue
                 )
+            for waiting in conn.execute(_PENDING, {"ids": chunk}):
+                self.pending_agreement[waiting.invoice_id] = waiting.agreement_id
+                self.stored_pending[waiting.invoice_id] = _Invoice(
+                    waiting.status, waiting.paid_cents, waiting.days_overdue
+                )
+                self.pending[waiting.invoice_id] = _Invoice(
+                    waiting.status, waiting.paid_cents, waiting.days_overdue
+                )
 
     # ---- each event, in memory ---------------------------------------------------------------
 
@@ -555,8 +600,21 @@ class _Batch:
             if installment.invoice_id not in self.invoices:
                 row = _invoice_row(event, installment)
                 self.new_invoices[installment.invoice_id] = row
-                self.invoices[installment.invoice_id] = _Invoice("open", 0, 0)
+                # As its payments and notices read before it left it (then no longer pending).
+                self.invoices[installment.invoice_id] = self.pending.pop(
+                    installment.invoice_id, _Invoice("open", 0, 0)
+                )
         self._refresh(event.debt_ids)
+
+    def _invoice(self, event: InstallmentPaid | InvoiceOverdue) -> _Invoice:
+        """The invoice an event of the invoices' topic is about; pending if not seen yet."""
+        invoice = self.invoices.get(event.invoice_id)
+        if invoice is None:
+            invoice = self.pending.get(event.invoice_id)
+            if invoice is None:
+                invoice = self.pending[event.invoice_id] = _Invoice("open", 0, 0)
+                self.pending_agreement[event.invoice_id] = event.agreement_id
+        return invoice
 
     def _ended(self, agreement_id: str, status: str, on: dt.date) -> None:
         if self.status.get(agreement_id) == "active":
@@ -569,18 +627,22 @@ class _Batch:
         self._refresh(self.members[agreement_id])
 
     def _refresh(self, debt_ids: Iterable[str]) -> None:
-        """A debt is settled once settled; in agreement while an agreement holding it is
-        active (or fulfilled); open otherwise."""
+        """A debt is settled once settled (by the agreement that settled it); withdrawn once
+        withdrawn (with the agreement holding it, if any); in agreement while an agreement
+        holding it is active (or fulfilled); open otherwise."""
         for debt_id in debt_ids:
             debt = self.debts.get(debt_id)
-            if debt is None or debt.status in _FINAL:
+            if debt is None or debt.status == "settled":
                 continue
             held: str | None = None
             for agreement_id in self.holders.get(debt_id, ()):
                 # The last one holding it, as the query's rows did.
                 if self.status.get(agreement_id) in _HOLDING:
                     held = agreement_id
-            if held is None:
+            if debt.status == "withdrawn":
+                # Whether the agreement was read before the withdrawal or after.
+                debt.agreement_id = held
+            elif held is None:
                 debt.status, debt.agreement_id = "open", None
             else:
                 debt.status = "settled" if self.status[held] == "fulfilled" else "in_agreement"
@@ -624,26 +686,51 @@ class _Batch:
             if invoice_id in self.stored_invoices and invoice != self.stored_invoices[invoice_id]
         ]
         update_rows(conn, portal_invoices, "invoice_id", changed_invoices)
+        self._write_pending()
         self._write_debts()
+
+    def _write_pending(self) -> None:
+        conn = self.conn
+        rows = [
+            {
+                "invoice_id": invoice_id,
+                "agreement_id": self.pending_agreement[invoice_id],
+                "status": invoice.status,
+                "paid_cents": invoice.paid_cents,
+                "days_overdue": invoice.days_overdue,
+            }
+            for invoice_id, invoice in self.pending.items()
+            if invoice != self.stored_pending.get(invoice_id)
+        ]
+        execute_many(conn, cached(conn, "portal_pending_invoices", _pending_upsert), rows)
+        # Those whose invoice came: applied to it.
+        arrived = [i for i in self.stored_pending if i not in self.pending]
+        for chunk in _chunks(arrived):
+            conn.execute(
+                delete(portal_pending_invoices).where(
+                    portal_pending_invoices.c.invoice_id.in_(chunk)
+                )
+            )
 
     def _write_debts(self) -> None:
         conn = self.conn
         to_open: list[str] = []
         held: list[dict[str, Any]] = []
         settled: list[dict[str, Any]] = []
-        withdrawn: list[str] = []
+        withdrawn: list[dict[str, Any]] = []
         paid: list[dict[str, Any]] = []
         for debt_id, debt in self.debts.items():
-            if debt_id in self.withdrawn and debt_id not in self.settled:
-                withdrawn.append(debt_id)
-                continue
             if debt_id in self.settled:
-                # Settled for good, with the agreement the refreshes before it gave.
+                # Settled for good, with the agreement its settlement named.
                 settled.append(
                     {"b_id": debt_id, "b_agreement": debt.agreement_id, "b_paid": debt.paid_cents}
                 )
                 continue
-            if (debt.status, debt.agreement_id) != self.before[debt_id]:
+            if debt.status == "withdrawn":
+                # Withdrawn now, or an agreement holding it came or went.
+                if debt_id in self.withdrawn or debt.agreement_id != self.before[debt_id][1]:
+                    withdrawn.append({"b_id": debt_id, "b_agreement": debt.agreement_id})
+            elif (debt.status, debt.agreement_id) != self.before[debt_id]:
                 if debt.agreement_id is None:
                     to_open.append(debt_id)
                 else:
@@ -659,12 +746,7 @@ class _Batch:
                 .where(portal_debts.c.debt_id.in_(chunk), _NOT_FINAL)
                 .values(status="open", agreement_id=None)
             )
-        for chunk in _chunks(withdrawn):
-            conn.execute(
-                update(portal_debts)
-                .where(portal_debts.c.debt_id.in_(chunk), portal_debts.c.status != "settled")
-                .values(status="withdrawn")
-            )
+        execute_many(conn, _WITHDRAW_DEBT, withdrawn)
         execute_many(conn, _HOLD_DEBT, held)
         # Payments, whatever the status, as DebtSettled and DebtReopened wrote them.
         execute_many(conn, _SETTLE_DEBT, settled)
@@ -689,12 +771,25 @@ _HOLD_DEBT = (
     .where(_BY_ID, _NOT_FINAL)
     .values(status=bindparam("b_status"), agreement_id=bindparam("b_agreement"))
 )
+_WITHDRAW_DEBT = (
+    update(portal_debts)
+    .where(_BY_ID, portal_debts.c.status != "settled")
+    .values(status="withdrawn", agreement_id=bindparam("b_agreement"))
+)
 _SETTLE_DEBT = (
     update(portal_debts)
     .where(_BY_ID)
     .values(status="settled", agreement_id=bindparam("b_agreement"), paid_cents=bindparam("b_paid"))
 )
 _PAY_DEBT = update(portal_debts).where(_BY_ID).values(paid_cents=bindparam("b_paid"))
+
+
+def _pending_upsert(insert: DialectInsert) -> UpdateBase:
+    stmt = insert(portal_pending_invoices)
+    return stmt.on_conflict_do_update(
+        index_elements=["invoice_id"],
+        set_={c: stmt.excluded[c] for c in ("status", "paid_cents", "days_overdue")},
+    )
 
 
 def open_debts(engine: Engine, tenant: str, document: str) -> list[dict[str, Any]]:
