@@ -69,6 +69,19 @@ def browser(chromium: str) -> Iterator[Any]:
             launched.close()
 
 
+# Each amount of money on the page, and how many lines the browser laid it out on.
+MONEY_LINES = """() => Array.from(document.querySelectorAll('.dinheiro'),
+    el => [el.textContent, el.getClientRects().length])"""
+
+
+def _money_on_one_line(page: Any) -> None:
+    """Every amount is there and none is broken between "R$" and the number."""
+    laid_out = page.evaluate(MONEY_LINES)
+    assert laid_out, "no money marked on the page"
+    assert [text for text, lines in laid_out if lines != 1] == []
+    assert all(text.startswith(("R$", "Entrada de R$")) or " × R$ " in text for text, _ in laid_out)
+
+
 def _agreements(platform: RunningPlatform) -> int:
     return len(platform.anonymous().lookup(TENANT, ISABELA)["agreements"])
 
@@ -102,17 +115,20 @@ def test_a_debtor_closes_an_agreement_and_copies_the_pix_code(
 
         page.get_by_role("link", name=re.compile("Negociar")).first.wait_for()
         page.screenshot(path=str(SCREENS / f"{screen}-2-debitos.png"), full_page=True)
+        _money_on_one_line(page)
         before = _agreements(platform)
         page.get_by_role("link", name=re.compile("Negociar")).first.click()
 
         close = page.get_by_role("button", name=re.compile("Efetuar acordo")).first
         close.wait_for()
         page.screenshot(path=str(SCREENS / f"{screen}-3-negociacao.png"), full_page=True)
+        _money_on_one_line(page)
         close.dblclick()  # a double click: one agreement
 
         line = page.locator("#linha-digitavel")
         line.wait_for()
         page.screenshot(path=str(SCREENS / f"{screen}-4-boleto.png"), full_page=True)
+        _money_on_one_line(page)
         digits = re.sub(r"\D", "", line.inner_text())
         assert len(digits) == 47
         pix = page.locator("#pix-copia-e-cola").inner_text().strip()

@@ -601,3 +601,109 @@ def test_an_erased_name_is_neither_greeted_nor_offered_back(client: TestClient[L
     assert "<h1>Olá</h1>" in page.text
     name_field = re.search(r'name="nome"[^>]*value="([^"]*)"', page.text)
     assert name_field is not None and name_field.group(1) == ""
+
+
+# ---- what QA found on `make up` ------------------------------------------------------------
+
+
+def _closed(client: TestClient[Litestar], debt: str, installments: str) -> str:
+    """The debtor closes `debt` in `installments` on the pages: the agreement page's path."""
+    offers = client.get(f"/p/{TENANT}/negociar?divida={debt}")
+    form = {
+        "_csrf_token": csrf(offers.text),
+        "chave": hidden(offers.text, "chave")[0],
+        "divida": debt,
+        "parcelas": installments,
+    }
+    closed = client.post(f"/p/{TENANT}/acordo", data=form, follow_redirects=False)
+    assert closed.status_code == 303, closed.text
+    return str(closed.headers["location"])
+
+
+def test_an_offer_with_an_entrada_is_labelled_once_and_counted_after_it() -> None:
+    from contracts.negotiation_requests import Offer, ScheduledInstallment
+    from services.gateway.entrypoints.web.formatting import installment_label, offer_plan
+
+    amounts = [14_313, 12_004, 12_000, 12_000, 12_000, 12_000]
+    schedule = [
+        ScheduledInstallment(
+            number=n,
+            kind="down_payment" if n == 1 else "installment",
+            due_date=TODAY + dt.timedelta(days=30 * n),
+            amount_cents=amount,
+        )
+        for n, amount in enumerate(amounts, start=1)
+    ]
+    offer = Offer(
+        condition_id="c-6",
+        description="6x",
+        installments=6,
+        principal_cents=74_317,
+        charges_cents=0,
+        updated_value_cents=74_317,
+        principal_discount_cents=0,
+        charges_discount_cents=0,
+        discount_cents=0,
+        total_cents=sum(amounts),
+        down_payment_cents=14_313,
+        schedule=schedule,
+    )
+    plan = re.sub(r"<[^>]+>", "", str(offer_plan(offer)))
+    # The plan once, the 2nd payment's centavos shown, not hidden behind "a primeira de".
+    assert plan == "Entrada de R$ 143,13 + 1 × R$ 120,04 + 4 × R$ 120,00"
+    assert [installment_label(p, schedule) for p in schedule] == [
+        "Entrada",
+        "1ª",
+        "2ª",
+        "3ª",
+        "4ª",
+        "5ª",
+    ]
+    no_entrada = [p.model_copy(update={"kind": "installment"}) for p in schedule]
+    assert [installment_label(p, no_entrada) for p in no_entrada][:2] == ["1ª", "2ª"]
+
+
+def test_the_pages_label_an_entrada_plan_entrada_then_parcela_1_de_n(
+    client: TestClient[Litestar], negotiation: Negotiation
+) -> None:
+    negotiation.app.save_condition(
+        SaveCondition(
+            tenant=TENANT,
+            terms=PaymentConditionTerms(
+                installments=6, charges_discount_pct=Decimal(50), min_down_payment_pct=Decimal(20)
+            ),
+            saved_by="admin",
+        )
+    )
+    sign_in(client, ISABELA)
+    offers = client.get(f"/p/{TENANT}/negociar?divida=d-bank")
+    headings = re.findall(r'<h3 id="opcao-\d+">(.*?)</h3>', offers.text)
+    plain = [re.sub(r"<[^>]+>", "", h) for h in headings]
+    six = next(h for h in plain if h.startswith("Entrada de"))
+    assert "parcelas" not in six and six.count("Entrada") == 1
+    rows = re.findall(r'<th scope="row">([^<]*)</th>', offers.text)
+    assert [r for r in rows if r][-6:] == ["Entrada", "1ª", "2ª", "3ª", "4ª", "5ª"]
+    assert "6ª" not in rows
+
+    page = _closed(client, "d-bank", "6")
+    (agreement,) = agreements_of(negotiation, ISABELA)
+    entrada = client.get(page)
+    assert '<h2 id="titulo-fatura">Entrada</h2>' in entrada.text
+    assert "Entrada + 5 parcelas" in entrada.text
+    second = client.get(f"{page}?fatura={agreement.invoices[1].invoice_id}")
+    assert '<h2 id="titulo-fatura">Parcela 1 de 5</h2>' in second.text
+    labels = re.findall(r'id="parcela-[^"]+">([^<]+)</th>', second.text)
+    assert labels == ["Entrada", "1ª", "2ª", "3ª", "4ª", "5ª"]
+
+
+def test_money_stays_on_one_line_on_the_pages(client: TestClient[Litestar]) -> None:
+    sign_in(client, ISABELA)
+    debts = client.get(f"/p/{TENANT}/dividas")
+    assert '<span class="dinheiro">R$ 10.524,19</span>' in debts.text
+    offers = client.get(f"/p/{TENANT}/negociar?divida=d-old")
+    assert '<span class="dinheiro">3 × R$ 3.620,32</span>' in offers.text
+    css = client.get("/static/portal.css").text
+    assert re.search(r"\.dinheiro\s*\{\s*white-space:\s*nowrap;\s*\}", css)
+    from contracts.money import format_brl
+
+    assert format_brl(70_003) == "R$ 700,03"  # CSV, PDF and API texts keep a plain space

@@ -1,9 +1,18 @@
 """How the portal's pages write values for debtors (pt-BR): money, dates, the linha digitável
-in its printed groups, statuses. Registered as Jinja filters."""
+in its printed groups, statuses, the installments' labels. Registered as Jinja filters.
+
+Money on the pages is `<span class="dinheiro">R$ 1.234,56</span>` (portal.css keeps it on one
+line, so a narrow screen never leaves "R$" at the end of a line); `format_brl` itself, used by
+CSV, PDF and API texts, is unchanged."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
+from itertools import groupby
+from typing import Any
+
+from markupsafe import Markup
 
 from contracts.money import format_brl
 from contracts.negotiation_requests import Offer
@@ -17,8 +26,9 @@ INVOICE_STATUS = {
 AGREEMENT_STATUS = {"active": "Ativo", "fulfilled": "Cumprido", "broken": "Quebrado"}
 
 
-def brl(cents: int) -> str:
-    return format_brl(cents)
+def brl(cents: int) -> Markup:
+    """Money as the pages show it: one piece that does not wrap (see portal.css)."""
+    return Markup('<span class="dinheiro">{}</span>').format(format_brl(cents))
 
 
 def date_br(value: dt.date | str) -> str:
@@ -52,19 +62,59 @@ def agreement_status(status: str) -> str:
     return AGREEMENT_STATUS.get(status, status)
 
 
-def offer_plan(offer: Offer) -> str:
-    """'À vista: R$ 10.524,19', '3 × R$ 3.620,32', 'Entrada de R$ 500,00 + 5 × R$ 300,00'."""
+def _field(item: Any, name: str) -> Any:
+    """An installment's field, whether a reply model (offers, invoices) or a read model's row."""
+    return item[name] if isinstance(item, Mapping) else getattr(item, name)
+
+
+def _has_entrada(items: Sequence[Any]) -> bool:
+    return any(_field(i, "kind") == "down_payment" for i in items)
+
+
+def installment_label(item: Any, items: Sequence[Any]) -> str:
+    """'Entrada' for a plan's down payment, the others counted after it: 'Entrada', '1ª',
+    '2ª'... (without an entrada: '1ª', '2ª'...)."""
+    if _field(item, "kind") == "down_payment":
+        return "Entrada"
+    return f"{_field(item, 'number') - (1 if _has_entrada(items) else 0)}ª"
+
+
+def invoice_heading(item: Any, items: Sequence[Any]) -> str:
+    """'Entrada', 'Parcela 1 de 5' (the installments after the entrada), 'Parcela única'."""
+    if _field(item, "kind") == "down_payment":
+        return "Entrada"
+    regular = sum(1 for i in items if _field(i, "kind") != "down_payment")
+    if regular == 1 and not _has_entrada(items):
+        return "Parcela única"
+    return f"Parcela {installment_label(item, items)[:-1]} de {regular}"
+
+
+def plan_count(items: Sequence[Any]) -> str:
+    """How many payments a plan has: 'À vista', '3 parcelas', 'Entrada + 5 parcelas'."""
+    if len(items) <= 1:
+        return "À vista"
+    if _has_entrada(items):
+        rest = len(items) - 1
+        return f"Entrada + {rest} parcela{'s' if rest != 1 else ''}"
+    return f"{len(items)} parcelas"
+
+
+def offer_plan(offer: Offer) -> Markup:
+    """An option's heading, the whole plan said once: 'À vista: R$ 10.524,19', '3 × R$ 3.620,32',
+    'Entrada de R$ 500,00 + 5 × R$ 300,00', and when the first installment absorbs the
+    centavos left over, 'Entrada de R$ 143,13 + 1 × R$ 120,04 + 4 × R$ 120,00'."""
     schedule = offer.schedule
     if len(schedule) <= 1:
-        return f"À vista: {format_brl(offer.total_cents)}"
-    first, *rest = (p.amount_cents for p in schedule)
-    if all(amount == first for amount in rest):
-        return f"{len(schedule)} × {format_brl(first)}"
-    label = "Entrada de" if schedule[0].kind == "down_payment" else "1ª parcela de"
-    later = rest[0]
-    if all(amount == later for amount in rest):
-        return f"{label} {format_brl(first)} + {len(rest)} × {format_brl(later)}"
-    return f"{len(schedule)} parcelas, a primeira de {format_brl(first)}"
+        return Markup("À vista: {}").format(brl(offer.total_cents))
+    parts: list[str] = []
+    regular = list(schedule)
+    if schedule[0].kind == "down_payment":
+        parts.append(f"Entrada de {format_brl(schedule[0].amount_cents)}")
+        regular = regular[1:]
+    for amount, run in groupby(p.amount_cents for p in regular):
+        parts.append(f"{len(list(run))} × {format_brl(amount)}")
+    # Each part on one line ("3 × R$ 3.620,32"), the line breaking only between parts.
+    return Markup(" + ").join(Markup('<span class="dinheiro">{}</span>').format(p) for p in parts)
 
 
 FILTERS = {
@@ -73,6 +123,9 @@ FILTERS = {
     "date_br": date_br,
     "days": days,
     "installments": installments,
+    "installment_label": installment_label,
+    "invoice_heading": invoice_heading,
+    "plan_count": plan_count,
     "digitable_line": digitable_line,
     "invoice_status": invoice_status,
     "agreement_status": agreement_status,
