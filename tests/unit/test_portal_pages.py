@@ -150,10 +150,11 @@ def portal_app(
     gateway: GatewayApplication,
     negotiation: Negotiation,
     messaging: MessagingApplication | None = None,
+    security: Any = None,
 ) -> Litestar:
     """The gateway's portal (JSON API, admin profile, pages) over this read model, the
     negotiation and messaging services answering in process (the messaging's store in
-    memory unless one is given)."""
+    memory unless one is given); `security`: an on_app_init hook (the rate limits, say)."""
     if messaging is None:
         messaging = MessagingApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     return Litestar(
@@ -172,6 +173,7 @@ def portal_app(
         },
         template_config=template_config(),
         csrf_config=csrf_config(KEY),
+        on_app_init=[security] if security is not None else None,
         state=State(
             {
                 "settings": Settings(data_dir=tmp_path),
@@ -604,6 +606,40 @@ def test_an_erased_name_is_neither_greeted_nor_offered_back(client: TestClient[L
 
 
 # ---- what QA found on `make up` ------------------------------------------------------------
+
+
+def test_too_many_lookups_say_so_with_the_wait_in_the_agencys_frame(
+    tmp_path: Path, negotiation: Negotiation, gateway: GatewayApplication
+) -> None:
+    from services.gateway.entrypoints.http.security import install_security
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'read.sqlite'}")
+    PortalViewProjection(VAULT).create_tables(engine)
+    # The gateway's limits as app.py installs them (5 lookups of a document a minute).
+    app = portal_app(
+        tmp_path, engine, BusinessClock(TODAY), gateway, negotiation, security=install_security
+    )
+    with TestClient(app) as client:
+        save_profile(client, {"name": "Acme Cobranças"})
+        page = client.get(f"/p/{TENANT}")
+        answers = [
+            client.post(
+                f"/p/{TENANT}/consulta",
+                data={"_csrf_token": csrf(page.text), "document": ISABELA},
+                follow_redirects=False,
+            )
+            for _ in range(6)
+        ]
+    engine.dispose()
+    assert [a.status_code for a in answers] == [303] * 5 + [429]
+    refused = answers[-1]
+    assert "Muitas tentativas" in refused.text
+    assert "Algo deu errado" not in refused.text
+    assert re.search(
+        r"Muitas consultas deste documento\. Tente novamente em \d+ segundos\.", refused.text
+    )
+    assert int(refused.headers["retry-after"]) > 0
+    assert '<span class="marca-nome">Acme Cobranças</span>' in refused.text
 
 
 def _closed(client: TestClient[Litestar], debt: str, installments: str) -> str:

@@ -52,7 +52,8 @@ from services.gateway.application.portal import (
 )
 from services.gateway.domain.portal_challenge import BIRTH_DATE, MAX_ATTEMPTS, InvalidBirthDate
 from services.gateway.domain.portal_contact import InvalidContact, validate_contact
-from services.gateway.entrypoints.http.errors import ApiError
+from services.gateway.domain.portal_profile import TenantPortal, tenant_portal_id
+from services.gateway.entrypoints.http.errors import ApiError, RateLimited
 from services.gateway.entrypoints.http.portal_deps import NOT_ELIGIBLE_MESSAGE, portal_service
 from services.gateway.entrypoints.http.security import is_https, trusted_networks
 from services.gateway.entrypoints.web.session import (
@@ -163,15 +164,40 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     )
 
 
+def _agency_frame(request: Request[Any, Any, Any], tenant: str | None) -> dict[str, Any]:
+    """The agency's name and logo for a page made outside the handlers (an error raised by a
+    middleware, say): exception handlers are not async, so the profile is read here directly;
+    the generic frame when there is none or it cannot be read."""
+    frame: dict[str, Any] = {"portal_name": GENERIC_NAME, "agency_name": None, "logo_url": None}
+    if tenant is None or not PAGE_TENANT.fullmatch(tenant):
+        return frame
+    try:
+        portal = request.app.state.gateway_app.get_or_none(TenantPortal, tenant_portal_id(tenant))
+    except Exception:  # the frame is a nicety: the error page is shown anyway
+        log.warning("portal profile of %s not read for an error page", tenant, exc_info=True)
+        return frame
+    if portal is None or portal.name is None:
+        return frame
+    return {
+        "portal_name": portal.name,
+        "agency_name": portal.name,
+        "logo_url": f"/p/{tenant}/logo?v={portal.logo_sha256[:12]}" if portal.logo_sha256 else None,
+    }
+
+
 def _api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
-    """A refusal from the gateway's own checks before the page (say, too many attempts)."""
+    """A refusal from the gateway's own checks before the page (say, too many attempts: the
+    waiting time in the words and in Retry-After), in the agency's frame."""
+    tenant = _tenant_of(request)
     title = "Muitas tentativas" if exc.status == 429 else "Não foi possível continuar"
-    message = exc.message[:1].upper() + exc.message[1:]
     return _page(
         "erro.html",
-        _error_context(_tenant_of(request), title, message.rstrip(".") + "."),
+        _error_context(tenant, title, " ".join(sentence(p) for p in exc.message.split(";")))
+        | _agency_frame(request, tenant)
+        # A closing refused comes from a signed-in debtor: back to the debts, not page one.
+        | {"back_to_debts": request.url.path.rstrip("/").endswith("/acordo")},
         status=exc.status,
-        headers={k: v for k, v in getattr(exc, "headers", {}).items() if k == "Retry-After"},
+        headers={k: v for k, v in (exc.headers or {}).items() if k == "Retry-After"},
     )
 
 
@@ -190,6 +216,9 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
 
 PAGE_ERRORS: ExceptionHandlersMap = {
     SessionRequired: _session_redirect,
+    # Before HTTPException: RateLimited is both (an HTTPException for other apps' handlers),
+    # and a handler is chosen by the exception's MRO, where HTTPException comes first.
+    RateLimited: _api_error,
     ApiError: _api_error,
     HTTPException: _http_error,
     PermissionDeniedException: _csrf_refused,
