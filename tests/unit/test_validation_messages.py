@@ -5,13 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
+import pydantic
 import pytest
 from litestar import Litestar, get, post
 from litestar.exceptions import HTTPException
 from litestar.params import Parameter
 from litestar.testing import TestClient
 
-from services.gateway.entrypoints.http.errors import handle_http_exception
+from services.gateway.entrypoints.http.errors import (
+    contract_fields,
+    handle_contract_error,
+    handle_http_exception,
+)
 from services.gateway.entrypoints.http.validation_messages import explain
 
 
@@ -56,6 +61,8 @@ def test_a_models_own_check_names_its_field() -> None:
         ("Input should be a valid datetime", "datetime", "data e hora ISO 8601 com fuso"),
         ("Expected `str` of length <= 40 - at `$[0]`", "max_length", "no máximo 40 caracteres"),
         ("Decimal input should have no more than 3 digits in total", "max_digits", "3 dígitos"),
+        ("Expected `array` of length <= 200", "max_items", "no máximo 200 itens"),
+        ("Expected `array` of length >= 1", "min_items", "no mínimo 1 item(ns)"),
     ],
 )
 def test_query_parameter_messages_in_portuguese(message: str, rule: str, text: str) -> None:
@@ -81,10 +88,36 @@ def _client() -> TestClient[Litestar]:
     async def conditions(data: dict[str, int]) -> str:
         return "ok"
 
+    @post("/people")
+    async def people(data: Person) -> str:
+        return "ok"
+
+    @get("/report", opt=contract_fields(documents="document"))
+    async def report(
+        documents: Annotated[list[str], Parameter(query="document")],
+        since: Annotated[dt.date, Parameter(query="from")],
+    ) -> str:
+        Report(documents=documents)  # the service's contract, with its own name of the value
+        return "ok"
+
     app = Litestar(
-        [conversations, conditions], exception_handlers={HTTPException: handle_http_exception}
+        [conversations, conditions, people, report],
+        exception_handlers={
+            HTTPException: handle_http_exception,
+            pydantic.ValidationError: handle_contract_error,
+        },
     )
     return TestClient(app)
+
+
+class Person(pydantic.BaseModel):
+    name: str
+    document_number: str = pydantic.Field(alias="document")
+    nickname: str | None = None
+
+
+class Report(pydantic.BaseModel):
+    documents: list[str] = pydantic.Field(max_length=2)
 
 
 def test_a_parameter_is_named_as_the_client_sends_it_and_explained_in_portuguese() -> None:
@@ -115,3 +148,56 @@ def test_a_body_that_is_not_json_is_refused_in_portuguese_naming_the_byte() -> N
     assert error["message"] == "o corpo não é um JSON válido (byte 1)"
     assert error["details"][0]["field"] == "body"
     assert error["details"][0]["rule"] == "json"
+
+
+def test_a_required_parameter_not_sent_is_named_as_the_client_sends_it() -> None:
+    with _client() as client:
+        answer = client.get("/report?document=1")
+
+    error = answer.json()["error"]
+    assert answer.status_code == 422
+    assert error["message"] == "from: campo obrigatório"
+    assert error["details"] == [
+        {
+            "field": "from",
+            "rule": "required",
+            "message": "campo obrigatório",
+            "message_en": "This field is required",
+        }
+    ]
+
+
+def test_a_body_not_sent_is_required_naming_the_fields_it_must_have() -> None:
+    with _client() as client:
+        answer = client.post("/people", content=b"", headers={"content-type": "application/json"})
+
+    error = answer.json()["error"]
+    assert answer.status_code == 422
+    assert [(d["field"], d["rule"], d["message"]) for d in error["details"]] == [
+        ("body", "required", "corpo obrigatório: envie um JSON com name, document")
+    ]
+    assert "'data'" not in answer.text
+
+
+def test_a_truncated_body_is_refused_in_portuguese() -> None:
+    with _client() as client:
+        answer = client.post(
+            "/people", content=b'{"name": "Jo', headers={"content-type": "application/json"}
+        )
+
+    error = answer.json()["error"]
+    assert answer.status_code == 400
+    assert error["message"] == "o corpo não é um JSON válido: termina antes de fechar (incompleto)"
+    assert (error["details"][0]["field"], error["details"][0]["rule"]) == ("body", "json")
+    assert "truncated" not in answer.text
+
+
+def test_a_refusal_of_the_service_contract_names_the_parameter_the_client_sent() -> None:
+    with _client() as client:
+        answer = client.get("/report?document=1&document=2&document=3&from=2026-11-25")
+
+    error = answer.json()["error"]
+    assert answer.status_code == 422
+    assert [(d["field"], d["rule"], d["message"]) for d in error["details"]] == [
+        ("document", "max_items", "no máximo 2 itens")
+    ]

@@ -3,8 +3,9 @@ relay, which run in the same process as FastStream subscribers."""
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,6 +18,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.pydantic import PydanticDIPlugin, PydanticInitPlugin, PydanticSchemaPlugin
 from litestar.static_files import create_static_files_router
 from swagger_ui_bundle import swagger_ui_path
 
@@ -72,6 +74,31 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 # Swagger UI's own files (swagger-ui-bundle), under the docs' public prefix.
 SWAGGER_ASSETS = "/schema/swagger-ui"
+
+
+class DeclaredStrictness(PydanticInitPlugin):
+    """Request bodies validated as their models declare: Litestar's own plugin validates
+    with strict=False, which overrides a field's Strict (money in `Cents`, a StrictInt, took
+    "1000" and true). Lax still where a model is lax (a date from its ISO string)."""
+
+    @classmethod
+    def decoders(
+        cls, validate_strict: bool = False
+    ) -> list[tuple[Callable[[Any], bool], Callable[[Any, Any], Any]]]:
+        return [
+            (
+                predicate,
+                functools.partial(decoder.func, *decoder.args, strict=None)
+                if isinstance(decoder, functools.partial) and "strict" in decoder.keywords
+                else decoder,
+            )
+            for predicate, decoder in super().decoders(validate_strict)
+        ]
+
+
+def pydantic_plugins() -> list[Any]:
+    """The pydantic plugins of an app serving the gateway's controllers (tests use them too)."""
+    return [DeclaredStrictness(), PydanticSchemaPlugin(), PydanticDIPlugin()]
 
 
 def create_app(
@@ -160,7 +187,7 @@ def create_app(
         logging_config=None,
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
         # The HTTP server span of each request when tracing is on (service_runtime.telemetry).
-        plugins=http_plugins(),
+        plugins=[*http_plugins(), *pydantic_plugins()],
         # Jinja templates (autoescaped) and CSRF tokens for the portal's forms.
         template_config=template_config(),
         csrf_config=csrf_config(host.settings.signing_key()),

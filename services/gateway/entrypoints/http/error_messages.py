@@ -44,7 +44,7 @@ RULES_EN: dict[str, str] = {
     "exclusive_minimum": "The value is too small",
     "maximum": "The value is too large",
     "exclusive_maximum": "The value is too large",
-    "integer": "Must be an integer (amounts in centavos)",
+    "integer": "Must be an integer (money: in integer centavos)",
     "date": "Must be a date YYYY-MM-DD",
     "datetime": "Must be a date-time (ISO 8601)",
     "number": "Must be a number",

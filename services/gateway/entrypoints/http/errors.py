@@ -157,12 +157,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return handle_api_error(request, exc)
     details: list[dict[str, Any]] = []
     if isinstance(exc, ValidationException):
-        aliases = _parameter_aliases(request)
-        for item in exc.extra if isinstance(exc.extra, list) else []:
-            if isinstance(item, dict):
-                key = str(item.get("key") or item.get("source") or "body")
-                field, rule, message = explain(aliases.get(key, key), str(item.get("message", "")))
-                details.append({"field": field, "rule": rule, "message": message})
+        details = _validation_details(request, exc)
         return error_response(
             request,
             422 if details else 400,
@@ -174,10 +169,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     status = exc.status_code
     code = CODES.get(status, "internal_error" if status >= 500 else "error")
     detail = str(exc.detail)
-    if status == 400 and (found := _MALFORMED_JSON.match(detail)):
-        message = f"o corpo não é um JSON válido (byte {found['byte']})"
-        if found["byte"] is None:
-            message = "o corpo não é um JSON válido"
+    if status == 400 and (message := _unreadable_json(detail)):
         return error_response(
             request, 400, "bad_request", message, [field_detail("body", "json", message)]
         )
@@ -187,8 +179,63 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     return error_response(request, status, code, message, details, headers)
 
 
-# Litestar's answer to a body its JSON decoder refuses.
+def _validation_details(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> list[dict[str, Any]]:
+    """Each refused value of a ValidationException as (field, rule, pt-BR message), the field
+    named as the client sends it."""
+    if not isinstance(exc.extra, list):
+        # A required parameter not sent: Litestar says so only in its English detail.
+        if found := _MISSING_PARAMETER.match(str(exc.detail)):
+            return [field_detail(found["name"], "required", "campo obrigatório")]
+        return []
+    aliases = _parameter_aliases(request)
+    details: list[dict[str, Any]] = []
+    for item in exc.extra:
+        if not isinstance(item, dict):
+            continue
+        key = str(item.get("key") or item.get("source") or "body")
+        message = str(item.get("message", ""))
+        if key == "data" and item.get("source") == "body":
+            # The handler's `data` is the body itself: the client knows it as the body.
+            if message == "'data'":  # none sent (Litestar's KeyError of the missing `data`)
+                details.append(field_detail("body", "required", _body_required(request)))
+                continue
+            key = "body"
+        field, rule, text = explain(aliases.get(key, key), message)
+        details.append(field_detail(field, rule, text))
+    return details
+
+
+def _body_required(request: Request[Any, Any, Any]) -> str:
+    """'corpo obrigatório: envie um JSON com document', naming the body's required fields."""
+    handler = request.scope.get("route_handler")
+    signature = getattr(handler, "parsed_fn_signature", None)
+    data = getattr(signature, "parameters", {}).get("data")
+    model = getattr(data, "annotation", None)
+    fields = getattr(model, "model_fields", None) if isinstance(model, type) else None
+    required = [f.alias or name for name, f in (fields or {}).items() if f.is_required()]
+    if required:
+        return f"corpo obrigatório: envie um JSON com {', '.join(required)}"
+    return "corpo obrigatório: envie um JSON"
+
+
+# Litestar's answer to a required query, header or cookie parameter not sent.
+_MISSING_PARAMETER = re.compile(r"^Missing required \w+ parameter '(?P<name>[^']+)'")
+# Litestar's answer to a body its JSON decoder refuses (msgspec's messages).
 _MALFORMED_JSON = re.compile(r"^JSON is malformed(?:.*\(byte (?P<byte>\d+)\))?")
+_TRUNCATED_JSON = "Input data was truncated"
+
+
+def _unreadable_json(detail: str) -> str | None:
+    """The pt-BR message of a body that is no JSON, None when the detail says something else."""
+    if detail == _TRUNCATED_JSON:
+        return "o corpo não é um JSON válido: termina antes de fechar (incompleto)"
+    if found := _MALFORMED_JSON.match(detail):
+        if found["byte"] is None:
+            return "o corpo não é um JSON válido"
+        return f"o corpo não é um JSON válido (byte {found['byte']})"
+    return None
 
 
 def field_detail(field: str, rule: str, message: str) -> dict[str, str]:
@@ -275,11 +322,31 @@ def handle_contract_error(
     request: Request[Any, Any, Any], exc: pydantic.ValidationError
 ) -> Response[Any]:
     """A value the request carried (a path parameter, say) that the service contract refuses
-    when the gateway builds its request: the client's error, said field by field."""
-    details = [
-        field_detail(*explain(".".join(str(p) for p in e["loc"]) or "request", e["msg"]))
-        for e in exc.errors()
-    ]
+    when the gateway builds its request: the client's error, said field by field, each named
+    as the client sent it (the handler's `contract_fields`, then its parameters' aliases)."""
+    names = {**_parameter_aliases(request), **_contract_fields(request)}
+    details = []
+    for e in exc.errors():
+        loc = [str(p) for p in e["loc"]]
+        if loc:
+            loc[0] = names.get(loc[0], loc[0])
+        details.append(field_detail(*explain(".".join(loc) or "request", e["msg"])))
     return error_response(
         request, 422, "validation_failed", "pedido inválido: confira os campos", details
     )
+
+
+CONTRACT_FIELDS = "contract_fields"
+
+
+def contract_fields(**names: str) -> dict[str, Any]:
+    """A route handler's `opt`: the service contract's field names of values the client sent
+    under another name (GetOffers' debt_ids, the query's debt_id), so that a refusal of the
+    contract names what the client sent: `opt=contract_fields(debt_ids="debt_id")`."""
+    return {CONTRACT_FIELDS: names}
+
+
+def _contract_fields(request: Request[Any, Any, Any]) -> dict[str, str]:
+    handler = request.scope.get("route_handler")
+    names = getattr(handler, "opt", {}).get(CONTRACT_FIELDS)
+    return dict(names) if isinstance(names, Mapping) else {}

@@ -8,11 +8,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
+import msgspec
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import State
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.negotiation import Channel, PaymentConditionTerms
 from contracts.negotiation_requests import (
@@ -35,11 +36,19 @@ from service_runtime.service_client import ServiceClient
 from services.gateway.adapters.tokens import Principal
 from services.gateway.application.portal import NotEligible
 from services.gateway.entrypoints.http.auth import principal_of, requires
-from services.gateway.entrypoints.http.errors import ApiError, field_detail, field_error
+from services.gateway.entrypoints.http.errors import (
+    ApiError,
+    contract_fields,
+    field_detail,
+    field_error,
+)
 from services.gateway.entrypoints.http.portal_deps import not_eligible_error, portal_service
 from services.gateway.entrypoints.http.raw_bodies import raw_body_operation
 
 MAX_CNAB_BYTES = 20 * 1024 * 1024
+# Debts negotiated at once (the contracts' GetOffers and CloseAgreement say the same).
+MAX_DEBTS = 200
+MAX_DEBT_ID = 200
 
 
 def _client(state: State) -> ServiceClient:
@@ -136,8 +145,11 @@ class NegotiationAdminController(Controller):
 class CloseAgreementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    debt_ids: list[str] = Field(min_length=1, max_length=200)
-    installments: int = Field(ge=1, le=120)
+    debt_ids: list[Annotated[str, Field(min_length=1, max_length=MAX_DEBT_ID)]] = Field(
+        min_length=1, max_length=MAX_DEBTS
+    )
+    # A JSON integer: not "3", true nor 3.0 (lax parsing would read true as 1 installment).
+    installments: StrictInt = Field(ge=1, le=120)
     channel: Channel | None = Field(
         default=None,
         description="Only client systems (the chatbot) say it; the portal and operators are "
@@ -175,13 +187,21 @@ class AgreementsController(Controller):
     path = "/api/v1/portal/{tenant:str}"
     tags = ["portal"]  # noqa: RUF012 (Litestar declares it a list)
 
-    @get("/offers", guards=[NEGOTIATORS], summary="Payment offers for one or more debts")
+    @get(
+        "/offers",
+        guards=[NEGOTIATORS],
+        summary="Payment offers for one or more debts",
+        opt=contract_fields(debt_ids="debt_id"),
+    )
     async def offers(
         self,
         request: Request[Any, Any, Any],
         state: State,
         tenant: str,
-        debt_id: Annotated[list[str], Parameter(query="debt_id", min_items=1)],
+        debt_id: Annotated[
+            list[Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_DEBT_ID)]],
+            Parameter(query="debt_id", min_items=1, max_items=MAX_DEBTS),
+        ],
         channel: Channel | None = None,
     ) -> OffersOut:
         who = negotiator(principal_of(request), tenant, channel)

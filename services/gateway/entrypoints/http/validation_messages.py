@@ -19,11 +19,7 @@ _RULES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
         (r"^Input should be greater than (\S+)", "exclusive_minimum", "deve ser maior que {0}"),
         (r"^Input should be less than or equal to (\S+)", "maximum", "deve ser no máximo {0}"),
         (r"^Input should be less than (\S+)", "exclusive_maximum", "deve ser menor que {0}"),
-        (
-            r"^Input should be a valid integer",
-            "integer",
-            "deve ser um número inteiro (valores em centavos)",
-        ),
+        (r"^Input should be a valid integer", "integer", "deve ser um número inteiro"),
         (
             r"^Input should be a valid datetime",
             "datetime",
@@ -64,6 +60,8 @@ _RULES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
         (r"^Expected `str` of length <= (\d+)", "max_length", "no máximo {0} caracteres"),
         (r"^Expected `str` of length >= (\d+)", "min_length", "no mínimo {0} caractere(s)"),
         (r"^Expected `str` matching regex", "pattern", "formato inválido"),
+        (r"^Expected `array` of length <= (\d+)", "max_items", "no máximo {0} itens"),
+        (r"^Expected `array` of length >= (\d+)", "min_items", "no mínimo {0} item(ns)"),
         (r"^Expected `int`", "integer", "deve ser um número inteiro"),
         (r"^Expected `(float|decimal|number)`", "number", "deve ser um número"),
         (r"^Expected `bool`", "boolean", "deve ser true ou false"),
@@ -94,5 +92,8 @@ def explain(field: str, message: str) -> tuple[str, str, str]:
         return found["field"] or field, "invalid", found["message"]
     for pattern, rule, text in _RULES:
         if matched := pattern.match(message):
-            return field, rule, text.format(*(g.replace(" or ", " ou ") for g in matched.groups()))
+            said = text.format(*(g.replace(" or ", " ou ") for g in matched.groups()))
+            if rule == "integer" and field.endswith("_cents"):
+                said += " (valores em centavos)"
+            return field, rule, said
     return field, "invalid", message
