@@ -401,7 +401,10 @@ def test_pages_without_a_session_go_back_to_page_one(client: TestClient[Litestar
     client.cookies.set("portal_sessao", expired, path=f"/p/{TENANT}")
     answer = client.get(f"/p/{TENANT}/negociar?divida=d-old", follow_redirects=False)
     assert answer.status_code == 303
-    assert answer.headers["location"] == f"/p/{TENANT}?sessao=expirada"
+    # Page one says it expired, and keeps the page asked to return to it.
+    assert answer.headers["location"] == (
+        f"/p/{TENANT}?sessao=expirada&voltar=%2Fp%2Facme%2Fnegociar%3Fdivida%3Dd-old"
+    )
     page = client.get(answer.headers["location"])
     assert "Sua sessão expirou" in page.text
     # A token of another tenant is no session here.
@@ -606,6 +609,128 @@ def test_an_erased_name_is_neither_greeted_nor_offered_back(client: TestClient[L
 
 
 # ---- what QA found on `make up` ------------------------------------------------------------
+
+
+def _session_cookie(answer: Any) -> tuple[str, int] | None:
+    """The session cookie an answer sets: its token and Max-Age (None when it sets none)."""
+    for header in answer.headers.get_list("set-cookie"):
+        found = re.match(r"portal_sessao=([^;]*);.*?Max-Age=(\d+)", header, re.I)
+        if found:
+            return found.group(1), int(found.group(2))
+    return None
+
+
+def _claims(token: str) -> dict[str, Any]:
+    import jwt
+
+    return dict(jwt.decode(token, KEY, algorithms=["HS256"], issuer="cobranca"))
+
+
+def _use_session(client: TestClient[Litestar], token: str) -> None:
+    """The browser's session cookie is now `token` (in place of the one the pages set)."""
+    client.cookies.delete("portal_sessao")
+    client.cookies.set("portal_sessao", token, domain="testserver.local", path=f"/p/{TENANT}")
+
+
+def _session_of(minutes_ago: float, signed_in_minutes_ago: float | None = None) -> str:
+    """A portal session token issued `minutes_ago` for 15 minutes (the portal's lifetime)."""
+    import jwt
+
+    issued = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago)
+    claims: dict[str, Any] = {
+        "iss": "cobranca",
+        "sub": f"portal:{ISABELA}",
+        "tenant": TENANT,
+        "role": "portal",
+        "document": ISABELA,
+        "iat": issued,
+        "exp": issued + dt.timedelta(minutes=15),
+        "jti": "t-1",
+    }
+    if signed_in_minutes_ago is not None:
+        signed_in = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=signed_in_minutes_ago)
+        claims["auth_time"] = int(signed_in.timestamp())
+    return jwt.encode(claims, KEY, algorithm="HS256")
+
+
+def test_the_session_cookie_outlives_its_token_so_an_expired_session_is_told(
+    client: TestClient[Litestar],
+) -> None:
+    page = client.get(f"/p/{TENANT}")
+    answer = client.post(
+        f"/p/{TENANT}/consulta",
+        data={"_csrf_token": csrf(page.text), "document": ISABELA},
+        follow_redirects=False,
+    )
+    cookie = _session_cookie(answer)
+    assert cookie is not None
+    token, max_age = cookie
+    lifetime = _claims(token)["exp"] - _claims(token)["iat"]
+    assert lifetime == 15 * 60
+    # The browser still sends it once the token expired: page one can say so.
+    assert max_age >= lifetime + 3600
+
+
+def test_the_session_slides_while_the_debtor_acts_up_to_two_hours(
+    client: TestClient[Litestar],
+) -> None:
+    # Signed in 10 minutes ago: 5 minutes left. Opening a page gives 15 again.
+    _use_session(client, _session_of(10))
+    now = dt.datetime.now(dt.UTC).timestamp()
+    debts = client.get(f"/p/{TENANT}/dividas")
+    assert debts.status_code == 200
+    renewed = _session_cookie(debts)
+    assert renewed is not None, "a signed-in page extends the session"
+    claims = _claims(renewed[0])
+    assert claims["exp"] >= now + 15 * 60 - 5
+    assert (claims["document"], claims["role"], claims["tenant"]) == (ISABELA, "portal", TENANT)
+    assert renewed[1] > 15 * 60  # the cookie outlives it here too
+    # The first identification is kept along: 1h55 after it, only 5 minutes are left.
+    _use_session(client, _session_of(1, signed_in_minutes_ago=115))
+    offers = client.get(f"/p/{TENANT}/negociar?divida=d-old")
+    assert offers.status_code == 200
+    capped = _session_cookie(offers)
+    assert capped is not None
+    left = _claims(capped[0])["exp"] - dt.datetime.now(dt.UTC).timestamp()
+    assert 4 * 60 < left <= 5 * 60 + 5
+
+
+def test_a_choice_made_after_the_session_expired_says_so_and_returns_to_the_offers(
+    client: TestClient[Litestar], negotiation: Negotiation
+) -> None:
+    sign_in(client, ISABELA)
+    offers = client.get(f"/p/{TENANT}/negociar?divida=d-old")
+    (key,) = set(hidden(offers.text, "chave"))
+    # 20 minutes later, the token expired: "Efetuar acordo".
+    _use_session(client, _session_of(20))
+    form = {"_csrf_token": csrf(offers.text), "chave": key, "divida": "d-old", "parcelas": "3"}
+    answer = client.post(f"/p/{TENANT}/acordo", data=form, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith(f"/p/{TENANT}?sessao=expirada&voltar=")
+    assert agreements_of(negotiation, ISABELA) == []
+    page = client.get(answer.headers["location"])
+    assert "Sua sessão expirou" in page.text
+    assert hidden(page.text, "voltar") == [f"/p/{TENANT}/negociar?divida=d-old"]
+    # Identified again, the debtor is back on the same debt's offers (a new key).
+    again = client.post(
+        f"/p/{TENANT}/consulta",
+        data={
+            "_csrf_token": csrf(page.text),
+            "document": ISABELA,
+            "voltar": "/p/acme/negociar?divida=d-old",
+        },
+        follow_redirects=False,
+    )
+    assert (again.status_code, again.headers["location"]) == (
+        303,
+        f"/p/{TENANT}/negociar?divida=d-old",
+    )
+    back = client.get(again.headers["location"])
+    assert ">Efetuar acordo</button>" in back.text and key not in back.text
+    # Only a page of this portal is a place to return to.
+    for elsewhere in ("https://example.com/", "//example.com", "/p/other/dividas"):
+        page = client.get(f"/p/{TENANT}", params={"voltar": elsewhere})
+        assert hidden(page.text, "voltar") == []
 
 
 def test_too_many_lookups_say_so_with_the_wait_in_the_agencys_frame(

@@ -19,12 +19,13 @@ use cases are services.gateway.application.portal's, shared with the JSON API.""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie, State
@@ -57,11 +58,17 @@ from services.gateway.entrypoints.http.errors import ApiError, RateLimited
 from services.gateway.entrypoints.http.portal_deps import NOT_ELIGIBLE_MESSAGE, portal_service
 from services.gateway.entrypoints.http.security import is_https, trusted_networks
 from services.gateway.entrypoints.web.session import (
+    RENEWED,
     SESSION_COOKIE,
     SessionRequired,
+    SlidingSession,
     cleared_session,
+    cookie_max_age,
     read_session,
+    renewed_token,
+    return_path,
     session_cookie,
+    session_path,
 )
 
 log = logging.getLogger(__name__)
@@ -125,7 +132,11 @@ def _tenant_of(request: Request[Any, Any, Any]) -> str | None:
 
 
 def _session_redirect(request: Request[Any, Any, Any], exc: SessionRequired) -> Response[Any]:
-    target = f"/p/{quote(exc.tenant, safe='')}" + ("?sessao=expirada" if exc.expired else "")
+    query = {"sessao": "expirada"} if exc.expired else {}
+    back = return_path(exc.tenant, exc.back)
+    if back and back != f"{session_path(exc.tenant)}/dividas":  # where identifying leads anyway
+        query["voltar"] = back
+    target = f"/p/{quote(exc.tenant, safe='')}" + (f"?{urlencode(query)}" if query else "")
     return Redirect(
         path=target,
         status_code=303,
@@ -233,12 +244,35 @@ class PortalPages(Controller):
     path = "/p/{tenant:str}"
     include_in_schema = False
     exception_handlers = PAGE_ERRORS
+    middleware = (SlidingSession,)
 
     # -- helpers ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _session(request: Request[Any, Any, Any], state: State, tenant: str) -> Principal:
-        return read_session(state.signing_key, tenant, request.cookies.get(SESSION_COOKIE))
+    def _session(
+        request: Request[Any, Any, Any], state: State, tenant: str, back: str | None = None
+    ) -> Principal:
+        """The debtor of the session, which this page's answer extends (see session.py); else
+        SessionRequired, naming the page to come back to (`back`, or this page when asked
+        with GET)."""
+        token = request.cookies.get(SESSION_COOKIE)
+        try:
+            principal = read_session(state.signing_key, tenant, token)
+        except SessionRequired as exc:
+            if back is None and request.method == "GET":
+                query = request.url.query
+                back = request.url.path + (f"?{query}" if query else "")
+            exc.back = back
+            raise
+        assert token is not None
+        now = dt.datetime.now(dt.UTC)
+        renewed, expires_at = renewed_token(
+            state.signing_key, token, portal_service(state).token_ttl, now
+        )
+        request.scope.setdefault("state", {})[RENEWED] = session_cookie(
+            tenant, renewed, cookie_max_age(expires_at, now), _is_https(request)
+        )
+        return principal
 
     @staticmethod
     async def _base(
@@ -347,10 +381,13 @@ class PortalPages(Controller):
     # -- page 1: the document ----------------------------------------------------------------------
 
     @get("/")
-    async def start(self, state: State, tenant: str, sessao: str | None = None) -> Template:
+    async def start(
+        self, state: State, tenant: str, sessao: str | None = None, voltar: str | None = None
+    ) -> Template:
         base = await self._base(portal_service(state), tenant)
         if base is None:
             return self._not_found(tenant)
+        base["voltar"] = return_path(tenant, voltar)
         notice = (
             "Sua sessão expirou. Informe o CPF ou CNPJ de novo para continuar."
             if sessao == "expirada"
@@ -367,6 +404,7 @@ class PortalPages(Controller):
         if base is None:
             return self._not_found(tenant)
         form = await request.form()
+        base["voltar"] = return_path(tenant, str(form.get("voltar") or ""))
         raw = str(form.get("document") or "")[:64]
         try:
             found = await service.lookup(tenant, raw)
@@ -392,7 +430,7 @@ class PortalPages(Controller):
             )
         if isinstance(found, PendingLookup):
             return _page("codigo.html", {**base, **_code_context(found), "error": None})
-        return self._signed_in(request, service, tenant, found)
+        return self._signed_in(request, service, tenant, found, base["voltar"])
 
     def _signed_in(
         self,
@@ -400,10 +438,12 @@ class PortalPages(Controller):
         service: PortalService,
         tenant: str,
         found: PortalLookup,
+        back: str | None = None,
     ) -> Response[Any]:
-        max_age = int(service.token_ttl.total_seconds())
+        """Identified: the debts page, or the page they were sent back from (`back`)."""
+        max_age = cookie_max_age(found.token_expires_at, dt.datetime.now(dt.UTC))
         return Redirect(
-            path=f"/p/{tenant}/dividas",
+            path=back or f"/p/{tenant}/dividas",
             status_code=303,
             cookies=[session_cookie(tenant, found.token, max_age, _is_https(request))],
             headers=NO_STORE,
@@ -419,6 +459,7 @@ class PortalPages(Controller):
         if base is None:
             return self._not_found(tenant)
         form = await request.form()
+        base["voltar"] = return_path(tenant, str(form.get("voltar") or ""))
         challenge_id = str(form.get("challenge_id") or "")[:64]
         typed = "".join(c for c in str(form.get("code") or "")[:32] if c.isdigit())
         try:
@@ -446,7 +487,7 @@ class PortalPages(Controller):
                 },
                 status=422,
             )
-        return self._signed_in(request, service, tenant, found)
+        return self._signed_in(request, service, tenant, found, base["voltar"])
 
     @post("/nascimento")
     async def birth_date(
@@ -460,6 +501,7 @@ class PortalPages(Controller):
         if base is None:
             return self._not_found(tenant)
         form = await request.form()
+        base["voltar"] = return_path(tenant, str(form.get("voltar") or ""))
         challenge_id = str(form.get("challenge_id") or "")[:64]
         typed = str(form.get("birth_date") or "")[:32]
         try:
@@ -499,7 +541,7 @@ class PortalPages(Controller):
                 {**base, "notice": sentence(str(exc)), "document": "", "error": None},
                 status=422,
             )
-        return self._signed_in(request, service, tenant, found)
+        return self._signed_in(request, service, tenant, found, base["voltar"])
 
     @post("/sair")
     async def sign_out(self, request: Request[Any, Any, Any], tenant: str) -> Response[Any]:
@@ -524,7 +566,7 @@ class PortalPages(Controller):
     async def contact(
         self, request: Request[Any, Any, Any], state: State, tenant: str
     ) -> Response[Any]:
-        principal = self._session(request, state, tenant)
+        principal = self._session(request, state, tenant, back=f"/p/{tenant}/dividas")
         assert principal.document is not None
         service = portal_service(state)
         base = await self._base(service, tenant, signed_in=True)
@@ -604,14 +646,16 @@ class PortalPages(Controller):
     async def close(
         self, request: Request[Any, Any, Any], state: State, tenant: str
     ) -> Response[Any]:
-        principal = self._session(request, state, tenant)
+        form = await request.form()
+        key = str(form.get("chave") or "")
+        debt_ids = list(dict.fromkeys(str(d) for d in form.getall("divida", []) if d))
+        # Expired meanwhile: identified again, the debtor chooses again among the same offers.
+        offers_page = f"/p/{tenant}/negociar?" + urlencode([("divida", d) for d in debt_ids])
+        principal = self._session(request, state, tenant, back=offers_page)
         service = portal_service(state)
         base = await self._base(service, tenant, signed_in=True)
         if base is None:
             return self._not_found(tenant)
-        form = await request.form()
-        key = str(form.get("chave") or "")
-        debt_ids = list(dict.fromkeys(str(d) for d in form.getall("divida", []) if d))
         installments = str(form.get("parcelas") or "")
         if (
             not FORM_KEY.fullmatch(key)
