@@ -25,7 +25,7 @@ from cobranca.brokers import (
     free_port,
     kafka_unavailable_reason,
 )
-from cobranca.client import GatewayClient
+from cobranca.client import GatewayClient, GatewayError
 from cobranca.platform import Platform
 from service_runtime.settings import Settings
 from services.gateway.adapters.tokens import Role, issue_token
@@ -228,9 +228,25 @@ def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.3, what:
 
     deadline = time.monotonic() + timeout
     while True:
-        value = predicate()
+        try:
+            value = predicate()
+        except GatewayError as exc:
+            # A tenant's portal opens with its first debt read (or its profile): until the
+            # import is projected, its lookup is a 404 naming the tenant, as its page is.
+            if not no_portal_yet(exc):
+                raise
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or predicate}")
         time.sleep(interval)
+
+
+def no_portal_yet(exc: GatewayError) -> bool:
+    """The gateway's 404 for a tenant without a portal (no profile, no debt read yet)."""
+    error = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
+    return exc.status == 404 and any(
+        d.get("field") == "tenant" and d.get("rule") == "no_portal"
+        for d in error.get("details", [])
+    )

@@ -9,6 +9,8 @@ debtor may see and negotiate here (days overdue from the business clock)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +76,58 @@ DATE_MESSAGES = {
     "expired": "a verificação era de outro dia: consulte o documento de novo",
     "not_found": "verificação não encontrada: consulte o documento de novo",
 }
+
+
+# What a tenant in a portal's address may be (the pages' PAGE_TENANT, the API's too): a name
+# outside it has no portal, and is not looked for.
+PORTAL_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+
+
+class KnownPortals:
+    """Which tenants have a portal, remembered briefly: the debtor's doors (lookup, web chat)
+    ask on every request, and a portal, once there, stays. A tenant without one is remembered
+    for less (its first carteira may be on its way) and the memory is bounded, so names
+    made up by the thousand cost one query each at most every `absent_seconds`."""
+
+    def __init__(
+        self,
+        found_seconds: float = 300.0,
+        absent_seconds: float = 5.0,
+        max_tenants: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.found_seconds = found_seconds
+        self.absent_seconds = absent_seconds
+        self.max_tenants = max_tenants
+        self.clock = clock
+        self._known: dict[str, tuple[bool, float]] = {}
+
+    def get(self, tenant: str) -> bool | None:
+        """True or False while remembered; None when it must be asked."""
+        found = self._known.get(tenant)
+        if found is None:
+            return None
+        exists, until = found
+        if self.clock() >= until:
+            del self._known[tenant]
+            return None
+        return exists
+
+    def remember(self, tenant: str, exists: bool) -> None:
+        now = self.clock()
+        if tenant not in self._known and len(self._known) >= self.max_tenants:
+            for name in [n for n, (_, until) in self._known.items() if until <= now]:
+                del self._known[name]
+            while len(self._known) >= self.max_tenants:
+                del self._known[next(iter(self._known))]  # the oldest remembered
+        self._known.pop(tenant, None)
+        self._known[tenant] = (
+            exists,
+            now + (self.found_seconds if exists else self.absent_seconds),
+        )
+
+    def forget(self, tenant: str) -> None:
+        self._known.pop(tenant, None)
 
 
 @dataclass(frozen=True)
@@ -203,8 +257,11 @@ class PortalService:
         vault: KeyVault,
         on_saved: Callable[[], None] | None = None,
         messaging: ServiceClient | None = None,
+        known_portals: KnownPortals | None = None,
     ) -> None:
         self.messaging = messaging
+        # Shared by the requests (the app's state): which tenants have a portal.
+        self.known_portals = known_portals or KnownPortals()
         # Seals the personal data of the contacts debtors leave (see domain.portal_contact).
         self.vault = vault
         self.app = app
@@ -253,6 +310,7 @@ class PortalService:
             return portal
 
         saved = await to_thread.run_sync(lambda: self.app.retrying(command))
+        self.known_portals.forget(tenant)
         return _profile_of(saved, tenant)
 
     async def save_logo(
@@ -288,6 +346,17 @@ class PortalService:
         return await to_thread.run_sync(
             lambda: portal_queries.tenant_has_debts(self.read_engine, tenant)
         )
+
+    async def has_portal(self, tenant: str) -> bool:
+        """portal_exists for the debtor's doors, which ask it on every request: a tenant
+        outside PORTAL_TENANT has none, and the answer is remembered briefly (KnownPortals)."""
+        if not PORTAL_TENANT.fullmatch(tenant):
+            return False
+        known = self.known_portals.get(tenant)
+        if known is None:
+            known = await self.portal_exists(tenant)
+            self.known_portals.remember(tenant, known)
+        return known
 
     # ---- the debtor --------------------------------------------------------------------------
 

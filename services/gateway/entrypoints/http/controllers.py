@@ -24,7 +24,7 @@ from services.gateway.domain.carteira_csv import NotACarteiraCsv
 from services.gateway.domain.portal_challenge import BIRTH_DATE, InvalidBirthDate
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import ApiError, field_error
-from services.gateway.entrypoints.http.portal_deps import portal_service
+from services.gateway.entrypoints.http.portal_deps import has_portal, portal_service
 from services.gateway.entrypoints.http.raw_bodies import raw_body_operation
 from services.gateway.entrypoints.http.schemas import (
     ImportStatusOut,
@@ -180,6 +180,8 @@ def _status_out(row: dict[str, Any]) -> ImportStatusOut:
 class PortalController(Controller):
     path = "/api/v1/portal/{tenant:str}"
     tags = ["portal"]  # noqa: RUF012 (Litestar declares it a list)
+    # A tenant without a portal: 404 naming the tenant, no token (as its page /p/{tenant}).
+    guards = [has_portal]  # noqa: RUF012 (Litestar declares it a list)
 
     @post("/lookup", status_code=HTTP_200_OK, summary="Look up a debtor's open debts by CPF/CNPJ")
     async def lookup(self, tenant: str, data: LookupRequest, state: State) -> LookupResponse:

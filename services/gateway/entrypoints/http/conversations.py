@@ -35,6 +35,7 @@ from service_runtime.document_links import InvalidLink, read_link
 from service_runtime.service_client import ServiceClient
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import ApiError, field_error
+from services.gateway.entrypoints.http.portal_deps import has_portal
 from services.gateway.read_models import conversations as conversations_view
 
 
@@ -145,6 +146,8 @@ class ChatController(Controller):
     @post(
         "/api/v1/chat/{tenant:str}/messages",
         status_code=HTTP_200_OK,
+        # A tenant without a portal has no chat either: 404, and no conversation is started.
+        guards=[has_portal],
         summary="The web chat: a debtor's message (no conversation_id starts one)",
     )
     async def web_message(self, state: State, tenant: str, data: WebChatIn) -> ChatReplyOut:
@@ -161,6 +164,7 @@ class ChatController(Controller):
 
     @get(
         "/api/v1/chat/{tenant:str}/conversations/{conversation_id:str}",
+        guards=[has_portal],
         summary="The web chat's conversation so far (operators' answers arrive here)",
     )
     async def web_conversation(

@@ -90,6 +90,7 @@ RULES_EN: dict[str, str] = {
     "per_enumeration": "Too many different documents looked up from this address; "
     "try again after Retry-After",
     "not_eligible": "Not available for negotiation in this portal",
+    "no_portal": "This agency has no portal (check the address)",
     "broker": "The broker is not connected",
     "read_store": "The read store does not answer",
     "lagging": "A projection is behind its topics",
