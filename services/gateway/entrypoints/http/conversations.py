@@ -12,7 +12,9 @@ from anyio import to_thread
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import State
 from litestar.params import Parameter
+from litestar.response import Template
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.types import ExceptionHandlersMap
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.documents import InvalidDocument, validate_document
@@ -32,9 +34,16 @@ from contracts.messaging_requests import (
 )
 from contracts.negotiation_requests import GetDocument, GetStatement
 from service_runtime.document_links import InvalidLink, read_link
-from service_runtime.service_client import ServiceClient
+from service_runtime.service_client import ServiceClient, ServiceRefused, ServiceUnavailable
 from services.gateway.entrypoints.http.auth import principal_of, requires
-from services.gateway.entrypoints.http.errors import ApiError, field_error
+from services.gateway.entrypoints.http.errors import (
+    ApiError,
+    field_detail,
+    field_error,
+    handle_api_error,
+    handle_service_refused,
+    handle_service_unavailable,
+)
 from services.gateway.entrypoints.http.portal_deps import has_portal
 from services.gateway.read_models import conversations as conversations_view
 
@@ -337,8 +346,87 @@ class OperatorsController(Controller):
         )
 
 
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    """A browser (a debtor's phone opening the link): it prefers text/html to JSON."""
+    best = request.accept.best_match(["application/json", "text/html"], default="application/json")
+    return best == "text/html"
+
+
+# (title, message) of the page a browser gets when a link does not open its document.
+_LINK_PAGES: dict[str, tuple[str, str]] = {
+    "link_expired": (
+        "Link expirado",
+        "Este link expirou. Peça um novo pelo atendimento da assessoria (WhatsApp ou chat).",
+    ),
+    "link_invalid": (
+        "Link inválido",
+        "Este link não é válido. Confira se ele foi copiado inteiro ou peça um novo pelo "
+        "atendimento da assessoria (WhatsApp ou chat).",
+    ),
+    "not_found": (
+        "Documento não encontrado",
+        "Não encontramos este documento. Peça um novo link pelo atendimento da assessoria.",
+    ),
+    "unavailable": (
+        "Documento indisponível no momento",
+        "Não conseguimos buscar este documento agora. Tente de novo em instantes.",
+    ),
+    "refused": (
+        "Não foi possível abrir o documento",
+        "Não conseguimos abrir este documento. Peça um novo link pelo atendimento da assessoria.",
+    ),
+}
+
+
+def _link_page(kind: str, status: int, headers: dict[str, str] | None = None) -> Template:
+    title, message = _LINK_PAGES[kind]
+    return Template(
+        template_name="erro.html",
+        context={
+            "tenant": None,
+            "portal_name": "Portal de negociação",
+            "logo_url": None,
+            "signed_in": False,
+            "title": title,
+            "message": message,
+            "chooser_link": True,
+        },
+        status_code=status,
+        media_type="text/html",
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _document_refused(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A document link that does not open its document: a page in pt-BR for a browser, the
+    API's error shape for any other client."""
+    if isinstance(exc, ServiceUnavailable):
+        if _wants_html(request):
+            return _link_page("unavailable", 503, {"Retry-After": "5"})
+        return handle_service_unavailable(request, exc)
+    if isinstance(exc, ServiceRefused):
+        if _wants_html(request):
+            status = exc.error.status
+            return _link_page("not_found" if status == 404 else "refused", status)
+        return handle_service_refused(request, exc)
+    assert isinstance(exc, ApiError)
+    if _wants_html(request):
+        rule = exc.details[0]["rule"] if exc.details else ""
+        return _link_page(rule if rule in _LINK_PAGES else "refused", exc.status)
+    return handle_api_error(request, exc)
+
+
+DOCUMENT_LINK_ERRORS: ExceptionHandlersMap = {
+    ApiError: _document_refused,
+    ServiceRefused: _document_refused,
+    ServiceUnavailable: _document_refused,
+}
+
+
 class DocumentLinkController(Controller):
     tags = ["portal"]  # noqa: RUF012 (Litestar declares it a list)
+    # A debtor opens these links on a phone: a browser gets a page, not JSON.
+    exception_handlers = DOCUMENT_LINK_ERRORS
 
     @get(
         "/d/{token:str}",
@@ -349,7 +437,10 @@ class DocumentLinkController(Controller):
         try:
             ref = read_link(state.signing_key, token)
         except InvalidLink as exc:
-            raise ApiError(404, "not_found", str(exc)) from exc
+            rule = "link_expired" if "expirado" in str(exc) else "link_invalid"
+            raise ApiError(
+                404, "not_found", str(exc), [field_detail("token", rule, str(exc))]
+            ) from exc
         negotiation: ServiceClient = state.negotiation
         key = f"{ref.tenant}|{ref.document}"
         if ref.kind == "statement":

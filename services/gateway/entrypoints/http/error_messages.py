@@ -91,6 +91,8 @@ RULES_EN: dict[str, str] = {
     "try again after Retry-After",
     "not_eligible": "Not available for negotiation in this portal",
     "no_portal": "This agency has no portal (check the address)",
+    "link_expired": "The link expired; ask the agency for a new one",
+    "link_invalid": "Invalid link; ask the agency for a new one",
     "broker": "The broker is not connected",
     "read_store": "The read store does not answer",
     "lagging": "A projection is behind its topics",
