@@ -781,6 +781,45 @@ def _closed(client: TestClient[Litestar], debt: str, installments: str) -> str:
     return str(closed.headers["location"])
 
 
+def test_a_debt_already_in_an_agreement_is_said_in_the_debtors_words(
+    client: TestClient[Litestar], negotiation: Negotiation
+) -> None:
+    sign_in(client, ISABELA)
+    offers = client.get(f"/p/{TENANT}/negociar?divida=d-old")
+    key = hidden(offers.text, "chave")[0]
+    form = {"_csrf_token": csrf(offers.text), "chave": key, "divida": "d-old", "parcelas": "3"}
+    page = client.post(f"/p/{TENANT}/acordo", data=form, follow_redirects=False).headers["location"]
+    (agreement,) = agreements_of(negotiation, ISABELA)
+
+    # Back, and another option of the same page (its key closed the first one): a fresh
+    # offers page, which says where the debt stands.
+    again = client.post(
+        f"/p/{TENANT}/acordo", data={**form, "parcelas": "1"}, follow_redirects=False
+    )
+    assert (again.status_code, again.headers["location"]) == (
+        303,
+        f"/p/{TENANT}/negociar?divida=d-old",
+    )
+    told = client.get(again.headers["location"])
+    assert told.status_code == 409
+    message = re.search(r'<p role="alert">([^<]*)</p>', told.text)
+    assert message is not None
+    assert message.group(1) == (
+        "Você já fez um acordo para esta dívida com Varejo Bom Preço Ltda (contrato C-d-old "
+        "(parcela 1)) em 25/11/2026. Os boletos e o PIX das parcelas estão no acordo."
+    )
+    assert f'<a class="botao primario" href="{page}">Ver o acordo</a>' in told.text
+    assert agreement.agreement_id not in message.group(1)
+    assert "idempotência" not in told.text and "chave" not in message.group(1)
+    # A new page's key, the same debt: the same words.
+    fresh = client.post(
+        f"/p/{TENANT}/acordo",
+        data={**form, "chave": hidden(offers.text, "chave")[0] + "-2", "parcelas": "1"},
+    )
+    assert fresh.status_code == 409 and "Você já fez um acordo para esta dívida" in fresh.text
+    assert len(agreements_of(negotiation, ISABELA)) == 1
+
+
 def test_an_offer_with_an_entrada_is_labelled_once_and_counted_after_it() -> None:
     from contracts.negotiation_requests import Offer, ScheduledInstallment
     from services.gateway.entrypoints.web.formatting import installment_label, offer_plan

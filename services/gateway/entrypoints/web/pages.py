@@ -35,7 +35,12 @@ from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
 
 from contracts.documents import InvalidDocument, mask_document
-from contracts.negotiation_requests import AgreementOut, InvoiceOut
+from contracts.negotiation_requests import (
+    AgreementList,
+    AgreementOut,
+    InvoiceOut,
+    ListAgreements,
+)
 from service_runtime.personal_data import REMOVED
 from service_runtime.service_client import ServiceRefused, ServiceUnavailable
 from services.gateway.adapters.barcodes import barcode_svg, data_uri, qr_svg
@@ -57,6 +62,7 @@ from services.gateway.domain.portal_profile import TenantPortal, tenant_portal_i
 from services.gateway.entrypoints.http.errors import ApiError, RateLimited
 from services.gateway.entrypoints.http.portal_deps import NOT_ELIGIBLE_MESSAGE, portal_service
 from services.gateway.entrypoints.http.security import is_https, trusted_networks
+from services.gateway.entrypoints.web.formatting import date_br
 from services.gateway.entrypoints.web.session import (
     RENEWED,
     SESSION_COOKIE,
@@ -346,12 +352,82 @@ class PortalPages(Controller):
             return page
         if isinstance(exc, ServiceRefused):
             error = exc.error
-            title = "Não foi possível continuar"
-            if error.status == 409:
-                title = "Esta dívida já está em um acordo"
+            rules = {d.rule for d in error.details}
+            if error.code == "debt_in_agreement" or "in_agreement" in rules:
+                return self._error(
+                    base,
+                    "Esta dívida já está em um acordo",
+                    "Você já fez um acordo para esta dívida. Veja-o em “Seus acordos”, com os "
+                    "boletos e o PIX das parcelas.",
+                    error.status,
+                )
+            if error.code == "debt_settled" or "settled" in rules:
+                return self._error(
+                    base, "Dívida já quitada", "Esta dívida já foi quitada.", error.status
+                )
+            if "not_found" in rules:
+                return self._error(
+                    base,
+                    "Dívida não encontrada",
+                    "Não encontramos esta dívida. Volte às suas dívidas e escolha de novo.",
+                    error.status,
+                )
             message = error.message[:1].upper() + error.message[1:]
-            return self._error(base, title, message.rstrip(".") + ".", error.status)
+            return self._error(
+                base, "Não foi possível continuar", message.rstrip(".") + ".", error.status
+            )
         raise exc
+
+    async def _already_agreed(
+        self,
+        service: PortalService,
+        base: Mapping[str, Any],
+        document: str | None,
+        debt_ids: list[str],
+        exc: ServiceRefused,
+    ) -> Template | None:
+        """A debt already in an agreement, said as a debtor understands it: which creditor and
+        contract, the day the agreement was made, a link to it. None when it is not that
+        refusal, or the agreement cannot be told (then `_refused` says it in general)."""
+        rules = {d.rule for d in exc.error.details}
+        if exc.error.code != "debt_in_agreement" and "in_agreement" not in rules:
+            return None
+        if document is None:
+            return None
+        tenant = base["tenant"]
+        try:
+            listed = await service.negotiation.ask(
+                ListAgreements(tenant=tenant, document=document),
+                f"{tenant}|{document}",
+                AgreementList,
+            )
+        except (ServiceRefused, ServiceUnavailable):
+            return None
+        wanted = set(debt_ids)
+        for agreement in listed.agreements:
+            held = [d for d in agreement.debts if d.debt_id in wanted]
+            if agreement.status != "active" or not held:
+                continue
+            contracts = ", ".join(
+                dict.fromkeys(
+                    d.contract + (f" (parcela {d.installment})" if d.installment else "")
+                    for d in held
+                )
+            )
+            plural = len(held) > 1
+            page = self._error(
+                base,
+                "Você já fez um acordo para esta dívida",
+                f"Você já fez um acordo para {'estas dívidas' if plural else 'esta dívida'} "
+                f"com {agreement.creditor} ({'contratos' if plural else 'contrato'} "
+                f"{contracts}) em {date_br(agreement.closed_on)}. Os boletos e o PIX das "
+                "parcelas estão no acordo.",
+                409,
+            )
+            page.context["action_url"] = f"/p/{tenant}/acordos/{agreement.agreement_id}"
+            page.context["action_label"] = "Ver o acordo"
+            return page
+        return None
 
     async def _debts_page(
         self,
@@ -629,7 +705,10 @@ class PortalPages(Controller):
             offers = await service.offers(
                 tenant, debt_ids, document=principal.document, channel="portal"
             )
-        except (NotEligible, ServiceRefused, ServiceUnavailable) as exc:
+        except ServiceRefused as exc:
+            agreed = await self._already_agreed(service, base, principal.document, debt_ids, exc)
+            return agreed or self._refused(base, exc)
+        except (NotEligible, ServiceUnavailable) as exc:
             return self._refused(base, exc)
         return _page(
             "negociacao.html",
@@ -676,7 +755,15 @@ class PortalPages(Controller):
                 document=principal.document,
                 channel="portal",
             )
-        except (NotEligible, ServiceRefused, ServiceUnavailable) as exc:
+        except ServiceRefused as exc:
+            if any(d.rule == "reused" for d in exc.error.details):
+                # This page's key already closed an agreement with another option (the
+                # debtor went Back and chose again): a fresh offers page, with a new key, says
+                # where the debt stands.
+                return Redirect(path=offers_page, status_code=303, headers=NO_STORE)
+            agreed = await self._already_agreed(service, base, principal.document, debt_ids, exc)
+            return agreed or self._refused(base, exc)
+        except (NotEligible, ServiceUnavailable) as exc:
             return self._refused(base, exc)
         return Redirect(
             path=f"/p/{tenant}/acordos/{agreement.agreement_id}", status_code=303, headers=NO_STORE
