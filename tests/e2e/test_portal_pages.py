@@ -551,3 +551,60 @@ def test_wrong_dates_of_birth_count_on_both_doors_together(platform: RunningPlat
     again = debtor.chat(NORTE, "Oi")["conversation_id"]
     locked = debtor.chat(NORTE, ISABELA, again)["replies"][0]["text"]
     assert locked.startswith("A data foi informada errada muitas vezes hoje"), locked
+
+
+def _cents(text: str) -> int:
+    """'R$ 3.620,32' -> 362032."""
+    return int(re.sub(r"\D", "", text))
+
+
+def test_a_partial_payment_shows_on_the_invoice_and_a_paid_one_offers_no_boleto(
+    platform: RunningPlatform, browser: httpx.Client
+) -> None:
+    """QA's case: a payment of R$ 10,00 on an installment (POST /api/v1/payments/), then the
+    rest of it: the invoice page says what was paid and asks the balance by PIX; paid, it
+    offers no boleto to pay."""
+    debts = sign_in(browser, ISABELA)
+    offers = browser.get(link(debts.text, "Negociar"))
+    assert offers.status_code == 200, offers.text
+    form = {
+        "_csrf_token": csrf_token(offers.text),
+        "chave": hidden_values(offers.text, "chave")[0],
+        "divida": hidden_values(offers.text, "divida")[0],
+        "parcelas": "3",
+    }
+    closed = browser.post(f"/p/{TENANT}/acordo", data=form)
+    assert closed.status_code == 303, closed.text
+    agreement_page = closed.headers["location"]
+    html = browser.get(agreement_page).text
+    boleto = link(html, "Baixar boleto (PDF)")
+    invoice_id = boleto.rsplit("/", 1)[-1].removesuffix(".pdf")
+    amount = re.search(r'<dt>Valor</dt><dd class="valor"><span class="dinheiro">([^<]+)<', html)
+    assert amount is not None
+    installment = _cents(amount.group(1))
+    admin = platform.client(TENANT, "admin")
+
+    def pay(cents: int) -> None:
+        answer = admin.http.post(
+            "/api/v1/payments/",
+            json={"invoice_id": invoice_id, "amount_cents": cents, "paid_on": "2026-11-25"},
+        )
+        assert answer.status_code == 200, answer.text
+
+    pay(1000)
+    html = browser.get(agreement_page, params={"fatura": invoice_id}).text
+    balance = installment - 1000
+    paid = re.search(r'id="valor-pago"><span class="dinheiro">([^<]+)<', html)
+    left = re.search(r'id="saldo"><span class="dinheiro">([^<]+)<', html)
+    assert paid and left and (_cents(paid.group(1)), _cents(left.group(1))) == (1000, balance)
+    pix = re.search(r'id="pix-copia-e-cola">([^<]+)</p>', html)
+    assert pix is not None
+    assert f"54{len(f'{balance / 100:.2f}'):02d}{balance / 100:.2f}" in pix.group(1)
+    assert "Baixar boleto (PDF)" not in html and 'id="linha-digitavel"' not in html
+
+    pay(balance)
+    html = browser.get(agreement_page, params={"fatura": invoice_id}).text
+    assert "Esta parcela já está paga" in html
+    assert "Baixar boleto (PDF)" not in html and 'id="pix-copia-e-cola"' not in html
+    kept = browser.get(boleto)
+    assert kept.status_code == 409 and "o boleto não vale mais" in kept.text

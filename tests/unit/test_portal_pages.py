@@ -781,6 +781,41 @@ def _closed(client: TestClient[Litestar], debt: str, installments: str) -> str:
     return str(closed.headers["location"])
 
 
+def _pay(negotiation: Negotiation, invoice_id: str, cents: int) -> None:
+    from contracts.negotiation_requests import PaymentReport
+
+    negotiation.app.record_payment(
+        TENANT,
+        PaymentReport(invoice_id=invoice_id, amount_cents=cents, paid_on=TODAY),
+        "api",
+        today=TODAY,
+    )
+
+
+def test_a_paid_installment_offers_no_boleto_to_pay(
+    client: TestClient[Litestar], negotiation: Negotiation
+) -> None:
+    sign_in(client, ISABELA)
+    page = _closed(client, "d-old", "3")
+    (agreement,) = agreements_of(negotiation, ISABELA)
+    first = agreement.invoices[0]
+    boleto = f"{page}/boleto/{first.invoice_id}.pdf"
+    assert client.get(boleto).content.startswith(b"%PDF")  # payable: the boleto
+    _pay(negotiation, first.invoice_id, first.amount_cents)
+
+    paid = client.get(f"{page}?fatura={first.invoice_id}")
+    assert "Esta parcela já está paga" in paid.text
+    assert "Baixar boleto (PDF)" not in paid.text and 'id="linha-digitavel"' not in paid.text
+    assert "Termo de acordo (PDF)" in paid.text
+    # A link kept from before gives no payable document either.
+    kept = client.get(boleto)
+    assert kept.status_code == 409 and kept.headers["content-type"].startswith("text/html")
+    assert "Esta parcela já está paga: o boleto não vale mais." in kept.text
+    assert f'href="{page}?fatura={first.invoice_id}">Ver a parcela</a>' in kept.text
+    # The next one is still to pay, with its boleto.
+    assert "Baixar boleto (PDF)" in client.get(page).text
+
+
 def test_a_debt_already_in_an_agreement_is_said_in_the_debtors_words(
     client: TestClient[Litestar], negotiation: Negotiation
 ) -> None:
@@ -907,3 +942,34 @@ def test_money_stays_on_one_line_on_the_pages(client: TestClient[Litestar]) -> N
     from contracts.money import format_brl
 
     assert format_brl(70_003) == "R$ 700,03"  # CSV, PDF and API texts keep a plain space
+
+
+def test_a_partly_paid_installment_shows_what_was_paid_and_asks_pix_for_the_balance(
+    client: TestClient[Litestar], negotiation: Negotiation
+) -> None:
+    from services.negotiation.domain.pix import crc16, parse_emv
+
+    sign_in(client, ISABELA)
+    page = _closed(client, "d-old", "3")
+    (agreement,) = agreements_of(negotiation, ISABELA)
+    first = agreement.invoices[0]
+    _pay(negotiation, first.invoice_id, 1000)
+
+    html = client.get(page).text
+    balance = first.amount_cents - 1000
+    assert f'id="valor-pago"><span class="dinheiro">{reais(1000)}</span>' in html
+    assert f'id="saldo"><span class="dinheiro">{reais(balance)}</span>' in html
+    assert "Em aberto · paga em parte" in html
+    shown = re.search(r'id="pix-copia-e-cola">([^<]+)</p>', html)
+    assert shown is not None
+    code = shown.group(1)
+    fields, issued = parse_emv(code), parse_emv(first.pix_code)
+    assert fields["54"] == f"{balance // 100}.{balance % 100:02d}"
+    assert code[-4:] == crc16(code[:-4])
+    # The same receiver and txid: the payment is matched to this invoice.
+    assert {k: v for k, v in fields.items() if k not in ("54", "63")} == {
+        k: v for k, v in issued.items() if k not in ("54", "63")
+    }
+    # The boleto has the whole amount: not offered for the balance.
+    assert 'id="linha-digitavel"' not in html and "Baixar boleto (PDF)" not in html
+    assert "não serve para pagar só o saldo" in html

@@ -63,6 +63,7 @@ from services.gateway.entrypoints.http.errors import ApiError, RateLimited
 from services.gateway.entrypoints.http.portal_deps import NOT_ELIGIBLE_MESSAGE, portal_service
 from services.gateway.entrypoints.http.security import is_https, trusted_networks
 from services.gateway.entrypoints.web.formatting import date_br
+from services.gateway.entrypoints.web.payment_codes import pix_for_balance
 from services.gateway.entrypoints.web.session import (
     RENEWED,
     SESSION_COOKIE,
@@ -791,6 +792,17 @@ class PortalPages(Controller):
             return self._refused(base, exc)
         invoice = _chosen_invoice(agreement, fatura)
         payable = invoice is not None and invoice.status in ("open", "overdue")
+        partial = invoice is not None and payable and _partly_paid(invoice)
+        boleto = invoice is not None and _boleto_payable(invoice)
+        # After a partial payment the PIX asks for the balance (the boleto, registered at the
+        # bank with the installment's amount, is not offered then).
+        pix = (
+            pix_for_balance(invoice.pix_code, invoice.balance_cents)
+            if invoice is not None and partial
+            else invoice.pix_code
+            if invoice is not None
+            else None
+        )
         prefix = f"/p/{tenant}/acordos/{agreement.agreement_id}"
         return _page(
             "fatura.html",
@@ -799,14 +811,16 @@ class PortalPages(Controller):
                 "agreement": agreement,
                 "invoice": invoice,
                 "payable": payable,
+                "partial": partial,
+                "boleto": boleto,
+                "pix_code": pix,
                 "barcode_uri": data_uri(barcode_svg(invoice.barcode))
-                if invoice is not None and payable
+                if invoice is not None and boleto
                 else None,
-                "qr_uri": data_uri(qr_svg(invoice.pix_code))
-                if invoice is not None and payable
-                else None,
+                "qr_uri": data_uri(qr_svg(pix)) if pix is not None and payable else None,
+                # Only a boleto that can still be paid in full: a paid one is no document to pay.
                 "invoice_pdf_url": f"{prefix}/boleto/{invoice.invoice_id}.pdf"
-                if invoice is not None
+                if invoice is not None and boleto
                 else None,
                 "term_pdf_url": f"{prefix}/termo.pdf",
                 "agreement_url": prefix,
@@ -826,6 +840,11 @@ class PortalPages(Controller):
         service = portal_service(state)
         invoice_id = invoice_file.removesuffix(".pdf")
         try:
+            agreement = await service.agreement(tenant, agreement_id, document=principal.document)
+            invoice = next((i for i in agreement.invoices if i.invoice_id == invoice_id), None)
+            if invoice is not None and not _boleto_payable(invoice):
+                base = await self._base(service, tenant, signed_in=True) or {"tenant": tenant}
+                return self._no_boleto(base, agreement, invoice)
             pdf = await service.invoice_pdf(
                 tenant, agreement_id, invoice_id, document=principal.document
             )
@@ -833,6 +852,28 @@ class PortalPages(Controller):
             base = await self._base(service, tenant, signed_in=True) or {"tenant": tenant}
             return self._refused(base, exc)
         return _pdf(pdf, f"boleto-{invoice_id[:8]}.pdf")
+
+    def _no_boleto(
+        self, base: Mapping[str, Any], agreement: AgreementOut, invoice: InvoiceOut
+    ) -> Template:
+        """The boleto of an invoice that cannot be paid with it (a link kept from before)."""
+        if invoice.status == "paid":
+            title, message = "Parcela paga", "Esta parcela já está paga: o boleto não vale mais."
+        elif invoice.status == "cancelled":
+            title, message = "Parcela cancelada", "Esta parcela foi cancelada com o acordo."
+        else:
+            title, message = (
+                "Boleto indisponível",
+                "Esta parcela já foi paga em parte, e o boleto tem o valor integral. Pague o "
+                "saldo com o PIX da parcela.",
+            )
+        page = self._error(base, title, message, 409)
+        page.context["action_url"] = (
+            f"/p/{base['tenant']}/acordos/{agreement.agreement_id}"
+            f"?fatura={quote(invoice.invoice_id, safe='')}"
+        )
+        page.context["action_label"] = "Ver a parcela"
+        return page
 
     @get("/acordos/{agreement_id:str}/termo.pdf", media_type="application/pdf")
     async def term_pdf(
@@ -966,6 +1007,15 @@ def _debts_context(view: DebtorView) -> dict[str, Any]:
         "groups": groups,
         "agreements": view.agreements,
     }
+
+
+def _partly_paid(invoice: InvoiceOut) -> bool:
+    return invoice.paid_cents > 0 and 0 < invoice.balance_cents < invoice.amount_cents
+
+
+def _boleto_payable(invoice: InvoiceOut) -> bool:
+    """The boleto pays this invoice: still to be paid, and nothing of it paid yet."""
+    return invoice.status in ("open", "overdue") and not _partly_paid(invoice)
 
 
 def _chosen_invoice(agreement: AgreementOut, invoice_id: str | None) -> InvoiceOut | None:
