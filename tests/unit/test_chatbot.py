@@ -216,9 +216,10 @@ def test_from_welcome_to_a_closed_agreement_with_its_boleto_and_term(chat: Chat)
 
 def test_three_invalid_documents_end_with_guidance(chat: Chat) -> None:
     chat.whatsapp("Olá")
-    chat.whatsapp("111")
-    chat.whatsapp("11111111111")
-    last = chat.whatsapp("529.982.247-00")
+    assert "tentativa 1 de 3" in chat.texts(chat.whatsapp("123.456.789-00"))
+    chat.whatsapp("quero negociar")  # no document: no attempt
+    assert "tentativa 2 de 3" in chat.texts(chat.whatsapp("11111111111"))
+    last = chat.whatsapp("meu cpf é 529.982.247-00")
     assert "Não consegui validar o documento informado" in chat.texts(last)
     assert "/p/recupera-sul" in chat.texts(last)
     assert last.status == "closed"
@@ -723,3 +724,52 @@ def test_an_operator_takes_a_debtor_the_code_could_not_reach_as_not_verified(
         ("waiting_operator", None, False),
         ("assigned", None, False),
     ]
+
+
+# ---- what QA found chatting as a debtor -----------------------------------------------------
+
+
+def said(reply: Any) -> list[str]:
+    return [r.text for r in reply.replies]
+
+
+def test_greetings_and_questions_are_asked_again_without_spending_attempts(chat: Chat) -> None:
+    assert "digite o seu CPF ou CNPJ" in chat.texts(chat.whatsapp("oi"))
+    for text in ("oi", "👍", "quero negociar minha dívida", "?", "bom dia, tudo bem?"):
+        again = chat.whatsapp(text)
+        assert said(again) == [
+            "Para começar, me diga seu CPF ou CNPJ. Pode ser com ou sem pontos e traço, como "
+            "está no seu contrato ou boleto."
+        ]
+        assert again.status == "self_service"
+
+    # A CPF in a sentence is found, however punctuated.
+    found = chat.texts(chat.whatsapp("meu cpf é 529.982.247-25, obrigado"))
+    assert "Olá, João! Encontramos 2 débitos em aberto" in found
+
+
+def test_the_first_message_may_carry_the_document_in_a_sentence(chat: Chat) -> None:
+    first = said(chat.whatsapp("Oi, boa tarde! Meu CPF é 529 982 247 25"))
+    assert first[0].startswith("Olá! Você está no atendimento virtual")
+    assert first[1].startswith("Olá, João! Encontramos 2 débitos em aberto")
+
+
+def test_a_mistyped_cpf_still_counts_and_a_short_one_is_told_not_counted(chat: Chat) -> None:
+    chat.whatsapp("oi")
+    short = chat.texts(chat.whatsapp("529.982.247-2"))
+    assert (
+        short
+        == "Esse número tem 10 dígitos, mas o CPF tem 11 e o CNPJ, 14. Confira e digite de novo."
+    )
+    wrong = chat.texts(chat.whatsapp("CPF 529.982.247-26"))
+    assert wrong == (
+        "Não consegui validar esse documento: CPF com dígito verificador inválido. Confira e "
+        "digite de novo (tentativa 1 de 3)."
+    )
+
+
+def test_the_welcome_and_the_restart_do_not_ask_for_numbers_only(chat: Chat) -> None:
+    assert "só os números" not in chat.texts(chat.whatsapp("oi"))
+    chat.whatsapp(JOAO)
+    restart = chat.texts(chat.whatsapp("7"))
+    assert restart == "Vamos recomeçar. Digite o seu CPF ou CNPJ."

@@ -27,12 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from contracts.documents import (
-    InvalidDocument,
-    document_kind,
-    mask_document,
-    validate_document,
-)
+from contracts.documents import document_kind, mask_document
 from contracts.messaging_requests import (
     AvailabilityOut,
     ChatInbound,
@@ -470,12 +465,13 @@ class Conversations:
         try:
             if conv.stage == "start":
                 turn.say(bot.welcome(turn.settings.agency_name))
-                if validate_document_or_none(text):
-                    self._identify(turn, text)
+                typed = bot.document_typed(text)
+                if typed is None:
+                    self._move(turn, "document")  # a greeting: the welcome asks for it
                 else:
-                    self._move(turn, "document")
+                    self._identify(turn, typed)
             elif conv.stage == "document":
-                self._identify(turn, text)
+                self._identify(turn, bot.document_typed(text))
             elif conv.stage in SECOND_FACTOR_STAGES:
                 if bot.is_menu(text):
                     self._not_verified(turn, resend=conv.stage == "code")
@@ -504,12 +500,20 @@ class Conversations:
         except NegotiationUnavailable:
             turn.say(bot.UNAVAILABLE)
 
-    def _identify(self, turn: Turn, text: str) -> None:
+    def _identify(self, turn: Turn, typed: bot.DocumentTyped | None) -> None:
+        """Only what looks like a CPF or CNPJ is an attempt (`bot.document_typed`): anything
+        else is asked again, no attempt spent."""
         conv = turn.conversation
         allowed = turn.settings.chatbot.max_document_attempts
-        try:
-            document = validate_document(text)
-        except InvalidDocument as exc:
+        if typed is None:
+            self._move(turn, "document")
+            turn.say(bot.ASK_DOCUMENT)
+            return
+        if isinstance(typed, bot.DocumentTooShort):
+            self._move(turn, "document")
+            turn.say(bot.document_too_short(typed.digits))
+            return
+        if isinstance(typed, bot.DocumentMistyped):
             attempts = conv.invalid_documents + 1
             if attempts >= allowed:
                 conv.move(stage="document", context={}, invalid_documents=attempts)
@@ -517,8 +521,9 @@ class Conversations:
                 conv.close(by="chatbot", reason="invalid_document", at=turn.now)
                 return
             conv.move(stage="document", context={}, invalid_documents=attempts)
-            turn.say(bot.invalid_document(str(exc), attempts, allowed))
+            turn.say(bot.invalid_document(typed.reason, attempts, allowed))
             return
+        document = typed.document
         factor = self.host.second_factor_of(conv.tenant)
         if factor.method == "code":
             conv.second_factor_asked(method="code", at=turn.now)
@@ -1162,13 +1167,6 @@ class Conversations:
         return conversation_out(
             self.host, self._conversation(request.tenant, request.conversation_id)
         )
-
-
-def validate_document_or_none(text: str) -> str | None:
-    try:
-        return validate_document(text)
-    except InvalidDocument:
-        return None
 
 
 def offer_line(offer: dict[str, Any]) -> bot.OfferLine:

@@ -4,10 +4,18 @@ texts, as the seeds' bots write them; the flow itself is in the application laye
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from contracts.documents import (
+    CPF_LENGTH,
+    InvalidDocument,
+    document_kind,
+    is_valid_document,
+    validate_document,
+)
 from contracts.money import format_brl
 
 OPTION_LABELS = {
@@ -60,10 +68,177 @@ def dmy(day: dt.date) -> str:
     return day.strftime("%d/%m/%Y")
 
 
+# ---- reading a CPF or CNPJ in what the debtor writes ----------------------------------------
+
+# Between two groups of a document: one separator people type (spaces around it allowed), or,
+# between groups of digits only, spaces ("529 982 247 25").
+_DOCUMENT_GROUP = re.compile(r"[0-9A-Za-z]+")
+_DOCUMENT_SEPARATOR = re.compile(r"\s*[.\-/\u2010\u2011\u2012\u2013\u2014]\s*")
+_SPACES = re.compile(r"[ \t]+")
+_LEADING_LETTERS = re.compile(r"^[A-Za-z]+(?=[0-9])")
+_TRAILING_LETTERS = re.compile(r"(?<=[0-9])[A-Za-z]+$")
+# Words that name the document, never a part of it ("CPF-529.982.247-25").
+_LABELS = frozenset({"CPF", "CNPJ", "DOC", "DOCUMENTO", "NUMERO"})
+# Numbers this long are no CPF (11 digits) but may be one mistyped: said, never an attempt.
+SHORT_DOCUMENT_DIGITS = (9, 10)
+# No document is longer (a span is at most a document with a few glued characters).
+_LONGEST_SPAN = 30
+
+
+@dataclass(frozen=True)
+class DocumentFound:
+    """A valid CPF or CNPJ, normalized."""
+
+    document: str
+
+
+@dataclass(frozen=True)
+class DocumentMistyped:
+    """Something shaped like a CPF or CNPJ that is none (a wrong check digit, all digits
+    equal, 12 or 13 digits...): an identification attempt. `reason` is validate_document's."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class DocumentTooShort:
+    """A number of 9 or 10 digits: likely a CPF missing a digit, told but no attempt."""
+
+    digits: int
+
+
+DocumentTyped = DocumentFound | DocumentMistyped | DocumentTooShort
+
+
+@dataclass(frozen=True)
+class _Span:
+    text: str  # normalized: upper case, no separators
+    clean: bool  # begins and ends where the debtor left a space (or the chain does)
+    # Joins numbers the debtor wrote apart ("529 982 247 25", or "1.500,00 10/12/2026"):
+    # a document if valid, an attempt only if that is all there is to the run.
+    spaced: bool = False
+    whole: bool = False
+
+
+def _chains(text: str) -> list[list[tuple[str, str]]]:
+    """Runs of letter-and-digit groups joined as documents are typed, each group with the
+    link before it ("" first, "sep" for a separator, "space" for spaces)."""
+    chains: list[list[tuple[str, str]]] = []
+    previous: re.Match[str] | None = None
+    for group in _DOCUMENT_GROUP.finditer(text):
+        if group.group().upper() in _LABELS:
+            previous = None
+            continue
+        link = "break"
+        if previous is not None:
+            gap = text[previous.end() : group.start()]
+            if _DOCUMENT_SEPARATOR.fullmatch(gap):
+                link = "sep"
+            elif _SPACES.fullmatch(gap) and previous.group().isdigit() and group.group().isdigit():
+                link = "space"
+        if link == "break":
+            chains.append([(group.group(), "")])
+        else:
+            chains[-1].append((group.group(), link))
+        previous = group
+    return chains
+
+
+def _spans(chain: list[tuple[str, str]]) -> list[_Span]:
+    """Every run of consecutive groups of the chain, the longest first; a group at either end
+    also without the word glued to it ("cpf52998224725")."""
+    found: list[tuple[int, int, _Span]] = []
+    count = len(chain)
+    for start in range(count):
+        for end in range(start + 1, count + 1):  # exclusive
+            groups = [g for g, _ in chain[start:end]]
+            if sum(map(len, groups)) > _LONGEST_SPAN:
+                break
+            length = end - start
+            clean = (start == 0 or chain[start][1] == "space") and (
+                end == count or chain[end][1] == "space"
+            )
+            spaced = any(link == "space" for _, link in chain[start + 1 : end])
+            whole = start == 0 and end == count
+            heads = {groups[0], _LEADING_LETTERS.sub("", groups[0])}
+            for head in heads:
+                middle = [head, *groups[1:]]
+                tails = {middle[-1], _TRAILING_LETTERS.sub("", middle[-1])}
+                for tail in tails:
+                    joined = "".join([*middle[:-1], tail]) if length > 1 else tail
+                    if joined:
+                        found.append((-length, start, _Span(joined.upper(), clean, spaced, whole)))
+    return [span for *_, span in sorted(found, key=lambda f: (f[0], f[1]))]
+
+
+def _looks_like_document(span: str) -> int | None:
+    """How surely a span that is no valid document was meant as one (0 surest), or None."""
+    kind = document_kind(span)
+    if kind == "cpf" or (kind == "cnpj" and span.isdigit()):
+        return 0
+    if kind == "cnpj" and any(c.isdigit() for c in span[:12]):
+        return 1  # an alphanumeric CNPJ
+    if span.isdigit() and len(span) > CPF_LENGTH:
+        return 2  # 12, 13 or 15 digits and more
+    return None
+
+
+def document_typed(text: str) -> DocumentTyped | None:
+    """The CPF or CNPJ in what the debtor wrote, wherever it is in the sentence and however
+    punctuated ("meu cpf é 529.982.247-25, obrigado"; alphanumeric CNPJs too, in any case);
+    a mistyped one when something shaped like a document is none; a number just too short;
+    or None when there is nothing like a document (a greeting, a question, an emoji)."""
+    spans = [span for chain in _chains(text) for span in _spans(chain)]
+    # Digits before letters (a word glued to a CPF may make a valid alphanumeric CNPJ), and
+    # what the debtor set apart before what runs into other groups.
+    for digits, clean in ((True, True), (True, False), (False, True), (False, False)):
+        for span in spans:
+            if (
+                span.text.isdigit() == digits
+                and span.clean == clean
+                and document_kind(span.text)
+                and is_valid_document(span.text)
+            ):
+                return DocumentFound(span.text)
+    # Numbers written apart are an attempt only when they are all there is, shaped as one.
+    sure = [s for s in spans if not s.spaced or (s.whole and document_kind(s.text))]
+    meant = [
+        (rank, span.text) for span in sure if (rank := _looks_like_document(span.text)) is not None
+    ]
+    if meant:
+        _, best = min(meant, key=lambda m: (m[0], -len(m[1])))
+        try:
+            validate_document(best)
+        except InvalidDocument as exc:
+            return DocumentMistyped(exc.reason)
+    short = [
+        len(s.text)
+        for s in spans
+        if s.whole and not s.spaced and s.text.isdigit() and len(s.text) in SHORT_DOCUMENT_DIGITS
+    ]
+    if short:
+        return DocumentTooShort(max(short))
+    return None
+
+
 def welcome(agency: str) -> str:
     return (
         f"Olá! Você está no atendimento virtual da {agency}. "
-        "Para consultar e negociar seus débitos, digite o seu CPF ou CNPJ (só os números)."
+        "Para consultar e negociar seus débitos, digite o seu CPF ou CNPJ."
+    )
+
+
+# What isn't a document (a greeting, a question): asked again, no attempt spent.
+ASK_DOCUMENT = (
+    "Para começar, me diga seu CPF ou CNPJ. Pode ser com ou sem pontos e traço, como está no "
+    "seu contrato ou boleto."
+)
+
+
+def document_too_short(digits: int) -> str:
+    return (
+        f"Esse número tem {digits} dígitos, mas o CPF tem 11 e o CNPJ, 14. "
+        "Confira e digite de novo."
     )
 
 
@@ -145,7 +320,7 @@ OPTED_OUT = (
     "Pronto: você não vai mais receber mensagens nossas por WhatsApp. Se quiser falar com a "
     "gente, é só escrever."
 )
-RESTART = "Vamos recomeçar. Digite o seu CPF ou CNPJ (só os números)."
+RESTART = "Vamos recomeçar. Digite o seu CPF ou CNPJ."
 STATEMENT = "Aqui está o demonstrativo dos seus débitos, com os valores atualizados de hoje."
 
 

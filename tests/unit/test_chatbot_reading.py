@@ -1,0 +1,188 @@
+"""How the chatbot reads a debtor's words (pure): a CPF or CNPJ is found wherever it is in a
+sentence and however it is punctuated; a greeting is no document."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from contracts.documents import (
+    cnpj_check_digits,
+    cpf_check_digits,
+    format_document,
+    is_valid_document,
+)
+from services.messaging.domain.chatbot import (
+    DocumentFound,
+    DocumentMistyped,
+    DocumentTooShort,
+    document_typed,
+    welcome,
+)
+
+# ---- strategies -----------------------------------------------------------------------------
+
+DIGITS = "0123456789"
+ALPHANUMERIC = DIGITS + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@st.composite
+def cpfs(draw: st.DrawFn) -> str:
+    base = draw(st.text(DIGITS, min_size=9, max_size=9).filter(lambda b: len(set(b)) > 1))
+    return base + cpf_check_digits(base)
+
+
+@st.composite
+def cnpjs(draw: st.DrawFn) -> str:
+    alphabet = draw(st.sampled_from([DIGITS, ALPHANUMERIC]))
+    base = draw(st.text(alphabet, min_size=12, max_size=12).filter(lambda b: len(set(b)) > 1))
+    return base + cnpj_check_digits(base)
+
+
+documents = st.one_of(cpfs(), cnpjs())
+
+SEPARATORS = [".", "-", "/", " . ", "\u2013", "\u2014", "\u2010"]
+
+
+@st.composite
+def written(draw: st.DrawFn, document: str) -> str:
+    """The document as people write it: bare, formatted, with any separators between its
+    groups (spaces too, for digits), in either case."""
+    style = draw(st.sampled_from(["bare", "formatted", "separators", "spaces"]))
+    if style == "bare":
+        text = document
+    elif style == "formatted":
+        text = format_document(document)
+    else:
+        cuts = [3, 6, 9] if len(document) == 11 else [2, 5, 8, 12]
+        parts = [document[a:b] for a, b in zip([0, *cuts], [*cuts, None], strict=True)]
+        if style == "spaces" and document.isdigit():
+            text = " ".join(parts)
+        else:
+            text = parts[0]
+            for part in parts[1:]:
+                text += draw(st.sampled_from(SEPARATORS)) + part
+    return text.lower() if draw(st.booleans()) else text
+
+
+BEFORE = [
+    "",
+    "oi",
+    "Olá, bom dia! Meu CPF é",
+    "meu cnpj:",
+    "Boa tarde, segue o documento da empresa:",
+    "o número é",
+    "CPF",
+    "cpf-",
+    "Quero negociar minha dívida, meu documento é o",
+    "👍",
+    "(",
+    "segue:\n",
+]
+AFTER = ["", ".", "!", ", obrigado", " obrigada!", " 👍", ")", "\nAguardo retorno.", "?"]
+
+
+@st.composite
+def sentences_with(draw: st.DrawFn) -> tuple[str, str]:
+    document = draw(documents)
+    before = draw(st.sampled_from(BEFORE))
+    joint = "" if before.endswith(("-", "(", "\n")) or not before else " "
+    text = before + joint + draw(written(document)) + draw(st.sampled_from(AFTER))
+    return document, text
+
+
+WORDS = [
+    "oi",
+    "olá",
+    "bom",
+    "dia",
+    "quero",
+    "negociar",
+    "minha",
+    "dívida",
+    "não",
+    "sei",
+    "o",
+    "meu",
+    "CPF",
+    "CNPJ",
+    "obrigado",
+    "👍",
+    "Parcelamento12",
+    "R$",
+    "1.500,00",
+    "10/12/2026",
+    "2",
+    "parcelas",
+    "às",
+    "14h30",
+    "desenvolvimento",
+]
+
+
+# ---- finding the document -------------------------------------------------------------------
+
+
+@given(sentences_with())
+def test_a_valid_cpf_or_cnpj_is_found_in_any_sentence_however_punctuated(
+    case: tuple[str, str],
+) -> None:
+    document, text = case
+    assert document_typed(text) == DocumentFound(document)
+
+
+@given(st.text().filter(lambda t: not any(c in DIGITS for c in t)))
+def test_text_without_a_digit_is_no_document(text: str) -> None:
+    assert document_typed(text) is None
+
+
+@given(st.lists(st.sampled_from(WORDS), max_size=12).map(" ".join))
+def test_sentences_of_words_and_short_numbers_are_no_document(text: str) -> None:
+    assert document_typed(text) is None
+
+
+# A CNPJ whose first 12 characters are all letters reads like a word and two digits
+# ("Parcelamento12"): mistyped, it is no attempt. Real ones carry digits (the branch, 0001).
+with_digits = documents.filter(lambda d: any(c in DIGITS for c in d[:12]))
+
+
+@given(with_digits, st.sampled_from(BEFORE), st.integers(1, 9))
+def test_a_wrong_check_digit_is_still_an_attempt(document: str, before: str, shift: int) -> None:
+    wrong = document[:-1] + str((int(document[-1]) + shift) % 10)
+    assert not is_valid_document(wrong)
+    typed = document_typed(f"{before} {format_document(wrong)}")
+    assert isinstance(typed, DocumentMistyped), (document, before, wrong)
+    assert "dígito verificador" in typed.reason, (document, before, wrong)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("oi", None),
+        ("👍", None),
+        ("quero negociar minha dívida", None),
+        ("1", None),
+        ("meu cpf é 733.925.169-37", DocumentFound("73392516937")),
+        ("cpf73392516937", DocumentFound("73392516937")),
+        ("meu cnpj é 12.abc.345/01de-35, obrigado", DocumentFound("12ABC34501DE35")),
+        ("529 982 247 25", DocumentFound("52998224725")),
+        ("tenho 2 529 982 247 25", DocumentFound("52998224725")),
+        ("11111111111", DocumentMistyped("CPF com todos os dígitos iguais não é válido")),
+        ("CPF-123.456.789-00", DocumentMistyped("CPF com dígito verificador inválido")),
+        ("12.ABC.345/01DE-36", DocumentMistyped("CNPJ com dígito verificador inválido")),
+        ("5511987654321", DocumentMistyped("CNPJ deve ter 14 caracteres (encontrados 13)")),
+        ("529 982 247 00", DocumentMistyped("CPF com dígito verificador inválido")),
+        ("+55 11 98765-4321", None),
+        ("1.500,00 10/12/2026", None),
+        ("529.982.247-2", DocumentTooShort(10)),
+    ],
+)
+def test_what_is_a_document_an_attempt_or_neither(text: str, expected: object) -> None:
+    assert document_typed(text) == expected
+
+
+def test_the_welcome_asks_for_the_document_as_it_is_written() -> None:
+    text = welcome("Recupera Sul")
+    assert "CPF ou CNPJ" in text
+    assert "só os números" not in text
