@@ -27,6 +27,7 @@ from contracts.messaging_requests import (
     StartConversation,
     TransferConversation,
 )
+from contracts.money import format_brl
 from contracts.negotiation_requests import (
     AgreementList,
     AgreementOut,
@@ -38,6 +39,7 @@ from contracts.negotiation_requests import (
     OffersOut,
     StatementOut,
 )
+from contracts.portfolio import DebtorContact
 from service_runtime.document_links import DocumentLinks, read_link
 from service_runtime.personal_data import REMOVED, unseal
 from service_runtime.refusal import Refused
@@ -49,7 +51,7 @@ from services.messaging.domain.records import ERASED_REASON
 from services.negotiation.adapters.agreement_documents import term_document
 from services.negotiation.entrypoints.requests import answer
 from tests.unit.test_messaging_app import AGENCY, JOAO, Messaging
-from tests.unit.test_negotiation_app import TODAY, Negotiation, debt_event
+from tests.unit.test_negotiation_app import MARIA, TODAY, Negotiation, debt_event
 
 PHONE = "+5511987654321"
 KEY = "chave-de-teste-dos-links-0123456789"
@@ -768,8 +770,107 @@ def test_a_mistyped_cpf_still_counts_and_a_short_one_is_told_not_counted(chat: C
     )
 
 
+def test_a_company_is_found_by_its_alphanumeric_cnpj_and_greeted_without_a_first_word(
+    chat: Chat,
+) -> None:
+    cnpj = "12ABC34501DE35"
+    company = debt_event("pao", document=cnpj).model_copy(
+        update={
+            "document_kind": "cnpj",
+            "debtor": DebtorContact(name="Serviços de Limpeza Pão Dourado ME"),
+        }
+    )
+    chat.negotiation.imported(company)
+    chat.whatsapp("Bom dia")
+    greeted = chat.texts(chat.whatsapp("o cnpj da empresa é 12.abc.345/01de-35"))
+    assert greeted.startswith("Olá! Encontramos 1 débito em aberto, no total atualizado de R$")
+    assert "Serviços" not in greeted
+
+
+def test_a_person_named_in_capitals_is_greeted_by_the_given_name(chat: Chat) -> None:
+    ana = debt_event("ana", document=MARIA).model_copy(
+        update={"debtor": DebtorContact(name="ANA-CLARA DE SOUZA")}
+    )
+    chat.negotiation.imported(ana)
+    chat.whatsapp("oi")
+    assert chat.texts(chat.whatsapp("111.444.777-35")).startswith("Olá, Ana-Clara! Encontramos")
+
+
 def test_the_welcome_and_the_restart_do_not_ask_for_numbers_only(chat: Chat) -> None:
     assert "só os números" not in chat.texts(chat.whatsapp("oi"))
     chat.whatsapp(JOAO)
     restart = chat.texts(chat.whatsapp("7"))
     assert restart == "Vamos recomeçar. Digite o seu CPF ou CNPJ."
+
+
+def test_the_greeting_tells_open_debts_apart_from_agreements_in_progress(chat: Chat) -> None:
+    [other] = chat.negotiation.imported(debt_event("sol", creditor="Financeira Sol"))
+    agreement = chat.negotiation.close(chat.debt_ids, 3)
+    statement = chat.negotiation.app.statement(GetStatement(tenant=AGENCY, document=JOAO), TODAY)
+    [free] = [d for d in statement.debts if d.debt_id == other]
+
+    chat.whatsapp("Oi")
+    greeted = chat.texts(chat.whatsapp(JOAO))
+
+    assert (
+        f"Olá, João! Encontramos 1 débito em aberto sem acordo, no total atualizado de "
+        f"{format_brl(free.updated_value_cents)}, e 1 acordo em andamento, com "
+        f"{format_brl(agreement.total_cents)} a pagar."
+    ) in greeted
+    # Negociar offers the very debt the greeting counted.
+    offers = chat.texts(chat.whatsapp("4"))
+    assert offers.startswith(
+        f"Débitos com Financeira Sol: valor atualizado de {format_brl(free.updated_value_cents)}."
+    )
+
+
+def closed_with(chat: Chat, creditors: list[str]) -> list[AgreementOut]:
+    """An agreement in 3 installments with each creditor, closed today on the portal: their
+    first invoices are all due the same day."""
+    closed = []
+    for n, creditor in enumerate(creditors):
+        [debt_id] = chat.negotiation.imported(debt_event(f"d{n}", creditor=creditor))
+        closed.append(chat.negotiation.close([debt_id], 3, key=f"portal-{n}"))
+    return closed
+
+
+def test_every_invoice_due_is_given_with_its_creditor_line_and_pix(chat: Chat) -> None:
+    agreements = closed_with(chat, ["Banco Horizonte", "Financeira Sol", "Loja Lua"])
+    chat.identified()
+
+    reply = said(chat.whatsapp("1"))
+
+    assert reply[0] == "Você tem 3 boletos para pagar agora:"
+    assert len(reply) == 4
+    for agreement, text in zip(
+        sorted(agreements, key=lambda a: a.creditor), reply[1:], strict=True
+    ):
+        first = agreement.invoices[0]
+        assert text.startswith(
+            f"Parcela 1 de 3 do acordo com {agreement.creditor}: "
+            f"{format_brl(first.balance_cents)}, vencimento {first.due_date:%d/%m/%Y}."
+        )
+        assert first.digitable_line in text and first.pix_code in text
+    # The PDFs too: one boleto per agreement, each named by its creditor.
+    pdfs = chat.whatsapp("2")
+    labels = [link.label for r in pdfs.replies for link in r.links]
+    assert labels == [
+        "Boleto da parcela 1 de 3, Banco Horizonte (PDF)",
+        "Boleto da parcela 1 de 3, Financeira Sol (PDF)",
+        "Boleto da parcela 1 de 3, Loja Lua (PDF)",
+    ]
+
+
+def test_no_more_than_five_invoices_are_given_and_the_rest_are_counted(chat: Chat) -> None:
+    closed_with(chat, [f"Credor {n}" for n in range(1, 8)])
+    chat.identified()
+
+    reply = chat.whatsapp("1")
+
+    texts = said(reply)
+    assert texts[0] == (
+        "Você tem 7 boletos para pagar agora. Seguem os 5 que vencem primeiro (os outros 2 "
+        "estão no portal de negociação):"
+    )
+    assert [link.kind for link in reply.replies[0].links] == ["portal"]
+    assert len(texts) == 6 and all("Linha digitável" in t for t in texts[1:])

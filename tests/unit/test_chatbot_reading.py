@@ -1,7 +1,11 @@
-"""How the chatbot reads a debtor's words (pure): a CPF or CNPJ is found wherever it is in a
-sentence and however it is punctuated; a greeting is no document."""
+"""How the chatbot reads a debtor's words and what it says back (pure): a CPF or CNPJ is found
+wherever it is in a sentence and however it is punctuated; a greeting is no document; a
+person is greeted by the first given name and a company by none; invoices are said as
+the debtor understands them."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pytest
 from hypothesis import given
@@ -17,7 +21,13 @@ from services.messaging.domain.chatbot import (
     DocumentFound,
     DocumentMistyped,
     DocumentTooShort,
+    OpenInvoice,
+    Situation,
+    digitable_line,
     document_typed,
+    given_name,
+    greeting,
+    invoices_to_pay,
     welcome,
 )
 
@@ -186,3 +196,98 @@ def test_the_welcome_asks_for_the_document_as_it_is_written() -> None:
     text = welcome("Recupera Sul")
     assert "CPF ou CNPJ" in text
     assert "só os números" not in text
+
+
+# ---- names ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("JOÃO DA SILVA", "João"),
+        ("maria souza", "Maria"),
+        ("  ÉRICA   Lima", "Érica"),
+        ("ANA-CLARA DE SOUZA", "Ana-Clara"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_a_person_is_called_by_the_first_given_name_properly_capitalized(
+    name: str | None, expected: str
+) -> None:
+    assert given_name(name) == expected
+
+
+@given(st.lists(st.text("abcdefghijklmnopqrstuvwxyzáéíóúâêôãõç", min_size=1), min_size=1))
+def test_the_given_name_is_the_first_word_capitalized_whatever_its_case(words: list[str]) -> None:
+    name = " ".join(words)
+    assert given_name(name.upper()) == given_name(name) == words[0].capitalize()
+
+
+SOME = Situation(open_debts=13, open_cents=723_387, agreements=0, left_cents=0)
+
+
+def test_a_company_is_greeted_without_a_word_of_its_name() -> None:
+    for name in ("Serviços de Limpeza Pão Dourado ME", "LOPES & FILHOS LTDA"):
+        text = greeting(name, True, SOME)
+        assert text.startswith("Olá! Encontramos 13 débitos em aberto")
+        assert "Serviços" not in text and "Lopes" not in text.title()
+    assert greeting("JOÃO DA SILVA", False, SOME).startswith("Olá, João! Encontramos")
+
+
+# ---- what is owed ---------------------------------------------------------------------------
+
+
+def test_open_debts_and_agreements_in_progress_are_told_apart() -> None:
+    both = Situation(open_debts=3, open_cents=150_000, agreements=2, left_cents=120_050)
+    assert greeting("Maria", False, both) == (
+        "Olá, Maria! Encontramos 3 débitos em aberto sem acordo, no total atualizado de "
+        "R$ 1.500,00, e 2 acordos em andamento, com R$ 1.200,50 a pagar."
+    )
+    one_each = Situation(open_debts=1, open_cents=10_000, agreements=1, left_cents=5_000)
+    assert "1 débito em aberto sem acordo" in greeting(None, False, one_each)
+    assert "1 acordo em andamento, com R$ 50,00 a pagar" in greeting(None, False, one_each)
+    only_agreements = Situation(open_debts=0, open_cents=0, agreements=1, left_cents=5_000)
+    assert greeting("Maria", False, only_agreements) == (
+        "Olá, Maria! Você tem 1 acordo em andamento, com R$ 50,00 a pagar, e nenhum outro "
+        "débito em aberto."
+    )
+    assert greeting("Maria", False, Situation(0, 0, 0, 0)) == (
+        "Olá, Maria! Você não tem débitos em aberto no momento."
+    )
+
+
+# ---- invoices -------------------------------------------------------------------------------
+
+
+def invoice(creditor: str = "Banco Horizonte", number: int = 1, of: int = 3) -> OpenInvoice:
+    return OpenInvoice(
+        creditor=creditor,
+        number=number,
+        installments=of,
+        amount_cents=52_000,
+        due_date=dt.date(2026, 11, 25),
+        digitable_line="23791234059000000000101001234507716410000052000",
+        pix_code="00020101021226450014br.gov.bcb.pix",
+        overdue=True,
+    )
+
+
+def test_an_invoice_names_its_creditor_installment_due_date_amount_line_and_pix() -> None:
+    assert digitable_line(invoice()) == (
+        "Parcela 1 de 3 do acordo com Banco Horizonte: R$ 520,00, vencimento 25/11/2026 "
+        "(vencida).\nLinha digitável:\n23791234059000000000101001234507716410000052000\n\n"
+        "PIX copia e cola:\n00020101021226450014br.gov.bcb.pix"
+    )
+    assert digitable_line(invoice("Loja Lua", 1, 1)).startswith(
+        "Parcela única do acordo com Loja Lua: R$ 520,00"
+    )
+
+
+def test_several_invoices_are_announced_with_those_left_out() -> None:
+    assert invoices_to_pay(3, 0) == "Você tem 3 boletos para pagar agora:"
+    assert invoices_to_pay(5, 2) == (
+        "Você tem 7 boletos para pagar agora. Seguem os 5 que vencem primeiro (os outros 2 "
+        "estão no portal de negociação):"
+    )
+    assert "(o outro está no portal de negociação)" in invoices_to_pay(5, 1)

@@ -553,7 +553,8 @@ class Conversations:
         )
         conv.identify(document=document, personal=personal, at=turn.now)
         conv.move(stage="menu", context={}, invalid_documents=0)
-        turn.say(bot.greeting(name, len(statement.debts), statement.total_updated_cents))
+        company = document_kind(document) == "cnpj"
+        turn.say(bot.greeting(name, company, situation(statement, agreements)))
         self._show_menu(turn)
 
     def _option(self, turn: Turn, option: str) -> None:
@@ -571,17 +572,7 @@ class Conversations:
         document = conv.document
         assert document is not None  # the menu's other options come after identifying
         if option in ("digitable_line", "boleto_pdf"):
-            found = self._open_invoice(conv.tenant, document)
-            if found is None:
-                turn.say(bot.NO_OPEN_INVOICE)
-            elif option == "digitable_line":
-                turn.say(bot.digitable_line(open_invoice(*found)))
-            else:
-                agreement, invoice = found
-                turn.say(
-                    f"Boleto da parcela {invoice.number}, vencimento {bot.dmy(invoice.due_date)}:",
-                    self._boleto_link(turn, agreement, invoice),
-                )
+            self._invoices(turn, option, document)
         elif option == "statement_pdf":
             turn.say(bot.STATEMENT, self._link(turn, "statement", "Demonstrativo de débito"))
         elif option == "term_pdf":
@@ -891,19 +882,35 @@ class Conversations:
 
     # ---- documents ----------------------------------------------------------------------------
 
-    def _open_invoice(self, tenant: str, document: str) -> tuple[AgreementOut, InvoiceOut] | None:
-        """The invoice to pay now: the earliest open one of the debtor's active agreements."""
-        candidates = [
-            (invoice.due_date, agreement, invoice)
-            for agreement in self.negotiation.agreements(tenant, document).agreements
-            if agreement.status == "active"
-            for invoice in agreement.invoices
-            if invoice.status in ("open", "overdue")
-        ]
-        if not candidates:
-            return None
-        _, agreement, invoice = min(candidates, key=lambda c: (c[0], c[2].number))
-        return agreement, invoice
+    def _invoices(self, turn: Turn, option: str, document: str) -> None:
+        """Every invoice to pay now (`invoices_to_pay`), at most `bot.MAX_INVOICES_SHOWN`,
+        each named by its creditor: its line and PIX code, or its boleto's PDF."""
+        conv = turn.conversation
+        due = invoices_to_pay(self.negotiation.agreements(conv.tenant, document).agreements)
+        if not due:
+            turn.say(bot.NO_OPEN_INVOICE)
+            return
+        shown, more = due[: bot.MAX_INVOICES_SHOWN], len(due) - bot.MAX_INVOICES_SHOWN
+        portal = (
+            [ChatLink(kind="portal", label="Portal de negociação", url=self._portal_link(turn))]
+            if more > 0
+            else []
+        )
+        if option == "digitable_line":
+            if len(due) > 1:
+                turn.say(bot.invoices_to_pay(len(shown), max(more, 0)), *portal)
+            for agreement, invoice in shown:
+                turn.say(bot.digitable_line(open_invoice(agreement, invoice)))
+            return
+        links = [self._boleto_link(turn, agreement, invoice) for agreement, invoice in shown]
+        if len(due) == 1:
+            [(_, invoice)] = shown
+            turn.say(
+                f"Boleto da parcela {invoice.number}, vencimento {bot.dmy(invoice.due_date)}:",
+                *links,
+            )
+            return
+        turn.say(bot.invoices_to_pay(len(shown), max(more, 0)), *links, *portal)
 
     def _link(
         self,
@@ -928,7 +935,8 @@ class Conversations:
         return self._link(
             turn,
             "boleto",
-            f"Boleto da parcela {invoice.number} (PDF)",
+            f"Boleto da parcela {invoice.number} de {len(agreement.invoices)}, "
+            f"{agreement.creditor} (PDF)",
             agreement_id=agreement.agreement_id,
             invoice_id=invoice.invoice_id,
         )
@@ -1169,6 +1177,38 @@ class Conversations:
         )
 
 
+def situation(statement: StatementOut, agreements: Sequence[AgreementOut]) -> bot.Situation:
+    """The greeting's numbers: the debts without an agreement, as Negociar offers them, and
+    the active agreements with what is left of their invoices."""
+    free = [debt for debt in statement.debts if debt.agreement_id is None]
+    active = [a for a in agreements if a.status == "active"]
+    return bot.Situation(
+        open_debts=len(free),
+        open_cents=sum(debt.updated_value_cents for debt in free),
+        agreements=len(active),
+        left_cents=sum(
+            invoice.balance_cents
+            for a in active
+            for invoice in a.invoices
+            if invoice.status in ("open", "overdue")
+        ),
+    )
+
+
+def invoices_to_pay(agreements: Sequence[AgreementOut]) -> list[tuple[AgreementOut, InvoiceOut]]:
+    """What to pay now, the soonest due first: of each active agreement its overdue invoices
+    and the next one not yet due (three agreements due the same day: their three invoices)."""
+    due: list[tuple[AgreementOut, InvoiceOut]] = []
+    for agreement in agreements:
+        if agreement.status != "active":
+            continue
+        due += [(agreement, i) for i in agreement.invoices if i.status == "overdue"]
+        upcoming = [i for i in agreement.invoices if i.status == "open"]
+        if upcoming:
+            due.append((agreement, min(upcoming, key=lambda i: (i.due_date, i.number))))
+    return sorted(due, key=lambda d: (d[1].due_date, d[0].creditor, d[1].number))
+
+
 def offer_line(offer: dict[str, Any]) -> bot.OfferLine:
     return bot.OfferLine(
         installments=offer["installments"],
@@ -1181,6 +1221,7 @@ def offer_line(offer: dict[str, Any]) -> bot.OfferLine:
 
 def open_invoice(agreement: AgreementOut, invoice: InvoiceOut) -> bot.OpenInvoice:
     return bot.OpenInvoice(
+        creditor=agreement.creditor,
         number=invoice.number,
         installments=len(agreement.invoices),
         amount_cents=invoice.balance_cents,

@@ -58,10 +58,13 @@ def choice(text: str, count: int) -> int | None:
     return None
 
 
-def first_name(name: str | None) -> str:
-    if not name:
+def given_name(name: str | None) -> str:
+    """A person's first given name as it is written: 'JOÃO DA SILVA' -> 'João',
+    'ana-clara souza' -> 'Ana-Clara'; "" without a name."""
+    words = (name or "").split()
+    if not words:
         return ""
-    return name.split()[0].capitalize()
+    return "-".join(part[:1].upper() + part[1:].lower() for part in words[0].split("-"))
 
 
 def dmy(day: dt.date) -> str:
@@ -269,14 +272,41 @@ def menu(options: Sequence[str]) -> str:
     return "Escolha uma opção, digitando o número:\n" + "\n".join(lines)
 
 
-def greeting(name: str | None, debts: int, total_cents: int) -> str:
-    who = f", {first_name(name)}" if name else ""
-    if debts == 0:
-        return f"Olá{who}! Você não tem débitos em aberto no momento."
-    plural = "débito em aberto" if debts == 1 else "débitos em aberto"
-    return (
-        f"Olá{who}! Encontramos {debts} {plural}, no total atualizado de {format_brl(total_cents)}."
-    )
+@dataclass(frozen=True)
+class Situation:
+    """What the debtor owes, as the greeting tells it: the open debts not in an agreement (what
+    Negociar offers) apart from the agreements in progress."""
+
+    open_debts: int
+    open_cents: int  # their updated value
+    agreements: int  # active ones
+    left_cents: int  # what is left to pay of them (their open invoices)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def greeting(name: str | None, company: bool, situation: Situation) -> str:
+    """A person by the first given name; a company (a CNPJ) by no name at all: its name is no
+    name to be called by ('Serviços de Limpeza Pão Dourado ME')."""
+    who = f", {given_name(name)}" if name and not company else ""
+    debts = _count(situation.open_debts, "débito em aberto", "débitos em aberto")
+    agreements = _count(situation.agreements, "acordo em andamento", "acordos em andamento")
+    owed = format_brl(situation.open_cents)
+    left = format_brl(situation.left_cents)
+    if situation.open_debts and situation.agreements:
+        return (
+            f"Olá{who}! Encontramos {debts} sem acordo, no total atualizado de {owed}, e "
+            f"{agreements}, com {left} a pagar."
+        )
+    if situation.open_debts:
+        return f"Olá{who}! Encontramos {debts}, no total atualizado de {owed}."
+    if situation.agreements:
+        return (
+            f"Olá{who}! Você tem {agreements}, com {left} a pagar, e nenhum outro débito em aberto."
+        )
+    return f"Olá{who}! Você não tem débitos em aberto no momento."
 
 
 def invalid_option(options_count: int) -> str:
@@ -285,6 +315,7 @@ def invalid_option(options_count: int) -> str:
 
 @dataclass(frozen=True)
 class OpenInvoice:
+    creditor: str
     number: int
     installments: int
     amount_cents: int
@@ -296,11 +327,31 @@ class OpenInvoice:
 
 def digitable_line(invoice: OpenInvoice) -> str:
     late = " (vencida)" if invoice.overdue else ""
+    which = (
+        "Parcela única"
+        if invoice.installments == 1
+        else f"Parcela {invoice.number} de {invoice.installments}"
+    )
     return (
-        f"Parcela {invoice.number} de {invoice.installments}: {format_brl(invoice.amount_cents)}, "
-        f"vencimento {dmy(invoice.due_date)}{late}.\n"
+        f"{which} do acordo com {invoice.creditor}: "
+        f"{format_brl(invoice.amount_cents)}, vencimento {dmy(invoice.due_date)}{late}.\n"
         f"Linha digitável:\n{invoice.digitable_line}\n\n"
         f"PIX copia e cola:\n{invoice.pix_code}"
+    )
+
+
+# At most this many invoices in one answer (each with its line and PIX code).
+MAX_INVOICES_SHOWN = 5
+
+
+def invoices_to_pay(shown: int, more: int) -> str:
+    """Said before the invoices when there are several (`more`: those left out)."""
+    if not more:
+        return f"Você tem {shown} boletos para pagar agora:"
+    others = "o outro está" if more == 1 else f"os outros {more} estão"
+    return (
+        f"Você tem {shown + more} boletos para pagar agora. Seguem os {shown} que vencem "
+        f"primeiro ({others} no portal de negociação):"
     )
 
 
