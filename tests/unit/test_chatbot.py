@@ -874,3 +874,28 @@ def test_no_more_than_five_invoices_are_given_and_the_rest_are_counted(chat: Cha
     )
     assert [link.kind for link in reply.replies[0].links] == ["portal"]
     assert len(texts) == 6 and all("Linha digitável" in t for t in texts[1:])
+
+
+def test_an_uneven_first_installment_is_no_entrada_and_an_entrada_is_named(
+    tmp_path: Path,
+) -> None:
+    chat = Chat(tmp_path)
+    [odd] = chat.negotiation.imported(debt_event("odd", document=MARIA, amount=100_000))
+    chat.negotiation.condition(installments=4, min_down_payment_pct=30)
+    offers = chat.negotiation.app.offers(
+        GetOffers(tenant=AGENCY, document=MARIA, debt_ids=[odd], channel="chatbot"), TODAY
+    )
+    [three] = [o for o in offers.offers if o.installments == 3]
+    amounts = [s.amount_cents for s in three.schedule]
+    assert amounts[0] > amounts[1] == amounts[2]  # the split's centavos on the first
+    chat.whatsapp("oi")
+    chat.whatsapp(MARIA)
+
+    menu_text = chat.texts(chat.whatsapp("4"))
+
+    assert (
+        f"2 - 3 parcelas: a 1ª de {format_brl(amounts[0])} e as outras 2 de "
+        f"{format_brl(amounts[1])}, total {format_brl(three.total_cents)}"
+    ) in menu_text
+    assert "3 - entrada de" in menu_text
+    assert menu_text.count("entrada") == 1

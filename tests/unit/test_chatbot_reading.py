@@ -1,7 +1,7 @@
 """How the chatbot reads a debtor's words and what it says back (pure): a CPF or CNPJ is found
 wherever it is in a sentence and however it is punctuated; a greeting is no document; a
-person is greeted by the first given name and a company by none; invoices are said as
-the debtor understands them."""
+person is greeted by the first given name and a company by none; offers and invoices
+are said as the debtor understands them."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from services.messaging.domain.chatbot import (
     DocumentFound,
     DocumentMistyped,
     DocumentTooShort,
+    OfferLine,
     OpenInvoice,
     Situation,
     digitable_line,
@@ -28,6 +29,7 @@ from services.messaging.domain.chatbot import (
     given_name,
     greeting,
     invoices_to_pay,
+    offer_text,
     welcome,
 )
 
@@ -291,3 +293,28 @@ def test_several_invoices_are_announced_with_those_left_out() -> None:
         "estão no portal de negociação):"
     )
     assert "(o outro está no portal de negociação)" in invoices_to_pay(5, 1)
+
+
+# ---- offers ---------------------------------------------------------------------------------
+
+DUE = dt.date(2026, 12, 1)
+
+
+def test_a_larger_first_installment_is_no_entrada_unless_the_offer_says_so() -> None:
+    split = OfferLine(3, 100_001, 0, (33_335, 33_333, 33_333), DUE, kinds=("installment",) * 3)
+    assert offer_text(split) == (
+        "3 parcelas: a 1ª de R$ 333,35 e as outras 2 de R$ 333,33, total R$ 1.000,01"
+    )
+    two = OfferLine(2, 20_001, 0, (10_001, 10_000), DUE, kinds=("installment",) * 2)
+    assert offer_text(two).startswith("2 parcelas: a 1ª de R$ 100,01 e a outra de R$ 100,00")
+    # An offer kept before the kinds were: no entrada either.
+    assert "entrada" not in offer_text(OfferLine(3, 100_001, 0, (33_335, 33_333, 33_333), DUE))
+    entrada = ("down_payment", "installment", "installment", "installment")
+    with_entrada = OfferLine(4, 156_000, 0, (46_800, 36_400, 36_400, 36_400), DUE, kinds=entrada)
+    assert offer_text(with_entrada) == ("entrada de R$ 468,00 + 3x de R$ 364,00, total R$ 1.560,00")
+    uneven = OfferLine(4, 156_001, 0, (46_800, 36_403, 36_399, 36_399), DUE, kinds=entrada)
+    assert offer_text(uneven).startswith(
+        "entrada de R$ 468,00 + 3x de R$ 363,99 (a primeira delas de R$ 364,03)"
+    )
+    equal = OfferLine(3, 30_000, 0, (10_000,) * 3, DUE, kinds=("installment",) * 3)
+    assert offer_text(equal) == "3x de R$ 100,00, total R$ 300,00"

@@ -805,6 +805,7 @@ class Conversations:
                 "total_cents": o.total_cents,
                 "discount_cents": o.discount_cents,
                 "amounts": [s.amount_cents for s in o.schedule],
+                "kinds": [s.kind for s in o.schedule],
                 "first_due": o.schedule[0].due_date.isoformat(),
             }
             for o in found.offers
@@ -1216,6 +1217,7 @@ def offer_line(offer: dict[str, Any]) -> bot.OfferLine:
         discount_cents=offer["discount_cents"],
         amounts=tuple(offer["amounts"]),
         first_due=dt.date.fromisoformat(offer["first_due"]),
+        kinds=tuple(offer.get("kinds", ())),
     )
 
 

@@ -403,19 +403,49 @@ class OfferLine:
     discount_cents: int
     amounts: tuple[int, ...]  # each installment, in order
     first_due: dt.date
+    # Each installment's kind as the offer's schedule gives it ("down_payment" is an entrada);
+    # none known (an offer kept before kinds were): no entrada.
+    kinds: tuple[str, ...] = ()
+
+    @property
+    def down_payment(self) -> bool:
+        return bool(self.kinds) and self.kinds[0] == "down_payment"
+
+
+def _installments(amounts: Sequence[int]) -> str:
+    """'3x de R$ 100,00'; '3 parcelas: a 1ª de R$ 100,02 e as outras 2 de R$ 100,00' (the
+    first absorbs the centavos of the split); else each amount."""
+    first, rest = amounts[0], amounts[1:]
+    if len(set(amounts)) == 1:
+        return f"{len(amounts)}x de {format_brl(first)}"
+    if len(set(rest)) == 1:
+        others = "a outra" if len(rest) == 1 else f"as outras {len(rest)}"
+        return (
+            f"{len(amounts)} parcelas: a 1ª de {format_brl(first)} e {others} de "
+            f"{format_brl(rest[0])}"
+        )
+    return f"{len(amounts)} parcelas: " + ", ".join(format_brl(a) for a in amounts)
 
 
 def offer_text(offer: OfferLine) -> str:
+    """One payment option; the first installment is called an entrada only when the offer
+    says it is one (a larger first installment of an equal split is no entrada)."""
     discount = f" (desconto de {format_brl(offer.discount_cents)})" if offer.discount_cents else ""
     if offer.installments == 1:
         return f"À vista: {format_brl(offer.total_cents)}{discount}"
-    first, rest = offer.amounts[0], offer.amounts[1:]
-    if len(set(offer.amounts)) == 1:
-        plan = f"{offer.installments}x de {format_brl(first)}"
-    elif len(set(rest)) == 1:
-        plan = f"entrada de {format_brl(first)} + {len(rest)}x de {format_brl(rest[0])}"
+    if not offer.down_payment:
+        plan = _installments(offer.amounts)
     else:
-        plan = f"{offer.installments} parcelas: " + ", ".join(format_brl(a) for a in offer.amounts)
+        entrada, rest = offer.amounts[0], offer.amounts[1:]
+        if len(set(rest)) == 1:
+            later = f"{len(rest)}x de {format_brl(rest[0])}"
+        elif len(set(rest[1:])) == 1:
+            later = (
+                f"{len(rest)}x de {format_brl(rest[1])} (a primeira delas de {format_brl(rest[0])})"
+            )
+        else:
+            later = f"{len(rest)} parcelas de " + ", ".join(format_brl(a) for a in rest)
+        plan = f"entrada de {format_brl(entrada)} + {later}"
     return f"{plan}, total {format_brl(offer.total_cents)}{discount}"
 
 
