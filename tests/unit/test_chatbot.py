@@ -7,6 +7,7 @@ chatbot negotiates with the real negotiation application (in process, instead of
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from pathlib import Path
 from typing import Any, TypeVar
@@ -730,6 +731,8 @@ def test_an_operator_takes_a_debtor_the_code_could_not_reach_as_not_verified(
 
 # ---- what QA found chatting as a debtor -----------------------------------------------------
 
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
 
 def said(reply: Any) -> list[str]:
     return [r.text for r in reply.replies]
@@ -874,6 +877,63 @@ def test_no_more_than_five_invoices_are_given_and_the_rest_are_counted(chat: Cha
     )
     assert [link.kind for link in reply.replies[0].links] == ["portal"]
     assert len(texts) == 6 and all("Linha digitável" in t for t in texts[1:])
+
+
+def test_a_debt_an_agreement_took_meanwhile_is_said_in_words_not_ids(chat: Chat) -> None:
+    chat.identified()
+    chat.whatsapp("4")  # the offers
+    chat.whatsapp("1")  # à vista
+    # Meanwhile the debtor closes an agreement on the portal.
+    chat.negotiation.close(chat.debt_ids, 1, key="portal-1")
+
+    refused = chat.texts(chat.whatsapp("sim"))
+
+    assert refused == (
+        "Não foi possível fechar o acordo: os débitos com Banco Horizonte (contratos CT-c1 e "
+        f"CT-c2) já estão em um acordo fechado em {TODAY:%d/%m/%Y}. Digite MENU para ver as "
+        "opções."
+    )
+    assert not UUID_TEXT.search(refused)
+
+
+def test_offers_refused_for_a_debt_an_agreement_took_say_so_in_words(chat: Chat) -> None:
+    [sol] = chat.negotiation.imported(debt_event("sol", creditor="Financeira Sol"))
+    chat.identified()
+    assert "Qual débito você quer negociar?" in chat.texts(chat.whatsapp("4"))
+    chat.negotiation.close([sol], 1, key="portal-sol")
+
+    refused = chat.texts(chat.whatsapp("2"))  # Financeira Sol
+
+    assert refused == (
+        "Não foi possível montar as ofertas: os débitos com Financeira Sol (contrato CT-sol) já "
+        f"estão em um acordo fechado em {TODAY:%d/%m/%Y}."
+    )
+
+
+class KeyReused(InProcessNegotiation):
+    """The negotiation service refusing the chat's idempotency key."""
+
+    def close(
+        self, tenant: str, document: str, debt_ids: list[str], installments: int, key: str
+    ) -> AgreementOut:
+        raise NegotiationRefused(
+            "esta chave de idempotência já fechou outro acordo; use uma chave nova"
+        )
+
+
+def test_a_refused_idempotency_key_never_reaches_the_debtor(chat: Chat) -> None:
+    chat.conversations.negotiation = KeyReused(chat.negotiation)
+    chat.identified()
+    chat.whatsapp("4")
+    chat.whatsapp("1")
+
+    refused = chat.texts(chat.whatsapp("sim"))
+
+    assert "idempotência" not in refused and "chave" not in refused
+    assert refused == (
+        "Não foi possível fechar o acordo: os débitos ou as condições mudaram desde que as "
+        "opções foram mostradas. Digite MENU para ver as opções."
+    )
 
 
 def test_an_uneven_first_installment_is_no_entrada_and_an_entrada_is_named(

@@ -1,11 +1,12 @@
 """How the chatbot reads a debtor's words and what it says back (pure): a CPF or CNPJ is found
 wherever it is in a sentence and however it is punctuated; a greeting is no document; a
-person is greeted by the first given name and a company by none; offers and invoices
-are said as the debtor understands them."""
+person is greeted by the first given name and a company by none; offers, invoices and
+refusals are said as the debtor understands them."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from hypothesis import given
@@ -28,8 +29,10 @@ from services.messaging.domain.chatbot import (
     document_typed,
     given_name,
     greeting,
+    in_agreement,
     invoices_to_pay,
     offer_text,
+    refusal_reason,
     welcome,
 )
 
@@ -318,3 +321,38 @@ def test_a_larger_first_installment_is_no_entrada_unless_the_offer_says_so() -> 
     )
     equal = OfferLine(3, 30_000, 0, (10_000,) * 3, DUE, kinds=("installment",) * 3)
     assert offer_text(equal) == "3x de R$ 100,00, total R$ 300,00"
+
+
+# ---- refusals -------------------------------------------------------------------------------
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}")
+
+
+def test_a_debt_taken_by_an_agreement_is_said_by_creditor_contracts_and_date() -> None:
+    text = in_agreement("Banco Horizonte", ["CT-1", "CT-2", "CT-3"], dt.date(2026, 11, 20))
+    assert text == (
+        "os débitos com Banco Horizonte (contratos CT-1, CT-2 e CT-3) já estão em um acordo "
+        "fechado em 20/11/2026"
+    )
+    assert "(contrato CT-1)" in in_agreement("Banco Horizonte", ["CT-1"], None)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "a dívida 9c8b9bc0-1d2e-4f5a-8b6c-7d8e9f0a1b2c já está no acordo "
+        "89003673-aaaa-4bbb-8ccc-1234567890ab",
+        "dívida já quitada: 9c8b9bc0-1d2e-4f5a-8b6c-7d8e9f0a1b2c",
+        "esta chave de idempotência já fechou outro acordo; use uma chave nova",
+        "chave chat:0123456789abcdef0123456789abcdef:3 em uso",
+    ],
+)
+def test_a_refusal_with_ids_or_keys_reaches_the_debtor_in_words(message: str) -> None:
+    said = refusal_reason(message)
+    assert not UUID.search(said) and "idempot" not in said and "chave" not in said
+    assert said == "os débitos ou as condições mudaram desde que as opções foram mostradas"
+
+
+def test_a_refusal_in_plain_words_is_said_as_it_is() -> None:
+    message = "não há condição de pagamento em 3 parcela(s) para esses débitos"
+    assert refusal_reason(message) == message

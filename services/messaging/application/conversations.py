@@ -793,7 +793,8 @@ class Conversations:
             found = self.negotiation.offers(conv.tenant, conv.document, debt_ids)
         except NegotiationRefused as exc:
             self._move(turn, "menu")
-            turn.say(f"Não foi possível montar as ofertas: {exc}.")
+            reason = self._refusal(turn, exc, debt_ids)
+            turn.say(f"Não foi possível montar as ofertas: {reason}.")
             return
         if not found.offers:
             self._move(turn, "menu")
@@ -864,7 +865,8 @@ class Conversations:
             )
         except NegotiationRefused as exc:
             self._move(turn, "menu")
-            turn.say(f"Não foi possível fechar o acordo: {exc}. Digite MENU para ver as opções.")
+            reason = self._refusal(turn, exc, context["debt_ids"])
+            turn.say(f"Não foi possível fechar o acordo: {reason}. Digite MENU para ver as opções.")
             return
         self._move(turn, "menu")
         first = next((i for i in agreement.invoices if i.status in ("open", "overdue")), None)
@@ -880,6 +882,25 @@ class Conversations:
             *links,
         )
         self._show_menu(turn)
+
+    def _refusal(self, turn: Turn, refused: NegotiationRefused, debt_ids: list[str]) -> str:
+        """Why the negotiation service refused, in the debtor's words: debts an agreement took
+        meanwhile by their creditor, contracts and the agreement's date; never an id or a key."""
+        conv = turn.conversation
+        assert conv.document is not None
+        held = [
+            debt
+            for debt in self.negotiation.statement(conv.tenant, conv.document).debts
+            if debt.debt_id in debt_ids and debt.agreement_id is not None
+        ]
+        if not held:
+            return bot.refusal_reason(str(refused))
+        agreements = self.negotiation.agreements(conv.tenant, conv.document).agreements
+        closed_on = next(
+            (a.closed_on for a in agreements if a.agreement_id == held[0].agreement_id), None
+        )
+        contracts = list(dict.fromkeys(debt.contract for debt in held))
+        return bot.in_agreement(held[0].creditor, contracts, closed_on)
 
     # ---- documents ----------------------------------------------------------------------------
 

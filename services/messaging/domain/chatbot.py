@@ -465,6 +465,32 @@ def confirm_offer(offer: OfferLine) -> str:
     )
 
 
+def in_agreement(creditor: str, contracts: Sequence[str], closed_on: dt.date | None) -> str:
+    """Debts that an agreement took meanwhile (closed on the portal, with an operator), said
+    by what the debtor knows of them: never their ids."""
+    which = (
+        f"contrato {contracts[0]}"
+        if len(contracts) == 1
+        else "contratos " + ", ".join(contracts[:-1]) + f" e {contracts[-1]}"
+    )
+    when = f" fechado em {dmy(closed_on)}" if closed_on else ""
+    return f"os débitos com {creditor} ({which}) já estão em um acordo{when}"
+
+
+# A refusal that would show the debtor ids or keys: said in words instead.
+OFFER_CHANGED = "os débitos ou as condições mudaram desde que as opções foram mostradas"
+_TECHNICAL = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,}|idempot",
+    re.IGNORECASE,
+)
+
+
+def refusal_reason(message: str) -> str:
+    """The negotiation service's refusal as the debtor may read it: its words, unless they
+    carry an id or speak of keys (then OFFER_CHANGED)."""
+    return OFFER_CHANGED if _TECHNICAL.search(message) else message
+
+
 def agreement_closed(total_cents: int, installments: int, first: OpenInvoice | None) -> str:
     plan = "à vista" if installments == 1 else f"em {installments} parcelas"
     text = f"Acordo fechado! Total de {format_brl(total_cents)} {plan}."
