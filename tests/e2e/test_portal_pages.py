@@ -601,6 +601,20 @@ def test_a_partial_payment_shows_on_the_invoice_and_a_paid_one_offers_no_boleto(
     assert pix is not None
     assert f"54{len(f'{balance / 100:.2f}'):02d}{balance / 100:.2f}" in pix.group(1)
     assert "Baixar boleto (PDF)" not in html and 'id="linha-digitavel"' not in html
+    # The portal view too (the lookup, page 2): what was paid of it.
+    agreement_id = agreement_page.rsplit("/", 1)[-1]
+
+    def paid_in_view() -> int | None:
+        for agreement in platform.anonymous().lookup(TENANT, ISABELA)["agreements"]:
+            for invoice in (
+                agreement["invoices"] if agreement["agreement_id"] == agreement_id else []
+            ):
+                if invoice["invoice_id"] == invoice_id and invoice["paid_cents"]:
+                    return int(invoice["paid_cents"])
+        return None
+
+    assert wait_for(paid_in_view, timeout=60, what="the partial payment in the view") == 1000
+    assert "· pago R$ 10,00 de" in re.sub(r"<[^>]+>", "", browser.get(f"/p/{TENANT}/dividas").text)
 
     pay(balance)
     html = browser.get(agreement_page, params={"fatura": invoice_id}).text

@@ -973,3 +973,28 @@ def test_a_partly_paid_installment_shows_what_was_paid_and_asks_pix_for_the_bala
     # The boleto has the whole amount: not offered for the balance.
     assert 'id="linha-digitavel"' not in html and "Baixar boleto (PDF)" not in html
     assert "não serve para pagar só o saldo" in html
+
+
+def test_a_partial_payment_reaches_the_debts_page_and_the_lookup(
+    client: TestClient[Litestar],
+) -> None:
+    """The read model's side: the agreements on page 2 and in the JSON lookup come from the
+    portal view, which now reads the partial payment (PaymentReceived, outcome partial)."""
+    from tests.unit import test_portal_agreements as agreements
+    from tests.unit.test_portal_view_payments import received
+
+    def ours(event: Any) -> Any:
+        return event.model_copy(update={"tenant": TENANT, "document": ISABELA})
+
+    closed = ours(agreements.closed("qa", ["d-bank"]))
+    with client.app.state.read_engine.begin() as conn:
+        PortalViewProjection(VAULT).apply(conn, [closed, ours(received("qa", 1, 1_000, 50_000))])
+    sign_in(client, ISABELA)
+    page = client.get(f"/p/{TENANT}/dividas")
+    assert (
+        'Em aberto · pago <span class="dinheiro">R$ 10,00</span> de '
+        '<span class="dinheiro">R$ 510,00</span>'
+    ) in page.text
+    looked = client.post(f"/api/v1/portal/{TENANT}/lookup", json={"document": ISABELA}).json()
+    (agreement,) = looked["agreements"]
+    assert [i["paid_cents"] for i in agreement["invoices"]] == [1_000, 0]

@@ -8,7 +8,10 @@ another): each change is written so that the order does not matter. A debt impor
 its agreement is still shown as in agreement; a payment or an overdue notice read before the
 agreement that issued the invoice is kept (`portal_pending_invoices`) and applied when the
 invoice comes; a settled debt keeps the agreement that settled it (its `DebtSettled` says
-which), and a withdrawn one shows the agreement holding it, whichever came first.
+which), and a withdrawn one shows the agreement holding it, whichever came first. A payment
+that leaves part of an invoice to pay (`PaymentReceived`, from the payments' topic: no
+`InstallmentPaid` comes for it) is kept as the lowest balance said of the invoice
+(`portal_invoice_balances`), whatever the order, and shown as what was paid of it.
 
 The debtor's name is personal data: opened with the key vault from version 2 of the debts'
 events, and replaced by REMOVED once the debtor's data is erased (see read_models.personal).
@@ -50,6 +53,7 @@ from contracts.envelope import Envelope
 from contracts.negotiation import (
     AGREEMENTS_TOPIC,
     INVOICES_TOPIC,
+    PAYMENTS_TOPIC,
     AgreementBroken,
     AgreementClosed,
     AgreementClosedV2,
@@ -57,6 +61,7 @@ from contracts.negotiation import (
     AgreementInstallment,
     InstallmentPaid,
     InvoiceOverdue,
+    PaymentReceived,
 )
 from contracts.personal import ERASURES_TOPIC, PersonalDataErased
 from contracts.portfolio import (
@@ -171,7 +176,18 @@ portal_pending_invoices = Table(
     Column("paid_cents", Integer, nullable=False),
     Column("days_overdue", Integer, nullable=False),
 )
+# The lowest balance the payments' topic said of each invoice (what is left to pay after the
+# payments received so far), read with the invoice (paid: its amount less this); a table of its
+# own, so that it is the same whichever topic comes first.
+portal_invoice_balances = Table(
+    "portal_invoice_balances",
+    metadata,
+    Column("invoice_id", String(36), primary_key=True),
+    Column("balance_cents", Integer, nullable=False),
+)
 portal_erasures = erasures_table("portal_erasures", metadata)
+# The outcomes of a payment applied to its invoice (its balance is then what is left).
+_APPLIED = ("partial", "paid", "excess")
 
 DebtEvent = DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2
 
@@ -245,12 +261,18 @@ _CHANGES = (
 
 class PortalViewProjection(PersonalDataProjection):
     name = "portal_view"
-    topics = (DEBTS_TOPIC, AGREEMENTS_TOPIC, INVOICES_TOPIC, ERASURES_TOPIC)
+    topics = (DEBTS_TOPIC, AGREEMENTS_TOPIC, INVOICES_TOPIC, PAYMENTS_TOPIC, ERASURES_TOPIC)
     metadata = metadata
     erasures = portal_erasures
     # What `apply` reads: the runtime passes over any other event unparsed.
     event_types = event_types_of(
-        DebtImported, DebtUpdated, DebtImportedV2, DebtUpdatedV2, PersonalDataErased, *_CHANGES
+        DebtImported,
+        DebtUpdated,
+        DebtImportedV2,
+        DebtUpdatedV2,
+        PersonalDataErased,
+        PaymentReceived,
+        *_CHANGES,
     )
 
     def __init__(self, vault: KeyVault, signing_key: str | None = None) -> None:
@@ -280,6 +302,7 @@ class PortalViewProjection(PersonalDataProjection):
         changes = [e for e in events if isinstance(e, _CHANGES)]
         if changes or latest:
             _Batch(conn, changes, list(latest)).apply()
+        _write_balances(conn, [e for e in events if isinstance(e, PaymentReceived)])
 
     def _debt_rows(self, conn: Connection, events: list[DebtEvent]) -> list[dict[str, Any]]:
         """The debts' rows, the name opened (version 2) or as it came (version 1, unless the
@@ -784,6 +807,35 @@ _SETTLE_DEBT = (
 _PAY_DEBT = update(portal_debts).where(_BY_ID).values(paid_cents=bindparam("b_paid"))
 
 
+def _write_balances(conn: Connection, payments: list[PaymentReceived]) -> None:
+    """The lowest balance each invoice was left with by its payments (a lower one is newer)."""
+    lowest: dict[str, int] = {}
+    for payment in payments:
+        if payment.invoice_id is None or payment.outcome not in _APPLIED:
+            continue
+        known = lowest.get(payment.invoice_id)
+        if known is None or payment.balance_cents < known:
+            lowest[payment.invoice_id] = payment.balance_cents
+    rows = [{"invoice_id": i, "balance_cents": b} for i, b in lowest.items()]
+    execute_many(conn, cached(conn, "portal_invoice_balances", _balances_upsert), rows)
+
+
+def _balances_upsert(insert: DialectInsert) -> UpdateBase:
+    stmt = insert(portal_invoice_balances)
+    return stmt.on_conflict_do_update(
+        index_elements=["invoice_id"],
+        set_={"balance_cents": stmt.excluded.balance_cents},
+        where=portal_invoice_balances.c.balance_cents > stmt.excluded.balance_cents,
+    )
+
+
+def _with_payments(invoice: dict[str, Any], balance: int | None) -> dict[str, Any]:
+    """The invoice's row with what its payments paid (a partial payment: no InstallmentPaid)."""
+    if balance is not None:
+        invoice["paid_cents"] = max(invoice["paid_cents"], invoice["amount_cents"] - balance)
+    return invoice
+
+
 def _pending_upsert(insert: DialectInsert) -> UpdateBase:
     stmt = insert(portal_pending_invoices)
     return stmt.on_conflict_do_update(
@@ -854,11 +906,16 @@ def agreements_of(engine: Engine, tenant: str, document: str) -> list[dict[str, 
         invoices: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
         if ids:
             for r in conn.execute(
-                select(portal_invoices)
+                select(portal_invoices, portal_invoice_balances.c.balance_cents)
+                .outerjoin(
+                    portal_invoice_balances,
+                    portal_invoice_balances.c.invoice_id == portal_invoices.c.invoice_id,
+                )
                 .where(portal_invoices.c.agreement_id.in_(ids))
                 .order_by(portal_invoices.c.agreement_id, portal_invoices.c.number)
             ):
-                invoices[r.agreement_id].append(dict(r._mapping))
+                row = dict(r._mapping)
+                invoices[r.agreement_id].append(_with_payments(row, row.pop("balance_cents")))
     for agreement in agreements:
         agreement["invoices"] = invoices[agreement["agreement_id"]]
     return agreements
