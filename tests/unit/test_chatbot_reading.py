@@ -190,6 +190,8 @@ def test_a_wrong_check_digit_is_still_an_attempt(document: str, before: str, shi
         ("529 982 247 00", DocumentMistyped("CPF com dígito verificador inválido")),
         ("+55 11 98765-4321", None),
         ("1.500,00 10/12/2026", None),
+        ("2 10/12/2026 2 2 desenvolvimento", None),  # dates and numbers, not 11 digits typed
+        ("733.925.169 - 37", DocumentFound("73392516937")),
         ("529.982.247-2", DocumentTooShort(10)),
     ],
 )

@@ -117,7 +117,7 @@ DocumentTyped = DocumentFound | DocumentMistyped | DocumentTooShort
 class _Span:
     text: str  # normalized: upper case, no separators
     clean: bool  # begins and ends where the debtor left a space (or the chain does)
-    # Joins numbers the debtor wrote apart ("529 982 247 25", or "1.500,00 10/12/2026"):
+    # Joins numbers the debtor wrote apart ("529 982 247 25", or "paguei 150 200 300 400"):
     # a document if valid, an attempt only if that is all there is to the run.
     spaced: bool = False
     whole: bool = False
@@ -161,7 +161,10 @@ def _spans(chain: list[tuple[str, str]]) -> list[_Span]:
             clean = (start == 0 or chain[start][1] == "space") and (
                 end == count or chain[end][1] == "space"
             )
-            spaced = any(link == "space" for _, link in chain[start + 1 : end])
+            links = {link for _, link in chain[start + 1 : end]}
+            if links >= {"sep", "space"}:
+                continue  # a document is typed with its punctuation or with spaces, not both
+            spaced = "space" in links
             whole = start == 0 and end == count
             heads = {groups[0], _LEADING_LETTERS.sub("", groups[0])}
             for head in heads:
