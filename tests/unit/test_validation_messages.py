@@ -12,10 +12,13 @@ from litestar.exceptions import HTTPException
 from litestar.params import Parameter
 from litestar.testing import TestClient
 
+from contracts.errors import ErrorDetail, ErrorReply
+from service_runtime.service_client import ServiceRefused
 from services.gateway.entrypoints.http.errors import (
     contract_fields,
     handle_contract_error,
     handle_http_exception,
+    handle_service_refused,
 )
 from services.gateway.entrypoints.http.validation_messages import explain
 
@@ -100,11 +103,31 @@ def _client() -> TestClient[Litestar]:
         Report(documents=documents)  # the service's contract, with its own name of the value
         return "ok"
 
+    @get("/offers", opt=contract_fields(debt_ids="debt_id"))
+    async def offers(debt_id: list[str]) -> str:
+        # The service refuses the request's contract, as its request server says it.
+        raise ServiceRefused(
+            ErrorReply(
+                status=422,
+                code="validation_failed",
+                message="pedido inválido",
+                details=[
+                    ErrorDetail(
+                        field="request.offers.debt_ids",
+                        rule="too_long",
+                        message="List should have at most 200 items after validation, not 201",
+                    ),
+                    ErrorDetail(field="document", rule="check_digit", message="CPF inválido"),
+                ],
+            )
+        )
+
     app = Litestar(
-        [conversations, conditions, people, report],
+        [conversations, conditions, people, report, offers],
         exception_handlers={
             HTTPException: handle_http_exception,
             pydantic.ValidationError: handle_contract_error,
+            ServiceRefused: handle_service_refused,
         },
     )
     return TestClient(app)
@@ -201,3 +224,16 @@ def test_a_refusal_of_the_service_contract_names_the_parameter_the_client_sent()
     assert [(d["field"], d["rule"], d["message"]) for d in error["details"]] == [
         ("document", "max_items", "no máximo 2 itens")
     ]
+
+
+def test_a_services_refusal_of_its_contract_is_said_in_portuguese_naming_what_was_sent() -> None:
+    with _client() as client:
+        answer = client.get("/offers?debt_id=d-1")
+
+    error = answer.json()["error"]
+    assert answer.status_code == 422
+    assert [(d["field"], d["rule"], d["message"]) for d in error["details"]] == [
+        ("debt_id", "max_items", "no máximo 200 itens"),
+        ("document", "check_digit", "CPF inválido"),  # the service's own rule, as it said it
+    ]
+    assert "List should" not in answer.text

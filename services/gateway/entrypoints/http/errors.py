@@ -27,6 +27,7 @@ from litestar.types import Scope
 from service_runtime.service_client import ServiceRefused, ServiceUnavailable
 from services.gateway.entrypoints.http.error_messages import (
     MESSAGES_PT,
+    RULES_EN,
     english,
     english_rule,
 )
@@ -274,13 +275,30 @@ def _phrase(status: int) -> str:
 
 def handle_service_refused(request: Request[Any, Any, Any], exc: ServiceRefused) -> Response[Any]:
     error = exc.error
-    return error_response(
-        request,
-        error.status,
-        error.code,
-        error.message,
-        [d.model_dump(exclude_none=True) for d in error.details],
-    )
+    details = [d.model_dump(exclude_none=True) for d in error.details]
+    if error.code == "validation_failed":
+        details = [_contract_detail(request, d) for d in details]
+    return error_response(request, error.status, error.code, error.message, details)
+
+
+# Where a service's request server says a refused value was: request.<kind>.<field>.
+_REQUEST_LOC = re.compile(r"^request\.[a-z_]+\.")
+
+
+def _contract_detail(request: Request[Any, Any, Any], detail: dict[str, Any]) -> dict[str, Any]:
+    """A detail of a service's own refusal of its request's contract (pydantic's error type
+    as the rule, its English as the message: the service and the gateway disagreeing on a
+    contract) in the API's words: the rule and pt-BR message explain() gives, the field as
+    the client sent it. A service's own rule (check_digit, no_condition...) passes as is."""
+    if str(detail.get("rule")) in RULES_EN:
+        return detail
+    loc = _REQUEST_LOC.sub("", str(detail.get("field", ""))).split(".")
+    names = {**_parameter_aliases(request), **_contract_fields(request)}
+    loc[0] = names.get(loc[0], loc[0])
+    field, rule, message = explain(".".join(loc), str(detail.get("message", "")))
+    if rule == "invalid" and message == detail.get("message"):
+        return detail  # nothing known to translate
+    return field_detail(field, rule, message)
 
 
 SERVICE_NAMES = {
