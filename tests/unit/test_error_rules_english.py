@@ -1,0 +1,35 @@
+"""Every rule the API answers with has its English, so `message_en` says what `message` says
+in pt-BR rather than a generic "Invalid value". Rules are found where the code raises them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from services.gateway.entrypoints.http.error_messages import RULES_EN
+
+ROOT = Path(__file__).resolve().parents[2]
+# A rule given to field_error, a service's field_refusal, or a detail's "rule".
+RAISED = re.compile(
+    r'(?:field_error|field_refusal)\(\s*"[^"]*",\s*"(?P<a>[a-z][a-z_0-9]+)"'
+    r'|"rule":\s*"(?P<b>[a-z][a-z_0-9]+)"'
+)
+# Reasons kept on a message's own record, never an API error's detail.
+NOT_API = {"no_template", "render", "retries_exhausted"}
+
+
+def raised_rules() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for folder in ("services", "service_runtime", "contracts"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for match in RAISED.finditer(path.read_text(encoding="utf-8")):
+                rule = match["a"] or match["b"]
+                found.setdefault(rule, set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_every_rule_the_api_raises_has_its_english() -> None:
+    rules = raised_rules()
+    assert len(rules) > 30  # the scan finds the API's rules at all
+    missing = {r: sorted(p) for r, p in rules.items() if r not in RULES_EN and r not in NOT_API}
+    assert missing == {}
