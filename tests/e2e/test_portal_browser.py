@@ -150,3 +150,21 @@ def test_a_debtor_closes_an_agreement_and_copies_the_pix_code(
         assert _agreements(platform) == before + 1
     finally:
         context.close()
+
+
+def test_the_api_docs_render_with_no_way_out(platform: RunningPlatform, browser: Any) -> None:
+    """Swagger UI comes from the gateway and reads the OpenAPI 3.1 document Litestar writes:
+    the browser here reaches nothing but 127.0.0.1."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(base_url=platform.base_url)
+    try:
+        page = context.new_page()
+        for path in ("/schema", "/schema/swagger"):
+            page.goto(path)
+            page.wait_for_selector(".opblock", timeout=30_000)
+            assert page.locator(".opblock").count() > 30
+            assert page.get_by_text("Unable to render this definition").count() == 0
+            assert page.get_by_text("/api/v1/carteiras").count() >= 1
+        page.screenshot(path=str(SCREENS / "api-docs.png"), full_page=False)
+    finally:
+        context.close()

@@ -7,6 +7,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -20,7 +21,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.pydantic import PydanticDIPlugin, PydanticInitPlugin, PydanticSchemaPlugin
 from litestar.static_files import create_static_files_router
-from swagger_ui_bundle import swagger_ui_path
+from swagger_ui import __file__ as swagger_ui_package
 
 from service_runtime.host import ServiceHost
 from service_runtime.service_client import (
@@ -72,8 +73,10 @@ from services.gateway.entrypoints.web import csrf_config, template_config, web_r
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-# Swagger UI's own files (swagger-ui-bundle), under the docs' public prefix.
+# Swagger UI's own files (swagger-ui-py: Swagger UI 5, which reads the OpenAPI 3.1 Litestar
+# writes; 4.x shows "Unable to render this definition"), under the docs' public prefix.
 SWAGGER_ASSETS = "/schema/swagger-ui"
+SWAGGER_FILES = Path(swagger_ui_package).parent / "static"
 
 
 class DeclaredStrictness(PydanticInitPlugin):
@@ -175,7 +178,7 @@ def create_app(
             PrivacyController,
             create_static_files_router(
                 path=SWAGGER_ASSETS,
-                directories=[swagger_ui_path],
+                directories=[SWAGGER_FILES],
                 include_in_schema=False,
                 cache_control=CacheControlHeader(max_age=86400, public=True),
             ),
