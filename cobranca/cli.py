@@ -62,11 +62,13 @@ def serve(service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVI
 def _valid_tenant(tenant: str) -> str:
     """The tenant option, by the events' own rule (contracts.envelope): a token or an import
     for a tenant no event can carry would only fail later, in the relay."""
-    from contracts.envelope import TENANT_RULE_EN, tenant_problem
+    from contracts.envelope import TENANT_NAME_RULE_EN, TENANT_RULE_EN, tenant_name_problem
 
-    problem = tenant_problem(tenant)
-    if problem:
-        raise typer.BadParameter(f"{problem} ({TENANT_RULE_EN})")
+    named = tenant_name_problem(tenant)
+    if named:
+        rule, problem = named
+        english = TENANT_RULE_EN if rule == "tenant_length" else TENANT_NAME_RULE_EN
+        raise typer.BadParameter(f"{problem} ({english})")
     return tenant
 
 

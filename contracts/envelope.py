@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
@@ -38,6 +39,14 @@ TENANT_RULE = "tenant_length"
 TENANT_RULE_EN = f"A tenant is a text of {TENANT_MIN_LENGTH} to {TENANT_MAX_LENGTH} characters"
 TenantId = Annotated[str, Field(min_length=TENANT_MIN_LENGTH, max_length=TENANT_MAX_LENGTH)]
 _tenant_id: TypeAdapter[str] = TypeAdapter(TenantId)
+# What a tenant is named when it is made (a token issued): it goes into addresses (/p/{tenant})
+# and file names, so letters without accents, digits, '.', '_' and '-', first a letter or a
+# digit. Stricter than the envelope's rule, which events already published keep.
+TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+TENANT_NAME_RULE = "tenant_name"
+TENANT_NAME_RULE_EN = (
+    "A tenant is named with letters, digits, '.', '_' and '-', first a letter or a digit"
+)
 
 
 def tenant_problem(value: object) -> str | None:
@@ -48,6 +57,19 @@ def tenant_problem(value: object) -> str | None:
         return (
             f"a assessoria (tenant) deve ser um texto de {TENANT_MIN_LENGTH} a "
             f"{TENANT_MAX_LENGTH} caracteres"
+        )
+    return None
+
+
+def tenant_name_problem(value: object) -> tuple[str, str] | None:
+    """(rule, pt-BR reason) when `value` cannot name a tenant, or None when it can."""
+    problem = tenant_problem(value)
+    if problem is not None:
+        return TENANT_RULE, problem
+    if not TENANT_NAME.fullmatch(str(value)):
+        return TENANT_NAME_RULE, (
+            "a assessoria (tenant) deve ter só letras sem acento, dígitos, '.', '_' ou '-', "
+            "começando por letra ou dígito"
         )
     return None
 

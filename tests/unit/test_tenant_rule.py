@@ -135,6 +135,27 @@ def test_the_api_answers_401_to_a_token_whose_tenant_breaks_the_rule(tenant: str
     assert detail["message_en"] == "A tenant is a text of 1 to 63 characters"
 
 
+@pytest.mark.parametrize("tenant", ["  ", " demo", "recupera sul", "cobrança", "-demo", "a/b"])
+def test_a_tenant_is_named_as_it_will_be_addressed(cli: Any, tenant: str) -> None:
+    # It goes into the portal's address (/p/{tenant}) and file names: a blank, a space, an
+    # accent or a slash would make a tenant nobody can reach.
+    result = cli("token", "create", "--tenant", tenant, "--role", "admin")
+
+    assert result.exit_code == 2
+    assert "só letras sem acento, dígitos, '.', '_' ou '-'" in said(result)
+    assert "eyJ" not in result.output
+    with pytest.raises(ValueError, match="sem acento"):
+        issue_token(KEY, tenant=tenant, role="admin")
+    with pytest.raises(InvalidToken) as refused:
+        decode_token(KEY, old_token(tenant))
+    assert (refused.value.field, refused.value.rule) == ("tenant", "tenant_name")
+
+
+@pytest.mark.parametrize("tenant", ["demo", "recupera-sul", "assessoria_2", "acme.br", "X" * 63])
+def test_the_tenants_named_so_far_still_are(tenant: str) -> None:
+    assert decode_token(KEY, issue_token(KEY, tenant=tenant, role="admin")).tenant == tenant
+
+
 def a_port_nobody_listens_on() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

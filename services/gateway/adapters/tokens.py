@@ -10,7 +10,12 @@ from typing import Literal, cast, get_args
 
 import jwt
 
-from contracts.envelope import TENANT_RULE, TENANT_RULE_EN, tenant_problem
+from contracts.envelope import (
+    TENANT_NAME_RULE_EN,
+    TENANT_RULE,
+    TENANT_RULE_EN,
+    tenant_name_problem,
+)
 
 Role = Literal["admin", "operator", "analyst", "integration", "portal"]
 STAFF_ROLES: tuple[Role, ...] = ("admin", "operator", "analyst", "integration")
@@ -56,9 +61,9 @@ def issue_token(
 ) -> str:
     if role not in get_args(Role):
         raise ValueError(f"unknown role {role!r}; use one of {', '.join(get_args(Role))}")
-    problem = tenant_problem(tenant)
-    if problem:
-        raise ValueError(problem)
+    named = tenant_name_problem(tenant)
+    if named:
+        raise ValueError(named[1])
     issued = now or dt.datetime.now(dt.UTC)
     claims: dict[str, object] = {
         "iss": ISSUER,
@@ -93,10 +98,14 @@ def decode_token(key: str, token: str) -> Principal:
         raise InvalidToken("token sem papel ou assessoria")
     # A tenant no event may carry (a token issued before the rule was checked): nothing it
     # sends could be published, so it does not get in.
-    problem = tenant_problem(tenant)
-    if problem:
+    named = tenant_name_problem(tenant)
+    if named:
+        rule, problem = named
         raise InvalidToken(
-            f"token com assessoria inválida: {problem}", "tenant", TENANT_RULE, TENANT_RULE_EN
+            f"token com assessoria inválida: {problem}",
+            "tenant",
+            rule,
+            TENANT_RULE_EN if rule == TENANT_RULE else TENANT_NAME_RULE_EN,
         )
     return Principal(
         subject=str(claims["sub"]),

@@ -9,7 +9,6 @@ debtor may see and negotiate here (days overdue from the business clock)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from anyio import to_thread
 from sqlalchemy import Engine
 
 from contracts.documents import DocumentKind, document_kind, validate_document
+from contracts.envelope import TENANT_NAME
 from contracts.messaging_requests import (
     AccessCodeOut,
     BirthDateTriesOut,
@@ -80,7 +80,7 @@ DATE_MESSAGES = {
 
 # What a tenant in a portal's address may be (the pages' PAGE_TENANT, the API's too): a name
 # outside it has no portal, and is not looked for.
-PORTAL_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+PORTAL_TENANT = TENANT_NAME
 
 
 class KnownPortals:

@@ -91,6 +91,9 @@ RULES_EN: dict[str, str] = {
     "try again after Retry-After",
     "not_eligible": "Not available for negotiation in this portal",
     "no_portal": "This agency has no portal (check the address)",
+    "tenant_length": "A tenant is a text of 1 to 63 characters",
+    "tenant_name": "A tenant is named with letters, digits, '.', '_' and '-', first a letter or a "
+    "digit",
     "not_in_future": "The date is after today (the business day)",
     "not_in_past": "The date is before today (the business day)",
     "no_debt": "No debt of this document in this agency",
