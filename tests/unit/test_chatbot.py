@@ -959,3 +959,52 @@ def test_an_uneven_first_installment_is_no_entrada_and_an_entrada_is_named(
     ) in menu_text
     assert "3 - entrada de" in menu_text
     assert menu_text.count("entrada") == 1
+
+
+def test_a_partly_paid_invoice_is_given_with_the_pix_of_its_balance(chat: Chat) -> None:
+    """QA: R$ 10,00 paid of an installment, option 1 said the balance but gave the whole
+    amount's line and a PIX asking for the whole amount; option 2 gave the boleto with no word.
+    As on the portal: the PIX asks for the balance (txid kept), the line is not given, and the
+    boleto is said to carry the whole amount. The other invoices stay as they were."""
+    from contracts.brcode import crc16, parse_emv, pix_for_balance
+    from contracts.negotiation_requests import PaymentReport
+
+    paid, unpaid = closed_with(chat, ["Banco Horizonte", "Financeira Sol"])
+    first = paid.invoices[0]
+    chat.negotiation.app.record_payment(
+        AGENCY,
+        PaymentReport(invoice_id=first.invoice_id, amount_cents=1_000, paid_on=TODAY),
+        "api",
+        today=TODAY,
+    )
+    balance = first.amount_cents - 1_000
+    chat.identified()
+
+    _, partial, whole = said(chat.whatsapp("1"))
+
+    assert partial.startswith(
+        f"Parcela 1 de 3 do acordo com Banco Horizonte: {format_brl(balance)}, "
+        f"vencimento {first.due_date:%d/%m/%Y}.\n"
+        f"Você já pagou R$ 10,00 desta parcela. O boleto foi emitido com o valor integral "
+        f"({format_brl(first.amount_cents)}) e não serve para pagar só o saldo: pague os "
+        f"{format_brl(balance)} que faltam com o PIX."
+    )
+    assert "Linha digitável" not in partial and first.digitable_line not in partial
+    code = partial.rsplit("PIX copia e cola:\n", 1)[1]
+    assert code == pix_for_balance(first.pix_code, balance) != first.pix_code
+    fields, issued = parse_emv(code), parse_emv(first.pix_code)
+    assert fields["54"] == f"{balance // 100}.{balance % 100:02d}"
+    assert code[-4:] == crc16(code[:-4])
+    assert fields["62"] == issued["62"]  # the txid: the payment is matched to the invoice
+    # The invoice nothing was paid of: its line and issued code, as before.
+    assert unpaid.invoices[0].digitable_line in whole
+    assert whole.endswith(f"PIX copia e cola:\n{unpaid.invoices[0].pix_code}")
+
+    boletos = said(chat.whatsapp("2"))
+    assert len(boletos) == 2  # the boletos, then the one warning
+    assert boletos[1] == (
+        f"Atenção: a parcela 1 de 3 do acordo com Banco Horizonte já foi paga em parte. "
+        f"Você já pagou R$ 10,00 desta parcela. O boleto foi emitido com o valor integral "
+        f"({format_brl(first.amount_cents)}) e não serve para pagar só o saldo: pague os "
+        f"{format_brl(balance)} que faltam com o PIX.\n\nPIX copia e cola:\n{code}"
+    )

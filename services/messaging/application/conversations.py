@@ -24,9 +24,10 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from contracts.brcode import pix_for_balance
 from contracts.documents import document_kind, mask_document
 from contracts.messaging_requests import (
     AvailabilityOut,
@@ -931,8 +932,14 @@ class Conversations:
                 f"Boleto da parcela {invoice.number}, vencimento {bot.dmy(invoice.due_date)}:",
                 *links,
             )
-            return
-        turn.say(bot.invoices_to_pay(len(shown), max(more, 0)), *links, *portal)
+        else:
+            turn.say(bot.invoices_to_pay(len(shown), max(more, 0)), *links, *portal)
+        # A boleto keeps the installment's whole amount: after a partial payment, say so and
+        # give the PIX of the balance.
+        for agreement, invoice in shown:
+            given = open_invoice(agreement, invoice)
+            if given.partly_paid:
+                turn.say(bot.boleto_of_the_whole_amount(given))
 
     def _link(
         self,
@@ -1243,7 +1250,9 @@ def offer_line(offer: dict[str, Any]) -> bot.OfferLine:
 
 
 def open_invoice(agreement: AgreementOut, invoice: InvoiceOut) -> bot.OpenInvoice:
-    return bot.OpenInvoice(
+    """The invoice as the chat gives it: what is left to pay, and after a partial payment the
+    PIX code asking for that balance (the same code, txid kept, field 54 rewritten)."""
+    shown = bot.OpenInvoice(
         creditor=agreement.creditor,
         number=invoice.number,
         installments=len(agreement.invoices),
@@ -1252,4 +1261,9 @@ def open_invoice(agreement: AgreementOut, invoice: InvoiceOut) -> bot.OpenInvoic
         digitable_line=invoice.digitable_line,
         pix_code=invoice.pix_code,
         overdue=invoice.status == "overdue",
+        paid_cents=invoice.paid_cents,
+        issued_cents=invoice.amount_cents,
     )
+    if not shown.partly_paid:
+        return shown
+    return replace(shown, pix_code=pix_for_balance(invoice.pix_code, invoice.balance_cents))

@@ -321,25 +321,57 @@ class OpenInvoice:
     creditor: str
     number: int
     installments: int
-    amount_cents: int
+    amount_cents: int  # what is left to pay: the balance
     due_date: dt.date
     digitable_line: str
-    pix_code: str
+    pix_code: str  # asking for the balance
     overdue: bool
+    # Paid in part: what was paid, and the installment's amount, which the boleto (registered
+    # at the bank) keeps; then only the PIX pays the balance.
+    paid_cents: int = 0
+    issued_cents: int = 0
+
+    @property
+    def partly_paid(self) -> bool:
+        return self.paid_cents > 0 and 0 < self.amount_cents < self.issued_cents
+
+
+def _which(invoice: OpenInvoice) -> str:
+    if invoice.installments == 1:
+        return "Parcela única"
+    return f"Parcela {invoice.number} de {invoice.installments}"
+
+
+def _full_amount_boleto(invoice: OpenInvoice) -> str:
+    """Why a partly paid invoice is paid by PIX: its boleto asks for the whole installment."""
+    return (
+        f"Você já pagou {format_brl(invoice.paid_cents)} desta parcela. O boleto foi emitido "
+        f"com o valor integral ({format_brl(invoice.issued_cents)}) e não serve para pagar só "
+        f"o saldo: pague os {format_brl(invoice.amount_cents)} que faltam com o PIX."
+    )
 
 
 def digitable_line(invoice: OpenInvoice) -> str:
+    """The invoice's line and PIX code; once paid in part, the PIX of the balance alone (the
+    line, of the whole amount, is not given, as on the portal)."""
     late = " (vencida)" if invoice.overdue else ""
-    which = (
-        "Parcela única"
-        if invoice.installments == 1
-        else f"Parcela {invoice.number} de {invoice.installments}"
-    )
-    return (
-        f"{which} do acordo com {invoice.creditor}: "
+    head = (
+        f"{_which(invoice)} do acordo com {invoice.creditor}: "
         f"{format_brl(invoice.amount_cents)}, vencimento {dmy(invoice.due_date)}{late}.\n"
-        f"Linha digitável:\n{invoice.digitable_line}\n\n"
-        f"PIX copia e cola:\n{invoice.pix_code}"
+    )
+    if invoice.partly_paid:
+        return f"{head}{_full_amount_boleto(invoice)}\n\nPIX copia e cola:\n{invoice.pix_code}"
+    return (
+        f"{head}Linha digitável:\n{invoice.digitable_line}\n\nPIX copia e cola:\n{invoice.pix_code}"
+    )
+
+
+def boleto_of_the_whole_amount(invoice: OpenInvoice) -> str:
+    """Said with the boleto PDF of a partly paid invoice: the PDF asks for the whole amount,
+    the balance is paid by the PIX given here."""
+    return (
+        f"Atenção: a {_which(invoice).lower()} do acordo com {invoice.creditor} já foi paga "
+        f"em parte. {_full_amount_boleto(invoice)}\n\nPIX copia e cola:\n{invoice.pix_code}"
     )
 
 

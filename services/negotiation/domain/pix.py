@@ -1,19 +1,22 @@
 """PIX "copia e cola": the BR Code text of a single invoice (EMV QR Code MPM).
 
 Follows Banco Central's "Manual de Padrões para Iniciação do Pix". Pure functions, no I/O.
-Every field is ID(2) + length(2, zero-padded) + value; the last one, 63, is the CRC16 of the
-whole text up to and including its own "6304" header.
+The BR Code's own rules (TLV fields, the CRC16 of field 63, the amount's format) are
+`contracts.brcode`'s, shared with the pages that show a code again for a balance; `crc16`,
+`format_amount` and `parse_emv` are re-exported from there. This module adds what issuing a
+code needs: the tenant's key, the folded merchant fields and the invoice's txid.
 """
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
 
+from contracts.brcode import MAX_AMOUNT_CENTS, crc16, format_amount, parse_emv, with_crc
+from contracts.brcode import emv_field as _field
 from contracts.documents import InvalidDocument, validate_document
 
 __all__ = [
@@ -28,7 +31,6 @@ __all__ = [
 ]
 
 PIX_GUI = "br.gov.bcb.pix"
-MAX_AMOUNT_CENTS = 999_999_999_999  # field 54 holds at most 13 characters: "9999999999.99"
 MAX_NAME_LEN = 25
 MAX_CITY_LEN = 15
 MAX_TXID_LEN = 25
@@ -36,7 +38,6 @@ MAX_TXID_LEN = 25
 _TXID = re.compile(r"[A-Za-z0-9]{1,25}")
 # A key (CPF, CNPJ, e-mail, +55 phone or random EVP) is printable ASCII with no spaces.
 _KEY = re.compile(r"[!-~]+")
-_CRC_FIELD_HEADER = "6304"
 
 # The kinds of key the DICT (Banco Central's key directory) registers, as it writes them.
 MAX_KEY_LEN = 77
@@ -45,25 +46,6 @@ _EMAIL_KEY = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 _EVP_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _DOCUMENT_KEY = re.compile(r"[0-9]{11}|[0-9A-Z]{12}[0-9]{2}")
 KEY_KINDS = "CPF, CNPJ, e-mail, telefone (+55, DDD e número) ou chave aleatória"
-
-
-def crc16(payload: str) -> str:
-    """CRC16/CCITT-FALSE (poly 0x1021, init 0xFFFF) of `payload` as 4 uppercase hex digits."""
-    # binascii.crc_hqx is exactly this CRC (no reflection, no xor-out) once seeded with 0xFFFF.
-    return f"{binascii.crc_hqx(payload.encode('utf-8'), 0xFFFF):04X}"
-
-
-def _field(field_id: str, value: str) -> str:
-    if len(value) > 99:
-        raise ValueError(f"EMV field {field_id} holds at most 99 characters, got {len(value)}")
-    return f"{field_id}{len(value):02d}{value}"
-
-
-def format_amount(amount_cents: int) -> str:
-    """Field 54: "1234.56", dot as decimal separator and no thousands separator."""
-    if not 1 <= amount_cents <= MAX_AMOUNT_CENTS:
-        raise ValueError(f"amount_cents must be 1..{MAX_AMOUNT_CENTS}, got {amount_cents}")
-    return f"{amount_cents // 100}.{amount_cents % 100:02d}"
 
 
 def _fold(text: str, max_len: int, what: str) -> str:
@@ -182,28 +164,4 @@ def pix_code(
             _field("62", _field("05", _validate_txid(txid))),
         )
     )
-    payload += _CRC_FIELD_HEADER
-    return payload + crc16(payload)
-
-
-def parse_emv(code: str) -> dict[str, str]:
-    """Top-level TLV fields of an EMV code, by ID; nested templates (26, 62) stay as text.
-
-    Raises ValueError on a malformed code (bad length, truncated value, repeated ID). Does not
-    check the CRC.
-    """
-    fields: dict[str, str] = {}
-    position = 0
-    while position < len(code):
-        header = code[position : position + 4]
-        if len(header) < 4 or not header.isascii() or not header.isdigit():
-            raise ValueError(f"malformed EMV field header {header!r} at position {position}")
-        field_id, length = header[:2], int(header[2:])
-        value = code[position + 4 : position + 4 + length]
-        if len(value) != length:
-            raise ValueError(f"EMV field {field_id} is truncated at position {position}")
-        if field_id in fields:
-            raise ValueError(f"EMV field {field_id} appears twice")
-        fields[field_id] = value
-        position += 4 + length
-    return fields
+    return with_crc(payload)

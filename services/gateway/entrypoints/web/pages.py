@@ -34,6 +34,7 @@ from litestar.params import Parameter
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
 
+from contracts.brcode import pix_for_balance
 from contracts.documents import InvalidDocument, mask_document
 from contracts.negotiation_requests import (
     AgreementList,
@@ -63,7 +64,6 @@ from services.gateway.entrypoints.http.errors import ApiError, RateLimited
 from services.gateway.entrypoints.http.portal_deps import NOT_ELIGIBLE_MESSAGE, portal_service
 from services.gateway.entrypoints.http.security import is_https, trusted_networks
 from services.gateway.entrypoints.web.formatting import date_br
-from services.gateway.entrypoints.web.payment_codes import pix_for_balance
 from services.gateway.entrypoints.web.session import (
     RENEWED,
     SESSION_COOKIE,
