@@ -36,6 +36,7 @@ from litestar.types import ExceptionHandlersMap
 
 from contracts.brcode import pix_for_balance
 from contracts.documents import InvalidDocument, mask_document
+from contracts.envelope import TENANT_NAME
 from contracts.negotiation_requests import (
     AgreementList,
     AgreementOut,
@@ -84,8 +85,8 @@ GENERIC_NAME = "Portal de negociação"
 NO_STORE = {"Cache-Control": "no-store"}
 FORM_KEY = re.compile(r"[A-Za-z0-9-]{8,64}")
 TENANT_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
-# What a tenant in a page's address may be (tokens allow more; pages stay on the safe side).
-PAGE_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+# What a tenant in a page's address may be: the name every tenant is given (contracts.envelope).
+PAGE_TENANT = TENANT_NAME
 MAX_DEBTS = 200
 CONTACT_FIELDS = {
     "name": "nome",
