@@ -361,6 +361,9 @@ def test_health_request_ids_english_messages_and_the_lookup_limit(
 ) -> None:
     anonymous = platform.anonymous().http
     assert anonymous.get("/health/live").status_code == 200
+    # A monitor's HEAD, as the served gateway answers it: the GET's status, no body.
+    probed = anonymous.head("/health/live")
+    assert (probed.status_code, probed.content) == (200, b"")
     ready = wait_for(
         lambda: (r := anonymous.get("/health/ready")).status_code == 200 and r,
         timeout=60,

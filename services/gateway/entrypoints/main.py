@@ -25,6 +25,7 @@ from service_runtime.telemetry import instrument_engine, setup_telemetry
 from services.gateway.adapters.integration_events import IntegrationEvents
 from services.gateway.application.uploads import GatewayApplication
 from services.gateway.entrypoints.http.app import create_app
+from services.gateway.entrypoints.http.head_requests import AnswerHead
 from services.gateway.read_models.analytics import AnalyticsProjection
 from services.gateway.read_models.audit import AuditProjection
 from services.gateway.read_models.call_list import CallListProjection
@@ -109,7 +110,7 @@ def main() -> None:
     setup_telemetry("gateway", Settings())
     host, app = build()
     uvicorn.run(
-        app,
+        AnswerHead(app),
         host=host.settings.http_host,
         port=host.settings.http_port,
         log_level="warning",
