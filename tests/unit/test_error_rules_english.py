@@ -28,6 +28,12 @@ def raised_rules() -> dict[str, set[str]]:
     return found
 
 
+def test_a_carteira_file_refused_whole_says_why_in_english_too() -> None:
+    # Its rules come from NotACarteiraCsv (a variable where the gateway raises it).
+    for rule in ("empty", "binary", "no_header", "missing_columns", "no_rows", "malformed"):
+        assert rule in RULES_EN, rule
+
+
 def test_every_rule_the_api_raises_has_its_english() -> None:
     rules = raised_rules()
     assert len(rules) > 30  # the scan finds the API's rules at all

@@ -79,6 +79,13 @@ RULES_EN: dict[str, str] = {
     "unknown_result": "Unknown call result",
     "unknown_condition": "Unknown payment condition",
     "not_cnab240": "Not a CNAB 240 file",
+    # A carteira file refused whole (services.gateway.domain.carteira_csv.NotACarteiraCsv).
+    "empty": "The file is empty",
+    "binary": "The file is not a CSV (a spreadsheet, PDF, image or archive?)",
+    "no_header": "No carteira header found in the first lines",
+    "missing_columns": "Required columns are missing from the header",
+    "no_rows": "The file has a header but no rows",
+    "malformed": "The CSV is malformed at the line named (a quote left open?)",
     "unsupported_bank": "No boleto layout is known for this bank",
     "unsupported_wallet": "This bank's boleto layout does not take this carteira",
     "digits_count": "Wrong number of digits for this bank",
