@@ -527,6 +527,106 @@ def test_a_return_file_liquidation_dated_after_the_business_day_is_a_problem_lin
     assert again.skipped == []
 
 
+def test_a_payment_dated_before_its_agreement_is_refused_and_nothing_is_kept(
+    neg: Negotiation,
+) -> None:
+    [debt] = neg.imported(debt_event("a"))
+    agreement = neg.close([debt], 1)
+    invoice = agreement.invoices[0]
+
+    with pytest.raises(Refused) as refused:
+        answer(
+            neg.app,
+            RecordPayment(
+                tenant=AGENCY,
+                payment=PaymentReport(
+                    invoice_id=invoice.invoice_id, amount_cents=100, paid_on=dt.date(1900, 1, 1)
+                ),
+            ),
+            TODAY,
+        )
+
+    error = refused.value.reply()
+    assert (error.status, error.code) == (422, "validation_failed")
+    [detail] = error.details
+    assert (detail.field, detail.rule) == ("paid_on", "before_agreement")
+    assert detail.message == (
+        "data de pagamento 01/01/1900 é anterior ao acordo que emitiu a fatura, "
+        "fechado em 25/11/2026"
+    )
+    assert [e for e in neg.published() if e.type == "PaymentReceived"] == []
+    state = neg.app.get_agreement(
+        GetAgreement(tenant=AGENCY, agreement_id=agreement.agreement_id), TODAY
+    )
+    assert state.invoices[0].status == "open"
+    # Paid the day it was closed: applied.
+    assert neg.pay(invoice_id=invoice.invoice_id, amount_cents=100, paid_on=TODAY).outcome == (
+        "partial"
+    )
+
+
+def test_a_return_file_liquidation_dated_before_its_agreement_is_a_problem_line(
+    neg: Negotiation,
+) -> None:
+    [a, b] = neg.imported(debt_event("a"), debt_event("b", document=MARIA))
+    good = neg.close([a], 1).invoices[0]
+    early = neg.close([b], 1, key="k2", document=MARIA).invoices[0]
+    last_year = dt.date(2025, 11, 25)
+    content = write_cnab240_return(
+        bank_code="237",
+        company_name="RECUPERA SUL",
+        generated_on=TODAY,
+        payments=[
+            ReturnPayment(
+                nosso_numero=good.nosso_numero,
+                amount_cents=good.amount_cents,
+                paid_cents=good.amount_cents,
+                due_date=good.due_date,
+                paid_on=TODAY,
+            ),
+            ReturnPayment(
+                nosso_numero=early.nosso_numero,
+                amount_cents=early.amount_cents,
+                paid_cents=early.amount_cents,
+                due_date=early.due_date,
+                paid_on=last_year,
+                credited_on=last_year,
+            ),
+        ],
+    )
+
+    result = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content), TODAY)
+
+    assert [p.invoice_id for p in result.payments] == [good.invoice_id]
+    [problem] = result.skipped
+    assert problem.startswith("linha 5: nosso número ")
+    assert problem.endswith(
+        "data de pagamento 25/11/2025 é anterior ao acordo que emitiu a fatura, "
+        "fechado em 25/11/2026: não aplicado"
+    )
+    received = [e.invoice_id for e in neg.published() if e.type == "PaymentReceived"]
+    assert received == [good.invoice_id]
+
+
+def test_unknown_debts_are_named_a_few_at_a_time(neg: Negotiation) -> None:
+    [debt] = neg.imported(debt_event("a"))
+    unknown = [f"x-{i}" for i in range(199)]  # with the known one, the most a request takes
+
+    for missing, said in [
+        (["x-0"], "dívida não encontrada: x-0"),
+        (unknown[:3], "3 dívidas não encontradas: x-0, x-1 e x-2"),
+        (unknown[:4], "4 dívidas não encontradas: x-0, x-1, x-2 e mais 1"),
+        (unknown, "199 dívidas não encontradas: x-0, x-1, x-2 e mais 196"),
+    ]:
+        with pytest.raises(Refused) as refused:
+            neg.close([debt, *missing], 1)
+        error = refused.value.reply()
+        assert (error.status, error.code, error.message) == (404, "debt_not_found", said)
+        assert [(d.field, d.rule, d.message) for d in error.details] == [
+            ("debt_ids", "not_found", said)
+        ]
+
+
 def _with_segment_t_nosso_numero(content: str, fields: list[str]) -> str:
     """The return file with positions 38-57 of each segment T replaced, in order, by `fields`:
     the nosso número as the bank writes it."""

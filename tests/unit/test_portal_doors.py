@@ -332,3 +332,25 @@ def test_money_is_integer_centavos_in_a_json_integer(
     assert error_of(answer)[2] == [
         ("amount_cents", "integer", "deve ser um número inteiro (valores em centavos)")
     ]
+
+
+def test_offers_of_unknown_debts_name_the_debt_id_parameter_and_a_few_ids(
+    client: TestClient[Litestar],
+) -> None:
+    path = f"/api/v1/portal/{TENANT}/offers"
+    debtor = portal_token(client)
+
+    one = client.get(path, params={"debt_id": "abc"}, headers=debtor)
+    assert error_of(one) == (
+        404,
+        "dívida não encontrada: abc",
+        [("debt_id", "not_found", "dívida não encontrada: abc")],
+    )
+
+    unknown = [f"x-{i}" for i in range(200)]
+    many = client.get(path, params={"debt_id": unknown}, headers=debtor)
+    status, message, details = error_of(many)
+    assert status == 404
+    assert message == "200 dívidas não encontradas: x-0, x-1, x-2 e mais 197"
+    assert details == [("debt_id", "not_found", message)]
+    assert "x-3" not in many.text

@@ -294,12 +294,8 @@ class NegotiationApplication(ServiceApplication):
         if document is not None:
             missing += [r.debt_id for r in rows if r.document != document]
         if missing:
-            raise Refused(
-                404,
-                "debt_not_found",
-                f"dívida não encontrada: {', '.join(missing)}",
-                [("debt_ids", "not_found", f"dívida {i} não encontrada") for i in missing],
-            )
+            message = not_found_message(missing)
+            raise Refused(404, "debt_not_found", message, [("debt_ids", "not_found", message)])
         if len({r.document for r in rows}) > 1:
             raise field_refusal(
                 "debt_ids", "same_debtor", "as dívidas de um acordo são de um mesmo devedor"
@@ -669,7 +665,8 @@ class NegotiationApplication(ServiceApplication):
         """Apply a payment once: the same payment reported again answers what it did the
         first time. A payment that matches nothing is kept, with the reason. A payment dated
         after `today` (the business clock's) is refused and nothing is kept: it cannot have
-        been paid yet."""
+        been paid yet; so is one of an invoice dated before its agreement was closed (the
+        invoice did not exist)."""
         if report.paid_on > today:
             raise field_refusal(
                 "paid_on",
@@ -695,6 +692,12 @@ class NegotiationApplication(ServiceApplication):
                 if ref is not None
                 else None
             )
+            if agreement is not None and report.paid_on < agreement.closed_on:
+                raise field_refusal(
+                    "paid_on",
+                    "before_agreement",
+                    before_agreement_problem(report.paid_on, agreement.closed_on),
+                )
             to_save: list[Aggregate] = []
             if ref is None or agreement is None:
                 what = (
@@ -787,9 +790,17 @@ class NegotiationApplication(ServiceApplication):
             except ValidationError as exc:
                 skipped.append(f"nosso número {movement.nosso_numero}: {exc.errors()[0]['msg']}")
                 continue
-            payments.append(
-                self.record_payment(request.tenant, report, source="cnab240", today=today)
-            )
+            try:
+                payment = self.record_payment(request.tenant, report, source="cnab240", today=today)
+            except Refused as refused:
+                if [rule for _, rule, _ in refused.details] != ["before_agreement"]:
+                    raise
+                skipped.append(
+                    f"linha {movement.line}: nosso número {movement.nosso_numero}: "
+                    f"{refused.message}: não aplicado"
+                )
+                continue
+            payments.append(payment)
         return Cnab240Out(
             filename=request.filename,
             bank_code=parsed.bank_code,
@@ -866,6 +877,33 @@ def future_date_problem(
                 "não aplicado; envie o arquivo de novo a partir dessa data"
             )
     return None
+
+
+# At most this many ids are named in a message; the rest are counted.
+NAMED_IDS = 3
+
+
+def not_found_message(missing: list[str]) -> str:
+    """'dívida não encontrada: d-1' or '5 dívidas não encontradas: d-1, d-2, d-3 e mais 2':
+    a few ids named, however many were sent."""
+    if len(missing) == 1:
+        return f"dívida não encontrada: {missing[0]}"
+    named = ", ".join(missing[:NAMED_IDS])
+    more = len(missing) - NAMED_IDS
+    if more <= 0:
+        named = f"{', '.join(missing[:-1])} e {missing[-1]}"
+    else:
+        named += f" e mais {more}"
+    return f"{len(missing)} dívidas não encontradas: {named}"
+
+
+def before_agreement_problem(paid_on: dt.date, closed_on: dt.date) -> str:
+    """Why a payment of an invoice dated before its agreement was closed is not applied
+    (pt-BR): the invoice was issued by the agreement, so it cannot have been paid before."""
+    return (
+        f"data de pagamento {_dmy(paid_on)} é anterior ao acordo que emitiu a fatura, "
+        f"fechado em {_dmy(closed_on)}"
+    )
 
 
 def offer_of(quote: OfferQuote) -> Offer:

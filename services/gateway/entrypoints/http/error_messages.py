@@ -103,6 +103,7 @@ RULES_EN: dict[str, str] = {
     "digit",
     "not_in_future": "The date is after today (the business day)",
     "not_in_past": "The date is before today (the business day)",
+    "before_agreement": "The date is before the agreement that issued the invoice was closed",
     "no_debt": "No debt of this document in this agency",
     "no_phone": "No phone on file for this debtor",
     "unknown_operator": "No such operator has come to this agency's desk",

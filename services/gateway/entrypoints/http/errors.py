@@ -278,7 +278,20 @@ def handle_service_refused(request: Request[Any, Any, Any], exc: ServiceRefused)
     details = [d.model_dump(exclude_none=True) for d in error.details]
     if error.code == "validation_failed":
         details = [_contract_detail(request, d) for d in details]
+    details = [_as_sent(request, d) for d in details]
     return error_response(request, error.status, error.code, error.message, details)
+
+
+def _as_sent(request: Request[Any, Any, Any], detail: dict[str, Any]) -> dict[str, Any]:
+    """A detail of any refusal by the service (debt_not_found, same_debtor...) naming its
+    contract's field as the client sent it (the handler's `contract_fields`: the query's
+    debt_id, not GetOffers' debt_ids)."""
+    names = _contract_fields(request)
+    field = str(detail.get("field", ""))
+    head, dot, rest = field.partition(".")
+    if head not in names:
+        return detail
+    return {**detail, "field": names[head] + dot + rest}
 
 
 # Where a service's request server says a refused value was: request.<kind>.<field>.
