@@ -998,3 +998,133 @@ def test_a_partial_payment_reaches_the_debts_page_and_the_lookup(
     looked = client.post(f"/api/v1/portal/{TENANT}/lookup", json={"document": ISABELA}).json()
     (agreement,) = looked["agreements"]
     assert [i["paid_cents"] for i in agreement["invoices"]] == [1_000, 0]
+
+
+# ---- the JSON API says what the pages say of a paid or partly paid installment -------------
+
+
+def _issued_pix(invoice_id: str, cents: int) -> str:
+    from services.negotiation.domain.pix import pix_code, txid_for
+
+    return pix_code(
+        key="pix@acme.com.br",
+        merchant_name="ACME COBRANCAS",
+        merchant_city="SAO PAULO",
+        amount_cents=cents,
+        txid=txid_for(invoice_id),
+    )
+
+
+def _asks_for(code: str, issued: str, cents: int) -> None:
+    """`code` is `issued` asking for `cents`: the same receiver and txid, its CRC right."""
+    from contracts.brcode import crc16, parse_emv
+
+    fields, first = parse_emv(code), parse_emv(issued)
+    assert fields["54"] == f"{cents // 100}.{cents % 100:02d}"
+    assert code[-4:] == crc16(code[:-4])
+    assert {k: v for k, v in fields.items() if k not in ("54", "63")} == {
+        k: v for k, v in first.items() if k not in ("54", "63")
+    }
+
+
+def test_the_lookup_gives_a_partly_paid_invoice_the_pix_of_its_balance_and_a_paid_one_no_boleto(
+    client: TestClient[Litestar],
+) -> None:
+    from contracts.negotiation import InstallmentPaid
+    from tests.unit import test_portal_agreements as agreements
+    from tests.unit.test_portal_view_payments import received
+
+    def ours(event: Any) -> Any:
+        return event.model_copy(update={"tenant": TENANT, "document": ISABELA})
+
+    closed = ours(agreements.closed("qa", ["d-bank"]))
+    issued = {i.invoice_id: _issued_pix(i.invoice_id, i.amount_cents) for i in closed.installments}
+    closed = closed.model_copy(
+        update={
+            "installments": [
+                i.model_copy(update={"pix_code": issued[i.invoice_id]}) for i in closed.installments
+            ]
+        }
+    )
+    paid = InstallmentPaid(
+        **{**agreements.env("qa", 2), "tenant": TENANT},
+        agreement_id="qa",
+        invoice_id="qa-inv-1",
+        document=ISABELA,
+        creditor="Banco Horizonte",
+        installment_number=1,
+        due_date=dt.date(2026, 11, 25),
+        amount_cents=51_000,
+        paid_cents=51_000,
+        paid_on=TODAY,
+        days_late=0,
+        payment_ids=["p1"],
+    )
+    with client.app.state.read_engine.begin() as conn:
+        PortalViewProjection(VAULT).apply(
+            conn, [closed, paid, ours(received("qa", 2, 1_000, 50_000))]
+        )
+
+    looked = client.post(f"/api/v1/portal/{TENANT}/lookup", json={"document": ISABELA})
+    assert looked.status_code == 200, looked.text
+    (agreement,) = looked.json()["agreements"]
+    first, second = agreement["invoices"]
+    # Paid: no boleto to pay (the page offers none either), nothing left.
+    assert (first["status"], first["balance_cents"], first["pdf_url"]) == ("paid", 0, None)
+    # Partly paid: the PIX asks for the balance, txid kept; the boleto (the whole amount) kept,
+    # the balance said.
+    assert (second["amount_cents"], second["paid_cents"], second["balance_cents"]) == (
+        51_000,
+        1_000,
+        50_000,
+    )
+    _asks_for(second["pix_code"], issued["qa-inv-2"], 50_000)
+    assert second["pdf_url"] == f"/api/v1/portal/{TENANT}/agreements/qa/invoices/qa-inv-2.pdf"
+
+
+def test_the_agreement_api_asks_pix_for_the_balance_and_refuses_a_paid_boleto_to_the_portal(
+    client: TestClient[Litestar], negotiation: Negotiation
+) -> None:
+    looked = client.post(f"/api/v1/portal/{TENANT}/lookup", json={"document": ISABELA}).json()
+    portal = {"Authorization": f"Bearer {looked['portal_token']}"}
+    closed = client.post(
+        f"/api/v1/portal/{TENANT}/agreements",
+        json={"debt_ids": ["d-old"], "installments": 3},
+        headers={**portal, "Idempotency-Key": "k-api"},
+    )
+    assert closed.status_code == 201, closed.text
+    (agreement,) = agreements_of(negotiation, ISABELA)
+    first, second, third = agreement.invoices
+    _pay(negotiation, first.invoice_id, first.amount_cents)
+    _pay(negotiation, second.invoice_id, 1_000)
+    path = f"/api/v1/portal/{TENANT}/agreements/{agreement.agreement_id}"
+
+    shown = client.get(path, headers=portal)
+    assert shown.status_code == 200, shown.text
+    invoices = shown.json()["invoices"]
+    assert [i["status"] for i in invoices] == ["paid", "open", "open"]
+    balance = second.amount_cents - 1_000
+    assert invoices[1]["balance_cents"] == balance
+    _asks_for(invoices[1]["pix_code"], second.pix_code, balance)
+    assert [invoices[0]["pix_code"], invoices[2]["pix_code"]] == [first.pix_code, third.pix_code]
+
+    refused = client.get(f"{path}/invoices/{first.invoice_id}.pdf", headers=portal)
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert (error["status"], error["code"]) == (409, "invoice_paid")
+    (detail,) = error["details"]
+    assert (detail["field"], detail["rule"], detail["message"]) == (
+        "invoice",
+        "paid",
+        "parcela paga: o boleto não serve mais",
+    )
+    assert detail["message_en"].startswith("The installment is paid")
+    # Partly paid: its boleto (the whole amount) is still served; the next, untouched, too.
+    for invoice in (second, third):
+        pdf = client.get(f"{path}/invoices/{invoice.invoice_id}.pdf", headers=portal)
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # Staff keep the paid installment's document (an operator may need it).
+    staff = client.get(f"{path}/invoices/{first.invoice_id}.pdf", headers=admin(client))
+    assert staff.status_code == 200 and staff.content.startswith(b"%PDF")
+    as_staff = client.get(path, headers=admin(client)).json()["invoices"]
+    assert as_staff[1]["pix_code"] == invoices[1]["pix_code"]

@@ -18,6 +18,7 @@ from typing import Any
 from anyio import to_thread
 from sqlalchemy import Engine
 
+from contracts.brcode import pix_for_balance
 from contracts.documents import DocumentKind, document_kind, validate_document
 from contracts.envelope import TENANT_NAME
 from contracts.messaging_requests import (
@@ -33,6 +34,7 @@ from contracts.negotiation_requests import (
     GetAgreement,
     GetDocument,
     GetOffers,
+    InvoiceOut,
     OffersOut,
 )
 from service_runtime.clock import BusinessClock
@@ -154,6 +156,54 @@ class DebtorView:
     debtor_name: str | None
     debts: list[EligibleDebt]
     agreements: list[dict[str, Any]]
+
+
+PAYABLE_STATUSES = ("open", "overdue")
+
+
+@dataclass(frozen=True)
+class InvoicePayment:
+    """Where an invoice's payment stands, as the portal shows it on its pages and in its API:
+    paid, partly paid (its PIX then asks for the balance, txid kept; its boleto, registered at
+    the bank with the whole amount, no longer pays it), or to pay with either."""
+
+    status: str
+    amount_cents: int
+    paid_cents: int
+    balance_cents: int
+
+    @classmethod
+    def of(cls, invoice: InvoiceOut) -> InvoicePayment:
+        return cls(invoice.status, invoice.amount_cents, invoice.paid_cents, invoice.balance_cents)
+
+    @classmethod
+    def of_row(cls, row: dict[str, Any]) -> InvoicePayment:
+        """An invoice of the portal view (no balance kept: what its payments left)."""
+        amount, paid = int(row["amount_cents"]), int(row["paid_cents"])
+        return cls(str(row["status"]), amount, paid, max(0, amount - paid))
+
+    @property
+    def payable(self) -> bool:
+        return self.status in PAYABLE_STATUSES
+
+    @property
+    def paid(self) -> bool:
+        return self.status == "paid"
+
+    @property
+    def partly_paid(self) -> bool:
+        """Still to pay, part of it paid: the balance is less than the amount."""
+        return self.payable and self.paid_cents > 0 and 0 < self.balance_cents < self.amount_cents
+
+    @property
+    def boleto_payable(self) -> bool:
+        """The boleto pays this invoice: still to be paid, and nothing of it paid yet."""
+        return self.payable and not self.partly_paid
+
+    def pix_code(self, issued: str) -> str:
+        """The PIX to pay it with: the issued code, or after a partial payment the same code
+        asking for the balance."""
+        return pix_for_balance(issued, self.balance_cents) if self.partly_paid else issued
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from services.gateway.application.portal import (
     BirthDateUnavailable,
     CodeRefused,
     CodeUnavailable,
+    InvoicePayment,
     PendingLookup,
     PortalLookup,
 )
@@ -336,22 +337,27 @@ def _portal_agreement(tenant: str, row: dict[str, Any]) -> PortalAgreement:
         discount_cents=row["discount_cents"],
         installments=row["installments"],
         term_url=f"{base}/term.pdf",
-        invoices=[
-            PortalInvoice(
-                invoice_id=i["invoice_id"],
-                number=i["number"],
-                kind=i["kind"],
-                due_date=i["due_date"],
-                amount_cents=i["amount_cents"],
-                paid_cents=i["paid_cents"],
-                status=i["status"],
-                digitable_line=i["digitable_line"],
-                barcode=i["barcode"],
-                pix_code=i["pix_code"],
-                pdf_url=f"{base}/invoices/{i['invoice_id']}.pdf",
-            )
-            for i in row["invoices"]
-        ],
+        invoices=[_portal_invoice(base, i) for i in row["invoices"]],
+    )
+
+
+def _portal_invoice(base: str, row: dict[str, Any]) -> PortalInvoice:
+    """As the portal's page shows it: a partly paid invoice's PIX asks for the balance (the
+    boleto, registered with the whole amount, is kept); a paid one has no boleto to pay."""
+    paying = InvoicePayment.of_row(row)
+    return PortalInvoice(
+        invoice_id=row["invoice_id"],
+        number=row["number"],
+        kind=row["kind"],
+        due_date=row["due_date"],
+        amount_cents=row["amount_cents"],
+        paid_cents=row["paid_cents"],
+        balance_cents=paying.balance_cents,
+        status=row["status"],
+        digitable_line=row["digitable_line"],
+        barcode=row["barcode"],
+        pix_code=paying.pix_code(row["pix_code"]),
+        pdf_url=None if paying.paid else f"{base}/invoices/{row['invoice_id']}.pdf",
     )
 
 

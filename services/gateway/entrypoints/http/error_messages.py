@@ -27,6 +27,7 @@ MESSAGES_EN: dict[str, str] = {
     "debt_not_found": "Debt not found",
     "debt_settled": "The debt is already settled",
     "debt_in_agreement": "The debt is already in an active agreement",
+    "invoice_paid": "The installment is paid: its boleto is no longer to be paid",
     "conversation_closed": "The conversation is closed",
     "conversation_open": "The debtor already has an open conversation",
     "not_your_conversation": "The conversation is with another operator",
@@ -92,6 +93,7 @@ RULES_EN: dict[str, str] = {
     "sequence_exhausted": "No nosso número left in this bank's boleto layout; numbers are never "
     "reused",
     "first_installment": "Invalid first installment",
+    "paid": "The installment is paid: its boleto is no longer to be paid",
     "per_address": "Too many requests from this address; try again after Retry-After",
     "per_document": "Too many requests for this document; try again after Retry-After",
     "per_enumeration": "Too many different documents looked up from this address; "

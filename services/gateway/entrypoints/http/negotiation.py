@@ -34,7 +34,7 @@ from contracts.negotiation_requests import (
 )
 from service_runtime.service_client import ServiceClient
 from services.gateway.adapters.tokens import Principal
-from services.gateway.application.portal import NotEligible
+from services.gateway.application.portal import InvoicePayment, NotEligible
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import (
     ApiError,
@@ -249,8 +249,10 @@ class AgreementsController(Controller):
             )
         except NotEligible as exc:
             raise not_eligible_error(exc) from exc
+        # A replay may come after payments: its PIX, too, asks for what is left.
         return Response(
-            agreement, status_code=HTTP_200_OK if agreement.replayed else HTTP_201_CREATED
+            with_pix_to_pay(agreement),
+            status_code=HTTP_200_OK if agreement.replayed else HTTP_201_CREATED,
         )
 
     @get("/agreements/{agreement_id:str}", guards=[NEGOTIATORS], summary="An agreement")
@@ -258,12 +260,18 @@ class AgreementsController(Controller):
         self, request: Request[Any, Any, Any], state: State, tenant: str, agreement_id: str
     ) -> AgreementOut:
         who = negotiator(principal_of(request), tenant)
-        return await portal_service(state).agreement(tenant, agreement_id, document=who.document)
+        agreement = await portal_service(state).agreement(
+            tenant, agreement_id, document=who.document
+        )
+        return with_pix_to_pay(agreement)
 
     @get(
         "/agreements/{agreement_id:str}/invoices/{invoice_file:str}",
         guards=[NEGOTIATORS],
         summary="An invoice's PDF (boleto and PIX): .../invoices/{invoice_id}.pdf",
+        description="To the portal's token a paid installment answers 409 (invoice, rule "
+        "`paid`): its boleto is no document to pay; staff still get it. A partly paid one's "
+        "boleto carries the whole amount: pay the balance (balance_cents) by its PIX.",
         media_type="application/pdf",
     )
     async def invoice_pdf(
@@ -276,9 +284,17 @@ class AgreementsController(Controller):
     ) -> Response[bytes]:
         who = negotiator(principal_of(request), tenant)
         invoice_id = invoice_file.removesuffix(".pdf")
-        pdf = await portal_service(state).invoice_pdf(
-            tenant, agreement_id, invoice_id, document=who.document
-        )
+        service = portal_service(state)
+        if who.channel == "portal":
+            # As the portal's page: a paid installment's boleto is no document to pay (staff
+            # and client systems still get it, an operator may need the document). A partly
+            # paid one's is served: it carries the whole amount (the balance is in the
+            # agreement's invoice, balance_cents, and its PIX asks for it).
+            agreement = await service.agreement(tenant, agreement_id, document=who.document)
+            invoice = next((i for i in agreement.invoices if i.invoice_id == invoice_id), None)
+            if invoice is not None and InvoicePayment.of(invoice).paid:
+                raise ApiError(409, "invoice_paid", PAID_MESSAGE, [PAID_DETAIL])
+        pdf = await service.invoice_pdf(tenant, agreement_id, invoice_id, document=who.document)
         return _pdf(pdf, f"boleto-{invoice_id[:8]}.pdf")
 
     @get(
@@ -293,6 +309,20 @@ class AgreementsController(Controller):
         who = negotiator(principal_of(request), tenant)
         pdf = await portal_service(state).term_pdf(tenant, agreement_id, document=who.document)
         return _pdf(pdf, f"termo-de-acordo-{agreement_id[:8]}.pdf")
+
+
+PAID_MESSAGE = "parcela paga: o boleto não serve mais"
+PAID_DETAIL = {"field": "invoice", "rule": "paid", "message": PAID_MESSAGE}
+
+
+def with_pix_to_pay(agreement: AgreementOut) -> AgreementOut:
+    """The agreement with each partly paid invoice's PIX asking for its balance (txid kept),
+    as the portal's page shows it."""
+    invoices = [
+        i.model_copy(update={"pix_code": InvoicePayment.of(i).pix_code(i.pix_code)})
+        for i in agreement.invoices
+    ]
+    return agreement.model_copy(update={"invoices": invoices})
 
 
 def _pdf(content: bytes, filename: str) -> Response[bytes]:

@@ -80,11 +80,20 @@ class PortalInvoice(Model):
     due_date: dt.date
     amount_cents: int
     paid_cents: int
+    balance_cents: int | None = Field(
+        default=None,
+        description="Still to pay (amount - paid); after a partial payment pix_code asks for "
+        "it, while the boleto (pdf_url, digitable_line) carries the whole amount",
+    )
     status: str = Field(description="open, overdue or paid")
     digitable_line: str
     barcode: str
-    pix_code: str
-    pdf_url: str
+    pix_code: str = Field(
+        description="PIX copia e cola: for the balance after a partial payment (same txid)"
+    )
+    pdf_url: str | None = Field(
+        description="The boleto's PDF; null once the installment is paid (no document to pay)"
+    )
 
 
 class PortalAgreement(Model):

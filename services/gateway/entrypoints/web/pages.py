@@ -34,7 +34,6 @@ from litestar.params import Parameter
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
 
-from contracts.brcode import pix_for_balance
 from contracts.documents import InvalidDocument, mask_document
 from contracts.envelope import TENANT_NAME
 from contracts.negotiation_requests import (
@@ -52,6 +51,7 @@ from services.gateway.application.portal import (
     CodeRefused,
     CodeUnavailable,
     DebtorView,
+    InvoicePayment,
     NotEligible,
     PendingLookup,
     PortalLookup,
@@ -792,18 +792,13 @@ class PortalPages(Controller):
         except (ServiceRefused, ServiceUnavailable) as exc:
             return self._refused(base, exc)
         invoice = _chosen_invoice(agreement, fatura)
-        payable = invoice is not None and invoice.status in ("open", "overdue")
-        partial = invoice is not None and payable and _partly_paid(invoice)
-        boleto = invoice is not None and _boleto_payable(invoice)
+        paying = InvoicePayment.of(invoice) if invoice is not None else None
+        payable = paying is not None and paying.payable
+        partial = paying is not None and paying.partly_paid
+        boleto = paying is not None and paying.boleto_payable
         # After a partial payment the PIX asks for the balance (the boleto, registered at the
         # bank with the installment's amount, is not offered then).
-        pix = (
-            pix_for_balance(invoice.pix_code, invoice.balance_cents)
-            if invoice is not None and partial
-            else invoice.pix_code
-            if invoice is not None
-            else None
-        )
+        pix = None if invoice is None or paying is None else paying.pix_code(invoice.pix_code)
         prefix = f"/p/{tenant}/acordos/{agreement.agreement_id}"
         return _page(
             "fatura.html",
@@ -843,7 +838,7 @@ class PortalPages(Controller):
         try:
             agreement = await service.agreement(tenant, agreement_id, document=principal.document)
             invoice = next((i for i in agreement.invoices if i.invoice_id == invoice_id), None)
-            if invoice is not None and not _boleto_payable(invoice):
+            if invoice is not None and not InvoicePayment.of(invoice).boleto_payable:
                 base = await self._base(service, tenant, signed_in=True) or {"tenant": tenant}
                 return self._no_boleto(base, agreement, invoice)
             pdf = await service.invoice_pdf(
@@ -1008,15 +1003,6 @@ def _debts_context(view: DebtorView) -> dict[str, Any]:
         "groups": groups,
         "agreements": view.agreements,
     }
-
-
-def _partly_paid(invoice: InvoiceOut) -> bool:
-    return invoice.paid_cents > 0 and 0 < invoice.balance_cents < invoice.amount_cents
-
-
-def _boleto_payable(invoice: InvoiceOut) -> bool:
-    """The boleto pays this invoice: still to be paid, and nothing of it paid yet."""
-    return invoice.status in ("open", "overdue") and not _partly_paid(invoice)
 
 
 def _chosen_invoice(agreement: AgreementOut, invoice_id: str | None) -> InvoiceOut | None:
