@@ -404,30 +404,36 @@ def test_payments_exact_partial_excess_unmatched_and_twice(neg: Negotiation):
     assert len(fulfilled) == 1 and fulfilled[0].paid_cents == 102_000
 
 
+def paid_in_full(
+    invoice: Any, paid_on: dt.date = TODAY, credited_on: dt.date | None = None
+) -> ReturnPayment:
+    """A bank's liquidation of `invoice` (an invoice of a closed agreement), for its amount."""
+    return ReturnPayment(
+        nosso_numero=invoice.nosso_numero,
+        amount_cents=invoice.amount_cents,
+        paid_cents=invoice.amount_cents,
+        due_date=invoice.due_date,
+        paid_on=paid_on,
+        credited_on=credited_on,
+    )
+
+
+def return_file(*payments: ReturnPayment) -> str:
+    """Bradesco's CNAB 240 return file of today with these payments."""
+    return write_cnab240_return(
+        bank_code="237", company_name="RECUPERA SUL", generated_on=TODAY, payments=list(payments)
+    )
+
+
 def test_a_bank_return_file_pays_by_nosso_numero(neg: Negotiation):
     [debt] = neg.imported(debt_event("a"))
     agreement = neg.close([debt], 1)
     invoice = agreement.invoices[0]
-    content = write_cnab240_return(
-        bank_code="237",
-        company_name="RECUPERA SUL",
-        generated_on=TODAY,
-        payments=[
-            ReturnPayment(
-                nosso_numero=invoice.nosso_numero,
-                amount_cents=invoice.amount_cents,
-                paid_cents=invoice.amount_cents,
-                due_date=invoice.due_date,
-                paid_on=TODAY,
-            ),
-            ReturnPayment(
-                nosso_numero="99999",
-                amount_cents=500,
-                paid_cents=500,
-                due_date=TODAY,
-                paid_on=TODAY,
-            ),
-        ],
+    content = return_file(
+        paid_in_full(invoice),
+        ReturnPayment(
+            nosso_numero="99999", amount_cents=500, paid_cents=500, due_date=TODAY, paid_on=TODAY
+        ),
     )
     result = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content), TODAY)
     assert [p.outcome for p in result.payments] == ["paid", "unmatched"]
@@ -483,28 +489,10 @@ def test_a_return_file_liquidation_dated_after_the_business_day_is_a_problem_lin
     today_s = neg.close([a], 1).invoices[0]
     tomorrow_s = neg.close([b], 1, key="k2", document=MARIA).invoices[0]
     tomorrow = TODAY + dt.timedelta(days=1)
-    content = write_cnab240_return(
-        bank_code="237",
-        company_name="RECUPERA SUL",
-        generated_on=TODAY,
-        payments=[
-            ReturnPayment(
-                nosso_numero=today_s.nosso_numero,
-                amount_cents=today_s.amount_cents,
-                paid_cents=today_s.amount_cents,
-                due_date=today_s.due_date,
-                paid_on=TODAY,
-            ),
-            # Paid today, but the bank credits it tomorrow: not received yet.
-            ReturnPayment(
-                nosso_numero=tomorrow_s.nosso_numero,
-                amount_cents=tomorrow_s.amount_cents,
-                paid_cents=tomorrow_s.amount_cents,
-                due_date=tomorrow_s.due_date,
-                paid_on=TODAY,
-                credited_on=tomorrow,
-            ),
-        ],
+    content = return_file(
+        paid_in_full(today_s),
+        # Paid today, but the bank credits it tomorrow: not received yet.
+        paid_in_full(tomorrow_s, credited_on=tomorrow),
     )
 
     result = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content), TODAY)
@@ -572,27 +560,8 @@ def test_a_return_file_liquidation_dated_before_its_agreement_is_a_problem_line(
     good = neg.close([a], 1).invoices[0]
     early = neg.close([b], 1, key="k2", document=MARIA).invoices[0]
     last_year = dt.date(2025, 11, 25)
-    content = write_cnab240_return(
-        bank_code="237",
-        company_name="RECUPERA SUL",
-        generated_on=TODAY,
-        payments=[
-            ReturnPayment(
-                nosso_numero=good.nosso_numero,
-                amount_cents=good.amount_cents,
-                paid_cents=good.amount_cents,
-                due_date=good.due_date,
-                paid_on=TODAY,
-            ),
-            ReturnPayment(
-                nosso_numero=early.nosso_numero,
-                amount_cents=early.amount_cents,
-                paid_cents=early.amount_cents,
-                due_date=early.due_date,
-                paid_on=last_year,
-                credited_on=last_year,
-            ),
-        ],
+    content = return_file(
+        paid_in_full(good), paid_in_full(early, paid_on=last_year, credited_on=last_year)
     )
 
     result = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content), TODAY)
