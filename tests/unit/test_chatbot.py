@@ -1008,3 +1008,53 @@ def test_a_partly_paid_invoice_is_given_with_the_pix_of_its_balance(chat: Chat) 
         f"({format_brl(first.amount_cents)}) e não serve para pagar só o saldo: pague os "
         f"{format_brl(balance)} que faltam com o PIX.\n\nPIX copia e cola:\n{code}"
     )
+
+
+def test_an_entrada_is_named_entrada_and_the_installments_after_it_are_counted_without_it(
+    tmp_path: Path,
+) -> None:
+    """QA: an agreement of an entrada and 3 installments was 'Parcela 1 de 4' (the entrada)
+    and 'Parcela 2 de 4' in the chat, 'Entrada' and 'Parcela 1 de 3' on the portal and in
+    the term. One rule now (contracts.invoices)."""
+    chat = Chat(tmp_path)
+    chat.negotiation.imported(debt_event("odd", document=MARIA, amount=100_000))
+    chat.negotiation.condition(installments=4, min_down_payment_pct=30)
+    chat.whatsapp("oi")
+    chat.whatsapp(MARIA)
+    assert "3 - entrada de" in chat.texts(chat.whatsapp("4"))
+    chat.whatsapp("3")
+
+    closed = chat.whatsapp("sim")
+
+    (agreement,) = chat.negotiation.app.list_agreements(
+        ListAgreements(tenant=AGENCY, document=MARIA), TODAY
+    ).agreements
+    entrada, first = agreement.invoices[:2]
+    assert (entrada.kind, len(agreement.invoices)) == ("down_payment", 4)
+    text = chat.texts(closed)
+    total = format_brl(agreement.total_cents)
+    assert f"Acordo fechado! Total de {total}: entrada + 3 parcelas." in text
+    assert f"\n\nEntrada do acordo com Banco Horizonte: {format_brl(entrada.amount_cents)}" in text
+    assert "de 4" not in text
+    labels = [link.label for r in closed.replies for link in r.links]
+    assert labels == ["Boleto da entrada, Banco Horizonte (PDF)", "Termo de acordo"]
+
+    assert said(chat.whatsapp("1"))[0].startswith("Entrada do acordo com Banco Horizonte: ")
+    boleto = chat.whatsapp("2")
+    assert said(boleto) == [f"Boleto da entrada, vencimento {entrada.due_date:%d/%m/%Y}:"]
+    assert [link.label for r in boleto.replies for link in r.links] == [
+        "Boleto da entrada, Banco Horizonte (PDF)"
+    ]
+
+    chat.negotiation.pay(
+        invoice_id=entrada.invoice_id, amount_cents=entrada.amount_cents, paid_on=TODAY
+    )
+    (line,) = said(chat.whatsapp("1"))
+    assert line.startswith(
+        f"Parcela 1 de 3 do acordo com Banco Horizonte: {format_brl(first.amount_cents)}"
+    )
+    boleto = chat.whatsapp("2")
+    assert said(boleto) == [f"Boleto da parcela 1 de 3, vencimento {first.due_date:%d/%m/%Y}:"]
+    assert [link.label for r in boleto.replies for link in r.links] == [
+        "Boleto da parcela 1 de 3, Banco Horizonte (PDF)"
+    ]

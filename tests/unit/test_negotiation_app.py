@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -911,3 +912,70 @@ def test_a_legacy_agreement_reads_publishes_sealed_and_hides_its_name_once_erase
     assert neg.app.get_agreement(get, TODAY).debtor_name == REMOVED
     [_, again] = [e for e in neg.published() if e.type == "AgreementClosed"]
     assert unseal(again.personal, neg.vault) == {"debtor_name": REMOVED}
+
+
+# ---- the documents: how installments are named ---------------------------------------------
+
+
+def _documents(neg: Negotiation, agreement: Any) -> tuple[str, list[str]]:
+    """The term's text and each boleto's, as the service hands them out."""
+    term = GetDocument(tenant=AGENCY, agreement_id=agreement.agreement_id)
+    boletos = [
+        GetDocument(tenant=AGENCY, agreement_id=agreement.agreement_id, invoice_id=i.invoice_id)
+        for i in agreement.invoices
+    ]
+    return pdf_text(document_pdf(neg.app, term)), [
+        pdf_text(document_pdf(neg.app, b)) for b in boletos
+    ]
+
+
+def _schedule(term: str) -> list[str]:
+    """The names of the installments in the term's payment schedule, in order."""
+    table = term[term.index("Cronograma de pagamento") :]
+    table = table[: table.index("Total")]
+    return re.findall(r"Entrada|Parcela \d+ de \d+|Parcela única", table)
+
+
+def _named(boleto: str) -> set[str]:
+    """How a boleto names its installment (its reference and its instructions)."""
+    found = re.findall(r"(Entrada|Parcela \d+ de \d+|Parcela única) (?:–|do) acordo", boleto)
+    assert found, boleto
+    return set(found)
+
+
+def test_the_term_and_the_boletos_call_the_entrada_entrada_and_count_the_installments_after_it(
+    neg: Negotiation,
+) -> None:
+    """QA: an agreement of an entrada and 3 installments read 'Parcela 2 de 4' for the first
+    installment after the entrada in its term and boleto, while the portal said 'Parcela 1 de
+    3'. One rule now (contracts.invoices), the portal's."""
+    neg.condition(installments=4, min_down_payment_pct=Decimal(30))
+    [debt] = neg.imported(debt_event("entrada"))
+    agreement = neg.close([debt], 4, key="entrada")
+    assert [i.kind for i in agreement.invoices] == ["down_payment"] + ["installment"] * 3
+
+    term, boletos = _documents(neg, agreement)
+
+    assert _schedule(term) == ["Entrada", "Parcela 1 de 3", "Parcela 2 de 3", "Parcela 3 de 3"]
+    assert "de 4" not in term
+    assert [_named(b) for b in boletos] == [
+        {"Entrada"},
+        {"Parcela 1 de 3"},
+        {"Parcela 2 de 3"},
+        {"Parcela 3 de 3"},
+    ]
+
+
+def test_without_an_entrada_every_installment_is_counted_and_one_payment_is_the_parcela_unica(
+    neg: Negotiation,
+) -> None:
+    [a, b] = neg.imported(debt_event("a"), debt_event("b"))
+    three = neg.close([a], 3, key="three")
+    once = neg.close([b], 1, key="once")
+
+    term, boletos = _documents(neg, three)
+    assert _schedule(term) == ["Parcela 1 de 3", "Parcela 2 de 3", "Parcela 3 de 3"]
+    assert [_named(b) for b in boletos] == [{f"Parcela {n} de 3"} for n in (1, 2, 3)]
+    term, [boleto] = _documents(neg, once)
+    assert _schedule(term) == ["Parcela única"]
+    assert _named(boleto) == {"Parcela única"}

@@ -877,7 +877,7 @@ class Conversations:
         turn.say(
             bot.agreement_closed(
                 agreement.total_cents,
-                len(agreement.invoices),
+                [i.kind for i in agreement.invoices],
                 open_invoice(agreement, first) if first else None,
             ),
             *links,
@@ -927,11 +927,8 @@ class Conversations:
             return
         links = [self._boleto_link(turn, agreement, invoice) for agreement, invoice in shown]
         if len(due) == 1:
-            [(_, invoice)] = shown
-            turn.say(
-                f"Boleto da parcela {invoice.number}, vencimento {bot.dmy(invoice.due_date)}:",
-                *links,
-            )
+            [(agreement, invoice)] = shown
+            turn.say(bot.boleto_due(open_invoice(agreement, invoice)), *links)
         else:
             turn.say(bot.invoices_to_pay(len(shown), max(more, 0)), *links, *portal)
         # A boleto keeps the installment's whole amount: after a partial payment, say so and
@@ -964,8 +961,7 @@ class Conversations:
         return self._link(
             turn,
             "boleto",
-            f"Boleto da parcela {invoice.number} de {len(agreement.invoices)}, "
-            f"{agreement.creditor} (PDF)",
+            bot.boleto_label(open_invoice(agreement, invoice)),
             agreement_id=agreement.agreement_id,
             invoice_id=invoice.invoice_id,
         )
@@ -1263,6 +1259,7 @@ def open_invoice(agreement: AgreementOut, invoice: InvoiceOut) -> bot.OpenInvoic
         overdue=invoice.status == "overdue",
         paid_cents=invoice.paid_cents,
         issued_cents=invoice.amount_cents,
+        kinds=tuple(i.kind for i in agreement.invoices),
     )
     if not shown.partly_paid:
         return shown

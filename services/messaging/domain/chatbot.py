@@ -16,6 +16,7 @@ from contracts.documents import (
     is_valid_document,
     validate_document,
 )
+from contracts.invoices import installment_heading, installments_count
 from contracts.money import format_brl
 
 OPTION_LABELS = {
@@ -330,16 +331,41 @@ class OpenInvoice:
     # at the bank) keeps; then only the PIX pays the balance.
     paid_cents: int = 0
     issued_cents: int = 0
+    # The agreement's installments' kinds in number order ("down_payment": the entrada, its
+    # first); none given, every one a regular installment.
+    kinds: tuple[str, ...] = ()
 
     @property
     def partly_paid(self) -> bool:
         return self.paid_cents > 0 and 0 < self.amount_cents < self.issued_cents
 
+    @property
+    def heading(self) -> str:
+        """'Entrada', 'Parcela 1 de 3' (counted after the entrada), 'Parcela única': as the
+        portal and the term name it (contracts.invoices)."""
+        kinds = self.kinds or ("installment",) * self.installments
+        kind = kinds[self.number - 1] if 0 < self.number <= len(kinds) else "installment"
+        return installment_heading(kind, self.number, kinds)
+
 
 def _which(invoice: OpenInvoice) -> str:
-    if invoice.installments == 1:
-        return "Parcela única"
-    return f"Parcela {invoice.number} de {invoice.installments}"
+    return invoice.heading
+
+
+def _of_the(invoice: OpenInvoice) -> str:
+    """'da entrada', 'da parcela 1 de 3', 'da parcela única'."""
+    heading = invoice.heading
+    return f"da {heading[0].lower()}{heading[1:]}"
+
+
+def boleto_label(invoice: OpenInvoice) -> str:
+    """The boleto's link: 'Boleto da parcela 1 de 3, Banco Horizonte (PDF)'."""
+    return f"Boleto {_of_the(invoice)}, {invoice.creditor} (PDF)"
+
+
+def boleto_due(invoice: OpenInvoice) -> str:
+    """Said with one boleto's link: 'Boleto da entrada, vencimento 25/11/2026:'."""
+    return f"Boleto {_of_the(invoice)}, vencimento {dmy(invoice.due_date)}:"
 
 
 def _full_amount_boleto(invoice: OpenInvoice) -> str:
@@ -526,9 +552,14 @@ def refusal_reason(message: str) -> str:
     return OFFER_CHANGED if _TECHNICAL.search(message) else message
 
 
-def agreement_closed(total_cents: int, installments: int, first: OpenInvoice | None) -> str:
-    plan = "à vista" if installments == 1 else f"em {installments} parcelas"
-    text = f"Acordo fechado! Total de {format_brl(total_cents)} {plan}."
+def agreement_closed(total_cents: int, kinds: Sequence[str], first: OpenInvoice | None) -> str:
+    """`kinds`: each installment's kind, in order (an entrada first, counted apart)."""
+    count = installments_count(kinds)
+    if count.startswith("Entrada"):
+        plan = f": {count[0].lower()}{count[1:]}"
+    else:
+        plan = f" {'à vista' if len(kinds) <= 1 else f'em {len(kinds)} parcelas'}"
+    text = f"Acordo fechado! Total de {format_brl(total_cents)}{plan}."
     if first is not None:
         text += "\n\n" + digitable_line(first)
     return text

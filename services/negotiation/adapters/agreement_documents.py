@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from contracts.documents import format_document, mask_document
+from contracts.invoices import installment_heading
 from contracts.negotiation_requests import NegotiationSettings, StatementOut
 from service_runtime.personal_data import REMOVED
 from services.negotiation.adapters.pdf_documents import (
@@ -29,10 +30,12 @@ from services.negotiation.domain.agreement import Agreement
 from services.negotiation.domain.boleto import BeneficiaryAccount, Boleto, printed_nosso_numero
 
 
-def _label(invoice: dict[str, Any], count: int) -> str:
-    if invoice["kind"] == "down_payment":
-        return "Entrada"
-    return f"Parcela {invoice['number']} de {count}"
+def _label(invoice: dict[str, Any], invoices: list[dict[str, Any]]) -> str:
+    """'Entrada', 'Parcela 1 de 3' (counted after the entrada), 'Parcela única': the rule the
+    portal and the chatbot name installments by."""
+    return installment_heading(
+        invoice["kind"], int(invoice["number"]), [i["kind"] for i in invoices]
+    )
 
 
 def invoice_document(
@@ -77,7 +80,7 @@ def invoice_document(
             issue_date=agreement.closed_on,
             due_date=invoice["due_date"],
             amount_cents=invoice["amount_cents"],
-            installment_label=_label(invoice, len(agreement.invoices)),
+            installment_label=_label(invoice, agreement.invoices),
             digitable_line=boleto.formatted_digitable_line(),
             barcode=invoice["barcode"],
             pix_code=invoice["pix_code"],
@@ -121,7 +124,7 @@ def term_document(agreement: Agreement, tenant_name: str, debtor_name: str | Non
             installments=[
                 TermInstallment(
                     number=i["number"],
-                    label=_label(i, len(agreement.invoices)),
+                    label=_label(i, agreement.invoices),
                     due_date=i["due_date"],
                     amount_cents=i["amount_cents"],
                 )

@@ -70,7 +70,7 @@ class InvoiceDocument:
     issue_date: date
     due_date: date
     amount_cents: int
-    installment_label: str  # "Parcela 2 de 6" or "Entrada"
+    installment_label: str  # "Entrada", "Parcela 1 de 5" or "Parcela única" (contracts.invoices)
     digitable_line: str  # printed form with dots and spaces
     barcode: str  # 44 digits
     pix_code: str  # BR Code copy-and-paste text
@@ -93,7 +93,7 @@ class TermDebt:
 @dataclass(frozen=True)
 class TermInstallment:
     number: int
-    label: str  # "Entrada" / "Parcela 1"
+    label: str  # "Entrada" / "Parcela 1 de 5" / "Parcela única" (contracts.invoices)
     due_date: date
     amount_cents: int
 

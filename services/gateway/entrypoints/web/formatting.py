@@ -14,6 +14,12 @@ from typing import Any
 
 from markupsafe import Markup
 
+from contracts.invoices import (
+    DOWN_PAYMENT,
+    installment_heading,
+    installment_ordinal,
+    installments_count,
+)
 from contracts.money import format_brl
 from contracts.negotiation_requests import Offer
 
@@ -67,36 +73,24 @@ def _field(item: Any, name: str) -> Any:
     return item[name] if isinstance(item, Mapping) else getattr(item, name)
 
 
-def _has_entrada(items: Sequence[Any]) -> bool:
-    return any(_field(i, "kind") == "down_payment" for i in items)
+def _kinds(items: Sequence[Any]) -> list[str]:
+    return [str(_field(i, "kind")) for i in items]
 
 
 def installment_label(item: Any, items: Sequence[Any]) -> str:
     """'Entrada' for a plan's down payment, the others counted after it: 'Entrada', '1ª',
-    '2ª'... (without an entrada: '1ª', '2ª'...)."""
-    if _field(item, "kind") == "down_payment":
-        return "Entrada"
-    return f"{_field(item, 'number') - (1 if _has_entrada(items) else 0)}ª"
+    '2ª'... (without an entrada: '1ª', '2ª'...). The rule of contracts.invoices."""
+    return installment_ordinal(str(_field(item, "kind")), _field(item, "number"), _kinds(items))
 
 
 def invoice_heading(item: Any, items: Sequence[Any]) -> str:
     """'Entrada', 'Parcela 1 de 5' (the installments after the entrada), 'Parcela única'."""
-    if _field(item, "kind") == "down_payment":
-        return "Entrada"
-    regular = sum(1 for i in items if _field(i, "kind") != "down_payment")
-    if regular == 1 and not _has_entrada(items):
-        return "Parcela única"
-    return f"Parcela {installment_label(item, items)[:-1]} de {regular}"
+    return installment_heading(str(_field(item, "kind")), _field(item, "number"), _kinds(items))
 
 
 def plan_count(items: Sequence[Any]) -> str:
     """How many payments a plan has: 'À vista', '3 parcelas', 'Entrada + 5 parcelas'."""
-    if len(items) <= 1:
-        return "À vista"
-    if _has_entrada(items):
-        rest = len(items) - 1
-        return f"Entrada + {rest} parcela{'s' if rest != 1 else ''}"
-    return f"{len(items)} parcelas"
+    return installments_count(_kinds(items))
 
 
 def offer_plan(offer: Offer) -> Markup:
@@ -108,7 +102,7 @@ def offer_plan(offer: Offer) -> Markup:
         return Markup("À vista: {}").format(brl(offer.total_cents))
     parts: list[str] = []
     regular = list(schedule)
-    if schedule[0].kind == "down_payment":
+    if schedule[0].kind == DOWN_PAYMENT:
         parts.append(f"Entrada de {format_brl(schedule[0].amount_cents)}")
         regular = regular[1:]
     for amount, run in groupby(p.amount_cents for p in regular):
