@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contracts.envelope import Cents, Envelope
+from contracts.envelope import Cents, Envelope, UtcDatetime
 from contracts.personal import SealedPersonalData
 
 DEBTS_TOPIC = "portfolio.debts"
@@ -132,6 +132,22 @@ class CarteiraImportStarted(Envelope):
     filename: str | None = None
     rows_total: int | None = None
     requested_by: str | None = None
+
+
+class CarteiraImportStartedV2(Envelope):
+    """An import began (version 2: `received_at`, when the agency received the file or the
+    client's first row, which can be well before the portfolio starts on it; version 1's
+    `occurred_at` was the start)."""
+
+    partition_key_field: ClassVar[str] = "import_id"
+    type: Literal["CarteiraImportStarted"] = "CarteiraImportStarted"
+    schema_version: Literal[2] = 2
+    import_id: str
+    source: Literal["upload", "client"]
+    filename: str | None = None
+    rows_total: int | None = None
+    requested_by: str | None = None
+    received_at: UtcDatetime
 
 
 class CarteiraRowsProcessed(Envelope):

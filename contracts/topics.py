@@ -68,6 +68,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         owner="portfolio",
         events=(
             portfolio.CarteiraImportStarted,
+            portfolio.CarteiraImportStartedV2,
             portfolio.CarteiraRowsProcessed,
             portfolio.CarteiraImportCompleted,
         ),

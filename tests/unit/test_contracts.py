@@ -147,6 +147,13 @@ SAMPLES: dict[type[Envelope], Envelope] = {
         portfolio.CarteiraImportStarted(
             **envelope("imp-1"), import_id="imp-1", source="upload", filename="carteira.csv"
         ),
+        portfolio.CarteiraImportStartedV2(
+            **envelope("imp-1"),
+            import_id="imp-1",
+            source="upload",
+            filename="carteira.csv",
+            received_at=dt.datetime(2026, 11, 25, 12, 58, tzinfo=dt.UTC),
+        ),
         portfolio.CarteiraRowsProcessed(
             **envelope("imp-1", 2),
             import_id="imp-1",

@@ -31,6 +31,7 @@ from contracts.portfolio import (
     IMPORTS_TOPIC,
     CarteiraImportCompleted,
     CarteiraImportStarted,
+    CarteiraImportStartedV2,
     CarteiraRowsProcessed,
     DebtImportedV2,
     DebtUpdatedV2,
@@ -889,7 +890,7 @@ def test_every_stored_event_maps_to_contract_events_with_stable_unique_ids(
     assert all(e.tenant in (AGENCY, OTHER_AGENCY) for _, e in first)
     topics = {type(e).__name__: topic for topic, e in first}
     assert topics == {
-        "CarteiraImportStarted": IMPORTS_TOPIC,
+        "CarteiraImportStartedV2": IMPORTS_TOPIC,
         "CarteiraRowsProcessed": IMPORTS_TOPIC,
         "CarteiraImportCompleted": IMPORTS_TOPIC,
         "DebtRejected": REJECTED_TOPIC,
@@ -904,7 +905,7 @@ def test_every_stored_event_maps_to_contract_events_with_stable_unique_ids(
 def test_the_import_started_event_tells_who_sent_what(app: PortfolioApplication) -> None:
     app.handle_inbound([header("nov-2026", 2, requested_by="ana@recupera-sul")], TODAY)
 
-    (started,) = of_type(contract_events(app), CarteiraImportStarted)
+    (started,) = of_type(contract_events(app), CarteiraImportStartedV2)
     assert (started.import_id, started.source, started.filename, started.rows_total) == (
         "nov-2026",
         "client",
@@ -913,6 +914,67 @@ def test_the_import_started_event_tells_who_sent_what(app: PortfolioApplication)
     )
     assert started.requested_by == "ana@recupera-sul"
     assert started.aggregate_id == str(import_aggregate_id(AGENCY, "nov-2026"))
+
+
+def test_an_import_is_received_when_its_first_message_was_sent_not_when_work_began(
+    app: PortfolioApplication,
+) -> None:
+    # The client's first row was sent at SENT_AT; the portfolio got to it an hour later (a
+    # backlog, a restart): the import still says when the agency received it.
+    first = row("nov-2026", 2, JOAO)
+    later = first.model_copy(
+        update={
+            "event_id": derived_event_id("test-inbound", AGENCY, "nov-2026", "row", 3),
+            "occurred_at": SENT_AT + dt.timedelta(hours=1),
+            "row_key": "3",
+            "row_number": 3,
+            "rows_total": 2,
+        }
+    )
+    app.handle_inbound([first], TODAY)
+    app.handle_inbound([later], TODAY)
+
+    started = of_type(contract_events(app), CarteiraImportStartedV2)
+    assert [s.received_at for s in started] == [SENT_AT, SENT_AT]  # the count, declared later
+    assert carteira(app, "nov-2026").received_at == SENT_AT
+
+
+def _as_stored_before_received_at(stored: Any) -> StoredEvent:
+    """An import's event as version 1 stored it: no `received_at`."""
+    state = json.loads(stored.state)
+    if "received_at" in state:
+        assert state.pop("class_version") == 2
+        del state["received_at"]
+        state["class_version"] = 1
+    return StoredEvent(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=json.dumps(state).encode(),
+    )
+
+
+def test_an_import_stored_before_received_at_was_kept_is_published_as_it_was(
+    vault: SqlKeyVault,
+) -> None:
+    before = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, vault=vault)
+    before.handle_inbound([header("nov-2026", 2)], TODAY)
+    published_before = of_type(contract_events(before), CarteiraImportStartedV2)
+    app = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, vault=vault)
+    app.recorder.insert_events(
+        [
+            _as_stored_before_received_at(n)
+            for n in before.recorder.select_notifications(start=1, limit=100)
+        ]
+    )
+
+    assert carteira(app, "nov-2026").received_at is None
+    (legacy,) = contract_events(app)
+    assert isinstance(legacy[1], CarteiraImportStarted)  # version 1, as it went out then
+    assert legacy[1].event_id == published_before[0].event_id
+    # The rows that come now still count in the same import.
+    app.handle_inbound([row("nov-2026", 2, JOAO), row("nov-2026", 3, PADARIA)], TODAY)
+    assert carteira(app, "nov-2026").completed
 
 
 def test_a_count_learnt_from_the_rows_keeps_the_filename_and_sender_of_the_header(
@@ -925,7 +987,7 @@ def test_a_count_learnt_from_the_rows_keeps_the_filename_and_sender_of_the_heade
     )
 
     assert carteira(app, "nov-2026").filename == "carteira-novembro.csv"  # the aggregate knows
-    started = of_type(contract_events(app), CarteiraImportStarted)
+    started = of_type(contract_events(app), CarteiraImportStartedV2)
     assert [s.rows_total for s in started] == [None, 2]
     latest = started[-1]
     assert (latest.filename, latest.requested_by) == (

@@ -23,6 +23,7 @@ from contracts.portfolio import (
     IMPORTS_TOPIC,
     CarteiraImportCompleted,
     CarteiraImportStarted,
+    CarteiraImportStartedV2,
     CarteiraRowsProcessed,
     DebtImported,
     DebtImportedV2,
@@ -673,6 +674,30 @@ def test_an_upload_shows_as_received_until_the_portfolio_starts_it(engine: sa.En
     assert status is not None
     assert (status["status"], status["rows_read"], status["version"]) == ("processing", 2, 2)
     assert [i["import_id"] for i in list_imports(engine, AGENCY)] == [IMPORT_ID]
+
+
+def test_an_import_says_when_the_file_was_received_not_when_the_portfolio_began(
+    engine: sa.Engine,
+) -> None:
+    uploaded = T0 - dt.timedelta(hours=2)  # a backlog: the portfolio began two hours later
+    later_import = started().model_dump() | {"import_id": "dez-2026", "aggregate_id": "dez"}
+    project(
+        engine,
+        ImportStatusProjection(),
+        [
+            CarteiraImportStartedV2(
+                **started().model_dump(exclude={"schema_version"}), received_at=uploaded
+            ),
+            # Stored before the time received was kept: its start is all it knows.
+            CarteiraImportStarted(**later_import),
+        ],
+    )
+
+    status = import_status(engine, AGENCY, IMPORT_ID)
+    assert status is not None and status["received_at"] == uploaded
+    later = import_status(engine, AGENCY, "dez-2026")
+    assert later is not None and later["received_at"] == started().occurred_at
+    assert [i["import_id"] for i in list_imports(engine, AGENCY)] == ["dez-2026", IMPORT_ID]
 
 
 def test_rejections_are_listed_by_row_number_and_kept_once(engine: sa.Engine) -> None:

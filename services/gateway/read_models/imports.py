@@ -25,6 +25,7 @@ from contracts.portfolio import (
     IMPORTS_TOPIC,
     CarteiraImportCompleted,
     CarteiraImportStarted,
+    CarteiraImportStartedV2,
     CarteiraRowsProcessed,
 )
 from service_runtime.projection import Projection, event_types_of
@@ -107,7 +108,7 @@ class ImportStatusProjection(Projection):
                         "errors": [e.model_dump() for e in event.errors],
                     }
                 )
-            elif isinstance(event, CarteiraImportStarted):
+            elif isinstance(event, CarteiraImportStarted | CarteiraImportStartedV2):
                 _upsert_import(
                     conn,
                     {
@@ -118,7 +119,12 @@ class ImportStatusProjection(Projection):
                         "requested_by": event.requested_by,
                         "status": "processing",
                         "rows_total": event.rows_total,
-                        "received_at": event.occurred_at,
+                        # Version 1 knew only when the portfolio started on it.
+                        "received_at": (
+                            event.received_at
+                            if isinstance(event, CarteiraImportStartedV2)
+                            else event.occurred_at
+                        ),
                         "version": event.aggregate_version,
                     },
                 )

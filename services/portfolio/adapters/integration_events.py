@@ -21,6 +21,7 @@ from contracts.portfolio import (
     IMPORTS_TOPIC,
     CarteiraImportCompleted,
     CarteiraImportStarted,
+    CarteiraImportStartedV2,
     CarteiraRowsProcessed,
     DebtImportedV2,
     DebtReopened,
@@ -176,15 +177,19 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
             ),
         )
     elif isinstance(event, ImportStartedEvent | ImportDeclaredEvent):
+        started = {
+            **_about_import(event),
+            "source": event.source,
+            "filename": event.filename,
+            "rows_total": event.rows_total,
+            "requested_by": event.requested_by,
+        }
+        # Stored before the time received was kept: published as it always was.
         yield (
             IMPORTS_TOPIC,
-            CarteiraImportStarted(
-                **_about_import(event),
-                source=event.source,
-                filename=event.filename,
-                rows_total=event.rows_total,
-                requested_by=event.requested_by,
-            ),
+            CarteiraImportStarted(**started)
+            if event.received_at is None
+            else CarteiraImportStartedV2(**started, received_at=event.received_at),
         )
     elif isinstance(event, RowsProcessedEvent):
         totals = event.totals

@@ -256,6 +256,7 @@ class PortfolioApplication(ServiceApplication):
                             msg.requested_by if isinstance(msg, CarteiraImportRequested) else None
                         ),
                         cause_id=str(msg.event_id),
+                        received_at=msg.occurred_at,
                     )
                 imports[key] = found
             return imports[key]

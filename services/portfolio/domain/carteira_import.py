@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -30,6 +31,7 @@ class CarteiraImport(Aggregate):
         rows_total: int | None,
         requested_by: str | None,
         cause_id: str,
+        received_at: dt.datetime | None = None,
     ) -> None:
         self.tenant = tenant
         self.import_id = import_id
@@ -37,6 +39,8 @@ class CarteiraImport(Aggregate):
         self.filename = filename
         self.rows_total = rows_total
         self.requested_by = requested_by
+        # When the agency received the file (the upload's time, or the client's first row).
+        self.received_at = received_at
         self.row_keys: set[str] = set()
         self.created = 0
         self.updated = 0
@@ -67,6 +71,7 @@ class CarteiraImport(Aggregate):
             filename=filename or self.filename,
             requested_by=requested_by or self.requested_by,
             cause_id=cause_id,
+            received_at=self.received_at,
         )
 
     @event("Declared")
@@ -80,8 +85,10 @@ class CarteiraImport(Aggregate):
         filename: str | None,
         requested_by: str | None,
         cause_id: str,
+        received_at: dt.datetime | None = None,
     ) -> None:
-        """The client said how many rows to expect after some rows had already arrived."""
+        """The client said how many rows to expect after some rows had already arrived
+        (`received_at` repeats the import's, for the event it publishes)."""
         self.rows_total = rows_total
         self.filename = filename
         self.requested_by = requested_by
@@ -155,3 +162,20 @@ class CarteiraImport(Aggregate):
         self, *, tenant: str, import_id: str, totals: dict[str, int], cause_id: str
     ) -> None:
         self.completed = True
+
+
+# ---- events stored before the time an import was received was kept ----------------------------
+# Version 2 of Started and Declared carry `received_at`. Read back, version 1 has none (None): its
+# import is published as it was, with version 1 of CarteiraImportStarted.
+
+
+def _upcast_v1_v2(state: dict[str, Any]) -> None:
+    state.setdefault("received_at", None)
+
+
+_started: Any = CarteiraImport.Started  # type: ignore[attr-defined]
+_started.class_version = 2
+_started.upcast_v1_v2 = staticmethod(_upcast_v1_v2)
+_declared: Any = CarteiraImport.Declared  # type: ignore[attr-defined]
+_declared.class_version = 2
+_declared.upcast_v1_v2 = staticmethod(_upcast_v1_v2)
