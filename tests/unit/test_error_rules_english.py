@@ -34,6 +34,16 @@ def test_a_carteira_file_refused_whole_says_why_in_english_too() -> None:
         assert rule in RULES_EN, rule
 
 
+def test_a_boleto_withheld_says_why_in_english_too() -> None:
+    # Its rules and codes come from contracts.invoices (a variable where the service raises it).
+    from contracts.invoices import WITHHELD_RULES, BoletoWithheld
+    from services.gateway.entrypoints.http.error_messages import MESSAGES_EN
+
+    for rule in WITHHELD_RULES:
+        assert rule in RULES_EN, rule
+        assert BoletoWithheld(rule, "").code in MESSAGES_EN, rule
+
+
 def test_every_rule_the_api_raises_has_its_english() -> None:
     rules = raised_rules()
     assert len(rules) > 30  # the scan finds the API's rules at all

@@ -22,6 +22,7 @@ from eventsourcing.persistence import StoredEvent
 from pypdf import PdfReader
 
 from contracts.envelope import derived_event_id
+from contracts.money import format_brl
 from contracts.negotiation import PaymentConditionTerms
 from contracts.negotiation_requests import (
     BoletoSettings,
@@ -31,6 +32,7 @@ from contracts.negotiation_requests import (
     GetOffers,
     GetStatement,
     ImportCnab240,
+    ListAgreements,
     NegotiationSettings,
     PaymentReport,
     RecordPayment,
@@ -815,15 +817,15 @@ def test_after_the_erasure_the_agreement_and_its_documents_show_the_name_removed
         agreement_id=agreement.agreement_id,
         invoice_id=agreement.invoices[0].invoice_id,
     )
-    assert "MARIA SOUZA" in pdf_text(document_pdf(neg.app, term)).upper()
-    assert "MARIA SOUZA" in pdf_text(document_pdf(neg.app, invoice)).upper()
+    assert "MARIA SOUZA" in pdf_text(document_pdf(neg.app, term, TODAY)).upper()
+    assert "MARIA SOUZA" in pdf_text(document_pdf(neg.app, invoice, TODAY)).upper()
 
     neg.erased(erasure(neg.vault))
 
     assert neg.app.get_agreement(get, TODAY).debtor_name == REMOVED
     statement = neg.app.statement(GetStatement(tenant=AGENCY, document=MARIA), TODAY)
     assert statement.debtor_name == REMOVED
-    for pdf in (document_pdf(neg.app, term), document_pdf(neg.app, invoice)):
+    for pdf in (document_pdf(neg.app, term, TODAY), document_pdf(neg.app, invoice, TODAY)):
         text = pdf_text(pdf)
         assert "Maria" not in text and "MARIA" not in text.upper()
         assert REMOVED in text
@@ -924,8 +926,8 @@ def _documents(neg: Negotiation, agreement: Any) -> tuple[str, list[str]]:
         GetDocument(tenant=AGENCY, agreement_id=agreement.agreement_id, invoice_id=i.invoice_id)
         for i in agreement.invoices
     ]
-    return pdf_text(document_pdf(neg.app, term)), [
-        pdf_text(document_pdf(neg.app, b)) for b in boletos
+    return pdf_text(document_pdf(neg.app, term, TODAY)), [
+        pdf_text(document_pdf(neg.app, b, TODAY)) for b in boletos
     ]
 
 
@@ -979,3 +981,117 @@ def test_without_an_entrada_every_installment_is_counted_and_one_payment_is_the_
     term, [boleto] = _documents(neg, once)
     assert _schedule(term) == ["Parcela única"]
     assert _named(boleto) == {"Parcela única"}
+
+
+# ---- the boleto: handed out only while it pays its invoice ---------------------------------
+
+
+def _boleto(neg: Negotiation, invoice: Any, document: str | None = None) -> bytes:
+    """The invoice's boleto as the service answers a request for it (`document`: the debtor's
+    own door, the portal or a chat link; None: staff)."""
+    agreement_id = next(
+        a.agreement_id
+        for a in neg.app.list_agreements(
+            ListAgreements(tenant=AGENCY, document=JOAO), TODAY
+        ).agreements
+        if any(i.invoice_id == invoice.invoice_id for i in a.invoices)
+    )
+    request = GetDocument(
+        tenant=AGENCY, agreement_id=agreement_id, invoice_id=invoice.invoice_id, document=document
+    )
+    answered = answer(neg.app, request, TODAY)
+    assert isinstance(answered, bytes)
+    return answered
+
+
+def _withheld(neg: Negotiation, invoice: Any) -> tuple[int, str, list[tuple[str, str, str]]]:
+    """The refusal of the invoice's boleto, the same for the debtor and for staff."""
+    replies = []
+    for document in (JOAO, None):
+        with pytest.raises(Refused) as refused:
+            _boleto(neg, invoice, document)
+        reply = refused.value.reply()
+        replies.append(
+            (reply.status, reply.code, [(d.field, d.rule, d.message) for d in reply.details])
+        )
+    assert replies[0] == replies[1]
+    return replies[0]
+
+
+def test_a_paid_invoices_boleto_is_refused_to_everyone_and_its_data_stays(neg: Negotiation):
+    """QA: the negotiation service handed out a paid installment's boleto (the portal's API
+    refused it to the debtor only; staff, the chat's links and the service itself gave it).
+    The service owns invoices: it refuses it to every caller."""
+    [debt] = neg.imported(debt_event("a"))
+    agreement = neg.close([debt], 3)
+    first, second, _ = agreement.invoices
+    assert _boleto(neg, first).startswith(b"%PDF")
+    neg.pay(invoice_id=first.invoice_id, amount_cents=first.amount_cents, paid_on=TODAY)
+
+    message = "parcela paga: o boleto não serve mais"
+    assert _withheld(neg, first) == (409, "invoice_paid", [("invoice", "paid", message)])
+    # The next one still pays its invoice; the term is no boleto.
+    assert _boleto(neg, second, JOAO).startswith(b"%PDF")
+    term = GetDocument(tenant=AGENCY, agreement_id=agreement.agreement_id)
+    assert document_pdf(neg.app, term, TODAY).startswith(b"%PDF")
+    # Staff still see the invoice and its payment.
+    shown = neg.app.get_agreement(
+        GetAgreement(tenant=AGENCY, agreement_id=agreement.agreement_id), TODAY
+    )
+    paid = shown.invoices[0]
+    assert (paid.status, paid.paid_cents, paid.balance_cents) == ("paid", first.amount_cents, 0)
+    assert paid.digitable_line == first.digitable_line
+
+
+def test_a_broken_agreements_boletos_are_cancelled_and_refused(neg: Negotiation):
+    [debt] = neg.imported(debt_event("a"))
+    agreement = neg.close([debt], 3)
+    neg.app.run_day(agreement.invoices[0].due_date + dt.timedelta(days=5))  # broken
+    assert [e.type for e in neg.published()].count("AgreementBroken") == 1
+
+    for invoice in agreement.invoices:
+        assert _withheld(neg, invoice) == (
+            409,
+            "invoice_cancelled",
+            [
+                (
+                    "invoice",
+                    "cancelled",
+                    "parcela cancelada com a quebra do acordo: o boleto não serve mais",
+                )
+            ],
+        )
+
+
+def test_a_partly_paid_invoices_boleto_is_refused_and_points_at_the_pix_of_its_balance(
+    neg: Negotiation,
+):
+    """The boleto is registered with the installment's whole amount: paid by barcode it would
+    charge again what was paid (the excess left as credit). Refused, saying what was paid and
+    what is left, and how to pay it: the PIX of the balance (the portal and the chat give it)."""
+    [debt] = neg.imported(debt_event("a"))
+    agreement = neg.close([debt], 3)
+    first = agreement.invoices[0]
+    neg.pay(invoice_id=first.invoice_id, amount_cents=10_000, paid_on=TODAY)
+
+    left = first.amount_cents - 10_000
+    assert _withheld(neg, first) == (
+        409,
+        "invoice_partly_paid",
+        [
+            (
+                "invoice",
+                "partly_paid",
+                f"parcela paga em parte (R$ 100,00 de {format_brl(first.amount_cents)}): o "
+                "boleto tem o valor integral e não serve para pagar só o saldo; pague os "
+                f"{format_brl(left)} que faltam com o PIX da parcela",
+            )
+        ],
+    )
+    shown = neg.app.get_agreement(
+        GetAgreement(tenant=AGENCY, agreement_id=agreement.agreement_id), TODAY
+    )
+    assert (shown.invoices[0].status, shown.invoices[0].balance_cents) == ("open", left)
+    # Paid in full afterwards: paid, still refused.
+    neg.pay(invoice_id=first.invoice_id, amount_cents=left, paid_on=TODAY)
+    assert _withheld(neg, first)[1] == "invoice_paid"

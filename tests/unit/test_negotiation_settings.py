@@ -161,6 +161,7 @@ def test_a_sicredi_boleto_is_paid_through_sicredis_return_file(neg: Negotiation)
         GetDocument(
             tenant=AGENCY, agreement_id=agreement.agreement_id, invoice_id=first.invoice_id
         ),
+        TODAY,
     )
     assert f"26/200001-{free[10]}" in pdf_text(pdf)
     account = BeneficiaryAccount("748", "0165", "623", "1", "00623", "02")

@@ -1071,18 +1071,18 @@ def test_the_lookup_gives_a_partly_paid_invoice_the_pix_of_its_balance_and_a_pai
     first, second = agreement["invoices"]
     # Paid: no boleto to pay (the page offers none either), nothing left.
     assert (first["status"], first["balance_cents"], first["pdf_url"]) == ("paid", 0, None)
-    # Partly paid: the PIX asks for the balance, txid kept; the boleto (the whole amount) kept,
-    # the balance said.
+    # Partly paid: the PIX asks for the balance, txid kept, the balance said; no boleto's PDF
+    # (it carries the whole amount: the negotiation service refuses it, as the page does).
     assert (second["amount_cents"], second["paid_cents"], second["balance_cents"]) == (
         51_000,
         1_000,
         50_000,
     )
     _asks_for(second["pix_code"], issued["qa-inv-2"], 50_000)
-    assert second["pdf_url"] == f"/api/v1/portal/{TENANT}/agreements/qa/invoices/qa-inv-2.pdf"
+    assert second["pdf_url"] is None
 
 
-def test_the_agreement_api_asks_pix_for_the_balance_and_refuses_a_paid_boleto_to_the_portal(
+def test_the_agreement_api_asks_pix_for_the_balance_and_refuses_a_boleto_that_no_longer_pays(
     client: TestClient[Litestar], negotiation: Negotiation
 ) -> None:
     looked = client.post(f"/api/v1/portal/{TENANT}/lookup", json={"document": ISABELA}).json()
@@ -1108,23 +1108,78 @@ def test_the_agreement_api_asks_pix_for_the_balance_and_refuses_a_paid_boleto_to
     _asks_for(invoices[1]["pix_code"], second.pix_code, balance)
     assert [invoices[0]["pix_code"], invoices[2]["pix_code"]] == [first.pix_code, third.pix_code]
 
-    refused = client.get(f"{path}/invoices/{first.invoice_id}.pdf", headers=portal)
+    # The negotiation service refuses the boleto of a paid installment and of a partly paid
+    # one (its boleto carries the whole amount), to the portal's token and to staff alike.
+    staff = admin(client)
+    balance_message = (
+        f"parcela paga em parte (R$ 10,00 de {reais(second.amount_cents)}): o boleto tem o "
+        "valor integral e não serve para pagar só o saldo; pague os "
+        f"{reais(balance)} que faltam com o PIX da parcela"
+    )
+    for invoice, code, rule, message in (
+        (first, "invoice_paid", "paid", "parcela paga: o boleto não serve mais"),
+        (second, "invoice_partly_paid", "partly_paid", balance_message),
+    ):
+        for headers in (portal, staff):
+            refused = client.get(f"{path}/invoices/{invoice.invoice_id}.pdf", headers=headers)
+            assert refused.status_code == 409, refused.text
+            error = refused.json()["error"]
+            assert (error["status"], error["code"], error["message"]) == (409, code, message)
+            (detail,) = error["details"]
+            assert (detail["field"], detail["rule"], detail["message"]) == (
+                "invoice",
+                rule,
+                message,
+            )
+            assert detail["message_en"].startswith(
+                "The installment is paid" if rule == "paid" else "The installment is partly paid"
+            )
+    # The untouched one still has its boleto, for both.
+    for headers in (portal, staff):
+        pdf = client.get(f"{path}/invoices/{third.invoice_id}.pdf", headers=headers)
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # Staff still see every invoice's data and payments.
+    as_staff = client.get(path, headers=staff).json()["invoices"]
+    assert [(i["status"], i["paid_cents"]) for i in as_staff] == [
+        ("paid", first.amount_cents),
+        ("open", 1_000),
+        ("open", 0),
+    ]
+    assert as_staff[0]["digitable_line"] == first.digitable_line
+    assert as_staff[1]["pix_code"] == invoices[1]["pix_code"]
+
+
+def test_a_kept_boleto_link_of_a_partly_paid_or_broken_agreements_installment_gives_no_pdf(
+    client: TestClient[Litestar], negotiation: Negotiation
+) -> None:
+    """The page's boleto links are answered by the negotiation service's rule: a partly paid
+    installment's boleto (the whole amount) and a broken agreement's (cancelled) are pages
+    saying why, never the PDF; the JSON API says so to staff too, with its data kept."""
+    sign_in(client, ISABELA)
+    page = _closed(client, "d-old", "3")
+    (agreement,) = agreements_of(negotiation, ISABELA)
+    first, second, _ = agreement.invoices
+    boleto = f"{page}/boleto/{first.invoice_id}.pdf"
+    _pay(negotiation, first.invoice_id, 1_000)
+
+    kept = client.get(boleto)
+    assert kept.status_code == 409 and kept.headers["content-type"].startswith("text/html")
+    assert "Esta parcela já foi paga em parte, e o boleto tem o valor integral." in kept.text
+    assert f'href="{page}?fatura={first.invoice_id}">Ver a parcela</a>' in kept.text
+
+    negotiation.app.run_day(first.due_date + dt.timedelta(days=5))  # the agreement breaks
+    cancelled = client.get(f"{page}/boleto/{second.invoice_id}.pdf")
+    assert cancelled.status_code == 409
+    assert "Esta parcela foi cancelada com o acordo." in cancelled.text
+    api = f"/api/v1/portal/{TENANT}/agreements/{agreement.agreement_id}"
+    refused = client.get(f"{api}/invoices/{second.invoice_id}.pdf", headers=admin(client))
     assert refused.status_code == 409
     error = refused.json()["error"]
-    assert (error["status"], error["code"]) == (409, "invoice_paid")
-    (detail,) = error["details"]
-    assert (detail["field"], detail["rule"], detail["message"]) == (
-        "invoice",
-        "paid",
-        "parcela paga: o boleto não serve mais",
+    assert error["code"] == "invoice_cancelled"
+    assert [(d["field"], d["rule"]) for d in error["details"]] == [("invoice", "cancelled")]
+    assert error["details"][0]["message_en"].startswith("The installment was cancelled")
+    shown = client.get(api, headers=admin(client)).json()
+    assert (shown["status"], [i["status"] for i in shown["invoices"]]) == (
+        "broken",
+        ["cancelled", "cancelled", "cancelled"],
     )
-    assert detail["message_en"].startswith("The installment is paid")
-    # Partly paid: its boleto (the whole amount) is still served; the next, untouched, too.
-    for invoice in (second, third):
-        pdf = client.get(f"{path}/invoices/{invoice.invoice_id}.pdf", headers=portal)
-        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    # Staff keep the paid installment's document (an operator may need it).
-    staff = client.get(f"{path}/invoices/{first.invoice_id}.pdf", headers=admin(client))
-    assert staff.status_code == 200 and staff.content.startswith(b"%PDF")
-    as_staff = client.get(path, headers=admin(client)).json()["invoices"]
-    assert as_staff[1]["pix_code"] == invoices[1]["pix_code"]

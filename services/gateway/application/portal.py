@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from contracts.brcode import pix_for_balance
 from contracts.documents import DocumentKind, document_kind, validate_document
 from contracts.envelope import TENANT_NAME
+from contracts.invoices import PAYABLE_STATUSES, boleto_withheld, partly_paid
 from contracts.messaging_requests import (
     AccessCodeOut,
     BirthDateTriesOut,
@@ -40,7 +41,7 @@ from contracts.negotiation_requests import (
 from service_runtime.clock import BusinessClock
 from service_runtime.eventstore import ServiceApplication
 from service_runtime.personal_data import KeyVault, seal
-from service_runtime.service_client import ServiceClient
+from service_runtime.service_client import ServiceClient, ServiceRefused
 from services.gateway.adapters.tokens import issue_token
 from services.gateway.domain.portal_challenge import (
     BIRTH_DATE,
@@ -158,14 +159,12 @@ class DebtorView:
     agreements: list[dict[str, Any]]
 
 
-PAYABLE_STATUSES = ("open", "overdue")
-
-
 @dataclass(frozen=True)
 class InvoicePayment:
     """Where an invoice's payment stands, as the portal shows it on its pages and in its API:
     paid, partly paid (its PIX then asks for the balance, txid kept; its boleto, registered at
-    the bank with the whole amount, no longer pays it), or to pay with either."""
+    the bank with the whole amount, no longer pays it), or to pay with either. The boleto's
+    rule is the negotiation service's (contracts.invoices), which refuses the PDF itself."""
 
     status: str
     amount_cents: int
@@ -193,17 +192,45 @@ class InvoicePayment:
     @property
     def partly_paid(self) -> bool:
         """Still to pay, part of it paid: the balance is less than the amount."""
-        return self.payable and self.paid_cents > 0 and 0 < self.balance_cents < self.amount_cents
+        return partly_paid(self.status, self.amount_cents, self.paid_cents)
 
     @property
     def boleto_payable(self) -> bool:
         """The boleto pays this invoice: still to be paid, and nothing of it paid yet."""
-        return self.payable and not self.partly_paid
+        return boleto_withheld(self.status, self.amount_cents, self.paid_cents) is None
 
     def pix_code(self, issued: str) -> str:
         """The PIX to pay it with: the issued code, or after a partial payment the same code
         asking for the balance."""
         return pix_for_balance(issued, self.balance_cents) if self.partly_paid else issued
+
+
+# What a debtor reads when the negotiation service withholds a boleto (a link kept from
+# before, on the portal or from the chat), by its rule (contracts.invoices.WITHHELD_RULES).
+NO_BOLETO_PAGES: dict[str, tuple[str, str]] = {
+    "paid": ("Parcela paga", "Esta parcela já está paga: o boleto não vale mais."),
+    "cancelled": ("Parcela cancelada", "Esta parcela foi cancelada com o acordo."),
+    "partly_paid": (
+        "Boleto indisponível",
+        "Esta parcela já foi paga em parte, e o boleto tem o valor integral. Pague o saldo com "
+        "o PIX da parcela.",
+    ),
+}
+
+
+def boleto_withheld_rule(refused: ServiceRefused) -> str | None:
+    """The rule when the negotiation service refused a boleto that no longer pays its invoice
+    (409 naming `invoice`): paid, cancelled or partly_paid; None for any other refusal."""
+    if refused.error.status != 409:
+        return None
+    return next(
+        (
+            d.rule
+            for d in refused.error.details
+            if d.field == "invoice" and d.rule in NO_BOLETO_PAGES
+        ),
+        None,
+    )
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
 from contracts.documents import InvalidDocument, validate_document
+from contracts.invoices import boleto_withheld
 from contracts.negotiation import PaymentConditionTerms
 from contracts.negotiation_requests import (
     AgreementList,
@@ -49,7 +50,7 @@ from service_runtime.personal_data import REMOVED, KeyVault, seal, unseal
 from service_runtime.refusal import Refused, field_refusal
 from services.negotiation.adapters.cnab240 import NotACnab240File, parse_cnab240
 from services.negotiation.adapters.debts_view import DebtRow
-from services.negotiation.application.views import agreement_out, payment_out
+from services.negotiation.application.views import agreement_out, invoice_status, payment_out
 from services.negotiation.domain.agreement import Agreement, agreement_id_for, invoice_id_for
 from services.negotiation.domain.boleto import (
     AccountProblem,
@@ -564,6 +565,27 @@ class NegotiationApplication(ServiceApplication):
         ):
             raise Refused(404, "not_found", f"acordo {request.agreement_id} não encontrado")
         return found
+
+    def boleto_invoice(
+        self, agreement: Agreement, invoice_id: str, today: dt.date
+    ) -> dict[str, Any]:
+        """The invoice whose boleto is asked for, while the boleto pays it: a paid invoice's,
+        a cancelled one's (its agreement broken) and a partly paid one's (the boleto carries
+        the whole amount; the PIX of the balance pays it) are refused, 409 naming `invoice`
+        and the rule, whoever asks. The invoice's data stays in the agreement's answer."""
+        invoice = agreement.invoice(invoice_id)
+        if invoice is None:
+            raise Refused(404, "not_found", f"fatura {invoice_id} não encontrada")
+        withheld = boleto_withheld(
+            invoice_status(agreement, invoice, today),
+            int(invoice["amount_cents"]),
+            int(invoice["paid_cents"]),
+        )
+        if withheld is not None:
+            raise Refused(
+                409, withheld.code, withheld.message, [("invoice", withheld.rule, withheld.message)]
+            )
+        return invoice
 
     def get_agreement(self, request: GetAgreement, today: dt.date) -> Any:
         return self.agreement_out(self.agreement(request), today)

@@ -74,12 +74,13 @@ def answer(app: NegotiationApplication, request: Any, today: dt.date) -> Answer:
     if isinstance(request, ImportCnab240):
         return app.import_cnab240(request, today)
     if isinstance(request, GetDocument):
-        return document(app, request)
+        return document(app, request, today)
     raise Refused(400, "unknown_request", f"pedido desconhecido: {request.kind}")
 
 
-def document(app: NegotiationApplication, request: GetDocument) -> bytes:
-    """An agreement's term, or one of its invoices (boleto), as a PDF."""
+def document(app: NegotiationApplication, request: GetDocument, today: dt.date) -> bytes:
+    """An agreement's term, or one of its invoices (boleto), as a PDF; a boleto only while it
+    pays its invoice (refused 409 once paid, cancelled or partly paid, to every caller)."""
     agreement = app.agreement(
         GetAgreement(
             tenant=request.tenant,
@@ -92,7 +93,5 @@ def document(app: NegotiationApplication, request: GetDocument) -> bytes:
     name = app.debtor_name(agreement)
     if request.invoice_id is None:
         return term_document(agreement, settings.boleto.beneficiary_name, name)
-    invoice = agreement.invoice(request.invoice_id)
-    if invoice is None:
-        raise Refused(404, "not_found", f"fatura {request.invoice_id} não encontrada")
+    invoice = app.boleto_invoice(agreement, request.invoice_id, today)
     return invoice_document(agreement, invoice, settings, name)

@@ -342,8 +342,9 @@ def _portal_agreement(tenant: str, row: dict[str, Any]) -> PortalAgreement:
 
 
 def _portal_invoice(base: str, row: dict[str, Any]) -> PortalInvoice:
-    """As the portal's page shows it: a partly paid invoice's PIX asks for the balance (the
-    boleto, registered with the whole amount, is kept); a paid one has no boleto to pay."""
+    """As the portal's page shows it: a partly paid invoice's PIX asks for the balance; only
+    an invoice its boleto still pays has the boleto's PDF (the negotiation service refuses a
+    paid, cancelled or partly paid one's)."""
     paying = InvoicePayment.of_row(row)
     return PortalInvoice(
         invoice_id=row["invoice_id"],
@@ -357,7 +358,7 @@ def _portal_invoice(base: str, row: dict[str, Any]) -> PortalInvoice:
         digitable_line=row["digitable_line"],
         barcode=row["barcode"],
         pix_code=paying.pix_code(row["pix_code"]),
-        pdf_url=None if paying.paid else f"{base}/invoices/{row['invoice_id']}.pdf",
+        pdf_url=f"{base}/invoices/{row['invoice_id']}.pdf" if paying.boleto_payable else None,
     )
 
 

@@ -35,6 +35,7 @@ from contracts.messaging_requests import (
 from contracts.negotiation_requests import GetDocument, GetStatement
 from service_runtime.document_links import InvalidLink, read_link
 from service_runtime.service_client import ServiceClient, ServiceRefused, ServiceUnavailable
+from services.gateway.application.portal import NO_BOLETO_PAGES, boleto_withheld_rule
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.errors import (
     ApiError,
@@ -378,8 +379,13 @@ _LINK_PAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def _link_page(kind: str, status: int, headers: dict[str, str] | None = None) -> Template:
-    title, message = _LINK_PAGES[kind]
+def _link_page(
+    kind: str,
+    status: int,
+    headers: dict[str, str] | None = None,
+    words: tuple[str, str] | None = None,
+) -> Template:
+    title, message = words or _LINK_PAGES[kind]
     return Template(
         template_name="erro.html",
         context={
@@ -407,6 +413,11 @@ def _document_refused(request: Request[Any, Any, Any], exc: Exception) -> Respon
     if isinstance(exc, ServiceRefused):
         if _wants_html(request):
             status = exc.error.status
+            # A boleto sent before its installment was paid (or broken, or partly paid): the
+            # negotiation service withholds it; say why, as the portal's page does.
+            rule = boleto_withheld_rule(exc)
+            if rule is not None:
+                return _link_page("refused", status, words=NO_BOLETO_PAGES[rule])
             return _link_page("not_found" if status == 404 else "refused", status)
         return handle_service_refused(request, exc)
     assert isinstance(exc, ApiError)

@@ -28,6 +28,10 @@ MESSAGES_EN: dict[str, str] = {
     "debt_settled": "The debt is already settled",
     "debt_in_agreement": "The debt is already in an active agreement",
     "invoice_paid": "The installment is paid: its boleto is no longer to be paid",
+    "invoice_cancelled": "The installment was cancelled with its broken agreement: its boleto "
+    "is no longer to be paid",
+    "invoice_partly_paid": "The installment is partly paid: its boleto carries the whole "
+    "amount; pay the balance by the installment's PIX",
     "conversation_closed": "The conversation is closed",
     "conversation_open": "The debtor already has an open conversation",
     "not_your_conversation": "The conversation is with another operator",
@@ -93,7 +97,12 @@ RULES_EN: dict[str, str] = {
     "sequence_exhausted": "No nosso número left in this bank's boleto layout; numbers are never "
     "reused",
     "first_installment": "Invalid first installment",
+    # A boleto withheld (contracts.invoices.WITHHELD_RULES), field `invoice`.
     "paid": "The installment is paid: its boleto is no longer to be paid",
+    "cancelled": "The installment was cancelled with its broken agreement: its boleto is no "
+    "longer to be paid",
+    "partly_paid": "The installment is partly paid: its boleto carries the whole amount; pay "
+    "the balance by the installment's PIX",
     "per_address": "Too many requests from this address; try again after Retry-After",
     "per_document": "Too many requests for this document; try again after Retry-After",
     "per_enumeration": "Too many different documents looked up from this address; "

@@ -269,9 +269,12 @@ class AgreementsController(Controller):
         "/agreements/{agreement_id:str}/invoices/{invoice_file:str}",
         guards=[NEGOTIATORS],
         summary="An invoice's PDF (boleto and PIX): .../invoices/{invoice_id}.pdf",
-        description="To the portal's token a paid installment answers 409 (invoice, rule "
-        "`paid`): its boleto is no document to pay; staff still get it. A partly paid one's "
-        "boleto carries the whole amount: pay the balance (balance_cents) by its PIX.",
+        description="Only while the boleto pays its installment, for every token (the "
+        "negotiation service decides): a paid installment answers 409 (invoice, rule `paid`), "
+        "one cancelled with its broken agreement 409 (invoice, `cancelled`), and a partly paid "
+        "one 409 (invoice, `partly_paid`): its boleto carries the whole amount, pay the "
+        "balance (balance_cents) by the invoice's pix_code, which asks for it. The agreement's "
+        "JSON keeps every invoice's data and payments.",
         media_type="application/pdf",
     )
     async def invoice_pdf(
@@ -284,17 +287,11 @@ class AgreementsController(Controller):
     ) -> Response[bytes]:
         who = negotiator(principal_of(request), tenant)
         invoice_id = invoice_file.removesuffix(".pdf")
-        service = portal_service(state)
-        if who.channel == "portal":
-            # As the portal's page: a paid installment's boleto is no document to pay (staff
-            # and client systems still get it, an operator may need the document). A partly
-            # paid one's is served: it carries the whole amount (the balance is in the
-            # agreement's invoice, balance_cents, and its PIX asks for it).
-            agreement = await service.agreement(tenant, agreement_id, document=who.document)
-            invoice = next((i for i in agreement.invoices if i.invoice_id == invoice_id), None)
-            if invoice is not None and InvoicePayment.of(invoice).paid:
-                raise ApiError(409, "invoice_paid", PAID_MESSAGE, [PAID_DETAIL])
-        pdf = await service.invoice_pdf(tenant, agreement_id, invoice_id, document=who.document)
+        # The negotiation service refuses a boleto that no longer pays its invoice (paid,
+        # cancelled, partly paid), whoever asks: its refusal passes on as it is.
+        pdf = await portal_service(state).invoice_pdf(
+            tenant, agreement_id, invoice_id, document=who.document
+        )
         return _pdf(pdf, f"boleto-{invoice_id[:8]}.pdf")
 
     @get(
@@ -309,10 +306,6 @@ class AgreementsController(Controller):
         who = negotiator(principal_of(request), tenant)
         pdf = await portal_service(state).term_pdf(tenant, agreement_id, document=who.document)
         return _pdf(pdf, f"termo-de-acordo-{agreement_id[:8]}.pdf")
-
-
-PAID_MESSAGE = "parcela paga: o boleto não serve mais"
-PAID_DETAIL = {"field": "invoice", "rule": "paid", "message": PAID_MESSAGE}
 
 
 def with_pix_to_pay(agreement: AgreementOut) -> AgreementOut:

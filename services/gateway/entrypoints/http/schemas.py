@@ -83,7 +83,7 @@ class PortalInvoice(Model):
     balance_cents: int | None = Field(
         default=None,
         description="Still to pay (amount - paid); after a partial payment pix_code asks for "
-        "it, while the boleto (pdf_url, digitable_line) carries the whole amount",
+        "it, while the boleto (digitable_line) carries the whole amount and has no pdf_url",
     )
     status: str = Field(description="open, overdue or paid")
     digitable_line: str
@@ -92,7 +92,9 @@ class PortalInvoice(Model):
         description="PIX copia e cola: for the balance after a partial payment (same txid)"
     )
     pdf_url: str | None = Field(
-        description="The boleto's PDF; null once the installment is paid (no document to pay)"
+        description="The boleto's PDF while it pays the installment; null once the "
+        "installment is paid, cancelled or partly paid (its PDF answers 409: invoice, paid / "
+        "cancelled / partly_paid)"
     )
 
 

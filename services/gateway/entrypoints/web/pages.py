@@ -47,6 +47,7 @@ from service_runtime.service_client import ServiceRefused, ServiceUnavailable
 from services.gateway.adapters.barcodes import barcode_svg, data_uri, qr_svg
 from services.gateway.adapters.tokens import Principal
 from services.gateway.application.portal import (
+    NO_BOLETO_PAGES,
     BirthDateUnavailable,
     CodeRefused,
     CodeUnavailable,
@@ -56,6 +57,7 @@ from services.gateway.application.portal import (
     PendingLookup,
     PortalLookup,
     PortalService,
+    boleto_withheld_rule,
     date_label,
 )
 from services.gateway.domain.portal_challenge import BIRTH_DATE, MAX_ATTEMPTS, InvalidBirthDate
@@ -836,37 +838,28 @@ class PortalPages(Controller):
         service = portal_service(state)
         invoice_id = invoice_file.removesuffix(".pdf")
         try:
-            agreement = await service.agreement(tenant, agreement_id, document=principal.document)
-            invoice = next((i for i in agreement.invoices if i.invoice_id == invoice_id), None)
-            if invoice is not None and not InvoicePayment.of(invoice).boleto_payable:
-                base = await self._base(service, tenant, signed_in=True) or {"tenant": tenant}
-                return self._no_boleto(base, agreement, invoice)
             pdf = await service.invoice_pdf(
                 tenant, agreement_id, invoice_id, document=principal.document
             )
         except (ServiceRefused, ServiceUnavailable) as exc:
             base = await self._base(service, tenant, signed_in=True) or {"tenant": tenant}
+            # The negotiation service withholds a boleto that no longer pays its invoice (a
+            # link kept from before): say why, and lead back to the installment.
+            rule = boleto_withheld_rule(exc) if isinstance(exc, ServiceRefused) else None
+            if rule is not None:
+                return self._no_boleto(base, agreement_id, invoice_id, rule)
             return self._refused(base, exc)
         return _pdf(pdf, f"boleto-{invoice_id[:8]}.pdf")
 
     def _no_boleto(
-        self, base: Mapping[str, Any], agreement: AgreementOut, invoice: InvoiceOut
+        self, base: Mapping[str, Any], agreement_id: str, invoice_id: str, rule: str
     ) -> Template:
-        """The boleto of an invoice that cannot be paid with it (a link kept from before)."""
-        if invoice.status == "paid":
-            title, message = "Parcela paga", "Esta parcela já está paga: o boleto não vale mais."
-        elif invoice.status == "cancelled":
-            title, message = "Parcela cancelada", "Esta parcela foi cancelada com o acordo."
-        else:
-            title, message = (
-                "Boleto indisponível",
-                "Esta parcela já foi paga em parte, e o boleto tem o valor integral. Pague o "
-                "saldo com o PIX da parcela.",
-            )
+        """The boleto of an invoice that cannot be paid with it, by the service's rule."""
+        title, message = NO_BOLETO_PAGES[rule]
         page = self._error(base, title, message, 409)
         page.context["action_url"] = (
-            f"/p/{base['tenant']}/acordos/{agreement.agreement_id}"
-            f"?fatura={quote(invoice.invoice_id, safe='')}"
+            f"/p/{base['tenant']}/acordos/{quote(agreement_id, safe='')}"
+            f"?fatura={quote(invoice_id, safe='')}"
         )
         page.context["action_label"] = "Ver a parcela"
         return page
