@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.envelope import Envelope
 
@@ -75,7 +75,7 @@ class CarteiraImportRequested(Envelope):
     import_id: str = Field(min_length=1, max_length=128)
     source: ImportSource
     filename: str | None = None
-    rows_total: int | None = Field(default=None, ge=0)
+    rows_total: StrictInt | None = Field(default=None, ge=0)
     requested_by: str | None = None
 
 
@@ -90,9 +90,9 @@ class _RowSubmitted(Envelope):
     import_id: str = Field(min_length=1, max_length=128)
     source: ImportSource
     row_key: str = Field(min_length=1, max_length=128)
-    row_number: int | None = Field(default=None, ge=1)
+    row_number: StrictInt | None = Field(default=None, ge=1)
     client_row_id: str | None = None
-    rows_total: int | None = Field(default=None, ge=0)
+    rows_total: StrictInt | None = Field(default=None, ge=0)
 
 
 class CarteiraRowSubmitted(_RowSubmitted):
@@ -135,7 +135,7 @@ class DebtRejected(Envelope):
     schema_version: Literal[1] = 1
     import_id: str
     row_key: str
-    row_number: int | None = None
+    row_number: StrictInt | None = None
     client_row_id: str | None = None
     document: str | None = Field(
         default=None, description="Normalized CPF/CNPJ when the row's document itself was valid"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.envelope import Envelope
 
@@ -37,7 +37,7 @@ class AdvanceClock(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    days: int = Field(ge=1, le=3660)
+    days: StrictInt = Field(ge=1, le=3660)
 
 
 class ClockState(BaseModel):

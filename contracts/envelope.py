@@ -97,7 +97,7 @@ class Envelope(BaseModel):
     occurred_at: UtcDatetime
     tenant: TenantId
     aggregate_id: str
-    aggregate_version: int = Field(ge=0)
+    aggregate_version: StrictInt = Field(ge=0)
     correlation_id: str
     causation_id: str
 

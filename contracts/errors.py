@@ -8,7 +8,7 @@ the code and the rule); `request_id` is the gateway's X-Request-ID of the reques
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 
 class ErrorDetail(BaseModel):
@@ -23,7 +23,7 @@ class ErrorDetail(BaseModel):
 class ErrorReply(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    status: int
+    status: StrictInt
     code: str
     message: str
     message_en: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.envelope import Cents, Envelope, UtcDatetime
 from contracts.personal import SealedPersonalData
@@ -64,8 +64,8 @@ class PortalListTerms(BaseModel):
     categories: list[str] = Field(default_factory=list, description="Empty: all categories")
     amount_min_cents: Cents | None = None
     amount_max_cents: Cents | None = None
-    days_overdue_min: int | None = None
-    days_overdue_max: int | None = None
+    days_overdue_min: StrictInt | None = None
+    days_overdue_max: StrictInt | None = None
 
 
 class PortalLogo(BaseModel):
@@ -74,7 +74,7 @@ class PortalLogo(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     media_type: str = Field(description="image/png or image/jpeg")
-    size_bytes: int = Field(ge=0)
+    size_bytes: StrictInt = Field(ge=0)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 

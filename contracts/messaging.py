@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.envelope import Envelope, UtcDatetime
 from contracts.personal import SealedPersonalData
@@ -43,7 +43,7 @@ class MessageSent(_MessageEvent):
     sent_at: UtcDatetime
     provider: str
     provider_id: str | None = None
-    attempts: int = Field(ge=1)
+    attempts: StrictInt = Field(ge=1)
     text: str = Field(description="What was sent (the subject and body, as rendered)")
 
 
@@ -67,7 +67,7 @@ class MessageSentV2(_MessageEvent):
     sent_at: UtcDatetime
     provider: str
     provider_id: str | None = None
-    attempts: int = Field(ge=1)
+    attempts: StrictInt = Field(ge=1)
 
 
 class MessageDelivered(_MessageEvent):
@@ -85,7 +85,7 @@ class MessageFailed(_MessageEvent):
     rule: Literal[
         "no_template", "no_contact", "opted_out", "refused", "retries_exhausted", "render"
     ]
-    attempts: int = Field(ge=0)
+    attempts: StrictInt = Field(ge=0)
     failed_at: UtcDatetime
 
 
@@ -105,7 +105,7 @@ class SendingWindowSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    weekdays: list[int] = Field(description="0 = Monday ... 6 = Sunday")
+    weekdays: list[StrictInt] = Field(description="0 = Monday ... 6 = Sunday")
     start: str = Field(description="HH:MM")
     end: str = Field(description="HH:MM (24:00: end of the day)")
 
@@ -142,8 +142,8 @@ class ChatbotOptions(BaseModel):
     options: list[str] = Field(description="The menu's options, in order")
     negotiate_in_chat: bool
     closing_message: str
-    max_document_attempts: int
-    max_per_operator: int
+    max_document_attempts: StrictInt
+    max_per_operator: StrictInt
 
 
 class PortalNotificationSettings(BaseModel):
@@ -151,7 +151,7 @@ class PortalNotificationSettings(BaseModel):
 
     enabled: bool
     template: str = Field(description="E-mail template sent")
-    weekdays: list[int] = Field(description="0 = Monday ... 6 = Sunday")
+    weekdays: list[StrictInt] = Field(description="0 = Monday ... 6 = Sunday")
 
 
 class MessagingSettingsSaved(Envelope):
@@ -172,7 +172,7 @@ class MessagingSettingsSaved(Envelope):
     channels: dict[MessageChannel, ChannelAdapterSettings] = Field(
         default_factory=dict, description="A channel without one writes to the outbox file"
     )
-    max_attempts: int = Field(ge=1)
+    max_attempts: StrictInt = Field(ge=1)
     chatbot: ChatbotOptions
     portal_notification: PortalNotificationSettings
     saved_by: str
@@ -225,7 +225,7 @@ class ConversationChanged(Envelope):
     initiated_by: Literal["debtor", "agency"]
     started_at: UtcDatetime
     changed_at: UtcDatetime
-    messages: int = Field(ge=0, description="Messages in the conversation so far")
+    messages: StrictInt = Field(ge=0, description="Messages in the conversation so far")
 
 
 class _ConversationChangedSealed(Envelope):
@@ -256,7 +256,7 @@ class _ConversationChangedSealed(Envelope):
     initiated_by: Literal["debtor", "agency"]
     started_at: UtcDatetime
     changed_at: UtcDatetime
-    messages: int = Field(ge=0, description="Messages in the conversation so far")
+    messages: StrictInt = Field(ge=0, description="Messages in the conversation so far")
 
 
 class ConversationChangedV2(_ConversationChangedSealed):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from contracts.envelope import UtcDatetime
 from contracts.ruler import MessageChannel
@@ -78,14 +78,14 @@ class ChatbotSettings(_Model):
         min_length=1,
         max_length=1000,
     )
-    max_document_attempts: int = Field(default=3, ge=1, le=10)
-    max_per_operator: int = Field(
+    max_document_attempts: StrictInt = Field(default=3, ge=1, le=10)
+    max_per_operator: StrictInt = Field(
         default=5, ge=1, le=100, description="Conversations an operator takes at once"
     )
 
 
 class WindowIn(_Model):
-    weekdays: list[int] = Field(min_length=1, description="0 = Monday ... 6 = Sunday")
+    weekdays: list[StrictInt] = Field(min_length=1, description="0 = Monday ... 6 = Sunday")
     start: str = Field(pattern=r"^\d\d:\d\d$")
     end: str = Field(pattern=r"^\d\d:\d\d$")
 
@@ -98,7 +98,7 @@ class PortalNotification(_Model):
     template: str = Field(
         default="portal", pattern=r"^[a-z0-9_]{1,100}$", description="E-mail template sent"
     )
-    weekdays: list[int] = Field(
+    weekdays: list[StrictInt] = Field(
         default_factory=lambda: [0],
         description="0 = Monday ... 6 = Sunday: the business days it runs",
     )
@@ -147,7 +147,7 @@ class MessagingSettings(_Model):
         f'credential carrying "{SECRET_MASK}" that is not the answer for a stored value is '
         "refused (422).",
     )
-    max_attempts: int = Field(default=5, ge=1, le=20)
+    max_attempts: StrictInt = Field(default=5, ge=1, le=20)
     chatbot: ChatbotSettings = Field(default_factory=ChatbotSettings)
     portal_notification: PortalNotification = Field(default_factory=PortalNotification)
 
@@ -295,7 +295,7 @@ class BirthDateTry(_Model):
 
 
 class BirthDateTriesOut(_Model):
-    left: int = Field(ge=0, description="Wrong dates still allowed today, on both doors")
+    left: StrictInt = Field(ge=0, description="Wrong dates still allowed today, on both doors")
     locked: bool = Field(description="No more today: the right date is refused too")
 
 
@@ -336,7 +336,7 @@ class TemplateOut(_Model):
     body: str
     html: str | None = None
     variables: list[str]
-    version: int
+    version: StrictInt
 
 
 class TemplateList(_Model):

@@ -11,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StrictInt, model_validator
 
 from contracts.envelope import Cents, Envelope
 from contracts.personal import SealedPersonalData
@@ -39,7 +39,7 @@ class PaymentConditionTerms(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    installments: int = Field(ge=1, le=120, description="Number of invoices (n)")
+    installments: StrictInt = Field(ge=1, le=120, description="Number of invoices (n)")
     creditor: str = Field(
         default="",
         max_length=200,
@@ -56,15 +56,17 @@ class PaymentConditionTerms(BaseModel):
         "at least this share of the total",
     )
     min_installment_cents: Cents = Field(default=0, ge=0)
-    days_to_first_due: int = Field(default=0, ge=0, le=365, description="0 = the agreement day")
+    days_to_first_due: StrictInt = Field(
+        default=0, ge=0, le=365, description="0 = the agreement day"
+    )
     periodicity: Periodicity = "monthly"
-    every_n_days: int | None = Field(
+    every_n_days: StrictInt | None = Field(
         default=None, ge=1, le=365, description="Days between invoices, for every_n_days"
     )
     amount_min_cents: Cents | None = Field(default=None, ge=0)
     amount_max_cents: Cents | None = Field(default=None, ge=0)
-    days_overdue_min: int | None = Field(default=None, ge=0)
-    days_overdue_max: int | None = Field(default=None, ge=0)
+    days_overdue_min: StrictInt | None = Field(default=None, ge=0)
+    days_overdue_max: StrictInt | None = Field(default=None, ge=0)
     channels: list[Channel] = Field(default_factory=lambda: list(CHANNELS), min_length=1)
     active: bool = True
 
@@ -146,10 +148,10 @@ class NegotiationSettingsSaved(Envelope):
     schema_version: Literal[1] = 1
     boleto: BoletoAccount
     pix: PixReceiver
-    break_first_installment_days: int = Field(
+    break_first_installment_days: StrictInt = Field(
         ge=1, description="First invoice unpaid this many days: broken"
     )
-    break_later_installment_days: int = Field(
+    break_later_installment_days: StrictInt = Field(
         ge=1, description="Any later invoice unpaid this many days: broken"
     )
     charges: ChargeRates = Field(description="The defaults")
@@ -173,7 +175,7 @@ class AgreementDebt(BaseModel):
     interest_cents: Cents = Field(ge=0)
     correction_cents: Cents = Field(ge=0)
     updated_value_cents: Cents = Field(gt=0)
-    days_overdue: int = Field(ge=0)
+    days_overdue: StrictInt = Field(ge=0)
 
 
 class AgreementInstallment(BaseModel):
@@ -181,7 +183,7 @@ class AgreementInstallment(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    number: int = Field(ge=1, description="1 is the first invoice (the down payment, if any)")
+    number: StrictInt = Field(ge=1, description="1 is the first invoice (the down payment, if any)")
     kind: Literal["down_payment", "installment"] = "installment"
     due_date: dt.date
     amount_cents: Cents = Field(gt=0)
@@ -256,12 +258,12 @@ class InstallmentPaid(Envelope):
     invoice_id: str
     document: str
     creditor: str
-    installment_number: int = Field(ge=1)
+    installment_number: StrictInt = Field(ge=1)
     due_date: dt.date
     amount_cents: Cents = Field(gt=0)
     paid_cents: Cents = Field(gt=0, description="Everything paid on this invoice")
     paid_on: dt.date
-    days_late: int = Field(ge=0)
+    days_late: StrictInt = Field(ge=0)
     payment_ids: list[str] = Field(min_length=1)
 
 
@@ -274,11 +276,11 @@ class InvoiceOverdue(Envelope):
     agreement_id: str
     document: str
     creditor: str
-    installment_number: int = Field(ge=1)
+    installment_number: StrictInt = Field(ge=1)
     due_date: dt.date
     amount_cents: Cents = Field(gt=0)
     balance_cents: Cents = Field(gt=0, description="What is still unpaid on the invoice")
-    days_overdue: int = Field(ge=1)
+    days_overdue: StrictInt = Field(ge=1)
     as_of: dt.date
 
 
@@ -301,8 +303,8 @@ class AgreementBroken(Envelope):
     creditor: str
     broken_on: dt.date
     rule: Literal["first_installment", "later_installment"]
-    installment_number: int = Field(ge=1)
-    days_overdue: int = Field(ge=1)
+    installment_number: StrictInt = Field(ge=1)
+    days_overdue: StrictInt = Field(ge=1)
     paid_cents: Cents = Field(ge=0)
     debts: list[BrokenAgreementDebt] = Field(min_length=1)
 
@@ -336,7 +338,7 @@ class PaymentReceived(Envelope):
     nosso_numero: str | None = None
     agreement_id: str | None = None
     document: str | None = None
-    installment_number: int | None = None
+    installment_number: StrictInt | None = None
     amount_cents: Cents = Field(gt=0)
     paid_on: dt.date
     outcome: PaymentOutcome

@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from contracts.envelope import Cents
 from contracts.negotiation import (
@@ -89,10 +89,10 @@ class NegotiationSettings(_Model):
 
     boleto: BoletoSettings = Field(default_factory=BoletoSettings)
     pix: PixSettings = Field(default_factory=PixSettings)
-    break_first_installment_days: int = Field(
+    break_first_installment_days: StrictInt = Field(
         default=5, ge=1, le=365, description="First invoice unpaid this many days: broken"
     )
-    break_later_installment_days: int = Field(
+    break_later_installment_days: StrictInt = Field(
         default=30, ge=1, le=365, description="Any later invoice unpaid this many days: broken"
     )
     charges: CreditorCharges = Field(default_factory=CreditorCharges)
@@ -140,7 +140,7 @@ class CloseAgreement(_Model):
     tenant: str
     document: str | None = Field(default=None, description="The portal's debtor, when it asks")
     debt_ids: list[str] = Field(min_length=1, max_length=200)
-    installments: int = Field(ge=1, le=120)
+    installments: StrictInt = Field(ge=1, le=120)
     channel: Channel
     operator: str | None = None
     idempotency_key: str = Field(min_length=1, max_length=200)
@@ -234,7 +234,7 @@ class NegotiationRequestBody(_Model):
 
 class ConditionOut(_Model):
     condition_id: str
-    version: int
+    version: StrictInt
     terms: PaymentConditionTerms
 
 
@@ -243,7 +243,7 @@ class ConditionList(_Model):
 
 
 class ScheduledInstallment(_Model):
-    number: int
+    number: StrictInt
     kind: Literal["down_payment", "installment"]
     due_date: dt.date
     amount_cents: Cents
@@ -252,7 +252,7 @@ class ScheduledInstallment(_Model):
 class Offer(_Model):
     condition_id: str
     description: str
-    installments: int
+    installments: StrictInt
     principal_cents: Cents
     charges_cents: Cents
     updated_value_cents: Cents = Field(description="The crossed-out value")
@@ -270,7 +270,7 @@ class OfferDebt(_Model):
     contract: str
     installment: str
     due_date: dt.date
-    days_overdue: int
+    days_overdue: StrictInt
     principal_cents: Cents
     penalty_cents: Cents
     interest_cents: Cents
@@ -291,7 +291,7 @@ class OffersOut(_Model):
 
 class InvoiceOut(_Model):
     invoice_id: str
-    number: int
+    number: StrictInt
     kind: Literal["down_payment", "installment"]
     due_date: dt.date
     amount_cents: Cents
@@ -337,7 +337,7 @@ class StatementDebt(_Model):
     contract: str
     installment: str
     due_date: dt.date
-    days_overdue: int
+    days_overdue: StrictInt
     principal_cents: Cents
     penalty_cents: Cents
     interest_cents: Cents
@@ -360,7 +360,7 @@ class PaymentOut(_Model):
     reference: str
     invoice_id: str | None
     agreement_id: str | None
-    installment_number: int | None
+    installment_number: StrictInt | None
     amount_cents: Cents
     paid_on: dt.date
     outcome: PaymentOutcome
@@ -374,7 +374,7 @@ class PaymentOut(_Model):
 class Cnab240Out(_Model):
     filename: str | None
     bank_code: str
-    records: int
+    records: StrictInt
     payments: list[PaymentOut]
     skipped: list[str] = Field(
         default_factory=list, description="Segments that are not liquidations, with why"

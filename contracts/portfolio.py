@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.envelope import Cents, Envelope, UtcDatetime
 from contracts.personal import SealedPersonalData
@@ -52,8 +52,8 @@ class FieldChange(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     field: str
-    old: str | int | None
-    new: str | int | None
+    old: str | StrictInt | None
+    new: str | StrictInt | None
 
 
 class DebtUpdated(Envelope):
@@ -130,7 +130,7 @@ class CarteiraImportStarted(Envelope):
     import_id: str
     source: Literal["upload", "client"]
     filename: str | None = None
-    rows_total: int | None = None
+    rows_total: StrictInt | None = None
     requested_by: str | None = None
 
 
@@ -145,7 +145,7 @@ class CarteiraImportStartedV2(Envelope):
     import_id: str
     source: Literal["upload", "client"]
     filename: str | None = None
-    rows_total: int | None = None
+    rows_total: StrictInt | None = None
     requested_by: str | None = None
     received_at: UtcDatetime
 
@@ -157,12 +157,12 @@ class CarteiraRowsProcessed(Envelope):
     type: Literal["CarteiraRowsProcessed"] = "CarteiraRowsProcessed"
     schema_version: Literal[1] = 1
     import_id: str
-    rows_total: int | None = None
-    rows_read: int
-    created: int
-    updated: int
-    unchanged: int
-    rejected: int
+    rows_total: StrictInt | None = None
+    rows_read: StrictInt
+    created: StrictInt
+    updated: StrictInt
+    unchanged: StrictInt
+    rejected: StrictInt
 
 
 class CarteiraImportCompleted(Envelope):
@@ -170,11 +170,11 @@ class CarteiraImportCompleted(Envelope):
     type: Literal["CarteiraImportCompleted"] = "CarteiraImportCompleted"
     schema_version: Literal[1] = 1
     import_id: str
-    rows_total: int
-    created: int
-    updated: int
-    unchanged: int
-    rejected: int
+    rows_total: StrictInt
+    created: StrictInt
+    updated: StrictInt
+    unchanged: StrictInt
+    rejected: StrictInt
 
 
 class _DebtOutcome(Envelope):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from contracts.envelope import Cents, Envelope, UtcDatetime
 
@@ -82,7 +82,7 @@ ActionSpec = Annotated[SendMessage | AddToCampaign | SendToBureau, Field(discrim
 
 class StageSpec(_Model):
     stage: OverdueStage
-    day: int = Field(description="Days overdue at which the stage starts (1 or more)")
+    day: StrictInt = Field(description="Days overdue at which the stage starts (1 or more)")
     actions: list[ActionSpec] = Field(default_factory=list)
 
 
@@ -93,7 +93,7 @@ class RulerDefinition(_Model):
     name: str = Field(min_length=1, max_length=100)
     creditors: list[str] = Field(default_factory=list, description="Empty: every creditor")
     categories: list[str] = Field(default_factory=list, description="Empty: every category")
-    pre_due_days: list[int] = Field(
+    pre_due_days: list[StrictInt] = Field(
         default_factory=list, description="Days before due to remind ([5, 3]: at 5 and at 3)"
     )
     pre_due_actions: list[SendMessage] = Field(default_factory=list)
@@ -185,13 +185,13 @@ class CampaignDefinition(_Model):
     states: list[str] = Field(default_factory=list)
     amount_min_cents: Cents | None = Field(default=None, ge=0)
     amount_max_cents: Cents | None = Field(default=None, ge=0)
-    days_overdue_min: int | None = Field(default=None, ge=0)
-    days_overdue_max: int | None = Field(default=None, ge=0)
+    days_overdue_min: StrictInt | None = Field(default=None, ge=0)
+    days_overdue_max: StrictInt | None = Field(default=None, ge=0)
     stages: list[OverdueStage] = Field(default_factory=list, description="Empty: any stage")
     condition_ids: list[str] = Field(
         default_factory=list, description="Payment conditions operators may offer"
     )
-    minutes_per_call: int = Field(default=5, ge=1, le=240)
+    minutes_per_call: StrictInt = Field(default=5, ge=1, le=240)
     by_filters: bool = Field(
         default=True,
         description="List every debtor the filters match; false: only debtors a ruler stage "
@@ -269,11 +269,11 @@ class RulerRunRequested(Envelope):
     schema_version: Literal[1] = 1
     on_date: dt.date = Field(description="The business day run (the ruler's last DayStarted)")
     requested_by: str
-    receivables: int = Field(ge=0, description="Open receivables of the tenant gone over")
-    stages: int = Field(ge=0, description="Receivables moved to a later stage")
-    reminders: int = Field(ge=0, description="Pre-due reminders")
-    listings: int = Field(ge=0, description="Listings at the credit bureau")
-    messages: int = Field(ge=0, description="Messages asked of the messaging service")
+    receivables: StrictInt = Field(ge=0, description="Open receivables of the tenant gone over")
+    stages: StrictInt = Field(ge=0, description="Receivables moved to a later stage")
+    reminders: StrictInt = Field(ge=0, description="Pre-due reminders")
+    listings: StrictInt = Field(ge=0, description="Listings at the credit bureau")
+    messages: StrictInt = Field(ge=0, description="Messages asked of the messaging service")
 
 
 class CallResultTypesSaved(Envelope):
@@ -308,7 +308,7 @@ class StageAdvanced(Envelope):
     ruler_id: str
     from_stage: Stage
     to_stage: Stage
-    days_overdue: int
+    days_overdue: StrictInt
     on_date: dt.date
     actions: list[StageAction]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.envelope import UtcDatetime
 from contracts.ruler import CallResultType, CampaignDefinition, RulerDefinitionV2
@@ -98,7 +98,7 @@ class RulerRequestBody(_Model):
 
 class RulerOut(_Model):
     ruler_id: str
-    version: int
+    version: StrictInt
     definition: RulerDefinitionV2
 
 
@@ -108,7 +108,7 @@ class RulerList(_Model):
 
 class CampaignOut(_Model):
     campaign_id: str
-    version: int
+    version: StrictInt
     definition: CampaignDefinition
 
 
@@ -135,8 +135,8 @@ class RulerRunOut(_Model):
     """What a run did for the tenant: zeros when everything due that day was done already."""
 
     date: dt.date = Field(description="The business day run")
-    receivables: int = Field(description="Open receivables of the tenant gone over")
-    stages: int = Field(description="Receivables moved to a later stage")
-    reminders: int = Field(description="Pre-due reminders")
-    listings: int = Field(description="Listings at the credit bureau")
-    messages: int = Field(description="Messages asked of the messaging service")
+    receivables: StrictInt = Field(description="Open receivables of the tenant gone over")
+    stages: StrictInt = Field(description="Receivables moved to a later stage")
+    reminders: StrictInt = Field(description="Pre-due reminders")
+    listings: StrictInt = Field(description="Listings at the credit bureau")
+    messages: StrictInt = Field(description="Messages asked of the messaging service")

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import importlib
 import json
+import pkgutil
 import re
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+import contracts
 from contracts import (
     carteiras,
     clock,
@@ -918,3 +921,92 @@ def test_doc_topics_table_matches_topics() -> None:
         )
         row = f"| `{topic.name}` | `{key}` | {events} | {topic.owner} |"
         assert row in doc, f"docs/contracts.md topics table is out of date for {topic.name}"
+
+
+# (d) a count is a JSON integer: never true, "3" or 3.0 (a boolean taken for 1 installment)
+
+
+def _integer_paths(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Where an integer (not a boolean) sits in a dumped sample, at any depth."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _integer_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _integer_paths(item, (*path, index))
+
+
+def _with(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+    copied = json.loads(json.dumps(document))
+    target = copied
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return copied
+
+
+@pytest.mark.parametrize("event_key", EVENT_KEYS, ids=EVENT_IDS)
+def test_every_integer_of_an_event_refuses_a_boolean_a_string_and_a_float(
+    event_key: tuple[str, int],
+) -> None:
+    model = registry.EVENT_MODELS[event_key]
+    dumped = json.loads(SAMPLES[model].model_dump_json())
+    # A channel's settings are the adapter's own values of any JSON type (a port, a TLS flag).
+    paths = [
+        p
+        for p in _integer_paths(dumped)
+        if p != ("schema_version",) and p[:1] + p[2:3] != ("channels", "settings")
+    ]
+    for path in paths:
+        for wrong in (True, float(_at(dumped, path))):
+            with pytest.raises(ValidationError) as raised:
+                model.model_validate_json(json.dumps(_with(dumped, path, wrong)))
+            assert raised.value.errors()[0]["loc"][: len(path)] == path, (path, wrong)
+        # A string is refused, or kept as a string where the field also takes text (the old
+        # and new values of a change): never read as a number.
+        text = str(_at(dumped, path))
+        try:
+            read = json.loads(
+                model.model_validate_json(json.dumps(_with(dumped, path, text))).model_dump_json()
+            )
+        except ValidationError as error:
+            assert error.errors()[0]["loc"][: len(path)] == path, path
+        else:
+            assert _at(read, path) == text, path
+
+
+def _at(document: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        document = document[step]
+    return document
+
+
+def _lax_ints(annotation: Any, strict: bool = False) -> bool:
+    """Whether a type takes an integer without Strict (true and 3.0 would be read as one)."""
+    if annotation is int:
+        return not strict
+    if get_origin(annotation) is Annotated:
+        base, *extra = get_args(annotation)
+        strict = strict or any(getattr(e, "strict", False) for e in extra)
+        return _lax_ints(base, strict)
+    return any(_lax_ints(arg, strict) for arg in get_args(annotation))
+
+
+def test_no_model_of_the_contracts_reads_an_integer_laxly() -> None:
+    lax = [
+        f"{model.__module__}.{model.__name__}.{name}"
+        for module in pkgutil.iter_modules(contracts.__path__)
+        for model in vars(importlib.import_module(f"contracts.{module.name}")).values()
+        if isinstance(model, type) and issubclass(model, BaseModel) and model is not BaseModel
+        for name, field in model.model_fields.items()
+        if name != "schema_version"
+        and not any(getattr(m, "strict", False) for m in field.metadata)
+        and _lax_ints(field.annotation)
+    ]
+    # A channel's settings hold the adapter's values of any JSON type, each kept as it came
+    # (pydantic's smart union: true stays a boolean, 3.5 a float).
+    assert lax == ["contracts.messaging.ChannelAdapterSettings.settings"]
