@@ -963,9 +963,10 @@ def test_an_uneven_first_installment_is_no_entrada_and_an_entrada_is_named(
 
 def test_a_partly_paid_invoice_is_given_with_the_pix_of_its_balance(chat: Chat) -> None:
     """QA: R$ 10,00 paid of an installment, option 1 said the balance but gave the whole
-    amount's line and a PIX asking for the whole amount; option 2 gave the boleto with no word.
-    As on the portal: the PIX asks for the balance (txid kept), the line is not given, and the
-    boleto is said to carry the whole amount. The other invoices stay as they were."""
+    amount's line and a PIX asking for the whole amount; option 2 gave the whole amount's
+    boleto (then with a warning). As on the portal: the PIX asks for the balance (txid kept),
+    neither the line nor the boleto is given, what was paid and what is left are said. The
+    other invoices stay as they were."""
     from contracts.brcode import crc16, parse_emv, pix_for_balance
     from contracts.negotiation_requests import PaymentReport
 
@@ -1000,14 +1001,17 @@ def test_a_partly_paid_invoice_is_given_with_the_pix_of_its_balance(chat: Chat) 
     assert unpaid.invoices[0].digitable_line in whole
     assert whole.endswith(f"PIX copia e cola:\n{unpaid.invoices[0].pix_code}")
 
-    boletos = said(chat.whatsapp("2"))
-    assert len(boletos) == 2  # the boletos, then the one warning
-    assert boletos[1] == (
-        f"Atenção: a parcela 1 de 3 do acordo com Banco Horizonte já foi paga em parte. "
-        f"Você já pagou R$ 10,00 desta parcela. O boleto foi emitido com o valor integral "
-        f"({format_brl(first.amount_cents)}) e não serve para pagar só o saldo: pague os "
-        f"{format_brl(balance)} que faltam com o PIX.\n\nPIX copia e cola:\n{code}"
-    )
+    # Option 2 (the boletos): the partly paid one's boleto is not sent (it carries the whole
+    # amount); what was paid, what is left and the PIX of the balance instead, as option 1.
+    boletos = chat.whatsapp("2")
+    header, balance_text = said(boletos)
+    assert header == "Você tem 2 boletos para pagar agora:"
+    assert [link.label for link in boletos.replies[0].links] == [
+        "Boleto da parcela 1 de 3, Financeira Sol (PDF)"
+    ]
+    assert [link.kind for r in boletos.replies[1:] for link in r.links] == []
+    assert balance_text == partial
+    assert balance_text.endswith(f"PIX copia e cola:\n{code}")
 
 
 def test_an_entrada_is_named_entrada_and_the_installments_after_it_are_counted_without_it(
@@ -1058,3 +1062,35 @@ def test_an_entrada_is_named_entrada_and_the_installments_after_it_are_counted_w
     assert [link.label for r in boleto.replies for link in r.links] == [
         "Boleto da parcela 1 de 3, Banco Horizonte (PDF)"
     ]
+
+
+def test_option_2_never_offers_a_paid_invoices_boleto(chat: Chat) -> None:
+    """A paid installment's boleto is never offered: the next one's is; a single invoice left,
+    partly paid, gets the PIX of its balance and no boleto; all paid, there is none to give."""
+    [agreement] = closed_with(chat, ["Banco Horizonte"])
+    first, second, third = agreement.invoices
+    chat.negotiation.pay(
+        invoice_id=first.invoice_id, amount_cents=first.amount_cents, paid_on=TODAY
+    )
+    chat.identified()
+
+    boleto = chat.whatsapp("2")
+    assert said(boleto) == [f"Boleto da parcela 2 de 3, vencimento {second.due_date:%d/%m/%Y}:"]
+    [link] = [link for r in boleto.replies for link in r.links]
+    assert read_link(KEY, link.url.rsplit("/d/", 1)[1]).invoice_id == second.invoice_id
+
+    chat.negotiation.pay(invoice_id=second.invoice_id, amount_cents=1_000, paid_on=TODAY)
+    partly = chat.whatsapp("2")
+    [text] = said(partly)
+    left = second.amount_cents - 1_000
+    assert text.startswith(f"Parcela 2 de 3 do acordo com Banco Horizonte: {format_brl(left)}")
+    assert "Você já pagou R$ 10,00 desta parcela" in text and "PIX copia e cola:" in text
+    assert [link for r in partly.replies for link in r.links] == []
+
+    chat.negotiation.pay(invoice_id=second.invoice_id, amount_cents=left, paid_on=TODAY)
+    chat.negotiation.pay(
+        invoice_id=third.invoice_id, amount_cents=third.amount_cents, paid_on=TODAY
+    )
+    nothing = chat.whatsapp("2")
+    assert said(nothing)[0] == "Você não tem boleto em aberto no momento."
+    assert [link for r in nothing.replies for link in r.links] == []

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from contracts.brcode import pix_for_balance
 from contracts.documents import document_kind, mask_document
+from contracts.invoices import boleto_withheld, partly_paid
 from contracts.messaging_requests import (
     AvailabilityOut,
     ChatInbound,
@@ -872,7 +873,11 @@ class Conversations:
         self._move(turn, "menu")
         first = next((i for i in agreement.invoices if i.status in ("open", "overdue")), None)
         links = [self._link(turn, "term", "Termo de acordo", agreement_id=agreement.agreement_id)]
-        if first is not None:
+        # A replayed agreement may come after payments: its boleto only while it pays.
+        if (
+            first is not None
+            and boleto_withheld(first.status, first.amount_cents, first.paid_cents) is None
+        ):
             links.insert(0, self._boleto_link(turn, agreement, first))
         turn.say(
             bot.agreement_closed(
@@ -925,18 +930,24 @@ class Conversations:
             for agreement, invoice in shown:
                 turn.say(bot.digitable_line(open_invoice(agreement, invoice)))
             return
-        links = [self._boleto_link(turn, agreement, invoice) for agreement, invoice in shown]
-        if len(due) == 1:
+        # A boleto only while it pays its invoice (the negotiation service's rule, which also
+        # refuses its PDF): a paid one is never offered; a partly paid one's boleto carries the
+        # whole amount, so what was paid, what is left and the PIX of the balance instead, in
+        # option 1's words.
+        links: list[ChatLink] = []
+        balances: list[bot.OpenInvoice] = []
+        for agreement, invoice in shown:
+            if boleto_withheld(invoice.status, invoice.amount_cents, invoice.paid_cents) is None:
+                links.append(self._boleto_link(turn, agreement, invoice))
+            elif partly_paid(invoice.status, invoice.amount_cents, invoice.paid_cents):
+                balances.append(open_invoice(agreement, invoice))
+        if len(due) > 1:
+            turn.say(bot.invoices_to_pay(len(shown), max(more, 0)), *links, *portal)
+        elif links:
             [(agreement, invoice)] = shown
             turn.say(bot.boleto_due(open_invoice(agreement, invoice)), *links)
-        else:
-            turn.say(bot.invoices_to_pay(len(shown), max(more, 0)), *links, *portal)
-        # A boleto keeps the installment's whole amount: after a partial payment, say so and
-        # give the PIX of the balance.
-        for agreement, invoice in shown:
-            given = open_invoice(agreement, invoice)
-            if given.partly_paid:
-                turn.say(bot.boleto_of_the_whole_amount(given))
+        for given in balances:
+            turn.say(bot.digitable_line(given))
 
     def _link(
         self,

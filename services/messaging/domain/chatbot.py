@@ -392,15 +392,6 @@ def digitable_line(invoice: OpenInvoice) -> str:
     )
 
 
-def boleto_of_the_whole_amount(invoice: OpenInvoice) -> str:
-    """Said with the boleto PDF of a partly paid invoice: the PDF asks for the whole amount,
-    the balance is paid by the PIX given here."""
-    return (
-        f"Atenção: a {_which(invoice).lower()} do acordo com {invoice.creditor} já foi paga "
-        f"em parte. {_full_amount_boleto(invoice)}\n\nPIX copia e cola:\n{invoice.pix_code}"
-    )
-
-
 # At most this many invoices in one answer (each with its line and PIX code).
 MAX_INVOICES_SHOWN = 5
 
