@@ -1183,3 +1183,64 @@ def test_a_kept_boleto_link_of_a_partly_paid_or_broken_agreements_installment_gi
         "broken",
         ["cancelled", "cancelled", "cancelled"],
     )
+
+
+def test_the_json_apis_portal_token_slides_as_the_pages_session_does(
+    tmp_path: Path, negotiation: Negotiation, gateway: GatewayApplication
+) -> None:
+    from services.gateway.entrypoints.http.security import install_security
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'read.sqlite'}")
+    projection = PortalViewProjection(VAULT)
+    projection.create_tables(engine)
+    with engine.begin() as conn:
+        projection.apply(conn, cast(list[Envelope], DEBTS))
+    app = portal_app(
+        tmp_path, engine, BusinessClock(TODAY), gateway, negotiation, security=install_security
+    )
+    offers = f"/api/v1/portal/{TENANT}/offers"
+    with TestClient(app) as client:
+        found = client.post(f"/api/v1/portal/{TENANT}/lookup", json={"document": ISABELA})
+        assert "x-portal-token" not in found.headers  # the lookup's answer has it in its body
+
+        # Ten minutes into a 15-minute token: an answer gives 15 again, same debtor.
+        now = dt.datetime.now(dt.UTC).timestamp()
+        answer = client.get(offers, params={"debt_id": "d-old"}, headers=_bearer(_session_of(10)))
+        assert answer.status_code == 200, answer.text
+        renewed = _claims(answer.headers["x-portal-token"])
+        assert renewed["exp"] >= now + 15 * 60 - 5
+        assert (renewed["document"], renewed["role"], renewed["tenant"]) == (
+            ISABELA,
+            "portal",
+            TENANT,
+        )
+        expires_at = dt.datetime.fromisoformat(answer.headers["x-portal-token-expires-at"])
+        assert int(expires_at.timestamp()) == renewed["exp"]
+        again = client.get(
+            offers,
+            params={"debt_id": "d-old"},
+            headers=_bearer(answer.headers["x-portal-token"]),
+        )
+        assert again.status_code == 200
+
+        # Never past two hours after the debtor identified: 1h55 in, 5 minutes are left.
+        capped = client.get(
+            offers,
+            params={"debt_id": "d-old"},
+            headers=_bearer(_session_of(1, signed_in_minutes_ago=115)),
+        )
+        left = _claims(capped.headers["x-portal-token"])["exp"] - now
+        assert 4 * 60 < left <= 5 * 60 + 5
+
+        # A refusal renews nothing, nor does a staff token get a debtor's.
+        refused = client.get(
+            offers, params={"debt_id": "nao-existe"}, headers=_bearer(_session_of(1))
+        )
+        assert refused.status_code == 404 and "x-portal-token" not in refused.headers
+        staff = client.get(offers, params={"debt_id": "d-old"}, headers=admin(client))
+        assert staff.status_code == 200 and "x-portal-token" not in staff.headers
+    engine.dispose()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Literal, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 import jwt
 
@@ -21,6 +21,9 @@ Role = Literal["admin", "operator", "analyst", "integration", "portal"]
 STAFF_ROLES: tuple[Role, ...] = ("admin", "operator", "analyst", "integration")
 ALGORITHM = "HS256"
 ISSUER = "cobranca"
+# A debtor's portal token slides (`renewed_token`), never past this after they identified.
+SESSION_MAX = dt.timedelta(hours=2)
+SIGNED_IN_CLAIM = "auth_time"
 
 
 class InvalidToken(Exception):
@@ -114,3 +117,23 @@ def decode_token(key: str, token: str) -> Principal:
         document=claims.get("document"),
         token_id=claims.get("jti"),
     )
+
+
+def renewed_token(
+    signing_key: str, token: str, ttl: dt.timedelta, now: dt.datetime | None = None
+) -> tuple[str, dt.datetime]:
+    """The session's token issued again (a valid one): the same
+    debtor, `ttl` from now, never past SESSION_MAX after they identified. With its expiry."""
+    now = now or dt.datetime.now(dt.UTC)
+    claims: dict[str, Any] = jwt.decode(token, signing_key, algorithms=[ALGORITHM], issuer=ISSUER)
+    signed_in = dt.datetime.fromtimestamp(int(claims.get(SIGNED_IN_CLAIM, claims["iat"])), dt.UTC)
+    expires_at = min(now + ttl, signed_in + SESSION_MAX)
+    claims.update(
+        {
+            "iat": now,
+            "exp": expires_at,
+            "jti": str(uuid.uuid4()),
+            SIGNED_IN_CLAIM: int(signed_in.timestamp()),
+        }
+    )
+    return jwt.encode(claims, signing_key, algorithm=ALGORITHM), expires_at

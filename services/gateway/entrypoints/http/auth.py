@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.datastructures import MutableScopeHeaders
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import Message, Scope
 
-from services.gateway.adapters.tokens import InvalidToken, Principal, Role, decode_token
+from services.gateway.adapters.tokens import (
+    InvalidToken,
+    Principal,
+    Role,
+    decode_token,
+    renewed_token,
+)
 from services.gateway.entrypoints.http.errors import ApiError
 
 # The web chat and document links are the debtor's, who has no token (a link is signed).
@@ -68,6 +77,35 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
             )
             raise ApiError(401, "unauthorized", str(exc), details) from exc
         return AuthenticationResult(user=principal, auth=token)
+
+
+# The debtor's token issued again on each answer to it (see RenewedPortalToken).
+RENEWED_TOKEN_HEADER = "X-Portal-Token"
+RENEWED_EXPIRY_HEADER = "X-Portal-Token-Expires-At"
+
+
+class RenewedPortalToken:
+    """A before_send hook: the JSON API's portal token slides as the portal pages' session
+    does. A successful answer to a portal token carries it issued again, good for the portal
+    token's lifetime from now but never past SESSION_MAX after the debtor identified, in
+    `X-Portal-Token` (with `X-Portal-Token-Expires-At`, ISO 8601): a client that keeps using
+    the newest stays in while the debtor acts. Refusals (4xx/5xx) and staff tokens get none."""
+
+    def __call__(self, message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or message["status"] >= 400:
+            return
+        principal = scope.get("user")
+        token = scope.get("auth")
+        if not isinstance(principal, Principal) or principal.role != "portal":
+            return
+        if not isinstance(token, str):
+            return
+        state = scope["app"].state
+        ttl = dt.timedelta(seconds=state.settings.portal_token_ttl_seconds)
+        renewed, expires_at = renewed_token(state.signing_key, token, ttl)
+        headers = MutableScopeHeaders.from_message(message)
+        headers[RENEWED_TOKEN_HEADER] = renewed
+        headers[RENEWED_EXPIRY_HEADER] = expires_at.isoformat()
 
 
 def requires(

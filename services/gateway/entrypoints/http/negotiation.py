@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post, put
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -35,7 +35,12 @@ from contracts.negotiation_requests import (
 from service_runtime.service_client import ServiceClient
 from services.gateway.adapters.tokens import Principal
 from services.gateway.application.portal import InvoicePayment, NotEligible
-from services.gateway.entrypoints.http.auth import principal_of, requires
+from services.gateway.entrypoints.http.auth import (
+    RENEWED_EXPIRY_HEADER,
+    RENEWED_TOKEN_HEADER,
+    principal_of,
+    requires,
+)
 from services.gateway.entrypoints.http.errors import (
     ApiError,
     contract_fields,
@@ -186,6 +191,21 @@ NEGOTIATORS = requires("portal", "operator", "admin", "integration")
 class AgreementsController(Controller):
     path = "/api/v1/portal/{tenant:str}"
     tags = ["portal"]  # noqa: RUF012 (Litestar declares it a list)
+    # Set by RenewedPortalToken (a before_send hook); declared here for the OpenAPI document.
+    response_headers = [  # noqa: RUF012 (Litestar declares it a list)
+        ResponseHeader(
+            name=RENEWED_TOKEN_HEADER,
+            description="To a portal token: the token issued again (its lifetime from now, 15 "
+            "minutes by default, never past 2 hours after the debtor identified); send this "
+            "one from now on",
+            documentation_only=True,
+        ),
+        ResponseHeader(
+            name=RENEWED_EXPIRY_HEADER,
+            description="When that token expires (ISO 8601)",
+            documentation_only=True,
+        ),
+    ]
 
     @get(
         "/offers",

@@ -32,7 +32,7 @@ from service_runtime.logs import current_request_id
 from service_runtime.settings import Settings
 from services.gateway.adapters.rate_limits import Limited, Limits, RateLimiter
 from services.gateway.adapters.tokens import InvalidToken, Principal, decode_token
-from services.gateway.entrypoints.http.auth import BearerTokenMiddleware
+from services.gateway.entrypoints.http.auth import BearerTokenMiddleware, RenewedPortalToken
 from services.gateway.entrypoints.http.errors import RateLimited, request_id_of
 from services.gateway.entrypoints.web.session import SESSION_COOKIE
 
@@ -361,6 +361,7 @@ def install_security(config: AppConfig, limiter: RateLimiter | None = None) -> A
     )
     config.middleware.insert(0, DefineMiddleware(RequestContextMiddleware))
     config.before_send.append(SecurityHeaders(trusted))
+    config.before_send.append(RenewedPortalToken())
     return config
 
 

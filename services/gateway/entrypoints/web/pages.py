@@ -45,7 +45,7 @@ from contracts.negotiation_requests import (
 from service_runtime.personal_data import REMOVED
 from service_runtime.service_client import ServiceRefused, ServiceUnavailable
 from services.gateway.adapters.barcodes import barcode_svg, data_uri, qr_svg
-from services.gateway.adapters.tokens import Principal
+from services.gateway.adapters.tokens import Principal, renewed_token
 from services.gateway.application.portal import (
     NO_BOLETO_PAGES,
     BirthDateUnavailable,
@@ -75,7 +75,6 @@ from services.gateway.entrypoints.web.session import (
     cleared_session,
     cookie_max_age,
     read_session,
-    renewed_token,
     return_path,
     session_cookie,
     session_path,

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
-from typing import Any
 from urllib.parse import quote
 
 import jwt
@@ -32,9 +30,7 @@ from services.gateway.adapters.tokens import (
 )
 
 SESSION_COOKIE = "portal_sessao"
-SESSION_MAX = dt.timedelta(hours=2)
 NOTICE_MARGIN = dt.timedelta(hours=12)
-SIGNED_IN_CLAIM = "auth_time"
 # Where the scope's state keeps the renewed cookie for SlidingSession.
 RENEWED = "portal_session_renewed"
 
@@ -69,26 +65,6 @@ def session_cookie(tenant: str, token: str, max_age: int, secure: bool) -> Cooki
 def cookie_max_age(expires_at: dt.datetime, now: dt.datetime) -> int:
     """The cookie's lifetime: the token's, and the margin that lets its expiry be told."""
     return int((expires_at - now + NOTICE_MARGIN).total_seconds())
-
-
-def renewed_token(
-    signing_key: str, token: str, ttl: dt.timedelta, now: dt.datetime | None = None
-) -> tuple[str, dt.datetime]:
-    """The session's token issued again (a valid one: `read_session` said so): the same
-    debtor, `ttl` from now, never past SESSION_MAX after they identified. With its expiry."""
-    now = now or dt.datetime.now(dt.UTC)
-    claims: dict[str, Any] = jwt.decode(token, signing_key, algorithms=[ALGORITHM], issuer=ISSUER)
-    signed_in = dt.datetime.fromtimestamp(int(claims.get(SIGNED_IN_CLAIM, claims["iat"])), dt.UTC)
-    expires_at = min(now + ttl, signed_in + SESSION_MAX)
-    claims.update(
-        {
-            "iat": now,
-            "exp": expires_at,
-            "jti": str(uuid.uuid4()),
-            SIGNED_IN_CLAIM: int(signed_in.timestamp()),
-        }
-    )
-    return jwt.encode(claims, signing_key, algorithm=ALGORITHM), expires_at
 
 
 def return_path(tenant: str, path: str | None) -> str | None:
