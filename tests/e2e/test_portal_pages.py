@@ -563,7 +563,8 @@ def test_a_partial_payment_shows_on_the_invoice_and_a_paid_one_offers_no_boleto(
 ) -> None:
     """QA's case: a payment of R$ 10,00 on an installment (POST /api/v1/payments/), then the
     rest of it: the invoice page says what was paid and asks the balance by PIX; paid, it
-    offers no boleto to pay."""
+    offers no boleto to pay. The boleto's PDF is withheld from staff too (the negotiation
+    service's rule, over Kafka)."""
     debts = sign_in(browser, ISABELA)
     offers = browser.get(link(debts.text, "Negociar"))
     assert offers.status_code == 200, offers.text
@@ -601,8 +602,15 @@ def test_a_partial_payment_shows_on_the_invoice_and_a_paid_one_offers_no_boleto(
     assert pix is not None
     assert f"54{len(f'{balance / 100:.2f}'):02d}{balance / 100:.2f}" in pix.group(1)
     assert "Baixar boleto (PDF)" not in html and 'id="linha-digitavel"' not in html
-    # The portal view too (the lookup, page 2): what was paid of it.
+    # The boleto (the whole amount) is withheld by the negotiation service, for everyone.
     agreement_id = agreement_page.rsplit("/", 1)[-1]
+    kept = browser.get(boleto)
+    assert kept.status_code == 409 and "Boleto indisponível" in kept.text
+    staff_pdf = f"/api/v1/portal/{TENANT}/agreements/{agreement_id}/invoices/{invoice_id}.pdf"
+    withheld = admin.http.get(staff_pdf)
+    assert withheld.status_code == 409, withheld.text
+    assert withheld.json()["error"]["code"] == "invoice_partly_paid"
+    # The portal view too (the lookup, page 2): what was paid of it.
 
     def paid_in_view() -> int | None:
         for agreement in platform.anonymous().lookup(TENANT, ISABELA)["agreements"]:
@@ -622,3 +630,5 @@ def test_a_partial_payment_shows_on_the_invoice_and_a_paid_one_offers_no_boleto(
     assert "Baixar boleto (PDF)" not in html and 'id="pix-copia-e-cola"' not in html
     kept = browser.get(boleto)
     assert kept.status_code == 409 and "o boleto não vale mais" in kept.text
+    withheld = admin.http.get(staff_pdf)
+    assert withheld.status_code == 409 and withheld.json()["error"]["code"] == "invoice_paid"
