@@ -504,3 +504,38 @@ def test_a_listing_made_before_the_erasure_is_still_removed_without_the_name(
     assert (excluded["record_type"], excluded["record_key"]) == ("E", listed["record_key"])
     assert excluded["debtor_name"] == ""
     assert ruler.bureau.listed_keys() == set()
+
+
+def test_an_agreements_installments_are_named_as_the_debtors_boletos_name_them(
+    ruler: Ruler,
+) -> None:
+    ruler.receive(debt("d1"))
+    closed_on = DUE + dt.timedelta(days=13)
+    fields = agreement_fields(closed_on)
+    entrada, first = (
+        AgreementInstallment(
+            number=number,
+            kind=kind,
+            due_date=closed_on + dt.timedelta(days=7 + 30 * (number - 1)),
+            amount_cents=51_216 + number - 1,
+            invoice_id=f"inv-{number}",
+            nosso_numero=str(number),
+            barcode="1" * 44,
+            digitable_line="1" * 47,
+            pix_txid=f"TX{number}",
+            pix_code="000201",
+        )
+        for number, kind in ((1, "down_payment"), (2, "installment"))
+    )
+    fields["installments"] = [entrada, first]
+    ruler.receive(AgreementClosed(**fields, debtor_name="João da Silva"), today=closed_on)
+
+    ruler.run(closed_on, closed_on + dt.timedelta(days=40))
+
+    named = {
+        m.receivable_id: m.variables["numero"]
+        for m in ruler.published("MessageRequested")
+        if m.receivable_id in ("inv-1", "inv-2")
+    }
+    # Never "parcela 2" for the first installment after the entrada.
+    assert named == {"inv-1": "acordo a1 entrada", "inv-2": "acordo a1 parcela 1 de 1"}

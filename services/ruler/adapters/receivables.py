@@ -40,6 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import BindParameter
 
 from contracts.envelope import Envelope
+from contracts.invoices import installment_heading
 from contracts.negotiation import (
     AgreementBroken,
     AgreementClosed,
@@ -434,6 +435,7 @@ class _Batch:
 
     def _installments(self, event: ClosedEvent) -> None:
         name: str | None = None
+        kinds = [i.kind for i in event.installments]
         for installment in event.installments:
             if installment.invoice_id in self.rows:
                 continue  # there already (an insert that changes nothing)
@@ -447,7 +449,9 @@ class _Batch:
                 "debtor_name": name,
                 "creditor": event.creditor,
                 "category": None,
-                "contract": f"acordo {event.agreement_id[:8]} parcela {installment.number}",
+                # "acordo 1a2b3c4d entrada", "... parcela 1 de 3": as the debtor's boleto says.
+                "contract": f"acordo {event.agreement_id[:8]} "
+                + installment_heading(installment.kind, installment.number, kinds).lower(),
                 "amount_cents": installment.amount_cents,
                 "due_date": installment.due_date,
                 "agreement_id": event.agreement_id,
