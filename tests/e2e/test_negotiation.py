@@ -179,7 +179,7 @@ def test_a_debtor_closes_an_agreement_pays_it_and_an_installment_goes_overdue(
     closed = next(e for e in timeline if e["type"] == "AgreementClosed")
     assert "em 3 parcelas" in closed["summary"] and closed["service"] == "negotiation"
     overdue = next(e for e in timeline if e["type"] == "InvoiceOverdue")
-    assert "Parcela 2 em atraso há 1 dia(s)" in overdue["summary"]
+    assert "Parcela 2 de 3 em atraso há 1 dia(s)" in overdue["summary"]
 
 
 def _offers(client: GatewayClient, debt_ids: list[str]) -> dict[str, Any] | None:

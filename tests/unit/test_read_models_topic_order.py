@@ -20,9 +20,11 @@ from hypothesis import strategies as st
 
 from contracts.envelope import Envelope
 from contracts.negotiation import (
+    AgreementBroken,
     AgreementClosed,
     AgreementFulfilled,
     AgreementInstallment,
+    BrokenAgreementDebt,
     InstallmentPaid,
 )
 from service_runtime.projection import BatchApplier, Projection, TogetherApplier
@@ -35,7 +37,7 @@ from services.gateway.read_models.portal_view import (
     portal_debts,
     portal_pending_invoices,
 )
-from services.gateway.read_models.timeline import TimelineProjection
+from services.gateway.read_models.timeline import TimelineProjection, debtor_timeline
 from tests.unit import test_call_list as calls
 from tests.unit import test_portal_agreements as portal
 from tests.unit import test_projections as imports
@@ -376,3 +378,77 @@ def test_the_other_read_models_joining_topics_end_the_same_whichever_is_read_fir
     live = rebuilt(make, one_by_one(stream()))
     assert any(live.values()), name
     assert rebuilt(make, data.draw(topic_orders(stream()))) == live, name
+
+
+# ---- the timeline names an agreement's installments as its boletos do ------------------------
+
+
+def closed_with_entrada(agreement_id: str, debt_ids: list[str]) -> AgreementClosed:
+    """An entrada and two installments (numbers 1, 2 and 3 in the agreement)."""
+    agreement = closed_in_three(agreement_id, debt_ids)
+    return agreement.model_copy(
+        update={
+            "installments": [
+                i.model_copy(update={"kind": "down_payment" if i.number == 1 else "installment"})
+                for i in agreement.installments
+            ]
+        }
+    )
+
+
+def broken_with_nothing_paid(agreement_id: str) -> AgreementBroken:
+    return AgreementBroken(
+        **portal.env(agreement_id, 4),
+        agreement_id=agreement_id,
+        document=JOAO,
+        creditor="Banco Horizonte",
+        broken_on=DAY + dt.timedelta(days=31),
+        rule="first_installment",
+        installment_number=1,
+        days_overdue=31,
+        paid_cents=0,
+        debts=[BrokenAgreementDebt(debt_id="b1", paid_cents=0, balance_cents=100_000)],
+    )
+
+
+def timeline_lines(batches: Sequence[Sequence[Envelope]]) -> list[str]:
+    engine = sa.create_engine("sqlite://")
+    projection = TimelineProjection(VAULT)
+    projection.create_tables(engine)
+    for batch in batches:
+        with engine.begin() as conn:
+            for events in partitions(batch).values():
+                projection.apply(conn, events)
+    lines = [row["summary"] for row in debtor_timeline(engine, AGENCY, JOAO)]
+    engine.dispose()
+    return [line for line in lines if not line.startswith("Dívida")]
+
+
+@pytest.mark.parametrize("closing_read", ["first", "after its invoices"])
+def test_the_timeline_names_the_entrada_and_counts_the_installments_after_it(
+    closing_read: str,
+) -> None:
+    closing = closed_with_entrada("ae", ["e1"])
+    invoices = [paid_in_three("ae", 1), paid_in_three("ae", 2), overdue("ae", 3, 5, 6)]
+    batches = [[portal.debt("e1")], [closing], invoices]
+    if closing_read != "first":
+        batches = [[portal.debt("e1")], invoices, [closing]]
+
+    lines = timeline_lines(batches)
+
+    assert [line.split(":")[0] for line in lines] == [
+        "Acordo fechado pelo portal",
+        "Entrada paga",
+        "Parcela 1 de 2 paga",
+        "Parcela 2 de 2 em atraso há 5 dia(s)",
+    ]
+
+
+def test_a_broken_agreement_with_nothing_paid_says_so() -> None:
+    lines = timeline_lines(
+        [[portal.debt("b1")], [closed_with_entrada("ab", ["b1"]), broken_with_nothing_paid("ab")]]
+    )
+    assert lines[1:] == [
+        "Acordo quebrado: entrada com 31 dias de atraso; nada foi pago, as dívidas voltam à "
+        "cobrança"
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +24,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
+    delete,
     select,
     update,
 )
@@ -30,6 +33,7 @@ from sqlalchemy import (
 from contracts.carteiras import REJECTED_TOPIC, DebtRejected
 from contracts.envelope import Envelope
 from contracts.gateway import PORTAL_TOPIC, PortalContactLeft, PortalContactLeftV2
+from contracts.invoices import installment_heading, installments_count
 from contracts.messaging import (
     CONVERSATIONS_TOPIC,
     MESSAGES_TOPIC,
@@ -68,6 +72,7 @@ from contracts.portfolio import (
     DebtUpdatedV2,
     DebtWithdrawn,
 )
+from contracts.registry import parse_event
 from contracts.ruler import (
     BUREAU_TOPIC,
     CALLS_TOPIC,
@@ -112,6 +117,23 @@ timeline_entries = Table(
     Index("ix_timeline_tenant_document", "tenant", "document", "occurred_at"),
 )
 timeline_erasures = erasures_table("timeline_erasures", metadata)
+# Each agreement's installments' kinds in order ("down_payment,installment,..."): an
+# installment is named as the debtor's boleto names it ("Entrada", "Parcela 1 de 3").
+timeline_agreement_plans = Table(
+    "timeline_agreement_plans",
+    metadata,
+    Column("agreement_id", String(64), primary_key=True),
+    Column("kinds", Text, nullable=False),
+)
+# An invoice's event read before its agreement's closing (another topic: a replay reads them
+# in any order): kept here, its entry named again when the closing comes.
+timeline_unnamed_installments = Table(
+    "timeline_unnamed_installments",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("agreement_id", String(64), nullable=False, index=True),
+    Column("event", Text, nullable=False),
+)
 
 FIELD_LABELS = {
     "original_amount_cents": "valor",
@@ -190,7 +212,10 @@ def summarize(
     return describe(event, Personal(vault, redact=redact))
 
 
-def describe(event: Envelope, personal: Personal) -> str | None:
+def describe(event: Envelope, personal: Personal, kinds: Sequence[str] | None = None) -> str | None:
+    """The entry's pt-BR line. `kinds`: for an event about an agreement's installment, the
+    kinds of that agreement's installments (None: not known yet, the installment is named by
+    its number)."""
     if isinstance(event, DebtImported | DebtImportedV2):
         return (
             f"Dívida importada: {event.creditor}, contrato {event.contract}"
@@ -220,8 +245,11 @@ def describe(event: Envelope, personal: Personal) -> str | None:
             f"saldo {format_brl(event.balance_cents)}"
         )
     if isinstance(event, AgreementClosed | AgreementClosedV2):
-        count = len(event.installments)
-        plan = "à vista" if count == 1 else f"em {count} parcelas"
+        # "à vista", "em 3 parcelas", "em entrada + 2 parcelas" (contracts.invoices)
+        counted = installments_count([str(i.kind) for i in event.installments])
+        plan = (
+            "à vista" if len(event.installments) == 1 else f"em {counted[0].lower()}{counted[1:]}"
+        )
         via = CHANNELS.get(event.channel, event.channel) + (
             f" ({event.operator})" if event.operator else ""
         )
@@ -233,18 +261,25 @@ def describe(event: Envelope, personal: Personal) -> str | None:
     if isinstance(event, InstallmentPaid):
         late = f", {event.days_late} dia(s) após o vencimento" if event.days_late else ""
         return (
-            f"Parcela {event.installment_number} paga: {format_brl(event.paid_cents)} em "
-            f"{_dmy(event.paid_on)}{late}"
+            f"{_installment(event.installment_number, kinds)} paga: "
+            f"{format_brl(event.paid_cents)} em {_dmy(event.paid_on)}{late}"
         )
     if isinstance(event, InvoiceOverdue):
         return (
-            f"Parcela {event.installment_number} em atraso há {event.days_overdue} dia(s): "
-            f"{format_brl(event.balance_cents)} vencidos em {_dmy(event.due_date)}"
+            f"{_installment(event.installment_number, kinds)} em atraso há "
+            f"{event.days_overdue} dia(s): {format_brl(event.balance_cents)} vencidos em "
+            f"{_dmy(event.due_date)}"
         )
     if isinstance(event, AgreementBroken):
+        which = _installment(event.installment_number, kinds)
+        paid = (
+            f"{format_brl(event.paid_cents)} pagos são abatidos das dívidas"
+            if event.paid_cents
+            else "nada foi pago, as dívidas voltam à cobrança"
+        )
         return (
-            f"Acordo quebrado: parcela {event.installment_number} com {event.days_overdue} "
-            f"dias de atraso; {format_brl(event.paid_cents)} pagos são abatidos das dívidas"
+            f"Acordo quebrado: {which[0].lower()}{which[1:]} com {event.days_overdue} "
+            f"dias de atraso; {paid}"
         )
     if isinstance(event, AgreementFulfilled):
         return f"Acordo cumprido: {format_brl(event.paid_cents)} pagos, dívidas quitadas"
@@ -313,6 +348,14 @@ def describe(event: Envelope, personal: Personal) -> str | None:
 
 
 ERASED_SUMMARY = "Dados pessoais removidos a pedido do titular (LGPD)"
+
+
+def _installment(number: int, kinds: Sequence[str] | None) -> str:
+    """'Entrada', 'Parcela 1 de 3', 'Parcela única' as the boletos say (contracts.invoices);
+    'Parcela N' (its number in the agreement) while the agreement's plan is not known."""
+    if kinds is None or not 1 <= number <= len(kinds):
+        return f"Parcela {number}"
+    return installment_heading(kinds[number - 1], number, kinds)
 
 
 def _change(
@@ -535,14 +578,27 @@ class TimelineProjection(PersonalDataProjection):
                 )
                 .values(summary=timeline_entries.c.summary_removed)
             )
+        plans, closed = _plans(conn, events)
+        unnamed: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
         for event in events:
             # As `field_or_none("document")`: a model's __dict__ holds its fields only.
             document = event.__dict__.get("document")
             if not document:
                 continue
+            kinds = None
+            if isinstance(event, _OF_INSTALLMENT):
+                kinds = plans.get(event.agreement_id)
+                if kinds is None:
+                    unnamed.append(
+                        {
+                            "event_id": str(event.event_id),
+                            "agreement_id": event.agreement_id,
+                            "event": event.model_dump_json(),
+                        }
+                    )
             shown = Personal(self.vault)
-            summary = describe(event, shown)
+            summary = describe(event, shown, kinds)
             if summary is None:
                 continue
             if shown.mentioned:
@@ -581,6 +637,74 @@ class TimelineProjection(PersonalDataProjection):
             if row["key_id"] is None and (row["tenant"], row["document"]) in erased:
                 row["summary"] = row["summary_removed"] or row["summary"]
         insert_ignore(conn, timeline_entries, rows)
+        insert_ignore(conn, timeline_unnamed_installments, unnamed)
+        _name_installments(conn, closed)
+
+
+# Events about one installment of an agreement (they tell personal data of none).
+_OF_INSTALLMENT = (InstallmentPaid, InvoiceOverdue, AgreementBroken)
+_IDS_PER_QUERY = 500
+
+
+def _plans(
+    conn: Connection, events: list[Envelope]
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The installments' kinds of the agreements the batch's installment events are about
+    (stored, or closed in this batch), and those of the agreements closed in this batch
+    (stored here, once)."""
+    closed = {
+        e.agreement_id: [str(i.kind) for i in e.installments]
+        for e in events
+        if isinstance(e, AgreementClosed | AgreementClosedV2)
+    }
+    insert_ignore(
+        conn,
+        timeline_agreement_plans,
+        [{"agreement_id": a, "kinds": ",".join(kinds)} for a, kinds in closed.items()],
+    )
+    wanted = sorted(
+        {e.agreement_id for e in events if isinstance(e, _OF_INSTALLMENT)} - set(closed)
+    )
+    plans = dict(closed)
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        chunk = wanted[start : start + _IDS_PER_QUERY]
+        for agreement_id, kinds in conn.execute(
+            select(timeline_agreement_plans.c.agreement_id, timeline_agreement_plans.c.kinds).where(
+                timeline_agreement_plans.c.agreement_id.in_(chunk)
+            )
+        ):
+            plans[agreement_id] = kinds.split(",")
+    return plans, closed
+
+
+def _name_installments(conn: Connection, closed: dict[str, list[str]]) -> None:
+    """The entries of installments read before their agreement's closing, named now."""
+    ids = sorted(closed)
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        chunk = ids[start : start + _IDS_PER_QUERY]
+        waiting = conn.execute(
+            select(timeline_unnamed_installments).where(
+                timeline_unnamed_installments.c.agreement_id.in_(chunk)
+            )
+        ).all()
+        if not waiting:
+            continue
+        named = []
+        for row in waiting:
+            event = parse_event(row.event)
+            summary = describe(event, Personal(), closed[row.agreement_id])
+            named.append({"b_event_id": row.event_id, "b_summary": summary})
+        conn.execute(
+            update(timeline_entries)
+            .where(timeline_entries.c.event_id == bindparam("b_event_id"))
+            .values(summary=bindparam("b_summary")),
+            named,
+        )
+        conn.execute(
+            delete(timeline_unnamed_installments).where(
+                timeline_unnamed_installments.c.event_id.in_([r.event_id for r in waiting])
+            )
+        )
 
 
 def debtor_timeline(engine: Engine, tenant: str, document: str) -> list[dict[str, Any]]:
