@@ -51,6 +51,7 @@ from services.gateway.entrypoints.http.errors import (
 from services.gateway.entrypoints.http.messaging import MessagingAdminController
 from services.messaging.adapters import integration_events as messaging_events
 from services.messaging.adapters.channels import HttpProviderChannel, SmtpEmailChannel
+from services.messaging.adapters.contacts import ContactBook
 from services.messaging.application import MessagingApplication
 from services.messaging.domain.published_settings import MASK, disclose, keep_masked, masked
 from services.messaging.domain.records import TenantMessaging, tenant_messaging_id
@@ -107,6 +108,8 @@ def app(tmp_path: Path) -> Iterator[MessagingApplication]:
     app = MessagingApplication(env=POPO)
     app.outbox_dir = tmp_path / "outbox"
     app.vault = SqlKeyVault(sqlite_engine(str(tmp_path / "keys.sqlite")))
+    # Its queue: a window saved times again what waits in it.
+    app.contacts = ContactBook(sa.create_engine(f"sqlite:///{tmp_path / 'messaging.sqlite'}"))
     yield app
     app.close()
 
@@ -117,6 +120,7 @@ def api(app: MessagingApplication) -> Iterator[TestClient[Litestar]]:
     host = SimpleNamespace(
         broker=SimpleNamespace(subscriber=lambda *_, **__: lambda handler: handler),
         consumer_kwargs={},
+        clock=SimpleNamespace(now=lambda: dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.UTC)),
     )
     server = MessagingRequests(host, app, SimpleNamespace())  # type: ignore[arg-type]
     client = ServiceClient(

@@ -677,6 +677,16 @@ class ContactBook:
                 )
             ]
 
+    def queued_of(self, tenant: str) -> list[dict[str, Any]]:
+        """The tenant's messages waiting in the queue, whenever they are due."""
+        with self.engine.connect() as conn:
+            return [
+                dict(r._mapping)
+                for r in conn.execute(
+                    select(outgoing).where(outgoing.c.tenant == tenant).order_by(outgoing.c.send_at)
+                )
+            ]
+
     def replace_queue(self, rows: Sequence[dict[str, Any]]) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(outgoing))

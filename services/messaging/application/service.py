@@ -329,9 +329,14 @@ class MessagingApplication(ServiceApplication):
 
     # ---- configuration -------------------------------------------------------------------
 
-    def save_settings(self, request: SaveSettings) -> MessagingSettings:
+    def save_settings(
+        self, request: SaveSettings, now: dt.datetime | None = None
+    ) -> MessagingSettings:
         """Save the tenant's settings; credentials sent back masked keep the stored ones.
-        Answers what was saved, masked like `shown_settings`."""
+        Answers what was saved, masked like `shown_settings`. With `now` (the business clock's,
+        as the request server passes it), the messages waiting in a channel whose window
+        changed get their time again under the new window (`reschedule_waiting`): a window
+        widened lets them go at once, a narrower one holds them back."""
         for channel, window in request.settings.windows.items():
             try:
                 SendingWindow.of(window.weekdays, window.start, window.end)
@@ -375,7 +380,50 @@ class MessagingApplication(ServiceApplication):
             self.save(record)
             return mask_settings(settings)
 
-        return self.retrying(command)
+        try:
+            before: MessagingSettings | None = self.settings_of(request.tenant)
+        except SettingsUnreadable:
+            before = None  # every window may have changed
+        saved = self.retrying(command)
+        if now is not None:
+            after = self.settings_of(request.tenant)
+            changed = {
+                channel
+                for channel in DEFAULT_WINDOWS
+                if before is None
+                or self.window_of(before, channel) != self.window_of(after, channel)
+            }
+            if changed:
+                self.reschedule_waiting(request.tenant, changed, now)
+        return saved
+
+    def reschedule_waiting(self, tenant: str, channels: set[str], now: dt.datetime) -> int:
+        """The tenant's messages waiting to be sent in `channels` (their window changed): each
+        gets its time again under the window as it is now, from `now` (a retry not before the
+        time its backoff set), so the dispatcher sends at once what may go now and holds back
+        what may not. A conversation's reply or an access code (no window) is left as it is.
+        Returns how many moved."""
+        assert self.contacts is not None
+        settings = self.settings_of(tenant)
+        moved = 0
+        for row in self.contacts.queued_of(tenant):
+            message = self.get_or_none(Message, uuid.UUID(row["message_id"]))
+            if (
+                message is None
+                or message.status != "queued"
+                or message.channel not in channels
+                or is_immediate(message.key)
+            ):
+                continue
+            earliest = now
+            if message.attempts and message.send_at is not None and message.send_at > now:
+                earliest = message.send_at  # a retry waits for its backoff
+            send_at = next_opening(self.window_of(settings, message.channel), earliest)
+            send_at = send_at.astimezone(dt.UTC)
+            if send_at != row["send_at"]:
+                self.contacts.enqueue(row["message_id"], tenant, send_at, row["attempts"])
+                moved += 1
+        return moved
 
     def _keeping_masked(
         self, request: SaveSettings, found: TenantMessaging | None

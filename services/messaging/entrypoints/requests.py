@@ -83,7 +83,8 @@ def answer(app: MessagingApplication, request: Any, host: HasClock) -> Answer | 
     if isinstance(request, ListTemplates):
         return app.list_templates(request.tenant)
     if isinstance(request, SaveSettings):
-        return app.save_settings(request)
+        # The messages waiting for a window that changed are timed again by it.
+        return app.save_settings(request, host.clock.now())
     if isinstance(request, GetSettings):
         # Masked: the channels' credentials never leave the service through the API.
         return app.shown_settings(request.tenant)
