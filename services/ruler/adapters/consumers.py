@@ -2,14 +2,24 @@
 with receivables that leave or come back handed to the application; the erasures of debtors'
 personal data (`privacy.erasures`), which scrub the table; and the business clock's days,
 each business day run once. Positions are stored after the work is saved: a
-batch read again after a crash changes nothing (every step is idempotent)."""
+batch read again after a crash changes nothing (every step is idempotent).
+
+A day is run once and never after a later one: the ruler remembers the last business day it
+ran (`ruler_daily_runs`, with the clock topic's position, in one transaction once the day's
+run is done), and a `DayStarted` for that day or an earlier one is passed over. The clock's
+days are read again whenever the broker's log is not the one the positions refer to (the
+embedded Tansu broker keeps its log in memory: after a restart the relays publish every
+event again and every consumer reads its topics from offset zero), and a past day run again
+would judge today's receivables by that day's date (pre-due reminders for due dates long
+past)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import Engine
+from sqlalchemy import Column, Connection, Date, Engine, MetaData, String, Table, select
 
 from contracts.clock import CLOCK_TOPIC, DayStarted
 from contracts.envelope import Envelope
@@ -27,6 +37,16 @@ from services.ruler.adapters.receivables import ReceivablesTable
 from services.ruler.application import RulerApplication
 
 log = logging.getLogger(__name__)
+
+daily_metadata = MetaData()
+# The last business day the daily run ran (one row).
+daily_runs = Table(
+    "ruler_daily_runs",
+    daily_metadata,
+    Column("run", String(20), primary_key=True),
+    Column("last_day", Date, nullable=False),
+)
+_DAILY = "daily"
 
 
 class _Positioned:
@@ -114,16 +134,56 @@ class ErasuresApplier(_Positioned):
 
 
 class DailyRunApplier(_Positioned):
+    """Each business day's run, once, in the clock's order. After a day's run, the day and the
+    position of its `DayStarted` are saved in one transaction: a crash during the run runs
+    that same day again (every action has its key, a stage reached or a reminder sent is
+    recorded: nothing is asked twice), a crash after it passes the day over. A clock jumped
+    over several days publishes each of them, and each later than the last one run is run
+    in order, as before."""
+
     name = "ruler.daily"
     topics: tuple[str, ...] = (CLOCK_TOPIC,)
 
     def __init__(self, app: RulerApplication, engine: Engine) -> None:
         super().__init__(engine)
         self.app = app
+        daily_metadata.create_all(engine)
+
+    def last_day(self) -> dt.date | None:
+        """The last business day the daily run ran, if any."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(daily_runs.c.last_day).where(daily_runs.c.run == _DAILY)
+            ).scalar_one_or_none()
+
+    @staticmethod
+    def _remember(conn: Connection, day: dt.date) -> None:
+        updated = conn.execute(
+            daily_runs.update().where(daily_runs.c.run == _DAILY).values(last_day=day)
+        )
+        if updated.rowcount == 0:
+            conn.execute(daily_runs.insert().values(run=_DAILY, last_day=day))
 
     def apply_records(self, records_by_tp: RecordsByPartition) -> None:
-        for day in self._events(records_by_tp):
-            if isinstance(day, DayStarted) and day.business_day:
+        last = self.last_day()
+        for tp, records in records_by_tp.items():
+            for record in records:
+                try:
+                    day = parse_event(record.value)
+                except (UnknownEventType, ValueError) as exc:
+                    log.warning("%s: skipping %s@%d: %s", self.name, tp, record.offset, exc)
+                    continue
+                if not isinstance(day, DayStarted) or not day.business_day:
+                    continue
+                if last is not None and day.date <= last:
+                    log.debug(
+                        "business day %s: passed over (the ruler ran %s already)", day.date, last
+                    )
+                    continue
                 counts = self.app.run_day(day.date)
                 log.info("business day %s: %s", day.date, counts)
+                with self.engine.begin() as conn:
+                    self._remember(conn, day.date)
+                    store_position(conn, self.name, tp, record, self.epoch)
+                last = day.date
         self._store(records_by_tp)

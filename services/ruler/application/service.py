@@ -377,7 +377,9 @@ class RulerApplication(ServiceApplication):
             ruler, ruler_id, row.tenant, row.receivable_id, cast(Stage, cached), row.due_date, today
         )
         reminders = (
-            reminders_due(ruler, row.tenant, row.receivable_id, row.due_date, today, ())
+            reminders_due(
+                ruler, row.tenant, row.receivable_id, row.due_date, today, (), cast(Stage, cached)
+            )
             if row.due_date > today and ruler.pre_due_days
             else []
         )
@@ -436,7 +438,13 @@ class RulerApplication(ServiceApplication):
                     counts["listings"] += 1
         if row.due_date > today:
             for days_before, actions in reminders_due(
-                ruler, row.tenant, receivable.key_id, row.due_date, today, receivable.reminded
+                ruler,
+                row.tenant,
+                receivable.key_id,
+                row.due_date,
+                today,
+                receivable.reminded,
+                cast(Stage, receivable.stage),
             ):
                 receivable.remind(
                     facts=facts,

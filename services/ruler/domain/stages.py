@@ -155,6 +155,7 @@ def reminders_due(
     due_date: dt.date,
     today: dt.date,
     already_sent: Collection[int],
+    stage: Stage = "current",
 ) -> list[tuple[int, list[StageAction]]]:
     """The pre-due reminder to send today, as `[(days_before, actions)]`, or `[]`.
 
@@ -163,9 +164,13 @@ def reminders_due(
     day already reached) is ever sent: the earlier ones are stale, and stay so even after
     the recent one has been sent. The actions list is empty when the ruler has reminder days
     but no reminder messages; the day is still returned so the caller can record it.
+
+    Never for a due date already past: not on `today` (the day the run is for), and not for
+    a receivable the ruler has already put in an overdue stage (`stage`), whatever day a
+    run says it is for (a day read again after a later one ran).
     """
     days_left = (due_date - today).days
-    if days_left <= 0:
+    if days_left <= 0 or STAGE_ORDER[stage] > STAGE_ORDER["pre_due"]:
         return []
     reached = [d for d in ruler.pre_due_days if days_left <= d]
     if not reached:
