@@ -14,13 +14,17 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from analytics.indicators import CUT_LABELS, AgreementRow, CurveRow, FpdRow
+from analytics.indicators import CUT_LABELS, AgreementRow, CurveRow, FpdRow, value_label
 
 LABELS = CUT_LABELS
 
 
-def _percent(value: Decimal | None) -> float:
-    return float(value) * 100 if value is not None else 0.0
+# The label of a bar whose rate is null (nothing to count): no bar, not a 0% one.
+NOTHING_COUNTED = "sem acordos"
+
+
+def _percent(value: Decimal) -> float:
+    return float(value) * 100
 
 
 def _shown(percent: float) -> str:
@@ -28,7 +32,7 @@ def _shown(percent: float) -> str:
 
 
 def _series_label(cuts: dict[str, str], dims: Sequence[str]) -> str:
-    return " / ".join(cuts[d] for d in dims) if dims else "total"
+    return " / ".join(value_label(d, cuts[d]) for d in dims) if dims else "total"
 
 
 def _number(value: float, _position: object = None) -> str:
@@ -73,11 +77,15 @@ def fpd_chart(rows: Sequence[FpdRow], *, k: int, as_of: dt.date, by: Sequence[st
     groups: list[str] = []
     series: dict[str, dict[str, tuple[float, str]]] = {}
     for row in rows:
-        group = row.cuts.get(x_dim, "total")
+        group = value_label(x_dim, row.cuts[x_dim]) if x_dim else "total"
         if group not in groups:
             groups.append(group)
-        label = f"{_shown(_percent(row.rate))} ({row.defaulted}/{row.agreements})"
-        series.setdefault(_series_label(row.cuts, rest), {})[group] = (_percent(row.rate), label)
+        if row.rate is None:
+            bar = (0.0, "sem acordos maduros")
+        else:
+            percent = _percent(row.rate)
+            bar = (percent, f"{_shown(percent)} ({row.defaulted}/{row.agreements})")
+        series.setdefault(_series_label(row.cuts, rest), {})[group] = bar
     fig = Figure(figsize=(max(6.0, 1.0 + 0.9 * len(groups) * max(1, len(series))), 4.5))
     ax = fig.add_subplot()
     if groups:
@@ -96,9 +104,12 @@ def recovery_curve_chart(rows: Sequence[CurveRow], *, as_of: dt.date, by: Sequen
     """One line per cut: the share of the placed value received by each day since placement."""
     lines: dict[str, list[tuple[int, float]]] = {}
     for row in rows:
-        lines.setdefault(_series_label(row.cuts, by), []).append((row.days, _percent(row.rate)))
+        points = lines.setdefault(_series_label(row.cuts, by), [])
+        if row.rate is not None:  # no debt that old yet: no point, not a 0% one
+            points.append((row.days, _percent(row.rate)))
     fig = Figure(figsize=(7.5, 4.5))
     ax = fig.add_subplot()
+    lines = {name: points for name, points in lines.items() if points}
     for name, points in lines.items():
         ax.plot([d for d, _ in points], [p for _, p in points], marker="o", label=name)
     ax.set_xlabel("dias desde a entrada da dívida")
@@ -127,10 +138,15 @@ def agreements_chart(rows: Sequence[AgreementRow], *, as_of: dt.date, by: Sequen
                 _percent(row.agreement_rate),
                 _shown(_percent(row.agreement_rate)),
             )
-        series["taxa de quebra"][group] = (
-            _percent(row.break_rate),
-            _shown(_percent(row.break_rate)),
-        )
+        elif row.debtors is not None:  # a cut of placements with no debtor placed
+            series["taxa de acordo"][group] = (0.0, "sem devedores")
+        if row.break_rate is None:  # no agreement closed: no rate, no bar
+            series["taxa de quebra"][group] = (0.0, NOTHING_COUNTED)
+        else:
+            series["taxa de quebra"][group] = (
+                _percent(row.break_rate),
+                _shown(_percent(row.break_rate)),
+            )
     if not series["taxa de acordo"]:  # agreement-only cuts: no debtors to rate
         del series["taxa de acordo"]
     fig = Figure(figsize=(max(6.0, 1.0 + 1.2 * len(groups)), 4.5))

@@ -41,7 +41,9 @@ By = Annotated[
 AsOf = Annotated[
     str | None,
     typer.Option(
-        "--as-of", help="YYYY-MM-DD (default: the business clock's date, its latest DayStarted)"
+        "--as-of",
+        help="YYYY-MM-DD, today's business date or before (default: the business clock's "
+        "date, its latest DayStarted; a later one is refused)",
     ),
 ]
 Format = Annotated[str, typer.Option("--format", help="table, csv, json or png")]
@@ -61,13 +63,16 @@ def _check(fmt: str, output: Path | None, by: Sequence[str], allowed: Sequence[s
     from analytics.indicators import UnknownCut, check_cuts
 
     if fmt not in FORMATS:
-        raise _fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise _fail(f"--format {fmt}: formato desconhecido; use um de: {', '.join(FORMATS)}")
     if fmt == "png" and output is None:
-        raise _fail("--format png needs --output FILE.png")
+        raise _fail("--format png: diga em que arquivo escrever o gráfico (--output ARQUIVO.png)")
     try:
         check_cuts(by, allowed)
     except UnknownCut as exc:
-        raise _fail(f"--by {exc.dim}: unknown here; use one of {', '.join(exc.allowed)}") from exc
+        raise _fail(
+            f"--by {exc.dim}: corte desconhecido neste indicador; use um de: "
+            f"{', '.join(exc.allowed)}"
+        ) from exc
 
 
 def _as_of(raw: str | None) -> dt.date | None:
@@ -76,7 +81,7 @@ def _as_of(raw: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
-        raise _fail(f"--as-of must be a date YYYY-MM-DD, not {raw!r}") from None
+        raise _fail(f"--as-of {raw}: não é uma data; escreva-a AAAA-MM-DD (2026-04-06)") from None
 
 
 def _replay(tenant: str | None) -> Replayed:
@@ -108,15 +113,26 @@ def _replay(tenant: str | None) -> Replayed:
     return replayed
 
 
-def _resolve_as_of(given: dt.date | None, replayed: Replayed) -> dt.date:
-    if given is not None:
-        return given
+def _today(replayed: Replayed) -> dt.date:
+    """Today's business date: the clock topic's latest DayStarted, else the platform's
+    business clock as configured (a wall clock, or a pinned date)."""
     if replayed.as_of is not None:
         return replayed.as_of
     from service_runtime.clock import BusinessClock
     from service_runtime.settings import Settings
 
     return BusinessClock.from_settings(Settings()).today()
+
+
+def _resolve_as_of(given: dt.date | None, replayed: Replayed) -> dt.date:
+    """The as-of date: today's business date when none is given; a later one is refused
+    (exit 2), as the API refuses it: a day that has not come has no figures."""
+    from analytics.indicators import FutureAsOf, check_as_of
+
+    try:
+        return check_as_of(given, _today(replayed))
+    except FutureAsOf as exc:
+        raise _fail(f"--as-of {given}: {exc}") from exc
 
 
 def _write(data: bytes | str, output: Path | None) -> None:
@@ -158,7 +174,7 @@ def _table(
 ) -> None:
     from rich.table import Table
 
-    from analytics.indicators import CUT_LABELS
+    from analytics.indicators import CUT_LABELS, value_label
     from contracts.money import format_brl
 
     table = Table(title=title)
@@ -167,7 +183,7 @@ def _table(
     for header in headers.values():
         table.add_column(header, justify="right")
     for record in records:
-        cells = [str(record[dim]) for dim in by]
+        cells = [value_label(dim, str(record[dim])) for dim in by]
         for name in headers:
             value = record[name]
             if name.endswith("rate"):
@@ -200,8 +216,8 @@ def fpd_command(
     output: Output = None,
     tenant: Tenant = None,
 ) -> None:
-    """First payment default: the share of mature agreements whose first installment was
-    still unpaid k days after its due date."""
+    """First payment default: the share of mature agreements (the day first due date + k is
+    over: before --as-of) whose first installment was not paid by due date + k."""
     from analytics import charts, indicators, reports
 
     cuts = list(by or [])
@@ -225,7 +241,8 @@ def fpd_command(
             records if any(r["agreements"] for r in records) else [],
             {"agreements": "acordos maduros", "defaulted": "inadimplentes", "rate": "FPD"},
             empty=f"nenhum acordo maduro para o FPD-{grace_days} em {day:%d/%m/%Y}: só contam "
-            f"acordos cuja primeira parcela venceu há {grace_days} dia(s) ou mais",
+            f"acordos cujo dia do vencimento da primeira parcela + {grace_days} já terminou "
+            f"(antes de {day:%d/%m/%Y})",
         )
 
 
@@ -241,7 +258,11 @@ def recovery_command(
     ] = False,
     days: Annotated[
         list[int] | None,
-        typer.Option("--days", help="Points of the curve, in days since placement (repeat)"),
+        typer.Option(
+            "--days",
+            help="Points of the curve, in days since placement (repeat; each has its rows, "
+            "0 debts and no rate while no debt is that old)",
+        ),
     ] = None,
 ) -> None:
     """Recovery rate: money received over the original value of the debts placed; with
@@ -252,7 +273,7 @@ def recovery_command(
     _check(fmt, output, cuts, indicators.RECOVERY_DIMS)
     horizons = tuple(days) if days else indicators.DEFAULT_CURVE_DAYS
     if any(d < 0 for d in horizons):
-        raise _fail("--days must be 0 or more")
+        raise _fail("--days: dias desde a entrada são 0 ou mais")
     date = _as_of(as_of)
     replayed = _replay(tenant)
     day = _resolve_as_of(date, replayed)

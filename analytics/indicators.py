@@ -4,15 +4,18 @@ Every figure is "as of" a business date: only what had happened by then counts (
 closed, payments made, debts placed on or before it), so the same facts give the figures of
 any past date.
 
-- FPD-k (first payment default; the Cedrus seed): the share of agreements whose first
-  installment was still unpaid k days after its due date. Only mature agreements count: those
-  whose first due date + k is on or before the as-of date (younger ones cannot have defaulted
-  yet). An installment paid on due date + k is not a default.
+- FPD-k (first payment default; the Cedrus seed: agreements broken on their first
+  installment): the share of agreements whose first installment was still unpaid when the
+  day due date + k was over. Only mature agreements count: those whose day due date + k is
+  over by the as-of date, i.e. due date + k is before it (a figure taken during that day
+  would change by its end: today's due dates are not judged yet). An installment paid on
+  due date + k is not a default; paid later, or not at all, it is.
 - Recovery rate: money received (what was credited to agreements' invoices, see
   `facts.Receipt`) over money placed (the original value of the debts imported). A payment is
   shared among its agreement's debts in proportion to their principal. As a curve: for each
   number of days d since placement, over the debts placed at least d days before the as-of
-  date, what came in within d days of placement.
+  date, what came in within d days of placement; every d asked for has its row (per cut),
+  with 0 debts and no rate when no debt is that old.
 - Agreement rate: debtors with an agreement over debtors placed (per cut, a debtor counts
   when one of their debts in the cut is in an agreement). Break rate: agreements broken over
   agreements closed.
@@ -33,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from analytics.facts import NONE, Agreement, Facts, Placement
+from analytics.facts import AGING_BUCKETS, DISCOUNT_BANDS, NONE, Agreement, Facts, Placement
 
 RATE_PLACES = Decimal("0.0001")
 
@@ -76,11 +79,45 @@ CUT_LABELS: dict[str, str] = {
 }
 
 
+# A cut's values as people read them (tables, charts), where the code's name is English; CSV
+# and JSON keep the code's. The channels as the timeline names them.
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    "channel": {"portal": "portal", "chatbot": "chatbot", "operator": "atendente"},
+}
+
+
+def value_label(dim: str, value: str) -> str:
+    """A cut's value as a table or a chart shows it."""
+    return VALUE_LABELS.get(dim, {}).get(value, value)
+
+
 class UnknownCut(ValueError):
     def __init__(self, dim: str, allowed: Sequence[str]) -> None:
         super().__init__(f"unknown cut {dim!r}; use one of {', '.join(allowed)}")
         self.dim = dim
         self.allowed = tuple(allowed)
+
+
+class FutureAsOf(ValueError):
+    """An as-of date after today's business date: the figures of a day that has not come
+    would count as defaulted what is not due yet."""
+
+    def __init__(self, as_of: dt.date, today: dt.date) -> None:
+        super().__init__(
+            f"a data {as_of:%d/%m/%Y} ainda não chegou: hoje, pelo relógio de negócio, é "
+            f"{today:%d/%m/%Y}; os indicadores só contam o que já aconteceu"
+        )
+        self.as_of = as_of
+        self.today = today
+
+
+def check_as_of(as_of: dt.date | None, today: dt.date) -> dt.date:
+    """The as-of date (today's business date when none is given); a later one is refused."""
+    if as_of is None:
+        return today
+    if as_of > today:
+        raise FutureAsOf(as_of, today)
+    return as_of
 
 
 def check_cuts(by: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
@@ -136,9 +173,26 @@ def _placement_key(p: Placement, by: Sequence[str]) -> Key:
     return tuple(_placement_value(p, dim) for dim in by)
 
 
-def _order(key: Key) -> tuple[tuple[int, int, str], ...]:
-    # Numbers as numbers ("2" before "10" installments), the rest as text.
-    return tuple((0, int(v), "") if v.isdigit() else (1, 0, v) for v in key)
+# Cuts whose values have an order of their own (the bands' place, not their text).
+_RANKED: dict[str, tuple[str, ...]] = {
+    "aging_bucket": AGING_BUCKETS,
+    "discount_band": DISCOUNT_BANDS,
+}
+
+
+def _order(by: Sequence[str], key: Key) -> tuple[tuple[int, int, str], ...]:
+    """Rows in the order people read them: bands by their place (0-30, 31-90, ..., >360),
+    numbers as numbers ("2" before "10" installments), the rest as text."""
+    order: list[tuple[int, int, str]] = []
+    for dim, v in zip(by, key, strict=True):
+        ranked = _RANKED.get(dim)
+        if ranked is not None and v in ranked:
+            order.append((0, ranked.index(v), ""))
+        elif v.isdigit():
+            order.append((0, int(v), ""))
+        else:
+            order.append((1, 0, v))
+    return tuple(order)
 
 
 def _cuts(by: Sequence[str], key: Key) -> dict[str, str]:
@@ -177,7 +231,8 @@ def fpd(facts: Facts, *, k: int, as_of: dt.date, by: Sequence[str] = ()) -> list
     counts: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
     for a in facts.agreements:
         limit = a.first_due + dt.timedelta(days=k)
-        if a.closed_on > as_of or limit > as_of:
+        # Mature once the day due + k is over: before the as-of date, not on it.
+        if a.closed_on > as_of or limit >= as_of:
             continue
         paid_on = paid.get((a.tenant, a.agreement_id))
         defaulted = paid_on is None or paid_on > limit
@@ -188,7 +243,7 @@ def fpd(facts: Facts, *, k: int, as_of: dt.date, by: Sequence[str] = ()) -> list
         counts[()] = [0, 0]
     return [
         FpdRow(_cuts(by, key), agreements=n, defaulted=d)
-        for key, (n, d) in sorted(counts.items(), key=lambda kv: _order(kv[0]))
+        for key, (n, d) in sorted(counts.items(), key=lambda kv: _order(by, kv[0]))
     ]
 
 
@@ -270,7 +325,7 @@ def recovery(facts: Facts, *, as_of: dt.date, by: Sequence[str] = ()) -> list[Re
         sums[()] = [0, 0, 0]
     return [
         RecoveryRow(_cuts(by, key), debts=n, placed_cents=placed, received_cents=got)
-        for key, (n, placed, got) in sorted(sums.items(), key=lambda kv: _order(kv[0]))
+        for key, (n, placed, got) in sorted(sums.items(), key=lambda kv: _order(by, kv[0]))
     ]
 
 
@@ -281,16 +336,20 @@ def recovery_curve(
     by: Sequence[str] = (),
     days: Iterable[int] = DEFAULT_CURVE_DAYS,
 ) -> list[CurveRow]:
-    """Recovery by days since placement, per cut; a point only where some debt is that old."""
+    """Recovery by days since placement, per cut: a row for every number of days asked for
+    and every cut value placed by `as_of` (with no cut, one row a day even with nothing
+    placed), 0 debts and no rate where no debt is that old yet: a horizon is never dropped."""
     by = check_cuts(by, RECOVERY_DIMS)
     horizons = sorted(set(days))
     if any(d < 0 for d in horizons):
         raise ValueError("days since placement must be 0 or more")
     received = received_by_debt(facts)
     sums: dict[tuple[Key, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+    keys: set[Key] = set() if by else {()}
     for p in _placed(facts, as_of):
         payments = received.get((p.tenant, p.debt_id), ())
         key = _placement_key(p, by)
+        keys.add(key)
         for d in horizons:
             until = p.placed_on + dt.timedelta(days=d)
             if until > as_of:
@@ -299,10 +358,13 @@ def recovery_curve(
             row[0] += 1
             row[1] += p.original_cents
             row[2] += sum(c for on, c in payments if on <= until)
+    for key in keys:
+        for d in horizons:
+            sums.setdefault((key, d), [0, 0, 0])  # nothing counted: still a row
     return [
         CurveRow(_cuts(by, key), days=d, debts=n, placed_cents=placed, received_cents=got)
         for (key, d), (n, placed, got) in sorted(
-            sums.items(), key=lambda kv: (_order(kv[0][0]), kv[0][1])
+            sums.items(), key=lambda kv: (_order(by, kv[0][0]), kv[0][1])
         )
     ]
 
@@ -362,7 +424,7 @@ def agreements(facts: Facts, *, as_of: dt.date, by: Sequence[str] = ()) -> list[
             agreements=counts[key][0] if key in counts else 0,
             broken=counts[key][1] if key in counts else 0,
         )
-        for key in sorted(keys, key=_order)
+        for key in sorted(keys, key=lambda key: _order(by, key))
     ]
 
 

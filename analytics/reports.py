@@ -31,8 +31,8 @@ class _Row(BaseModel):
 
 
 class FpdRowOut(_Row):
-    agreements: int = Field(description="Mature agreements: first due date + k <= as_of")
-    defaulted: int = Field(description="Of those, first installment unpaid k days after due")
+    agreements: int = Field(description="Mature agreements: first due date + k < as_of")
+    defaulted: int = Field(description="Of those, first installment not paid by due date + k")
     rate: Rate
 
 
@@ -44,7 +44,10 @@ class RecoveryRowOut(_Row):
 
 
 class RecoveryCurveRowOut(RecoveryRowOut):
-    days: int = Field(description="Days since placement; debts placed at least that long ago")
+    days: int = Field(
+        description="Days since placement; debts placed at least that long ago (none yet: "
+        "debts 0, rate null)"
+    )
 
 
 class AgreementRowOut(_Row):

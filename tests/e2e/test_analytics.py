@@ -112,11 +112,11 @@ def test_fpd_replayed_from_the_topics_equals_the_hand_count_and_the_api(
     assert placed[isabela_debt].placed_on == CLOSED_ON
     assert placed[isabela_debt].aging_bucket == "91-180"  # due 16/07/2026: 132 days
 
-    # By hand: two mature agreements (first due 25/11 <= 01/12); Damasceno's first installment
-    # is unpaid, Isabela's was paid on its due date: FPD-0 = 1/2.
+    # By hand: two mature agreements (the day 25/11 is over: before 01/12); Damasceno's first
+    # installment is unpaid, Isabela's was paid on its due date: FPD-0 = 1/2.
     (total,) = indicators.fpd(facts, k=0, as_of=today)
     assert (total.agreements, total.defaulted, total.rate) == (2, 1, indicators.rate(1, 2))
-    (five,) = indicators.fpd(facts, k=5, as_of=today)  # 25/11 + 5 <= 01/12: still 1 of 2
+    (five,) = indicators.fpd(facts, k=5, as_of=today)  # 25/11 + 5 = 30/11, over: 1 of 2
     assert (five.agreements, five.defaulted) == (2, 1)
     (thirty,) = indicators.fpd(facts, k=30, as_of=today)  # not mature yet
     assert (thirty.agreements, thirty.defaulted, thirty.rate) == (0, 0, None)
@@ -161,3 +161,29 @@ def test_fpd_replayed_from_the_topics_equals_the_hand_count_and_the_api(
         ("operator", 1, 1),
         ("portal", 1, 0),
     ]
+    # FPD-6 judges 25/11 + 6 = 01/12 once today is over: not yet.
+    assert api("fpd", grace_days=6)["rows"] == [
+        {"cuts": {}, "agreements": 0, "defaulted": 0, "rate": None}
+    ]
+    # Every curve day asked for is answered, those no debt has reached with nothing counted.
+    curve = api("recovery", curve_days=[0, 30])["curve"]
+    assert [(c["days"], c["debts"] > 0, c["rate"] is None) for c in curve] == [
+        (0, True, False),
+        (30, False, True),
+    ]
+    # A day that has not come has no figures: the API and the command refuse it.
+    future = analyst.http.get("/api/v1/analytics/fpd", params={"grace_days": 5,
+                                                                "as_of": "2027-12-31"})  # fmt: skip
+    assert future.status_code == 422
+    assert (future.json()["error"]["details"][0]["field"],
+            future.json()["error"]["details"][0]["rule"]) == ("as_of", "not_in_future")  # fmt: skip
+    refused = subprocess.run(
+        [sys.executable, "-m", "cobranca", "analytics", "fpd", "--as-of", "2027-12-31",
+         "--tenant", TENANT],
+        env=platform.platform.service_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "hoje, pelo relógio de negócio, é 01/12/2026" in " ".join(refused.stderr.split())

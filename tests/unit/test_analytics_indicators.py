@@ -35,7 +35,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import re
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -548,6 +550,75 @@ def test_fpd_by_two_cuts(facts: Facts) -> None:
     }
 
 
+def a_vista(agreement_id: str, closed_and_due: dt.date) -> Agreement:
+    return Agreement(ACME, agreement_id, "d", "c", "portal", None, 1, closed_and_due, 100, 0,
+                     100, ("x",), (100,), closed_and_due, 100)  # fmt: skip
+
+
+def test_an_agreement_due_today_is_judged_once_the_day_is_over() -> None:
+    # À vista, closed on 06/04 and due that day: during 06/04 it is not mature, paid or not,
+    # so a figure taken in the morning is the one taken at night.
+    closed = Facts(agreements=(a_vista("AV", D(2026, 4, 6)),))
+    paid_that_day = replace(
+        closed,
+        installments_paid=(InstallmentPayment(ACME, "AV", 1, D(2026, 4, 6), 100, 100,
+                                              D(2026, 4, 6)),),
+    )  # fmt: skip
+    assert fpd_table(closed, 0, [], D(2026, 4, 6)) == {(): (0, 0, None)}
+    assert fpd_table(paid_that_day, 0, [], D(2026, 4, 6)) == {(): (0, 0, None)}
+    # On 07/04 the day is over: unpaid it defaulted, paid on its due date it did not.
+    assert fpd_table(closed, 0, [], D(2026, 4, 7)) == {(): (1, 1, R("1.0000"))}
+    assert fpd_table(paid_that_day, 0, [], D(2026, 4, 7)) == {(): (1, 0, R("0.0000"))}
+    # FPD-5: judged after 11/04 is over; paid on 11/04 (due + 5) is not a default, on 12/04 is.
+    late = replace(
+        closed,
+        installments_paid=(InstallmentPayment(ACME, "AV", 1, D(2026, 4, 6), 100, 100,
+                                              D(2026, 4, 12)),),
+    )  # fmt: skip
+    on_time = replace(late, installments_paid=(replace(late.installments_paid[0],
+                                                       paid_on=D(2026, 4, 11)),))  # fmt: skip
+    assert fpd_table(late, 5, [], D(2026, 4, 11)) == {(): (0, 0, None)}
+    assert fpd_table(late, 5, [], D(2026, 4, 12)) == {(): (1, 1, R("1.0000"))}
+    assert fpd_table(on_time, 5, [], D(2026, 4, 12)) == {(): (1, 0, R("0.0000"))}
+
+
+def test_an_as_of_after_today_is_refused() -> None:
+    today = D(2026, 4, 6)
+    assert indicators.check_as_of(None, today) == today
+    assert indicators.check_as_of(D(2026, 3, 1), today) == D(2026, 3, 1)
+    assert indicators.check_as_of(today, today) == today
+    with pytest.raises(indicators.FutureAsOf) as future:
+        indicators.check_as_of(D(2027, 12, 31), today)
+    assert str(future.value) == (
+        "a data 31/12/2027 ainda não chegou: hoje, pelo relógio de negócio, é 06/04/2026; "
+        "os indicadores só contam o que já aconteceu"
+    )
+
+
+def test_aging_buckets_and_discount_bands_come_in_their_order_not_as_text(facts: Facts) -> None:
+    buckets = ["0-30", "31-90", "91-180", "181-360", ">360"]
+    assert [r.cuts["aging_bucket"] for r in indicators.fpd(
+        facts, k=0, as_of=AS_OF, by=["aging_bucket"])] == buckets  # fmt: skip
+    assert [r.cuts["aging_bucket"] for r in indicators.recovery(
+        facts, as_of=AS_OF, by=["aging_bucket"])] == buckets  # fmt: skip
+    assert [r.cuts["aging_bucket"] for r in indicators.agreements(
+        facts, as_of=AS_OF, by=["aging_bucket"])] == buckets  # fmt: skip
+    curve = indicators.recovery_curve(facts, as_of=AS_OF, by=["aging_bucket"], days=[0, 30])
+    assert [(c.cuts["aging_bucket"], c.days) for c in curve] == [
+        (b, d) for b in buckets for d in (0, 30)
+    ]
+    report = reports.recovery_report(facts, as_of=AS_OF, by=["aging_bucket"])
+    assert [r.cuts["aging_bucket"] for r in report.rows] == buckets
+    # Within a cut of two, each value keeps its place: creditor as text, then the buckets.
+    two = indicators.recovery(facts, as_of=AS_OF, by=["creditor", "aging_bucket"])
+    assert [(r.cuts["creditor"], r.cuts["aging_bucket"]) for r in two] == [
+        (BANCO, "0-30"), (BANCO, "31-90"), (BANCO, "91-180"),
+        (VAREJO, "0-30"), (VAREJO, "31-90"), (VAREJO, "181-360"), (VAREJO, ">360"),
+    ]  # fmt: skip
+    bands = indicators.fpd(facts, k=0, as_of=AS_OF, by=["discount_band"])
+    assert [r.cuts["discount_band"] for r in bands] == ["0%", "1-20%", "41-60%", ">60%"]
+
+
 def test_rows_come_in_order_numbers_as_numbers() -> None:
     agreements = tuple(
         Agreement(ACME, f"a{n}", "d", "c", "portal", None, n, D(2026, 1, 1), 100, 0, 100,
@@ -619,7 +690,8 @@ def test_recovery_curve_by_days_since_placement(facts: Facts) -> None:
         # D7 (placed 02/03) is not 30 days old on 31/03: left out from here on.
         (30, 6, 500_000, 223_334, R("0.4467")),  # A1 150.000 + A2's first 73.334
         (60, 6, 500_000, 304_167, R("0.6083")),
-        # 90 days after 05/01 is 05/04: no debt is that old yet, no point.
+        # 90 days after 05/01 is 05/04: no debt is that old yet; the row says so.
+        (90, 0, 0, 0, None),
     ]
     by_creditor = indicators.recovery_curve(facts, as_of=AS_OF, by=["creditor"], days=[0, 30, 60])
     assert [
@@ -632,6 +704,37 @@ def test_recovery_curve_by_days_since_placement(facts: Facts) -> None:
         (VAREJO, 0, 4, 210_000, 0, R("0.0000")),
         (VAREJO, 30, 3, 150_000, 0, R("0.0000")),
         (VAREJO, 60, 3, 150_000, 7_500, R("0.0500")),
+    ]
+
+
+def test_every_horizon_asked_for_has_its_rows_even_when_no_debt_is_that_old(
+    facts: Facts,
+) -> None:
+    # On 20/01 every debt placed is 15 days old or less (D7 not placed yet): 30 and 90 are
+    # asked for and answered, with nothing counted, per cut as in the total.
+    curve = indicators.recovery_curve(facts, as_of=D(2026, 1, 20), days=[0, 30, 90])
+    assert [(c.days, c.debts, c.placed_cents, c.rate) for c in curve] == [
+        (0, 6, 500_000, R("0.0000")),
+        (30, 0, 0, None),
+        (90, 0, 0, None),
+    ]
+    by_creditor = indicators.recovery_curve(
+        facts, as_of=D(2026, 1, 20), by=["creditor"], days=[0, 30]
+    )
+    assert [(c.cuts["creditor"], c.days, c.debts, c.rate) for c in by_creditor] == [
+        (BANCO, 0, 3, R("0.0000")),
+        (BANCO, 30, 0, None),
+        (VAREJO, 0, 3, R("0.0000")),
+        (VAREJO, 30, 0, None),
+    ]
+    # Nothing placed at all: still a row a day.
+    assert [(c.days, c.debts, c.rate) for c in indicators.recovery_curve(
+        Facts(), as_of=AS_OF, days=[0, 30])] == [(0, 0, None), (30, 0, None)]  # fmt: skip
+    report = reports.recovery_report(facts, as_of=D(2026, 1, 20), curve_days=[0, 30, 90])
+    assert [(c.days, c.debts, c.rate) for c in report.curve] == [
+        (0, 6, R("0")),
+        (30, 0, None),
+        (90, 0, None),
     ]
 
 
@@ -821,7 +924,8 @@ def test_fpd_properties(facts: Facts, k1: int, k2: int, day: int, dim: str) -> N
     assert high.agreements <= low.agreements and high.defaulted <= low.defaulted
     assert _between_0_and_1(low.rate) and _between_0_and_1(high.rate)
     # ...but over one population (every agreement mature for both), it never goes up.
-    late = max((a.first_due for a in facts.agreements), default=BASE) + dt.timedelta(days=k2)
+    # Mature once the day due + k is over: the day after it.
+    late = max((a.first_due for a in facts.agreements), default=BASE) + dt.timedelta(days=k2 + 1)
     (all_low,) = indicators.fpd(facts, k=k1, as_of=late)
     (all_high,) = indicators.fpd(facts, k=k2, as_of=late)
     assert all_low.agreements == all_high.agreements == len(facts.agreements)
@@ -913,3 +1017,60 @@ def test_the_command_line_prints_tables_and_writes_csv_json_and_png(
     refused = cli("recovery", "--by", "channel")
     assert refused.exit_code == 2 and "--by channel" in refused.output
     assert cli("fpd", "--as-of", "31/03/2026").exit_code == 2
+
+
+def test_the_command_line_refuses_a_day_that_has_not_come(cli: Any) -> None:
+    # Today, by the clock topic's latest DayStarted, is 31/03/2026.
+    future = cli("fpd", "--grace-days", "5", "--as-of", "2027-12-31", "--tenant", ACME)
+    assert future.exit_code == 2
+    said = " ".join(future.output.split())
+    assert "--as-of 2027-12-31: a data 31/12/2027 ainda não chegou" in said
+    assert "hoje, pelo relógio de negócio, é 31/03/2026" in said
+    assert cli("recovery", "--as-of", "2030-01-01").exit_code == 2
+    assert cli("agreements", "--as-of", "2026-04-01").exit_code == 2
+    assert cli("fpd", "--as-of", "2026-03-31", "--format", "json").exit_code == 0
+
+
+def test_the_command_line_speaks_pt_br_to_people_and_keeps_csv_and_json_as_codes(
+    cli: Any,
+) -> None:
+    table = cli("fpd", "--by", "channel", "--tenant", ACME)
+    assert "atendente" in table.output and "operator" not in table.output
+    csv_out = cli("fpd", "--by", "channel", "--format", "csv", "--tenant", ACME)
+    assert "operator,2,2,1.0000" in csv_out.stdout.splitlines()
+    as_json = json.loads(cli("fpd", "--by", "channel", "--format", "json").stdout)
+    assert {"channel": "operator"} in [r["cuts"] for r in as_json["rows"]]
+    by_bucket = cli("recovery", "--by", "aging_bucket", "--tenant", ACME).output
+    places = [by_bucket.index(b) for b in ("0-30", "31-90", "91-180", "181-360", ">360")]
+    assert places == sorted(places)
+
+    def said(*args: str) -> str:
+        result = cli(*args)
+        assert result.exit_code == 2
+        return " ".join(result.output.split())
+
+    assert "--by nope: corte desconhecido neste indicador; use um de: tenant" in said(
+        "fpd", "--by", "nope"
+    )
+    assert "--as-of 2026-13-01: não é uma data; escreva-a AAAA-MM-DD" in said(
+        "fpd", "--as-of", "2026-13-01"
+    )
+    assert "--format xls: formato desconhecido; use um de: table, csv, json, png" in said(
+        "fpd", "--format", "xls"
+    )
+    assert "--output ARQUIVO.png" in said("agreements", "--format", "png")
+    assert "--days: dias desde a entrada são 0 ou mais" in said("recovery", "--days", "-1")
+
+
+def test_the_recovery_curve_keeps_every_horizon_in_the_table_and_csv(cli: Any) -> None:
+    # No debt is 90 days old on 31/03: the row is there, with nothing counted.
+    csv_out = cli("recovery", "--curve", "--days", "0", "--days", "30", "--days", "90",
+                  "--format", "csv", "--tenant", ACME)  # fmt: skip
+    assert csv_out.stdout.splitlines() == [
+        "days,debts,placed_cents,received_cents,rate",
+        "0,7,560000,0,0.0000",
+        "30,6,500000,223334,0.4467",
+        "90,0,0,0,",
+    ]
+    table = cli("recovery", "--curve", "--days", "0", "--days", "90", "--tenant", ACME)
+    assert re.search(r"│\s+90 │\s+0 │\s+R\$ 0,00 │\s+R\$ 0,00 │\s+- │", table.output)

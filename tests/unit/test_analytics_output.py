@@ -13,7 +13,7 @@ from PIL import Image
 
 from analytics import charts
 from analytics.cli import _table
-from analytics.indicators import CurveRow, FpdRow
+from analytics.indicators import AgreementRow, CurveRow, FpdRow
 
 AS_OF = dt.date(2026, 11, 25)
 
@@ -94,3 +94,58 @@ def test_the_fpd_title_fits_inside_the_chart(drawn: list[Figure]) -> None:
     fig = drawn[0]
     title = fig.axes[0].title.get_window_extent(fig.canvas.get_renderer())  # type: ignore[attr-defined]
     assert title.x0 >= 0 and title.x1 <= fig.bbox.width
+
+
+def _bar_labels(fig: Figure) -> list[str]:
+    from matplotlib.text import Annotation
+
+    return [t.get_text() for t in fig.axes[0].texts if isinstance(t, Annotation)]
+
+
+def test_a_creditor_without_agreements_has_no_break_rate_bar(drawn: list[Figure]) -> None:
+    rows = [
+        AgreementRow({"creditor": "Banco Horizonte"}, 10, 4, agreements=4, broken=1),
+        AgreementRow({"creditor": "Varejo Bom Preço"}, 3, 0, agreements=0, broken=0),
+    ]
+
+    charts.agreements_chart(rows, as_of=AS_OF, by=["creditor"])
+
+    labels = _bar_labels(drawn[0])
+    assert "25,0%" in labels and "sem acordos" in labels
+    assert "0,0%" in labels  # Varejo's agreement rate: 0 of 3 debtors, a real 0%
+    assert labels.count("0,0%") == 1
+
+
+def test_fpd_legend_names_channels_in_pt_br(drawn: list[Figure]) -> None:
+    rows = [
+        FpdRow({"cohort": "2026-03", "channel": "chatbot"}, agreements=2, defaulted=1),
+        FpdRow({"cohort": "2026-03", "channel": "operator"}, agreements=4, defaulted=1),
+        FpdRow({"cohort": "2026-03", "channel": "portal"}, agreements=0, defaulted=0),
+    ]
+
+    charts.fpd_chart(rows, k=5, as_of=AS_OF, by=["cohort", "channel"])
+
+    legend = [t.get_text() for t in drawn[0].axes[0].get_legend().get_texts()]
+    assert legend == ["chatbot", "atendente", "portal"]
+    assert "sem acordos maduros" in _bar_labels(drawn[0])
+
+
+def test_recovery_lines_come_in_the_buckets_order_and_skip_days_not_reached(
+    drawn: list[Figure],
+) -> None:
+    from analytics import indicators
+    from tests.unit.test_analytics_indicators import ACME, collect, history
+
+    facts = collect(history()).for_tenant(ACME)
+    curve = indicators.recovery_curve(
+        facts, as_of=dt.date(2026, 3, 31), by=["aging_bucket"], days=[0, 30, 90]
+    )
+
+    charts.recovery_curve_chart(curve, as_of=dt.date(2026, 3, 31), by=["aging_bucket"])
+
+    ax = drawn[0].axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "0-30", "31-90", "91-180", "181-360", ">360"
+    ]  # fmt: skip
+    # Day 90 is not reached by any debt on 31/03: no point at 0% for it.
+    assert all(90 not in line.get_xdata() for line in ax.get_lines())

@@ -127,3 +127,37 @@ def test_only_analysts_and_admins_and_only_known_cuts(api: TestClient[Litestar])
         "/api/v1/analytics/fpd", params={"grace_days": -1}, headers=headers("analyst")
     )
     assert negative.status_code in (400, 422)
+
+
+def test_a_day_that_has_not_come_is_refused_naming_as_of(api: TestClient[Litestar]) -> None:
+    # Today, by the business clock, is 31/03/2026.
+    for indicator, params in [
+        ("fpd", {"grace_days": 5, "as_of": "2027-12-31"}),
+        ("recovery", {"as_of": "2030-01-01"}),
+        ("agreements", {"as_of": "2026-04-01"}),
+    ]:
+        refused = api.get(
+            f"/api/v1/analytics/{indicator}", params=params, headers=headers("analyst")
+        )
+        assert refused.status_code == 422, refused.text
+        (detail,) = refused.json()["error"]["details"]
+        assert (detail["field"], detail["rule"]) == ("as_of", "not_in_future")
+        assert "hoje, pelo relógio de negócio, é 31/03/2026" in detail["message"]
+    today = api.get(
+        "/api/v1/analytics/fpd", params={"as_of": "2026-03-31"}, headers=headers("analyst")
+    )
+    assert today.status_code == 200, today.text
+
+
+def test_every_curve_day_asked_for_is_answered(api: TestClient[Litestar]) -> None:
+    # On 10/01 the debts placed on 05/01 are 5 days old: day 30 has its row, nothing counted.
+    got = api.get(
+        "/api/v1/analytics/recovery",
+        params={"as_of": "2026-01-10", "curve_days": [0, 30]},
+        headers=headers("analyst"),
+    )
+    assert got.status_code == 200, got.text
+    assert [(c["days"], c["debts"], c["rate"]) for c in got.json()["curve"]] == [
+        (0, 6, 0.0),
+        (30, 0, None),
+    ]

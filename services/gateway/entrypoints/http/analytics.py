@@ -43,13 +43,25 @@ def _cuts(by: Sequence[str] | None, allowed: Sequence[str]) -> list[str]:
         ) from exc
 
 
+def _as_of(as_of: dt.date | None, state: State) -> dt.date:
+    try:
+        return indicators.check_as_of(as_of, state.clock.today())
+    except indicators.FutureAsOf as exc:
+        raise field_error("as_of", "not_in_future", str(exc)) from exc
+
+
 By = Annotated[
     list[str] | None,
     Parameter(query="by", description="Cut by (repeat for several)", required=False),
 ]
 AsOf = Annotated[
     dt.date | None,
-    Parameter(query="as_of", description="Business date (default: today's)", required=False),
+    Parameter(
+        query="as_of",
+        description="Business date, today's or before (default: today's; a later one is "
+        "refused: 422 as_of, not_in_future)",
+        required=False,
+    ),
 ]
 
 
@@ -62,8 +74,10 @@ class AnalyticsController(Controller):
         guards=[ANALYSTS],
         summary="First payment default (FPD-k)",
         description=(
-            "The share of mature agreements (first due date + grace_days on or before as_of) "
-            "whose first installment was still unpaid grace_days after its due date. Cuts: "
+            "The share of mature agreements (the day first due date + grace_days is over: "
+            "before as_of, so today's due dates are not judged yet) whose first installment "
+            "was not paid by first due date + grace_days (paid on that day is not a default; "
+            "later, or not at all, is). Cuts: "
             f"{', '.join(indicators.FPD_DIMS)}. {RATES}"
         ),
     )
@@ -77,7 +91,7 @@ class AnalyticsController(Controller):
     ) -> FpdReport:
         tenant = principal_of(request).tenant
         cuts = _cuts(by, indicators.FPD_DIMS)
-        day = as_of or state.clock.today()
+        day = _as_of(as_of, state)
         facts = await to_thread.run_sync(lambda: load_facts(state.read_engine, tenant))
         return fpd_report(facts, k=grace_days, as_of=day, by=cuts, tenant=tenant)
 
@@ -88,7 +102,8 @@ class AnalyticsController(Controller):
         description=(
             "Money received (credited to agreements' invoices) over the original value of the "
             "debts placed by as_of; `curve`: for each number of days since placement, over the "
-            "debts at least that old, what came in within those days. Cuts: "
+            "debts at least that old, what came in within those days (every curve_days asked "
+            "for has its rows: 0 debts and rate null when no debt is that old). Cuts: "
             f"{', '.join(indicators.RECOVERY_DIMS)}. {RATES}"
         ),
     )
@@ -112,7 +127,7 @@ class AnalyticsController(Controller):
         horizons = tuple(curve_days) if curve_days else indicators.DEFAULT_CURVE_DAYS
         if any(d < 0 or d > 36500 for d in horizons):
             raise field_error("curve_days", "range", "dias desde a entrada: de 0 a 36500")
-        day = as_of or state.clock.today()
+        day = _as_of(as_of, state)
         facts = await to_thread.run_sync(lambda: load_facts(state.read_engine, tenant))
         return recovery_report(facts, as_of=day, by=cuts, tenant=tenant, curve_days=horizons)
 
@@ -136,6 +151,6 @@ class AnalyticsController(Controller):
     ) -> AgreementsReport:
         tenant = principal_of(request).tenant
         cuts = _cuts(by, indicators.AGREEMENT_DIMS)
-        day = as_of or state.clock.today()
+        day = _as_of(as_of, state)
         facts = await to_thread.run_sync(lambda: load_facts(state.read_engine, tenant))
         return agreements_report(facts, as_of=day, by=cuts, tenant=tenant)
