@@ -156,7 +156,51 @@ def _percent(rate: object) -> str:
     return "-" if rate is None else f"{float(str(rate)) * 100:.1f}%".replace(".", ",")
 
 
+# What the simulated people did, as the summary's JSON counts it (machine-stable English
+# keys) and as a person reads it.
+ACTIVITY_LABELS: dict[str, str] = {
+    "debts placed": "dívidas importadas",
+    "rows rejected": "linhas recusadas na importação",
+    "portal lookups": "consultas no portal",
+    "chatbot conversations": "conversas no chatbot",
+    "chatbot without offers": "conversas no chatbot sem oferta",
+    "chatbot closes failed": "acordos no chatbot que não fecharam",
+    "calls not recorded": "ligações não registradas",
+    "payments": "parcelas pagas pelo banco",
+    # Counted by the simulated payers when they came to pay: not every broken agreement
+    # (the topics' "quebrados" below are).
+    "agreements found broken": "acordos que o devedor achou quebrados ao ir pagar",
+}
+_ACTIVITY_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("agreements ({})", "acordos fechados ({})"),
+    ("offers declined ({})", "ofertas recusadas pelo devedor ({})"),
+    ("offers refused ({})", "ofertas negadas pela plataforma (HTTP {})"),
+    ("gave up, platform busy ({})", "desistências, plataforma ocupada ({})"),
+    ("calls: {}", "ligações: {}"),
+)
+
+
+def activity_label(what: str) -> str:
+    """A count of the summary's activity in pt-BR: channels as the timeline names them
+    (portal, chatbot, atendente), call results by the campaign's labels."""
+    from analytics.indicators import value_label
+    from contracts.ruler import DEFAULT_CALL_RESULTS
+
+    if what in ACTIVITY_LABELS:
+        return ACTIVITY_LABELS[what]
+    results = {r.code: r.label.lower() for r in DEFAULT_CALL_RESULTS}
+    for code, label in _ACTIVITY_PATTERNS:
+        head, _, tail = code.partition("{}")
+        if what.startswith(head) and what.endswith(tail) and len(what) > len(head + tail):
+            value = what[len(head) : len(what) - len(tail)]
+            if head == "calls: ":
+                return label.format(results.get(value, value))
+            return label.format(value_label("channel", value))
+    return what
+
+
 def _print(summary: dict[str, Any]) -> None:
+    from analytics.indicators import value_label
     from contracts.money import format_brl
 
     out = Console()
@@ -166,7 +210,7 @@ def _print(summary: dict[str, Any]) -> None:
         show_header=False,
     )
     for what, count in summary["activity"].items():
-        activity.add_row(what, str(count))
+        activity.add_row(activity_label(what), str(count))
     activity.add_row("valor pago", format_brl(summary["paid_cents"]))
     activity.add_row("impressão digital dos fluxos", summary["streams"]["fingerprint"])
     out.print(activity)
@@ -177,7 +221,7 @@ def _print(summary: dict[str, Any]) -> None:
         for row in rows:
             fpd.add_row(
                 name.upper().replace("_", "-"),
-                row["cuts"].get("channel", "todos"),
+                value_label("channel", row["cuts"].get("channel", "todos")),
                 str(row["agreements"]),
                 str(row["defaulted"]),
                 _percent(row["rate"]),
@@ -197,7 +241,8 @@ def _print(summary: dict[str, Any]) -> None:
     out.print(recovery)
     for row in summary["agreements"]:
         out.print(
-            f"Acordos: {row['agreements']} ({row['debtors_with_agreement']} de "
+            f"Acordos nos tópicos: {row['agreements']} ({row['debtors_with_agreement']} de "
             f"{row['debtors']} devedores, taxa de acordo {_percent(row['agreement_rate'])}); "
-            f"quebrados: {row['broken']} (taxa de quebra {_percent(row['break_rate'])})"
+            f"quebrados: {row['broken']} (taxa de quebra {_percent(row['break_rate'])}; "
+            "todos os que a plataforma quebrou, achados ao ir pagar ou não)"
         )
