@@ -226,8 +226,10 @@ class GatewayClient:
         body = {"document": document, "text": text}
         return dict(self._check(self.http.post("/api/v1/conversations/", json=body)))
 
-    def set_available(self, available: bool) -> dict[str, Any]:
-        body = {"available": available}
+    def set_available(self, available: bool, display_name: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"available": available}
+        if display_name is not None:
+            body["display_name"] = display_name
         return dict(self._check(self.http.put("/api/v1/operators/me/availability", json=body)))
 
     def send_in_conversation(self, conversation_id: str, text: str) -> dict[str, Any]:

@@ -218,6 +218,11 @@ class SetAvailability(_Model):
     tenant: str
     operator: str
     available: bool
+    display_name: str | None = Field(
+        default=None,
+        max_length=200,
+        description='The name debtors read ("Ana"); none keeps the one given before',
+    )
 
 
 class OperatorMessage(_Model):
@@ -408,6 +413,10 @@ class ConversationOut(_Model):
 class AvailabilityOut(_Model):
     operator: str
     available: bool
+    display_name: str | None = Field(
+        default=None,
+        description='The name debtors read; none: they read "um atendente", never the login',
+    )
     conversations: list[str] = Field(description="Conversations with this operator now")
 
 

@@ -320,9 +320,10 @@ def test_hand_off_queue_availability_transfer_and_close(chat: Chat) -> None:
     assert desk.conversations == [conversation_id]
     taken = chat.conversation(conversation_id)
     assert (taken.status, taken.operator) == ("with_operator", "ana@recupera")
+    # Ana gave no name to the desk: the debtor reads "um atendente", never her login.
     assert (
         taken.entries[-1].text
-        == "Você está falando com o atendente ana@recupera. Ele já vai responder."
+        == "Você está falando com um atendente da Assessoria de Cobrança. Já vamos responder."
     )
 
     chat.conversations.operator_message(
@@ -388,6 +389,127 @@ def test_hand_off_queue_availability_transfer_and_close(chat: Chat) -> None:
         ("transferred", "with_operator", "bruno@recupera"),
         ("closed", "closed", "bruno@recupera"),
     ]
+
+
+def test_the_debtor_reads_the_name_the_operator_chose_never_the_login(chat: Chat) -> None:
+    chat.messaging.app.save_settings(
+        SaveSettings(
+            tenant=AGENCY,
+            settings=MessagingSettings(agency_name="Recupera Sul"),
+            saved_by="admin",
+        )
+    )
+    conversation_id = chat.identified()
+    chat.whatsapp("6")
+
+    desk = chat.conversations.set_availability(
+        SetAvailability(
+            tenant=AGENCY, operator="ana@recupera", available=True, display_name="  Ana  "
+        ),
+        NOW,
+    )
+    assert (desk.display_name, desk.conversations) == ("Ana", [conversation_id])
+    taken = chat.conversation(conversation_id)
+    assert taken.operator == "ana@recupera"  # staff still see who has it
+    assert (
+        taken.entries[-1].text == "Você está falando com Ana, da Recupera Sul. Já vamos responder."
+    )
+
+    # Bruno named himself once; coming back busy later keeps the name.
+    chat.conversations.set_availability(
+        SetAvailability(
+            tenant=AGENCY, operator="bruno@recupera", available=True, display_name="Bruno Lima"
+        ),
+        NOW,
+    )
+    again = chat.conversations.set_availability(
+        SetAvailability(tenant=AGENCY, operator="bruno@recupera", available=False), NOW
+    )
+    assert (again.display_name, again.available) == ("Bruno Lima", False)
+    chat.conversations.transfer(
+        TransferConversation(
+            tenant=AGENCY,
+            conversation_id=conversation_id,
+            operator="ana@recupera",
+            to_operator="bruno@recupera",
+        ),
+        NOW,
+    )
+    moved = chat.conversation(conversation_id)
+    assert moved.entries[-1].text == "Sua conversa foi transferida para Bruno Lima."
+
+    chat.messaging.app.dispatch_due(NOW)
+    bodies = [
+        m["body"] for m in read_outbox(chat.messaging.app.outbox_dir / AGENCY / "whatsapp.jsonl")
+    ]
+    assert "Você está falando com Ana, da Recupera Sul. Já vamos responder." in bodies
+    assert "Sua conversa foi transferida para Bruno Lima." in bodies
+    assert not [b for b in bodies if "@recupera" in b or "Ele " in b]
+
+
+def test_waiting_conversations_taken_later_and_transfers_to_the_unnamed_say_um_atendente(
+    chat: Chat,
+) -> None:
+    conversation_id = chat.identified()
+    chat.whatsapp("6")
+    chat.conversations.set_availability(
+        SetAvailability(tenant=AGENCY, operator="bruno@recupera", available=False), NOW
+    )
+    # Ana comes to the desk with her name: the waiting conversation is hers, named.
+    chat.conversations.set_availability(
+        SetAvailability(tenant=AGENCY, operator="ana@recupera", available=True, display_name="Ana"),
+        NOW,
+    )
+    assert (
+        chat.conversation(conversation_id)
+        .entries[-1]
+        .text.startswith("Você está falando com Ana, da ")
+    )
+    chat.conversations.transfer(
+        TransferConversation(
+            tenant=AGENCY,
+            conversation_id=conversation_id,
+            operator="ana@recupera",
+            to_operator="bruno@recupera",
+        ),
+        NOW,
+    )
+    moved = chat.conversation(conversation_id)
+    assert moved.entries[-1].text == "Sua conversa foi transferida para um atendente."
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("ana@recupera", "email"),
+        ("Ana (ana@recupera.com.br)", "email"),
+        ("   ", "blank"),
+        ("", "blank"),
+        ("A" * 41, "max_length"),
+        ("4521", "digits_only"),
+        ("(11) 98765-4321", "digits_only"),
+    ],
+)
+def test_a_name_the_debtor_could_not_read_as_a_name_is_refused_and_nothing_changes(
+    chat: Chat, name: str, rule: str
+) -> None:
+    conversation_id = chat.identified()
+    chat.whatsapp("6")
+
+    with pytest.raises(Refused) as refused:
+        chat.conversations.set_availability(
+            SetAvailability(
+                tenant=AGENCY, operator="ana@recupera", available=True, display_name=name
+            ),
+            NOW,
+        )
+
+    error = refused.value.reply()
+    assert (error.status, error.code) == (422, "validation_failed")
+    [detail] = error.details
+    assert (detail.field, detail.rule) == ("display_name", rule)
+    # Not made available either: the conversation still waits.
+    assert chat.conversation(conversation_id).status == "waiting_operator"
 
 
 def test_a_transfer_to_nobody_the_desk_knows_is_refused_and_the_conversation_stays(

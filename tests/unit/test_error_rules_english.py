@@ -44,6 +44,14 @@ def test_a_boleto_withheld_says_why_in_english_too() -> None:
         assert BoletoWithheld(rule, "").code in MESSAGES_EN, rule
 
 
+def test_an_operators_display_name_refused_says_why_in_english_too() -> None:
+    # Its rules come from the messaging domain (a variable where the service raises it).
+    from services.messaging.domain.operators import DISPLAY_NAME_RULES
+
+    for rule in DISPLAY_NAME_RULES:
+        assert rule in RULES_EN, rule
+
+
 def test_every_rule_the_api_raises_has_its_english() -> None:
     rules = raised_rules()
     assert len(rules) > 30  # the scan finds the API's rules at all

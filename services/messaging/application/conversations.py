@@ -67,6 +67,7 @@ from services.messaging.domain.conversations import (
     chat_line_id,
     operator_desk_id,
 )
+from services.messaging.domain.operators import InvalidDisplayName, display_name
 from services.messaging.domain.phones import sender_address
 from services.messaging.domain.records import (
     CHAT_CODE_KEY_PREFIX,
@@ -992,7 +993,10 @@ class Conversations:
             return
         desk.assign(conversation_id=str(conv.id), operator=operator)
         conv.assign(operator=operator, at=turn.now)
-        turn.say(bot.with_operator(operator), sender="system")
+        turn.say(
+            bot.with_operator(desk.display_name_of(operator), turn.settings.agency_name),
+            sender="system",
+        )
 
     def _release(self, turn: Turn) -> OperatorDesk | None:
         """Frees the conversation's place at the desk; the freed operator takes the next
@@ -1029,15 +1033,28 @@ class Conversations:
                 continue
             waiting.assign(operator=operator, at=now)
             side = Turn(waiting, now, settings, self.host)
-            side.say(bot.with_operator(operator), sender="system")
+            side.say(
+                bot.with_operator(desk.display_name_of(operator), settings.agency_name),
+                sender="system",
+            )
             assigned.append(waiting)
             messages.extend(side.messages)
         return assigned, messages
 
     def set_availability(self, request: SetAvailability, now: dt.datetime) -> AvailabilityOut:
+        name = None
+        if request.display_name is not None:
+            try:
+                name = display_name(request.display_name)
+            except InvalidDisplayName as exc:
+                raise field_refusal("display_name", exc.rule, exc.message) from exc
+
         def command() -> AvailabilityOut:
             settings = self.host.settings_of(request.tenant)
             desk = self._desk(request.tenant)
+            # Named before any conversation comes: the debtor reads the name, not the login.
+            if name is not None and desk.display_name_of(request.operator) != name:
+                desk.set_display_name(operator=request.operator, display_name=name)
             # The first time also when it changes nothing: the desk now knows the operator.
             if (request.operator in desk.available) != request.available or not desk.knows(
                 request.operator
@@ -1052,6 +1069,7 @@ class Conversations:
             return AvailabilityOut(
                 operator=request.operator,
                 available=request.operator in desk.available,
+                display_name=desk.display_name_of(request.operator),
                 conversations=desk.conversations_of(request.operator),
             )
 
@@ -1121,7 +1139,7 @@ class Conversations:
             desk.assign(conversation_id=str(conv.id), operator=request.to_operator)
             turn.others.append(desk)
             conv.transfer(to_operator=request.to_operator, by=request.operator, at=now)
-            turn.say(bot.transferred(request.to_operator), sender="system")
+            turn.say(bot.transferred(desk.display_name_of(request.to_operator)), sender="system")
             self._save(turn)
             return conversation_out(self.host, conv)
 

@@ -416,8 +416,8 @@ NO_OFFERS = (
 )
 UNAVAILABLE = "Não consegui consultar agora. Tente de novo em alguns minutos."
 WAIT_FOR_OPERATOR = (
-    "Certo! Você está na fila de atendimento; assim que um atendente estiver livre, ele "
-    "responde aqui."
+    "Certo! Você está na fila de atendimento; assim que um atendente estiver livre, a resposta "
+    "chega aqui."
 )
 OPTED_OUT = (
     "Pronto: você não vai mais receber mensagens nossas por WhatsApp. Se quiser falar com a "
@@ -427,12 +427,15 @@ RESTART = "Vamos recomeçar. Digite o seu CPF ou CNPJ."
 STATEMENT = "Aqui está o demonstrativo dos seus débitos, com os valores atualizados de hoje."
 
 
-def with_operator(operator: str) -> str:
-    return f"Você está falando com o atendente {operator}. Ele já vai responder."
+def with_operator(display_name: str | None, agency: str) -> str:
+    """Said when an operator takes the conversation: by the name the operator chose to be
+    read by debtors (never the login, often an e-mail), or "um atendente" without one."""
+    who = f"{display_name}, da" if display_name else "um atendente da"
+    return f"Você está falando com {who} {agency}. Já vamos responder."
 
 
-def transferred(operator: str) -> str:
-    return f"Sua conversa foi transferida para o atendente {operator}."
+def transferred(display_name: str | None) -> str:
+    return f"Sua conversa foi transferida para {display_name or 'um atendente'}."
 
 
 def portal_only(portal_link: str) -> str:

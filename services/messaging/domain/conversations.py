@@ -348,7 +348,9 @@ class OperatorDesk(Aggregate):
     """The tenant's operators on the chat: who is available, who has which conversations,
     and the conversations waiting for one (oldest first). `operators` are the tenant's
     operators the desk knows: everyone who ever marked themselves available or not (tokens
-    are signed, not listed anywhere: coming to the desk is how an operator becomes known)."""
+    are signed, not listed anywhere: coming to the desk is how an operator becomes known).
+    `display_names`: the name each operator gave to be read by debtors ("Ana"), if any; the
+    login is never said to a debtor."""
 
     @staticmethod
     def create_id(tenant: str, **_: Any) -> uuid.UUID:
@@ -361,9 +363,14 @@ class OperatorDesk(Aggregate):
         self.assigned: dict[str, list[str]] = {}
         self.waiting: list[str] = []
         self.operators: list[str] = []
+        # Desks opened before display names existed replay this too: none named.
+        self.display_names: dict[str, str] = {}
 
     def knows(self, operator: str) -> bool:
         return operator in self.operators
+
+    def display_name_of(self, operator: str) -> str | None:
+        return self.display_names.get(operator)
 
     def conversations_of(self, operator: str) -> list[str]:
         return list(self.assigned.get(operator, []))
@@ -380,6 +387,12 @@ class OperatorDesk(Aggregate):
     def set_available(self, *, operator: str, available: bool, at: dt.datetime) -> None:
         others = [op for op in self.available if op != operator]
         self.available = [*others, operator] if available else others
+        if operator not in self.operators:
+            self.operators = [*self.operators, operator]
+
+    @event("DisplayNameSet")
+    def set_display_name(self, *, operator: str, display_name: str) -> None:
+        self.display_names = {**self.display_names, operator: display_name}
         if operator not in self.operators:
             self.operators = [*self.operators, operator]
 

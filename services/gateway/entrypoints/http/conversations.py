@@ -73,6 +73,15 @@ class WebChatIn(_In):
 
 class AvailabilityIn(_In):
     available: bool
+    display_name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The name debtors read when you take or are given a conversation: a first "
+        'name such as "Ana" (1-40 characters, not an e-mail, not only digits). Given once, '
+        'kept; omitted or null keeps the one before. Without one, debtors read "um '
+        'atendente", never your login',
+        examples=["Ana"],
+    )
 
 
 class OperatorMessageIn(_In):
@@ -175,7 +184,8 @@ class ChatController(Controller):
     @get(
         "/api/v1/chat/{tenant:str}/conversations/{conversation_id:str}",
         guards=[has_portal],
-        summary="The web chat's conversation so far (operators' answers arrive here)",
+        summary="The web chat's conversation so far (operators' answers arrive here; "
+        "`operator` is null: no operator's login is shown to the debtor)",
     )
     async def web_conversation(
         self,
@@ -191,7 +201,10 @@ class ChatController(Controller):
         )
         if found.channel != "web":
             raise ApiError(404, "not_found", f"conversa {conversation_id} não encontrada")
-        return found.model_copy(update={"entries": found.entries[after:]})
+        # The debtor reads the operator by the name in the text, never by the login (staff
+        # see it on /api/v1/conversations).
+        entries = [e.model_copy(update={"operator": None}) for e in found.entries[after:]]
+        return found.model_copy(update={"operator": None, "entries": entries})
 
 
 STAFF = requires("admin", "operator")
@@ -332,7 +345,8 @@ class OperatorsController(Controller):
     @put(
         "/me/availability",
         guards=[STAFF],
-        summary="Mark yourself available (waiting conversations come to you) or not",
+        summary="Mark yourself available (waiting conversations come to you) or not, and "
+        "the name debtors read",
     )
     async def availability(
         self, request: Request[Any, Any, Any], state: State, data: AvailabilityIn
@@ -340,7 +354,10 @@ class OperatorsController(Controller):
         principal = principal_of(request)
         return await _messaging(state).ask(
             SetAvailability(
-                tenant=principal.tenant, operator=principal.subject, available=data.available
+                tenant=principal.tenant,
+                operator=principal.subject,
+                available=data.available,
+                display_name=data.display_name,
             ),
             principal.tenant,
             AvailabilityOut,

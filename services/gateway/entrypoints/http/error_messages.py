@@ -141,6 +141,10 @@ RULES_EN: dict[str, str] = {
     "range": "Out of range",
     "operator": "The conversation is another operator's",
     "same_operator": "Already with this operator",
+    # An operator's display name (services.messaging.domain.operators.DISPLAY_NAME_RULES).
+    "blank": "Must not be blank",
+    "email": "A name the debtor reads (e.g. Ana), not an e-mail or login",
+    "digits_only": "A name the debtor reads (e.g. Ana), not a number",
     "conversation_open": "A conversation with this phone is already open",
     "phone": "Invalid phone number",
 }
