@@ -482,9 +482,7 @@ def up(
             from cobranca.demo_messaging import seed_messaging
 
             created = seed_messaging(client)
-            console.print(
-                f"demo tenant: {created} message templates (sent to var/messaging/outbox)"
-            )
+            console.print(demo_messaging_line(created, data_dir))
             messaging_marker.write_text("done\n")
         ruler_marker = data_dir / "demo-ruler"
         if demo and not ruler_marker.exists():
@@ -540,6 +538,13 @@ def up(
         console.print("stopping...")
         (data_dir / BOOTSTRAP_FILE).unlink(missing_ok=True)
         platform.stop()
+
+
+def demo_messaging_line(created: int, data_dir: Path) -> str:
+    """What `up` says of the demo's templates: where their messages are written (the
+    messaging service's outbox under the data directory, COBRANCA_DATA_DIR or ./var)."""
+    outbox = data_dir / "messaging" / "outbox"
+    return f"demo tenant: {created} message templates (sent to {outbox})"
 
 
 def _gateway_today(client: Any) -> str:

@@ -1,6 +1,6 @@
 """The demo tenant's message templates (the texts its ruler asks for), created once through the
-admin API. The demo's channels are the local outbox (var/messaging/outbox/): nothing leaves
-the machine."""
+admin API. The demo's channels are the local outbox (<data dir>/messaging/outbox/, ./var or
+COBRANCA_DATA_DIR): nothing leaves the machine."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from cobranca.client import GatewayClient
 DEMO_CONDITIONS: list[dict[str, Any]] = [
     {
         "installments": 1,
-        "description": "À vista: juros, multa e correção perdoados",
+        "description": "À vista: 10% de desconto na dívida, juros, multa e correção perdoados",
         "charges_discount_pct": 100,
         "principal_discount_pct": 10,
     },
