@@ -89,6 +89,26 @@ class MessageFailed(_MessageEvent):
     failed_at: UtcDatetime
 
 
+class MessageFailedV2(MessageFailed):
+    """Not sent, and why (version 2: one more rule, `collection_ended`: a collection message
+    (a ruler's pre-due reminder or stage message) whose receivable left collection (paid,
+    settled, renegotiated, cancelled) before it went out; its reason says why in pt-BR).
+    The messaging service publishes this version only for that rule, version 1 for the
+    others. Read as a MessageFailed: what reads version 1 reads this one."""
+
+    type: Literal["MessageFailed"] = "MessageFailed"
+    schema_version: Literal[2] = 2  # type: ignore[assignment]
+    rule: Literal[  # type: ignore[assignment]
+        "no_template",
+        "no_contact",
+        "opted_out",
+        "refused",
+        "retries_exhausted",
+        "render",
+        "collection_ended",
+    ]
+
+
 class TemplateSaved(Envelope):
     type: Literal["TemplateSaved"] = "TemplateSaved"
     schema_version: Literal[1] = 1

@@ -158,6 +158,7 @@ TOPICS: tuple[TopicSpec, ...] = (
             messaging.MessageSentV2,
             messaging.MessageDelivered,
             messaging.MessageFailed,
+            messaging.MessageFailedV2,
         ),
         description="What became of every message asked for, keyed by document",
     ),

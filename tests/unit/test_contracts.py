@@ -496,6 +496,19 @@ SAMPLES: dict[type[Envelope], Envelope] = {
             attempts=0,
             failed_at=OCCURRED_AT,
         ),
+        messaging.MessageFailedV2(
+            **envelope("msg-3", 2),
+            message_id="msg-3",
+            key="acme|debt-3|notice|0|message:sms:aviso",
+            document="12345678909",
+            channel="sms",
+            template="aviso",
+            reason="não enviada: a cobrança terminou antes do envio (a dívida foi quitada); a "
+            "mensagem diria que ainda há valor em aberto",
+            rule="collection_ended",
+            attempts=0,
+            failed_at=OCCURRED_AT,
+        ),
         messaging.TemplateSaved(
             **envelope("tpl-1"),
             channel="sms",

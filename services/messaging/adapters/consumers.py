@@ -17,6 +17,8 @@ from service_runtime.projection import (
     store_position,
     stored_positions,
 )
+from services.messaging.adapters.exits import create_tables as create_exits_tables
+from services.messaging.adapters.exits import finalization_exits, record_exits
 from services.messaging.application import MessagingApplication
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ class RequestedApplier:
         self.now = now
         self.epoch: str | None = None
         offsets_metadata.create_all(engine)
+        create_exits_tables(engine)
 
     def stored_positions(self) -> dict[tuple[str, int], tuple[int, str | None, str | None]]:
         return stored_positions(self.engine, self.name)
@@ -49,6 +52,13 @@ class RequestedApplier:
                     continue
                 if isinstance(event, MessageRequested):
                     requests.append(event)
+        # An exit the ruler's finalization messages tell is kept before the batch's
+        # requests are accepted: a collection message of the same receivable read with them
+        # (or after) is not queued (the exit on `ruler.stages` may come later).
+        exits = finalization_exits(requests)
+        if exits:
+            with self.engine.begin() as conn:
+                record_exits(conn, exits)
         now = self.now()
         # A debtor this service has not read yet (its contact is on its way on another topic)
         # waits for it, rather than failing for want of a phone it will have in a moment.

@@ -39,6 +39,7 @@ from contracts.messaging import (
     ConversationChangedV3,
     MessageDelivered,
     MessageFailed,
+    MessageFailedV2,
     MessageQueuedV2,
     MessageSentV2,
     MessagingSettingsSaved,
@@ -54,7 +55,13 @@ from service_runtime.stored_aggregates import StoredAggregates
 from services.messaging.application import MessagingApplication
 from services.messaging.domain.conversations import Conversation, verified_of
 from services.messaging.domain.published_settings import disclose, withheld_changes
-from services.messaging.domain.records import Message, OptOut, Template, TenantMessaging
+from services.messaging.domain.records import (
+    COLLECTION_ENDED_RULE,
+    Message,
+    OptOut,
+    Template,
+    TenantMessaging,
+)
 
 QueuedEvent: type[Any] = Message.Queued  # type: ignore[attr-defined]
 SentEvent: type[Any] = Message.Sent  # type: ignore[attr-defined]
@@ -206,9 +213,12 @@ def integration_events(
     elif isinstance(event, DeliveredEvent):
         yield MESSAGES_TOPIC, MessageDelivered(**_message(event), delivered_at=event.at)
     elif isinstance(event, FailedEvent):
+        # Version 2 only for the rule it adds (a collection message whose receivable left
+        # collection): every other failure reads as it always did.
+        failed = MessageFailedV2 if event.rule == COLLECTION_ENDED_RULE else MessageFailed
         yield (
             MESSAGES_TOPIC,
-            MessageFailed(
+            failed(
                 **_message(event),
                 reason=event.reason,
                 rule=event.rule,

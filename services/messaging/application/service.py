@@ -58,17 +58,20 @@ from services.messaging.adapters.channels import (
     channel_from_settings,
 )
 from services.messaging.adapters.contacts import ContactBook
+from services.messaging.adapters.exits import Exit, Exits
 from services.messaging.adapters.second_factors import SecondFactors
 from services.messaging.domain.phones import e164
 from services.messaging.domain.published_settings import MASK, MaskedValue, keep_masked, masked
 from services.messaging.domain.records import (
     ACCESS_CODE_KEY_PREFIX,
+    COLLECTION_ENDED_RULE,
     ERASED_REASON,
     PERSONAL_VARIABLES,
     Message,
     OptOut,
     Template,
     TenantMessaging,
+    collection_ended_reason,
     is_immediate,
     message_aggregate_id,
     opt_out_id,
@@ -159,6 +162,14 @@ class MessageAsked(Protocol):
     def template(self) -> str: ...
     @property
     def variables(self) -> Mapping[str, str]: ...
+    # A ruler's message: the receivable it is about, why it is sent (pre_due, stage,
+    # finalization), and the ruler's version of the receivable that asked it.
+    @property
+    def receivable_id(self) -> str | None: ...
+    @property
+    def purpose(self) -> str | None: ...
+    @property
+    def aggregate_version(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -182,6 +193,9 @@ class AskedMessage:
     channel: str
     template: str
     variables: Mapping[str, str] = field(default_factory=dict)
+    receivable_id: str | None = None
+    purpose: str | None = None
+    aggregate_version: int | None = None
 
 
 def portal_notification_key(day: dt.date, document: str) -> str:
@@ -195,6 +209,8 @@ class MessagingApplication(ServiceApplication):
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env=env)
         self.contacts: ContactBook | None = None
+        # The receivables that left collection (the ruler's exits): none known when unset.
+        self.exits: Exits | None = None
         # The tenants' second factors, from the gateway's portal profiles (none when unset).
         self.second_factors: SecondFactors | None = None
         self.outbox_dir: Path = Path("var/messaging/outbox")
@@ -605,6 +621,17 @@ class MessagingApplication(ServiceApplication):
             # The debtor's name is rendered from the contact, never kept in clear.
             variables={k: v for k, v in request.variables.items() if k not in PERSONAL_VARIABLES},
         )
+        if (
+            request.receivable_id is not None
+            and request.purpose is not None
+            and request.aggregate_version is not None
+        ):
+            message.about_receivable(
+                receivable_id=request.receivable_id,
+                purpose=request.purpose,
+                version=request.aggregate_version,
+            )
+        left = self.exit_before(message)
         settings = self.settings_of(request.tenant)
         contact = self.contacts.contact(request.tenant, request.document)
         to = None
@@ -615,7 +642,15 @@ class MessagingApplication(ServiceApplication):
         template = self.get_or_none(
             Template, template_id(request.tenant, request.channel, request.template)
         )
-        if self.get_or_none(OptOut, opt_out_id(request.tenant, request.document, request.channel)):
+        if left is not None:
+            # Asked before its receivable left collection, read after: it would charge what
+            # is no longer owed (cobrança indevida).
+            message.fail(
+                reason=collection_ended_reason(left.reason), rule=COLLECTION_ENDED_RULE, at=now
+            )
+        elif self.get_or_none(
+            OptOut, opt_out_id(request.tenant, request.document, request.channel)
+        ):
             message.fail(
                 reason=f"o devedor pediu para não receber mensagens por {request.channel}",
                 rule="opted_out",
@@ -679,6 +714,14 @@ class MessagingApplication(ServiceApplication):
             self.contacts.enqueue(str(message.id), message.tenant, message.send_at, 0)
         return 1
 
+    def exit_before(self, message: Message) -> Exit | None:
+        """The exit of the message's receivable that came after the ruler asked it (a
+        collection message that must not go), or None."""
+        if self.exits is None or not message.collects or message.receivable_id is None:
+            return None
+        left = self.exits.of(message.tenant, message.receivable_id)
+        return left if left is not None and message.left_before(left.version) else None
+
     def dispatch_due(self, now: dt.datetime) -> int:
         """Send what is due; returns how many were sent."""
         assert self.contacts is not None
@@ -695,6 +738,15 @@ class MessagingApplication(ServiceApplication):
             or message.status != "queued"
             or (message.to is None and message.personal is None)
         ):
+            self.contacts.dequeue(str(message_id))
+            return 0
+        left = self.exit_before(message)
+        if left is not None:
+            # Its receivable left collection while it waited: never sent, said why.
+            message.fail(
+                reason=collection_ended_reason(left.reason), rule=COLLECTION_ENDED_RULE, at=now
+            )
+            self.save(message)
             self.contacts.dequeue(str(message_id))
             return 0
         settings = self.settings_of(message.tenant)

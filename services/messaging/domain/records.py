@@ -33,6 +33,29 @@ ERASED_REASON = (
 PERSONAL_VARIABLES = frozenset({"nome"})
 
 
+# The purposes of the ruler's messages that tell the debtor they still owe (not its
+# finalization messages, which say the receivable left collection).
+COLLECTION_PURPOSES = frozenset({"pre_due", "stage"})
+
+# Why a collection message was not sent: its receivable left collection before it went out.
+COLLECTION_ENDED_RULE = "collection_ended"
+_EXIT_NAMES = {
+    "settled": "a dívida foi quitada",
+    "paid": "a parcela foi paga",
+    "renegotiated": "a dívida foi renegociada em acordo",
+    "cancelled": "a cobrança foi cancelada (dívida retirada pelo credor ou acordo quebrado)",
+}
+
+
+def collection_ended_reason(exit_reason: str | None) -> str:
+    """pt-BR: why a collection message was not sent (cobrança indevida avoided)."""
+    why = _EXIT_NAMES.get(exit_reason or "", "a dívida saiu da cobrança")
+    return (
+        f"não enviada: a cobrança terminou antes do envio ({why}); a mensagem diria que "
+        "ainda há valor em aberto"
+    )
+
+
 def is_immediate(key: str) -> bool:
     """A debtor who writes to us, or asks for an access code, is answered at once, even
     outside the sending window and after an opt-out."""
@@ -78,6 +101,39 @@ class Message(Aggregate):
         # stored before personal data were sealed, or a conversation's reply to a debtor not
         # identified yet, whose key is unknown).
         self.personal: dict[str, str] | None = None
+        # A collection message (the ruler's pre-due reminder or stage message): the
+        # receivable it is about and the ruler's version of that receivable when it asked
+        # (`about_receivable`); None for any other message, and for one stored before.
+        self.receivable_id: str | None = None
+        self.purpose: str | None = None
+        self.receivable_version: int | None = None
+
+    @property
+    def collects(self) -> bool:
+        """Whether it tells the debtor they still owe (a reminder or a stage's message): it
+        must not go once its receivable left collection (see `left_before`)."""
+        return self.receivable_id is not None and self.purpose in COLLECTION_PURPOSES
+
+    def left_before(self, left_version: int | None) -> bool:
+        """Whether its receivable left collection after it was asked: the ruler's exit, at
+        `left_version` of the receivable, came after the version that asked it. An exit
+        before it (the cycle of a debt that came back to collection) does not count; a
+        finalization message (asked by the exit itself) is never stopped."""
+        return (
+            self.collects
+            and left_version is not None
+            and self.receivable_version is not None
+            and left_version > self.receivable_version
+        )
+
+    @event("AboutReceivable")
+    def about_receivable(self, *, receivable_id: str, purpose: str, version: int) -> None:
+        """The ruler asked it about `receivable_id` (`purpose`: pre_due, stage or
+        finalization) at `version` of its record of the receivable (the request's
+        aggregate_version)."""
+        self.receivable_id = receivable_id
+        self.purpose = purpose
+        self.receivable_version = version
 
     def facts(self) -> dict[str, Any]:
         """Who and what the message is, carried by each event so it stands on its own."""

@@ -33,6 +33,7 @@ from services.messaging.adapters.contacts import (
     ErasuresProjection,
 )
 from services.messaging.adapters.daily_notification import PortalNotificationApplier
+from services.messaging.adapters.exits import Exits, ExitsProjection
 from services.messaging.adapters.integration_events import IntegrationEvents
 from services.messaging.adapters.negotiation import KafkaNegotiation
 from services.messaging.adapters.second_factors import SecondFactors, SecondFactorsProjection
@@ -101,6 +102,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
     mapper.aggregates = StoredAggregates(app)
     app.contacts = ContactBook(host.engine)
     app.second_factors = SecondFactors(host.engine)
+    app.exits = Exits(host.engine)
     app.vault = host.vault
     app.outbox_dir = host.settings.service_dir("messaging") / "outbox"
     # Messages sent per channel are counted where a channel sends them.
@@ -154,7 +156,18 @@ def build(settings: Settings | None = None) -> ServiceHost:
         max_records=host.settings.consumer_max_records,
         topics=host.topic_layout,
     )
-    host.consumers.extend([contacts, requested, days, erasures, second_factors])
+    # The receivables that left collection (the ruler's exits): their collection messages
+    # still waiting are not sent.
+    exits = PositionedConsumer(
+        BatchApplier(ExitsProjection(), host.engine),
+        host.broker,
+        host.bootstrap,
+        group_id="messaging.exits",
+        consumer_kwargs=host.consumer_kwargs,
+        max_records=host.settings.consumer_max_records,
+        topics=host.topic_layout,
+    )
+    host.consumers.extend([contacts, requested, days, erasures, second_factors, exits])
     # The chatbot negotiates through the negotiation service: its answers come back here.
     requester = KafkaRequester(
         host.broker,
