@@ -293,6 +293,7 @@ def test_on_a_day_that_is_not_a_business_day_the_api_answers_409_saying_so(
     error = response.json()["error"]
     assert error["code"] == "not_business_day"
     assert "não é dia útil" in error["message"]
+    assert error["message_en"].startswith("Today is not a business day")
 
     service.today = None
     response = client.post("/api/v1/admin/ruler/run", headers=headers())

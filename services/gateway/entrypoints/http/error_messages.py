@@ -39,6 +39,13 @@ MESSAGES_EN: dict[str, str] = {
     "opted_out": "The debtor opted out of this channel",
     "clock_not_manual": "The business clock is not in manual mode",
     "clock_not_started": "The business clock has not started",
+    "no_business_date": "The ruler has not received the business clock's day yet; try again "
+    "shortly",
+    "not_business_day": "Today is not a business day: the ruler runs only on business days "
+    "(it runs on the next one)",
+    "personal_data_erased": "The debtor's personal data were erased at their request (LGPD): "
+    "there is no contact to write to",
+    "bad_gateway": "A service answered with something that could not be read",
 }
 
 # Details: by rule (what was broken), in words about the field the detail names.
@@ -147,6 +154,11 @@ RULES_EN: dict[str, str] = {
     "digits_only": "A name the debtor reads (e.g. Ana), not a number",
     "conversation_open": "A conversation with this phone is already open",
     "phone": "Invalid phone number",
+    "not_found": "Not found",
+    "settled": "The debt is already settled",
+    "in_agreement": "The debt is already in an active agreement",
+    "personal_data_erased": "The debtor's personal data were erased at their request (LGPD): "
+    "there is no contact to write to",
 }
 
 GENERIC_EN = "The request could not be completed"
