@@ -200,7 +200,9 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
             facts,
             "finalization",
             "finalized",
-            finalization_variables(facts, event.reason),
+            # A group's message (receivables of one contract leaving together) says the
+            # group's facts: their amounts summed, the earliest due date.
+            finalization_variables(getattr(event, "message_facts", None) or facts, event.reason),
         )
     elif isinstance(event, CallEvent):
         yield (

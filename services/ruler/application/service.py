@@ -107,6 +107,44 @@ def finalization_variables(facts: dict[str, Any], reason: str) -> dict[str, str]
     return {**message_variables(facts), "motivo": EXIT_REASONS_PT.get(reason, reason)}
 
 
+def leaving_together(exits: Sequence[Exit]) -> list[list[Exit]]:
+    """The receivables that leave together, in the order they left: those of one batch (one
+    event, mostly: an agreement closed over several installments of a contract) of the same
+    debtor, creditor, contract and kind, for the same reason on the same day. The
+    finalization templates name the contract (`numero`): one message per contract, not one
+    per installment (seed 001: a duplicate to the debtor is cobrança indevida)."""
+    groups: dict[tuple[Any, ...], list[Exit]] = {}
+    for move in exits:
+        row = move.row
+        key = (
+            row.tenant,
+            row.document,
+            row.creditor,
+            row.category,
+            row.contract,
+            row.kind,
+            move.reason,
+            move.on,
+        )
+        groups.setdefault(key, []).append(move)
+    return list(groups.values())
+
+
+def group_facts(group: Sequence[Exit]) -> dict[str, Any]:
+    """What one finalization message says for receivables leaving together: the first's
+    facts with the amounts summed (centavos), the earliest due date and its days overdue,
+    and the ids of all of them."""
+    first = group[0]
+    due = min(move.row.due_date for move in group)
+    return {
+        **facts_of(first.row, first.on),
+        "amount_cents": sum(move.row.amount_cents for move in group),
+        "due_date": due,
+        "days_overdue": days_overdue(due, first.on),
+        "receivable_ids": [move.row.receivable_id for move in group],
+    }
+
+
 def erased_name(row: ReceivableRow) -> bool:
     """Whether the receivable's debtor name is gone (erased, or never known)."""
     return row.debtor_name in (REMOVED, "")
@@ -488,44 +526,62 @@ class RulerApplication(ServiceApplication):
         self, exits: Sequence[Exit], reentries: Sequence[Reentry], today: dt.date
     ) -> int:
         """Finalize receivables that left (confirmation messages, removal from the bureau) and
-        restart those that came back. Idempotent."""
+        restart those that came back. Idempotent. Receivables of one debtor's contract that
+        leave together for one reason (an agreement over three of its installments) get one
+        finalization message (`leaving_together`)."""
         changed = 0
-        for move in exits:
-            changed += self.retrying(functools.partial(self._leave, move, today))
+        for group in leaving_together(exits):
+            changed += self.retrying(functools.partial(self._leave, group))
         for back in reentries:
             changed += self.retrying(functools.partial(self._reenter, back))
         return changed
 
-    def _leave(self, move: Exit, today: dt.date) -> int:
-        row = move.row
-        receivable = self.get_or_none(
-            Receivable, receivable_aggregate_id(row.tenant, row.receivable_id)
-        )
-        # Never in the ruler (not yet overdue, no reminder): nothing to finalize.
-        if receivable is None or not receivable.open:
+    def _leave(self, group: Sequence[Exit]) -> int:
+        """One group of `leaving_together`: each receivable in the ruler leaves (its listing
+        removed), all of them saved in one transaction, and the group's finalization messages
+        are asked once, by the first of them (by key id) with the keys it has alone: a group of
+        one asks what a receivable always asked, and a group read again (the batch delivered
+        again after a crash) finds them all gone, or none."""
+        first = group[0]
+        leaving: list[tuple[Exit, Receivable]] = []
+        for move in group:
+            receivable = self.get_or_none(
+                Receivable, receivable_aggregate_id(move.row.tenant, move.row.receivable_id)
+            )
+            # Never in the ruler (not yet overdue, no reminder): nothing to finalize.
+            if receivable is not None and receivable.open:
+                leaving.append((move, receivable))
+        if not leaving:
             return 0
-        rulers = [(r.ruler_id, r.definition) for r in self.rulers(row.tenant)]
-        chosen = ruler_for(rulers, row.creditor, row.category)
+        rulers = [(r.ruler_id, r.definition) for r in self.rulers(first.row.tenant)]
+        chosen = ruler_for(rulers, first.row.creditor, first.row.category)
+        lead = min(leaving, key=lambda found: found[1].key_id)[1]
         # The exit's own messages, or the general ones; none for a broken agreement's
         # installments (see `finalization`).
         actions = (
-            finalization(chosen[1], row.tenant, receivable.key_id, row.kind, move.reason)
+            finalization(chosen[1], first.row.tenant, lead.key_id, first.row.kind, first.reason)
             if chosen is not None
             else []
         )
-        facts = facts_of(row, move.on)
+        together = group_facts(group) if len(group) > 1 else None
         bureau_name = self.bureau.name if self.bureau else "arquivo-remessa"
-        listed = receivable.leave(
-            facts=facts,
-            reason=move.reason,
-            on=move.on,
-            actions=[a.model_dump() for a in actions],
-            bureau=bureau_name,
-        )
-        self.save(receivable)
-        if listed is not None and self.bureau is not None:
-            self.bureau.exclude(self._bureau_record(row, listed, move.on), move.reason)
-        return 1
+        removals: list[tuple[ReceivableRow, str]] = []
+        for move, receivable in leaving:
+            listed = receivable.leave(
+                facts=facts_of(move.row, move.on),
+                reason=move.reason,
+                on=move.on,
+                actions=[a.model_dump() for a in actions] if receivable is lead else [],
+                bureau=bureau_name,
+                message_facts=together if receivable is lead else None,
+            )
+            if listed is not None:
+                removals.append((move.row, listed))
+        self.save(*(receivable for _, receivable in leaving))
+        if self.bureau is not None:
+            for row, listed in removals:
+                self.bureau.exclude(self._bureau_record(row, listed, first.on), first.reason)
+        return len(leaving)
 
     def _reenter(self, back: Reentry) -> int:
         row = back.row

@@ -89,14 +89,26 @@ class Receivable(Aggregate):
         on: dt.date,
         actions: list[dict[str, Any]],
         bureau: str,
+        message_facts: dict[str, Any] | None = None,
     ) -> str | None:
-        """Leave the ruler; returns the bureau record key to remove, if it was listed."""
+        """Leave the ruler; returns the bureau record key to remove, if it was listed.
+
+        `message_facts`: what the finalization messages say when they speak for several
+        receivables leaving together (one message for the installments of one contract
+        renegotiated at once); None, the receivable's own `facts`."""
         listed = self.listed_key
         if listed is not None:
             self._negativation_removed(
                 facts=facts, bureau=bureau, record_key=listed, reason=reason, on=on
             )
-        self._left(facts=facts, reason=reason, on=on, last_stage=self.stage, actions=actions)
+        self._left(
+            facts=facts,
+            reason=reason,
+            on=on,
+            last_stage=self.stage,
+            actions=actions,
+            message_facts=message_facts,
+        )
         return listed
 
     @event("NegativationRemoved")
@@ -114,6 +126,7 @@ class Receivable(Aggregate):
         on: dt.date,
         last_stage: str,
         actions: list[dict[str, Any]],
+        message_facts: dict[str, Any] | None = None,
     ) -> None:
         self.left_reason = reason
 
@@ -160,3 +173,17 @@ class Call(Aggregate):
         self.note = note
         self.reschedule_at = reschedule_at
         self.recorded_at = recorded_at
+
+
+# ---- Left events stored before receivables leaving together got one message ---------------------
+# Version 2 of Left carries `message_facts` (the facts its messages say, for a group). Read back,
+# version 1 has none (None): its messages say its own facts, as they did.
+
+
+def _left_upcast_v1_v2(state: dict[str, Any]) -> None:
+    state.setdefault("message_facts", None)
+
+
+_left_event: Any = Receivable.Left  # type: ignore[attr-defined]
+_left_event.class_version = 2
+_left_event.upcast_v1_v2 = staticmethod(_left_upcast_v1_v2)
