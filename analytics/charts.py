@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from matplotlib.axes import Axes
@@ -31,8 +31,10 @@ def _shown(percent: float) -> str:
     return f"{percent:.1f}%".replace(".", ",")  # pt-BR decimal comma
 
 
-def _series_label(cuts: dict[str, str], dims: Sequence[str]) -> str:
-    return " / ".join(value_label(d, cuts[d]) for d in dims) if dims else "total"
+def _series_label(
+    cuts: dict[str, str], dims: Sequence[str], carteiras: Mapping[str, str] | None = None
+) -> str:
+    return " / ".join(value_label(d, cuts[d], carteiras) for d in dims) if dims else "total"
 
 
 def _number(value: float, _position: object = None) -> str:
@@ -70,14 +72,21 @@ def _grouped_bars(
         ax.legend(fontsize=8)
 
 
-def fpd_chart(rows: Sequence[FpdRow], *, k: int, as_of: dt.date, by: Sequence[str]) -> bytes:
+def fpd_chart(
+    rows: Sequence[FpdRow],
+    *,
+    k: int,
+    as_of: dt.date,
+    by: Sequence[str],
+    carteiras: Mapping[str, str] | None = None,
+) -> bytes:
     """Bars of FPD-k per cohort month (or per the first cut), one series per other cut."""
     x_dim = "cohort" if "cohort" in by else (by[0] if by else "")
     rest = [d for d in by if d != x_dim]
     groups: list[str] = []
     series: dict[str, dict[str, tuple[float, str]]] = {}
     for row in rows:
-        group = value_label(x_dim, row.cuts[x_dim]) if x_dim else "total"
+        group = value_label(x_dim, row.cuts[x_dim], carteiras) if x_dim else "total"
         if group not in groups:
             groups.append(group)
         if row.rate is None:
@@ -85,7 +94,7 @@ def fpd_chart(rows: Sequence[FpdRow], *, k: int, as_of: dt.date, by: Sequence[st
         else:
             percent = _percent(row.rate)
             bar = (percent, f"{_shown(percent)} ({row.defaulted}/{row.agreements})")
-        series.setdefault(_series_label(row.cuts, rest), {})[group] = bar
+        series.setdefault(_series_label(row.cuts, rest, carteiras), {})[group] = bar
     fig = Figure(figsize=(max(6.0, 1.0 + 0.9 * len(groups) * max(1, len(series))), 4.5))
     ax = fig.add_subplot()
     if groups:
@@ -100,11 +109,17 @@ def fpd_chart(rows: Sequence[FpdRow], *, k: int, as_of: dt.date, by: Sequence[st
     return _png(fig)
 
 
-def recovery_curve_chart(rows: Sequence[CurveRow], *, as_of: dt.date, by: Sequence[str]) -> bytes:
+def recovery_curve_chart(
+    rows: Sequence[CurveRow],
+    *,
+    as_of: dt.date,
+    by: Sequence[str],
+    carteiras: Mapping[str, str] | None = None,
+) -> bytes:
     """One line per cut: the share of the placed value received by each day since placement."""
     lines: dict[str, list[tuple[int, float]]] = {}
     for row in rows:
-        points = lines.setdefault(_series_label(row.cuts, by), [])
+        points = lines.setdefault(_series_label(row.cuts, by, carteiras), [])
         if row.rate is not None:  # no debt that old yet: no point, not a 0% one
             points.append((row.days, _percent(row.rate)))
     fig = Figure(figsize=(7.5, 4.5))
@@ -128,9 +143,15 @@ def recovery_curve_chart(rows: Sequence[CurveRow], *, as_of: dt.date, by: Sequen
     return _png(fig)
 
 
-def agreements_chart(rows: Sequence[AgreementRow], *, as_of: dt.date, by: Sequence[str]) -> bytes:
+def agreements_chart(
+    rows: Sequence[AgreementRow],
+    *,
+    as_of: dt.date,
+    by: Sequence[str],
+    carteiras: Mapping[str, str] | None = None,
+) -> bytes:
     """Bars of the agreement rate and the break rate per cut."""
-    groups = [_series_label(row.cuts, by) for row in rows]
+    groups = [_series_label(row.cuts, by, carteiras) for row in rows]
     series: dict[str, dict[str, tuple[float, str]]] = {"taxa de acordo": {}, "taxa de quebra": {}}
     for group, row in zip(groups, rows, strict=True):
         if row.agreement_rate is not None:

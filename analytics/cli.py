@@ -10,7 +10,7 @@ import csv
 import datetime as dt
 import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -171,6 +171,7 @@ def _table(
     headers: dict[str, str],
     *,
     empty: str,
+    carteiras: Mapping[str, str] | None = None,
 ) -> None:
     from rich.table import Table
 
@@ -183,7 +184,7 @@ def _table(
     for header in headers.values():
         table.add_column(header, justify="right")
     for record in records:
-        cells = [value_label(dim, str(record[dim])) for dim in by]
+        cells = [value_label(dim, str(record[dim]), carteiras) for dim in by]
         for name in headers:
             value = record[name]
             if name.endswith("rate"):
@@ -226,13 +227,14 @@ def fpd_command(
     replayed = _replay(tenant)
     day = _resolve_as_of(date, replayed)
     rows = indicators.fpd(replayed.facts, k=grace_days, as_of=day, by=cuts)
+    names = replayed.facts.carteira_names()
     if fmt == "png":
-        _write(charts.fpd_chart(rows, k=grace_days, as_of=day, by=cuts), output)
+        _write(charts.fpd_chart(rows, k=grace_days, as_of=day, by=cuts, carteiras=names), output)
     elif fmt == "json":
         report = reports.fpd_report(replayed.facts, k=grace_days, as_of=day, by=cuts, tenant=tenant)
         _write(report.model_dump_json(indent=2) + "\n", output)
     elif fmt == "csv":
-        _write(_csv(indicators.as_records(rows, cuts)), output)
+        _write(_csv(indicators.as_records(rows, cuts, names)), output)
     else:
         records = indicators.as_records(rows, cuts)
         _table(
@@ -243,6 +245,7 @@ def fpd_command(
             empty=f"nenhum acordo maduro para o FPD-{grace_days} em {day:%d/%m/%Y}: só contam "
             f"acordos cujo dia do vencimento da primeira parcela + {grace_days} já terminou "
             f"(antes de {day:%d/%m/%Y})",
+            carteiras=names,
         )
 
 
@@ -279,15 +282,16 @@ def recovery_command(
     day = _resolve_as_of(date, replayed)
     curve_rows = indicators.recovery_curve(replayed.facts, as_of=day, by=cuts, days=horizons)
     rows = indicators.recovery(replayed.facts, as_of=day, by=cuts)
+    names = replayed.facts.carteira_names()
     if fmt == "png":
-        _write(charts.recovery_curve_chart(curve_rows, as_of=day, by=cuts), output)
+        _write(charts.recovery_curve_chart(curve_rows, as_of=day, by=cuts, carteiras=names), output)
     elif fmt == "json":
         report = reports.recovery_report(
             replayed.facts, as_of=day, by=cuts, tenant=tenant, curve_days=horizons
         )
         _write(report.model_dump_json(indent=2) + "\n", output)
     elif fmt == "csv":
-        _write(_csv(indicators.as_records(curve_rows if curve else rows, cuts)), output)
+        _write(_csv(indicators.as_records(curve_rows if curve else rows, cuts, names)), output)
     else:
         money = {
             "debts": "dívidas",
@@ -302,6 +306,7 @@ def recovery_command(
                 indicators.as_records(curve_rows, cuts),
                 {"days": "dias desde a entrada"} | money,
                 empty=f"nenhuma dívida importada até {day:%d/%m/%Y}",
+                carteiras=names,
             )
         else:
             _table(
@@ -310,6 +315,7 @@ def recovery_command(
                 indicators.as_records(rows, cuts),
                 money,
                 empty=f"nenhuma dívida importada até {day:%d/%m/%Y}",
+                carteiras=names,
             )
 
 
@@ -331,13 +337,14 @@ def agreements_command(
     replayed = _replay(tenant)
     day = _resolve_as_of(date, replayed)
     rows = indicators.agreements(replayed.facts, as_of=day, by=cuts)
+    names = replayed.facts.carteira_names()
     if fmt == "png":
-        _write(charts.agreements_chart(rows, as_of=day, by=cuts), output)
+        _write(charts.agreements_chart(rows, as_of=day, by=cuts, carteiras=names), output)
     elif fmt == "json":
         report = reports.agreements_report(replayed.facts, as_of=day, by=cuts, tenant=tenant)
         _write(report.model_dump_json(indent=2) + "\n", output)
     elif fmt == "csv":
-        _write(_csv(indicators.as_records(rows, cuts)), output)
+        _write(_csv(indicators.as_records(rows, cuts, names)), output)
     else:
         _table(
             f"Acordos e quebras em {day:%d/%m/%Y}",
@@ -352,4 +359,5 @@ def agreements_command(
                 "break_rate": "taxa de quebra",
             },
             empty=f"nenhuma dívida importada até {day:%d/%m/%Y}",
+            carteiras=names,
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar, cast
@@ -27,7 +28,13 @@ from contracts.negotiation import (
     InstallmentPaid,
     PaymentReceived,
 )
-from contracts.portfolio import DebtImported, DebtImportedV2, DebtSettled
+from contracts.portfolio import (
+    CarteiraImportStarted,
+    CarteiraImportStartedV2,
+    DebtImported,
+    DebtImportedV2,
+    DebtSettled,
+)
 from service_runtime.clock import BUSINESS_TZ
 
 # Days overdue at placement (the day the agency received the debt), as the industry cuts them.
@@ -192,7 +199,27 @@ class Settlement:
     paid_cents: int
 
 
-Fact = BusinessDay | Placement | Agreement | InstallmentPayment | Break | Receipt | Settlement
+@dataclass(frozen=True)
+class CarteiraFile:
+    """The file a carteira came in (CarteiraImportStarted): what people call the carteira.
+    One fact per name an import was published with ("" for none: a client's import may be
+    named only when it declares its rows), so any reading order keeps the same names."""
+
+    tenant: str
+    import_id: str
+    filename: str  # "" when the import had none
+
+
+Fact = (
+    BusinessDay
+    | Placement
+    | Agreement
+    | InstallmentPayment
+    | Break
+    | Receipt
+    | Settlement
+    | CarteiraFile
+)
 _F = TypeVar("_F")
 
 
@@ -273,6 +300,10 @@ def fact_of(event: Envelope) -> Fact | None:
         )
     if isinstance(event, DayStarted):
         return BusinessDay(date=event.date, started_at=event.occurred_at)
+    if isinstance(event, CarteiraImportStarted | CarteiraImportStartedV2):
+        return CarteiraFile(
+            tenant=event.tenant, import_id=event.import_id, filename=event.filename or ""
+        )
     return None
 
 
@@ -287,6 +318,8 @@ FACT_EVENTS: tuple[type[Envelope], ...] = (
     PaymentReceived,
     DebtSettled,
     DayStarted,
+    CarteiraImportStarted,
+    CarteiraImportStartedV2,
 )
 FACT_EVENT_TYPES: frozenset[str] = frozenset(m.model_fields["type"].default for m in FACT_EVENTS)
 
@@ -305,6 +338,8 @@ def key_of(fact: Fact) -> tuple[object, ...]:
         return ("break", fact.tenant, fact.agreement_id)
     if isinstance(fact, Receipt):
         return ("receipt", fact.tenant, fact.payment_id)
+    if isinstance(fact, CarteiraFile):
+        return ("carteira", fact.tenant, fact.import_id, fact.filename)
     return ("settlement", fact.tenant, fact.debt_id, fact.agreement_id)
 
 
@@ -333,6 +368,20 @@ class Facts:
     receipts: tuple[Receipt, ...] = ()
     settlements: tuple[Settlement, ...] = ()
     days: tuple[BusinessDay, ...] = ()
+    carteira_files: tuple[CarteiraFile, ...] = ()
+
+    def carteira_names(self) -> dict[str, str]:
+        """Each carteira (import id) as people read it: its file name, with the start of its
+        id when another import has the same name; the id when it had no name."""
+        named: dict[str, str] = {}
+        for f in self.carteira_files:  # sorted by key: the first name of each import
+            if f.filename and f.import_id not in named:
+                named[f.import_id] = f.filename
+        shared = Counter(named.values())
+        return {
+            import_id: name if shared[name] == 1 else f"{name} ({import_id[:8]})"
+            for import_id, name in named.items()
+        }
 
     @property
     def latest_day(self) -> dt.date | None:
@@ -351,6 +400,7 @@ class Facts:
             receipts=tuple(f for f in self.receipts if f.tenant == tenant),
             settlements=tuple(f for f in self.settlements if f.tenant == tenant),
             days=self.days,
+            carteira_files=tuple(f for f in self.carteira_files if f.tenant == tenant),
         )
 
 
@@ -399,12 +449,13 @@ def _assemble_unique(unique: dict[tuple[object, ...], Fact]) -> Facts:
         receipts=tuple(_ordered(by_kind, Receipt)),
         settlements=tuple(_ordered(by_kind, Settlement)),
         days=days,
+        carteira_files=tuple(_ordered(by_kind, CarteiraFile)),
     )
 
 
 # Kinds whose keys are all strings after the kind's name: they sort as they are, which is how
 # `_sortable` (each part as text) sorts them, without making text of each part.
-_TEXT_KEYS: tuple[type, ...] = (Placement, Agreement, Break, Receipt, Settlement)
+_TEXT_KEYS: tuple[type, ...] = (Placement, Agreement, Break, Receipt, Settlement, CarteiraFile)
 
 
 def _ordered(

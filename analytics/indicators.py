@@ -86,8 +86,11 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def value_label(dim: str, value: str) -> str:
-    """A cut's value as a table or a chart shows it."""
+def value_label(dim: str, value: str, carteiras: Mapping[str, str] | None = None) -> str:
+    """A cut's value as a table or a chart shows it; a carteira by its file name
+    (`Facts.carteira_names`) when it is known."""
+    if dim == "carteira" and carteiras:
+        return carteiras.get(value, value)
     return VALUE_LABELS.get(dim, {}).get(value, value)
 
 
@@ -429,12 +432,18 @@ def agreements(facts: Facts, *, as_of: dt.date, by: Sequence[str] = ()) -> list[
 
 
 def as_records(
-    rows: Sequence[FpdRow | RecoveryRow | CurveRow | AgreementRow], by: Sequence[str]
+    rows: Sequence[FpdRow | RecoveryRow | CurveRow | AgreementRow],
+    by: Sequence[str],
+    carteiras: Mapping[str, str] | None = None,
 ) -> list[dict[str, object]]:
-    """Flat rows (cut values first, then the counts and rates): for tables, CSV and frames."""
+    """Flat rows (cut values first, then the counts and rates): for tables, CSV and frames.
+    Cut by carteira, with `carteiras` (`Facts.carteira_names`): its file name too, in
+    `carteira_name` after the cuts (empty when the import had none)."""
     records: list[dict[str, object]] = []
     for row in rows:
         record: dict[str, object] = {dim: row.cuts.get(dim, "") for dim in by}
+        if carteiras is not None and "carteira" in by:
+            record["carteira_name"] = carteiras.get(row.cuts.get("carteira", ""), "")
         record.update(_figures(row))
         records.append(record)
     return records

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from analytics.facts import FACT_EVENT_TYPES, Facts, FactsCollector
 from contracts.clock import CLOCK_TOPIC
 from contracts.negotiation import AGREEMENTS_TOPIC, INVOICES_TOPIC, PAYMENTS_TOPIC
-from contracts.portfolio import DEBTS_TOPIC
+from contracts.portfolio import DEBTS_TOPIC, IMPORTS_TOPIC
 from contracts.registry import EVENT_MODELS, UnknownEventType, parse_event
 from service_runtime.kafka import partitions_of, read_to_end, server_list
 
@@ -29,6 +29,8 @@ TOPICS: tuple[str, ...] = (
     INVOICES_TOPIC,
     PAYMENTS_TOPIC,
     CLOCK_TOPIC,
+    # The carteiras' file names (CarteiraImportStarted): the `carteira` cut as people read it.
+    IMPORTS_TOPIC,
 )
 
 # The event type at the head of a body as the relays write it (the envelope's first fields).

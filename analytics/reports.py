@@ -65,6 +65,12 @@ class _Report(BaseModel):
     as_of: dt.date = Field(description="Business date the figures are as of")
     by: list[str]
     tenant: str | None
+    carteiras: dict[str, str] = Field(
+        default_factory=dict,
+        description="Cut by carteira: the file name of each carteira (import id) in the "
+        "rows, with the start of its id when two imports share a name (none when the import "
+        "had no name)",
+    )
 
 
 class FpdReport(_Report):
@@ -84,6 +90,20 @@ class AgreementsReport(_Report):
     rows: list[AgreementRowOut]
 
 
+def _carteiras(
+    facts: Facts,
+    by: Sequence[str],
+    rows: Iterable[
+        indicators.FpdRow | indicators.RecoveryRow | indicators.CurveRow | indicators.AgreementRow
+    ],
+) -> dict[str, str]:
+    if "carteira" not in by:
+        return {}
+    names = facts.carteira_names()
+    shown = {r.cuts["carteira"] for r in rows}
+    return {i: names[i] for i in sorted(shown) if i in names}
+
+
 def fpd_report(
     facts: Facts, *, k: int, as_of: dt.date, by: Sequence[str] = (), tenant: str | None = None
 ) -> FpdReport:
@@ -93,6 +113,7 @@ def fpd_report(
         as_of=as_of,
         by=list(indicators.check_cuts(by, indicators.FPD_DIMS)),
         tenant=tenant,
+        carteiras=_carteiras(scoped, by, rows),
         grace_days=k,
         rows=[
             FpdRowOut(cuts=r.cuts, agreements=r.agreements, defaulted=r.defaulted, rate=r.rate)
@@ -116,6 +137,7 @@ def recovery_report(
         as_of=as_of,
         by=list(indicators.check_cuts(by, indicators.RECOVERY_DIMS)),
         tenant=tenant,
+        carteiras=_carteiras(scoped, by, [*rows, *curve]),
         rows=[
             RecoveryRowOut(
                 cuts=r.cuts,
@@ -149,6 +171,7 @@ def agreements_report(
         as_of=as_of,
         by=list(indicators.check_cuts(by, indicators.AGREEMENT_DIMS)),
         tenant=tenant,
+        carteiras=_carteiras(scoped, by, rows),
         rows=[
             AgreementRowOut(
                 cuts=r.cuts,

@@ -66,9 +66,10 @@ def test_fpd_replayed_from_the_topics_equals_the_hand_count_and_the_api(
     admin.create_condition({"installments": 1, "charges_discount_pct": 100})
     admin.create_condition({"installments": 3, "charges_discount_pct": 50})
     operator = platform.client(TENANT, "operator")
-    operator.wait_for_import(
-        operator.upload_carteira((EXAMPLES / "carteira-exemplo.csv").read_bytes())["import_id"]
-    )
+    import_id = operator.upload_carteira(
+        (EXAMPLES / "carteira-exemplo.csv").read_bytes(), filename="carteira-exemplo.csv"
+    )["import_id"]
+    operator.wait_for_import(import_id)
 
     # Isabela closes on the portal, in 3 installments, the first due today.
     isabela = _debt(platform, ISABELA, 5)
@@ -171,6 +172,13 @@ def test_fpd_replayed_from_the_topics_equals_the_hand_count_and_the_api(
         (0, True, False),
         (30, False, True),
     ]
+    # The carteira cut names the file, read from the imports' topic, in the API as replayed.
+    assert facts.carteira_names() == {import_id: "carteira-exemplo.csv"}
+    wait_for(
+        lambda: api("fpd", by="carteira")["carteiras"] == {import_id: "carteira-exemplo.csv"},
+        timeout=60,
+        what="the carteira's file name in the API",
+    )
     # A day that has not come has no figures: the API and the command refuse it.
     future = analyst.http.get("/api/v1/analytics/fpd", params={"grace_days": 5,
                                                                 "as_of": "2027-12-31"})  # fmt: skip

@@ -72,7 +72,13 @@ from contracts.negotiation import (
     PaymentConditionTerms,
     PaymentReceived,
 )
-from contracts.portfolio import DebtImported, DebtorContact, DebtSettled
+from contracts.portfolio import (
+    CarteiraImportStarted,
+    CarteiraImportStartedV2,
+    DebtImported,
+    DebtorContact,
+    DebtSettled,
+)
 
 ACME = "acme"
 OTHER = "other"
@@ -281,6 +287,21 @@ def settled(debt_id: str, agreement_id: str, on: dt.date, cents: int) -> DebtSet
     )
 
 
+def carteira(
+    import_id: str, filename: str | None, tenant: str = ACME, declared: bool = False
+) -> CarteiraImportStarted | CarteiraImportStartedV2:
+    if not declared:
+        return CarteiraImportStarted(
+            **_env("import", import_id, tenant), import_id=import_id, source="upload",
+            filename=filename,
+        )  # fmt: skip
+    # A client's import, named when it declares its rows: published again, version 2.
+    return CarteiraImportStartedV2(
+        **_env("declared", import_id, tenant), import_id=import_id, source="client",
+        filename=filename, received_at=WALL,
+    )  # fmt: skip
+
+
 def history() -> list[Envelope]:
     days = [day(FIRST_DAY + dt.timedelta(days=i)) for i in range((AS_OF - FIRST_DAY).days + 1)]
     return [
@@ -293,6 +314,13 @@ def history() -> list[Envelope]:
         placed("D6", "eva", VAREJO, "jan-varejo", 30_000, D(2025, 12, 31), FIRST_DAY),
         placed("D7", "fabio", VAREJO, "mar-varejo", 60_000, D(2026, 1, 15), D(2026, 3, 2)),
         placed("O1", "zeca", BANCO, "z", 70_000, D(2025, 12, 1), FIRST_DAY, tenant=OTHER),
+        # The carteiras' files: two share a name; mar-varejo is named when it is declared.
+        carteira("jan-banco", "janeiro-banco.csv"),
+        carteira("dez-banco", "lote.csv"),
+        carteira("jan-varejo", "lote.csv"),
+        carteira("mar-varejo", None),
+        carteira("mar-varejo", "março-varejo.csv", declared=True),
+        carteira("z", "lote.csv", tenant=OTHER),
         closed(
             "A1",
             "ana",
@@ -1074,3 +1102,32 @@ def test_the_recovery_curve_keeps_every_horizon_in_the_table_and_csv(cli: Any) -
     ]
     table = cli("recovery", "--curve", "--days", "0", "--days", "90", "--tenant", ACME)
     assert re.search(r"│\s+90 │\s+0 │\s+R\$ 0,00 │\s+R\$ 0,00 │\s+- │", table.output)
+
+
+def test_a_carteira_is_shown_by_its_file_name(facts: Facts, cli: Any) -> None:
+    # The names come from the imports' topic; two imports named lote.csv keep their id's start.
+    assert facts.carteira_names() == {
+        "dez-banco": "lote.csv (dez-banc)",
+        "jan-banco": "janeiro-banco.csv",
+        "jan-varejo": "lote.csv (jan-vare)",
+        "mar-varejo": "março-varejo.csv",
+    }
+    # In one tenant's facts another tenant's lote.csv is not there to share the name with.
+    assert collect(history()).for_tenant(OTHER).carteira_names() == {"z": "lote.csv"}
+    table = cli("recovery", "--by", "carteira", "--tenant", ACME).output
+    for name in ("janeiro-banco.csv", "lote.csv (dez-banc)", "lote.csv (jan-vare)",
+                 "março-varejo.csv"):  # fmt: skip
+        assert name in table
+    # CSV and JSON keep the import id as the cut's value, and say the name beside it.
+    csv_out = cli("fpd", "--by", "carteira", "--grace-days", "5", "--format", "csv",
+                  "--tenant", ACME)  # fmt: skip
+    assert csv_out.stdout.splitlines()[:2] == [
+        "carteira,carteira_name,agreements,defaulted,rate",
+        "dez-banco,lote.csv (dez-banc),1,0,0.0000",
+    ]
+    body = json.loads(cli("agreements", "--by", "carteira", "--format", "json",
+                          "--tenant", ACME).stdout)  # fmt: skip
+    assert body["carteiras"]["jan-banco"] == "janeiro-banco.csv"
+    assert [r["cuts"]["carteira"] for r in body["rows"]][:1] == ["dez-banco"]
+    # Not cut by carteira: no names.
+    assert json.loads(cli("agreements", "--format", "json").stdout)["carteiras"] == {}

@@ -149,3 +149,16 @@ def test_recovery_lines_come_in_the_buckets_order_and_skip_days_not_reached(
     ]  # fmt: skip
     # Day 90 is not reached by any debt on 31/03: no point at 0% for it.
     assert all(90 not in line.get_xdata() for line in ax.get_lines())
+
+
+def test_a_chart_by_carteira_names_its_files(drawn: list[Figure]) -> None:
+    rows = [
+        AgreementRow({"carteira": "3f2a9c1e-0000"}, 10, 4, agreements=4, broken=1),
+        AgreementRow({"carteira": "77b0d2aa-0000"}, 3, 1, agreements=1, broken=0),
+    ]
+    names = {"3f2a9c1e-0000": "lote.csv (3f2a9c1e)", "77b0d2aa-0000": "lote.csv (77b0d2aa)"}
+
+    charts.agreements_chart(rows, as_of=AS_OF, by=["carteira"], carteiras=names)
+
+    ticks = [t.get_text() for t in drawn[0].axes[0].get_xticklabels()]
+    assert ticks == ["lote.csv (3f2a9c1e)", "lote.csv (77b0d2aa)"]

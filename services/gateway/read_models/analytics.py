@@ -34,6 +34,7 @@ from analytics.facts import (
     Agreement,
     Break,
     BusinessDay,
+    CarteiraFile,
     Fact,
     Facts,
     InstallmentPayment,
@@ -131,6 +132,14 @@ analytics_settlements = Table(
     Column("paid_cents", BigInteger, nullable=False),
 )
 
+analytics_carteira_files = Table(
+    "analytics_carteira_files",
+    metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("import_id", String(64), primary_key=True),
+    Column("filename", String(255), primary_key=True),  # "" when the import had none
+)
+
 TABLE_OF: dict[type, Table] = {
     BusinessDay: analytics_days,
     Placement: analytics_placements,
@@ -139,6 +148,7 @@ TABLE_OF: dict[type, Table] = {
     Break: analytics_breaks,
     Receipt: analytics_receipts,
     Settlement: analytics_settlements,
+    CarteiraFile: analytics_carteira_files,
 }
 
 
@@ -203,7 +213,7 @@ def _facts_of(conn: Connection, tenant: str | None) -> Iterable[Fact]:
             debt_ids=tuple(str(d[0]) for d in debts),
             debt_principals_cents=tuple(int(d[1]) for d in debts),
         )
-    for kind in (InstallmentPayment, Break, Receipt, Settlement):
+    for kind in (InstallmentPayment, Break, Receipt, Settlement, CarteiraFile):
         for r in rows(TABLE_OF[kind]):
             yield kind(**r._mapping)
 
