@@ -91,8 +91,8 @@ from contracts.negotiation import (
     AgreementFulfilled,
     AgreementInstallment,
     BrokenAgreementDebt,
-    InstallmentPaid,
-    InvoiceOverdue,
+    InstallmentPaidV2,
+    InvoiceOverdueV2,
     PaymentConditionTerms,
     PaymentReceived,
 )
@@ -157,6 +157,15 @@ CHANNELS = (("portal", 45), ("chatbot", 30), ("operator", 25))
 INSTALLMENTS = ((1, 30), (2, 15), (3, 15), (4, 10), (6, 12), (10, 10), (12, 8))
 CHARGES_DISCOUNT_PCT = (0, 50, 80, 100)
 PRINCIPAL_DISCOUNT_PCT = (0, 0, 0, 10, 20, 30)
+
+
+def _place(installment: AgreementInstallment, plan: list[AgreementInstallment]) -> dict[str, Any]:
+    """An invoice's place in its plan, as versions 2 of its events say it."""
+    return {
+        "installment_kind": installment.kind,
+        "installments": len(plan),
+        "with_down_payment": plan[0].kind == "down_payment",
+    }
 
 
 def _weighted(rng: random.Random, options: tuple[tuple[Any, ...], ...]) -> tuple[Any, ...]:
@@ -406,7 +415,7 @@ class StreamBuilder:
                     if on <= self.end:
                         version += 1
                         events.append(
-                            InvoiceOverdue(
+                            InvoiceOverdueV2(
                                 **self._env(agreement_id, version, _at(on), tenant, agreement_id),
                                 invoice_id=inst.invoice_id,
                                 agreement_id=agreement_id,
@@ -418,6 +427,7 @@ class StreamBuilder:
                                 balance_cents=inst.amount_cents,
                                 days_overdue=late,
                                 as_of=on,
+                                **_place(inst, installments),
                             )
                         )
                 after = 5 if inst.number == 1 else 30
@@ -469,7 +479,7 @@ class StreamBuilder:
             if late:
                 version += 1
                 events.append(
-                    InvoiceOverdue(
+                    InvoiceOverdueV2(
                         **self._env(
                             agreement_id,
                             version,
@@ -487,6 +497,7 @@ class StreamBuilder:
                         balance_cents=inst.amount_cents,
                         days_overdue=1,
                         as_of=inst.due_date + dt.timedelta(days=1),
+                        **_place(inst, installments),
                     )
                 )
             excess = rng.randrange(1, 5_000) if rng.random() < 0.03 else 0
@@ -512,7 +523,7 @@ class StreamBuilder:
             )
             version += 1
             events.append(
-                InstallmentPaid(
+                InstallmentPaidV2(
                     **self._env(agreement_id, version, _at(paid_on, 3_660), tenant, agreement_id),
                     agreement_id=agreement_id,
                     invoice_id=inst.invoice_id,
@@ -525,6 +536,7 @@ class StreamBuilder:
                     paid_on=paid_on,
                     days_late=late,
                     payment_ids=[payment_id],
+                    **_place(inst, installments),
                 )
             )
             paid_total += inst.amount_cents

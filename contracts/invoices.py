@@ -32,6 +32,7 @@ __all__ = [
     "installment_ordinal",
     "installments_count",
     "partly_paid",
+    "plan_kinds",
     "regular_number",
 ]
 
@@ -67,6 +68,14 @@ def installment_heading(kind: str, number: int, kinds: Sequence[str]) -> str:
     if count == 1 and not _has_entrada(kinds):
         return "Parcela única"
     return f"Parcela {regular} de {count}"
+
+
+def plan_kinds(installments: int, with_down_payment: bool) -> list[str]:
+    """Every installment's kind in a plan of `installments` invoices (the entrada counted),
+    from what an invoice's event says of its plan (InstallmentPaid and InvoiceOverdue v2)."""
+    if with_down_payment:
+        return [DOWN_PAYMENT] + ["installment"] * (installments - 1)
+    return ["installment"] * installments
 
 
 def installments_count(kinds: Sequence[str]) -> str:

@@ -11,7 +11,15 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 
 from contracts.envelope import Cents, Envelope
 from contracts.personal import SealedPersonalData
@@ -282,6 +290,33 @@ class InvoiceOverdue(Envelope):
     balance_cents: Cents = Field(gt=0, description="What is still unpaid on the invoice")
     days_overdue: StrictInt = Field(ge=1)
     as_of: dt.date
+
+
+# Where an invoice sits in its agreement's plan (versions 2 of InstallmentPaid and
+# InvoiceOverdue): a reader names it as the debtor's boleto does ("Entrada", "Parcela 1 de 3")
+# without the agreement's closing, which comes on another topic.
+_KIND = "down_payment: the entrada (always the first invoice), or installment"
+_INSTALLMENTS = "The agreement's invoices, the entrada counted"
+_WITH_DOWN_PAYMENT = "Whether the agreement opens with an entrada"
+
+
+class InstallmentPaidV2(InstallmentPaid):
+    """An invoice of an agreement is fully paid (version 2: with its place in the plan)."""
+
+    schema_version: Literal[2] = 2  # type: ignore[assignment]
+    installment_kind: Literal["down_payment", "installment"] = Field(description=_KIND)
+    installments: StrictInt = Field(ge=1, description=_INSTALLMENTS)
+    with_down_payment: StrictBool = Field(description=_WITH_DOWN_PAYMENT)
+
+
+class InvoiceOverdueV2(InvoiceOverdue):
+    """An agreement installment is past its due date unpaid (version 2: with its place in the
+    plan)."""
+
+    schema_version: Literal[2] = 2  # type: ignore[assignment]
+    installment_kind: Literal["down_payment", "installment"] = Field(description=_KIND)
+    installments: StrictInt = Field(ge=1, description=_INSTALLMENTS)
+    with_down_payment: StrictBool = Field(description=_WITH_DOWN_PAYMENT)
 
 
 class BrokenAgreementDebt(BaseModel):

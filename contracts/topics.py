@@ -88,7 +88,12 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         negotiation.INVOICES_TOPIC,
         owner="negotiation",
-        events=(negotiation.InstallmentPaid, negotiation.InvoiceOverdue),
+        events=(
+            negotiation.InstallmentPaid,
+            negotiation.InstallmentPaidV2,
+            negotiation.InvoiceOverdue,
+            negotiation.InvoiceOverdueV2,
+        ),
         description="Agreement invoices paid or overdue, keyed by agreement id",
     ),
     TopicSpec(

@@ -622,6 +622,15 @@ SAMPLES[messaging.ConversationChangedV3] = messaging.ConversationChangedV3.model
     {**SAMPLES[messaging.ConversationChangedV2].model_dump(), "schema_version": 3, "verified": True}
 )
 
+# Versions 2 of an invoice's events: with its place in the plan (an entrada and two).
+_PLACE = {"installment_kind": "installment", "installments": 3, "with_down_payment": True}
+SAMPLES[negotiation.InstallmentPaidV2] = negotiation.InstallmentPaidV2(
+    **SAMPLES[negotiation.InstallmentPaid].model_dump(exclude={"schema_version"}), **_PLACE
+)
+SAMPLES[negotiation.InvoiceOverdueV2] = negotiation.InvoiceOverdueV2(
+    **SAMPLES[negotiation.InvoiceOverdue].model_dump(exclude={"schema_version"}), **_PLACE
+)
+
 SAMPLES[personal.PersonalDataErased] = personal.PersonalDataErased(
     **envelope("erasure-1"),
     document="12345678909",

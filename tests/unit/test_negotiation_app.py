@@ -22,8 +22,14 @@ from eventsourcing.persistence import StoredEvent
 from pypdf import PdfReader
 
 from contracts.envelope import derived_event_id
+from contracts.invoices import installment_heading, plan_kinds
 from contracts.money import format_brl
-from contracts.negotiation import PaymentConditionTerms
+from contracts.negotiation import (
+    InstallmentPaid,
+    InstallmentPaidV2,
+    InvoiceOverdueV2,
+    PaymentConditionTerms,
+)
 from contracts.negotiation_requests import (
     BoletoSettings,
     CloseAgreement,
@@ -1095,3 +1101,63 @@ def test_a_partly_paid_invoices_boleto_is_refused_and_points_at_the_pix_of_its_b
     # Paid in full afterwards: paid, still refused.
     neg.pay(invoice_id=first.invoice_id, amount_cents=left, paid_on=TODAY)
     assert _withheld(neg, first)[1] == "invoice_paid"
+
+
+def test_an_invoice_paid_or_overdue_says_where_it_sits_in_the_plan(neg: Negotiation) -> None:
+    """Its events travel on another topic than the agreement's closing: with its place in the
+    plan (version 2) a reader names it as the boleto does without the closing."""
+    neg.condition(installments=4, min_down_payment_pct=Decimal(30))
+    [debt] = neg.imported(debt_event("placed"))
+    agreement = neg.close([debt], 4, key="placed")
+    entrada, first = agreement.invoices[:2]
+    neg.pay(invoice_id=entrada.invoice_id, amount_cents=entrada.amount_cents, paid_on=TODAY)
+    neg.app.run_day(first.due_date + dt.timedelta(days=1))
+
+    events = neg.published()
+    [paid] = [e for e in events if e.type == "InstallmentPaid"]
+    [overdue] = [e for e in events if e.type == "InvoiceOverdue"]
+    assert isinstance(paid, InstallmentPaidV2) and isinstance(overdue, InvoiceOverdueV2)
+    assert (paid.installment_kind, paid.installments, paid.with_down_payment) == (
+        "down_payment",
+        4,
+        True,
+    )
+    assert (overdue.installment_kind, overdue.installments, overdue.installment_number) == (
+        "installment",
+        4,
+        2,
+    )
+    kinds = plan_kinds(overdue.installments, overdue.with_down_payment)
+    assert installment_heading(overdue.installment_kind, overdue.installment_number, kinds) == (
+        "Parcela 1 de 3"
+    )
+
+
+def test_an_invoice_event_stored_before_its_place_was_kept_is_published_as_it_was(
+    neg: Negotiation,
+) -> None:
+    [debt] = neg.imported(debt_event("legacy"))
+    agreement = neg.close([debt], 3, key="legacy")
+    first = agreement.invoices[0]
+    neg.pay(invoice_id=first.invoice_id, amount_cents=first.amount_cents, paid_on=TODAY)
+    [stored] = [
+        n
+        for n in neg.app.recorder.select_notifications(1, 100_000)
+        if n.topic.endswith("InstallmentPaid")
+    ]
+    state = json.loads(stored.state)
+    assert state.pop("class_version") == 2
+    for field in ("installment_kind", "installments", "with_down_payment"):
+        del state[field]
+    state["class_version"] = 1
+    legacy = StoredEvent(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=json.dumps(state).encode(),
+    )
+
+    [(_, published)] = list(neg.mapper(neg.app.mapper.to_domain_event(legacy)))
+
+    assert type(published) is InstallmentPaid  # version 1, as it went out then
+    assert published.installment_number == 1

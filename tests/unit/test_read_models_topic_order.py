@@ -26,6 +26,9 @@ from contracts.negotiation import (
     AgreementInstallment,
     BrokenAgreementDebt,
     InstallmentPaid,
+    InstallmentPaidV2,
+    InvoiceOverdue,
+    InvoiceOverdueV2,
 )
 from service_runtime.projection import BatchApplier, Projection, TogetherApplier
 from services.gateway.read_models.analytics import AnalyticsProjection
@@ -37,7 +40,11 @@ from services.gateway.read_models.portal_view import (
     portal_debts,
     portal_pending_invoices,
 )
-from services.gateway.read_models.timeline import TimelineProjection, debtor_timeline
+from services.gateway.read_models.timeline import (
+    TimelineProjection,
+    debtor_timeline,
+    timeline_unnamed_installments,
+)
 from tests.unit import test_call_list as calls
 from tests.unit import test_portal_agreements as portal
 from tests.unit import test_projections as imports
@@ -451,4 +458,35 @@ def test_a_broken_agreement_with_nothing_paid_says_so() -> None:
     assert lines[1:] == [
         "Acordo quebrado: entrada com 31 dias de atraso; nada foi pago, as dívidas voltam à "
         "cobrança"
+    ]
+
+
+def placed(event: InstallmentPaid | InvoiceOverdue) -> Envelope:
+    """The event as the negotiation service publishes it now (version 2: its place in the
+    plan of an entrada and two installments)."""
+    model = InstallmentPaidV2 if isinstance(event, InstallmentPaid) else InvoiceOverdueV2
+    return model(
+        **event.model_dump(exclude={"schema_version"}),
+        installment_kind="down_payment" if event.installment_number == 1 else "installment",
+        installments=3,
+        with_down_payment=True,
+    )
+
+
+def test_invoices_that_say_their_place_are_named_at_once_and_nothing_waits() -> None:
+    invoices = [placed(paid_in_three("ap", 1)), placed(overdue("ap", 3, 5, 6))]
+    engine = sa.create_engine("sqlite://")
+    projection = TimelineProjection(VAULT)
+    projection.create_tables(engine)
+    with engine.begin() as conn:
+        projection.apply(conn, [portal.debt("p1")])
+        projection.apply(conn, invoices)  # read before the agreement's closing
+        waiting = conn.execute(sa.select(timeline_unnamed_installments)).all()
+    lines = [row["summary"] for row in debtor_timeline(engine, AGENCY, JOAO)]
+    engine.dispose()
+
+    assert waiting == []
+    assert [line.split(":")[0] for line in lines if not line.startswith("Dívida")] == [
+        "Entrada paga",
+        "Parcela 2 de 2 em atraso há 5 dia(s)",
     ]

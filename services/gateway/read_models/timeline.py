@@ -33,7 +33,7 @@ from sqlalchemy import (
 from contracts.carteiras import REJECTED_TOPIC, DebtRejected
 from contracts.envelope import Envelope
 from contracts.gateway import PORTAL_TOPIC, PortalContactLeft, PortalContactLeftV2
-from contracts.invoices import installment_heading, installments_count
+from contracts.invoices import installment_heading, installments_count, plan_kinds
 from contracts.messaging import (
     CONVERSATIONS_TOPIC,
     MESSAGES_TOPIC,
@@ -57,7 +57,9 @@ from contracts.negotiation import (
     AgreementClosedV2,
     AgreementFulfilled,
     InstallmentPaid,
+    InstallmentPaidV2,
     InvoiceOverdue,
+    InvoiceOverdueV2,
     PaymentReceived,
 )
 from contracts.personal import ERASURES_TOPIC, PersonalDataErased, SealedPersonalData
@@ -72,7 +74,6 @@ from contracts.portfolio import (
     DebtUpdatedV2,
     DebtWithdrawn,
 )
-from contracts.registry import parse_event
 from contracts.ruler import (
     BUREAU_TOPIC,
     CALLS_TOPIC,
@@ -132,7 +133,9 @@ timeline_unnamed_installments = Table(
     metadata,
     Column("event_id", String(36), primary_key=True),
     Column("agreement_id", String(64), nullable=False, index=True),
-    Column("event", Text, nullable=False),
+    Column("installment_number", Integer, nullable=False),
+    # The entry's line after the installment's name ("Parcela 2"): " paga: R$ ...".
+    Column("rest", Text, nullable=False),
 )
 
 FIELD_LABELS = {
@@ -545,6 +548,12 @@ SERVICE_OF: dict[type[Envelope], str] = {
 }
 
 
+# By the event's type, whatever its version (a later version may derive from an earlier one).
+SERVICE_BY_TYPE = {
+    model.model_fields["type"].default: service for model, service in SERVICE_OF.items()
+}
+
+
 class TimelineProjection(PersonalDataProjection):
     name = "timeline"
     topics = (
@@ -567,6 +576,22 @@ class TimelineProjection(PersonalDataProjection):
     # The events `describe` tells (each has its service): the runtime passes over the others.
     event_types = event_types_of(*SERVICE_OF)
 
+    def __init__(self, vault: KeyVault) -> None:
+        super().__init__(vault)
+        # Agreements' plans read or seen lately (facts: an agreement's installments never
+        # change), so that an invoice applied before its closing in the same batch (another
+        # partition) is named at once, and fewer plans are read back.
+        self.known_plans: dict[str, list[str]] = {}
+
+    def prepare(self, events: Sequence[Envelope]) -> None:
+        super().prepare(events)
+        self._remember(_closings(events))
+
+    def _remember(self, plans: dict[str, list[str]]) -> None:
+        if len(self.known_plans) + len(plans) > _KNOWN_PLANS_MAX:
+            self.known_plans.clear()
+        self.known_plans.update(plans)
+
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
         # Erasures first: then an entry in clear read in the same batch is removed as it comes.
         for erasure in self.apply_erasures(conn, events):
@@ -578,7 +603,7 @@ class TimelineProjection(PersonalDataProjection):
                 )
                 .values(summary=timeline_entries.c.summary_removed)
             )
-        plans, closed = _plans(conn, events)
+        plans, closed = self._plans(conn, events)
         unnamed: list[dict[str, Any]] = []
         rows: list[dict[str, Any]] = []
         for event in events:
@@ -587,20 +612,23 @@ class TimelineProjection(PersonalDataProjection):
             if not document:
                 continue
             kinds = None
-            if isinstance(event, _OF_INSTALLMENT):
+            if isinstance(event, _PLACED):
+                kinds = plan_kinds(event.installments, event.with_down_payment)
+            elif isinstance(event, _OF_INSTALLMENT):
                 kinds = plans.get(event.agreement_id)
-                if kinds is None:
-                    unnamed.append(
-                        {
-                            "event_id": str(event.event_id),
-                            "agreement_id": event.agreement_id,
-                            "event": event.model_dump_json(),
-                        }
-                    )
             shown = Personal(self.vault)
             summary = describe(event, shown, kinds)
             if summary is None:
                 continue
+            if kinds is None and isinstance(event, _NAMED_FIRST):
+                unnamed.append(
+                    {
+                        "event_id": str(event.event_id),
+                        "agreement_id": event.agreement_id,
+                        "installment_number": event.installment_number,
+                        "rest": summary[len(_installment(event.installment_number, None)) :],
+                    }
+                )
             if shown.mentioned:
                 hidden = Personal(redact=True)
                 without = describe(event, hidden)
@@ -614,7 +642,7 @@ class TimelineProjection(PersonalDataProjection):
                     "document": document,
                     "occurred_at": event.occurred_at,
                     "type": event.type,
-                    "service": SERVICE_OF.get(type(event), "unknown"),
+                    "service": SERVICE_BY_TYPE.get(event.type, "unknown"),
                     # Sealed data that no longer opens: nothing personal is told at all.
                     "summary": without if shown.removed else summary,
                     "summary_removed": without if hidden.mentioned else None,
@@ -640,41 +668,55 @@ class TimelineProjection(PersonalDataProjection):
         insert_ignore(conn, timeline_unnamed_installments, unnamed)
         _name_installments(conn, closed)
 
+    def _plans(
+        self, conn: Connection, events: list[Envelope]
+    ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """The installments' kinds of the agreements the events are about (known, stored or
+        closed among them), and those of the agreements closed among them (stored here)."""
+        closed = _closings(events)
+        insert_ignore(
+            conn,
+            timeline_agreement_plans,
+            [{"agreement_id": a, "kinds": ",".join(kinds)} for a, kinds in closed.items()],
+        )
+        self._remember(closed)
+        known = self.known_plans
+        # Versions 2 of the invoices' events say their place themselves.
+        about = {
+            e.agreement_id
+            for e in events
+            if isinstance(e, _OF_INSTALLMENT) and not isinstance(e, _PLACED)
+        }
+        plans = {a: known[a] for a in about if a in known}
+        wanted = sorted(about - plans.keys())
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            chunk = wanted[start : start + _IDS_PER_QUERY]
+            for agreement_id, kinds in conn.execute(
+                select(
+                    timeline_agreement_plans.c.agreement_id, timeline_agreement_plans.c.kinds
+                ).where(timeline_agreement_plans.c.agreement_id.in_(chunk))
+            ):
+                found[agreement_id] = kinds.split(",")
+        self._remember(found)
+        return plans | found, closed
 
-# Events about one installment of an agreement (they tell personal data of none).
+
+# Events about one installment of an agreement (they tell personal data of none); those on
+# the invoices' topic may be read before their agreement's closing, and begin with its name.
 _OF_INSTALLMENT = (InstallmentPaid, InvoiceOverdue, AgreementBroken)
+_NAMED_FIRST = (InstallmentPaid, InvoiceOverdue)
+_PLACED = (InstallmentPaidV2, InvoiceOverdueV2)  # they say their place in the plan
 _IDS_PER_QUERY = 500
+_KNOWN_PLANS_MAX = 100_000
 
 
-def _plans(
-    conn: Connection, events: list[Envelope]
-) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
-    """The installments' kinds of the agreements the batch's installment events are about
-    (stored, or closed in this batch), and those of the agreements closed in this batch
-    (stored here, once)."""
-    closed = {
+def _closings(events: Sequence[Envelope]) -> dict[str, list[str]]:
+    return {
         e.agreement_id: [str(i.kind) for i in e.installments]
         for e in events
         if isinstance(e, AgreementClosed | AgreementClosedV2)
     }
-    insert_ignore(
-        conn,
-        timeline_agreement_plans,
-        [{"agreement_id": a, "kinds": ",".join(kinds)} for a, kinds in closed.items()],
-    )
-    wanted = sorted(
-        {e.agreement_id for e in events if isinstance(e, _OF_INSTALLMENT)} - set(closed)
-    )
-    plans = dict(closed)
-    for start in range(0, len(wanted), _IDS_PER_QUERY):
-        chunk = wanted[start : start + _IDS_PER_QUERY]
-        for agreement_id, kinds in conn.execute(
-            select(timeline_agreement_plans.c.agreement_id, timeline_agreement_plans.c.kinds).where(
-                timeline_agreement_plans.c.agreement_id.in_(chunk)
-            )
-        ):
-            plans[agreement_id] = kinds.split(",")
-    return plans, closed
 
 
 def _name_installments(conn: Connection, closed: dict[str, list[str]]) -> None:
@@ -689,11 +731,14 @@ def _name_installments(conn: Connection, closed: dict[str, list[str]]) -> None:
         ).all()
         if not waiting:
             continue
-        named = []
-        for row in waiting:
-            event = parse_event(row.event)
-            summary = describe(event, Personal(), closed[row.agreement_id])
-            named.append({"b_event_id": row.event_id, "b_summary": summary})
+        named = [
+            {
+                "b_event_id": row.event_id,
+                "b_summary": _installment(row.installment_number, closed[row.agreement_id])
+                + row.rest,
+            }
+            for row in waiting
+        ]
         conn.execute(
             update(timeline_entries)
             .where(timeline_entries.c.event_id == bindparam("b_event_id"))

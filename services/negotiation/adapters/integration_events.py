@@ -31,7 +31,9 @@ from contracts.negotiation import (
     BrokenAgreementDebt,
     ChargeRates,
     InstallmentPaid,
+    InstallmentPaidV2,
     InvoiceOverdue,
+    InvoiceOverdueV2,
     NegotiationSettingsSaved,
     PaymentConditionSaved,
     PaymentConditionTerms,
@@ -71,6 +73,18 @@ def _about_agreement(event: Any) -> dict[str, Any]:
         "agreement_id": str(event.originator_id),
         "document": event.document,
         "creditor": event.creditor,
+    }
+
+
+def _place(event: Any) -> dict[str, Any] | None:
+    """Where an invoice's event puts it in the plan (version 2), None when it was stored
+    before that was kept: published as version 1, as it was."""
+    if event.installment_kind is None:
+        return None
+    return {
+        "installment_kind": event.installment_kind,
+        "installments": event.installments,
+        "with_down_payment": event.with_down_payment,
     }
 
 
@@ -194,33 +208,37 @@ def integration_events(
             ),
         )
     elif isinstance(event, InstallmentPaidEvent):
+        paid = {
+            **_about_agreement(event),
+            "invoice_id": event.invoice_id,
+            "installment_number": event.number,
+            "due_date": event.due_date,
+            "amount_cents": event.amount_cents,
+            "paid_cents": event.paid_cents,
+            "paid_on": event.paid_on,
+            "days_late": event.days_late,
+            "payment_ids": event.payment_ids,
+        }
+        place = _place(event)
         yield (
             INVOICES_TOPIC,
-            InstallmentPaid(
-                **_about_agreement(event),
-                invoice_id=event.invoice_id,
-                installment_number=event.number,
-                due_date=event.due_date,
-                amount_cents=event.amount_cents,
-                paid_cents=event.paid_cents,
-                paid_on=event.paid_on,
-                days_late=event.days_late,
-                payment_ids=event.payment_ids,
-            ),
+            InstallmentPaid(**paid) if place is None else InstallmentPaidV2(**paid, **place),
         )
     elif isinstance(event, OverdueEvent):
+        overdue = {
+            **_about_agreement(event),
+            "invoice_id": event.invoice_id,
+            "installment_number": event.number,
+            "due_date": event.due_date,
+            "amount_cents": event.amount_cents,
+            "balance_cents": event.balance_cents,
+            "days_overdue": event.days,
+            "as_of": event.as_of,
+        }
+        place = _place(event)
         yield (
             INVOICES_TOPIC,
-            InvoiceOverdue(
-                **_about_agreement(event),
-                invoice_id=event.invoice_id,
-                installment_number=event.number,
-                due_date=event.due_date,
-                amount_cents=event.amount_cents,
-                balance_cents=event.balance_cents,
-                days_overdue=event.days,
-                as_of=event.as_of,
-            ),
+            InvoiceOverdue(**overdue) if place is None else InvoiceOverdueV2(**overdue, **place),
         )
     elif isinstance(event, BrokenEvent):
         yield (

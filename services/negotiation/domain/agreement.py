@@ -178,6 +178,7 @@ class Agreement(Aggregate):
                 paid_on=paid_on,
                 days_late=max(0, (paid_on - invoice["due_date"]).days),
                 payment_ids=list(invoice["payment_ids"]),
+                **self._place(invoice),
             )
             if all(self.balance_of(i) == 0 for i in self.invoices):
                 self._fulfilled(
@@ -187,6 +188,14 @@ class Agreement(Aggregate):
                     paid_cents=self.paid_cents,
                 )
         return outcome
+
+    def _place(self, invoice: dict[str, Any]) -> dict[str, Any]:
+        # Where the invoice sits in the plan: its events name it without the closing.
+        return {
+            "installment_kind": invoice["kind"],
+            "installments": len(self.invoices),
+            "with_down_payment": any(i["kind"] == "down_payment" for i in self.invoices),
+        }
 
     def _parties(self) -> dict[str, Any]:
         # Every event carries who it is about, so it stands on its own when published.
@@ -224,6 +233,9 @@ class Agreement(Aggregate):
         paid_on: dt.date,
         days_late: int,
         payment_ids: list[str],
+        installment_kind: str | None = None,
+        installments: int | None = None,
+        with_down_payment: bool | None = None,
     ) -> None:
         invoice = self.invoice(invoice_id)
         assert invoice is not None
@@ -267,6 +279,7 @@ class Agreement(Aggregate):
                     balance_cents=self.balance_of(invoice),
                     as_of=today,
                     days=late,
+                    **self._place(invoice),
                 )
             limit = self.break_first_days if invoice["number"] == 1 else self.break_later_days
             if late >= limit and breaking is None:
@@ -297,6 +310,9 @@ class Agreement(Aggregate):
         balance_cents: int,
         as_of: dt.date,
         days: int,
+        installment_kind: str | None = None,
+        installments: int | None = None,
+        with_down_payment: bool | None = None,
     ) -> None:
         self.overdue_noted[invoice_id] = as_of.isoformat()
 
@@ -323,6 +339,19 @@ class Agreement(Aggregate):
 _Closed: Any = Agreement.Closed  # type: ignore[attr-defined]
 _Closed.class_version = 2
 _Closed.upcast_v1_v2 = staticmethod(_upcast_v1_v2)
+
+
+# Version 2 of InstallmentPaid and InvoiceOverdue say where the invoice sits in the plan
+# (published as version 2 of the contracts). Read back, version 1 knows nothing of it (None):
+# published as version 1, as it was.
+def _upcast_place_v1_v2(state: dict[str, Any]) -> None:
+    for field in ("installment_kind", "installments", "with_down_payment"):
+        state.setdefault(field, None)
+
+
+for _placed in (Agreement.InstallmentPaid, Agreement.InvoiceOverdue):  # type: ignore[attr-defined]
+    _placed.class_version = 2
+    _placed.upcast_v1_v2 = staticmethod(_upcast_place_v1_v2)
 
 
 def allocate_paid(debts: list[dict[str, Any]], paid_cents: int) -> list[dict[str, Any]]:
