@@ -96,7 +96,13 @@ from contracts.negotiation import (
     PaymentConditionTerms,
     PaymentReceived,
 )
-from contracts.portfolio import DebtImported, DebtorContact, DebtReopened, DebtSettled
+from contracts.portfolio import (
+    IMPORTS_TOPIC,
+    DebtImported,
+    DebtorContact,
+    DebtReopened,
+    DebtSettled,
+)
 from contracts.registry import parse_event
 from contracts.topics import TOPICS as TOPIC_SPECS
 from service_runtime.database import bulk_loaded_sqlite, engine_from_url
@@ -117,8 +123,10 @@ DEFAULT_EVENTS = 1_000_000
 DEFAULT_SEED = 2026
 DEFAULT_JSON = Path("bench-out/replay.json")
 TARGET_RATIO = 0.25
-# The streams the indicators read; every event of the benchmark goes to one of them.
-STREAM_TOPICS: tuple[str, ...] = ANALYTICS_TOPICS
+# The streams the indicators read and the benchmark fills; every event of the benchmark goes
+# to one of them (its debts are placed directly: no import's progress, which the analytics
+# read only for the carteira's file name).
+STREAM_TOPICS: tuple[str, ...] = tuple(t for t in ANALYTICS_TOPICS if t != IMPORTS_TOPIC)
 # Gateway projections that read any of them (call_list and timeline also read topics the
 # benchmark leaves empty, as a real platform would have them).
 REPLAYED = tuple(
