@@ -6,16 +6,14 @@ against the debts as they are now (it sent pre-due reminders for due dates long 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from contracts.ruler import MESSAGES_REQUESTED_TOPIC
 from tests.support.platform import RunningPlatform, running_platform, wait_for
+from tests.support.topics import read_all
 
 pytestmark = pytest.mark.e2e
 
@@ -28,28 +26,11 @@ CARTEIRA = (
 ).encode()
 
 
-async def _requested(bootstrap: str) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        MESSAGES_REQUESTED_TOPIC,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        out: list[dict[str, Any]] = []
-        while batch := await consumer.getmany(timeout_ms=1500):
-            out += [json.loads(r.value) for records in batch.values() for r in records]
-        return out
-    finally:
-        await consumer.stop()
-
-
 def asked(platform: RunningPlatform) -> Counter[tuple[str, str, str]]:
     """The messages the ruler asked for: (purpose, template, key), each as often as asked."""
     return Counter(
         (m["purpose"], m["template"], m["key"])
-        for m in asyncio.run(_requested(platform.broker.bootstrap))
+        for m in asyncio.run(read_all(platform.broker.bootstrap, MESSAGES_REQUESTED_TOPIC))
     )
 
 

@@ -5,6 +5,7 @@ campaign; a debtor settles and leaves the ruler and the bureau."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -12,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from cobranca.client import GatewayClient, GatewayError
 from contracts.ruler import MESSAGES_REQUESTED_TOPIC
 from tests.support.platform import RunningPlatform, running_platform, wait_for
+from tests.support.topics import read_all
 
 pytestmark = pytest.mark.e2e
 
@@ -31,23 +32,6 @@ CARTEIRA = (Path(__file__).resolve().parents[1] / "fixtures" / "carteira-regua.c
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
     with running_platform(tmp_path_factory.mktemp("ruler"), "tansu") as running:
         yield running
-
-
-async def _messages(bootstrap: str) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        MESSAGES_REQUESTED_TOPIC,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        out: list[dict[str, Any]] = []
-        while batch := await consumer.getmany(timeout_ms=1500):
-            out += [json.loads(r.value) for records in batch.values() for r in records]
-        return out
-    finally:
-        await consumer.stop()
 
 
 def test_two_months_of_collection(platform: RunningPlatform) -> None:
@@ -138,7 +122,7 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
     assert sum(1 for line in lines if line.startswith("I")) == 3
     assert all("52998224725" in line or "11144477735" in line for line in lines)
 
-    messages = __import__("asyncio").run(_messages(platform.broker.bootstrap))
+    messages = asyncio.run(read_all(platform.broker.bootstrap, MESSAGES_REQUESTED_TOPIC))
     keys = [m["key"] for m in messages]
     assert len(keys) == len(set(keys)), "no message asked twice"
     # Notices for BH-1 and BH-3; schedule_payment for all three (BH-2 skipped notice).
@@ -213,7 +197,7 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
     finals = wait_for(
         lambda: [
             m
-            for m in __import__("asyncio").run(_messages(platform.broker.bootstrap))
+            for m in asyncio.run(read_all(platform.broker.bootstrap, MESSAGES_REQUESTED_TOPIC))
             if m["purpose"] == "finalization"
         ],
         timeout=30,

@@ -64,6 +64,7 @@ from services.negotiation.application import NegotiationApplication
 from services.negotiation.domain.boleto import BeneficiaryAccount, segment_t_nosso_numero
 from services.negotiation.entrypoints.requests import answer
 from services.negotiation.entrypoints.requests import document as document_pdf
+from tests.support.stored_events import as_stored_in
 
 AGENCY = "recupera-sul"
 JOAO = "52998224725"
@@ -1145,16 +1146,8 @@ def test_an_invoice_event_stored_before_its_place_was_kept_is_published_as_it_wa
         for n in neg.app.recorder.select_notifications(1, 100_000)
         if n.topic.endswith("InstallmentPaid")
     ]
-    state = json.loads(stored.state)
-    assert state.pop("class_version") == 2
-    for field in ("installment_kind", "installments", "with_down_payment"):
-        del state[field]
-    state["class_version"] = 1
-    legacy = StoredEvent(
-        originator_id=stored.originator_id,
-        originator_version=stored.originator_version,
-        topic=stored.topic,
-        state=json.dumps(state).encode(),
+    legacy = as_stored_in(
+        stored, 1, without=("installment_kind", "installments", "with_down_payment")
     )
 
     [(_, published)] = list(neg.mapper(neg.app.mapper.to_domain_event(legacy)))

@@ -43,6 +43,7 @@ from services.portfolio.application.importing import PortfolioApplication, quara
 from services.portfolio.domain.carteira_import import CarteiraImport, import_aggregate_id
 from services.portfolio.domain.debt import Debt, debt_id_for
 from services.portfolio.domain.quarantine import QuarantinedMessage
+from tests.support.stored_events import as_stored_in
 
 TODAY = dt.date(2026, 11, 25)
 SENT_AT = dt.datetime(2026, 11, 25, 9, 30, tzinfo=dt.UTC)
@@ -939,21 +940,6 @@ def test_an_import_is_received_when_its_first_message_was_sent_not_when_work_beg
     assert carteira(app, "nov-2026").received_at == SENT_AT
 
 
-def _as_stored_before_received_at(stored: Any) -> StoredEvent:
-    """An import's event as version 1 stored it: no `received_at`."""
-    state = json.loads(stored.state)
-    if "received_at" in state:
-        assert state.pop("class_version") == 2
-        del state["received_at"]
-        state["class_version"] = 1
-    return StoredEvent(
-        originator_id=stored.originator_id,
-        originator_version=stored.originator_version,
-        topic=stored.topic,
-        state=json.dumps(state).encode(),
-    )
-
-
 def test_an_import_stored_before_received_at_was_kept_is_published_as_it_was(
     vault: SqlKeyVault,
 ) -> None:
@@ -963,7 +949,7 @@ def test_an_import_stored_before_received_at_was_kept_is_published_as_it_was(
     app = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, vault=vault)
     app.recorder.insert_events(
         [
-            _as_stored_before_received_at(n)
+            as_stored_in(n, 1, without=("received_at",))
             for n in before.recorder.select_notifications(start=1, limit=100)
         ]
     )

@@ -9,11 +9,9 @@ nothing and is counted unchanged."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import StoredEvent
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +25,7 @@ from services.gateway.adapters.integration_events import integration_events as g
 from services.gateway.application.uploads import GatewayApplication
 from services.portfolio.application.importing import PortfolioApplication
 from services.portfolio.domain.debt import Debt, debt_id_for
+from tests.support.stored_events import as_stored_in
 from tests.unit.test_portfolio_import import (
     AGENCY,
     JOAO,
@@ -211,21 +210,6 @@ def test_a_withdrawal_holds_whichever_order_it_is_read_in(
 # ---- debts stored before the time of their data was kept ---------------------------------------
 
 
-def _as_stored_before_data_as_of(stored: Any) -> StoredEvent:
-    """A debt event as version 2 stored it: no `data_as_of`."""
-    state = json.loads(stored.state)
-    if "data_as_of" in state:
-        assert state.pop("class_version") == 3
-        del state["data_as_of"]
-        state["class_version"] = 2
-    return StoredEvent(
-        originator_id=stored.originator_id,
-        originator_version=stored.originator_version,
-        topic=stored.topic,
-        state=json.dumps(state).encode(),
-    )
-
-
 def test_debts_stored_before_the_time_of_their_data_was_kept_still_load_and_take_any_row(
     vault: SqlKeyVault,
 ) -> None:
@@ -237,7 +221,7 @@ def test_debts_stored_before_the_time_of_their_data_was_kept_still_load_and_take
     app = portfolio(vault)
     app.recorder.insert_events(
         [
-            _as_stored_before_data_as_of(n)
+            as_stored_in(n, 2, without=("data_as_of",))
             for n in before.recorder.select_notifications(start=1, limit=100)
             if n.originator_id == id_of(JOAO)
         ]
