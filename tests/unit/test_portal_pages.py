@@ -1080,6 +1080,9 @@ def test_the_lookup_gives_a_partly_paid_invoice_the_pix_of_its_balance_and_a_pai
     )
     _asks_for(second["pix_code"], issued["qa-inv-2"], 50_000)
     assert second["pdf_url"] is None
+    # Nor its line or barcode, with which a bank would charge the whole amount again.
+    for invoice in (first, second):
+        assert (invoice["digitable_line"], invoice["barcode"]) == (None, None)
 
 
 def test_the_agreement_api_asks_pix_for_the_balance_and_refuses_a_boleto_that_no_longer_pays(

@@ -343,9 +343,10 @@ def _portal_agreement(tenant: str, row: dict[str, Any]) -> PortalAgreement:
 
 def _portal_invoice(base: str, row: dict[str, Any]) -> PortalInvoice:
     """As the portal's page shows it: a partly paid invoice's PIX asks for the balance; only
-    an invoice its boleto still pays has the boleto's PDF (the negotiation service refuses a
-    paid, cancelled or partly paid one's)."""
+    an invoice its boleto still pays has the boleto (its line, barcode and PDF: the
+    negotiation service refuses a paid, cancelled or partly paid one's PDF)."""
     paying = InvoicePayment.of_row(row)
+    boleto = paying.boleto_payable
     return PortalInvoice(
         invoice_id=row["invoice_id"],
         number=row["number"],
@@ -355,10 +356,10 @@ def _portal_invoice(base: str, row: dict[str, Any]) -> PortalInvoice:
         paid_cents=row["paid_cents"],
         balance_cents=paying.balance_cents,
         status=row["status"],
-        digitable_line=row["digitable_line"],
-        barcode=row["barcode"],
+        digitable_line=row["digitable_line"] if boleto else None,
+        barcode=row["barcode"] if boleto else None,
         pix_code=paying.pix_code(row["pix_code"]),
-        pdf_url=f"{base}/invoices/{row['invoice_id']}.pdf" if paying.boleto_payable else None,
+        pdf_url=f"{base}/invoices/{row['invoice_id']}.pdf" if boleto else None,
     )
 
 

@@ -83,11 +83,15 @@ class PortalInvoice(Model):
     balance_cents: int | None = Field(
         default=None,
         description="Still to pay (amount - paid); after a partial payment pix_code asks for "
-        "it, while the boleto (digitable_line) carries the whole amount and has no pdf_url",
+        "it, while the boleto carries the whole amount (no digitable_line, barcode nor pdf_url)",
     )
     status: str = Field(description="open, overdue or paid")
-    digitable_line: str
-    barcode: str
+    digitable_line: str | None = Field(
+        description="The boleto's linha digitável while it pays the installment; null, as "
+        "pdf_url, once it is paid, cancelled or partly paid (the boleto is registered for the "
+        "whole amount: paid at a bank it would charge again what was paid)"
+    )
+    barcode: str | None = Field(description="The boleto's barcode (44 digits), null as above")
     pix_code: str = Field(
         description="PIX copia e cola: for the balance after a partial payment (same txid)"
     )
