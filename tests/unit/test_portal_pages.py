@@ -1247,3 +1247,67 @@ def test_the_json_apis_portal_token_slides_as_the_pages_session_does(
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_broken_agreements_unpaid_installments_are_cancelled_with_nothing_to_pay_them(
+    client: TestClient[Litestar],
+) -> None:
+    """QA: after a break the portal still listed the installments 'Vencida' / 'Em aberto' with
+    their line, barcode, PIX and a 'Ver boleto e PIX' link: a debtor could pay a cancelled
+    installment (cobrança indevida)."""
+    from contracts.negotiation import AgreementBroken, BrokenAgreementDebt, InstallmentPaid
+    from tests.unit import test_portal_agreements as agreements
+
+    def ours(event: Any) -> Any:
+        return event.model_copy(update={"tenant": TENANT, "document": ISABELA})
+
+    closed = ours(agreements.closed("qb", ["d-bank"]))
+    first, second = closed.installments
+    paid = InstallmentPaid(
+        **{**agreements.env("qb", 2), "tenant": TENANT},
+        agreement_id="qb",
+        invoice_id=first.invoice_id,
+        document=ISABELA,
+        creditor=closed.creditor,
+        installment_number=1,
+        due_date=first.due_date,
+        amount_cents=first.amount_cents,
+        paid_cents=first.amount_cents,
+        paid_on=TODAY,
+        days_late=0,
+        payment_ids=["p1"],
+    )
+    broken = AgreementBroken(
+        **{**agreements.env("qb", 3), "tenant": TENANT},
+        agreement_id="qb",
+        document=ISABELA,
+        creditor=closed.creditor,
+        broken_on=second.due_date + dt.timedelta(days=30),
+        rule="later_installment",
+        installment_number=2,
+        days_overdue=30,
+        paid_cents=first.amount_cents,
+        debts=[
+            BrokenAgreementDebt(debt_id="d-bank", paid_cents=first.amount_cents, balance_cents=1)
+        ],
+    )
+    with client.app.state.read_engine.begin() as conn:
+        PortalViewProjection(VAULT).apply(conn, [closed, paid, broken])
+
+    looked = client.post(f"/api/v1/portal/{TENANT}/lookup", json={"document": ISABELA})
+    (agreement,) = [a for a in looked.json()["agreements"] if a["agreement_id"] == "qb"]
+    assert agreement["status"] == "broken"
+    was_paid, cancelled = agreement["invoices"]
+    assert was_paid["status"] == "paid"
+    assert cancelled["status"] == "cancelled"
+    assert [cancelled[k] for k in ("pix_code", "digitable_line", "barcode", "pdf_url")] == [
+        None
+    ] * 4
+
+    sign_in(client, ISABELA)
+    page = client.get(f"/p/{TENANT}/dividas")
+    assert page.status_code == 200
+    card = page.text[page.text.index('id="acordo-qb"') :]
+    card = card[: card.index("</article>")]
+    assert "Cancelada" in card and "Vencida" not in card and "Em aberto" not in card
+    assert "Ver boleto e PIX" not in card

@@ -918,6 +918,12 @@ def agreements_of(engine: Engine, tenant: str, document: str) -> list[dict[str, 
                 invoices[r.agreement_id].append(_with_payments(row, row.pop("balance_cents")))
     for agreement in agreements:
         agreement["invoices"] = invoices[agreement["agreement_id"]]
+        if agreement["status"] == "broken":
+            # Its unpaid invoices went with it: not to be paid any more (the negotiation
+            # service cancels them), whatever the last notice said of them.
+            for invoice in agreement["invoices"]:
+                if invoice["status"] != "paid":
+                    invoice["status"] = "cancelled"
     return agreements
 
 

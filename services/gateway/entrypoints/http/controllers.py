@@ -358,7 +358,7 @@ def _portal_invoice(base: str, row: dict[str, Any]) -> PortalInvoice:
         status=row["status"],
         digitable_line=row["digitable_line"] if boleto else None,
         barcode=row["barcode"] if boleto else None,
-        pix_code=paying.pix_code(row["pix_code"]),
+        pix_code=paying.pix_code(row["pix_code"]) if paying.payable else None,
         pdf_url=f"{base}/invoices/{row['invoice_id']}.pdf" if boleto else None,
     )
 

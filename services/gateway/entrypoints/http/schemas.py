@@ -85,15 +85,18 @@ class PortalInvoice(Model):
         description="Still to pay (amount - paid); after a partial payment pix_code asks for "
         "it, while the boleto carries the whole amount (no digitable_line, barcode nor pdf_url)",
     )
-    status: str = Field(description="open, overdue or paid")
+    status: str = Field(
+        description="open, overdue, paid, or cancelled (its agreement broken before it was paid)"
+    )
     digitable_line: str | None = Field(
         description="The boleto's linha digitável while it pays the installment; null, as "
         "pdf_url, once it is paid, cancelled or partly paid (the boleto is registered for the "
         "whole amount: paid at a bank it would charge again what was paid)"
     )
     barcode: str | None = Field(description="The boleto's barcode (44 digits), null as above")
-    pix_code: str = Field(
-        description="PIX copia e cola: for the balance after a partial payment (same txid)"
+    pix_code: str | None = Field(
+        description="PIX copia e cola: for the balance after a partial payment (same txid); "
+        "null once the installment is paid or cancelled"
     )
     pdf_url: str | None = Field(
         description="The boleto's PDF while it pays the installment; null once the "
