@@ -965,7 +965,7 @@ def test_every_invoice_due_is_given_with_its_creditor_line_and_pix(chat: Chat) -
 
     reply = said(chat.whatsapp("1"))
 
-    assert reply[0] == "Você tem 3 boletos para pagar agora:"
+    assert reply[0] == "Você tem 3 parcelas para pagar agora:"
     assert len(reply) == 4
     for agreement, text in zip(
         sorted(agreements, key=lambda a: a.creditor), reply[1:], strict=True
@@ -994,7 +994,7 @@ def test_no_more_than_five_invoices_are_given_and_the_rest_are_counted(chat: Cha
 
     texts = said(reply)
     assert texts[0] == (
-        "Você tem 7 boletos para pagar agora. Seguem os 5 que vencem primeiro (os outros 2 "
+        "Você tem 7 parcelas para pagar agora. Seguem as 5 que vencem primeiro (as outras 2 "
         "estão no portal de negociação):"
     )
     assert [link.kind for link in reply.replies[0].links] == ["portal"]
@@ -1127,7 +1127,7 @@ def test_a_partly_paid_invoice_is_given_with_the_pix_of_its_balance(chat: Chat) 
     # amount); what was paid, what is left and the PIX of the balance instead, as option 1.
     boletos = chat.whatsapp("2")
     header, balance_text = said(boletos)
-    assert header == "Você tem 2 boletos para pagar agora:"
+    assert header == "Você tem 2 parcelas para pagar agora:"
     assert [link.label for link in boletos.replies[0].links] == [
         "Boleto da parcela 1 de 3, Financeira Sol (PDF)"
     ]

@@ -292,12 +292,12 @@ def test_an_invoice_names_its_creditor_installment_due_date_amount_line_and_pix(
 
 
 def test_several_invoices_are_announced_with_those_left_out() -> None:
-    assert invoices_to_pay(3, 0) == "Você tem 3 boletos para pagar agora:"
+    assert invoices_to_pay(3, 0) == "Você tem 3 parcelas para pagar agora:"
     assert invoices_to_pay(5, 2) == (
-        "Você tem 7 boletos para pagar agora. Seguem os 5 que vencem primeiro (os outros 2 "
+        "Você tem 7 parcelas para pagar agora. Seguem as 5 que vencem primeiro (as outras 2 "
         "estão no portal de negociação):"
     )
-    assert "(o outro está no portal de negociação)" in invoices_to_pay(5, 1)
+    assert "(a outra está no portal de negociação)" in invoices_to_pay(5, 1)
 
 
 # ---- offers ---------------------------------------------------------------------------------

@@ -397,12 +397,13 @@ MAX_INVOICES_SHOWN = 5
 
 
 def invoices_to_pay(shown: int, more: int) -> str:
-    """Said before the invoices when there are several (`more`: those left out)."""
+    """Said before the invoices when there are several (`more`: those left out). Parcelas,
+    not boletos: a partly paid one is paid by the PIX of its balance, not by its boleto."""
     if not more:
-        return f"Você tem {shown} boletos para pagar agora:"
-    others = "o outro está" if more == 1 else f"os outros {more} estão"
+        return f"Você tem {shown} parcelas para pagar agora:"
+    others = "a outra está" if more == 1 else f"as outras {more} estão"
     return (
-        f"Você tem {shown + more} boletos para pagar agora. Seguem os {shown} que vencem "
+        f"Você tem {shown + more} parcelas para pagar agora. Seguem as {shown} que vencem "
         f"primeiro ({others} no portal de negociação):"
     )
 
