@@ -307,6 +307,8 @@ def test_installments_are_a_json_integer_and_nothing_is_closed_otherwise(
         "installments: deve ser um número inteiro",
         [("installments", "integer", "deve ser um número inteiro")],
     )
+    # In English too without a word of money (a count of installments is no money).
+    assert answer.json()["error"]["details"][0]["message_en"] == "Must be an integer"
     assert agreements_of(negotiation, ISABELA) == []
 
 
@@ -332,6 +334,9 @@ def test_money_is_integer_centavos_in_a_json_integer(
     assert error_of(answer)[2] == [
         ("amount_cents", "integer", "deve ser um número inteiro (valores em centavos)")
     ]
+    assert answer.json()["error"]["details"][0]["message_en"] == (
+        "Must be an integer (money: in integer centavos)"
+    )
 
 
 def test_offers_of_unknown_debts_name_the_debt_id_parameter_and_a_few_ids(

@@ -175,7 +175,9 @@ def english(code: str, status: int | None = None) -> str:
     return GENERIC_EN
 
 
-def english_rule(rule: str) -> str:
+def english_rule(rule: str, field: str = "") -> str:
+    if rule == "integer" and not field.endswith("_cents"):
+        return "Must be an integer"  # the money hint only where it is money, as in pt-BR
     return RULES_EN.get(rule, GENERIC_RULE_EN)
 
 

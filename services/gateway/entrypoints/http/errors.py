@@ -114,7 +114,11 @@ def error_body(
             "message": message,
             "message_en": english(code, status),
             "details": [
-                {**d, "message_en": d.get("message_en") or english_rule(str(d.get("rule", "")))}
+                {
+                    **d,
+                    "message_en": d.get("message_en")
+                    or english_rule(str(d.get("rule", "")), str(d.get("field", ""))),
+                }
                 for d in details
             ],
             "request_id": request_id,
