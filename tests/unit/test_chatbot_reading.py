@@ -358,3 +358,27 @@ def test_a_refusal_with_ids_or_keys_reaches_the_debtor_in_words(message: str) ->
 def test_a_refusal_in_plain_words_is_said_as_it_is() -> None:
     message = "não há condição de pagamento em 3 parcela(s) para esses débitos"
     assert refusal_reason(message) == message
+
+
+def test_what_was_paid_of_an_entrada_is_said_of_the_entrada() -> None:
+    from services.messaging.domain.chatbot import OpenInvoice, digitable_line
+
+    entrada = OpenInvoice(
+        creditor="Banco Horizonte S.A.",
+        number=1,
+        installments=6,
+        amount_cents=88_901,
+        due_date=dt.date(2026, 11, 26),
+        digitable_line="1" * 47,
+        pix_code="000201",
+        overdue=False,
+        paid_cents=1_000,
+        issued_cents=89_901,
+        kinds=("down_payment",) + ("installment",) * 5,
+    )
+    said = digitable_line(entrada)
+    assert "Você já pagou R$ 10,00 desta entrada." in said
+    regular = digitable_line(
+        OpenInvoice(**{**entrada.__dict__, "number": 2})  # the first after the entrada
+    )
+    assert "Você já pagou R$ 10,00 desta parcela." in regular

@@ -368,10 +368,15 @@ def boleto_due(invoice: OpenInvoice) -> str:
     return f"Boleto {_of_the(invoice)}, vencimento {dmy(invoice.due_date)}:"
 
 
+def _this(invoice: OpenInvoice) -> str:
+    """'desta entrada' or 'desta parcela'."""
+    return "desta entrada" if invoice.heading == "Entrada" else "desta parcela"
+
+
 def _full_amount_boleto(invoice: OpenInvoice) -> str:
     """Why a partly paid invoice is paid by PIX: its boleto asks for the whole installment."""
     return (
-        f"Você já pagou {format_brl(invoice.paid_cents)} desta parcela. O boleto foi emitido "
+        f"Você já pagou {format_brl(invoice.paid_cents)} {_this(invoice)}. O boleto foi emitido "
         f"com o valor integral ({format_brl(invoice.issued_cents)}) e não serve para pagar só "
         f"o saldo: pague os {format_brl(invoice.amount_cents)} que faltam com o PIX."
     )
