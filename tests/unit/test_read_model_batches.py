@@ -321,7 +321,8 @@ def test_an_agreement_closed_broken_and_reopened_in_one_batch_gives_the_debt_bac
         assert (debts["d1"]["paid_cents"], debts["d1"]["balance_cents"]) == (25_500, 74_500)
         shown = {a["agreement_id"]: a for a in agreements_of(engine, AGENCY, JOAO)}
         assert (shown["a1"]["status"], shown["a2"]["status"]) == ("broken", "active")
-        assert [i["status"] for i in shown["a1"]["invoices"]] == ["paid", "open"]
+        # Its unpaid installment went with it: cancelled, no longer to pay.
+        assert [i["status"] for i in shown["a1"]["invoices"]] == ["paid", "cancelled"]
 
 
 def test_an_end_read_before_its_agreement_changes_nothing_as_one_event_at_a_time(
