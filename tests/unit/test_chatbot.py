@@ -155,6 +155,19 @@ def chat(tmp_path: Path) -> Chat:
     return Chat(tmp_path)
 
 
+def transfer(chat: Chat, conversation_id: str, operator: str, to_operator: str) -> Any:
+    """`operator` hands the conversation to `to_operator`, now."""
+    return chat.conversations.transfer(
+        TransferConversation(
+            tenant=AGENCY,
+            conversation_id=conversation_id,
+            operator=operator,
+            to_operator=to_operator,
+        ),
+        NOW,
+    )
+
+
 def test_from_welcome_to_a_closed_agreement_with_its_boleto_and_term(chat: Chat) -> None:
     hello = chat.whatsapp("Oi, boa tarde")
     assert "digite o seu CPF ou CNPJ" in chat.texts(hello)
@@ -339,15 +352,7 @@ def test_hand_off_queue_availability_transfer_and_close(chat: Chat) -> None:
     chat.conversations.set_availability(
         SetAvailability(tenant=AGENCY, operator="bruno@recupera", available=False), NOW
     )
-    moved = chat.conversations.transfer(
-        TransferConversation(
-            tenant=AGENCY,
-            conversation_id=conversation_id,
-            operator="ana@recupera",
-            to_operator="bruno@recupera",
-        ),
-        NOW,
-    )
+    moved = transfer(chat, conversation_id, "ana@recupera", "bruno@recupera")
     assert (moved.status, moved.operator) == ("with_operator", "bruno@recupera")
     with pytest.raises(Refused) as not_hers:
         chat.conversations.operator_message(
@@ -426,15 +431,7 @@ def test_the_debtor_reads_the_name_the_operator_chose_never_the_login(chat: Chat
         SetAvailability(tenant=AGENCY, operator="bruno@recupera", available=False), NOW
     )
     assert (again.display_name, again.available) == ("Bruno Lima", False)
-    chat.conversations.transfer(
-        TransferConversation(
-            tenant=AGENCY,
-            conversation_id=conversation_id,
-            operator="ana@recupera",
-            to_operator="bruno@recupera",
-        ),
-        NOW,
-    )
+    transfer(chat, conversation_id, "ana@recupera", "bruno@recupera")
     moved = chat.conversation(conversation_id)
     assert moved.entries[-1].text == "Sua conversa foi transferida para Bruno Lima."
 
@@ -465,15 +462,7 @@ def test_waiting_conversations_taken_later_and_transfers_to_the_unnamed_say_um_a
         .entries[-1]
         .text.startswith("Você está falando com Ana, da ")
     )
-    chat.conversations.transfer(
-        TransferConversation(
-            tenant=AGENCY,
-            conversation_id=conversation_id,
-            operator="ana@recupera",
-            to_operator="bruno@recupera",
-        ),
-        NOW,
-    )
+    transfer(chat, conversation_id, "ana@recupera", "bruno@recupera")
     moved = chat.conversation(conversation_id)
     assert moved.entries[-1].text == "Sua conversa foi transferida para um atendente."
 
@@ -522,15 +511,7 @@ def test_a_transfer_to_nobody_the_desk_knows_is_refused_and_the_conversation_sta
     )
 
     with pytest.raises(Refused) as refused:
-        chat.conversations.transfer(
-            TransferConversation(
-                tenant=AGENCY,
-                conversation_id=conversation_id,
-                operator="ana@recupera",
-                to_operator="ninguem@recupera",
-            ),
-            NOW,
-        )
+        transfer(chat, conversation_id, "ana@recupera", "ninguem@recupera")
 
     error = refused.value.reply()
     assert (error.status, error.code) == (422, "validation_failed")
