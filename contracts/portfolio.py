@@ -134,19 +134,12 @@ class CarteiraImportStarted(Envelope):
     requested_by: str | None = None
 
 
-class CarteiraImportStartedV2(Envelope):
+class CarteiraImportStartedV2(CarteiraImportStarted):
     """An import began (version 2: `received_at`, when the agency received the file or the
     client's first row, which can be well before the portfolio starts on it; version 1's
     `occurred_at` was the start)."""
 
-    partition_key_field: ClassVar[str] = "import_id"
-    type: Literal["CarteiraImportStarted"] = "CarteiraImportStarted"
-    schema_version: Literal[2] = 2
-    import_id: str
-    source: Literal["upload", "client"]
-    filename: str | None = None
-    rows_total: StrictInt | None = None
-    requested_by: str | None = None
+    schema_version: Literal[2] = 2  # type: ignore[assignment]
     received_at: UtcDatetime
 
 
