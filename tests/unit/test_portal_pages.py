@@ -1255,44 +1255,18 @@ def test_a_broken_agreements_unpaid_installments_are_cancelled_with_nothing_to_p
     """QA: after a break the portal still listed the installments 'Vencida' / 'Em aberto' with
     their line, barcode, PIX and a 'Ver boleto e PIX' link: a debtor could pay a cancelled
     installment (cobrança indevida)."""
-    from contracts.negotiation import AgreementBroken, BrokenAgreementDebt, InstallmentPaid
     from tests.unit import test_portal_agreements as agreements
+    from tests.unit.test_read_model_batches import broken, paid
 
     def ours(event: Any) -> Any:
         return event.model_copy(update={"tenant": TENANT, "document": ISABELA})
 
+    # The first installment paid, the agreement broken on the second.
     closed = ours(agreements.closed("qb", ["d-bank"]))
-    first, second = closed.installments
-    paid = InstallmentPaid(
-        **{**agreements.env("qb", 2), "tenant": TENANT},
-        agreement_id="qb",
-        invoice_id=first.invoice_id,
-        document=ISABELA,
-        creditor=closed.creditor,
-        installment_number=1,
-        due_date=first.due_date,
-        amount_cents=first.amount_cents,
-        paid_cents=first.amount_cents,
-        paid_on=TODAY,
-        days_late=0,
-        payment_ids=["p1"],
-    )
-    broken = AgreementBroken(
-        **{**agreements.env("qb", 3), "tenant": TENANT},
-        agreement_id="qb",
-        document=ISABELA,
-        creditor=closed.creditor,
-        broken_on=second.due_date + dt.timedelta(days=30),
-        rule="later_installment",
-        installment_number=2,
-        days_overdue=30,
-        paid_cents=first.amount_cents,
-        debts=[
-            BrokenAgreementDebt(debt_id="d-bank", paid_cents=first.amount_cents, balance_cents=1)
-        ],
-    )
+    paid_first = ours(paid("qb", 1, 2))
+    broke = ours(broken("qb", ["d-bank"], 3))
     with client.app.state.read_engine.begin() as conn:
-        PortalViewProjection(VAULT).apply(conn, [closed, paid, broken])
+        PortalViewProjection(VAULT).apply(conn, [closed, paid_first, broke])
 
     looked = client.post(f"/api/v1/portal/{TENANT}/lookup", json={"document": ISABELA})
     (agreement,) = [a for a in looked.json()["agreements"] if a["agreement_id"] == "qb"]

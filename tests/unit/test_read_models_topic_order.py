@@ -52,6 +52,7 @@ from tests.unit.test_projections import VAULT, record_of
 from tests.unit.test_read_model_batches import (
     DAY,
     Rows,
+    broken,
     call_stream,
     every_row,
     overdue,
@@ -404,17 +405,14 @@ def closed_with_entrada(agreement_id: str, debt_ids: list[str]) -> AgreementClos
 
 
 def broken_with_nothing_paid(agreement_id: str) -> AgreementBroken:
-    return AgreementBroken(
-        **portal.env(agreement_id, 4),
-        agreement_id=agreement_id,
-        document=JOAO,
-        creditor="Banco Horizonte",
-        broken_on=DAY + dt.timedelta(days=31),
-        rule="first_installment",
-        installment_number=1,
-        days_overdue=31,
-        paid_cents=0,
-        debts=[BrokenAgreementDebt(debt_id="b1", paid_cents=0, balance_cents=100_000)],
+    """Broken on its entrada, 31 days late, nothing paid."""
+    return broken(agreement_id, ["b1"], 4).model_copy(
+        update={
+            "rule": "first_installment",
+            "installment_number": 1,
+            "paid_cents": 0,
+            "debts": [BrokenAgreementDebt(debt_id="b1", paid_cents=0, balance_cents=100_000)],
+        }
     )
 
 
