@@ -289,7 +289,9 @@ class OffersOut(_Model):
     offers: list[Offer]
 
 
-class InvoiceOut(_Model):
+class InvoiceFacts(_Model):
+    """An invoice of an agreement, but the means to pay it (its boleto and PIX)."""
+
     invoice_id: str
     number: StrictInt
     kind: Literal["down_payment", "installment"]
@@ -299,13 +301,18 @@ class InvoiceOut(_Model):
     balance_cents: Cents
     status: Literal["open", "paid", "overdue", "cancelled"]
     nosso_numero: str
+
+
+class InvoiceOut(InvoiceFacts):
     barcode: str
     digitable_line: str
     pix_code: str
     pix_txid: str
 
 
-class AgreementOut(_Model):
+class AgreementFacts(_Model):
+    """An agreement, but its invoices."""
+
     agreement_id: str
     tenant: str
     document: str
@@ -322,6 +329,9 @@ class AgreementOut(_Model):
     total_cents: Cents
     paid_cents: Cents
     credit_cents: Cents
+
+
+class AgreementOut(AgreementFacts):
     invoices: list[InvoiceOut]
     # The same idempotency key again: this is the agreement it closed the first time.
     replayed: bool = False

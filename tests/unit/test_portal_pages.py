@@ -1109,7 +1109,7 @@ def test_the_agreement_api_asks_pix_for_the_balance_and_refuses_a_boleto_that_no
     balance = second.amount_cents - 1_000
     assert invoices[1]["balance_cents"] == balance
     _asks_for(invoices[1]["pix_code"], second.pix_code, balance)
-    assert [invoices[0]["pix_code"], invoices[2]["pix_code"]] == [first.pix_code, third.pix_code]
+    assert [invoices[0]["pix_code"], invoices[2]["pix_code"]] == [None, third.pix_code]
 
     # The negotiation service refuses the boleto of a paid installment and of a partly paid
     # one (its boleto carries the whole amount), to the portal's token and to staff alike.
@@ -1141,15 +1141,26 @@ def test_the_agreement_api_asks_pix_for_the_balance_and_refuses_a_boleto_that_no
     for headers in (portal, staff):
         pdf = client.get(f"{path}/invoices/{third.invoice_id}.pdf", headers=headers)
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-    # Staff still see every invoice's data and payments.
+    # Staff read the payments and the same means to pay as the debtor: the boleto only where
+    # it pays its installment, the PIX (for the balance) while anything is left to pay.
     as_staff = client.get(path, headers=staff).json()["invoices"]
+    assert as_staff == invoices
     assert [(i["status"], i["paid_cents"]) for i in as_staff] == [
         ("paid", first.amount_cents),
         ("open", 1_000),
         ("open", 0),
     ]
-    assert as_staff[0]["digitable_line"] == first.digitable_line
-    assert as_staff[1]["pix_code"] == invoices[1]["pix_code"]
+    means = ("digitable_line", "barcode", "pix_code", "pdf_url")
+    assert [[i[m] is not None for m in means] for i in as_staff] == [
+        [False, False, False, False],  # paid
+        [False, False, True, False],  # partly paid: the balance by PIX
+        [True, True, True, True],
+    ]
+    assert (as_staff[2]["digitable_line"], as_staff[2]["pdf_url"]) == (
+        third.digitable_line,
+        f"{path}/invoices/{third.invoice_id}.pdf",
+    )
+    assert [i["nosso_numero"] for i in as_staff] == [i.nosso_numero for i in (first, second, third)]
 
 
 def test_a_kept_boleto_link_of_a_partly_paid_or_broken_agreements_installment_gives_no_pdf(
@@ -1181,11 +1192,19 @@ def test_a_kept_boleto_link_of_a_partly_paid_or_broken_agreements_installment_gi
     assert error["code"] == "invoice_cancelled"
     assert [(d["field"], d["rule"]) for d in error["details"]] == [("invoice", "cancelled")]
     assert error["details"][0]["message_en"].startswith("The installment was cancelled")
-    shown = client.get(api, headers=admin(client)).json()
-    assert (shown["status"], [i["status"] for i in shown["invoices"]]) == (
-        "broken",
-        ["cancelled", "cancelled", "cancelled"],
-    )
+    looked = client.post(f"/api/v1/portal/{TENANT}/lookup", json={"document": ISABELA}).json()
+    portal = {"Authorization": f"Bearer {looked['portal_token']}"}
+    for headers in (admin(client), portal):
+        shown = client.get(api, headers=headers).json()
+        assert (shown["status"], [i["status"] for i in shown["invoices"]]) == (
+            "broken",
+            ["cancelled", "cancelled", "cancelled"],
+        )
+        # Nothing in the answer pays a cancelled installment any more.
+        assert {
+            (i["digitable_line"], i["barcode"], i["pix_code"], i["pdf_url"])
+            for i in shown["invoices"]
+        } == {(None, None, None, None)}
 
 
 def test_the_json_apis_portal_token_slides_as_the_pages_session_does(

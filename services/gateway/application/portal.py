@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from anyio import to_thread
 from sqlalchemy import Engine
@@ -203,6 +203,27 @@ class InvoicePayment:
         """The PIX to pay it with: the issued code, or after a partial payment the same code
         asking for the balance."""
         return pix_for_balance(issued, self.balance_cents) if self.partly_paid else issued
+
+    def means(
+        self, *, digitable_line: str, barcode: str, pix_code: str, pdf_url: str
+    ) -> PaymentMeans:
+        """What of the invoice's boleto and PIX still pays it, as every API answers it: the
+        boleto while it pays the whole invoice, the PIX (for the balance) while anything is
+        to pay; None for the others, so that nobody pays a paid or cancelled invoice."""
+        boleto = self.boleto_payable
+        return PaymentMeans(
+            digitable_line=digitable_line if boleto else None,
+            barcode=barcode if boleto else None,
+            pix_code=self.pix_code(pix_code) if self.payable else None,
+            pdf_url=pdf_url if boleto else None,
+        )
+
+
+class PaymentMeans(TypedDict):
+    digitable_line: str | None
+    barcode: str | None
+    pix_code: str | None
+    pdf_url: str | None
 
 
 # What a debtor reads when the negotiation service withholds a boleto (a link kept from

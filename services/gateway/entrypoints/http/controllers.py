@@ -346,7 +346,6 @@ def _portal_invoice(base: str, row: dict[str, Any]) -> PortalInvoice:
     an invoice its boleto still pays has the boleto (its line, barcode and PDF: the
     negotiation service refuses a paid, cancelled or partly paid one's PDF)."""
     paying = InvoicePayment.of_row(row)
-    boleto = paying.boleto_payable
     return PortalInvoice(
         invoice_id=row["invoice_id"],
         number=row["number"],
@@ -356,11 +355,17 @@ def _portal_invoice(base: str, row: dict[str, Any]) -> PortalInvoice:
         paid_cents=row["paid_cents"],
         balance_cents=paying.balance_cents,
         status=row["status"],
-        digitable_line=row["digitable_line"] if boleto else None,
-        barcode=row["barcode"] if boleto else None,
-        pix_code=paying.pix_code(row["pix_code"]) if paying.payable else None,
-        pdf_url=f"{base}/invoices/{row['invoice_id']}.pdf" if boleto else None,
+        **paying.means(
+            digitable_line=row["digitable_line"],
+            barcode=row["barcode"],
+            pix_code=row["pix_code"],
+            pdf_url=invoice_pdf_url(base, row["invoice_id"]),
+        ),
     )
+
+
+def invoice_pdf_url(agreement_url: str, invoice_id: str) -> str:
+    return f"{agreement_url}/invoices/{invoice_id}.pdf"
 
 
 class DebtorController(Controller):

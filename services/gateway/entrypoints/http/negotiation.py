@@ -41,6 +41,7 @@ from services.gateway.entrypoints.http.auth import (
     principal_of,
     requires,
 )
+from services.gateway.entrypoints.http.controllers import invoice_pdf_url
 from services.gateway.entrypoints.http.errors import (
     ApiError,
     contract_fields,
@@ -49,6 +50,7 @@ from services.gateway.entrypoints.http.errors import (
 )
 from services.gateway.entrypoints.http.portal_deps import not_eligible_error, portal_service
 from services.gateway.entrypoints.http.raw_bodies import raw_body_operation
+from services.gateway.entrypoints.http.schemas import AgreementAnswer, AgreementInvoice
 
 MAX_CNAB_BYTES = 20 * 1024 * 1024
 # Debts negotiated at once (the contracts' GetOffers and CloseAgreement say the same).
@@ -246,7 +248,7 @@ class AgreementsController(Controller):
         state: State,
         tenant: str,
         data: CloseAgreementIn,
-    ) -> Response[AgreementOut]:
+    ) -> Response[AgreementAnswer]:
         who = negotiator(principal_of(request), tenant, data.channel)
         key = request.headers.get("idempotency-key", "").strip()
         if not key:
@@ -269,21 +271,21 @@ class AgreementsController(Controller):
             )
         except NotEligible as exc:
             raise not_eligible_error(exc) from exc
-        # A replay may come after payments: its PIX, too, asks for what is left.
+        # A replay may come after payments: it, too, gives only what still pays.
         return Response(
-            with_pix_to_pay(agreement),
+            answered(agreement),
             status_code=HTTP_200_OK if agreement.replayed else HTTP_201_CREATED,
         )
 
     @get("/agreements/{agreement_id:str}", guards=[NEGOTIATORS], summary="An agreement")
     async def agreement(
         self, request: Request[Any, Any, Any], state: State, tenant: str, agreement_id: str
-    ) -> AgreementOut:
+    ) -> AgreementAnswer:
         who = negotiator(principal_of(request), tenant)
         agreement = await portal_service(state).agreement(
             tenant, agreement_id, document=who.document
         )
-        return with_pix_to_pay(agreement)
+        return answered(agreement)
 
     @get(
         "/agreements/{agreement_id:str}/invoices/{invoice_file:str}",
@@ -294,7 +296,7 @@ class AgreementsController(Controller):
         "one cancelled with its broken agreement 409 (invoice, `cancelled`), and a partly paid "
         "one 409 (invoice, `partly_paid`): its boleto carries the whole amount, pay the "
         "balance (balance_cents) by the invoice's pix_code, which asks for it. The agreement's "
-        "JSON keeps every invoice's data and payments.",
+        "JSON gives the pdf_url only while the boleto pays.",
         media_type="application/pdf",
     )
     async def invoice_pdf(
@@ -328,14 +330,26 @@ class AgreementsController(Controller):
         return _pdf(pdf, f"termo-de-acordo-{agreement_id[:8]}.pdf")
 
 
-def with_pix_to_pay(agreement: AgreementOut) -> AgreementOut:
-    """The agreement with each partly paid invoice's PIX asking for its balance (txid kept),
-    as the portal's page shows it."""
+def answered(agreement: AgreementOut) -> AgreementAnswer:
+    """The agreement as the API answers it, to every token: each invoice with only the means
+    that still pay it (a partly paid one's PIX asking for its balance, txid kept; no boleto
+    for a paid, cancelled or partly paid one, no PIX for a paid or cancelled one), as the
+    portal's pages and lookup show it."""
+    url = f"/api/v1/portal/{agreement.tenant}/agreements/{agreement.agreement_id}"
+    means = ("digitable_line", "barcode", "pix_code")
     invoices = [
-        i.model_copy(update={"pix_code": InvoicePayment.of(i).pix_code(i.pix_code)})
+        AgreementInvoice(
+            **i.model_dump(exclude=set(means)),
+            **InvoicePayment.of(i).means(
+                digitable_line=i.digitable_line,
+                barcode=i.barcode,
+                pix_code=i.pix_code,
+                pdf_url=invoice_pdf_url(url, i.invoice_id),
+            ),
+        )
         for i in agreement.invoices
     ]
-    return agreement.model_copy(update={"invoices": invoices})
+    return AgreementAnswer(**agreement.model_dump(exclude={"invoices"}), invoices=invoices)
 
 
 def _pdf(content: bytes, filename: str) -> Response[bytes]:

@@ -6,6 +6,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.negotiation_requests import AgreementFacts, InvoiceFacts
+
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -73,6 +75,21 @@ class PortalDebt(Model):
     days_overdue: int
 
 
+BOLETO_DESCRIPTION = (
+    "The boleto's linha digitável while it pays the installment; null, as pdf_url, once it is "
+    "paid, cancelled or partly paid (the boleto is registered for the whole amount: paid at a "
+    "bank it would charge again what was paid)"
+)
+PIX_DESCRIPTION = (
+    "PIX copia e cola: for the balance after a partial payment (same txid); null once the "
+    "installment is paid or cancelled"
+)
+PDF_DESCRIPTION = (
+    "The boleto's PDF while it pays the installment; null once the installment is paid, "
+    "cancelled or partly paid (its PDF answers 409: invoice, paid / cancelled / partly_paid)"
+)
+
+
 class PortalInvoice(Model):
     invoice_id: str
     number: int
@@ -88,20 +105,28 @@ class PortalInvoice(Model):
     status: str = Field(
         description="open, overdue, paid, or cancelled (its agreement broken before it was paid)"
     )
-    digitable_line: str | None = Field(
-        description="The boleto's linha digitável while it pays the installment; null, as "
-        "pdf_url, once it is paid, cancelled or partly paid (the boleto is registered for the "
-        "whole amount: paid at a bank it would charge again what was paid)"
-    )
+    digitable_line: str | None = Field(description=BOLETO_DESCRIPTION)
     barcode: str | None = Field(description="The boleto's barcode (44 digits), null as above")
-    pix_code: str | None = Field(
-        description="PIX copia e cola: for the balance after a partial payment (same txid); "
-        "null once the installment is paid or cancelled"
-    )
-    pdf_url: str | None = Field(
-        description="The boleto's PDF while it pays the installment; null once the "
-        "installment is paid, cancelled or partly paid (its PDF answers 409: invoice, paid / "
-        "cancelled / partly_paid)"
+    pix_code: str | None = Field(description=PIX_DESCRIPTION)
+    pdf_url: str | None = Field(description=PDF_DESCRIPTION)
+
+
+class AgreementInvoice(InvoiceFacts):
+    """An invoice as the API answers it: only the means that still pay it."""
+
+    digitable_line: str | None = Field(description=BOLETO_DESCRIPTION)
+    barcode: str | None = Field(description="The boleto's barcode (44 digits), null as above")
+    pix_code: str | None = Field(description=PIX_DESCRIPTION)
+    pix_txid: str = Field(description="The PIX charge's txid, kept for reconciliation")
+    pdf_url: str | None = Field(description=PDF_DESCRIPTION)
+
+
+class AgreementAnswer(AgreementFacts):
+    invoices: list[AgreementInvoice]
+    replayed: bool = Field(
+        default=False,
+        description="The same Idempotency-Key again: this is the agreement it closed the "
+        "first time",
     )
 
 
