@@ -313,6 +313,18 @@ class StageAdvanced(Envelope):
     actions: list[StageAction]
 
 
+class StageAdvancedV2(StageAdvanced):
+    """A receivable moved to a later stage (version 2: naming its contract)."""
+
+    schema_version: Literal[2] = 2  # type: ignore[assignment]
+    contract: str = Field(
+        min_length=1,
+        description="The debt's contract as the creditor names it; for an agreement's "
+        "installment, as its boleto does: 'acordo 1a2b3c4d parcela 1 de 3', '... entrada', "
+        "'... parcela única'",
+    )
+
+
 class ReceivableLeftRuler(Envelope):
     """A receivable left its ruler: paid, settled, or renegotiated."""
 

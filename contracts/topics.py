@@ -132,7 +132,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         ruler.STAGES_TOPIC,
         owner="ruler",
-        events=(ruler.StageAdvanced, ruler.ReceivableLeftRuler),
+        events=(ruler.StageAdvanced, ruler.StageAdvancedV2, ruler.ReceivableLeftRuler),
         description="Stages of receivables in the collection ruler, keyed by receivable id",
     ),
     TopicSpec(

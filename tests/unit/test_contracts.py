@@ -631,6 +631,12 @@ SAMPLES[negotiation.InvoiceOverdueV2] = negotiation.InvoiceOverdueV2(
     **SAMPLES[negotiation.InvoiceOverdue].model_dump(exclude={"schema_version"}), **_PLACE
 )
 
+# Version 2 of StageAdvanced: naming the receivable's contract (here an agreement's installment).
+SAMPLES[ruler.StageAdvancedV2] = ruler.StageAdvancedV2(
+    **SAMPLES[ruler.StageAdvanced].model_dump(exclude={"schema_version"}),
+    contract="acordo 1a2b3c4d parcela 1 de 3",
+)
+
 SAMPLES[personal.PersonalDataErased] = personal.PersonalDataErased(
     **envelope("erasure-1"),
     document="12345678909",

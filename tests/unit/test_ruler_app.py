@@ -37,6 +37,8 @@ from contracts.ruler import (
     RulerDefinitionV2,
     SendMessage,
     SendToBureau,
+    StageAdvanced,
+    StageAdvancedV2,
     StageSpec,
 )
 from contracts.ruler_requests import RecordCall, SaveCampaign, SaveRuler
@@ -49,6 +51,7 @@ from services.ruler.adapters.consumers import ErasuresApplier
 from services.ruler.adapters.integration_events import integration_events
 from services.ruler.adapters.receivables import ReceivablesTable
 from services.ruler.application import RulerApplication
+from tests.support.stored_events import as_stored_in
 
 AGENCY = "recupera-sul"
 JOAO = "52998224725"
@@ -208,13 +211,18 @@ class Ruler:
             day += dt.timedelta(days=1)
 
     def published(self, kind: str) -> list[Any]:
-        out = []
-        for n in self.app.recorder.select_notifications(1, 100_000):
-            for _topic, event in integration_events(self.app.mapper.to_domain_event(n)):
-                parsed = parse_event(event.model_dump_json().encode())
-                if parsed.type == kind:
-                    out.append(parsed)
-        return out
+        return published_by(self.app, kind)
+
+
+def published_by(app: RulerApplication, kind: str) -> list[Any]:
+    """The integration events of a kind the ruler's stored events publish, as read back."""
+    out = []
+    for n in app.recorder.select_notifications(1, 100_000):
+        for _topic, event in integration_events(app.mapper.to_domain_event(n)):
+            parsed = parse_event(event.model_dump_json().encode())
+            if parsed.type == kind:
+                out.append(parsed)
+    return out
 
 
 @pytest.fixture
@@ -539,3 +547,32 @@ def test_an_agreements_installments_are_named_as_the_debtors_boletos_name_them(
     }
     # Never "parcela 2" for the first installment after the entrada.
     assert named == {"inv-1": "acordo a1 entrada", "inv-2": "acordo a1 parcela 1 de 1"}
+    # The stages they reach name them so too (StageAdvanced v2).
+    stages = ruler.published("StageAdvanced")
+    assert {type(s) for s in stages} == {StageAdvancedV2}
+    assert {(s.receivable_id, s.contract) for s in stages} == {
+        ("inv-1", "acordo a1 entrada"),
+        ("inv-2", "acordo a1 parcela 1 de 1"),
+    }
+
+
+def test_a_stage_stored_before_it_named_its_contract_is_published_as_it_was(
+    ruler: Ruler,
+) -> None:
+    ruler.receive(debt("d1"))
+    ruler.run(DUE, DUE + dt.timedelta(days=4))
+    (published_before,) = ruler.published("StageAdvanced")
+    later = RulerApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    later.recorder.insert_events(
+        [
+            as_stored_in(n, 1, without=("names_contract",))
+            for n in ruler.app.recorder.select_notifications(start=1, limit=1_000)
+        ]
+    )
+
+    (legacy,) = published_by(later, "StageAdvanced")
+    assert type(legacy) is StageAdvanced  # version 1, as it went out then
+    assert legacy.event_id == published_before.event_id
+    assert legacy.model_dump() == published_before.model_dump(
+        exclude={"schema_version", "contract"}
+    ) | {"schema_version": 1}

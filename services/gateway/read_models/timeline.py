@@ -83,6 +83,7 @@ from contracts.ruler import (
     NegativationRemoved,
     StageAction,
     StageAdvanced,
+    StageAdvancedV2,
 )
 from service_runtime.clock import BUSINESS_TZ
 from service_runtime.personal_data import REMOVED, KeyVault, unseal
@@ -316,9 +317,8 @@ def describe(event: Envelope, personal: Personal, kinds: Sequence[str] | None = 
     if isinstance(event, ConversationChanged | ConversationChangedV2 | ConversationChangedV3):
         return _conversation(event, personal)
     if isinstance(event, StageAdvanced):
-        what = "Dívida" if event.receivable_kind == "debt" else "Parcela de acordo"
         return (
-            f"{what} ({event.creditor}, {format_brl(event.amount_cents)}) entrou na etapa "
+            f"{_staged(event)} entrou na etapa "
             f"{STAGE_NAMES.get(event.to_stage, event.to_stage)} com {event.days_overdue} "
             "dia(s) de atraso"
             + (f"; ações: {', '.join(_action(a) for a in event.actions)}" if event.actions else "")
@@ -351,6 +351,18 @@ def describe(event: Envelope, personal: Personal, kinds: Sequence[str] | None = 
 
 
 ERASED_SUMMARY = "Dados pessoais removidos a pedido do titular (LGPD)"
+
+
+def _staged(event: StageAdvanced) -> str:
+    """The receivable that reached a stage: 'Dívida (Banco X, contrato C-1, R$ 10,00)', 'Acordo
+    1a2b3c4d parcela 1 de 3 (Banco X, R$ 10,00)' (version 1 named neither)."""
+    amount = format_brl(event.amount_cents)
+    debt = event.receivable_kind == "debt"
+    if not isinstance(event, StageAdvancedV2):
+        return f"{'Dívida' if debt else 'Parcela de acordo'} ({event.creditor}, {amount})"
+    if debt:
+        return f"Dívida ({event.creditor}, contrato {event.contract}, {amount})"
+    return f"{event.contract[:1].upper()}{event.contract[1:]} ({event.creditor}, {amount})"
 
 
 def _installment(number: int, kinds: Sequence[str] | None) -> str:
@@ -508,7 +520,8 @@ LEAVE_REASONS = {
 
 def _action(action: StageAction) -> str:
     if action.kind == "message":
-        return f"{action.channel} '{action.template}'"
+        channel = str(action.channel)
+        return f"mensagem por {CHANNEL_NAMES.get(channel, channel)} ({action.template})"
     if action.kind == "call_campaign":
         return "lista de ligação"
     return "negativação"

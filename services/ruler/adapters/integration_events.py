@@ -30,6 +30,7 @@ from contracts.ruler import (
     RulerSavedV2,
     StageAction,
     StageAdvanced,
+    StageAdvancedV2,
 )
 from service_runtime.outbox import envelope_fields
 from services.ruler.application.service import finalization_variables, message_variables
@@ -127,23 +128,26 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
         )
     elif isinstance(event, AdvancedEvent):
         facts = event.facts
+        stage = {
+            **_envelope(event, facts["tenant"]),
+            "receivable_id": facts["receivable_id"],
+            "receivable_kind": facts["kind"],
+            "document": facts["document"],
+            "creditor": facts["creditor"],
+            "amount_cents": facts["amount_cents"],
+            "due_date": facts["due_date"],
+            "ruler_id": event.ruler_id,
+            "from_stage": event.from_stage,
+            "to_stage": event.to_stage,
+            "days_overdue": event.days_overdue,
+            "on_date": event.on,
+            "actions": [StageAction(**a) for a in event.actions],
+        }
         yield (
             STAGES_TOPIC,
-            StageAdvanced(
-                **_envelope(event, facts["tenant"]),
-                receivable_id=facts["receivable_id"],
-                receivable_kind=facts["kind"],
-                document=facts["document"],
-                creditor=facts["creditor"],
-                amount_cents=facts["amount_cents"],
-                due_date=facts["due_date"],
-                ruler_id=event.ruler_id,
-                from_stage=event.from_stage,
-                to_stage=event.to_stage,
-                days_overdue=event.days_overdue,
-                on_date=event.on,
-                actions=[StageAction(**a) for a in event.actions],
-            ),
+            StageAdvancedV2(**stage, contract=facts["contract"])
+            if event.names_contract
+            else StageAdvanced(**stage),
         )
         yield from _messages(event, facts, "stage", event.to_stage)
     elif isinstance(event, RemindedEvent):

@@ -450,6 +450,7 @@ class RulerApplication(ServiceApplication):
                 days_overdue=transition.days_overdue,
                 on=today,
                 actions=[a.model_dump() for a in transition.actions],
+                names_contract=True,
             )
             counts["stages"] += 1
             counts["messages"] += sum(a.kind == "message" for a in transition.actions)

@@ -57,10 +57,13 @@ class Receivable(Aggregate):
         days_overdue: int,
         on: dt.date,
         actions: list[dict[str, Any]],
+        names_contract: bool,
     ) -> None:
-        """`facts`: tenant, document, creditor, amount, due date... so the event stands on its
-        own (the messages it asks for are built from it). Never personal data: events are
-        kept for good (older events may still hold a `debtor_name`, read by nothing)."""
+        """`facts`: tenant, document, creditor, contract, amount, due date... so the event
+        stands on its own (the messages it asks for are built from it). Never personal data:
+        events are kept for good (older events may still hold a `debtor_name`, read by
+        nothing). `names_contract`: published as StageAdvanced v2, naming the contract (False
+        only for the events stored before it, published as version 1 as they were)."""
         self.stage = to_stage
 
     @event("Reminded")
@@ -187,3 +190,17 @@ def _left_upcast_v1_v2(state: dict[str, Any]) -> None:
 _left_event: Any = Receivable.Left  # type: ignore[attr-defined]
 _left_event.class_version = 2
 _left_event.upcast_v1_v2 = staticmethod(_left_upcast_v1_v2)
+
+
+# ---- StageAdvanced events stored before the integration event named the contract ------------
+# Version 2 carries `names_contract` (True): published as StageAdvanced v2. Read back, version 1
+# is published as version 1, as it was.
+
+
+def _advanced_upcast_v1_v2(state: dict[str, Any]) -> None:
+    state.setdefault("names_contract", False)
+
+
+_advanced_event: Any = Receivable.StageAdvanced  # type: ignore[attr-defined]
+_advanced_event.class_version = 2
+_advanced_event.upcast_v1_v2 = staticmethod(_advanced_upcast_v1_v2)

@@ -1,0 +1,66 @@
+"""A stage of the ruler on the debtor's timeline names what reached it: the debt by its
+contract, an agreement's installment as its boleto names it (StageAdvanced v2); a stage
+published before (version 1) says only whether it was a debt or an installment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+
+from contracts.ruler import StageAction, StageAdvanced, StageAdvancedV2
+from services.gateway.read_models.timeline import summarize
+
+
+def stage(kind: str, contract: str | None) -> StageAdvanced:
+    fields: dict[str, Any] = {
+        "event_id": uuid.uuid4(),
+        "occurred_at": dt.datetime(2026, 11, 25, 13, tzinfo=dt.UTC),
+        "tenant": "recupera-sul",
+        "aggregate_id": "r1",
+        "aggregate_version": 2,
+        "correlation_id": "r1",
+        "causation_id": "r1",
+        "receivable_id": "r1",
+        "receivable_kind": kind,
+        "document": "52998224725",
+        "creditor": "Banco Horizonte",
+        "amount_cents": 51_216,
+        "due_date": dt.date(2026, 11, 20),
+        "ruler_id": "padrao",
+        "from_stage": "current",
+        "to_stage": "notice",
+        "days_overdue": 5,
+        "on_date": dt.date(2026, 11, 25),
+        "actions": [StageAction(kind="message", key="k", channel="sms", template="aviso")],
+    }
+    return (
+        StageAdvanced(**fields)
+        if contract is None
+        else StageAdvancedV2(**fields, contract=contract)
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "contract", "what"),
+    [
+        ("installment", "acordo 1a2b3c4d entrada", "Acordo 1a2b3c4d entrada (Banco Horizonte"),
+        (
+            "installment",
+            "acordo 1a2b3c4d parcela 1 de 3",
+            "Acordo 1a2b3c4d parcela 1 de 3 (Banco Horizonte",
+        ),
+        ("debt", "CTR-0042", "Dívida (Banco Horizonte, contrato CTR-0042"),
+        ("installment", None, "Parcela de acordo (Banco Horizonte"),  # version 1
+        ("debt", None, "Dívida (Banco Horizonte"),
+    ],
+)
+def test_a_stage_names_what_reached_it(kind: str, contract: str | None, what: str) -> None:
+    summary = summarize(stage(kind, contract))
+    assert summary is not None and summary.startswith(what)
+    assert summary.endswith(
+        ", R$ 512,16) entrou na etapa aviso de cobrança com 5 dia(s) de atraso; ações: mensagem "
+        "por SMS (aviso)"
+    )
