@@ -191,6 +191,11 @@ def test_the_web_chat_shows_the_debtor_the_operators_name_and_never_the_login(
 
     assert polled.status_code == 200, polled.text
     assert "ana@recupera" not in polled.text
+    # Whoever holds the conversation's id reads what the chat said, never the debtor's
+    # document, name or address (any CPF can be typed in the chat).
+    shown = polled.json()
+    assert (shown["document"], shown["debtor_name"], shown["address"]) == (None, None, None)
+    assert "52998224725" not in polled.text
     assert polled.json()["entries"][-1]["text"].startswith("Você está falando com Ana, da ")
     # Staff still see whose it is.
     staff = client.get(f"/api/v1/conversations/{conversation_id}", headers=ANA).json()

@@ -185,7 +185,8 @@ class ChatController(Controller):
         "/api/v1/chat/{tenant:str}/conversations/{conversation_id:str}",
         guards=[has_portal],
         summary="The web chat's conversation so far (operators' answers arrive here; "
-        "`operator` is null: no operator's login is shown to the debtor)",
+        "`operator` is null: no operator's login is shown to the debtor; `document`, "
+        "`debtor_name` and `address` are null: the debtor's data only as the chat said them)",
     )
     async def web_conversation(
         self,
@@ -202,9 +203,11 @@ class ChatController(Controller):
         if found.channel != "web":
             raise ApiError(404, "not_found", f"conversa {conversation_id} não encontrada")
         # The debtor reads the operator by the name in the text, never by the login (staff
-        # see it on /api/v1/conversations).
+        # see it on /api/v1/conversations). Whoever holds the id may not be the debtor (any
+        # document can be typed in the chat): nothing of the debtor but what the chat said.
         entries = [e.model_copy(update={"operator": None}) for e in found.entries[after:]]
-        return found.model_copy(update={"operator": None, "entries": entries})
+        hidden = {"document": None, "debtor_name": None, "address": None, "operator": None}
+        return found.model_copy(update={**hidden, "entries": entries})
 
 
 STAFF = requires("admin", "operator")
