@@ -225,6 +225,23 @@ class SetAvailability(_Model):
     )
 
 
+class GetOperator(_Model):
+    """An operator's place at the desk: available or not, the name debtors read, the
+    conversations with them."""
+
+    kind: Literal["get_operator"] = "get_operator"
+    tenant: str
+    operator: str
+
+
+class ClearDisplayName(_Model):
+    """Forget the name an operator gave: debtors read "um atendente" again."""
+
+    kind: Literal["clear_display_name"] = "clear_display_name"
+    tenant: str
+    operator: str
+
+
 class OperatorMessage(_Model):
     kind: Literal["operator_message"] = "operator_message"
     tenant: str
@@ -319,6 +336,8 @@ MessagingRequest = Annotated[
     | DeliveryReport
     | ChatInbound
     | SetAvailability
+    | GetOperator
+    | ClearDisplayName
     | OperatorMessage
     | TransferConversation
     | CloseConversation

@@ -22,7 +22,9 @@ from litestar.testing import TestClient
 
 from contracts.messaging_requests import (
     ChatInbound,
+    ClearDisplayName,
     GetConversation,
+    GetOperator,
     SetAvailability,
     TransferConversation,
 )
@@ -62,6 +64,10 @@ class InProcessMessaging:
         try:
             if isinstance(request, SetAvailability):
                 return conversations.set_availability(request, NOW)
+            if isinstance(request, GetOperator):
+                return conversations.operator(request)
+            if isinstance(request, ClearDisplayName):
+                return conversations.clear_display_name(request)
             if isinstance(request, ChatInbound):
                 return conversations.inbound(request, NOW)
             if isinstance(request, GetConversation):
@@ -200,3 +206,41 @@ def test_the_web_chat_shows_the_debtor_the_operators_name_and_never_the_login(
     # Staff still see whose it is.
     staff = client.get(f"/api/v1/conversations/{conversation_id}", headers=ANA).json()
     assert staff["operator"] == "ana@recupera.com.br"
+
+
+def test_the_operator_reads_the_name_given_and_can_forget_it(
+    client: TestClient[Litestar],
+) -> None:
+    me = client.get("/api/v1/operators/me", headers=ANA)
+    assert me.status_code == 200, me.text
+    assert me.json() == {
+        "operator": "ana@recupera.com.br",
+        "available": False,
+        "display_name": None,
+        "conversations": [],
+    }
+    client.put(
+        "/api/v1/operators/me/availability",
+        json={"available": True, "display_name": "Ana"},
+        headers=ANA,
+    )
+    assert client.get("/api/v1/operators/me", headers=ANA).json()["display_name"] == "Ana"
+
+    forgotten = client.delete("/api/v1/operators/me/display-name", headers=ANA)
+
+    assert forgotten.status_code == 200, forgotten.text
+    assert (forgotten.json()["display_name"], forgotten.json()["available"]) == (None, True)
+    assert client.get("/api/v1/operators/me", headers=ANA).json()["display_name"] is None
+    # Again: nothing to forget, the same answer.
+    assert client.delete("/api/v1/operators/me/display-name", headers=ANA).json() == (
+        forgotten.json()
+    )
+    # Another operator's name stays.
+    bruno = operator("bruno@recupera.com.br")
+    client.put(
+        "/api/v1/operators/me/availability",
+        json={"available": True, "display_name": "Bruno"},
+        headers=bruno,
+    )
+    client.delete("/api/v1/operators/me/display-name", headers=ANA)
+    assert client.get("/api/v1/operators/me", headers=bruno).json()["display_name"] == "Bruno"

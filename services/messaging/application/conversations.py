@@ -36,10 +36,12 @@ from contracts.messaging_requests import (
     ChatLink,
     ChatReplyOut,
     ChatText,
+    ClearDisplayName,
     CloseConversation,
     ConversationEntry,
     ConversationOut,
     GetConversation,
+    GetOperator,
     MessagingSettings,
     OperatorMessage,
     SetAvailability,
@@ -172,6 +174,15 @@ class ConversationHost(Protocol):
 def seal_for(host: ConversationHost, tenant: str, document: str, fields: dict[str, Any]) -> Any:
     """Fields sealed with the debtor's key, as the aggregates keep them (a dict)."""
     return seal(host.vault.key_for(tenant, document), fields).model_dump()
+
+
+def operator_out(desk: OperatorDesk, operator: str) -> AvailabilityOut:
+    return AvailabilityOut(
+        operator=operator,
+        available=operator in desk.available,
+        display_name=desk.display_name_of(operator),
+        conversations=desk.conversations_of(operator),
+    )
 
 
 def debtor_of(host: ConversationHost, conv: Conversation) -> dict[str, Any] | None:
@@ -1066,12 +1077,20 @@ class Conversations:
             self.host.save(desk, *assigned, *messages)
             if messages:
                 self.host.queued(messages)
-            return AvailabilityOut(
-                operator=request.operator,
-                available=request.operator in desk.available,
-                display_name=desk.display_name_of(request.operator),
-                conversations=desk.conversations_of(request.operator),
-            )
+            return operator_out(desk, request.operator)
+
+        return self.host.retrying(command)  # type: ignore[no-any-return]
+
+    def operator(self, request: GetOperator) -> AvailabilityOut:
+        return operator_out(self._desk(request.tenant), request.operator)
+
+    def clear_display_name(self, request: ClearDisplayName) -> AvailabilityOut:
+        def command() -> AvailabilityOut:
+            desk = self._desk(request.tenant)
+            if desk.display_name_of(request.operator) is not None:
+                desk.clear_display_name(operator=request.operator)
+                self.host.save(desk)
+            return operator_out(desk, request.operator)
 
         return self.host.retrying(command)  # type: ignore[no-any-return]
 

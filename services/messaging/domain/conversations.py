@@ -396,6 +396,10 @@ class OperatorDesk(Aggregate):
         if operator not in self.operators:
             self.operators = [*self.operators, operator]
 
+    @event("DisplayNameCleared")
+    def clear_display_name(self, *, operator: str) -> None:
+        self.display_names = {k: v for k, v in self.display_names.items() if k != operator}
+
     @event("ConversationWaiting")
     def enqueue(self, *, conversation_id: str) -> None:
         self._release(conversation_id)

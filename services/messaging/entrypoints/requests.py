@@ -9,9 +9,11 @@ from contracts.messaging_requests import (
     REQUESTS_TOPIC,
     BirthDateTry,
     ChatInbound,
+    ClearDisplayName,
     CloseConversation,
     DeliveryReport,
     GetConversation,
+    GetOperator,
     GetSettings,
     ListTemplates,
     MessagingRequestBody,
@@ -60,6 +62,10 @@ class MessagingRequests:
             return conversations.inbound(request, now)
         if isinstance(request, SetAvailability):
             return conversations.set_availability(request, now)
+        if isinstance(request, GetOperator):
+            return conversations.operator(request)
+        if isinstance(request, ClearDisplayName):
+            return conversations.clear_display_name(request)
         if isinstance(request, OperatorMessage):
             return conversations.operator_message(request, now)
         if isinstance(request, TransferConversation):

@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from anyio import to_thread
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import Parameter
 from litestar.response import Template
@@ -23,10 +23,12 @@ from contracts.messaging_requests import (
     AvailabilityOut,
     ChatInbound,
     ChatReplyOut,
+    ClearDisplayName,
     CloseConversation,
     ConversationOut,
     ConversationStatus,
     GetConversation,
+    GetOperator,
     OperatorMessage,
     SetAvailability,
     StartConversation,
@@ -78,7 +80,8 @@ class AvailabilityIn(_In):
         max_length=200,
         description="The name debtors read when you take or are given a conversation: a first "
         'name such as "Ana" (1-40 characters, not an e-mail, not only digits). Given once, '
-        'kept; omitted or null keeps the one before. Without one, debtors read "um '
+        "kept; omitted or null keeps the one before (DELETE /api/v1/operators/me/display-name "
+        'forgets it; GET /api/v1/operators/me shows it). Without one, debtors read "um '
         'atendente", never your login',
         examples=["Ana"],
     )
@@ -362,6 +365,35 @@ class OperatorsController(Controller):
                 available=data.available,
                 display_name=data.display_name,
             ),
+            principal.tenant,
+            AvailabilityOut,
+        )
+
+    @get(
+        "/me",
+        guards=[STAFF],
+        summary="Yourself at the desk: available or not, the name debtors read, your conversations",
+    )
+    async def me(self, request: Request[Any, Any, Any], state: State) -> AvailabilityOut:
+        principal = principal_of(request)
+        return await _messaging(state).ask(
+            GetOperator(tenant=principal.tenant, operator=principal.subject),
+            principal.tenant,
+            AvailabilityOut,
+        )
+
+    @delete(
+        "/me/display-name",
+        guards=[STAFF],
+        status_code=HTTP_200_OK,
+        summary='Forget the name debtors read: they read "um atendente" again',
+    )
+    async def clear_display_name(
+        self, request: Request[Any, Any, Any], state: State
+    ) -> AvailabilityOut:
+        principal = principal_of(request)
+        return await _messaging(state).ask(
+            ClearDisplayName(tenant=principal.tenant, operator=principal.subject),
             principal.tenant,
             AvailabilityOut,
         )
