@@ -309,7 +309,7 @@ def test_an_unknown_document_is_not_found(
     assert missing.status_code == 404
     error = error_of(missing)
     assert error["code"] == "not_found" and JOAO in error["message"]
-    assert error["details"] == []
+    assert [(d["field"], d["rule"]) for d in error["details"]] == [("document", "not_found")]
     assert published(gateway) == []
 
 

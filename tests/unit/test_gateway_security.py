@@ -322,6 +322,50 @@ def test_a_404_carries_the_headers_request_id_and_both_languages() -> None:
     assert error["request_id"] == "abc-404"
 
 
+@pytest.mark.parametrize(
+    ("authorization", "rule", "message"),
+    [
+        (None, "required", "envie o token no cabeçalho Authorization: Bearer <token>"),
+        ("Bearer nao-e-um-token", "token_invalid", "token inválido"),
+        (
+            "Bearer "
+            + issue_token("outra-chave-de-outra-instalacao-32+bytes", tenant="demo", role="admin"),
+            "token_invalid",
+            "token inválido",
+        ),
+        (
+            "Bearer " + issue_token(KEY, tenant="demo", role="admin", ttl=dt.timedelta(seconds=-1)),
+            "token_expired",
+            "token expirado",
+        ),
+    ],
+)
+def test_a_refused_token_names_the_header_and_why(
+    authorization: str | None, rule: str, message: str
+) -> None:
+    app, _ = real_app()
+    headers = {"Authorization": authorization} if authorization else {}
+    refused = TestClient(app).get("/api/v1/carteiras/", headers=headers)
+    assert refused.status_code == 401
+    error = refused.json()["error"]
+    assert (error["code"], error["message"]) == ("unauthorized", message)
+    [detail] = error["details"]
+    assert (detail["field"], detail["rule"], detail["message"]) == ("Authorization", rule, message)
+    assert detail["message_en"] == english_rule(rule)
+
+
+def test_a_role_that_may_not_names_the_header_and_the_rule() -> None:
+    app, _ = real_app()
+    client_ = TestClient(app)
+    portal = issue_token(KEY, tenant="demo", role="portal", document="52998224725")
+    forbidden = client_.get("/api/v1/carteiras/", headers={"Authorization": f"Bearer {portal}"})
+    assert forbidden.status_code == 403
+    [detail] = forbidden.json()["error"]["details"]
+    assert (detail["field"], detail["rule"]) == ("Authorization", "role")
+    assert detail["message"].startswith("o papel portal não pode fazer isto; exige: ")
+    assert detail["message_en"] == "The token's role may not do this"
+
+
 def test_a_500_tells_nothing_of_the_trace_and_logs_it_with_the_request_id(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

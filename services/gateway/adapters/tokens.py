@@ -82,6 +82,14 @@ def issue_token(
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
+# Why a token is refused (the 401's detail, field Authorization), in English.
+TOKEN_RULES_EN = {
+    "token_expired": "The token has expired: ask for a new one",
+    "token_invalid": "Not a token of this platform (signature, issuer or format)",
+    "token_claims": "The token names no role or no tenant",
+}
+
+
 def decode_token(key: str, token: str) -> Principal:
     try:
         claims = jwt.decode(
@@ -92,13 +100,22 @@ def decode_token(key: str, token: str) -> Principal:
             options={"require": ["exp", "sub", "iss"]},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise InvalidToken("token expirado") from exc
+        raise InvalidToken(
+            "token expirado", "Authorization", "token_expired", TOKEN_RULES_EN["token_expired"]
+        ) from exc
     except jwt.InvalidTokenError as exc:
-        raise InvalidToken("token inválido") from exc
+        raise InvalidToken(
+            "token inválido", "Authorization", "token_invalid", TOKEN_RULES_EN["token_invalid"]
+        ) from exc
     role = claims.get("role")
     tenant = claims.get("tenant")
     if role not in get_args(Role) or not isinstance(tenant, str):
-        raise InvalidToken("token sem papel ou assessoria")
+        raise InvalidToken(
+            "token sem papel ou assessoria",
+            "Authorization",
+            "token_claims",
+            TOKEN_RULES_EN["token_claims"],
+        )
     # A tenant no event may carry (a token issued before the rule was checked): nothing it
     # sends could be published, so it does not get in.
     named = tenant_name_problem(tenant)

@@ -19,7 +19,7 @@ from services.gateway.adapters.tokens import (
     decode_token,
     renewed_token,
 )
-from services.gateway.entrypoints.http.errors import ApiError
+from services.gateway.entrypoints.http.errors import ApiError, field_detail
 
 # The web chat and document links are the debtor's, who has no token (a link is signed).
 PUBLIC_PREFIXES = (
@@ -56,9 +56,7 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         if not token or scheme.lower() != "bearer":
             if is_public(connection.url.path):
                 return AuthenticationResult(user=None, auth=None)
-            raise ApiError(
-                401, "unauthorized", "envie o token no cabeçalho Authorization: Bearer <token>"
-            )
+            raise token_required("envie o token no cabeçalho Authorization: Bearer <token>")
         key: str = connection.app.state.signing_key
         try:
             principal = decode_token(key, token)
@@ -114,12 +112,10 @@ def requires(
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         principal = connection.scope.get("user")
         if not isinstance(principal, Principal):
-            raise ApiError(401, "unauthorized", "token obrigatório")
+            raise token_required("token obrigatório")
         if principal.role not in roles:
-            raise ApiError(
-                403,
-                "forbidden",
-                f"o papel {principal.role} não pode fazer isto; exige: {', '.join(roles)}",
+            raise role_refused(
+                f"o papel {principal.role} não pode fazer isto; exige: {', '.join(roles)}"
             )
 
     return guard
@@ -128,5 +124,16 @@ def requires(
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     principal = connection.scope.get("user")
     if not isinstance(principal, Principal):
-        raise ApiError(401, "unauthorized", "token obrigatório")
+        raise token_required("token obrigatório")
     return principal
+
+
+def token_required(message: str) -> ApiError:
+    return ApiError(
+        401, "unauthorized", message, [field_detail("Authorization", "required", message)]
+    )
+
+
+def role_refused(message: str) -> ApiError:
+    """403: the token's role may not do this (field Authorization, rule `role`)."""
+    return ApiError(403, "forbidden", message, [field_detail("Authorization", "role", message)])

@@ -24,7 +24,7 @@ from services.gateway.application.uploads import GatewayApplication
 from services.gateway.domain.carteira_csv import NotACarteiraCsv
 from services.gateway.domain.portal_challenge import BIRTH_DATE, InvalidBirthDate
 from services.gateway.entrypoints.http.auth import principal_of, requires
-from services.gateway.entrypoints.http.errors import ApiError, field_error
+from services.gateway.entrypoints.http.errors import ApiError, field_error, not_found
 from services.gateway.entrypoints.http.portal_deps import has_portal, portal_service
 from services.gateway.entrypoints.http.raw_bodies import raw_body_operation
 from services.gateway.entrypoints.http.schemas import (
@@ -142,9 +142,7 @@ class CarteiraController(Controller):
             lambda: imports.import_status(state.read_engine, principal.tenant, import_id)
         )
         if row is None:
-            raise ApiError(
-                404, "not_found", f"importação {import_id} não encontrada nesta assessoria"
-            )
+            raise not_found("import_id", f"importação {import_id} não encontrada nesta assessoria")
         return _status_out(row)
 
 

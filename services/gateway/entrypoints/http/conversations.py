@@ -46,6 +46,7 @@ from services.gateway.entrypoints.http.errors import (
     handle_api_error,
     handle_service_refused,
     handle_service_unavailable,
+    not_found,
 )
 from services.gateway.entrypoints.http.portal_deps import has_portal
 from services.gateway.read_models import conversations as conversations_view
@@ -204,7 +205,7 @@ class ChatController(Controller):
             ConversationOut,
         )
         if found.channel != "web":
-            raise ApiError(404, "not_found", f"conversa {conversation_id} não encontrada")
+            raise not_found("conversation_id", f"conversa {conversation_id} não encontrada")
         # The debtor reads the operator by the name in the text, never by the login (staff
         # see it on /api/v1/conversations). Whoever holds the id may not be the debtor (any
         # document can be typed in the chat): nothing of the debtor but what the chat said.

@@ -51,6 +51,10 @@ MESSAGES_EN: dict[str, str] = {
 # Details: by rule (what was broken), in words about the field the detail names.
 RULES_EN: dict[str, str] = {
     "required": "This field is required",
+    "token_expired": "The token has expired: ask for a new one",
+    "token_invalid": "Not a token of this platform (signature, issuer or format)",
+    "token_claims": "The token names no role or no tenant",
+    "role": "The token's role may not do this",
     "unknown_field": "Unknown field",
     "minimum": "The value is too small",
     "exclusive_minimum": "The value is too small",
@@ -91,6 +95,13 @@ RULES_EN: dict[str, str] = {
     "unknown_result": "Unknown call result",
     "unknown_condition": "Unknown payment condition",
     "not_cnab240": "Not a CNAB 240 file",
+    # A CNAB 240 return refused whole (services.negotiation.application.service).
+    "other_bank": "The return file is of another bank than the tenant's boletos",
+    "unknown_bank": "The return file's bank code is not a bank the platform knows",
+    "record_length": "A record is not 240 columns long: the file was cut short or edited",
+    "truncated": "The file ends without its trailer (or a batch without its own): cut short",
+    "trailer_count": "A trailer's record or batch counts do not add up (or cannot be read)",
+    "after_trailer": "Lines after the file trailer",
     # A carteira file refused whole (services.gateway.domain.carteira_csv.NotACarteiraCsv).
     "empty": "The file is empty",
     "binary": "The file is not a CSV (a spreadsheet, PDF, image or archive?)",

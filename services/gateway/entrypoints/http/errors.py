@@ -96,6 +96,11 @@ class RateLimited(TooManyRequestsException, ApiError):
         self.retry_after = retry_after
 
 
+def not_found(field: str, message: str) -> ApiError:
+    """404 naming what was not found (the path's parameter), rule `not_found`."""
+    return ApiError(404, "not_found", message, [field_detail(field, "not_found", message)])
+
+
 def field_error(field: str, rule: str, message: str, status: int = 422) -> ApiError:
     return ApiError(status, "validation_failed", message, [field_detail(field, rule, message)])
 

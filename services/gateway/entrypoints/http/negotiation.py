@@ -40,6 +40,7 @@ from services.gateway.entrypoints.http.auth import (
     RENEWED_TOKEN_HEADER,
     principal_of,
     requires,
+    role_refused,
 )
 from services.gateway.entrypoints.http.controllers import invoice_pdf_url
 from services.gateway.entrypoints.http.errors import (
@@ -184,7 +185,7 @@ def negotiator(principal: Principal, tenant: str, channel: Channel | None = None
         return Negotiator(document=None, channel="operator", operator=principal.subject)
     if principal.role == "integration":
         return Negotiator(document=None, channel=channel or "chatbot", operator=None)
-    raise ApiError(403, "forbidden", f"o papel {principal.role} não negocia acordos")
+    raise role_refused(f"o papel {principal.role} não negocia acordos")
 
 
 NEGOTIATORS = requires("portal", "operator", "admin", "integration")

@@ -20,7 +20,7 @@ from services.gateway.domain.portal_profile import (
     InvalidProfile,
 )
 from services.gateway.entrypoints.http.auth import principal_of, requires
-from services.gateway.entrypoints.http.errors import ApiError
+from services.gateway.entrypoints.http.errors import ApiError, not_found
 from services.gateway.entrypoints.http.portal_deps import portal_service
 
 
@@ -103,9 +103,8 @@ class PortalAdminController(Controller):
         principal = principal_of(request)
         profile = await portal_service(state).profile(principal.tenant)
         if profile.name is None:
-            raise ApiError(
-                404,
-                "not_found",
+            raise not_found(
+                "tenant",
                 "esta assessoria ainda não tem perfil do portal; crie-o com "
                 "PUT /api/v1/admin/portal",
             )

@@ -16,7 +16,7 @@ from services.gateway.application.privacy import NoPersonalData, PrivacyService
 from services.gateway.domain.erasure import MAX_REASON
 from services.gateway.entrypoints.http.auth import principal_of, requires
 from services.gateway.entrypoints.http.controllers import document_param
-from services.gateway.entrypoints.http.errors import ApiError
+from services.gateway.entrypoints.http.errors import not_found
 from services.gateway.entrypoints.http.schemas import ErrorResponse
 
 
@@ -91,10 +91,8 @@ class PrivacyController(Controller):
                 reason=data.reason,
             )
         except NoPersonalData as exc:
-            raise ApiError(
-                404,
-                "not_found",
-                f"esta assessoria não tem dados pessoais do documento {normalized}",
+            raise not_found(
+                "document", f"esta assessoria não tem dados pessoais do documento {normalized}"
             ) from exc
         return ErasureOut(
             document=receipt.document,

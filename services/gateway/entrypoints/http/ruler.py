@@ -46,7 +46,7 @@ from service_runtime.clock import BUSINESS_TZ
 from service_runtime.request_reply import KafkaRequester
 from service_runtime.service_client import ServiceClient
 from services.gateway.entrypoints.http.auth import principal_of, requires
-from services.gateway.entrypoints.http.errors import ApiError, field_error
+from services.gateway.entrypoints.http.errors import field_error, not_found
 from services.gateway.read_models import call_list
 
 ADMIN = requires("admin")
@@ -326,7 +326,7 @@ class CampaignsController(Controller):
             lambda: call_list.campaign(state.read_engine, principal.tenant, campaign_id)
         )
         if found is None:
-            raise ApiError(404, "not_found", f"campanha {campaign_id} não encontrada")
+            raise not_found("campaign_id", f"campanha {campaign_id} não encontrada")
         today = state.clock.today()
         entries, total = await to_thread.run_sync(
             lambda: call_list.call_list(
