@@ -338,6 +338,51 @@ def test_the_same_row_twice_in_one_batch_is_read_once(app: PortfolioApplication)
     assert len(debt_events(app, id_of(JOAO))) == 1
 
 
+def resent(message: CarteiraRowSubmitted, n: int = 1, **changes: str) -> CarteiraRowSubmitted:
+    """The same row (its row_key) sent again as another message, changed or not."""
+    return message.model_copy(
+        update={
+            "event_id": derived_event_id(message.event_id, "resent", n),
+            "fields": message.fields.model_copy(update=changes),
+        }
+    )
+
+
+def test_a_row_sent_again_in_the_same_batch_keeps_the_first_message(
+    app: PortfolioApplication,
+) -> None:
+    # QA: R1 valid at 10,00, R1 again with CPF 111.111.111-11, then R2; all read in one poll.
+    r1 = row("qa5-crm-2", 1, JOAO, original_amount="10,00")
+    r2 = row("qa5-crm-2", 2, PADARIA)
+
+    outcome = app.handle_inbound([r1, resent(r1, document="111.111.111-11"), r2], TODAY)
+
+    assert (outcome.created, outcome.rejected, outcome.duplicates) == (2, 0, 1)
+    assert debt(app, id_of(JOAO)).original_amount_cents == 1000
+    assert of_type(contract_events(app), DebtRejected) == []
+    assert carteira(app, "qa5-crm-2").rows_read == 2
+
+
+def test_the_first_message_of_a_row_wins_in_a_batch_as_across_batches(
+    app: PortfolioApplication,
+) -> None:
+    # QA: R6 at 99,99 then R6 at 77,77 in one batch imported 77,77.
+    r6 = row("qa5-crm-1", 6, JOAO, original_amount="99,99")
+    app.handle_inbound([r6, resent(r6, original_amount="77,77")], TODAY)
+    assert debt(app, id_of(JOAO)).original_amount_cents == 9999
+
+    # A rejected first message wins too: the row was read, rejected, and stays so.
+    bad = row("qa5-crm-1", 7, PADARIA, document="111.111.111-11")
+    outcome = app.handle_inbound([bad, resent(bad, document=PADARIA["document"])], TODAY)
+    assert (outcome.created, outcome.rejected, outcome.duplicates) == (0, 1, 1)
+    assert debt_events(app, id_of(PADARIA)) == []
+
+    # Later, in another batch: ignored as well.
+    later = app.handle_inbound([resent(r6, 2, original_amount="55,55")], TODAY)
+    assert later.duplicates == 1
+    assert debt(app, id_of(JOAO)).original_amount_cents == 9999
+
+
 # --- the creditor sends the carteira again next month ----------------------------------------
 
 

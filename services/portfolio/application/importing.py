@@ -283,14 +283,19 @@ class PortfolioApplication(ServiceApplication):
                 pending_rows.setdefault((msg.tenant, msg.import_id), []).append(msg)
 
         # Validate every row first, so the debts that already exist are found in one query.
+        # A row is its first message, in a batch as across batches: a row_key sent again in
+        # the same batch is a duplicate (counted below), its content never read.
         validated: dict[tuple[str, str, str], ValidRow | RowRejection] = {}
         debt_ids: dict[tuple[str, str, str], uuid.UUID] = {}
         for rows in pending_rows.values():
             for msg in rows:
+                row_id = (msg.tenant, msg.import_id, msg.row_key)
+                if row_id in validated:
+                    continue
                 result = validate_row(_row_mapping(msg), today)
-                validated[(msg.tenant, msg.import_id, msg.row_key)] = result
+                validated[row_id] = result
                 if isinstance(result, ValidRow):
-                    debt_ids[(msg.tenant, msg.import_id, msg.row_key)] = debt_id_for(
+                    debt_ids[row_id] = debt_id_for(
                         msg.tenant, result.creditor, result.contract, result.installment
                     )
         known = self.existing_ids(sorted(set(debt_ids.values())))
