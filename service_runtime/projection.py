@@ -52,7 +52,7 @@ from service_runtime.kafka import (
     records_at,
     server_list,
 )
-from service_runtime.sql import DialectInsert, cached
+from service_runtime.sql import DialectInsert, cached, write_many
 from service_runtime.telemetry import ConsumerBatch, attached, register_consumer
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def store_positions(
         for tp, last in lasts
     ]
     if rows:
-        conn.execute(cached(conn, "projection_positions", _positions_upsert), rows)
+        write_many(conn, cached(conn, "projection_positions", _positions_upsert), rows)
 
 
 def stored_positions(

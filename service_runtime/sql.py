@@ -3,17 +3,27 @@ updated by their key in one statement.
 
 The statements a projection writes with at every batch are built once per dialect and kept
 (`cached`): building one costs its cache key and SQLAlchemy's compiled-cache lookup each
-time, which showed in a replay's profile; executing a kept statement with many rows is
-SQLAlchemy's own executemany."""
+time, which showed in a replay's profile.
+
+Many rows of one statement (`execute_many`, `insert_ignore`, `update_rows`) go to SQLite as
+ready tuples (`write_many`): the statement compiled once per dialect and set of keys, each
+row's values taken in the compiled order and only the columns whose type converts (dates,
+datetimes, booleans) passed through that type's own bind processor, so the driver stores
+exactly what SQLAlchemy's executemany would have; its per-row processing of every parameter
+was a quarter of a replay. Other databases get SQLAlchemy's executemany (on PostgreSQL its
+INSERTs of many rows are already sent as multi-row VALUES)."""
 
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.dml import Update, UpdateBase
 
 Row = Mapping[str, Any]
@@ -42,8 +52,94 @@ def cached(
 
 def execute_many(conn: Connection, statement: UpdateBase, rows: Sequence[Row]) -> None:
     """`statement` with every row (the same keys in each), in one executemany."""
-    if rows:
+    write_many(conn, statement, rows)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A statement compiled for one dialect and one set of row keys, and how a row (a
+    mapping) becomes the tuple of parameters the driver takes."""
+
+    sql: str
+    values: Callable[[Row], Any]  # a row's values (or constants) in the compiled order
+    single: bool  # one parameter: `values` gives it alone, not in a tuple
+    # (position, the type's bind processor) of the columns whose type converts the value.
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    constants: dict[str, Any] | None  # the statement's own values, under the rows'
+
+
+_PREPARED: dict[tuple[str, UpdateBase, tuple[str, ...]], _Prepared | None] = {}
+# Statements are built once and kept (`cached`): more than this many means some are not.
+_PREPARED_MAX = 1000
+
+
+def _prepare(dialect: Dialect, statement: UpdateBase, keys: tuple[str, ...]) -> _Prepared | None:
+    """None when the rows cannot go as they are (a parameter neither in the rows nor given
+    by the statement, as a column default SQLAlchemy computes would be, or one it computes
+    at each execution)."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    names = compiled.positiontup
+    if names is None or compiled.insert_prefetch or compiled.update_prefetch:
+        return None
+    given = set(keys)
+    constants: dict[str, Any] = {}
+    for name in names:
+        if name not in given:
+            bind = compiled.binds[name]
+            if bind.required or bind.callable is not None:
+                return None
+            constants[name] = compiled.params[name]
+    processors = []
+    for position, name in enumerate(names):
+        process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors.append((position, process))
+    return _Prepared(
+        sql=compiled.string,
+        values=operator.itemgetter(*names),
+        single=len(names) == 1,
+        processors=tuple(processors),
+        constants=constants or None,
+    )
+
+
+def write_many(conn: Connection, statement: UpdateBase, rows: Sequence[Row]) -> None:
+    """`statement` executed once with every row (each a mapping with the same keys as the
+    first): on SQLite the rows go to the driver as tuples (see the module's docstring);
+    elsewhere, or when a row lacks a value the statement needs, SQLAlchemy's executemany."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    prepared = None
+    if dialect.paramstyle == "qmark":
+        key = (dialect.name, statement, tuple(rows[0]))
+        if key in _PREPARED:
+            prepared = _PREPARED[key]
+        else:
+            if len(_PREPARED) >= _PREPARED_MAX:
+                _PREPARED.clear()
+            prepared = _PREPARED[key] = _prepare(dialect, statement, key[2])
+    if prepared is None:
         conn.execute(statement, list(rows))
+        return
+    values = prepared.values
+    if prepared.constants is not None:
+        constants = prepared.constants
+        params = [values({**constants, **row}) for row in rows]
+    else:
+        params = [values(row) for row in rows]
+    if prepared.single:
+        params = [(value,) for value in params]
+    if prepared.processors:
+        processors = prepared.processors
+        converted = []
+        for row_values in params:
+            listed = list(row_values)
+            for position, process in processors:
+                listed[position] = process(listed[position])
+            converted.append(tuple(listed))
+        params = converted
+    conn.exec_driver_sql(prepared.sql, params)
 
 
 def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: Sequence[str]) -> None:
@@ -62,8 +158,7 @@ def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: Sequenc
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
     """Insert the rows whose key is not stored yet; the others are left as they are."""
     if rows:
-        statement = cached(conn, ("insert_ignore", table), _ignoring(table))
-        conn.execute(statement, list(rows))
+        write_many(conn, cached(conn, ("insert_ignore", table), _ignoring(table)), rows)
 
 
 def _ignoring(table: Table) -> Callable[[DialectInsert], UpdateBase]:
@@ -89,7 +184,8 @@ def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -
     if not rows:
         return
     columns = tuple(c for c in rows[0] if c != key)
-    conn.execute(
+    write_many(
+        conn,
         _update_by(table, key, columns),
         [{f"b_{c}": v for c, v in row.items()} for row in rows],
     )
@@ -103,4 +199,5 @@ __all__ = [
     "insert_ignore",
     "update_rows",
     "upsert",
+    "write_many",
 ]
