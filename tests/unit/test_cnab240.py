@@ -209,11 +209,44 @@ def test_no_final_line_end_and_trailing_blank_lines() -> None:
     assert parse_cnab240(_sample() + "\x1a") == expected  # DOS end-of-file mark
 
 
-def test_lines_whose_trailing_spaces_were_stripped_are_padded() -> None:
+def test_lines_whose_trailing_spaces_were_stripped_are_read_but_the_file_is_not_whole() -> None:
     stripped = "\n".join(line.rstrip(" ") for line in _lines())
+    whole = parse_cnab240(_sample())
 
-    assert any(len(line) < 240 for line in stripped.split("\n"))
-    assert parse_cnab240(stripped) == parse_cnab240(_sample())
+    parsed = parse_cnab240(stripped)
+
+    assert (parsed.movements, parsed.problems) == (whole.movements, whole.problems)
+    # Not as the bank wrote it: nothing is applied from it (import_cnab240).
+    assert whole.defects == []
+    lengths = [len(line) for line in stripped.split("\n")]
+    assert [(d.line, d.rule) for d in parsed.defects] == [
+        (n, "record_length") for n, length in enumerate(lengths, start=1) if length < 240
+    ]
+    assert parsed.defects[0].message == (
+        f"tem só {lengths[0]} colunas; o registro CNAB 240 tem 240"
+    )
+
+
+def test_a_file_cut_anywhere_is_not_whole() -> None:
+    # QA: `head -c 900` left a U record of 174 columns and no trailers, and was applied.
+    sample = _sample()
+    assert parse_cnab240(sample[:-2]).defects == []  # without its last line end: whole
+
+    for size in range(243, len(sample) - 2):
+        parsed = parse_cnab240(sample[:size])
+        assert parsed.defects, size
+        assert {d.rule for d in parsed.defects} <= {"record_length", "truncated"}, size
+
+    cut = parse_cnab240(sample[:900])
+    assert [(d.line, d.rule, d.message) for d in cut.defects] == [
+        (2, "truncated", "lote 1 sem trailer de lote"),
+        (4, "record_length", "tem só 174 colunas; o registro CNAB 240 tem 240"),
+        (
+            4,
+            "truncated",
+            "o arquivo termina sem trailer de arquivo (registro tipo 9): pode estar incompleto",
+        ),
+    ]
 
 
 def test_latin_1_text_fields_do_not_split_lines() -> None:
@@ -388,6 +421,7 @@ def test_line_of_the_wrong_length() -> None:
         "linha 4: tem só 100 colunas; o registro CNAB 240 tem 240",
     ]
     assert [m.nosso_numero for m in parsed.movements] == ["987654321", "55501234567"]
+    assert [(d.line, d.rule) for d in parsed.defects] == [(4, "record_length")]
 
 
 def test_line_too_long() -> None:
@@ -398,6 +432,17 @@ def test_line_too_long() -> None:
 
     assert "linha 6: tem 241 colunas; o registro CNAB 240 tem 240" in parsed.problems
     assert [m.sequence for m in parsed.movements] == [1, 5]
+    assert [(d.line, d.rule) for d in parsed.defects] == [(6, "record_length")]
+
+
+def test_blanks_after_the_240th_column_are_let_go() -> None:
+    # laravel-boleto's Banco do Brasil return has a batch header of 241 columns, the last blank.
+    lines = _lines()
+    lines[1] += " "
+
+    parsed = parse_cnab240(_join(lines))
+
+    assert (parsed.problems, parsed.defects) == ([], [])
 
 
 def test_u_without_its_t() -> None:
@@ -412,6 +457,11 @@ def test_u_without_its_t() -> None:
         "linha 9: o trailer do arquivo declara 10 registros, mas o arquivo tem 9",
     ]
     assert [m.sequence for m in parsed.movements] == [3, 5]
+    # A record gone: the counts say so.
+    assert [(d.line, d.rule) for d in parsed.defects] == [
+        (8, "trailer_count"),
+        (9, "trailer_count"),
+    ]
 
 
 def test_bad_due_date() -> None:
@@ -491,6 +541,7 @@ def test_truncated_file_and_blank_line() -> None:
         "incompleto",
     ]
     assert [m.sequence for m in parsed.movements] == [1, 3]
+    assert [(d.line, d.rule) for d in parsed.defects] == [(2, "truncated"), (7, "truncated")]
 
 
 def test_lines_after_the_file_trailer() -> None:
@@ -502,6 +553,7 @@ def test_lines_after_the_file_trailer() -> None:
         "linha 11: linha depois do trailer do arquivo (linha 10); ignorada",
     ]
     assert len(parsed.movements) == 3
+    assert [(d.line, d.rule) for d in parsed.defects] == [(11, "after_trailer")]
 
 
 def test_bad_generation_date_in_header() -> None:

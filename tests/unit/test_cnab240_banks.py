@@ -302,3 +302,27 @@ def test_sicoob_brcobranca_sample() -> None:
     assert movement.paid_amount_cents == 200
     assert movement.occurrence_date == date(2015, 8, 10)
     assert movement.credit_date == date(2015, 8, 10)
+
+
+# --- whole as the banks write them --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["laravel-boleto_banco_brasil.ret", "laravel-boleto_caixa.ret", "laravel-boleto_santander.ret"],
+)
+def test_the_banks_files_kept_whole_are_whole(name: str) -> None:
+    # 240 columns a record (Banco do Brasil's batch header has a 241st, blank), trailers
+    # whose counts add up (Santander's batch trailer counting its details only): import_cnab240
+    # applies them.
+    parsed = parse_cnab240((FIXTURES / name).read_bytes().decode("latin-1"))
+    assert parsed.defects == []
+
+
+def test_the_samples_whose_trailing_blanks_were_stripped_are_read_but_not_whole() -> None:
+    # brcobranca keeps its samples without their trailing blanks: every movement is read, but
+    # a file that is not as the bank wrote it is applied by nobody (import_cnab240 refuses it).
+    for name in ("brcobranca_CNAB240.RET", "brcobranca_CNAB240SANTANDER.RET"):
+        parsed = parse_cnab240((FIXTURES / name).read_bytes().decode("latin-1"))
+        assert parsed.movements and parsed.problems == []
+        assert {d.rule for d in parsed.defects} == {"record_length"}

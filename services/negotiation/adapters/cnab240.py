@@ -17,7 +17,10 @@ notice that may be reversed by a "47").
 `parse_cnab240` never drops a line silently: a line it cannot read (wrong length, unknown
 record type, a U without its T, a bad date or number, counts that do not add up) becomes a
 pt-BR message in `Cnab240File.problems`, naming the line, and reading goes on. Only a file that
-is not CNAB 240 at all raises `NotACnab240File`.
+is not CNAB 240 at all raises `NotACnab240File`. What shows the file is not whole as the bank
+wrote it (a record not of 240 columns, a batch or the file without its trailer, counts that
+do not add up, lines after the file's trailer) is also in `Cnab240File.defects`, with its
+rule: a file cut short or edited, which nothing should be applied from.
 
 Decoding is the caller's job: banks send Latin-1 (or plain ASCII) text. `write_cnab240_return`
 writes a valid return file, for tests and demos.
@@ -28,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "MOVEMENT_DESCRIPTIONS",
     "RECORD_LENGTH",
     "T_LAYOUTS",
+    "Cnab240Defect",
     "Cnab240File",
     "Cnab240Movement",
     "NotACnab240File",
@@ -249,6 +253,18 @@ class Cnab240Movement:
 
 
 @dataclass(frozen=True, slots=True)
+class Cnab240Defect:
+    """Why the file is not whole as the bank wrote it, at `line`: `rule` is `record_length`
+    (a record not of 240 columns), `truncated` (a batch or the file without its trailer),
+    `trailer_count` (a trailer's counts do not add up, or cannot be read) or `after_trailer`
+    (lines after the file's trailer); `message` in pt-BR, without the line."""
+
+    line: int
+    rule: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Cnab240File:
     bank_code: str
     bank_name: str
@@ -257,6 +273,7 @@ class Cnab240File:
     file_sequence: int | None
     movements: list[Cnab240Movement]
     problems: list[str]
+    defects: list[Cnab240Defect] = field(default_factory=list)
 
     @property
     def liquidations(self) -> list[Cnab240Movement]:
@@ -472,6 +489,17 @@ def _fit(line: str) -> tuple[str | None, str]:
     return line.ljust(RECORD_LENGTH), ""
 
 
+def _length_problem(line: str) -> str | None:
+    """What is wrong with the length of `line` as the bank wrote it, or None: 240 columns
+    (blanks after them are let go: nothing is lost)."""
+    if len(line) == RECORD_LENGTH or (
+        len(line) > RECORD_LENGTH and not line[RECORD_LENGTH:].strip(" ")
+    ):
+        return None
+    short = "só " if len(line) < RECORD_LENGTH else ""
+    return f"tem {short}{len(line)} colunas; o registro CNAB 240 tem {RECORD_LENGTH}"
+
+
 def _file_header(lines: list[str]) -> str:
     if not lines or not "".join(lines).strip():
         raise NotACnab240File("O arquivo está vazio.")
@@ -514,6 +542,7 @@ class _Reader:
         # (line, message); sorted by line at the end, as a T without its U is only found
         # out on a later line.
         self.problems: list[tuple[int, str]] = [(1, error) for error in fields.errors]
+        self.defects: list[Cnab240Defect] = []
         if fields.text(143, 143) != "2":
             self.problem(
                 1,
@@ -532,6 +561,18 @@ class _Reader:
     def problem(self, line: int, message: str) -> None:
         self.problems.append((line, message))
 
+    def defect(self, line: int, rule: str, message: str) -> None:
+        """A problem that shows the file is not whole as the bank wrote it."""
+        self.problem(line, message)
+        self.defects.append(Cnab240Defect(line, rule, message))
+
+    def check_length(self, number: int, line: str) -> None:
+        """A record not of 240 columns is a defect even when it can be read (its trailing
+        blanks stripped): the file is not as the bank wrote it."""
+        problem = _length_problem(line)
+        if problem is not None:
+            self.defects.append(Cnab240Defect(number, "record_length", problem))
+
     def count_in_batch(self) -> None:
         if self.batch is not None:
             number, header_line, records = self.batch
@@ -549,14 +590,17 @@ class _Reader:
 
     def read(self, number: int, line: str) -> None:
         if self.trailer_line is not None:
-            self.problem(
-                number, f"linha depois do trailer do arquivo (linha {self.trailer_line}); ignorada"
+            self.defect(
+                number,
+                "after_trailer",
+                f"linha depois do trailer do arquivo (linha {self.trailer_line}); ignorada",
             )
             return
         if not line.strip():
             self.problem(number, "linha em branco no meio do arquivo")
             return
         self.records += 1
+        self.check_length(number, line)
         record, length_problem = _fit(line)
         if record is None:
             self.count_in_batch()
@@ -592,7 +636,7 @@ class _Reader:
     def batch_header(self, number: int, record: str) -> None:
         self.flush_t()
         if self.batch is not None:
-            self.problem(self.batch[1], f"lote {self.batch[0]} sem trailer de lote")
+            self.defect(self.batch[1], "truncated", f"lote {self.batch[0]} sem trailer de lote")
         fields = _Fields(record)
         batch = fields.integer("número do lote", 4, 7)
         for error in fields.errors:
@@ -603,7 +647,7 @@ class _Reader:
     def batch_trailer(self, number: int, record: str) -> None:
         self.flush_t()
         if self.batch is None:
-            self.problem(number, "trailer de lote sem header de lote")
+            self.defect(number, "trailer_count", "trailer de lote sem header de lote")
             return
         self.count_in_batch()
         batch, header_line, records = self.batch
@@ -612,18 +656,23 @@ class _Reader:
         trailer_batch = fields.integer("número do lote", 4, 7)
         declared = fields.integer("quantidade de registros do lote", 18, 23)
         for error in fields.errors:
-            self.problem(number, error)
+            self.defect(number, "trailer_count", error)
         if fields.errors:
             return
         if trailer_batch != batch:
-            self.problem(number, f"trailer do lote {trailer_batch}, mas o lote aberto é o {batch}")
+            self.defect(
+                number,
+                "trailer_count",
+                f"trailer do lote {trailer_batch}, mas o lote aberto é o {batch}",
+            )
         # Santander's manual (nota 37) counts the batch header and trailer too, as FEBRABAN
         # does, but the Santander returns kept by brcobranca (spec/arquivos/CNAB240SANTANDER.RET)
         # and laravel-boleto (tests/Retorno/files/cnab240/santander.ret) count the details only.
         santander_details = self.bank_code == "033" and declared == records - 2
         if declared != records and not santander_details:
-            self.problem(
+            self.defect(
                 number,
+                "trailer_count",
                 f"o trailer do lote {batch} declara {declared} registros, mas o lote (linhas "
                 f"{header_line}-{number}) tem {records}",
             )
@@ -631,24 +680,26 @@ class _Reader:
     def file_trailer(self, number: int, record: str) -> None:
         self.flush_t()
         if self.batch is not None:
-            self.problem(self.batch[1], f"lote {self.batch[0]} sem trailer de lote")
+            self.defect(self.batch[1], "truncated", f"lote {self.batch[0]} sem trailer de lote")
             self.batch = None
         self.trailer_line = number
         fields = _Fields(record)
         batches = fields.integer("quantidade de lotes do arquivo", 18, 23)
         records = fields.integer("quantidade de registros do arquivo", 24, 29)
         for error in fields.errors:
-            self.problem(number, error)
+            self.defect(number, "trailer_count", error)
         if fields.errors:
             return
         if batches != self.batches:
-            self.problem(
+            self.defect(
                 number,
+                "trailer_count",
                 f"o trailer do arquivo declara {batches} lotes, mas o arquivo tem {self.batches}",
             )
         if records != self.records:
-            self.problem(
+            self.defect(
                 number,
+                "trailer_count",
                 f"o trailer do arquivo declara {records} registros, mas o arquivo tem "
                 f"{self.records}",
             )
@@ -728,10 +779,11 @@ class _Reader:
     def finish(self, last_line: int) -> Cnab240File:
         self.flush_t()
         if self.batch is not None:
-            self.problem(self.batch[1], f"lote {self.batch[0]} sem trailer de lote")
+            self.defect(self.batch[1], "truncated", f"lote {self.batch[0]} sem trailer de lote")
         if self.trailer_line is None:
-            self.problem(
+            self.defect(
                 last_line,
+                "truncated",
                 "o arquivo termina sem trailer de arquivo (registro tipo 9): pode estar incompleto",
             )
         return Cnab240File(
@@ -745,6 +797,7 @@ class _Reader:
                 f"linha {line}: {message}"
                 for line, message in sorted(self.problems, key=lambda problem: problem[0])
             ],
+            defects=sorted(self.defects, key=lambda defect: defect.line),
         )
 
 
@@ -756,6 +809,7 @@ def parse_cnab240(text: str) -> Cnab240File:
     """
     lines = _split_lines(text)
     reader = _Reader(_file_header(lines))
+    reader.check_length(1, lines[0])
     for number, line in enumerate(lines[1:], start=2):
         reader.read(number, line)
     return reader.finish(len(lines))
