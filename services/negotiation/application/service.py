@@ -48,11 +48,12 @@ from contracts.personal import SealedPersonalData
 from service_runtime.eventstore import ServiceApplication
 from service_runtime.personal_data import REMOVED, KeyVault, seal, unseal
 from service_runtime.refusal import Refused, field_refusal
-from services.negotiation.adapters.cnab240 import NotACnab240File, parse_cnab240
+from services.negotiation.adapters.cnab240 import Cnab240File, NotACnab240File, parse_cnab240
 from services.negotiation.adapters.debts_view import DebtRow
 from services.negotiation.application.views import agreement_out, invoice_status, payment_out
 from services.negotiation.domain.agreement import Agreement, agreement_id_for, invoice_id_for
 from services.negotiation.domain.boleto import (
+    SUPPORTED_BANKS,
     AccountProblem,
     BeneficiaryAccount,
     account_problems,
@@ -675,6 +676,40 @@ class NegotiationApplication(ServiceApplication):
                 return ref
         return None
 
+    def _same_payment(
+        self, agreement: Agreement, invoice_id: str, report: PaymentReport, source: str
+    ) -> Payment | None:
+        """The payment already applied to this invoice that `report` (from `source`) is
+        another report of, or None when it is a payment of its own.
+
+        Same invoice, amount and date is the same payment, whichever door brought it first
+        (the bank's return or the API), unless the door that brings it now has already
+        reported that one with another reference of its own: two references of one door
+        (two bank liquidations, two PIX end-to-end ids) are two payments. A report without a
+        reference cannot be told apart from any of them: it is the first."""
+        invoice = agreement.invoice(invoice_id)
+        if invoice is None:
+            return None
+        candidates = [
+            payment
+            for payment in (
+                self.get_or_none(Payment, uuid.UUID(payment_id))
+                for payment_id in invoice["payment_ids"]
+            )
+            if payment is not None
+            and (payment.amount_cents, payment.paid_on) == (report.amount_cents, report.paid_on)
+        ]
+        reported = (source, report.reference)
+        for payment in candidates:
+            if reported in payment.reports:
+                return payment
+        if report.reference is None:
+            return candidates[0] if candidates else None
+        for payment in candidates:
+            if not any(s == source and r is not None for s, r in payment.reports):
+                return payment
+        return None
+
     def record_payment(
         self,
         tenant: str,
@@ -720,6 +755,12 @@ class NegotiationApplication(ServiceApplication):
                     "before_agreement",
                     before_agreement_problem(report.paid_on, agreement.closed_on),
                 )
+            if agreement is not None and ref is not None:
+                same = self._same_payment(agreement, ref.invoice_id, report, source)
+                if same is not None:
+                    same.report_again(source=source, reference=report.reference)
+                    self.save(same)
+                    return payment_out(same, duplicate=True)
             to_save: list[Aggregate] = []
             if ref is None or agreement is None:
                 what = (
@@ -767,14 +808,18 @@ class NegotiationApplication(ServiceApplication):
         """Apply each liquidation of a bank's return file; what is not applied is said in
         `skipped`, one line each. A liquidation dated after `today` (the business clock's:
         its date of payment or of credit) is not applied: the same file sent again from that
-        day on applies it."""
+        day on applies it. A file of another bank than the tenant's boletos, or not whole as
+        the bank wrote it (`return_file_refusal`), is refused and nothing of it applied."""
         try:
             parsed = parse_cnab240(request.content)
         except NotACnab240File as exc:
             raise field_refusal("body", "not_cnab240", str(exc)) from exc
+        account = beneficiary_account(self.settings_of(request.tenant).boleto)
+        refusal = return_file_refusal(parsed, account.bank_code)
+        if refusal is not None:
+            raise refusal
         payments: list[PaymentOut] = []
         skipped = list(parsed.problems)
-        account = beneficiary_account(self.settings_of(request.tenant).boleto)
         for movement in parsed.movements:
             if not movement.is_liquidation:
                 skipped.append(
@@ -795,12 +840,8 @@ class NegotiationApplication(ServiceApplication):
                 )
                 continue
             # The tenant's bank writes its own nosso número (convênio, carteira, check digit);
-            # a file of another bank, or a field not in the bank's layout, is read as digits.
-            ours = (
-                nosso_numero_from_segment_t(account, movement.nosso_numero_raw)
-                if parsed.bank_code == account.bank_code
-                else None
-            )
+            # a field not in the bank's layout is read as digits.
+            ours = nosso_numero_from_segment_t(account, movement.nosso_numero_raw)
             try:
                 report = PaymentReport(
                     nosso_numero=str(ours) if ours else movement.nosso_numero or "0",
@@ -903,6 +944,48 @@ def future_date_problem(
 
 # At most this many ids are named in a message; the rest are counted.
 NAMED_IDS = 3
+
+
+# Whole-file refusals list this many lines at most: a file cut short says so in one or two.
+MAX_DEFECTS_NAMED = 20
+
+
+def _bank(code: str) -> str:
+    name = SUPPORTED_BANKS.get(code)
+    return f"{code} ({name})" if name else code
+
+
+def return_file_refusal(parsed: Cnab240File, tenant_bank: str) -> Refused | None:
+    """Why nothing of a return file is applied, or None: it must be of the bank the tenant
+    issues its boletos with (another bank's nosso números are other boletos, whatever their
+    digits) and whole as the bank wrote it (a file cut short or edited is applied by no part:
+    the same file whole applies it all)."""
+    if parsed.bank_code not in SUPPORTED_BANKS:
+        message = (
+            f"código do banco '{parsed.bank_code}' (posições 1-3 do header) não é de um banco "
+            f"conhecido; os boletos da assessoria são do banco {_bank(tenant_bank)}: nada "
+            "foi aplicado"
+        )
+        return Refused(422, "validation_failed", message, [("bank_code", "unknown_bank", message)])
+    if parsed.bank_code != tenant_bank:
+        message = (
+            f"arquivo de retorno do banco {_bank(parsed.bank_code)}, mas os boletos da "
+            f"assessoria são do banco {_bank(tenant_bank)}: nada foi aplicado"
+        )
+        return Refused(422, "validation_failed", message, [("bank_code", "other_bank", message)])
+    if not parsed.defects:
+        return None
+    details = [
+        ("file", defect.rule, f"linha {defect.line}: {defect.message}")
+        for defect in parsed.defects[:MAX_DEFECTS_NAMED]
+    ]
+    others = len(parsed.defects) - 1
+    message = (
+        "o arquivo de retorno não está inteiro como o banco o gerou (cortado ou alterado); "
+        f"nada foi aplicado: {details[0][2]}"
+        + (f" (e mais {others} problema(s) no arquivo)" if others else "")
+    )
+    return Refused(422, "validation_failed", message, details)
 
 
 def not_found_message(missing: list[str]) -> str:

@@ -93,7 +93,12 @@ def payment_aggregate_id(tenant: str, payment_key: str) -> uuid.UUID:
 
 class Payment(Aggregate):
     """A payment as it was reported, with what it matched. Reported again, it is found here
-    and applied no second time."""
+    and applied no second time: by its key, or (`reports`) as the same invoice, amount and
+    date reported by the other door (API or bank return) or again without a reference."""
+
+    # Reports of this same payment after the first (source, reference or None), recorded by
+    # `ReportedAgain`; none for a payment stored before that event existed.
+    reported_again: tuple[tuple[str, str | None], ...] = ()
 
     @staticmethod
     def create_id(tenant: str, payment_key: str, **_: Any) -> uuid.UUID:
@@ -136,3 +141,16 @@ class Payment(Aggregate):
         self.balance_cents = balance_cents
         self.credit_cents = credit_cents
         self.reason = reason
+
+    @property
+    def reports(self) -> list[tuple[str, str | None]]:
+        """Every report of this payment: (source, its own reference, or None when it came
+        without one: invoice, amount and date were all it said)."""
+        own = self.reference if self.payment_key.startswith("ref:") else None
+        return [(self.source, own), *self.reported_again]
+
+    @event("ReportedAgain")
+    def report_again(self, *, source: str, reference: str | None) -> None:
+        """The same payment reported once more (by the other door, or with a reference it
+        first came without): nothing applied, this report kept."""
+        self.reported_again = (*self.reported_again, (source, reference))
