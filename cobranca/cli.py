@@ -29,6 +29,10 @@ clock_app = typer.Typer(
     no_args_is_help=True, help="The business clock: the date every service takes as today"
 )
 app.add_typer(clock_app, name="clock")
+quarantine_app = typer.Typer(
+    no_args_is_help=True, help="Messages a service kept without reading them (quarantine)"
+)
+app.add_typer(quarantine_app, name="quarantine")
 # `cobranca analytics fpd|recovery|agreements`: indicators replayed from the topics.
 app.add_typer(analytics_app, name="analytics")
 # `cobranca simulate`: months of collection on the real platform, then the indicators.
@@ -106,6 +110,48 @@ def token_create(
         ttl=dt.timedelta(days=ttl_days),
     )
     print(token)
+
+
+# The services that keep what they cannot read: the portfolio, of `carteiras.inbound`.
+QUARANTINING_SERVICES = ("portfolio",)
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    service: Annotated[
+        str, typer.Option(help=f"One of: {', '.join(QUARANTINING_SERVICES)}")
+    ] = "portfolio",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object a line, the payload whole")
+    ] = False,
+) -> None:
+    """The messages a service kept unread (not JSON, not a row, no import or row named),
+    oldest first, read from its event store: where each was, why, and what it held."""
+    if service not in QUARANTINING_SERVICES:
+        console.print(
+            f"[red]{service!r} keeps no messages in quarantine[/]; "
+            f"one of {', '.join(QUARANTINING_SERVICES)}"
+        )
+        raise typer.Exit(2)
+    import json
+
+    from service_runtime.eventstore import build_application
+    from services.portfolio.application.importing import PortfolioApplication, kept_messages
+
+    kept = kept_messages(build_application(PortfolioApplication, _settings(), service))
+    if as_json:
+        for message in kept:
+            print(json.dumps(message.as_dict(), ensure_ascii=False))
+        return
+    for message in kept:
+        print(
+            f"{message.topic}[{message.partition}]@{message.offset}  "
+            f"guardada em {message.kept_at.isoformat(timespec='seconds')}  "
+            f"assessoria {message.tenant or '-'}  importação {message.import_id or '-'}"
+        )
+        print(f"  motivo: {message.reason[:300]}")
+        print(f"  conteúdo: {message.payload[:120]}{'…' if len(message.payload) > 120 else ''}")
+    console.print(f"{len(kept)} mensagem(ns) em quarentena")
 
 
 def _token_for(tenant: str, token: str | None) -> str:

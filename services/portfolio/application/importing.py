@@ -12,6 +12,12 @@ row older than that changes nothing (counted `unchanged`, logged), and a newer r
 changes nothing still moves the time on (`Debt.Reaffirmed`, not published). Rows of one time
 (one file's) apply in the order read. A withdrawal applies whatever its time: it is for good.
 
+Every row is answered: a row for a tenant that is not a tenant name (`cobranca token create`'s
+rule; its debts no token could reach) is rejected naming `tenant`, and a row the contract
+cannot read but that names its import and row (`UnreadableRow`) is rejected naming the field
+and the contract's rule. What names no row is kept in quarantine (`quarantine`,
+`kept_messages`).
+
 The debtor's personal data is sealed here, with the debtor's key from the key vault (one
 `keys_for` per tenant and batch, never a vault round trip per row), before it reaches a debt:
 the contact (`PERSONAL_FIELDS`) and, when the row brings it, the date of birth (`birth_date`,
@@ -33,6 +39,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import get_topic
 
 from contracts.carteiras import (
     CarteiraImportRequested,
@@ -41,7 +48,7 @@ from contracts.carteiras import (
     CarteiraRowSubmittedV3,
 )
 from contracts.documents import normalize_document
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, tenant_name_problem
 from contracts.personal import SealedPersonalData
 from contracts.portfolio import PERSONAL_FIELDS
 from service_runtime.eventstore import ServiceApplication
@@ -59,6 +66,28 @@ from services.portfolio.domain.row_rules import (
 log = logging.getLogger(__name__)
 
 RowMessage = CarteiraRowSubmitted | CarteiraRowSubmittedV2 | CarteiraRowSubmittedV3
+
+
+@dataclass(frozen=True)
+class UnreadableRow:
+    """A message on `carteiras.inbound` the contract cannot read (an unknown field, an unknown
+    `schema_version`, a value of the wrong type) that still names its tenant, import and row:
+    a rejected row of that import, with the contract's broken rules as its errors (read by
+    `services.portfolio.adapters.inbound.unreadable_row`). `fields` are the row's text columns
+    as sent, to echo in the rejection."""
+
+    tenant: str
+    import_id: str
+    row_key: str
+    errors: list[RowRuleError]
+    event_id: uuid.UUID
+    occurred_at: dt.datetime | None
+    source: str = "client"
+    row_number: int | None = None
+    client_row_id: str | None = None
+    rows_total: int | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
 
 # A withdrawal row names a debt the portfolio must already hold.
 UNKNOWN_DEBT = RowRejection(
@@ -110,7 +139,27 @@ def _row_mapping(msg: RowMessage) -> dict[str, str]:
     return {k: v for k, v in msg.fields.__dict__.items() if v is not None}
 
 
-def _rejection(msg: RowMessage, rejection: RowRejection) -> dict[str, Any]:
+def _tenant_error(tenant: str) -> RowRuleError | None:
+    """A tenant the envelope carries but no token can name (`cobranca token create`'s rule):
+    its debts could never be reached."""
+    problem = tenant_name_problem(tenant)
+    return None if problem is None else RowRuleError("tenant", *problem)
+
+
+def _rejection(msg: RowMessage | UnreadableRow, rejection: RowRejection) -> dict[str, Any]:
+    if isinstance(msg, UnreadableRow):
+        return {
+            "row_key": msg.row_key,
+            "row_number": msg.row_number,
+            "client_row_id": msg.client_row_id,
+            "document": None,
+            "reason": rejection.reason,
+            "errors": [
+                {"field": e.field, "rule": e.rule, "message": e.message} for e in rejection.errors
+            ],
+            "fields": dict(msg.fields),
+            "cause_id": str(msg.event_id),
+        }
     document_ok = not any(e.field == "document" for e in rejection.errors)
     document = None
     if document_ok and msg.fields.document:
@@ -179,7 +228,9 @@ class PortfolioApplication(ServiceApplication):
         assert isinstance(aggregate, Debt)
         return aggregate
 
-    def handle_inbound(self, messages: Sequence[Envelope], today: dt.date) -> BatchOutcome:
+    def handle_inbound(
+        self, messages: Sequence[Envelope | UnreadableRow], today: dt.date
+    ) -> BatchOutcome:
         """Process a batch of inbound messages; retried whole on a concurrent write."""
         for attempt in range(5):
             try:
@@ -195,7 +246,7 @@ class PortfolioApplication(ServiceApplication):
                 raise
         return self._handle_inbound(messages, today)
 
-    def _evict_imports(self, messages: Sequence[Envelope]) -> None:
+    def _evict_imports(self, messages: Sequence[Envelope | UnreadableRow]) -> None:
         cache: Any = self.repository.cache
         if cache is None:
             return
@@ -235,13 +286,16 @@ class PortfolioApplication(ServiceApplication):
                 found.update(i for i in chunk if self._get_debt(i) is not None)
         return found
 
-    def _handle_inbound(self, messages: Sequence[Envelope], today: dt.date) -> BatchOutcome:
+    def _handle_inbound(
+        self, messages: Sequence[Envelope | UnreadableRow], today: dt.date
+    ) -> BatchOutcome:
         outcome = BatchOutcome()
         imports: dict[tuple[str, str], CarteiraImport] = {}
         debts: dict[Any, Debt] = {}
-        pending_rows: dict[tuple[str, str], list[RowMessage]] = {}
+        pending_rows: dict[tuple[str, str], list[RowMessage | UnreadableRow]] = {}
+        tenant_errors: dict[str, RowRuleError | None] = {}
 
-        def import_for(msg: CarteiraImportRequested | RowMessage) -> CarteiraImport:
+        def import_for(msg: CarteiraImportRequested | RowMessage | UnreadableRow) -> CarteiraImport:
             key = (msg.tenant, msg.import_id)
             if key not in imports:
                 found = self._get_import(*key)
@@ -271,7 +325,7 @@ class PortfolioApplication(ServiceApplication):
                         requested_by=msg.requested_by,
                         cause_id=str(msg.event_id),
                     )
-            elif isinstance(msg, RowMessage):
+            elif isinstance(msg, RowMessage | UnreadableRow):
                 imp = import_for(msg)
                 if imp.rows_total is None and msg.rows_total is not None:
                     imp.declare(
@@ -292,7 +346,18 @@ class PortfolioApplication(ServiceApplication):
                 row_id = (msg.tenant, msg.import_id, msg.row_key)
                 if row_id in validated:
                     continue
-                result = validate_row(_row_mapping(msg), today)
+                result: ValidRow | RowRejection = (
+                    RowRejection(list(msg.errors))
+                    if isinstance(msg, UnreadableRow)
+                    else validate_row(_row_mapping(msg), today)
+                )
+                if msg.tenant not in tenant_errors:
+                    tenant_errors[msg.tenant] = _tenant_error(msg.tenant)
+                tenant_error = tenant_errors[msg.tenant]
+                if tenant_error is not None:
+                    # Named with the row's own problems, all at once.
+                    own = result.errors if isinstance(result, RowRejection) else []
+                    result = RowRejection([tenant_error, *own])
                 validated[row_id] = result
                 if isinstance(result, ValidRow):
                     debt_ids[row_id] = debt_id_for(
@@ -329,6 +394,7 @@ class PortfolioApplication(ServiceApplication):
                 if isinstance(result, RowRejection):
                     rejections.append(_rejection(msg, result))
                     continue
+                assert not isinstance(msg, UnreadableRow)  # always a rejection
                 debt_id = debt_ids[(msg.tenant, msg.import_id, msg.row_key)]
                 debt = debts.get(debt_id)
                 if debt is None and debt_id in known:
@@ -485,3 +551,51 @@ def quarantine(
     )
     log.warning("kept unreadable message %s[%d]@%d: %s", topic, partition, offset, reason)
     return True
+
+
+@dataclass(frozen=True)
+class KeptMessage:
+    """A message kept in quarantine, as an operator lists it (`cobranca quarantine list`)."""
+
+    kept_at: dt.datetime
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    tenant: str | None
+    import_id: str | None
+    reason: str
+    payload: str
+    digest: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "kept_at": self.kept_at.isoformat()}
+
+
+def kept_messages(app: PortfolioApplication) -> list[KeptMessage]:
+    """Every message kept in quarantine, oldest first: only their events are read from the
+    store, by their topic."""
+    quarantined = get_topic(QuarantinedMessage.Quarantined)  # type: ignore[attr-defined]
+    kept: list[KeptMessage] = []
+    start = 1
+    while True:
+        page = app.recorder.select_notifications(start=start, limit=1000, topics=[quarantined])
+        for notification in page:
+            event: Any = app.mapper.to_domain_event(notification)
+            kept.append(
+                KeptMessage(
+                    kept_at=event.timestamp,
+                    topic=event.topic,
+                    partition=event.partition,
+                    offset=event.offset,
+                    key=event.key,
+                    tenant=event.tenant,
+                    import_id=event.import_id,
+                    reason=event.reason,
+                    payload=event.payload,
+                    digest=event.digest,
+                )
+            )
+        if len(page) < 1000:
+            return kept
+        start = page[-1].id + 1

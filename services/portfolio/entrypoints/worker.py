@@ -19,7 +19,7 @@ from service_runtime.telemetry import count_import_rows, setup_telemetry
 from services.portfolio.adapters.agreement_outcomes import AgreementOutcomesApplier
 from services.portfolio.adapters.inbound import InboundApplier
 from services.portfolio.adapters.integration_events import integration_events
-from services.portfolio.application.importing import PortfolioApplication
+from services.portfolio.application.importing import PortfolioApplication, UnreadableRow
 
 
 class MeteredInboundApplier(InboundApplier):
@@ -36,10 +36,11 @@ class MeteredInboundApplier(InboundApplier):
         super().apply_records(records_by_tp)
         count_import_rows(self._rows)
 
-    def _parse(self, record: Any) -> Envelope | None:
+    def _parse(self, record: Any) -> Envelope | UnreadableRow | None:
         event = super()._parse(record)
         if isinstance(
-            event, CarteiraRowSubmitted | CarteiraRowSubmittedV2 | CarteiraRowSubmittedV3
+            event,
+            CarteiraRowSubmitted | CarteiraRowSubmittedV2 | CarteiraRowSubmittedV3 | UnreadableRow,
         ):
             self._rows[event.tenant] += 1
         return event
