@@ -26,6 +26,13 @@ DEMO_TEMPLATES: dict[tuple[str, str], dict[str, str]] = {
         "{{ vencimento }}) pode ser paga em parcelas. Escolha a melhor opção no portal: "
         "{{ link_portal }}\n\n{{ assessoria }}",
     },
+    # The notice before a listing, for a debt that reached negativação without any message
+    # (CDC art. 43 §2: the debtor is told in writing before being listed).
+    ("sms", "aviso_negativacao"): {
+        "body": "{{ nome }}, sua dívida de {{ valor }} com {{ credor }} ({{ numero }}), vencida "
+        "em {{ vencimento }}, poderá ser incluída nos cadastros de proteção ao crédito a partir "
+        "de {{ data_negativacao }} se não for paga ou negociada. Negocie: {{ link_portal }}"
+    },
     # Every exit of the ruler asks for it (paid, settled, renegotiated, cancelled by the
     # creditor): `motivo` says which, so a cancelled debt is not thanked for a payment.
     ("sms", "confirmacao_pagamento"): {

@@ -1,9 +1,10 @@
 """The demo tenant's collection ruler and call campaign, created once through the admin API:
 the push-notification routine's stages (aviso on day 3, questionamento 10, agendar
-pagamento 20, cobrança presencial 30, negativação 45) and a campaign for the stage that
-calls. Then today's run, asked by hand (`run_ruler_now`): the ruler's daily run came when the
-platform started, before the demo carteira, whose stages would otherwise wait for the next
-business day."""
+pagamento 20, cobrança presencial 30, negativação 45; a listing 10 days after the first
+message at the earliest, with a notice of its own for a debt that had none) and a campaign
+for the stage that calls. Then today's run, asked by hand (`run_ruler_now`): the ruler's
+daily run came when the platform started, before the demo carteira, whose stages would
+otherwise wait for the next business day."""
 
 from __future__ import annotations
 
@@ -44,6 +45,11 @@ def demo_ruler(campaign_id: str) -> dict[str, Any]:
             {"stage": "credit_bureau", "day": 45, "actions": [{"kind": "credit_bureau"}]},
         ],
         "finalization_actions": [message("sms", "confirmacao_pagamento")],
+        # Never listed unnoticed: a debt reaching negativação without any message of its
+        # collection (imported very overdue, back from a broken agreement) gets this notice
+        # and is listed 10 days later (the first business day from then).
+        "listing_notice_days": 10,
+        "listing_notice_actions": [message("sms", "aviso_negativacao")],
     }
 
 

@@ -174,6 +174,33 @@ class RulerDefinitionV2(RulerDefinition):
         return value
 
 
+# Days between the notice of a debt in collection and its listing at the credit bureau, when a
+# ruler does not say (CDC art. 43 §2: the debtor is told in writing before being listed).
+DEFAULT_LISTING_NOTICE_DAYS = 10
+
+
+class RulerDefinitionV3(RulerDefinitionV2):
+    """A collection ruler (version 3): version 2's fields, and the notice before a listing at
+    the credit bureau. A receivable is listed only once a message of its collection (a stage's,
+    or the listing notice) was asked at least `listing_notice_days` calendar days before, in
+    its current cycle; one that reaches the credit bureau stage without any (imported very
+    overdue, back from a broken agreement) is first sent the notice, and listed on the first
+    business day at or after notice + `listing_notice_days`."""
+
+    listing_notice_days: StrictInt = Field(
+        default=DEFAULT_LISTING_NOTICE_DAYS,
+        ge=0,
+        description="Calendar days between the first message of a receivable's collection and "
+        "its listing at the credit bureau (0: listed the day the notice is asked)",
+    )
+    listing_notice_actions: list[SendMessage] = Field(
+        default_factory=list,
+        description="The notice sent to a receivable reaching the credit bureau stage without a "
+        "message of its collection; empty: the messages of the latest stage before the credit "
+        "bureau stage that has any",
+    )
+
+
 class CampaignDefinition(_Model):
     """A call campaign (EliteSoft's campanha de ligação): who is on its list, and what
     operators may offer."""
@@ -250,6 +277,16 @@ class RulerSavedV2(Envelope):
     ruler_id: str
     definition: RulerDefinitionV2
     saved_by: str
+
+
+class RulerSavedV3(RulerSavedV2):
+    """A ruler as an admin saved it (version 3: the definition says the notice before a
+    listing at the credit bureau, `listing_notice_days` and `listing_notice_actions`). The
+    ruler service publishes only this version; versions 1 and 2 stay readable (a ruler saved
+    before reads with the defaults: 10 days, the latest earlier stage's messages)."""
+
+    schema_version: Literal[3] = 3  # type: ignore[assignment]
+    definition: RulerDefinitionV3
 
 
 class CampaignSaved(Envelope):

@@ -122,6 +122,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         events=(
             ruler.RulerSaved,
             ruler.RulerSavedV2,
+            ruler.RulerSavedV3,
             ruler.CampaignSaved,
             ruler.CallResultTypesSaved,
             ruler.RulerRunRequested,

@@ -396,6 +396,18 @@ SAMPLES: dict[type[Envelope], Envelope] = {
             ),
             saved_by="admin@acme",
         ),
+        ruler.RulerSavedV3(
+            **envelope("ruler-1", 3),
+            ruler_id="default",
+            definition=ruler.RulerDefinitionV3(
+                **RULER.model_dump(),
+                listing_notice_days=15,
+                listing_notice_actions=[
+                    ruler.SendMessage(channel="sms", template="aviso_negativacao")
+                ],
+            ),
+            saved_by="admin@acme",
+        ),
         ruler.RulerRunRequested(
             **envelope("tenant-ruler-1", 3),
             on_date=dt.date(2025, 3, 10),

@@ -11,7 +11,8 @@ line of defence. Undefined variables are errors (`StrictUndefined`), never empty
 
 Every variable's value is a string, formatted by whoever asks for the message (the ruler sends
 ``nome``, ``documento``, ``credor``, ``valor``, ``vencimento``, ``dias_atraso`` and ``numero``,
-and ``motivo`` in its finalization messages; see `contracts.ruler.MessageRequested.variables`;
+``motivo`` in its finalization messages and ``data_negativacao`` in the notice before a
+listing at the credit bureau; see `contracts.ruler.MessageRequested.variables`;
 the weekly portal notification sends ``quantidade_dividas`` and ``valor_total``). An e-mail may
 also have an HTML body, rendered with autoescape (``render(..., html=True)``): a value never
 becomes markup.
@@ -54,6 +55,8 @@ VARIABLES: dict[str, str] = {
     "numero": "Número da fatura ou do contrato",
     "motivo": "Por que a cobrança terminou: quitada, paga, renegociada ou cancelada (só nas "
     "mensagens de finalização da régua)",
+    "data_negativacao": "A partir de quando a dívida pode ser negativada, se não for paga nem "
+    "negociada (dd/mm/aaaa; só no aviso antes da negativação)",
     "emissao": "Data de emissão (dd/mm/aaaa)",
     "linha_digitavel": "Linha digitável do boleto",
     "pix_copia_e_cola": "Código Pix copia e cola",

@@ -1,6 +1,7 @@
 """From the ruler service's stored domain events to the integration events it publishes:
 configuration, stages, the bureau, calls, and the messages it asks the messaging service to
-send (one `MessageRequested` per message action, with its deterministic key)."""
+send (one `MessageRequested` per message action, with its deterministic key; a listing's
+notice is one too)."""
 
 from __future__ import annotations
 
@@ -25,15 +26,19 @@ from contracts.ruler import (
     MessageRequested,
     NegativationRemoved,
     ReceivableLeftRuler,
-    RulerDefinitionV2,
+    RulerDefinitionV3,
     RulerRunRequested,
-    RulerSavedV2,
+    RulerSavedV3,
     StageAction,
     StageAdvanced,
     StageAdvancedV2,
 )
 from service_runtime.outbox import envelope_fields
-from services.ruler.application.service import finalization_variables, message_variables
+from services.ruler.application.service import (
+    finalization_variables,
+    message_variables,
+    notice_variables,
+)
 from services.ruler.domain.configuration import CampaignConfig, RulerConfig, TenantRuler
 from services.ruler.domain.receivable import Call, Receivable
 
@@ -43,6 +48,7 @@ ResultTypesEvent: type[Any] = TenantRuler.CallResultTypesSaved  # type: ignore[a
 RunRequestedEvent: type[Any] = TenantRuler.RunRequested  # type: ignore[attr-defined]
 AdvancedEvent: type[Any] = Receivable.StageAdvanced  # type: ignore[attr-defined]
 RemindedEvent: type[Any] = Receivable.Reminded  # type: ignore[attr-defined]
+NoticeEvent: type[Any] = Receivable.ListingNoticeAsked  # type: ignore[attr-defined]
 NegativatedEvent: type[Any] = Receivable.Negativated  # type: ignore[attr-defined]
 RemovedEvent: type[Any] = Receivable.NegativationRemoved  # type: ignore[attr-defined]
 LeftEvent: type[Any] = Receivable.Left  # type: ignore[attr-defined]
@@ -82,14 +88,15 @@ def _messages(
 
 def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
     if isinstance(event, RulerSavedEvents):
-        # Version 2 only, for rulers saved before it too (their JSON reads as a version 2
-        # definition without per-reason finalization).
+        # Version 3 only, for rulers saved before it too (their JSON reads as a version 3
+        # definition with the defaults: no per-reason finalization, a listing 10 days after
+        # the notice, the latest earlier stage's messages as the notice).
         yield (
             CONFIG_TOPIC,
-            RulerSavedV2(
+            RulerSavedV3(
                 **_envelope(event, event.tenant),
                 ruler_id=event.ruler_id,
-                definition=RulerDefinitionV2.model_validate_json(event.definition_json),
+                definition=RulerDefinitionV3.model_validate_json(event.definition_json),
                 saved_by=event.saved_by,
             ),
         )
@@ -152,6 +159,16 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
         yield from _messages(event, facts, "stage", event.to_stage)
     elif isinstance(event, RemindedEvent):
         yield from _messages(event, event.facts, "pre_due", "pre_due")
+    elif isinstance(event, NoticeEvent):
+        # The notice before a listing: stage messages of the credit bureau stage (a message
+        # still waiting when the receivable leaves is not sent, as any stage message).
+        yield from _messages(
+            event,
+            event.facts,
+            "stage",
+            "credit_bureau",
+            notice_variables(event.facts, event.listing_from),
+        )
     elif isinstance(event, NegativatedEvent):
         facts = event.facts
         yield (

@@ -20,7 +20,7 @@ from contracts.ruler import (
     DEFAULT_CALL_RESULTS,
     CallResultType,
     CampaignDefinition,
-    RulerDefinitionV2,
+    RulerDefinitionV3,
     Stage,
 )
 from contracts.ruler_requests import (
@@ -53,6 +53,8 @@ from services.ruler.domain.stages import (
     advance,
     days_overdue,
     finalization,
+    listing_due,
+    listing_notice,
     reminders_due,
     ruler_for,
 )
@@ -159,6 +161,17 @@ def no_counts() -> dict[str, int]:
     return dict.fromkeys(RUN_COUNTS, 0)
 
 
+# The receivables table's cached stage of a receivable in the credit bureau stage whose listing
+# waits for its notice's days: a run loads it every day until it is listed (or leaves).
+LISTING_WAITS = "credit_bureau:listing_waits"
+
+
+def notice_variables(facts: dict[str, Any], listing_from: dt.date) -> dict[str, str]:
+    """A listing notice's variables: the receivable's, and `data_negativacao`, the earliest
+    day it may be listed if not paid or negotiated (dd/mm/yyyy)."""
+    return {**message_variables(facts), "data_negativacao": listing_from.strftime("%d/%m/%Y")}
+
+
 def day_to_run(last_day: DayStarted | None) -> dt.date:
     """The date an admin's "run the ruler now" runs: the business clock's last day as the
     ruler saw it (its last DayStarted). Refused (409) before any day, and on a day that is
@@ -215,9 +228,9 @@ class RulerApplication(ServiceApplication):
                 tenant = self._tenant(request.tenant)
                 tenant.add_ruler(ruler_id=request.ruler_id)
                 self.save(found, tenant)
-            elif RulerDefinitionV2.model_validate_json(found.definition_json) != request.definition:
-                # Compared as definitions: a ruler saved before version 2 has no
-                # `finalization_by_reason` in its JSON, and saving it unchanged changes nothing.
+            elif RulerDefinitionV3.model_validate_json(found.definition_json) != request.definition:
+                # Compared as definitions: a ruler saved before version 3 lacks version 2's or
+                # 3's fields in its JSON, and saving it unchanged changes nothing.
                 found.change(definition_json=definition_json, saved_by=request.saved_by)
                 self.save(found)
             return RulerOut(
@@ -236,8 +249,8 @@ class RulerApplication(ServiceApplication):
                     RulerOut(
                         ruler_id=ruler_id,
                         version=config.version,
-                        # Saved before version 2 too: no per-reason finalization, the default.
-                        definition=RulerDefinitionV2.model_validate_json(config.definition_json),
+                        # Saved before version 3 too: the later fields' defaults.
+                        definition=RulerDefinitionV3.model_validate_json(config.definition_json),
                     )
                 )
         return out
@@ -355,7 +368,7 @@ class RulerApplication(ServiceApplication):
 
     def _rulers_by_tenant(
         self, tenants: set[str]
-    ) -> dict[str, list[tuple[str, RulerDefinitionV2]]]:
+    ) -> dict[str, list[tuple[str, RulerDefinitionV3]]]:
         return {
             tenant: [(r.ruler_id, r.definition) for r in self.rulers(tenant)] for tenant in tenants
         }
@@ -367,7 +380,7 @@ class RulerApplication(ServiceApplication):
         deterministic, and a stage reached or a reminder sent is recorded."""
         assert self.receivables is not None
         counts = no_counts()
-        rulers: dict[str, list[tuple[str, RulerDefinitionV2]]] = {}
+        rulers: dict[str, list[tuple[str, RulerDefinitionV3]]] = {}
         for page in self.receivables.open_rows(tenant=tenant):
             counts["receivables"] += len(page)
             missing = {r.tenant for r in page} - set(rulers)
@@ -404,24 +417,22 @@ class RulerApplication(ServiceApplication):
         return RulerRunOut(date=today, **counts)
 
     def _run(
-        self, row: ReceivableRow, chosen: tuple[str, RulerDefinitionV2], today: dt.date
+        self, row: ReceivableRow, chosen: tuple[str, RulerDefinitionV3], today: dt.date
     ) -> dict[str, int]:
         assert self.receivables is not None
         ruler_id, ruler = chosen
         counts = no_counts()
         cached = row.stage
+        waits = cached == LISTING_WAITS
+        stage = cast(Stage, "credit_bureau" if waits else cached)
         # Cheap checks against the cached stage first: most receivables do not move today.
-        maybe = advance(
-            ruler, ruler_id, row.tenant, row.receivable_id, cast(Stage, cached), row.due_date, today
-        )
+        maybe = advance(ruler, ruler_id, row.tenant, row.receivable_id, stage, row.due_date, today)
         reminders = (
-            reminders_due(
-                ruler, row.tenant, row.receivable_id, row.due_date, today, (), cast(Stage, cached)
-            )
+            reminders_due(ruler, row.tenant, row.receivable_id, row.due_date, today, (), stage)
             if row.due_date > today and ruler.pre_due_days
             else []
         )
-        if maybe is None and not reminders:
+        if maybe is None and not reminders and not waits:
             return counts
         receivable = self.get_or_none(
             Receivable, receivable_aggregate_id(row.tenant, row.receivable_id)
@@ -454,11 +465,13 @@ class RulerApplication(ServiceApplication):
             )
             counts["stages"] += 1
             counts["messages"] += sum(a.kind == "message" for a in transition.actions)
-            bureau_action = next((a for a in transition.actions if a.kind == "credit_bureau"), None)
-            if bureau_action is not None and receivable.listed_key is None and self.bureau:
-                if erased_name(row):
-                    # A listing names the debtor: without the name (erased at the debtor's
-                    # request) it is invalid, so the debtor is not listed.
+        noticed = False
+        waiting = False
+        if receivable.listing_key is not None and receivable.listed_key is None and self.bureau:
+            if erased_name(row):
+                # A listing names the debtor: without the name (erased at the debtor's
+                # request) it is invalid, so the debtor is neither noticed nor listed.
+                if transition is not None or waits:
                     log.warning(
                         "receivable %s of %s: not listed at the bureau (%s): the debtor's "
                         "personal data was erased and a listing needs the name",
@@ -466,8 +479,13 @@ class RulerApplication(ServiceApplication):
                         row.tenant,
                         self.bureau.name,
                     )
-                else:
-                    listing = self._bureau_record(row, bureau_action.key, today)
+            else:
+                if receivable.notified_on is None:
+                    asked = self._ask_listing_notice(row, receivable, chosen, facts, today)
+                    counts["messages"] += asked
+                    noticed = asked > 0
+                if listing_due(ruler, receivable.notified_on, today):
+                    listing = self._bureau_record(row, receivable.listing_key, today)
                     receivable.negativate(
                         facts=facts,
                         bureau=self.bureau.name,
@@ -475,6 +493,8 @@ class RulerApplication(ServiceApplication):
                         on=today,
                     )
                     counts["listings"] += 1
+                else:
+                    waiting = True
         if row.due_date > today:
             for days_before, actions in reminders_due(
                 ruler,
@@ -494,17 +514,49 @@ class RulerApplication(ServiceApplication):
                 )
                 counts["reminders"] += 1
                 counts["messages"] += sum(a.kind == "message" for a in actions)
-        if not (counts["stages"] or counts["reminders"] or counts["listings"]):
-            if receivable.stage != cached:
-                self.receivables.set_stage(row.receivable_id, receivable.stage)
+        cache = LISTING_WAITS if waiting else receivable.stage
+        if not (counts["stages"] or counts["reminders"] or counts["listings"] or noticed):
+            if cache != cached:
+                self.receivables.set_stage(row.receivable_id, cache)
             return counts
         self.save(receivable)
         # After the event is stored: a crash in between lists it on the next run (the file
         # adapter writes a record key once).
         if listing is not None and self.bureau is not None:
             self.bureau.include(listing)
-        self.receivables.set_stage(row.receivable_id, receivable.stage)
+        self.receivables.set_stage(row.receivable_id, cache)
         return counts
+
+    def _ask_listing_notice(
+        self,
+        row: ReceivableRow,
+        receivable: Receivable,
+        chosen: tuple[str, RulerDefinitionV3],
+        facts: dict[str, Any],
+        today: dt.date,
+    ) -> int:
+        """The notice before the listing of a receivable that reached the credit bureau stage
+        without any message of its collection; the number of messages asked, 0 when its ruler
+        has none to send (then it waits, and is never listed unnoticed)."""
+        ruler_id, ruler = chosen
+        actions = listing_notice(ruler, row.tenant, receivable.key_id)
+        if not actions:
+            log.warning(
+                "receivable %s of %s: not listed at the bureau: its ruler %s has no message to "
+                "notice the debtor first (listing_notice_actions, or a stage's message)",
+                row.receivable_id,
+                row.tenant,
+                ruler_id,
+            )
+            return 0
+        receivable.ask_listing_notice(
+            facts=facts,
+            ruler_id=ruler_id,
+            on=today,
+            listing_from=today + dt.timedelta(days=ruler.listing_notice_days),
+            actions=[a.model_dump() for a in actions],
+        )
+        return len(actions)
 
     @staticmethod
     def _bureau_record(row: ReceivableRow, key: str, today: dt.date) -> BureauRecord:

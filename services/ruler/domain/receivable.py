@@ -1,9 +1,10 @@
 """A receivable in the collection ruler: an imported debt or an agreement's installment.
 
 It remembers the stage it reached (stages never go back while it stays unpaid), which
-pre-due reminders went out, whether it is listed at the credit bureau, and when it left.
-A debt that comes back to collection (its agreement broke) starts a new cycle, whose
-actions have keys of their own."""
+pre-due reminders went out, when its collection's first message was asked (the notice a
+listing at the credit bureau waits for), whether a listing waits or is done, and when it
+left. A debt that comes back to collection (its agreement broke) starts a new cycle, whose
+actions have keys of their own and which is noticed again before being listed."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ class Receivable(Aggregate):
         self.reminded: list[int] = []
         self.listed_key: str | None = None
         self.left_reason: str | None = None
+        # The cycle's first message of its collection (a stage's, or the listing notice).
+        self.notified_on: dt.date | None = None
+        # The credit bureau action's key of a listing that waits for the notice's days.
+        self.listing_key: str | None = None
 
     @property
     def key_id(self) -> str:
@@ -63,8 +68,31 @@ class Receivable(Aggregate):
         stands on its own (the messages it asks for are built from it). Never personal data:
         events are kept for good (older events may still hold a `debtor_name`, read by
         nothing). `names_contract`: published as StageAdvanced v2, naming the contract (False
-        only for the events stored before it, published as version 1 as they were)."""
+        only for the events stored before it, published as version 1 as they were).
+
+        A stage's message is a notice of the debt in collection; a stage's credit bureau
+        action is a listing, done when the notice is old enough (see `Negativated`)."""
         self.stage = to_stage
+        if self.notified_on is None and any(a["kind"] == "message" for a in actions):
+            self.notified_on = on
+        bureau = next((a["key"] for a in actions if a["kind"] == "credit_bureau"), None)
+        if bureau is not None and self.listed_key is None:
+            self.listing_key = bureau
+
+    @event("ListingNoticeAsked")
+    def ask_listing_notice(
+        self,
+        *,
+        facts: dict[str, Any],
+        ruler_id: str,
+        on: dt.date,
+        listing_from: dt.date,
+        actions: list[dict[str, Any]],
+    ) -> None:
+        """The notice before a listing, for a receivable that reached the credit bureau stage
+        without any message of its collection: `actions` are its messages, `listing_from` the
+        earliest day it may be listed (as the ruler said then)."""
+        self.notified_on = on
 
     @event("Reminded")
     def remind(
@@ -83,6 +111,7 @@ class Receivable(Aggregate):
         self, *, facts: dict[str, Any], bureau: str, record_key: str, on: dt.date
     ) -> None:
         self.listed_key = record_key
+        self.listing_key = None
 
     def leave(
         self,
@@ -132,6 +161,7 @@ class Receivable(Aggregate):
         message_facts: dict[str, Any] | None = None,
     ) -> None:
         self.left_reason = reason
+        self.listing_key = None
 
     @event("Reentered")
     def reenter(self, *, on: dt.date) -> None:
@@ -140,6 +170,8 @@ class Receivable(Aggregate):
         self.stage = "current"
         self.reminded = []
         self.cycle += 1
+        self.notified_on = None
+        self.listing_key = None
 
 
 def call_aggregate_id(tenant: str, call_id: str) -> uuid.UUID:

@@ -23,6 +23,7 @@ from contracts.ruler import (
     AddToCampaign,
     RulerDefinition,
     RulerDefinitionV2,
+    RulerDefinitionV3,
     SendMessage,
     Stage,
     StageAction,
@@ -35,6 +36,8 @@ __all__ = [
     "advance",
     "days_overdue",
     "finalization",
+    "listing_due",
+    "listing_notice",
     "reminders_due",
     "ruler_for",
     "stage_on",
@@ -146,6 +149,38 @@ def advance(
         days_overdue=days_overdue(due_date, today),
         actions=actions,
     )
+
+
+def listing_notice(ruler: RulerDefinitionV3, tenant: str, receivable_id: str) -> list[StageAction]:
+    """The notice asked of a receivable that reached the credit bureau stage without any
+    message of its collection (CDC art. 43 §2: the debtor is told before being listed): the
+    ruler's `listing_notice_actions`, else the messages of the latest stage before the credit
+    bureau stage that has any; `[]` when the ruler has none at all (then it is never listed).
+
+    Keys: `tenant|receivable|listing_notice|index|message:channel:template`; the receivable
+    id is the cycle's (a debt back from a broken agreement is noticed again)."""
+    messages: list[SendMessage] = list(ruler.listing_notice_actions)
+    if not messages:
+        for spec in reversed(ruler.stages):
+            if spec.stage == "credit_bureau":
+                continue
+            messages = [a for a in spec.actions if isinstance(a, SendMessage)]
+            if messages:
+                break
+    prefix = f"{_key_part(tenant)}|{_key_part(receivable_id)}|listing_notice"
+    return [
+        _stage_action(f"{prefix}|{i}|{_kind_suffix(message)}", message)
+        for i, message in enumerate(messages)
+    ]
+
+
+def listing_due(ruler: RulerDefinitionV3, notified_on: dt.date | None, today: dt.date) -> bool:
+    """Whether a receivable waiting for its listing is listed on `today`: its collection's
+    first message was asked at least `listing_notice_days` calendar days before. The run is
+    on business days only, so a date falling on a weekend or holiday lists on the next one."""
+    if notified_on is None:
+        return False
+    return today >= notified_on + dt.timedelta(days=ruler.listing_notice_days)
 
 
 def reminders_due(
