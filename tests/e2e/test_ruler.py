@@ -104,8 +104,9 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
     def of_type(kind: str) -> list[dict[str, Any]]:
         return [e for e in timeline_of("52998224725") if e["type"] == kind]
 
-    # João: BH-2 (due 20/10) enters schedule_payment on 26/11 (37 days) and the bureau on
-    # 04/12; BH-1 (due 20/11) notice on 26/11, schedule_payment on 10/12, bureau on 04/01.
+    # João: BH-2 (due 20/10) enters schedule_payment on 26/11 (37 days) and the bureau stage
+    # on 04/12, listed on Monday 07/12 (its first message, 26/11, 10 days before at least);
+    # BH-1 (due 20/11) notice on 26/11, schedule_payment on 10/12, bureau on 04/01.
     stages = wait_for(
         lambda: (
             len(s := of_type("StageAdvanced")) >= 5 and len(of_type("DebtorNegativated")) >= 2 and s
@@ -120,6 +121,14 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
     bureau_files = sorted((platform.root / "var" / "ruler" / "bureau").glob("remessa-*.txt"))
     lines = [line for f in bureau_files for line in f.read_text().splitlines()]
     assert sum(1 for line in lines if line.startswith("I")) == 3
+    # Never listed without a notice 10 days before: BH-2 not on 04/12, when it reached the
+    # stage; Maria's BH-3 (due 10/11) on 28/12 (25/12 a holiday); BH-1 on 04/01.
+    listed_on = sorted(
+        f.name
+        for f in bureau_files
+        if any(line.startswith("I") for line in f.read_text().splitlines())
+    )
+    assert listed_on == ["remessa-20261207.txt", "remessa-20261228.txt", "remessa-20270104.txt"]
     assert all("52998224725" in line or "11144477735" in line for line in lines)
 
     messages = asyncio.run(read_all(platform.broker.bootstrap, MESSAGES_REQUESTED_TOPIC))
