@@ -25,6 +25,7 @@ from contracts.negotiation import (
     AgreementBroken,
     AgreementClosed,
     AgreementClosedV2,
+    AgreementPaymentShared,
     InstallmentPaid,
     PaymentReceived,
 )
@@ -187,6 +188,21 @@ class Receipt:
 
 
 @dataclass(frozen=True)
+class Deduction:
+    """A payment to a cancelled invoice of a broken agreement, deducted from its debts back
+    in collection (AgreementPaymentShared): money received on those debts. Its PaymentReceived
+    applied nothing (outcome `excess`), so each centavo is counted once, here; what stayed
+    the debtor's credit is not received money."""
+
+    tenant: str
+    payment_id: str
+    agreement_id: str
+    paid_on: dt.date
+    # (debt id, centavos deducted from it), the debts with something deducted.
+    debts: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
 class Settlement:
     """A debt paid in full through its agreement (DebtSettled). Every DebtSettled comes from
     a fulfilled agreement (the contract requires `agreement_id`), so its money is already in
@@ -217,6 +233,7 @@ Fact = (
     | InstallmentPayment
     | Break
     | Receipt
+    | Deduction
     | Settlement
     | CarteiraFile
 )
@@ -290,6 +307,14 @@ def fact_of(event: Envelope) -> Fact | None:
             paid_on=event.paid_on,
             outcome=event.outcome,
         )
+    if isinstance(event, AgreementPaymentShared):
+        return Deduction(
+            tenant=event.tenant,
+            payment_id=event.payment_id,
+            agreement_id=event.agreement_id,
+            paid_on=event.paid_on,
+            debts=tuple((d.debt_id, d.deducted_cents) for d in event.debts if d.deducted_cents),
+        )
     if isinstance(event, DebtSettled):
         return Settlement(
             tenant=event.tenant,
@@ -316,6 +341,7 @@ FACT_EVENTS: tuple[type[Envelope], ...] = (
     InstallmentPaid,
     AgreementBroken,
     PaymentReceived,
+    AgreementPaymentShared,
     DebtSettled,
     DayStarted,
     CarteiraImportStarted,
@@ -338,6 +364,8 @@ def key_of(fact: Fact) -> tuple[object, ...]:
         return ("break", fact.tenant, fact.agreement_id)
     if isinstance(fact, Receipt):
         return ("receipt", fact.tenant, fact.payment_id)
+    if isinstance(fact, Deduction):
+        return ("deduction", fact.tenant, fact.payment_id)
     if isinstance(fact, CarteiraFile):
         return ("carteira", fact.tenant, fact.import_id, fact.filename)
     return ("settlement", fact.tenant, fact.debt_id, fact.agreement_id)
@@ -366,6 +394,7 @@ class Facts:
     installments_paid: tuple[InstallmentPayment, ...] = ()
     breaks: tuple[Break, ...] = ()
     receipts: tuple[Receipt, ...] = ()
+    deductions: tuple[Deduction, ...] = ()
     settlements: tuple[Settlement, ...] = ()
     days: tuple[BusinessDay, ...] = ()
     carteira_files: tuple[CarteiraFile, ...] = ()
@@ -398,6 +427,7 @@ class Facts:
             installments_paid=tuple(f for f in self.installments_paid if f.tenant == tenant),
             breaks=tuple(f for f in self.breaks if f.tenant == tenant),
             receipts=tuple(f for f in self.receipts if f.tenant == tenant),
+            deductions=tuple(f for f in self.deductions if f.tenant == tenant),
             settlements=tuple(f for f in self.settlements if f.tenant == tenant),
             days=self.days,
             carteira_files=tuple(f for f in self.carteira_files if f.tenant == tenant),
@@ -447,6 +477,7 @@ def _assemble_unique(unique: dict[tuple[object, ...], Fact]) -> Facts:
         installments_paid=tuple(_ordered(by_kind, InstallmentPayment)),
         breaks=tuple(_ordered(by_kind, Break)),
         receipts=tuple(_ordered(by_kind, Receipt)),
+        deductions=tuple(_ordered(by_kind, Deduction)),
         settlements=tuple(_ordered(by_kind, Settlement)),
         days=days,
         carteira_files=tuple(_ordered(by_kind, CarteiraFile)),
@@ -455,7 +486,15 @@ def _assemble_unique(unique: dict[tuple[object, ...], Fact]) -> Facts:
 
 # Kinds whose keys are all strings after the kind's name: they sort as they are, which is how
 # `_sortable` (each part as text) sorts them, without making text of each part.
-_TEXT_KEYS: tuple[type, ...] = (Placement, Agreement, Break, Receipt, Settlement, CarteiraFile)
+_TEXT_KEYS: tuple[type, ...] = (
+    Placement,
+    Agreement,
+    Break,
+    Receipt,
+    Deduction,
+    Settlement,
+    CarteiraFile,
+)
 
 
 def _ordered(

@@ -11,8 +11,10 @@ any past date.
   would change by its end: today's due dates are not judged yet). An installment paid on
   due date + k is not a default; paid later, or not at all, it is.
 - Recovery rate: money received (what was credited to agreements' invoices, see
-  `facts.Receipt`) over money placed (the original value of the debts imported). A payment is
-  shared among its agreement's debts in proportion to their principal. As a curve: for each
+  `facts.Receipt`, and what a payment to a broken agreement's cancelled invoice deducted
+  from its debts, `facts.Deduction`) over money placed (the original value of the debts
+  imported). A payment is shared among its agreement's debts in proportion to their
+  principal. As a curve: for each
   number of days d since placement, over the debts placed at least d days before the as-of
   date, what came in within d days of placement; every d asked for has its row (per cut),
   with 0 debts and no rate when no debt is that old.
@@ -306,6 +308,11 @@ def received_by_debt(facts: Facts) -> dict[tuple[str, str], list[tuple[dt.date, 
         for debt_id, share in zip(a.debt_ids, shares, strict=True):
             if share:
                 received[(a.tenant, debt_id)].append((r.paid_on, share))
+    # Paid to a broken agreement's cancelled invoice, deducted from its debts (each debt's
+    # share said by the agreement: its receipt applied nothing).
+    for d in facts.deductions:
+        for debt_id, cents in d.debts:
+            received[(d.tenant, debt_id)].append((d.paid_on, cents))
     return received
 
 

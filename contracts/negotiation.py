@@ -344,6 +344,42 @@ class AgreementBroken(Envelope):
     debts: list[BrokenAgreementDebt] = Field(min_length=1)
 
 
+class SharedPaymentDebt(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    debt_id: str
+    deducted_cents: Cents = Field(
+        ge=0, description="Deducted from this debt, back in collection after the break"
+    )
+    credit_cents: Cents = Field(
+        ge=0,
+        description="This debt's share kept as the debtor's credit: the debt is settled, "
+        "withdrawn or in another agreement",
+    )
+
+
+class AgreementPaymentShared(Envelope):
+    """A payment to an invoice of a broken agreement (the invoice was cancelled with it) is
+    deducted from the agreement's debts, back in collection: shared by principal as the break
+    shared what was paid, each debt's share no more than it still owes of its principal. What
+    no debt could take stays the debtor's credit (`credit_cents`). One per payment
+    (`payment_id`); the payment itself is `PaymentReceived`, outcome `excess`."""
+
+    type: Literal["AgreementPaymentShared"] = "AgreementPaymentShared"
+    schema_version: Literal[1] = 1
+    agreement_id: str
+    document: str
+    creditor: str
+    payment_id: str
+    invoice_id: str
+    installment_number: StrictInt = Field(ge=1)
+    paid_on: dt.date
+    amount_cents: Cents = Field(gt=0, description="The payment")
+    deducted_cents: Cents = Field(ge=0, description="Deducted from the debts, in all")
+    credit_cents: Cents = Field(ge=0, description="Kept as the debtor's credit")
+    debts: list[SharedPaymentDebt] = Field(min_length=1)
+
+
 class AgreementFulfilled(Envelope):
     """Every invoice of an agreement is paid: its debts are settled."""
 

@@ -204,6 +204,21 @@ class DebtReopened(_DebtOutcome):
     balance_cents: Cents = Field(ge=0, description="Principal still owed")
 
 
+class DebtPaymentDeducted(_DebtOutcome):
+    """A payment to an invoice of the debt's broken agreement, reported after the break, was
+    deducted from the debt (its share of it, `AgreementPaymentShared`): the debt stays in
+    collection owing less. Once per payment (`payment_id`)."""
+
+    type: Literal["DebtPaymentDeducted"] = "DebtPaymentDeducted"
+    schema_version: Literal[1] = 1
+    agreement_id: str
+    payment_id: str
+    paid_on: dt.date
+    deducted_cents: Cents = Field(gt=0, description="This payment's share deducted")
+    paid_cents: Cents = Field(ge=0, description="Everything paid on the debt so far")
+    balance_cents: Cents = Field(ge=0, description="Principal still owed")
+
+
 WithdrawalReason = Literal["cancelled", "returned"]
 
 

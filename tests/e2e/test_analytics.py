@@ -20,6 +20,7 @@ from analytics import indicators, reports
 from analytics.facts import Facts
 from analytics.frames import load_facts
 from cobranca.client import GatewayClient, GatewayError
+from cobranca.demo_negotiation import DEMO_SETTINGS
 from tests.support.platform import RunningPlatform, running_platform, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -63,6 +64,7 @@ def test_fpd_replayed_from_the_topics_equals_the_hand_count_and_the_api(
     platform: RunningPlatform,
 ) -> None:
     admin = platform.client(TENANT, "admin")
+    admin.save_negotiation_settings(DEMO_SETTINGS)  # where the agency is paid
     admin.create_condition({"installments": 1, "charges_discount_pct": 100})
     admin.create_condition({"installments": 3, "charges_discount_pct": 50})
     operator = platform.client(TENANT, "operator")

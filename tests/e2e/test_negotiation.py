@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from cobranca.client import GatewayClient, GatewayError
+from cobranca.demo_negotiation import DEMO_SETTINGS
 from services.negotiation.adapters.cnab240 import ReturnPayment, write_cnab240_return
 from tests.support.platform import (
     RunningPlatform,
@@ -59,6 +60,7 @@ def test_a_debtor_closes_an_agreement_pays_it_and_an_installment_goes_overdue(
         admin.create_condition({"installments": 1, "principal_discount_pct": 120})
     assert bad.value.status == 422
     assert bad.value.body["error"]["details"][0]["field"].endswith("principal_discount_pct")
+    admin.save_negotiation_settings(DEMO_SETTINGS)  # where the agency is paid
     admin.create_condition(
         {"installments": 1, "charges_discount_pct": 100, "description": "À vista"}
     )
@@ -205,6 +207,7 @@ def test_a_debtor_negotiates_on_whatsapp_and_is_handed_to_an_operator(
         pytest.skip("the chatbot's path does not depend on the store: it runs once, on SQLite")
     admin = platform.client(TENANT, "admin")
     if not admin.conditions():
+        admin.save_negotiation_settings(DEMO_SETTINGS)  # where the agency is paid
         admin.create_condition({"installments": 1, "charges_discount_pct": 100})
     operator = platform.client(TENANT, "operator")
     operator.wait_for_import(

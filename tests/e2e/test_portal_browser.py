@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from cobranca.demo_negotiation import DEMO_SETTINGS
 from tests.support.browser import ARTIFACTS, OFFLINE_ARGS, chromium_or_reason
 from tests.support.platform import RunningPlatform, running_platform, wait_for
 
@@ -42,6 +43,7 @@ def chromium() -> str:
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
     with running_platform(tmp_path_factory.mktemp("portal-browser"), "tansu") as running:
         admin = running.client(TENANT, "admin")
+        admin.save_negotiation_settings(DEMO_SETTINGS)  # where the agency is paid
         admin.create_condition({"installments": 1, "charges_discount_pct": 100})
         admin.create_condition({"installments": 3, "charges_discount_pct": 50})
         operator = running.client(TENANT, "operator")

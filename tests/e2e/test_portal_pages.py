@@ -46,6 +46,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cobranca.demo_negotiation import DEMO_SETTINGS
 from services.gateway.adapters.tokens import issue_token
 from services.portfolio.domain.debt import debt_id_for
 from tests.support.platform import RunningPlatform, start_broker, wait_for
@@ -83,6 +84,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatfo
     try:
         running.start()
         admin = running.client(TENANT, "admin")
+        admin.save_negotiation_settings(DEMO_SETTINGS)  # where the agency is paid
         admin.create_condition({"installments": 1, "charges_discount_pct": 100})
         admin.create_condition({"installments": 3, "charges_discount_pct": 50})
         operator = running.client(TENANT, "operator")

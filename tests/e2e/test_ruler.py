@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from cobranca.client import GatewayClient, GatewayError
+from cobranca.demo_negotiation import DEMO_SETTINGS
 from contracts.ruler import MESSAGES_REQUESTED_TOPIC
 from tests.support.platform import RunningPlatform, running_platform, wait_for
 from tests.support.topics import read_all
@@ -178,6 +179,7 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
     )
 
     # João settles BH-2: a 1x agreement paid in full.
+    admin.save_negotiation_settings(DEMO_SETTINGS)  # where the agency is paid
     admin.create_condition({"installments": 1})
     found = platform.anonymous().lookup(TENANT, "52998224725")
     debtor = GatewayClient(platform.base_url, found["portal_token"])

@@ -47,6 +47,7 @@ from aiokafka.partitioner import murmur2
 from cobranca.brokers import EmbeddedBroker, free_port
 from cobranca.client import GatewayClient, GatewayError
 from cobranca.demo_data import generate_carteira
+from cobranca.demo_negotiation import DEMO_SETTINGS
 from cobranca.platform import ServiceProcess
 from contracts.negotiation import AGREEMENTS_TOPIC
 from contracts.negotiation_requests import REQUESTS_TOPIC
@@ -313,6 +314,7 @@ def test_survivors_take_over_the_partitions_of_killed_instances(cluster: Cluster
         for name in ("gateway-1", "gateway-2"):
             GatewayClient(cluster.url(name)).wait_ready(timeout=120)
         # À vista with the charges waived.
+        cluster.client("gateway-1").save_negotiation_settings(DEMO_SETTINGS)
         cluster.client("gateway-1").create_condition(
             {"installments": 1, "charges_discount_pct": 100}
         )

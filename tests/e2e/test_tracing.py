@@ -31,6 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from cobranca.client import GatewayClient, GatewayError
+from cobranca.demo_negotiation import DEMO_SETTINGS
 from tests.support.platform import RunningPlatform, running_platform, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -176,6 +177,7 @@ def test_closing_an_agreement_is_one_trace_from_http_to_the_portal_projection(
 ) -> None:
     platform, collector = traced
     admin = platform.client(TENANT, "admin")
+    admin.save_negotiation_settings(DEMO_SETTINGS)  # where the agency is paid
     admin.create_condition({"installments": 1, "charges_discount_pct": 100})
     operator = platform.client(TENANT, "operator")
     operator.wait_for_import(

@@ -67,10 +67,12 @@ from contracts.negotiation import (
     AgreementClosed,
     AgreementDebt,
     AgreementInstallment,
+    AgreementPaymentShared,
     BrokenAgreementDebt,
     InstallmentPaid,
     PaymentConditionTerms,
     PaymentReceived,
+    SharedPaymentDebt,
 )
 from contracts.portfolio import (
     CarteiraImportStarted,
@@ -1131,3 +1133,56 @@ def test_a_carteira_is_shown_by_its_file_name(facts: Facts, cli: Any) -> None:
     assert [r["cuts"]["carteira"] for r in body["rows"]][:1] == ["dez-banco"]
     # Not cut by carteira: no names.
     assert json.loads(cli("agreements", "--format", "json").stdout)["carteiras"] == {}
+
+
+def test_a_payment_deducted_after_a_break_is_received_once_on_its_debts() -> None:
+    """A payment to a broken agreement's cancelled boleto: its PaymentReceived applies nothing
+    (`excess`); the agreement deducts it from its debts (AgreementPaymentShared). Received
+    money counts what was deducted, once (the event read twice), not what stayed credit."""
+    on = D(2026, 1, 5)
+    shared = AgreementPaymentShared(
+        **_env("shared", "pay-1"),
+        agreement_id="agr-1",
+        document="d",
+        creditor=BANCO,
+        payment_id="pay-1",
+        invoice_id="agr-1-1",
+        installment_number=1,
+        paid_on=D(2026, 2, 9),
+        amount_cents=30_000,
+        deducted_cents=20_000,
+        credit_cents=10_000,
+        debts=[
+            SharedPaymentDebt(debt_id="x1", deducted_cents=20_000, credit_cents=0),
+            SharedPaymentDebt(debt_id="x2", deducted_cents=0, credit_cents=10_000),
+        ],
+    )
+    facts = collect(
+        [
+            day(on),
+            placed("x1", "d", BANCO, "c", 100_000, D(2025, 12, 1), on),
+            placed("x2", "d", BANCO, "c", 50_000, D(2025, 12, 1), on),
+            closed(
+                "agr-1",
+                "d",
+                BANCO,
+                [("x1", 100_000), ("x2", 50_000)],
+                channel="portal",
+                operator=None,
+                n=3,
+                on=on,
+                updated=150_000,
+                discount=0,
+                first_due=D(2026, 1, 10),
+                first_amount=30_000,
+            ),
+            received("pay-1", "agr-1", 30_000, 0, D(2026, 2, 9), outcome="excess"),
+            shared,
+            shared,
+        ]
+    ).for_tenant(ACME)
+    [row] = indicators.recovery(facts, as_of=D(2026, 2, 10))
+    assert (row.debts, row.placed_cents, row.received_cents) == (2, 150_000, 20_000)
+    # Not before the day it was paid.
+    [before] = indicators.recovery(facts, as_of=D(2026, 2, 8))
+    assert before.received_cents == 0

@@ -283,6 +283,24 @@ SAMPLES: dict[type[Envelope], Envelope] = {
                 )
             ],
         ),
+        negotiation.AgreementPaymentShared(
+            **envelope("agr-1", 5),
+            agreement_id="agr-1",
+            document="12345678909",
+            creditor="Banco X",
+            payment_id="pay-2",
+            invoice_id="inv-2",
+            installment_number=2,
+            paid_on=dt.date(2025, 5, 12),
+            amount_cents=40660,
+            deducted_cents=40660,
+            credit_cents=0,
+            debts=[
+                negotiation.SharedPaymentDebt(
+                    debt_id="debt-1", deducted_cents=40660, credit_cents=0
+                )
+            ],
+        ),
         negotiation.AgreementFulfilled(
             **envelope("agr-2", 5),
             agreement_id="agr-2",
@@ -331,6 +349,20 @@ SAMPLES: dict[type[Envelope], Envelope] = {
             reopened_on=dt.date(2025, 5, 12),
             paid_cents=40660,
             balance_cents=79340,
+        ),
+        portfolio.DebtPaymentDeducted(
+            **envelope("debt-1", 4),
+            debt_id="debt-1",
+            document="12345678909",
+            creditor="Banco X",
+            contract="C-1",
+            installment="1",
+            agreement_id="agr-1",
+            payment_id="pay-2",
+            paid_on=dt.date(2025, 5, 12),
+            deducted_cents=40660,
+            paid_cents=81320,
+            balance_cents=38680,
         ),
         portfolio.DebtWithdrawn(
             **envelope("debt-3", 2),

@@ -41,6 +41,7 @@ from contracts.negotiation_requests import (
     ListAgreements,
     NegotiationSettings,
     PaymentReport,
+    PixSettings,
     RecordPayment,
     SaveCondition,
     SaveSettings,
@@ -51,6 +52,7 @@ from contracts.registry import parse_event
 from service_runtime.database import sqlite_engine
 from service_runtime.personal_data import REMOVED, KeyVault, SqlKeyVault, seal, unseal
 from service_runtime.refusal import Refused
+from service_runtime.stored_aggregates import StoredAggregates
 from services.negotiation.adapters.cnab240 import ReturnPayment, write_cnab240_return
 from services.negotiation.adapters.debts_view import (
     DebtRow,
@@ -64,12 +66,25 @@ from services.negotiation.application import NegotiationApplication
 from services.negotiation.domain.boleto import BeneficiaryAccount, segment_t_nosso_numero
 from services.negotiation.entrypoints.requests import answer
 from services.negotiation.entrypoints.requests import document as document_pdf
+from services.portfolio.adapters.integration_events import (
+    integration_events as portfolio_events,
+)
+from services.portfolio.application.agreements import apply_agreement_outcomes
+from services.portfolio.application.importing import PortfolioApplication
+from services.portfolio.domain.debt import Debt
 from tests.support.stored_events import as_stored_in
 
 AGENCY = "recupera-sul"
 JOAO = "52998224725"
 MARIA = "11144477735"
 TODAY = dt.date(2026, 11, 25)  # a Wednesday
+# The agency's own beneficiary and PIX key; the rest as a tenant starts (Bradesco's layout).
+AGENCY_SETTINGS = NegotiationSettings(
+    boleto=BoletoSettings(
+        beneficiary_name="Recupera Sul Assessoria Ltda", beneficiary_document="11222333000181"
+    ),
+    pix=PixSettings(key="pix@recupera-sul.com.br"),
+)
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 
@@ -184,7 +199,16 @@ class Negotiation:
         self.app.debt_lookup = SqlDebtLookup(self.engine)
         self.app.vault = self.vault
         self.app.erasures = SqlErasures(self.engine)
-        self.mapper = IntegrationEvents(self.vault, self.app.erasures.erased)
+        self.mapper = IntegrationEvents(
+            self.vault, self.app.erasures.erased, StoredAggregates(self.app).tenant_of
+        )
+        self.paid_to(AGENCY)
+
+    def paid_to(self, tenant: str) -> None:
+        """Where the agency is paid: no boleto nor PIX is issued before it says so."""
+        self.app.save_settings(
+            SaveSettings(tenant=tenant, settings=AGENCY_SETTINGS, saved_by="admin")
+        )
 
     def imported(self, *events: Any) -> list[str]:
         with self.engine.begin() as conn:
@@ -642,9 +666,9 @@ def _with_segment_t_nosso_numero(content: str, fields: list[str]) -> str:
 def test_a_bank_return_file_pays_by_the_nosso_numero_the_bank_writes(
     neg: Negotiation, boleto: BoletoSettings
 ) -> None:
-    neg.app.save_settings(
-        SaveSettings(tenant=AGENCY, settings=NegotiationSettings(boleto=boleto), saved_by="adm")
-    )
+    boleto = boleto.model_copy(update={"beneficiary_document": "11222333000181"})
+    settings = AGENCY_SETTINGS.model_copy(update={"boleto": boleto})
+    neg.app.save_settings(SaveSettings(tenant=AGENCY, settings=settings, saved_by="adm"))
     [a, b] = neg.imported(debt_event("a"), debt_event("b", document=MARIA))
     first = neg.close([a], 1).invoices[0]
     second = neg.close([b], 1, key="k2", document=MARIA).invoices[0]
@@ -770,8 +794,10 @@ def test_the_first_installment_breaks_the_agreement_after_five_days(neg: Negotia
     [broken] = [e for e in neg.published() if e.type == "AgreementBroken"]
     assert broken.rule == "first_installment" and broken.paid_cents == 0
     late = neg.pay(invoice_id=agreement.invoices[0].invoice_id, amount_cents=34_000, paid_on=TODAY)
-    # Money after the break is never lost: kept as the debtor's credit.
-    assert (late.outcome, late.credit_cents) == ("excess", 34_000)
+    # Money after the break is never lost: deducted from the debt back in collection.
+    assert (late.outcome, late.applied_cents, late.credit_cents) == ("excess", 0, 0)
+    [shared] = [e for e in neg.published() if e.type == "AgreementPaymentShared"]
+    assert [(d.debt_id, d.deducted_cents) for d in shared.debts] == [(debt, 34_000)]
 
 
 # ---- personal data (LGPD): the name sealed, opened when shown, gone once erased ---------
@@ -1154,3 +1180,153 @@ def test_an_invoice_event_stored_before_its_place_was_kept_is_published_as_it_wa
 
     assert type(published) is InstallmentPaid  # version 1, as it went out then
     assert published.installment_number == 1
+
+
+# ---- a payment to a broken agreement's boleto, reported after the break -----------------
+
+
+class Collection:
+    """The portfolio as negotiation meets it: its debts imported into the negotiation's view,
+    and the agreements' outcomes it reads back (`negotiation.agreements`), whose debt events
+    go to the view again, as the topics carry them."""
+
+    def __init__(self, neg: Negotiation) -> None:
+        self.neg = neg
+        self.portfolio = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        self.read_agreements = 0
+        self.read_debts = 0
+
+    def debt(self, contract: str, amount: int) -> str:
+        debt = Debt(
+            tenant=AGENCY,
+            creditor="Banco Horizonte",
+            contract=contract,
+            installment="1",
+            document=JOAO,
+            document_kind="cpf",
+            personal=seal(
+                self.neg.vault.key_for(AGENCY, JOAO),
+                {"name": "João da Silva", "email": None, "phone": None, "city": None},
+            ).model_dump(),
+            original_amount_cents=amount,
+            due_date=dt.date(2026, 6, 1),
+            category=None,
+            import_id="imp-1",
+            row_key=contract,
+            cause_id="row",
+            data_as_of=T0,
+        )
+        self.portfolio.save(debt)
+        self.flow()
+        return str(debt.id)
+
+    def flow(self) -> None:
+        """Everything published since: agreements to the portfolio, debts to the view."""
+        published = [e for e in self.neg.published() if e.type.startswith("Agreement")]
+        agreements = published[self.read_agreements :]
+        self.read_agreements += len(agreements)
+        apply_agreement_outcomes(self.portfolio, agreements)
+        debts = [
+            event
+            for n in self.portfolio.recorder.select_notifications(1, 10_000)
+            for _topic, event in portfolio_events(self.portfolio.mapper.to_domain_event(n))
+        ][self.read_debts :]
+        self.read_debts += len(debts)
+        self.neg.imported(*debts)
+
+    def owed(self, debt_id: str) -> int:
+        debt: Debt = self.portfolio.repository.get(uuid.UUID(debt_id))
+        return debt.original_amount_cents - debt.paid_cents
+
+
+def test_a_payment_to_a_broken_agreements_boleto_is_deducted_from_its_debts_once(
+    neg: Negotiation,
+) -> None:
+    """QA: installment 1 of a broken agreement, paid on the break day and reported by the
+    bank's return the next day, came back `excess` as the debtor's credit that nothing used:
+    the debt kept its whole balance, the offers charged it again (CDC art. 42)."""
+    portfolio = Collection(neg)
+    a, b = portfolio.debt("CT-a", 100_000), portfolio.debt("CT-b", 50_000)
+    agreement = neg.close([a, b], 3)
+    first = agreement.invoices[0]
+    breaking_day = first.due_date + dt.timedelta(days=5)
+    neg.app.run_day(breaking_day)
+    portfolio.flow()
+    assert (portfolio.owed(a), portfolio.owed(b)) == (100_000, 50_000)
+
+    # The bank's return comes the day after: installment 1 paid on the break day.
+    content = return_file(paid_in_full(first, paid_on=breaking_day))
+    day_after = breaking_day + dt.timedelta(days=1)
+    [payment] = neg.app.import_cnab240(
+        ImportCnab240(tenant=AGENCY, content=content), day_after
+    ).payments
+    assert (payment.outcome, payment.applied_cents, payment.credit_cents) == ("excess", 0, 0)
+    assert payment.reason == (
+        "acordo quebrado: o valor foi abatido das dívidas que voltaram à cobrança"
+    )
+    portfolio.flow()
+
+    # Shared by principal as the break shares what was paid: 2/3 and 1/3.
+    [shared] = [e for e in neg.published() if e.type == "AgreementPaymentShared"]
+    deducted = {d.debt_id: d.deducted_cents for d in shared.debts}
+    assert sum(deducted.values()) == first.amount_cents and shared.credit_cents == 0
+    assert deducted[a] == first.amount_cents * 2 // 3 + (first.amount_cents * 2 % 3 > 1)
+    assert (portfolio.owed(a), portfolio.owed(b)) == (100_000 - deducted[a], 50_000 - deducted[b])
+    # The offers start from what is still owed.
+    offers = neg.app.offers(
+        GetOffers(tenant=AGENCY, document=JOAO, debt_ids=[a, b], channel="portal"), day_after
+    )
+    assert [d.principal_cents for d in offers.debts] == [
+        100_000 - deducted[a],
+        50_000 - deducted[b],
+    ]
+    # The same return file again, and the same payment by the API: nothing deducted twice.
+    again = neg.app.import_cnab240(ImportCnab240(tenant=AGENCY, content=content), day_after)
+    assert [p.duplicate for p in again.payments] == [True]
+    by_api = neg.pay(
+        day_after,
+        invoice_id=first.invoice_id,
+        amount_cents=first.amount_cents,
+        paid_on=breaking_day,
+    )
+    assert by_api.duplicate and by_api.payment_id == payment.payment_id
+    portfolio.flow()
+    assert len([e for e in neg.published() if e.type == "AgreementPaymentShared"]) == 1
+    assert (portfolio.owed(a), portfolio.owed(b)) == (100_000 - deducted[a], 50_000 - deducted[b])
+    # The event read twice by the portfolio changes nothing either.
+    assert apply_agreement_outcomes(portfolio.portfolio, [shared, shared]) == 0
+
+
+def test_a_debt_in_a_new_agreement_keeps_its_share_as_the_debtors_credit(
+    neg: Negotiation,
+) -> None:
+    """The broken agreement's debts went separate ways: one is in a new agreement (its
+    installments already count what it owes). The payment's share of that one is the
+    debtor's credit, said in the payment's reason and on the broken agreement."""
+    portfolio = Collection(neg)
+    a, b = portfolio.debt("CT-a", 100_000), portfolio.debt("CT-b", 50_000)
+    agreement = neg.close([a, b], 3)
+    first = agreement.invoices[0]
+    breaking_day = first.due_date + dt.timedelta(days=5)
+    neg.app.run_day(breaking_day)
+    portfolio.flow()
+    neg.close([b], 1, key="k2")
+
+    payment = neg.pay(
+        breaking_day, invoice_id=first.invoice_id, amount_cents=30_000, paid_on=breaking_day
+    )
+    portfolio.flow()
+    assert (payment.outcome, payment.applied_cents, payment.credit_cents) == (
+        "excess",
+        0,
+        10_000,
+    )
+    assert payment.reason == (
+        "acordo quebrado: R$ 200,00 abatidos das dívidas que voltaram à cobrança; "
+        "R$ 100,00 ficam como crédito do devedor"
+    )
+    assert (portfolio.owed(a), portfolio.owed(b)) == (80_000, 50_000)
+    shown = neg.app.get_agreement(
+        GetAgreement(tenant=AGENCY, agreement_id=agreement.agreement_id), breaking_day
+    )
+    assert shown.credit_cents == 10_000

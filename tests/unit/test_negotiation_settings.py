@@ -13,12 +13,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contracts.negotiation import PaymentConditionTerms
 from contracts.negotiation_requests import (
     BoletoSettings,
+    CloseAgreement,
     GetDocument,
     ImportCnab240,
     NegotiationSettings,
     PixSettings,
+    SaveCondition,
     SaveSettings,
 )
 from service_runtime.refusal import Refused
@@ -32,6 +35,7 @@ from services.negotiation.domain.tenant import NossoNumerosExhausted, TenantNego
 from services.negotiation.entrypoints.requests import document as document_pdf
 from tests.unit.test_negotiation_app import (
     AGENCY,
+    AGENCY_SETTINGS,
     MARIA,
     TODAY,
     Negotiation,
@@ -69,9 +73,15 @@ def neg(tmp_path: Path) -> Iterator[Negotiation]:
 
 
 def save(neg: Negotiation, boleto: BoletoSettings) -> NegotiationSettings:
-    return neg.app.save_settings(
-        SaveSettings(tenant=AGENCY, settings=NegotiationSettings(boleto=boleto), saved_by="adm")
+    """The agency's account `boleto` (its beneficiary and PIX key as the agency's)."""
+    ours = boleto.model_copy(
+        update={
+            "beneficiary_name": AGENCY_SETTINGS.boleto.beneficiary_name,
+            "beneficiary_document": AGENCY_SETTINGS.boleto.beneficiary_document,
+        }
     )
+    settings = AGENCY_SETTINGS.model_copy(update={"boleto": ours})
+    return neg.app.save_settings(SaveSettings(tenant=AGENCY, settings=settings, saved_by="adm"))
 
 
 def refusal_of(neg: Negotiation, boleto: BoletoSettings) -> Refused:
@@ -304,3 +314,50 @@ def test_each_kind_of_pix_key_is_taken(neg: Negotiation, key: str) -> None:
     )
     neg.app.save_settings(SaveSettings(tenant=AGENCY, settings=settings, saved_by="adm"))
     assert neg.app.settings_of(AGENCY).pix.key == key
+
+
+def test_a_tenant_that_never_said_where_it_is_paid_issues_no_boleto(tmp_path: Path) -> None:
+    """A tenant starts with a placeholder account and PIX key, shared by every tenant: boletos
+    and PIX codes on them would send the debtor's money nowhere."""
+    neg = Negotiation(tmp_path)
+    other = "nova-assessoria"
+    neg.app.save_condition(
+        SaveCondition(tenant=other, terms=PaymentConditionTerms(installments=1), saved_by="admin")
+    )
+    [debt] = neg.imported(debt_event("x").model_copy(update={"tenant": other}))
+
+    with pytest.raises(Refused) as refused:
+        neg.app.close_agreement(
+            CloseAgreement(
+                tenant=other,
+                document=None,
+                debt_ids=[debt],
+                installments=1,
+                channel="operator",
+                operator="ana",
+                idempotency_key="k-nova",
+            ),
+            TODAY,
+        )
+
+    error = refused.value
+    assert (error.status, error.code) == (409, "conflict")
+    assert [(d[0], d[1]) for d in error.details] == [
+        ("boleto.beneficiary_document", "not_configured"),
+        ("pix.key", "not_configured"),
+    ]
+    assert neg.app.tenant_record(other).allocated_nosso_numeros == 0  # no number taken
+    # Once it says so, it closes.
+    neg.paid_to(other)
+    assert neg.app.close_agreement(
+        CloseAgreement(
+            tenant=other,
+            document=None,
+            debt_ids=[debt],
+            installments=1,
+            channel="operator",
+            operator="ana",
+            idempotency_key="k-nova",
+        ),
+        TODAY,
+    ).invoices

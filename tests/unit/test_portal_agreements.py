@@ -26,7 +26,7 @@ from contracts.negotiation import (
     InvoiceOverdue,
     PaymentConditionTerms,
 )
-from contracts.portfolio import DebtImported, DebtorContact
+from contracts.portfolio import DebtImported, DebtorContact, DebtPaymentDeducted
 from services.gateway.read_models.portal_view import (
     PortalViewProjection,
     agreements_of,
@@ -227,4 +227,50 @@ def test_the_timeline_tells_the_agreement_in_portuguese() -> None:
     assert text == (
         "Acordo fechado pelo portal: Banco Horizonte, R$ 1.020,00 em 2 parcelas "
         "(desconto de R$ 20,00), 1º vencimento 25/11/2026"
+    )
+
+
+def test_a_payment_to_a_broken_agreements_boleto_shows_as_less_owed() -> None:
+    """QA: installment 1 paid on the break day, reported the day after by the bank's return,
+    was only the debtor's credit: the lookup kept showing the whole balance. The portfolio
+    deducts it (DebtPaymentDeducted) and the lookup shows what is still owed."""
+    engine = sa.create_engine("sqlite://")
+    PortalViewProjection(VAULT).create_tables(engine)
+    apply(engine, debt("d1"), closed("a1", ["d1"]))
+    apply(
+        engine,
+        AgreementBroken(
+            **env("a1", 4),
+            agreement_id="a1",
+            document=JOAO,
+            creditor="Banco Horizonte",
+            broken_on=dt.date(2026, 11, 9),
+            rule="first_installment",
+            installment_number=1,
+            days_overdue=5,
+            paid_cents=0,
+            debts=[BrokenAgreementDebt(debt_id="d1", paid_cents=0, balance_cents=100_000)],
+        ),
+    )
+    deducted = DebtPaymentDeducted(
+        **env("d1", 3),
+        debt_id="d1",
+        document=JOAO,
+        creditor="Banco Horizonte",
+        contract="CT-1",
+        installment="1",
+        agreement_id="a1",
+        payment_id="p1",
+        paid_on=dt.date(2026, 11, 9),
+        deducted_cents=51_000,
+        paid_cents=51_000,
+        balance_cents=49_000,
+    )
+    apply(engine, deducted)
+    apply(engine, deducted)  # delivered again
+    [back] = open_debts(engine, AGENCY, JOAO)
+    assert (back["debt_id"], back["balance_cents"]) == ("d1", 49_000)
+    assert summarize(deducted) == (
+        "R$ 510,00 pagos em 09/11/2026 ao acordo quebrado abatidos da dívida: "
+        "Banco Horizonte, contrato CT-1, saldo R$ 490,00"
     )

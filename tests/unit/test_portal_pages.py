@@ -111,6 +111,7 @@ def negotiation(tmp_path: Path) -> Iterator[Negotiation]:
     """The real negotiation application, fed the same debts, with the agency's portal
     conditions: à vista with the charges waived, 3x with half of them off."""
     neg = Negotiation(tmp_path)
+    neg.paid_to(TENANT)
     neg.imported(*DEBTS)
     for terms in (
         PaymentConditionTerms(

@@ -12,8 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.envelope import derived_event_id
-from contracts.negotiation import AgreementBroken, AgreementFulfilled, BrokenAgreementDebt
-from contracts.portfolio import DebtReopened, DebtSettled
+from contracts.negotiation import (
+    AgreementBroken,
+    AgreementFulfilled,
+    AgreementPaymentShared,
+    BrokenAgreementDebt,
+    SharedPaymentDebt,
+)
+from contracts.portfolio import DebtPaymentDeducted, DebtReopened, DebtSettled
 from service_runtime.personal_data import DebtorKey, seal
 from services.portfolio.adapters.integration_events import integration_events
 from services.portfolio.application.agreements import (
@@ -151,3 +157,68 @@ def test_shares_always_add_up_to_the_amount(principals: list[int], amount: int) 
     else:
         assert sum(shares) == amount
         assert all(s >= 0 for s in shares)
+
+
+def shared_payment(payment_id: str, *deducted: tuple[Debt, int]) -> AgreementPaymentShared:
+    """Negotiation's word that a payment to a cancelled invoice of agr-1 is deducted."""
+    total = sum(cents for _, cents in deducted)
+    return AgreementPaymentShared(
+        **envelope("agr-1", 5),
+        agreement_id="agr-1",
+        document="52998224725",
+        creditor="Banco Horizonte",
+        payment_id=payment_id,
+        invoice_id="agr-1-inv-1",
+        installment_number=1,
+        paid_on=dt.date(2026, 11, 9),
+        amount_cents=total,
+        deducted_cents=total,
+        credit_cents=0,
+        debts=[
+            SharedPaymentDebt(debt_id=str(d.id), deducted_cents=c, credit_cents=0)
+            for d, c in deducted
+        ],
+    )
+
+
+def test_a_payment_to_a_broken_agreement_is_deducted_from_its_debts_once() -> None:
+    """QA: installment 1 of agreement 69f79d35 paid on the break day and reported by the
+    bank a day later stayed a credit nothing used: the debt kept owing R$ 207,50."""
+    app = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    big, small = imported(app, "C-1", 100_000), imported(app, "C-2", 50_000)
+    broken = AgreementBroken(
+        **envelope("agr-1", 3),
+        agreement_id="agr-1",
+        document="52998224725",
+        creditor="Banco Horizonte",
+        broken_on=dt.date(2026, 11, 9),
+        rule="first_installment",
+        installment_number=1,
+        days_overdue=5,
+        paid_cents=0,
+        debts=[
+            BrokenAgreementDebt(debt_id=str(big.id), paid_cents=0, balance_cents=100_000),
+            BrokenAgreementDebt(debt_id=str(small.id), paid_cents=0, balance_cents=50_000),
+        ],
+    )
+    shared = shared_payment("pay-1", (big, 4_663), (small, 2_332))
+    assert apply_agreement_outcomes(app, [broken, shared]) == 4
+    assert apply_agreement_outcomes(app, [shared]) == 0  # delivered again
+    deducted = [e for e in published(app) if isinstance(e, DebtPaymentDeducted)]
+    assert [(e.payment_id, e.deducted_cents, e.paid_cents, e.balance_cents) for e in deducted] == [
+        ("pay-1", 4_663, 4_663, 95_337),
+        ("pay-1", 2_332, 2_332, 47_668),
+    ]
+    # Another payment adds up; the debt's next break or settlement starts from it.
+    apply_agreement_outcomes(app, [shared_payment("pay-2", (big, 1_000))])
+    last = [e for e in published(app) if isinstance(e, DebtPaymentDeducted)][-1]
+    assert (last.paid_cents, last.balance_cents) == (5_663, 94_337)
+
+
+def test_a_payment_to_a_broken_agreement_leaves_a_debt_not_back_from_it_alone() -> None:
+    """Settled meanwhile, withdrawn by the creditor, or never reopened by that agreement: the
+    share is not deducted (it stays the debtor's credit) and nothing is published."""
+    app = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    never = imported(app, "C-1", 100_000)
+    assert apply_agreement_outcomes(app, [shared_payment("pay-1", (never, 5_000))]) == 0
+    assert not [e for e in published(app) if isinstance(e, DebtPaymentDeducted)]

@@ -256,4 +256,4 @@ def test_the_request_server_answers_both_kinds(neg: Negotiation):
     pdf = ask(GetStatement(tenant=AGENCY, document=JOAO, pdf=True))
     assert isinstance(pdf, bytes) and pdf.startswith(b"%PDF")
     # The agency's name, from its settings.
-    assert "Assessoria de Cobrança" in pdf_text(pdf)
+    assert "Recupera Sul Assessoria Ltda" in pdf_text(pdf)

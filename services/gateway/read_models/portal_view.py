@@ -68,6 +68,7 @@ from contracts.portfolio import (
     DEBTS_TOPIC,
     DebtImported,
     DebtImportedV2,
+    DebtPaymentDeducted,
     DebtReopened,
     DebtSettled,
     DebtUpdated,
@@ -234,6 +235,9 @@ def _debt_row(
     }
 
 
+# A debt's outcome: what it was paid, its settlement or withdrawal.
+_DebtOutcome = DebtSettled | DebtReopened | DebtPaymentDeducted | DebtWithdrawn
+
 # The events `_Batch` applies (debts' versions are upserted before it).
 _Change = (
     AgreementClosed
@@ -242,6 +246,7 @@ _Change = (
     | AgreementFulfilled
     | DebtSettled
     | DebtReopened
+    | DebtPaymentDeducted
     | DebtWithdrawn
     | InstallmentPaid
     | InvoiceOverdue
@@ -253,6 +258,7 @@ _CHANGES = (
     AgreementFulfilled,
     DebtSettled,
     DebtReopened,
+    DebtPaymentDeducted,
     DebtWithdrawn,
     InstallmentPaid,
     InvoiceOverdue,
@@ -514,7 +520,7 @@ class _Batch:
                 self._ended(event.agreement_id, "broken", event.broken_on)
             elif isinstance(event, AgreementFulfilled):
                 self._ended(event.agreement_id, "fulfilled", event.fulfilled_on)
-            elif isinstance(event, DebtSettled | DebtReopened):
+            elif isinstance(event, DebtSettled | DebtReopened | DebtPaymentDeducted):
                 debt = self.debts.get(event.debt_id)
                 if debt is not None:
                     debt.paid_cents = event.paid_cents
@@ -554,7 +560,7 @@ class _Batch:
             elif isinstance(event, AgreementBroken | AgreementFulfilled):
                 agreement_ids.add(event.agreement_id)
                 ended_ids.add(event.agreement_id)
-            elif isinstance(event, DebtSettled | DebtReopened | DebtWithdrawn):
+            elif isinstance(event, _DebtOutcome):
                 paid.add(event.debt_id)
             elif isinstance(event, InstallmentPaid | InvoiceOverdue):
                 invoice_ids.add(event.invoice_id)

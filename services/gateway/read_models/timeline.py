@@ -68,6 +68,7 @@ from contracts.portfolio import (
     PERSONAL_FIELDS,
     DebtImported,
     DebtImportedV2,
+    DebtPaymentDeducted,
     DebtReopened,
     DebtSettled,
     DebtUpdated,
@@ -246,6 +247,12 @@ def describe(event: Envelope, personal: Personal, kinds: Sequence[str] | None = 
     if isinstance(event, DebtReopened):
         return (
             f"Dívida volta à cobrança: {event.creditor}, contrato {event.contract}, "
+            f"saldo {format_brl(event.balance_cents)}"
+        )
+    if isinstance(event, DebtPaymentDeducted):
+        return (
+            f"{format_brl(event.deducted_cents)} pagos em {_dmy(event.paid_on)} ao acordo "
+            f"quebrado abatidos da dívida: {event.creditor}, contrato {event.contract}, "
             f"saldo {format_brl(event.balance_cents)}"
         )
     if isinstance(event, AgreementClosed | AgreementClosedV2):
@@ -550,6 +557,7 @@ SERVICE_OF: dict[type[Envelope], str] = {
     DebtRejected: "portfolio",
     DebtSettled: "portfolio",
     DebtReopened: "portfolio",
+    DebtPaymentDeducted: "portfolio",
     DebtWithdrawn: "portfolio",
     AgreementClosed: "negotiation",
     InstallmentPaid: "negotiation",

@@ -40,6 +40,7 @@ from contracts.portfolio import (
     DEBTS_TOPIC,
     DebtImported,
     DebtImportedV2,
+    DebtPaymentDeducted,
     DebtReopened,
     DebtSettled,
     DebtUpdated,
@@ -181,7 +182,7 @@ _SCRUB_NAMES = (
 # Ids per `IN (...)`.
 _CHUNK = 500
 
-_Outcome = DebtReopened | DebtSettled | DebtWithdrawn
+_Outcome = DebtReopened | DebtPaymentDeducted | DebtSettled | DebtWithdrawn
 
 
 def _chunks(ids: Sequence[str]) -> Iterator[list[str]]:
@@ -212,10 +213,10 @@ def _outcome_rows(
     outcomes: list[tuple[int, _Outcome]],
     first_contact: dict[str, int],
 ) -> list[dict[str, Any]]:
-    """What the settlements, reopenings and withdrawals leave on each debt: the last one of
-    each column wins. One that came before its debt's first import in the batch changed
-    nothing unless the row was already stored; one without an import in the batch is
-    written anyway (an update of a missing row changes nothing)."""
+    """What the settlements, reopenings, payments deducted and withdrawals leave on each debt:
+    the last one of each column wins. One that came before its debt's first import in the
+    batch changed nothing unless the row was already stored; one without an import in the
+    batch is written anyway (an update of a missing row changes nothing)."""
     early = sorted(
         {
             e.debt_id
@@ -232,7 +233,7 @@ def _outcome_rows(
         debt_id = event.debt_id
         if index < first_contact.get(debt_id, -1) and debt_id not in stored:
             continue
-        if isinstance(event, DebtReopened):
+        if isinstance(event, DebtReopened | DebtPaymentDeducted):
             paid[debt_id] = event.paid_cents
         elif isinstance(event, DebtSettled):
             settled[debt_id] = 1
@@ -307,7 +308,7 @@ class NegotiableDebtsProjection(Projection):
                 current = latest.get(event.debt_id)
                 if current is None or current.aggregate_version < event.aggregate_version:
                     latest[event.debt_id] = event
-            elif isinstance(event, DebtReopened | DebtSettled | DebtWithdrawn):
+            elif isinstance(event, _Outcome):
                 outcomes.append((index, event))
         # Read before the upsert: whether the rows existed when the batch began.
         changes = _outcome_rows(conn, outcomes, first_contact) if outcomes else []

@@ -27,6 +27,7 @@ from contracts.negotiation import (
     AgreementDebt,
     AgreementFulfilled,
     AgreementInstallment,
+    AgreementPaymentShared,
     BoletoAccount,
     BrokenAgreementDebt,
     ChargeRates,
@@ -39,6 +40,7 @@ from contracts.negotiation import (
     PaymentConditionTerms,
     PaymentReceived,
     PixReceiver,
+    SharedPaymentDebt,
 )
 from contracts.negotiation_requests import NegotiationSettings
 from contracts.personal import SealedPersonalData
@@ -58,6 +60,7 @@ InstallmentPaidEvent: type[Any] = Agreement.InstallmentPaid  # type: ignore[attr
 OverdueEvent: type[Any] = Agreement.InvoiceOverdue  # type: ignore[attr-defined]
 BrokenEvent: type[Any] = Agreement.Broken  # type: ignore[attr-defined]
 FulfilledEvent: type[Any] = Agreement.Fulfilled  # type: ignore[attr-defined]
+PaymentSharedEvent: type[Any] = Agreement.PaymentShared  # type: ignore[attr-defined]
 PaymentReceivedEvent: type[Any] = Payment.Received  # type: ignore[attr-defined]
 SettingsSavedEvent: type[Any] = TenantNegotiation.SettingsSaved  # type: ignore[attr-defined]
 
@@ -261,6 +264,22 @@ def integration_events(
                 debt_ids=event.debt_ids,
                 fulfilled_on=event.on,
                 paid_cents=event.paid_cents,
+            ),
+        )
+    elif isinstance(event, PaymentSharedEvent):
+        deducted = sum(d["deducted_cents"] for d in event.debts)
+        yield (
+            AGREEMENTS_TOPIC,
+            AgreementPaymentShared(
+                **_about_agreement(event),
+                payment_id=event.payment_id,
+                invoice_id=event.invoice_id,
+                installment_number=event.number,
+                paid_on=event.paid_on,
+                amount_cents=event.amount_cents,
+                deducted_cents=deducted,
+                credit_cents=event.amount_cents - deducted,
+                debts=[SharedPaymentDebt(**d) for d in event.debts],
             ),
         )
     elif isinstance(event, PaymentReceivedEvent):

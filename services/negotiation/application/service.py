@@ -38,6 +38,7 @@ from contracts.negotiation_requests import (
     OffersOut,
     PaymentOut,
     PaymentReport,
+    PixSettings,
     SaveCondition,
     SaveSettings,
     ScheduledInstallment,
@@ -434,6 +435,18 @@ class NegotiationApplication(ServiceApplication):
     ) -> Any:
         tenant = self.tenant_record(request.tenant)
         boleto_settings, pix = settings.boleto, settings.pix
+        unset = unconfigured(settings)
+        if unset:
+            # Boletos and PIX codes on the placeholder account and key would send the debtor's
+            # money nowhere (or to another tenant's numbers): nothing is issued until the
+            # agency says where its money goes.
+            raise Refused(
+                409,
+                "conflict",
+                "a assessoria ainda não configurou onde recebe os pagamentos: "
+                + "; ".join(message for _, _, message in unset),
+                unset,
+            )
         account = beneficiary_account(boleto_settings)
         problems = account_problems(account)
         if problems:
@@ -710,6 +723,23 @@ class NegotiationApplication(ServiceApplication):
                 return payment
         return None
 
+    def _held_debts(self, agreement: Agreement) -> set[str]:
+        """The debts of a broken agreement that a payment to it can no longer be deducted
+        from: settled or withdrawn by the creditor (as the debts' view says, or unknown to
+        it), or held by another agreement since (active, or fulfilled: it settled them)."""
+        rows = {r.debt_id: r for r in self.debt_lookup.debts(agreement.tenant, agreement.debt_ids)}
+        held: set[str] = set()
+        for debt_id in agreement.debt_ids:
+            row = rows.get(debt_id)
+            slot = self.get_or_none(DebtSlot, debt_slot_id(agreement.tenant, debt_id))
+            if (
+                row is None
+                or row.settled
+                or (slot is not None and slot.agreement_id not in (None, str(agreement.id)))
+            ):
+                held.add(debt_id)
+        return held
+
     def record_payment(
         self,
         tenant: str,
@@ -782,6 +812,7 @@ class NegotiationApplication(ServiceApplication):
                     invoice_id=ref.invoice_id,
                     amount_cents=report.amount_cents,
                     paid_on=report.paid_on,
+                    held=self._held_debts(agreement) if agreement.status == "broken" else (),
                 )
                 to_save.append(agreement)
             invoice = agreement.invoice(ref.invoice_id) if agreement and ref else None
@@ -1043,6 +1074,31 @@ def beneficiary_account(settings: BoletoSettings) -> BeneficiaryAccount:
         beneficiary_code=settings.beneficiary_code,
         service_point=settings.service_point,
     )
+
+
+def unconfigured(settings: NegotiationSettings) -> list[tuple[str, str, str]]:
+    """(field, rule, pt-BR message) of what a tenant must configure before it issues boletos
+    and PIX codes (PUT /api/v1/admin/negotiation-settings): the beneficiary's CPF/CNPJ, printed
+    on every boleto, and its own PIX key (not the placeholder every tenant starts with)."""
+    found: list[tuple[str, str, str]] = []
+    if not settings.boleto.beneficiary_document:
+        found.append(
+            (
+                "boleto.beneficiary_document",
+                "not_configured",
+                "informe o CNPJ (ou CPF) do beneficiário dos boletos em "
+                "PUT /api/v1/admin/negotiation-settings",
+            )
+        )
+    if settings.pix.key == PixSettings().key:
+        found.append(
+            (
+                "pix.key",
+                "not_configured",
+                "informe a chave PIX da assessoria em PUT /api/v1/admin/negotiation-settings",
+            )
+        )
+    return found
 
 
 def document_and_key_problems(settings: NegotiationSettings) -> list[tuple[str, str, str]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -94,6 +95,9 @@ class Agreement(Aggregate):
         self.credit_cents = 0
         self.overdue_noted: dict[str, str] = {}
         self.ended_on: dt.date | None = None
+        # Deducted from each debt since the break (payments to its cancelled invoices);
+        # snapshots taken before this was kept have none: read with getattr.
+        self.deducted: dict[str, int] = {}
 
     # ---- reading -------------------------------------------------------------------------
 
@@ -114,17 +118,50 @@ class Agreement(Aggregate):
 
     # ---- payments ------------------------------------------------------------------------
 
+    def owed_after_break(self) -> dict[str, int]:
+        """What each debt still owes of its principal since the break: its principal less its
+        share of what was paid until then (as `Broken` said) and less the payments to the
+        cancelled invoices deducted from it since (`PaymentShared`)."""
+        deducted: dict[str, int] = getattr(self, "deducted", {})
+        return {
+            d["debt_id"]: max(0, d["balance_cents"] - deducted.get(d["debt_id"], 0))
+            for d in allocate_paid(self.debts, self.paid_cents)
+        }
+
     def apply_payment(
-        self, *, payment_id: str, invoice_id: str, amount_cents: int, paid_on: dt.date
+        self,
+        *,
+        payment_id: str,
+        invoice_id: str,
+        amount_cents: int,
+        paid_on: dt.date,
+        held: Collection[str] = (),
     ) -> dict[str, Any]:
         """Credit a payment to an invoice; returns the outcome (what was applied, the
-        balance left, the credit). The caller has made sure the payment is new."""
+        balance left, the credit). The caller has made sure the payment is new.
+
+        A payment to an unpaid invoice of a broken agreement (cancelled with it, reported
+        after the break whatever its date) is deducted from the agreement's debts, back in
+        collection (`share_payment`): `held` names the debts that are not (settled, withdrawn
+        or in another agreement), whose share stays the debtor's credit."""
         invoice = self.invoice(invoice_id)
         if invoice is None:
             raise KeyError(invoice_id)
         balance = self.balance_of(invoice)
         outcome: dict[str, Any]
-        if self.status != "active" and balance > 0:
+        shared: list[dict[str, Any]] = []
+        if self.status == "broken" and balance > 0:
+            shared = share_payment(self.debts, self.owed_after_break(), held, amount_cents)
+            deducted = sum(d["deducted_cents"] for d in shared)
+            credit = amount_cents - deducted
+            outcome = {
+                "outcome": "excess",
+                "applied_cents": 0,
+                "balance_cents": balance,
+                "credit_cents": credit,
+                "reason": broken_payment_reason(deducted, credit),
+            }
+        elif self.status != "active" and balance > 0:
             outcome = {
                 "outcome": "excess",
                 "applied_cents": 0,
@@ -167,6 +204,16 @@ class Agreement(Aggregate):
             applied_cents=outcome["applied_cents"],
             credit_cents=outcome["credit_cents"],
         )
+        if any(d["deducted_cents"] > 0 for d in shared):
+            self._payment_shared(
+                **self._parties(),
+                payment_id=payment_id,
+                invoice_id=invoice_id,
+                number=invoice["number"],
+                paid_on=paid_on,
+                amount_cents=amount_cents,
+                debts=shared,
+            )
         if outcome["applied_cents"] > 0 and outcome["balance_cents"] == 0:
             self._installment_paid(
                 **self._parties(),
@@ -217,6 +264,26 @@ class Agreement(Aggregate):
         invoice["paid_cents"] += applied_cents
         invoice["payment_ids"] = [*invoice["payment_ids"], payment_id]
         self.credit_cents += credit_cents
+
+    @event("PaymentShared")
+    def _payment_shared(
+        self,
+        *,
+        tenant: str,
+        document: str,
+        creditor: str,
+        payment_id: str,
+        invoice_id: str,
+        number: int,
+        paid_on: dt.date,
+        amount_cents: int,
+        debts: list[dict[str, Any]],
+    ) -> None:
+        # Its credit is in the payment's PaymentApplied; here, what each debt owes less.
+        deducted = dict(getattr(self, "deducted", {}))
+        for debt in debts:
+            deducted[debt["debt_id"]] = deducted.get(debt["debt_id"], 0) + debt["deducted_cents"]
+        self.deducted = deducted
 
     @event("InstallmentPaid")
     def _installment_paid(
@@ -377,3 +444,47 @@ def allocate_paid(debts: list[dict[str, Any]], paid_cents: int) -> list[dict[str
         }
         for d, share in zip(debts, shares, strict=True)
     ]
+
+
+def share_payment(
+    debts: list[dict[str, Any]], owed: dict[str, int], held: Collection[str], amount_cents: int
+) -> list[dict[str, Any]]:
+    """A payment to a cancelled invoice of a broken agreement, shared among its debts by
+    principal as the break shared what was paid (`allocate_paid`, largest remainders first):
+    each debt's share is deducted from it up to what it still owes (`owed`); the rest of its
+    share, and the whole share of a debt `held` (settled, withdrawn, in another agreement),
+    stays the debtor's credit. Nothing is moved from one debt to another."""
+    principals = [int(d["principal_cents"]) for d in debts]
+    total = sum(principals)
+    if total == 0:
+        shares = [0] * len(debts)
+        shares[0] = amount_cents
+    else:
+        exact = [amount_cents * p for p in principals]
+        shares = [e // total for e in exact]
+        order = sorted(range(len(debts)), key=lambda i: (-(exact[i] % total), i))
+        for i in order[: amount_cents - sum(shares)]:
+            shares[i] += 1
+    shared = []
+    for debt, share in zip(debts, shares, strict=True):
+        debt_id = debt["debt_id"]
+        deducted = 0 if debt_id in held else min(share, owed.get(debt_id, 0))
+        shared.append(
+            {"debt_id": debt_id, "deducted_cents": deducted, "credit_cents": share - deducted}
+        )
+    return shared
+
+
+def broken_payment_reason(deducted: int, credit: int) -> str:
+    """What a payment to a cancelled invoice of a broken agreement became (pt-BR)."""
+    if credit == 0:
+        return "acordo quebrado: o valor foi abatido das dívidas que voltaram à cobrança"
+    if deducted == 0:
+        return (
+            "acordo quebrado: as dívidas do acordo já não estão em cobrança (quitadas, retiradas "
+            "ou em outro acordo): o valor fica como crédito do devedor"
+        )
+    return (
+        f"acordo quebrado: {format_brl(deducted)} abatidos das dívidas que voltaram à cobrança; "
+        f"{format_brl(credit)} ficam como crédito do devedor"
+    )

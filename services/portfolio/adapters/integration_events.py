@@ -24,6 +24,7 @@ from contracts.portfolio import (
     CarteiraImportStartedV2,
     CarteiraRowsProcessed,
     DebtImportedV2,
+    DebtPaymentDeducted,
     DebtReopened,
     DebtSettled,
     DebtUpdatedV2,
@@ -39,6 +40,7 @@ DebtImportedEvent: type[Any] = Debt.Imported  # type: ignore[attr-defined]
 DebtUpdatedEvent: type[Any] = Debt.Updated  # type: ignore[attr-defined]
 DebtSettledEvent: type[Any] = Debt.Settled  # type: ignore[attr-defined]
 DebtReopenedEvent: type[Any] = Debt.Reopened  # type: ignore[attr-defined]
+DebtPaymentDeductedEvent: type[Any] = Debt.PaymentDeducted  # type: ignore[attr-defined]
 DebtWithdrawnEvent: type[Any] = Debt.Withdrawn  # type: ignore[attr-defined]
 ImportStartedEvent: type[Any] = CarteiraImport.Started  # type: ignore[attr-defined]
 ImportDeclaredEvent: type[Any] = CarteiraImport.Declared  # type: ignore[attr-defined]
@@ -161,6 +163,19 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
                 **_about_debt(event, event.agreement_id),
                 agreement_id=event.agreement_id,
                 reopened_on=event.on,
+                paid_cents=event.paid_cents,
+                balance_cents=event.balance_cents,
+            ),
+        )
+    elif isinstance(event, DebtPaymentDeductedEvent):
+        yield (
+            DEBTS_TOPIC,
+            DebtPaymentDeducted(
+                **_about_debt(event, event.agreement_id),
+                agreement_id=event.agreement_id,
+                payment_id=event.payment_id,
+                paid_on=event.paid_on,
+                deducted_cents=event.deducted_cents,
                 paid_cents=event.paid_cents,
                 balance_cents=event.balance_cents,
             ),

@@ -1,19 +1,25 @@
 """Use case: the outcomes of agreements (from the negotiation service) on the debts they
 hold. A fulfilled agreement settles its debts; a broken one returns them to collection with
-what was paid deducted."""
+what was paid deducted, and a payment to one of its cancelled invoices reported later is
+deducted from them too (`AgreementPaymentShared`)."""
 
 from __future__ import annotations
 
 import functools
+import logging
 import uuid
 from collections.abc import Sequence
 
 from eventsourcing.application import AggregateNotFoundError
 
 from contracts.envelope import Envelope
-from contracts.negotiation import AgreementBroken, AgreementFulfilled
+from contracts.negotiation import AgreementBroken, AgreementFulfilled, AgreementPaymentShared
 from services.portfolio.application.importing import PortfolioApplication
 from services.portfolio.domain.debt import Debt
+
+log = logging.getLogger(__name__)
+
+_Outcome = AgreementBroken | AgreementFulfilled | AgreementPaymentShared
 
 
 def share_by_principal(principals: Sequence[int], amount: int) -> list[int]:
@@ -31,11 +37,11 @@ def share_by_principal(principals: Sequence[int], amount: int) -> list[int]:
 
 
 def apply_agreement_outcomes(app: PortfolioApplication, events: Sequence[Envelope]) -> int:
-    """Apply broken and fulfilled agreements to the debts; returns how many debts changed.
-    Redelivered events change nothing."""
+    """Apply broken and fulfilled agreements, and payments to broken ones, to the debts;
+    returns how many debts changed. Redelivered events change nothing."""
     changed = 0
     for event in events:
-        if not isinstance(event, AgreementBroken | AgreementFulfilled):
+        if not isinstance(event, _Outcome):
             continue
         changed += app.retrying(functools.partial(_apply, app, event))
     return changed
@@ -53,9 +59,31 @@ def _debts(app: PortfolioApplication, ids: Sequence[str]) -> list[Debt]:
     return debts
 
 
-def _apply(app: PortfolioApplication, event: AgreementBroken | AgreementFulfilled) -> int:
+def _apply(app: PortfolioApplication, event: _Outcome) -> int:
     changed: list[Debt] = []
-    if isinstance(event, AgreementBroken):
+    if isinstance(event, AgreementPaymentShared):
+        deducted = {d.debt_id: d.deducted_cents for d in event.debts if d.deducted_cents > 0}
+        for debt in _debts(app, list(deducted)):
+            if debt.deduct_payment(
+                agreement_id=event.agreement_id,
+                payment_id=event.payment_id,
+                paid_on=event.paid_on,
+                deducted_cents=deducted[str(debt.id)],
+                cause_id=str(event.event_id),
+            ):
+                changed.append(debt)
+            elif event.payment_id not in getattr(debt, "deducted_payments", ()):
+                # Negotiation saw it back in collection; here it is not (settled or withdrawn
+                # meanwhile): the share is the debtor's credit, said here for the operators.
+                log.warning(
+                    "payment %s of broken agreement %s: %d centavos not deducted from debt %s "
+                    "(settled, withdrawn or not reopened by it): the debtor's credit",
+                    event.payment_id,
+                    event.agreement_id,
+                    deducted[str(debt.id)],
+                    debt.id,
+                )
+    elif isinstance(event, AgreementBroken):
         paid = {d.debt_id: d.paid_cents for d in event.debts}
         for debt in _debts(app, list(paid)):
             if debt.reopen(

@@ -115,6 +115,9 @@ class Debt(Aggregate):
         self.settled_by: str | None = None
         self.paid_cents = 0
         self.broken_agreements: tuple[str, ...] = ()
+        # Payments to cancelled invoices of its broken agreements deducted from it (snapshots
+        # taken before this was kept have none: read with getattr).
+        self.deducted_payments: tuple[str, ...] = ()
         # Why the creditor withdrew it ("cancelled", "returned"); None while in collection.
         self.withdrawn: str | None = None
         # When the creditor's data it holds was received (the row's `occurred_at`); None when
@@ -256,6 +259,42 @@ class Debt(Aggregate):
         )
         return True
 
+    def deduct_payment(
+        self,
+        *,
+        agreement_id: str,
+        payment_id: str,
+        paid_on: dt.date,
+        deducted_cents: int,
+        cause_id: str,
+    ) -> bool:
+        """A payment to a cancelled invoice of the debt's broken agreement, reported after the
+        break: its share is deducted from what the debt owes. False when this payment was
+        already deducted (a redelivery), when nothing is deducted, or when the debt is not
+        back in collection from that agreement (settled, withdrawn, or never reopened by it):
+        the caller reports it."""
+        deducted: tuple[str, ...] = getattr(self, "deducted_payments", ())
+        if (
+            deducted_cents <= 0
+            or payment_id in deducted
+            or self.settled_by is not None
+            or self.withdrawn is not None
+            or agreement_id not in self.broken_agreements
+        ):
+            return False
+        paid = self.paid_cents + deducted_cents
+        self._payment_deducted(
+            **self._identity(),
+            agreement_id=agreement_id,
+            payment_id=payment_id,
+            paid_on=paid_on,
+            deducted_cents=deducted_cents,
+            paid_cents=paid,
+            balance_cents=max(0, self.original_amount_cents - paid),
+            cause_id=cause_id,
+        )
+        return True
+
     # ---- withdrawn by the creditor -------------------------------------------------------
 
     def withdraw(
@@ -319,6 +358,26 @@ class Debt(Aggregate):
         cause_id: str,
     ) -> None:
         self.broken_agreements = (*self.broken_agreements, agreement_id)
+        self.paid_cents = paid_cents
+
+    @event("PaymentDeducted")
+    def _payment_deducted(
+        self,
+        *,
+        tenant: str,
+        document: str,
+        creditor: str,
+        contract: str,
+        installment: str,
+        agreement_id: str,
+        payment_id: str,
+        paid_on: dt.date,
+        deducted_cents: int,
+        paid_cents: int,
+        balance_cents: int,
+        cause_id: str,
+    ) -> None:
+        self.deducted_payments = (*getattr(self, "deducted_payments", ()), payment_id)
         self.paid_cents = paid_cents
 
     @event("Withdrawn")

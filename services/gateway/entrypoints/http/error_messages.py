@@ -55,6 +55,7 @@ RULES_EN: dict[str, str] = {
     "token_invalid": "Not a token of this platform (signature, issuer or format)",
     "token_claims": "The token names no role or no tenant",
     "role": "The token's role may not do this",
+    "not_configured": "The agency has not configured this yet (its negotiation settings)",
     "unknown_field": "Unknown field",
     "minimum": "The value is too small",
     "exclusive_minimum": "The value is too small",
