@@ -34,6 +34,7 @@ from contracts.portfolio import (
     DebtImported,
     DebtImportedV2,
     DebtorContact,
+    DebtPaymentDeducted,
     DebtReopened,
     DebtSettled,
     DebtWithdrawn,
@@ -412,6 +413,23 @@ def test_a_debt_in_agreement_or_settled_leaves_and_a_broken_agreement_puts_it_ba
 
     apply(engine, broken("a1", MARIA, "m1", 30_000), reopened("m1", MARIA, 30_000, 70_000))
     assert [(e.document, e.total_cents) for e in by_document(engine).values()] == [(MARIA, 70_000)]
+    # Her broken agreement's boleto, paid late, is taken off what she owes.
+    late = DebtPaymentDeducted(
+        **env("m1", 3),
+        debt_id="m1",
+        document=MARIA,
+        creditor=HORIZONTE,
+        contract="C-m1",
+        installment="1",
+        agreement_id="a1",
+        payment_id="p-late",
+        paid_on=TODAY + dt.timedelta(days=32),
+        deducted_cents=10_000,
+        paid_cents=40_000,
+        balance_cents=60_000,
+    )
+    apply(engine, late)
+    assert [(e.document, e.total_cents) for e in by_document(engine).values()] == [(MARIA, 60_000)]
     apply(
         engine,
         AgreementFulfilled(
@@ -558,6 +576,7 @@ def scenario() -> list[Envelope]:
 TOPIC_OF: dict[type[Envelope], str] = {
     DebtImported: DEBTS_TOPIC,
     DebtReopened: DEBTS_TOPIC,
+    DebtPaymentDeducted: DEBTS_TOPIC,
     AgreementClosed: AGREEMENTS_TOPIC,
     AgreementBroken: AGREEMENTS_TOPIC,
     CampaignSaved: CONFIG_TOPIC,

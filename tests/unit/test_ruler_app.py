@@ -29,6 +29,7 @@ from contracts.portfolio import (
     DebtImported,
     DebtImportedV2,
     DebtorContact,
+    DebtPaymentDeducted,
     DebtReopened,
     DebtSettled,
 )
@@ -327,6 +328,61 @@ def test_renegotiation_takes_debts_out_and_a_broken_agreement_starts_a_new_cycle
     keys = [m.key for m in ruler.published("MessageRequested")]
     assert len(keys) == len(set(keys))
     assert ruler.published("StageAdvanced")[-1].from_stage == "current"
+
+
+def test_a_payment_deducted_after_the_break_is_what_the_messages_charge(ruler: Ruler) -> None:
+    """Its broken agreement's boleto paid late: the debt back in collection owes less, and
+    the ruler charges that, in the same cycle."""
+    ruler.receive(debt("d1"))
+    closed_on = DUE + dt.timedelta(days=13)
+    ruler.receive(
+        AgreementClosed(**agreement_fields(closed_on), debtor_name="João da Silva"),
+        today=closed_on,
+    )
+    outcome = {
+        "debt_id": "d1",
+        "document": JOAO,
+        "creditor": "Banco Horizonte",
+        "contract": "C-d1",
+        "installment": "1",
+        "agreement_id": "a1",
+    }
+    reopened_on = closed_on + dt.timedelta(days=30)
+    ruler.receive(
+        DebtReopened(
+            **env("d1", 3),
+            **outcome,
+            reopened_on=reopened_on,
+            paid_cents=0,
+            balance_cents=100_000,
+        )
+    )
+    ruler.receive(
+        DebtPaymentDeducted(
+            **env("d1", 4),
+            **outcome,
+            payment_id="p-1",
+            paid_on=reopened_on,
+            deducted_cents=34_000,
+            paid_cents=34_000,
+            balance_cents=66_000,
+        )
+    )
+
+    ruler.app.run_day(reopened_on + dt.timedelta(days=1))
+
+    [stage] = [
+        s
+        for s in ruler.published("StageAdvanced")
+        if s.receivable_id == "d1" and s.on_date > reopened_on
+    ]
+    assert stage.amount_cents == 66_000
+    charged = [
+        m
+        for m in ruler.published("MessageRequested")
+        if m.occurred_at and m.key in {a.key for a in stage.actions}
+    ]
+    assert [m.variables["valor"] for m in charged] == ["R$ 660,00"]
 
 
 def test_a_broken_agreement_ends_its_installments_without_a_message_to_the_debtor(

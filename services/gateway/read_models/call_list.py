@@ -10,7 +10,8 @@ and the columns of `call_debts` derived from them (status, amount owed, stage) a
 from those tables after each batch:
 
 - debts: the newest aggregate version wins (`call_debts`);
-- payments: the newest DebtReopened gives what was paid, DebtSettled settles for good (and
+- payments: the newest DebtReopened or DebtPaymentDeducted (a broken agreement's boleto paid
+  late) gives what was paid, DebtSettled settles for good (and
   a debt the creditor withdrew, DebtWithdrawn, is off every list for good too)
   (`debt_payments`);
 - agreements: an agreement only moves from active to broken or fulfilled, never back
@@ -73,6 +74,7 @@ from contracts.portfolio import (
     PERSONAL_FIELDS,
     DebtImported,
     DebtImportedV2,
+    DebtPaymentDeducted,
     DebtReopened,
     DebtSettled,
     DebtUpdated,
@@ -381,7 +383,7 @@ class _Facts:
             if isinstance(event, DebtSettled):
                 self.agreement_debts[(event.agreement_id, event.debt_id)] = None
             self.touched.add(event.debt_id)
-        elif isinstance(event, DebtReopened):
+        elif isinstance(event, DebtReopened | DebtPaymentDeducted):
             row = {
                 "debt_id": event.debt_id,
                 "paid_cents": event.paid_cents,
@@ -600,6 +602,7 @@ class CallListProjection(PersonalDataProjection):
         DebtSettled,
         DebtWithdrawn,
         DebtReopened,
+        DebtPaymentDeducted,
         AgreementClosed,
         AgreementClosedV2,
         AgreementBroken,

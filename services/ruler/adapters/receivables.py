@@ -51,6 +51,7 @@ from contracts.personal import PersonalDataErased, SealedPersonalData
 from contracts.portfolio import (
     DebtImported,
     DebtImportedV2,
+    DebtPaymentDeducted,
     DebtReopened,
     DebtSettled,
     DebtUpdated,
@@ -351,6 +352,8 @@ class _Batch:
                 self._close(installments, "cancelled", event.broken_on)
             elif isinstance(event, DebtReopened):
                 self._reopen(event)
+            elif isinstance(event, DebtPaymentDeducted):
+                self._deduct(event)
         self._write()
         return self.exits, self.reentries
 
@@ -362,7 +365,9 @@ class _Batch:
         in_clear: list[tuple[str, str]] = []
         sealed_keys: list[str] = []
         for event in self.events:
-            if isinstance(event, DebtEvent | DebtSettled | DebtWithdrawn | DebtReopened):
+            if isinstance(
+                event, DebtEvent | DebtSettled | DebtWithdrawn | DebtReopened | DebtPaymentDeducted
+            ):
                 ids[event.debt_id] = None
             elif isinstance(event, ClosedEvent):
                 ids.update(dict.fromkeys(event.debt_ids))
@@ -505,6 +510,15 @@ class _Batch:
             return
         row.update(status="open", amount_cents=event.balance_cents, stage="current")
         self.reentries.append(Reentry(_snapshot(row), event.reopened_on))
+
+    def _deduct(self, event: DebtPaymentDeducted) -> None:
+        """A payment to its broken agreement's boleto was taken off the debt back in
+        collection: its messages and listing say what is still owed. The same cycle goes on
+        (no reentry: the debtor was not reached again)."""
+        row = self.rows.get(event.debt_id)
+        if row is None or row["status"] != "open":
+            return
+        row["amount_cents"] = event.balance_cents
 
     def _erase(self, event: PersonalDataErased) -> None:
         self.vault.forget(event.key_ids)
