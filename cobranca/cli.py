@@ -606,7 +606,14 @@ def _gateway_today(client: Any) -> str:
 def main() -> None:
     # `python -m cobranca` and the `cobranca` script land here.
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    app(prog_name="cobranca")
+    from service_runtime.kafka import NoKafkaConfigured
+
+    try:
+        app(prog_name="cobranca")
+    except NoKafkaConfigured as exc:
+        # A setting missing, not a bug: said plainly, without a traceback.
+        console.print(f"[red]{exc}[/]")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

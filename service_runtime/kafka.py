@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 BOOTSTRAP_FILE = "kafka-bootstrap"
 
 
+class NoKafkaConfigured(RuntimeError):
+    """Neither a cluster configured nor an embedded broker running: nothing to connect to."""
+
+
 def bootstrap_servers(settings: Settings) -> str:
     """The configured cluster, or the embedded broker `cobranca up` is running right now
     (it writes its address under the data dir), so `cobranca replay` works beside it."""
@@ -33,7 +37,7 @@ def bootstrap_servers(settings: Settings) -> str:
         running = settings.data_path / BOOTSTRAP_FILE
         if running.exists():
             return running.read_text().strip()
-        raise RuntimeError(
+        raise NoKafkaConfigured(
             "COBRANCA_KAFKA_BOOTSTRAP is not set: run the platform with `cobranca up`, "
             "which starts the embedded broker, or point it at a Kafka cluster"
         )
