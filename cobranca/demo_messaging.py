@@ -33,6 +33,12 @@ DEMO_TEMPLATES: dict[tuple[str, str], dict[str, str]] = {
         "em {{ vencimento }}, poderá ser incluída nos cadastros de proteção ao crédito a partir "
         "de {{ data_negativacao }} se não for paga ou negociada. Negocie: {{ link_portal }}"
     },
+    # A listed debt left the ruler (paid, settled, renegotiated, withdrawn): its negativação
+    # was taken down, and the debtor is told (seed 002, "Remover negativações").
+    ("sms", "baixa_negativacao"): {
+        "body": "{{ nome }}, a negativação do seu CPF/CNPJ referente a {{ credor }}, contrato "
+        "{{ numero }}, foi retirada em {{ data_baixa }}. {{ assessoria }}"
+    },
     # Every exit of the ruler asks for it (paid, settled, renegotiated, cancelled by the
     # creditor): `motivo` says which, so a cancelled debt is not thanked for a payment.
     ("sms", "confirmacao_pagamento"): {

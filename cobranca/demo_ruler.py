@@ -1,10 +1,10 @@
 """The demo tenant's collection ruler and call campaign, created once through the admin API:
 the push-notification routine's stages (aviso on day 3, questionamento 10, agendar
 pagamento 20, cobrança presencial 30, negativação 45; a listing 10 days after the first
-message at the earliest, with a notice of its own for a debt that had none) and a campaign
-for the stage that calls. Then today's run, asked by hand (`run_ruler_now`): the ruler's
-daily run came when the platform started, before the demo carteira, whose stages would
-otherwise wait for the next business day."""
+message at the earliest, with a notice of its own for a debt that had none; a message when
+a listing is taken down) and a campaign for the stage that calls. Then today's run, asked by
+hand (`run_ruler_now`): the ruler's daily run came when the platform started, before the
+demo carteira, whose stages would otherwise wait for the next business day."""
 
 from __future__ import annotations
 
@@ -50,6 +50,9 @@ def demo_ruler(campaign_id: str) -> dict[str, Any]:
         # and is listed 10 days later (the first business day from then).
         "listing_notice_days": 10,
         "listing_notice_actions": [message("sms", "aviso_negativacao")],
+        # A listed debt that leaves the ruler has its negativação taken down: the debtor is
+        # told, beside the finalization's message.
+        "listing_removal_actions": [message("sms", "baixa_negativacao")],
     }
 
 

@@ -201,6 +201,21 @@ class RulerDefinitionV3(RulerDefinitionV2):
     )
 
 
+class RulerDefinitionV4(RulerDefinitionV3):
+    """A collection ruler (version 4): version 3's fields, and the message telling the debtor
+    that a listing at the credit bureau was removed (seed 002, "Remover negativações": the
+    debtor whose negativação was taken down is told). When a listed receivable leaves the
+    ruler (paid, settled, renegotiated, cancelled), its listing is removed and these messages
+    are asked, beside the finalization's; the receivables of one contract leaving together get
+    them once."""
+
+    listing_removal_actions: list[SendMessage] = Field(
+        default_factory=list,
+        description="Sent when a receivable listed at the credit bureau leaves the ruler and "
+        "its listing is removed (variable data_baixa); empty: no message about the removal",
+    )
+
+
 class CampaignDefinition(_Model):
     """A call campaign (EliteSoft's campanha de ligação): who is on its list, and what
     operators may offer."""
@@ -287,6 +302,16 @@ class RulerSavedV3(RulerSavedV2):
 
     schema_version: Literal[3] = 3  # type: ignore[assignment]
     definition: RulerDefinitionV3
+
+
+class RulerSavedV4(RulerSavedV3):
+    """A ruler as an admin saved it (version 4: the definition names the messages about a
+    listing's removal, `listing_removal_actions`). The ruler service publishes only this
+    version; versions 1 to 3 stay readable (a ruler saved before reads with no removal
+    message)."""
+
+    schema_version: Literal[4] = 4  # type: ignore[assignment]
+    definition: RulerDefinitionV4
 
 
 class CampaignSaved(Envelope):

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from contracts.envelope import UtcDatetime
-from contracts.ruler import CallResultType, CampaignDefinition, RulerDefinitionV3
+from contracts.ruler import CallResultType, CampaignDefinition, RulerDefinitionV4
 
 REQUESTS_TOPIC = "ruler.requests"
 
@@ -24,7 +24,7 @@ class SaveRuler(_Model):
     kind: Literal["save_ruler"] = "save_ruler"
     tenant: str
     ruler_id: str
-    definition: RulerDefinitionV3
+    definition: RulerDefinitionV4
     saved_by: str
 
 
@@ -99,7 +99,7 @@ class RulerRequestBody(_Model):
 class RulerOut(_Model):
     ruler_id: str
     version: StrictInt
-    definition: RulerDefinitionV3
+    definition: RulerDefinitionV4
 
 
 class RulerList(_Model):

@@ -125,6 +125,7 @@ TOPICS: tuple[TopicSpec, ...] = (
             ruler.RulerSaved,
             ruler.RulerSavedV2,
             ruler.RulerSavedV3,
+            ruler.RulerSavedV4,
             ruler.CampaignSaved,
             ruler.CallResultTypesSaved,
             ruler.RulerRunRequested,

@@ -440,6 +440,17 @@ SAMPLES: dict[type[Envelope], Envelope] = {
             ),
             saved_by="admin@acme",
         ),
+        ruler.RulerSavedV4(
+            **envelope("ruler-1", 4),
+            ruler_id="default",
+            definition=ruler.RulerDefinitionV4(
+                **RULER.model_dump(),
+                listing_removal_actions=[
+                    ruler.SendMessage(channel="sms", template="baixa_negativacao")
+                ],
+            ),
+            saved_by="admin@acme",
+        ),
         ruler.RulerRunRequested(
             **envelope("tenant-ruler-1", 3),
             on_date=dt.date(2025, 3, 10),

@@ -30,6 +30,7 @@ VALUES: dict[str, str] = {
     "numero": "NF-000123",
     "motivo": "quitada",
     "data_negativacao": "14/11/2026",
+    "data_baixa": "21/11/2026",
     "emissao": "10/02/2026",
     "linha_digitavel": "34191.79001 01043.510047 91020.150008 1 10010000123456",
     "pix_copia_e_cola": "00020126580014br.gov.bcb.pix0136chave-pix520400005303986",
@@ -55,6 +56,8 @@ def test_every_variable_the_ruler_sends_is_a_template_variable() -> None:
         "dias_atraso",
         "numero",
         "motivo",
+        "data_negativacao",
+        "data_baixa",
     }
     assert ruler_sends <= set(VARIABLES)
 

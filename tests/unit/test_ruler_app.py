@@ -35,7 +35,7 @@ from contracts.portfolio import (
 )
 from contracts.registry import parse_event
 from contracts.ruler import (
-    RulerDefinitionV3,
+    RulerDefinitionV4,
     SendMessage,
     SendToBureau,
     StageAdvanced,
@@ -59,7 +59,7 @@ JOAO = "52998224725"
 AT = dt.datetime(2026, 10, 1, 12, tzinfo=dt.UTC)
 DUE = dt.date(2026, 10, 1)  # a Thursday
 
-RULER = RulerDefinitionV3(
+RULER = RulerDefinitionV4(
     name="Padrão",
     pre_due_days=[5, 3],
     pre_due_actions=[SendMessage(channel="sms", template="lembrete")],

@@ -25,10 +25,10 @@ from contracts.negotiation import AgreementClosed
 from contracts.portfolio import DebtSettled, DebtWithdrawn
 from contracts.ruler import (
     RulerDefinition,
-    RulerDefinitionV3,
+    RulerDefinitionV4,
     RulerSaved,
     RulerSavedV2,
-    RulerSavedV3,
+    RulerSavedV4,
     SendMessage,
     StageSpec,
 )
@@ -67,7 +67,12 @@ BY_EXIT = RULER.model_copy(
 # The same ruler as version 1 says it (no per-exit lists).
 RULER_V1 = RulerDefinition(
     **RULER.model_dump(
-        exclude={"finalization_by_reason", "listing_notice_days", "listing_notice_actions"}
+        exclude={
+            "finalization_by_reason",
+            "listing_notice_days",
+            "listing_notice_actions",
+            "listing_removal_actions",
+        }
     )
 )
 
@@ -217,7 +222,7 @@ def test_an_exit_read_again_asks_for_its_message_once(ruler: Ruler) -> None:
 def test_an_unknown_exit_reason_is_refused_in_pt_br_naming_the_field() -> None:
     fields = {**RULER.model_dump(), "finalization_by_reason": {"pago": [], "settled": []}}
     with pytest.raises(ValidationError) as refused:
-        RulerDefinitionV3.model_validate(fields)
+        RulerDefinitionV4.model_validate(fields)
     [error] = refused.value.errors()
     assert error["loc"] == ("finalization_by_reason",)
     assert "finalization_by_reason: motivo de saída desconhecido: 'pago'" in error["msg"]
@@ -227,7 +232,7 @@ def test_an_unknown_exit_reason_is_refused_in_pt_br_naming_the_field() -> None:
 def test_only_messages_go_in_a_finalization() -> None:
     bureau = {**RULER.model_dump(), "finalization_by_reason": {"settled": [{"kind": "x"}]}}
     with pytest.raises(ValidationError):
-        RulerDefinitionV3.model_validate(bureau)
+        RulerDefinitionV4.model_validate(bureau)
 
 
 def test_a_ruler_saved_before_version_2_loads_publishes_the_latest_and_saves_unchanged(
@@ -251,14 +256,14 @@ def test_a_ruler_saved_before_version_2_loads_publishes_the_latest_and_saves_unc
     assert found.definition.finalization_by_reason == {}
     assert finalization(found.definition, AGENCY, "d9", "debt", "settled")[0].template == "quitacao"
     published = [e for e in ruler.published("RulerSaved") if e.ruler_id == "antiga"]
-    assert [type(e) for e in published] == [RulerSavedV3]
+    assert [type(e) for e in published] == [RulerSavedV4]
     assert published[0].definition.finalization_by_reason == {}
     # Saved again as it is (the API now sends the empty map): nothing changed, no new event.
     again = ruler.app.save_ruler(
         SaveRuler(
             tenant=AGENCY,
             ruler_id="antiga",
-            definition=RulerDefinitionV3(**old.model_dump()),
+            definition=RulerDefinitionV4(**old.model_dump()),
             saved_by="ana",
         )
     )

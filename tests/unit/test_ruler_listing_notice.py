@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from contracts.negotiation import AgreementClosed
 from contracts.portfolio import DebtReopened, DebtSettled
-from contracts.ruler import RulerDefinitionV3, SendMessage, SendToBureau, StageSpec
+from contracts.ruler import RulerDefinitionV4, SendMessage, SendToBureau, StageSpec
 from contracts.ruler_requests import SaveRuler
 from services.ruler.adapters.receivables import receivables
 from services.ruler.application.service import LISTING_WAITS
@@ -200,7 +200,7 @@ def test_a_debt_noticed_by_a_stage_less_than_n_days_before_the_bureau_waits_the_
     assert listings(ruler) == [("d40", LISTING_DAY)]
 
 
-def dedicated(days: int) -> RulerDefinitionV3:
+def dedicated(days: int) -> RulerDefinitionV4:
     return RULER.model_copy(
         update={
             "listing_notice_days": days,
@@ -245,7 +245,7 @@ def test_with_zero_days_the_notice_is_asked_before_the_listing_on_the_same_day(
 def test_a_ruler_with_no_message_at_all_never_lists_unnoticed(
     ruler: Ruler, caplog: pytest.LogCaptureFixture
 ) -> None:
-    silent = RulerDefinitionV3(
+    silent = RulerDefinitionV4(
         name="Só negativação",
         stages=[StageSpec(stage="credit_bureau", day=30, actions=[SendToBureau()])],
     )
@@ -261,7 +261,7 @@ def test_a_ruler_with_no_message_at_all_never_lists_unnoticed(
 
 
 def test_the_bureau_stages_own_message_is_the_notice(ruler: Ruler) -> None:
-    warned = RulerDefinitionV3(
+    warned = RulerDefinitionV4(
         name="Aviso na negativação",
         stages=[
             StageSpec(

@@ -11,8 +11,9 @@ line of defence. Undefined variables are errors (`StrictUndefined`), never empty
 
 Every variable's value is a string, formatted by whoever asks for the message (the ruler sends
 ``nome``, ``documento``, ``credor``, ``valor``, ``vencimento``, ``dias_atraso`` and ``numero``,
-``motivo`` in its finalization messages and ``data_negativacao`` in the notice before a
-listing at the credit bureau; see `contracts.ruler.MessageRequested.variables`;
+``motivo`` in its finalization messages, ``data_negativacao`` in the notice before a
+listing at the credit bureau and ``data_baixa`` in the message about a listing's removal; see
+`contracts.ruler.MessageRequested.variables`;
 the weekly portal notification sends ``quantidade_dividas`` and ``valor_total``). An e-mail may
 also have an HTML body, rendered with autoescape (``render(..., html=True)``): a value never
 becomes markup.
@@ -57,6 +58,8 @@ VARIABLES: dict[str, str] = {
     "mensagens de finalização da régua)",
     "data_negativacao": "A partir de quando a dívida pode ser negativada, se não for paga nem "
     "negociada (dd/mm/aaaa; só no aviso antes da negativação)",
+    "data_baixa": "Quando a negativação foi retirada (dd/mm/aaaa; só na mensagem de baixa da "
+    "negativação)",
     "emissao": "Data de emissão (dd/mm/aaaa)",
     "linha_digitavel": "Linha digitável do boleto",
     "pix_copia_e_cola": "Código Pix copia e cola",

@@ -1,7 +1,7 @@
 """From the ruler service's stored domain events to the integration events it publishes:
 configuration, stages, the bureau, calls, and the messages it asks the messaging service to
 send (one `MessageRequested` per message action, with its deterministic key; a listing's
-notice is one too)."""
+notice is one too, and the message about a listing's removal)."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ from contracts.ruler import (
     MessageRequested,
     NegativationRemoved,
     ReceivableLeftRuler,
-    RulerDefinitionV3,
+    RulerDefinitionV4,
     RulerRunRequested,
-    RulerSavedV3,
+    RulerSavedV4,
     StageAction,
     StageAdvanced,
     StageAdvancedV2,
@@ -38,6 +38,7 @@ from services.ruler.application.service import (
     finalization_variables,
     message_variables,
     notice_variables,
+    removal_variables,
 )
 from services.ruler.domain.configuration import CampaignConfig, RulerConfig, TenantRuler
 from services.ruler.domain.receivable import Call, Receivable
@@ -52,6 +53,7 @@ NoticeEvent: type[Any] = Receivable.ListingNoticeAsked  # type: ignore[attr-defi
 NegativatedEvent: type[Any] = Receivable.Negativated  # type: ignore[attr-defined]
 RemovedEvent: type[Any] = Receivable.NegativationRemoved  # type: ignore[attr-defined]
 LeftEvent: type[Any] = Receivable.Left  # type: ignore[attr-defined]
+RemovalNoticeEvent: type[Any] = Receivable.ListingRemovalNoticeAsked  # type: ignore[attr-defined]
 CallEvent: type[Any] = Call.Recorded  # type: ignore[attr-defined]
 RESULT_TYPES = TypeAdapter(list[CallResultType])
 
@@ -88,15 +90,16 @@ def _messages(
 
 def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
     if isinstance(event, RulerSavedEvents):
-        # Version 3 only, for rulers saved before it too (their JSON reads as a version 3
+        # Version 4 only, for rulers saved before it too (their JSON reads as a version 4
         # definition with the defaults: no per-reason finalization, a listing 10 days after
-        # the notice, the latest earlier stage's messages as the notice).
+        # the notice, the latest earlier stage's messages as the notice, no message about a
+        # listing's removal).
         yield (
             CONFIG_TOPIC,
-            RulerSavedV3(
+            RulerSavedV4(
                 **_envelope(event, event.tenant),
                 ruler_id=event.ruler_id,
-                definition=RulerDefinitionV3.model_validate_json(event.definition_json),
+                definition=RulerDefinitionV4.model_validate_json(event.definition_json),
                 saved_by=event.saved_by,
             ),
         )
@@ -224,6 +227,17 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
             # A group's message (receivables of one contract leaving together) says the
             # group's facts: their amounts summed, the earliest due date.
             finalization_variables(getattr(event, "message_facts", None) or facts, event.reason),
+        )
+    elif isinstance(event, RemovalNoticeEvent):
+        # The debtor told that the listing was removed: finalization messages of the exit (a
+        # group's speak for every listing of the contract removed together).
+        facts = event.facts
+        yield from _messages(
+            event,
+            facts,
+            "finalization",
+            "finalized",
+            removal_variables(event.message_facts or facts, event.reason, event.on),
         )
     elif isinstance(event, CallEvent):
         yield (

@@ -20,7 +20,7 @@ from contracts.ruler import (
     DEFAULT_CALL_RESULTS,
     CallResultType,
     CampaignDefinition,
-    RulerDefinitionV3,
+    RulerDefinitionV4,
     Stage,
 )
 from contracts.ruler_requests import (
@@ -55,6 +55,7 @@ from services.ruler.domain.stages import (
     finalization,
     listing_due,
     listing_notice,
+    listing_removal,
     reminders_due,
     ruler_for,
 )
@@ -172,6 +173,12 @@ def notice_variables(facts: dict[str, Any], listing_from: dt.date) -> dict[str, 
     return {**message_variables(facts), "data_negativacao": listing_from.strftime("%d/%m/%Y")}
 
 
+def removal_variables(facts: dict[str, Any], reason: str, on: dt.date) -> dict[str, str]:
+    """The variables of a message about a listing's removal: a finalization's (the
+    receivable's, `motivo`), and `data_baixa`, the day the listing was removed (dd/mm/yyyy)."""
+    return {**finalization_variables(facts, reason), "data_baixa": on.strftime("%d/%m/%Y")}
+
+
 def day_to_run(last_day: DayStarted | None) -> dt.date:
     """The date an admin's "run the ruler now" runs: the business clock's last day as the
     ruler saw it (its last DayStarted). Refused (409) before any day, and on a day that is
@@ -228,9 +235,9 @@ class RulerApplication(ServiceApplication):
                 tenant = self._tenant(request.tenant)
                 tenant.add_ruler(ruler_id=request.ruler_id)
                 self.save(found, tenant)
-            elif RulerDefinitionV3.model_validate_json(found.definition_json) != request.definition:
-                # Compared as definitions: a ruler saved before version 3 lacks version 2's or
-                # 3's fields in its JSON, and saving it unchanged changes nothing.
+            elif RulerDefinitionV4.model_validate_json(found.definition_json) != request.definition:
+                # Compared as definitions: a ruler saved before version 4 lacks some of
+                # versions 2 to 4's fields in its JSON, and saving it unchanged changes nothing.
                 found.change(definition_json=definition_json, saved_by=request.saved_by)
                 self.save(found)
             return RulerOut(
@@ -249,8 +256,8 @@ class RulerApplication(ServiceApplication):
                     RulerOut(
                         ruler_id=ruler_id,
                         version=config.version,
-                        # Saved before version 3 too: the later fields' defaults.
-                        definition=RulerDefinitionV3.model_validate_json(config.definition_json),
+                        # Saved before version 4 too: the later fields' defaults.
+                        definition=RulerDefinitionV4.model_validate_json(config.definition_json),
                     )
                 )
         return out
@@ -368,7 +375,7 @@ class RulerApplication(ServiceApplication):
 
     def _rulers_by_tenant(
         self, tenants: set[str]
-    ) -> dict[str, list[tuple[str, RulerDefinitionV3]]]:
+    ) -> dict[str, list[tuple[str, RulerDefinitionV4]]]:
         return {
             tenant: [(r.ruler_id, r.definition) for r in self.rulers(tenant)] for tenant in tenants
         }
@@ -380,7 +387,7 @@ class RulerApplication(ServiceApplication):
         deterministic, and a stage reached or a reminder sent is recorded."""
         assert self.receivables is not None
         counts = no_counts()
-        rulers: dict[str, list[tuple[str, RulerDefinitionV3]]] = {}
+        rulers: dict[str, list[tuple[str, RulerDefinitionV4]]] = {}
         for page in self.receivables.open_rows(tenant=tenant):
             counts["receivables"] += len(page)
             missing = {r.tenant for r in page} - set(rulers)
@@ -417,7 +424,7 @@ class RulerApplication(ServiceApplication):
         return RulerRunOut(date=today, **counts)
 
     def _run(
-        self, row: ReceivableRow, chosen: tuple[str, RulerDefinitionV3], today: dt.date
+        self, row: ReceivableRow, chosen: tuple[str, RulerDefinitionV4], today: dt.date
     ) -> dict[str, int]:
         assert self.receivables is not None
         ruler_id, ruler = chosen
@@ -531,7 +538,7 @@ class RulerApplication(ServiceApplication):
         self,
         row: ReceivableRow,
         receivable: Receivable,
-        chosen: tuple[str, RulerDefinitionV3],
+        chosen: tuple[str, RulerDefinitionV4],
         facts: dict[str, Any],
         today: dt.date,
     ) -> int:
@@ -594,7 +601,9 @@ class RulerApplication(ServiceApplication):
         removed), all of them saved in one transaction, and the group's finalization messages
         are asked once, by the first of them (by key id) with the keys it has alone: a group of
         one asks what a receivable always asked, and a group read again (the batch delivered
-        again after a crash) finds them all gone, or none."""
+        again after a crash) finds them all gone, or none. Those that were listed at the credit
+        bureau get the ruler's `listing_removal_actions` once, likewise: asked by the first of
+        them, saying all of them."""
         first = group[0]
         leaving: list[tuple[Exit, Receivable]] = []
         for move in group:
@@ -617,9 +626,24 @@ class RulerApplication(ServiceApplication):
             else []
         )
         together = group_facts(group) if len(group) > 1 else None
+        # The debtor is told once that the listings were removed: by the first of those listed
+        # (by key id), saying them all when several of the contract were (seed 002).
+        listed_moves = [(m, r) for m, r in leaving if r.listed_key is not None]
+        removal_lead = min((r for _, r in listed_moves), key=lambda r: r.key_id, default=None)
+        removal_actions = (
+            listing_removal(
+                chosen[1], first.row.tenant, removal_lead.key_id, first.row.kind, first.reason
+            )
+            if chosen is not None and removal_lead is not None
+            else []
+        )
+        removal_together = (
+            group_facts([m for m, _ in listed_moves]) if len(listed_moves) > 1 else None
+        )
         bureau_name = self.bureau.name if self.bureau else "arquivo-remessa"
         removals: list[tuple[ReceivableRow, str]] = []
         for move, receivable in leaving:
+            removal = receivable is removal_lead
             listed = receivable.leave(
                 facts=facts_of(move.row, move.on),
                 reason=move.reason,
@@ -627,6 +651,8 @@ class RulerApplication(ServiceApplication):
                 actions=[a.model_dump() for a in actions] if receivable is lead else [],
                 bureau=bureau_name,
                 message_facts=together if receivable is lead else None,
+                removal_actions=[a.model_dump() for a in removal_actions] if removal else None,
+                removal_facts=removal_together if removal else None,
             )
             if listed is not None:
                 removals.append((move.row, listed))

@@ -3,8 +3,9 @@
 It remembers the stage it reached (stages never go back while it stays unpaid), which
 pre-due reminders went out, when its collection's first message was asked (the notice a
 listing at the credit bureau waits for), whether a listing waits or is done, and when it
-left. A debt that comes back to collection (its agreement broke) starts a new cycle, whose
-actions have keys of their own and which is noticed again before being listed."""
+left (its listing removed, and the debtor told so). A debt that comes back to collection (its
+agreement broke) starts a new cycle, whose actions have keys of their own and which is
+noticed again before being listed."""
 
 from __future__ import annotations
 
@@ -122,12 +123,17 @@ class Receivable(Aggregate):
         actions: list[dict[str, Any]],
         bureau: str,
         message_facts: dict[str, Any] | None = None,
+        removal_actions: list[dict[str, Any]] | None = None,
+        removal_facts: dict[str, Any] | None = None,
     ) -> str | None:
         """Leave the ruler; returns the bureau record key to remove, if it was listed.
 
         `message_facts`: what the finalization messages say when they speak for several
         receivables leaving together (one message for the installments of one contract
-        renegotiated at once); None, the receivable's own `facts`."""
+        renegotiated at once); None, the receivable's own `facts`. `removal_actions`: the
+        messages telling the debtor the listing was removed, asked only if it was listed
+        (`ListingRemovalNoticeAsked`, after `Left`); `removal_facts` what they say when they
+        speak for several listings removed together (None: its own `facts`)."""
         listed = self.listed_key
         if listed is not None:
             self._negativation_removed(
@@ -141,7 +147,28 @@ class Receivable(Aggregate):
             actions=actions,
             message_facts=message_facts,
         )
+        if listed is not None and removal_actions:
+            self._ask_removal_notice(
+                facts=facts,
+                reason=reason,
+                on=on,
+                actions=removal_actions,
+                message_facts=removal_facts,
+            )
         return listed
+
+    @event("ListingRemovalNoticeAsked")
+    def _ask_removal_notice(
+        self,
+        *,
+        facts: dict[str, Any],
+        reason: str,
+        on: dt.date,
+        actions: list[dict[str, Any]],
+        message_facts: dict[str, Any] | None,
+    ) -> None:
+        """The messages telling the debtor that the listing at the credit bureau was removed
+        on `on`, as the receivable left for `reason` (`message_facts`: a group's, or None)."""
 
     @event("NegativationRemoved")
     def _negativation_removed(

@@ -24,6 +24,7 @@ from contracts.ruler import (
     RulerDefinition,
     RulerDefinitionV2,
     RulerDefinitionV3,
+    RulerDefinitionV4,
     SendMessage,
     Stage,
     StageAction,
@@ -38,6 +39,7 @@ __all__ = [
     "finalization",
     "listing_due",
     "listing_notice",
+    "listing_removal",
     "reminders_due",
     "ruler_for",
     "stage_on",
@@ -248,6 +250,25 @@ def finalization(
         ]
     prefix = f"{_key_part(tenant)}|{_key_part(receivable_id)}|finalized|{reason}"
     return [_stage_action(f"{prefix}|{i}|{_kind_suffix(a)}", a) for i, a in enumerate(own)]
+
+
+def listing_removal(
+    ruler: RulerDefinitionV4, tenant: str, receivable_id: str, kind: str, reason: str
+) -> list[StageAction]:
+    """The messages telling the debtor that a receivable's listing at the credit bureau was
+    removed as it left the ruler for `reason` (seed 002, "Remover negativações"): the ruler's
+    `listing_removal_actions` (empty: none). None for a broken agreement's installment (as its
+    finalization): its debts come back to collection and may be listed again.
+
+    Keys: `tenant|receivable|listing_removal|index|message:channel:template`; the receivable
+    id is the cycle's (a listing is removed at most once per cycle: it leaves then)."""
+    if kind == "installment" and reason == "cancelled":
+        return []
+    prefix = f"{_key_part(tenant)}|{_key_part(receivable_id)}|listing_removal"
+    return [
+        _stage_action(f"{prefix}|{i}|{_kind_suffix(message)}", message)
+        for i, message in enumerate(ruler.listing_removal_actions)
+    ]
 
 
 def _fold(text: str) -> str:

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select
 
 from contracts.documents import InvalidDocument, format_document, validate_document
 from contracts.negotiation_requests import ConditionList, ListConditions
-from contracts.ruler import CallResultType, CampaignDefinition, RulerDefinitionV3
+from contracts.ruler import CallResultType, CampaignDefinition, RulerDefinitionV4
 from contracts.ruler_requests import (
     CallOut,
     CallResultTypes,
@@ -130,7 +130,7 @@ class RulerAdminController(Controller):
 
     @post("/rulers", status_code=HTTP_201_CREATED, guards=[ADMIN], summary="Create a ruler")
     async def create_ruler(
-        self, request: Request[Any, Any, Any], state: State, data: RulerDefinitionV3
+        self, request: Request[Any, Any, Any], state: State, data: RulerDefinitionV4
     ) -> RulerOut:
         return await self._save_ruler(request, state, str(uuid.uuid4()), data)
 
@@ -140,7 +140,7 @@ class RulerAdminController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         ruler_id: str,
-        data: RulerDefinitionV3,
+        data: RulerDefinitionV4,
     ) -> RulerOut:
         return await self._save_ruler(request, state, ruler_id, data)
 
@@ -149,7 +149,7 @@ class RulerAdminController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         ruler_id: str,
-        data: RulerDefinitionV3,
+        data: RulerDefinitionV4,
     ) -> RulerOut:
         principal = principal_of(request)
         return await _ruler(state).ask(
