@@ -37,7 +37,9 @@ from contracts.ruler import (
     CampaignDefinition,
     CampaignSaved,
     RulerDefinition,
+    RulerDefinitionV4,
     RulerSaved,
+    RulerSavedV4,
     SendMessage,
     StageSpec,
 )
@@ -180,6 +182,24 @@ def test_the_summaries_say_in_portuguese_what_changed() -> None:
     assert results is not None and results.startswith("Tipos de resultado de ligação criados (6): ")
     assert "Não atendeu" in results and "Promessa de pagamento" in results
     assert tpl == "Modelo sms «aviso» criado (variáveis: nome, valor)"
+
+
+def test_a_rulers_notice_before_listing_and_its_removal_message_are_said() -> None:
+    saved = ruler(2, 5)
+    v4 = RulerSavedV4(
+        **saved.model_dump(exclude={"schema_version", "definition"}),
+        definition=RulerDefinitionV4(
+            **saved.definition.model_dump(),
+            listing_notice_days=15,
+            listing_removal_actions=[SendMessage(channel="sms", template="baixa")],
+        ),
+    )
+    summary = summarize(v4)
+    assert summary is not None
+    assert summary.endswith(
+        "negativação só 15 dia(s) após aviso (a da etapa anterior); "
+        "baixa da negativação avisada (1 mensagem); categorias cartão"
+    )
 
 
 def test_one_row_per_event_however_often_it_arrives(engine: sa.Engine) -> None:

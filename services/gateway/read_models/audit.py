@@ -52,6 +52,8 @@ from contracts.ruler import (
     CampaignSaved,
     RulerDefinition,
     RulerDefinitionV2,
+    RulerDefinitionV3,
+    RulerDefinitionV4,
     RulerRunRequested,
     RulerSaved,
     RulerSavedV2,
@@ -160,6 +162,23 @@ def _ruler(definition: RulerDefinition) -> list[str]:
             for reason, actions in definition.finalization_by_reason.items()
         ]
         parts.append("finalização própria: " + ", ".join(own))
+    if isinstance(definition, RulerDefinitionV3) and any(
+        s.stage == "credit_bureau" for s in definition.stages
+    ):
+        notice = (
+            _messages(len(definition.listing_notice_actions))
+            if definition.listing_notice_actions
+            else "a da etapa anterior"
+        )
+        parts.append(
+            f"negativação só {definition.listing_notice_days} dia(s) após aviso ({notice})"
+        )
+    if isinstance(definition, RulerDefinitionV4) and definition.listing_removal_actions:
+        parts.append(
+            "baixa da negativação avisada ("
+            + _messages(len(definition.listing_removal_actions))
+            + ")"
+        )
     if definition.creditors:
         parts.append("credores " + _list(definition.creditors))
     if definition.categories:
