@@ -136,6 +136,48 @@ def test_replicas_come_from_the_values_and_the_gateway_autoscales(
     assert not of_kind(scaled, "HorizontalPodAutoscaler")
 
 
+def data_volume(objects: list[dict[str, Any]], service: str) -> dict[str, Any]:
+    volumes = deployment(objects, service)["spec"]["template"]["spec"]["volumes"]
+    (data,) = [v for v in volumes if v["name"] == "data"]
+    return data
+
+
+def test_the_files_only_the_ruler_and_messaging_write_are_kept_on_claims(
+    objects: list[dict[str, Any]],
+) -> None:
+    """The bureau's remittance files and the outbox of tenants without a channel are their
+    only copy: on a PersistentVolumeClaim kept on uninstall, not an emptyDir a restart empties."""
+    claims = of_kind(objects, "PersistentVolumeClaim")
+    assert set(claims) == {f"{FULLNAME}-ruler-data", f"{FULLNAME}-messaging-data"}
+    for service in ("ruler", "messaging"):
+        claim = claims[f"{FULLNAME}-{service}-data"]
+        assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+        assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
+        assert "storageClassName" not in claim["spec"]  # the cluster's default
+        assert data_volume(objects, service)["persistentVolumeClaim"] == {
+            "claimName": f"{FULLNAME}-{service}-data"
+        }
+        # One node at a time mounts it: the old pod goes before the new one comes.
+        assert deployment(objects, service)["spec"]["strategy"] == {"type": "Recreate"}
+    for service in ("clock", "portfolio", "negotiation", "gateway"):
+        assert "emptyDir" in data_volume(objects, service)
+
+    values = {
+        **VALUES,
+        "services": {
+            "ruler": {"persistence": {"enabled": False}},
+            "portfolio": {"persistence": {"enabled": True, "size": "2Gi", "storageClass": "ssd"}},
+        },
+    }
+    chosen = render(values)
+    claims = of_kind(chosen, "PersistentVolumeClaim")
+    assert set(claims) == {f"{FULLNAME}-portfolio-data", f"{FULLNAME}-messaging-data"}
+    portfolio = claims[f"{FULLNAME}-portfolio-data"]["spec"]
+    assert (portfolio["storageClassName"], portfolio["accessModes"]) == ("ssd", ["ReadWriteOnce"])
+    assert "emptyDir" in data_volume(chosen, "ruler")
+
+
 def test_the_gateway_is_probed_on_its_health_endpoints(objects: list[dict[str, Any]]) -> None:
     (container,) = deployment(objects, "gateway")["spec"]["template"]["spec"]["containers"]
     assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
