@@ -108,6 +108,10 @@ class SaveCondition(_Model):
     condition_id: str | None = Field(default=None, description="None creates a new condition")
     terms: PaymentConditionTerms
     saved_by: str
+    existing_only: bool = Field(
+        default=False,
+        description="A change (PUT to its id): refused, 404, when there is none with this id",
+    )
 
 
 class ListConditions(_Model):

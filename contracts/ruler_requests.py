@@ -26,6 +26,10 @@ class SaveRuler(_Model):
     ruler_id: str
     definition: RulerDefinitionV4
     saved_by: str
+    existing_only: bool = Field(
+        default=False,
+        description="A change (PUT to its id): refused, 404, when there is none with this id",
+    )
 
 
 class ListRulers(_Model):
@@ -39,6 +43,10 @@ class SaveCampaign(_Model):
     campaign_id: str
     definition: CampaignDefinition
     saved_by: str
+    existing_only: bool = Field(
+        default=False,
+        description="A change (PUT to its id): refused, 404, when there is none with this id",
+    )
 
 
 class ListCampaigns(_Model):

@@ -32,3 +32,8 @@ class Refused(Exception):
 def field_refusal(field: str, rule: str, message: str, status: int = 422) -> Refused:
     """Bad input: which field, which rule, why."""
     return Refused(status, "validation_failed", message, [(field, rule, message)])
+
+
+def not_found_refusal(field: str, message: str) -> Refused:
+    """Nothing with this identifier (404): which field named it."""
+    return Refused(404, "not_found", message, [(field, "not_found", message)])

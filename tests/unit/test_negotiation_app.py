@@ -394,6 +394,42 @@ def test_changing_a_condition_never_changes_an_agreement_already_closed(neg: Neg
     assert [i.amount_cents for i in again.invoices] == [34_000] * 3
 
 
+def test_what_does_not_exist_is_named_and_a_change_never_creates(neg: Negotiation) -> None:
+    [debt] = neg.imported(debt_event("a"))
+    neg.condition(installments=1)
+    agreement = neg.close([debt], 1)
+    asked = {
+        "agreement_id": GetAgreement(tenant=AGENCY, agreement_id="nope"),
+        "invoice_id": GetDocument(
+            tenant=AGENCY, agreement_id=agreement.agreement_id, invoice_id="nope"
+        ),
+    }
+    for field, request in asked.items():
+        with pytest.raises(Refused) as refused:
+            if isinstance(request, GetAgreement):
+                neg.app.get_agreement(request, TODAY)
+            else:
+                document_pdf(neg.app, request, TODAY)
+        assert (refused.value.status, refused.value.details[0][:2]) == (
+            404,
+            (field, "not_found"),
+        )
+    # A change (PUT) to a condition id that does not exist adds no condition.
+    before = neg.app.list_conditions(AGENCY).conditions
+    with pytest.raises(Refused) as refused:
+        neg.app.save_condition(
+            SaveCondition(
+                tenant=AGENCY,
+                condition_id="nope",
+                terms=PaymentConditionTerms(installments=3),
+                saved_by="admin",
+                existing_only=True,
+            )
+        )
+    assert refused.value.details[0][:2] == ("condition_id", "not_found")
+    assert neg.app.list_conditions(AGENCY).conditions == before
+
+
 def test_payments_exact_partial_excess_unmatched_and_twice(neg: Negotiation):
     [debt] = neg.imported(debt_event("a"))
     agreement = neg.close([debt], 3)

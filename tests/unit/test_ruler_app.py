@@ -35,6 +35,7 @@ from contracts.portfolio import (
 )
 from contracts.registry import parse_event
 from contracts.ruler import (
+    CampaignDefinition,
     RulerDefinitionV4,
     SendMessage,
     SendToBureau,
@@ -636,3 +637,60 @@ def test_a_stage_stored_before_it_named_its_contract_is_published_as_it_was(
     assert legacy.model_dump() == published_before.model_dump(
         exclude={"schema_version", "contract"}
     ) | {"schema_version": 1}
+
+
+def test_a_change_to_a_ruler_or_campaign_that_does_not_exist_is_refused(ruler: Ruler) -> None:
+    """A PUT to a mistyped id must not add a tenant-wide ruler or campaign."""
+    with pytest.raises(Refused) as ruler_refused:
+        ruler.app.save_ruler(
+            SaveRuler(
+                tenant=AGENCY,
+                ruler_id="padrao-x",
+                definition=RULER,
+                saved_by="admin",
+                existing_only=True,
+            )
+        )
+    with pytest.raises(Refused) as campaign_refused:
+        ruler.app.save_campaign(
+            SaveCampaign(
+                tenant=AGENCY,
+                campaign_id="nope",
+                definition=CampaignDefinition(name="x"),
+                saved_by="admin",
+                existing_only=True,
+            )
+        )
+
+    assert [
+        (r.value.status, r.value.details[0][:2]) for r in (ruler_refused, campaign_refused)
+    ] == [
+        (404, ("ruler_id", "not_found")),
+        (404, ("campaign_id", "not_found")),
+    ]
+    assert [r.ruler_id for r in ruler.app.rulers(AGENCY)] == ["padrao"]
+    # The existing one changes.
+    changed = ruler.app.save_ruler(
+        SaveRuler(
+            tenant=AGENCY,
+            ruler_id="padrao",
+            definition=RULER.model_copy(update={"name": "Padrão 2"}),
+            saved_by="admin",
+            existing_only=True,
+        )
+    )
+    assert changed.version == 2
+    # A call in a campaign that does not exist names it.
+    with pytest.raises(Refused) as no_campaign:
+        ruler.app.record_call(
+            RecordCall(
+                tenant=AGENCY,
+                call_id="c-1",
+                campaign_id="nope",
+                document=JOAO,
+                operator="ana",
+                result="no_answer",
+            ),
+            AT,
+        )
+    assert no_campaign.value.details[0][:2] == ("campaign_id", "not_found")

@@ -338,6 +338,16 @@ def test_the_api_saves_a_finalization_per_exit(
     assert saved.definition.finalization_by_reason == {"settled": [PAGAMENTO], "cancelled": []}
 
 
+def test_a_post_creates_a_ruler_and_a_put_only_changes_one(
+    client: TestClient[Litestar], service: RulerService
+) -> None:
+    assert client.post("/api/v1/admin/rulers", json=body(), headers=admin()).status_code == 201
+    assert client.put("/api/v1/admin/rulers/padrao", json=body(), headers=admin()).is_success
+    created, changed = service.saved
+    # The ruler service refuses a change to an id it does not know (404 naming ruler_id).
+    assert (created.existing_only, changed.existing_only) == (False, True)
+
+
 def test_the_api_refuses_an_unknown_exit_with_a_422_naming_the_field(
     client: TestClient[Litestar], service: RulerService
 ) -> None:

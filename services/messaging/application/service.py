@@ -50,7 +50,7 @@ from contracts.ruler import MessageChannel, MessageRequested
 from service_runtime.clock import BUSINESS_TZ
 from service_runtime.eventstore import ServiceApplication
 from service_runtime.personal_data import DebtorKey, KeyVault, seal, unseal, unseal_with
-from service_runtime.refusal import Refused, field_refusal
+from service_runtime.refusal import Refused, field_refusal, not_found_refusal
 from services.messaging.adapters.channels import (
     Channel,
     OutgoingMessage,
@@ -915,7 +915,7 @@ class MessagingApplication(ServiceApplication):
             return DeliveryOut(message_id=None, applied=False)
         message = self.get_or_none(Message, message_id)
         if message is None or message.tenant != report.tenant:
-            raise Refused(404, "not_found", f"mensagem {report.id} não encontrada")
+            raise not_found_refusal("id", f"mensagem {report.id} não encontrada")
         if report.status == "delivered":
             before = message.version
             message.delivered(at=report.at or now)

@@ -48,7 +48,7 @@ from contracts.negotiation_requests import (
 from contracts.personal import SealedPersonalData
 from service_runtime.eventstore import ServiceApplication
 from service_runtime.personal_data import REMOVED, KeyVault, seal, unseal
-from service_runtime.refusal import Refused, field_refusal
+from service_runtime.refusal import Refused, field_refusal, not_found_refusal
 from services.negotiation.adapters.cnab240 import Cnab240File, NotACnab240File, parse_cnab240
 from services.negotiation.adapters.debts_view import DebtRow
 from services.negotiation.application.views import agreement_out, invoice_status, payment_out
@@ -230,6 +230,10 @@ class NegotiationApplication(ServiceApplication):
             existing = self.get_or_none(
                 PaymentCondition, condition_aggregate_id(request.tenant, condition_id)
             )
+            if existing is None and request.existing_only:
+                raise not_found_refusal(
+                    "condition_id", f"condição de pagamento {condition_id} não encontrada"
+                )
             if existing is None:
                 condition = PaymentCondition(
                     tenant=request.tenant,
@@ -577,7 +581,7 @@ class NegotiationApplication(ServiceApplication):
             or found.tenant != request.tenant
             or (request.document is not None and found.document != request.document)
         ):
-            raise Refused(404, "not_found", f"acordo {request.agreement_id} não encontrado")
+            raise not_found_refusal("agreement_id", f"acordo {request.agreement_id} não encontrado")
         return found
 
     def boleto_invoice(
@@ -589,7 +593,7 @@ class NegotiationApplication(ServiceApplication):
         and the rule, whoever asks. The invoice's data stays in the agreement's answer."""
         invoice = agreement.invoice(invoice_id)
         if invoice is None:
-            raise Refused(404, "not_found", f"fatura {invoice_id} não encontrada")
+            raise not_found_refusal("invoice_id", f"fatura {invoice_id} não encontrada")
         withheld = boleto_withheld(
             invoice_status(agreement, invoice, today),
             int(invoice["amount_cents"]),

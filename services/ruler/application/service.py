@@ -39,7 +39,7 @@ from contracts.ruler_requests import (
 )
 from service_runtime.eventstore import ServiceApplication
 from service_runtime.personal_data import REMOVED
-from service_runtime.refusal import Refused, field_refusal
+from service_runtime.refusal import Refused, field_refusal, not_found_refusal
 from services.ruler.adapters.bureau_file import BureauRecord, CreditBureau
 from services.ruler.adapters.receivables import Exit, ReceivableRow, ReceivablesTable, Reentry
 from services.ruler.domain.configuration import CampaignConfig, RulerConfig, TenantRuler, config_id
@@ -225,6 +225,8 @@ class RulerApplication(ServiceApplication):
             found = self.get_or_none(
                 RulerConfig, config_id(request.tenant, "ruler", request.ruler_id)
             )
+            if found is None and request.existing_only:
+                raise not_found_refusal("ruler_id", f"régua {request.ruler_id} não encontrada")
             if found is None:
                 found = RulerConfig(
                     tenant=request.tenant,
@@ -272,6 +274,10 @@ class RulerApplication(ServiceApplication):
             found = self.get_or_none(
                 CampaignConfig, config_id(request.tenant, "campaign", request.campaign_id)
             )
+            if found is None and request.existing_only:
+                raise not_found_refusal(
+                    "campaign_id", f"campanha {request.campaign_id} não encontrada"
+                )
             if found is None:
                 found = CampaignConfig(
                     tenant=request.tenant,
@@ -337,7 +343,7 @@ class RulerApplication(ServiceApplication):
             CampaignConfig, config_id(request.tenant, "campaign", request.campaign_id)
         )
         if campaign is None:
-            raise Refused(404, "not_found", f"campanha {request.campaign_id} não encontrada")
+            raise not_found_refusal("campaign_id", f"campanha {request.campaign_id} não encontrada")
         types = {t.code: t for t in self.call_result_types(request.tenant).result_types}
         result = types.get(request.result)
         if result is None:

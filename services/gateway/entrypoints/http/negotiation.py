@@ -93,7 +93,8 @@ class NegotiationAdminController(Controller):
     @put(
         "/conditions/{condition_id:str}",
         guards=[requires("admin")],
-        summary="Change a payment condition (agreements already closed keep their terms)",
+        summary="Change a payment condition (agreements already closed keep their terms); "
+        "404 when there is none with this id",
     )
     async def change_condition(
         self,
@@ -109,6 +110,7 @@ class NegotiationAdminController(Controller):
                 condition_id=condition_id,
                 terms=data,
                 saved_by=principal.subject,
+                existing_only=True,
             ),
             principal.tenant,
             ConditionOut,

@@ -132,9 +132,13 @@ class RulerAdminController(Controller):
     async def create_ruler(
         self, request: Request[Any, Any, Any], state: State, data: RulerDefinitionV4
     ) -> RulerOut:
-        return await self._save_ruler(request, state, str(uuid.uuid4()), data)
+        return await self._save_ruler(request, state, str(uuid.uuid4()), data, existing=False)
 
-    @put("/rulers/{ruler_id:str}", guards=[ADMIN], summary="Change a ruler (from the next run)")
+    @put(
+        "/rulers/{ruler_id:str}",
+        guards=[ADMIN],
+        summary="Change a ruler (from the next run); 404 when there is none with this id",
+    )
     async def change_ruler(
         self,
         request: Request[Any, Any, Any],
@@ -142,7 +146,7 @@ class RulerAdminController(Controller):
         ruler_id: str,
         data: RulerDefinitionV4,
     ) -> RulerOut:
-        return await self._save_ruler(request, state, ruler_id, data)
+        return await self._save_ruler(request, state, ruler_id, data, existing=True)
 
     async def _save_ruler(
         self,
@@ -150,6 +154,8 @@ class RulerAdminController(Controller):
         state: State,
         ruler_id: str,
         data: RulerDefinitionV4,
+        *,
+        existing: bool,
     ) -> RulerOut:
         principal = principal_of(request)
         return await _ruler(state).ask(
@@ -158,6 +164,7 @@ class RulerAdminController(Controller):
                 ruler_id=ruler_id,
                 definition=data,
                 saved_by=principal.subject,
+                existing_only=existing,
             ),
             principal.tenant,
             RulerOut,
@@ -198,9 +205,13 @@ class RulerAdminController(Controller):
     async def create_campaign(
         self, request: Request[Any, Any, Any], state: State, data: CampaignDefinition
     ) -> CampaignOut:
-        return await self._save_campaign(request, state, str(uuid.uuid4()), data)
+        return await self._save_campaign(request, state, str(uuid.uuid4()), data, existing=False)
 
-    @put("/campaigns/{campaign_id:str}", guards=[ADMIN], summary="Change a call campaign")
+    @put(
+        "/campaigns/{campaign_id:str}",
+        guards=[ADMIN],
+        summary="Change a call campaign; 404 when there is none with this id",
+    )
     async def change_campaign(
         self,
         request: Request[Any, Any, Any],
@@ -208,7 +219,7 @@ class RulerAdminController(Controller):
         campaign_id: str,
         data: CampaignDefinition,
     ) -> CampaignOut:
-        return await self._save_campaign(request, state, campaign_id, data)
+        return await self._save_campaign(request, state, campaign_id, data, existing=True)
 
     async def _save_campaign(
         self,
@@ -216,6 +227,8 @@ class RulerAdminController(Controller):
         state: State,
         campaign_id: str,
         data: CampaignDefinition,
+        *,
+        existing: bool,
     ) -> CampaignOut:
         principal = principal_of(request)
         check_states(data)
@@ -226,6 +239,7 @@ class RulerAdminController(Controller):
                 campaign_id=campaign_id,
                 definition=data,
                 saved_by=principal.subject,
+                existing_only=existing,
             ),
             principal.tenant,
             CampaignOut,
