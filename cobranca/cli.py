@@ -606,6 +606,8 @@ def _gateway_today(client: Any) -> str:
 def main() -> None:
     # `python -m cobranca` and the `cobranca` script land here.
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    from aiokafka.errors import KafkaConnectionError
+
     from service_runtime.kafka import NoKafkaConfigured
 
     try:
@@ -614,6 +616,13 @@ def main() -> None:
         # A setting missing, not a bug: said plainly, without a traceback.
         console.print(f"[red]{exc}[/]")
         raise SystemExit(2) from None
+    except KafkaConnectionError as exc:
+        # Kafka down or the address wrong: the log above has each try; this says what to check.
+        console.print(
+            f"[red]Kafka não respondeu ({exc}): confira COBRANCA_KAFKA_BOOTSTRAP e se o "
+            "broker está no ar[/]"
+        )
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
