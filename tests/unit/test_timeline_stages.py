@@ -64,3 +64,19 @@ def test_a_stage_names_what_reached_it(kind: str, contract: str | None, what: st
         ", R$ 512,16) entrou na etapa aviso de cobrança com 5 dia(s) de atraso; ações: mensagem "
         "por SMS (aviso)"
     )
+
+
+def test_a_bureau_stage_says_the_listing_is_asked_not_done() -> None:
+    """The listing waits for the notice's days: it is its own entry (DebtorNegativated)."""
+    bureau = stage("debt", "CTR-0042").model_copy(
+        update={
+            "to_stage": "credit_bureau",
+            "actions": [StageAction(kind="credit_bureau", key="k-b")],
+        }
+    )
+    summary = summarize(bureau)
+    assert summary is not None
+    assert summary.endswith(
+        "entrou na etapa negativação com 5 dia(s) de atraso; ações: pedido de negativação "
+        "(após o aviso prévio)"
+    )

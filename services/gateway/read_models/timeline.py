@@ -531,7 +531,8 @@ def _action(action: StageAction) -> str:
         return f"mensagem por {CHANNEL_NAMES.get(channel, channel)} ({action.template})"
     if action.kind == "call_campaign":
         return "lista de ligação"
-    return "negativação"
+    # Asked, not done: the listing waits for the notice's days and is an entry of its own.
+    return "pedido de negativação (após o aviso prévio)"
 
 
 SERVICE_OF: dict[type[Envelope], str] = {
