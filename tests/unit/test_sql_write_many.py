@@ -10,11 +10,12 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 from service_runtime.database import sqlite_engine
-from service_runtime.sql import insert_ignore, update_rows, write_many
+from service_runtime.sql import _direct, insert_ignore, update_rows, write_many
 from service_runtime.sqltypes import UtcDateTime
 
 metadata = sa.MetaData()
@@ -170,3 +171,51 @@ def test_a_column_default_sqlalchemy_computes_is_still_given(tmp_path: Path) -> 
         (2, "import"),
         (3, "portal"),
     ]
+
+
+def test_dates_and_utc_datetimes_are_written_directly_as_sqlalchemy_writes_them(
+    tmp_path: Path,
+) -> None:
+    """A date and a UTC column's datetime are turned into SQLite's text without going through
+    SQLAlchemy's processors (the TypeDecorator's, then the dialect's formatting of a dict),
+    the same text whatever the offset, the microseconds or the year; a datetime given to a
+    date column, and a plain DateTime column, keep SQLAlchemy's own conversion."""
+    dialect = sqlite.dialect()
+
+    def converter(type_: Any) -> Any:
+        process = type_.dialect_impl(dialect).bind_processor(dialect)
+        return process, _direct(process)
+
+    processed, direct = converter(sa.Date())
+    assert direct is not processed
+    for day in (dt.date(2026, 2, 28), dt.date(1, 1, 1), dt.date(999, 12, 31), None):
+        assert direct(day) == processed(day)
+    assert direct(dt.datetime(2026, 2, 28, 10, 30)) == "2026-02-28"  # as SQLAlchemy's
+    processed, direct = converter(UtcDateTime())
+    assert direct is not processed
+    for moment in (
+        dt.datetime(2026, 12, 31, 22, 30, tzinfo=SAO_PAULO),  # 01:30 the next year, in UTC
+        dt.datetime(2026, 1, 1, 0, 0, 0, 7, tzinfo=dt.UTC),
+        dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+        None,
+    ):
+        assert direct(moment) == processed(moment)
+    assert direct(dt.datetime(2026, 12, 31, 22, 30, tzinfo=SAO_PAULO)) == (
+        "2027-01-01 01:30:00.000000"
+    )
+    with pytest.raises(ValueError, match="naive"):
+        direct(dt.datetime(2026, 1, 1))  # refused, as UtcDateTime refuses it
+    # Not UTC: a plain DateTime writes an aware value's own clock, its processor is kept.
+    processed, direct = converter(sa.DateTime())
+    assert direct is processed
+    # And the rows written with them are what SQLAlchemy's executemany stores.
+    by_sqlalchemy, by_driver = two_files(tmp_path)
+    rows = [
+        debt(1, updated_at=dt.datetime(2026, 12, 31, 22, 30, 5, 120, tzinfo=SAO_PAULO)),
+        debt(2, due_date=dt.date(999, 1, 2)),
+    ]
+    with by_sqlalchemy.begin() as conn:
+        conn.execute(upsert(), rows)
+    with by_driver.begin() as conn:
+        write_many(conn, upsert(), rows)
+    assert stored(tmp_path / "raw.sqlite") == stored(tmp_path / "sa.sqlite")
