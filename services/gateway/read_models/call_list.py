@@ -675,32 +675,49 @@ class CallListProjection(PersonalDataProjection):
         changes: list[dict[str, Any]] = []
         for start in range(0, len(debt_ids), 500):
             chunk = debt_ids[start : start + 500]
-            # One query for the debts and their facts: a row per agreement holding a debt.
-            rows: dict[str, Any] = {}
-            holding: dict[str, set[str]] = defaultdict(set)
-            for r in conn.execute(_FACTS_OF_DEBTS, {"ids": chunk}):
-                rows.setdefault(r.debt_id, r)
-                if r.agreement_status is not None:
-                    holding[r.debt_id].add(r.agreement_status)
-            for row in rows.values():
-                settled = bool(row.settled)
-                paid = row.paid_so_far if row.paid_so_far is not None else 0
-                statuses = holding.get(row.debt_id, set())
+            # One query for the debts and their facts: a row per agreement holding a debt
+            # (its columns unpacked in `_FACTS_OF_DEBTS`'s order: a row's attributes by name
+            # were a cost of their own, for every debt of every batch).
+            rows: dict[str, tuple[Any, ...]] = {}
+            holding: dict[str, set[str]] = {}
+            for row in conn.execute(_FACTS_OF_DEBTS, {"ids": chunk}):
+                debt_id, agreement_status = row[0], row[9]
+                if debt_id not in rows:
+                    rows[debt_id] = row
+                if agreement_status is not None:
+                    if debt_id in holding:
+                        holding[debt_id].add(agreement_status)
+                    else:
+                        holding[debt_id] = {agreement_status}
+            for (
+                debt_id,
+                original_amount_cents,
+                paid_cents,
+                amount_cents,
+                status_was,
+                stage_was,
+                paid_so_far,
+                settled,
+                stage_now,
+                _,
+            ) in rows.values():
+                paid = paid_so_far if paid_so_far is not None else 0
+                statuses = holding.get(debt_id, _NONE_HOLDING)
                 if settled or "fulfilled" in statuses:
                     status, amount = "settled", 0
                 else:
                     status = "in_agreement" if "active" in statuses else "open"
-                    amount = max(0, row.original_amount_cents - paid)
-                stage = row.stage_now if row.stage_now is not None else "current"
-                if (row.paid_cents, row.amount_cents, row.status, row.stage) != (
-                    paid,
-                    amount,
-                    status,
-                    stage,
+                    amount = max(0, original_amount_cents - paid)
+                stage = stage_now if stage_now is not None else "current"
+                if (
+                    paid_cents != paid
+                    or amount_cents != amount
+                    or status_was != status
+                    or stage_was != stage
                 ):
                     changes.append(
                         {
-                            "debt_id": row.debt_id,
+                            "debt_id": debt_id,
                             "paid_cents": paid,
                             "amount_cents": amount,
                             "status": status,
@@ -708,6 +725,9 @@ class CallListProjection(PersonalDataProjection):
                         }
                     )
         update_rows(conn, call_debts, "debt_id", changes)
+
+
+_NONE_HOLDING: frozenset[str] = frozenset()
 
 
 # What a debt's derived columns come from: its payments, its stage and the statuses of the
