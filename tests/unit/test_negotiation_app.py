@@ -220,6 +220,12 @@ class Negotiation:
         with self.engine.begin() as conn:
             self.erasures_projection.apply(conn, list(events))
 
+    def portal_discounts(self) -> None:
+        """The agency's portal discounts (Recuperador seed): à vista with every charge off,
+        3x with half of them off."""
+        self.condition(installments=1, charges_discount_pct=Decimal(100), description="À vista")
+        self.condition(installments=3, charges_discount_pct=Decimal(50))
+
     def condition(self, **terms: Any) -> str:
         out = self.app.save_condition(
             SaveCondition(
@@ -263,10 +269,8 @@ class Negotiation:
 @pytest.fixture
 def neg(tmp_path: Path) -> Iterator[Negotiation]:
     n = Negotiation(tmp_path)
-    # The agency's portal discounts (Recuperador seed): à vista 100% off the charges,
-    # 3x with half the charges off, 10x with nothing off and a R$ 50,00 minimum.
-    n.condition(installments=1, charges_discount_pct=Decimal(100), description="À vista")
-    n.condition(installments=3, charges_discount_pct=Decimal(50))
+    # The portal discounts, and 10x with nothing off and a R$ 50,00 minimum.
+    n.portal_discounts()
     n.condition(installments=10, min_installment_cents=5_000)
     yield n
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,7 @@ from tests.unit.test_negotiation_app import (
 @pytest.fixture
 def neg(tmp_path: Path) -> Iterator[Negotiation]:
     n = Negotiation(tmp_path)
-    n.condition(installments=1, charges_discount_pct=Decimal(100), description="À vista")
-    n.condition(installments=3, charges_discount_pct=Decimal(50))
+    n.portal_discounts()
     yield n
 
 

@@ -6,7 +6,6 @@ refused when saving (422), never wrapped around to a number some boleto already 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -67,8 +66,7 @@ BB_CONVENIO_7 = BB_CONVENIO_6.model_copy(update={"beneficiary_code": "1238798"})
 @pytest.fixture
 def neg(tmp_path: Path) -> Iterator[Negotiation]:
     n = Negotiation(tmp_path)
-    n.condition(installments=1, charges_discount_pct=Decimal(100), description="À vista")
-    n.condition(installments=3, charges_discount_pct=Decimal(50))
+    n.portal_discounts()
     yield n
 
 

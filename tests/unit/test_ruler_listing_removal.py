@@ -17,13 +17,14 @@ import pytest
 from cobranca.demo_messaging import DEMO_TEMPLATES
 from cobranca.demo_ruler import demo_ruler
 from contracts.negotiation import AgreementClosed
-from contracts.portfolio import DebtImported, DebtSettled, DebtWithdrawn
+from contracts.portfolio import DebtImported, DebtWithdrawn
 from contracts.ruler import RulerDefinitionV3, RulerDefinitionV4, SendMessage
 from contracts.ruler_requests import SaveRuler
 from services.messaging.domain.templates import MAX_LENGTH, VARIABLES, check_template, render
 from services.ruler.domain.stages import listing_removal
 from tests.unit.test_ruler_app import AGENCY, DUE, JOAO, RULER, Ruler, debt, env
 from tests.unit.test_ruler_finalization_together import MARCELO, agreement_over, installment
+from tests.unit.test_ruler_listing_notice import settled
 
 BAIXA = SendMessage(channel="sms", template="baixa_negativacao")
 WITH_REMOVAL = RULER.model_copy(update={"listing_removal_actions": [BAIXA]})
@@ -39,20 +40,6 @@ def ruler(tmp_path: Path) -> Ruler:
         SaveRuler(tenant=AGENCY, ruler_id="padrao", definition=WITH_REMOVAL, saved_by="admin")
     )
     return found
-
-
-def settled(debt_id: str, on: dt.date, version: int = 2) -> DebtSettled:
-    return DebtSettled(
-        **env(debt_id, version),
-        debt_id=debt_id,
-        document=JOAO,
-        creditor="Banco Horizonte",
-        contract=f"C-{debt_id}",
-        installment="1",
-        agreement_id="a1",
-        settled_on=on,
-        paid_cents=100_000,
-    )
 
 
 def removal_messages(ruler: Ruler) -> list[Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -43,8 +42,7 @@ from tests.unit.test_negotiation_app import (
 @pytest.fixture
 def neg(tmp_path: Path) -> Iterator[Negotiation]:
     n = Negotiation(tmp_path)
-    n.condition(installments=1, charges_discount_pct=Decimal(100), description="À vista")
-    n.condition(installments=3, charges_discount_pct=Decimal(50))
+    n.portal_discounts()
     yield n
 
 
