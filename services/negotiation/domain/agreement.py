@@ -421,21 +421,25 @@ for _placed in (Agreement.InstallmentPaid, Agreement.InvoiceOverdue):  # type: i
     _placed.upcast_v1_v2 = staticmethod(_upcast_place_v1_v2)
 
 
+def by_principal(principals: list[int], amount_cents: int) -> list[int]:
+    """`amount_cents` shared in proportion to `principals`, largest remainders first (then the
+    first debts), so the shares add up exactly; all zero when there is no principal."""
+    total = sum(principals)
+    if total == 0:
+        return [0] * len(principals)
+    exact = [amount_cents * p for p in principals]
+    shares = [e // total for e in exact]
+    order = sorted(range(len(principals)), key=lambda i: (-(exact[i] % total), i))
+    for i in order[: amount_cents - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
 def allocate_paid(debts: list[dict[str, Any]], paid_cents: int) -> list[dict[str, Any]]:
     """Share what was paid among the debts in proportion to their principal (largest
     remainders first, so the shares add up exactly), never beyond a debt's principal."""
     principals = [int(d["principal_cents"]) for d in debts]
-    total = sum(principals)
-    to_share = min(paid_cents, total)
-    if total == 0:
-        shares = [0] * len(debts)
-    else:
-        exact = [to_share * p for p in principals]
-        shares = [e // total for e in exact]
-        left = to_share - sum(shares)
-        order = sorted(range(len(debts)), key=lambda i: (-(exact[i] % total), i))
-        for i in order[:left]:
-            shares[i] += 1
+    shares = by_principal(principals, min(paid_cents, sum(principals)))
     return [
         {
             "debt_id": d["debt_id"],
@@ -455,16 +459,9 @@ def share_payment(
     share, and the whole share of a debt `held` (settled, withdrawn, in another agreement),
     stays the debtor's credit. Nothing is moved from one debt to another."""
     principals = [int(d["principal_cents"]) for d in debts]
-    total = sum(principals)
-    if total == 0:
-        shares = [0] * len(debts)
-        shares[0] = amount_cents
-    else:
-        exact = [amount_cents * p for p in principals]
-        shares = [e // total for e in exact]
-        order = sorted(range(len(debts)), key=lambda i: (-(exact[i] % total), i))
-        for i in order[: amount_cents - sum(shares)]:
-            shares[i] += 1
+    shares = by_principal(principals, amount_cents)
+    if not any(principals):
+        shares[0] = amount_cents  # nothing to share by: the first debt's, as credit or not
     shared = []
     for debt, share in zip(debts, shares, strict=True):
         debt_id = debt["debt_id"]
