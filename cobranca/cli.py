@@ -116,6 +116,27 @@ def token_create(
 QUARANTINING_SERVICES = ("portfolio",)
 
 
+def _quarantine_service(service: str) -> Any:
+    """The service's application over its event store (the same settings as the service)."""
+    if service not in QUARANTINING_SERVICES:
+        console.print(
+            f"[red]{service!r} keeps no messages in quarantine[/]; "
+            f"one of {', '.join(QUARANTINING_SERVICES)}"
+        )
+        raise typer.Exit(2)
+    from service_runtime.eventstore import build_application
+    from services.portfolio.application.importing import PortfolioApplication
+
+    return build_application(PortfolioApplication, _settings(), service)
+
+
+def _resolution_line(message: Any) -> str:
+    return (
+        f"  resolvida em {message.resolved_at.isoformat(timespec='seconds')} "
+        f"por {message.resolved_by}: {message.resolution_note}"
+    )
+
+
 @quarantine_app.command("list")
 def quarantine_list(
     service: Annotated[
@@ -124,34 +145,130 @@ def quarantine_list(
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object a line, the payload whole")
     ] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="The resolved ones too, with who, when and the note")
+    ] = False,
 ) -> None:
-    """The messages a service kept unread (not JSON, not a row, no import or row named),
-    oldest first, read from its event store: where each was, why, and what it held."""
-    if service not in QUARANTINING_SERVICES:
-        console.print(
-            f"[red]{service!r} keeps no messages in quarantine[/]; "
-            f"one of {', '.join(QUARANTINING_SERVICES)}"
-        )
-        raise typer.Exit(2)
+    """The messages a service kept unread (not JSON, not a row, no import or row named) and
+    nobody resolved yet, oldest first, read from its event store: the id to resolve it by,
+    where each was, why, and what it held. --all lists the resolved ones too."""
     import json
 
-    from service_runtime.eventstore import build_application
-    from services.portfolio.application.importing import PortfolioApplication, kept_messages
+    from services.portfolio.application.importing import kept_messages
 
-    kept = kept_messages(build_application(PortfolioApplication, _settings(), service))
+    kept = kept_messages(_quarantine_service(service))
+    shown = kept if show_all else [m for m in kept if not m.resolved]
     if as_json:
-        for message in kept:
+        for message in shown:
             print(json.dumps(message.as_dict(), ensure_ascii=False))
-        return
-    for message in kept:
-        print(
-            f"{message.topic}[{message.partition}]@{message.offset}  "
-            f"guardada em {message.kept_at.isoformat(timespec='seconds')}  "
-            f"assessoria {message.tenant or '-'}  importação {message.import_id or '-'}"
+    else:
+        for message in shown:
+            print(
+                f"{message.id}  {message.topic}[{message.partition}]@{message.offset}  "
+                f"guardada em {message.kept_at.isoformat(timespec='seconds')}  "
+                f"assessoria {message.tenant or '-'}  importação {message.import_id or '-'}"
+            )
+            print(f"  motivo: {message.reason[:300]}")
+            print(f"  conteúdo: {message.payload[:120]}{'…' if len(message.payload) > 120 else ''}")
+            if message.resolved:
+                print(_resolution_line(message))
+    resolved = sum(1 for m in kept if m.resolved)
+    hidden = "" if show_all or not resolved else " (as resolvidas: --all)"
+    console.print(
+        f"{len(kept)} mensagem(ns) em quarentena: {len(kept) - resolved} aberta(s), "
+        f"{resolved} resolvida(s){hidden}"
+    )
+
+
+def _operator() -> str:
+    """Who runs the command, by the system's account name."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+def _business_now(settings: Any) -> dt.datetime:
+    """Now, on the business date, as the services have it: the clock topic's latest day (what
+    `cobranca clock show` reads). With no Kafka to read it from, or before the clock's first
+    day, the services' own fallback (COBRANCA_CLOCK_START, COBRANCA_TODAY, the date in
+    America/Sao_Paulo), said on standard error."""
+    from aiokafka.errors import KafkaError
+
+    from service_runtime.clock import BusinessClock
+    from service_runtime.kafka import NoKafkaConfigured, bootstrap_servers
+    from services.clock.adapters.client import last_day
+
+    clock = BusinessClock.from_settings(settings)
+    why = "o relógio ainda não anunciou nenhuma data"
+    try:
+        day = asyncio.run(asyncio.wait_for(last_day(bootstrap_servers(settings)), 20.0))
+    except NoKafkaConfigured:
+        day, why = None, "sem Kafka configurado para ler o relógio"
+    except (TimeoutError, KafkaError, OSError) as exc:
+        day, why = None, f"o Kafka não respondeu ({type(exc).__name__})"
+    if day is not None:
+        clock.observe(day.date)
+    else:
+        console.print(
+            f"[yellow]{why}: a data de negócio usada é {clock.today().isoformat()} "
+            "(COBRANCA_CLOCK_START, COBRANCA_TODAY ou a data em America/Sao_Paulo)[/]"
         )
-        print(f"  motivo: {message.reason[:300]}")
-        print(f"  conteúdo: {message.payload[:120]}{'…' if len(message.payload) > 120 else ''}")
-    console.print(f"{len(kept)} mensagem(ns) em quarentena")
+    return clock.now()
+
+
+@quarantine_app.command("resolve")
+def quarantine_resolve(
+    message_id: Annotated[
+        str, typer.Argument(metavar="ID", help="The id `cobranca quarantine list` shows")
+    ],
+    note: Annotated[
+        str, typer.Option(help="What was done: asked the sender again, left it, and why")
+    ],
+    service: Annotated[
+        str, typer.Option(help=f"One of: {', '.join(QUARANTINING_SERVICES)}")
+    ] = "portfolio",
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who dealt with it (default: your account name)")
+    ] = None,
+) -> None:
+    """Mark a kept message resolved: who, when (the business clock) and the note, recorded
+    as an event of the message. It stays kept, listed with --all. Resolving it again records
+    nothing: the first resolution stands."""
+    from services.portfolio.application.importing import (
+        UnknownKeptMessage,
+        find_kept,
+        resolve_kept,
+    )
+
+    if not note.strip():
+        console.print("[red]--note não pode ser vazia: diga o que foi feito e por quê[/]")
+        raise typer.Exit(2)
+    app = _quarantine_service(service)
+    try:
+        message = find_kept(app, message_id)
+        recorded = False
+        if not message.resolved:
+            # The clock is read only for a message there is to resolve.
+            message, recorded = resolve_kept(
+                app,
+                message.id,
+                note=note,
+                resolved_by=(by or "").strip() or _operator(),
+                resolved_at=_business_now(_settings()),
+            )
+    except UnknownKeptMessage as exc:
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from None
+    where = f"{message.topic}[{message.partition}]@{message.offset}"
+    if recorded:
+        print(f"{message.id}  {where}: resolvida")
+        print(_resolution_line(message))
+    else:
+        print(f"{message.id}  {where}: já estava resolvida; nada gravado agora")
+        print(_resolution_line(message))
 
 
 def _token_for(tenant: str, token: str | None) -> str:

@@ -16,7 +16,7 @@ Every row is answered: a row for a tenant that is not a tenant name (`cobranca t
 rule; its debts no token could reach) is rejected naming `tenant`, and a row the contract
 cannot read but that names its import and row (`UnreadableRow`) is rejected naming the field
 and the contract's rule. What names no row is kept in quarantine (`quarantine`,
-`kept_messages`).
+`kept_messages`), until an operator marks it resolved (`resolve_kept`).
 
 The debtor's personal data is sealed here, with the debtor's key from the key vault (one
 `keys_for` per tenant and batch, never a vault round trip per row), before it reaches a debt:
@@ -32,7 +32,7 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
@@ -555,7 +555,8 @@ def quarantine(
 
 @dataclass(frozen=True)
 class KeptMessage:
-    """A message kept in quarantine, as an operator lists it (`cobranca quarantine list`)."""
+    """A message kept in quarantine, as an operator lists it (`cobranca quarantine list`):
+    open until an operator resolves it (`resolve_kept`), then with who, when and why."""
 
     kept_at: dt.datetime
     topic: str
@@ -567,35 +568,131 @@ class KeptMessage:
     reason: str
     payload: str
     digest: str
+    id: str = ""
+    resolved_at: dt.datetime | None = None
+    resolved_by: str | None = None
+    resolution_note: str | None = None
+
+    @property
+    def resolved(self) -> bool:
+        return self.resolved_at is not None
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "kept_at": self.kept_at.isoformat()}
+        return {
+            **self.__dict__,
+            "kept_at": self.kept_at.isoformat(),
+            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
+        }
+
+
+# How many characters of a kept message's id an operator may type, at least (as git's
+# abbreviated hashes: the list shows the whole id).
+MIN_ID_PREFIX = 8
+
+
+class UnknownKeptMessage(LookupError):
+    """No kept message has that id, or more than one begins with it. `message` in pt-BR."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def kept_messages(app: PortfolioApplication) -> list[KeptMessage]:
-    """Every message kept in quarantine, oldest first: only their events are read from the
-    store, by their topic."""
+    """Every message kept in quarantine, oldest first, each with its resolution when it has
+    one: only their events are read from the store, by their topics."""
     quarantined = get_topic(QuarantinedMessage.Quarantined)  # type: ignore[attr-defined]
-    kept: list[KeptMessage] = []
+    resolved = get_topic(QuarantinedMessage.Resolved)  # type: ignore[attr-defined]
+    kept: dict[uuid.UUID, KeptMessage] = {}
     start = 1
     while True:
-        page = app.recorder.select_notifications(start=start, limit=1000, topics=[quarantined])
+        page = app.recorder.select_notifications(
+            start=start, limit=1000, topics=[quarantined, resolved]
+        )
         for notification in page:
             event: Any = app.mapper.to_domain_event(notification)
-            kept.append(
-                KeptMessage(
-                    kept_at=event.timestamp,
-                    topic=event.topic,
-                    partition=event.partition,
-                    offset=event.offset,
-                    key=event.key,
-                    tenant=event.tenant,
-                    import_id=event.import_id,
-                    reason=event.reason,
-                    payload=event.payload,
-                    digest=event.digest,
-                )
+            if notification.topic == resolved:
+                found = kept.get(event.originator_id)
+                if found is not None:
+                    kept[event.originator_id] = replace(
+                        found,
+                        resolved_at=event.resolved_at,
+                        resolved_by=event.resolved_by,
+                        resolution_note=event.note,
+                    )
+                continue
+            kept[event.originator_id] = KeptMessage(
+                kept_at=event.timestamp,
+                topic=event.topic,
+                partition=event.partition,
+                offset=event.offset,
+                key=event.key,
+                tenant=event.tenant,
+                import_id=event.import_id,
+                reason=event.reason,
+                payload=event.payload,
+                digest=event.digest,
+                id=str(event.originator_id),
             )
         if len(page) < 1000:
-            return kept
+            return list(kept.values())
         start = page[-1].id + 1
+
+
+def find_kept(app: PortfolioApplication, message_id: str) -> KeptMessage:
+    """The kept message with this id, or the one whose id begins with it (at least
+    MIN_ID_PREFIX characters). Raises UnknownKeptMessage."""
+    wanted = message_id.strip().lower()
+    if len(wanted) < MIN_ID_PREFIX:
+        raise UnknownKeptMessage(
+            f"id {message_id!r} curto demais: use o id que `cobranca quarantine list` mostra "
+            f"(pelo menos {MIN_ID_PREFIX} caracteres)"
+        )
+    found = [m for m in kept_messages(app) if m.id.startswith(wanted)]
+    if not found:
+        raise UnknownKeptMessage(
+            f"nenhuma mensagem em quarentena tem o id {message_id!r} "
+            "(veja `cobranca quarantine list --all`)"
+        )
+    if len(found) > 1:
+        raise UnknownKeptMessage(
+            f"{len(found)} mensagens em quarentena têm id começando por {message_id!r}: "
+            "use o id inteiro"
+        )
+    return found[0]
+
+
+def resolve_kept(
+    app: PortfolioApplication,
+    message_id: str,
+    *,
+    note: str,
+    resolved_by: str,
+    resolved_at: dt.datetime,
+) -> tuple[KeptMessage, bool]:
+    """Mark a kept message resolved: who dealt with it, when (the business clock's time) and
+    what was done (`QuarantinedMessage.Resolved`). Returns the message as it stands and
+    whether this call recorded the resolution: resolving it again records nothing, the first
+    resolution stands. Raises UnknownKeptMessage for an id no kept message has, ValueError
+    for an empty note."""
+    kept = find_kept(app, message_id)
+    aggregate_id = uuid.UUID(kept.id)
+
+    def command() -> bool:
+        message: QuarantinedMessage = app.repository.get(aggregate_id)
+        recorded = message.resolve(note=note, resolved_by=resolved_by, resolved_at=resolved_at)
+        if recorded:
+            app.save(message)
+        return recorded
+
+    recorded = app.retrying(command)
+    message: QuarantinedMessage = app.repository.get(aggregate_id)
+    return (
+        replace(
+            kept,
+            resolved_at=message.resolved_at,
+            resolved_by=message.resolved_by,
+            resolution_note=message.resolution_note,
+        ),
+        recorded,
+    )
