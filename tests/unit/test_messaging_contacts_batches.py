@@ -24,6 +24,7 @@ from contracts.portfolio import (
     DebtImported,
     DebtImportedV2,
     DebtorContact,
+    DebtPaymentDeducted,
     DebtReopened,
     DebtSettled,
     DebtUpdated,
@@ -36,6 +37,7 @@ from service_runtime.projection import BatchApplier
 from services.messaging.adapters.contacts import (
     ContactBook,
     ContactsProjection,
+    DebtBalance,
     DebtorOpenDebts,
     ErasuresProjection,
     debtor_birth_dates,
@@ -158,6 +160,26 @@ def reopened(debt_id: str, document: str, version: int, minutes: int) -> DebtReo
     )
 
 
+def deducted(
+    debt_id: str, document: str, version: int, minutes: int, balance: int
+) -> DebtPaymentDeducted:
+    """A payment to the debt's broken agreement's boleto taken off it (`balance` left)."""
+    return DebtPaymentDeducted(
+        **_envelope(debt_id, version, minutes),
+        debt_id=debt_id,
+        document=document,
+        creditor="Banco Horizonte",
+        contract=f"C-{debt_id}",
+        installment="1",
+        agreement_id=f"a-{debt_id}",
+        payment_id=f"pay-{version}",
+        paid_on=dt.date(2026, 11, 26),
+        deducted_cents=10_000,
+        paid_cents=100_000 - balance,
+        balance_cents=balance,
+    )
+
+
 def withdrawn(debt_id: str, document: str, version: int, minutes: int) -> DebtWithdrawn:
     return DebtWithdrawn(
         **_envelope(debt_id, version, minutes),
@@ -181,7 +203,8 @@ class Stream:
 
 
 def stream() -> Stream:
-    """Debts imported in clear and sealed, updated, settled, reopened, sent again and late;
+    """Debts imported in clear and sealed, updated, settled, reopened, payments deducted, sent
+    again and late;
     Pedro's data erased (his key gone) and sent again afterwards under a new key."""
     vault = memory_vault()
 
@@ -231,6 +254,11 @@ def stream() -> Stream:
         reopened("j1", JOAO, 3, 40),
         settled("j1", JOAO, 3, 41),  # the same version again: changes nothing
         in_clear("j1", JOAO, joao, version=4, minutes=50, cents=90_000),  # stays open
+        # Two payments to j1's broken agreement's boleto deducted, the first read again late:
+        # the newest balance stays.
+        deducted("j1", JOAO, 5, 55, balance=90_000),
+        deducted("j1", JOAO, 6, 56, balance=80_000),
+        deducted("j1", JOAO, 5, 55, balance=90_000),
         # Maria: two debts imported at the same instant and version, two names: the first
         # read wins; then one does not open, and one is settled for good.
         sealed(
@@ -366,6 +394,9 @@ def test_what_the_contact_book_reads_at_the_end_of_the_stream(tmp_path: Path) ->
             r.debt_id: (r.open, r.version, r.original_amount_cents)
             for r in conn.execute(sa.select(debtor_debts).where(debtor_debts.c.tenant == AGENCY))
         }
+    # What j1 owes since its agreement broke: the newest deduction's balance.
+    assert book.balance(AGENCY, "j1") == DebtBalance(80_000, dt.date(2026, 11, 26), 6)
+    assert book.balance(AGENCY, "j2") is None  # never back from an agreement
     assert versions == {
         "j1": (True, 4, 90_000),
         "j2": (True, 2, 40_000),

@@ -13,7 +13,12 @@ only data sealed with a key made after the erasure (new data) is.
 The date of birth the carteira may seal with the contact (the chatbot's second factor, see
 domain.second_factor) is never kept: only its digest (`debtor_birth_dates`), keyed with the
 tenant's key of the vault and salted with the debtor, from the newest event that brought a
-date; an erasure deletes it with the contact."""
+date; an erasure deletes it with the contact.
+
+What a debt back in collection from a broken agreement still owes (`debt_balances`): the
+balance the portfolio said last (`DebtReopened`, `DebtPaymentDeducted`: a payment to the broken
+agreement's boleto taken off the debt), so that a collection message waiting for its window
+never goes out saying more than that (`MessagingApplication` re-renders it)."""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    Date,
     Engine,
     Executable,
     Index,
@@ -51,6 +57,7 @@ from contracts.portfolio import (
     DEBTS_TOPIC,
     DebtImported,
     DebtImportedV2,
+    DebtPaymentDeducted,
     DebtReopened,
     DebtSettled,
     DebtUpdated,
@@ -86,6 +93,18 @@ debtor_debts = Table(
     Column("open", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
     Index("ix_debtor_debts_tenant_open", "tenant", "open"),
+)
+# What a debt back in collection owes (its principal less what was paid under its broken
+# agreements, centavos), as the newest of its DebtReopened and DebtPaymentDeducted said it (the
+# debt's version); `paid_on`: the day of the newest payment deducted (None: the reopening's).
+debt_balances = Table(
+    "debt_balances",
+    metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("debt_id", String(36), primary_key=True),
+    Column("balance_cents", Integer, nullable=False),
+    Column("paid_on", Date),
+    Column("version", Integer, nullable=False),
 )
 # The keyed digest of the debtor's date of birth (`birth_date_digest`), never the date: from
 # the newest event that brought one (`version_key`, as the contacts').
@@ -147,6 +166,7 @@ log = logging.getLogger(__name__)
 
 DebtWithContact = DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2
 _OpenOrNot = DebtSettled | DebtReopened
+_Balance = DebtReopened | DebtPaymentDeducted
 # What the contacts projection reads of `portfolio.debts`.
 _DEBT_EVENTS = (
     DebtImported,
@@ -155,6 +175,7 @@ _DEBT_EVENTS = (
     DebtUpdatedV2,
     DebtSettled,
     DebtReopened,
+    DebtPaymentDeducted,
 )
 
 
@@ -163,6 +184,16 @@ class Contact:
     name: str
     email: str | None
     phone: str | None
+
+
+@dataclass(frozen=True)
+class DebtBalance:
+    """What a debt back in collection owes, as the portfolio said it last; `paid_on`: the day
+    of the newest payment deducted (None when it was said when the debt was reopened)."""
+
+    balance_cents: int
+    paid_on: dt.date | None
+    version: int
 
 
 @dataclass(frozen=True)
@@ -179,14 +210,16 @@ PROJECTION_NAME = "messaging.contacts"
 
 
 def create_tables(engine: Engine) -> None:
-    """The tables, and the projection's positions forgotten when `debtor_debts` is new: a
-    database whose contacts were read before that table existed reads `portfolio.debts` again
-    from the start to fill it (contacts rows are kept by version, so nothing else changes)."""
+    """The tables, and the projection's positions forgotten when `debtor_debts` (or another
+    table of the debts: phones, dates of birth, balances) is new: a database whose contacts
+    were read before that table existed reads `portfolio.debts` again from the start to fill
+    it (rows are kept by version, so nothing else changes)."""
     found = inspect(engine)
     filled_before = found.has_table(contacts.name) and not (
         found.has_table(debtor_debts.name)
         and found.has_table(debtor_phones.name)
         and found.has_table(debtor_birth_dates.name)
+        and found.has_table(debt_balances.name)
     )
     metadata.create_all(engine)
     erasures_metadata.create_all(engine)
@@ -237,12 +270,14 @@ class _Writes:
     phones: Executable
     debts: Executable
     birth_dates: Executable
+    balances: Executable
 
 
 def _writes(dialect: Any) -> _Writes:
     contact = dialect.insert(contacts)
     debt = dialect.insert(debtor_debts)
     birth = dialect.insert(debtor_birth_dates)
+    balance = dialect.insert(debt_balances)
     return _Writes(
         # The newest contact wins (see `_contact_row`); an equal key keeps what is there.
         contacts=contact.on_conflict_do_update(
@@ -266,6 +301,13 @@ def _writes(dialect: Any) -> _Writes:
             index_elements=["tenant", "document"],
             set_={k: birth.excluded[k] for k in ("digest", "version_key")},
             where=debtor_birth_dates.c.version_key < birth.excluded.version_key,
+        ),
+        # Only a newer version of the debt says its balance again: a deduction read twice, or
+        # an older one read late, changes nothing.
+        balances=balance.on_conflict_do_update(
+            index_elements=["tenant", "debt_id"],
+            set_={k: balance.excluded[k] for k in ("balance_cents", "paid_on", "version")},
+            where=debt_balances.c.version < balance.excluded.version,
         ),
     )
 
@@ -297,6 +339,16 @@ def _contact_row(event: DebtWithContact, contact: ContactFields) -> dict[str, An
         "phone": contact.phone,
         # The newest import wins (its time, then the debt's version, as a sortable key).
         "version_key": f"{event.occurred_at.isoformat()}|{event.aggregate_version:09d}",
+    }
+
+
+def _balance_row(event: DebtReopened | DebtPaymentDeducted) -> dict[str, Any]:
+    return {
+        "tenant": event.tenant,
+        "debt_id": event.debt_id,
+        "balance_cents": event.balance_cents,
+        "paid_on": event.paid_on if isinstance(event, DebtPaymentDeducted) else None,
+        "version": event.aggregate_version,
     }
 
 
@@ -403,8 +455,15 @@ class ContactsProjection(Projection):
         newest: dict[tuple[str, str], dict[str, Any]] = {}
         births: dict[tuple[str, str], dict[str, Any]] = {}
         phones: dict[tuple[str, str, str], dict[str, str]] = {}
-        debts = _Debts(conn, debt_events)
+        debts = _Debts(conn, [e for e in debt_events if not isinstance(e, DebtPaymentDeducted)])
+        balances: dict[tuple[str, str], dict[str, Any]] = {}
         for event in debt_events:
+            if isinstance(event, _Balance):
+                key = (event.tenant, event.debt_id)
+                if key not in balances or balances[key]["version"] < event.aggregate_version:
+                    balances[key] = _balance_row(event)
+            if isinstance(event, DebtPaymentDeducted):
+                continue
             if isinstance(event, DebtSettled | DebtReopened):
                 debts.opened(event)
                 continue
@@ -440,6 +499,8 @@ class ContactsProjection(Projection):
             conn.execute(writes.birth_dates, list(births.values()))
         if rows := debts.changed_rows():
             conn.execute(writes.debts, rows)
+        if balances:
+            conn.execute(writes.balances, list(balances.values()))
 
     def _contact_of(
         self, event: DebtWithContact, erasure: dt.datetime | None
@@ -620,6 +681,20 @@ class ContactBook:
                     .order_by(debtor_phones.c.document)
                 )
             )
+
+    def balance(self, tenant: str, debt_id: str) -> DebtBalance | None:
+        """What the debt owes since its agreement broke (the newest DebtReopened or
+        DebtPaymentDeducted read); None for a debt never back from an agreement, or not a
+        debt (an agreement's installment)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    debt_balances.c.balance_cents,
+                    debt_balances.c.paid_on,
+                    debt_balances.c.version,
+                ).where(debt_balances.c.tenant == tenant, debt_balances.c.debt_id == debt_id)
+            ).first()
+        return DebtBalance(row.balance_cents, row.paid_on, row.version) if row else None
 
     def debtors_with_open_debts(self, tenant: str) -> list[DebtorOpenDebts]:
         """The tenant's debtors with at least one open debt and an e-mail, by document."""

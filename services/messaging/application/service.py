@@ -57,7 +57,7 @@ from services.messaging.adapters.channels import (
     TemporaryFailure,
     channel_from_settings,
 )
-from services.messaging.adapters.contacts import ContactBook
+from services.messaging.adapters.contacts import Contact, ContactBook, DebtBalance
 from services.messaging.adapters.exits import Exit, Exits
 from services.messaging.adapters.second_factors import SecondFactors
 from services.messaging.domain.phones import e164
@@ -66,6 +66,7 @@ from services.messaging.domain.records import (
     ACCESS_CODE_KEY_PREFIX,
     COLLECTION_ENDED_RULE,
     ERASED_REASON,
+    NOTHING_OWED_REASON,
     PERSONAL_VARIABLES,
     Message,
     OptOut,
@@ -677,26 +678,9 @@ class MessagingApplication(ServiceApplication):
                 at=now,
             )
         else:
-            variables = {
-                "nome": contact.name if contact else "",
-                "documento": mask_document(request.document),
-                "assessoria": settings.agency_name,
-                "link_portal": portal_url(settings.portal_link, self.base_url, request.tenant),
-                **request.variables,
-            }
+            variables = self.variables_of(request, contact, settings, request.variables)
             try:
-                body = render(template.body, variables, html=False)
-                subject = (
-                    render(template.subject, variables, field="subject")
-                    if template.subject
-                    else None
-                )
-                # Autoescaped: a debtor's name (from a carteira) never becomes markup.
-                html = (
-                    render(template.html, variables, html=True, field="html")
-                    if template.html is not None and request.channel == "email"
-                    else None
-                )
+                subject, body, html = rendered(template, variables, request.channel)
             except TemplateError as exc:
                 message.fail(reason=exc.message, rule="render", at=now)
             else:
@@ -713,6 +697,80 @@ class MessagingApplication(ServiceApplication):
         if message.status == "queued" and message.send_at is not None:
             self.contacts.enqueue(str(message.id), message.tenant, message.send_at, 0)
         return 1
+
+    def variables_of(
+        self,
+        message: MessageAsked | Message,
+        contact: Contact | None,
+        settings: MessagingSettings,
+        asked: Mapping[str, str],
+    ) -> dict[str, str]:
+        """What a template is rendered with: the debtor's name (from the contact), the masked
+        document, the agency and the portal link, and what was asked (`asked`)."""
+        return {
+            "nome": contact.name if contact else "",
+            "documento": mask_document(message.document),
+            "assessoria": settings.agency_name,
+            "link_portal": portal_url(settings.portal_link, self.base_url, message.tenant),
+            **asked,
+        }
+
+    def owed_now(self, message: Message) -> DebtBalance | None:
+        """What the debt of a collection message owes now when it is less than the message
+        says (a payment to its broken agreement's boleto was deducted since the ruler asked
+        it, `DebtPaymentDeducted`), else None."""
+        assert self.contacts is not None
+        if not message.collects or message.receivable_id is None:
+            return None
+        balance = self.contacts.balance(message.tenant, message.receivable_id)
+        if balance is None or not message.says_more_than(balance.balance_cents):
+            return None
+        return balance
+
+    def _lower_amount(
+        self,
+        message: Message,
+        content: Content,
+        owed: DebtBalance,
+        settings: MessagingSettings,
+        now: dt.datetime,
+    ) -> Content | None:
+        """The message rendered again from its template and variables with what its debt owes
+        now (`valor`), sealed again, recorded (`Message.amount_lowered`): what is sent. None
+        when it cannot go (nothing owed any more, or the template no longer renders), failed
+        with the reason (not saved: the caller saves)."""
+        assert self.contacts is not None
+        if owed.balance_cents == 0:
+            message.fail(reason=NOTHING_OWED_REASON, rule=COLLECTION_ENDED_RULE, at=now)
+            return None
+        template = self.get_or_none(
+            Template, template_id(message.tenant, message.channel, message.template)
+        )
+        if template is None:
+            message.fail(
+                reason=f"modelo {message.template!r} de {message.channel} não cadastrado: a "
+                "mensagem não pôde ser refeita com o valor atualizado da dívida",
+                rule="no_template",
+                at=now,
+            )
+            return None
+        asked = {**message.variables, "valor": format_brl(owed.balance_cents)}
+        contact = self.contacts.contact(message.tenant, message.document)
+        variables = self.variables_of(message, contact, settings, asked)
+        try:
+            subject, body, html = rendered(template, variables, message.channel)
+        except TemplateError as exc:
+            message.fail(reason=exc.message, rule="render", at=now)
+            return None
+        key = content.key or self.vault.key_for(message.tenant, message.document)
+        fields = {"to": content.to, "subject": subject, "body": body, "html": html}
+        message.amount_lowered(
+            owed_cents=owed.balance_cents,
+            paid_on=owed.paid_on,
+            personal=seal(key, fields).model_dump(),
+            at=now,
+        )
+        return Content(content.to, subject, body, html, key)
 
     def exit_before(self, message: Message) -> Exit | None:
         """The exit of the message's receivable that came after the ruler asked it (a
@@ -774,6 +832,15 @@ class MessagingApplication(ServiceApplication):
             self.save(message)
             self.contacts.dequeue(str(message_id))
             return 0
+        owed = self.owed_now(message)
+        if owed is not None:
+            # Its debt owes less than its text says (a payment deducted while it waited, or
+            # before the ruler read it): rendered again with what is owed, or not sent.
+            content = self._lower_amount(message, content, owed, settings, now)
+            if content is None:
+                self.save(message)
+                self.contacts.dequeue(str(message_id))
+                return 0
         channel = self.channel_for(message.tenant, message.channel, settings)
         try:
             result = channel.send(
@@ -1090,6 +1157,22 @@ class MessagingApplication(ServiceApplication):
     def digest_key(self, tenant: str, purpose: str) -> bytes:
         """The tenant's key of the vault that keys the second factor's digests."""
         return self.vault.settings_key(tenant, purpose).secret
+
+
+def rendered(
+    template: Template, variables: Mapping[str, str], channel: str
+) -> tuple[str | None, str, str | None]:
+    """A template's subject, body and (e-mail only) HTML body rendered with `variables`.
+    Raises TemplateError."""
+    body = render(template.body, variables, html=False)
+    subject = render(template.subject, variables, field="subject") if template.subject else None
+    # Autoescaped: a debtor's name (from a carteira) never becomes markup.
+    html = (
+        render(template.html, variables, html=True, field="html")
+        if template.html is not None and channel == "email"
+        else None
+    )
+    return subject, body, html
 
 
 def mask_settings(settings: MessagingSettings) -> MessagingSettings:

@@ -14,6 +14,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from contracts.envelope import COBRANCA_NAMESPACE
+from contracts.money import format_brl
 
 # Keys of the messages that answer the debtor at once (no sending window): a conversation's
 # replies (`chat|...`) and portal access codes (`code|...`).
@@ -54,6 +55,40 @@ def collection_ended_reason(exit_reason: str | None) -> str:
         f"não enviada: a cobrança terminou antes do envio ({why}); a mensagem diria que "
         "ainda há valor em aberto"
     )
+
+
+# Why a collection message was not sent: what was paid since it was asked (a payment to its
+# debt's broken agreement's boleto, deducted) left nothing owed.
+NOTHING_OWED_REASON = (
+    "não enviada: os pagamentos abatidos da dívida depois do pedido cobriram o valor em aberto; "
+    "a mensagem diria que ainda há valor em aberto"
+)
+
+
+def amount_lowered_reason(said: str, owed_cents: int, paid_on: dt.date | None) -> str:
+    """pt-BR: why a collection message's text was rendered again before it went out."""
+    since = (
+        f"o pagamento abatido em {paid_on.strftime('%d/%m/%Y')}"
+        if paid_on is not None
+        else "a quebra do acordo"
+    )
+    return (
+        f"valor atualizado antes do envio: a mensagem dizia {said}, a dívida deve "
+        f"{format_brl(owed_cents)} desde {since}"
+    )
+
+
+def cents_of_brl(text: str) -> int | None:
+    """An amount as `format_brl` writes it ("R$ 1.234,56") in centavos; None for any other
+    text."""
+    number = text.strip().removeprefix("R$").strip()
+    reais, comma, centavos = number.partition(",")
+    digits = reais.replace(".", "")
+    if not comma or len(centavos) != 2 or not (digits + centavos).isdigit():
+        return None
+    if format_brl(int(digits) * 100 + int(centavos)) != text.strip():
+        return None
+    return int(digits) * 100 + int(centavos)
 
 
 def is_immediate(key: str) -> bool:
@@ -125,6 +160,47 @@ class Message(Aggregate):
             and self.receivable_version is not None
             and left_version > self.receivable_version
         )
+
+    def says_more_than(self, owed_cents: int) -> bool:
+        """Whether it is a collection message whose amount (`valor`, as the ruler asked it)
+        is more than `owed_cents`, what its debt owes now: sent as it is, it would charge
+        what is not owed (CDC art. 42)."""
+        said = cents_of_brl(self.variables.get("valor", ""))
+        return self.collects and said is not None and owed_cents < said
+
+    def amount_lowered(
+        self,
+        *,
+        owed_cents: int,
+        paid_on: dt.date | None,
+        personal: dict[str, str],
+        at: dt.datetime,
+    ) -> None:
+        """Rendered again with what its debt owes now (`valor`), its address and new text
+        sealed again (`personal`, as `queue_sealed`'s); it keeps its place in the queue."""
+        said = self.variables.get("valor", "")
+        self._amount_lowered(
+            facts=self.facts(),
+            variables={**self.variables, "valor": format_brl(owed_cents)},
+            reason=amount_lowered_reason(said, owed_cents, paid_on),
+            personal=personal,
+            at=at,
+        )
+
+    @event("AmountLowered")
+    def _amount_lowered(
+        self,
+        *,
+        facts: dict[str, Any],
+        variables: dict[str, str],
+        reason: str,
+        personal: dict[str, str],
+        at: dt.datetime,
+    ) -> None:
+        self.variables = variables
+        self.personal = personal
+        # A message kept in clear from before sealing is sealed from now on.
+        self.to = self.subject = self.body = self.html = None
 
     @event("AboutReceivable")
     def about_receivable(self, *, receivable_id: str, purpose: str, version: int) -> None:

@@ -1,0 +1,235 @@
+"""A collection message waiting for its sending window never goes out saying more than its
+debt owes (CDC art. 42: charging what is not owed). The ruler asks an aviso at night with the
+debt's balance (`valor`); before 08:00 a payment to the debt's broken agreement's boleto is
+taken off the debt (`DebtPaymentDeducted` on `portfolio.debts`, which the messaging service
+reads with the debtors' contacts). When the window opens the aviso is rendered again from its
+template and variables with what the debt owes now, sealed again, and the change is kept with
+its reason (`Message.AmountLowered`); a debt that owes nothing any more gets no aviso, recorded
+as not sent (`collection_ended`) with the reason. The deduction read twice, or an older one
+read late, changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from contracts.envelope import derived_event_id
+from contracts.portfolio import DEBTS_TOPIC, DebtPaymentDeducted, DebtReopened
+from service_runtime.personal_data import unseal
+from service_runtime.projection import projection_offsets
+from services.messaging.adapters.channels import OutgoingMessage, SendResult, TemporaryFailure
+from services.messaging.adapters.contacts import PROJECTION_NAME, ContactBook, create_tables
+from services.messaging.domain.records import NOTHING_OWED_REASON
+from tests.unit.test_messaging_app import AGENCY, FRIDAY_NIGHT, JOAO, SATURDAY_8
+from tests.unit.test_messaging_collection_ended import (
+    Collection,
+    ruler_message,
+    sent_bodies,
+)
+
+PORTAL = "Negocie: http://127.0.0.1:8000/p/recupera-sul"
+
+
+def _debt_envelope(version: int, at: dt.datetime) -> dict[str, object]:
+    return {
+        "event_id": derived_event_id("portfolio", "d1", version),
+        "occurred_at": at,
+        "tenant": AGENCY,
+        "aggregate_id": "d1",
+        "aggregate_version": version,
+        "correlation_id": "a1",
+        "causation_id": "a1",
+        "debt_id": "d1",
+        "document": JOAO,
+        "creditor": "Banco Horizonte",
+        "contract": "C-1",
+        "installment": "1",
+    }
+
+
+def reopened(balance_cents: int, version: int = 2) -> DebtReopened:
+    """João's agreement broke: his debt "d1" is back in collection owing `balance_cents`."""
+    return DebtReopened(
+        **_debt_envelope(version, FRIDAY_NIGHT - dt.timedelta(days=3)),  # type: ignore[arg-type]
+        agreement_id="a1",
+        reopened_on=dt.date(2026, 11, 24),
+        paid_cents=100_000 - balance_cents,
+        balance_cents=balance_cents,
+    )
+
+
+def deducted(balance_cents: int, version: int = 3, paid_on: int = 27) -> DebtPaymentDeducted:
+    """A payment to the broken agreement's boleto, reported late, taken off the debt."""
+    return DebtPaymentDeducted(
+        **_debt_envelope(version, FRIDAY_NIGHT + dt.timedelta(minutes=30)),  # type: ignore[arg-type]
+        agreement_id="a1",
+        payment_id=f"pay-{version}",
+        paid_on=dt.date(2026, 11, paid_on),
+        deducted_cents=15_000 - balance_cents,
+        paid_cents=100_000 - balance_cents,
+        balance_cents=balance_cents,
+    )
+
+
+class QueuedAmounts(Collection):
+    def debts_read(self, *events: DebtReopened | DebtPaymentDeducted) -> None:
+        """This service's consumer of `portfolio.debts` reading them (twice: the same)."""
+        for _ in range(2):
+            self.contacts_applied(*events)
+
+    def stored_of(self, topic_end: str) -> list[dict[str, object]]:
+        return [json.loads(state) for topic, state in self.stored() if topic.endswith(topic_end)]
+
+
+@pytest.fixture
+def amounts(tmp_path: Path) -> QueuedAmounts:
+    queued = QueuedAmounts(tmp_path)
+    # João's agreement broke on Tuesday: his debt owes R$ 150,00 again.
+    queued.debts_read(reopened(15_000))
+    return queued
+
+
+def test_an_aviso_waiting_for_the_window_goes_with_what_the_debt_owes_after_a_payment(
+    amounts: QueuedAmounts, tmp_path: Path
+) -> None:
+    app = amounts.app
+    # Friday 21:00: the ruler's aviso says R$ 150,00 and waits for Saturday 08:00.
+    app.handle_requests([ruler_message("aviso-d1", version=5)], FRIDAY_NIGHT)
+    [queued] = amounts.published("MessageQueued")
+    assert "R$ 150,00" in unseal(queued.personal, amounts.vault)["body"]  # type: ignore[index]
+    # 21:30: João paid R$ 60,00 of the broken agreement's boleto; the portfolio takes it off
+    # the debt, which now owes R$ 90,00 (read twice: redelivered).
+    amounts.debts_read(deducted(9_000))
+
+    assert app.dispatch_due(SATURDAY_8) == 1
+    assert sent_bodies(tmp_path) == [f"R$ 90,00 venceu em 03/04/2026. {PORTAL}"]
+    [sent] = amounts.published("MessageSent")
+    assert unseal(sent.personal, amounts.vault) == {
+        "to": "+5511987654321",
+        "text": f"R$ 90,00 venceu em 03/04/2026. {PORTAL}",
+    }
+    assert amounts.published("MessageFailed") == []
+    # Why its text changed is kept with the message, in pt-BR.
+    [lowered] = amounts.stored_of("AmountLowered")
+    assert lowered["reason"] == (
+        "valor atualizado antes do envio: a mensagem dizia R$ 150,00, a dívida deve R$ 90,00 "
+        "desde o pagamento abatido em 27/11/2026"
+    )
+    assert lowered["variables"] == {"valor": "R$ 90,00", "vencimento": "03/04/2026"}
+    assert "R$ 90,00 venceu" not in json.dumps(lowered)  # the new text sealed, as the first
+    assert app.dispatch_due(SATURDAY_8 + dt.timedelta(hours=1)) == 0
+
+
+def test_the_deduction_read_before_the_aviso_the_ruler_asked_late_still_counts(
+    amounts: QueuedAmounts, tmp_path: Path
+) -> None:
+    # The messaging service read the deduction first; the ruler, behind, asks R$ 150,00.
+    amounts.debts_read(deducted(9_000))
+    amounts.app.handle_requests([ruler_message("aviso-d1", version=5)], FRIDAY_NIGHT)
+    assert amounts.app.dispatch_due(SATURDAY_8) == 1
+    assert sent_bodies(tmp_path) == [f"R$ 90,00 venceu em 03/04/2026. {PORTAL}"]
+
+
+def test_an_aviso_that_already_says_what_is_owed_goes_as_it_was_asked(
+    amounts: QueuedAmounts, tmp_path: Path
+) -> None:
+    amounts.debts_read(deducted(9_000))
+    asked = ruler_message("aviso-d1", version=5)
+    asked = asked.model_copy(update={"variables": {**asked.variables, "valor": "R$ 90,00"}})
+    amounts.app.handle_requests([asked], FRIDAY_NIGHT)
+    assert amounts.app.dispatch_due(SATURDAY_8) == 1
+    assert sent_bodies(tmp_path) == [f"R$ 90,00 venceu em 03/04/2026. {PORTAL}"]
+    assert amounts.stored_of("AmountLowered") == []
+
+
+def test_an_older_deduction_read_late_never_raises_the_amount(
+    amounts: QueuedAmounts, tmp_path: Path
+) -> None:
+    app = amounts.app
+    app.handle_requests([ruler_message("aviso-d1", version=5)], FRIDAY_NIGHT)
+    # Two payments: the second (version 4, R$ 50,00 left) is read before the first.
+    amounts.debts_read(deducted(5_000, version=4, paid_on=27), deducted(9_000, version=3))
+    amounts.debts_read(deducted(9_000, version=3))
+    assert app.dispatch_due(SATURDAY_8) == 1
+    assert sent_bodies(tmp_path) == [f"R$ 50,00 venceu em 03/04/2026. {PORTAL}"]
+
+
+def test_a_debt_that_owes_nothing_after_the_payment_gets_no_aviso_and_it_is_said_why(
+    amounts: QueuedAmounts, tmp_path: Path
+) -> None:
+    app = amounts.app
+    app.handle_requests([ruler_message("aviso-d1", version=5)], FRIDAY_NIGHT)
+    amounts.debts_read(deducted(0))
+    assert app.dispatch_due(SATURDAY_8) == 0
+    assert sent_bodies(tmp_path) == []
+    [failed] = amounts.published("MessageFailed")
+    assert (failed.key, failed.rule, failed.schema_version) == ("aviso-d1", "collection_ended", 2)
+    assert failed.reason == NOTHING_OWED_REASON
+    assert amounts.status("aviso-d1") == "failed"
+
+
+def test_a_retry_after_the_new_amount_does_not_render_it_again(
+    amounts: QueuedAmounts, tmp_path: Path
+) -> None:
+    app = amounts.app
+    calls: list[str] = []
+
+    class FlakyOnce:
+        name = "sms-provider"
+
+        def send(self, message: OutgoingMessage) -> SendResult:
+            calls.append(message.body)
+            if len(calls) == 1:
+                raise TemporaryFailure("provedor indisponível")
+            return SendResult(accepted=True, provider_id="p1")
+
+    app.channel_factory = lambda tenant, channel, settings: FlakyOnce()  # type: ignore[assignment,return-value]
+    app.handle_requests([ruler_message("aviso-d1", version=5)], FRIDAY_NIGHT)
+    amounts.debts_read(deducted(9_000))
+    assert app.dispatch_due(SATURDAY_8) == 0
+    amounts.debts_read(deducted(9_000))  # the deduction read once more meanwhile
+    assert app.dispatch_due(SATURDAY_8 + dt.timedelta(minutes=1)) == 1
+    assert calls == [f"R$ 90,00 venceu em 03/04/2026. {PORTAL}"] * 2
+    assert len(amounts.stored_of("AmountLowered")) == 1
+
+
+def test_the_finalization_message_and_other_debts_messages_are_not_touched(
+    amounts: QueuedAmounts, tmp_path: Path
+) -> None:
+    app = amounts.app
+    amounts.debts_read(deducted(9_000))
+    app.handle_requests(
+        [
+            ruler_message("fim-d1", version=6, purpose="finalization", template="quitado"),
+            ruler_message("aviso-d2", version=5, receivable="d2"),
+        ],
+        FRIDAY_NIGHT,
+    )
+    assert app.dispatch_due(SATURDAY_8) == 2
+    assert sorted(sent_bodies(tmp_path)) == [
+        f"R$ 150,00 venceu em 03/04/2026. {PORTAL}",
+        "Sua dívida foi renegociada e saiu da cobrança.",
+    ]
+
+
+def test_a_database_read_before_balances_were_kept_reads_the_debts_again(tmp_path: Path) -> None:
+    # A messaging database from before this change: contacts read up to offset 42, no
+    # balances table. At start the contacts' consumer forgets its position, so the deductions
+    # already published are read (the rows are kept by version: nothing else changes).
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    create_tables(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            projection_offsets.insert().values(
+                projection=PROJECTION_NAME, topic=DEBTS_TOPIC, partition=0, next_offset=42
+            )
+        )
+        conn.execute(sa.text("DROP TABLE debt_balances"))
+    ContactBook(engine)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(projection_offsets)).all() == []
+        assert sa.inspect(conn).has_table("debt_balances")
