@@ -209,22 +209,82 @@ def test_no_final_line_end_and_trailing_blank_lines() -> None:
     assert parse_cnab240(_sample() + "\x1a") == expected  # DOS end-of-file mark
 
 
-def test_lines_whose_trailing_spaces_were_stripped_are_read_but_the_file_is_not_whole() -> None:
-    stripped = "\n".join(line.rstrip(" ") for line in _lines())
+def test_a_file_whose_trailing_blanks_were_stripped_reads_as_the_whole_one() -> None:
+    # QA: a return forwarded by e-mail (and one sent over FTP in text mode) came with every
+    # line's trailing spaces gone, and was refused whole (record_length on every line).
     whole = parse_cnab240(_sample())
+    lines = [line.rstrip(" ") for line in _lines()]
+    assert {len(line) for line in lines} == {171, 207, 213, 215, 223, 115, 35}
 
-    parsed = parse_cnab240(stripped)
+    for stripped in (
+        "\r\n".join(lines) + "\r\n",
+        "\n".join(lines) + "\n",  # LF line ends
+        "\n".join(lines),  # and no line end after the last record
+        "\r\n".join(lines),
+    ):
+        assert parse_cnab240(stripped) == whole
+    assert whole.defects == [] and len(whole.movements) == 3
 
-    assert (parsed.movements, parsed.problems) == (whole.movements, whole.problems)
-    # Not as the bank wrote it: nothing is applied from it (import_cnab240).
-    assert whole.defects == []
-    lengths = [len(line) for line in stripped.split("\n")]
-    assert [(d.line, d.rule) for d in parsed.defects] == [
-        (n, "record_length") for n, length in enumerate(lengths, start=1) if length < 240
-    ]
-    assert parsed.defects[0].message == (
-        f"tem só {lengths[0]} colunas; o registro CNAB 240 tem 240"
-    )
+
+# Each record of the sample cut one column before the last one that must hold data (what it
+# lacks then is data, not blanks), and the field named there.
+_CUT_BEFORE = [
+    (0, 166, "versão do layout do arquivo (164-166)"),
+    (1, 199, "data de gravação (192-199)"),
+    (2, 213, "valor da tarifa (199-213)"),  # segment T
+    (3, 213, "código do banco correspondente (211-213)"),  # segment U
+    (8, 115, "totais do lote (99-115)"),
+    (9, 29, "quantidade de registros do arquivo (24-29)"),
+]
+
+
+@pytest.mark.parametrize(("index", "required", "field"), _CUT_BEFORE, ids=lambda v: str(v))
+def test_a_line_cut_where_its_data_is_is_not_whole(index: int, required: int, field: str) -> None:
+    lines = _lines()
+    stripped = [line.rstrip(" ") for line in lines]
+    assert len(stripped[index]) >= required  # the sample fills the field
+
+    # Written with everything after that field blank, and stripped: read as written.
+    blank_after = list(lines)
+    blank_after[index] = lines[index][:required].ljust(240)
+    stripped_at_field = list(lines)
+    stripped_at_field[index] = lines[index][:required]
+    written = parse_cnab240(_join(blank_after))
+    assert parse_cnab240(_join(stripped_at_field)) == written
+    assert written.defects == []
+
+    # One column less is a cut field: not whole, nothing of it applied.
+    cut = list(lines)
+    cut[index] = lines[index][: required - 1]
+    if index == 0:  # a header cut short: not a CNAB 240 file at all
+        with pytest.raises(NotACnab240File, match=f"A primeira linha tem {required - 1} "):
+            parse_cnab240(_join(cut))
+        return
+    parsed = parse_cnab240(_join(cut))
+    said = f"tem só {required - 1} colunas; o registro CNAB 240 tem 240"
+    assert (index + 1, "record_length", said) in [
+        (d.line, d.rule, d.message) for d in parsed.defects
+    ], field
+    assert f"linha {index + 1}: {said}" in parsed.problems
+
+
+def test_a_line_that_ends_inside_a_number_was_cut_not_stripped() -> None:
+    # Past the last field that must hold data, a number a bank may leave blank but writes
+    # whole when it writes it: ending after some of its digits is a cut.
+    lines = _lines()
+    for index, start, end in ((1, 200, 207), (9, 30, 35)):  # data do crédito, conciliação
+        assert lines[index][start - 1 : end].isdigit()
+        cut = list(lines)
+        cut[index] = lines[index][: end - 1]
+        parsed = parse_cnab240(_join(cut))
+        said = f"tem só {end - 1} colunas; o registro CNAB 240 tem 240"
+        assert (index + 1, "record_length", said) in [
+            (d.line, d.rule, d.message) for d in parsed.defects
+        ]
+        # Left blank by the bank, and stripped: read.
+        blank = list(lines)
+        blank[index] = lines[index][: start - 1]
+        assert parse_cnab240(_join(blank)).defects == []
 
 
 def test_a_file_cut_anywhere_is_not_whole() -> None:
@@ -232,8 +292,17 @@ def test_a_file_cut_anywhere_is_not_whole() -> None:
     sample = _sample()
     assert parse_cnab240(sample[:-2]).defects == []  # without its last line end: whole
 
+    trailer = len(sample) - 242  # where the file trailer begins
     for size in range(243, len(sample) - 2):
         parsed = parse_cnab240(sample[:size])
+        kept = size - trailer  # of the file trailer's 240 columns
+        if kept == 29 or kept >= 35:
+            # Cut where only blanks follow (as a stripped file ends), or right after the
+            # records' count: what is gone may be blank (the conciliation count, which Caixa
+            # and Santander leave blank); every record is there and counted.
+            assert parsed.defects == [], size
+            assert parsed.movements == parse_cnab240(sample).movements
+            continue
         assert parsed.defects, size
         assert {d.rule for d in parsed.defects} <= {"record_length", "truncated"}, size
 

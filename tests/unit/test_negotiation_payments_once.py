@@ -222,7 +222,7 @@ def test_a_return_file_cut_short_changes_nothing(neg: Negotiation) -> None:
         content[:1500],
         content[: len(content) - 300],
         "".join(line + "\r\n" for line in lines[:3] + lines[5:]),  # a T+U pair gone
-        "".join(line.rstrip(" ") + "\r\n" for line in lines),  # trailing blanks stripped
+        "".join(line[:212] + "\r\n" for line in lines),  # every line cut at 212 columns
     ):
         assert {d.field for d in _refusal(neg, broken).details} == {"file"}
     assert _received(neg) == []
@@ -231,6 +231,56 @@ def test_a_return_file_cut_short_changes_nothing(neg: Negotiation) -> None:
     for whole in (content + "\r\n\x1a", content[:-2]):
         assert len(_import(neg, whole).payments) == 2
     assert len(_received(neg)) == 2
+
+
+def test_a_return_file_whose_trailing_blanks_were_stripped_applies_as_the_whole_one(
+    neg: Negotiation,
+) -> None:
+    # QA: the bank's return forwarded by e-mail came with each line's trailing blanks gone
+    # (lines of 171, 207, 213, 115 and 35 columns) and was refused whole: record_length on
+    # every line, nothing applied.
+    [a, b] = neg.imported(debt_event("a"), debt_event("b"))
+    first = neg.close([a], 1).invoices[0]
+    second = neg.close([b], 1, key="k2").invoices[0]
+    content = return_file(paid_in_full(first), paid_in_full(second))
+    lines = content.split("\r\n")[:-1]
+    stripped = "\n".join(line.rstrip(" ") for line in lines)  # LF, no last line end
+    assert all(len(line) < 240 for line in stripped.split("\n"))
+
+    result = _import(neg, stripped)
+
+    assert [(p.invoice_id, p.outcome, p.duplicate) for p in result.payments] == [
+        (first.invoice_id, "paid", False),
+        (second.invoice_id, "paid", False),
+    ]
+    assert result.skipped == []
+    # The whole file afterwards: the same payments, counted once.
+    again = _import(neg, content)
+    assert [(p.payment_id, p.duplicate) for p in again.payments] == [
+        (p.payment_id, True) for p in result.payments
+    ]
+    assert len(_received(neg)) == 2
+
+
+def test_a_return_file_with_a_line_cut_inside_its_data_changes_nothing(neg: Negotiation) -> None:
+    # Stripping takes blanks only: a segment U that ends before its last numeric field, or a
+    # batch trailer before its totals, lost data. Nothing of the file is applied.
+    [a, b] = neg.imported(debt_event("a"), debt_event("b"))
+    first = neg.close([a], 1).invoices[0]
+    second = neg.close([b], 1, key="k2").invoices[0]
+    lines = return_file(paid_in_full(first), paid_in_full(second)).split("\r\n")[:-1]
+    lines = [line.rstrip(" ") for line in lines]
+    lines[5] = lines[5][:150]  # the second U: its data do crédito (146-153) cut
+    lines[6] = lines[6][:100]  # the batch trailer: its totals cut
+
+    error = _refusal(neg, "\n".join(lines))
+
+    assert [(d.field, d.rule, d.message) for d in error.details] == [
+        ("file", "truncated", "linha 2: lote 1 sem trailer de lote"),  # its trailer unread
+        ("file", "record_length", "linha 6: tem só 150 colunas; o registro CNAB 240 tem 240"),
+        ("file", "record_length", "linha 7: tem só 100 colunas; o registro CNAB 240 tem 240"),
+    ]
+    assert _received(neg) == []
 
 
 def test_a_trailer_whose_counts_do_not_add_up_changes_nothing(neg: Negotiation) -> None:

@@ -18,9 +18,11 @@ notice that may be reversed by a "47").
 record type, a U without its T, a bad date or number, counts that do not add up) becomes a
 pt-BR message in `Cnab240File.problems`, naming the line, and reading goes on. Only a file that
 is not CNAB 240 at all raises `NotACnab240File`. What shows the file is not whole as the bank
-wrote it (a record not of 240 columns, a batch or the file without its trailer, counts that
-do not add up, lines after the file's trailer) is also in `Cnab240File.defects`, with its
-rule: a file cut short or edited, which nothing should be applied from.
+wrote it (a record cut short: shorter than 240 columns where what it lacks must hold data,
+see `_REQUIRED_UP_TO`; a record longer than 240 with data past them; a batch or the file
+without its trailer, counts that do not add up, lines after the file's trailer) is also in
+`Cnab240File.defects`, with its rule: a file cut short or edited, which nothing should be
+applied from. A record whose trailing blanks were stripped in transit is read whole.
 
 Decoding is the caller's job: banks send Latin-1 (or plain ASCII) text. `write_cnab240_return`
 writes a valid return file, for tests and demos.
@@ -172,20 +174,69 @@ MOVEMENT_DESCRIPTIONS: dict[str, str] = {
 # Header de arquivo, header de lote, detalhe, trailer de lote, trailer de arquivo.
 _RECORD_TYPES = frozenset("01359")
 
-# A line shorter than 240 columns is right-padded with spaces when what is missing lies past
-# the last numeric or date field this module reads from that kind of record: editors, FTP in
-# ASCII mode and copy-and-paste strip trailing spaces, and the columns at the end of most
-# records are blanks ("uso exclusivo FEBRABAN/CNAB") or text fields left blank. A line that
-# ends before such a field lost data, not spaces, and is reported. (Segment T: the valor da
-# tarifa of the bank's layout.)
-_LAST_NUMERIC_COLUMN = {
-    "0": 163,  # NSA, número sequencial do arquivo
-    "1": 7,  # lote
-    "3U": 153,  # data do crédito
-    "3": 14,  # other segments: only their letter is read
-    "5": 23,  # quantidade de registros do lote
-    "9": 29,  # quantidade de registros do arquivo
+# A line shorter than 240 columns lost its trailing blanks (editors, e-mail clients, FTP in
+# ASCII mode and copy-and-paste strip them) or was cut. Stripping removes blanks only, so a
+# line is read, padded back to 240, when what it lacks holds no field that must carry data:
+# every field of FEBRABAN's layout (v10.x) from the column after the one below to the end is
+# "uso exclusivo FEBRABAN/CNAB" (brancos), reserved to the bank or the company, text left
+# blank when there is nothing to say (motivos, aviso), or a numeric field that banks' own
+# returns leave blank (the samples in tests/fixtures/cnab240: Santander's densidade and data do
+# crédito, Santander's and Caixa's conciliation count, Banco do Brasil's and Santander's
+# correspondent's nosso número). A line that ends before that column, or inside one of those
+# numeric fields (`_NUMERIC_AFTER`), lost data, not blanks: it is a `record_length` defect.
+# Per record (kind, its last column that must hold data, the
+# field there):
+_REQUIRED_UP_TO: dict[str, tuple[int, str]] = {
+    # Header de arquivo: 164-166 versão do layout; then 167-171 densidade, 172-191 reservado
+    # ao banco, 192-211 reservado à empresa, 212-240 brancos.
+    "0": (166, "versão do layout do arquivo"),
+    # Header de lote: 184-191 número do retorno, 192-199 data de gravação; then 200-207 data
+    # do crédito, 208-240 brancos.
+    "1": (199, "data de gravação do retorno"),
+    # Segmento T: up to the valor da tarifa (199-213, Santander's 194-208: see `_t_layout`);
+    # then the motivos de ocorrência (text) and brancos.
+    "3T": (213, "valor da tarifa"),
+    # Segmento U: 138-145 data da ocorrência, 146-153 data do crédito, 158-165 and 166-180
+    # the pagador's occurrence, 181-210 its complement, 211-213 the correspondent bank; then
+    # 214-233 the correspondent's nosso número and 234-240 brancos.
+    "3U": (213, "código do banco correspondente"),
+    # Other segments: only their letter is read (they are reported and ignored).
+    "3": (14, "segmento"),
+    # Trailer de lote: 18-23 quantidade de registros, then the counts and totals of each
+    # kind of cobrança up to 99-115; then 116-123 número do aviso (text) and brancos.
+    "5": (115, "totais do lote"),
+    # Trailer de arquivo: 18-23 lotes, 24-29 registros; then 30-35 contas para conciliação
+    # and brancos.
+    "9": (29, "quantidade de registros do arquivo"),
 }
+
+
+# The numeric fields after that column (which a bank may leave blank, but fills with digits,
+# zeros if nothing, when it writes them): a line that ends inside one was cut in the middle
+# of its digits, which no stripping of blanks does.
+_NUMERIC_AFTER: dict[str, tuple[tuple[int, int], ...]] = {
+    "0": ((167, 171),),  # densidade de gravação
+    "1": ((200, 207),),  # data do crédito
+    "3U": ((214, 233),),  # nosso número no banco correspondente
+    "9": ((30, 35),),  # quantidade de contas para conciliação
+}
+
+
+def _cut_inside_a_number(line: str) -> bool:
+    """The line ends before the end of one of those numbers, after some of its digits."""
+    written = len(line.rstrip(" "))
+    return any(
+        start <= written and len(line) < end for start, end in _NUMERIC_AFTER.get(_kind(line), ())
+    )
+
+
+def _required_up_to(line: str) -> int:
+    """The last column of `line`'s record (by its type, and segment) that must hold data."""
+    kind = _kind(line)
+    if kind == "3T":
+        return _t_layout(line[0:3]).fee[1]
+    required = _REQUIRED_UP_TO.get(kind) or _REQUIRED_UP_TO.get(kind[:1])
+    return required[0] if required is not None else RECORD_LENGTH
 
 
 class NotACnab240File(ValueError):
@@ -255,9 +306,10 @@ class Cnab240Movement:
 @dataclass(frozen=True, slots=True)
 class Cnab240Defect:
     """Why the file is not whole as the bank wrote it, at `line`: `rule` is `record_length`
-    (a record not of 240 columns), `truncated` (a batch or the file without its trailer),
-    `trailer_count` (a trailer's counts do not add up, or cannot be read) or `after_trailer`
-    (lines after the file's trailer); `message` in pt-BR, without the line."""
+    (a record cut short, or longer than 240 columns with data past them), `truncated` (a batch
+    or the file without its trailer), `trailer_count` (a trailer's counts do not add up, or
+    cannot be read) or `after_trailer` (lines after the file's trailer); `message` in pt-BR,
+    without the line."""
 
     line: int
     rule: str
@@ -474,30 +526,16 @@ def _kind(line: str) -> str:
 
 
 def _fit(line: str) -> tuple[str | None, str]:
-    """(the 240-column record, "") or (None, what is wrong with its length)."""
+    """(the 240-column record, "") or (None, what is wrong with its length): blanks after the
+    240th column are let go, and a shorter line is padded back to 240 when what it lacks can
+    only have been blanks (`_REQUIRED_UP_TO`)."""
     if len(line) > RECORD_LENGTH:
         if not line[RECORD_LENGTH:].strip(" "):
             return line[:RECORD_LENGTH], ""
         return None, f"tem {len(line)} colunas; o registro CNAB 240 tem {RECORD_LENGTH}"
-    kind = _kind(line)
-    if kind == "3T":
-        needed = _t_layout(line[0:3]).fee[1]
-    else:
-        needed = _LAST_NUMERIC_COLUMN.get(kind, _LAST_NUMERIC_COLUMN.get(kind[:1], RECORD_LENGTH))
-    if len(line) < max(needed, 8):
+    if len(line) < max(_required_up_to(line), 8) or _cut_inside_a_number(line):
         return None, f"tem só {len(line)} colunas; o registro CNAB 240 tem {RECORD_LENGTH}"
     return line.ljust(RECORD_LENGTH), ""
-
-
-def _length_problem(line: str) -> str | None:
-    """What is wrong with the length of `line` as the bank wrote it, or None: 240 columns
-    (blanks after them are let go: nothing is lost)."""
-    if len(line) == RECORD_LENGTH or (
-        len(line) > RECORD_LENGTH and not line[RECORD_LENGTH:].strip(" ")
-    ):
-        return None
-    short = "só " if len(line) < RECORD_LENGTH else ""
-    return f"tem {short}{len(line)} colunas; o registro CNAB 240 tem {RECORD_LENGTH}"
 
 
 def _file_header(lines: list[str]) -> str:
@@ -566,13 +604,6 @@ class _Reader:
         self.problem(line, message)
         self.defects.append(Cnab240Defect(line, rule, message))
 
-    def check_length(self, number: int, line: str) -> None:
-        """A record not of 240 columns is a defect even when it can be read (its trailing
-        blanks stripped): the file is not as the bank wrote it."""
-        problem = _length_problem(line)
-        if problem is not None:
-            self.defects.append(Cnab240Defect(number, "record_length", problem))
-
     def count_in_batch(self) -> None:
         if self.batch is not None:
             number, header_line, records = self.batch
@@ -600,11 +631,10 @@ class _Reader:
             self.problem(number, "linha em branco no meio do arquivo")
             return
         self.records += 1
-        self.check_length(number, line)
         record, length_problem = _fit(line)
         if record is None:
             self.count_in_batch()
-            self.problem(number, length_problem)
+            self.defect(number, "record_length", length_problem)
             return
         record_type = record[7]
         if record_type not in _RECORD_TYPES:
@@ -809,7 +839,6 @@ def parse_cnab240(text: str) -> Cnab240File:
     """
     lines = _split_lines(text)
     reader = _Reader(_file_header(lines))
-    reader.check_length(1, lines[0])
     for number, line in enumerate(lines[1:], start=2):
         reader.read(number, line)
     return reader.finish(len(lines))
