@@ -147,6 +147,8 @@ RULES_EN: dict[str, str] = {
     "read_store": "The read store does not answer",
     "lagging": "A projection is behind its topics",
     "not_assigned": "A projection has not been given its partitions yet",
+    "partial_assignment": "A projection reads only part of its partitions into a local "
+    "SQLite read store (another gateway has the rest)",
     "unpublished_events": "Stored events could not be published (kept in outbox_unpublished)",
     "relay_restarting": "The relay stopped on an unexpected error and is being restarted",
     "relay_unknown": "The relay's database did not answer",

@@ -3,7 +3,11 @@
 - `GET /health/live`: the process answers (for a liveness probe: restart it when this fails).
 - `GET /health/ready`: ready to serve, for a readiness probe: the broker is connected, the read
   store answers a query, and every projection is within COBRANCA_READY_MAX_LAG_EVENTS of its
-  topics. 503 in the error shape otherwise, one detail per reason. Ready but "degraded" (200,
+  topics. 503 in the error shape otherwise, one detail per reason. Also 503 while the read
+  store is a local SQLite file and a projection reads only some of its topics' partitions:
+  another gateway joined the same consumer group and took the rest, so each holds half of
+  the read model (replicas must share one PostgreSQL read database, as Helm's do; see
+  `partial_assignment_reasons`). Ready but "degraded" (200,
   with a warning per reason) while the outbox relay has skipped stored events it could not
   publish, or its loop is starting again after an unexpected error (see below).
 - `GET /health`: the business date, and "degraded" with the relay's warnings, as above.
@@ -28,6 +32,69 @@ from service_runtime.outbox import RelayHealth
 from services.gateway.entrypoints.http.errors import error_response
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """How many partitions of a projection's topics this process reads, of all they have."""
+
+    assigned: int
+    total: int
+
+
+def assignment_of(runner: Any) -> Assignment | None:
+    """A projection consumer's share of its topics, None when not known: no assignment yet,
+    or a topic's partitions not in the consumer's metadata (nothing is claimed then)."""
+    if not getattr(runner, "has_assignment", False):
+        return None
+    try:
+        topics = set(runner.applier.topics)
+        consumer = runner.consumer
+        total = 0
+        for topic in topics:
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                return None
+            total += len(partitions)
+        assigned = sum(1 for tp in set(runner.assigned) if tp.topic in topics)
+    except (AttributeError, AssertionError, TypeError):
+        return None
+    return Assignment(assigned, total)
+
+
+def partial_assignment_reasons(
+    local_read_store: bool, assignments: Mapping[str, Assignment | None]
+) -> list[dict[str, str]]:
+    """A gateway whose read store is its own SQLite file must read every partition of each
+    projection's topics: the projections' consumer groups (gateway.<projection>) are shared
+    by every gateway on the cluster, so a second one started with its own data dir takes
+    part of the partitions, and each then holds part of every read model (a debtor's
+    timeline, the call list...). Replicas share one PostgreSQL read database instead (any
+    share of the partitions is then fine). One reason per projection that reads fewer than
+    all of its partitions; none when the read store is shared or the share is not known."""
+    if not local_read_store:
+        return []
+    reasons: list[dict[str, str]] = []
+    for name, share in sorted(assignments.items()):
+        if share is None or share.assigned >= share.total:
+            continue
+        reasons.append(
+            {
+                "field": f"projections.{name}",
+                "rule": "partial_assignment",
+                "message": f"a projeção {name} lê só {share.assigned} de {share.total} "
+                f"partições: outro gateway do grupo gateway.{name} tem as demais e o banco de "
+                "leitura deste é um SQLite local, então cada um guarda só parte dos dados; "
+                "rode um gateway só, ou aponte todos para o mesmo PostgreSQL "
+                "(COBRANCA_DATABASE_URL)",
+                "message_en": f"The projection {name} reads {share.assigned} of "
+                f"{share.total} partitions: another gateway in the group gateway.{name} has "
+                "the rest and this one's read store is a local SQLite file, so each holds "
+                "part of the data; run one gateway only, or point all of them at one "
+                "PostgreSQL (COBRANCA_DATABASE_URL)",
+            }
+        )
+    return reasons
 
 
 @dataclass(frozen=True)
@@ -89,10 +156,15 @@ def readiness(
     lags: Mapping[str, int | None],
     max_lag: int,
     warnings: Sequence[dict[str, str]] = (),
+    *,
+    local_read_store: bool = False,
+    assignments: Mapping[str, Assignment | None] | None = None,
 ) -> Readiness:
     """Whether the gateway may take traffic, and if not, why (field, rule, pt-BR message).
     A projection's lag is None when it has no partitions yet or has not heard its topics'
-    ends: it is not known to be caught up, so not ready."""
+    ends: it is not known to be caught up, so not ready. With a local read store (SQLite),
+    a projection reading only part of its partitions is not ready either
+    (`partial_assignment_reasons`)."""
     reasons: list[dict[str, str]] = []
     if not broker_connected:
         reasons.append(
@@ -123,6 +195,7 @@ def readiness(
                     "message": f"a projeção {name} está {lag} eventos atrás (o máximo é {max_lag})",
                 }
             )
+    reasons.extend(partial_assignment_reasons(local_read_store, assignments or {}))
     return Readiness(ready=not reasons, reasons=reasons, warnings=list(warnings))
 
 
@@ -189,7 +262,15 @@ class HealthController(Controller):
         lags: dict[str, int | None] = {r.name: getattr(r, "lag", None) for r in runners}
         max_lag = state.settings.ready_max_lag_events
         relay = await to_thread.run_sync(lambda: _relay_health(state.gateway_relay))
-        found = readiness(bool(state.broker_ready), store_ok, lags, max_lag, relay_warnings(relay))
+        found = readiness(
+            bool(state.broker_ready),
+            store_ok,
+            lags,
+            max_lag,
+            relay_warnings(relay),
+            local_read_store=state.read_engine.dialect.name == "sqlite",
+            assignments={r.name: assignment_of(r) for r in runners},
+        )
         if not found.ready:
             return error_response(
                 request,
