@@ -172,6 +172,21 @@ def test_a_debt_that_owes_nothing_after_the_payment_gets_no_aviso_and_it_is_said
     assert amounts.status("aviso-d1") == "failed"
 
 
+def test_a_debt_that_owes_nothing_is_not_told_it_owes_r_0(
+    amounts: QueuedAmounts, tmp_path: Path
+) -> None:
+    # The ruler read the deduction first: its next message says "R$ 0,00" (the debt is still
+    # open in collection). Still nothing to charge: not sent, said why.
+    amounts.debts_read(deducted(0))
+    asked = ruler_message("aviso-d1", version=5)
+    asked = asked.model_copy(update={"variables": {**asked.variables, "valor": "R$ 0,00"}})
+    amounts.app.handle_requests([asked], FRIDAY_NIGHT)
+    assert amounts.app.dispatch_due(SATURDAY_8) == 0
+    assert sent_bodies(tmp_path) == []
+    [failed] = amounts.published("MessageFailed")
+    assert (failed.rule, failed.reason) == ("collection_ended", NOTHING_OWED_REASON)
+
+
 def test_a_retry_after_the_new_amount_does_not_render_it_again(
     amounts: QueuedAmounts, tmp_path: Path
 ) -> None:

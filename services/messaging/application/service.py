@@ -718,14 +718,17 @@ class MessagingApplication(ServiceApplication):
     def owed_now(self, message: Message) -> DebtBalance | None:
         """What the debt of a collection message owes now when it is less than the message
         says (a payment to its broken agreement's boleto was deducted since the ruler asked
-        it, `DebtPaymentDeducted`), else None."""
+        it, `DebtPaymentDeducted`) or nothing at all, else None."""
         assert self.contacts is not None
         if not message.collects or message.receivable_id is None:
             return None
         balance = self.contacts.balance(message.tenant, message.receivable_id)
-        if balance is None or not message.says_more_than(balance.balance_cents):
+        if balance is None:
             return None
-        return balance
+        if balance.balance_cents == 0 or message.says_more_than(balance.balance_cents):
+            # Nothing owed: not even a text saying "R$ 0,00" goes (the ruler still has it).
+            return balance
+        return None
 
     def _lower_amount(
         self,
