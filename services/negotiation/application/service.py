@@ -89,6 +89,7 @@ from services.negotiation.domain.references import (
 from services.negotiation.domain.tenant import (
     NossoNumerosExhausted,
     TenantNegotiation,
+    issuing_settings,
     tenant_aggregate_id,
 )
 
@@ -752,12 +753,15 @@ class NegotiationApplication(ServiceApplication):
         payment_key: str | None = None,
         *,
         today: dt.date,
+        bank_code: str | None = None,
     ) -> PaymentOut:
         """Apply a payment once: the same payment reported again answers what it did the
         first time. A payment that matches nothing is kept, with the reason. A payment dated
         after `today` (the business clock's) is refused and nothing is kept: it cannot have
         been paid yet; so is one of an invoice dated before its agreement was closed (the
-        invoice did not exist)."""
+        invoice did not exist). A payment a bank reports (`bank_code`, its return file) pays
+        only an invoice whose boleto that bank issued: the same number at another bank is
+        another boleto."""
         if report.paid_on > today:
             raise field_refusal(
                 "paid_on",
@@ -783,6 +787,13 @@ class NegotiationApplication(ServiceApplication):
                 if ref is not None
                 else None
             )
+            if (
+                bank_code is not None
+                and agreement is not None
+                and ref is not None
+                and issuing_bank(agreement.invoice(ref.invoice_id)) != bank_code
+            ):
+                ref, agreement = None, None
             if agreement is not None and report.paid_on < agreement.closed_on:
                 raise field_refusal(
                     "paid_on",
@@ -802,6 +813,8 @@ class NegotiationApplication(ServiceApplication):
                     if report.invoice_id
                     else f"nosso número {report.nosso_numero}"
                 )
+                if bank_code is not None:
+                    what += f" em boleto do banco {_bank(bank_code)}"
                 outcome: dict[str, Any] = {
                     "outcome": "unmatched",
                     "applied_cents": 0,
@@ -839,20 +852,47 @@ class NegotiationApplication(ServiceApplication):
 
         return self.retrying(command)
 
+    def issuing_accounts(self, tenant: str) -> list[BeneficiaryAccount]:
+        """The boleto accounts the tenant's boletos were issued with, the current one first
+        (even before it issued any), then those it issued with before (latest first): the
+        settings in force at each allocation of nosso números, from the tenant's stored
+        events (every one of them: a snapshot does not keep the history)."""
+        current = beneficiary_account(self.settings_of(tenant).boleto)
+        accounts = [current]
+        for settings_json in issuing_settings(self.events.get(tenant_aggregate_id(tenant))):
+            issuer = beneficiary_account(
+                NegotiationSettings.model_validate_json(settings_json).boleto
+            )
+            if issuer not in accounts:
+                accounts.append(issuer)
+        return accounts
+
     def import_cnab240(self, request: ImportCnab240, today: dt.date) -> Cnab240Out:
         """Apply each liquidation of a bank's return file; what is not applied is said in
         `skipped`, one line each. A liquidation dated after `today` (the business clock's:
         its date of payment or of credit) is not applied: the same file sent again from that
         day on applies it. A file of another bank than the tenant's boletos, or not whole as
-        the bank wrote it (`return_file_refusal`), is refused and nothing of it applied."""
+        the bank wrote it (`return_file_refusal`), is refused and nothing of it applied. A
+        file of a bank the tenant issued boletos with before (it changed banks since) is read
+        as that bank wrote them, and pays only those boletos."""
         try:
             parsed = parse_cnab240(request.content)
         except NotACnab240File as exc:
             raise field_refusal("body", "not_cnab240", str(exc)) from exc
         account = beneficiary_account(self.settings_of(request.tenant).boleto)
-        refusal = return_file_refusal(parsed, account.bank_code)
+        # The tenant's former banks: their boletos are still paid there, and their return
+        # files keep coming (read from the tenant's history only for a file of another bank).
+        issuers = (
+            [account]
+            if parsed.bank_code == account.bank_code
+            else self.issuing_accounts(request.tenant)
+        )
+        refusal = return_file_refusal(
+            parsed, account.bank_code, [issuer.bank_code for issuer in issuers]
+        )
         if refusal is not None:
             raise refusal
+        accounts = [issuer for issuer in issuers if issuer.bank_code == parsed.bank_code]
         payments: list[PaymentOut] = []
         skipped = list(parsed.problems)
         for movement in parsed.movements:
@@ -874,9 +914,20 @@ class NegotiationApplication(ServiceApplication):
                     f"linha {movement.line}: nosso número {movement.nosso_numero}: {future}"
                 )
                 continue
-            # The tenant's bank writes its own nosso número (convênio, carteira, check digit);
-            # a field not in the bank's layout is read as digits.
-            ours = nosso_numero_from_segment_t(account, movement.nosso_numero_raw)
+            # The bank writes its own nosso número (convênio, carteira, check digit), as the
+            # tenant's account there issued it; a field not in the bank's layout is read as
+            # digits.
+            ours = next(
+                (
+                    number
+                    for number in (
+                        nosso_numero_from_segment_t(issuer, movement.nosso_numero_raw)
+                        for issuer in accounts
+                    )
+                    if number
+                ),
+                None,
+            )
             try:
                 report = PaymentReport(
                     nosso_numero=str(ours) if ours else movement.nosso_numero or "0",
@@ -889,7 +940,13 @@ class NegotiationApplication(ServiceApplication):
                 skipped.append(f"nosso número {movement.nosso_numero}: {exc.errors()[0]['msg']}")
                 continue
             try:
-                payment = self.record_payment(request.tenant, report, source="cnab240", today=today)
+                payment = self.record_payment(
+                    request.tenant,
+                    report,
+                    source="cnab240",
+                    today=today,
+                    bank_code=parsed.bank_code,
+                )
             except Refused as refused:
                 if [rule for _, rule, _ in refused.details] != ["before_agreement"]:
                     raise
@@ -985,27 +1042,40 @@ NAMED_IDS = 3
 MAX_DEFECTS_NAMED = 20
 
 
+def issuing_bank(invoice: dict[str, Any] | None) -> str | None:
+    """The bank that issued the invoice's boleto: its barcode's first three digits."""
+    barcode = str((invoice or {}).get("barcode") or "")
+    return barcode[:3] or None
+
+
 def _bank(code: str) -> str:
     name = SUPPORTED_BANKS.get(code)
     return f"{code} ({name})" if name else code
 
 
-def return_file_refusal(parsed: Cnab240File, tenant_bank: str) -> Refused | None:
+def return_file_refusal(
+    parsed: Cnab240File, tenant_bank: str, issuing_banks: Sequence[str] = ()
+) -> Refused | None:
     """Why nothing of a return file is applied, or None: it must be of the bank the tenant
-    issues its boletos with (another bank's nosso números are other boletos, whatever their
-    digits) and whole as the bank wrote it (a file cut short or edited is applied by no part:
-    the same file whole applies it all)."""
+    issues its boletos with, or of one that issued its boletos before (`issuing_banks`: the
+    tenant changed banks; those boletos are still paid there), not of a bank that never
+    issued any (another bank's nosso números are other boletos, whatever their digits), and
+    whole as the bank wrote it (a file cut short or edited is applied by no part: the same
+    file whole applies it all)."""
+    banks = f"do banco {_bank(tenant_bank)}"
+    former = [bank for bank in dict.fromkeys(issuing_banks) if bank != tenant_bank]
+    if former:
+        banks += " (antes, também " + ", ".join(f"do {_bank(bank)}" for bank in former) + ")"
     if parsed.bank_code not in SUPPORTED_BANKS:
         message = (
             f"código do banco '{parsed.bank_code}' (posições 1-3 do header) não é de um banco "
-            f"conhecido; os boletos da assessoria são do banco {_bank(tenant_bank)}: nada "
-            "foi aplicado"
+            f"conhecido; os boletos da assessoria são {banks}: nada foi aplicado"
         )
         return Refused(422, "validation_failed", message, [("bank_code", "unknown_bank", message)])
-    if parsed.bank_code != tenant_bank:
+    if parsed.bank_code != tenant_bank and parsed.bank_code not in issuing_banks:
         message = (
             f"arquivo de retorno do banco {_bank(parsed.bank_code)}, mas os boletos da "
-            f"assessoria são do banco {_bank(tenant_bank)}: nada foi aplicado"
+            f"assessoria são {banks}: nada foi aplicado"
         )
         return Refused(422, "validation_failed", message, [("bank_code", "other_bank", message)])
     if not parsed.defects:

@@ -4,6 +4,7 @@ the next nosso número (each boleto needs a number of its own, never reused)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -67,3 +68,21 @@ class TenantNegotiation(Aggregate):
     @event("NossoNumerosAllocated")
     def _nosso_numeros_allocated(self, *, first: int, count: int) -> None:
         self.next_nosso_numero = first + count
+
+
+def issuing_settings(events: Iterable[object]) -> list[str]:
+    """The settings (their JSON) under which nosso números were allocated, in `events` (the
+    tenant's `TenantNegotiation` events, oldest first): the boleto accounts that issued the
+    tenant's boletos, a bank the tenant left included (its boletos are still paid there, and
+    its return files keep coming). Each once, the latest first. A bank configured and left
+    before any agreement was closed issued nothing: it is not here."""
+    allocated = getattr(TenantNegotiation, "NossoNumerosAllocated")  # noqa: B009
+    current: str | None = None
+    used: list[str] = []
+    for stored in events:
+        settings_json = getattr(stored, "settings_json", None)
+        if isinstance(settings_json, str):
+            current = settings_json
+        elif isinstance(stored, allocated) and current is not None and current not in used:
+            used.append(current)
+    return used[::-1]
