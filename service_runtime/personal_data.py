@@ -40,6 +40,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     insert,
     select,
     text,
@@ -48,6 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from contracts.personal import SealedPersonalData
+from service_runtime.sql import in_ids
 
 # What debtors and operators read where erased personal data was.
 REMOVED = "[dado removido]"
@@ -90,6 +92,14 @@ tenant_keys = Table(
     # One key per tenant and purpose, whichever process creates it first.
     Index("uq_tenant_keys_purpose", "tenant", "purpose", unique=True),
 )
+# The current keys of some debtors of a tenant, and the secrets of some keys.
+_CURRENT_KEYS = (
+    select(debtor_keys.c.document, debtor_keys.c.key_id, debtor_keys.c.secret)
+    .where(debtor_keys.c.tenant == bindparam("tenant"))
+    .where(in_ids(debtor_keys.c.document))
+    .where(debtor_keys.c.erased_at.is_(None))
+)
+_SECRETS = select(debtor_keys.c.key_id, debtor_keys.c.secret).where(in_ids(debtor_keys.c.key_id))
 
 
 def _create_tables(engine: Engine, attempts: int = 10) -> None:
@@ -201,15 +211,9 @@ class SqlKeyVault(KeyVault):
     def _select_current(self, tenant: str, documents: list[str]) -> dict[str, DebtorKey]:
         found: dict[str, DebtorKey] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(documents), 500):
-                rows = conn.execute(
-                    select(debtor_keys.c.document, debtor_keys.c.key_id, debtor_keys.c.secret)
-                    .where(debtor_keys.c.tenant == tenant)
-                    .where(debtor_keys.c.document.in_(documents[start : start + 500]))
-                    .where(debtor_keys.c.erased_at.is_(None))
-                )
-                for row in rows:
-                    found[row.document] = DebtorKey(row.key_id, bytes(row.secret))
+            rows = conn.execute(_CURRENT_KEYS, {"tenant": tenant, "ids": documents})
+            for row in rows:
+                found[row.document] = DebtorKey(row.key_id, bytes(row.secret))
         return found
 
     def _create(self, tenant: str, documents: list[str]) -> dict[str, DebtorKey]:
@@ -264,14 +268,8 @@ class SqlKeyVault(KeyVault):
             return
         found: dict[str, bytes | None] = dict.fromkeys(missing)
         with self.engine.connect() as conn:
-            for start in range(0, len(missing), 500):
-                rows = conn.execute(
-                    select(debtor_keys.c.key_id, debtor_keys.c.secret).where(
-                        debtor_keys.c.key_id.in_(missing[start : start + 500])
-                    )
-                )
-                for row in rows:
-                    found[row.key_id] = bytes(row.secret) if row.secret is not None else None
+            for row in conn.execute(_SECRETS, {"ids": missing}):
+                found[row.key_id] = bytes(row.secret) if row.secret is not None else None
         with self._lock:
             for key_id, secret in found.items():
                 self._secrets[key_id] = (secret, now)

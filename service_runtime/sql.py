@@ -13,21 +13,32 @@ exactly what SQLAlchemy's executemany would have; its per-row processing of ever
 was a quarter of a replay. Dates and UTC datetimes are turned into the same text directly
 (`_direct`, checked against the type's processor when a statement is prepared). Other
 databases get SQLAlchemy's executemany (on PostgreSQL its INSERTs of many rows are already
-sent as multi-row VALUES)."""
+sent as multi-row VALUES).
+
+A list of ids a query looks for (`in_ids`) is one parameter, whatever its length: a JSON array
+read with `json_each` on SQLite, an array on PostgreSQL. The statement is then compiled once
+and kept in SQLAlchemy's cache; an expanding `IN` was rendered again at every execution, and
+in chunks (SQLite's limit on parameters), which was a tenth of a replay of the portal view."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import operator
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, update
+from sqlalchemy import Boolean, Connection, String, Table, TypeDecorator, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Update, UpdateBase
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.type_api import TypeEngine
+from sqlalchemy.sql.visitors import InternalTraversal
 
 Row = Mapping[str, Any]
 # The `insert` of a dialect: postgresql.insert or sqlite.insert (both spell ON CONFLICT).
@@ -189,6 +200,60 @@ def write_many(conn: Connection, statement: UpdateBase, rows: Sequence[Row]) -> 
     conn.exec_driver_sql(prepared.sql, params)
 
 
+class IdList(TypeDecorator[Sequence[str]]):
+    """A list of ids bound as one parameter: JSON text on SQLite (read with `json_each`), an
+    array of text on PostgreSQL."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.ARRAY(String()))
+        return dialect.type_descriptor(String())
+
+    def process_bind_param(self, value: Sequence[str] | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            return list(value)
+        return json.dumps(list(value))
+
+
+class InIds(ColumnElement[bool]):
+    """`column` is one of the ids bound as `name` (a list, any length)."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a predicate: no "= 1" after it where booleans are ints
+    # What makes its cache key (SQLAlchemy's own convention: a list on the class).
+    _traverse_internals = [  # noqa: RUF012
+        ("column", InternalTraversal.dp_clauseelement),
+        ("ids", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[Any], name: str) -> None:
+        self.column = column
+        self.ids: BindParameter[Sequence[str]] = bindparam(name, type_=IdList())
+
+
+@compiles(InIds)
+def _in_json_array(element: InIds, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"{column} IN (SELECT value FROM json_each({compiler.process(element.ids, **kw)}))"
+
+
+@compiles(InIds, "postgresql")
+def _in_array(element: InIds, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{compiler.process(element.column, **kw)} = ANY({compiler.process(element.ids, **kw)})"
+
+
+def in_ids(column: ColumnElement[Any], name: str = "ids") -> InIds:
+    """`column IN` the list of ids given as the parameter `name` (see the module's docstring):
+    `conn.execute(select(...).where(in_ids(table.c.id)), {"ids": ids})`."""
+    return InIds(column, name)
+
+
 def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: Sequence[str]) -> None:
     """Insert or update one row, on SQLite and PostgreSQL alike."""
     ins = insert_for(conn)(table)
@@ -240,8 +305,10 @@ def update_rows(conn: Connection, table: Table, key: str, rows: Sequence[Row]) -
 
 __all__ = [
     "DialectInsert",
+    "IdList",
     "cached",
     "execute_many",
+    "in_ids",
     "insert_for",
     "insert_ignore",
     "update_rows",

@@ -444,7 +444,7 @@ def test_a_batch_asks_the_vault_once_and_writes_each_table_once(tmp_path: Path) 
     statements.clear()
     applier.apply_records({tp: [record_of(e, DEBTS_TOPIC, 0, n + 3) for n, e in enumerate(big)]})
 
-    assert len(vault_queries) == 2  # the 600 keys, in two chunks of the IN
+    assert len(vault_queries) == 1  # the 600 keys, one list in one query
     assert len(statements) == per_small_batch + 1  # the debts read in two chunks too
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(debtor_debts)).scalar() == 603

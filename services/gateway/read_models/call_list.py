@@ -52,7 +52,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    bindparam,
     or_,
     select,
     update,
@@ -103,6 +102,7 @@ from service_runtime.sql import (
     DialectInsert,
     cached,
     execute_many,
+    in_ids,
     insert_ignore,
     update_rows,
 )
@@ -635,14 +635,9 @@ class CallListProjection(PersonalDataProjection):
         facts.write(conn)
         touched = set(latest) | facts.touched
         # Every debt of an agreement whose status may have changed.
-        agreement_ids = sorted(facts.agreements)
-        for start in range(0, len(agreement_ids), 500):
+        if facts.agreements:
             touched.update(
-                conn.execute(
-                    select(agreement_debts.c.debt_id).where(
-                        agreement_debts.c.agreement_id.in_(agreement_ids[start : start + 500])
-                    )
-                ).scalars()
+                conn.execute(_DEBTS_OF_AGREEMENTS, {"ids": list(facts.agreements)}).scalars()
             )
         if touched:
             self._refresh(conn, sorted(touched))
@@ -673,57 +668,55 @@ class CallListProjection(PersonalDataProjection):
     def _refresh(conn: Connection, debt_ids: list[str]) -> None:
         """Derive status, amount owed and stage of these debts from the facts kept."""
         changes: list[dict[str, Any]] = []
-        for start in range(0, len(debt_ids), 500):
-            chunk = debt_ids[start : start + 500]
-            # One query for the debts and their facts: a row per agreement holding a debt
-            # (its columns unpacked in `_FACTS_OF_DEBTS`'s order: a row's attributes by name
-            # were a cost of their own, for every debt of every batch).
-            rows: dict[str, tuple[Any, ...]] = {}
-            holding: dict[str, set[str]] = {}
-            for row in conn.execute(_FACTS_OF_DEBTS, {"ids": chunk}):
-                debt_id, agreement_status = row[0], row[9]
-                if debt_id not in rows:
-                    rows[debt_id] = row
-                if agreement_status is not None:
-                    if debt_id in holding:
-                        holding[debt_id].add(agreement_status)
-                    else:
-                        holding[debt_id] = {agreement_status}
-            for (
-                debt_id,
-                original_amount_cents,
-                paid_cents,
-                amount_cents,
-                status_was,
-                stage_was,
-                paid_so_far,
-                settled,
-                stage_now,
-                _,
-            ) in rows.values():
-                paid = paid_so_far if paid_so_far is not None else 0
-                statuses = holding.get(debt_id, _NONE_HOLDING)
-                if settled or "fulfilled" in statuses:
-                    status, amount = "settled", 0
+        # One query for the debts and their facts: a row per agreement holding a debt
+        # (its columns unpacked in `_FACTS_OF_DEBTS`'s order: a row's attributes by name
+        # were a cost of their own, for every debt of every batch).
+        rows: dict[str, tuple[Any, ...]] = {}
+        holding: dict[str, set[str]] = {}
+        for row in conn.execute(_FACTS_OF_DEBTS, {"ids": debt_ids}).all():
+            debt_id, agreement_status = row[0], row[9]
+            if debt_id not in rows:
+                rows[debt_id] = row
+            if agreement_status is not None:
+                if debt_id in holding:
+                    holding[debt_id].add(agreement_status)
                 else:
-                    status = "in_agreement" if "active" in statuses else "open"
-                    amount = max(0, original_amount_cents - paid)
-                stage = stage_now if stage_now is not None else "current"
-                if (
-                    paid_cents != paid
-                    or amount_cents != amount
-                    or status_was != status
-                    or stage_was != stage
-                ):
-                    changes.append(
-                        {
-                            "debt_id": debt_id,
-                            "paid_cents": paid,
-                            "amount_cents": amount,
-                            "status": status,
-                            "stage": stage,
-                        }
-                    )
+                    holding[debt_id] = {agreement_status}
+        for (
+            debt_id,
+            original_amount_cents,
+            paid_cents,
+            amount_cents,
+            status_was,
+            stage_was,
+            paid_so_far,
+            settled,
+            stage_now,
+            _,
+        ) in rows.values():
+            paid = paid_so_far if paid_so_far is not None else 0
+            statuses = holding.get(debt_id, _NONE_HOLDING)
+            if settled or "fulfilled" in statuses:
+                status, amount = "settled", 0
+            else:
+                status = "in_agreement" if "active" in statuses else "open"
+                amount = max(0, original_amount_cents - paid)
+            stage = stage_now if stage_now is not None else "current"
+            if (
+                paid_cents != paid
+                or amount_cents != amount
+                or status_was != status
+                or stage_was != stage
+            ):
+                changes.append(
+                    {
+                        "debt_id": debt_id,
+                        "paid_cents": paid,
+                        "amount_cents": amount,
+                        "status": status,
+                        "stage": stage,
+                    }
+                )
         update_rows(conn, call_debts, "debt_id", changes)
 
 
@@ -750,7 +743,10 @@ _FACTS_OF_DEBTS = (
     .outerjoin(debt_stages, debt_stages.c.debt_id == call_debts.c.debt_id)
     .outerjoin(agreement_debts, agreement_debts.c.debt_id == call_debts.c.debt_id)
     .outerjoin(call_agreements, call_agreements.c.agreement_id == agreement_debts.c.agreement_id)
-    .where(call_debts.c.debt_id.in_(bindparam("ids", expanding=True)))
+    .where(in_ids(call_debts.c.debt_id))
+)
+_DEBTS_OF_AGREEMENTS = select(agreement_debts.c.debt_id).where(
+    in_ids(agreement_debts.c.agreement_id)
 )
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.sql.dml import UpdateBase
-from sqlalchemy.sql.elements import BindParameter
 
 from contracts.envelope import Envelope
 from contracts.negotiation import (
@@ -81,6 +80,7 @@ from service_runtime.sql import (
     DialectInsert,
     cached,
     execute_many,
+    in_ids,
     insert_ignore,
     update_rows,
 )
@@ -363,20 +363,11 @@ _FINAL = ("settled", "withdrawn")
 
 # Agreements that hold their debts (in agreement while active, settled once fulfilled).
 _HOLDING = ("active", "fulfilled")
-# Ids per `IN (...)`.
-_CHUNK = 500
-
-
-def _ids() -> BindParameter[Any]:
-    """The ids a query is given (a list; an IN of as many)."""
-    return bindparam("ids", expanding=True)
-
-
 _AGREEMENTS = select(portal_agreements.c.agreement_id, portal_agreements.c.status).where(
-    portal_agreements.c.agreement_id.in_(_ids())
+    in_ids(portal_agreements.c.agreement_id)
 )
 _MEMBERS = select(portal_agreement_debts.c.agreement_id, portal_agreement_debts.c.debt_id).where(
-    portal_agreement_debts.c.agreement_id.in_(_ids())
+    in_ids(portal_agreement_debts.c.agreement_id)
 )
 # The debts, each with the agreements holding it (a row each; a broken agreement never holds
 # again, so it is left out).
@@ -398,21 +389,21 @@ _DEBTS = (
             or_(*(portal_agreements.c.status == s for s in _HOLDING)),
         ),
     )
-    .where(portal_debts.c.debt_id.in_(_ids()))
+    .where(in_ids(portal_debts.c.debt_id))
 )
 _INVOICES = select(
     portal_invoices.c.invoice_id,
     portal_invoices.c.status,
     portal_invoices.c.paid_cents,
     portal_invoices.c.days_overdue,
-).where(portal_invoices.c.invoice_id.in_(_ids()))
+).where(in_ids(portal_invoices.c.invoice_id))
 _PENDING = select(
     portal_pending_invoices.c.invoice_id,
     portal_pending_invoices.c.agreement_id,
     portal_pending_invoices.c.status,
     portal_pending_invoices.c.paid_cents,
     portal_pending_invoices.c.days_overdue,
-).where(portal_pending_invoices.c.invoice_id.in_(_ids()))
+).where(in_ids(portal_pending_invoices.c.invoice_id))
 
 
 @dataclass(slots=True)
@@ -427,12 +418,6 @@ class _Invoice:
     status: str
     paid_cents: int
     days_overdue: int
-
-
-def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
-    ordered = list(ids)
-    for start in range(0, len(ordered), _CHUNK):
-        yield ordered[start : start + _CHUNK]
 
 
 def _paid(invoice: _Invoice, event: InstallmentPaid) -> None:
@@ -564,35 +549,36 @@ class _Batch:
                 paid.add(event.debt_id)
             elif isinstance(event, InstallmentPaid | InvoiceOverdue):
                 invoice_ids.add(event.invoice_id)
-        for chunk in _chunks(agreement_ids):
-            for found in conn.execute(_AGREEMENTS, {"ids": chunk}):
+        if agreement_ids:
+            for found in conn.execute(_AGREEMENTS, {"ids": list(agreement_ids)}):
                 self.status[found.agreement_id] = found.status
         for agreement_id in ended_ids:
             self.members[agreement_id] = {}
-        for chunk in _chunks(ended_ids):
-            for pair in conn.execute(_MEMBERS, {"ids": chunk}):
+        if ended_ids:
+            for pair in conn.execute(_MEMBERS, {"ids": list(ended_ids)}):
                 self.members[pair.agreement_id][pair.debt_id] = None
                 refreshed.add(pair.debt_id)
-        for chunk in _chunks(refreshed | paid):
+        if refreshed or paid:
             # Unpacked in the query's order (a row's attributes by name cost more).
             for debt_id, status, agreement_id, paid_cents, holder, holder_status in conn.execute(
-                _DEBTS, {"ids": chunk}
-            ):
+                _DEBTS, {"ids": list(refreshed | paid)}
+            ).all():
                 if debt_id not in self.debts:
                     self.before[debt_id] = (status, agreement_id)
                     self.debts[debt_id] = _Debt(status, agreement_id, paid_cents)
                 if holder is not None:
                     self.holders[debt_id][holder] = None
                     self.status[holder] = holder_status
-        for chunk in _chunks(invoice_ids):
-            for stored in conn.execute(_INVOICES, {"ids": chunk}):
+        if invoice_ids:
+            ids = {"ids": list(invoice_ids)}
+            for stored in conn.execute(_INVOICES, ids):
                 self.stored_invoices[stored.invoice_id] = _Invoice(
                     stored.status, stored.paid_cents, stored.days_overdue
                 )
                 self.invoices[stored.invoice_id] = _Invoice(
                     stored.status, stored.paid_cents, stored.days_overdue
                 )
-            for waiting in conn.execute(_PENDING, {"ids": chunk}):
+            for waiting in conn.execute(_PENDING, ids):
                 self.pending_agreement[waiting.invoice_id] = waiting.agreement_id
                 self.stored_pending[waiting.invoice_id] = _Invoice(
                     waiting.status, waiting.paid_cents, waiting.days_overdue
@@ -737,12 +723,8 @@ class _Batch:
         execute_many(conn, cached(conn, "portal_pending_invoices", _pending_upsert), rows)
         # Those whose invoice came: applied to it.
         arrived = [i for i in self.stored_pending if i not in self.pending]
-        for chunk in _chunks(arrived):
-            conn.execute(
-                delete(portal_pending_invoices).where(
-                    portal_pending_invoices.c.invoice_id.in_(chunk)
-                )
-            )
+        if arrived:
+            conn.execute(_DELETE_PENDING, {"ids": arrived})
 
     def _write_debts(self) -> None:
         conn = self.conn
@@ -772,12 +754,8 @@ class _Batch:
             if debt_id in self.paid:
                 paid.append({"b_id": debt_id, "b_paid": debt.paid_cents})
         # The refreshes' changes, as they wrote them: never over a settled or withdrawn debt.
-        for chunk in _chunks(to_open):
-            conn.execute(
-                update(portal_debts)
-                .where(portal_debts.c.debt_id.in_(chunk), _NOT_FINAL)
-                .values(status="open", agreement_id=None)
-            )
+        if to_open:
+            conn.execute(_OPEN_DEBTS, {"ids": to_open})
         execute_many(conn, _WITHDRAW_DEBT, withdrawn)
         execute_many(conn, _HOLD_DEBT, held)
         # Payments, whatever the status, as DebtSettled and DebtReopened wrote them.
@@ -785,7 +763,10 @@ class _Batch:
         execute_many(conn, _PAY_DEBT, paid)
 
 
-# The executemany statements of `_Batch._write`, built once.
+# The statements of `_Batch._write`, built once.
+_DELETE_PENDING = delete(portal_pending_invoices).where(
+    in_ids(portal_pending_invoices.c.invoice_id)
+)
 _END_AGREEMENT = (
     update(portal_agreements)
     .where(
@@ -798,6 +779,12 @@ _BY_ID = portal_debts.c.debt_id == bindparam("b_id")
 # Never over a settled or withdrawn debt (spelled out: an expanding NOT IN cannot go with
 # executemany).
 _NOT_FINAL = and_(*(portal_debts.c.status != status for status in _FINAL))
+# The refreshes' debts no agreement holds any more: never over a settled or withdrawn debt.
+_OPEN_DEBTS = (
+    update(portal_debts)
+    .where(in_ids(portal_debts.c.debt_id), _NOT_FINAL)
+    .values(status="open", agreement_id=None)
+)
 _HOLD_DEBT = (
     update(portal_debts)
     .where(_BY_ID, _NOT_FINAL)

@@ -89,7 +89,7 @@ from contracts.ruler import (
 from service_runtime.clock import BUSINESS_TZ
 from service_runtime.personal_data import REMOVED, KeyVault, unseal
 from service_runtime.projection import event_types_of
-from service_runtime.sql import insert_ignore
+from service_runtime.sql import in_ids, insert_ignore
 from service_runtime.sqltypes import UtcDateTime
 from services.gateway.read_models.personal import (
     PersonalDataProjection,
@@ -712,13 +712,8 @@ class TimelineProjection(PersonalDataProjection):
         plans = {a: known[a] for a in about if a in known}
         wanted = sorted(about - plans.keys())
         found: dict[str, list[str]] = {}
-        for start in range(0, len(wanted), _IDS_PER_QUERY):
-            chunk = wanted[start : start + _IDS_PER_QUERY]
-            for agreement_id, kinds in conn.execute(
-                select(
-                    timeline_agreement_plans.c.agreement_id, timeline_agreement_plans.c.kinds
-                ).where(timeline_agreement_plans.c.agreement_id.in_(chunk))
-            ):
+        if wanted:
+            for agreement_id, kinds in conn.execute(_PLANS, {"ids": wanted}):
                 found[agreement_id] = kinds.split(",")
         self._remember(found)
         return plans | found, closed
@@ -729,7 +724,6 @@ class TimelineProjection(PersonalDataProjection):
 _OF_INSTALLMENT = (InstallmentPaid, InvoiceOverdue, AgreementBroken)
 _NAMED_FIRST = (InstallmentPaid, InvoiceOverdue)
 _PLACED = (InstallmentPaidV2, InvoiceOverdueV2)  # they say their place in the plan
-_IDS_PER_QUERY = 500
 _KNOWN_PLANS_MAX = 100_000
 
 
@@ -743,35 +737,36 @@ def _closings(events: Sequence[Envelope]) -> dict[str, list[str]]:
 
 def _name_installments(conn: Connection, closed: dict[str, list[str]]) -> None:
     """The entries of installments read before their agreement's closing, named now."""
-    ids = sorted(closed)
-    for start in range(0, len(ids), _IDS_PER_QUERY):
-        chunk = ids[start : start + _IDS_PER_QUERY]
-        waiting = conn.execute(
-            select(timeline_unnamed_installments).where(
-                timeline_unnamed_installments.c.agreement_id.in_(chunk)
-            )
-        ).all()
-        if not waiting:
-            continue
-        named = [
-            {
-                "b_event_id": row.event_id,
-                "b_summary": _installment(row.installment_number, closed[row.agreement_id])
-                + row.rest,
-            }
-            for row in waiting
-        ]
-        conn.execute(
-            update(timeline_entries)
-            .where(timeline_entries.c.event_id == bindparam("b_event_id"))
-            .values(summary=bindparam("b_summary")),
-            named,
-        )
-        conn.execute(
-            delete(timeline_unnamed_installments).where(
-                timeline_unnamed_installments.c.event_id.in_([r.event_id for r in waiting])
-            )
-        )
+    if not closed:
+        return
+    waiting = conn.execute(_UNNAMED, {"ids": list(closed)}).all()
+    if not waiting:
+        return
+    named = [
+        {
+            "b_event_id": row.event_id,
+            "b_summary": _installment(row.installment_number, closed[row.agreement_id]) + row.rest,
+        }
+        for row in waiting
+    ]
+    conn.execute(_NAME_ENTRY, named)
+    conn.execute(_DELETE_UNNAMED, {"ids": [r.event_id for r in waiting]})
+
+
+_PLANS = select(timeline_agreement_plans.c.agreement_id, timeline_agreement_plans.c.kinds).where(
+    in_ids(timeline_agreement_plans.c.agreement_id)
+)
+_UNNAMED = select(timeline_unnamed_installments).where(
+    in_ids(timeline_unnamed_installments.c.agreement_id)
+)
+_NAME_ENTRY = (
+    update(timeline_entries)
+    .where(timeline_entries.c.event_id == bindparam("b_event_id"))
+    .values(summary=bindparam("b_summary"))
+)
+_DELETE_UNNAMED = delete(timeline_unnamed_installments).where(
+    in_ids(timeline_unnamed_installments.c.event_id)
+)
 
 
 def debtor_timeline(engine: Engine, tenant: str, document: str) -> list[dict[str, Any]]:
