@@ -97,7 +97,7 @@ RULES_EN: dict[str, str] = {
     "unknown_condition": "Unknown payment condition",
     "not_cnab240": "Not a CNAB 240 file",
     # A CNAB 240 return refused whole (services.negotiation.application.service).
-    "other_bank": "The return file is of another bank than the tenant's boletos",
+    "other_bank": "The return file is of a bank that issued none of the tenant's boletos",
     "unknown_bank": "The return file's bank code is not a bank the platform knows",
     "record_length": "A record is not 240 columns long: the file was cut short or edited",
     "truncated": "The file ends without its trailer (or a batch without its own): cut short",
