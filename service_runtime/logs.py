@@ -4,7 +4,12 @@ as COBRANCA_LOG_FORMAT says (`json`, `text`, `auto`).
 A record logged while an HTTP request is served carries that request's id (`request_id`,
 the X-Request-ID the gateway answers with), from a context variable the gateway sets; one
 logged inside a traced operation carries its `trace_id` and `span_id` (service_runtime.telemetry),
-so a log line leads to its trace and back."""
+so a log line leads to its trace and back.
+
+aiokafka logs ERROR while a new Kafka elects its group coordinator and creates
+`__consumer_offsets` (about 15-25 lines on the first `cobranca up --broker kafka`): those
+known-transient errors are logged at INFO during the first STARTUP_GRACE_SECONDS of the
+process, and stay ERROR after it (`TransientKafkaErrors`)."""
 
 from __future__ import annotations
 
@@ -12,8 +17,12 @@ import json
 import logging
 import os
 import sys
+import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, Literal
+
+from aiokafka import errors as kafka_errors
 
 from service_runtime.telemetry import current_ids
 
@@ -40,6 +49,94 @@ class TraceContextFilter(logging.Filter):
             ids = current_ids()
             record.trace_id, record.span_id = ids if ids else (None, None)
         return True
+
+
+# How long after the process starts aiokafka's known-transient errors are not ERROR.
+STARTUP_GRACE_SECONDS = 60.0
+
+# The errors a Kafka answers while it elects a group's coordinator or loads or creates
+# `__consumer_offsets` (a new cluster, a coordinator moving): aiokafka retries each of them.
+COORDINATOR_ELECTION_ERRORS: tuple[type[Exception], ...] = (
+    kafka_errors.GroupCoordinatorNotAvailableError,
+    kafka_errors.NotCoordinatorForGroupError,
+    kafka_errors.GroupLoadInProgressError,
+)
+
+# aiokafka's ERROR records that are transient when they carry one of those errors: (logger,
+# the record's format string). Every other record, and these with another error, are as
+# aiokafka logged them.
+_COORDINATOR_RECORDS = frozenset(
+    {
+        ("aiokafka.consumer.group_coordinator", "Group Coordinator Request failed: %s"),
+        ("aiokafka.consumer.group_coordinator", "Heartbeat send request failed: %s. Will retry."),
+    }
+)
+# A topic the services have just created, not yet in every broker's metadata (its error,
+# UnknownTopicOrPartition, is only in the text).
+_NEW_TOPIC_RECORDS = frozenset({("aiokafka.cluster", "Topic %s not found in cluster metadata")})
+
+TRANSIENT_KAFKA_LOGGERS = ("aiokafka.consumer.group_coordinator", "aiokafka.cluster")
+
+
+class TransientKafkaErrors(logging.Filter):
+    """Logs aiokafka's known-transient ERROR records at INFO during the startup grace period
+    (`grace_seconds` from the filter's creation, i.e. the process's start): the group
+    coordinator not available, not the coordinator, loading its offsets, and a new topic not
+    yet in the metadata. Nothing is dropped: the record goes on at INFO with a note saying
+    why (unless the configured level is above INFO, as any INFO record), and after the grace
+    period the same record stays ERROR, a coordinator that never comes being a real fault.
+    Installed on aiokafka's loggers that emit them (a logger's filter sees only its own
+    records) by configure_logging."""
+
+    def __init__(
+        self,
+        grace_seconds: float = STARTUP_GRACE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        level: int = logging.NOTSET,
+    ) -> None:
+        super().__init__()
+        self.grace_seconds = grace_seconds
+        # The service's level: a record made INFO is left out when it is above INFO.
+        self.level = level
+        self.clock = clock
+        self.started = clock()
+
+    @staticmethod
+    def transient(record: logging.LogRecord) -> bool:
+        """Whether the record is one of aiokafka's known-transient errors."""
+        if record.levelno != logging.ERROR:
+            return False
+        key = (record.name, record.msg)
+        if key in _NEW_TOPIC_RECORDS:
+            return True
+        if key in _COORDINATOR_RECORDS:
+            args = record.args if isinstance(record.args, tuple) else ()
+            return bool(args) and isinstance(args[0], COORDINATOR_ELECTION_ERRORS)
+        return False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.clock() - self.started > self.grace_seconds or not self.transient(record):
+            return True
+        record.levelno = logging.INFO
+        record.levelname = logging.getLevelName(logging.INFO)
+        record.msg = (
+            f"{record.msg} (usual while Kafka starts and elects its group coordinator; "
+            f"aiokafka retries; an error after the first {self.grace_seconds:g} s)"
+        )
+        return self.level <= logging.INFO
+
+
+def install_transient_kafka_filter(
+    level: int = logging.INFO, grace_seconds: float = STARTUP_GRACE_SECONDS
+) -> None:
+    """A new TransientKafkaErrors (its grace period starting now) on aiokafka's loggers,
+    replacing one installed before; `level` is the service's."""
+    kafka_filter = TransientKafkaErrors(grace_seconds, level=level)
+    for name in TRANSIENT_KAFKA_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, TransientKafkaErrors)]:
+            logger.removeFilter(old)
+        logger.addFilter(kafka_filter)
 
 
 class TextFormatter(logging.Formatter):
@@ -118,4 +215,5 @@ def configure_logging(
     root.setLevel(level)
     for noisy in ("aiokafka", "aiokafka.consumer.group_coordinator", "kafka"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    install_transient_kafka_filter(root.level)
     logging.getLogger("faststream").setLevel(logging.WARNING)
