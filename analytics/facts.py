@@ -204,9 +204,10 @@ class Deduction:
 
 @dataclass(frozen=True)
 class Settlement:
-    """A debt paid in full through its agreement (DebtSettled). Every DebtSettled comes from
-    a fulfilled agreement (the contract requires `agreement_id`), so its money is already in
-    the receipts: it says the debt is settled, not how much more came in."""
+    """A debt paid in full (DebtSettled): through its agreement, fulfilled, or back in
+    collection after its agreement broke, by payments to that agreement's boleto deducted
+    (`agreement_id` the broken one's). Either way its money is already counted, in the
+    receipts or the deductions: it says the debt is settled, not how much more came in."""
 
     tenant: str
     debt_id: str

@@ -222,3 +222,85 @@ def test_a_payment_to_a_broken_agreement_leaves_a_debt_not_back_from_it_alone() 
     never = imported(app, "C-1", 100_000)
     assert apply_agreement_outcomes(app, [shared_payment("pay-1", (never, 5_000))]) == 0
     assert not [e for e in published(app) if isinstance(e, DebtPaymentDeducted)]
+
+
+def test_a_debt_paid_off_through_its_broken_agreements_boleto_is_settled_once() -> None:
+    """QA: a debt whose balance reached R$ 0,00 through payments to its broken agreement's
+    boleto stayed in collection: the ruler kept running it, the portal listed it with nothing
+    to pay. Paid off, it is settled as a fulfilled agreement's debt is: by that agreement, on
+    the day of the payment that paid it off, with everything paid. Read again, nothing more;
+    an older payment read late never takes it back to collection."""
+    app = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    big, small = imported(app, "C-1", 100_000), imported(app, "C-2", 50_000)
+    broken = AgreementBroken(
+        **envelope("agr-1", 3),
+        agreement_id="agr-1",
+        document="52998224725",
+        creditor="Banco Horizonte",
+        broken_on=dt.date(2026, 11, 9),
+        rule="later_installment",
+        installment_number=2,
+        days_overdue=30,
+        paid_cents=30_000,
+        debts=[
+            BrokenAgreementDebt(debt_id=str(big.id), paid_cents=20_000, balance_cents=80_000),
+            BrokenAgreementDebt(debt_id=str(small.id), paid_cents=10_000, balance_cents=40_000),
+        ],
+    )
+    apply_agreement_outcomes(app, [broken])
+    # The boleto of installment 2, paid on 12/11 and reported after the break: the small
+    # debt still owes R$ 150,00 of it, the big one R$ 700,00.
+    first = shared_payment("pay-1", (big, 10_000), (small, 25_000)).model_copy(
+        update={"paid_on": dt.date(2026, 11, 12)}
+    )
+    apply_agreement_outcomes(app, [first])
+    assert not [e for e in published(app) if isinstance(e, DebtSettled)]
+    # Installment 3's boleto, paid on 20/11: the small debt's share pays it off.
+    last = shared_payment("pay-2", (big, 10_000), (small, 15_000)).model_copy(
+        update={"paid_on": dt.date(2026, 11, 20)}
+    )
+    assert apply_agreement_outcomes(app, [last]) == 2
+    [settled] = [e for e in published(app) if isinstance(e, DebtSettled)]
+    assert (settled.debt_id, settled.agreement_id) == (str(small.id), "agr-1")
+    assert (settled.settled_on, settled.paid_cents) == (dt.date(2026, 11, 20), 50_000)
+    # Right after the deduction that paid it off, in the same save.
+    deduction = [e for e in published(app) if isinstance(e, DebtPaymentDeducted)][-1]
+    assert (deduction.debt_id, deduction.balance_cents) == (str(small.id), 0)
+    assert settled.aggregate_version == deduction.aggregate_version + 1
+    # Read again, with the break and the first payment read late: nothing changes.
+    assert apply_agreement_outcomes(app, [last, broken, first]) == 0
+    older = shared_payment("pay-0", (big, 1_000), (small, 1_000)).model_copy(
+        update={"paid_on": dt.date(2026, 11, 10)}
+    )
+    assert apply_agreement_outcomes(app, [older]) == 1  # the big debt only
+    events = published(app)
+    assert len([e for e in events if isinstance(e, DebtSettled)]) == 1
+    assert not [
+        e
+        for e in events
+        if isinstance(e, DebtReopened | DebtPaymentDeducted)
+        and e.debt_id == str(small.id)
+        and e.aggregate_version > settled.aggregate_version
+    ]
+    assert app.repository.get(small.id).settled_by == "agr-1"
+    assert app.repository.get(big.id).settled_by is None
+
+
+def test_a_debt_still_owing_after_a_payment_to_its_broken_agreement_stays_in_collection() -> None:
+    app = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    debt = imported(app, "C-1", 100_000)
+    broken = AgreementBroken(
+        **envelope("agr-1", 3),
+        agreement_id="agr-1",
+        document="52998224725",
+        creditor="Banco Horizonte",
+        broken_on=dt.date(2026, 11, 9),
+        rule="first_installment",
+        installment_number=1,
+        days_overdue=5,
+        paid_cents=0,
+        debts=[BrokenAgreementDebt(debt_id=str(debt.id), paid_cents=0, balance_cents=100_000)],
+    )
+    apply_agreement_outcomes(app, [broken, shared_payment("pay-1", (debt, 99_999))])
+    assert not [e for e in published(app) if isinstance(e, DebtSettled)]
+    assert app.repository.get(debt.id).settled_by is None

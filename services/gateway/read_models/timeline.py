@@ -250,10 +250,17 @@ def describe(event: Envelope, personal: Personal, kinds: Sequence[str] | None = 
             f"saldo {format_brl(event.balance_cents)}"
         )
     if isinstance(event, DebtPaymentDeducted):
+        # Paid off: the portfolio settles it right after (DebtSettled, by the broken
+        # agreement), whose line cannot tell a fulfilled agreement from this; this one says why.
+        why = (
+            " (quitada: os pagamentos ao boleto do acordo quebrado cobriram o saldo)"
+            if event.balance_cents == 0
+            else ""
+        )
         return (
             f"{format_brl(event.deducted_cents)} pagos em {_dmy(event.paid_on)} ao acordo "
             f"quebrado abatidos da dívida: {event.creditor}, contrato {event.contract}, "
-            f"saldo {format_brl(event.balance_cents)}"
+            f"saldo {format_brl(event.balance_cents)}{why}"
         )
     if isinstance(event, AgreementClosed | AgreementClosedV2):
         # "à vista", "em 3 parcelas", "em entrada + 2 parcelas" (contracts.invoices)

@@ -1,7 +1,7 @@
 """Use case: the outcomes of agreements (from the negotiation service) on the debts they
 hold. A fulfilled agreement settles its debts; a broken one returns them to collection with
 what was paid deducted, and a payment to one of its cancelled invoices reported later is
-deducted from them too (`AgreementPaymentShared`)."""
+deducted from them too (`AgreementPaymentShared`), settling a debt it pays off."""
 
 from __future__ import annotations
 

@@ -269,10 +269,13 @@ class Debt(Aggregate):
         cause_id: str,
     ) -> bool:
         """A payment to a cancelled invoice of the debt's broken agreement, reported after the
-        break: its share is deducted from what the debt owes. False when this payment was
-        already deducted (a redelivery), when nothing is deducted, or when the debt is not
-        back in collection from that agreement (settled, withdrawn, or never reopened by it):
-        the caller reports it."""
+        break: its share is deducted from what the debt owes. When nothing is left to pay, the
+        debt is settled too (`Settled`, by that agreement, on the payment's date, with
+        everything paid): it leaves collection as a debt whose agreement was fulfilled does.
+        False when this payment was already deducted (a redelivery), when nothing is deducted,
+        or when the debt is not back in collection from that agreement (settled, withdrawn, or
+        never reopened by it): the caller reports it. So an older payment read late never
+        takes a settled debt back to collection."""
         deducted: tuple[str, ...] = getattr(self, "deducted_payments", ())
         if (
             deducted_cents <= 0
@@ -283,6 +286,7 @@ class Debt(Aggregate):
         ):
             return False
         paid = self.paid_cents + deducted_cents
+        balance = max(0, self.original_amount_cents - paid)
         self._payment_deducted(
             **self._identity(),
             agreement_id=agreement_id,
@@ -290,9 +294,20 @@ class Debt(Aggregate):
             paid_on=paid_on,
             deducted_cents=deducted_cents,
             paid_cents=paid,
-            balance_cents=max(0, self.original_amount_cents - paid),
+            balance_cents=balance,
             cause_id=cause_id,
         )
+        if balance == 0:
+            # Paid off through its broken agreement's boleto: settled, as a fulfilled
+            # agreement's debt is (the ruler finalizes it, the portal and the call list drop
+            # it). The money was counted once, by the deduction; Settled only says it left.
+            self._settled(
+                **self._identity(),
+                agreement_id=agreement_id,
+                on=paid_on,
+                paid_cents=paid,
+                cause_id=cause_id,
+            )
         return True
 
     # ---- withdrawn by the creditor -------------------------------------------------------
