@@ -422,8 +422,10 @@ def test_what_the_stream_leaves_and_hands_to_the_application(
         **dict.fromkeys(["p1", "q1"], NAMES[PEDRO]),
         "b1": REMOVED,  # does not open
     }
-    # The newest version of each debt; a reopened one owes its balance, from the first stage.
-    assert (value("d1", "amount_cents"), value("d1", "version")) == (61_000, 5)
+    # The newest version of each debt; a reopened one owes its balance, from the first stage,
+    # and re-imported (R$ 610,00) still less what was paid before (R$ 340,01).
+    assert (value("d1", "amount_cents"), value("d1", "version")) == (26_999, 5)
+    assert value("d1", "paid_cents") == 34_001
     assert (value("d2", "amount_cents"), value("d2", "version")) == (90_000, 2)
     assert (value("m0", "amount_cents"), value("m0", "stage")) == (60_000, "current")
     assert (value("d0", "amount_cents"), value("d0", "stage")) == (50_000, "current")

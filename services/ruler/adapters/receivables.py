@@ -9,6 +9,13 @@ it is from the old ones. An erasure (`privacy.erasures`, `ReceivablesTable.erase
 the debtor's names by `REMOVED` and is remembered, so old events read again (their names in
 clear) or sealed ones read before the erasure reached this process never bring a name back.
 
+A debt's amount is what it owes: its original amount (as the creditor's latest row says it)
+less everything paid on it so far (`paid_cents`, as the portfolio's latest `DebtReopened` or
+`DebtPaymentDeducted` said it). A re-import (`DebtUpdated`) changes the original, never what
+was paid. Every debt event moves the row to the debt's version (`aggregate_version`): an older
+or repeated one changes nothing. A row stored before `paid_cents` was kept has it empty (the
+column is added at start); the first re-import works it out from the balance the row holds.
+
 A batch is applied with a few statements whatever its size (a carteira import brings
 thousands of debts): the rows it touches are read at once, every event is applied to them in
 memory in stream order, and what changed is written back once per kind of change. It ends
@@ -34,7 +41,9 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.sql.elements import BindParameter
@@ -75,7 +84,10 @@ receivables = Table(
     Column("creditor", String(200), nullable=False),
     Column("category", String(100)),
     Column("contract", String(100), nullable=False),
+    # What the receivable owes: a debt's original amount less `paid_cents`.
     Column("amount_cents", Integer, nullable=False),
+    # A debt's payments so far (its broken agreements'); None: stored before this was kept.
+    Column("paid_cents", Integer),
     Column("due_date", Date, nullable=False),
     # An installment's agreement; for a debt, the last agreement that renegotiated it.
     Column("agreement_id", String(36)),
@@ -221,6 +233,17 @@ def _sealed(event: Envelope) -> SealedPersonalData | None:
     return personal if isinstance(personal, SealedPersonalData) else None
 
 
+def _add_paid_cents(engine: Engine) -> None:
+    """A table stored before the ruler kept what was paid on each debt gets the column, empty
+    (`_paid_before` works it out when the debt is re-imported)."""
+    found = {c["name"] for c in inspect(engine).get_columns(receivables.name)}
+    if "paid_cents" in found:
+        return
+    log.info("%s: adding the column paid_cents", receivables.name)
+    with engine.begin() as conn:
+        conn.execute(text(f"ALTER TABLE {receivables.name} ADD COLUMN paid_cents INTEGER"))
+
+
 def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
     ordered = list(ids)
     for start in range(0, len(ordered), _CHUNK):
@@ -232,6 +255,7 @@ class ReceivablesTable:
         self.engine = engine
         self.vault = vault
         metadata.create_all(engine)
+        _add_paid_cents(engine)
 
     def prepare(self, events: Iterable[Envelope]) -> None:
         """Before a batch's transaction: fetch the secrets of every key its sealed personal
@@ -300,6 +324,33 @@ _DEBT_DATA = (
     "due_date",
     "version",
 )
+
+
+def _older(row: dict[str, Any], event: Envelope) -> bool:
+    """Whether the debt's row is at the event's version or a newer one (the event read again,
+    or late): it changes nothing then."""
+    return bool(row["version"] >= event.aggregate_version)
+
+
+def _owed(original_cents: int, paid_cents: int) -> int:
+    return max(0, original_cents - paid_cents)
+
+
+def _paid_before(row: dict[str, Any], event: DebtEvent) -> int:
+    """What was paid on the debt before a re-import: as the row keeps it, or, for a row
+    stored before it was kept, its original amount before the re-import (the change's old
+    value, else the event's: it did not change) less the balance it holds. A debt never in
+    an agreement has paid nothing."""
+    if row["paid_cents"] is not None:
+        return int(row["paid_cents"])
+    if row["agreement_id"] is None:
+        return 0
+    original = event.original_amount_cents
+    changes = event.changes if isinstance(event, DebtUpdated | DebtUpdatedV2) else []
+    for change in changes:
+        if change.field == "original_amount_cents" and isinstance(change.old, int):
+            original = change.old
+    return max(0, original - int(row["amount_cents"]))
 
 
 class _Batch:
@@ -427,7 +478,8 @@ class _Batch:
             "version": event.aggregate_version,
         }
         if row is not None:
-            row.update(data)
+            paid = _paid_before(row, event)
+            row.update(data, paid_cents=paid, amount_cents=_owed(event.original_amount_cents, paid))
             return
         self.rows[event.debt_id] = {
             "receivable_id": event.debt_id,
@@ -435,6 +487,7 @@ class _Batch:
             "agreement_id": None,
             "status": "open",
             "stage": "current",
+            "paid_cents": 0,
             **data,
         }
 
@@ -462,6 +515,7 @@ class _Batch:
                 "agreement_id": event.agreement_id,
                 "status": "open",
                 "stage": "current",
+                "paid_cents": 0,
                 "version": 1,
             }
             self.installments[event.agreement_id].append(installment.invoice_id)
@@ -505,10 +559,17 @@ class _Batch:
     def _reopen(self, event: DebtReopened) -> None:
         row = self.rows.get(event.debt_id)
         # A debt the creditor withdrew never comes back (the portfolio does not reopen it
-        # either; this keeps a redelivered old DebtReopened from doing it).
-        if row is None or row["status"] in ("open", "cancelled"):
+        # either; this keeps a redelivered old DebtReopened from doing it); nor does one
+        # whose row is newer than the event (read again after a later agreement took it).
+        if row is None or row["status"] in ("open", "cancelled") or _older(row, event):
             return
-        row.update(status="open", amount_cents=event.balance_cents, stage="current")
+        row.update(
+            status="open",
+            amount_cents=event.balance_cents,
+            paid_cents=event.paid_cents,
+            version=event.aggregate_version,
+            stage="current",
+        )
         self.reentries.append(Reentry(_snapshot(row), event.reopened_on))
 
     def _deduct(self, event: DebtPaymentDeducted) -> None:
@@ -516,9 +577,13 @@ class _Batch:
         collection: its messages and listing say what is still owed. The same cycle goes on
         (no reentry: the debtor was not reached again)."""
         row = self.rows.get(event.debt_id)
-        if row is None or row["status"] != "open":
+        if row is None or row["status"] != "open" or _older(row, event):
             return
-        row["amount_cents"] = event.balance_cents
+        row.update(
+            amount_cents=event.balance_cents,
+            paid_cents=event.paid_cents,
+            version=event.aggregate_version,
+        )
 
     def _erase(self, event: PersonalDataErased) -> None:
         self.vault.forget(event.key_ids)
