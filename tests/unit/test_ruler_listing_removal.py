@@ -4,7 +4,9 @@ sends "mensagem ... ao cliente que teve a baixa da negativação"). A listed rec
 leaves the ruler (paid, settled, renegotiated, withdrawn) has its listing removed at the
 bureau, and the ruler asks its `listing_removal_actions` once, beside the finalization's
 message: one per contract when its listed installments leave together, none for a receivable
-never listed, none when the ruler names no removal message (as a ruler saved before)."""
+never listed, none when the ruler names no removal message (as a ruler saved before). An
+agreement's listed installment cancelled by the agreement's break is taken down and told too,
+with no finalization (its debts come back to collection)."""
 
 from __future__ import annotations
 
@@ -16,13 +18,22 @@ import pytest
 
 from cobranca.demo_messaging import DEMO_TEMPLATES
 from cobranca.demo_ruler import demo_ruler
-from contracts.negotiation import AgreementClosed
+from contracts.negotiation import AgreementBroken, AgreementClosed, BrokenAgreementDebt
 from contracts.portfolio import DebtImported, DebtWithdrawn
 from contracts.ruler import RulerDefinitionV3, RulerDefinitionV4, SendMessage
 from contracts.ruler_requests import SaveRuler
 from services.messaging.domain.templates import MAX_LENGTH, VARIABLES, check_template, render
 from services.ruler.domain.stages import listing_removal
-from tests.unit.test_ruler_app import AGENCY, DUE, JOAO, RULER, Ruler, debt, env
+from tests.unit.test_ruler_app import (
+    AGENCY,
+    DUE,
+    JOAO,
+    RULER,
+    Ruler,
+    agreement_fields,
+    debt,
+    env,
+)
 from tests.unit.test_ruler_finalization_together import MARCELO, agreement_over, installment
 from tests.unit.test_ruler_listing_notice import settled
 
@@ -168,11 +179,90 @@ def test_a_ruler_saved_before_version_4_reads_without_a_removal_message() -> Non
     assert listing_removal(read, AGENCY, "d1", "debt", "settled") == []
 
 
-def test_a_broken_agreements_installment_taken_down_is_not_told_its_debt_ended() -> None:
-    # Its debts come back to collection (as its finalization: no message).
-    assert listing_removal(WITH_REMOVAL, AGENCY, "inv-1", "installment", "cancelled") == []
+def test_a_broken_agreements_listed_installment_is_taken_down_and_the_debtor_told(
+    ruler: Ruler,
+) -> None:
+    # João's agreement over d1 (14/10) in one boleto due 21/10, never paid: the ruler charges
+    # it as any receivable and lists it (a tenant that breaks agreements late, or never).
+    ruler.receive(debt("d1"))
+    closed_on = DUE + dt.timedelta(days=13)
+    agreement = AgreementClosed(**agreement_fields(closed_on), debtor_name="João da Silva")
+    ruler.receive(agreement, today=closed_on)
+    broken_on = dt.date(2026, 12, 23)  # a Wednesday
+    ruler.run(closed_on, broken_on - dt.timedelta(days=1))
+    [listed] = ruler.published("DebtorNegativated")
+    assert listed.receivable_id == "inv-1"
+    assert ruler.bureau.listed_keys() == {listed.record_key}
+    broken = AgreementBroken(
+        **env("a1", 2),
+        agreement_id="a1",
+        document=JOAO,
+        creditor="Banco Horizonte",
+        broken_on=broken_on,
+        rule="first_installment",
+        installment_number=1,
+        days_overdue=63,
+        paid_cents=0,
+        debts=[BrokenAgreementDebt(debt_id="d1", paid_cents=0, balance_cents=100_000)],
+    )
+
+    # The boleto is cancelled with the agreement: its listing is for something that no longer
+    # exists, and comes down that day (the debt comes back to collection, and is listed again
+    # only after a notice of its own).
+    ruler.receive(broken, today=broken_on)
+
+    [removed] = ruler.published("NegativationRemoved")
+    assert (removed.receivable_id, removed.reason) == ("inv-1", "cancelled")
+    assert ruler.bureau.listed_keys() == set()
+    # The debtor is told the listing was taken down (seed 002), as for any listing removed...
+    [message] = removal_messages(ruler)
+    assert message.key == "recupera-sul|inv-1|listing_removal|0|message:sms:baixa_negativacao"
+    assert (message.document, message.receivable_id) == (JOAO, "inv-1")
+    assert message.variables["numero"] == "acordo a1 parcela única"
+    assert message.variables["valor"] == "R$ 1.024,33"
+    assert message.variables["data_baixa"] == "23/12/2026"
+    # ...but not that the debt ended: it did not (no finalization of its own).
+    assert finalizations(ruler) == ["baixa_negativacao"]
+
+    # The break read again (a replay, a restart), and the days after: nothing more.
+    ruler.receive(broken, broken, today=broken_on)
+    ruler.run(broken_on, broken_on + dt.timedelta(days=5))
+    assert len(removal_messages(ruler)) == 1
+    assert len(ruler.published("NegativationRemoved")) == 1
+
+
+def test_a_broken_agreements_installment_never_listed_gets_no_removal_message(
+    ruler: Ruler,
+) -> None:
+    ruler.receive(debt("d1"))
+    closed_on = DUE + dt.timedelta(days=13)
+    agreement = AgreementClosed(**agreement_fields(closed_on), debtor_name="João da Silva")
+    ruler.receive(agreement, today=closed_on)
+    broken_on = closed_on + dt.timedelta(days=15)  # its boleto 8 days late: not listed
+    ruler.run(closed_on, broken_on)
+    broken = AgreementBroken(
+        **env("a1", 2),
+        agreement_id="a1",
+        document=JOAO,
+        creditor="Banco Horizonte",
+        broken_on=broken_on,
+        rule="first_installment",
+        installment_number=1,
+        days_overdue=8,
+        paid_cents=0,
+        debts=[BrokenAgreementDebt(debt_id="d1", paid_cents=0, balance_cents=100_000)],
+    )
+    ruler.receive(broken, today=broken_on)
+    assert ruler.published("NegativationRemoved") == []
+    assert removal_messages(ruler) == []
+    assert finalizations(ruler) == []
+
+
+def test_a_broken_agreements_installment_taken_down_is_told_as_any_listing() -> None:
+    [cancelled] = listing_removal(WITH_REMOVAL, AGENCY, "inv-1", "installment", "cancelled")
+    assert cancelled.key == "recupera-sul|inv-1|listing_removal|0|message:sms:baixa_negativacao"
     [paid] = listing_removal(WITH_REMOVAL, AGENCY, "inv-1", "installment", "paid")
-    assert paid.key == "recupera-sul|inv-1|listing_removal|0|message:sms:baixa_negativacao"
+    assert paid.key == cancelled.key
 
 
 def test_the_demo_ruler_tells_of_a_removal_with_its_own_sms() -> None:

@@ -257,13 +257,12 @@ def listing_removal(
 ) -> list[StageAction]:
     """The messages telling the debtor that a receivable's listing at the credit bureau was
     removed as it left the ruler for `reason` (seed 002, "Remover negativações"): the ruler's
-    `listing_removal_actions` (empty: none). None for a broken agreement's installment (as its
-    finalization): its debts come back to collection and may be listed again.
+    `listing_removal_actions` (empty: none). A broken agreement's installment too: its boleto
+    was cancelled and its listing is taken down, though its debts come back to collection
+    (they get no finalization, and are listed again only after a notice of their own).
 
     Keys: `tenant|receivable|listing_removal|index|message:channel:template`; the receivable
     id is the cycle's (a listing is removed at most once per cycle: it leaves then)."""
-    if kind == "installment" and reason == "cancelled":
-        return []
     prefix = f"{_key_part(tenant)}|{_key_part(receivable_id)}|listing_removal"
     return [
         _stage_action(f"{prefix}|{i}|{_kind_suffix(message)}", message)
