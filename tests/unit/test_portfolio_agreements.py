@@ -304,3 +304,44 @@ def test_a_debt_still_owing_after_a_payment_to_its_broken_agreement_stays_in_col
     apply_agreement_outcomes(app, [broken, shared_payment("pay-1", (debt, 99_999))])
     assert not [e for e in published(app) if isinstance(e, DebtSettled)]
     assert app.repository.get(debt.id).settled_by is None
+
+
+def test_a_debt_the_break_itself_leaves_owing_nothing_is_settled_at_the_break() -> None:
+    """A helper's finding: an agreement with charges breaks after the debtor paid, under it,
+    as much as a debt's principal (R$ 1.000,00 of 3 × R$ 400,00 with interest): the debt was
+    reopened with a balance of R$ 0,00 and stayed in collection. It is settled in the same save,
+    as a deduction to R$ 0,00 settles it: by the broken agreement, on the day of the break,
+    with everything paid. Its neighbour, still owing, comes back to collection as before."""
+    app = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    paid_off, owing = imported(app, "C-1", 100_000), imported(app, "C-2", 50_000)
+    broken = AgreementBroken(
+        **envelope("agr-1", 3),
+        agreement_id="agr-1",
+        document="52998224725",
+        creditor="Banco Horizonte",
+        broken_on=dt.date(2026, 11, 9),
+        rule="later_installment",
+        installment_number=3,
+        days_overdue=30,
+        paid_cents=110_000,
+        debts=[
+            BrokenAgreementDebt(debt_id=str(paid_off.id), paid_cents=100_000, balance_cents=0),
+            BrokenAgreementDebt(debt_id=str(owing.id), paid_cents=10_000, balance_cents=40_000),
+        ],
+    )
+    assert apply_agreement_outcomes(app, [broken]) == 2
+    events = published(app)
+    reopened = {e.debt_id: e for e in events if isinstance(e, DebtReopened)}
+    assert reopened[str(paid_off.id)].balance_cents == 0
+    [settled] = [e for e in events if isinstance(e, DebtSettled)]
+    assert (settled.debt_id, settled.agreement_id) == (str(paid_off.id), "agr-1")
+    assert (settled.settled_on, settled.paid_cents) == (dt.date(2026, 11, 9), 100_000)
+    # Right after its reopening, in the same save.
+    assert settled.aggregate_version == reopened[str(paid_off.id)].aggregate_version + 1
+    assert app.repository.get(paid_off.id).settled_by == "agr-1"
+    assert app.repository.get(owing.id).settled_by is None
+    # The break read again, or a payment to its boleto reported later: nothing for the
+    # settled debt (the payment's share is the debtor's credit).
+    late = shared_payment("pay-9", (paid_off, 5_000))
+    assert apply_agreement_outcomes(app, [broken, late]) == 0
+    assert len([e for e in published(app) if isinstance(e, DebtSettled)]) == 1

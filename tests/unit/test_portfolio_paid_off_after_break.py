@@ -122,3 +122,56 @@ def test_the_portal_no_longer_lists_it_and_the_timeline_says_why() -> None:
     assert (
         summarize(settled) == "Dívida quitada: Banco Horizonte, contrato C-d1 (R$ 1.000,00 pagos)"
     )
+
+
+def paid_off_under_the_agreement() -> list[Any]:
+    """Debt C-d1 (R$ 1.000,00) in agreement a1 with charges, broken after R$ 1.000,00 was paid
+    under it: the break itself leaves it owing nothing (named d1 as above)."""
+    app = PortfolioApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    owed = imported(app, "C-d1", 100_000)
+    broken = AgreementBroken(
+        **envelope("a1", 3),
+        agreement_id="a1",
+        document="52998224725",
+        creditor="Banco Horizonte",
+        broken_on=BROKEN_ON,
+        rule="later_installment",
+        installment_number=3,
+        days_overdue=30,
+        paid_cents=100_000,
+        debts=[BrokenAgreementDebt(debt_id=str(owed.id), paid_cents=100_000, balance_cents=0)],
+    )
+    apply_agreement_outcomes(app, [broken])
+    return [
+        e.model_copy(update={"debt_id": "d1"})
+        for e in published(app)
+        if isinstance(e, DebtReopened | DebtSettled)
+    ]
+
+
+def test_a_debt_the_break_leaves_owing_nothing_is_not_charged_again(tmp_path: Path) -> None:
+    """A helper's finding: reopened with a balance of R$ 0,00, the debt stayed in collection
+    (the ruler started its cycle again and asked its stages' messages for R$ 0,00). The
+    portfolio settles it right after its reopening, in the same save; the ruler, reading both
+    in one batch as it reads a partition, charges it nothing from then on."""
+    events = paid_off_under_the_agreement()
+    assert [(type(e).__name__, getattr(e, "balance_cents", None)) for e in events] == [
+        ("DebtReopened", 0),
+        ("DebtSettled", None),
+    ]
+    assert (events[1].settled_on, events[1].paid_cents) == (BROKEN_ON, 100_000)
+    ruler = Ruler(tmp_path)
+    ruler.receive(debt("d1"))
+    ruler.run(DUE, CLOSED_ON - dt.timedelta(days=1))
+    ruler.receive(
+        AgreementClosed(**agreement_fields(CLOSED_ON), debtor_name="João da Silva"),
+        today=CLOSED_ON,
+    )
+    asked = len(ruler.published("MessageRequested"))
+    ruler.receive(*events, today=BROKEN_ON)
+    ruler.run(BROKEN_ON, BROKEN_ON + dt.timedelta(days=60))
+    assert not [
+        m
+        for m in ruler.published("MessageRequested")[asked:]
+        if m.receivable_id == "d1" and m.purpose != "finalization"
+    ]

@@ -240,6 +240,10 @@ class Debt(Aggregate):
 
     def reopen(self, *, agreement_id: str, on: dt.date, paid_cents: int, cause_id: str) -> bool:
         """The debt's agreement was broken: back to collection, what was paid deducted.
+        When what was paid already covers the debt (an agreement with charges paid up to its
+        principal), nothing is left to collect: it is settled too, in the same save
+        (`Settled`, by that agreement, on the day of the break, with everything paid), as a
+        deduction to 0 settles it (`deduct_payment`).
         False when this agreement's break was already applied, or the debt is settled or was
         withdrawn by the creditor (it does not come back to collection)."""
         if (
@@ -249,14 +253,23 @@ class Debt(Aggregate):
         ):
             return False
         paid = self.paid_cents + paid_cents
+        balance = max(0, self.original_amount_cents - paid)
         self._reopened(
             **self._identity(),
             agreement_id=agreement_id,
             on=on,
             paid_cents=paid,
-            balance_cents=max(0, self.original_amount_cents - paid),
+            balance_cents=balance,
             cause_id=cause_id,
         )
+        if balance == 0:
+            self._settled(
+                **self._identity(),
+                agreement_id=agreement_id,
+                on=on,
+                paid_cents=paid,
+                cause_id=cause_id,
+            )
         return True
 
     def deduct_payment(
