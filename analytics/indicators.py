@@ -233,6 +233,11 @@ def fpd(facts: Facts, *, k: int, as_of: dt.date, by: Sequence[str] = ()) -> list
         raise ValueError("k (grace days) must be 0 or more")
     by = check_cuts(by, FPD_DIMS)
     paid = first_installment_paid_on(facts)
+    # Ended by the creditor (a debt withdrawn) before the first installment's time (due + k)
+    # was over and not paid by then: the debtor's first payment cannot be judged.
+    withdrawn = {
+        (b.tenant, b.agreement_id): b.broken_on for b in facts.breaks if b.rule == "debt_withdrawn"
+    }
     counts: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
     for a in facts.agreements:
         limit = a.first_due + dt.timedelta(days=k)
@@ -240,6 +245,9 @@ def fpd(facts: Facts, *, k: int, as_of: dt.date, by: Sequence[str] = ()) -> list
         if a.closed_on > as_of or limit >= as_of:
             continue
         paid_on = paid.get((a.tenant, a.agreement_id))
+        ended = withdrawn.get((a.tenant, a.agreement_id))
+        if ended is not None and ended <= limit and (paid_on is None or paid_on > ended):
+            continue
         defaulted = paid_on is None or paid_on > limit
         for key in _agreement_keys(a, by):
             counts[key][0] += 1
@@ -407,7 +415,12 @@ def agreements(facts: Facts, *, as_of: dt.date, by: Sequence[str] = ()) -> list[
     """Agreement rate and break rate per cut, as of a date."""
     by = check_cuts(by, AGREEMENT_DIMS)
     closed = [a for a in facts.agreements if a.closed_on <= as_of]
-    broken = {(b.tenant, b.agreement_id) for b in facts.breaks if b.broken_on <= as_of}
+    # A debtor's breaks: not an agreement the creditor ended by withdrawing one of its debts.
+    broken = {
+        (b.tenant, b.agreement_id)
+        for b in facts.breaks
+        if b.broken_on <= as_of and b.rule != "debt_withdrawn"
+    }
     counts: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
     for a in closed:
         for key in _agreement_keys(a, by):

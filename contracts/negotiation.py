@@ -344,6 +344,32 @@ class AgreementBroken(Envelope):
     debts: list[BrokenAgreementDebt] = Field(min_length=1)
 
 
+class AgreementBrokenV2(AgreementBroken):
+    """An agreement ended because the creditor withdrew one of its debts (version 2: one more
+    rule, `debt_withdrawn`; the withdrawn debts named, and their share of what was paid kept as
+    the debtor's credit). The creditor's cancellation (cancelamento) or devolução wins over
+    the agreement: it ends as a break does, its unpaid invoices cancelled; what was paid is
+    shared by principal (`debts`), the other debts going back to collection owing less; the
+    withdrawn debts do not come back, their share is `credit_cents`. `installment_number` is
+    the first unpaid installment (cancelled with it), `days_overdue` how late it was that day
+    (0: not due yet). The negotiation service publishes this version only for that rule,
+    version 1 for an agreement broken by an overdue installment. Read as an AgreementBroken:
+    what reads version 1 reads this one (a consumer counting debtors' breaks checks `rule`)."""
+
+    schema_version: Literal[2] = 2  # type: ignore[assignment]
+    rule: Literal[  # type: ignore[assignment]
+        "first_installment", "later_installment", "debt_withdrawn"
+    ]
+    days_overdue: StrictInt = Field(ge=0)
+    withdrawn_debt_ids: list[str] = Field(
+        min_length=1, description="The agreement's debts the creditor withdrew (DebtWithdrawn)"
+    )
+    credit_cents: Cents = Field(
+        ge=0,
+        description="The withdrawn debts' share of what was paid: the debtor's credit",
+    )
+
+
 class SharedPaymentDebt(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -82,6 +82,7 @@ TOPICS: tuple[TopicSpec, ...] = (
             negotiation.AgreementClosed,
             negotiation.AgreementClosedV2,
             negotiation.AgreementBroken,
+            negotiation.AgreementBrokenV2,
             negotiation.AgreementFulfilled,
             negotiation.AgreementPaymentShared,
         ),

@@ -686,6 +686,22 @@ SAMPLES[negotiation.InvoiceOverdueV2] = negotiation.InvoiceOverdueV2(
     **SAMPLES[negotiation.InvoiceOverdue].model_dump(exclude={"schema_version"}), **_PLACE
 )
 
+# Version 2 of AgreementBroken: the creditor withdrew one of its two debts before installment 2
+# was due; what was paid shared by principal, the withdrawn debt's share the debtor's credit.
+SAMPLES[negotiation.AgreementBrokenV2] = negotiation.AgreementBrokenV2(
+    **SAMPLES[negotiation.AgreementBroken].model_dump(
+        exclude={"schema_version", "rule", "days_overdue", "debts"}
+    ),
+    rule="debt_withdrawn",
+    days_overdue=0,
+    debts=[
+        negotiation.BrokenAgreementDebt(debt_id="debt-1", paid_cents=27107, balance_cents=52893),
+        negotiation.BrokenAgreementDebt(debt_id="debt-2", paid_cents=13553, balance_cents=26447),
+    ],
+    withdrawn_debt_ids=["debt-2"],
+    credit_cents=13553,
+)
+
 # Version 2 of StageAdvanced: naming the receivable's contract (here an agreement's installment).
 SAMPLES[ruler.StageAdvancedV2] = ruler.StageAdvancedV2(
     **SAMPLES[ruler.StageAdvanced].model_dump(exclude={"schema_version"}),

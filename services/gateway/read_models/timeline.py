@@ -53,6 +53,7 @@ from contracts.negotiation import (
     INVOICES_TOPIC,
     PAYMENTS_TOPIC,
     AgreementBroken,
+    AgreementBrokenV2,
     AgreementClosed,
     AgreementClosedV2,
     AgreementFulfilled,
@@ -288,6 +289,8 @@ def describe(event: Envelope, personal: Personal, kinds: Sequence[str] | None = 
             f"{event.days_overdue} dia(s): {format_brl(event.balance_cents)} vencidos em "
             f"{_dmy(event.due_date)}"
         )
+    if isinstance(event, AgreementBrokenV2) and event.rule == "debt_withdrawn":
+        return _ended_by_withdrawal(event)
     if isinstance(event, AgreementBroken):
         which = _installment(event.installment_number, kinds)
         paid = (
@@ -377,6 +380,31 @@ def _staged(event: StageAdvanced) -> str:
     if debt:
         return f"Dívida ({event.creditor}, contrato {event.contract}, {amount})"
     return f"{event.contract[:1].upper()}{event.contract[1:]} ({event.creditor}, {amount})"
+
+
+def _ended_by_withdrawal(event: AgreementBrokenV2) -> str:
+    """The agreement ended because the creditor withdrew its debts: the withdrawn ones do not
+    come back to collection (QA: the break's text promised they did)."""
+    withdrawn = len(event.withdrawn_debt_ids)
+    others = len(event.debts) - withdrawn
+    what = "a dívida" if withdrawn == 1 else f"{withdrawn} dívidas"
+    text = (
+        f"Acordo encerrado: o credor retirou {what} do acordo; as parcelas em aberto foram "
+        "canceladas"
+    )
+    deducted = event.paid_cents - event.credit_cents
+    if others and deducted:
+        which = "a outra dívida, que volta" if others == 1 else "as outras dívidas, que voltam"
+        text += f"; {format_brl(deducted)} pagos são abatidos d{which} à cobrança"
+    elif others:
+        text += (
+            "; a outra dívida volta à cobrança"
+            if others == 1
+            else ("; as outras dívidas voltam à cobrança")
+        )
+    if event.credit_cents:
+        text += f"; {format_brl(event.credit_cents)} ficam como crédito do devedor"
+    return text
 
 
 def _installment(number: int, kinds: Sequence[str] | None) -> str:

@@ -23,6 +23,7 @@ from contracts.negotiation import (
     INVOICES_TOPIC,
     PAYMENTS_TOPIC,
     AgreementBroken,
+    AgreementBrokenV2,
     AgreementClosedV2,
     AgreementDebt,
     AgreementFulfilled,
@@ -244,17 +245,25 @@ def integration_events(
             InvoiceOverdue(**overdue) if place is None else InvoiceOverdueV2(**overdue, **place),
         )
     elif isinstance(event, BrokenEvent):
+        broken = {
+            **_about_agreement(event),
+            "broken_on": event.on,
+            "rule": event.rule,
+            "installment_number": event.number,
+            "days_overdue": event.days_overdue,
+            "paid_cents": event.paid_cents,
+            "debts": [BrokenAgreementDebt(**d) for d in event.debts],
+        }
+        # Version 2 only for an agreement ended by the creditor's withdrawal of a debt.
         yield (
             AGREEMENTS_TOPIC,
-            AgreementBroken(
-                **_about_agreement(event),
-                broken_on=event.on,
-                rule=event.rule,
-                installment_number=event.number,
-                days_overdue=event.days_overdue,
-                paid_cents=event.paid_cents,
-                debts=[BrokenAgreementDebt(**d) for d in event.debts],
-            ),
+            AgreementBrokenV2(
+                **broken,
+                withdrawn_debt_ids=event.withdrawn_debt_ids,
+                credit_cents=event.credit_cents,
+            )
+            if event.rule == "debt_withdrawn"
+            else AgreementBroken(**broken),
         )
     elif isinstance(event, FulfilledEvent):
         yield (

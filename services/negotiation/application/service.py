@@ -46,6 +46,7 @@ from contracts.negotiation_requests import (
     StatementOut,
 )
 from contracts.personal import SealedPersonalData
+from contracts.portfolio import DebtWithdrawn
 from service_runtime.eventstore import ServiceApplication
 from service_runtime.personal_data import REMOVED, KeyVault, seal, unseal
 from service_runtime.refusal import Refused, field_refusal, not_found_refusal
@@ -1003,17 +1004,70 @@ class NegotiationApplication(ServiceApplication):
                     return False
                 to_save: list[Aggregate] = [agreement]
                 if agreement.status == "broken":
-                    for debt_id in agreement.debt_ids:
-                        slot = self.get_or_none(DebtSlot, debt_slot_id(agreement.tenant, debt_id))
-                        if slot is not None and slot.agreement_id == str(agreement.id):
-                            slot.release(agreement_id=str(agreement.id), reason="broken")
-                            to_save.append(slot)
+                    to_save.extend(self._released(agreement, reason="broken"))
                 self.save(*to_save)
                 return True
 
             if self.retrying(command):
                 changed += 1
         return changed
+
+    # ---- the creditor withdraws a debt --------------------------------------------------
+
+    def debts_withdrawn(self, withdrawals: Sequence[DebtWithdrawn]) -> int:
+        """The creditor withdrew debts (`DebtWithdrawn`, read from `portfolio.debts`): an
+        active agreement holding one ends (`Agreement.end_by_withdrawal`), its unpaid invoices
+        cancelled as on a break, and every debt of it is free again (the others go back to
+        collection; a withdrawn one is not negotiable: the debts' view says so). Debts of one
+        agreement withdrawn together end it once, naming them all, and so do those the
+        debts' view already knows withdrawn. Returns how many agreements ended; a withdrawal
+        read again changes nothing (the agreement is no longer active)."""
+        ended: dict[tuple[str, str], tuple[dict[str, None], dt.date]] = {}
+        for withdrawal in withdrawals:
+            slot = self.get_or_none(DebtSlot, debt_slot_id(withdrawal.tenant, withdrawal.debt_id))
+            if slot is None or slot.agreement_id is None:
+                continue
+            key = (withdrawal.tenant, slot.agreement_id)
+            ids, on = ended.get(key, ({}, withdrawal.withdrawn_on))
+            ids[withdrawal.debt_id] = None
+            ended[key] = (ids, max(on, withdrawal.withdrawn_on))
+        count = 0
+        for (tenant, agreement_id), (ids, on) in ended.items():
+
+            def command(
+                tenant: str = tenant,
+                agreement_id: str = agreement_id,
+                ids: dict[str, None] = ids,
+                on: dt.date = on,
+            ) -> bool:
+                agreement = self.get_or_none(Agreement, uuid.UUID(agreement_id))
+                if agreement is None or agreement.tenant != tenant:
+                    return False
+                # Withdrawn earlier, the view knows it (a debt of an active agreement is settled
+                # in the view only when the creditor withdrew it).
+                known = {
+                    r.debt_id
+                    for r in self.debt_lookup.debts(tenant, agreement.debt_ids)
+                    if r.settled
+                }
+                if not agreement.end_by_withdrawal({*ids, *known}, on):
+                    return False
+                self.save(agreement, *self._released(agreement, reason="debt_withdrawn"))
+                return True
+
+            if self.retrying(command):
+                count += 1
+        return count
+
+    def _released(self, agreement: Agreement, reason: str) -> list[DebtSlot]:
+        """The slots of the agreement's debts, released (those it still holds)."""
+        released = []
+        for debt_id in agreement.debt_ids:
+            slot = self.get_or_none(DebtSlot, debt_slot_id(agreement.tenant, debt_id))
+            if slot is not None and slot.agreement_id == str(agreement.id):
+                slot.release(agreement_id=str(agreement.id), reason=reason)
+                released.append(slot)
+        return released
 
 
 def _dmy(day: dt.date) -> str:

@@ -2,7 +2,8 @@
 
 The aggregate keeps the terms it was closed with (a later change of the condition changes
 nothing here), applies payments to its invoices, notices overdue invoices day by day, and
-ends fulfilled (all paid) or broken (an invoice too late).
+ends fulfilled (all paid) or broken (an invoice too late, or the creditor withdrew one of its
+debts).
 
 The debtor's name is personal data: the aggregate keeps it sealed with the debtor's key
 (`personal`, a `SealedPersonalData` as a dict, holding `{"debtor_name": ...}`), as the
@@ -361,6 +362,8 @@ class Agreement(Aggregate):
                 number=invoice["number"],
                 days_overdue=late,
                 debts=allocate_paid(self.debts, self.paid_cents),
+                withdrawn_debt_ids=None,
+                credit_cents=0,
             )
 
     @event("InvoiceOverdue")
@@ -383,6 +386,35 @@ class Agreement(Aggregate):
     ) -> None:
         self.overdue_noted[invoice_id] = as_of.isoformat()
 
+    # ---- the creditor withdraws a debt --------------------------------------------------
+
+    def end_by_withdrawal(self, withdrawn: Collection[str], on: dt.date) -> bool:
+        """The creditor withdrew (cancelled or took back) debts of this agreement: the
+        creditor's word wins, the agreement ends as a break does (`Broken`, rule
+        `debt_withdrawn`): its unpaid invoices are cancelled, what was paid is shared by
+        principal (`allocate_paid`) and the other debts go back to collection owing less; the
+        withdrawn debts' share is the debtor's credit. False when the agreement is not active
+        (broken, fulfilled: read again, nothing changes) or holds none of the debts."""
+        ids = [debt_id for debt_id in self.debt_ids if debt_id in withdrawn]
+        if self.status != "active" or not ids:
+            return False
+        # An agreement with nothing left to pay is fulfilled: there is an unpaid invoice.
+        first = next(i for i in self.invoices if self.balance_of(i) > 0)
+        on = max(on, self.closed_on)
+        shares = allocate_paid(self.debts, self.paid_cents)
+        self._broken(
+            **self._parties(),
+            on=on,
+            paid_cents=self.paid_cents,
+            rule="debt_withdrawn",
+            number=first["number"],
+            days_overdue=max(0, (on - first["due_date"]).days),
+            debts=shares,
+            withdrawn_debt_ids=ids,
+            credit_cents=sum(d["paid_cents"] for d in shares if d["debt_id"] in ids),
+        )
+        return True
+
     @event("Broken")
     def _broken(
         self,
@@ -396,9 +428,13 @@ class Agreement(Aggregate):
         number: int,
         days_overdue: int,
         debts: list[dict[str, Any]],
+        withdrawn_debt_ids: list[str] | None = None,
+        credit_cents: int = 0,
     ) -> None:
         self.status = "broken"
         self.ended_on = on
+        # The withdrawn debts' share of what was paid (rule `debt_withdrawn`).
+        self.credit_cents += credit_cents
 
 
 # The Closed event of version 1 carried `debtor_name` in clear; version 2 carries `personal`
@@ -419,6 +455,19 @@ def _upcast_place_v1_v2(state: dict[str, Any]) -> None:
 for _placed in (Agreement.InstallmentPaid, Agreement.InvoiceOverdue):  # type: ignore[attr-defined]
     _placed.class_version = 2
     _placed.upcast_v1_v2 = staticmethod(_upcast_place_v1_v2)
+
+
+# Version 2 of Broken may end the agreement because the creditor withdrew a debt (rule
+# `debt_withdrawn`, naming them, their share the debtor's credit). Version 1 was always a
+# break by an overdue installment: none withdrawn, no credit.
+def _upcast_broken_v1_v2(state: dict[str, Any]) -> None:
+    state.setdefault("withdrawn_debt_ids", None)
+    state.setdefault("credit_cents", 0)
+
+
+_Broken: Any = Agreement.Broken  # type: ignore[attr-defined]
+_Broken.class_version = 2
+_Broken.upcast_v1_v2 = staticmethod(_upcast_broken_v1_v2)
 
 
 def by_principal(principals: list[int], amount_cents: int) -> list[int]:

@@ -1,5 +1,6 @@
 """The negotiation service process: answers requests, keeps its copy of the debts (and
-scrubs it when a debtor's personal data is erased), and runs each business day."""
+scrubs it when a debtor's personal data is erased), ends the agreements whose debts the
+creditor withdrew, and runs each business day."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from services.negotiation.adapters.debts_view import (
     SqlErasures,
 )
 from services.negotiation.adapters.integration_events import IntegrationEvents
+from services.negotiation.adapters.withdrawals import WithdrawalsApplier
 from services.negotiation.application import NegotiationApplication
 from services.negotiation.entrypoints.requests import NegotiationRequests
 
@@ -53,6 +55,18 @@ def build(settings: Settings | None = None) -> ServiceHost:
             topics=host.topic_layout,
         )
     )
+    # The creditor withdrew a debt (DebtWithdrawn): its active agreement ends.
+    withdrawals = PositionedConsumer(
+        WithdrawalsApplier(app, host.engine),
+        host.broker,
+        host.bootstrap,
+        group_id="negotiation.withdrawals",
+        consumer_kwargs=host.consumer_kwargs,
+        max_records=host.settings.consumer_max_records,
+        topics=host.topic_layout,
+    )
+    withdrawals.after_batch = host.relay.wake
+    host.consumers.append(withdrawals)
     daily = PositionedConsumer(
         DailyRunApplier(app, host.engine),
         host.broker,

@@ -1,0 +1,66 @@
+"""Reading the creditor's withdrawals (`DebtWithdrawn` on `portfolio.debts`): an active
+agreement holding a withdrawn debt ends (`NegotiationApplication.debts_withdrawn`). The other
+events of the topic are passed over unparsed. The position is kept in the service's database
+after the batch is applied, so a batch is read again only after a crash, and a withdrawal read
+again changes nothing (its agreement is no longer active)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Engine
+
+from contracts.portfolio import DEBTS_TOPIC, DebtWithdrawn
+from contracts.registry import EVENT_MODELS
+from service_runtime.projection import (
+    RecordsByPartition,
+    offsets_metadata,
+    parse_records,
+    store_positions,
+    stored_positions,
+)
+from services.negotiation.application import NegotiationApplication
+
+log = logging.getLogger(__name__)
+
+# Every event of the topic but the withdrawals: passed over unparsed.
+_UNUSED = frozenset(
+    model for model in EVENT_MODELS.values() if not issubclass(model, DebtWithdrawn)
+)
+
+
+class WithdrawalsApplier:
+    name = "negotiation.withdrawals"
+    topics: tuple[str, ...] = (DEBTS_TOPIC,)
+
+    def __init__(self, app: NegotiationApplication, engine: Engine) -> None:
+        self.app = app
+        self.engine = engine
+        self.epoch: str | None = None
+        self.skipped = 0
+        offsets_metadata.create_all(engine)
+
+    def stored_positions(self) -> dict[tuple[str, int], tuple[int, str | None, str | None]]:
+        return stored_positions(self.engine, self.name)
+
+    def _skip(self) -> None:
+        self.skipped += 1
+
+    def apply_records(self, records_by_tp: RecordsByPartition) -> None:
+        parsed = parse_records(records_by_tp, _UNUSED, self.name, self._skip)
+        withdrawals = [
+            event
+            for events in parsed.values()
+            for event in events
+            if isinstance(event, DebtWithdrawn)
+        ]
+        if withdrawals:
+            ended = self.app.debts_withdrawn(withdrawals)
+            log.info("%d withdrawal(s) read: %d agreement(s) ended", len(withdrawals), ended)
+        with self.engine.begin() as conn:
+            store_positions(
+                conn,
+                self.name,
+                ((tp, records[-1]) for tp, records in records_by_tp.items() if records),
+                self.epoch,
+            )
