@@ -15,10 +15,13 @@ domain.second_factor) is never kept: only its digest (`debtor_birth_dates`), key
 tenant's key of the vault and salted with the debtor, from the newest event that brought a
 date; an erasure deletes it with the contact.
 
-What a debt back in collection from a broken agreement still owes (`debt_balances`): the
-balance the portfolio said last (`DebtReopened`, `DebtPaymentDeducted`: a payment to the broken
-agreement's boleto taken off the debt), so that a collection message waiting for its window
-never goes out saying more than that (`MessagingApplication` re-renders it)."""
+What a debt back in collection from a broken agreement still owes (`ContactBook.balance`):
+its original amount, as the creditor's newest row says it (`debtor_debts`, from the imports and
+re-imports), less everything paid on it (`debt_balances.paid_cents`, from the newest
+`DebtReopened` / `DebtPaymentDeducted`: a payment to the broken agreement's boleto taken off the
+debt), never below zero, as the ruler works out the `valor` it asks; so that a collection
+message waiting for its window never goes out saying more than that (`MessagingApplication`
+re-renders it), and one the ruler asked after a re-import raised the original goes as asked."""
 
 from __future__ import annotations
 
@@ -94,14 +97,16 @@ debtor_debts = Table(
     Column("version", Integer, nullable=False),
     Index("ix_debtor_debts_tenant_open", "tenant", "open"),
 )
-# What a debt back in collection owes (its principal less what was paid under its broken
-# agreements, centavos), as the newest of its DebtReopened and DebtPaymentDeducted said it (the
-# debt's version); `paid_on`: the day of the newest payment deducted (None: the reopening's).
+# What was paid on a debt back in collection (everything paid under its broken agreements,
+# centavos) and what it owed then (`balance_cents`, the portfolio's), as the newest of its
+# DebtReopened and DebtPaymentDeducted said it (the debt's version); `paid_on`: the day of the
+# newest payment deducted (None: the reopening's). What it owes now: `ContactBook.balance`.
 debt_balances = Table(
     "debt_balances",
     metadata,
     Column("tenant", String(63), primary_key=True),
     Column("debt_id", String(36), primary_key=True),
+    Column("paid_cents", Integer, nullable=False),
     Column("balance_cents", Integer, nullable=False),
     Column("paid_on", Date),
     Column("version", Integer, nullable=False),
@@ -188,12 +193,15 @@ class Contact:
 
 @dataclass(frozen=True)
 class DebtBalance:
-    """What a debt back in collection owes, as the portfolio said it last; `paid_on`: the day
-    of the newest payment deducted (None when it was said when the debt was reopened)."""
+    """What a debt back in collection owes now; `paid_on`: the day of the newest payment
+    deducted (None: nothing deducted since the debt was reopened); `version`: the debt's
+    version of the newest payment; `reimported`: the creditor's row changed the original
+    amount since (so the balance is not the one the portfolio said with the payment)."""
 
     balance_cents: int
     paid_on: dt.date | None
     version: int
+    reimported: bool = False
 
 
 @dataclass(frozen=True)
@@ -213,7 +221,9 @@ def create_tables(engine: Engine) -> None:
     """The tables, and the projection's positions forgotten when `debtor_debts` (or another
     table of the debts: phones, dates of birth, balances) is new: a database whose contacts
     were read before that table existed reads `portfolio.debts` again from the start to fill
-    it (rows are kept by version, so nothing else changes)."""
+    it (rows are kept by version, so nothing else changes). A `debt_balances` from before
+    `paid_cents` was kept (only balances) is dropped first, so it is filled again that way."""
+    _drop_balances_without_paid(engine)
     found = inspect(engine)
     filled_before = found.has_table(contacts.name) and not (
         found.has_table(debtor_debts.name)
@@ -230,6 +240,25 @@ def create_tables(engine: Engine) -> None:
             conn.execute(
                 delete(projection_offsets).where(projection_offsets.c.projection == PROJECTION_NAME)
             )
+
+
+def _drop_balances_without_paid(engine: Engine) -> None:
+    """The balances table as it was first kept (the portfolio's last balance, not what was
+    paid) cannot follow a re-import: dropped, to be created and read again from the start
+    (`create_tables`). Nothing is lost: it is all on `portfolio.debts`."""
+    found = inspect(engine)
+    if not found.has_table(debt_balances.name):
+        return
+    if "paid_cents" in {c["name"] for c in found.get_columns(debt_balances.name)}:
+        return
+    log.info(
+        "%s: %s kept no paid_cents; dropped, read again from %s",
+        PROJECTION_NAME,
+        debt_balances.name,
+        DEBTS_TOPIC,
+    )
+    with engine.begin() as conn:
+        debt_balances.drop(conn)
 
 
 @dataclass(frozen=True)
@@ -306,7 +335,10 @@ def _writes(dialect: Any) -> _Writes:
         # an older one read late, changes nothing.
         balances=balance.on_conflict_do_update(
             index_elements=["tenant", "debt_id"],
-            set_={k: balance.excluded[k] for k in ("balance_cents", "paid_on", "version")},
+            set_={
+                k: balance.excluded[k]
+                for k in ("paid_cents", "balance_cents", "paid_on", "version")
+            },
             where=debt_balances.c.version < balance.excluded.version,
         ),
     )
@@ -346,6 +378,7 @@ def _balance_row(event: DebtReopened | DebtPaymentDeducted) -> dict[str, Any]:
     return {
         "tenant": event.tenant,
         "debt_id": event.debt_id,
+        "paid_cents": event.paid_cents,
         "balance_cents": event.balance_cents,
         "paid_on": event.paid_on if isinstance(event, DebtPaymentDeducted) else None,
         "version": event.aggregate_version,
@@ -683,18 +716,39 @@ class ContactBook:
             )
 
     def balance(self, tenant: str, debt_id: str) -> DebtBalance | None:
-        """What the debt owes since its agreement broke (the newest DebtReopened or
-        DebtPaymentDeducted read); None for a debt never back from an agreement, or not a
-        debt (an agreement's installment)."""
+        """What the debt owes since its agreement broke: its original amount less everything
+        paid on it (never below zero), as the ruler works it out; None for a debt never back
+        from an agreement, or not a debt (an agreement's installment).
+
+        The newest of the two says it: when the debt's row (`debtor_debts`, its imports,
+        re-imports, settlements and reopenings) is at the payment's version or later, its
+        original amount (a re-import may have changed it) less what was paid; when the payment
+        is newer (or the debt's row not read), the balance the portfolio said with it, which
+        already counts every original before it."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(
+                    debt_balances.c.paid_cents,
                     debt_balances.c.balance_cents,
                     debt_balances.c.paid_on,
                     debt_balances.c.version,
-                ).where(debt_balances.c.tenant == tenant, debt_balances.c.debt_id == debt_id)
+                    debtor_debts.c.original_amount_cents,
+                    debtor_debts.c.version.label("debt_version"),
+                )
+                .select_from(debt_balances)
+                .outerjoin(
+                    debtor_debts,
+                    (debtor_debts.c.tenant == debt_balances.c.tenant)
+                    & (debtor_debts.c.debt_id == debt_balances.c.debt_id),
+                )
+                .where(debt_balances.c.tenant == tenant, debt_balances.c.debt_id == debt_id)
             ).first()
-        return DebtBalance(row.balance_cents, row.paid_on, row.version) if row else None
+        if row is None:
+            return None
+        owed = row.balance_cents
+        if row.debt_version is not None and row.debt_version >= row.version:
+            owed = max(0, row.original_amount_cents - row.paid_cents)
+        return DebtBalance(owed, row.paid_on, row.version, reimported=owed != row.balance_cents)
 
     def debtors_with_open_debts(self, tenant: str) -> list[DebtorOpenDebts]:
         """The tenant's debtors with at least one open debt and an e-mail, by document."""

@@ -67,6 +67,7 @@ from services.messaging.domain.records import (
     COLLECTION_ENDED_RULE,
     ERASED_REASON,
     NOTHING_OWED_REASON,
+    NOTHING_OWED_REIMPORTED_REASON,
     PERSONAL_VARIABLES,
     Message,
     OptOut,
@@ -744,7 +745,8 @@ class MessagingApplication(ServiceApplication):
         with the reason (not saved: the caller saves)."""
         assert self.contacts is not None
         if owed.balance_cents == 0:
-            message.fail(reason=NOTHING_OWED_REASON, rule=COLLECTION_ENDED_RULE, at=now)
+            reason = NOTHING_OWED_REIMPORTED_REASON if owed.reimported else NOTHING_OWED_REASON
+            message.fail(reason=reason, rule=COLLECTION_ENDED_RULE, at=now)
             return None
         template = self.get_or_none(
             Template, template_id(message.tenant, message.channel, message.template)
@@ -770,6 +772,7 @@ class MessagingApplication(ServiceApplication):
         message.amount_lowered(
             owed_cents=owed.balance_cents,
             paid_on=owed.paid_on,
+            reimported=owed.reimported,
             personal=seal(key, fields).model_dump(),
             at=now,
         )

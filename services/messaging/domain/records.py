@@ -63,15 +63,23 @@ NOTHING_OWED_REASON = (
     "não enviada: os pagamentos abatidos da dívida depois do pedido cobriram o valor em aberto; "
     "a mensagem diria que ainda há valor em aberto"
 )
+# The same when the creditor's re-import lowered the debt's original amount to what was paid.
+NOTHING_OWED_REIMPORTED_REASON = (
+    "não enviada: com o valor original atualizado pelo credor, o que já foi pago cobre a "
+    "dívida; a mensagem diria que ainda há valor em aberto"
+)
 
 
-def amount_lowered_reason(said: str, owed_cents: int, paid_on: dt.date | None) -> str:
+def amount_lowered_reason(
+    said: str, owed_cents: int, paid_on: dt.date | None, reimported: bool = False
+) -> str:
     """pt-BR: why a collection message's text was rendered again before it went out."""
-    since = (
-        f"o pagamento abatido em {paid_on.strftime('%d/%m/%Y')}"
-        if paid_on is not None
-        else "a quebra do acordo"
-    )
+    if reimported:
+        since = "a atualização do valor original pelo credor"
+    elif paid_on is not None:
+        since = f"o pagamento abatido em {paid_on.strftime('%d/%m/%Y')}"
+    else:
+        since = "a quebra do acordo"
     return (
         f"valor atualizado antes do envio: a mensagem dizia {said}, a dívida deve "
         f"{format_brl(owed_cents)} desde {since}"
@@ -175,14 +183,16 @@ class Message(Aggregate):
         paid_on: dt.date | None,
         personal: dict[str, str],
         at: dt.datetime,
+        reimported: bool = False,
     ) -> None:
         """Rendered again with what its debt owes now (`valor`), its address and new text
-        sealed again (`personal`, as `queue_sealed`'s); it keeps its place in the queue."""
+        sealed again (`personal`, as `queue_sealed`'s); it keeps its place in the queue.
+        `reimported`: what it owes changed with the creditor's re-import (the reason says so)."""
         said = self.variables.get("valor", "")
         self._amount_lowered(
             facts=self.facts(),
             variables={**self.variables, "valor": format_brl(owed_cents)},
-            reason=amount_lowered_reason(said, owed_cents, paid_on),
+            reason=amount_lowered_reason(said, owed_cents, paid_on, reimported),
             personal=personal,
             at=at,
         )
