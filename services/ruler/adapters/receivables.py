@@ -388,7 +388,7 @@ class _Batch:
             if isinstance(event, DebtEvent):
                 self._debt(event)
             elif isinstance(event, DebtSettled):
-                self._close([event.debt_id], "settled", event.settled_on)
+                self._settle(event)
             elif isinstance(event, DebtWithdrawn):
                 self._withdraw(event)
             elif isinstance(event, ClosedEvent):
@@ -521,16 +521,23 @@ class _Batch:
             self.installments[event.agreement_id].append(installment.invoice_id)
 
     def _close(
-        self, ids: Iterable[str], reason: str, on: dt.date, status: str | None = None
+        self,
+        ids: Iterable[str],
+        reason: str,
+        on: dt.date,
+        status: str | None = None,
+        said_cents: int | None = None,
     ) -> int:
-        """Open receivables leave (each an exit with the row as it was); returns how many."""
+        """Open receivables leave (each an exit with the row as it was, its amount
+        `said_cents` when given); returns how many."""
         new_status = status or {"renegotiated": "in_agreement"}.get(reason, reason)
         closed = 0
         for receivable_id in ids:
             row = self.rows.get(receivable_id)
             if row is None or row["status"] != "open":
                 continue
-            self.exits.append(Exit(_snapshot(row), reason, on))
+            said = row if said_cents is None else {**row, "amount_cents": said_cents}
+            self.exits.append(Exit(_snapshot(said), reason, on))
             row["status"] = new_status
             closed += 1
         return closed
@@ -545,6 +552,19 @@ class _Batch:
                 continue
             if self._close([debt_id], "renegotiated", event.closed_on, "in_agreement"):
                 row["agreement_id"] = event.agreement_id
+
+    def _settle(self, event: DebtSettled) -> None:
+        """Paid in full: the debt leaves (`settled`). One paid off by payments to its broken
+        agreement's boleto owes R$ 0,00 by then (the deductions took it there): its exit, and
+        so its finalization message, says what was paid on it (`paid_cents`), not R$ 0,00."""
+        row = self.rows.get(event.debt_id)
+        paid_off = row is not None and row["amount_cents"] == 0
+        self._close(
+            [event.debt_id],
+            "settled",
+            event.settled_on,
+            said_cents=event.paid_cents if paid_off else None,
+        )
 
     def _withdraw(self, event: DebtWithdrawn) -> None:
         """The creditor cancelled the debt or took it back: an open debt leaves the ruler

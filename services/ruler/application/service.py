@@ -9,6 +9,7 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 from pydantic import TypeAdapter
@@ -647,9 +648,18 @@ class RulerApplication(ServiceApplication):
             group_facts([m for m, _ in listed_moves]) if len(listed_moves) > 1 else None
         )
         bureau_name = self.bureau.name if self.bureau else "arquivo-remessa"
-        removals: list[tuple[ReceivableRow, str]] = []
+        removals: list[BureauRecord] = []
         for move, receivable in leaving:
             removal = receivable is removal_lead
+            # The exclusion says what the inclusion listed (a debt paid off owes R$ 0,00 when
+            # it leaves; the bureau matches an exclusion with the inclusion it removes).
+            listed_as = replace(
+                move.row,
+                amount_cents=receivable.listed_amount_cents
+                if receivable.listed_amount_cents is not None
+                else move.row.amount_cents,
+                due_date=receivable.listed_due_date or move.row.due_date,
+            )
             listed = receivable.leave(
                 facts=facts_of(move.row, move.on),
                 reason=move.reason,
@@ -661,11 +671,11 @@ class RulerApplication(ServiceApplication):
                 removal_facts=removal_together if removal else None,
             )
             if listed is not None:
-                removals.append((move.row, listed))
+                removals.append(self._bureau_record(listed_as, listed, first.on))
         self.save(*(receivable for _, receivable in leaving))
         if self.bureau is not None:
-            for row, listed in removals:
-                self.bureau.exclude(self._bureau_record(row, listed, first.on), first.reason)
+            for record in removals:
+                self.bureau.exclude(record, first.reason)
         return len(leaving)
 
     def _reenter(self, back: Reentry) -> int:

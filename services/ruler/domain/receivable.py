@@ -42,6 +42,10 @@ class Receivable(Aggregate):
         self.notified_on: dt.date | None = None
         # The credit bureau action's key of a listing that waits for the notice's days.
         self.listing_key: str | None = None
+        # What its listing said (amount, due date): its exclusion says the same, whatever it
+        # owes when it leaves (the bureau matches an exclusion with the inclusion it removes).
+        self.listed_amount_cents: int | None = None
+        self.listed_due_date: dt.date | None = None
 
     @property
     def key_id(self) -> str:
@@ -113,6 +117,9 @@ class Receivable(Aggregate):
     ) -> None:
         self.listed_key = record_key
         self.listing_key = None
+        self.listed_amount_cents = int(facts["amount_cents"])
+        due = facts["due_date"]
+        self.listed_due_date = due if isinstance(due, dt.date) else dt.date.fromisoformat(due)
 
     def leave(
         self,
