@@ -167,18 +167,21 @@ def test_an_unchanged_row_keeps_an_older_row_read_late_from_undoing_it(
     assert [carteira(app, i).unchanged for i in ("dez-2026", "nov-2026")] == [1, 1]
 
 
-def test_rows_of_one_file_sent_at_the_same_time_apply_in_file_order(
+def test_in_one_file_the_first_row_of_a_debt_wins_and_a_later_one_is_rejected(
     app: PortfolioApplication,
 ) -> None:
+    # Before, the last line won and read as the creditor's correction (QA D6): within one
+    # import the first row of a debt wins (tests/unit/test_portfolio_repeated_rows.py).
     same_debt_twice = [
         sent_at(row("nov-2026", 2, JOAO, original_amount="100,00"), NOVEMBER),
         sent_at(row("nov-2026", 3, JOAO, original_amount="150,00"), NOVEMBER),
     ]
 
-    app.handle_inbound(same_debt_twice, TODAY)
+    outcome = app.handle_inbound(same_debt_twice, TODAY)
 
-    assert debt(app, id_of(JOAO)).original_amount_cents == 15000
-    assert amounts_published(app) == [10000, 15000]
+    assert debt(app, id_of(JOAO)).original_amount_cents == 10000
+    assert amounts_published(app) == [10000]
+    assert (outcome.created, outcome.rejected) == (1, 1)
 
 
 def _withdrawal(import_id: str, at: dt.datetime) -> CarteiraRowSubmittedV2:

@@ -9,8 +9,14 @@ keyed by import, so two files sending the same debt come on different partitions
 is its envelope's `occurred_at` (when the gateway stored the upload's rows; a client's own
 message time); a debt keeps the time of the row that last set its data (`Debt.data_as_of`), a
 row older than that changes nothing (counted `unchanged`, logged), and a newer row that
-changes nothing still moves the time on (`Debt.Reaffirmed`, not published). Rows of one time
-(one file's) apply in the order read. A withdrawal applies whatever its time: it is for good.
+changes nothing still moves the time on (`Debt.Reaffirmed`, not published). A withdrawal
+applies whatever its time: it is for good.
+
+Within one import the first row of a debt wins, as the first message of a row does: a later
+row of the same debt (tenant, creditor, contract, installment) in the same import is rejected
+as a row, naming the first and what differs (`repeated_row`; the import keeps, per debt, the
+row that set it: `CarteiraImport.debt_rows`). An upload and a client's messages take this one
+path. A debt in the next file is the creditor's correction, as before.
 
 Every row is answered: a row for a tenant that is not a tenant name (`cobranca token create`'s
 rule; its debts no token could reach) is rejected naming `tenant`, and a row the contract
@@ -28,6 +34,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import hmac
 import json
 import logging
 import uuid
@@ -53,7 +61,13 @@ from contracts.personal import SealedPersonalData
 from contracts.portfolio import PERSONAL_FIELDS
 from service_runtime.eventstore import ServiceApplication
 from service_runtime.personal_data import DebtorKey, KeyVault, seal_as_dict, unseal
-from services.portfolio.domain.carteira_import import CarteiraImport, import_aggregate_id
+from services.portfolio.domain.carteira_import import (
+    CarteiraImport,
+    debt_row_key,
+    first_row,
+    import_aggregate_id,
+    repeated_row,
+)
 from services.portfolio.domain.debt import Debt, Sealed, debt_id_for
 from services.portfolio.domain.quarantine import QuarantinedMessage, payload_digest, quarantine_id
 from services.portfolio.domain.row_rules import (
@@ -131,6 +145,27 @@ def _personal(row: ValidRow) -> dict[str, Any]:
     if row.birth_date is not None:
         fields["birth_date"] = row.birth_date.isoformat()
     return fields
+
+
+def _as_first(msg: RowMessage, row: ValidRow, key: DebtorKey) -> str:
+    """The row as the import keeps it for the debt it sets (`first_row`): its place, the values
+    a rejection may show, the category and the personal data only as digests keyed with the
+    debtor's key (comparable, never readable; meaningless once the key is erased)."""
+    values = {**_personal(row), "category": row.category}
+    return first_row(
+        row_number=msg.row_number,
+        ref=msg.client_row_id or msg.row_key,
+        original_amount_cents=row.original_amount_cents,
+        due_date=row.due_date,
+        status=row.status,
+        document=row.document,
+        key_id=key.key_id,
+        digests={
+            f: hmac.new(key.secret, f"{f}|{v}".encode(), hashlib.sha256).hexdigest()
+            for f, v in values.items()
+            if v
+        },
+    )
 
 
 def _row_mapping(msg: RowMessage) -> dict[str, str]:
@@ -384,6 +419,8 @@ class PortfolioApplication(ServiceApplication):
             rejections: list[dict[str, Any]] = []
             # Rows older than the data their debt holds: (row_key, debt id), logged once.
             superseded: list[tuple[str, uuid.UUID]] = []
+            # The debts these rows set, each with its row: a later row of one is a repeat.
+            debt_rows: dict[str, str] = {}
             for msg in rows:
                 if imp.has_row(msg.row_key) or msg.row_key in seen:
                     outcome.duplicates += 1
@@ -396,6 +433,15 @@ class PortfolioApplication(ServiceApplication):
                     continue
                 assert not isinstance(msg, UnreadableRow)  # always a rejection
                 debt_id = debt_ids[(msg.tenant, msg.import_id, msg.row_key)]
+                # Within one import the first row of a debt wins (as the first message of a
+                # row does): a later one is rejected, naming the first and what differs.
+                this_row = _as_first(msg, result, keys[msg.tenant][result.document])
+                first = debt_rows.get(debt_row_key(debt_id)) or imp.first_row_of(debt_id)
+                if first is not None:
+                    rejections.append(
+                        _rejection(msg, RowRejection([repeated_row(first, this_row)]))
+                    )
+                    continue
                 debt = debts.get(debt_id)
                 if debt is None and debt_id in known:
                     debt = self._get_debt(debt_id)
@@ -407,6 +453,7 @@ class PortfolioApplication(ServiceApplication):
                     if debt is None:
                         rejections.append(_rejection(msg, UNKNOWN_DEBT))
                         continue
+                    debt_rows[debt_row_key(debt_id)] = this_row
                     withdrawn = debt.withdraw(
                         reason=result.status,
                         on=today,
@@ -420,6 +467,7 @@ class PortfolioApplication(ServiceApplication):
                 # The creditor's data as of when this row was received: the upload's rows as
                 # the gateway stored them, a client's row as the client sent it.
                 received_at = msg.occurred_at
+                debt_rows[debt_row_key(debt_id)] = this_row
                 if debt is not None and debt.has_data_newer_than(received_at):
                     # Rows of one debt come on as many partitions as imports: a row read after
                     # a later one changes nothing (the creditor's last data is the truth).
@@ -493,6 +541,7 @@ class PortfolioApplication(ServiceApplication):
                     row_keys=row_keys,
                     rejections=rejections,
                     cause_id=str(rows[-1].event_id),
+                    debt_rows=debt_rows,
                     **counts,
                 )
                 outcome.created += counts["created"]
