@@ -65,7 +65,11 @@ from services.negotiation.domain.boleto import (
     sequence_capacity,
     sequence_problem,
 )
-from services.negotiation.domain.charges import updated_value
+from services.negotiation.domain.charges import (
+    CONSUMER_PENALTY_CAP_PCT,
+    for_debtor,
+    updated_value,
+)
 from services.negotiation.domain.condition import PaymentCondition, condition_aggregate_id
 from services.negotiation.domain.offers import (
     MIXED_CREDITORS_MESSAGE,
@@ -151,12 +155,14 @@ class NegotiationApplication(ServiceApplication):
         return NegotiationSettings.model_validate_json(self.tenant_record(tenant).settings_json)
 
     @staticmethod
-    def charges_for(settings: NegotiationSettings, creditor: str) -> CreditorCharges:
+    def charges_for(settings: NegotiationSettings, creditor: str, document: str) -> CreditorCharges:
+        """The creditor's charges (its own, else the tenant's), as the debtor is charged them:
+        a consumer's multa capped at 2% (`for_debtor`)."""
         wanted = creditor_key(creditor)
         for name, charges in settings.creditor_charges.items():
             if creditor_key(name) == wanted:
-                return charges
-        return settings.charges
+                return for_debtor(charges, document)
+        return for_debtor(settings.charges, document)
 
     # ---- personal data ------------------------------------------------------------------
 
@@ -201,7 +207,9 @@ class NegotiationApplication(ServiceApplication):
         problems = account_problems(account)
         if problems:
             raise boleto_settings_refusal(problems, 422)
-        if found := document_and_key_problems(request.settings):
+        if found := document_and_key_problems(request.settings) + penalty_problems(
+            request.settings
+        ):
             raise Refused(
                 422,
                 "validation_failed",
@@ -359,7 +367,7 @@ class NegotiationApplication(ServiceApplication):
                 self.conditions(tenant),
                 today,
                 channel,
-                self.charges_for(settings, rows[0].creditor),
+                self.charges_for(settings, rows[0].creditor, rows[0].document),
             )
         except ValueError as exc:
             raise field_refusal("debt_ids", "same_creditor", str(exc)) from exc
@@ -368,7 +376,7 @@ class NegotiationApplication(ServiceApplication):
     def offers(self, request: GetOffers, today: dt.date) -> OffersOut:
         rows = self._negotiable(request.tenant, request.debt_ids, request.document)
         quotes, settings = self._quotes(request.tenant, rows, request.channel, today)
-        charges = self.charges_for(settings, rows[0].creditor)
+        charges = self.charges_for(settings, rows[0].creditor, rows[0].document)
         values = [updated_value(r.balance_cents, r.due_date, today, charges) for r in rows]
         return OffersOut(
             as_of=today,
@@ -654,7 +662,10 @@ class NegotiationApplication(ServiceApplication):
         debts: list[StatementDebt] = []
         for r in rows:
             v = updated_value(
-                r.balance_cents, r.due_date, today, self.charges_for(settings, r.creditor)
+                r.balance_cents,
+                r.due_date,
+                today,
+                self.charges_for(settings, r.creditor, r.document),
             )
             debts.append(
                 StatementDebt(
@@ -1240,6 +1251,27 @@ def document_and_key_problems(settings: NegotiationSettings) -> list[tuple[str, 
             found.append(("boleto.beneficiary_document", exc.rule, exc.reason))
     if (key := pix_key_problem(settings.pix.key)) is not None:
         found.append(("pix.key", key.rule, key.message))
+    return found
+
+
+def penalty_problems(settings: NegotiationSettings) -> list[tuple[str, str, str]]:
+    """(field, rule, pt-BR message) of each multa above what a consumer may be charged (CDC
+    art. 52 §1: 2%). The settings do not tell consumers' debts from companies': every
+    creditor's debts may be a consumer's, so none may hold more."""
+    found: list[tuple[str, str, str]] = []
+    named = [("charges", settings.charges)] + [
+        (f"creditor_charges.{name}", charges) for name, charges in settings.creditor_charges.items()
+    ]
+    for where, charges in named:
+        if charges.penalty_pct > CONSUMER_PENALTY_CAP_PCT:
+            found.append(
+                (
+                    f"{where}.penalty_pct",
+                    "penalty_above_legal_cap",
+                    f"multa de {str(charges.penalty_pct).replace('.', ',')}% acima do limite "
+                    "de 2% para dívidas de consumidor (CDC, art. 52, § 1º)",
+                )
+            )
     return found
 
 

@@ -6,11 +6,24 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from contracts.documents import document_kind
 from contracts.negotiation_requests import CreditorCharges
 from services.negotiation.domain.money import half_up, pct_of
 
 # Monthly rates apply pro rata die over a 30-day commercial month.
 _DAYS_PER_MONTH = 30
+
+# The multa on a consumer's debt (CDC art. 52 §1): at most 2% of the principal.
+CONSUMER_PENALTY_CAP_PCT = Decimal(2)
+
+
+def for_debtor(charges: CreditorCharges, document: str) -> CreditorCharges:
+    """The charges a debtor is charged: a consumer (CPF) never more than the legal multa,
+    whatever the settings hold (settings saved before the cap was checked may hold more). A
+    company (CNPJ) is charged the settings' rates."""
+    if document_kind(document) == "cnpj" or charges.penalty_pct <= CONSUMER_PENALTY_CAP_PCT:
+        return charges
+    return charges.model_copy(update={"penalty_pct": CONSUMER_PENALTY_CAP_PCT})
 
 
 @dataclass(frozen=True)

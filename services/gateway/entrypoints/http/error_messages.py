@@ -56,6 +56,8 @@ RULES_EN: dict[str, str] = {
     "token_claims": "The token names no role or no tenant",
     "role": "The token's role may not do this",
     "not_configured": "The agency has not configured this yet (its negotiation settings)",
+    "penalty_above_legal_cap": "A multa above 2%, the most a consumer's debt may be charged "
+    "(CDC art. 52 §1)",
     "unknown_field": "Unknown field",
     "minimum": "The value is too small",
     "exclusive_minimum": "The value is too small",
