@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from sqlalchemy import (
@@ -15,7 +16,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -61,9 +64,14 @@ carteira_rejections = Table(
     Column("row_number", Integer),
     Column("client_row_id", String(128)),
     Column("document", String(14)),
+    # The row's document as typed in the file (`DebtRejected.fields.document`): `document` is
+    # only a valid one, normalized, and the agency must find the invalid one to fix it.
+    Column("document_as_received", Text),
     Column("reason", Text, nullable=False),
     Column("errors", JSON, nullable=False),
 )
+
+log = logging.getLogger(__name__)
 
 
 # Progress events do not know how the import began: they never overwrite these.
@@ -92,6 +100,21 @@ class ImportStatusProjection(Projection):
         DebtRejected, CarteiraImportStarted, CarteiraRowsProcessed, CarteiraImportCompleted
     )
 
+    def create_tables(self, engine: Engine) -> None:
+        super().create_tables(engine)
+        # A table from before gets the column, empty for the rows it holds (`cobranca replay
+        # import_status` fills them).
+        found = {c["name"] for c in inspect(engine).get_columns(carteira_rejections.name)}
+        if "document_as_received" not in found:
+            log.info("%s: adding the column document_as_received", carteira_rejections.name)
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        f"ALTER TABLE {carteira_rejections.name} "
+                        "ADD COLUMN document_as_received TEXT"
+                    )
+                )
+
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
         rejections: list[dict[str, Any]] = []
         for event in events:
@@ -104,6 +127,7 @@ class ImportStatusProjection(Projection):
                         "row_number": event.row_number,
                         "client_row_id": event.client_row_id,
                         "document": event.document,
+                        "document_as_received": event.fields.document,
                         "reason": event.reason,
                         "errors": [e.model_dump() for e in event.errors],
                     }

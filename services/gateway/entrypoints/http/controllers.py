@@ -168,6 +168,7 @@ def _status_out(row: dict[str, Any]) -> ImportStatusOut:
                 row_key=r["row_key"],
                 client_row_id=r["client_row_id"],
                 document=r["document"],
+                document_as_received=r["document_as_received"],
                 reason=r["reason"],
                 errors=[RowErrorOut(**e) for e in r["errors"]],
             )

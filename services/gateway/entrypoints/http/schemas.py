@@ -34,6 +34,9 @@ class RejectionOut(Model):
     row_key: str
     client_row_id: str | None
     document: str | None
+    document_as_received: str | None = Field(
+        default=None, description="The row's document as typed in the file, valid or not"
+    )
     reason: str
     errors: list[RowErrorOut]
 
