@@ -316,9 +316,9 @@ def test_the_timeline_tells_in_portuguese_what_happened_oldest_first(engine: sa.
     assert [e["summary"] for e in entries] == [
         "Dívida importada: Banco Horizonte S.A., contrato BH-2024-0001 parcela 1, R$ 1.234,56, "
         "vencimento 10/01/2025",
-        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001): "
+        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001 parcela 1): "
         "valor de R$ 1.234,56 para R$ 1.300,00; vencimento de 10/01/2025 para 15/01/2025",
-        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001): "
+        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001 parcela 1): "
         "e-mail de (vazio) para joao@empresa.com.br; telefone de 11987654321 para (vazio)",
     ]
     assert [e["aggregate_version"] for e in entries] == [1, 2, 3]
@@ -524,7 +524,7 @@ def test_the_timeline_tells_sealed_data_and_the_erasure_removes_it_for_good(
     project(engine, TimelineProjection(vault), events)
     summaries = [e["summary"] for e in debtor_timeline(engine, AGENCY, JOAO)]
     assert summaries[2] == (
-        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001): "
+        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001 parcela 1): "
         "telefone passa a ser +5511987654321"
     )
     assert summaries[3] == (
@@ -538,9 +538,9 @@ def test_the_timeline_tells_sealed_data_and_the_erasure_removes_it_for_good(
     assert [e["summary"] for e in entries] == [
         "Dívida importada: Banco Horizonte S.A., contrato BH-2024-0001 parcela 1, R$ 1.234,56, "
         "vencimento 10/01/2025",
-        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001): "
+        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001 parcela 1): "
         f"e-mail de (vazio) para {REMOVED}; telefone de {REMOVED} para (vazio)",
-        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001): "
+        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001 parcela 1): "
         f"telefone passa a ser {REMOVED}",
         f"Devedor deixou contato no portal: telefone {REMOVED}, e-mail {REMOVED}, credor "
         f'esperado: Loja Exemplo; mensagem: "{REMOVED}"',
@@ -919,6 +919,21 @@ def test_the_timeline_says_a_date_of_birth_changed_never_what_it_is(engine: sa.E
     project(engine, TimelineProjection(vault), [imported(), updated_v2(vault, 2, ["birth_date"])])
     summaries = [e["summary"] for e in debtor_timeline(engine, AGENCY, JOAO)]
     assert summaries[1] == (
-        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001): "
+        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001 parcela 1): "
         "data de nascimento alterada"
+    )
+
+
+def test_an_update_names_the_parcela_that_changed_when_the_debt_has_one() -> None:
+    # QA D6: "Dívida atualizada (Loja Ótima Ltda, contrato QA7-001): valor de ..." did not say
+    # which of the contract's parcelas the creditor changed.
+    change = [("original_amount_cents", 123456, 133456)]
+    assert summarize(updated(2, change)) == (
+        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001 parcela 1): "
+        "valor de R$ 1.234,56 para R$ 1.334,56"
+    )
+    single = updated(2, change).model_copy(update={"installment": ""})
+    assert summarize(single) == (
+        "Dívida atualizada (Banco Horizonte S.A., contrato BH-2024-0001): "
+        "valor de R$ 1.234,56 para R$ 1.334,56"
     )

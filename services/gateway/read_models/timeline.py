@@ -231,8 +231,10 @@ def describe(event: Envelope, personal: Personal, kinds: Sequence[str] | None = 
         )
     if isinstance(event, DebtUpdated | DebtUpdatedV2):
         parts = [_change(event, c.field, c.old, c.new, personal) for c in event.changes]
-        return f"Dívida atualizada ({event.creditor}, contrato {event.contract}): " + "; ".join(
-            parts
+        parcela = f" parcela {event.installment}" if event.installment else ""
+        return (
+            f"Dívida atualizada ({event.creditor}, contrato {event.contract}{parcela}): "
+            + "; ".join(parts)
         )
     if isinstance(event, DebtSettled):
         return (
