@@ -1305,3 +1305,64 @@ def test_a_broken_agreements_unpaid_installments_are_cancelled_with_nothing_to_p
     card = card[: card.index("</article>")]
     assert "Cancelada" in card and "Vencida" not in card and "Em aberto" not in card
     assert "Ver boleto e PIX" not in card
+
+
+# ---- after a break, what each debt still owes ------------------------------------------------
+
+
+def test_after_a_break_the_debts_page_shows_the_balance_and_what_was_already_deducted(
+    client: TestClient[Litestar],
+) -> None:
+    """QA (D4): after a broken agreement the debts page showed only "Valor original" while the
+    lookup, the offers, the chat and the statement used the reduced balance; a debtor who had
+    paid thought the payment lost. Each debt now shows its balance next to the original value,
+    and says how much of it was paid and deducted."""
+    from tests.unit import test_portal_agreements as agreements
+    from tests.unit.test_read_model_batches import broken, paid, reopened
+
+    def ours(event: Any) -> Any:
+        return event.model_copy(update={"tenant": TENANT, "document": ISABELA})
+
+    # d-bank (R$ 500,00): an agreement, its first installment paid, broken; R$ 255,00 of the
+    # payments shared to d-bank, which comes back owing R$ 245,00.
+    events = [
+        ours(agreements.closed("qd", ["d-bank"])),
+        ours(paid("qd", 1, 2)),
+        ours(broken("qd", ["d-bank"], 3)),
+        ours(reopened("d-bank", "qd", 2)).model_copy(
+            update={"creditor": "Banco Horizonte S.A.", "balance_cents": 24_500}
+        ),
+    ]
+    with client.app.state.read_engine.begin() as conn:
+        PortalViewProjection(VAULT).apply(conn, events)
+
+    looked = client.post(f"/api/v1/portal/{TENANT}/lookup", json={"document": ISABELA}).json()
+    (bank,) = [d for d in looked["debts"] if d["debt_id"] == "d-bank"]
+    assert bank["balance_cents"] == 24_500
+
+    sign_in(client, ISABELA)
+    page = client.get(f"/p/{TENANT}/dividas").text
+    row = page[page.index('id="divida-d-bank"') :]
+    row = row[: row.index("</tr>")]
+    assert 'data-label="Valor original" class="numero"><span class="dinheiro">R$ 500,00</span>' in (
+        row
+    )
+    balance = re.search(r'id="saldo-d-bank">(.*?)</td>', row, re.S)
+    assert balance is not None
+    assert balance.group(1).startswith('<span class="dinheiro">R$ 245,00</span>')
+    assert (
+        'Já abatido: <span class="dinheiro">R$ 255,00</span> pagos no acordo anterior'
+        in balance.group(1)
+    )
+    # A debt nothing was paid on owes its original value, and says nothing was deducted.
+    old = page[page.index('id="divida-d-old"') :]
+    old = old[: old.index("</tr>")]
+    assert 'id="saldo-d-old"><span class="dinheiro">R$ 10.524,19</span></td>' in old
+    assert "Já abatido" not in old
+    assert "o valor original menos o que você já pagou" in page
+    # Paid through two broken agreements with the creditor: said so.
+    from services.gateway.entrypoints.web.pages import deducted_line
+
+    assert deducted_line(25_500, 2) == (
+        'Já abatido: <span class="dinheiro">R$ 255,00</span> pagos em acordos anteriores'
+    )

@@ -141,6 +141,8 @@ class EligibleDebt:
     installment: str
     category: str | None
     original_amount_cents: int
+    # Paid under agreements that broke, deducted: the balance is the original less this.
+    paid_cents: int
     balance_cents: int
     due_date: dt.date
     days_overdue: int
@@ -480,6 +482,7 @@ class PortalService:
                 installment=r["installment"],
                 category=r.get("category"),
                 original_amount_cents=r["original_amount_cents"],
+                paid_cents=r["paid_cents"],
                 balance_cents=r["balance_cents"],
                 due_date=portal_view.due_date_of(r),
                 days_overdue=days_overdue(portal_view.due_date_of(r), today),

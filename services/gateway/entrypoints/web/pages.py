@@ -5,7 +5,9 @@ when nothing is found):
                                     opens the session (cookie), or first asks for the tenant's
                                     second factor: the code sent (POST /p/{tenant}/codigo) or
                                     the date of birth (POST /p/{tenant}/nascimento), then:
-2. GET  /p/{tenant}/dividas         the eligible debts ("Negociar"), the agreements already made
+2. GET  /p/{tenant}/dividas         the eligible debts ("Negociar"), each with its original value
+                                    and its balance (what broken agreements paid, deducted, said
+                                    next to it), the agreements already made
                                     with their invoices; with nothing eligible, the contact form
                                     (POST /p/{tenant}/contato).
 3. GET  /p/{tenant}/negociar        the offers for the chosen debt(s), one "Efetuar acordo" form
@@ -33,6 +35,7 @@ from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.params import Parameter
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
+from markupsafe import Markup
 
 from contracts.documents import InvalidDocument, mask_document
 from contracts.envelope import TENANT_NAME
@@ -66,7 +69,7 @@ from services.gateway.domain.portal_profile import TenantPortal, tenant_portal_i
 from services.gateway.entrypoints.http.errors import ApiError, RateLimited
 from services.gateway.entrypoints.http.portal_deps import NOT_ELIGIBLE_MESSAGE, portal_service
 from services.gateway.entrypoints.http.security import is_https, trusted_networks
-from services.gateway.entrypoints.web.formatting import date_br
+from services.gateway.entrypoints.web.formatting import brl, date_br
 from services.gateway.entrypoints.web.session import (
     RENEWED,
     SESSION_COOKIE,
@@ -993,8 +996,25 @@ def _debts_context(view: DebtorView) -> dict[str, Any]:
         "document_masked": mask_document(view.document),
         "document_kind": view.document_kind.upper(),
         "groups": groups,
+        "deducted": {
+            d.debt_id: deducted_line(d.paid_cents, _broken_with(view.agreements, d.creditor))
+            for d in view.debts
+            if d.paid_cents > 0
+        },
         "agreements": view.agreements,
     }
+
+
+def _broken_with(agreements: list[dict[str, Any]], creditor: str) -> int:
+    return sum(1 for a in agreements if a["status"] == "broken" and a["creditor"] == creditor)
+
+
+def deducted_line(paid_cents: int, broken_agreements: int) -> Markup:
+    """What a reopened debt's balance already left out, said next to it (QA: the debts page
+    showed only the original value, and a debtor who had paid thought the payment lost). Its
+    payments came through the creditor's broken agreements: one, or more than one."""
+    where = "em acordos anteriores" if broken_agreements > 1 else "no acordo anterior"
+    return Markup("Já abatido: {} pagos {}").format(brl(paid_cents), where)
 
 
 def _chosen_invoice(agreement: AgreementOut, invoice_id: str | None) -> InvoiceOut | None:
