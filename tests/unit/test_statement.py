@@ -24,6 +24,7 @@ from contracts.negotiation_requests import (
     StatementOut,
 )
 from contracts.portfolio import DebtSettled
+from services.messaging.application.conversations import situation
 from services.negotiation.adapters.agreement_documents import statement_document
 from services.negotiation.domain.agreement import Agreement
 from services.negotiation.domain.references import DebtorAgreements, debtor_agreements_id
@@ -34,6 +35,7 @@ from tests.unit.test_negotiation_app import (
     MARIA,
     T0,
     TODAY,
+    Collection,
     Negotiation,
     debt_event,
 )
@@ -192,7 +194,8 @@ def test_statement_sorts_by_creditor_then_due_date_and_marks_active_agreements(
         early: None,
         late: agreement.agreement_id,
     }
-    assert out.total_updated_cents == sum(d.updated_value_cents for d in out.debts)
+    # The total is of the debts in collection: the agreement's are paid by its installments.
+    assert out.total_updated_cents == sum(d.updated_value_cents for d in out.debts[:2])
 
 
 def test_an_unknown_document_has_an_empty_statement(neg: Negotiation):
@@ -208,9 +211,10 @@ def test_statement_pdf_shows_the_debts_and_the_total(neg: Negotiation):
         debt_event("a", due=TODAY - dt.timedelta(days=30)),
         debt_event("b", amount=55_555, creditor="Loja Estrela"),
     )
-    neg.close([a], 1)
+    agreement = neg.close([a], 1)
     out = statement(neg)
-    pdf = statement_document(out, "Recupera Sul Cobranças")
+    agreements = neg.app.list_agreements(ListAgreements(tenant=AGENCY, document=JOAO), TODAY)
+    pdf = statement_document(out, "Recupera Sul Cobranças", agreements.agreements)
     assert pdf.startswith(b"%PDF")
     text = pdf_text(pdf)
     assert "Demonstrativo de débito" in text
@@ -218,14 +222,27 @@ def test_statement_pdf_shows_the_debts_and_the_total(neg: Negotiation):
     assert f"posição em {TODAY:%d/%m/%Y}" in text.lower()
     assert "João da Silva" in text and "***.982.247-**" in text
     assert format_brl(out.total_updated_cents) in text
-    assert "em acordo" in text
+    assert "Acordos em andamento" in text and agreement.agreement_id in text
     assert "Loja Estrela" in text
     # The same input gives the same bytes.
-    assert statement_document(out, "Recupera Sul Cobranças") == pdf
+    assert statement_document(out, "Recupera Sul Cobranças", agreements.agreements) == pdf
+
+
+def test_a_debt_of_an_agreement_not_given_stays_in_collection_tagged(neg: Negotiation):
+    """Nothing owed is left out: without its agreement, a debt held by it is listed (and
+    summed) in collection, tagged as before."""
+    [a] = neg.imported(debt_event("a"))
+    neg.close([a], 3)
+    out = statement(neg)
+    pdf = statement_document(out, "Recupera Sul Cobranças", [])
+    text = " ".join(pdf_text(pdf).split())
+    assert "em acordo" in text and "CT-a" in text
+    updated = format_brl(out.debts[0].updated_value_cents)
+    assert f"Total a pagar: {updated}" in text
 
 
 def test_statement_pdf_without_open_debts_says_so(neg: Negotiation):
-    pdf = statement_document(statement(neg, MARIA), "Recupera Sul Cobranças")
+    pdf = statement_document(statement(neg, MARIA), "Recupera Sul Cobranças", [])
     assert pdf.startswith(b"%PDF")
     text = pdf_text(pdf)
     assert "Demonstrativo de débito" in text
@@ -255,3 +272,141 @@ def test_the_request_server_answers_both_kinds(neg: Negotiation):
     assert isinstance(pdf, bytes) and pdf.startswith(b"%PDF")
     # The agency's name, from its settings.
     assert "Recupera Sul Assessoria Ltda" in pdf_text(pdf)
+
+
+# ---- a debtor with an agreement (QA pass 7, D1) --------------------------------------------
+
+
+def statement_pdf_text(neg: Negotiation, document: str = JOAO) -> str:
+    """The PDF the chatbot links under /d/...: asked of the request server as the gateway does,
+    its text on one line."""
+    host = SimpleNamespace(
+        clock=SimpleNamespace(today=lambda: TODAY),
+        broker=SimpleNamespace(subscriber=lambda *_, **__: lambda handler: handler),
+        consumer_kwargs={},
+    )
+    server = NegotiationRequests(host, neg.app)  # type: ignore[arg-type]
+    pdf = server.run(GetStatement(tenant=AGENCY, document=document, pdf=True))
+    assert isinstance(pdf, bytes) and pdf.startswith(b"%PDF")
+    return " ".join(pdf_text(pdf).split())
+
+
+def chat_left_to_pay(neg: Negotiation, document: str = JOAO) -> tuple[int, int]:
+    """What the chat's greeting says: the debts without an agreement, and what is left of the
+    active agreements."""
+    agreements = neg.app.list_agreements(ListAgreements(tenant=AGENCY, document=document), TODAY)
+    said = situation(statement(neg, document), agreements.agreements)
+    return said.open_cents, said.left_cents
+
+
+def test_the_statement_of_an_agreement_with_a_paid_installment_totals_what_is_left_to_pay(
+    neg: Negotiation,
+):
+    """QA: three debts of Banco Horizonte in an agreement in 3, parcela 1 paid. The chat said
+    'R$ 7.993,52 a pagar' and the PDF listed the three debts at their full updated values under
+    'Débitos em aberto', 'Total atualizado: R$ 13.379,10', the agreement named nowhere."""
+    debts = neg.imported(
+        debt_event("a", amount=300_000, due=dt.date(2024, 9, 10)),
+        debt_event("b", amount=250_000, due=dt.date(2024, 10, 10)),
+        debt_event("c", amount=280_000, due=dt.date(2024, 11, 10)),
+    )
+    agreement = neg.close(debts, 3)
+    first, second, third = agreement.invoices
+    neg.pay(invoice_id=first.invoice_id, amount_cents=first.amount_cents, paid_on=TODAY)
+    full_value = sum(d.updated_value_cents for d in statement(neg).debts)
+    left = second.amount_cents + third.amount_cents
+    assert agreement.total_cents < full_value
+
+    # The data: nothing in collection; the debts still named with their agreement.
+    out = statement(neg)
+    assert {d.agreement_id for d in out.debts} == {agreement.agreement_id}
+    assert out.total_updated_cents == 0
+    assert chat_left_to_pay(neg) == (0, left)
+
+    text = statement_pdf_text(neg)
+    # The agreement, as the portal names it, with its figures.
+    assert f"Banco Horizonte: acordo de {TODAY:%d/%m/%Y}" in text
+    assert f"Acordo nº {agreement.agreement_id}" in text
+    assert f"Total do acordo: {format_brl(agreement.total_cents)}" in text
+    assert f"Pago até agora: {format_brl(first.amount_cents)}" in text
+    assert f"Saldo a pagar do acordo: {format_brl(left)}" in text
+    # Its debts, by contract, and the installments still to pay: due date and amount.
+    assert all(f"CT-{key}" in text for key in "abc")
+    assert f"Parcela 2 de 3 {second.due_date:%d/%m/%Y} {format_brl(second.amount_cents)}" in text
+    assert f"Parcela 3 de 3 {third.due_date:%d/%m/%Y} {format_brl(third.amount_cents)}" in text
+    assert "Parcela 1 de 3" not in text
+    # Nothing in collection, and the total agrees with the chat.
+    assert "Nenhum débito em cobrança fora de acordo" in text
+    assert f"Total atualizado dos débitos em cobrança: {format_brl(0)}" in text
+    assert f"Total a pagar: {format_brl(left)}" in text
+    # The full value is named only as what the agreement started from, never as owed.
+    assert text.count(format_brl(full_value)) == 1
+    assert f"Valor atualizado das dívidas na data do acordo: {format_brl(full_value)}" in text
+
+
+def test_debts_in_collection_are_summed_apart_from_the_agreement(neg: Negotiation):
+    [a, free] = neg.imported(
+        debt_event("a", due=TODAY - dt.timedelta(days=60)),
+        debt_event(
+            "free", amount=55_555, creditor="Loja Estrela", due=TODAY - dt.timedelta(days=30)
+        ),
+    )
+    agreement = neg.close([a], 3)
+    out = statement(neg)
+    [in_collection] = [d for d in out.debts if d.agreement_id is None]
+    assert in_collection.debt_id == free
+    assert out.total_updated_cents == in_collection.updated_value_cents
+    assert chat_left_to_pay(neg) == (in_collection.updated_value_cents, agreement.total_cents)
+
+    text = statement_pdf_text(neg)
+    collection = format_brl(in_collection.updated_value_cents)
+    assert "Débitos em cobrança" in text and "Loja Estrela" in text
+    assert f"Total atualizado dos débitos em cobrança: {collection}" in text
+    assert f"Saldo a pagar do acordo: {format_brl(agreement.total_cents)}" in text
+    total = in_collection.updated_value_cents + agreement.total_cents
+    assert f"Total a pagar: {format_brl(total)}" in text
+    assert "Parcela 1 de 3" in text
+
+
+def test_a_partly_paid_installment_shows_what_was_paid_and_its_balance(neg: Negotiation):
+    [a] = neg.imported(debt_event("a"))
+    agreement = neg.close([a], 3)
+    first, second, third = agreement.invoices
+    neg.pay(invoice_id=first.invoice_id, amount_cents=10_000, paid_on=TODAY)
+    balance = first.amount_cents - 10_000
+    left = balance + second.amount_cents + third.amount_cents
+    assert chat_left_to_pay(neg) == (0, left)
+
+    text = statement_pdf_text(neg)
+    assert (
+        f"Parcela 1 de 3 {first.due_date:%d/%m/%Y} {format_brl(first.amount_cents)} "
+        f"{format_brl(10_000)} {format_brl(balance)}"
+    ) in text
+    assert f"Pago até agora: {format_brl(10_000)}" in text
+    assert f"Saldo a pagar do acordo: {format_brl(left)}" in text
+    assert f"Total a pagar: {format_brl(left)}" in text
+
+
+def test_debts_back_from_a_broken_agreement_owe_their_balance_after_what_was_paid(
+    neg: Negotiation,
+):
+    portfolio = Collection(neg)
+    a, b = portfolio.debt("CT-a", 100_000), portfolio.debt("CT-b", 50_000)
+    agreement = neg.close([a, b], 3)
+    first = agreement.invoices[0]
+    neg.pay(invoice_id=first.invoice_id, amount_cents=first.amount_cents, paid_on=TODAY)
+    neg.app.run_day(agreement.invoices[1].due_date + dt.timedelta(days=30))
+    portfolio.flow()
+    owed = {a: portfolio.owed(a), b: portfolio.owed(b)}
+    assert sum(owed.values()) == 150_000 - first.amount_cents
+
+    out = statement(neg)
+    assert {d.debt_id: d.principal_cents for d in out.debts} == owed
+    assert all(d.agreement_id is None for d in out.debts)
+    assert out.total_updated_cents == sum(d.updated_value_cents for d in out.debts)
+
+    text = statement_pdf_text(neg)
+    # The broken agreement is no longer to be paid: its debts are back in collection.
+    assert "Acordo nº" not in text
+    assert all(format_brl(cents) in text for cents in owed.values())
+    assert f"Total a pagar: {format_brl(out.total_updated_cents)}" in text

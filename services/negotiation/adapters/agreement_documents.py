@@ -8,17 +8,20 @@ The agreement keeps the debtor's name sealed: the caller opens it when the docum
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from contracts.documents import format_document, mask_document
 from contracts.invoices import installment_heading
-from contracts.negotiation_requests import NegotiationSettings, StatementOut
+from contracts.negotiation_requests import AgreementOut, NegotiationSettings, StatementOut
 from service_runtime.personal_data import REMOVED
 from services.negotiation.adapters.pdf_documents import (
     AgreementTerm,
     DebtStatement,
     InvoiceDocument,
     Party,
+    StatementAgreement,
+    StatementInstallment,
     StatementLine,
     TermDebt,
     TermInstallment,
@@ -136,35 +139,89 @@ def term_document(agreement: Agreement, tenant_name: str, debtor_name: str | Non
     )
 
 
-def statement_document(statement: StatementOut, tenant_name: str) -> bytes:
+def statement_document(
+    statement: StatementOut, tenant_name: str, agreements: Sequence[AgreementOut]
+) -> bytes:
+    """The debt statement's PDF: the debts in collection, updated, and each of `agreements`
+    still active (the debtor's, as `list_agreements` answers) apart, with what is left of it.
+    A debt held by an agreement not given stays in collection, tagged "em acordo": nothing
+    the debtor owes is left out."""
     try:
         # Masked: the statement travels by chat and e-mail.
         printed_document = mask_document(statement.document)
     except ValueError:
         printed_document = statement.document
+    active = [a for a in agreements if a.status == "active"]
+    shown = {a.agreement_id for a in active}
+    lines = [
+        StatementLine(
+            creditor=d.creditor,
+            contract=d.contract,
+            installment=d.installment,
+            due_date=d.due_date,
+            days_overdue=d.days_overdue,
+            principal_cents=d.principal_cents,
+            penalty_cents=d.penalty_cents,
+            interest_cents=d.interest_cents,
+            correction_cents=d.correction_cents,
+            updated_value_cents=d.updated_value_cents,
+            in_agreement=d.agreement_id is not None,
+        )
+        for d in statement.debts
+        if d.agreement_id not in shown
+    ]
     return statement_pdf(
         DebtStatement(
             tenant_name=tenant_name,
             debtor=Party(name=statement.debtor_name or "", document=printed_document),
             as_of=statement.as_of,
-            lines=[
-                StatementLine(
-                    creditor=d.creditor,
-                    contract=d.contract,
-                    installment=d.installment,
-                    due_date=d.due_date,
-                    days_overdue=d.days_overdue,
-                    principal_cents=d.principal_cents,
-                    penalty_cents=d.penalty_cents,
-                    interest_cents=d.interest_cents,
-                    correction_cents=d.correction_cents,
-                    updated_value_cents=d.updated_value_cents,
-                    in_agreement=d.agreement_id is not None,
-                )
-                for d in statement.debts
-            ],
-            total_updated_cents=statement.total_updated_cents,
+            lines=lines,
+            total_updated_cents=sum(line.updated_value_cents for line in lines),
+            agreements=[_statement_agreement(a) for a in active],
         )
+    )
+
+
+def _statement_agreement(agreement: AgreementOut) -> StatementAgreement:
+    kinds = [i.kind for i in agreement.invoices]
+    # What is left as the chat and the portal count it: the balance of the installments
+    # still to pay.
+    left = sorted(
+        (i for i in agreement.invoices if i.status in ("open", "overdue")),
+        key=lambda i: (i.due_date, i.number),
+    )
+    return StatementAgreement(
+        agreement_id=agreement.agreement_id,
+        creditor=agreement.creditor,
+        closed_on=agreement.closed_on,
+        debts=[
+            TermDebt(
+                contract=d.contract,
+                installment=d.installment,
+                due_date=d.due_date,
+                principal_cents=d.principal_cents,
+                charges_cents=d.penalty_cents + d.interest_cents + d.correction_cents,
+                updated_value_cents=d.updated_value_cents,
+                days_overdue=d.days_overdue,
+            )
+            for d in agreement.debts
+        ],
+        updated_value_cents=agreement.updated_value_cents,
+        discount_cents=agreement.discount_cents,
+        total_cents=agreement.total_cents,
+        paid_cents=agreement.paid_cents,
+        due_cents=sum(i.balance_cents for i in left),
+        installments=[
+            StatementInstallment(
+                label=installment_heading(i.kind, i.number, kinds),
+                due_date=i.due_date,
+                amount_cents=i.amount_cents,
+                paid_cents=i.paid_cents,
+                balance_cents=i.balance_cents,
+                overdue=i.status == "overdue",
+            )
+            for i in left
+        ],
     )
 
 

@@ -4,7 +4,9 @@
   Pagador" on top, a "Pague com PIX" section with the QR code of the installment's BR Code, and
   the "Ficha de Compensação" with the Interleaved 2 of 5 barcode of the 44-digit FEBRABAN code.
 - `term_pdf`: the "Termo de Acordo" (confession and renegotiation of debt) the debtor accepted.
-- `statement_pdf`: the "Demonstrativo de débito", every open debt of a debtor updated to a date.
+- `statement_pdf`: the "Demonstrativo de débito": a debtor's debts in collection updated to a
+  date, each active agreement apart (what was agreed, paid and is left, the installments still
+  to pay), and the total to pay.
 
 Inputs are plain frozen dataclasses: everything is already computed and formatted for print
 (documents masked, nosso número and linha digitável in their printed form); this module only
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 from xml.sax.saxutils import escape
@@ -133,12 +135,48 @@ class StatementLine:
 
 
 @dataclass(frozen=True)
+class StatementInstallment:
+    """An installment of an agreement still to pay (open or overdue), partly paid or not."""
+
+    label: str  # "Entrada" / "Parcela 2 de 3" / "Parcela única" (contracts.invoices)
+    due_date: date
+    amount_cents: int
+    paid_cents: int
+    balance_cents: int
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class StatementAgreement:
+    """An active agreement of the debtor: its debts are paid by its installments, at the
+    values agreed, and are not in the statement's collection total."""
+
+    agreement_id: str
+    creditor: str
+    closed_on: date
+    debts: list[TermDebt]  # as on the agreement day
+    updated_value_cents: int  # of its debts on the agreement day
+    discount_cents: int
+    total_cents: int  # agreed
+    paid_cents: int  # paid so far
+    due_cents: int  # still to pay: the balance of the installments below
+    installments: list[StatementInstallment]
+
+
+@dataclass(frozen=True)
 class DebtStatement:
     tenant_name: str  # the agency
     debtor: Party
     as_of: date
-    lines: list[StatementLine]
-    total_updated_cents: int
+    lines: list[StatementLine]  # debts in collection, not held by one of `agreements`
+    total_updated_cents: int  # of `lines`
+    agreements: list[StatementAgreement] = field(default_factory=list)
+
+    @property
+    def total_due_cents(self) -> int:
+        """What the debtor has to pay: the debts in collection, updated, and what is left of
+        each active agreement."""
+        return self.total_updated_cents + sum(a.due_cents for a in self.agreements)
 
 
 # --- small pt-BR formatting -------------------------------------------------------------------
@@ -979,6 +1017,134 @@ def _statement_table(statement: DebtStatement) -> Any:
     return table
 
 
+_STATEMENT_DEBT_COLUMNS = (
+    ("Contrato", 0.3),
+    ("Parcela", 0.12),
+    ("Vencimento", 0.15),
+    ("Valor atualizado na data do acordo", 0.25),
+)
+_STATEMENT_INSTALLMENT_COLUMNS = (
+    ("Parcela", 0.2),
+    ("Vencimento", 0.13),
+    ("Valor", 0.15),
+    ("Pago", 0.15),
+    ("Saldo", 0.15),
+    ("Situação", 0.14),
+)
+
+
+def _small_table(
+    columns: Sequence[tuple[str, float]], rows: list[list[Any]], right_from: int
+) -> Any:
+    """A grid in the statement's small type; columns from right_from on are numbers."""
+    head = [
+        _p(escape(name), _SMALL_HEAD_RIGHT if i >= right_from else _SMALL_HEAD)
+        for i, (name, _) in enumerate(columns)
+    ]
+    table = Table(
+        [head, *rows],
+        colWidths=[_STATEMENT_WIDTH * w for _, w in columns],
+        repeatRows=1,
+        hAlign="LEFT",
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.4, _GRID),
+                ("BACKGROUND", (0, 0), (-1, 0), _HEADER_BG),
+                ("FONT", (0, 1), (-1, -1), _FONT, 7),
+                ("ALIGN", (right_from, 1), (-1, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 2.5),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 2.5),
+                ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+            ]
+        )
+    )
+    return table
+
+
+def _installment_situation(installment: StatementInstallment) -> str:
+    if installment.overdue:
+        return "Vencida, paga em parte" if installment.paid_cents else "Vencida"
+    return "Paga em parte" if installment.paid_cents else "Em aberto"
+
+
+def _statement_agreement(agreement: StatementAgreement) -> list[Any]:
+    """One active agreement: named as the portal names it (creditor and day closed) and by
+    its number (as the term prints it), its debts, its figures, the installments left."""
+    debts = _small_table(
+        _STATEMENT_DEBT_COLUMNS,
+        [
+            [
+                _p(escape(d.contract), _SMALL_CELL),
+                _p(escape(d.installment), _SMALL_CELL),
+                _dmy(d.due_date),
+                format_brl(d.updated_value_cents),
+            ]
+            for d in agreement.debts
+        ],
+        right_from=3,
+    )
+    figures = [
+        "<b>Valor atualizado das dívidas na data do acordo:</b> "
+        + format_brl(agreement.updated_value_cents),
+        "<b>Desconto:</b> " + format_brl(agreement.discount_cents),
+        "<b>Total do acordo:</b> " + format_brl(agreement.total_cents),
+        "<b>Pago até agora:</b> " + format_brl(agreement.paid_cents),
+        "<b>Saldo a pagar do acordo:</b> " + format_brl(agreement.due_cents),
+    ]
+    part: list[Any] = [
+        _p(
+            f"<b>{escape(agreement.creditor)}: acordo de {_dmy(agreement.closed_on)}</b>",
+            _CLAUSE,
+        ),
+        _p(f"Acordo nº {escape(agreement.agreement_id)}", _CLAUSE),
+        _p("Débitos renegociados:", _CLAUSE),
+        debts,
+        Spacer(1, 2 * mm),
+        *(_p(text, _CLAUSE) for text in figures),
+    ]
+    if agreement.installments:
+        part += [
+            _p("Parcelas a pagar:", _CLAUSE),
+            _small_table(
+                _STATEMENT_INSTALLMENT_COLUMNS,
+                [
+                    [
+                        _p(escape(i.label), _SMALL_CELL),
+                        _dmy(i.due_date),
+                        format_brl(i.amount_cents),
+                        format_brl(i.paid_cents),
+                        format_brl(i.balance_cents),
+                        _installment_situation(i),
+                    ]
+                    for i in agreement.installments
+                ],
+                right_from=2,
+            ),
+        ]
+    else:
+        part.append(_p("Nenhuma parcela a pagar.", _CLAUSE))
+    part.append(Spacer(1, 4 * mm))
+    return part
+
+
+def _statement_summary(statement: DebtStatement) -> Any:
+    lines = [
+        "<b>Total atualizado dos débitos em cobrança:</b> "
+        + format_brl(statement.total_updated_cents)
+    ]
+    if statement.agreements:
+        lines.append(
+            "<b>Saldo a pagar dos acordos em andamento:</b> "
+            + format_brl(sum(a.due_cents for a in statement.agreements))
+        )
+    lines.append("<b>Total a pagar:</b> " + format_brl(statement.total_due_cents))
+    return KeepTogether([_p(text, _CLAUSE) for text in lines])
+
+
 def statement_pdf(statement: DebtStatement) -> bytes:
     """The debt statement (demonstrativo de débito) as an A4 PDF: one page for a few dozen
     debts, more if the debtor has more."""
@@ -1023,27 +1189,40 @@ def statement_pdf(statement: DebtStatement) -> bytes:
         Spacer(1, 4 * mm),
         _p(debtor_text, _CLAUSE),
     ]
-    if not statement.lines:
+    if not statement.lines and not statement.agreements:
         story += [
             _p("Débitos em aberto", _HEADING),
             _p("Nenhum débito em aberto nesta data.", _CLAUSE),
         ]
     else:
+        story.append(_p("Débitos em cobrança", _HEADING))
+        if statement.lines:
+            story += [
+                _statement_table(statement),
+                Spacer(1, 3 * mm),
+                _p(
+                    "Valores atualizados até a data da posição, com multa, juros e correção "
+                    "monetária conforme o contrato de cada credor; o principal já desconta o "
+                    "que foi pago em acordos anteriores.",
+                    _CLAUSE,
+                ),
+            ]
+        else:
+            story.append(_p("Nenhum débito em cobrança fora de acordo nesta data.", _CLAUSE))
+        if statement.agreements:
+            story.append(_p("Acordos em andamento", _HEADING))
+            story.append(
+                _p(
+                    "Os débitos de um acordo em andamento são pagos pelas parcelas do acordo, "
+                    "nos valores acordados, e não entram no total dos débitos em cobrança.",
+                    _CLAUSE,
+                )
+            )
+            for agreement in statement.agreements:
+                story += _statement_agreement(agreement)
         story += [
-            _p("Débitos em aberto", _HEADING),
-            _statement_table(statement),
-            Spacer(1, 3 * mm),
-            _p(
-                "<b>Total atualizado:</b> " + format_brl(statement.total_updated_cents),
-                _CLAUSE,
-            ),
-            _p(
-                "Valores atualizados até a data da posição, com multa, juros e correção "
-                "monetária conforme o contrato de cada credor. Os débitos marcados "
-                "<i>em acordo</i> fazem parte de um acordo ativo e são pagos pelas parcelas "
-                "do acordo.",
-                _CLAUSE,
-            ),
+            _p("Resumo", _HEADING),
+            _statement_summary(statement),
         ]
     story.append(
         _p(

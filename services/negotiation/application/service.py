@@ -648,7 +648,10 @@ class NegotiationApplication(ServiceApplication):
         return slot.agreement_id if statuses[slot.agreement_id] == "active" else None
 
     def statement(self, request: GetStatement, today: dt.date) -> StatementOut:
-        """Every open debt of the debtor, updated to `today` the same way offers are."""
+        """Every open debt of the debtor, updated to `today` the same way offers are; those
+        of an active agreement named by it. The total is of the debts in collection (not in
+        an active agreement): an agreement's are paid by its installments, at what was
+        agreed (the PDF shows them under their agreement, `statement_document`)."""
         rows = sorted(
             (
                 r
@@ -689,7 +692,8 @@ class NegotiationApplication(ServiceApplication):
             document=request.document,
             debtor_name=rows[0].debtor_name if rows else None,
             debts=debts,
-            total_updated_cents=sum(d.updated_value_cents for d in debts),
+            # The debts in collection: an active agreement's are paid by its installments.
+            total_updated_cents=sum(d.updated_value_cents for d in debts if d.agreement_id is None),
         )
 
     # ---- payments ------------------------------------------------------------------------

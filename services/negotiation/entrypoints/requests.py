@@ -67,7 +67,10 @@ def answer(app: NegotiationApplication, request: Any, today: dt.date) -> Answer:
         statement = app.statement(request, today)
         if request.pdf:
             name = app.settings_of(request.tenant).boleto.beneficiary_name
-            return statement_document(statement, name)
+            agreements = app.list_agreements(
+                ListAgreements(tenant=request.tenant, document=request.document), today
+            )
+            return statement_document(statement, name, agreements.agreements)
         return statement
     if isinstance(request, RecordPayment):
         return app.record_payment(request.tenant, request.payment, source="api", today=today)
