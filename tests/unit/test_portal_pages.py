@@ -1366,3 +1366,65 @@ def test_after_a_break_the_debts_page_shows_the_balance_and_what_was_already_ded
     assert deducted_line(25_500, 2) == (
         'Já abatido: <span class="dinheiro">R$ 255,00</span> pagos em acordos anteriores'
     )
+
+
+# ---- the words of the pages agree (QA D8) ----------------------------------------------------
+
+
+def test_a_debtor_whose_only_debt_is_in_an_agreement_is_told_it_is_below_not_that_none_was_found(
+    client: TestClient[Litestar],
+) -> None:
+    """QA: with an active agreement and no other debt, the page opened on "Não encontramos
+    dívidas para negociar aqui … já foi resolvida ou é negociada por outro canal" above the
+    agreement itself."""
+    from tests.unit import test_portal_agreements as agreements
+
+    closed = agreements.closed("qw", ["d-wes"]).model_copy(
+        update={"tenant": TENANT, "document": WESLEY}
+    )
+    with client.app.state.read_engine.begin() as conn:
+        PortalViewProjection(VAULT).apply(conn, [closed])
+    sign_in(client, WESLEY)
+    page = client.get(f"/p/{TENANT}/dividas").text
+    assert 'id="acordo-qw"' in page
+    assert "Não encontramos dívidas" not in page
+    assert "negociada por outro canal" not in page
+    assert "Não há mais dívidas para negociar" in page
+    assert "Seus acordos estão abaixo" in page
+    assert page.index("Não há mais dívidas para negociar") < page.index('id="titulo-acordos"')
+
+
+def test_another_debtors_agreement_is_an_agreement_not_found(
+    client: TestClient[Litestar],
+) -> None:
+    """QA: opening another debtor's agreement answered 404 "Dívida não encontrada"; it is an
+    agreement. Still 404, nothing more said (no enumeration)."""
+    sign_in(client, ISABELA)
+    page = _closed(client, "d-old", "3")
+    sign_in(client, WESLEY)
+    for path in (page, f"{page}/termo.pdf"):
+        other = client.get(path)
+        assert other.status_code == 404, path
+        assert "Acordo não encontrado" in other.text
+        assert "Dívida não encontrada" not in other.text
+        assert "Isabela" not in other.text
+
+
+def test_a_partly_paid_installment_says_so_in_the_table_as_in_its_detail(
+    client: TestClient[Litestar], negotiation: Negotiation
+) -> None:
+    """QA: the detail said "Em aberto · paga em parte", the "Todas as parcelas" row of the same
+    installment only "Em aberto"."""
+    sign_in(client, ISABELA)
+    page = _closed(client, "d-old", "3")
+    (agreement,) = agreements_of(negotiation, ISABELA)
+    first, second = agreement.invoices[0], agreement.invoices[1]
+    _pay(negotiation, first.invoice_id, 1000)
+
+    for shown in (page, f"{page}?fatura={second.invoice_id}"):
+        html = client.get(shown).text
+        table = html[html.index('id="titulo-parcelas"') :]
+        rows = re.findall(r'<td data-label="Situação">([^<]*)</td>', table)
+        assert rows == ["Em aberto · paga em parte", "Em aberto", "Em aberto"], shown
+    detail = client.get(page).text
+    assert "<dd>Em aberto · paga em parte</dd>" in detail

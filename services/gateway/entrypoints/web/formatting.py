@@ -19,6 +19,7 @@ from contracts.invoices import (
     installment_heading,
     installment_ordinal,
     installments_count,
+    partly_paid,
 )
 from contracts.money import format_brl
 from contracts.negotiation_requests import Offer
@@ -62,6 +63,16 @@ def digitable_line(line: str) -> str:
 
 def invoice_status(status: str) -> str:
     return INVOICE_STATUS.get(status, status)
+
+
+def invoice_situation(item: Any) -> str:
+    """An installment's status, and "paga em parte" while part of it is paid: the same words
+    in its detail and in the row of the agreement's table."""
+    status = str(_field(item, "status"))
+    shown = invoice_status(status)
+    if partly_paid(status, int(_field(item, "amount_cents")), int(_field(item, "paid_cents"))):
+        return f"{shown} · paga em parte"
+    return shown
 
 
 def agreement_status(status: str) -> str:
@@ -122,5 +133,6 @@ FILTERS = {
     "plan_count": plan_count,
     "digitable_line": digitable_line,
     "invoice_status": invoice_status,
+    "invoice_situation": invoice_situation,
     "agreement_status": agreement_status,
 }

@@ -371,13 +371,12 @@ class PortalPages(Controller):
                 return self._error(
                     base, "Dívida já quitada", "Esta dívida já foi quitada.", error.status
                 )
-            if "not_found" in rules:
-                return self._error(
-                    base,
-                    "Dívida não encontrada",
-                    "Não encontramos esta dívida. Volte às suas dívidas e escolha de novo.",
-                    error.status,
-                )
+            missing = [d.field for d in error.details if d.rule == "not_found"]
+            if missing:
+                # What was asked for, as the service names it (QA: another debtor's agreement
+                # answered "Dívida não encontrada"); 404 either way, nothing more said.
+                title, message = NOT_FOUND_PAGES.get(missing[0], NOT_FOUND_PAGES["debt_ids"])
+                return self._error(base, title, message, error.status)
             message = error.message[:1].upper() + error.message[1:]
             return self._error(
                 base, "Não foi possível continuar", message.rstrip(".") + ".", error.status
@@ -1015,6 +1014,23 @@ def deducted_line(paid_cents: int, broken_agreements: int) -> Markup:
     payments came through the creditor's broken agreements: one, or more than one."""
     where = "em acordos anteriores" if broken_agreements > 1 else "no acordo anterior"
     return Markup("Já abatido: {} pagos {}").format(brl(paid_cents), where)
+
+
+# The page of something the service did not find, by the field its refusal names.
+NOT_FOUND_PAGES = {
+    "debt_ids": (
+        "Dívida não encontrada",
+        "Não encontramos esta dívida. Volte às suas dívidas e escolha de novo.",
+    ),
+    "agreement_id": (
+        "Acordo não encontrado",
+        "Não encontramos este acordo. Volte às suas dívidas: seus acordos estão lá.",
+    ),
+    "invoice_id": (
+        "Parcela não encontrada",
+        "Não encontramos esta parcela. Volte às suas dívidas e abra o acordo de novo.",
+    ),
+}
 
 
 def _chosen_invoice(agreement: AgreementOut, invoice_id: str | None) -> InvoiceOut | None:
