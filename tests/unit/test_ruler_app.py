@@ -51,7 +51,7 @@ from service_runtime.refusal import Refused
 from services.ruler.adapters.bureau_file import FileBureau
 from services.ruler.adapters.consumers import ErasuresApplier
 from services.ruler.adapters.integration_events import integration_events
-from services.ruler.adapters.receivables import ReceivablesTable
+from services.ruler.adapters.receivables import ReceivablesTable, held_moves
 from services.ruler.application import RulerApplication
 from tests.support.stored_events import as_stored_in
 
@@ -200,10 +200,21 @@ class Ruler:
             SaveRuler(tenant=AGENCY, ruler_id="padrao", definition=RULER, saved_by="admin")
         )
 
-    def receive(self, *events: Any, today: dt.date = DUE) -> None:
+    def receive(self, *events: Any, today: dt.date | None = None) -> None:
+        """The events read by the receivables' consumer. `today`: the day the ruler's runs
+        reached (the daily run's clock), a receivable leaving or coming back after it held
+        until a run reaches its day; None, the runs are at the events' days (as when nothing
+        lags): every move is finalized or restarted as it is read."""
+        if today is not None:
+            self.app.release_moves(today)
         with self.engine.begin() as conn:
             exits, reentries = self.table.apply(conn, list(events))
-            self.app.handle_moves(exits, reentries, today)
+            self.app.handle_moves(exits, reentries, today or DUE)
+        if today is None:
+            with self.engine.connect() as conn:
+                latest = conn.execute(sa.select(sa.func.max(held_moves.c.on))).scalar()
+            if latest is not None:
+                self.app.release_moves(dt.date.fromisoformat(str(latest)))
 
     def run(self, start: dt.date, end: dt.date) -> None:
         day = start

@@ -21,6 +21,7 @@ from service_runtime.projection import stored_positions
 from services.ruler.adapters.consumers import DailyRunApplier
 from services.ruler.domain.stages import reminders_due
 from tests.unit.test_ruler_app import AGENCY, AT, RULER, Ruler, debt
+from tests.unit.test_ruler_listing_notice import settled
 
 START = dt.date(2026, 4, 1)  # a Wednesday: COBRANCA_CLOCK_START=2026-04-01
 TODAY = dt.date(2026, 5, 4)  # the clock advanced to 04/05/2026 (a Monday)
@@ -221,3 +222,24 @@ def test_a_receivable_in_an_overdue_stage_is_never_reminded() -> None:
     assert reminders_due(RULER, AGENCY, "d1", DUE, before, (), "finalized") == []
     # On the due date and after it, never.
     assert reminders_due(RULER, AGENCY, "d1", DUE, DUE, (), "current") == []
+
+
+def test_a_payment_read_before_the_runs_reach_its_day_is_finalized_on_its_day(
+    ruler: Ruler,
+) -> None:
+    """Runs behind the receivables' consumer (a clock advanced over several days): a debt
+    paid on Saturday 04/04, read while the runs are at Wednesday 01/04, stays in collection
+    for Thursday's and Friday's runs, and leaves when the runs reach Saturday: a day with no
+    run, but its DayStarted finalizes what left that day."""
+    applier = DailyRunApplier(ruler.app, ruler.engine)
+    ruler.receive(debt("d1", due=dt.date(2026, 3, 20)), today=START)
+    deliver(applier, clock_records(START, START))
+    saturday = dt.date(2026, 4, 4)
+    ruler.receive(settled("d1", saturday), today=START)
+
+    deliver(applier, clock_records(START + dt.timedelta(days=1), dt.date(2026, 4, 3), 1))
+    assert ruler.published("ReceivableLeftRuler") == []
+    deliver(applier, clock_records(saturday, saturday, 3))
+    [left] = ruler.published("ReceivableLeftRuler")
+    assert (left.receivable_id, left.reason, left.on_date) == ("d1", "settled", saturday)
+    assert applier.last_day() == dt.date(2026, 4, 3)  # Saturday is not run

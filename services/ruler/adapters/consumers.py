@@ -98,7 +98,9 @@ class ReceivablesApplier(_Positioned):
         # The vault's secrets of the whole batch in one query, before its transaction.
         self.table.prepare(events)
         with self.engine.begin() as conn:
-            exits, reentries = self.table.apply(conn, events)
+            # A debt imported enters collection on the business date it is read on (its
+            # events carry none); the moves dated after the ruler's runs are held.
+            exits, reentries = self.table.apply(conn, events, self.today())  # type: ignore[arg-type]
             # Inside the table's transaction: if finalizing fails, nothing of the batch is
             # kept and it is read again (finalizing twice changes nothing).
             if exits or reentries:
@@ -139,7 +141,9 @@ class DailyRunApplier(_Positioned):
     that same day again (every action has its key, a stage reached or a reminder sent is
     recorded: nothing is asked twice), a crash after it passes the day over. A clock jumped
     over several days publishes each of them, and each later than the last one run is run
-    in order, as before."""
+    in order, as before. Every day read, business day or not, first finalizes or restarts the
+    receivables that left or came back up to it while the runs were behind the receivables'
+    consumer (`RulerApplication.release_moves`): a day runs with what was true on it."""
 
     name = "ruler.daily"
     topics: tuple[str, ...] = (CLOCK_TOPIC,)
@@ -173,7 +177,13 @@ class DailyRunApplier(_Positioned):
                 except (UnknownEventType, ValueError) as exc:
                     log.warning("%s: skipping %s@%d: %s", self.name, tp, record.offset, exc)
                     continue
-                if not isinstance(day, DayStarted) or not day.business_day:
+                if not isinstance(day, DayStarted):
+                    continue
+                if not day.business_day:
+                    if last is None or day.date > last:
+                        # No run, but the receivables that left or came back that day are
+                        # finalized or restarted (a payment on a Saturday is told then).
+                        self.app.release_moves(day.date)
                     continue
                 if last is not None and day.date <= last:
                     log.debug(

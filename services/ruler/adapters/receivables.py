@@ -16,6 +16,19 @@ was paid. Every debt event moves the row to the debt's version (`aggregate_versi
 or repeated one changes nothing. A row stored before `paid_cents` was kept has it empty (the
 column is added at start); the first re-import works it out from the balance the row holds.
 
+Each row says when its receivable entered collection and when it left (`entered_on`,
+`left_on`: the business dates its events carry: the agreement's closing for its installments
+and its debts leaving, a break's date for the installments cancelled and the debts reopened,
+a payment's, a settlement's, a withdrawal's; the business date it was read on for a debt
+imported, whose events carry none). The day run of D goes over the receivables that were in
+collection on D (`entered_on` <= D < `left_on`), so a run of an earlier day than the change,
+during a multi-day advance of the clock or a catch-up after downtime, judges it as it was on
+that day. A receivable leaving or coming back on a day the ruler's runs have not reached is
+held (`ruler_held_moves`) until they do (`held_until`): the day run of D finalizes the
+receivables that left up to D and restarts those that came back, then runs D. A row stored
+before the dates were kept has them empty: entered from always, and left before anything
+the ruler runs now (the columns are added at start).
+
 A batch is applied with a few statements whatever its size (a carteira import brings
 thousands of debts): the rows it touches are read at once, every event is applied to them in
 memory in stream order, and what changed is written back once per kind of change. It ends
@@ -24,10 +37,12 @@ exactly as applying the events one at a time would."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -40,13 +55,17 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
+    and_,
     bindparam,
+    delete,
     inspect,
+    or_,
     select,
     text,
     update,
 )
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from contracts.envelope import Envelope
 from contracts.invoices import installment_heading
@@ -96,8 +115,39 @@ receivables = Table(
     Column("status", String(20), nullable=False),
     Column("stage", String(30), nullable=False),
     Column("version", Integer, nullable=False),
+    # The business dates its current cycle entered collection and left it (None: entered
+    # before anything the ruler runs now, or not left; a row stored before they were kept has
+    # both empty, and a row not open then left before anything the ruler runs now).
+    Column("entered_on", Date),
+    Column("left_on", Date),
     Index("ix_ruler_receivables_status", "status", "tenant"),
+    Index("ix_ruler_receivables_left_on", "left_on"),
 )
+# Receivables leaving or coming back on a day the ruler's runs have not reached yet, in the
+# order they were read: finalized or restarted when the ruler's day reaches `on`.
+held_moves = Table(
+    "ruler_held_moves",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    # The batch that read them: its exits are finalized together (one message per contract).
+    Column("batch", String(36), nullable=False),
+    Column("receivable_id", String(36), nullable=False),
+    Column("move", String(8), nullable=False),  # exit, reentry
+    Column("reason", String(20)),
+    Column("on", Date, nullable=False),
+    # The row as it was when it left or came back (JSON).
+    Column("row", Text, nullable=False),
+    Index("ix_ruler_held_moves_on", "on"),
+)
+# The latest day the ruler's runs reached (the clock's days as the daily run reads them,
+# business days or not): a move dated after it is held.
+moves_released = Table(
+    "ruler_moves_released",
+    metadata,
+    Column("name", String(20), primary_key=True),
+    Column("day", Date, nullable=False),
+)
+_RELEASED = "released"
 # Erasures applied here (privacy.erasures).
 erasures = ErasureRecords.declare("ruler", metadata)
 erased_debtors, erased_keys = erasures.debtors, erasures.keys
@@ -196,6 +246,14 @@ def _row(r: Any) -> ReceivableRow:
     )
 
 
+def _row_json(row: ReceivableRow) -> str:
+    return json.dumps({**asdict(row), "due_date": row.due_date.isoformat()})
+
+
+def _row_of_json(value: str) -> ReceivableRow:
+    return _snapshot(json.loads(value))
+
+
 def _snapshot(values: dict[str, Any]) -> ReceivableRow:
     """The row as a batch holds it in memory (the table's columns by name)."""
     return ReceivableRow(
@@ -233,15 +291,25 @@ def _sealed(event: Envelope) -> SealedPersonalData | None:
     return personal if isinstance(personal, SealedPersonalData) else None
 
 
-def _add_paid_cents(engine: Engine) -> None:
-    """A table stored before the ruler kept what was paid on each debt gets the column, empty
-    (`_paid_before` works it out when the debt is re-imported)."""
+# Columns added after the table was first made: to a table stored before, at start, empty.
+# `paid_cents`: `_paid_before` works it out when the debt is re-imported. `entered_on` and
+# `left_on`: an old row entered before anything the ruler runs now, and one not open left
+# before it (see the module's docstring).
+_ADDED_COLUMNS = (("paid_cents", "INTEGER"), ("entered_on", "DATE"), ("left_on", "DATE"))
+
+
+def _add_columns(engine: Engine) -> None:
     found = {c["name"] for c in inspect(engine).get_columns(receivables.name)}
-    if "paid_cents" in found:
-        return
-    log.info("%s: adding the column paid_cents", receivables.name)
-    with engine.begin() as conn:
-        conn.execute(text(f"ALTER TABLE {receivables.name} ADD COLUMN paid_cents INTEGER"))
+    for name, kind in _ADDED_COLUMNS:
+        if name in found:
+            continue
+        log.info("%s: adding the column %s", receivables.name, name)
+        with engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {receivables.name} ADD COLUMN {name} {kind}"))
+    indexes = {i["name"] for i in inspect(engine).get_indexes(receivables.name)}
+    for index in receivables.indexes:
+        if index.name not in indexes:
+            index.create(engine)
 
 
 def _chunks(ids: Collection[str]) -> Iterator[list[str]]:
@@ -255,7 +323,7 @@ class ReceivablesTable:
         self.engine = engine
         self.vault = vault
         metadata.create_all(engine)
-        _add_paid_cents(engine)
+        _add_columns(engine)
 
     def prepare(self, events: Iterable[Envelope]) -> None:
         """Before a batch's transaction: fetch the secrets of every key its sealed personal
@@ -279,22 +347,139 @@ class ReceivablesTable:
         return result.rowcount
 
     def apply(
-        self, conn: Connection, events: Sequence[Envelope]
+        self, conn: Connection, events: Sequence[Envelope], today: dt.date | None = None
     ) -> tuple[list[Exit], list[Reentry]]:
-        """Apply events idempotently; return the receivables that left or came back (in the
-        order the events made them leave or come back)."""
-        return _Batch(self.vault, conn, events).apply()
+        """Apply events idempotently; return the receivables that left or came back on a day
+        the ruler's runs reached (in the order the events made them leave or come back). The
+        others are held until the runs reach their day (`held_until`), as are those after a
+        move of the same receivable held. `today`: the business date a debt imported now
+        enters collection (None: from always)."""
+        exits, reentries = _Batch(self.vault, conn, events, today).apply()
+        if not exits and not reentries:
+            return exits, reentries
+        return self._hold(conn, exits, reentries)
+
+    def _hold(
+        self, conn: Connection, exits: list[Exit], reentries: list[Reentry]
+    ) -> tuple[list[Exit], list[Reentry]]:
+        # Read after the batch's writes, the row locked where the database can: a day the
+        # runs reach meanwhile releases these moves, or is seen here.
+        reached = conn.execute(
+            select(moves_released.c.day).where(moves_released.c.name == _RELEASED).with_for_update()
+        ).scalar_one_or_none()
+        if reached is None:
+            return exits, reentries  # no day run yet: nothing to hold them for
+        reached = _date(reached)
+        moves: list[Exit | Reentry] = [*exits, *reentries]
+        ids = [m.row.receivable_id for m in moves]
+        waiting = {
+            r.receivable_id
+            for chunk in _chunks(list(dict.fromkeys(ids)))
+            for r in conn.execute(
+                select(held_moves.c.receivable_id).where(held_moves.c.receivable_id.in_(chunk))
+            )
+        }
+        batch = str(uuid.uuid4())
+        held: list[dict[str, Any]] = []
+        now_exits: list[Exit] = []
+        now_reentries: list[Reentry] = []
+        for move in moves:
+            receivable_id = move.row.receivable_id
+            if move.on <= reached and receivable_id not in waiting:
+                if isinstance(move, Exit):
+                    now_exits.append(move)
+                else:
+                    now_reentries.append(move)
+                continue
+            waiting.add(receivable_id)
+            held.append(
+                {
+                    "batch": batch,
+                    "receivable_id": receivable_id,
+                    "move": "exit" if isinstance(move, Exit) else "reentry",
+                    "reason": move.reason if isinstance(move, Exit) else None,
+                    "on": move.on,
+                    "row": _row_json(move.row),
+                }
+            )
+        if held:
+            conn.execute(held_moves.insert(), held)
+            log.info(
+                "%d receivable move(s) held until the ruler's runs reach their day (now %s)",
+                len(held),
+                reached,
+            )
+        return now_exits, now_reentries
+
+    def held_until(self, day: dt.date) -> list[tuple[list[int], list[Exit], list[Reentry]]]:
+        """The ruler's runs reached `day` (business day or not): moves dated after it are held
+        from now on. Returns the held moves dated `day` or before, per batch in the order they
+        were read (their ids, to `forget_held` once finalized or restarted); a receivable's
+        move stays held behind an earlier one of it that does."""
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                select(moves_released.c.day)
+                .where(moves_released.c.name == _RELEASED)
+                .with_for_update()
+            ).scalar_one_or_none()
+            if found is None:
+                conn.execute(moves_released.insert().values(name=_RELEASED, day=day))
+            elif _date(found) < day:
+                conn.execute(
+                    moves_released.update()
+                    .where(moves_released.c.name == _RELEASED)
+                    .values(day=day)
+                )
+            rows = conn.execute(select(held_moves).order_by(held_moves.c.seq)).all()
+        out: dict[str, tuple[list[int], list[Exit], list[Reentry]]] = {}
+        blocked: set[str] = set()
+        for r in rows:
+            on = _date(r.on)
+            if r.receivable_id in blocked or on > day:
+                blocked.add(r.receivable_id)
+                continue
+            seqs, exits, reentries = out.setdefault(r.batch, ([], [], []))
+            seqs.append(r.seq)
+            row = _row_of_json(r.row)
+            if r.move == "exit":
+                exits.append(Exit(row, r.reason, on))
+            else:
+                reentries.append(Reentry(row, on))
+        return list(out.values())
+
+    def forget_held(self, seqs: Sequence[int]) -> None:
+        ordered = list(seqs)
+        with self.engine.begin() as conn:
+            for start in range(0, len(ordered), _CHUNK):
+                chunk = ordered[start : start + _CHUNK]
+                conn.execute(delete(held_moves).where(held_moves.c.seq.in_(chunk)))
 
     def open_rows(
-        self, batch: int = 2000, tenant: str | None = None
+        self, batch: int = 2000, tenant: str | None = None, on: dt.date | None = None
     ) -> Iterator[list[ReceivableRow]]:
-        """Open receivables (of `tenant`, or of every tenant) in pages (by id), so a long run
-        holds no transaction open."""
+        """The receivables in collection (of `tenant`, or of every tenant) in pages (by id), so
+        a long run holds no transaction open: open ones, or, `on` a day, those in collection
+        that day (entered on it or before, and not left by then: one that left after it, its
+        exit held, is gone over as it was)."""
+        is_open = receivables.c.status == "open"
+        if on is None:
+            yield from self._pages(is_open, batch, tenant)
+            return
+        entered = or_(receivables.c.entered_on.is_(None), receivables.c.entered_on <= on)
+        yield from self._pages(and_(is_open, entered), batch, tenant)
+        # Those that left after `on` (a few: their exits are held), by the left_on index.
+        yield from self._pages(
+            and_(receivables.c.left_on > on, receivables.c.status != "open", entered),
+            batch,
+            tenant,
+        )
+
+    def _pages(
+        self, where: ColumnElement[bool], batch: int, tenant: str | None
+    ) -> Iterator[list[ReceivableRow]]:
         last = ""
         while True:
-            query = select(receivables).where(
-                receivables.c.status == "open", receivables.c.receivable_id > last
-            )
+            query = select(receivables).where(where, receivables.c.receivable_id > last)
             if tenant is not None:
                 query = query.where(receivables.c.tenant == tenant)
             with self.engine.connect() as conn:
@@ -365,8 +550,15 @@ class _Batch:
     cut of a stream into batches, or a batch delivered again, ends with the same rows and
     the same exits and reentries."""
 
-    def __init__(self, vault: KeyVault, conn: Connection, events: Sequence[Envelope]) -> None:
+    def __init__(
+        self,
+        vault: KeyVault,
+        conn: Connection,
+        events: Sequence[Envelope],
+        today: dt.date | None = None,
+    ) -> None:
         self.vault = vault
+        self.today = today
         self.conn = conn
         self.events = events
         # The rows as stored at the start, and as the events leave them (with new ones).
@@ -488,6 +680,8 @@ class _Batch:
             "status": "open",
             "stage": "current",
             "paid_cents": 0,
+            "entered_on": self.today,
+            "left_on": None,
             **data,
         }
 
@@ -517,6 +711,8 @@ class _Batch:
                 "stage": "current",
                 "paid_cents": 0,
                 "version": 1,
+                "entered_on": event.closed_on,
+                "left_on": None,
             }
             self.installments[event.agreement_id].append(installment.invoice_id)
 
@@ -539,6 +735,7 @@ class _Batch:
             said = row if said_cents is None else {**row, "amount_cents": said_cents}
             self.exits.append(Exit(_snapshot(said), reason, on))
             row["status"] = new_status
+            row["left_on"] = on
             closed += 1
         return closed
 
@@ -589,6 +786,8 @@ class _Batch:
             paid_cents=event.paid_cents,
             version=event.aggregate_version,
             stage="current",
+            entered_on=event.reopened_on,
+            left_on=None,
         )
         self.reentries.append(Reentry(_snapshot(row), event.reopened_on))
 

@@ -387,15 +387,36 @@ class RulerApplication(ServiceApplication):
             tenant: [(r.ruler_id, r.definition) for r in self.rulers(tenant)] for tenant in tenants
         }
 
-    def run_day(self, today: dt.date, tenant: str | None = None) -> dict[str, int]:
-        """Move every open receivable (of `tenant`, or of every tenant) to its stage of
-        `today`, send the reminders due, list at the bureau. Returns the counts (RUN_COUNTS).
-        Run again on the same day, it does nothing more: every action's key is
-        deterministic, and a stage reached or a reminder sent is recorded."""
+    def release_moves(self, day: dt.date) -> int:
+        """The ruler's runs reached `day` (the daily run reads every day of the clock, business
+        day or not): the receivables that left on it or before while the runs were behind are
+        finalized, and those that came back restarted (`handle_moves`), in the order they were
+        read. Returns how many changed. Idempotent (a crash before the held moves are
+        forgotten finalizes nothing twice)."""
         assert self.receivables is not None
+        changed = 0
+        for seqs, exits, reentries in self.receivables.held_until(day):
+            changed += self.handle_moves(exits, reentries, day)
+            self.receivables.forget_held(seqs)
+        return changed
+
+    def run_day(self, today: dt.date, tenant: str | None = None) -> dict[str, int]:
+        """Move every receivable in collection on `today` (of `tenant`, or of every tenant)
+        to its stage of `today`, send the reminders due, list at the bureau. Returns the
+        counts (RUN_COUNTS). Run again on the same day, it does nothing more: every action's
+        key is deterministic, and a stage reached or a reminder sent is recorded.
+
+        Only what was true on `today`: the receivables that left or came back up to `today`
+        while the runs were behind are finalized or restarted first (`release_moves`; the
+        daily run's, for every tenant: a run by hand for one tenant leaves them to it, in its
+        order); one that comes back later, or entered later, is not gone over; one that
+        leaves later (its exit held) is, as it was on `today`."""
+        assert self.receivables is not None
+        if tenant is None:
+            self.release_moves(today)
         counts = no_counts()
         rulers: dict[str, list[tuple[str, RulerDefinitionV4]]] = {}
-        for page in self.receivables.open_rows(tenant=tenant):
+        for page in self.receivables.open_rows(tenant=tenant, on=today):
             counts["receivables"] += len(page)
             missing = {r.tenant for r in page} - set(rulers)
             rulers.update(self._rulers_by_tenant(missing))
