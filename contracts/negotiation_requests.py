@@ -366,7 +366,10 @@ class StatementOut(_Model):
     document: str
     debtor_name: str | None
     debts: list[StatementDebt]
-    total_updated_cents: Cents
+    total_updated_cents: Cents = Field(
+        description="The updated value of the debts in collection; those of an active agreement "
+        "are left out (its installments pay them)"
+    )
 
 
 class PaymentOut(_Model):
