@@ -158,6 +158,24 @@ def test_a_next_call_that_is_no_date_time_with_its_offset_says_so(
     assert ruler.asked == []
 
 
+def test_a_next_call_without_its_offset_is_answered_with_the_operators_own_time_and_offset(
+    client: TestClient[Litestar], ruler: RulerService
+) -> None:
+    """QA: "2026-01-06T10:00:00" was answered "informe o fuso: 2026-12-01T14:00:00-03:00", an
+    unrelated date the operator could copy by mistake; the hint is the operator's time."""
+    field, rule, message = refused(record(client, reschedule_at="2026-12-02T10:00:00"))
+    assert (field, rule) == ("reschedule_at", "timezone")
+    assert message == "informe o fuso: 2026-12-02T10:00:00-03:00"
+    # The hint, sent back, is taken as the time meant.
+    again = record(client, reschedule_at="2026-12-02T10:00:00-03:00")
+    assert again.status_code == 201, again.text
+    # The conversations' `from` says it the same way.
+    from services.gateway.entrypoints.http.errors import offset_missing
+
+    refusal = offset_missing("from", dt.datetime(2026, 1, 6, 10, 0))
+    assert refusal.details[0]["message"] == "informe o fuso: 2026-01-06T10:00:00-03:00"
+
+
 def test_a_campaign_naming_a_state_that_is_no_uf_is_refused(
     client: TestClient[Litestar], ruler: RulerService
 ) -> None:

@@ -47,6 +47,7 @@ from services.gateway.entrypoints.http.errors import (
     handle_service_refused,
     handle_service_unavailable,
     not_found,
+    offset_missing,
 )
 from services.gateway.entrypoints.http.portal_deps import has_portal
 from services.gateway.read_models import conversations as conversations_view
@@ -236,7 +237,7 @@ class ConversationsController(Controller):
     ) -> ConversationList:
         principal = principal_of(request)
         if since is not None and since.tzinfo is None:
-            raise field_error("from", "timezone", "informe o fuso: 2026-11-25T09:00:00-03:00")
+            raise offset_missing("from", since)
         rows = await to_thread.run_sync(
             lambda: conversations_view.list_conversations(
                 state.read_engine,

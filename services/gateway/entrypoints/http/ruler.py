@@ -46,7 +46,7 @@ from service_runtime.clock import BUSINESS_TZ
 from service_runtime.request_reply import KafkaRequester
 from service_runtime.service_client import ServiceClient
 from services.gateway.entrypoints.http.auth import principal_of, requires
-from services.gateway.entrypoints.http.errors import field_error, not_found
+from services.gateway.entrypoints.http.errors import field_error, not_found, offset_missing
 from services.gateway.read_models import call_list
 
 ADMIN = requires("admin")
@@ -438,7 +438,7 @@ def _reschedule_at(moment: dt.datetime | None, today: dt.date) -> dt.datetime | 
     if moment is None:
         return None
     if moment.tzinfo is None:
-        raise field_error("reschedule_at", "timezone", "informe o fuso: 2026-12-01T14:00:00-03:00")
+        raise offset_missing("reschedule_at", moment)
     if moment.astimezone(BUSINESS_TZ).date() < today:
         raise field_error(
             "reschedule_at",
