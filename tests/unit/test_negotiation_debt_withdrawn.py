@@ -131,7 +131,11 @@ def test_the_creditor_cancels_a_debt_of_an_active_agreement_and_the_agreement_en
     assert offers.debts[0].principal_cents == 100_000 - shares[a]
     with pytest.raises(Refused) as refused:
         neg.close([b], 1, key="again")
-    assert refused.value.status == 409
+    # Refused as withdrawn by the creditor, not as "already settled" (the debtor paid nothing).
+    assert (refused.value.status, refused.value.code) == (409, "debt_withdrawn")
+    rules = [(field, rule) for field, rule, _ in refused.value.details]
+    assert rules == [("debt_ids", "withdrawn")]
+    assert "retirada da cobrança pelo credor" in refused.value.message
 
 
 def test_a_withdrawal_read_twice_ends_the_agreement_once_and_no_day_breaks_it_again(

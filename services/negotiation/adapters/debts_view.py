@@ -87,7 +87,8 @@ class DebtRow:
     original_amount_cents: int
     paid_cents: int
     due_date: dt.date
-    settled: bool
+    settled: bool  # paid off, or withdrawn by the creditor: not negotiable either way
+    withdrawn: bool = False  # the creditor cancelled it or took it back
 
     @property
     def balance_cents(self) -> int:
@@ -396,6 +397,7 @@ def _debt_row(r: Any) -> DebtRow:
         paid_cents=r.paid_cents,
         due_date=_as_date(r.due_date),
         settled=bool(r.settled),
+        withdrawn=r.settled == 2,
     )
 
 

@@ -319,6 +319,17 @@ class NegotiationApplication(ServiceApplication):
             )
         if len({creditor_key(r.creditor) for r in rows}) > 1:
             raise field_refusal("debt_ids", "same_creditor", MIXED_CREDITORS_MESSAGE)
+        withdrawn = [r.debt_id for r in rows if r.withdrawn]
+        if withdrawn:
+            raise Refused(
+                409,
+                "debt_withdrawn",
+                "dívida retirada da cobrança pelo credor: " + ", ".join(withdrawn),
+                [
+                    ("debt_ids", "withdrawn", f"dívida {i} retirada da cobrança pelo credor")
+                    for i in withdrawn
+                ],
+            )
         settled = [r.debt_id for r in rows if r.settled or r.balance_cents == 0]
         if settled:
             raise Refused(

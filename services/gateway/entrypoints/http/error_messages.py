@@ -26,6 +26,7 @@ MESSAGES_EN: dict[str, str] = {
     "unknown_request": "Unknown request",
     "debt_not_found": "Debt not found",
     "debt_settled": "The debt is already settled",
+    "debt_withdrawn": "The creditor withdrew the debt from collection",
     "debt_in_agreement": "The debt is already in an active agreement",
     "invoice_paid": "The installment is paid: its boleto is no longer to be paid",
     "invoice_cancelled": "The installment was cancelled with its broken agreement: its boleto "
@@ -172,6 +173,7 @@ RULES_EN: dict[str, str] = {
     "phone": "Invalid phone number",
     "not_found": "Not found",
     "settled": "The debt is already settled",
+    "withdrawn": "The creditor withdrew the debt from collection",
     "in_agreement": "The debt is already in an active agreement",
     "personal_data_erased": "The debtor's personal data were erased at their request (LGPD): "
     "there is no contact to write to",
