@@ -8,6 +8,7 @@ import datetime as dt
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -127,6 +128,42 @@ def test_only_analysts_and_admins_and_only_known_cuts(api: TestClient[Litestar])
         "/api/v1/analytics/fpd", params={"grace_days": -1}, headers=headers("analyst")
     )
     assert negative.status_code in (400, 422)
+
+
+def test_every_bad_parameter_is_named_at_once(api: TestClient[Litestar]) -> None:
+    """QA: `?by=foo&grace_days=-1` named only grace_days; by came on the next try."""
+
+    def refused(indicator: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+        got = api.get(f"/api/v1/analytics/{indicator}", params=params, headers=headers("analyst"))
+        assert got.status_code == 422, got.text
+        error = got.json()["error"]
+        assert error["code"] == "validation_failed"
+        assert all(d["message_en"] for d in error["details"])
+        return [(d["field"], d["rule"]) for d in error["details"]]
+
+    # Litestar's refusal (a value out of range, of the wrong type) and the indicator's own.
+    both = refused("fpd", {"by": "foo", "grace_days": -1})
+    assert sorted(both) == [("by", "unknown_cut"), ("grace_days", "minimum")]
+    assert sorted(
+        refused("fpd", {"by": ["foo", "bar"], "grace_days": "x", "as_of": "2030-01-01"})
+    ) == [("as_of", "not_in_future"), ("by", "unknown_cut"), ("grace_days", "integer")]
+    # The indicator's own refusals together.
+    assert refused("recovery", {"by": "color", "as_of": "2030-01-01", "curve_days": [0, -5]}) == [
+        ("by", "unknown_cut"),
+        ("as_of", "not_in_future"),
+        ("curve_days", "range"),
+    ]
+    # A value Litestar could not read is not judged again.
+    assert refused("agreements", {"by": "color", "as_of": "31/12/2026"}) == [
+        ("as_of", "date"),
+        ("by", "unknown_cut"),
+    ]
+    got = api.get(
+        "/api/v1/analytics/fpd", params={"by": ["foo", "bar"]}, headers=headers("analyst")
+    )
+    assert got.json()["error"]["details"][0]["message"].startswith(
+        "corte desconhecido: foo, bar; use um de: "
+    )
 
 
 def test_a_day_that_has_not_come_is_refused_naming_as_of(api: TestClient[Litestar]) -> None:

@@ -4,13 +4,15 @@ gateway's analytics projection keeps. Always the token's tenant."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Sequence
 from typing import Annotated, Any
 
 from anyio import to_thread
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
+from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 
 from analytics import indicators
@@ -23,7 +25,13 @@ from analytics.reports import (
     recovery_report,
 )
 from services.gateway.entrypoints.http.auth import principal_of, requires
-from services.gateway.entrypoints.http.errors import field_error
+from services.gateway.entrypoints.http.errors import (
+    ApiError,
+    error_response,
+    field_detail,
+    handle_http_exception,
+    validation_details,
+)
 from services.gateway.read_models.analytics import load_facts
 
 ANALYSTS = requires("analyst", "admin")
@@ -34,20 +42,84 @@ RATES = (
 )
 
 
-def _cuts(by: Sequence[str] | None, allowed: Sequence[str]) -> list[str]:
-    try:
-        return list(indicators.check_cuts(list(by or ()), allowed))
-    except indicators.UnknownCut as exc:
-        raise field_error(
-            "by", "unknown_cut", f"corte desconhecido: {exc.dim}; use um de: {', '.join(allowed)}"
-        ) from exc
+# The cuts each indicator knows, by the last segment of its path.
+DIMS = {
+    "fpd": indicators.FPD_DIMS,
+    "recovery": indicators.RECOVERY_DIMS,
+    "agreements": indicators.AGREEMENT_DIMS,
+}
+CURVE_DAYS_MAX = 36500
 
 
-def _as_of(as_of: dt.date | None, state: State) -> dt.date:
+def refusals(
+    indicator: str,
+    today: dt.date,
+    by: Sequence[str] = (),
+    as_of: dt.date | None = None,
+    curve_days: Sequence[int] = (),
+) -> list[dict[str, str]]:
+    """Every parameter of an indicator's request that cannot be answered, each named with its
+    rule (QA: `?by=foo&grace_days=-1` named only grace_days, by on the next try)."""
+    details: list[dict[str, str]] = []
+    allowed = DIMS[indicator]
+    unknown = list(dict.fromkeys(d for d in by if d not in allowed))
+    if unknown:
+        message = f"corte desconhecido: {', '.join(unknown)}; use um de: {', '.join(allowed)}"
+        details.append(field_detail("by", "unknown_cut", message))
     try:
-        return indicators.check_as_of(as_of, state.clock.today())
+        indicators.check_as_of(as_of, today)
     except indicators.FutureAsOf as exc:
-        raise field_error("as_of", "not_in_future", str(exc)) from exc
+        details.append(field_detail("as_of", "not_in_future", str(exc)))
+    if any(d < 0 or d > CURVE_DAYS_MAX for d in curve_days):
+        message = f"dias desde a entrada: de 0 a {CURVE_DAYS_MAX}"
+        details.append(field_detail("curve_days", "range", message))
+    return details
+
+
+def _refused(details: list[dict[str, str]]) -> ApiError:
+    message = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+    return ApiError(422, "validation_failed", message, details)
+
+
+def _checked(
+    indicator: str,
+    state: State,
+    by: Sequence[str] | None,
+    as_of: dt.date | None,
+    curve_days: Sequence[int] = (),
+) -> tuple[list[str], dt.date]:
+    """The cuts and the as-of date of a request whose parameters all are right."""
+    today = state.clock.today()
+    details = refusals(indicator, today, by or (), as_of, curve_days)
+    if details:
+        raise _refused(details)
+    return list(indicators.check_cuts(list(by or ()), DIMS[indicator])), (as_of or today)
+
+
+def _all_refusals(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """A request Litestar refused (a value of the wrong type or out of its range) is answered
+    with the indicator's own refusals of the other parameters too, all at once."""
+    details = validation_details(request, exc)
+    if not details:
+        return handle_http_exception(request, exc)
+    refused = {d["field"] for d in details}
+    query = request.query_params
+    indicator = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+    if indicator not in DIMS:
+        return handle_http_exception(request, exc)
+    as_of: dt.date | None = None
+    if "as_of" not in refused and (sent := query.get("as_of")):
+        with contextlib.suppress(ValueError):
+            as_of = dt.date.fromisoformat(sent)
+    curve_days: list[int] = []
+    if "curve_days" not in refused:
+        with contextlib.suppress(ValueError):
+            curve_days = [int(d) for d in query.getall("curve_days", [])]
+    today = request.app.state.clock.today()
+    more = refusals(indicator, today, query.getall("by", []), as_of, curve_days)
+    every = details + [d for d in more if d["field"] not in refused]
+    error = _refused(every)
+    return error_response(request, error.status, error.code, error.message, error.details)
 
 
 By = Annotated[
@@ -68,6 +140,7 @@ AsOf = Annotated[
 class AnalyticsController(Controller):
     path = "/api/v1/analytics"
     tags = ["analytics"]  # noqa: RUF012 (Litestar declares it a list)
+    exception_handlers = {ValidationException: _all_refusals}  # noqa: RUF012
 
     @get(
         "/fpd",
@@ -90,8 +163,7 @@ class AnalyticsController(Controller):
         as_of: AsOf = None,
     ) -> FpdReport:
         tenant = principal_of(request).tenant
-        cuts = _cuts(by, indicators.FPD_DIMS)
-        day = _as_of(as_of, state)
+        cuts, day = _checked("fpd", state, by, as_of)
         facts = await to_thread.run_sync(lambda: load_facts(state.read_engine, tenant))
         return fpd_report(facts, k=grace_days, as_of=day, by=cuts, tenant=tenant)
 
@@ -123,11 +195,8 @@ class AnalyticsController(Controller):
         ] = None,
     ) -> RecoveryReport:
         tenant = principal_of(request).tenant
-        cuts = _cuts(by, indicators.RECOVERY_DIMS)
         horizons = tuple(curve_days) if curve_days else indicators.DEFAULT_CURVE_DAYS
-        if any(d < 0 or d > 36500 for d in horizons):
-            raise field_error("curve_days", "range", "dias desde a entrada: de 0 a 36500")
-        day = _as_of(as_of, state)
+        cuts, day = _checked("recovery", state, by, as_of, horizons)
         facts = await to_thread.run_sync(lambda: load_facts(state.read_engine, tenant))
         return recovery_report(facts, as_of=day, by=cuts, tenant=tenant, curve_days=horizons)
 
@@ -150,7 +219,6 @@ class AnalyticsController(Controller):
         as_of: AsOf = None,
     ) -> AgreementsReport:
         tenant = principal_of(request).tenant
-        cuts = _cuts(by, indicators.AGREEMENT_DIMS)
-        day = _as_of(as_of, state)
+        cuts, day = _checked("agreements", state, by, as_of)
         facts = await to_thread.run_sync(lambda: load_facts(state.read_engine, tenant))
         return agreements_report(facts, as_of=day, by=cuts, tenant=tenant)

@@ -176,7 +176,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return handle_api_error(request, exc)
     details: list[dict[str, Any]] = []
     if isinstance(exc, ValidationException):
-        details = _validation_details(request, exc)
+        details = validation_details(request, exc)
         return error_response(
             request,
             422 if details else 400,
@@ -198,7 +198,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     return error_response(request, status, code, message, details, headers)
 
 
-def _validation_details(
+def validation_details(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> list[dict[str, Any]]:
     """Each refused value of a ValidationException as (field, rule, pt-BR message), the field
