@@ -192,14 +192,19 @@ def test_the_days_before_the_break_run_with_the_agreement_in_good_standing(
     assert ruler.published("DebtorNegativated") == []
     assert not [s for s in stages(ruler) if s[0] in DEBTS]
     # The installments go on: their reminders before their due dates (the 5-day one falls on
-    # a Saturday both times: the 3-day one goes), the second's stages once overdue.
+    # a Saturday both times: it goes on the Friday before), the second's stages once overdue.
     reminders = [
         (m.receivable_id, m.key.split("|")[3])
         for m in ruler.published("MessageRequested")
         if m.purpose == "pre_due"
     ]
-    assert reminders == [("inv-2", "3"), ("inv-3", "3")]
-    assert reminded_on == [dt.date(2026, 2, 2), dt.date(2026, 3, 2)]
+    assert reminders == [("inv-2", "5"), ("inv-2", "3"), ("inv-3", "5"), ("inv-3", "3")]
+    assert reminded_on == [
+        dt.date(2026, 1, 30),
+        dt.date(2026, 2, 2),
+        dt.date(2026, 2, 27),
+        dt.date(2026, 3, 2),
+    ]
     assert stages(ruler) == [
         ("inv-2", "notice", 4, dt.date(2026, 2, 9)),
         ("inv-2", "questioning", 11, dt.date(2026, 2, 16)),

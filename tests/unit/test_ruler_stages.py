@@ -28,6 +28,7 @@ from services.ruler.domain.stages import (
     action_key,
     advance,
     days_overdue,
+    reminder_day,
     reminders_due,
     ruler_for,
     stage_on,
@@ -212,10 +213,12 @@ def reminders(today: dt.date, sent: set[int] | None = None) -> list[tuple[int, l
 
 
 def test_reminders_on_their_days() -> None:
-    assert reminders(on(25, 9)) == []
-    assert reminders(on(26, 9)) == [
+    assert reminders(on(24, 9)) == []
+    # Due Thursday 01/10: 5 days before is Saturday 26/09, so Friday 25/09.
+    assert reminders(on(25, 9)) == [
         (5, ["assessoria-sul|rec-1|pre_due|5|0|message:push:lembrete_vencimento"])
     ]
+    assert reminders(on(26, 9), {5}) == []
     assert reminders(on(27, 9), {5}) == []
     assert reminders(on(28, 9), {5}) == [
         (3, ["assessoria-sul|rec-1|pre_due|3|0|message:push:lembrete_vencimento"])
@@ -225,16 +228,38 @@ def test_reminders_on_their_days() -> None:
     assert reminders(on(5)) == []
 
 
-def test_reminder_that_fell_on_a_weekend_is_sent_on_the_next_run() -> None:
+def test_a_reminder_that_falls_on_a_weekend_or_holiday_goes_the_business_day_before() -> None:
     # Due Thursday 2026-10-01: the 5-day reminder falls on Saturday 09-26, when the daily run
-    # does not happen. Monday 09-28 is 3 days before: only the 3-day reminder goes out, as
-    # the 5-day one is stale by then.
+    # does not happen: it goes on Friday 09-25, the 3-day one on Monday 09-28 (QA pass 7:
+    # it was dropped, the 3-day one making it stale on Monday).
     assert on(26, 9).weekday() == 5
+    assert reminder_day(DUE, 5) == on(25, 9)
+    assert reminder_day(DUE, 3) == on(28, 9)
+    assert [d for d, _ in reminders(on(25, 9))] == [5]
+    assert [d for d, _ in reminders(on(28, 9), {5})] == [3]
+    # Due Thursday 09/04/2026 (the QA's installment): Saturday 04/04, and Friday 03/04 is Good
+    # Friday, a national holiday: Thursday 02/04.
+    assert reminder_day(dt.date(2026, 4, 9), 5) == dt.date(2026, 4, 2)
+    # A reminder missed all the same (an outage) goes on the next run, as before, unless a
+    # more recent one is due by then.
+    assert [d for d, _ in reminders(on(26, 9))] == [5]
     assert [d for d, _ in reminders(on(28, 9))] == [3]
-    # Due Wednesday 2026-09-30: its 5-day reminder (Friday 09-25) was missed by an outage;
-    # the run on Saturday 09-26 is 4 days before and still sends it.
+    # Due Wednesday 2026-09-30: its 5-day reminder is Friday 09-25, and its 3-day one (Sunday
+    # 09-27) moves to that Friday too: one message, the 3-day one. Missed by an outage, the
+    # run on Saturday 09-26 still sends it.
     found = reminders_due(RULER, TENANT, RECEIVABLE, on(30, 9), on(26, 9), set())
-    assert [d for d, _ in found] == [5]
+    assert [d for d, _ in found] == [3]
+
+
+def test_two_reminders_moved_to_the_same_day_are_one_message() -> None:
+    # Due Monday 2026-10-05, reminders 2 and 1 days before: Saturday and Sunday, both moved to
+    # Friday 10-02. One message that day (the more recent one), none on the weekend after.
+    ruler = seed_ruler(pre_due_days=[2, 1])
+    due = on(5)
+    assert reminder_day(due, 2) == reminder_day(due, 1) == on(2)
+    assert [d for d, _ in reminders_due(ruler, TENANT, RECEIVABLE, due, on(1), ())] == []
+    assert [d for d, _ in reminders_due(ruler, TENANT, RECEIVABLE, due, on(2), ())] == [1]
+    assert reminders_due(ruler, TENANT, RECEIVABLE, due, on(3), (1,)) == []
 
 
 def test_a_stale_reminder_never_follows_a_more_recent_one() -> None:
@@ -487,6 +512,7 @@ def test_at_most_one_reminder_per_run_and_each_day_once(
     for day, _actions in found:
         assert day not in sent
         assert day in ruler.pre_due_days
-        assert 0 < -offset <= day
+        today = DUE + dt.timedelta(offset)
+        assert -offset > 0 and reminder_day(DUE, day) <= today
         # No smaller reminder day has been reached: this is the most recent one.
-        assert not [d for d in ruler.pre_due_days if -offset <= d < day]
+        assert not [d for d in ruler.pre_due_days if d < day and reminder_day(DUE, d) <= today]

@@ -11,10 +11,13 @@ records the keys it has acted on never acts twice.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
+
+import holidays
 
 from contracts.ruler import (
     EXIT_REASONS,
@@ -40,6 +43,7 @@ __all__ = [
     "listing_due",
     "listing_notice",
     "listing_removal",
+    "reminder_day",
     "reminders_due",
     "ruler_for",
     "stage_on",
@@ -185,6 +189,28 @@ def listing_due(ruler: RulerDefinitionV3, notified_on: dt.date | None, today: dt
     return today >= notified_on + dt.timedelta(days=ruler.listing_notice_days)
 
 
+@functools.lru_cache(maxsize=64)
+def _national_holidays(year: int) -> frozenset[dt.date]:
+    # The package's default (public) category: national holidays, not pontos facultativos.
+    return frozenset(holidays.country_holidays("BR", years=year).keys())
+
+
+def _business_day(date: dt.date) -> bool:
+    """Monday to Friday, except Brazilian national holidays (as the clock's calendar)."""
+    return date.weekday() < 5 and date not in _national_holidays(date.year)
+
+
+def reminder_day(due_date: dt.date, days_before: int) -> dt.date:
+    """The day the reminder `days_before` the due date goes: that day, or, when it falls on
+    a weekend or a national holiday (no run then), the business day before it (QA: the
+    5-day reminder of an installment due Thursday 09/04/2026 fell on Saturday 04/04 and was
+    never sent; it goes on Thursday 02/04, Friday 03/04 being Good Friday)."""
+    day = due_date - dt.timedelta(days=days_before)
+    while not _business_day(day):
+        day -= dt.timedelta(days=1)
+    return day
+
+
 def reminders_due(
     ruler: RulerDefinition,
     tenant: str,
@@ -196,11 +222,13 @@ def reminders_due(
 ) -> list[tuple[int, list[StageAction]]]:
     """The pre-due reminder to send today, as `[(days_before, actions)]`, or `[]`.
 
-    The run may not happen on the exact reminder day (weekends, holidays, an outage), so a
-    reminder is due from its day until the due date. Only the most recent one (the smallest
-    day already reached) is ever sent: the earlier ones are stale, and stay so even after
-    the recent one has been sent. The actions list is empty when the ruler has reminder days
-    but no reminder messages; the day is still returned so the caller can record it.
+    A reminder's day falling on a weekend or a holiday is moved to the business day before
+    (`reminder_day`). The run may still miss it (an outage), so a reminder is due from its
+    day until the due date. Only the most recent one (the smallest day already reached) is
+    ever sent: the earlier ones are stale, and stay so even after the recent one has been
+    sent; so two reminders moved to the same day are one message, the more recent one. The
+    actions list is empty when the ruler has reminder days but no reminder messages; the day
+    is still returned so the caller can record it.
 
     Never for a due date already past: not on `today` (the day the run is for), and not for
     a receivable the ruler has already put in an overdue stage (`stage`), whatever day a
@@ -209,7 +237,7 @@ def reminders_due(
     days_left = (due_date - today).days
     if days_left <= 0 or STAGE_ORDER[stage] > STAGE_ORDER["pre_due"]:
         return []
-    reached = [d for d in ruler.pre_due_days if days_left <= d]
+    reached = [d for d in ruler.pre_due_days if reminder_day(due_date, d) <= today]
     if not reached:
         return []
     latest = min(reached)
