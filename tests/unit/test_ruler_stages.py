@@ -29,6 +29,7 @@ from services.ruler.domain.stages import (
     advance,
     days_overdue,
     reminder_day,
+    reminder_days,
     reminders_due,
     ruler_for,
     stage_on,
@@ -244,19 +245,31 @@ def test_a_reminder_that_falls_on_a_weekend_or_holiday_goes_the_business_day_bef
     # more recent one is due by then.
     assert [d for d, _ in reminders(on(26, 9))] == [5]
     assert [d for d, _ in reminders(on(28, 9))] == [3]
-    # Due Wednesday 2026-09-30: its 5-day reminder is Friday 09-25, and its 3-day one (Sunday
-    # 09-27) moves to that Friday too: one message, the 3-day one. Missed by an outage, the
-    # run on Saturday 09-26 still sends it.
-    found = reminders_due(RULER, TENANT, RECEIVABLE, on(30, 9), on(26, 9), set())
-    assert [d for d, _ in found] == [3]
 
 
-def test_two_reminders_moved_to_the_same_day_are_one_message() -> None:
+def test_a_reminder_that_would_move_onto_anothers_day_keeps_its_own() -> None:
+    # Due Wednesday 2026-09-30: its 5-day reminder is Friday 09-25; its 3-day one falls on
+    # Sunday 09-27, and moved back it would be that Friday too (one message where the ruler
+    # says two): it keeps its Sunday and the Monday run sends it, still before the due date.
+    due = on(30, 9)
+    assert reminder_days(due, [5, 3]) == {5: on(25, 9), 3: on(27, 9)}
+
+    def sent_on(today: dt.date, sent: set[int]) -> list[int]:
+        return [d for d, _ in reminders_due(RULER, TENANT, RECEIVABLE, due, today, sent)]
+
+    assert sent_on(on(25, 9), set()) == [5]
+    assert sent_on(on(28, 9), {5}) == [3]
+    # The helper's case: due Wednesday 21/10, Friday 16/10 and then Monday 19/10.
+    assert reminder_days(on(21), [5, 3]) == {5: on(16), 3: on(18)}
+
+
+def test_two_reminders_with_no_day_of_their_own_before_the_due_date_are_one_message() -> None:
     # Due Monday 2026-10-05, reminders 2 and 1 days before: Saturday and Sunday, both moved to
-    # Friday 10-02. One message that day (the more recent one), none on the weekend after.
+    # Friday 10-02 (Sunday's own next run is the due date itself). One message that day (the
+    # more recent one), none on the weekend after.
     ruler = seed_ruler(pre_due_days=[2, 1])
     due = on(5)
-    assert reminder_day(due, 2) == reminder_day(due, 1) == on(2)
+    assert reminder_days(due, [2, 1]) == {2: on(2), 1: on(2)}
     assert [d for d, _ in reminders_due(ruler, TENANT, RECEIVABLE, due, on(1), ())] == []
     assert [d for d, _ in reminders_due(ruler, TENANT, RECEIVABLE, due, on(2), ())] == [1]
     assert reminders_due(ruler, TENANT, RECEIVABLE, due, on(3), (1,)) == []
@@ -513,6 +526,7 @@ def test_at_most_one_reminder_per_run_and_each_day_once(
         assert day not in sent
         assert day in ruler.pre_due_days
         today = DUE + dt.timedelta(offset)
-        assert -offset > 0 and reminder_day(DUE, day) <= today
+        days = reminder_days(DUE, ruler.pre_due_days)
+        assert -offset > 0 and days[day] <= today
         # No smaller reminder day has been reached: this is the most recent one.
-        assert not [d for d in ruler.pre_due_days if d < day and reminder_day(DUE, d) <= today]
+        assert not [d for d in ruler.pre_due_days if d < day and days[d] <= today]

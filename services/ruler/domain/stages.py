@@ -44,6 +44,7 @@ __all__ = [
     "listing_notice",
     "listing_removal",
     "reminder_day",
+    "reminder_days",
     "reminders_due",
     "ruler_for",
     "stage_on",
@@ -211,6 +212,31 @@ def reminder_day(due_date: dt.date, days_before: int) -> dt.date:
     return day
 
 
+def reminder_days(due_date: dt.date, pre_due_days: Collection[int]) -> dict[int, dt.date]:
+    """The first day each reminder is due (`reminder_day`), but for one that would move back
+    onto a farther reminder's day: it keeps its own day, and the next run sends it, while that
+    run is before the due date (due Wednesday 21/10, reminders 5 and 3 days before: Friday 16/10
+    and Sunday 18/10, sent on Monday 19/10; both go, as configured). Else both are one message
+    on that day (due Monday, reminders 2 and 1 days before: both on Friday)."""
+    days: dict[int, dt.date] = {}
+    runs: set[dt.date] = set()  # the days a farther reminder is sent on
+    for before in sorted(set(pre_due_days), reverse=True):
+        day = reminder_day(due_date, before)
+        run = day
+        if day in runs:
+            own = due_date - dt.timedelta(days=before)
+            run = own
+            while not _business_day(run):
+                run += dt.timedelta(days=1)
+            if run < due_date and run not in runs:
+                day = own
+            else:
+                run = day
+        days[before] = day
+        runs.add(run)
+    return days
+
+
 def reminders_due(
     ruler: RulerDefinition,
     tenant: str,
@@ -222,11 +248,12 @@ def reminders_due(
 ) -> list[tuple[int, list[StageAction]]]:
     """The pre-due reminder to send today, as `[(days_before, actions)]`, or `[]`.
 
-    A reminder's day falling on a weekend or a holiday is moved to the business day before
-    (`reminder_day`). The run may still miss it (an outage), so a reminder is due from its
-    day until the due date. Only the most recent one (the smallest day already reached) is
-    ever sent: the earlier ones are stale, and stay so even after the recent one has been
-    sent; so two reminders moved to the same day are one message, the more recent one. The
+    A reminder's day falling on a weekend or a holiday is moved to the business day before,
+    unless another reminder goes that day (`reminder_days`). The run may still miss it (an
+    outage), so a reminder is due from its day until the due date. Only the most recent one
+    (the smallest day already reached) is ever sent: the earlier ones are stale, and stay so
+    even after the recent one has been sent; so two reminders due the same day are one
+    message, the more recent one. The
     actions list is empty when the ruler has reminder days but no reminder messages; the day
     is still returned so the caller can record it.
 
@@ -237,7 +264,8 @@ def reminders_due(
     days_left = (due_date - today).days
     if days_left <= 0 or STAGE_ORDER[stage] > STAGE_ORDER["pre_due"]:
         return []
-    reached = [d for d in ruler.pre_due_days if reminder_day(due_date, d) <= today]
+    days = reminder_days(due_date, ruler.pre_due_days)
+    reached = [d for d, day in days.items() if day <= today]
     if not reached:
         return []
     latest = min(reached)
