@@ -1428,3 +1428,19 @@ def test_a_partly_paid_installment_says_so_in_the_table_as_in_its_detail(
         assert rows == ["Em aberto · paga em parte", "Em aberto", "Em aberto"], shown
     detail = client.get(page).text
     assert "<dd>Em aberto · paga em parte</dd>" in detail
+
+
+def test_a_debt_the_creditor_withdrew_is_said_so_not_that_it_was_paid(
+    client: TestClient[Litestar], negotiation: Negotiation
+) -> None:
+    # A kept link to the offers of a debt the creditor cancelled since (the negotiation's debts
+    # view keeps it as withdrawn, settled 2): refused as withdrawn, in the debtor's words, not
+    # "Dívida já quitada" (the debtor paid nothing).
+    sign_in(client, ISABELA)
+    with negotiation.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE negotiable_debts SET settled = 2 WHERE debt_id = 'd-old'"))
+    told = client.get(f"/p/{TENANT}/negociar?divida=d-old")
+    assert told.status_code == 409
+    assert "Dívida retirada da cobrança" in told.text
+    assert "O credor retirou esta dívida da cobrança" in told.text
+    assert "quitada" not in told.text

@@ -367,6 +367,14 @@ class PortalPages(Controller):
                     "boletos e o PIX das parcelas.",
                     error.status,
                 )
+            if error.code == "debt_withdrawn" or "withdrawn" in rules:
+                return self._error(
+                    base,
+                    "Dívida retirada da cobrança",
+                    "O credor retirou esta dívida da cobrança: não há o que negociar nem pagar "
+                    "por aqui.",
+                    error.status,
+                )
             if error.code == "debt_settled" or "settled" in rules:
                 return self._error(
                     base, "Dívida já quitada", "Esta dívida já foi quitada.", error.status
