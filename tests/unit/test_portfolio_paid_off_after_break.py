@@ -175,3 +175,14 @@ def test_a_debt_the_break_leaves_owing_nothing_is_not_charged_again(tmp_path: Pa
         for m in ruler.published("MessageRequested")[asked:]
         if m.receivable_id == "d1" and m.purpose != "finalization"
     ]
+    # Back, then paid off, in that order though read in one batch: it leaves settled and the
+    # debtor is told (before, the exit was handled first, while it was not back yet: no
+    # "quitada" message, and the ruler held it open).
+    [left] = [e for e in ruler.published("ReceivableLeftRuler") if e.reason == "settled"]
+    assert left.receivable_id == "d1"
+    finalizations = [
+        m
+        for m in ruler.published("MessageRequested")[asked:]
+        if m.receivable_id == "d1" and m.purpose == "finalization"
+    ]
+    assert [m.variables.get("motivo") for m in finalizations] == ["quitada"]

@@ -42,7 +42,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -211,17 +211,26 @@ class ReceivableRow:
 
 @dataclass(frozen=True)
 class Exit:
-    """A receivable that left the ruler with this batch (the application finalizes it)."""
+    """A receivable that left the ruler with this batch (the application finalizes it).
+    `seq`: its place among the batch's moves (a debt reopened then settled in one batch comes
+    back, then leaves: `handle_moves` keeps that order)."""
 
     row: ReceivableRow
     reason: str
     on: dt.date
+    seq: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
 class Reentry:
     row: ReceivableRow
     on: dt.date
+    seq: int = field(default=0, compare=False)
+
+
+def move_order(move: Exit | Reentry) -> tuple[int, bool]:
+    """Moves in the order they happened (`seq`); of one place, exits first."""
+    return (move.seq, isinstance(move, Reentry))
 
 
 def _date(value: Any) -> dt.date:
@@ -370,7 +379,7 @@ class ReceivablesTable:
         if reached is None:
             return exits, reentries  # no day run yet: nothing to hold them for
         reached = _date(reached)
-        moves: list[Exit | Reentry] = [*exits, *reentries]
+        moves: list[Exit | Reentry] = sorted([*exits, *reentries], key=move_order)
         ids = [m.row.receivable_id for m in moves]
         waiting = {
             r.receivable_id
@@ -442,9 +451,9 @@ class ReceivablesTable:
             seqs.append(r.seq)
             row = _row_of_json(r.row)
             if r.move == "exit":
-                exits.append(Exit(row, r.reason, on))
+                exits.append(Exit(row, r.reason, on, r.seq))
             else:
-                reentries.append(Reentry(row, on))
+                reentries.append(Reentry(row, on, r.seq))
         return list(out.values())
 
     def forget_held(self, seqs: Sequence[int]) -> None:
@@ -573,6 +582,11 @@ class _Batch:
         self.erasures: list[PersonalDataErased] = []
         self.exits: list[Exit] = []
         self.reentries: list[Reentry] = []
+        self._moves = 0
+
+    def _next_seq(self) -> int:
+        self._moves += 1
+        return self._moves
 
     def apply(self) -> tuple[list[Exit], list[Reentry]]:
         self._load()
@@ -733,7 +747,7 @@ class _Batch:
             if row is None or row["status"] != "open":
                 continue
             said = row if said_cents is None else {**row, "amount_cents": said_cents}
-            self.exits.append(Exit(_snapshot(said), reason, on))
+            self.exits.append(Exit(_snapshot(said), reason, on, self._next_seq()))
             row["status"] = new_status
             row["left_on"] = on
             closed += 1
@@ -789,7 +803,7 @@ class _Batch:
             entered_on=event.reopened_on,
             left_on=None,
         )
-        self.reentries.append(Reentry(_snapshot(row), event.reopened_on))
+        self.reentries.append(Reentry(_snapshot(row), event.reopened_on, self._next_seq()))
 
     def _deduct(self, event: DebtPaymentDeducted) -> None:
         """A payment to its broken agreement's boleto was taken off the debt back in

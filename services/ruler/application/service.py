@@ -42,7 +42,13 @@ from service_runtime.eventstore import ServiceApplication
 from service_runtime.personal_data import REMOVED
 from service_runtime.refusal import Refused, field_refusal, not_found_refusal
 from services.ruler.adapters.bureau_file import BureauRecord, CreditBureau
-from services.ruler.adapters.receivables import Exit, ReceivableRow, ReceivablesTable, Reentry
+from services.ruler.adapters.receivables import (
+    Exit,
+    ReceivableRow,
+    ReceivablesTable,
+    Reentry,
+    move_order,
+)
 from services.ruler.domain.configuration import CampaignConfig, RulerConfig, TenantRuler, config_id
 from services.ruler.domain.receivable import (
     Call,
@@ -618,11 +624,25 @@ class RulerApplication(ServiceApplication):
         leave together for one reason (an agreement over three of its installments) get one
         finalization message (`leaving_together`)."""
         changed = 0
-        for group in leaving_together(exits):
-            changed += self.retrying(functools.partial(self._leave, group))
-        for back in reentries:
-            changed += self.retrying(functools.partial(self._reenter, back))
-        return changed
+        leaving: list[Exit] = []
+        # In the order they happened (QA: a debt reopened then settled in one batch was
+        # finalized first, while not yet back, then reopened: no "quitada" message, and the
+        # receivable open in the ruler): the exits between two re-entries leave together.
+        moves: list[Exit | Reentry] = [*exits, *reentries]
+        for move in sorted(moves, key=move_order):
+            if isinstance(move, Exit):
+                leaving.append(move)
+                continue
+            changed += self._leave_groups(leaving)
+            leaving = []
+            changed += self.retrying(functools.partial(self._reenter, move))
+        return changed + self._leave_groups(leaving)
+
+    def _leave_groups(self, exits: Sequence[Exit]) -> int:
+        return sum(
+            self.retrying(functools.partial(self._leave, group))
+            for group in leaving_together(exits)
+        )
 
     def _leave(self, group: Sequence[Exit]) -> int:
         """One group of `leaving_together`: each receivable in the ruler leaves (its listing
