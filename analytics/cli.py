@@ -59,29 +59,68 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _check(fmt: str, output: Path | None, by: Sequence[str], allowed: Sequence[str]) -> None:
-    from analytics.indicators import UnknownCut, check_cuts
+# How the command line names the API's parameters (`indicators.Refusal.field`) and its own.
+OPTIONS = {
+    "by": "--by",
+    "as_of": "--as-of",
+    "curve_days": "--days",
+    "grace_days": "--grace-days",
+    "format": "--format",
+    "output": "--output",
+}
 
+
+def _checked(
+    indicator: str,
+    fmt: str,
+    output: Path | None,
+    by: Sequence[str],
+    as_of: str | None,
+    *,
+    days: Sequence[int] = (),
+    grace_days: int = 0,
+) -> dt.date | None:
+    """The as-of date given, when every option is right; else every wrong option is said at
+    once, each on its line, and the command ends (exit 2) before reading the topics (QA:
+    `--by foo --grace-days -1` named only one). The indicator's checks are the API's
+    (`indicators.refusals`); whether the as-of date has come is judged here only when
+    something else is wrong (by the clock's latest date), else after the replay."""
+    from analytics.indicators import refusals
+
+    found = []
     if fmt not in FORMATS:
-        raise _fail(f"--format {fmt}: formato desconhecido; use um de: {', '.join(FORMATS)}")
+        found.append(("format", f"formato desconhecido: {fmt}; use um de: {', '.join(FORMATS)}"))
     if fmt == "png" and output is None:
-        raise _fail("--format png: diga em que arquivo escrever o gráfico (--output ARQUIVO.png)")
+        found.append(("output", "diga em que arquivo escrever o gráfico (--output ARQUIVO.png)"))
+    date: dt.date | None = None
+    if as_of is not None:
+        try:
+            date = dt.date.fromisoformat(as_of)
+        except ValueError:
+            found.append(("as_of", f"{as_of} não é uma data; escreva-a AAAA-MM-DD (2026-04-06)"))
+    found += [(r.field, r.message) for r in refusals(indicator, None, by, None, days, grace_days)]
+    if not found:
+        return date
+    if date is not None:
+        found += [(r.field, r.message) for r in refusals(indicator, _clock_today(), (), date)]
+    order = list(OPTIONS)
+    for field, message in sorted(found, key=lambda f: order.index(f[0])):
+        console.print(f"[red]{OPTIONS[field]}: {message}[/]", soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _clock_today() -> dt.date | None:
+    """Today's business date as the clock last announced it; None when it cannot be read
+    (the as-of date is then not judged: the other options are said all the same)."""
+    from service_runtime.kafka import bootstrap_servers
+    from service_runtime.settings import Settings
+    from services.clock.adapters.client import last_day
+
     try:
-        check_cuts(by, allowed)
-    except UnknownCut as exc:
-        raise _fail(
-            f"--by {exc.dim}: corte desconhecido neste indicador; use um de: "
-            f"{', '.join(exc.allowed)}"
-        ) from exc
-
-
-def _as_of(raw: str | None) -> dt.date | None:
-    if raw is None:
+        day = asyncio.run(last_day(bootstrap_servers(Settings())))
+    except Exception:  # Kafka away: judge what can be judged without it
         return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise _fail(f"--as-of {raw}: não é uma data; escreva-a AAAA-MM-DD (2026-04-06)") from None
+    return day.date if day is not None else None
 
 
 def _replay(tenant: str | None) -> Replayed:
@@ -124,15 +163,15 @@ def _today(replayed: Replayed) -> dt.date:
     return BusinessClock.from_settings(Settings()).today()
 
 
-def _resolve_as_of(given: dt.date | None, replayed: Replayed) -> dt.date:
+def _resolve_as_of(indicator: str, given: dt.date | None, replayed: Replayed) -> dt.date:
     """The as-of date: today's business date when none is given; a later one is refused
     (exit 2), as the API refuses it: a day that has not come has no figures."""
-    from analytics.indicators import FutureAsOf, check_as_of
+    from analytics.indicators import refusals
 
-    try:
-        return check_as_of(given, _today(replayed))
-    except FutureAsOf as exc:
-        raise _fail(f"--as-of {given}: {exc}") from exc
+    today = _today(replayed)
+    for refusal in refusals(indicator, today, as_of=given):
+        raise _fail(f"{OPTIONS[refusal.field]}: {refusal.message}")
+    return given or today
 
 
 def _write(data: bytes | str, output: Path | None) -> None:
@@ -210,7 +249,8 @@ def _table(
 def fpd_command(
     by: By = None,
     grace_days: Annotated[
-        int, typer.Option("--grace-days", "-k", min=0, help="k of FPD-k: days after the due date")
+        int,
+        typer.Option("--grace-days", "-k", help="k of FPD-k: days after the due date (0 or more)"),
     ] = 0,
     as_of: AsOf = None,
     fmt: Format = "table",
@@ -221,11 +261,10 @@ def fpd_command(
     over: before --as-of) whose first installment was not paid by due date + k."""
     from analytics import charts, indicators, reports
 
-    cuts = list(by or [])
-    _check(fmt, output, cuts, indicators.FPD_DIMS)
-    date = _as_of(as_of)
+    cuts = list(dict.fromkeys(by or []))
+    date = _checked("fpd", fmt, output, cuts, as_of, grace_days=grace_days)
     replayed = _replay(tenant)
-    day = _resolve_as_of(date, replayed)
+    day = _resolve_as_of("fpd", date, replayed)
     rows = indicators.fpd(replayed.facts, k=grace_days, as_of=day, by=cuts)
     names = replayed.facts.carteira_names()
     if fmt == "png":
@@ -272,14 +311,11 @@ def recovery_command(
     --curve, by days since placement."""
     from analytics import charts, indicators, reports
 
-    cuts = list(by or [])
-    _check(fmt, output, cuts, indicators.RECOVERY_DIMS)
+    cuts = list(dict.fromkeys(by or []))
     horizons = tuple(days) if days else indicators.DEFAULT_CURVE_DAYS
-    if any(d < 0 for d in horizons):
-        raise _fail("--days: dias desde a entrada são 0 ou mais")
-    date = _as_of(as_of)
+    date = _checked("recovery", fmt, output, cuts, as_of, days=horizons)
     replayed = _replay(tenant)
-    day = _resolve_as_of(date, replayed)
+    day = _resolve_as_of("recovery", date, replayed)
     curve_rows = indicators.recovery_curve(replayed.facts, as_of=day, by=cuts, days=horizons)
     rows = indicators.recovery(replayed.facts, as_of=day, by=cuts)
     names = replayed.facts.carteira_names()
@@ -331,11 +367,10 @@ def agreements_command(
     (agreements broken over agreements closed)."""
     from analytics import charts, indicators, reports
 
-    cuts = list(by or [])
-    _check(fmt, output, cuts, indicators.AGREEMENT_DIMS)
-    date = _as_of(as_of)
+    cuts = list(dict.fromkeys(by or []))
+    date = _checked("agreements", fmt, output, cuts, as_of)
     replayed = _replay(tenant)
-    day = _resolve_as_of(date, replayed)
+    day = _resolve_as_of("agreements", date, replayed)
     rows = indicators.agreements(replayed.facts, as_of=day, by=cuts)
     names = replayed.facts.carteira_names()
     if fmt == "png":

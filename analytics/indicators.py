@@ -133,6 +133,56 @@ def check_cuts(by: Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(by))
 
 
+# The cuts each indicator knows, by its name (the API's path, the command line's command).
+DIMS: dict[str, tuple[str, ...]] = {
+    "fpd": FPD_DIMS,
+    "recovery": RECOVERY_DIMS,
+    "agreements": AGREEMENT_DIMS,
+}
+CURVE_DAYS_MAX = 36500
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A parameter of an indicator's request that cannot be answered: its name as the API
+    has it (`by`, `as_of`, `curve_days`, `grace_days`), the rule, and why in pt-BR."""
+
+    field: str
+    rule: str
+    message: str
+
+
+def refusals(
+    indicator: str,
+    today: dt.date | None,
+    by: Sequence[str] = (),
+    as_of: dt.date | None = None,
+    curve_days: Sequence[int] = (),
+    grace_days: int = 0,
+) -> list[Refusal]:
+    """Every parameter of an indicator's request that cannot be answered, each named with its
+    rule, all at once: the API's and the command line's checks (QA: `?by=foo&grace_days=-1`
+    named only grace_days, by on the next try). `today` None: the as-of date is not judged
+    (the command line, before it has read the clock)."""
+    found: list[Refusal] = []
+    allowed = DIMS[indicator]
+    unknown = list(dict.fromkeys(d for d in by if d not in allowed))
+    if unknown:
+        message = f"corte desconhecido: {', '.join(unknown)}; use um de: {', '.join(allowed)}"
+        found.append(Refusal("by", "unknown_cut", message))
+    if today is not None:
+        try:
+            check_as_of(as_of, today)
+        except FutureAsOf as exc:
+            found.append(Refusal("as_of", "not_in_future", str(exc)))
+    if any(d < 0 or d > CURVE_DAYS_MAX for d in curve_days):
+        message = f"dias desde a entrada: de 0 a {CURVE_DAYS_MAX}"
+        found.append(Refusal("curve_days", "range", message))
+    if grace_days < 0:
+        found.append(Refusal("grace_days", "range", "dias de tolerância: 0 ou mais"))
+    return found
+
+
 def rate(numerator: int, denominator: int) -> Decimal | None:
     if denominator <= 0:
         return None

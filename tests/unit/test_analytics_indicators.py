@@ -39,6 +39,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -1045,7 +1046,7 @@ def test_the_command_line_prints_tables_and_writes_csv_json_and_png(
     assert drawn.exit_code == 0 and png.read_bytes().startswith(b"\x89PNG")
     assert cli("fpd", "--format", "png").exit_code == 2  # a chart needs a file
     refused = cli("recovery", "--by", "channel")
-    assert refused.exit_code == 2 and "--by channel" in refused.output
+    assert refused.exit_code == 2 and "--by: corte desconhecido: channel" in refused.output
     assert cli("fpd", "--as-of", "31/03/2026").exit_code == 2
 
 
@@ -1054,7 +1055,7 @@ def test_the_command_line_refuses_a_day_that_has_not_come(cli: Any) -> None:
     future = cli("fpd", "--grace-days", "5", "--as-of", "2027-12-31", "--tenant", ACME)
     assert future.exit_code == 2
     said = " ".join(future.output.split())
-    assert "--as-of 2027-12-31: a data 31/12/2027 ainda não chegou" in said
+    assert "--as-of: a data 31/12/2027 ainda não chegou" in said
     assert "hoje, pelo relógio de negócio, é 31/03/2026" in said
     assert cli("recovery", "--as-of", "2030-01-01").exit_code == 2
     assert cli("agreements", "--as-of", "2026-04-01").exit_code == 2
@@ -1079,17 +1080,50 @@ def test_the_command_line_speaks_pt_br_to_people_and_keeps_csv_and_json_as_codes
         assert result.exit_code == 2
         return " ".join(result.output.split())
 
-    assert "--by nope: corte desconhecido neste indicador; use um de: tenant" in said(
-        "fpd", "--by", "nope"
-    )
-    assert "--as-of 2026-13-01: não é uma data; escreva-a AAAA-MM-DD" in said(
+    assert "--by: corte desconhecido: nope; use um de: tenant" in said("fpd", "--by", "nope")
+    assert "--as-of: 2026-13-01 não é uma data; escreva-a AAAA-MM-DD" in said(
         "fpd", "--as-of", "2026-13-01"
     )
-    assert "--format xls: formato desconhecido; use um de: table, csv, json, png" in said(
+    assert "--format: formato desconhecido: xls; use um de: table, csv, json, png" in said(
         "fpd", "--format", "xls"
     )
     assert "--output ARQUIVO.png" in said("agreements", "--format", "png")
-    assert "--days: dias desde a entrada são 0 ou mais" in said("recovery", "--days", "-1")
+    assert "--days: dias desde a entrada: de 0 a 36500" in said("recovery", "--days", "-1")
+
+
+def test_the_command_line_names_every_bad_option_at_once(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the API does (QA: `--by foo --grace-days -1` named only one of them, the other on
+    the next try), with the API's own checks; nothing is read from the topics."""
+    from analytics import replay
+    from services.clock.adapters import client
+
+    async def clock_says(bootstrap: str) -> Any:
+        return SimpleNamespace(date=dt.date(2026, 3, 31))
+
+    async def no_replay(*_: Any, **__: Any) -> Any:
+        raise AssertionError("a command with bad options reads no topic")
+
+    monkeypatch.setattr(client, "last_day", clock_says)
+    monkeypatch.setattr(replay, "replay_facts", no_replay)
+    result = cli("fpd", "--by", "foo", "--by", "channel", "--by", "bar", "--grace-days", "-1",
+                 "--as-of", "2027-12-31", "--format", "xls")  # fmt: skip
+    assert result.exit_code == 2
+    lines = [" ".join(line.split()) for line in result.output.splitlines() if line.strip()]
+    assert [line.split(":")[0] for line in lines] == [
+        "--by", "--as-of", "--grace-days", "--format"
+    ]  # fmt: skip
+    assert lines[0].startswith("--by: corte desconhecido: foo, bar; use um de: tenant")
+    assert "--as-of: a data 31/12/2027 ainda não chegou" in lines[1]
+    assert lines[2] == "--grace-days: dias de tolerância: 0 ou mais"
+    curve = cli("recovery", "--days", "-1", "--days", "40000", "--by", "channel",
+                "--as-of", "2026-13-01")  # fmt: skip
+    said = " ".join(curve.output.split())
+    assert curve.exit_code == 2
+    for part in ("--by: corte desconhecido: channel", "--as-of: 2026-13-01 não é uma data",
+                 "--days: dias desde a entrada: de 0 a 36500"):  # fmt: skip
+        assert part in said
 
 
 def test_the_recovery_curve_keeps_every_horizon_in_the_table_and_csv(cli: Any) -> None:

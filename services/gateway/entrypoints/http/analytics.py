@@ -42,13 +42,7 @@ RATES = (
 )
 
 
-# The cuts each indicator knows, by the last segment of its path.
-DIMS = {
-    "fpd": indicators.FPD_DIMS,
-    "recovery": indicators.RECOVERY_DIMS,
-    "agreements": indicators.AGREEMENT_DIMS,
-}
-CURVE_DAYS_MAX = 36500
+DIMS = indicators.DIMS
 
 
 def refusals(
@@ -59,21 +53,12 @@ def refusals(
     curve_days: Sequence[int] = (),
 ) -> list[dict[str, str]]:
     """Every parameter of an indicator's request that cannot be answered, each named with its
-    rule (QA: `?by=foo&grace_days=-1` named only grace_days, by on the next try)."""
-    details: list[dict[str, str]] = []
-    allowed = DIMS[indicator]
-    unknown = list(dict.fromkeys(d for d in by if d not in allowed))
-    if unknown:
-        message = f"corte desconhecido: {', '.join(unknown)}; use um de: {', '.join(allowed)}"
-        details.append(field_detail("by", "unknown_cut", message))
-    try:
-        indicators.check_as_of(as_of, today)
-    except indicators.FutureAsOf as exc:
-        details.append(field_detail("as_of", "not_in_future", str(exc)))
-    if any(d < 0 or d > CURVE_DAYS_MAX for d in curve_days):
-        message = f"dias desde a entrada: de 0 a {CURVE_DAYS_MAX}"
-        details.append(field_detail("curve_days", "range", message))
-    return details
+    rule, in the error shape's details: the checks the command line makes too
+    (`analytics.indicators.refusals`)."""
+    return [
+        field_detail(r.field, r.rule, r.message)
+        for r in indicators.refusals(indicator, today, by, as_of, curve_days)
+    ]
 
 
 def _refused(details: list[dict[str, str]]) -> ApiError:
