@@ -147,6 +147,32 @@ def _personal(row: ValidRow) -> dict[str, Any]:
     return fields
 
 
+def _keep_absent(
+    absent: frozenset[str],
+    values: dict[str, Any],
+    personal: dict[str, Any],
+    debt: Debt,
+    opened: dict[str, Any] | None,
+) -> None:
+    """A re-imported row's fields it did not bring (`ValidRow.absent`: the column absent from
+    the file, or a client's field left out or null) take the debt's values, in `values` and
+    `personal` in place: only a field given, empty or not, changes the debt (QA pass 8, N3: a
+    file with only the required columns erased the phone, e-mail, city, UF, category and
+    date of birth). The personal ones are the debt's as the caller opened them: none to keep
+    when they no longer open (the debtor's key erased)."""
+    for name in absent:
+        if name == "category":
+            values["category"] = debt.category
+            continue
+        kept = None if opened is None else opened.get(name)
+        if name in PERSONAL_FIELDS:
+            personal[name] = kept
+        elif kept is None:
+            personal.pop(name, None)  # the date of birth: no key, as a row without one
+        else:
+            personal[name] = kept
+
+
 def _as_first(msg: RowMessage, row: ValidRow, key: DebtorKey) -> str:
     """The row as the import keeps it for the debt it sets (`first_row`): its place, the values
     a rejection may show, the category and the personal data only as digests keyed with the
@@ -495,6 +521,8 @@ class PortfolioApplication(ServiceApplication):
                     counts["created"] += 1
                 else:
                     opened = self._open(debt.personal)
+                    if result.absent:
+                        _keep_absent(result.absent, values, personal, debt, opened)
                     changes = debt.changes_from({**values, **personal}, opened)
                     if changes:
                         sealed = debt.personal

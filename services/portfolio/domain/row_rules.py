@@ -13,7 +13,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
@@ -21,6 +21,7 @@ from contracts.documents import DocumentKind, InvalidDocument, document_kind, va
 from contracts.ufs import UF_NAMES, UFS
 
 __all__ = [
+    "KEPT_WHEN_ABSENT",
     "MAX_AMOUNT_CENTS",
     "REQUIRED_FIELDS",
     "UFS",
@@ -42,6 +43,11 @@ REQUIRED_FIELDS: tuple[str, ...] = (
     "original_amount",
     "due_date",
 )
+
+# The optional fields a row may leave out: a re-import whose file has no such column (a
+# client's message without the field, or with it null) keeps the debt's value; an empty cell in
+# a column the file has (a client's "") clears it.
+KEPT_WHEN_ABSENT: tuple[str, ...] = ("email", "phone", "city", "state", "category", "birth_date")
 
 LABELS_PT: dict[str, str] = {
     "document": "documento",
@@ -123,6 +129,10 @@ class ValidRow:
     status: RowStatus = "active"
     # Date of birth (a CPF) or opening date (a CNPJ): personal data, sealed with the others.
     birth_date: date | None = None
+    # The fields of KEPT_WHEN_ABSENT the row did not bring at all (their column absent from
+    # the file, or null in a client's message), None above: a debt already imported keeps its
+    # own values of these. The row's shape, not its values: not compared.
+    absent: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,11 +375,14 @@ def _status(text: str) -> RowStatus:
 _validate_document = functools.lru_cache(maxsize=16384)(validate_document)
 
 
-def validate_row(fields: Mapping[str, str], today: date) -> ValidRow | RowRejection:
-    """Every rule of one row; `today` comes from the caller's business clock."""
+def validate_row(fields: Mapping[str, str | None], today: date) -> ValidRow | RowRejection:
+    """Every rule of one row; `today` comes from the caller's business clock. An optional
+    field missing from `fields` (or None) is `absent` from the row: not given, unlike an
+    empty string, which the row gives empty."""
     errors: list[RowRuleError] = []
-    # Whitespace collapsed; "" for a missing cell, or a null a client's JSON may send where a
-    # CSV has an empty cell (inlined: fourteen function calls a row cost more than the work).
+    # Whitespace collapsed; "" for an empty cell, and for a field not given (absent, or a
+    # client's null): the rules read both alike, `absent` below tells them apart for a
+    # re-import (inlined: fourteen function calls a row cost more than the work).
     values = {
         name: " ".join(value.split()) if (value := fields.get(name)) else "" for name in LABELS_PT
     }
@@ -459,4 +472,11 @@ def validate_row(fields: Mapping[str, str], today: date) -> ValidRow | RowReject
         category=values["category"] or None,
         status=status,
         birth_date=birth_date,
+        absent=_absent(tuple(name for name in KEPT_WHEN_ABSENT if fields.get(name) is None)),
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _absent(names: tuple[str, ...]) -> frozenset[str]:
+    # One set per file layout, not one per row.
+    return frozenset(names)
