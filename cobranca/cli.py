@@ -314,9 +314,13 @@ def _print_summary(status: dict[str, Any]) -> None:
     if status.get("rejections"):
         rejected = Table(title="Linhas recusadas")
         rejected.add_column("linha", justify="right")
+        # As typed in the file, valid or not (QA D6: a bad CNPJ's was nowhere); a status from
+        # a gateway before it, the valid one.
+        rejected.add_column("documento")
         rejected.add_column("motivo")
         for r in status["rejections"]:
-            rejected.add_row(str(r.get("row_number") or r.get("row_key")), r["reason"])
+            typed = r.get("document_as_received") or r.get("document") or "-"
+            rejected.add_row(str(r.get("row_number") or r.get("row_key")), typed, r["reason"])
         console.print(rejected)
 
 
