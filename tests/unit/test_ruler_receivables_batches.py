@@ -22,6 +22,7 @@ from contracts.negotiation import (
     AgreementInstallment,
     BrokenAgreementDebt,
     InstallmentPaid,
+    PaymentReceived,
 )
 from contracts.personal import PersonalDataErased, SealedPersonalData
 from contracts.portfolio import (
@@ -227,6 +228,25 @@ def erased(document: str, key_ids: list[str]) -> PersonalDataErased:
     )
 
 
+def partial(agreement_id: str, number: int, payment: str, balance: int) -> PaymentReceived:
+    """A payment that leaves `balance` of the installment to pay."""
+    return PaymentReceived(
+        **env(payment, 1),
+        payment_id=payment,
+        source="api",
+        reference=payment,
+        invoice_id=f"{agreement_id}-inv-{number}",
+        agreement_id=agreement_id,
+        document=JOAO,
+        amount_cents=34_000 + number - balance,
+        paid_on=CLOSED_ON,
+        outcome="partial",
+        applied_cents=34_000 + number - balance,
+        balance_cents=balance,
+        credit_cents=0,
+    )
+
+
 # ---- the stream ----------------------------------------------------------------------------
 
 
@@ -275,7 +295,9 @@ class Stream:
             updated("d1", JOAO, 5, 61_000),  # in clear, after the erasure
             imported_v2(joao_old, "d4", JOAO),  # old data read late: the key is gone
             imported_v2(joao_new, "d5", JOAO),  # new data
+            partial("a3", 2, "pay-2", 20_000),  # read before its installment
             AgreementClosed(**closing("a3", JOAO, ["d5"], 2), debtor_name=NAMES[JOAO]),
+            partial("a3", 1, "pay-1", 30_000),
             updated_v2(maria, "m0", MARIA, 2, 80_000),  # before Maria's erasure: opens
             erased(MARIA, [maria_key]),
             updated_v2(maria, "m0", MARIA, 3, 70_000),  # after it: her key is erased here
@@ -285,6 +307,7 @@ class Stream:
             imported_v2(unreadable, "b1", PEDRO),
             updated_v2(joao_old, "d2", JOAO, 1, 95_000),  # an older version, late
             imported("q1", PEDRO),
+            partial("a3", 2, "pay-0", 30_000),  # an earlier payment, read late
         ]
 
 
@@ -429,6 +452,14 @@ def test_what_the_stream_leaves_and_hands_to_the_application(
     assert (value("d2", "amount_cents"), value("d2", "version")) == (90_000, 2)
     assert (value("m0", "amount_cents"), value("m0", "stage")) == (60_000, "current")
     assert (value("d0", "amount_cents"), value("d0", "stage")) == (50_000, "current")
+    # Installments paid in part owe the lowest balance their payments said, the one read
+    # before the closing included, the earlier one read late changing nothing.
+    assert [
+        (value(i, "amount_cents"), value(i, "paid_cents")) for i in ("a3-inv-1", "a3-inv-2")
+    ] == [
+        (30_000, 4_001),
+        (20_000, 14_002),
+    ]
     assert [(e.row.receivable_id, e.reason, e.row.status, e.row.stage) for e in exits] == [
         ("d0", "renegotiated", "open", "notice"),
         ("d1", "renegotiated", "open", "current"),

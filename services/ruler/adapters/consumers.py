@@ -1,8 +1,9 @@
-"""What the ruler reads: the receivables (debts, agreements, invoices), applied to its table
-with receivables that leave or come back handed to the application; the erasures of debtors'
-personal data (`privacy.erasures`), which scrub the table; and the business clock's days,
-each business day run once. Positions are stored after the work is saved: a
-batch read again after a crash changes nothing (every step is idempotent).
+"""What the ruler reads: the receivables (debts, agreements, invoices and the payments to
+them), applied to its table with receivables that leave or come back handed to the
+application; the erasures of debtors' personal data (`privacy.erasures`), which scrub the
+table; and the business clock's days, each business day run once. Positions are stored
+after the work is saved: a batch read again after a crash changes nothing (every step is
+idempotent).
 
 A day is run once and never after a later one: the ruler remembers the last business day it
 ran (`ruler_daily_runs`, with the clock topic's position, in one transaction once the day's
@@ -23,7 +24,7 @@ from sqlalchemy import Column, Connection, Date, Engine, MetaData, String, Table
 
 from contracts.clock import CLOCK_TOPIC, DayStarted
 from contracts.envelope import Envelope
-from contracts.negotiation import AGREEMENTS_TOPIC, INVOICES_TOPIC
+from contracts.negotiation import AGREEMENTS_TOPIC, INVOICES_TOPIC, PAYMENTS_TOPIC
 from contracts.personal import ERASURES_TOPIC, PersonalDataErased
 from contracts.portfolio import DEBTS_TOPIC
 from contracts.registry import UnknownEventType, parse_event
@@ -79,7 +80,8 @@ class _Positioned:
 
 class ReceivablesApplier(_Positioned):
     name = "ruler.receivables"
-    topics: tuple[str, ...] = (DEBTS_TOPIC, AGREEMENTS_TOPIC, INVOICES_TOPIC)
+    # The payments: what a partial payment leaves of an installment is what the ruler charges.
+    topics: tuple[str, ...] = (DEBTS_TOPIC, AGREEMENTS_TOPIC, INVOICES_TOPIC, PAYMENTS_TOPIC)
 
     def __init__(
         self,

@@ -29,6 +29,14 @@ receivables that left up to D and restarts those that came back, then runs D. A 
 before the dates were kept has them empty: entered from always, and left before anything
 the ruler runs now (the columns are added at start).
 
+An installment's amount is what it still owes: its amount less what the payments to its
+invoice paid (`paid_cents`), as the payments' topic says it (`PaymentReceived` with the
+balance left on the invoice after each payment: the lowest one is the newest, so payments read
+again, or in any order, end the same). The balance is kept apart, per invoice
+(`ruler_installment_balances`), so a payment read before its agreement's closing is not lost:
+the installment owes it from the moment it is read. A payment that pays the invoice off leaves
+it to `InstallmentPaid`, whose exit says the installment's amount.
+
 A batch is applied with a few statements whatever its size (a carteira import brings
 thousands of debts): the rows it touches are read at once, every event is applied to them in
 memory in stream order, and what changed is written back once per kind of change. It ends
@@ -74,6 +82,7 @@ from contracts.negotiation import (
     AgreementClosed,
     AgreementClosedV2,
     InstallmentPaid,
+    PaymentReceived,
 )
 from contracts.personal import PersonalDataErased, SealedPersonalData
 from contracts.portfolio import (
@@ -103,9 +112,11 @@ receivables = Table(
     Column("creditor", String(200), nullable=False),
     Column("category", String(100)),
     Column("contract", String(100), nullable=False),
-    # What the receivable owes: a debt's original amount less `paid_cents`.
+    # What the receivable owes: its original amount (a debt's) or its amount (an
+    # installment's) less `paid_cents`.
     Column("amount_cents", Integer, nullable=False),
-    # A debt's payments so far (its broken agreements'); None: stored before this was kept.
+    # A debt's payments so far (its broken agreements'), an installment's (partial payments
+    # to its invoice); None: stored before this was kept.
     Column("paid_cents", Integer),
     Column("due_date", Date, nullable=False),
     # An installment's agreement; for a debt, the last agreement that renegotiated it.
@@ -148,6 +159,17 @@ moves_released = Table(
     Column("day", Date, nullable=False),
 )
 _RELEASED = "released"
+# The lowest balance the payments' topic said of each installment's invoice (what is left to
+# pay after the payments received so far, above zero): its own table, so that a payment read
+# before the installment's receivable exists is applied when it does.
+installment_balances = Table(
+    "ruler_installment_balances",
+    metadata,
+    Column("invoice_id", String(36), primary_key=True),
+    Column("balance_cents", Integer, nullable=False),
+)
+# The outcomes of a payment applied to its invoice (its balance is then what is left).
+_APPLIED = ("partial", "paid", "excess")
 # Erasures applied here (privacy.erasures).
 erasures = ErasureRecords.declare("ruler", metadata)
 erased_debtors, erased_keys = erasures.debtors, erasures.keys
@@ -184,6 +206,16 @@ _SCRUB = (
         receivables.c.debtor_name != REMOVED,
     )
     .values(debtor_name=REMOVED)
+)
+_BALANCES_OF = select(installment_balances).where(installment_balances.c.invoice_id.in_(_ids()))
+# Only ever lower (a batch read the balance as it was; another's lower one stays).
+_LOWER_BALANCE = (
+    update(installment_balances)
+    .where(
+        installment_balances.c.invoice_id == bindparam("b_invoice"),
+        installment_balances.c.balance_cents > bindparam("b_balance"),
+    )
+    .values(balance_cents=bindparam("b_balance"))
 )
 _SET_STAGE = (
     update(receivables)
@@ -530,6 +562,23 @@ def _owed(original_cents: int, paid_cents: int) -> int:
     return max(0, original_cents - paid_cents)
 
 
+def _part_left(event: PaymentReceived) -> str | None:
+    """The invoice a payment left part of to pay (applied to it, a balance above zero)."""
+    if event.invoice_id is None or event.outcome not in _APPLIED or event.balance_cents <= 0:
+        return None
+    return event.invoice_id
+
+
+def _owe(row: dict[str, Any], balance_cents: int) -> None:
+    """An open installment owes `balance_cents` of its amount (never more than it owed)."""
+    if row["kind"] != "installment" or row["status"] != "open":
+        return
+    paid_before = int(row["paid_cents"] or 0)
+    amount = int(row["amount_cents"]) + paid_before
+    paid = max(paid_before, amount - balance_cents)
+    row.update(paid_cents=paid, amount_cents=amount - paid)
+
+
 def _paid_before(row: dict[str, Any], event: DebtEvent) -> int:
     """What was paid on the debt before a re-import: as the row keeps it, or, for a row
     stored before it was kept, its original amount before the re-import (the change's old
@@ -583,6 +632,10 @@ class _Batch:
         self.exits: list[Exit] = []
         self.reentries: list[Reentry] = []
         self._moves = 0
+        # Installments' invoices: the lowest balance their payments said, as stored at the
+        # start and as the batch's payments leave it.
+        self.stored_balances: dict[str, int] = {}
+        self.balances: dict[str, int] = {}
 
     def _next_seq(self) -> int:
         self._moves += 1
@@ -603,7 +656,12 @@ class _Batch:
             elif isinstance(event, PersonalDataErased):
                 self._erase(event)
             elif isinstance(event, InstallmentPaid):
-                self._close([event.invoice_id], "paid", event.paid_on)
+                # Its exit says the installment's amount, not what its last payment left.
+                self._close(
+                    [event.invoice_id], "paid", event.paid_on, said_cents=event.amount_cents
+                )
+            elif isinstance(event, PaymentReceived):
+                self._pay(event)
             elif isinstance(event, AgreementBroken):
                 installments = list(self.installments[event.agreement_id])
                 self._close(installments, "cancelled", event.broken_on)
@@ -619,6 +677,7 @@ class _Batch:
     def _load(self) -> None:
         ids: dict[str, None] = {}
         broken: dict[str, None] = {}
+        invoices: dict[str, None] = {}
         in_clear: list[tuple[str, str]] = []
         sealed_keys: list[str] = []
         for event in self.events:
@@ -629,8 +688,12 @@ class _Batch:
             elif isinstance(event, ClosedEvent):
                 ids.update(dict.fromkeys(event.debt_ids))
                 ids.update(dict.fromkeys(i.invoice_id for i in event.installments))
+                invoices.update(dict.fromkeys(i.invoice_id for i in event.installments))
             elif isinstance(event, InstallmentPaid):
                 ids[event.invoice_id] = None
+            elif isinstance(event, PaymentReceived) and (invoice := _part_left(event)):
+                ids[invoice] = None
+                invoices[invoice] = None
             elif isinstance(event, AgreementBroken):
                 broken[event.agreement_id] = None
             if isinstance(event, DebtImported | DebtUpdated | AgreementClosed):
@@ -648,6 +711,10 @@ class _Batch:
             for found in conn.execute(_BY_ID, {"ids": chunk}):
                 self.stored[found.receivable_id] = dict(found._mapping)
         self.rows = {receivable_id: dict(row) for receivable_id, row in self.stored.items()}
+        for chunk in _chunks(invoices):
+            for found in conn.execute(_BALANCES_OF, {"ids": chunk}):
+                self.stored_balances[found.invoice_id] = found.balance_cents
+        self.balances = dict(self.stored_balances)
         if in_clear or sealed_keys:
             self.erased_pairs, self.erased_keys = erasures.erased_among(conn, in_clear, sealed_keys)
 
@@ -729,6 +796,24 @@ class _Batch:
                 "left_on": None,
             }
             self.installments[event.agreement_id].append(installment.invoice_id)
+            balance = self.balances.get(installment.invoice_id)
+            if balance is not None:  # its payments were read first
+                _owe(self.rows[installment.invoice_id], balance)
+
+    def _pay(self, event: PaymentReceived) -> None:
+        """A payment to an invoice that leaves part of it to pay: the installment owes that
+        part from now on (its messages' `valor`, a listing of it). A balance no lower than
+        one known (the payment read again, or an earlier one read late) changes nothing."""
+        invoice = _part_left(event)
+        if invoice is None:
+            return
+        known = self.balances.get(invoice)
+        if known is not None and known <= event.balance_cents:
+            return
+        self.balances[invoice] = event.balance_cents
+        row = self.rows.get(invoice)
+        if row is not None:
+            _owe(row, event.balance_cents)
 
     def _close(
         self,
@@ -856,3 +941,17 @@ class _Batch:
                 changes[tuple(changed)].append({"row_id": receivable_id, **changed})
         for params in changes.values():
             conn.execute(_UPDATE, params)
+        new_balances = [
+            {"invoice_id": i, "balance_cents": b}
+            for i, b in self.balances.items()
+            if i not in self.stored_balances
+        ]
+        if new_balances:
+            conn.execute(installment_balances.insert(), new_balances)
+        lowered = [
+            {"b_invoice": i, "b_balance": b}
+            for i, b in self.balances.items()
+            if i in self.stored_balances and b < self.stored_balances[i]
+        ]
+        if lowered:
+            conn.execute(_LOWER_BALANCE, lowered)
