@@ -47,6 +47,7 @@ from service_runtime.refusal import Refused
 from services.messaging.adapters.channels import read_outbox
 from services.messaging.adapters.integration_events import integration_events
 from services.messaging.application.conversations import Conversations, NegotiationRefused
+from services.messaging.domain import chatbot as bot
 from services.messaging.domain.conversations import Conversation
 from services.messaging.domain.records import ERASED_REASON
 from services.negotiation.adapters.agreement_documents import term_document
@@ -1197,3 +1198,19 @@ def test_option_2_never_offers_a_paid_invoices_boleto(chat: Chat) -> None:
     nothing = chat.whatsapp("2")
     assert said(nothing)[0] == "Você não tem boleto em aberto no momento."
     assert [link for r in nothing.replies for link in r.links] == []
+
+
+def test_the_term_of_an_agreement_no_longer_in_force_says_so() -> None:
+    """QA: the chat's "Termo do último acordo" gave the term of an agreement the creditor had
+    ended as if it held. It still gives it (a record of what was agreed), saying so."""
+    closed_on = dt.date(2026, 1, 5)
+    assert bot.term_intro(closed_on, "Banco Horizonte", "active") == (
+        "Termo do acordo de 05/01/2026 com Banco Horizonte:"
+    )
+    assert bot.term_intro(closed_on, "Banco Horizonte", "fulfilled") == (
+        "Termo do acordo de 05/01/2026 com Banco Horizonte, já quitado:"
+    )
+    assert bot.term_intro(closed_on, "Banco Horizonte", "broken") == (
+        "O acordo de 05/01/2026 com Banco Horizonte não está mais em vigor: foi encerrado e as "
+        "parcelas em aberto foram canceladas. O termo fica como registro do que foi acordado:"
+    )

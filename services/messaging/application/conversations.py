@@ -596,7 +596,7 @@ class Conversations:
             else:
                 last = agreements[0]
                 turn.say(
-                    f"Termo do acordo de {bot.dmy(last.closed_on)} com {last.creditor}:",
+                    bot.term_intro(last.closed_on, last.creditor, last.status),
                     self._link(turn, "term", "Termo de acordo", agreement_id=last.agreement_id),
                 )
         elif option == "negotiate":

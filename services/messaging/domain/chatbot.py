@@ -415,6 +415,22 @@ def invoices_to_pay(shown: int, more: int) -> str:
 
 NO_OPEN_INVOICE = "Você não tem boleto em aberto no momento."
 NO_AGREEMENT = "Você ainda não tem acordo fechado."
+
+
+def term_intro(closed_on: dt.date, creditor: str, status: str) -> str:
+    """What comes before the link to an agreement's term: an agreement no longer in force is
+    said to be so (QA: the term of an agreement the creditor ended came as if it held)."""
+    agreement = f"acordo de {dmy(closed_on)} com {creditor}"
+    if status == "active":
+        return f"Termo do {agreement}:"
+    if status == "fulfilled":
+        return f"Termo do {agreement}, já quitado:"
+    return (
+        f"O {agreement} não está mais em vigor: foi encerrado e as parcelas em aberto foram "
+        "canceladas. O termo fica como registro do que foi acordado:"
+    )
+
+
 NOTHING_TO_NEGOTIATE = "Não há débitos para negociar: os seus já estão em acordo ou quitados."
 NO_OFFERS = (
     "Não há condições de pagamento disponíveis para esses débitos pelo chat. "
