@@ -1444,3 +1444,18 @@ def test_a_debt_the_creditor_withdrew_is_said_so_not_that_it_was_paid(
     assert "Dívida retirada da cobrança" in told.text
     assert "O credor retirou esta dívida da cobrança" in told.text
     assert "quitada" not in told.text
+
+
+def test_an_invoice_that_is_not_of_the_agreement_is_a_parcela_not_found(
+    client: TestClient[Litestar],
+) -> None:
+    """QA pass 8: `?fatura=<another debtor's invoice>` on one's own agreement page showed its
+    parcela 1 as if asked for. A 404 now, "Parcela não encontrada", nothing of the other's."""
+    sign_in(client, ISABELA)
+    page = _closed(client, "d-old", "3")
+    own = client.get(page)
+    assert own.status_code == 200 and "Parcela 1 de 3" in own.text
+    other = client.get(f"{page}?fatura=not-an-invoice-of-this-agreement")
+    assert other.status_code == 404
+    assert "Parcela não encontrada" in other.text
+    assert "Parcela 1 de 3" not in other.text

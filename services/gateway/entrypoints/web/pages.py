@@ -802,6 +802,11 @@ class PortalPages(Controller):
             agreement = await service.agreement(tenant, agreement_id, document=principal.document)
         except (ServiceRefused, ServiceUnavailable) as exc:
             return self._refused(base, exc)
+        if fatura and all(i.invoice_id != fatura for i in agreement.invoices):
+            # An invoice of no installment of this agreement (another debtor's, or a kept
+            # link gone wrong): said so, as a 404, not the agreement's first parcela instead.
+            title, message = NOT_FOUND_PAGES["invoice_id"]
+            return self._error(base, title, message, 404)
         invoice = _chosen_invoice(agreement, fatura)
         paying = InvoicePayment.of(invoice) if invoice is not None else None
         payable = paying is not None and paying.payable
