@@ -49,3 +49,35 @@ def test_a_partial_payment_says_what_is_left_in_reais(reason: str) -> None:
         "Pagamento recebido de R$ 19,18: pagamento parcial "
         "(pagamento parcial: faltam R$ 320,82 nesta parcela)"
     )
+
+
+def test_a_payment_after_the_agreement_ended_is_not_called_an_overpayment() -> None:
+    """QA pass 8: a payment to a broken agreement's boleto read "pago a mais" on the timeline;
+    the debtor paid what the boleto asked. A real overpayment still reads so."""
+    after_break = partial("").model_copy(
+        update={
+            "amount_cents": 150_000,
+            "outcome": "excess",
+            "applied_cents": 0,
+            "balance_cents": 150_000,
+            "credit_cents": 0,
+            "reason": "acordo quebrado: o valor foi abatido das dívidas que voltaram à cobrança",
+        }
+    )
+    assert summarize(after_break) == (
+        "Pagamento recebido de R$ 1.500,00: recebido depois do fim do acordo (acordo quebrado: "
+        "o valor foi abatido das dívidas que voltaram à cobrança)"
+    )
+    overpaid = partial("").model_copy(
+        update={
+            "amount_cents": 40_000,
+            "outcome": "excess",
+            "applied_cents": 32_082,
+            "balance_cents": 0,
+            "credit_cents": 7_918,
+            "reason": "pago a mais: o excedente fica como crédito",
+        }
+    )
+    assert summarize(overpaid) == (
+        "Pagamento recebido de R$ 400,00: pago a mais (pago a mais: o excedente fica como crédito)"
+    )

@@ -308,6 +308,10 @@ def describe(event: Envelope, personal: Personal, kinds: Sequence[str] | None = 
         return f"Acordo cumprido: {format_brl(event.paid_cents)} pagos, dívidas quitadas"
     if isinstance(event, PaymentReceived):
         outcome = PAYMENT_OUTCOMES.get(event.outcome, event.outcome)
+        if event.outcome == "excess" and event.applied_cents == 0 and event.balance_cents > 0:
+            # Nothing of it went to an installment still owed: its agreement had ended (broken
+            # or paid off). The debtor paid no more than was asked (QA: "pago a mais").
+            outcome = "recebido depois do fim do acordo"
         return f"Pagamento recebido de {format_brl(event.amount_cents)}: {outcome}" + (
             f" ({_in_reais(event.reason)})" if event.reason else ""
         )
