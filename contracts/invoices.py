@@ -121,7 +121,7 @@ def boleto_withheld(status: str, amount_cents: int, paid_cents: int) -> BoletoWi
         return BoletoWithheld("paid", "parcela paga: o boleto não serve mais")
     if status not in PAYABLE_STATUSES:
         return BoletoWithheld(
-            "cancelled", "parcela cancelada com a quebra do acordo: o boleto não serve mais"
+            "cancelled", "parcela cancelada com o fim do acordo: o boleto não serve mais"
         )
     if partly_paid(status, amount_cents, paid_cents):
         return BoletoWithheld(

@@ -1130,7 +1130,7 @@ def test_a_broken_agreements_boletos_are_cancelled_and_refused(neg: Negotiation)
                 (
                     "invoice",
                     "cancelled",
-                    "parcela cancelada com a quebra do acordo: o boleto não serve mais",
+                    "parcela cancelada com o fim do acordo: o boleto não serve mais",
                 )
             ],
         )

@@ -29,7 +29,7 @@ MESSAGES_EN: dict[str, str] = {
     "debt_withdrawn": "The creditor withdrew the debt from collection",
     "debt_in_agreement": "The debt is already in an active agreement",
     "invoice_paid": "The installment is paid: its boleto is no longer to be paid",
-    "invoice_cancelled": "The installment was cancelled with its broken agreement: its boleto "
+    "invoice_cancelled": "The installment was cancelled when its agreement ended: its boleto "
     "is no longer to be paid",
     "invoice_partly_paid": "The installment is partly paid: its boleto carries the whole "
     "amount; pay the balance by the installment's PIX",
@@ -121,7 +121,7 @@ RULES_EN: dict[str, str] = {
     "first_installment": "Invalid first installment",
     # A boleto withheld (contracts.invoices.WITHHELD_RULES), field `invoice`.
     "paid": "The installment is paid: its boleto is no longer to be paid",
-    "cancelled": "The installment was cancelled with its broken agreement: its boleto is no "
+    "cancelled": "The installment was cancelled when its agreement ended: its boleto is no "
     "longer to be paid",
     "partly_paid": "The installment is partly paid: its boleto carries the whole amount; pay "
     "the balance by the installment's PIX",

@@ -296,7 +296,7 @@ class AgreementsController(Controller):
         summary="An invoice's PDF (boleto and PIX): .../invoices/{invoice_id}.pdf",
         description="Only while the boleto pays its installment, for every token (the "
         "negotiation service decides): a paid installment answers 409 (invoice, rule `paid`), "
-        "one cancelled with its broken agreement 409 (invoice, `cancelled`), and a partly paid "
+        "one cancelled when its agreement ended 409 (invoice, `cancelled`), and a partly paid "
         "one 409 (invoice, `partly_paid`): its boleto carries the whole amount, pay the "
         "balance (balance_cents) by the invoice's pix_code, which asks for it. The agreement's "
         "JSON gives the pdf_url only while the boleto pays.",
