@@ -366,7 +366,7 @@ def test_a_withdrawn_debt_corrected_by_the_creditor_stays_out(tmp_path: Path) ->
 def test_the_timeline_says_the_creditor_withdrew_the_debt() -> None:
     event = withdrawn("d1", DUE).model_copy(update={"reason": "cancelled"})
     assert summarize(event) == (
-        "Dívida cancelada pelo credor, sai da cobrança: Banco Horizonte, contrato C-d1"
+        "Dívida cancelada pelo credor, sai da cobrança: Banco Horizonte, contrato C-d1 parcela 1"
     )
     returned = withdrawn("d1", DUE)
     assert "devolvida pelo credor" in (summarize(returned) or "")

@@ -272,5 +272,5 @@ def test_a_payment_to_a_broken_agreements_boleto_shows_as_less_owed() -> None:
     assert (back["debt_id"], back["balance_cents"]) == ("d1", 49_000)
     assert summarize(deducted) == (
         "R$ 510,00 pagos em 09/11/2026 ao acordo quebrado abatidos da dívida: "
-        "Banco Horizonte, contrato CT-1, saldo R$ 490,00"
+        "Banco Horizonte, contrato CT-1 parcela 1, saldo R$ 490,00"
     )

@@ -116,11 +116,11 @@ def test_the_portal_no_longer_lists_it_and_the_timeline_says_why() -> None:
     *_, last_deduction, settled = events
     assert summarize(last_deduction) == (
         "R$ 400,00 pagos em 03/11/2026 ao acordo quebrado abatidos da dívida: "
-        "Banco Horizonte, contrato C-d1, saldo R$ 0,00 "
+        "Banco Horizonte, contrato C-d1 parcela 1, saldo R$ 0,00 "
         "(quitada: os pagamentos ao boleto do acordo quebrado cobriram o saldo)"
     )
-    assert (
-        summarize(settled) == "Dívida quitada: Banco Horizonte, contrato C-d1 (R$ 1.000,00 pagos)"
+    assert summarize(settled) == (
+        "Dívida quitada: Banco Horizonte, contrato C-d1 parcela 1 (R$ 1.000,00 pagos)"
     )
 
 

@@ -238,18 +238,15 @@ def describe(event: Envelope, personal: Personal, kinds: Sequence[str] | None = 
         )
     if isinstance(event, DebtSettled):
         return (
-            f"Dívida quitada: {event.creditor}, contrato {event.contract} "
+            f"Dívida quitada: {event.creditor}, {_contract(event)} "
             f"({format_brl(event.paid_cents)} pagos)"
         )
     if isinstance(event, DebtWithdrawn):
         how = "cancelada" if event.reason == "cancelled" else "devolvida"
-        return (
-            f"Dívida {how} pelo credor, sai da cobrança: {event.creditor}, "
-            f"contrato {event.contract}"
-        )
+        return f"Dívida {how} pelo credor, sai da cobrança: {event.creditor}, {_contract(event)}"
     if isinstance(event, DebtReopened):
         return (
-            f"Dívida volta à cobrança: {event.creditor}, contrato {event.contract}, "
+            f"Dívida volta à cobrança: {event.creditor}, {_contract(event)}, "
             f"saldo {format_brl(event.balance_cents)}"
         )
     if isinstance(event, DebtPaymentDeducted):
@@ -262,7 +259,7 @@ def describe(event: Envelope, personal: Personal, kinds: Sequence[str] | None = 
         )
         return (
             f"{format_brl(event.deducted_cents)} pagos em {_dmy(event.paid_on)} ao acordo "
-            f"quebrado abatidos da dívida: {event.creditor}, contrato {event.contract}, "
+            f"quebrado abatidos da dívida: {event.creditor}, {_contract(event)}, "
             f"saldo {format_brl(event.balance_cents)}{why}"
         )
     if isinstance(event, AgreementClosed | AgreementClosedV2):
@@ -374,6 +371,14 @@ def describe(event: Envelope, personal: Personal, kinds: Sequence[str] | None = 
 
 
 ERASED_SUMMARY = "Dados pessoais removidos a pedido do titular (LGPD)"
+
+
+def _contract(event: DebtSettled | DebtWithdrawn | DebtReopened | DebtPaymentDeducted) -> str:
+    """'contrato C-1 parcela 2', or 'contrato C-1' for a debt without parcelas: the contract's
+    parcelas told apart, as the import's and the update's lines do (QA pass 8)."""
+    return f"contrato {event.contract}" + (
+        f" parcela {event.installment}" if event.installment else ""
+    )
 
 
 def _staged(event: StageAdvanced) -> str:
