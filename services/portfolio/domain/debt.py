@@ -262,14 +262,7 @@ class Debt(Aggregate):
             balance_cents=balance,
             cause_id=cause_id,
         )
-        if balance == 0:
-            self._settled(
-                **self._identity(),
-                agreement_id=agreement_id,
-                on=on,
-                paid_cents=paid,
-                cause_id=cause_id,
-            )
+        self._settle_if_paid_off(balance, agreement_id, on, paid, cause_id)
         return True
 
     def deduct_payment(
@@ -310,18 +303,24 @@ class Debt(Aggregate):
             balance_cents=balance,
             cause_id=cause_id,
         )
+        self._settle_if_paid_off(balance, agreement_id, paid_on, paid, cause_id)
+        return True
+
+    def _settle_if_paid_off(
+        self, balance: int, agreement_id: str, on: dt.date, paid: int, cause_id: str
+    ) -> None:
+        """Nothing left to pay after a break or a payment to its boleto: settled too, in the
+        same save, as a fulfilled agreement's debt is (the ruler finalizes it, the portal and
+        the call list drop it). The money was counted where it was paid; Settled only says the
+        debt left collection."""
         if balance == 0:
-            # Paid off through its broken agreement's boleto: settled, as a fulfilled
-            # agreement's debt is (the ruler finalizes it, the portal and the call list drop
-            # it). The money was counted once, by the deduction; Settled only says it left.
             self._settled(
                 **self._identity(),
                 agreement_id=agreement_id,
-                on=paid_on,
+                on=on,
                 paid_cents=paid,
                 cause_id=cause_id,
             )
-        return True
 
     # ---- withdrawn by the creditor -------------------------------------------------------
 
