@@ -448,6 +448,31 @@ class NegativationRemoved(Envelope):
     on_date: dt.date
 
 
+class NegativationHeld(Envelope):
+    """Negativação suspensa: aviso prévio não enviado. A receivable in the credit bureau stage
+    is not listed because none of its notices could be sent (CDC art. 43 §2: the debtor is
+    told in writing before being listed): every collection message the ruler asked of it in
+    this cycle (its stages' and its listing notice, `notice_keys`) came back not sent from
+    the messaging service (`MessageFailed`: no contact, opted out, refused, retries
+    exhausted...; `reasons` as it said them, pt-BR). The listing stays held, once per cycle,
+    until the receivable leaves or comes back to collection (a new cycle is noticed anew):
+    the agency is to reach the debtor another way."""
+
+    type: Literal["NegativationHeld"] = "NegativationHeld"
+    schema_version: Literal[1] = 1
+    receivable_id: str
+    receivable_kind: str
+    document: str
+    creditor: str
+    contract: str
+    amount_cents: Cents = Field(ge=0)
+    due_date: dt.date
+    ruler_id: str
+    notice_keys: list[str] = Field(description="The notices' message keys, none of them sent")
+    reasons: list[str] = Field(description="Why each was not sent (pt-BR), in the keys' order")
+    on_date: dt.date = Field(description="The business day the run held the listing")
+
+
 class CallRecorded(Envelope):
     """An operator recorded a call of a campaign."""
 

@@ -143,8 +143,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         ruler.BUREAU_TOPIC,
         owner="ruler",
-        events=(ruler.DebtorNegativated, ruler.NegativationRemoved),
-        description="Listings at the credit bureau and their removal, keyed by receivable id",
+        events=(ruler.DebtorNegativated, ruler.NegativationRemoved, ruler.NegativationHeld),
+        description="Listings at the credit bureau, their removal, and listings held for want of "
+        "a notice sent, keyed by receivable id",
     ),
     TopicSpec(
         ruler.CALLS_TOPIC,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +98,16 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
     # On 25/11 (a Wednesday) the first business day runs: BH-2 (36 days) enters
     # schedule_payment directly, BH-3 (15 days) and BH-1 (5 days) notice.
     assert str(platform.advance_clock(1)) == "2026-11-26"
+
+    # A listing counts its notice's days from the business day the notice was sent (QA pass
+    # 8, N5), and over `clock advance --days 59` the messaging service sends at the clock's
+    # latest day: the first messages (two avisos, BH-2's agendar) go out on 26/11 and the
+    # ruler reads that they did before the clock moves on.
+    def notices_sent() -> int:
+        with sqlite3.connect(platform.root / "var" / "ruler" / "state.sqlite", timeout=30) as db:
+            return int(db.execute("SELECT COUNT(*) FROM ruler_notice_outcomes").fetchone()[0])
+
+    wait_for(lambda: notices_sent() >= 3, timeout=90, what="the first messages sent on 26/11")
     assert str(platform.advance_clock(59)) == "2027-01-24"
 
     def timeline_of(document: str) -> list[dict[str, Any]]:
@@ -106,7 +117,7 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
         return [e for e in timeline_of("52998224725") if e["type"] == kind]
 
     # João: BH-2 (due 20/10) enters schedule_payment on 26/11 (37 days) and the bureau stage
-    # on 04/12, listed on Monday 07/12 (its first message, 26/11, 10 days before at least);
+    # on 04/12, listed on Monday 07/12 (its first message, sent 26/11, 10 days before at least);
     # BH-1 (due 20/11) notice on 26/11, schedule_payment on 10/12, bureau on 04/01.
     stages = wait_for(
         lambda: (

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from aiokafka import ConsumerRecord, TopicPartition
 
 from contracts.envelope import derived_event_id
+from contracts.messaging import MESSAGES_TOPIC, MessageSentV2
 from contracts.negotiation import (
     AgreementBroken,
     AgreementClosed,
@@ -24,7 +25,7 @@ from contracts.negotiation import (
     InstallmentPaid,
     PaymentConditionTerms,
 )
-from contracts.personal import ERASURES_TOPIC, PersonalDataErased
+from contracts.personal import ERASURES_TOPIC, PersonalDataErased, SealedPersonalData
 from contracts.portfolio import (
     DebtImported,
     DebtImportedV2,
@@ -44,13 +45,15 @@ from contracts.ruler import (
     StageSpec,
 )
 from contracts.ruler_requests import RecordCall, SaveCampaign, SaveRuler
+from service_runtime.clock import BUSINESS_TZ
 from service_runtime.database import sqlite_engine
 from service_runtime.personal_data import REMOVED, KeyVault, SqlKeyVault, seal
 from service_runtime.projection import stored_positions
 from service_runtime.refusal import Refused
 from services.ruler.adapters.bureau_file import FileBureau
-from services.ruler.adapters.consumers import ErasuresApplier
+from services.ruler.adapters.consumers import ErasuresApplier, NoticeOutcomesApplier
 from services.ruler.adapters.integration_events import integration_events
+from services.ruler.adapters.notices import NoticeOutcomes
 from services.ruler.adapters.receivables import ReceivablesTable, held_moves
 from services.ruler.application import RulerApplication
 from tests.support.stored_events import as_stored_in
@@ -196,8 +199,32 @@ class Ruler:
         self.app.receivables = self.table
         self.bureau = FileBureau(tmp_path / "bureau")
         self.app.bureau = self.bureau
+        self.notices = NoticeOutcomes(self.engine)
+        self.app.notices = self.notices
+        # The messaging service: every message asked by a day's run is sent that same day,
+        # after the run (`MessageSent` read by the ruler); False, nothing is sent unless a test
+        # says so (`messages_read`).
+        self.messaging_sends = True
+        self._run_day = self.app.run_day
+        self.app.run_day = self._run_and_send  # type: ignore[method-assign]
         self.app.save_ruler(
             SaveRuler(tenant=AGENCY, ruler_id="padrao", definition=RULER, saved_by="admin")
+        )
+
+    def _run_and_send(self, today: dt.date, tenant: str | None = None) -> dict[str, int]:
+        counts = self._run_day(today, tenant=tenant)
+        if self.messaging_sends:
+            self.messages_read(*(sent(m.key, today) for m in self.published("MessageRequested")))
+        return counts
+
+    def messages_read(self, *events: Any) -> None:
+        """What the messaging service said of the messages (`messaging.messages`), read by
+        the ruler's consumer."""
+        if not events:
+            return
+        records = [consumer_record(MESSAGES_TOPIC, e, n) for n, e in enumerate(events)]
+        NoticeOutcomesApplier(self.notices, self.engine).apply_records(
+            {TopicPartition(MESSAGES_TOPIC, 0): records}
         )
 
     def receive(self, *events: Any, today: dt.date | None = None) -> None:
@@ -225,6 +252,40 @@ class Ruler:
 
     def published(self, kind: str) -> list[Any]:
         return published_by(self.app, kind)
+
+
+def sent(key: str, on: dt.date, document: str = JOAO) -> MessageSentV2:
+    """The messaging service's word that the message `key` went out on the business date
+    `on` (10:00 in São Paulo)."""
+    at = dt.datetime.combine(on, dt.time(10), tzinfo=BUSINESS_TZ).astimezone(dt.UTC)
+    return MessageSentV2(
+        **{**env(f"msg-{key}", 3), "event_id": uuid.uuid5(uuid.NAMESPACE_URL, f"sent|{key}")},
+        message_id=f"msg-{key}",
+        key=key,
+        document=document,
+        channel=key.rsplit(":", 2)[-2] if key.count(":") >= 2 else "sms",  # type: ignore[arg-type]
+        template=key.rsplit(":", 1)[-1],
+        personal=SealedPersonalData(key_id="0" * 32, ciphertext="c2VhbGVk"),
+        sent_at=at,
+        provider="outbox",
+        attempts=1,
+    )
+
+
+def consumer_record(topic: str, event: Any, offset: int) -> Any:
+    return ConsumerRecord(
+        topic=topic,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=event.partition_key(),
+        value=event.model_dump_json().encode(),
+        checksum=None,
+        serialized_key_size=0,
+        serialized_value_size=0,
+        headers=[("event-id", str(event.event_id).encode())],
+    )
 
 
 def published_by(app: RulerApplication, kind: str) -> list[Any]:

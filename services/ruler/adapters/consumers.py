@@ -1,9 +1,10 @@
 """What the ruler reads: the receivables (debts, agreements, invoices and the payments to
 them), applied to its table with receivables that leave or come back handed to the
-application; the erasures of debtors' personal data (`privacy.erasures`), which scrub the
-table; and the business clock's days, each business day run once. Positions are stored
-after the work is saved: a batch read again after a crash changes nothing (every step is
-idempotent).
+application; what became of its collection messages (`messaging.messages`: a listing waits
+for its notice to be sent); the erasures of debtors' personal data (`privacy.erasures`),
+which scrub the table; and the business clock's days, each business day run once. Positions
+are stored after the work is saved: a batch read again after a crash changes nothing (every
+step is idempotent).
 
 A day is run once and never after a later one: the ruler remembers the last business day it
 ran (`ruler_daily_runs`, with the clock topic's position, in one transaction once the day's
@@ -24,6 +25,7 @@ from sqlalchemy import Column, Connection, Date, Engine, MetaData, String, Table
 
 from contracts.clock import CLOCK_TOPIC, DayStarted
 from contracts.envelope import Envelope
+from contracts.messaging import MESSAGES_TOPIC
 from contracts.negotiation import AGREEMENTS_TOPIC, INVOICES_TOPIC, PAYMENTS_TOPIC
 from contracts.personal import ERASURES_TOPIC, PersonalDataErased
 from contracts.portfolio import DEBTS_TOPIC
@@ -34,6 +36,7 @@ from service_runtime.projection import (
     store_position,
     stored_positions,
 )
+from services.ruler.adapters.notices import NoticeOutcomes
 from services.ruler.adapters.receivables import ReceivablesTable
 from services.ruler.application import RulerApplication
 
@@ -133,6 +136,26 @@ class ErasuresApplier(_Positioned):
                         event.tenant,
                         scrubbed,
                     )
+            for tp, records in records_by_tp.items():
+                store_position(conn, self.name, tp, records[-1], self.epoch)
+
+
+class NoticeOutcomesApplier(_Positioned):
+    """What became of the ruler's collection messages (`messaging.messages`: `MessageSent`,
+    `MessageFailed`), kept per message key with the position in one transaction: a listing
+    waits for its notice to be sent (`NoticeOutcomes`). Read again, nothing changes."""
+
+    name = "ruler.messages"
+    topics: tuple[str, ...] = (MESSAGES_TOPIC,)
+
+    def __init__(self, outcomes: NoticeOutcomes, engine: Engine) -> None:
+        super().__init__(engine)
+        self.outcomes = outcomes
+
+    def apply_records(self, records_by_tp: RecordsByPartition) -> None:
+        events = self._events(records_by_tp)
+        with self.engine.begin() as conn:
+            self.outcomes.record(conn, events)
             for tp, records in records_by_tp.items():
                 store_position(conn, self.name, tp, records[-1], self.epoch)
 

@@ -24,6 +24,7 @@ from contracts.ruler import (
     CampaignSaved,
     DebtorNegativated,
     MessageRequested,
+    NegativationHeld,
     NegativationRemoved,
     ReceivableLeftRuler,
     RulerDefinitionV4,
@@ -51,6 +52,7 @@ AdvancedEvent: type[Any] = Receivable.StageAdvanced  # type: ignore[attr-defined
 RemindedEvent: type[Any] = Receivable.Reminded  # type: ignore[attr-defined]
 NoticeEvent: type[Any] = Receivable.ListingNoticeAsked  # type: ignore[attr-defined]
 NegativatedEvent: type[Any] = Receivable.Negativated  # type: ignore[attr-defined]
+HeldEvent: type[Any] = Receivable.ListingHeld  # type: ignore[attr-defined]
 RemovedEvent: type[Any] = Receivable.NegativationRemoved  # type: ignore[attr-defined]
 LeftEvent: type[Any] = Receivable.Left  # type: ignore[attr-defined]
 RemovalNoticeEvent: type[Any] = Receivable.ListingRemovalNoticeAsked  # type: ignore[attr-defined]
@@ -170,7 +172,7 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
             event.facts,
             "stage",
             "credit_bureau",
-            notice_variables(event.facts, event.listing_from),
+            notice_variables(event.facts, event.listing_from, (event.listing_from - event.on).days),
         )
     elif isinstance(event, NegativatedEvent):
         facts = event.facts
@@ -185,6 +187,25 @@ def integration_events(event: Any) -> Iterator[tuple[str, Envelope]]:
                 due_date=facts["due_date"],
                 bureau=event.bureau,
                 record_key=event.record_key,
+                on_date=event.on,
+            ),
+        )
+    elif isinstance(event, HeldEvent):
+        facts = event.facts
+        yield (
+            BUREAU_TOPIC,
+            NegativationHeld(
+                **_envelope(event, facts["tenant"]),
+                receivable_id=facts["receivable_id"],
+                receivable_kind=facts["kind"],
+                document=facts["document"],
+                creditor=facts["creditor"],
+                contract=facts["contract"],
+                amount_cents=facts["amount_cents"],
+                due_date=facts["due_date"],
+                ruler_id=event.ruler_id,
+                notice_keys=event.keys,
+                reasons=event.reasons,
                 on_date=event.on,
             ),
         )

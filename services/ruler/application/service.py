@@ -42,6 +42,7 @@ from service_runtime.eventstore import ServiceApplication
 from service_runtime.personal_data import REMOVED
 from service_runtime.refusal import Refused, field_refusal, not_found_refusal
 from services.ruler.adapters.bureau_file import BureauRecord, CreditBureau
+from services.ruler.adapters.notices import NoticeOutcomes
 from services.ruler.adapters.receivables import (
     Exit,
     ReceivableRow,
@@ -57,12 +58,13 @@ from services.ruler.domain.receivable import (
     receivable_aggregate_id,
 )
 from services.ruler.domain.stages import (
+    NoticeOutcome,
     advance,
     days_overdue,
     finalization,
-    listing_due,
     listing_notice,
     listing_removal,
+    notice_state,
     reminders_due,
     ruler_for,
 )
@@ -172,12 +174,21 @@ def no_counts() -> dict[str, int]:
 # The receivables table's cached stage of a receivable in the credit bureau stage whose listing
 # waits for its notice's days: a run loads it every day until it is listed (or leaves).
 LISTING_WAITS = "credit_bureau:listing_waits"
+# ...and one whose listing is held because its notice could not be sent (`ListingHeld`): not
+# listed, not loaded again (its next cycle, after a broken agreement, is noticed anew).
+LISTING_HELD = "credit_bureau:listing_held"
 
 
-def notice_variables(facts: dict[str, Any], listing_from: dt.date) -> dict[str, str]:
-    """A listing notice's variables: the receivable's, and `data_negativacao`, the earliest
-    day it may be listed if not paid or negotiated (dd/mm/yyyy)."""
-    return {**message_variables(facts), "data_negativacao": listing_from.strftime("%d/%m/%Y")}
+def notice_variables(facts: dict[str, Any], listing_from: dt.date, days: int) -> dict[str, str]:
+    """A listing notice's variables: the receivable's, `data_negativacao`, the earliest day it
+    may be listed if not paid or negotiated (dd/mm/yyyy), and `prazo_negativacao`, the ruler's
+    notice days: the listing counts them from the day the notice is sent, so the messaging
+    service renders `data_negativacao` again when it goes out later than the day asked."""
+    return {
+        **message_variables(facts),
+        "data_negativacao": listing_from.strftime("%d/%m/%Y"),
+        "prazo_negativacao": str(days),
+    }
 
 
 def removal_variables(facts: dict[str, Any], reason: str, on: dt.date) -> dict[str, str]:
@@ -215,6 +226,8 @@ class RulerApplication(ServiceApplication):
         super().__init__(env=env)
         self.receivables: ReceivablesTable | None = None
         self.bureau: CreditBureau | None = None
+        # What became of the notices (messaging.messages): a listing waits for one sent.
+        self.notices: NoticeOutcomes | None = None
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -465,7 +478,7 @@ class RulerApplication(ServiceApplication):
         counts = no_counts()
         cached = row.stage
         waits = cached == LISTING_WAITS
-        stage = cast(Stage, "credit_bureau" if waits else cached)
+        stage = cast(Stage, "credit_bureau" if waits or cached == LISTING_HELD else cached)
         # Cheap checks against the cached stage first: most receivables do not move today.
         maybe = advance(ruler, ruler_id, row.tenant, row.receivable_id, stage, row.due_date, today)
         reminders = (
@@ -508,6 +521,7 @@ class RulerApplication(ServiceApplication):
             counts["messages"] += sum(a.kind == "message" for a in transition.actions)
         noticed = False
         waiting = False
+        held = False
         if receivable.listing_key is not None and receivable.listed_key is None and self.bureau:
             if erased_name(row):
                 # A listing names the debtor: without the name (erased at the debtor's
@@ -525,7 +539,10 @@ class RulerApplication(ServiceApplication):
                     asked = self._ask_listing_notice(row, receivable, chosen, facts, today)
                     counts["messages"] += asked
                     noticed = asked > 0
-                if listing_due(ruler, receivable.notified_on, today):
+                notice = notice_state(
+                    ruler, receivable.notice_keys, self._outcomes(row, receivable, today)
+                )
+                if notice.listing_from is not None and today >= notice.listing_from:
                     listing = self._bureau_record(row, receivable.listing_key, today)
                     receivable.negativate(
                         facts=facts,
@@ -534,6 +551,23 @@ class RulerApplication(ServiceApplication):
                         on=today,
                     )
                     counts["listings"] += 1
+                elif notice.failed:
+                    if receivable.listing_held_on is None:
+                        receivable.hold_listing(
+                            facts=facts,
+                            ruler_id=ruler_id,
+                            on=today,
+                            keys=[o.key for o in notice.failed],
+                            reasons=[o.reason or o.rule or "" for o in notice.failed],
+                        )
+                        held = True
+                        log.warning(
+                            "receivable %s of %s: not listed at the bureau: its notice could "
+                            "not be sent (%s)",
+                            row.receivable_id,
+                            row.tenant,
+                            "; ".join(o.reason or o.rule or "" for o in notice.failed),
+                        )
                 else:
                     waiting = True
         if row.due_date > today:
@@ -555,8 +589,14 @@ class RulerApplication(ServiceApplication):
                 )
                 counts["reminders"] += 1
                 counts["messages"] += sum(a.kind == "message" for a in actions)
-        cache = LISTING_WAITS if waiting else receivable.stage
-        if not (counts["stages"] or counts["reminders"] or counts["listings"] or noticed):
+        cache = (
+            LISTING_WAITS
+            if waiting
+            else LISTING_HELD
+            if receivable.listing_held_on is not None and receivable.listed_key is None
+            else receivable.stage
+        )
+        if not (counts["stages"] or counts["reminders"] or counts["listings"] or noticed or held):
             if cache != cached:
                 self.receivables.set_stage(row.receivable_id, cache)
             return counts
@@ -598,6 +638,15 @@ class RulerApplication(ServiceApplication):
             actions=[a.model_dump() for a in actions],
         )
         return len(actions)
+
+    def _outcomes(
+        self, row: ReceivableRow, receivable: Receivable, today: dt.date
+    ) -> list[NoticeOutcome]:
+        """What messaging said, up to `today`, of the receivable's notices (none known without
+        the outcomes' table: then nothing is listed)."""
+        if self.notices is None:
+            return []
+        return self.notices.of(row.tenant, receivable.notice_keys, today)
 
     @staticmethod
     def _bureau_record(row: ReceivableRow, key: str, today: dt.date) -> BureauRecord:

@@ -40,6 +40,11 @@ class Receivable(Aggregate):
         self.left_reason: str | None = None
         # The cycle's first message of its collection (a stage's, or the listing notice).
         self.notified_on: dt.date | None = None
+        # The keys of the cycle's collection messages (its stages' and its listing notice's):
+        # the listing waits until one of them was sent (what messaging says of them).
+        self.notice_keys: list[str] = []
+        # The day its listing was held because none of them could be sent, if so.
+        self.listing_held_on: dt.date | None = None
         # The credit bureau action's key of a listing that waits for the notice's days.
         self.listing_key: str | None = None
         # What its listing said (amount, due date): its exclusion says the same, whatever it
@@ -78,8 +83,10 @@ class Receivable(Aggregate):
         A stage's message is a notice of the debt in collection; a stage's credit bureau
         action is a listing, done when the notice is old enough (see `Negativated`)."""
         self.stage = to_stage
-        if self.notified_on is None and any(a["kind"] == "message" for a in actions):
+        messages = [a["key"] for a in actions if a["kind"] == "message"]
+        if self.notified_on is None and messages:
             self.notified_on = on
+        self.notice_keys = [*self.notice_keys, *messages]
         bureau = next((a["key"] for a in actions if a["kind"] == "credit_bureau"), None)
         if bureau is not None and self.listed_key is None:
             self.listing_key = bureau
@@ -96,8 +103,26 @@ class Receivable(Aggregate):
     ) -> None:
         """The notice before a listing, for a receivable that reached the credit bureau stage
         without any message of its collection: `actions` are its messages, `listing_from` the
-        earliest day it may be listed (as the ruler said then)."""
+        earliest day it may be listed (as the ruler said then: the listing waits until the
+        notice is sent, and then its notice days from the day it was sent)."""
         self.notified_on = on
+        self.notice_keys = [*self.notice_keys, *(a["key"] for a in actions)]
+
+    @event("ListingHeld")
+    def hold_listing(
+        self,
+        *,
+        facts: dict[str, Any],
+        ruler_id: str,
+        on: dt.date,
+        keys: list[str],
+        reasons: list[str],
+    ) -> None:
+        """Negativação suspensa: none of the cycle's notices (`keys`) could be sent (no
+        contact, opted out, refused, retries exhausted...; `reasons` as messaging said them,
+        pt-BR), so the debt is not listed (CDC art. 43 §2) and the agency is told. Once per
+        cycle."""
+        self.listing_held_on = on
 
     @event("Reminded")
     def remind(
@@ -205,6 +230,8 @@ class Receivable(Aggregate):
         self.reminded = []
         self.cycle += 1
         self.notified_on = None
+        self.notice_keys = []
+        self.listing_held_on = None
         self.listing_key = None
 
 

@@ -15,7 +15,7 @@ import functools
 import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import holidays
 
@@ -35,14 +35,16 @@ from contracts.ruler import (
 
 __all__ = [
     "STAGE_ORDER",
+    "NoticeOutcome",
+    "NoticeState",
     "Transition",
     "action_key",
     "advance",
     "days_overdue",
     "finalization",
-    "listing_due",
     "listing_notice",
     "listing_removal",
+    "notice_state",
     "reminder_day",
     "reminder_days",
     "reminders_due",
@@ -181,13 +183,49 @@ def listing_notice(ruler: RulerDefinitionV3, tenant: str, receivable_id: str) ->
     ]
 
 
-def listing_due(ruler: RulerDefinitionV3, notified_on: dt.date | None, today: dt.date) -> bool:
-    """Whether a receivable waiting for its listing is listed on `today`: its collection's
-    first message was asked at least `listing_notice_days` calendar days before. The run is
-    on business days only, so a date falling on a weekend or holiday lists on the next one."""
-    if notified_on is None:
-        return False
-    return today >= notified_on + dt.timedelta(days=ruler.listing_notice_days)
+@dataclass(frozen=True)
+class NoticeOutcome:
+    """What became of one of a receivable's notices, as the messaging service said it: `sent`
+    on the business date `on`, or `failed` (with messaging's rule and reason, pt-BR)."""
+
+    key: str
+    outcome: Literal["sent", "failed"]
+    on: dt.date
+    rule: str | None = None
+    reason: str | None = None
+
+
+# A message not sent because its receivable left collection: its exit is on its way, no hold.
+_LEFT_RULE = "collection_ended"
+
+
+@dataclass(frozen=True)
+class NoticeState:
+    """Where a waiting listing stands on a day: `listing_from`, the first day it may be listed
+    (the earliest notice sent plus the ruler's notice days), None while none was sent;
+    `failed`, the outcomes when every notice asked could not be sent (then it is held)."""
+
+    listing_from: dt.date | None
+    failed: tuple[NoticeOutcome, ...] = ()
+
+
+def notice_state(
+    ruler: RulerDefinitionV3, keys: Collection[str], outcomes: Sequence[NoticeOutcome]
+) -> NoticeState:
+    """A listing's notice on a day, from what messaging said of its keys up to that day: listed
+    from the earliest business date one of them was sent plus `listing_notice_days` (calendar
+    days; the run is on business days only, so a date on a weekend or holiday lists on the
+    next one), never from the day it was asked (an SMS held by its window, or sent late after
+    downtime, counts from when it went out: CDC art. 43 §2). Held (`failed`) when every key
+    asked has failed; waiting while any has no outcome yet (or failed because it left)."""
+    known = {o.key: o for o in outcomes if o.key in keys}
+    sent = [o.on for o in known.values() if o.outcome == "sent"]
+    if sent:
+        return NoticeState(min(sent) + dt.timedelta(days=ruler.listing_notice_days))
+    failed = [o for o in known.values() if o.outcome == "failed" and o.rule != _LEFT_RULE]
+    if keys and len(failed) == len(set(keys)):
+        return NoticeState(None, tuple(sorted(failed, key=lambda o: o.key)))
+    return NoticeState(None)
 
 
 @functools.lru_cache(maxsize=64)

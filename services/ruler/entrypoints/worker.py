@@ -12,9 +12,11 @@ from services.ruler.adapters.bureau_file import FileBureau
 from services.ruler.adapters.consumers import (
     DailyRunApplier,
     ErasuresApplier,
+    NoticeOutcomesApplier,
     ReceivablesApplier,
 )
 from services.ruler.adapters.integration_events import integration_events
+from services.ruler.adapters.notices import NoticeOutcomes
 from services.ruler.adapters.receivables import ReceivablesTable
 from services.ruler.application import RulerApplication
 from services.ruler.entrypoints.requests import RulerRequests
@@ -47,6 +49,17 @@ def build(settings: Settings | None = None) -> ServiceHost:
         max_records=host.settings.consumer_max_records,
         topics=host.topic_layout,
     )
+    # What became of its messages: a listing waits for its notice to be sent.
+    app.notices = NoticeOutcomes(host.engine)
+    messages = PositionedConsumer(
+        NoticeOutcomesApplier(app.notices, host.engine),
+        host.broker,
+        host.bootstrap,
+        group_id="ruler.messages",
+        consumer_kwargs=host.consumer_kwargs,
+        max_records=host.settings.consumer_max_records,
+        topics=host.topic_layout,
+    )
     daily = PositionedConsumer(
         DailyRunApplier(app, host.engine),
         host.broker,
@@ -57,7 +70,7 @@ def build(settings: Settings | None = None) -> ServiceHost:
         topics=host.topic_layout,
     )
     daily.after_batch = host.relay.wake
-    host.consumers.extend([receivables, erasures, daily])
+    host.consumers.extend([receivables, erasures, messages, daily])
     # Runs admins ask for run the clock's last day, when it is a business day.
     assert host.clock_follower is not None, "build_host follows the clock"
     RulerRequests(host, app, host.clock_follower)
