@@ -159,9 +159,11 @@ class InstallmentPayment:
 
 @dataclass(frozen=True)
 class Break:
-    """An agreement broken (AgreementBroken). Rule `debt_withdrawn` (version 2): it ended
-    because the creditor withdrew one of its debts, not by the debtor's default: the break
-    rate does not count it, nor FPD once it ended before the first installment was due."""
+    """An agreement broken (AgreementBroken). Rule `debt_withdrawn` (version 2) or
+    `debt_amount_lowered` (version 3), `contracts.negotiation.CREDITOR_RULES`: it ended because
+    the creditor withdrew one of its debts or lowered one's amount, not by the debtor's
+    default: the break rate does not count it, nor FPD once it ended before the first
+    installment was due."""
 
     tenant: str
     agreement_id: str

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from analytics.facts import AGING_BUCKETS, DISCOUNT_BANDS, NONE, Agreement, Facts, Placement
+from contracts.negotiation import CREDITOR_RULES
 
 RATE_PLACES = Decimal("0.0001")
 
@@ -283,10 +284,11 @@ def fpd(facts: Facts, *, k: int, as_of: dt.date, by: Sequence[str] = ()) -> list
         raise ValueError("k (grace days) must be 0 or more")
     by = check_cuts(by, FPD_DIMS)
     paid = first_installment_paid_on(facts)
-    # Ended by the creditor (a debt withdrawn) before the first installment's time (due + k)
-    # was over and not paid by then: the debtor's first payment cannot be judged.
+    # Ended by the creditor (a debt withdrawn, or its amount lowered) before the first
+    # installment's time (due + k) was over and not paid by then: the debtor's first payment
+    # cannot be judged.
     withdrawn = {
-        (b.tenant, b.agreement_id): b.broken_on for b in facts.breaks if b.rule == "debt_withdrawn"
+        (b.tenant, b.agreement_id): b.broken_on for b in facts.breaks if b.rule in CREDITOR_RULES
     }
     counts: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
     for a in facts.agreements:
@@ -465,11 +467,12 @@ def agreements(facts: Facts, *, as_of: dt.date, by: Sequence[str] = ()) -> list[
     """Agreement rate and break rate per cut, as of a date."""
     by = check_cuts(by, AGREEMENT_DIMS)
     closed = [a for a in facts.agreements if a.closed_on <= as_of]
-    # A debtor's breaks: not an agreement the creditor ended by withdrawing one of its debts.
+    # A debtor's breaks: not an agreement the creditor ended by withdrawing one of its debts
+    # or lowering one's amount.
     broken = {
         (b.tenant, b.agreement_id)
         for b in facts.breaks
-        if b.broken_on <= as_of and b.rule != "debt_withdrawn"
+        if b.broken_on <= as_of and b.rule not in CREDITOR_RULES
     }
     counts: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
     for a in closed:

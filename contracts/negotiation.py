@@ -370,6 +370,64 @@ class AgreementBrokenV2(AgreementBroken):
     )
 
 
+class LoweredDebt(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    debt_id: str
+    contract: str
+    installment: str
+    old_amount_cents: Cents = Field(
+        gt=0, description="The debt's original amount before the creditor's update"
+    )
+    new_amount_cents: Cents = Field(
+        gt=0, description="The original amount the creditor's update set (DebtUpdated)"
+    )
+    owed_cents: Cents = Field(
+        ge=0,
+        description="What the debt owed by the new amount when the agreement ended: the new "
+        "amount less what was paid on it before this agreement",
+    )
+    import_id: str = Field(description="The import whose row lowered it")
+    row_key: str
+
+
+# The rules by which the creditor, not the debtor, ended an agreement: not a debtor's break.
+CREDITOR_RULES = frozenset({"debt_withdrawn", "debt_amount_lowered"})
+
+
+class AgreementBrokenV3(AgreementBrokenV2):
+    """An agreement ended because the creditor lowered the original amount of one of its
+    debts below what the agreement charges as that debt's principal (version 3: one more rule,
+    `debt_amount_lowered`, and the lowered debts named in `lowered_debts`). The debtor never
+    pays more than the creditor says is owed (CDC art. 42): the agreement ends as a withdrawal
+    ends it, its unpaid invoices cancelled; what was paid is shared by principal (`debts`) and
+    every debt goes back to collection owing less, a lowered one from its new amount (settled
+    when nothing is left of it), so the debtor can negotiate again on the creditor's figure.
+    `credit_cents` is what a lowered debt's share paid beyond what it owed by the new amount:
+    the debtor's credit. `withdrawn_debt_ids` is empty. The negotiation service publishes this
+    version only for that rule. Read as an AgreementBroken (and a V2): a consumer counting
+    debtors' breaks checks `rule` (`CREDITOR_RULES`)."""
+
+    schema_version: Literal[3] = 3  # type: ignore[assignment]
+    rule: Literal[  # type: ignore[assignment]
+        "first_installment", "later_installment", "debt_withdrawn", "debt_amount_lowered"
+    ]
+    withdrawn_debt_ids: list[str] = Field(
+        default_factory=list,
+        description="The agreement's debts the creditor withdrew: none for this rule",
+    )
+    credit_cents: Cents = Field(
+        ge=0,
+        description="What the lowered debts' share of the payments paid beyond what they owed "
+        "by their new amount: the debtor's credit",
+    )
+    lowered_debts: list[LoweredDebt] = Field(
+        min_length=1,
+        description="The agreement's debts whose original amount the creditor lowered "
+        "(DebtUpdated) below what the agreement charged as their principal",
+    )
+
+
 class SharedPaymentDebt(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -83,6 +83,7 @@ TOPICS: tuple[TopicSpec, ...] = (
             negotiation.AgreementClosedV2,
             negotiation.AgreementBroken,
             negotiation.AgreementBrokenV2,
+            negotiation.AgreementBrokenV3,
             negotiation.AgreementFulfilled,
             negotiation.AgreementPaymentShared,
         ),

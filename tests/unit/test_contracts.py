@@ -716,6 +716,34 @@ SAMPLES[negotiation.AgreementBrokenV2] = negotiation.AgreementBrokenV2(
     credit_cents=13553,
 )
 
+# Version 3 of AgreementBroken: the creditor's re-import lowered debt-2 from R$ 400,00 to
+# R$ 300,00 before installment 2 was due; what was paid shared by principal, debt-2 back in
+# collection from its new amount.
+SAMPLES[negotiation.AgreementBrokenV3] = negotiation.AgreementBrokenV3(
+    **SAMPLES[negotiation.AgreementBroken].model_dump(
+        exclude={"schema_version", "rule", "days_overdue", "debts"}
+    ),
+    rule="debt_amount_lowered",
+    days_overdue=0,
+    debts=[
+        negotiation.BrokenAgreementDebt(debt_id="debt-1", paid_cents=27107, balance_cents=52893),
+        negotiation.BrokenAgreementDebt(debt_id="debt-2", paid_cents=13553, balance_cents=16447),
+    ],
+    credit_cents=0,
+    lowered_debts=[
+        negotiation.LoweredDebt(
+            debt_id="debt-2",
+            contract="C-778",
+            installment="3",
+            old_amount_cents=40000,
+            new_amount_cents=30000,
+            owed_cents=30000,
+            import_id="crm-2025-04-02",
+            row_key="CRM-000981",
+        )
+    ],
+)
+
 # Version 2 of StageAdvanced: naming the receivable's contract (here an agreement's installment).
 SAMPLES[ruler.StageAdvancedV2] = ruler.StageAdvancedV2(
     **SAMPLES[ruler.StageAdvanced].model_dump(exclude={"schema_version"}),

@@ -54,6 +54,7 @@ from contracts.negotiation import (
     PAYMENTS_TOPIC,
     AgreementBroken,
     AgreementBrokenV2,
+    AgreementBrokenV3,
     AgreementClosed,
     AgreementClosedV2,
     AgreementFulfilled,
@@ -288,6 +289,8 @@ def describe(event: Envelope, personal: Personal, kinds: Sequence[str] | None = 
             f"{event.days_overdue} dia(s): {format_brl(event.balance_cents)} vencidos em "
             f"{_dmy(event.due_date)}"
         )
+    if isinstance(event, AgreementBrokenV3) and event.rule == "debt_amount_lowered":
+        return _ended_by_lowering(event)
     if isinstance(event, AgreementBrokenV2) and event.rule == "debt_withdrawn":
         return _ended_by_withdrawal(event)
     if isinstance(event, AgreementBroken):
@@ -412,6 +415,42 @@ def _ended_by_withdrawal(event: AgreementBrokenV2) -> str:
             "; a outra dívida volta à cobrança"
             if others == 1
             else ("; as outras dívidas voltam à cobrança")
+        )
+    if event.credit_cents:
+        text += f"; {format_brl(event.credit_cents)} ficam como crédito do devedor"
+    return text
+
+
+def _ended_by_lowering(event: AgreementBrokenV3) -> str:
+    """The agreement ended because the creditor lowered a debt's amount below what it
+    charged (QA N2): which debt, from what to what, and where what was paid went."""
+    lowered = [
+        f"contrato {d.contract}"
+        + (f" parcela {d.installment}" if d.installment else "")
+        + f", de {format_brl(d.old_amount_cents)} para {format_brl(d.new_amount_cents)}"
+        for d in event.lowered_debts
+    ]
+    what = "da dívida" if len(lowered) == 1 else f"de {len(lowered)} dívidas"
+    text = (
+        f"Acordo encerrado: o credor reduziu o valor {what} ({'; '.join(lowered)}); as "
+        "parcelas em aberto foram canceladas"
+    )
+    balances = {d.debt_id: d.balance_cents for d in event.debts}
+    settled = [d for d in event.lowered_debts if balances.get(d.debt_id) == 0]
+    back = len(event.debts) - len(settled)
+    deducted = event.paid_cents - event.credit_cents
+    if back and deducted:
+        which = "da dívida, que volta" if back == 1 else "das dívidas, que voltam"
+        text += f"; {format_brl(deducted)} pagos são abatidos {which} à cobrança"
+    elif back:
+        text += "; a dívida volta à cobrança" if back == 1 else "; as dívidas voltam à cobrança"
+    if back:
+        text += " pelo novo valor" if len(event.debts) == 1 else ", a reduzida pelo novo valor"
+    if settled:
+        text += (
+            "; nada resta a pagar da dívida reduzida, que fica quitada"
+            if len(settled) == 1
+            else f"; nada resta a pagar de {len(settled)} dívidas reduzidas, que ficam quitadas"
         )
     if event.credit_cents:
         text += f"; {format_brl(event.credit_cents)} ficam como crédito do devedor"

@@ -89,6 +89,8 @@ class DebtRow:
     due_date: dt.date
     settled: bool  # paid off, or withdrawn by the creditor: not negotiable either way
     withdrawn: bool = False  # the creditor cancelled it or took it back
+    # The debt's version of the creditor's data the row holds (its import's or update's).
+    version: int = 0
 
     @property
     def balance_cents(self) -> int:
@@ -398,6 +400,7 @@ def _debt_row(r: Any) -> DebtRow:
         due_date=_as_date(r.due_date),
         settled=bool(r.settled),
         withdrawn=r.settled == 2,
+        version=r.version,
     )
 
 

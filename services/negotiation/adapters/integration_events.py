@@ -24,6 +24,7 @@ from contracts.negotiation import (
     PAYMENTS_TOPIC,
     AgreementBroken,
     AgreementBrokenV2,
+    AgreementBrokenV3,
     AgreementClosedV2,
     AgreementDebt,
     AgreementFulfilled,
@@ -36,6 +37,7 @@ from contracts.negotiation import (
     InstallmentPaidV2,
     InvoiceOverdue,
     InvoiceOverdueV2,
+    LoweredDebt,
     NegotiationSettingsSaved,
     PaymentConditionSaved,
     PaymentConditionTerms,
@@ -254,17 +256,24 @@ def integration_events(
             "paid_cents": event.paid_cents,
             "debts": [BrokenAgreementDebt(**d) for d in event.debts],
         }
-        # Version 2 only for an agreement ended by the creditor's withdrawal of a debt.
-        yield (
-            AGREEMENTS_TOPIC,
-            AgreementBrokenV2(
+        # Version 2 only for an agreement ended by the creditor's withdrawal of a debt,
+        # version 3 only for one ended by the creditor's lowering of a debt's amount.
+        ended: AgreementBroken
+        if event.rule == "debt_amount_lowered":
+            ended = AgreementBrokenV3(
+                **broken,
+                credit_cents=event.credit_cents,
+                lowered_debts=[LoweredDebt(**d) for d in event.lowered_debts],
+            )
+        elif event.rule == "debt_withdrawn":
+            ended = AgreementBrokenV2(
                 **broken,
                 withdrawn_debt_ids=event.withdrawn_debt_ids,
                 credit_cents=event.credit_cents,
             )
-            if event.rule == "debt_withdrawn"
-            else AgreementBroken(**broken),
-        )
+        else:
+            ended = AgreementBroken(**broken)
+        yield AGREEMENTS_TOPIC, ended
     elif isinstance(event, FulfilledEvent):
         yield (
             AGREEMENTS_TOPIC,

@@ -46,7 +46,7 @@ from contracts.negotiation_requests import (
     StatementOut,
 )
 from contracts.personal import SealedPersonalData
-from contracts.portfolio import DebtWithdrawn
+from contracts.portfolio import DebtUpdated, DebtUpdatedV2, DebtWithdrawn
 from service_runtime.eventstore import ServiceApplication
 from service_runtime.personal_data import REMOVED, KeyVault, seal, unseal
 from service_runtime.refusal import Refused, field_refusal, not_found_refusal
@@ -1079,6 +1079,70 @@ class NegotiationApplication(ServiceApplication):
                 if not agreement.end_by_withdrawal({*ids, *known}, on):
                     return False
                 self.save(agreement, *self._released(agreement, reason="debt_withdrawn"))
+                return True
+
+            if self.retrying(command):
+                count += 1
+        return count
+
+    # ---- the creditor lowers a debt's amount ---------------------------------------------
+
+    def debts_lowered(self, updates: Sequence[DebtUpdated | DebtUpdatedV2], today: dt.date) -> int:
+        """The creditor's re-import lowered debts' original amount (`DebtUpdated`, read from
+        `portfolio.debts`): an active agreement holding one that now owes less than the
+        agreement charges as its principal ends (`Agreement.end_by_lowering`, rule
+        `debt_amount_lowered`), on `today` (the business clock's), its unpaid invoices
+        cancelled, and every debt of it is free again to be negotiated on the creditor's new
+        figure. What a debt owes is the creditor's newest amount (this update's, or a newer
+        one the debts' view already holds) less what was paid on it before (the view's). A
+        raised amount, or a change of other fields, changes no agreement: the debtor signed its
+        terms. Returns how many agreements ended; an update read again changes nothing (the
+        agreement is no longer active, or was closed on the new figure)."""
+        lowered: dict[tuple[str, str], dict[str, DebtUpdated | DebtUpdatedV2]] = {}
+        for update in updates:
+            change = next((c for c in update.changes if c.field == "original_amount_cents"), None)
+            if change is None or not isinstance(change.old, int) or not isinstance(change.new, int):
+                continue
+            if change.new >= change.old:
+                continue
+            slot = self.get_or_none(DebtSlot, debt_slot_id(update.tenant, update.debt_id))
+            if slot is None or slot.agreement_id is None:
+                continue
+            lowered.setdefault((update.tenant, slot.agreement_id), {})[update.debt_id] = update
+        count = 0
+        for (tenant, agreement_id), by_debt in lowered.items():
+
+            def command(
+                tenant: str = tenant,
+                agreement_id: str = agreement_id,
+                by_debt: dict[str, DebtUpdated | DebtUpdatedV2] = by_debt,
+            ) -> bool:
+                agreement = self.get_or_none(Agreement, uuid.UUID(agreement_id))
+                if agreement is None or agreement.tenant != tenant:
+                    return False
+                rows = {r.debt_id: r for r in self.debt_lookup.debts(tenant, list(by_debt))}
+                debts = []
+                for debt_id, update in by_debt.items():
+                    row = rows.get(debt_id)
+                    amount = update.original_amount_cents
+                    if row is not None and row.version > update.aggregate_version:
+                        amount = row.original_amount_cents  # a newer row of the creditor's
+                    change = next(c for c in update.changes if c.field == "original_amount_cents")
+                    debts.append(
+                        {
+                            "debt_id": debt_id,
+                            "contract": update.contract,
+                            "installment": update.installment,
+                            "old_amount_cents": change.old,
+                            "new_amount_cents": amount,
+                            "owed_cents": max(0, amount - (row.paid_cents if row else 0)),
+                            "import_id": update.import_id,
+                            "row_key": update.row_key,
+                        }
+                    )
+                if not agreement.end_by_lowering(debts, today):
+                    return False
+                self.save(agreement, *self._released(agreement, reason="debt_amount_lowered"))
                 return True
 
             if self.retrying(command):

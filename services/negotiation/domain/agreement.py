@@ -3,7 +3,7 @@
 The aggregate keeps the terms it was closed with (a later change of the condition changes
 nothing here), applies payments to its invoices, notices overdue invoices day by day, and
 ends fulfilled (all paid) or broken (an invoice too late, or the creditor withdrew one of its
-debts).
+debts or lowered its amount below what the agreement charges).
 
 The debtor's name is personal data: the aggregate keeps it sealed with the debtor's key
 (`personal`, a `SealedPersonalData` as a dict, holding `{"debtor_name": ...}`), as the
@@ -364,6 +364,7 @@ class Agreement(Aggregate):
                 debts=allocate_paid(self.debts, self.paid_cents),
                 withdrawn_debt_ids=None,
                 credit_cents=0,
+                lowered_debts=None,
             )
 
     @event("InvoiceOverdue")
@@ -412,6 +413,58 @@ class Agreement(Aggregate):
             debts=shares,
             withdrawn_debt_ids=ids,
             credit_cents=sum(d["paid_cents"] for d in shares if d["debt_id"] in ids),
+            lowered_debts=None,
+        )
+        return True
+
+    # ---- the creditor lowers a debt's amount ---------------------------------------------
+
+    def end_by_lowering(self, lowered: Collection[dict[str, Any]], on: dt.date) -> bool:
+        """The creditor lowered the original amount of debts of this agreement (a re-import's
+        `DebtUpdated`): each of `lowered` says the debt's `debt_id`, its `old_amount_cents`
+        and `new_amount_cents`, what it owes by the new amount (`owed_cents`: the new amount
+        less what was paid on it before this agreement) and the `import_id` and `row_key` of
+        the row. When a debt now owes less than the agreement charges as its principal, the
+        debtor would pay more than is owed (CDC art. 42): the agreement ends as a withdrawal
+        ends it (`Broken`, rule `debt_amount_lowered`), its unpaid invoices cancelled, what was
+        paid shared by principal; each debt goes back to collection owing less, a lowered one
+        from its new amount, and what a lowered debt's share paid beyond what it owed is the
+        debtor's credit. False when the agreement is not active (read again, nothing
+        changes), holds none of the debts, or none owes less than its principal here (an
+        agreement closed on the creditor's new figure, or a lowering that still leaves the
+        debt owing what the agreement charges)."""
+        if self.status != "active":
+            return False
+        principals = {d["debt_id"]: int(d["principal_cents"]) for d in self.debts}
+        ended = [
+            {**d, "owed_cents": max(0, int(d["owed_cents"]))}
+            for d in lowered
+            if d["debt_id"] in principals and int(d["owed_cents"]) < principals[d["debt_id"]]
+        ]
+        if not ended:
+            return False
+        owed = {d["debt_id"]: d["owed_cents"] for d in ended}
+        first = next(i for i in self.invoices if self.balance_of(i) > 0)
+        on = max(on, self.closed_on)
+        shares = [
+            {**d, "balance_cents": max(0, owed[d["debt_id"]] - d["paid_cents"])}
+            if d["debt_id"] in owed
+            else d
+            for d in allocate_paid(self.debts, self.paid_cents)
+        ]
+        self._broken(
+            **self._parties(),
+            on=on,
+            paid_cents=self.paid_cents,
+            rule="debt_amount_lowered",
+            number=first["number"],
+            days_overdue=max(0, (on - first["due_date"]).days),
+            debts=shares,
+            withdrawn_debt_ids=None,
+            credit_cents=sum(
+                max(0, d["paid_cents"] - owed[d["debt_id"]]) for d in shares if d["debt_id"] in owed
+            ),
+            lowered_debts=ended,
         )
         return True
 
@@ -430,10 +483,12 @@ class Agreement(Aggregate):
         debts: list[dict[str, Any]],
         withdrawn_debt_ids: list[str] | None = None,
         credit_cents: int = 0,
+        lowered_debts: list[dict[str, Any]] | None = None,
     ) -> None:
         self.status = "broken"
         self.ended_on = on
-        # The withdrawn debts' share of what was paid (rule `debt_withdrawn`).
+        # The withdrawn debts' share of what was paid (rule `debt_withdrawn`), or what the
+        # lowered debts' share paid beyond their new amount (rule `debt_amount_lowered`).
         self.credit_cents += credit_cents
 
 
@@ -465,9 +520,16 @@ def _upcast_broken_v1_v2(state: dict[str, Any]) -> None:
     state.setdefault("credit_cents", 0)
 
 
+# Version 3 may end the agreement because the creditor lowered a debt's amount (rule
+# `debt_amount_lowered`, naming them in `lowered_debts`). Version 2 never did: none lowered.
+def _upcast_broken_v2_v3(state: dict[str, Any]) -> None:
+    state.setdefault("lowered_debts", None)
+
+
 _Broken: Any = Agreement.Broken  # type: ignore[attr-defined]
-_Broken.class_version = 2
+_Broken.class_version = 3
 _Broken.upcast_v1_v2 = staticmethod(_upcast_broken_v1_v2)
+_Broken.upcast_v2_v3 = staticmethod(_upcast_broken_v2_v3)
 
 
 def by_principal(principals: list[int], amount_cents: int) -> list[int]:

@@ -1,6 +1,6 @@
 """The negotiation service process: answers requests, keeps its copy of the debts (and
 scrubs it when a debtor's personal data is erased), ends the agreements whose debts the
-creditor withdrew, and runs each business day."""
+creditor withdrew or lowered below what they charge, and runs each business day."""
 
 from __future__ import annotations
 
@@ -55,9 +55,10 @@ def build(settings: Settings | None = None) -> ServiceHost:
             topics=host.topic_layout,
         )
     )
-    # The creditor withdrew a debt (DebtWithdrawn): its active agreement ends.
+    # The creditor withdrew a debt (DebtWithdrawn), or lowered its amount below what its
+    # agreement charges (DebtUpdated): its active agreement ends.
     withdrawals = PositionedConsumer(
-        WithdrawalsApplier(app, host.engine),
+        WithdrawalsApplier(app, host.engine, host.clock.today),
         host.broker,
         host.bootstrap,
         group_id="negotiation.withdrawals",
