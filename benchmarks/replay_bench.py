@@ -802,7 +802,9 @@ def time_projection(name: str, bootstrap: str, directory: Path, expected: int) -
     with rebuild_target(directory, name) as (engine, built):
         started = time.perf_counter()
         last = LastEvent(expected, started)
-        count = asyncio.run(replay_projection(built[name], engine, bootstrap, progress=last))
+        count = asyncio.run(
+            replay_projection(built[name], engine, bootstrap, progress=last, bulk=True)
+        )
         seconds = time.perf_counter() - started
     if count != expected:
         raise RuntimeError(f"{name}: replayed {count:,} records, {expected:,} in its topics")
@@ -823,7 +825,9 @@ def time_together(
     pass over their topics, as the command does."""
     with rebuild_target(directory, "together") as (engine, built):
         started = time.perf_counter()
-        counts = asyncio.run(replay_together([built[n] for n in names], engine, bootstrap))
+        counts = asyncio.run(
+            replay_together([built[n] for n in names], engine, bootstrap, bulk=True)
+        )
         seconds = time.perf_counter() - started
     if counts != expected:
         raise RuntimeError(f"replayed {counts}, expected {expected}")
@@ -860,14 +864,19 @@ def final_rows(directory: Path) -> tuple[list[str], Rows]:
 
 def time_floor(directory: Path, schema: list[str], rows: Rows, events: int) -> Step:
     """The one pass's final rows written again with plain sqlite3 `executemany` into empty
-    tables with the same indexes, in one transaction, loaded in bulk as the rebuild is: a
-    floor no rebuild into these read models can go beneath (it reads, parses and works out
-    nothing, and writes each row once, as it ends)."""
+    tables, their indexes built after them, in one transaction, loaded in bulk as the rebuild
+    is: a floor no rebuild into these read models can go beneath (it reads, parses and works
+    out nothing, writes each row once, as it ends, and builds every index from whole tables,
+    where the rebuild builds only the readers' ones so)."""
+    tables = [
+        sql for sql in schema if not sql.upper().startswith(("CREATE INDEX", "CREATE UNIQUE"))
+    ]
+    indexes = [sql for sql in schema if sql not in tables]
     with bulk_loaded_sqlite(directory / "floor.sqlite") as engine:
         connection = engine.raw_connection()
         try:
             cursor = connection.cursor()
-            for sql in schema:
+            for sql in tables:
                 cursor.execute(sql)
             connection.commit()
             started = time.perf_counter()
@@ -875,6 +884,8 @@ def time_floor(directory: Path, schema: list[str], rows: Rows, events: int) -> S
                 if table_rows:
                     marks = ", ".join("?" * len(table_rows[0]))
                     cursor.executemany(f'INSERT INTO "{name}" VALUES ({marks})', table_rows)
+            for sql in indexes:
+                cursor.execute(sql)
             connection.commit()
             seconds = time.perf_counter() - started
         finally:

@@ -453,7 +453,13 @@ def replay(
 
         # One pass over their topics: each event read and parsed once for all of them.
         counts = asyncio.run(
-            replay_together([built[name] for name in names], engine, bootstrap, report)
+            replay_together(
+                [built[name] for name in names],
+                engine,
+                bootstrap,
+                report,
+                bulk=new_file is not None,
+            )
         )
     for name in names:
         console.print(f"{name}: rebuilt from {counts[name]} events")

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
@@ -81,6 +82,13 @@ class Projection(ABC):
     # others without parsing them (their type is read from the head of the body; parsing is
     # most of the cost of an event a projection ignores); their offsets still advance.
     event_types: frozenset[str] | None = None
+    # Indexes that only the read model's readers (the HTTP handlers) use, and its events of
+    # `reader_index_events` (an erasure, which finds a debtor's rows by document). A rebuild
+    # into a new file (`replay_together(..., bulk=True)`) builds them once at its end, from
+    # the whole table, rather than one entry per row written: their entries go in in
+    # whatever order the rows come, which costs SQLite more than writing the rows did.
+    reader_indexes: tuple[Index, ...] = ()
+    reader_index_events: frozenset[str] = frozenset({"PersonalDataErased"})
 
     @abstractmethod
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
@@ -583,10 +591,13 @@ async def replay(
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = 2000,
     idle_ms: int = 2000,
+    bulk: bool = False,
 ) -> int:
     """Rebuild one projection from offset zero (`replay_together` of it alone)."""
     report = None if progress is None else (lambda _name, done, total: progress(done, total))
-    counts = await replay_together([projection], engine, bootstrap, report, batch_size, idle_ms)
+    counts = await replay_together(
+        [projection], engine, bootstrap, report, batch_size, idle_ms, bulk=bulk
+    )
     return counts[projection.name]
 
 
@@ -597,16 +608,22 @@ async def replay_together(
     progress: Callable[[str, int, int], None] | None = None,
     batch_size: int = 2000,
     idle_ms: int = 2000,
+    bulk: bool = False,
 ) -> dict[str, int]:
     """Rebuild projections from offset zero until their topics have nothing more to give, in
     one pass: a record is read and parsed once however many of them use it, and a batch is
     applied to all of them in one transaction. Returns the records each projection read.
-    It stops as it reads the last record the topics hold (`read_to_end`)."""
+    It stops as it reads the last record the topics hold (`read_to_end`). `bulk`: the
+    database is a new file nobody reads until the rebuild ends (`bulk_loaded_sqlite`), so
+    the projections' `reader_indexes` are built at the end, not kept up row by row."""
     for projection in projections:
         projection.create_tables(engine)
     with engine.begin() as conn:
         for projection in projections:
             projection.reset(conn)
+            if bulk:
+                for index in projection.reader_indexes:
+                    index.drop(conn, checkfirst=True)
     # What exists now (the modules, the models, the engine) lives as long as the rebuild:
     # the collector's full passes need not walk it again and again.
     gc.freeze()
@@ -626,6 +643,7 @@ async def replay_together(
         tps = [TopicPartition(topic, p) for topic in topics for p in sorted(known[topic])]
         done = {applier.name: 0 for applier in appliers}
         if not tps:
+            TogetherApplier(appliers, engine, deferred_indexes=bulk).build_deferred_indexes()
             return done
         ends = await consumer.end_offsets(tps)
         totals = {
@@ -637,7 +655,7 @@ async def replay_together(
         if progress:
             for name, total in totals.items():
                 progress(name, 0, total)
-        together = TogetherApplier(appliers, engine)
+        together = TogetherApplier(appliers, engine, deferred_indexes=bulk)
         while True:
             batch = await consumer.getmany(timeout_ms=idle_ms, max_records=batch_size)
             by_tp = {tp: records for tp, records in batch.items() if records}
@@ -654,6 +672,7 @@ async def replay_together(
                             max(totals[applier.name], done[applier.name]),
                         )
             if await read_to_end(consumer, tps, ends, fetched_nothing=not by_tp):
+                await asyncio.to_thread(together.build_deferred_indexes)
                 return done
     finally:
         await consumer.stop()
@@ -665,11 +684,29 @@ class TogetherApplier:
     once (unless none of them uses its type), each projection given its own topics' events of
     the types it uses, all of it and their positions in one transaction."""
 
-    def __init__(self, appliers: Sequence[BatchApplier], engine: Engine) -> None:
+    def __init__(
+        self, appliers: Sequence[BatchApplier], engine: Engine, deferred_indexes: bool = False
+    ) -> None:
         self.appliers = appliers
         self.engine = engine
         self.unused = frozenset.intersection(*(applier.unused for applier in appliers))
         self.skipped = 0
+        # The projections whose reader indexes a bulk load has not built yet.
+        self.deferred = {
+            applier.name: applier.projection
+            for applier in appliers
+            if deferred_indexes and applier.projection.reader_indexes
+        }
+
+    def build_deferred_indexes(self, names: Iterable[str] | None = None) -> None:
+        """Build the reader indexes deferred so far (of `names`, or all of them)."""
+        wanted = [n for n in (self.deferred if names is None else names) if n in self.deferred]
+        if not wanted:
+            return
+        with self.engine.begin() as conn:
+            for name in wanted:
+                for index in self.deferred.pop(name).reader_indexes:
+                    index.create(conn, checkfirst=True)
 
     def _skip(self) -> None:
         self.skipped += 1
@@ -687,6 +724,10 @@ class TogetherApplier:
                     tp: [event for event in parsed[tp] if type(event) not in unused]
                     for tp in records
                 }
+                if applier.name in self.deferred:
+                    needing = applier.projection.reader_index_events
+                    if any(e.type in needing for ev in events.values() for e in ev):
+                        self.build_deferred_indexes([applier.name])
                 applier.projection.prepare([event for ev in events.values() for event in ev])
                 shares.append((applier, events, records))
             with self.engine.begin() as conn:

@@ -149,8 +149,14 @@ call_debts = Table(
     Column("category_key", String(100)),
     Column("city_key", String(200)),
     Column("state_key", String(100)),
-    Index("ix_call_debts_tenant_status", "tenant", "status"),
-    Index("ix_call_debts_tenant_document", "tenant", "document"),
+)
+# The campaigns' queues pick open debts by tenant and status; the readers (and an erasure)
+# find a debtor's by document.
+ix_call_debts_tenant_status = Index(
+    "ix_call_debts_tenant_status", call_debts.c.tenant, call_debts.c.status
+)
+ix_call_debts_tenant_document = Index(
+    "ix_call_debts_tenant_document", call_debts.c.tenant, call_debts.c.document
 )
 debt_payments = Table(
     "debt_payments",
@@ -613,6 +619,8 @@ class CallListProjection(PersonalDataProjection):
         CallResultTypesSaved,
         CallRecorded,
     )
+
+    reader_indexes = (ix_call_debts_tenant_status, ix_call_debts_tenant_document)
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
         # Erasures first: then a contact in clear read in the same batch is removed as it comes.

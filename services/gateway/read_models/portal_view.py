@@ -120,7 +120,11 @@ portal_debts = Table(
     Column("agreement_id", String(36)),
     Column("version", Integer, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
-    Index("ix_portal_debts_tenant_document", "tenant", "document"),
+)
+# A debtor's debts and agreements by document: the portal's and the chat's readers (and an
+# erasure).
+ix_portal_debts_tenant_document = Index(
+    "ix_portal_debts_tenant_document", portal_debts.c.tenant, portal_debts.c.document
 )
 portal_agreements = Table(
     "portal_agreements",
@@ -138,7 +142,9 @@ portal_agreements = Table(
     # active, broken, fulfilled
     Column("status", String(20), nullable=False),
     Column("ended_on", Date),
-    Index("ix_portal_agreements_tenant_document", "tenant", "document"),
+)
+ix_portal_agreements_tenant_document = Index(
+    "ix_portal_agreements_tenant_document", portal_agreements.c.tenant, portal_agreements.c.document
 )
 portal_agreement_debts = Table(
     "portal_agreement_debts",
@@ -280,6 +286,7 @@ class PortalViewProjection(PersonalDataProjection):
         PaymentReceived,
         *_CHANGES,
     )
+    reader_indexes = (ix_portal_debts_tenant_document, ix_portal_agreements_tenant_document)
 
     def __init__(self, vault: KeyVault, signing_key: str | None = None) -> None:
         """`signing_key`: the gateway's, which keys the dates of birth's digests (the portal

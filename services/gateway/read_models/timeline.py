@@ -119,7 +119,13 @@ timeline_entries = Table(
     Column("aggregate_id", String(64), nullable=False),
     Column("aggregate_version", Integer, nullable=False),
     Column("correlation_id", String(128), nullable=False),
-    Index("ix_timeline_tenant_document", "tenant", "document", "occurred_at"),
+)
+# The debtor's timeline, oldest first (the readers; and an erasure finds the rows by it).
+ix_timeline_tenant_document = Index(
+    "ix_timeline_tenant_document",
+    timeline_entries.c.tenant,
+    timeline_entries.c.document,
+    timeline_entries.c.occurred_at,
 )
 timeline_erasures = erasures_table("timeline_erasures", metadata)
 # Each agreement's installments' kinds in order ("down_payment,installment,..."): an
@@ -682,6 +688,7 @@ class TimelineProjection(PersonalDataProjection):
     erasures = timeline_erasures
     # The events `describe` tells (each has its service): the runtime passes over the others.
     event_types = event_types_of(*SERVICE_OF)
+    reader_indexes = (ix_timeline_tenant_document,)
 
     def __init__(self, vault: KeyVault) -> None:
         super().__init__(vault)
