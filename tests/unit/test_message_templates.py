@@ -30,6 +30,7 @@ VALUES: dict[str, str] = {
     "numero": "NF-000123",
     "motivo": "quitada",
     "data_negativacao": "14/11/2026",
+    "prazo_negativacao": "10",
     "data_baixa": "21/11/2026",
     "emissao": "10/02/2026",
     "linha_digitavel": "34191.79001 01043.510047 91020.150008 1 10010000123456",
@@ -57,6 +58,7 @@ def test_every_variable_the_ruler_sends_is_a_template_variable() -> None:
         "numero",
         "motivo",
         "data_negativacao",
+        "prazo_negativacao",
         "data_baixa",
     }
     assert ruler_sends <= set(VARIABLES)

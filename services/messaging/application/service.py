@@ -778,6 +778,49 @@ class MessagingApplication(ServiceApplication):
         )
         return Content(content.to, subject, body, html, key)
 
+    def _notice_dated(self, message: Message, content: Content, now: dt.datetime) -> Content | None:
+        """A listing's notice (`data_negativacao` with `prazo_negativacao`, the ruler's notice
+        days) says the day it may be listed counted from the business day it goes out: the
+        ruler lists from then (QA pass 8, N5: an SMS asked on 30/04 saying "a partir de
+        10/05" went out on 14/05, after the listing). Rendered again when that day is later
+        than the text says (`Message.notice_dated`, not saved: the caller saves); the content
+        as it is otherwise. None when it cannot be rendered again (failed with the reason)."""
+        said = message.variables.get("data_negativacao")
+        days = message.variables.get("prazo_negativacao", "")
+        if not said or not days.isdigit():
+            return content
+        listing_from = now.astimezone(BUSINESS_TZ).date() + dt.timedelta(days=int(days))
+        try:
+            if dt.datetime.strptime(said, "%d/%m/%Y").date() >= listing_from:
+                return content
+        except ValueError:
+            pass
+        template = self.get_or_none(
+            Template, template_id(message.tenant, message.channel, message.template)
+        )
+        if template is None:
+            message.fail(
+                reason=f"modelo {message.template!r} de {message.channel} não cadastrado: o "
+                "aviso de negativação não pôde ser refeito com a data contada do envio",
+                rule="no_template",
+                at=now,
+            )
+            return None
+        asked = {**message.variables, "data_negativacao": listing_from.strftime("%d/%m/%Y")}
+        contact = self.contacts.contact(message.tenant, message.document) if self.contacts else None
+        variables = self.variables_of(message, contact, self.settings_of(message.tenant), asked)
+        try:
+            subject, body, html = rendered(template, variables, message.channel)
+        except TemplateError as exc:
+            message.fail(reason=exc.message, rule="render", at=now)
+            return None
+        key = content.key or self.vault.key_for(message.tenant, message.document)
+        fields = {"to": content.to, "subject": subject, "body": body, "html": html}
+        message.notice_dated(
+            listing_from=listing_from, personal=seal(key, fields).model_dump(), at=now
+        )
+        return Content(content.to, subject, body, html, key)
+
     def exit_before(self, message: Message) -> Exit | None:
         """The exit of the message's receivable that came after the ruler asked it (a
         collection message that must not go), or None."""
@@ -847,6 +890,12 @@ class MessagingApplication(ServiceApplication):
                 self.save(message)
                 self.contacts.dequeue(str(message_id))
                 return 0
+        dated = self._notice_dated(message, content, now)
+        if dated is None:
+            self.save(message)
+            self.contacts.dequeue(str(message_id))
+            return 0
+        content = dated
         channel = self.channel_for(message.tenant, message.channel, settings)
         try:
             result = channel.send(

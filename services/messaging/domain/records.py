@@ -212,6 +212,36 @@ class Message(Aggregate):
         # A message kept in clear from before sealing is sealed from now on.
         self.to = self.subject = self.body = self.html = None
 
+    def notice_dated(
+        self, *, listing_from: dt.date, personal: dict[str, str], at: dt.datetime
+    ) -> None:
+        """A listing's notice rendered again as it goes out (`data_negativacao`: the day it is
+        sent plus the ruler's notice days, `prazo_negativacao`), its address and new text
+        sealed again: the ruler lists from that day, never from the day it asked the notice,
+        and the text never says a day already past."""
+        said = self.variables.get("data_negativacao", "")
+        self._notice_dated(
+            facts=self.facts(),
+            variables={**self.variables, "data_negativacao": listing_from.strftime("%d/%m/%Y")},
+            reason=f"data da negativação contada do envio: a mensagem dizia {said}",
+            personal=personal,
+            at=at,
+        )
+
+    @event("NoticeDated")
+    def _notice_dated(
+        self,
+        *,
+        facts: dict[str, Any],
+        variables: dict[str, str],
+        reason: str,
+        personal: dict[str, str],
+        at: dt.datetime,
+    ) -> None:
+        self.variables = variables
+        self.personal = personal
+        self.to = self.subject = self.body = self.html = None
+
     @event("AboutReceivable")
     def about_receivable(self, *, receivable_id: str, purpose: str, version: int) -> None:
         """The ruler asked it about `receivable_id` (`purpose`: pre_due, stage or

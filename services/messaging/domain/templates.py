@@ -11,9 +11,10 @@ line of defence. Undefined variables are errors (`StrictUndefined`), never empty
 
 Every variable's value is a string, formatted by whoever asks for the message (the ruler sends
 ``nome``, ``documento``, ``credor``, ``valor``, ``vencimento``, ``dias_atraso`` and ``numero``,
-``motivo`` in its finalization messages, ``data_negativacao`` in the notice before a
-listing at the credit bureau and ``data_baixa`` in the message about a listing's removal; see
-`contracts.ruler.MessageRequested.variables`;
+``motivo`` in its finalization messages, ``data_negativacao`` and ``prazo_negativacao`` in the
+notice before a listing at the credit bureau (the date rendered again from the day it is sent
+when it goes later: see `MessagingApplication._notice_dated`) and ``data_baixa`` in the
+message about a listing's removal; see `contracts.ruler.MessageRequested.variables`;
 the weekly portal notification sends ``quantidade_dividas`` and ``valor_total``). An e-mail may
 also have an HTML body, rendered with autoescape (``render(..., html=True)``): a value never
 becomes markup.
@@ -58,6 +59,8 @@ VARIABLES: dict[str, str] = {
     "mensagens de finalização da régua)",
     "data_negativacao": "A partir de quando a dívida pode ser negativada, se não for paga nem "
     "negociada (dd/mm/aaaa; só no aviso antes da negativação)",
+    "prazo_negativacao": "Em quantos dias do envio do aviso a dívida pode ser negativada "
+    "(só no aviso antes da negativação; data_negativacao é contada do dia do envio)",
     "data_baixa": "Quando a negativação foi retirada (dd/mm/aaaa; só na mensagem de baixa da "
     "negativação)",
     "emissao": "Data de emissão (dd/mm/aaaa)",
