@@ -314,6 +314,30 @@ class InvoiceOut(InvoiceFacts):
     pix_txid: str
 
 
+# Why an agreement is no longer in force, as every reader shows it: the creditor withdrew one of
+# its debts (`debt_withdrawn`) or lowered one's amount below what the agreement charged
+# (`debt_amount_lowered`), the debtor did not pay (`not_paid`: a debtor's break), or it was
+# paid off (`fulfilled`). None while it is active.
+AgreementEndReason = Literal["debt_withdrawn", "debt_amount_lowered", "not_paid", "fulfilled"]
+# The rules of `AgreementBroken` by which the creditor, not the debtor, ended it.
+_CREDITOR_ENDS: dict[str, AgreementEndReason] = {
+    "debt_withdrawn": "debt_withdrawn",
+    "debt_amount_lowered": "debt_amount_lowered",
+}
+
+
+def end_reason(status: str, rule: str | None) -> AgreementEndReason | None:
+    """The end reason of an agreement of `status` (active, broken, fulfilled), broken by
+    `rule` (its `AgreementBroken`'s; None when not known). A break by any other rule
+    (`first_installment`, `later_installment`) is the debtor's; a broken one whose rule is not
+    known has no reason said (None), never the debtor's break by default."""
+    if status == "fulfilled":
+        return "fulfilled"
+    if status != "broken" or rule is None:
+        return None
+    return _CREDITOR_ENDS.get(rule, "not_paid")
+
+
 class AgreementFacts(_Model):
     """An agreement, but its invoices."""
 
@@ -333,6 +357,11 @@ class AgreementFacts(_Model):
     total_cents: Cents
     paid_cents: Cents
     credit_cents: Cents
+    end_reason: AgreementEndReason | None = Field(
+        default=None,
+        description="Why it is no longer in force: debt_withdrawn or debt_amount_lowered (the "
+        "creditor ended it), not_paid (the debtor's break), fulfilled; null while active",
+    )
 
 
 class AgreementOut(AgreementFacts):

@@ -1,6 +1,8 @@
 """Portal view: what the portal and the chatbot show a debtor (per tenant and document): the
 debts open to negotiation, and the agreements already made with their invoices, so the
-debtor finds the boleto again (as the Recuperador portal does).
+debtor finds the boleto again (as the Recuperador portal does), and why each one that ended
+ended (`end_reason`: the creditor's withdrawal or lowered amount, from the rule of
+`AgreementBroken` v2/v3, the debtor's break, or paid off).
 
 Built from three topics read independently (debts, agreements, invoices), so events of one
 may arrive before those of another, live as in a replay (which may read a whole topic before
@@ -62,6 +64,7 @@ from contracts.negotiation import (
     InvoiceOverdue,
     PaymentReceived,
 )
+from contracts.negotiation_requests import end_reason
 from contracts.personal import ERASURES_TOPIC, PersonalDataErased
 from contracts.portfolio import (
     DEBTS_TOPIC,
@@ -142,6 +145,10 @@ portal_agreements = Table(
     # active, broken, fulfilled
     Column("status", String(20), nullable=False),
     Column("ended_on", Date),
+    # Why it ended (`contracts.negotiation_requests.end_reason`): debt_withdrawn or
+    # debt_amount_lowered (the creditor ended it: the rule of `AgreementBroken` v2/v3),
+    # not_paid (the debtor's break), fulfilled; NULL while active.
+    Column("end_reason", String(30)),
 )
 ix_portal_agreements_tenant_document = Index(
     "ix_portal_agreements_tenant_document", portal_agreements.c.tenant, portal_agreements.c.document
@@ -479,8 +486,8 @@ class _Batch:
         self.status: dict[str, str] = {}
         # Agreements that are not stored yet: their rows, as they end the batch.
         self.new_agreements: dict[str, dict[str, Any]] = {}
-        # Stored agreements the batch ends: (status, ended_on) of the first end.
-        self.ended: dict[str, tuple[str, dt.date]] = {}
+        # Stored agreements the batch ends: (status, ended_on, end_reason) of the first end.
+        self.ended: dict[str, tuple[str, dt.date, str | None]] = {}
         # The debts of each agreement the batch ends (stored and new), in order.
         self.members: dict[str, dict[str, None]] = {}
         # The agreements holding each debt the batch refreshes (stored ones only while active
@@ -509,9 +516,15 @@ class _Batch:
             if isinstance(event, AgreementClosed | AgreementClosedV2):
                 self._closed(event)
             elif isinstance(event, AgreementBroken):
-                self._ended(event.agreement_id, "broken", event.broken_on)
+                # Version 2 and 3 may say the creditor ended it (their rule).
+                self._ended(
+                    event.agreement_id,
+                    "broken",
+                    event.broken_on,
+                    end_reason("broken", event.rule),
+                )
             elif isinstance(event, AgreementFulfilled):
-                self._ended(event.agreement_id, "fulfilled", event.fulfilled_on)
+                self._ended(event.agreement_id, "fulfilled", event.fulfilled_on, "fulfilled")
             elif isinstance(event, DebtSettled | DebtReopened | DebtPaymentDeducted):
                 debt = self.debts.get(event.debt_id)
                 if debt is not None:
@@ -614,6 +627,7 @@ class _Batch:
                 "installments": len(event.installments),
                 "status": "active",
                 "ended_on": None,
+                "end_reason": None,
             }
         members = self.members.get(agreement_id)
         for debt_id in event.debt_ids:
@@ -641,14 +655,14 @@ class _Batch:
                 self.pending_agreement[event.invoice_id] = event.agreement_id
         return invoice
 
-    def _ended(self, agreement_id: str, status: str, on: dt.date) -> None:
+    def _ended(self, agreement_id: str, status: str, on: dt.date, reason: str | None) -> None:
         if self.status.get(agreement_id) == "active":
             self.status[agreement_id] = status
             new = self.new_agreements.get(agreement_id)
             if new is not None:
-                new.update(status=status, ended_on=on)
+                new.update(status=status, ended_on=on, end_reason=reason)
             else:
-                self.ended[agreement_id] = (status, on)
+                self.ended[agreement_id] = (status, on, reason)
         self._refresh(self.members[agreement_id])
 
     def _refresh(self, debt_ids: Iterable[str]) -> None:
@@ -682,8 +696,8 @@ class _Batch:
             conn,
             _END_AGREEMENT,
             [
-                {"b_id": agreement_id, "b_status": status, "b_on": on}
-                for agreement_id, (status, on) in self.ended.items()
+                {"b_id": agreement_id, "b_status": status, "b_on": on, "b_reason": reason}
+                for agreement_id, (status, on, reason) in self.ended.items()
             ],
         )
         insert_ignore(
@@ -780,7 +794,9 @@ _END_AGREEMENT = (
         portal_agreements.c.agreement_id == bindparam("b_id"),
         portal_agreements.c.status == "active",
     )
-    .values(status=bindparam("b_status"), ended_on=bindparam("b_on"))
+    .values(
+        status=bindparam("b_status"), ended_on=bindparam("b_on"), end_reason=bindparam("b_reason")
+    )
 )
 _BY_ID = portal_debts.c.debt_id == bindparam("b_id")
 # Never over a settled or withdrawn debt (spelled out: an expanding NOT IN cannot go with

@@ -198,7 +198,27 @@ class NegotiationApplication(ServiceApplication):
     def agreement_out(
         self, agreement: Agreement, today: dt.date, replayed: bool = False
     ) -> AgreementOut:
-        return agreement_out(agreement, self.debtor_name(agreement), today, replayed=replayed)
+        return agreement_out(
+            agreement,
+            self.debtor_name(agreement),
+            today,
+            replayed=replayed,
+            end_rule=self._broken_rule(agreement),
+        )
+
+    def _broken_rule(self, agreement: Agreement) -> str | None:
+        """The rule a broken agreement ended by, read from its stored `Broken` event when the
+        aggregate came from a snapshot taken before it kept the rule (None otherwise)."""
+        if agreement.status != "broken" or agreement.end_rule is not None:
+            return None
+        return next(
+            (
+                str(event.rule)
+                for event in self.events.get(agreement.id)
+                if isinstance(event, Agreement.Broken)  # type: ignore[attr-defined]
+            ),
+            None,
+        )
 
     # ---- settings and conditions ---------------------------------------------------------
 

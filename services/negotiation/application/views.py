@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from contracts.negotiation import AgreementDebt
-from contracts.negotiation_requests import AgreementOut, InvoiceOut, PaymentOut
+from contracts.negotiation_requests import AgreementOut, InvoiceOut, PaymentOut, end_reason
 from services.negotiation.domain.agreement import Agreement
 from services.negotiation.domain.references import Payment
 
@@ -20,10 +20,15 @@ def invoice_status(agreement: Agreement, invoice: dict[str, Any], today: dt.date
 
 
 def agreement_out(
-    agreement: Agreement, debtor_name: str, today: dt.date, replayed: bool = False
+    agreement: Agreement,
+    debtor_name: str,
+    today: dt.date,
+    replayed: bool = False,
+    end_rule: str | None = None,
 ) -> AgreementOut:
     """The agreement as answered; `debtor_name` opened by the caller (the aggregate keeps it
-    sealed, see `NegotiationApplication.debtor_name`)."""
+    sealed, see `NegotiationApplication.debtor_name`); `end_rule` the rule a broken one ended
+    by, when the aggregate does not know it (restored from an older snapshot)."""
     return AgreementOut(
         agreement_id=str(agreement.id),
         tenant=agreement.tenant,
@@ -41,6 +46,7 @@ def agreement_out(
         total_cents=agreement.totals["total_cents"],
         paid_cents=agreement.paid_cents,
         credit_cents=agreement.credit_cents,
+        end_reason=end_reason(agreement.status, agreement.end_rule or end_rule),
         invoices=[
             InvoiceOut(
                 invoice_id=i["invoice_id"],

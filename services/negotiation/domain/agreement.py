@@ -117,6 +117,13 @@ class Agreement(Aggregate):
     def balance_of(invoice: dict[str, Any]) -> int:
         return max(0, int(invoice["amount_cents"]) - int(invoice["paid_cents"]))
 
+    @property
+    def end_rule(self) -> str | None:
+        """The rule its `Broken` event ended it by (None while not broken, or for an
+        aggregate restored from a snapshot taken before this was kept: the application then
+        reads it from the stored events)."""
+        return getattr(self, "broken_rule", None) if self.status == "broken" else None
+
     # ---- payments ------------------------------------------------------------------------
 
     def owed_after_break(self) -> dict[str, int]:
@@ -487,6 +494,9 @@ class Agreement(Aggregate):
     ) -> None:
         self.status = "broken"
         self.ended_on = on
+        # Why it ended (the debtor's break or the creditor's end, `contracts.negotiation_requests
+        # .end_reason`). Snapshots taken before this was kept have none: read with `end_rule`.
+        self.broken_rule = rule
         # The withdrawn debts' share of what was paid (rule `debt_withdrawn`), or what the
         # lowered debts' share paid beyond their new amount (rule `debt_amount_lowered`).
         self.credit_cents += credit_cents

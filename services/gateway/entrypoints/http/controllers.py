@@ -331,6 +331,7 @@ def _portal_agreement(tenant: str, row: dict[str, Any]) -> PortalAgreement:
         channel=row["channel"],
         closed_on=row["closed_on"],
         status=row["status"],
+        end_reason=row.get("end_reason"),
         total_cents=row["total_cents"],
         updated_value_cents=row["updated_value_cents"],
         discount_cents=row["discount_cents"],

@@ -139,6 +139,11 @@ class PortalAgreement(Model):
     channel: str
     closed_on: dt.date
     status: str = Field(description="active, broken or fulfilled")
+    end_reason: str | None = Field(
+        default=None,
+        description="Why it is no longer in force: debt_withdrawn or debt_amount_lowered (the "
+        "creditor ended it), not_paid (the debtor's break), fulfilled; null while active",
+    )
     total_cents: int
     updated_value_cents: int
     discount_cents: int

@@ -31,6 +31,20 @@ INVOICE_STATUS = {
     "cancelled": "Cancelada",
 }
 AGREEMENT_STATUS = {"active": "Ativo", "fulfilled": "Cumprido", "broken": "Quebrado"}
+# An agreement no longer in force, by why it ended (`end_reason`): its label, and the sentence
+# its page and the list say under it. The creditor's end is never called the debtor's break
+# (QA pass 8, N2); a broken one whose reason is not known is only "Encerrado".
+AGREEMENT_ENDED = {
+    "not_paid": "Quebrado",
+    "debt_withdrawn": "Encerrado pelo credor",
+    "debt_amount_lowered": "Encerrado pelo credor",
+}
+AGREEMENT_END_TEXT = {
+    "not_paid": "Quebrado por falta de pagamento",
+    "debt_withdrawn": "Encerrado pelo credor: a dívida foi retirada da cobrança",
+    "debt_amount_lowered": "Encerrado: o credor reduziu o valor da dívida; as parcelas em aberto "
+    "foram canceladas e você pode negociar o novo valor",
+}
 
 
 def brl(cents: int) -> Markup:
@@ -77,6 +91,31 @@ def invoice_situation(item: Any) -> str:
 
 def agreement_status(status: str) -> str:
     return AGREEMENT_STATUS.get(status, status)
+
+
+def agreement_label(item: Any) -> str:
+    """An agreement's label: Ativo, Cumprido, and once it ended otherwise by why: Quebrado
+    (the debtor did not pay), Encerrado pelo credor, or Encerrado (why not known)."""
+    status = str(_field(item, "status"))
+    if status != "broken":
+        return agreement_status(status)
+    return AGREEMENT_ENDED.get(str(_field(item, "end_reason")), "Encerrado")
+
+
+def agreement_badge(item: Any) -> str:
+    """The label's class: red (broken) only for the debtor's break."""
+    status = str(_field(item, "status"))
+    if status == "broken" and _field(item, "end_reason") != "not_paid":
+        return "ended"
+    return status
+
+
+def agreement_end(item: Any) -> str | None:
+    """Why an agreement that is no longer in force ended, said to the debtor (None while it is
+    active or paid off, or when it is not known)."""
+    if str(_field(item, "status")) != "broken":
+        return None
+    return AGREEMENT_END_TEXT.get(str(_field(item, "end_reason")))
 
 
 def _field(item: Any, name: str) -> Any:
@@ -135,4 +174,7 @@ FILTERS = {
     "invoice_status": invoice_status,
     "invoice_situation": invoice_situation,
     "agreement_status": agreement_status,
+    "agreement_label": agreement_label,
+    "agreement_badge": agreement_badge,
+    "agreement_end": agreement_end,
 }
