@@ -305,12 +305,16 @@ def _print_summary(status: dict[str, Any]) -> None:
         ("  atualizadas", "updated"),
         ("  sem mudança", "unchanged"),
         ("recusadas", "rejected"),
+        ("acordos encerrados", "agreements_ended"),
     ):
         value = status.get(key)
         if key == "status":
             value = IMPORT_STATUS_PT.get(str(value), value)
+        if key == "agreements_ended" and value is None:
+            continue  # a gateway from before it
         table.add_row(label, str(value))
     console.print(table)
+    _print_ended_agreements(status.get("ended_agreements") or [])
     if status.get("rejections"):
         rejected = Table(title="Linhas recusadas")
         rejected.add_column("linha", justify="right")
@@ -322,6 +326,33 @@ def _print_summary(status: dict[str, Any]) -> None:
             typed = r.get("document_as_received") or r.get("document") or "-"
             rejected.add_row(str(r.get("row_number") or r.get("row_key")), typed, r["reason"])
         console.print(rejected)
+
+
+def _print_ended_agreements(ended: list[dict[str, Any]]) -> None:
+    """The agreements the import's rows ended by lowering a debt's amount (negotiation ends
+    them after reading the rows: an import just finished may show none yet; its status on the
+    API shows them later)."""
+    if not ended:
+        return
+    from contracts.money import format_brl
+
+    table = Table(title="Acordos encerrados por redução de valor")
+    table.add_column("chave da linha")
+    table.add_column("contrato")
+    table.add_column("parcela")
+    table.add_column("acordo")
+    table.add_column("valor anterior", justify="right")
+    table.add_column("valor novo", justify="right")
+    for e in ended:
+        table.add_row(
+            str(e["row_key"]),
+            str(e["contract"]),
+            str(e["installment"]),
+            str(e["agreement_id"]),
+            format_brl(int(e["old_amount_cents"])),
+            format_brl(int(e["new_amount_cents"])),
+        )
+    console.print(table)
 
 
 def run_import(

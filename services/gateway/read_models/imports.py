@@ -1,4 +1,13 @@
-"""Import status: each carteira import's progress and each rejected row with its reason."""
+"""Import status: each carteira import's progress and each rejected row with its reason, and
+the agreements its rows ended later.
+
+A row that lowers the original amount of a debt in an active agreement ends that agreement
+(negotiation's `AgreementBroken` v3, rule `debt_amount_lowered`), after the portfolio has
+counted the row: the import's summary cannot know it when it runs. This read model reads the
+agreements' topic too, and keeps each lowered debt an `AgreementBroken` v3 names under the import
+its `lowered_debts[].import_id` says (`carteira_agreements_ended`, one row per agreement and
+debt: read again or in a replay, the same). Read apart from the import's own rows, so either
+topic may come first."""
 
 from __future__ import annotations
 
@@ -10,12 +19,15 @@ from sqlalchemy import (
     JSON,
     Column,
     Connection,
+    Date,
     Engine,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    distinct,
+    func,
     inspect,
     select,
     text,
@@ -24,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from contracts.carteiras import REJECTED_TOPIC, DebtRejected
 from contracts.envelope import Envelope
+from contracts.negotiation import AGREEMENTS_TOPIC, AgreementBrokenV3
 from contracts.portfolio import (
     IMPORTS_TOPIC,
     CarteiraImportCompleted,
@@ -70,6 +83,22 @@ carteira_rejections = Table(
     Column("reason", Text, nullable=False),
     Column("errors", JSON, nullable=False),
 )
+# The agreements an import's rows ended by lowering a debt's original amount (`AgreementBroken`
+# v3's `lowered_debts`, under the import each names): one row per agreement and lowered debt.
+carteira_agreements_ended = Table(
+    "carteira_agreements_ended",
+    metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("import_id", String(128), primary_key=True),
+    Column("agreement_id", String(36), primary_key=True),
+    Column("debt_id", String(36), primary_key=True),
+    Column("row_key", String(128), nullable=False),
+    Column("contract", String(100), nullable=False),
+    Column("installment", String(20), nullable=False),
+    Column("old_amount_cents", Integer, nullable=False),
+    Column("new_amount_cents", Integer, nullable=False),
+    Column("ended_on", Date, nullable=False),
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +122,16 @@ def _upsert_import(conn: Connection, values: dict[str, Any], keep_origin: bool =
 
 class ImportStatusProjection(Projection):
     name = "import_status"
-    topics = (IMPORTS_TOPIC, REJECTED_TOPIC)
+    topics = (IMPORTS_TOPIC, REJECTED_TOPIC, AGREEMENTS_TOPIC)
     metadata = metadata
-    # What `apply` reads: the runtime passes over any other event unparsed.
+    # What `apply` reads: the runtime passes over any other event unparsed (of the
+    # agreements' topic, only the ends by a lowered amount).
     event_types = event_types_of(
-        DebtRejected, CarteiraImportStarted, CarteiraRowsProcessed, CarteiraImportCompleted
+        DebtRejected,
+        CarteiraImportStarted,
+        CarteiraRowsProcessed,
+        CarteiraImportCompleted,
+        AgreementBrokenV3,
     )
 
     def create_tables(self, engine: Engine) -> None:
@@ -117,8 +151,25 @@ class ImportStatusProjection(Projection):
 
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
         rejections: list[dict[str, Any]] = []
+        ended: list[dict[str, Any]] = []
         for event in events:
-            if isinstance(event, DebtRejected):
+            if isinstance(event, AgreementBrokenV3):
+                ended.extend(
+                    {
+                        "tenant": event.tenant,
+                        "import_id": lowered.import_id,
+                        "agreement_id": event.agreement_id,
+                        "debt_id": lowered.debt_id,
+                        "row_key": lowered.row_key,
+                        "contract": lowered.contract,
+                        "installment": lowered.installment,
+                        "old_amount_cents": lowered.old_amount_cents,
+                        "new_amount_cents": lowered.new_amount_cents,
+                        "ended_on": event.broken_on,
+                    }
+                    for lowered in event.lowered_debts
+                )
+            elif isinstance(event, DebtRejected):
                 rejections.append(
                     {
                         "tenant": event.tenant,
@@ -192,6 +243,7 @@ class ImportStatusProjection(Projection):
                     keep_origin=True,
                 )
         insert_ignore(conn, carteira_rejections, rejections)
+        insert_ignore(conn, carteira_agreements_ended, ended)
 
 
 def record_received(
@@ -243,6 +295,23 @@ def import_status(engine: Engine, tenant: str, import_id: str) -> dict[str, Any]
             .order_by(carteira_rejections.c.row_number, carteira_rejections.c.row_key)
         )
         status["rejections"] = [dict(r._mapping) for r in rejections]
+        ended = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(carteira_agreements_ended)
+                .where(
+                    carteira_agreements_ended.c.tenant == tenant,
+                    carteira_agreements_ended.c.import_id == import_id,
+                )
+                .order_by(
+                    carteira_agreements_ended.c.row_key,
+                    carteira_agreements_ended.c.agreement_id,
+                    carteira_agreements_ended.c.debt_id,
+                )
+            )
+        ]
+        status["ended_agreements"] = ended
+        status["agreements_ended"] = len({e["agreement_id"] for e in ended})
         if status["status"] == "completed" and len(status["rejections"]) < (
             status["rejected"] or 0
         ):
@@ -253,11 +322,35 @@ def import_status(engine: Engine, tenant: str, import_id: str) -> dict[str, Any]
 
 
 def list_imports(engine: Engine, tenant: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The tenant's latest imports, each with how many agreements its rows ended (not which:
+    the import's own status says)."""
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(carteira_imports)
-            .where(carteira_imports.c.tenant == tenant)
-            .order_by(carteira_imports.c.received_at.desc())
-            .limit(limit)
-        )
-        return [dict(r._mapping) for r in rows]
+        rows = [
+            dict(r._mapping)
+            for r in conn.execute(
+                select(carteira_imports)
+                .where(carteira_imports.c.tenant == tenant)
+                .order_by(carteira_imports.c.received_at.desc())
+                .limit(limit)
+            )
+        ]
+        ids = [r["import_id"] for r in rows]
+        counts: dict[str, int] = {}
+        if ids:
+            counts = {
+                import_id: count
+                for import_id, count in conn.execute(
+                    select(
+                        carteira_agreements_ended.c.import_id,
+                        func.count(distinct(carteira_agreements_ended.c.agreement_id)),
+                    )
+                    .where(
+                        carteira_agreements_ended.c.tenant == tenant,
+                        carteira_agreements_ended.c.import_id.in_(ids),
+                    )
+                    .group_by(carteira_agreements_ended.c.import_id)
+                )
+            }
+        for row in rows:
+            row["agreements_ended"] = counts.get(row["import_id"], 0)
+        return rows

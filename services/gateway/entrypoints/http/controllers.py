@@ -28,6 +28,7 @@ from services.gateway.entrypoints.http.errors import ApiError, field_error, not_
 from services.gateway.entrypoints.http.portal_deps import has_portal, portal_service
 from services.gateway.entrypoints.http.raw_bodies import raw_body_operation
 from services.gateway.entrypoints.http.schemas import (
+    EndedAgreementOut,
     ImportStatusOut,
     LookupRequest,
     LookupResponse,
@@ -173,6 +174,20 @@ def _status_out(row: dict[str, Any]) -> ImportStatusOut:
                 errors=[RowErrorOut(**e) for e in r["errors"]],
             )
             for r in row["rejections"]
+        ],
+        agreements_ended=row.get("agreements_ended", 0),
+        ended_agreements=[
+            EndedAgreementOut(
+                row_key=e["row_key"],
+                contract=e["contract"],
+                installment=e["installment"],
+                agreement_id=e["agreement_id"],
+                debt_id=e["debt_id"],
+                old_amount_cents=e["old_amount_cents"],
+                new_amount_cents=e["new_amount_cents"],
+                ended_on=e["ended_on"],
+            )
+            for e in row.get("ended_agreements", [])
         ],
     )
 

@@ -41,6 +41,20 @@ class RejectionOut(Model):
     errors: list[RowErrorOut]
 
 
+class EndedAgreementOut(Model):
+    """An agreement a row of the import ended by lowering a debt's original amount below what
+    the agreement charged (negotiation's `AgreementBroken` v3, rule `debt_amount_lowered`)."""
+
+    row_key: str
+    contract: str
+    installment: str = Field(description="The debt's parcela")
+    agreement_id: str
+    debt_id: str
+    old_amount_cents: int = Field(description="The debt's original amount before the row")
+    new_amount_cents: int = Field(description="The original amount the row set")
+    ended_on: dt.date = Field(description="The business date the agreement ended")
+
+
 class ImportStatusOut(Model):
     import_id: str
     tenant: str
@@ -59,6 +73,16 @@ class ImportStatusOut(Model):
     received_at: dt.datetime
     completed_at: dt.datetime | None
     rejections: list[RejectionOut] = []
+    agreements_ended: int = Field(
+        default=0,
+        description="Active agreements the import's rows ended by lowering a debt's amount "
+        "(known after the import: negotiation ends them once it reads the rows)",
+    )
+    ended_agreements: list[EndedAgreementOut] = Field(
+        default_factory=list,
+        description="Each debt whose lowered amount ended its agreement, with its row (the "
+        "import's own status only; the list of imports gives the count)",
+    )
 
 
 class LookupRequest(Model):
