@@ -52,6 +52,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
+    func,
     or_,
     select,
     update,
@@ -104,7 +106,6 @@ from service_runtime.sql import (
     execute_many,
     in_ids,
     insert_ignore,
-    update_rows,
 )
 from service_runtime.sqltypes import UtcDateTime
 from services.gateway.read_models.personal import (
@@ -674,84 +675,70 @@ class CallListProjection(PersonalDataProjection):
 
     @staticmethod
     def _refresh(conn: Connection, debt_ids: list[str]) -> None:
-        """Derive status, amount owed and stage of these debts from the facts kept."""
-        changes: list[dict[str, Any]] = []
-        # One query for the debts and their facts: a row per agreement holding a debt
-        # (its columns unpacked in `_FACTS_OF_DEBTS`'s order: a row's attributes by name
-        # were a cost of their own, for every debt of every batch).
-        rows: dict[str, tuple[Any, ...]] = {}
-        holding: dict[str, set[str]] = {}
-        for row in conn.execute(_FACTS_OF_DEBTS, {"ids": debt_ids}).all():
-            debt_id, agreement_status = row[0], row[9]
-            if debt_id not in rows:
-                rows[debt_id] = row
-            if agreement_status is not None:
-                if debt_id in holding:
-                    holding[debt_id].add(agreement_status)
-                else:
-                    holding[debt_id] = {agreement_status}
-        for (
-            debt_id,
-            original_amount_cents,
-            paid_cents,
-            amount_cents,
-            status_was,
-            stage_was,
-            paid_so_far,
-            settled,
-            stage_now,
-            _,
-        ) in rows.values():
-            paid = paid_so_far if paid_so_far is not None else 0
-            statuses = holding.get(debt_id, _NONE_HOLDING)
-            if settled or "fulfilled" in statuses:
-                status, amount = "settled", 0
-            else:
-                status = "in_agreement" if "active" in statuses else "open"
-                amount = max(0, original_amount_cents - paid)
-            stage = stage_now if stage_now is not None else "current"
-            if (
-                paid_cents != paid
-                or amount_cents != amount
-                or status_was != status
-                or stage_was != stage
-            ):
-                changes.append(
-                    {
-                        "debt_id": debt_id,
-                        "paid_cents": paid,
-                        "amount_cents": amount,
-                        "status": status,
-                        "stage": stage,
-                    }
-                )
-        update_rows(conn, call_debts, "debt_id", changes)
+        """Derive status, amount owed and stage of these debts from the facts kept: one
+        statement, the rows that change rewritten in the database (they never come back to
+        Python: reading every touched debt back was a cost of its own, for every debt of
+        every batch)."""
+        conn.execute(_REFRESH_DEBTS, {"ids": debt_ids})
 
 
-_NONE_HOLDING: frozenset[str] = frozenset()
-
-
-# What a debt's derived columns come from: its payments, its stage and the statuses of the
-# agreements holding it (one row per agreement; an agreement not seen yet holds nothing).
-_FACTS_OF_DEBTS = (
+# What a debt's derived columns come from, for the debts of the batch (`ids`): its payments,
+# its stage and the statuses of the agreements holding it (an agreement not seen yet holds
+# nothing). A debt is settled once settled or withdrawn, or an agreement holding it was
+# fulfilled; in agreement while one is active; open otherwise. It owes its original amount
+# less what was paid (never below zero), nothing once settled.
+_holders = (
+    select(
+        agreement_debts.c.debt_id,
+        func.max(case((call_agreements.c.status == "fulfilled", 1), else_=0)).label("fulfilled"),
+        func.max(case((call_agreements.c.status == "active", 1), else_=0)).label("active"),
+    )
+    .join(call_agreements, call_agreements.c.agreement_id == agreement_debts.c.agreement_id)
+    .where(in_ids(agreement_debts.c.debt_id))
+    .group_by(agreement_debts.c.debt_id)
+    .subquery("holders")
+)
+_paid = func.coalesce(debt_payments.c.paid_cents, 0)
+_settled = or_(
+    func.coalesce(debt_payments.c.settled, False), func.coalesce(_holders.c.fulfilled, 0) == 1
+)
+_owed = call_debts.c.original_amount_cents - _paid
+_derived = (
     select(
         call_debts.c.debt_id,
-        call_debts.c.original_amount_cents,
-        call_debts.c.paid_cents,
-        call_debts.c.amount_cents,
-        call_debts.c.status,
-        call_debts.c.stage,
-        debt_payments.c.paid_cents.label("paid_so_far"),
-        debt_payments.c.settled,
-        debt_stages.c.stage.label("stage_now"),
-        call_agreements.c.status.label("agreement_status"),
+        _paid.label("paid_cents"),
+        case((_settled, 0), (_owed > 0, _owed), else_=0).label("amount_cents"),
+        case(
+            (_settled, "settled"),
+            (func.coalesce(_holders.c.active, 0) == 1, "in_agreement"),
+            else_="open",
+        ).label("status"),
+        func.coalesce(debt_stages.c.stage, "current").label("stage"),
     )
     .select_from(call_debts)
     .outerjoin(debt_payments, debt_payments.c.debt_id == call_debts.c.debt_id)
     .outerjoin(debt_stages, debt_stages.c.debt_id == call_debts.c.debt_id)
-    .outerjoin(agreement_debts, agreement_debts.c.debt_id == call_debts.c.debt_id)
-    .outerjoin(call_agreements, call_agreements.c.agreement_id == agreement_debts.c.agreement_id)
+    .outerjoin(_holders, _holders.c.debt_id == call_debts.c.debt_id)
     .where(in_ids(call_debts.c.debt_id))
+    .subquery("derived")
+)
+_REFRESH_DEBTS = (
+    update(call_debts)
+    .where(
+        call_debts.c.debt_id == _derived.c.debt_id,
+        or_(
+            call_debts.c.paid_cents != _derived.c.paid_cents,
+            call_debts.c.amount_cents != _derived.c.amount_cents,
+            call_debts.c.status != _derived.c.status,
+            call_debts.c.stage != _derived.c.stage,
+        ),
+    )
+    .values(
+        paid_cents=_derived.c.paid_cents,
+        amount_cents=_derived.c.amount_cents,
+        status=_derived.c.status,
+        stage=_derived.c.stage,
+    )
 )
 _DEBTS_OF_AGREEMENTS = select(agreement_debts.c.debt_id).where(
     in_ids(agreement_debts.c.agreement_id)
