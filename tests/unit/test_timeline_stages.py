@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from contracts.ruler import StageAction, StageAdvanced, StageAdvancedV2
-from services.gateway.read_models.timeline import summarize
+from contracts.ruler import NegativationHeld, StageAction, StageAdvanced, StageAdvancedV2
+from services.gateway.read_models.timeline import SERVICE_OF, summarize
 
 
 def stage(kind: str, contract: str | None) -> StageAdvanced:
@@ -80,3 +80,34 @@ def test_a_bureau_stage_says_the_listing_is_asked_not_done() -> None:
         "entrou na etapa negativação com 5 dia(s) de atraso; ações: pedido de negativação "
         "(após o aviso prévio)"
     )
+
+
+def test_a_listing_held_for_want_of_a_sent_notice_says_why_and_what_to_do() -> None:
+    """CDC art. 43 §2: no notice went out (every one came back not sent), so no listing: the
+    operator reads it on the debtor's timeline, with messaging's reasons."""
+    held = NegativationHeld(
+        event_id=uuid.uuid4(),
+        occurred_at=dt.datetime(2026, 11, 25, 13, tzinfo=dt.UTC),
+        tenant="recupera-sul",
+        aggregate_id="r1",
+        aggregate_version=4,
+        correlation_id="r1",
+        causation_id="r1",
+        receivable_id="r1",
+        receivable_kind="debt",
+        document="52998224725",
+        creditor="Banco Horizonte",
+        contract="CTR-0042",
+        amount_cents=51_216,
+        due_date=dt.date(2026, 11, 20),
+        ruler_id="padrao",
+        notice_keys=["k-sms", "k-email", "k-aviso"],
+        reasons=["sem telefone na carteira", "sem e-mail na carteira", "sem telefone na carteira"],
+        on_date=dt.date(2026, 11, 25),
+    )
+    assert summarize(held) == (
+        "Negativação suspensa (Banco Horizonte, contrato CTR-0042, R$ 512,16): aviso prévio não "
+        "enviado (sem telefone na carteira; sem e-mail na carteira); contatar o devedor por "
+        "outro meio"
+    )
+    assert NegativationHeld in SERVICE_OF and SERVICE_OF[NegativationHeld] == "ruler"

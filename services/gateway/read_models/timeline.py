@@ -83,6 +83,7 @@ from contracts.ruler import (
     STAGES_TOPIC,
     CallRecorded,
     DebtorNegativated,
+    NegativationHeld,
     NegativationRemoved,
     StageAction,
     StageAdvanced,
@@ -356,6 +357,13 @@ def describe(event: Envelope, personal: Personal, kinds: Sequence[str] | None = 
         return (
             f"Negativado no {event.bureau}: {event.creditor}, {format_brl(event.amount_cents)} "
             f"vencido em {_dmy(event.due_date)}"
+        )
+    if isinstance(event, NegativationHeld):
+        reasons = "; ".join(dict.fromkeys(event.reasons)) or "sem motivo informado"
+        return (
+            f"Negativação suspensa ({event.creditor}, contrato {event.contract}, "
+            f"{format_brl(event.amount_cents)}): aviso prévio não enviado ({reasons}); "
+            "contatar o devedor por outro meio"
         )
     if isinstance(event, NegativationRemoved):
         why = LEAVE_REASONS.get(event.reason, event.reason)
@@ -642,6 +650,7 @@ SERVICE_OF: dict[type[Envelope], str] = {
     ConversationChanged: "messaging",
     StageAdvanced: "ruler",
     DebtorNegativated: "ruler",
+    NegativationHeld: "ruler",
     NegativationRemoved: "ruler",
     CallRecorded: "ruler",
     DebtImported: "portfolio",
