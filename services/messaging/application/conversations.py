@@ -596,7 +596,7 @@ class Conversations:
             else:
                 last = agreements[0]
                 turn.say(
-                    bot.term_intro(last.closed_on, last.creditor, last.status),
+                    bot.term_intro(last.closed_on, last.creditor, last.status, last.end_reason),
                     self._link(turn, "term", "Termo de acordo", agreement_id=last.agreement_id),
                 )
         elif option == "negotiate":

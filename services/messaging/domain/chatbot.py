@@ -417,17 +417,34 @@ NO_OPEN_INVOICE = "Você não tem boleto em aberto no momento."
 NO_AGREEMENT = "Você ainda não tem acordo fechado."
 
 
-def term_intro(closed_on: dt.date, creditor: str, status: str) -> str:
+# Why an agreement no longer in force ended (negotiation's `end_reason`), as the chat says it.
+ENDED_BECAUSE = {
+    "debt_withdrawn": "foi encerrado pelo credor, que retirou a dívida da cobrança, e as "
+    "parcelas em aberto foram canceladas",
+    "debt_amount_lowered": "foi encerrado porque o credor reduziu o valor da dívida; as "
+    "parcelas em aberto foram canceladas e você pode negociar o novo valor",
+    "not_paid": "foi quebrado por falta de pagamento e as parcelas em aberto foram canceladas",
+}
+
+
+def term_intro(
+    closed_on: dt.date, creditor: str, status: str, end_reason: str | None = None
+) -> str:
     """What comes before the link to an agreement's term: an agreement no longer in force is
-    said to be so (QA: the term of an agreement the creditor ended came as if it held)."""
+    said to be so (QA: the term of an agreement the creditor ended came as if it held), and
+    why it ended (`end_reason`: the creditor's withdrawal or lowered amount is never said to
+    be the debtor's break; not known, only that it ended)."""
     agreement = f"acordo de {dmy(closed_on)} com {creditor}"
     if status == "active":
         return f"Termo do {agreement}:"
     if status == "fulfilled":
         return f"Termo do {agreement}, já quitado:"
+    why = ENDED_BECAUSE.get(
+        end_reason or "", "foi encerrado e as parcelas em aberto foram canceladas"
+    )
     return (
-        f"O {agreement} não está mais em vigor: foi encerrado e as parcelas em aberto foram "
-        "canceladas. O termo fica como registro do que foi acordado:"
+        f"O {agreement} não está mais em vigor: {why}. O termo fica como registro do que foi "
+        "acordado:"
     )
 
 
