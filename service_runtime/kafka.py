@@ -19,6 +19,9 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 
 from contracts.topics import TOPICS, TopicSpec
 from service_runtime.settings import Settings
+from service_runtime.topic_reader import partitions_of as partitions_of
+from service_runtime.topic_reader import read_to_end as read_to_end
+from service_runtime.topic_reader import server_list as server_list
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +100,6 @@ def follow_without_group(
 
     subscriber(handle)
     return subscriber
-
-
-def server_list(bootstrap: str) -> list[str]:
-    """`host1:9092,host2:9092` as the list aiokafka needs (given one string, it takes the whole
-    string for one host)."""
-    return [server.strip() for server in bootstrap.split(",") if server.strip()]
 
 
 def make_broker(settings: Settings, client_id: str, **kwargs: Any) -> KafkaBroker:
@@ -248,39 +245,6 @@ class OnAssigned(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self.callback(assigned)
-
-
-async def partitions_of(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> dict[str, set[int]]:
-    """Partitions of each topic, from fresh cluster metadata (empty set: no such topic)."""
-    cluster = await consumer._client.fetch_all_metadata()
-    return {topic: set(cluster.partitions_for_topic(topic) or ()) for topic in topics}
-
-
-async def read_to_end(
-    consumer: AIOKafkaConsumer,
-    tps: Iterable[TopicPartition],
-    ends: Mapping[TopicPartition, int],
-    *,
-    fetched_nothing: bool,
-) -> bool:
-    """Whether a consumer reading `tps` from the start has read them to their end, so a replay
-    can stop: each partition at or past its end offset read at the start (`ends`), and at or
-    past the high watermark of the broker's last fetch response for it, unless a fetch has
-    just come back empty (`fetched_nothing`: the old way to know it, one idle wait long).
-
-    The embedded broker answers ListOffsets with the first offset of a partition's last record
-    batch plus one, not the end of its log (1 after one batch of 10 records, measured), so
-    `ends` alone would stop too soon; its fetch responses carry the end of the log, as Kafka's
-    do. With them a replay stops as it reads the last record instead of waiting for an empty
-    fetch."""
-    for tp in tps:
-        position = await consumer.position(tp)
-        if position < ends[tp]:
-            return False
-        highwater = consumer.highwater(tp)
-        if (highwater is None or position < highwater) and not fetched_nothing:
-            return False
-    return True
 
 
 class Absent:

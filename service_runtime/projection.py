@@ -19,10 +19,10 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -48,13 +48,11 @@ from service_runtime.kafka import (
     TopicLayout,
     broker_epoch,
     header,
-    partitions_of,
-    read_to_end,
     records_at,
-    server_list,
 )
 from service_runtime.sql import DialectInsert, cached, write_many
 from service_runtime.telemetry import ConsumerBatch, attached, register_consumer
+from service_runtime.topic_reader import TopicReader, decode_batch
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +108,21 @@ class Projection(ABC):
         conn.execute(delete(projection_offsets).where(projection_offsets.c.projection == self.name))
 
 
-RecordsByPartition = dict[TopicPartition, list[ConsumerRecord[Any, Any]]]
+class Record(Protocol):
+    """What a projection reads of a record: a consumer's `ConsumerRecord`, or a replay's
+    `ReadRecord` (service_runtime.topic_reader)."""
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def value(self) -> Any: ...
+
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+RecordsByPartition = Mapping[TopicPartition, Sequence[Record]]
 
 
 def event_types_of(*handled: type[Envelope]) -> frozenset[str]:
@@ -125,7 +137,7 @@ def store_position(
     conn: Connection,
     name: str,
     tp: TopicPartition,
-    last: ConsumerRecord[Any, Any],
+    last: Record,
     epoch: str | None,
 ) -> None:
     """Remember the next offset to read in a partition, and which event was the last."""
@@ -143,7 +155,7 @@ def _positions_upsert(insert: DialectInsert) -> UpdateBase:
 def store_positions(
     conn: Connection,
     name: str,
-    lasts: Iterable[tuple[TopicPartition, ConsumerRecord[Any, Any]]],
+    lasts: Iterable[tuple[TopicPartition, Record]],
     epoch: str | None,
 ) -> None:
     """`store_position` of many partitions (each once) in one statement (built once per
@@ -191,7 +203,7 @@ class Applier(Protocol):
     def apply_records(self, records_by_tp: RecordsByPartition) -> None: ...
 
 
-def record_event_id(record: ConsumerRecord[Any, Any]) -> str | None:
+def record_event_id(record: Record) -> str | None:
     return header(record.headers or (), "event-id")
 
 
@@ -631,51 +643,37 @@ async def replay_together(
     epoch = await broker_epoch(bootstrap)
     for applier in appliers:
         applier.epoch = epoch
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=server_list(bootstrap),
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
+    topics = tuple(dict.fromkeys(t for projection in projections for t in projection.topics))
+    together = TogetherApplier(appliers, engine, deferred_indexes=bulk)
+    done = {applier.name: 0 for applier in appliers}
     try:
-        topics = tuple(dict.fromkeys(t for projection in projections for t in projection.topics))
-        known = await partitions_of(consumer, topics)
-        tps = [TopicPartition(topic, p) for topic in topics for p in sorted(known[topic])]
-        done = {applier.name: 0 for applier in appliers}
-        if not tps:
-            TogetherApplier(appliers, engine, deferred_indexes=bulk).build_deferred_indexes()
-            return done
-        ends = await consumer.end_offsets(tps)
-        totals = {
-            applier.name: sum(end for tp, end in ends.items() if tp.topic in applier.topics)
-            for applier in appliers
-        }
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        if progress:
-            for name, total in totals.items():
-                progress(name, 0, total)
-        together = TogetherApplier(appliers, engine, deferred_indexes=bulk)
-        while True:
-            batch = await consumer.getmany(timeout_ms=idle_ms, max_records=batch_size)
-            by_tp = {tp: records for tp, records in batch.items() if records}
-            if by_tp:
-                await asyncio.to_thread(together.apply_records, by_tp)
-            for applier in appliers:
-                read = sum(len(v) for tp, v in by_tp.items() if tp.topic in applier.topics)
-                if read:
-                    done[applier.name] += read
-                    if progress:
-                        progress(
-                            applier.name,
-                            done[applier.name],
-                            max(totals[applier.name], done[applier.name]),
-                        )
-            if await read_to_end(consumer, tps, ends, fetched_nothing=not by_tp):
-                await asyncio.to_thread(together.build_deferred_indexes)
-                return done
+        # The topics are read in a process of its own, on the other core, while this one
+        # applies what it read (see service_runtime.topic_reader).
+        async with TopicReader(bootstrap, topics, batch_size, idle_ms) as reader:
+            totals = {
+                applier.name: sum(
+                    end for tp, end in reader.ends.items() if tp.topic in applier.topics
+                )
+                for applier in appliers
+            }
+            if progress and reader.ends:
+                for name, total in totals.items():
+                    progress(name, 0, total)
+            while (frame := await reader.next_frame()) is not None:
+                read = await asyncio.to_thread(together.apply_frame, frame)
+                for applier in appliers:
+                    count = sum(n for topic, n in read.items() if topic in applier.topics)
+                    if count:
+                        done[applier.name] += count
+                        if progress:
+                            progress(
+                                applier.name,
+                                done[applier.name],
+                                max(totals[applier.name], done[applier.name]),
+                            )
+        await asyncio.to_thread(together.build_deferred_indexes)
+        return done
     finally:
-        await consumer.stop()
         gc.unfreeze()
 
 
@@ -710,6 +708,16 @@ class TogetherApplier:
 
     def _skip(self) -> None:
         self.skipped += 1
+
+    def apply_frame(self, frame: bytes) -> dict[str, int]:
+        """Apply a batch as the topic reader framed it; returns the records read by topic."""
+        batch = decode_batch(frame)
+        if batch:
+            self.apply_records(batch)
+        read: dict[str, int] = defaultdict(int)
+        for tp, records in batch.items():
+            read[tp.topic] += len(records)
+        return read
 
     def apply_records(self, records_by_tp: RecordsByPartition) -> None:
         with collector_paused:
