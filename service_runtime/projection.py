@@ -659,8 +659,8 @@ async def replay_together(
             if progress and reader.ends:
                 for name, total in totals.items():
                     progress(name, 0, total)
-            while (frame := await reader.next_frame()) is not None:
-                read = await asyncio.to_thread(together.apply_frame, frame)
+            # The worker thread waits for the next batch itself, then applies it.
+            while (read := await asyncio.to_thread(together.apply_next, reader)) is not None:
                 for applier in appliers:
                     count = sum(n for topic, n in read.items() if topic in applier.topics)
                     if count:
@@ -709,8 +709,12 @@ class TogetherApplier:
     def _skip(self) -> None:
         self.skipped += 1
 
-    def apply_frame(self, frame: bytes) -> dict[str, int]:
-        """Apply a batch as the topic reader framed it; returns the records read by topic."""
+    def apply_next(self, reader: TopicReader) -> dict[str, int] | None:
+        """Apply the reader's next batch; returns the records read by topic, or None once
+        the topics are read to their end."""
+        frame = reader.next_frame()
+        if frame is None:
+            return None
         batch = decode_batch(frame)
         if batch:
             self.apply_records(batch)

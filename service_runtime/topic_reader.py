@@ -13,8 +13,11 @@ fraction of a second."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import marshal
 import struct
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 # A frame: its length (4 bytes, big-endian), then a `marshal` of what it holds; length 0 ends.
 _LENGTH = struct.Struct(">I")
-# What the parent holds in its pipe's buffer before the reader waits: a few batches ahead.
+# What the reader holds written but not yet read before it waits: a few batches ahead.
 _READ_AHEAD = 16 * 1024 * 1024
 
 
@@ -68,7 +71,7 @@ async def read_to_end(
     return True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReadRecord:
     """A record as a replay applies it: its offset and value, and its headers (the event id,
     on a partition's last record of a batch only: the position a projection stores)."""
@@ -76,6 +79,8 @@ class ReadRecord:
     offset: int
     value: bytes | None
     headers: Sequence[tuple[str, bytes]] = ()
+    # Not frozen: a frozen dataclass sets each field through object.__setattr__, three times
+    # the cost of making one, for every record of a replay.
 
 
 Batch = dict[TopicPartition, list[ReadRecord]]
@@ -94,23 +99,25 @@ def decode_batch(frame: bytes) -> Batch:
     for topic, partition, offsets, values, last_event_id in marshal.loads(frame):
         records = [ReadRecord(o, v) for o, v in zip(offsets, values, strict=True)]
         if last_event_id is not None:
-            last = records[-1]
-            records[-1] = ReadRecord(last.offset, last.value, (("event-id", last_event_id),))
+            records[-1].headers = (("event-id", last_event_id),)
         batch[TopicPartition(topic, partition)] = records
     return batch
 
 
-def _write(out: IO[bytes], payload: bytes) -> None:
-    out.write(_LENGTH.pack(len(payload)))
-    out.write(payload)
-    out.flush()
+def _frame(payload: bytes) -> bytes:
+    return _LENGTH.pack(len(payload)) + payload
 
 
 async def read_topics(
     bootstrap: str, topics: Sequence[str], batch_size: int, idle_ms: int, out: IO[bytes]
 ) -> None:
     """Write to `out` the end offsets of the topics' partitions, then their records from offset
-    zero a batch at a time until `read_to_end`, then an empty frame."""
+    zero a batch at a time until `read_to_end`, then an empty frame. Written through the event
+    loop with a buffer of a few batches, so fetching goes on while the reader of `out` is busy."""
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, out)
+    transport.set_write_buffer_limits(high=_READ_AHEAD)
+    writer = asyncio.StreamWriter(transport, protocol, None, loop)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=server_list(bootstrap),
         enable_auto_commit=False,
@@ -121,7 +128,9 @@ async def read_topics(
         known = await partitions_of(consumer, topics)
         tps = [TopicPartition(topic, p) for topic in topics for p in sorted(known[topic])]
         ends = await consumer.end_offsets(tps) if tps else {}
-        _write(out, marshal.dumps([(tp.topic, tp.partition, end) for tp, end in ends.items()]))
+        writer.write(
+            _frame(marshal.dumps([(tp.topic, tp.partition, end) for tp, end in ends.items()]))
+        )
         if tps:
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
@@ -139,17 +148,30 @@ async def read_topics(
                     if records
                 ]
                 if parts:
-                    _write(out, marshal.dumps(parts))
+                    writer.write(_frame(marshal.dumps(parts)))
+                    await writer.drain()
                 if await read_to_end(consumer, tps, ends, fetched_nothing=not parts):
                     break
-        _write(out, b"")
+        writer.write(_frame(b""))
+        # Everything written before this process ends: a drain with no buffer allowed waits
+        # for the buffer to empty.
+        transport.set_write_buffer_limits(high=0, low=0)
+        await writer.drain()
+        writer.close()
     finally:
         await consumer.stop()
 
 
+def _widen(pipe: IO[bytes]) -> None:
+    """A pipe of 1 MB rather than 64 KB (Linux): fewer turns between the two processes."""
+    # On another system, or under a lower limit, the default pipe works too.
+    with contextlib.suppress(AttributeError, OSError):
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, 1024 * 1024)
+
+
 class TopicReader:
-    """The reading process of one replay: `ends` once started, then `next_batch()` until
-    None (the topics read to their end). Its errors are raised here with what it printed."""
+    """The reading process of one replay: `ends` once started, then `next_frame()` until None
+    (the topics read to their end). Its errors are raised here with what it printed."""
 
     def __init__(
         self, bootstrap: str, topics: Sequence[str], batch_size: int, idle_ms: int
@@ -164,51 +186,55 @@ class TopicReader:
             *topics,
         ]
         self.ends: dict[TopicPartition, int] = {}
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         # What it prints (its errors), read only when it fails: a file, never a full pipe.
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __aexit__)
 
     async def __aenter__(self) -> TopicReader:
-        self._process = await asyncio.create_subprocess_exec(
-            *self.command,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
+        self._process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=self._errors,
-            limit=_READ_AHEAD,
         )
-        first = await self._frame()
+        assert self._process.stdout is not None
+        _widen(self._process.stdout)
+        first = await asyncio.to_thread(self.next_frame)
         if first is None:
-            raise RuntimeError(f"the topic reader ended before it started: {await self._failure()}")
+            raise RuntimeError(f"the topic reader ended before it started: {self._failure()}")
         self.ends = {TopicPartition(t, p): end for t, p, end in marshal.loads(first)}
         return self
 
-    async def next_frame(self) -> bytes | None:
-        """The next batch as the reader framed it (`decode_batch` gives its records; decoding
-        is left to the caller's thread), or None once the topics are read to their end."""
-        return await self._frame()
-
-    async def _frame(self) -> bytes | None:
+    def next_frame(self) -> bytes | None:
+        """The next batch as the reader framed it (`decode_batch` gives its records), or None
+        once the topics are read to their end. It waits for the reader: call it from the
+        thread that applies the batches (the wait holds no lock)."""
         assert self._process is not None and self._process.stdout is not None
-        try:
-            head = await self._process.stdout.readexactly(_LENGTH.size)
+        head = self._process.stdout.read(_LENGTH.size)
+        if len(head) == _LENGTH.size:
             (size,) = _LENGTH.unpack(head)
-            return await self._process.stdout.readexactly(size) if size else None
-        except asyncio.IncompleteReadError as exc:
-            raise RuntimeError(f"the topic reader stopped: {await self._failure()}") from exc
+            if not size:
+                return None
+            frame = self._process.stdout.read(size)
+            if len(frame) == size:
+                return frame
+        raise RuntimeError(f"the topic reader stopped: {self._failure()}")
 
-    async def _failure(self) -> str:
+    def _failure(self) -> str:
         assert self._process is not None
-        code = await self._process.wait()
+        code = self._process.wait()
         self._errors.seek(0)
         said = self._errors.read().decode(errors="replace").strip()
         return f"exit code {code}: {said[-2000:] or '(nothing printed)'}"
 
     async def __aexit__(self, *exc: object) -> None:
         process = self._process
-        if process is not None and process.returncode is None:
-            if exc[0] is not None:
+        if process is not None:
+            if process.returncode is None and exc[0] is not None:
                 process.kill()
-            await process.wait()
+            await asyncio.to_thread(process.wait)
+            if process.stdout is not None:
+                process.stdout.close()
         self._errors.close()
 
 

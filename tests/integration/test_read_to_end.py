@@ -81,7 +81,7 @@ async def read_by_the_reader_process(bootstrap: str, topic: str) -> tuple[list[A
     records: list[Any] = []
     async with TopicReader(bootstrap, [topic], batch_size=30, idle_ms=IDLE_MS) as reader:
         ends = sum(reader.ends.values())
-        while (frame := await reader.next_frame()) is not None:
+        while (frame := reader.next_frame()) is not None:
             for tp, batch in decode_batch(frame).items():
                 records.extend((tp.partition, record) for record in batch)
     return records, ends
