@@ -458,8 +458,18 @@ def _ended_by_lowering(event: AgreementBrokenV3) -> str:
         text += f"; {format_brl(deducted)} pagos são abatidos {which} à cobrança"
     elif back:
         text += "; a dívida volta à cobrança" if back == 1 else "; as dívidas voltam à cobrança"
-    if back:
-        text += " pelo novo valor" if len(event.debts) == 1 else ", a reduzida pelo novo valor"
+    # The lowered debts that come back do so by their new values: all of those that come
+    # back, or one or some of them (QA pass 9: "a reduzida" for two lowered, or for one left
+    # settled).
+    lowered_back = len(event.lowered_debts) - len(settled)
+    if lowered_back and lowered_back == back:
+        text += " pelo novo valor" if back == 1 else " pelos novos valores"
+    elif lowered_back:
+        text += (
+            ", a reduzida pelo novo valor"
+            if lowered_back == 1
+            else ", as reduzidas pelos novos valores"
+        )
     if settled:
         text += (
             "; nada resta a pagar da dívida reduzida, que fica quitada"
