@@ -35,6 +35,7 @@ from analytics.facts import (
     Break,
     BusinessDay,
     CarteiraFile,
+    Deduction,
     Fact,
     Facts,
     InstallmentPayment,
@@ -122,6 +123,18 @@ analytics_receipts = Table(
     Column("paid_on", Date, nullable=False),
     Column("outcome", String(20), nullable=False),
 )
+# A payment to a broken agreement's cancelled boleto, deducted from its debts back in
+# collection (AgreementPaymentShared): money received on those debts.
+analytics_deductions = Table(
+    "analytics_deductions",
+    metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("payment_id", String(64), primary_key=True),
+    Column("agreement_id", String(64), nullable=False),
+    Column("paid_on", Date, nullable=False),
+    # [[debt_id, deducted_cents], ...], the debts with something deducted, in the event's order.
+    Column("debts", Text, nullable=False),
+)
 analytics_settlements = Table(
     "analytics_settlements",
     metadata,
@@ -147,6 +160,7 @@ TABLE_OF: dict[type, Table] = {
     InstallmentPayment: analytics_installments_paid,
     Break: analytics_breaks,
     Receipt: analytics_receipts,
+    Deduction: analytics_deductions,
     Settlement: analytics_settlements,
     CarteiraFile: analytics_carteira_files,
 }
@@ -171,6 +185,14 @@ def _row(fact: Fact) -> dict[str, Any]:
             ),
             "first_due": fact.first_due,
             "first_amount_cents": fact.first_amount_cents,
+        }
+    if isinstance(fact, Deduction):
+        return {
+            "tenant": fact.tenant,
+            "payment_id": fact.payment_id,
+            "agreement_id": fact.agreement_id,
+            "paid_on": fact.paid_on,
+            "debts": json.dumps([list(d) for d in fact.debts]),
         }
     table = TABLE_OF[type(fact)]
     return {c.name: getattr(fact, c.name) for c in table.columns}
@@ -213,6 +235,10 @@ def _facts_of(conn: Connection, tenant: str | None) -> Iterable[Fact]:
             debt_ids=tuple(str(d[0]) for d in debts),
             debt_principals_cents=tuple(int(d[1]) for d in debts),
         )
+    for r in rows(analytics_deductions):
+        values = dict(r._mapping)
+        debts = json.loads(values.pop("debts"))
+        yield Deduction(**values, debts=tuple((str(d[0]), int(d[1])) for d in debts))
     for kind in (InstallmentPayment, Break, Receipt, Settlement, CarteiraFile):
         for r in rows(TABLE_OF[kind]):
             yield kind(**r._mapping)
