@@ -775,11 +775,14 @@ class NegotiationApplication(ServiceApplication):
                 return payment
         return None
 
-    def _held_debts(self, agreement: Agreement) -> set[str]:
+    def _held_debts(self, agreement: Agreement) -> tuple[set[str], dict[str, int]]:
         """The debts of a broken agreement that a payment to it can no longer be deducted
         from: settled or withdrawn by the creditor (as the debts' view says, or unknown to
-        it), or held by another agreement since (active, or fulfilled: it settled them)."""
+        it), or held by another agreement since (active, or fulfilled: it settled them); and
+        what each of the others owes now as the view says (the creditor's newest amount, which
+        a re-import may have lowered since the break, less what was paid on it)."""
         rows = {r.debt_id: r for r in self.debt_lookup.debts(agreement.tenant, agreement.debt_ids)}
+        owed = {debt_id: row.balance_cents for debt_id, row in rows.items()}
         held: set[str] = set()
         for debt_id in agreement.debt_ids:
             row = rows.get(debt_id)
@@ -790,7 +793,7 @@ class NegotiationApplication(ServiceApplication):
                 or (slot is not None and slot.agreement_id not in (None, str(agreement.id)))
             ):
                 held.add(debt_id)
-        return held
+        return held, owed
 
     def record_payment(
         self,
@@ -871,12 +874,17 @@ class NegotiationApplication(ServiceApplication):
                     "para conciliação",
                 }
             else:
+                held, owed_now = (
+                    self._held_debts(agreement) if agreement.status == "broken" else (set(), None)
+                )
                 outcome = agreement.apply_payment(
                     payment_id=str(payment_aggregate_id(tenant, payment_key)),
                     invoice_id=ref.invoice_id,
                     amount_cents=report.amount_cents,
                     paid_on=report.paid_on,
-                    held=self._held_debts(agreement) if agreement.status == "broken" else (),
+                    held=held,
+                    owed_now=owed_now,
+                    end_rule=self._broken_rule(agreement),
                 )
                 to_save.append(agreement)
             invoice = agreement.invoice(ref.invoice_id) if agreement and ref else None

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
 from contracts.envelope import COBRANCA_NAMESPACE
 from contracts.money import format_brl
+from contracts.negotiation import CREDITOR_RULES
 
 
 def agreement_id_for(tenant: str, idempotency_key: str) -> uuid.UUID:
@@ -126,15 +127,28 @@ class Agreement(Aggregate):
 
     # ---- payments ------------------------------------------------------------------------
 
-    def owed_after_break(self) -> dict[str, int]:
-        """What each debt still owes of its principal since the break: its principal less its
-        share of what was paid until then (as `Broken` said) and less the payments to the
-        cancelled invoices deducted from it since (`PaymentShared`)."""
+    def owed_after_break(self, owed_now: Mapping[str, int] | None = None) -> dict[str, int]:
+        """What each debt still owes since the break: the balance `Broken` left it (its
+        principal less its share of what was paid until then; for a debt the creditor lowered,
+        its new amount less that share) less the payments to the cancelled invoices deducted
+        from it since (`PaymentShared`), and never more than `owed_now` says it owes (the
+        debts' view: the creditor's newest amount less what was paid on it, which a lowering
+        after the break makes less)."""
         deducted: dict[str, int] = getattr(self, "deducted", {})
-        return {
-            d["debt_id"]: max(0, d["balance_cents"] - deducted.get(d["debt_id"], 0))
-            for d in allocate_paid(self.debts, self.paid_cents)
+        # Aggregates restored from a snapshot taken before the break's balances were kept
+        # share what was paid again by principal (the same but for a lowered debt).
+        left: list[dict[str, Any]] = getattr(self, "break_debts", None) or allocate_paid(
+            self.debts, self.paid_cents
+        )
+        owed = {
+            d["debt_id"]: max(0, int(d["balance_cents"]) - deducted.get(d["debt_id"], 0))
+            for d in left
         }
+        if owed_now is not None:
+            for debt_id, cents in owed_now.items():
+                if debt_id in owed:
+                    owed[debt_id] = min(owed[debt_id], max(0, cents))
+        return owed
 
     def apply_payment(
         self,
@@ -144,14 +158,20 @@ class Agreement(Aggregate):
         amount_cents: int,
         paid_on: dt.date,
         held: Collection[str] = (),
+        owed_now: Mapping[str, int] | None = None,
+        end_rule: str | None = None,
     ) -> dict[str, Any]:
         """Credit a payment to an invoice; returns the outcome (what was applied, the
         balance left, the credit). The caller has made sure the payment is new.
 
         A payment to an unpaid invoice of a broken agreement (cancelled with it, reported
         after the break whatever its date) is deducted from the agreement's debts, back in
-        collection (`share_payment`): `held` names the debts that are not (settled, withdrawn
-        or in another agreement), whose share stays the debtor's credit."""
+        collection (`share_payment`), each up to what it still owes (`owed_after_break`, at
+        most `owed_now`: the creditor may have lowered it): `held` names the debts that are
+        not (settled, withdrawn or in another agreement), whose share stays the debtor's
+        credit, as does what a share pays beyond what its debt owes. `end_rule` is the rule
+        it ended by when the aggregate does not know it (an older snapshot): the reason says
+        whether the creditor ended it or the debtor broke it."""
         invoice = self.invoice(invoice_id)
         if invoice is None:
             raise KeyError(invoice_id)
@@ -159,7 +179,7 @@ class Agreement(Aggregate):
         outcome: dict[str, Any]
         shared: list[dict[str, Any]] = []
         if self.status == "broken" and balance > 0:
-            shared = share_payment(self.debts, self.owed_after_break(), held, amount_cents)
+            shared = share_payment(self.debts, self.owed_after_break(owed_now), held, amount_cents)
             deducted = sum(d["deducted_cents"] for d in shared)
             credit = amount_cents - deducted
             outcome = {
@@ -167,7 +187,7 @@ class Agreement(Aggregate):
                 "applied_cents": 0,
                 "balance_cents": balance,
                 "credit_cents": credit,
-                "reason": broken_payment_reason(deducted, credit),
+                "reason": broken_payment_reason(deducted, credit, self.end_rule or end_rule),
             }
         elif self.status != "active" and balance > 0:
             outcome = {
@@ -497,6 +517,9 @@ class Agreement(Aggregate):
         # Why it ended (the debtor's break or the creditor's end, `contracts.negotiation_requests
         # .end_reason`). Snapshots taken before this was kept have none: read with `end_rule`.
         self.broken_rule = rule
+        # What each debt owed when it ended (its share of what was paid taken off; a lowered
+        # debt's from its new amount): payments to its cancelled invoices are deducted up to it.
+        self.break_debts = debts
         # The withdrawn debts' share of what was paid (rule `debt_withdrawn`), or what the
         # lowered debts' share paid beyond their new amount (rule `debt_amount_lowered`).
         self.credit_cents += credit_cents
@@ -593,16 +616,19 @@ def share_payment(
     return shared
 
 
-def broken_payment_reason(deducted: int, credit: int) -> str:
-    """What a payment to a cancelled invoice of a broken agreement became (pt-BR)."""
+def broken_payment_reason(deducted: int, credit: int, rule: str | None = None) -> str:
+    """What a payment to a cancelled invoice of a broken agreement became (pt-BR). An
+    agreement the creditor ended (`CREDITOR_RULES`: a debt withdrawn or lowered) is never
+    called the debtor's break."""
+    ended = "acordo encerrado pelo credor" if rule in CREDITOR_RULES else "acordo quebrado"
     if credit == 0:
-        return "acordo quebrado: o valor foi abatido das dívidas que voltaram à cobrança"
+        return f"{ended}: o valor foi abatido das dívidas que voltaram à cobrança"
     if deducted == 0:
         return (
-            "acordo quebrado: as dívidas do acordo já não estão em cobrança (quitadas, retiradas "
+            f"{ended}: as dívidas do acordo já não estão em cobrança (quitadas, retiradas "
             "ou em outro acordo): o valor fica como crédito do devedor"
         )
     return (
-        f"acordo quebrado: {format_brl(deducted)} abatidos das dívidas que voltaram à cobrança; "
+        f"{ended}: {format_brl(deducted)} abatidos das dívidas que voltaram à cobrança; "
         f"{format_brl(credit)} ficam como crédito do devedor"
     )
