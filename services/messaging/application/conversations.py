@@ -596,7 +596,13 @@ class Conversations:
             else:
                 last = agreements[0]
                 turn.say(
-                    bot.term_intro(last.closed_on, last.creditor, last.status, last.end_reason),
+                    bot.term_intro(
+                        last.closed_on,
+                        last.creditor,
+                        last.status,
+                        last.end_reason,
+                        named=agreement_named(last, agreements),
+                    ),
                     self._link(turn, "term", "Termo de acordo", agreement_id=last.agreement_id),
                 )
         elif option == "negotiate":
@@ -926,9 +932,11 @@ class Conversations:
         """Every invoice to pay now (`invoices_to_pay`), at most `bot.MAX_INVOICES_SHOWN`,
         each named by its creditor: its line and PIX code, or its boleto's PDF."""
         conv = turn.conversation
-        due = invoices_to_pay(self.negotiation.agreements(conv.tenant, document).agreements)
+        agreements = self.negotiation.agreements(conv.tenant, document).agreements
+        due = invoices_to_pay(agreements)
         if not due:
-            turn.say(bot.NO_OPEN_INVOICE)
+            ended = [(agreement_named(a, agreements), a.end_reason) for a in last_ended(agreements)]
+            turn.say(bot.no_open_invoice(ended))
             return
         shown, more = due[: bot.MAX_INVOICES_SHOWN], len(due) - bot.MAX_INVOICES_SHOWN
         portal = (
@@ -1280,6 +1288,35 @@ def invoices_to_pay(agreements: Sequence[AgreementOut]) -> list[tuple[AgreementO
         if upcoming:
             due.append((agreement, min(upcoming, key=lambda i: (i.due_date, i.number))))
     return sorted(due, key=lambda d: (d[1].due_date, d[0].creditor, d[1].number))
+
+
+def last_ended(agreements: Sequence[AgreementOut]) -> list[AgreementOut]:
+    """The agreements that ended (broken by the debtor or ended by the creditor) among each
+    creditor's last: those closed on the last day the debtor closed one with that creditor
+    (`agreements` newest first, as negotiation lists them). An agreement superseded by a
+    newer one with its creditor is not said again."""
+    last_day: dict[str, dt.date] = {}
+    for agreement in agreements:
+        last_day.setdefault(agreement.creditor, agreement.closed_on)
+    return [a for a in agreements if a.status == "broken" and a.closed_on == last_day[a.creditor]]
+
+
+def agreement_named(agreement: AgreementOut, agreements: Sequence[AgreementOut]) -> str:
+    """The agreement as the chat names it: by its day and creditor, and by its total and
+    installments too when another of `agreements` has the same day and creditor."""
+    twin = any(
+        other.agreement_id != agreement.agreement_id
+        and (other.closed_on, other.creditor) == (agreement.closed_on, agreement.creditor)
+        for other in agreements
+    )
+    if not twin:
+        return bot.agreement_named(agreement.closed_on, agreement.creditor)
+    return bot.agreement_named(
+        agreement.closed_on,
+        agreement.creditor,
+        agreement.total_cents,
+        [i.kind for i in sorted(agreement.invoices, key=lambda i: i.number)],
+    )
 
 
 def offer_line(offer: dict[str, Any]) -> bot.OfferLine:

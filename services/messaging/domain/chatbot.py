@@ -427,25 +427,62 @@ ENDED_BECAUSE = {
 }
 
 
+def agreement_named(
+    closed_on: dt.date,
+    creditor: str,
+    total_cents: int | None = None,
+    kinds: Sequence[str] | None = None,
+) -> str:
+    """'acordo de 05/01/2026 com Banco X'; given its total and its installments' kinds (when
+    the debtor has another agreement of that day with that creditor: QA pass 9, D8, the two
+    could not be told apart), 'acordo de 05/01/2026 com Banco X (R$ 2.011,20, 3 parcelas)'."""
+    named = f"acordo de {dmy(closed_on)} com {creditor}"
+    if total_cents is None or kinds is None:
+        return named
+    count = installments_count(kinds)
+    return f"{named} ({format_brl(total_cents)}, {count[0].lower()}{count[1:]})"
+
+
+def ended_because(end_reason: str | None) -> str:
+    """Why an agreement no longer in force ended, in words (not known: only that it ended)."""
+    return ENDED_BECAUSE.get(
+        end_reason or "", "foi encerrado e as parcelas em aberto foram canceladas"
+    )
+
+
 def term_intro(
-    closed_on: dt.date, creditor: str, status: str, end_reason: str | None = None
+    closed_on: dt.date,
+    creditor: str,
+    status: str,
+    end_reason: str | None = None,
+    named: str | None = None,
 ) -> str:
     """What comes before the link to an agreement's term: an agreement no longer in force is
     said to be so (QA: the term of an agreement the creditor ended came as if it held), and
     why it ended (`end_reason`: the creditor's withdrawal or lowered amount is never said to
-    be the debtor's break; not known, only that it ended)."""
-    agreement = f"acordo de {dmy(closed_on)} com {creditor}"
+    be the debtor's break; not known, only that it ended). `named`: the agreement as
+    `agreement_named` says it (by default by its day and creditor)."""
+    agreement = named or agreement_named(closed_on, creditor)
     if status == "active":
         return f"Termo do {agreement}:"
     if status == "fulfilled":
         return f"Termo do {agreement}, já quitado:"
-    why = ENDED_BECAUSE.get(
-        end_reason or "", "foi encerrado e as parcelas em aberto foram canceladas"
-    )
     return (
-        f"O {agreement} não está mais em vigor: {why}. O termo fica como registro do que foi "
-        "acordado:"
+        f"O {agreement} não está mais em vigor: {ended_because(end_reason)}. O termo fica como "
+        "registro do que foi acordado:"
     )
+
+
+def no_open_invoice(ended: Sequence[tuple[str, str | None]] = ()) -> str:
+    """Options 1 and 2 with nothing to pay; `ended`: the agreements (as `agreement_named`
+    says them, and their end_reason) that ended of late, each said with why (QA pass 9, D5:
+    a debtor holding the boleto of an agreement the creditor ended read only that there was
+    no boleto, not that the agreement had ended nor why)."""
+    if not ended:
+        return NO_OPEN_INVOICE
+    said = " ".join(f"O {named} {ended_because(reason)}." for named, reason in ended)
+    boletos = "desse acordo não servem" if len(ended) == 1 else "desses acordos não servem"
+    return f"{NO_OPEN_INVOICE} {said} Os boletos {boletos} mais para pagamento."
 
 
 NOTHING_TO_NEGOTIATE = "Não há débitos para negociar: os seus já estão em acordo ou quitados."
