@@ -738,10 +738,16 @@ class TogetherApplier:
                 if not records:
                     continue
                 unused = applier.unused
-                events = {
-                    tp: [event for event in parsed[tp] if type(event) not in unused]
-                    for tp in records
-                }
+                # Parsed leaving out what this projection does not use already (one
+                # projection, or several using the same types): no second pass.
+                events = (
+                    {tp: parsed[tp] for tp in records}
+                    if unused == self.unused
+                    else {
+                        tp: [event for event in parsed[tp] if type(event) not in unused]
+                        for tp in records
+                    }
+                )
                 if applier.name in self.deferred:
                     needing = applier.projection.reader_index_events
                     if any(e.type in needing for ev in events.values() for e in ev):
