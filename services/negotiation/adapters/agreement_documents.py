@@ -94,8 +94,31 @@ def invoice_document(
     )
 
 
-def term_document(agreement: Agreement, tenant_name: str, debtor_name: str | None = None) -> bytes:
+# Why an agreement ended, as its term's mark says it (`contracts.negotiation_requests
+# .end_reason`; not known: only that its open installments were cancelled).
+TERM_ENDED_BECAUSE = {
+    "debt_withdrawn": "o credor retirou a dívida da cobrança e as parcelas em aberto foram "
+    "canceladas",
+    "debt_amount_lowered": "o credor reduziu o valor da dívida e as parcelas em aberto foram "
+    "canceladas",
+    "not_paid": "quebrado por falta de pagamento; as parcelas em aberto foram canceladas e os "
+    "débitos voltaram a ser cobrados, deduzidos os valores já pagos",
+}
+_ENDED_UNKNOWN = "as parcelas em aberto foram canceladas"
+
+
+def term_document(
+    agreement: Agreement,
+    tenant_name: str,
+    debtor_name: str | None = None,
+    end_reason: str | None = None,
+) -> bytes:
+    """The term as signed; an agreement no longer in force marked so, with the day and
+    `end_reason` (negotiation's answer's: the stored aggregate's rule, or its stored event's
+    for an older snapshot)."""
     totals = agreement.totals
+    ended_on: dt.date | None = getattr(agreement, "ended_on", None)
+    broken = agreement.status == "broken"
     return term_pdf(
         AgreementTerm(
             agreement_id=str(agreement.id),
@@ -135,6 +158,11 @@ def term_document(agreement: Agreement, tenant_name: str, debtor_name: str | Non
             ],
             break_first_days=agreement.break_first_days,
             break_later_days=agreement.break_later_days,
+            ended_on=ended_on if broken else None,
+            ended_because=TERM_ENDED_BECAUSE.get(end_reason or "", _ENDED_UNKNOWN)
+            if broken
+            else None,
+            fulfilled_on=ended_on if agreement.status == "fulfilled" else None,
         )
     )
 

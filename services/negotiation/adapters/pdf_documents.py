@@ -117,6 +117,13 @@ class AgreementTerm:
     installments: list[TermInstallment]
     break_first_days: int  # the agreement breaks when the first installment is this many days late
     break_later_days: int  # ... or any other installment is this many days late
+    # An agreement no longer in force: the day it ended and why, in pt-BR ("o credor reduziu
+    # o valor da dívida; ..."), printed as a mark above the terms and on every page (QA pass 9,
+    # D5: an ended agreement's term still read as an agreement in force). `ended_on` None and
+    # `ended_because` given: ended on a day not known.
+    ended_on: date | None = None
+    ended_because: str | None = None
+    fulfilled_on: date | None = None  # paid off: "ACORDO QUITADO em ..."
 
 
 @dataclass(frozen=True)
@@ -777,7 +784,10 @@ def _debts_table(term: AgreementTerm) -> Any:
             "Contrato",
             "Parcela",
             "Vencimento",
-            "Valor original",
+            # What the debt owed of its principal on the agreement day: the creditor's amount,
+            # or what was left of it after earlier payments (QA pass 9, D8: a renegotiation's
+            # R$ 664,80 left of R$ 2.000,00 read "Valor original").
+            "Principal em aberto",
             "Encargos",
             "Valor atualizado",
             "Dias em atraso",
@@ -870,6 +880,38 @@ def _closing(term: AgreementTerm, place: str) -> list[Any]:
     ]
 
 
+_ENDED_MARK = ParagraphStyle(
+    "ended_mark",
+    parent=_CLAUSE,
+    fontName=_FONT_BOLD,
+    textColor=colors.Color(0.6, 0.0, 0.0),
+    borderColor=colors.Color(0.6, 0.0, 0.0),
+    borderWidth=1,
+    borderPadding=4,
+    spaceBefore=4,
+    spaceAfter=6,
+)
+
+
+def term_status_mark(term: AgreementTerm) -> str | None:
+    """What an agreement no longer in force carries above its terms: 'ACORDO ENCERRADO em
+    05/01/2026: o credor reduziu o valor da dívida; ...' or 'ACORDO QUITADO em ...'; None
+    while it is in force."""
+    if term.ended_because is not None:
+        when = f" em {_dmy(term.ended_on)}" if term.ended_on else ""
+        return (
+            f"ACORDO ENCERRADO{when}: {term.ended_because}. Este acordo não está mais em vigor: "
+            "as parcelas canceladas não devem ser pagas, e este termo fica apenas como registro "
+            "do que foi acordado."
+        )
+    if term.fulfilled_on is not None:
+        return (
+            f"ACORDO QUITADO em {_dmy(term.fulfilled_on)}: todas as parcelas foram pagas. Este "
+            "termo fica como registro do que foi acordado."
+        )
+    return None
+
+
 def term_pdf(term: AgreementTerm, *, place: str = "São Paulo") -> bytes:
     """The term of the agreement (confession and renegotiation of debt) as an A4 PDF."""
     buffer = io.BytesIO()
@@ -887,12 +929,18 @@ def term_pdf(term: AgreementTerm, *, place: str = "São Paulo") -> bytes:
         pageCompression=1,
     )
 
+    mark = term_status_mark(term)
+    if term.ended_because is not None:
+        ended = " (ACORDO ENCERRADO" + (f" em {_dmy(term.ended_on)})" if term.ended_on else ")")
+    else:
+        ended = ""
+
     def footer(canvas: Any, doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(_FONT, 7.5)
         canvas.setFillColor(colors.Color(0.35, 0.35, 0.35))
         y = 10 * mm
-        canvas.drawString(_TERM_MARGIN, y, f"Termo de Acordo nº {term.agreement_id}")
+        canvas.drawString(_TERM_MARGIN, y, f"Termo de Acordo nº {term.agreement_id}{ended}")
         canvas.drawRightString(_PAGE_W - _TERM_MARGIN, y, f"Página {doc.page}")
         canvas.restoreState()
 
@@ -909,6 +957,7 @@ def term_pdf(term: AgreementTerm, *, place: str = "São Paulo") -> bytes:
         _p("Termo de Confissão e Renegociação de Dívida", _SUBTITLE),
         Spacer(1, 1.5 * mm),
         _p(f"Acordo nº {escape(term.agreement_id)}", _CENTERED),
+        *([_p(escape(mark), _ENDED_MARK)] if mark else []),
         _p("Partes", _HEADING),
         _p(f"<b>CREDOR:</b> {escape(_sentence(term.creditor))}", _CLAUSE),
         _p(

@@ -95,6 +95,8 @@ def document(app: NegotiationApplication, request: GetDocument, today: dt.date) 
     # The debtor's name opened now: once erased, the documents show it removed.
     name = app.debtor_name(agreement)
     if request.invoice_id is None:
-        return term_document(agreement, settings.boleto.beneficiary_name, name)
+        # Why it ended, as its answer says it (an older snapshot's rule from its events).
+        end_reason = app.agreement_out(agreement, today).end_reason
+        return term_document(agreement, settings.boleto.beneficiary_name, name, end_reason)
     invoice = app.boleto_invoice(agreement, request.invoice_id, today)
     return invoice_document(agreement, invoice, settings, name)
