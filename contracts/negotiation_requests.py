@@ -305,6 +305,11 @@ class InvoiceFacts(_Model):
     balance_cents: Cents
     status: Literal["open", "paid", "overdue", "cancelled"]
     nosso_numero: str
+    received_after_end_cents: Cents = Field(
+        default=0,
+        description="Paid to it after its agreement ended (a cancelled invoice): nothing applied "
+        "to it, deducted from the agreement's debts or the debtor's credit",
+    )
 
 
 class InvoiceOut(InvoiceFacts):
@@ -361,6 +366,13 @@ class AgreementFacts(_Model):
         default=None,
         description="Why it is no longer in force: debt_withdrawn or debt_amount_lowered (the "
         "creditor ended it), not_paid (the debtor's break), fulfilled; null while active",
+    )
+    owed_cents: Cents | None = Field(
+        default=None,
+        description="Once ended (broken): what its debts still owe, less what was paid and the "
+        "payments to its cancelled invoices deducted since, at the creditor's newest amount; "
+        "0 when nothing is left to pay (settled, or withdrawn by the creditor); null while "
+        "active or fulfilled",
     )
 
 

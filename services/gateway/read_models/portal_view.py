@@ -935,8 +935,25 @@ def agreements_of(engine: Engine, tenant: str, document: str) -> list[dict[str, 
             ):
                 row = dict(r._mapping)
                 invoices[r.agreement_id].append(_with_payments(row, row.pop("balance_cents")))
+        # Debts of each agreement still owed something (not settled nor withdrawn): a broken
+        # one with none left owes nothing (QA pass 9, D4: not "negociar o novo valor").
+        owing: set[str] = set()
+        if ids:
+            owing = set(
+                conn.execute(
+                    select(portal_agreement_debts.c.agreement_id)
+                    .join(portal_debts, portal_debts.c.debt_id == portal_agreement_debts.c.debt_id)
+                    .where(
+                        portal_agreement_debts.c.agreement_id.in_(ids),
+                        portal_debts.c.status.not_in(_FINAL),
+                    )
+                    .distinct()
+                ).scalars()
+            )
     for agreement in agreements:
         agreement["invoices"] = invoices[agreement["agreement_id"]]
+        if agreement["status"] == "broken":
+            agreement["owed_cents"] = None if agreement["agreement_id"] in owing else 0
         if agreement["status"] == "broken":
             # Its unpaid invoices went with it: not to be paid any more (the negotiation
             # service cancels them), whatever the last notice said of them.

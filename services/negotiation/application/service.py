@@ -204,6 +204,23 @@ class NegotiationApplication(ServiceApplication):
             today,
             replayed=replayed,
             end_rule=self._broken_rule(agreement),
+            owed_cents=self.owed_since_end(agreement),
+        )
+
+    def owed_since_end(self, agreement: Agreement) -> int | None:
+        """What the debts of a broken agreement still owe (None for another): each debt's
+        balance since the end (`Agreement.owed_after_break`, at most what the debts' view says
+        it owes now: a creditor's lowering after the end included); nothing for a debt settled
+        or withdrawn by the creditor. 0: the end, or the payments since, left nothing to pay
+        (QA pass 9, D4: not "negociar o novo valor")."""
+        if agreement.status != "broken":
+            return None
+        rows = {r.debt_id: r for r in self.debt_lookup.debts(agreement.tenant, agreement.debt_ids)}
+        owed = agreement.owed_after_break({d: r.balance_cents for d, r in rows.items()})
+        return sum(
+            cents
+            for debt_id, cents in owed.items()
+            if (row := rows.get(debt_id)) is not None and not row.settled
         )
 
     def _broken_rule(self, agreement: Agreement) -> str | None:

@@ -25,10 +25,12 @@ def agreement_out(
     today: dt.date,
     replayed: bool = False,
     end_rule: str | None = None,
+    owed_cents: int | None = None,
 ) -> AgreementOut:
     """The agreement as answered; `debtor_name` opened by the caller (the aggregate keeps it
     sealed, see `NegotiationApplication.debtor_name`); `end_rule` the rule a broken one ended
-    by, when the aggregate does not know it (restored from an older snapshot)."""
+    by, when the aggregate does not know it (restored from an older snapshot); `owed_cents`
+    what a broken one's debts still owe (`NegotiationApplication.owed_since_end`)."""
     return AgreementOut(
         agreement_id=str(agreement.id),
         tenant=agreement.tenant,
@@ -47,6 +49,7 @@ def agreement_out(
         paid_cents=agreement.paid_cents,
         credit_cents=agreement.credit_cents,
         end_reason=end_reason(agreement.status, agreement.end_rule or end_rule),
+        owed_cents=owed_cents if agreement.status == "broken" else None,
         invoices=[
             InvoiceOut(
                 invoice_id=i["invoice_id"],
@@ -62,6 +65,7 @@ def agreement_out(
                 digitable_line=i["digitable_line"],
                 pix_code=i["pix_code"],
                 pix_txid=i["pix_txid"],
+                received_after_end_cents=int(i.get("received_after_end_cents", 0)),
             )
             for i in agreement.invoices
         ],

@@ -289,6 +289,12 @@ class Agreement(Aggregate):
     ) -> None:
         invoice = self.invoice(invoice_id)
         assert invoice is not None
+        if self.status == "broken" and applied_cents == 0 and self.balance_of(invoice) > 0:
+            # Paid to it after it was cancelled with the agreement's end: shown to the debtor
+            # as received (QA pass 9, D4), though nothing of it is applied to it.
+            invoice["received_after_end_cents"] = (
+                invoice.get("received_after_end_cents", 0) + amount_cents
+            )
         invoice["paid_cents"] += applied_cents
         invoice["payment_ids"] = [*invoice["payment_ids"], payment_id]
         self.credit_cents += credit_cents

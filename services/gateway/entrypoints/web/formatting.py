@@ -45,6 +45,11 @@ AGREEMENT_END_TEXT = {
     "debt_amount_lowered": "Encerrado: o credor reduziu o valor da dívida; as parcelas em aberto "
     "foram canceladas e você pode negociar o novo valor",
 }
+# A lowered amount that left nothing to pay (the end, or the payments since, settled the debts:
+# `owed_cents` 0): nothing to negotiate any more (QA pass 9, D4).
+LOWERED_AND_SETTLED = (
+    "Encerrado: o credor reduziu o valor da dívida, que ficou quitada com o que você já pagou"
+)
 
 
 def brl(cents: int) -> Markup:
@@ -84,7 +89,17 @@ def invoice_situation(item: Any) -> str:
     in its detail and in the row of the agreement's table."""
     status = str(_field(item, "status"))
     shown = invoice_status(status)
-    if partly_paid(status, int(_field(item, "amount_cents")), int(_field(item, "paid_cents"))):
+    paid = int(_field(item, "paid_cents"))
+    if status == "cancelled":
+        # What the debtor paid to it is said, not only "Cancelada" (QA pass 9, D4): part of it
+        # before its agreement ended, or the boleto paid after (deducted from the debts).
+        after = int(_optional(item, "received_after_end_cents") or 0)
+        notes = [
+            *([f"pago {format_brl(paid)} antes do cancelamento"] if paid > 0 else []),
+            *([f"pagamento de {format_brl(after)} recebido depois"] if after > 0 else []),
+        ]
+        return f"{shown} ({'; '.join(notes)})" if notes else shown
+    if partly_paid(status, int(_field(item, "amount_cents")), paid):
         return f"{shown} · paga em parte"
     return shown
 
@@ -115,12 +130,32 @@ def agreement_end(item: Any) -> str | None:
     active or paid off, or when it is not known)."""
     if str(_field(item, "status")) != "broken":
         return None
-    return AGREEMENT_END_TEXT.get(str(_field(item, "end_reason")))
+    reason = str(_field(item, "end_reason"))
+    if reason == "debt_amount_lowered" and _optional(item, "owed_cents") == 0:
+        return LOWERED_AND_SETTLED
+    return AGREEMENT_END_TEXT.get(reason)
+
+
+def agreement_credit(item: Any) -> Markup | None:
+    """The debtor's credit from an agreement no longer in force, said where the debtor reads
+    it (QA pass 9, D4: R$ 420,00 held and shown nowhere): what was paid beyond what its debts
+    owe (a lowered or withdrawn debt's share, a boleto paid after the end). None without."""
+    credit = int(_optional(item, "credit_cents") or 0)
+    if str(_field(item, "status")) != "broken" or credit <= 0:
+        return None
+    return Markup(
+        "Você tem {} de crédito: o que pagou além do que as dívidas deste acordo devem"
+    ).format(brl(credit))
 
 
 def _field(item: Any, name: str) -> Any:
     """An installment's field, whether a reply model (offers, invoices) or a read model's row."""
     return item[name] if isinstance(item, Mapping) else getattr(item, name)
+
+
+def _optional(item: Any, name: str) -> Any:
+    """A field only some of them have (negotiation's answer, not the portal view's rows)."""
+    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
 
 
 def _kinds(items: Sequence[Any]) -> list[str]:
@@ -177,4 +212,5 @@ FILTERS = {
     "agreement_label": agreement_label,
     "agreement_badge": agreement_badge,
     "agreement_end": agreement_end,
+    "agreement_credit": agreement_credit,
 }
