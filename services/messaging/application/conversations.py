@@ -602,6 +602,8 @@ class Conversations:
                         last.status,
                         last.end_reason,
                         named=agreement_named(last, agreements),
+                        owed_cents=last.owed_cents,
+                        credit_cents=last.credit_cents,
                     ),
                     self._link(turn, "term", "Termo de acordo", agreement_id=last.agreement_id),
                 )

@@ -443,8 +443,19 @@ def agreement_named(
     return f"{named} ({format_brl(total_cents)}, {count[0].lower()}{count[1:]})"
 
 
-def ended_because(end_reason: str | None) -> str:
-    """Why an agreement no longer in force ended, in words (not known: only that it ended)."""
+# A lowering that left nothing to pay (negotiation's `owed_cents` 0): nothing to negotiate any
+# more (QA pass 9, D4: "você pode negociar o novo valor" for a debt already settled).
+ENDED_LOWERED_AND_SETTLED = (
+    "foi encerrado porque o credor reduziu o valor da dívida, que ficou quitada com o que você "
+    "já pagou"
+)
+
+
+def ended_because(end_reason: str | None, owed_cents: int | None = None) -> str:
+    """Why an agreement no longer in force ended, in words (not known: only that it ended);
+    `owed_cents` what its debts still owe (negotiation's answer; None: not known)."""
+    if end_reason == "debt_amount_lowered" and owed_cents == 0:
+        return ENDED_LOWERED_AND_SETTLED
     return ENDED_BECAUSE.get(
         end_reason or "", "foi encerrado e as parcelas em aberto foram canceladas"
     )
@@ -456,20 +467,30 @@ def term_intro(
     status: str,
     end_reason: str | None = None,
     named: str | None = None,
+    owed_cents: int | None = None,
+    credit_cents: int = 0,
 ) -> str:
     """What comes before the link to an agreement's term: an agreement no longer in force is
     said to be so (QA: the term of an agreement the creditor ended came as if it held), and
     why it ended (`end_reason`: the creditor's withdrawal or lowered amount is never said to
-    be the debtor's break; not known, only that it ended). `named`: the agreement as
+    be the debtor's break; not known, only that it ended; a lowering that left nothing to
+    pay, `owed_cents` 0, settled the debt), with the debtor's credit from it (`credit_cents`:
+    paid beyond what its debts owe, QA pass 9, D4). `named`: the agreement as
     `agreement_named` says it (by default by its day and creditor)."""
     agreement = named or agreement_named(closed_on, creditor)
     if status == "active":
         return f"Termo do {agreement}:"
     if status == "fulfilled":
         return f"Termo do {agreement}, já quitado:"
+    credit = (
+        f" Você tem {format_brl(credit_cents)} de crédito: o que pagou além do que as dívidas "
+        "deste acordo devem."
+        if credit_cents > 0
+        else ""
+    )
     return (
-        f"O {agreement} não está mais em vigor: {ended_because(end_reason)}. O termo fica como "
-        "registro do que foi acordado:"
+        f"O {agreement} não está mais em vigor: {ended_because(end_reason, owed_cents)}.{credit} "
+        "O termo fica como registro do que foi acordado:"
     )
 
 
