@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 TENANT = "acme"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
-# Debts due around the window this test lives through (25/11/2026 to 24/01/2027).
+# Debts due around the window this test lives through (25/11/2026 to 03/02/2027).
 CARTEIRA = (Path(__file__).resolve().parents[1] / "fixtures" / "carteira-regua.csv").read_bytes()
 
 
@@ -68,6 +68,9 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
                 },
                 {"stage": "credit_bureau", "day": 45, "actions": [{"kind": "credit_bureau"}]},
             ],
+            "listing_notice_actions": [
+                {"kind": "message", "channel": "sms", "template": "aviso_negativacao"}
+            ],
             "finalization_actions": [{"kind": "message", "channel": "sms", "template": "quitado"}],
         }
     )
@@ -85,6 +88,11 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
         "whatsapp", "agendar", {"body": "{{ nome }}, vamos agendar? {{ link_portal }}"}
     )
     admin.save_template("sms", "quitado", {"body": "{{ nome }}, obrigado pelo pagamento."})
+    admin.save_template(
+        "sms",
+        "aviso_negativacao",
+        {"body": "{{ nome }}, {{ valor }}: negativação a partir de {{ data_negativacao }}."},
+    )
     every_day = {"weekdays": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "24:00"}
     admin.save_messaging_settings({"windows": {"sms": every_day, "whatsapp": every_day}})
 
@@ -109,6 +117,18 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
 
     wait_for(lambda: notices_sent() >= 3, timeout=90, what="the first messages sent on 26/11")
     assert str(platform.advance_clock(59)) == "2027-01-24"
+    # Each debt reached negativação during the advance and was asked the notice of the
+    # listing (QA pass 9, D3: the stages' avisos and agendar do not tell of it); the messaging
+    # service sends them all on 24/01, the clock's latest day: none is listed yet. Ten days
+    # after they went out, Wednesday 03/02, all three are.
+    wait_for(lambda: notices_sent() >= 8, timeout=90, what="the notices of the listing sent")
+    bureau = platform.root / "var" / "ruler" / "bureau"
+    assert not any(
+        line.startswith("I")
+        for f in bureau.glob("remessa-*.txt")
+        for line in f.read_text().splitlines()
+    )
+    assert str(platform.advance_clock(10)) == "2027-02-03"
 
     def timeline_of(document: str) -> list[dict[str, Any]]:
         return list(operator.timeline(document)["entries"])
@@ -117,8 +137,7 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
         return [e for e in timeline_of("52998224725") if e["type"] == kind]
 
     # João: BH-2 (due 20/10) enters schedule_payment on 26/11 (37 days) and the bureau stage
-    # on 04/12, listed on Monday 07/12 (its first message, sent 26/11, 10 days before at least);
-    # BH-1 (due 20/11) notice on 26/11, schedule_payment on 10/12, bureau on 04/01.
+    # on 04/12; BH-1 (due 20/11) notice on 26/11, schedule_payment on 10/12, bureau on 04/01.
     stages = wait_for(
         lambda: (
             len(s := of_type("StageAdvanced")) >= 5 and len(of_type("DebtorNegativated")) >= 2 and s
@@ -133,23 +152,28 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
     bureau_files = sorted((platform.root / "var" / "ruler" / "bureau").glob("remessa-*.txt"))
     lines = [line for f in bureau_files for line in f.read_text().splitlines()]
     assert sum(1 for line in lines if line.startswith("I")) == 3
-    # Never listed without a notice 10 days before: BH-2 not on 04/12, when it reached the
-    # stage; Maria's BH-3 (due 10/11) on 28/12 (25/12 a holiday); BH-1 on 04/01.
+    # Never listed without the notice of the listing sent 10 days before: not on 04/12 (BH-2),
+    # 28/12 (Maria's BH-3) or 04/01 (BH-1), the days the ruler asked it, but 10 days after the
+    # messaging service sent it.
     listed_on = sorted(
         f.name
         for f in bureau_files
         if any(line.startswith("I") for line in f.read_text().splitlines())
     )
-    assert listed_on == ["remessa-20261207.txt", "remessa-20261228.txt", "remessa-20270104.txt"]
+    assert listed_on == ["remessa-20270203.txt"]
     assert all("52998224725" in line or "11144477735" in line for line in lines)
 
     messages = asyncio.run(read_all(platform.broker.bootstrap, MESSAGES_REQUESTED_TOPIC))
     keys = [m["key"] for m in messages]
     assert len(keys) == len(set(keys)), "no message asked twice"
-    # Notices for BH-1 and BH-3; schedule_payment for all three (BH-2 skipped notice).
+    # Notices for BH-1 and BH-3; schedule_payment for all three (BH-2 skipped notice); the
+    # notice of the listing for all three.
     assert sorted((m["channel"], m["template"]) for m in messages) == [
         ("sms", "aviso"),
         ("sms", "aviso"),
+        ("sms", "aviso_negativacao"),
+        ("sms", "aviso_negativacao"),
+        ("sms", "aviso_negativacao"),
         ("whatsapp", "agendar"),
         ("whatsapp", "agendar"),
         ("whatsapp", "agendar"),
@@ -162,14 +186,17 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
     wait_for(
-        lambda: len(sent("sms")) == 2 and len(sent("whatsapp")) == 3,
+        lambda: len(sent("sms")) == 5 and len(sent("whatsapp")) == 3,
         timeout=60,
         what="the messages sent to the outbox",
     )
-    assert sorted(m["body"] for m in sent("sms")) == [
+    assert sorted(m["body"] for m in sent("sms") if "fatura" in m["body"]) == [
         "João da Silva, sua fatura de R$ 1.000,00 venceu.",
         "Maria Souza, sua fatura de R$ 2.500,00 venceu.",
     ]
+    # Sent on 24/01, said from then: 10 days after.
+    notices = [m["body"] for m in sent("sms") if "negativação" in m["body"]]
+    assert len(notices) == 3 and all(b.endswith("a partir de 03/02/2027.") for b in notices)
     assert {m["to"] for m in sent("whatsapp")} == {"+5511987654321", "+5521998765432"}
     assert any(e["type"] == "MessageSent" for e in timeline_of("52998224725"))
 
@@ -201,7 +228,7 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
         {
             "invoice_id": agreement["invoices"][0]["invoice_id"],
             "amount_cents": agreement["total_cents"],
-            "paid_on": "2027-01-24",
+            "paid_on": "2027-02-03",
         }
     )
     removed = wait_for(
@@ -226,4 +253,4 @@ def test_two_months_of_collection(platform: RunningPlatform) -> None:
         what="the confirmation message",
     )
     assert [m["template"] for m in finals] == ["quitado"]
-    wait_for(lambda: len(sent("sms")) == 3, timeout=60, what="the confirmation sent")
+    wait_for(lambda: len(sent("sms")) == 6, timeout=60, what="the confirmation sent")

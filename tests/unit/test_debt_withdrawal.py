@@ -128,10 +128,12 @@ def test_a_cancelled_debt_leaves_the_ruler_and_the_bureau_once(agency: Agency) -
     ruler = agency.ruler
     agency.upload(CARTEIRA, DUE + dt.timedelta(days=1))
     agency.deliver(DUE + dt.timedelta(days=1))
-    ruler.run(DUE, DUE + dt.timedelta(days=50))
-    assert len(ruler.bureau.listed_keys()) == 2  # both debts listed on day 46
+    ruler.run(DUE, DUE + dt.timedelta(days=60))
+    # Both debts reach the bureau stage on day 46, are sent the notice of the listing that
+    # day and listed 10 days after it went out (day 56).
+    assert len(ruler.bureau.listed_keys()) == 2
 
-    cancelled_on = DUE + dt.timedelta(days=52)
+    cancelled_on = DUE + dt.timedelta(days=62)
     rows = agency.upload(CANCELAMENTO, cancelled_on, "cancelamento.csv")
     # A file with the situação column leaves the gateway in version 2.
     assert [type(r).__name__ for r in rows[1:]] == ["CarteiraRowSubmittedV2"] * 2

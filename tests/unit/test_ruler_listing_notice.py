@@ -127,24 +127,33 @@ def test_a_debt_paid_while_its_listing_waits_is_never_listed(ruler: Ruler) -> No
     assert (left.reason, left.last_stage) == ("settled", "credit_bureau")
 
 
-def test_a_debt_that_walked_the_stages_is_listed_on_its_stage_day_as_before(
+def test_a_debt_that_walked_the_stages_is_sent_the_notice_of_the_listing_on_its_stage_day(
     ruler: Ruler,
 ) -> None:
-    # Notice on day 3 (Monday 05/10, day 4), the bureau on day 45 (Monday 16/11, day 46).
+    # Aviso on day 3 (Monday 05/10, day 4), the bureau on day 45 (Monday 16/11, day 46): the
+    # stages' messages say nothing of the listing, so the notice is asked that day (this ruler
+    # names none: its latest stage's message, with data_negativacao) and the debt listed 10
+    # days after it was sent (QA pass 9, D3; test_ruler_notice_of_the_listing.py).
     ruler.receive(debt("d1"))
     run_days(ruler, DUE, DUE + dt.timedelta(days=60))
-    assert listings(ruler) == [("d1", DUE + dt.timedelta(days=46))]
-    assert notices(ruler) == []
+    assert notices(ruler) == [
+        (
+            "recupera-sul|d1|listing_notice|0|message:whatsapp:questionamento",
+            "questionamento",
+            "26/11/2026",
+        )
+    ]
+    assert listings(ruler) == [("d1", DUE + dt.timedelta(days=56))]
 
 
 def test_a_debt_back_from_a_broken_agreement_is_noticed_again_before_it_is_listed_again(
     ruler: Ruler,
 ) -> None:
     ruler.receive(debt("d1"))
-    run_days(ruler, DUE, DUE + dt.timedelta(days=50))
-    first_listing = DUE + dt.timedelta(days=46)
+    run_days(ruler, DUE, DUE + dt.timedelta(days=57))
+    first_listing = DUE + dt.timedelta(days=56)
     assert listings(ruler) == [("d1", first_listing)]
-    closed_on = DUE + dt.timedelta(days=51)  # Saturday 21/11
+    closed_on = DUE + dt.timedelta(days=58)  # Saturday 28/11
     agreement = AgreementClosed(**agreement_fields(closed_on), debtor_name="João da Silva")
     ruler.receive(agreement, today=closed_on)
     assert [e.reason for e in ruler.published("NegativationRemoved")] == ["renegotiated"]
@@ -166,7 +175,7 @@ def test_a_debt_back_from_a_broken_agreement_is_noticed_again_before_it_is_liste
     ruler.app.run_day(broken_on)
     # Its notices of the first cycle do not count: it is noticed again, with the new cycle's
     # keys, and not listed the same day.
-    assert notices(ruler) == [
+    assert notices(ruler)[1:] == [
         (
             "recupera-sul|d1#2|listing_notice|0|message:whatsapp:questionamento",
             "questionamento",
@@ -182,22 +191,28 @@ def test_a_debt_back_from_a_broken_agreement_is_noticed_again_before_it_is_liste
     assert ruler.bureau.listed_keys() == {"recupera-sul|d1#2|credit_bureau|0|credit_bureau"}
 
 
-def test_a_debt_noticed_by_a_stage_less_than_n_days_before_the_bureau_waits_the_rest(
+def test_a_debt_messaged_by_a_stage_days_before_the_bureau_is_still_sent_the_notice(
     ruler: Ruler,
 ) -> None:
-    # Imported 40 days overdue on Wednesday 04/11: questionamento that day (its message is the
-    # notice), the bureau stage on day 45 (Monday 09/11); listed on 04/11 + 10 = Saturday
-    # 14/11, so Monday 16/11.
+    # Imported 40 days overdue on Wednesday 04/11: questionamento that day (it says nothing of
+    # the listing), the bureau stage on day 45 (Monday 09/11): the notice is asked then, and
+    # the debt listed on 09/11 + 10 = Thursday 19/11.
     ruler.receive(debt("d40", due=DAY_1 - dt.timedelta(days=40)))
-    run_days(ruler, DAY_1, dt.date(2026, 11, 13))
+    run_days(ruler, DAY_1, dt.date(2026, 11, 18))
     assert [e.to_stage for e in ruler.published("StageAdvanced")] == [
         "questioning",
         "credit_bureau",
     ]
-    assert notices(ruler) == []
+    assert notices(ruler) == [
+        (
+            "recupera-sul|d40|listing_notice|0|message:whatsapp:questionamento",
+            "questionamento",
+            "19/11/2026",
+        )
+    ]
     assert listings(ruler) == []
-    run_days(ruler, dt.date(2026, 11, 14), dt.date(2026, 11, 20))
-    assert listings(ruler) == [("d40", LISTING_DAY)]
+    run_days(ruler, dt.date(2026, 11, 19), dt.date(2026, 11, 20))
+    assert listings(ruler) == [("d40", dt.date(2026, 11, 19))]
 
 
 def dedicated(days: int) -> RulerDefinitionV4:

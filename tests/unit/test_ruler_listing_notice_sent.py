@@ -192,13 +192,16 @@ def test_a_notice_not_sent_because_the_debt_left_holds_nothing(ruler: Ruler) -> 
     assert held(ruler) == []
 
 
-def test_a_debt_that_walked_the_stages_counts_the_first_message_sent(tmp_path: Path) -> None:
+def test_a_debt_that_walked_the_stages_waits_for_the_notice_of_the_listing(
+    tmp_path: Path,
+) -> None:
     """The demo's stages: aviso by e-mail on day 3 (Monday 05/10/2026, day 4), questionamento
     by WhatsApp on day 10 (Monday 12/10, day 11), the bureau on day 45 (Monday 16/11). The
-    debtor has no e-mail: the aviso failed; the questionamento went out on 12/10: listed on
-    16/11 as before (12/10 + 10 is long past). Had neither gone out, the listing is held."""
+    debtor has no e-mail: the aviso failed; the questionamento went out on 12/10. Neither
+    tells of the listing (QA pass 9, D3): on 16/11 the notice is asked, and the debt listed 10
+    days after it was sent; held when it could not be sent, whatever the stages did."""
     due = dt.date(2026, 10, 1)
-    for receivable, questioned in (("d1", True), ("d2", False)):
+    for receivable, noticed in (("d1", True), ("d2", False)):
         (tmp_path / receivable).mkdir()
         ruler = Ruler(tmp_path / receivable)
         ruler.messaging_sends = False
@@ -207,18 +210,20 @@ def test_a_debt_that_walked_the_stages_counts_the_first_message_sent(tmp_path: P
         keys = [m.key for m in ruler.published("MessageRequested") if m.purpose == "stage"]
         aviso, questionamento = keys
         ruler.messages_read(failed(aviso, dt.date(2026, 10, 5), "no_contact", "sem e-mail"))
-        if questioned:
-            ruler.messages_read(sent(questionamento, dt.date(2026, 10, 12)))
+        ruler.messages_read(sent(questionamento, dt.date(2026, 10, 12)))
+        run_days(ruler, dt.date(2026, 10, 13), dt.date(2026, 11, 16))
+        assert listings(ruler) == []
+        [notice] = [
+            m.key for m in ruler.published("MessageRequested") if "|listing_notice|" in m.key
+        ]
+        if noticed:
+            ruler.messages_read(sent(notice, dt.date(2026, 11, 16)))
         else:
-            ruler.messages_read(
-                failed(questionamento, dt.date(2026, 10, 12), "opted_out", "pediu SAIR")
-            )
-        run_days(ruler, dt.date(2026, 10, 13), dt.date(2026, 11, 30))
-        if questioned:
-            assert listings(ruler) == [(receivable, dt.date(2026, 11, 16))]
+            ruler.messages_read(failed(notice, dt.date(2026, 11, 16), "opted_out", "pediu SAIR"))
+        run_days(ruler, dt.date(2026, 11, 17), dt.date(2026, 11, 30))
+        if noticed:
+            assert listings(ruler) == [(receivable, dt.date(2026, 11, 26))]
             assert held(ruler) == []
         else:
             assert listings(ruler) == []
-            assert held(ruler) == [
-                (receivable, dt.date(2026, 11, 16), keys, ["sem e-mail", "pediu SAIR"])
-            ]
+            assert held(ruler) == [(receivable, dt.date(2026, 11, 17), [notice], ["pediu SAIR"])]

@@ -39,9 +39,10 @@ from tests.unit.test_ruler_listing_notice import settled
 
 BAIXA = SendMessage(channel="sms", template="baixa_negativacao")
 WITH_REMOVAL = RULER.model_copy(update={"listing_removal_actions": [BAIXA]})
-# D1 is listed on Monday 16/11/2026 (day 45 is Sunday 15/11, a holiday too).
-LISTED_BY = DUE + dt.timedelta(days=50)
-PAID_ON = DUE + dt.timedelta(days=51)  # Saturday 21/11/2026
+# D1 reaches the bureau stage on Monday 16/11/2026 (day 45 is Sunday 15/11, a holiday too),
+# is sent the notice of the listing that day and listed 10 days after, Thursday 26/11.
+LISTED_BY = DUE + dt.timedelta(days=56)
+PAID_ON = DUE + dt.timedelta(days=58)  # Saturday 28/11/2026
 
 
 @pytest.fixture
@@ -74,7 +75,7 @@ def test_a_listed_debt_paid_is_taken_down_and_the_debtor_told_once(ruler: Ruler)
     assert message.key == "recupera-sul|d1|listing_removal|0|message:sms:baixa_negativacao"
     assert (message.document, message.receivable_id) == (JOAO, "d1")
     assert (message.purpose, message.stage) == ("finalization", "finalized")
-    assert message.variables["data_baixa"] == "21/11/2026"
+    assert message.variables["data_baixa"] == "28/11/2026"
     assert message.variables["numero"] == "C-d1"
     assert message.variables["credor"] == "Banco Horizonte"
     assert message.variables["motivo"] == "quitada"

@@ -18,7 +18,9 @@ from tests.unit.test_ruler_app import JOAO, Ruler, agreement_fields, debt, env
 DUE = dt.date(2026, 10, 1)
 CLOSED_ON = DUE + dt.timedelta(days=13)
 REOPENED_ON = dt.date(2026, 10, 26)  # R$ 400,00 paid under the agreement: R$ 600,00 owed
-LISTED_ON = dt.date(2026, 11, 16)  # day 45 is Sunday 15/11, a holiday too
+# Day 45 is Sunday 15/11, a holiday too: the bureau stage on Monday 16/11, its notice of the
+# listing sent that day, listed 10 days after.
+LISTED_ON = dt.date(2026, 11, 26)
 PAID_ON = LISTED_ON + dt.timedelta(days=4)
 OUTCOME = {
     "debt_id": "d1",

@@ -175,9 +175,10 @@ def test_a_payment_deducted_after_the_re_import_is_taken_off_the_new_amount(
 
 def test_the_bureau_lists_what_the_re_imported_debt_owes(ruler: Ruler) -> None:
     ruler.receive(reopened(paid=40_000), today=REOPENED_ON)
-    ruler.app.run_day(REOPENED_ON)  # questionamento: the notice a listing waits for
+    ruler.app.run_day(REOPENED_ON)  # questionamento
     ruler.receive(reimported(version=4), today=REFRESH)
-    ruler.run(REFRESH, REOPENED_ON + dt.timedelta(days=12))  # day 45, then 10 days after
+    # Day 45 on Monday 16/11 (the notice of the listing), then 10 days after: Thursday 26/11.
+    ruler.run(REFRESH, REOPENED_ON + dt.timedelta(days=14))
 
     [listed] = ruler.published("DebtorNegativated")
     assert (listed.receivable_id, listed.amount_cents) == ("d1", 60_000)

@@ -63,6 +63,7 @@ from services.ruler.domain.stages import (
     days_overdue,
     finalization,
     listing_notice,
+    listing_notices,
     listing_removal,
     notice_state,
     reminders_due,
@@ -535,12 +536,14 @@ class RulerApplication(ServiceApplication):
                         self.bureau.name,
                     )
             else:
-                if receivable.notified_on is None:
+                if not listing_notices(ruler, receivable.notice_keys):
                     asked = self._ask_listing_notice(row, receivable, chosen, facts, today)
                     counts["messages"] += asked
                     noticed = asked > 0
                 notice = notice_state(
-                    ruler, receivable.notice_keys, self._outcomes(row, receivable, today)
+                    ruler,
+                    listing_notices(ruler, receivable.notice_keys),
+                    self._outcomes(row, receivable, today),
                 )
                 if notice.listing_from is not None and today >= notice.listing_from:
                     listing = self._bureau_record(row, receivable.listing_key, today)
@@ -617,7 +620,8 @@ class RulerApplication(ServiceApplication):
         today: dt.date,
     ) -> int:
         """The notice before the listing of a receivable that reached the credit bureau stage
-        without any message of its collection; the number of messages asked, 0 when its ruler
+        without one (`listing_notices`: its stages' messages say nothing of the listing); the
+        number of messages asked, 0 when its ruler
         has none to send (then it waits, and is never listed unnoticed)."""
         ruler_id, ruler = chosen
         actions = listing_notice(ruler, row.tenant, receivable.key_id)

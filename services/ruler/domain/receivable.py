@@ -41,7 +41,8 @@ class Receivable(Aggregate):
         # The cycle's first message of its collection (a stage's, or the listing notice).
         self.notified_on: dt.date | None = None
         # The keys of the cycle's collection messages (its stages' and its listing notice's):
-        # the listing waits until one of them was sent (what messaging says of them).
+        # the listing waits until one of those that tell of the listing was sent
+        # (`stages.listing_notices`, and what messaging says of them).
         self.notice_keys: list[str] = []
         # The day its listing was held because none of them could be sent, if so.
         self.listing_held_on: dt.date | None = None
@@ -102,7 +103,7 @@ class Receivable(Aggregate):
         actions: list[dict[str, Any]],
     ) -> None:
         """The notice before a listing, for a receivable that reached the credit bureau stage
-        without any message of its collection: `actions` are its messages, `listing_from` the
+        without one (`stages.listing_notices`): `actions` are its messages, `listing_from` the
         earliest day it may be listed (as the ruler said then: the listing waits until the
         notice is sent, and then its notice days from the day it was sent)."""
         self.notified_on = on

@@ -43,6 +43,7 @@ __all__ = [
     "days_overdue",
     "finalization",
     "listing_notice",
+    "listing_notices",
     "listing_removal",
     "notice_state",
     "reminder_day",
@@ -161,8 +162,8 @@ def advance(
 
 
 def listing_notice(ruler: RulerDefinitionV3, tenant: str, receivable_id: str) -> list[StageAction]:
-    """The notice asked of a receivable that reached the credit bureau stage without any
-    message of its collection (CDC art. 43 §2: the debtor is told before being listed): the
+    """The notice asked of a receivable that reached the credit bureau stage without one
+    (`listing_notices`; CDC art. 43 §2: the debtor is told before being listed): the
     ruler's `listing_notice_actions`, else the messages of the latest stage before the credit
     bureau stage that has any; `[]` when the ruler has none at all (then it is never listed).
 
@@ -181,6 +182,28 @@ def listing_notice(ruler: RulerDefinitionV3, tenant: str, receivable_id: str) ->
         _stage_action(f"{prefix}|{i}|{_kind_suffix(message)}", message)
         for i, message in enumerate(messages)
     ]
+
+
+def listing_notices(ruler: RulerDefinitionV3, keys: Collection[str]) -> list[str]:
+    """The keys among a cycle's messages (`keys`) that tell the debtor of the listing, the only
+    ones a listing may wait for (CDC art. 43 §2: the debtor is told of the listing itself, not
+    only that the debt is in collection; QA pass 9, D3: a debt listed after only a "vamos
+    agendar o pagamento?" e-mail): the listing notices the ruler asked (`listing_notice`,
+    whose messages carry `data_negativacao`), and, for a ruler that names no
+    `listing_notice_actions`, its credit bureau stage's own messages (the stage of the listing;
+    asking them again as the notice would send the debtor the same text twice). An earlier
+    stage's message never counts: a debt that walked the stages is sent the notice when it
+    reaches the bureau stage."""
+    counted = []
+    for key in keys:
+        part = key.split("|")
+        if len(part) != 5:
+            continue
+        if part[2] == "listing_notice" or (
+            part[2] == "credit_bureau" and not ruler.listing_notice_actions
+        ):
+            counted.append(key)
+    return counted
 
 
 @dataclass(frozen=True)
