@@ -26,8 +26,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    distinct,
-    func,
     inspect,
     select,
     text,
@@ -322,8 +320,8 @@ def import_status(engine: Engine, tenant: str, import_id: str) -> dict[str, Any]
 
 
 def list_imports(engine: Engine, tenant: str, limit: int = 50) -> list[dict[str, Any]]:
-    """The tenant's latest imports, each with how many agreements its rows ended (not which:
-    the import's own status says)."""
+    """The tenant's latest imports, each with the agreements its rows ended, as its own status
+    answers them (QA pass 9, D6: the list answered a count of 1 with an empty list)."""
     with engine.connect() as conn:
         rows = [
             dict(r._mapping)
@@ -335,22 +333,23 @@ def list_imports(engine: Engine, tenant: str, limit: int = 50) -> list[dict[str,
             )
         ]
         ids = [r["import_id"] for r in rows]
-        counts: dict[str, int] = {}
+        ended: dict[str, list[dict[str, Any]]] = {}
         if ids:
-            counts = {
-                import_id: count
-                for import_id, count in conn.execute(
-                    select(
-                        carteira_agreements_ended.c.import_id,
-                        func.count(distinct(carteira_agreements_ended.c.agreement_id)),
-                    )
-                    .where(
-                        carteira_agreements_ended.c.tenant == tenant,
-                        carteira_agreements_ended.c.import_id.in_(ids),
-                    )
-                    .group_by(carteira_agreements_ended.c.import_id)
+            for r in conn.execute(
+                select(carteira_agreements_ended)
+                .where(
+                    carteira_agreements_ended.c.tenant == tenant,
+                    carteira_agreements_ended.c.import_id.in_(ids),
                 )
-            }
+                .order_by(
+                    carteira_agreements_ended.c.import_id,
+                    carteira_agreements_ended.c.row_key,
+                    carteira_agreements_ended.c.agreement_id,
+                    carteira_agreements_ended.c.debt_id,
+                )
+            ):
+                ended.setdefault(r.import_id, []).append(dict(r._mapping))
         for row in rows:
-            row["agreements_ended"] = counts.get(row["import_id"], 0)
+            row["ended_agreements"] = ended.get(row["import_id"], [])
+            row["agreements_ended"] = len({e["agreement_id"] for e in row["ended_agreements"]})
         return rows

@@ -80,8 +80,8 @@ class ImportStatusOut(Model):
     )
     ended_agreements: list[EndedAgreementOut] = Field(
         default_factory=list,
-        description="Each debt whose lowered amount ended its agreement, with its row (the "
-        "import's own status only; the list of imports gives the count)",
+        description="Each debt whose lowered amount ended its agreement, with its row (in "
+        "the list of imports too)",
     )
 
 
