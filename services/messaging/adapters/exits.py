@@ -5,7 +5,18 @@ left (see `Message.left_before`), whichever the messaging service reads first.
 
 Kept per tenant and receivable: the ruler's version of the receivable at its latest exit (a
 debt that comes back to collection and leaves again has a later one) and why it left. Applied
-idempotently: an exit read again, or an older one read after a newer one, changes nothing."""
+idempotently: an exit read again, or an older one read after a newer one, changes nothing.
+
+An agreement's installments end for good when the agreement ends (`AgreementBroken` on
+`negotiation.agreements`, any rule: their invoices are cancelled), which this service reads
+from negotiation as it happens: over a multi-day `clock advance` or a catch-up, the ruler's
+exit comes only when its runs reach the day of the break, while the runs before it still ask
+the installment's messages and this service sends at the clock's latest day, after the break
+(QA pass 9, D7: "consta em aberto R$ 639,74 ... vencido em 05/01/2026" sent on business day
+19/02 for a parcela cancelled on 12/01). Such an installment is kept as left at `FOR_GOOD`
+(an installment never comes back to collection: every collection message asked of it is
+after nothing is owed on it), reason `agreement_ended`; the installments of an agreement are known
+from its `AgreementClosed` (`messaging_agreement_installments`)."""
 
 from __future__ import annotations
 
@@ -25,8 +36,9 @@ from sqlalchemy import (
 )
 
 from contracts.envelope import Envelope
+from contracts.negotiation import AGREEMENTS_TOPIC, AgreementBroken, AgreementClosed
 from contracts.ruler import STAGES_TOPIC, MessageRequested, ReceivableLeftRuler
-from service_runtime.projection import Projection, offsets_metadata
+from service_runtime.projection import Projection, event_types_of, offsets_metadata
 from service_runtime.sql import insert_for
 
 metadata = MetaData()
@@ -39,6 +51,22 @@ receivable_exits = Table(
     Column("left_version", Integer, nullable=False),
     Column("reason", String(20), nullable=False),
 )
+
+
+# An agreement's installments, from its closing: which receivables its end cancels.
+agreement_installments = Table(
+    "messaging_agreement_installments",
+    metadata,
+    Column("tenant", String(63), primary_key=True),
+    Column("agreement_id", String(36), primary_key=True),
+    Column("invoice_id", String(36), primary_key=True),
+)
+
+# The exit version of an installment cancelled with its agreement: after any version the ruler
+# asks a message at (an installment never comes back to collection).
+FOR_GOOD = 2**31 - 1
+# Its reason (`records.collection_ended_reason` says it).
+AGREEMENT_ENDED = "agreement_ended"
 
 
 @dataclass(frozen=True)
@@ -95,13 +123,43 @@ def finalization_exits(requests: Iterable[MessageRequested]) -> list[tuple[str, 
     ]
 
 
+def cancelled_installments(
+    conn: Connection, events: Iterable[Envelope]
+) -> list[tuple[str, str, int, str]]:
+    """The exits of the installments of the agreements ended among `events` (the closings
+    among them kept first, so a closing and its end in one batch are read in order)."""
+    rows = [
+        {"tenant": e.tenant, "agreement_id": e.agreement_id, "invoice_id": i.invoice_id}
+        for e in events
+        if isinstance(e, AgreementClosed)
+        for i in e.installments
+    ]
+    if rows:
+        insert = insert_for(conn)(agreement_installments)
+        conn.execute(insert.on_conflict_do_nothing(), rows)
+    ended = {(e.tenant, e.agreement_id) for e in events if isinstance(e, AgreementBroken)}
+    exits: list[tuple[str, str, int, str]] = []
+    for tenant, agreement_id in sorted(ended):
+        invoices = conn.execute(
+            select(agreement_installments.c.invoice_id).where(
+                agreement_installments.c.tenant == tenant,
+                agreement_installments.c.agreement_id == agreement_id,
+            )
+        ).scalars()
+        exits.extend((tenant, invoice, FOR_GOOD, AGREEMENT_ENDED) for invoice in invoices)
+    return exits
+
+
 class ExitsProjection(Projection):
-    """`ReceivableLeftRuler` into `receivable_exits`."""
+    """`ReceivableLeftRuler` into `receivable_exits`, and the installments of an agreement
+    that ended (`AgreementBroken`, its installments from its `AgreementClosed`)."""
 
     name = "messaging.exits"
-    topics = (STAGES_TOPIC,)
+    topics = (STAGES_TOPIC, AGREEMENTS_TOPIC)
     metadata = metadata
-    event_types = frozenset({"ReceivableLeftRuler"})
+    event_types = frozenset({"ReceivableLeftRuler"}) | event_types_of(
+        AgreementClosed, AgreementBroken
+    )
 
     def create_tables(self, engine: Engine) -> None:
         create_tables(engine)
@@ -109,11 +167,14 @@ class ExitsProjection(Projection):
     def apply(self, conn: Connection, events: list[Envelope]) -> None:
         record_exits(
             conn,
-            (
-                (e.tenant, e.receivable_id, e.aggregate_version, e.reason)
-                for e in events
-                if isinstance(e, ReceivableLeftRuler)
-            ),
+            [
+                *(
+                    (e.tenant, e.receivable_id, e.aggregate_version, e.reason)
+                    for e in events
+                    if isinstance(e, ReceivableLeftRuler)
+                ),
+                *cancelled_installments(conn, events),
+            ],
         )
 
 

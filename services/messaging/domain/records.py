@@ -45,6 +45,8 @@ _EXIT_NAMES = {
     "paid": "a parcela foi paga",
     "renegotiated": "a dívida foi renegociada em acordo",
     "cancelled": "a cobrança foi cancelada (dívida retirada pelo credor ou acordo quebrado)",
+    # An installment cancelled as its agreement ended, read from negotiation (adapters.exits).
+    "agreement_ended": "a parcela foi cancelada com o fim do acordo",
 }
 
 
