@@ -336,6 +336,10 @@ def parse_records(
     return parsed
 
 
+# A batch that keeps failing logs its traceback the first time and every this many tries
+# after (one ERROR line each other time).
+FAILING_TRACEBACK_EVERY = 60
+
 # How often a projection reads back the last record of positions that did not move.
 FULL_VERIFY_SECONDS = 60.0
 
@@ -384,6 +388,12 @@ class PositionedConsumer:
         # back again (a long batch, the ruler's daily run, was started over every 5 s).
         self._rereading: dict[TopicPartition, tuple[int, str | None, str | None]] = {}
         self._task: asyncio.Task[None] | None = None
+        # A batch that keeps failing (an event the projection cannot apply: it is read again
+        # every second, and nothing after it is applied): the error's type (its text, which
+        # may hold a row's data, only in the log) and how many times in a row, for readiness
+        # (`/health/ready` warns while it lasts); None once a batch is applied again.
+        self.failing: str | None = None
+        self.failures = 0
         self.subscriber = broker.subscriber(
             *applier.topics,
             group_id=group_id,
@@ -515,13 +525,36 @@ class PositionedConsumer:
         except Exception as exc:
             batch.finish(exc)
             # Nothing of the batch was kept: read it again after a pause.
-            log.exception("%s: could not apply a batch; reading it again", self.name)
+            self.failures += 1
+            self.failing = type(exc).__name__
+            if self.failures == 1 or self.failures % FAILING_TRACEBACK_EVERY == 0:
+                log.exception(
+                    "%s: could not apply a batch (%d time(s) in a row); reading it again",
+                    self.name,
+                    self.failures,
+                )
+            else:
+                log.error(
+                    "%s: could not apply a batch (%d times in a row): %s: %s; reading it again",
+                    self.name,
+                    self.failures,
+                    self.failing,
+                    exc,
+                )
             for tp, tp_records in by_tp.items():
                 with contextlib.suppress(AssertionError, KafkaError, ValueError, IllegalStateError):
                     self.consumer.seek(tp, tp_records[0].offset)
             await asyncio.sleep(1.0)
             return
         batch.finish()
+        if self.failing is not None:
+            log.warning(
+                "%s: a batch applied again after %d failure(s) (%s)",
+                self.name,
+                self.failures,
+                self.failing,
+            )
+            self.failing, self.failures = None, 0
         self.applied += len(records)
         for tp, tp_records in by_tp.items():
             self.positions[tp] = tp_records[-1].offset + 1

@@ -155,6 +155,7 @@ RULES_EN: dict[str, str] = {
     "unpublished_events": "Stored events could not be published (kept in outbox_unpublished)",
     "relay_restarting": "The relay stopped on an unexpected error and is being restarted",
     "relay_unknown": "The relay's database did not answer",
+    "projection_failing": "A projection cannot apply a batch of events and does not move on",
     "mismatch": "Wrong code; try again",
     "expired": "The code expired; look the document up again for a new one",
     "exhausted": "No tries left; look the document up again for a new code",

@@ -9,7 +9,8 @@
   the read model (replicas must share one PostgreSQL read database, as Helm's do; see
   `partial_assignment_reasons`). Ready but "degraded" (200,
   with a warning per reason) while the outbox relay has skipped stored events it could not
-  publish, or its loop is starting again after an unexpected error (see below).
+  publish, or its loop is starting again after an unexpected error (see below), and while a
+  projection cannot apply a batch of events (`projection_warnings`).
 - `GET /health`: the business date, and "degraded" with the relay's warnings, as above.
 - `GET /ready` stays as it was (the broker and store).
 """
@@ -150,6 +151,35 @@ def relay_warnings(relay: RelayHealth | None) -> list[dict[str, str]]:
     return found
 
 
+def projection_warnings(runners: Sequence[Any]) -> list[dict[str, str]]:
+    """A projection whose batch keeps failing (QA pass 9, D1: analytics could not apply an
+    event, read the batch again every second for hours, and the API kept answering the
+    numbers of that moment). Degraded rather than 503, as for the relay: every replica reads
+    the same events and would fail alike, and the other read models still serve; the body,
+    the status "degraded" and the ERROR lines in the log tell the operator. The warning names
+    the error's type only: `/health` answers anyone, and an error's text may hold a row's data
+    (the log has it)."""
+    found: list[dict[str, str]] = []
+    for runner in sorted(runners, key=lambda r: r.name):
+        failing = getattr(runner, "failing", None)
+        if not failing:
+            continue
+        failures = getattr(runner, "failures", 0)
+        found.append(
+            {
+                "field": f"projections.{runner.name}",
+                "rule": "projection_failing",
+                "message": f"a projeção {runner.name} não consegue aplicar um lote de eventos "
+                f"({failures} tentativa(s) seguidas) e não avança: o que ela mostra parou "
+                f"nesse ponto; veja o erro ({failing}) no log do gateway",
+                "message_en": f"The projection {runner.name} cannot apply a batch of events "
+                f"({failures} attempt(s) in a row) and does not move on: what it shows stopped "
+                f"there; see the error ({failing}) in the gateway's log",
+            }
+        )
+    return found
+
+
 def readiness(
     broker_connected: bool,
     store_ok: bool,
@@ -228,7 +258,7 @@ class HealthController(Controller):
         # The business date this process works with (the clock topic's latest day).
         today = state.clock.today().isoformat()
         relay = await to_thread.run_sync(lambda: _relay_health(state.gateway_relay))
-        warnings = relay_warnings(relay)
+        warnings = relay_warnings(relay) + projection_warnings(state.projection_runners)
         return {
             "status": "degraded" if warnings else "ok",
             "today": today,
@@ -267,7 +297,7 @@ class HealthController(Controller):
             store_ok,
             lags,
             max_lag,
-            relay_warnings(relay),
+            relay_warnings(relay) + projection_warnings(runners),
             local_read_store=state.read_engine.dialect.name == "sqlite",
             assignments={r.name: assignment_of(r) for r in runners},
         )
