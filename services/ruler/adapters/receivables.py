@@ -175,6 +175,19 @@ erasures = ErasureRecords.declare("ruler", metadata)
 erased_debtors, erased_keys = erasures.debtors, erasures.keys
 
 DebtEvent = DebtImported | DebtUpdated | DebtImportedV2 | DebtUpdatedV2
+
+# The cached stage (`stage` column) of a receivable in the credit bureau stage whose listing
+# waits for its notice's days: a run loads it every day until it is listed (or leaves).
+LISTING_WAITS = "credit_bureau:listing_waits"
+# ...and one whose listing is held because its notice could not be sent (`ListingHeld`): not
+# listed, not loaded again until a re-import brings the debtor's contact (below), or its next
+# cycle (after a broken agreement) is noticed anew.
+LISTING_HELD = "credit_bureau:listing_held"
+# ...and a held one whose row a re-import changed a contact of (phone or e-mail, `DebtUpdated`):
+# the next run asks the notice again (QA pass 9, D7: a hold never resumed after the agency
+# added the debtor's phone).
+NOTICE_AGAIN = "credit_bureau:notice_again"
+CONTACT_FIELDS = frozenset({"phone", "email"})
 ClosedEvent = AgreementClosed | AgreementClosedV2
 
 # Ids per `IN (...)`.
@@ -753,6 +766,12 @@ class _Batch:
         if row is not None:
             paid = _paid_before(row, event)
             row.update(data, paid_cents=paid, amount_cents=_owed(event.original_amount_cents, paid))
+            if (
+                isinstance(event, DebtUpdated | DebtUpdatedV2)
+                and row["stage"] == LISTING_HELD
+                and any(change.field in CONTACT_FIELDS for change in event.changes)
+            ):
+                row["stage"] = NOTICE_AGAIN
             return
         self.rows[event.debt_id] = {
             "receivable_id": event.debt_id,

@@ -44,6 +44,9 @@ from service_runtime.refusal import Refused, field_refusal, not_found_refusal
 from services.ruler.adapters.bureau_file import BureauRecord, CreditBureau
 from services.ruler.adapters.notices import NoticeOutcomes
 from services.ruler.adapters.receivables import (
+    LISTING_HELD,
+    LISTING_WAITS,
+    NOTICE_AGAIN,
     Exit,
     ReceivableRow,
     ReceivablesTable,
@@ -170,14 +173,6 @@ RUN_COUNTS = ("receivables", "stages", "reminders", "listings", "messages")
 
 def no_counts() -> dict[str, int]:
     return dict.fromkeys(RUN_COUNTS, 0)
-
-
-# The receivables table's cached stage of a receivable in the credit bureau stage whose listing
-# waits for its notice's days: a run loads it every day until it is listed (or leaves).
-LISTING_WAITS = "credit_bureau:listing_waits"
-# ...and one whose listing is held because its notice could not be sent (`ListingHeld`): not
-# listed, not loaded again (its next cycle, after a broken agreement, is noticed anew).
-LISTING_HELD = "credit_bureau:listing_held"
 
 
 def notice_variables(facts: dict[str, Any], listing_from: dt.date, days: int) -> dict[str, str]:
@@ -478,7 +473,7 @@ class RulerApplication(ServiceApplication):
         ruler_id, ruler = chosen
         counts = no_counts()
         cached = row.stage
-        waits = cached == LISTING_WAITS
+        waits = cached in (LISTING_WAITS, NOTICE_AGAIN)
         stage = cast(Stage, "credit_bureau" if waits or cached == LISTING_HELD else cached)
         # Cheap checks against the cached stage first: most receivables do not move today.
         maybe = advance(ruler, ruler_id, row.tenant, row.receivable_id, stage, row.due_date, today)
@@ -523,6 +518,7 @@ class RulerApplication(ServiceApplication):
         noticed = False
         waiting = False
         held = False
+        renewed = False
         if receivable.listing_key is not None and receivable.listed_key is None and self.bureau:
             if erased_name(row):
                 # A listing names the debtor: without the name (erased at the debtor's
@@ -536,6 +532,10 @@ class RulerApplication(ServiceApplication):
                         self.bureau.name,
                     )
             else:
+                if cached == NOTICE_AGAIN and receivable.listing_held_on is not None:
+                    # A re-import brought the debtor's contact: a new round of the notice.
+                    receivable.renew_notice(facts=facts, ruler_id=ruler_id, on=today)
+                    renewed = True
                 if not listing_notices(ruler, receivable.notice_keys):
                     asked = self._ask_listing_notice(row, receivable, chosen, facts, today)
                     counts["messages"] += asked
@@ -599,7 +599,14 @@ class RulerApplication(ServiceApplication):
             if receivable.listing_held_on is not None and receivable.listed_key is None
             else receivable.stage
         )
-        if not (counts["stages"] or counts["reminders"] or counts["listings"] or noticed or held):
+        if not (
+            counts["stages"]
+            or counts["reminders"]
+            or counts["listings"]
+            or noticed
+            or held
+            or renewed
+        ):
             if cache != cached:
                 self.receivables.set_stage(row.receivable_id, cache)
             return counts
@@ -624,7 +631,7 @@ class RulerApplication(ServiceApplication):
         number of messages asked, 0 when its ruler
         has none to send (then it waits, and is never listed unnoticed)."""
         ruler_id, ruler = chosen
-        actions = listing_notice(ruler, row.tenant, receivable.key_id)
+        actions = listing_notice(ruler, row.tenant, receivable.key_id, receivable.notice_round)
         if not actions:
             log.warning(
                 "receivable %s of %s: not listed at the bureau: its ruler %s has no message to "

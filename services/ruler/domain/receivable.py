@@ -46,6 +46,8 @@ class Receivable(Aggregate):
         self.notice_keys: list[str] = []
         # The day its listing was held because none of them could be sent, if so.
         self.listing_held_on: dt.date | None = None
+        # The cycle's round of its listing notice: a hold resumed asks it again (round 2...).
+        self.notice_round = 1
         # The credit bureau action's key of a listing that waits for the notice's days.
         self.listing_key: str | None = None
         # What its listing said (amount, due date): its exclusion says the same, whatever it
@@ -124,6 +126,15 @@ class Receivable(Aggregate):
         pt-BR), so the debt is not listed (CDC art. 43 §2) and the agency is told. Once per
         cycle."""
         self.listing_held_on = on
+
+    @event("ListingNoticeRenewed")
+    def renew_notice(self, *, facts: dict[str, Any], ruler_id: str, on: dt.date) -> None:
+        """A held listing resumes: a re-import brought the debtor's contact (phone or e-mail),
+        so the notice is asked again, a new round with keys of its own, and the listing waits
+        for it as for the first (QA pass 9, D7). The earlier round's notices no longer count."""
+        self.listing_held_on = None
+        self.notice_keys = []
+        self.notice_round = getattr(self, "notice_round", 1) + 1
 
     @event("Reminded")
     def remind(
@@ -233,6 +244,7 @@ class Receivable(Aggregate):
         self.notified_on = None
         self.notice_keys = []
         self.listing_held_on = None
+        self.notice_round = 1
         self.listing_key = None
 
 

@@ -161,14 +161,18 @@ def advance(
     )
 
 
-def listing_notice(ruler: RulerDefinitionV3, tenant: str, receivable_id: str) -> list[StageAction]:
+def listing_notice(
+    ruler: RulerDefinitionV3, tenant: str, receivable_id: str, notice_round: int = 1
+) -> list[StageAction]:
     """The notice asked of a receivable that reached the credit bureau stage without one
     (`listing_notices`; CDC art. 43 §2: the debtor is told before being listed): the
     ruler's `listing_notice_actions`, else the messages of the latest stage before the credit
     bureau stage that has any; `[]` when the ruler has none at all (then it is never listed).
 
     Keys: `tenant|receivable|listing_notice|index|message:channel:template`; the receivable
-    id is the cycle's (a debt back from a broken agreement is noticed again)."""
+    id is the cycle's (a debt back from a broken agreement is noticed again). A notice asked
+    again in the cycle (`notice_round` 2 or more: its hold resumed once a re-import brought
+    the debtor's contact) has the round after the index, `index#round`."""
     messages: list[SendMessage] = list(ruler.listing_notice_actions)
     if not messages:
         for spec in reversed(ruler.stages):
@@ -178,8 +182,9 @@ def listing_notice(ruler: RulerDefinitionV3, tenant: str, receivable_id: str) ->
             if messages:
                 break
     prefix = f"{_key_part(tenant)}|{_key_part(receivable_id)}|listing_notice"
+    again = f"#{notice_round}" if notice_round > 1 else ""
     return [
-        _stage_action(f"{prefix}|{i}|{_kind_suffix(message)}", message)
+        _stage_action(f"{prefix}|{i}{again}|{_kind_suffix(message)}", message)
         for i, message in enumerate(messages)
     ]
 
