@@ -197,3 +197,30 @@ def test_fpd_replayed_from_the_topics_equals_the_hand_count_and_the_api(
     )  # fmt: skip
     assert refused.returncode == 2
     assert "hoje, pelo relógio de negócio, é 01/12/2026" in " ".join(refused.stderr.split())
+
+    # QA pass 9, D1: Damasceno pays his broken agreement's boleto, already printed. The
+    # agreement deducts it from his debt, back in collection (AgreementPaymentShared): money
+    # received, which the gateway's projection applies too (it stopped at such a payment).
+    late = bank.report_payment(
+        {"invoice_id": operator_agreement["invoices"][0]["invoice_id"],
+         "amount_cents": 10_000, "paid_on": today.isoformat()}
+    )  # fmt: skip
+    assert late["outcome"] == "excess"
+    deducted = wait_for(
+        lambda: len((f := _replayed(platform)).deductions) == 1 and f,
+        timeout=90,
+        what="the deduction in the topics",
+    )
+    recovered = reports.recovery_report(deducted, as_of=today, tenant=TENANT)
+    assert recovered.rows[0].received_cents == first["amount_cents"] + 10_000
+    wait_for(
+        lambda: api("recovery") == recovered.model_dump(mode="json"),
+        timeout=60,
+        what="the API's recovery to count the deducted payment",
+    )
+    assert api("agreements") == reports.agreements_report(
+        deducted, as_of=today, tenant=TENANT
+    ).model_dump(mode="json")
+    # The projection is not stuck: readiness has no warning about it.
+    ready = analyst.http.get("/health/ready").json()
+    assert [w for w in ready.get("warnings", []) if w["rule"] == "projection_failing"] == []
