@@ -227,3 +227,24 @@ def test_a_debt_that_walked_the_stages_waits_for_the_notice_of_the_listing(
         else:
             assert listings(ruler) == []
             assert held(ruler) == [(receivable, dt.date(2026, 11, 17), [notice], ["pediu SAIR"])]
+
+
+def test_listings_held_on_one_run_are_told_once_for_the_tenant_not_once_per_debt(
+    ruler: Ruler, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A carteira without phones holds thousands of listings on one run (the demo's first
+    day held 469): the run says how many, once; each debt's is on its own timeline."""
+    for name in ("jose", "ana"):
+        ruler.receive(debt(name, due=DUE))
+    run_days(ruler, ASKED_ON, ASKED_ON)
+    failed_on = dt.date(2026, 5, 4)
+    for name in ("iara", "jose", "ana"):
+        key = NOTICE.replace("|iara|", f"|{name}|")
+        ruler.messages_read(failed(key, failed_on, "no_contact", "devedor sem telefone"))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="services.ruler.application.service"):
+        run_days(ruler, failed_on, failed_on)
+    assert len(held(ruler)) == 3
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"{AGENCY}: 3 listing(s) at the bureau held on 2026-05-04")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, cast
@@ -224,6 +225,10 @@ class RulerApplication(ServiceApplication):
         self.bureau: CreditBureau | None = None
         # What became of the notices (messaging.messages): a listing waits for one sent.
         self.notices: NoticeOutcomes | None = None
+        # Receivables a run could not list for want of a notice, by tenant (and ruler): told
+        # once per run, not once per receivable (a carteira without phones is thousands).
+        self._held: Counter[str] = Counter()
+        self._unnoticeable: Counter[tuple[str, str]] = Counter()
 
     # ---- helpers -------------------------------------------------------------------------
 
@@ -430,6 +435,8 @@ class RulerApplication(ServiceApplication):
         if tenant is None:
             self.release_moves(today)
         counts = no_counts()
+        self._held.clear()
+        self._unnoticeable.clear()
         rulers: dict[str, list[tuple[str, RulerDefinitionV4]]] = {}
         for page in self.receivables.open_rows(tenant=tenant, on=today):
             counts["receivables"] += len(page)
@@ -442,6 +449,24 @@ class RulerApplication(ServiceApplication):
                 moved = self.retrying(functools.partial(self._run, row, chosen, today))
                 for key, value in moved.items():
                     counts[key] += value
+        for held_tenant, held in sorted(self._held.items()):
+            log.warning(
+                "%s: %d listing(s) at the bureau held on %s: their notice could not be sent (no "
+                "contact, opted out, refused...): each is a NegativationHeld on the debtor's "
+                "timeline; a re-import with a phone or e-mail asks the notice again",
+                held_tenant,
+                held,
+                today,
+            )
+        for (held_tenant, ruler_id), held in sorted(self._unnoticeable.items()):
+            log.warning(
+                "%s: %d receivable(s) not listed at the bureau on %s: ruler %s has no message to "
+                "notice the debtor first (listing_notice_actions, or a stage's message)",
+                held_tenant,
+                held,
+                today,
+                ruler_id,
+            )
         return counts
 
     def run_now(self, request: RunRuler, last_day: DayStarted | None) -> RulerRunOut:
@@ -564,7 +589,8 @@ class RulerApplication(ServiceApplication):
                             reasons=[o.reason or o.rule or "" for o in notice.failed],
                         )
                         held = True
-                        log.warning(
+                        self._held[row.tenant] += 1
+                        log.debug(
                             "receivable %s of %s: not listed at the bureau: its notice could "
                             "not be sent (%s)",
                             row.receivable_id,
@@ -633,7 +659,8 @@ class RulerApplication(ServiceApplication):
         ruler_id, ruler = chosen
         actions = listing_notice(ruler, row.tenant, receivable.key_id, receivable.notice_round)
         if not actions:
-            log.warning(
+            self._unnoticeable[(row.tenant, ruler_id)] += 1
+            log.debug(
                 "receivable %s of %s: not listed at the bureau: its ruler %s has no message to "
                 "notice the debtor first (listing_notice_actions, or a stage's message)",
                 row.receivable_id,
