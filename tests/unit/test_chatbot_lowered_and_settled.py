@@ -14,9 +14,9 @@ from contracts.money import format_brl
 from contracts.negotiation_requests import PaymentReport
 from services.messaging.domain import chatbot as bot
 from services.negotiation.domain.agreement import Agreement
-from tests.unit.test_chatbot import Chat, closed_with
+from tests.unit.test_chatbot import Chat, closed_with, said
 from tests.unit.test_chatbot_agreement_end_reason import _term
-from tests.unit.test_negotiation_app import AGENCY, TODAY
+from tests.unit.test_negotiation_app import AGENCY, JOAO, TODAY
 
 CLOSED_ON = dt.date(2026, 1, 5)
 ENDED = "O acordo de 05/01/2026 com Banco Horizonte não está mais em vigor: "
@@ -81,3 +81,43 @@ def test_bruno_asks_for_the_term_after_the_lowering_settled_his_debt(tmp_path: P
     assert "que ficou quitada com o que você já pagou." in intro
     assert "negociar o novo valor" not in intro
     assert f"Você tem {format_brl(first.amount_cents - 10_000)} de crédito" in intro
+
+
+def test_bruno_asks_for_the_boleto_after_the_lowering_settled_his_debt(tmp_path: Path) -> None:
+    """Options 1 and 2 say it as the term does: settled by what he paid, nothing to
+    negotiate (they offered a new negotiation of a debt with nothing left to pay)."""
+    chat = Chat(tmp_path)
+    [closed] = closed_with(chat, ["Banco Horizonte"])
+    first = closed.invoices[0]
+    chat.negotiation.app.record_payment(
+        AGENCY,
+        PaymentReport(invoice_id=first.invoice_id, amount_cents=first.amount_cents, paid_on=TODAY),
+        "api",
+        today=TODAY,
+    )
+    agreement: Agreement = chat.negotiation.app.repository.get(uuid.UUID(closed.agreement_id))
+    [held] = agreement.debt_ids
+    assert agreement.end_by_lowering(
+        [
+            {
+                "debt_id": held,
+                "contract": "CT-1",
+                "installment": "1",
+                "old_amount_cents": agreement.debts[0]["principal_cents"],
+                "new_amount_cents": 10_000,
+                "owed_cents": 10_000,
+                "import_id": "imp-2",
+                "row_key": "CT-1/1",
+            }
+        ],
+        TODAY,
+    )
+    chat.negotiation.app.save(agreement)
+
+    chat.whatsapp("Oi")
+    chat.whatsapp(JOAO)
+    [answer] = said(chat.whatsapp("1"))
+
+    assert "que ficou quitada com o que você já pagou" in answer
+    assert "negociar o novo valor" not in answer
+    assert answer.endswith("Os boletos desse acordo não servem mais para pagamento.")

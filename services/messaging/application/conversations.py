@@ -937,7 +937,10 @@ class Conversations:
         agreements = self.negotiation.agreements(conv.tenant, document).agreements
         due = invoices_to_pay(agreements)
         if not due:
-            ended = [(agreement_named(a, agreements), a.end_reason) for a in last_ended(agreements)]
+            ended = [
+                (agreement_named(a, agreements), a.end_reason, a.owed_cents)
+                for a in last_ended(agreements)
+            ]
             turn.say(bot.no_open_invoice(ended))
             return
         shown, more = due[: bot.MAX_INVOICES_SHOWN], len(due) - bot.MAX_INVOICES_SHOWN

@@ -494,14 +494,15 @@ def term_intro(
     )
 
 
-def no_open_invoice(ended: Sequence[tuple[str, str | None]] = ()) -> str:
+def no_open_invoice(ended: Sequence[tuple[str, str | None, int | None]] = ()) -> str:
     """Options 1 and 2 with nothing to pay; `ended`: the agreements (as `agreement_named`
-    says them, and their end_reason) that ended of late, each said with why (QA pass 9, D5:
-    a debtor holding the boleto of an agreement the creditor ended read only that there was
-    no boleto, not that the agreement had ended nor why)."""
+    says them, their end_reason and what their debts still owe, `owed_cents`) that ended of
+    late, each said with why (QA pass 9, D5: a debtor holding the boleto of an agreement the
+    creditor ended read only that there was no boleto, not that the agreement had ended nor
+    why; a lowering that left nothing to pay is not offered a new negotiation)."""
     if not ended:
         return NO_OPEN_INVOICE
-    said = " ".join(f"O {named} {ended_because(reason)}." for named, reason in ended)
+    said = " ".join(f"O {named} {ended_because(reason, owed)}." for named, reason, owed in ended)
     boletos = "desse acordo não servem" if len(ended) == 1 else "desses acordos não servem"
     return f"{NO_OPEN_INVOICE} {said} Os boletos {boletos} mais para pagamento."
 
