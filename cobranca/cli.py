@@ -293,6 +293,21 @@ IMPORT_STATUS_PT = {
 }
 
 
+def _gateway_unreachable(base_url: str, exc: Exception) -> typer.Exit:
+    """The gateway is not there (down, or another --url): said in one line, not a traceback;
+    the exit to raise."""
+    from rich.markup import escape
+
+    reason = escape(f"{base_url} (could not reach the gateway): {type(exc).__name__}: {exc}")
+    console.print(
+        f"[red]não foi possível falar com o gateway em {reason.rstrip('.')}. "
+        "Ele está rodando? (cobranca up)[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return typer.Exit(1)
+
+
 def _print_summary(status: dict[str, Any]) -> None:
     table = Table(title="Importação", show_header=False)
     for label, key in (
@@ -418,15 +433,7 @@ def import_(
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        # The gateway is not there (down, or another --url): one line, not a traceback.
-        reason = escape(f"{base_url} (could not reach the gateway): {type(exc).__name__}: {exc}")
-        console.print(
-            f"[red]não foi possível falar com o gateway em {reason.rstrip('.')}. "
-            "Ele está rodando? (cobranca up)[/]",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(1) from exc
+        raise _gateway_unreachable(base_url, exc) from exc
     except TimeoutError as exc:
         console.print(f"[red]a importação não terminou a tempo (timed out): {escape(str(exc))}[/]")
         raise typer.Exit(1) from exc
@@ -465,14 +472,7 @@ def import_status(
             console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        reason = escape(f"{base_url} (could not reach the gateway): {type(exc).__name__}: {exc}")
-        console.print(
-            f"[red]não foi possível falar com o gateway em {reason.rstrip('.')}. "
-            "Ele está rodando? (cobranca up)[/]",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(1) from exc
+        raise _gateway_unreachable(base_url, exc) from exc
     _print_summary(status)
 
 

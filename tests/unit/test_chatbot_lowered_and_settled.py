@@ -46,46 +46,10 @@ def test_term_intro_of_a_lowering_that_left_nothing_to_pay() -> None:
         )
 
 
-def test_bruno_asks_for_the_term_after_the_lowering_settled_his_debt(tmp_path: Path) -> None:
-    chat = Chat(tmp_path)
-    [closed] = closed_with(chat, ["Banco Horizonte"])
-    first = closed.invoices[0]
-    chat.negotiation.app.record_payment(
-        AGENCY,
-        PaymentReport(invoice_id=first.invoice_id, amount_cents=first.amount_cents, paid_on=TODAY),
-        "api",
-        today=TODAY,
-    )
-    agreement: Agreement = chat.negotiation.app.repository.get(uuid.UUID(closed.agreement_id))
-    [held] = agreement.debt_ids
-    principal = agreement.debts[0]["principal_cents"]
-    assert agreement.end_by_lowering(
-        [
-            {
-                "debt_id": held,
-                "contract": "CT-1",
-                "installment": "1",
-                "old_amount_cents": principal,
-                "new_amount_cents": 10_000,
-                "owed_cents": 10_000,
-                "import_id": "imp-2",
-                "row_key": "CT-1/1",
-            }
-        ],
-        TODAY,
-    )
-    chat.negotiation.app.save(agreement)
-
-    intro = _term(chat)
-
-    assert "que ficou quitada com o que você já pagou." in intro
-    assert "negociar o novo valor" not in intro
-    assert f"Você tem {format_brl(first.amount_cents - 10_000)} de crédito" in intro
-
-
-def test_bruno_asks_for_the_boleto_after_the_lowering_settled_his_debt(tmp_path: Path) -> None:
-    """Options 1 and 2 say it as the term does: settled by what he paid, nothing to
-    negotiate (they offered a new negotiation of a debt with nothing left to pay)."""
+def _bruno_paid_then_lowered_to_less(tmp_path: Path) -> tuple[Chat, int]:
+    """Bruno pays his agreement's first installment; the creditor then lowers his debt to
+    R$ 100,00, less than he paid: the agreement ends and the debt is settled. Returns the chat
+    and what he paid."""
     chat = Chat(tmp_path)
     [closed] = closed_with(chat, ["Banco Horizonte"])
     first = closed.invoices[0]
@@ -113,6 +77,23 @@ def test_bruno_asks_for_the_boleto_after_the_lowering_settled_his_debt(tmp_path:
         TODAY,
     )
     chat.negotiation.app.save(agreement)
+    return chat, first.amount_cents
+
+
+def test_bruno_asks_for_the_term_after_the_lowering_settled_his_debt(tmp_path: Path) -> None:
+    chat, paid = _bruno_paid_then_lowered_to_less(tmp_path)
+
+    intro = _term(chat)
+
+    assert "que ficou quitada com o que você já pagou." in intro
+    assert "negociar o novo valor" not in intro
+    assert f"Você tem {format_brl(paid - 10_000)} de crédito" in intro
+
+
+def test_bruno_asks_for_the_boleto_after_the_lowering_settled_his_debt(tmp_path: Path) -> None:
+    """Options 1 and 2 say it as the term does: settled by what he paid, nothing to
+    negotiate (they offered a new negotiation of a debt with nothing left to pay)."""
+    chat, _ = _bruno_paid_then_lowered_to_less(tmp_path)
 
     chat.whatsapp("Oi")
     chat.whatsapp(JOAO)
