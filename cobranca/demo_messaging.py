@@ -26,12 +26,19 @@ DEMO_TEMPLATES: dict[tuple[str, str], dict[str, str]] = {
         "{{ vencimento }}) pode ser paga em parcelas. Escolha a melhor opção no portal: "
         "{{ link_portal }}\n\n{{ assessoria }}",
     },
-    # The notice before a listing, for a debt that reached negativação without any message
-    # (CDC art. 43 §2: the debtor is told in writing before being listed).
+    # The notice before a listing, by SMS and by e-mail (CDC art. 43 §2: the debtor is told
+    # in writing before being listed).
     ("sms", "aviso_negativacao"): {
         "body": "{{ nome }}, sua dívida de {{ valor }} com {{ credor }} ({{ numero }}), vencida "
         "em {{ vencimento }}, poderá ser incluída nos cadastros de proteção ao crédito a partir "
         "de {{ data_negativacao }} se não for paga ou negociada. Negocie: {{ link_portal }}"
+    },
+    ("email", "aviso_negativacao"): {
+        "subject": "{{ credor }}: aviso antes da inclusão nos cadastros de proteção ao crédito",
+        "body": "Olá, {{ nome }}.\n\nSua dívida de {{ valor }} com {{ credor }} (contrato "
+        "{{ numero }}), vencida em {{ vencimento }}, poderá ser incluída nos cadastros de "
+        "proteção ao crédito a partir de {{ data_negativacao }} se não for paga ou negociada "
+        "até lá.\n\nNegocie pelo portal: {{ link_portal }}\n\n{{ assessoria }}",
     },
     # A listed debt left the ruler (paid, settled, renegotiated, withdrawn): its negativação
     # was taken down, and the debtor is told (seed 002, "Remover negativações").

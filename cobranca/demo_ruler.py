@@ -1,8 +1,9 @@
 """The demo tenant's collection ruler and call campaign, created once through the admin API:
 the push-notification routine's stages (aviso on day 3, questionamento 10, agendar
-pagamento 20, cobrança presencial 30, negativação 45; a listing 10 days after the first
-message at the earliest, with a notice of its own for a debt that had none; a message when
-a listing is taken down) and a campaign for the stage that calls. Then today's run, asked by
+pagamento 20, cobrança presencial 30, negativação 45; a notice of the listing by SMS and by
+e-mail when a debt reaches negativação, and the listing 10 days after the first of them went
+out, held when neither could; a message when a listing is taken down) and a campaign for the
+stage that calls. Then today's run, asked by
 hand (`run_ruler_now`): the ruler's daily run came when the platform started, before the
 demo carteira, whose stages would otherwise wait for the next business day."""
 
@@ -45,11 +46,14 @@ def demo_ruler(campaign_id: str) -> dict[str, Any]:
             {"stage": "credit_bureau", "day": 45, "actions": [{"kind": "credit_bureau"}]},
         ],
         "finalization_actions": [message("sms", "confirmacao_pagamento")],
-        # Never listed unnoticed: a debt reaching negativação without any message of its
-        # collection (imported very overdue, back from a broken agreement) gets this notice
-        # and is listed 10 days later (the first business day from then).
+        # Never listed unnoticed: a debt reaching negativação gets this notice, by SMS and by
+        # e-mail (a debtor with only one of them is told too), and is listed 10 days after
+        # the first that went out (the first business day from then); held when neither could.
         "listing_notice_days": 10,
-        "listing_notice_actions": [message("sms", "aviso_negativacao")],
+        "listing_notice_actions": [
+            message("sms", "aviso_negativacao"),
+            message("email", "aviso_negativacao"),
+        ],
         # A listed debt that leaves the ruler has its negativação taken down: the debtor is
         # told, beside the finalization's message.
         "listing_removal_actions": [message("sms", "baixa_negativacao")],
