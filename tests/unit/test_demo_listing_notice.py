@@ -1,6 +1,6 @@
 """The demo ruler tells of a listing by SMS and by e-mail: a debtor the carteira gave an
 e-mail but no phone is told, and listed 10 days after the e-mail went out; only a debtor
-neither could reach is held (make up's demo had 469 of its 1,200 debtors held for want of a
+neither could reach is held (make up's demo had 469 of its debts held for want of a
 phone when the notice went by SMS alone; 71 with the e-mail too)."""
 
 from __future__ import annotations
