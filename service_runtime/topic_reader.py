@@ -86,10 +86,11 @@ class ReadRecord:
 Batch = dict[TopicPartition, list[ReadRecord]]
 
 
-def _event_id(headers: Sequence[tuple[str, bytes]]) -> str | None:
+def _event_id(headers: Sequence[tuple[str, bytes]]) -> bytes | None:
+    """The event-id header's value, as the record carries it (bytes, as a consumer's)."""
     for key, value in headers:
         if key == "event-id":
-            return value.decode()
+            return value
     return None
 
 

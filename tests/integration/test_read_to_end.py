@@ -108,5 +108,6 @@ def test_the_replays_reading_process_gives_every_record_in_order_and_stops_at_th
         carrying = [r for r in mine if r.headers]
         assert carrying and carrying[-1] is mine[-1]
         assert all(
-            r.headers == (("event-id", f"e-{partition}-{r.value.decode()}"),) for r in carrying
+            r.headers == (("event-id", f"e-{partition}-{r.value.decode()}".encode()),)
+            for r in carrying
         )

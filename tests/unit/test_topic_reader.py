@@ -16,7 +16,7 @@ from service_runtime.topic_reader import TopicReader, decode_batch
 def test_a_frame_gives_each_partitions_records_in_order_the_last_with_its_event_id() -> None:
     frame = marshal.dumps(
         [
-            ("portfolio.debts", 0, [7, 8, 10], [b"a", b"b", b"c"], "e-10"),
+            ("portfolio.debts", 0, [7, 8, 10], [b"a", b"b", b"c"], b"e-10"),
             ("portfolio.debts", 2, [0], [b"z"], None),
         ]
     )
