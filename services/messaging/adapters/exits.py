@@ -16,7 +16,13 @@ the installment's messages and this service sends at the clock's latest day, aft
 19/02 for a parcela cancelled on 12/01). Such an installment is kept as left at `FOR_GOOD`
 (an installment never comes back to collection: every collection message asked of it is
 after nothing is owed on it), reason `agreement_ended`; the installments of an agreement are known
-from its `AgreementClosed` (`messaging_agreement_installments`)."""
+from its `AgreementClosed` (`messaging_agreement_installments`).
+
+An installment paid is left for good alike, the moment negotiation says it (`InstallmentPaid`,
+any version, on `negotiation.invoices`), reason `paid`: in a catch-up the ruler's exit of a
+parcela paid on 12/01 comes only when its runs reach 12/01. The confirmation of the payment
+(the ruler's finalization message) still goes. A paid installment of an agreement that ended
+later is kept as paid, whichever topic is read first (`_wins`): a replay gives the same."""
 
 from __future__ import annotations
 
@@ -32,11 +38,19 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    and_,
+    or_,
     select,
 )
 
 from contracts.envelope import Envelope
-from contracts.negotiation import AGREEMENTS_TOPIC, AgreementBroken, AgreementClosed
+from contracts.negotiation import (
+    AGREEMENTS_TOPIC,
+    INVOICES_TOPIC,
+    AgreementBroken,
+    AgreementClosed,
+    InstallmentPaid,
+)
 from contracts.ruler import STAGES_TOPIC, MessageRequested, ReceivableLeftRuler
 from service_runtime.projection import Projection, event_types_of, offsets_metadata
 from service_runtime.sql import insert_for
@@ -67,6 +81,8 @@ agreement_installments = Table(
 FOR_GOOD = 2**31 - 1
 # Its reason (`records.collection_ended_reason` says it).
 AGREEMENT_ENDED = "agreement_ended"
+# The reason of an installment paid (negotiation's `InstallmentPaid`, as the ruler's exit says).
+PAID = "paid"
 
 
 @dataclass(frozen=True)
@@ -75,12 +91,24 @@ class Exit:
     reason: str
 
 
+def _wins(version: int, reason: str, kept_version: int, kept_reason: str) -> bool:
+    """Whether an exit replaces the one kept: a later one does, and at `FOR_GOOD` a payment
+    replaces an agreement's end (a paid installment of an agreement that ended is paid,
+    whichever of the two topics is read first)."""
+    return kept_version < version or (
+        version == kept_version == FOR_GOOD and reason == PAID and kept_reason != PAID
+    )
+
+
 def record_exits(conn: Connection, exits: Iterable[tuple[str, str, int, str]]) -> None:
-    """(tenant, receivable_id, version, reason) of exits: each kept unless a later one is."""
+    """(tenant, receivable_id, version, reason) of exits: each kept unless a later one is
+    (see `_wins`)."""
     newest: dict[tuple[str, str], dict[str, Any]] = {}
     for tenant, receivable_id, version, reason in exits:
         key = (tenant, receivable_id)
-        if key not in newest or newest[key]["left_version"] < version:
+        if key not in newest or _wins(
+            version, reason, newest[key]["left_version"], newest[key]["reason"]
+        ):
             newest[key] = {
                 "tenant": tenant,
                 "receivable_id": receivable_id,
@@ -94,7 +122,15 @@ def record_exits(conn: Connection, exits: Iterable[tuple[str, str, int, str]]) -
         insert.on_conflict_do_update(
             index_elements=["tenant", "receivable_id"],
             set_={k: insert.excluded[k] for k in ("left_version", "reason")},
-            where=receivable_exits.c.left_version < insert.excluded.left_version,
+            where=or_(
+                receivable_exits.c.left_version < insert.excluded.left_version,
+                and_(
+                    receivable_exits.c.left_version == FOR_GOOD,
+                    insert.excluded.left_version == FOR_GOOD,
+                    insert.excluded.reason == PAID,
+                    receivable_exits.c.reason != PAID,
+                ),
+            ),
         ),
         list(newest.values()),
     )
@@ -150,15 +186,23 @@ def cancelled_installments(
     return exits
 
 
+def paid_installments(events: Iterable[Envelope]) -> list[tuple[str, str, int, str]]:
+    """The exits of the installments paid among `events` (`InstallmentPaid`, any version)."""
+    return [
+        (e.tenant, e.invoice_id, FOR_GOOD, PAID) for e in events if isinstance(e, InstallmentPaid)
+    ]
+
+
 class ExitsProjection(Projection):
-    """`ReceivableLeftRuler` into `receivable_exits`, and the installments of an agreement
-    that ended (`AgreementBroken`, its installments from its `AgreementClosed`)."""
+    """`ReceivableLeftRuler` into `receivable_exits`, the installments of an agreement that
+    ended (`AgreementBroken`, its installments from its `AgreementClosed`) and the installments
+    paid (`InstallmentPaid`)."""
 
     name = "messaging.exits"
-    topics = (STAGES_TOPIC, AGREEMENTS_TOPIC)
+    topics = (STAGES_TOPIC, AGREEMENTS_TOPIC, INVOICES_TOPIC)
     metadata = metadata
     event_types = frozenset({"ReceivableLeftRuler"}) | event_types_of(
-        AgreementClosed, AgreementBroken
+        AgreementClosed, AgreementBroken, InstallmentPaid
     )
 
     def create_tables(self, engine: Engine) -> None:
@@ -174,6 +218,7 @@ class ExitsProjection(Projection):
                     if isinstance(e, ReceivableLeftRuler)
                 ),
                 *cancelled_installments(conn, events),
+                *paid_installments(events),
             ],
         )
 
