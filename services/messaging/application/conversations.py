@@ -568,7 +568,11 @@ class Conversations:
         conv.identify(document=document, personal=personal, at=turn.now)
         conv.move(stage="menu", context={}, invalid_documents=0)
         company = document_kind(document) == "cnpj"
-        turn.say(bot.greeting(name, company, situation(statement, agreements)))
+        ended = [
+            (agreement_named(a, agreements), a.end_reason, a.owed_cents)
+            for a in recently_ended(agreements, statement.as_of)
+        ]
+        turn.say(bot.greeting(name, company, situation(statement, agreements), ended))
         self._show_menu(turn)
 
     def _option(self, turn: Turn, option: str) -> None:
@@ -1304,6 +1308,18 @@ def last_ended(agreements: Sequence[AgreementOut]) -> list[AgreementOut]:
     for agreement in agreements:
         last_day.setdefault(agreement.creditor, agreement.closed_on)
     return [a for a in agreements if a.status == "broken" and a.closed_on == last_day[a.creditor]]
+
+
+def recently_ended(agreements: Sequence[AgreementOut], today: dt.date) -> list[AgreementOut]:
+    """The agreements the greeting says ended: `last_ended`, but those whose last invoice fell
+    due over `bot.RECENT_END_DAYS` before `today` (the business day of negotiation's
+    statement): negotiation's answer has no day of the end, and an agreement ends by then."""
+    since = today - dt.timedelta(days=bot.RECENT_END_DAYS)
+    return [
+        a
+        for a in last_ended(agreements)
+        if not a.invoices or max(i.due_date for i in a.invoices) >= since
+    ]
 
 
 def agreement_named(agreement: AgreementOut, agreements: Sequence[AgreementOut]) -> str:

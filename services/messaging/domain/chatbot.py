@@ -291,9 +291,38 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def greeting(name: str | None, company: bool, situation: Situation) -> str:
+def greeting(
+    name: str | None,
+    company: bool,
+    situation: Situation,
+    ended: Sequence[tuple[str, str | None, int | None]] = (),
+) -> str:
     """A person by the first given name; a company (a CNPJ) by no name at all: its name is no
-    name to be called by ('Serviços de Limpeza Pão Dourado ME')."""
+    name to be called by ('Serviços de Limpeza Pão Dourado ME'). `ended`: the agreements that
+    ended of late (as `no_open_invoice` takes them), each said in one sentence with why
+    (`ended_sentence`; QA pass 9, D5: the greeting said nothing of an agreement the creditor
+    had just ended)."""
+    said = "".join(f" {ended_sentence(*agreement)}" for agreement in ended)
+    return _greeting(name, company, situation) + said
+
+
+# How long after an agreement's last invoice fell due its end is still told in the greeting:
+# it ended before that (a lowering or withdrawal while in force, a break soon after a due
+# date), so an end older than this is not news.
+RECENT_END_DAYS = 90
+
+
+def ended_sentence(named: str, end_reason: str | None, owed_cents: int | None) -> str:
+    """'O acordo de ... foi encerrado porque ...': `named` as `agreement_named` says it, why
+    (`ended_because`); a debtor's break whose debts owe nothing any more (`owed_cents` 0: paid
+    since) says so. A withdrawal's 0 is said by its reason; a lowering's 0 is 'quitada'."""
+    because = ended_because(end_reason, owed_cents)
+    if owed_cents == 0 and end_reason not in ("debt_amount_lowered", "debt_withdrawn"):
+        because += "; nada mais resta a pagar dele"
+    return f"O {named} {because}."
+
+
+def _greeting(name: str | None, company: bool, situation: Situation) -> str:
     who = f", {given_name(name)}" if name and not company else ""
     debts = _count(situation.open_debts, "débito em aberto", "débitos em aberto")
     agreements = _count(situation.agreements, "acordo em andamento", "acordos em andamento")
