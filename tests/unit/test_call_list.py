@@ -1,7 +1,7 @@
 """Call lists of the call campaigns (EliteSoft's campanha de ligação): the debtors a campaign's
 filters (or a ruler stage) put on it, grouped by debtor with the total of their debts, in
 priority order; debts in agreement or settled leave, a result that removes takes the debtor
-off; and all of it holds whatever order the five topics deliver in."""
+off; and all of it holds whatever order the six topics deliver in."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from contracts.portfolio import (
     DebtWithdrawn,
 )
 from contracts.ruler import (
+    BUREAU_TOPIC,
     CALLS_TOPIC,
     CONFIG_TOPIC,
     DEFAULT_CALL_RESULTS,
@@ -49,6 +50,8 @@ from contracts.ruler import (
     CallResultTypesSaved,
     CampaignDefinition,
     CampaignSaved,
+    DebtorNegativated,
+    NegativationHeld,
     ReceivableLeftRuler,
     StageAction,
     StageAdvanced,
@@ -551,13 +554,43 @@ def test_result_types_are_the_defaults_until_the_agency_saves_its_own(engine: sa
     assert call_result_types(engine, "outra") == list(DEFAULT_CALL_RESULTS)
 
 
+def bureau(debt_id: str, document: str, held: bool, on_date: dt.date = TODAY) -> Envelope:
+    """The ruler held the debt's listing for want of a notice, or listed it."""
+    common: dict[str, Any] = {
+        "receivable_id": debt_id,
+        "document": document,
+        "creditor": HORIZONTE,
+        "amount_cents": 100_000,
+        "due_date": TODAY - dt.timedelta(days=40),
+        "on_date": on_date,
+    }
+    if held:
+        return NegativationHeld(
+            **env(f"held-{debt_id}-{on_date}", 1),
+            **common,
+            receivable_kind="debt",
+            contract=f"C-{debt_id}",
+            ruler_id="r1",
+            notice_keys=[f"{debt_id}|listing_notice"],
+            reasons=["devedor sem telefone"],
+        )
+    return DebtorNegativated(
+        **env(f"listed-{debt_id}-{on_date}", 1),
+        **common,
+        bureau="arquivo-remessa",
+        record_key=debt_id,
+    )
+
+
 def scenario() -> list[Envelope]:
     return [
         debt("m1", MARIA, 100_000, 40),
         debt("m2", MARIA, 50_000, 20),
         debt("j1", JOAO, 300_000, 40),
         debt("c1", CARLA, 70_000, 40),
-        saved(stages=["notice", "questioning"]),
+        debt("p1", PEDRO, 60_000, 40),
+        debt("a1", ANA, 40_000, 40),
+        saved(stages=["notice", "questioning", "credit_bureau"]),
         advanced("m1", MARIA, "notice"),
         advanced("m2", MARIA, "questioning"),
         advanced("j1", JOAO, "notice"),
@@ -570,6 +603,12 @@ def scenario() -> list[Envelope]:
         call("k2", CARLA, NO_ANSWER, 2),
         call("k3", MARIA, AGREEMENT, 3),
         call("k4", MARIA, CALLBACK, 4),
+        # Pedro's listing held for want of a notice; Ana's held, then listed once noticed.
+        advanced("p1", PEDRO, "credit_bureau", TODAY - dt.timedelta(days=12)),
+        bureau("p1", PEDRO, held=True, on_date=TODAY - dt.timedelta(days=12)),
+        advanced("a1", ANA, "credit_bureau", TODAY - dt.timedelta(days=12)),
+        bureau("a1", ANA, held=True, on_date=TODAY - dt.timedelta(days=12)),
+        bureau("a1", ANA, held=False, on_date=TODAY),
     ]
 
 
@@ -582,6 +621,8 @@ TOPIC_OF: dict[type[Envelope], str] = {
     CampaignSaved: CONFIG_TOPIC,
     StageAdvanced: STAGES_TOPIC,
     CallRecorded: CALLS_TOPIC,
+    NegativationHeld: BUREAU_TOPIC,
+    DebtorNegativated: BUREAU_TOPIC,
 }
 
 
@@ -600,18 +641,20 @@ def test_events_applied_twice_or_in_another_order_give_the_same_list(engine: sa.
     events = scenario()
     apply(engine, *events)
     expected = snapshot(engine)
-    assert [(e.document, e.total_cents, e.stage) for e in expected] == [
-        (MARIA, 130_000, "questioning"),
-        (CARLA, 70_000, "notice"),
+    assert [(e.document, e.total_cents, e.stage, e.listing_held) for e in expected] == [
+        (MARIA, 130_000, "questioning", False),
+        (CARLA, 70_000, "notice", False),
+        (PEDRO, 60_000, "credit_bureau", True),
+        (ANA, 40_000, "credit_bureau", False),
     ]
     apply(engine, *events)
     assert snapshot(engine) == expected
 
-    # Every order of the five topics (each read in its own order, one batch per topic).
+    # Every order of the six topics (each read in its own order, one batch per topic).
     topics: dict[str, list[Envelope]] = {}
     for event in events:
         topics.setdefault(TOPIC_OF[type(event)], []).append(event)
-    # (Erasures, the sixth topic, have a test of their own below.)
+    # (Erasures, the seventh topic, have a test of their own below.)
     assert len(topics) == len(CallListProjection.topics) - 1
     for order in itertools.permutations(topics):
         reset(engine)

@@ -1,5 +1,5 @@
-"""The call list derives a debt's status, amount owed and stage in the database, in one
-statement per batch: SQLite (the embedded default) and PostgreSQL (a real deployment) end a
+"""The call list derives a debt's status, amount owed, stage and held listing in the database,
+in one statement per batch: SQLite (the embedded default) and PostgreSQL (a real deployment) end a
 stream with the same rows, however it is batched."""
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def derived(engine: sa.Engine) -> dict[str, tuple[object, ...]]:
                 call_debts.c.paid_cents,
                 call_debts.c.amount_cents,
                 call_debts.c.stage,
+                call_debts.c.listing_held,
             )
         )
         return {row[0]: tuple(row[1:]) for row in rows}
@@ -55,14 +56,15 @@ def test_the_call_lists_debts_end_the_same_on_each_database(engine: sa.Engine, s
     for start in range(0, len(stream), size):
         with engine.begin() as conn:
             projection.apply(conn, stream[start : start + size])
-    # m1 in the notice stage; m2 back from a broken agreement owing 30,000 less 20,000 paid,
-    # then left the ruler renegotiated; j1 settled; c1 imported after its agreement, which
-    # was fulfilled.
+    # m1 at the credit bureau stage, its listing held for want of a notice; m2 back from a
+    # broken agreement owing 30,000 less 20,000 paid, then left the ruler renegotiated; j1
+    # settled; c1 imported after its agreement, which was fulfilled; c2 held, then listed.
     assert derived(engine) == {
-        "m1": ("open", 0, 100_000, "notice"),
-        "m2": ("open", 20_000, 30_000, "current"),
-        "j1": ("settled", 0, 0, "notice"),
-        "c1": ("settled", 0, 0, "current"),
+        "m1": ("open", 0, 100_000, "credit_bureau", True),
+        "m2": ("open", 20_000, 30_000, "current", False),
+        "j1": ("settled", 0, 0, "notice", False),
+        "c1": ("settled", 0, 0, "current", False),
+        "c2": ("open", 0, 40_000, "credit_bureau", False),
     }
     reference = sa.create_engine("sqlite://")
     again = CallListProjection(VAULT)

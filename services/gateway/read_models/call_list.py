@@ -3,8 +3,8 @@ calls, grouped by debtor with the total of their debts, the stage of the ruler t
 and the last result recorded in the campaign; exported as a spreadsheet for a collection
 office that makes the calls.
 
-Built from five topics read independently (debts, agreements, the ruler's configuration,
-stages and calls), so an event of one may arrive before an event of another it depends on.
+Built from six topics read independently (debts, agreements, the ruler's configuration,
+stages, calls and the ruler's listings), so an event of one may arrive before an event of another it depends on.
 Every fact is kept in a table of its own, written so that order and repetition do not matter,
 and the columns of `call_debts` derived from them (status, amount owed, stage) are refreshed
 from those tables after each batch:
@@ -19,7 +19,12 @@ from those tables after each batch:
   it is active, settled once one is fulfilled, open otherwise;
 - stages: a debt's stage only moves forward by `stage_rank` (day, then stage order); leaving
   the ruler renegotiated or settled counts after that day's advances and sets the stage back
-  to "current" (`debt_stages`).
+  to "current" (`debt_stages`);
+- listings (ruler.bureau): the latest day its listing was held for want of a notice
+  (NegativationHeld) and the latest day it was listed (DebtorNegativated), each only moving
+  forward (`debt_listing_holds`). A debt's listing is held (`listing_held`) while its latest
+  hold comes after its latest listing and after its latest stage move: listed later, or
+  out of the ruler (the stage back to "current") or into a new cycle, it is not any more.
 
 The debtor's name and contact (phone, e-mail, city, state) are personal data: opened with the
 key vault from version 2 of the debts' events; once the debtor's data is erased the name reads
@@ -52,10 +57,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     case,
+    false,
     func,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -83,6 +91,7 @@ from contracts.portfolio import (
     DebtWithdrawn,
 )
 from contracts.ruler import (
+    BUREAU_TOPIC,
     CALLS_TOPIC,
     CONFIG_TOPIC,
     DEFAULT_CALL_RESULTS,
@@ -93,6 +102,8 @@ from contracts.ruler import (
     CallResultTypesSaved,
     CampaignDefinition,
     CampaignSaved,
+    DebtorNegativated,
+    NegativationHeld,
     ReceivableLeftRuler,
     Stage,
     StageAdvanced,
@@ -143,6 +154,9 @@ call_debts = Table(
     # open, in_agreement, settled
     Column("status", String(20), nullable=False),
     Column("stage", String(30), nullable=False),
+    # Its listing at the credit bureau is held: its notice could not be sent (no phone or
+    # e-mail...), the operator is to reach the debtor another way.
+    Column("listing_held", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     # Case-, accent- and space-insensitive keys the campaign filters compare.
@@ -174,6 +188,14 @@ debt_stages = Table(
     Column("debt_id", String(36), primary_key=True),
     Column("stage", String(30), nullable=False),
     Column("stage_rank", Integer, nullable=False),
+)
+debt_listing_holds = Table(
+    "debt_listing_holds",
+    metadata,
+    Column("debt_id", String(36), primary_key=True),
+    # `stage_rank`s of its latest NegativationHeld and DebtorNegativated (-1: none yet).
+    Column("held_rank", Integer, nullable=False),
+    Column("listed_rank", Integer, nullable=False),
 )
 call_agreements = Table(
     "call_agreements",
@@ -242,7 +264,13 @@ STAGE_ORDER: tuple[Stage, ...] = (
     "finalized",
 )
 _STAGE_INDEX = {stage: i for i, stage in enumerate(STAGE_ORDER)}
-# Leaving the ruler on a day counts after every advance of that day.
+# A debt at the credit bureau stage whose listing is held (NegativationHeld): its notice of the
+# listing could not be sent.
+HELD_LABEL = "negativação suspensa (sem aviso)"
+# A listing held or made on a day counts after that day's advances (the credit bureau stage
+# comes first), and leaving the ruler on a day after both.
+_HELD_SLOT = 7
+_LISTED_SLOT = 8
 _LEFT_SLOT = 9
 STAGE_LABELS: dict[str, str] = {
     "current": "sem etapa da régua",
@@ -337,6 +365,7 @@ def _debt_row(event: DebtEvent, contact: dict[str, Any], key_id: str | None) -> 
         "due_date": event.due_date,
         "status": "open",
         "stage": "current",
+        "listing_held": False,
         "version": event.aggregate_version,
         "updated_at": event.occurred_at,
         "creditor_key": _fold_key(event.creditor) or "",
@@ -371,6 +400,8 @@ class _Facts:
         self.agreements: dict[str, dict[str, Any]] = {}
         self.agreement_debts: dict[tuple[str, str], None] = {}
         self.stages: dict[str, dict[str, Any]] = {}
+        self.held: dict[str, dict[str, Any]] = {}
+        self.listed: dict[str, dict[str, Any]] = {}
         self.members: dict[tuple[str, str, str], None] = {}
         self.campaigns: dict[tuple[str, str], dict[str, Any]] = {}
         self.results: dict[str, dict[str, Any]] = {}
@@ -420,6 +451,18 @@ class _Facts:
         elif isinstance(event, ReceivableLeftRuler):
             if event.receivable_kind == "debt" and event.reason in ("renegotiated", "settled"):
                 self._stage(event.receivable_id, "current", _stage_rank(event.on_date, _LEFT_SLOT))
+        elif isinstance(event, NegativationHeld):
+            if event.receivable_kind == "debt":
+                rank = _stage_rank(event.on_date, _HELD_SLOT)
+                row = {"debt_id": event.receivable_id, "held_rank": rank, "listed_rank": -1}
+                _newer(self.held, event.receivable_id, row, "held_rank")
+                self.touched.add(event.receivable_id)
+        elif isinstance(event, DebtorNegativated):
+            # An installment's listing has a receivable_id no debt has: its row is never read.
+            rank = _stage_rank(event.on_date, _LISTED_SLOT)
+            row = {"debt_id": event.receivable_id, "held_rank": -1, "listed_rank": rank}
+            _newer(self.listed, event.receivable_id, row, "listed_rank")
+            self.touched.add(event.receivable_id)
         elif isinstance(event, CampaignSaved):
             row = {
                 "tenant": event.tenant,
@@ -504,6 +547,13 @@ class _Facts:
             [{"agreement_id": a, "debt_id": d} for a, d in self.agreement_debts],
         )
         execute_many(conn, cached(conn, "debt_stages", _stages_upsert), list(self.stages.values()))
+        # Each rank only moves forward, whichever of the two comes first.
+        for column, ranks in (("held_rank", self.held), ("listed_rank", self.listed)):
+            execute_many(
+                conn,
+                cached(conn, ("debt_listing_holds", column), _holds_upsert(column)),
+                list(ranks.values()),
+            )
         insert_ignore(
             conn,
             campaign_members,
@@ -555,6 +605,18 @@ def _stages_upsert(insert: DialectInsert) -> UpdateBase:
     )
 
 
+def _holds_upsert(column: str) -> Callable[[DialectInsert], UpdateBase]:
+    def build(insert: DialectInsert) -> UpdateBase:
+        stmt = insert(debt_listing_holds)
+        return stmt.on_conflict_do_update(
+            index_elements=["debt_id"],
+            set_={column: stmt.excluded[column]},
+            where=debt_listing_holds.c[column] < stmt.excluded[column],
+        )
+
+    return build
+
+
 def _debts_upsert(insert: DialectInsert) -> UpdateBase:
     stmt = insert(call_debts)
     # Status, payments and stage come from other events: an update keeps them.
@@ -595,6 +657,7 @@ class CallListProjection(PersonalDataProjection):
         CONFIG_TOPIC,
         STAGES_TOPIC,
         CALLS_TOPIC,
+        BUREAU_TOPIC,
         ERASURES_TOPIC,
     )
     metadata = metadata
@@ -619,6 +682,8 @@ class CallListProjection(PersonalDataProjection):
         CampaignSaved,
         CallResultTypesSaved,
         CallRecorded,
+        NegativationHeld,
+        DebtorNegativated,
     )
 
     reader_indexes = (ix_call_debts_tenant_status, ix_call_debts_tenant_document)
@@ -686,7 +751,8 @@ class CallListProjection(PersonalDataProjection):
 # its stage and the statuses of the agreements holding it (an agreement not seen yet holds
 # nothing). A debt is settled once settled or withdrawn, or an agreement holding it was
 # fulfilled; in agreement while one is active; open otherwise. It owes its original amount
-# less what was paid (never below zero), nothing once settled.
+# less what was paid (never below zero), nothing once settled. Its listing is held while its
+# latest hold comes after its latest listing and its latest stage move.
 _holders = (
     select(
         agreement_debts.c.debt_id,
@@ -714,10 +780,23 @@ _derived = (
             else_="open",
         ).label("status"),
         func.coalesce(debt_stages.c.stage, "current").label("stage"),
+        case(
+            (
+                and_(
+                    func.coalesce(debt_listing_holds.c.held_rank, -1)
+                    > debt_listing_holds.c.listed_rank,
+                    func.coalesce(debt_listing_holds.c.held_rank, -1)
+                    > func.coalesce(debt_stages.c.stage_rank, -1),
+                ),
+                true(),
+            ),
+            else_=false(),
+        ).label("listing_held"),
     )
     .select_from(call_debts)
     .outerjoin(debt_payments, debt_payments.c.debt_id == call_debts.c.debt_id)
     .outerjoin(debt_stages, debt_stages.c.debt_id == call_debts.c.debt_id)
+    .outerjoin(debt_listing_holds, debt_listing_holds.c.debt_id == call_debts.c.debt_id)
     .outerjoin(_holders, _holders.c.debt_id == call_debts.c.debt_id)
     .where(in_ids(call_debts.c.debt_id))
     .subquery("derived")
@@ -731,6 +810,7 @@ _REFRESH_DEBTS = (
             call_debts.c.amount_cents != _derived.c.amount_cents,
             call_debts.c.status != _derived.c.status,
             call_debts.c.stage != _derived.c.stage,
+            call_debts.c.listing_held != _derived.c.listing_held,
         ),
     )
     .values(
@@ -738,6 +818,7 @@ _REFRESH_DEBTS = (
         amount_cents=_derived.c.amount_cents,
         status=_derived.c.status,
         stage=_derived.c.stage,
+        listing_held=_derived.c.listing_held,
     )
 )
 _DEBTS_OF_AGREEMENTS = select(agreement_debts.c.debt_id).where(
@@ -775,6 +856,26 @@ class CallListEntry:
     last_call: LastCall | None
     oldest_due_date: dt.date
     newest_due_date: dt.date
+    # How many of these debts have their listing held for want of a notice (NegativationHeld),
+    # and how many are at the credit bureau stage with it not held.
+    listings_held: int = 0
+    listings_not_held: int = 0
+
+    @property
+    def listing_held(self) -> bool:
+        """A listing of theirs is held: its notice could not be sent, reach them another way."""
+        return self.listings_held > 0
+
+    @property
+    def stage_label(self) -> str:
+        """The stage as operators read it (pt-BR); a held listing says so."""
+        if self.listings_held and not self.listings_not_held:
+            return HELD_LABEL
+        if self.listings_held:
+            total = self.listings_held + self.listings_not_held
+            held = f"{HELD_LABEL} em {self.listings_held} de {total} dívidas"
+            return f"{STAGE_LABELS['credit_bureau']}; {held}"
+        return STAGE_LABELS.get(self.stage, self.stage)
 
 
 def _campaign(
@@ -843,6 +944,12 @@ def _entry(
     for d in recent:
         creditors.setdefault(d.creditor_key, d.creditor)
     dues = [d.due_date for d in debts]
+    held = sum(1 for d in debts if d.listing_held)
+    # A held debt is at the credit bureau stage, though its advance may not be read yet.
+    stage = max(
+        ("credit_bureau" if d.listing_held else d.stage for d in debts),
+        key=lambda s: _STAGE_INDEX.get(s, 0),
+    )
     return CallListEntry(
         document=document,
         debtor_name=recent[0].debtor_name,
@@ -854,10 +961,14 @@ def _entry(
         debts=len(debts),
         total_cents=sum(d.amount_cents for d in debts),
         max_days_overdue=_days_overdue(min(dues), today),
-        stage=max((d.stage for d in debts), key=lambda s: _STAGE_INDEX.get(s, 0)),
+        stage=stage,
         last_call=last,
         oldest_due_date=min(dues),
         newest_due_date=max(dues),
+        listings_held=held,
+        listings_not_held=sum(
+            1 for d in debts if d.stage == "credit_bureau" and not d.listing_held
+        ),
     )
 
 
@@ -1015,7 +1126,7 @@ def call_list_csv(entries: Sequence[CallListEntry]) -> bytes:
                 e.debts,
                 money_br(e.total_cents),
                 e.max_days_overdue,
-                STAGE_LABELS.get(e.stage, e.stage),
+                e.stage_label,
                 last["result_label"] if last else "",
                 _local(last["recorded_at"], with_time=True) if last else "",
                 _local(last["reschedule_at"], with_time=True) if last else "",
@@ -1026,6 +1137,7 @@ def call_list_csv(entries: Sequence[CallListEntry]) -> bytes:
 
 __all__ = [
     "CSV_HEADER",
+    "HELD_LABEL",
     "STAGE_LABELS",
     "CallListEntry",
     "CallListProjection",

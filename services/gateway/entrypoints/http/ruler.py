@@ -309,6 +309,15 @@ class CallListEntryOut(BaseModel):
     total_cents: int
     max_days_overdue: int
     stage: str
+    stage_label: str = Field(
+        description="The stage as operators read it (pt-BR), as in the spreadsheet's etapa: "
+        "'negativação suspensa (sem aviso)' when a listing of theirs is held"
+    )
+    listing_held: bool = Field(
+        description="A debt of theirs at the credit bureau stage is not listed because its "
+        "notice could not be sent (no phone or e-mail...): reach the debtor another way"
+    )
+    listings_held: int = Field(description="How many of these debts have their listing held")
     last_call: LastCallOut | None
 
 
@@ -480,5 +489,8 @@ def _entry_out(entry: call_list.CallListEntry) -> CallListEntryOut:
         total_cents=entry.total_cents,
         max_days_overdue=entry.max_days_overdue,
         stage=entry.stage,
+        stage_label=entry.stage_label,
+        listing_held=entry.listing_held,
+        listings_held=entry.listings_held,
         last_call=LastCallOut(**last) if last else None,
     )
