@@ -13,7 +13,11 @@ invoice comes; a settled debt keeps the agreement that settled it (its `DebtSett
 which), and a withdrawn one shows the agreement holding it, whichever came first. A payment
 that leaves part of an invoice to pay (`PaymentReceived`, from the payments' topic: no
 `InstallmentPaid` comes for it) is kept as the lowest balance said of the invoice
-(`portal_invoice_balances`), whatever the order, and shown as what was paid of it.
+(`portal_invoice_balances`), whatever the order, and shown as what was paid of it. The
+debtor's credit from an agreement (what was paid beyond what its debts owe: the share of a
+debt the creditor withdrew or lowered at its end, `AgreementBroken` v2/v3 `credit_cents`, and
+each payment's credit, `PaymentReceived` `credit_cents`) is kept one row per end and per
+payment (`portal_agreement_credits`) and summed when read, as negotiation sums it.
 
 The debtor's name is personal data: opened with the key vault from version 2 of the debts'
 events, and replaced by REMOVED once the debtor's data is erased (see read_models.personal).
@@ -56,6 +60,7 @@ from contracts.negotiation import (
     INVOICES_TOPIC,
     PAYMENTS_TOPIC,
     AgreementBroken,
+    AgreementBrokenV2,
     AgreementClosed,
     AgreementClosedV2,
     AgreementFulfilled,
@@ -199,6 +204,15 @@ portal_invoice_balances = Table(
     Column("invoice_id", String(36), primary_key=True),
     Column("balance_cents", Integer, nullable=False),
 )
+# The debtor's credit from each agreement, one row per fact that gave some: "end|<agreement>"
+# (its end's credit_cents) or "payment|<payment_id>" (a payment's); rows are only added.
+portal_agreement_credits = Table(
+    "portal_agreement_credits",
+    metadata,
+    Column("credit_key", String(120), primary_key=True),
+    Column("agreement_id", String(36), nullable=False, index=True),
+    Column("credit_cents", Integer, nullable=False),
+)
 portal_erasures = erasures_table("portal_erasures", metadata)
 # The outcomes of a payment applied to its invoice (its balance is then what is left).
 _APPLIED = ("partial", "paid", "excess")
@@ -323,6 +337,7 @@ class PortalViewProjection(PersonalDataProjection):
         if changes or latest:
             _Batch(conn, changes, list(latest)).apply()
         _write_balances(conn, [e for e in events if isinstance(e, PaymentReceived)])
+        _write_credits(conn, events)
 
     def _debt_rows(self, conn: Connection, events: list[DebtEvent]) -> list[dict[str, Any]]:
         """The debts' rows, the name opened (version 2) or as it came (version 1, unless the
@@ -839,6 +854,28 @@ def _write_balances(conn: Connection, payments: list[PaymentReceived]) -> None:
     execute_many(conn, cached(conn, "portal_invoice_balances", _balances_upsert), rows)
 
 
+def _write_credits(conn: Connection, events: list[Envelope]) -> None:
+    """The credits an agreement's end or a payment to one of its invoices left the debtor."""
+    rows: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if isinstance(event, AgreementBrokenV2):
+            key = f"end|{event.agreement_id}"
+        elif isinstance(event, PaymentReceived) and event.agreement_id:
+            key = f"payment|{event.payment_id}"
+        else:
+            continue
+        if event.credit_cents > 0:
+            rows.setdefault(
+                key,
+                {
+                    "credit_key": key,
+                    "agreement_id": event.agreement_id,
+                    "credit_cents": event.credit_cents,
+                },
+            )
+    insert_ignore(conn, portal_agreement_credits, list(rows.values()))
+
+
 def _balances_upsert(insert: DialectInsert) -> UpdateBase:
     stmt = insert(portal_invoice_balances)
     return stmt.on_conflict_do_update(
@@ -950,8 +987,23 @@ def agreements_of(engine: Engine, tenant: str, document: str) -> list[dict[str, 
                     .distinct()
                 ).scalars()
             )
+        # The debtor's credit from each (QA pass 9, D4: shown on the debts page too).
+        credits: dict[str, int] = {}
+        if ids:
+            credits = {
+                r.agreement_id: int(r.credit_cents)
+                for r in conn.execute(
+                    select(
+                        portal_agreement_credits.c.agreement_id,
+                        func.sum(portal_agreement_credits.c.credit_cents).label("credit_cents"),
+                    )
+                    .where(portal_agreement_credits.c.agreement_id.in_(ids))
+                    .group_by(portal_agreement_credits.c.agreement_id)
+                )
+            }
     for agreement in agreements:
         agreement["invoices"] = invoices[agreement["agreement_id"]]
+        agreement["credit_cents"] = credits.get(agreement["agreement_id"], 0)
         if agreement["status"] == "broken":
             agreement["owed_cents"] = None if agreement["agreement_id"] in owing else 0
         if agreement["status"] == "broken":
