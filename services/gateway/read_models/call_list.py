@@ -4,10 +4,10 @@ and the last result recorded in the campaign; exported as a spreadsheet for a co
 office that makes the calls.
 
 Built from six topics read independently (debts, agreements, the ruler's configuration,
-stages, calls and the ruler's listings), so an event of one may arrive before an event of another it depends on.
-Every fact is kept in a table of its own, written so that order and repetition do not matter,
-and the columns of `call_debts` derived from them (status, amount owed, stage) are refreshed
-from those tables after each batch:
+stages, calls and the ruler's listings), so an event of one may arrive before an event of
+another it depends on. Every fact is kept in a table of its own, written so that order and
+repetition do not matter, and the columns of `call_debts` derived from them (status, amount
+owed, stage, listing held) are refreshed from those tables after each batch:
 
 - debts: the newest aggregate version wins (`call_debts`);
 - payments: the newest DebtReopened or DebtPaymentDeducted (a broken agreement's boleto paid
