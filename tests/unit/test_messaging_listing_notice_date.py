@@ -83,3 +83,14 @@ def test_a_notice_asked_before_the_ruler_said_its_days_goes_as_it_was_rendered(
     app.handle_requests([notice("07/12/2026", prazo=None)], FRIDAY_NIGHT)
     assert app.dispatch_due(SATURDAY_8 + dt.timedelta(days=5)) == 1
     assert sent_bodies(tmp_path)[0].endswith("a partir de 07/12/2026.")
+
+
+def test_a_notice_whose_date_cannot_be_read_says_the_day_counted_from_its_sending(
+    collection: Collection, tmp_path: Path
+) -> None:
+    """A date written otherwise ("07 de dezembro") is not trusted: the text goes out with the
+    day the ruler will list from, never with a day that may already be past."""
+    app = collection.app
+    app.handle_requests([notice("07 de dezembro")], FRIDAY_NIGHT)
+    assert app.dispatch_due(SATURDAY_8 + dt.timedelta(days=5)) == 1
+    assert sent_bodies(tmp_path)[0].endswith("a partir de 13/12/2026.")

@@ -791,10 +791,12 @@ class MessagingApplication(ServiceApplication):
             return content
         listing_from = now.astimezone(BUSINESS_TZ).date() + dt.timedelta(days=int(days))
         try:
-            if dt.datetime.strptime(said, "%d/%m/%Y").date() >= listing_from:
-                return content
+            said_day: dt.date | None = dt.datetime.strptime(said, "%d/%m/%Y").date()
         except ValueError:
-            pass
+            # Not a date this service wrote: rendered again, with the day counted from now.
+            said_day = None
+        if said_day is not None and said_day >= listing_from:
+            return content
         template = self.get_or_none(
             Template, template_id(message.tenant, message.channel, message.template)
         )
