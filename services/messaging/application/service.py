@@ -748,19 +748,49 @@ class MessagingApplication(ServiceApplication):
             reason = NOTHING_OWED_REIMPORTED_REASON if owed.reimported else NOTHING_OWED_REASON
             message.fail(reason=reason, rule=COLLECTION_ENDED_RULE, at=now)
             return None
+        again = self._rendered_again(
+            message,
+            content,
+            {**message.variables, "valor": format_brl(owed.balance_cents)},
+            settings,
+            "a mensagem não pôde ser refeita com o valor atualizado da dívida",
+            now,
+        )
+        if again is not None:
+            message.amount_lowered(
+                owed_cents=owed.balance_cents,
+                paid_on=owed.paid_on,
+                reimported=owed.reimported,
+                personal=again[1],
+                at=now,
+            )
+        return None if again is None else again[0]
+
+    def _rendered_again(
+        self,
+        message: Message,
+        content: Content,
+        asked: dict[str, str],
+        settings: MessagingSettings,
+        why_not: str,
+        now: dt.datetime,
+    ) -> tuple[Content, dict[str, Any]] | None:
+        """A queued message rendered again from its template with the variables `asked`: the
+        content to send and its sealed personal fields (for the event that records it). None
+        when it cannot be (its template gone, `why_not` saying what was lost; or it no longer
+        renders), the message failed with the reason (not saved: the caller saves)."""
         template = self.get_or_none(
             Template, template_id(message.tenant, message.channel, message.template)
         )
         if template is None:
             message.fail(
-                reason=f"modelo {message.template!r} de {message.channel} não cadastrado: a "
-                "mensagem não pôde ser refeita com o valor atualizado da dívida",
+                reason=f"modelo {message.template!r} de {message.channel} não cadastrado: "
+                + why_not,
                 rule="no_template",
                 at=now,
             )
             return None
-        asked = {**message.variables, "valor": format_brl(owed.balance_cents)}
-        contact = self.contacts.contact(message.tenant, message.document)
+        contact = self.contacts.contact(message.tenant, message.document) if self.contacts else None
         variables = self.variables_of(message, contact, settings, asked)
         try:
             subject, body, html = rendered(template, variables, message.channel)
@@ -769,14 +799,7 @@ class MessagingApplication(ServiceApplication):
             return None
         key = content.key or self.vault.key_for(message.tenant, message.document)
         fields = {"to": content.to, "subject": subject, "body": body, "html": html}
-        message.amount_lowered(
-            owed_cents=owed.balance_cents,
-            paid_on=owed.paid_on,
-            reimported=owed.reimported,
-            personal=seal(key, fields).model_dump(),
-            at=now,
-        )
-        return Content(content.to, subject, body, html, key)
+        return Content(content.to, subject, body, html, key), seal(key, fields).model_dump()
 
     def _notice_dated(self, message: Message, content: Content, now: dt.datetime) -> Content | None:
         """A listing's notice (`data_negativacao` with `prazo_negativacao`, the ruler's notice
@@ -797,31 +820,17 @@ class MessagingApplication(ServiceApplication):
             said_day = None
         if said_day is not None and said_day >= listing_from:
             return content
-        template = self.get_or_none(
-            Template, template_id(message.tenant, message.channel, message.template)
+        again = self._rendered_again(
+            message,
+            content,
+            {**message.variables, "data_negativacao": listing_from.strftime("%d/%m/%Y")},
+            self.settings_of(message.tenant),
+            "o aviso de negativação não pôde ser refeito com a data contada do envio",
+            now,
         )
-        if template is None:
-            message.fail(
-                reason=f"modelo {message.template!r} de {message.channel} não cadastrado: o "
-                "aviso de negativação não pôde ser refeito com a data contada do envio",
-                rule="no_template",
-                at=now,
-            )
-            return None
-        asked = {**message.variables, "data_negativacao": listing_from.strftime("%d/%m/%Y")}
-        contact = self.contacts.contact(message.tenant, message.document) if self.contacts else None
-        variables = self.variables_of(message, contact, self.settings_of(message.tenant), asked)
-        try:
-            subject, body, html = rendered(template, variables, message.channel)
-        except TemplateError as exc:
-            message.fail(reason=exc.message, rule="render", at=now)
-            return None
-        key = content.key or self.vault.key_for(message.tenant, message.document)
-        fields = {"to": content.to, "subject": subject, "body": body, "html": html}
-        message.notice_dated(
-            listing_from=listing_from, personal=seal(key, fields).model_dump(), at=now
-        )
-        return Content(content.to, subject, body, html, key)
+        if again is not None:
+            message.notice_dated(listing_from=listing_from, personal=again[1], at=now)
+        return None if again is None else again[0]
 
     def exit_before(self, message: Message) -> Exit | None:
         """The exit of the message's receivable that came after the ruler asked it (a
